@@ -1,0 +1,130 @@
+"""Command line: ``python -m gpuad info`` (or the ``gpuad`` console script).
+
+``info`` says which backend gpuad will use and what it found for each: CuPy and a CUDA
+device, the host C++ compiler for the CPU path, the kernel cache and NVRTC.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import platform
+import shlex
+import shutil
+import subprocess
+import sys
+
+# Tried in order for the CPU path; $CXX may carry a launcher or flags ("ccache g++").
+CXX_CANDIDATES = ("g++", "c++", "clang++")
+
+
+def gpuad_version() -> str:
+    """The installed distribution's version, else ``gpuad.__version__``, else "unknown"."""
+    from importlib import metadata
+    try:
+        return metadata.version("gpuad")
+    except metadata.PackageNotFoundError:
+        pass
+    try:
+        import gpuad
+        return str(gpuad.__version__)
+    except Exception:
+        return "unknown (not installed)"
+
+
+def find_cxx() -> tuple[list[str], str] | None:
+    """The first working C++ compiler as (command, first line of ``--version``), or None."""
+    candidates = []
+    if os.environ.get("CXX"):
+        candidates.append(shlex.split(os.environ["CXX"]))
+    candidates += [[name] for name in CXX_CANDIDATES]
+    for cmd in candidates:
+        if not cmd or shutil.which(cmd[0]) is None:
+            continue
+        try:
+            run = subprocess.run([*cmd, "--version"], capture_output=True, text=True,
+                                 timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if run.returncode == 0 and run.stdout.strip():
+            return cmd, run.stdout.strip().splitlines()[0]
+    return None
+
+
+def host_cache_dir() -> pathlib.Path:
+    """Where host-compiled kernels are cached: ``$GPUAD_CACHE_DIR`` or ~/.cache/gpuad/host."""
+    env = os.environ.get("GPUAD_CACHE_DIR")
+    return pathlib.Path(env) if env else pathlib.Path.home() / ".cache" / "gpuad" / "host"
+
+
+def _cuda_version(v: int) -> str:
+    """CUDA's integer version (12090) as "12.9"."""
+    return f"{v // 1000}.{v % 1000 // 10}"
+
+
+def _backend_lines() -> list[str]:
+    from .runtime.device import device_unavailable_reason
+
+    reason = device_unavailable_reason()
+    if reason is not None:
+        lines = [f"backend: CPU (no CUDA device: {reason})"]
+        try:
+            import cupy
+            lines.append(f"CuPy: {cupy.__version__} (installed, unused)")
+        except Exception:
+            lines.append("CuPy: not installed (pip install 'gpuad[cuda12]' on a GPU machine)")
+        return lines
+    # Only reachable with a device, so never run on this project's machines; the calls
+    # are CuPy's documented runtime API.
+    import cupy
+    rt = cupy.cuda.runtime
+    props = rt.getDeviceProperties(cupy.cuda.Device().id)
+    name = props["name"]
+    name = name.decode() if isinstance(name, bytes) else str(name)
+    return [f"backend: CUDA (CuPy {cupy.__version__})",
+            f"CUDA runtime: {_cuda_version(rt.runtimeGetVersion())}, "
+            f"driver: {_cuda_version(rt.driverGetVersion())}",
+            f"device: {name} (sm_{props['major']}{props['minor']})"]
+
+
+def _nvrtc_line() -> str:
+    try:
+        from .runtime import nvrtc
+        major, minor = nvrtc.nvrtc_version()
+        return f"NVRTC: {major}.{minor} ({nvrtc.nvrtc_library_path() or 'path unknown'})"
+    except Exception as exc:
+        return f"NVRTC: not available ({exc})"
+
+
+def info_lines() -> list[str]:
+    """The report printed by ``gpuad info``, one line per fact."""
+    import numpy
+    lines = [f"gpuad: {gpuad_version()}",
+             f"Python: {platform.python_version()} ({sys.executable})",
+             f"NumPy: {numpy.__version__}"]
+    lines += _backend_lines()
+    cxx = find_cxx()
+    if cxx is None:
+        lines.append("C++ compiler (CPU path): none: install g++ or set CXX")
+    else:
+        lines.append(f"C++ compiler (CPU path): {shlex.join(cxx[0])}: {cxx[1]}")
+    lines.append(f"host kernel cache: {host_cache_dir()}")
+    lines.append(_nvrtc_line())
+    return lines
+
+
+def main(argv=None) -> int:
+    """Entry point of ``python -m gpuad`` and the ``gpuad`` script."""
+    parser = argparse.ArgumentParser(prog="gpuad", description="gpuad command line")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("info", help="versions, backend, compilers and caches found")
+    args = parser.parse_args(argv)
+    if args.command == "info":
+        print("\n".join(info_lines()))
+        return 0
+    parser.print_help()
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
