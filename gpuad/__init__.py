@@ -1,0 +1,22 @@
+"""gpuad: automatic differentiation for CuPy (and NumPy) array programs.
+
+Every primitive pairs a forward CUDA kernel with hand-written JVP and VJP kernels; the
+same sources run on a GPU through CuPy and on the CPU through the host compiler.
+
+    >>> import numpy as np, gpuad, gpuad.numpy as gnp
+    >>> gpuad.grad(lambda x: gnp.sum(gnp.sin(x) * x ** 2))(np.array([1.0, 2.0]))
+    array([2.22324428, 2.00578621])
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from . import primitives as _primitives      # noqa: F401  (fills the registry)
+from .core import REGISTRY
+from .runtime.profile import profile
+from .transforms import (grad, value_and_grad, vjp, jvp, hvp, jacfwd, jacrev, jacobian,
+                         hessian, stop_gradient)
+from . import numpy                          # noqa: F401
+
+__all__ = ["grad", "value_and_grad", "vjp", "jvp", "hvp", "jacfwd", "jacrev", "jacobian",
+           "hessian", "stop_gradient", "profile", "REGISTRY"]

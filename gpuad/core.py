@@ -1,0 +1,354 @@
+"""The engine: primitives, traces (forward tangents, reverse tape) and the reverse sweep.
+
+A primitive is applied with :func:`bind`. With no traced argument it runs its ``impl`` (a
+kernel launch or a library call). Otherwise the innermost trace among the arguments
+handles it: a :class:`JVPTrace` pushes tangents through the primitive's ``jvp`` rule, a
+:class:`VJPTrace` records a node on its tape. Rules are written with :func:`bind` again,
+so every transform composes with every other, to any depth.
+
+Tangents carry a leading *lane* axis: a tangent of ``x`` has shape ``(L,) + x.shape``,
+one lane per direction pushed through the same sweep (L = 1 for ``jvp``, K for a batched
+HVP, ``x.size`` for ``jacfwd``). Cotangents have the shape of their primal.
+"""
+from __future__ import annotations
+
+import itertools
+import threading
+
+import numpy as np
+
+from .runtime import profile as _profile
+
+
+class Primitive:
+    """One entry of the registry.
+
+    impl(*args, acc=None, **params)
+        Computes on plain arrays. ``acc`` (optional support) is an array the result may be
+        added into in place; an impl that did so returns ``acc`` itself.
+    jvp(primals, tangents, **params) -> (out, tangent_out)
+        ``tangents`` has None for a symbolic zero; tangents carry the lane axis.
+    vjp(g, ins, out, need, acc, **params) -> one cotangent (or None) per input
+        ``ins``/``out`` are what ``saves`` keeps; ``need[i]`` says whether input i wants one;
+        ``acc[i]`` is an engine-owned cotangent buffer the rule may accumulate into.
+    decompose(*args, **params)
+        The same computation written with other primitives. A primitive without a rule for
+        some trace runs its decomposition there, so a fused kernel needs no rules of its own.
+    """
+
+    __slots__ = ("name", "impl", "jvp", "vjp", "decompose", "saves", "multiple_results",
+                 "linear", "doc")
+
+    def __init__(self, name, impl, *, jvp=None, vjp=None, decompose=None, saves="ins",
+                 multiple_results=False, linear=False, doc=""):
+        self.name = name
+        self.impl = impl
+        self.jvp = jvp
+        self.vjp = vjp
+        self.decompose = decompose
+        self.saves = saves            # "ins", "out", "both" or "none"
+        self.multiple_results = multiple_results
+        self.linear = linear
+        self.doc = doc
+
+    def __repr__(self):
+        return f"<primitive {self.name}>"
+
+    def __call__(self, *args, **params):
+        return bind(self, *args, **params)
+
+
+REGISTRY: dict[str, Primitive] = {}
+
+
+def register(prim: Primitive) -> Primitive:
+    if prim.name in REGISTRY:
+        raise ValueError(f"primitive {prim.name!r} registered twice")
+    REGISTRY[prim.name] = prim
+    return prim
+
+
+# ------------------------------------------------------------------ traces
+
+class _Ctx(threading.local):
+    def __init__(self):
+        self.active: list = []   # traces currently open in this thread (innermost last)
+
+
+_ctx = _Ctx()
+_levels = itertools.count(1)
+
+
+class Trace:
+    """A transform in progress. Levels grow with creation, so an inner trace is higher."""
+
+    def __init__(self):
+        self.level = next(_levels)
+        self.done = False
+
+    def __enter__(self):
+        _ctx.active.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        _ctx.active.remove(self)
+        self.done = True
+        return False
+
+
+class Tracer:
+    """A value being traced. Behaves like an array (operators and methods are attached by
+    gpuad/numpy/_methods.py)."""
+    __slots__ = ("trace",)
+    __array_priority__ = 1000
+
+    @property
+    def value(self):
+        raise NotImplementedError
+
+    @property
+    def shape(self):
+        return shape(self.value)
+
+    @property
+    def dtype(self):
+        return dtype(self.value)
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def __len__(self):
+        if not self.shape:
+            raise TypeError("len() of a 0-d traced array")
+        return self.shape[0]
+
+
+def full_lower(x):
+    """The plain array under any number of tracer layers (constants of every trace)."""
+    while isinstance(x, Tracer):
+        x = x.value
+    return x
+
+
+def bind(prim: Primitive, *args, acc=None, **params):
+    """Apply ``prim`` to ``args``: on plain arrays run it, else hand it to the innermost trace."""
+    top = None
+    for a in args:
+        if isinstance(a, Tracer):
+            t = a.trace
+            if t.done:
+                raise RuntimeError(
+                    f"a traced value escaped its transform and reached {prim.name!r}: "
+                    "return it from the transformed function instead of storing it")
+            if top is None or t.level > top.level:
+                top = t
+    if top is None:
+        if acc is not None:
+            return prim.impl(*args, acc=acc, **params)
+        return prim.impl(*args, **params)
+    return top.process(prim, args, params)
+
+
+# ------------------------------------------------------------------ forward mode
+
+class JVPTracer(Tracer):
+    __slots__ = ("primal", "tangent")
+
+    def __init__(self, trace, primal, tangent):
+        self.trace = trace
+        self.primal = primal
+        self.tangent = tangent        # None (symbolic zero) or shape (L,) + primal.shape
+
+    @property
+    def value(self):
+        return self.primal
+
+
+class JVPTrace(Trace):
+    """Forward mode: each primitive's hand-written JVP rule pushes ``lanes`` tangents."""
+
+    def __init__(self, lanes: int):
+        super().__init__()
+        self.lanes = lanes
+
+    def process(self, prim, args, params):
+        primals, tangents = [], []
+        for a in args:
+            if isinstance(a, JVPTracer) and a.trace is self:
+                primals.append(a.primal)
+                tangents.append(a.tangent)
+            else:
+                primals.append(a)
+                tangents.append(None)
+        if all(t is None for t in tangents):
+            return bind(prim, *primals, **params)
+        if prim.jvp is None:
+            if prim.decompose is None:
+                raise NotImplementedError(f"primitive {prim.name!r} has no JVP rule")
+            return prim.decompose(*args, **params)
+        out, tout = prim.jvp(primals, tangents, **params)
+        if prim.multiple_results:
+            return [self._wrap(o, t) for o, t in zip(out, tout)]
+        return self._wrap(out, tout)
+
+    def _wrap(self, out, tout):
+        return out if tout is None else JVPTracer(self, out, tout)
+
+
+# ------------------------------------------------------------------ reverse mode
+
+class Node:
+    """One primitive application on the tape (a Wengert-list entry)."""
+    __slots__ = ("prim", "params", "parents", "ins", "out", "nout", "shapes")
+
+    def __init__(self, prim, params, parents, ins, out, nout, shapes):
+        self.prim = prim
+        self.params = params
+        self.parents = parents        # per input: a key of the tape, or None (a constant)
+        self.ins = ins                # saved inputs (or None), per prim.saves
+        self.out = out                # saved output(s) (or None)
+        self.nout = nout
+        self.shapes = shapes          # (shape, dtype) per output, for symbolic zeros
+
+
+class Aval:
+    """Shape and dtype of an input a rule needs to know but not to read."""
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape_, dtype_):
+        self.shape = tuple(shape_)
+        self.dtype = dtype_
+
+
+class VJPTracer(Tracer):
+    __slots__ = ("val", "key")
+
+    def __init__(self, trace, val, key):
+        self.trace = trace
+        self.val = val
+        self.key = key                # (node index, output index); node -1 = the inputs
+
+    @property
+    def value(self):
+        return self.val
+
+
+class VJPTrace(Trace):
+    """Reverse mode: the forward pass appends nodes; :meth:`backward` sweeps them."""
+
+    def __init__(self):
+        super().__init__()
+        self.tape: list[Node] = []
+        self.n_inputs = 0
+
+    def new_input(self, val):
+        key = (-1, self.n_inputs)
+        self.n_inputs += 1
+        return VJPTracer(self, val, key)
+
+    def process(self, prim, args, params):
+        vals, parents = [], []
+        for a in args:
+            if isinstance(a, VJPTracer) and a.trace is self:
+                vals.append(a.val)
+                parents.append(a.key)
+            else:
+                vals.append(a)
+                parents.append(None)
+        if all(p is None for p in parents):
+            return bind(prim, *vals, **params)
+        if prim.vjp is None:
+            if prim.decompose is None:
+                raise NotImplementedError(f"primitive {prim.name!r} has no VJP rule")
+            return prim.decompose(*args, **params)
+        out = bind(prim, *vals, **params)
+        outs = out if prim.multiple_results else (out,)
+        idx = len(self.tape)
+        s = prim.saves
+        self.tape.append(Node(prim, params, tuple(parents),
+                              tuple(vals) if s in ("ins", "both") else
+                              tuple(Aval(shape(v), dtype(v)) for v in vals),
+                              out if s in ("out", "both") else None,
+                              len(outs), tuple((shape(o), dtype(o)) for o in outs)))
+        wrapped = [VJPTracer(self, o, (idx, j)) for j, o in enumerate(outs)]
+        return wrapped if prim.multiple_results else wrapped[0]
+
+    def backward(self, outputs, cts, free=True):
+        """Cotangents of the inputs, given cotangents of ``outputs`` (tracers of this trace).
+
+        The sweep walks the tape backwards once. With ``free``, each node's saved values are
+        dropped right after its rule ran (a tape swept that way cannot be swept again); cotangents are summed into engine-owned buffers in place (the
+        fused VJP kernels add into them); a node whose outputs got no cotangent is skipped.
+        """
+        acc: dict = {}                # key -> [cotangent, owned]
+        for o, g in zip(outputs, cts):
+            if g is not None:
+                _accumulate(acc, o.key, g, owned=False)
+        with _profile.phase("reverse"):
+            for idx in range(len(self.tape) - 1, -1, -1):
+                node = self.tape[idx]
+                gs = [acc.pop((idx, j), None) for j in range(node.nout)]
+                if all(g is None for g in gs):
+                    if free:
+                        node.ins = node.out = None
+                    continue
+                if node.prim.multiple_results:
+                    g = [g_[0] if g_ else None for g_ in gs]
+                else:
+                    g = gs[0][0]
+                need = tuple(p is not None for p in node.parents)
+                bufs = tuple(_owned_buffer(acc, p) for p in node.parents)
+                gxs = node.prim.vjp(g, node.ins, node.out, need, bufs, **node.params)
+                if free:
+                    node.ins = node.out = None   # last use of this node's saved values
+                for p, gx, buf in zip(node.parents, gxs, bufs):
+                    if p is None or gx is None:
+                        continue
+                    if buf is not None and gx is buf:
+                        continue              # the kernel already added into the buffer
+                    _accumulate(acc, p, gx, owned=True)
+        if free:
+            self.tape = []
+        return [acc.get((-1, i), (None,))[0] for i in range(self.n_inputs)]
+
+
+def _owned_buffer(acc, key):
+    if key is None:
+        return None
+    entry = acc.get(key)
+    if entry is None or not entry[1] or isinstance(entry[0], Tracer):
+        return None
+    return entry[0]
+
+
+def _accumulate(acc, key, g, owned):
+    from .primitives import base
+    entry = acc.get(key)
+    if entry is None:
+        # A cotangent handed over by a rule may alias something else (a view of g, the
+        # user's array, the same array given to two inputs): only a kernel output that no
+        # one else has claimed is written into later.
+        acc[key] = [g, owned and not isinstance(g, Tracer) and base.claim(g)]
+        return
+    cur, cur_owned = entry
+    if cur_owned and not isinstance(g, Tracer) and not isinstance(cur, Tracer):
+        base.add_into(cur, g)
+    else:
+        entry[0] = base.add_any(cur, g)
+        entry[1] = not isinstance(entry[0], Tracer) and base.claim(entry[0])
+
+
+# ------------------------------------------------------------------ helpers for rules
+
+def shape(x):
+    return x.shape if hasattr(x, "shape") else np.shape(x)
+
+
+def dtype(x):
+    return x.dtype if hasattr(x, "dtype") else np.result_type(x)
+

@@ -1,0 +1,81 @@
+"""What the gpuad.numpy wrappers share: argument conversion and NumPy's dtype promotion."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ..core import Tracer, full_lower, shape, dtype
+from ..primitives import base
+
+FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def is_traced(*xs) -> bool:
+    return any(isinstance(x, Tracer) for x in xs)
+
+
+def _is_weak(x) -> bool:
+    # Python scalars take the dtype of the arrays they meet (NumPy 2 / NEP 50).
+    return isinstance(x, (numbers.Number,)) and not isinstance(x, (np.generic, Tracer))
+
+
+def result_float_dtype(*xs):
+    """The floating dtype NumPy would give an arithmetic/transcendental op of ``xs``."""
+    strong = [np.dtype(dtype(x)) for x in xs if not _is_weak(x) and x is not None]
+    if strong:
+        dt = np.result_type(*strong)
+    else:
+        dt = np.result_type(*[type(x) for x in xs if x is not None])
+    if dt.kind in "biu":
+        dt = np.dtype(np.float64)
+    if dt.kind == "c":
+        raise TypeError("gpuad does not differentiate complex arrays")
+    if dt not in FLOATS:
+        if dt.kind == "f" and dt.itemsize < 4:
+            raise TypeError(f"gpuad kernels support float32 and float64, not {dt}")
+        dt = np.dtype(np.float64)
+    return dt
+
+
+def to_operand(x, dt, xp):
+    """``x`` as an array or tracer of dtype ``dt`` on the module ``xp``."""
+    if isinstance(x, Tracer):
+        return base.astype(x, dt)
+    if _is_weak(x) or isinstance(x, np.generic):
+        return xp.asarray(x, dtype=dt)
+    x = xp.asarray(x)
+    return x if x.dtype == dt else x.astype(dt)
+
+
+def prepare(*xs):
+    """Convert operands to one floating dtype and one array module."""
+    xp = base.xp_of(*xs)
+    dt = result_float_dtype(*xs)
+    return [to_operand(x, dt, xp) for x in xs], xp
+
+
+def normalize_axis(axis, ndim, what="axis"):
+    """A sorted tuple of non-negative axes (``None`` means all)."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        a = int(a)
+        if not -ndim <= a < ndim:
+            raise np.exceptions.AxisError(f"{what} {a} is out of bounds for an array of "
+                                          f"dimension {ndim}")
+        out.append(a % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(f"repeated axis in {what} {axis}")
+    return tuple(sorted(out))
+
+
+def lower(x):
+    """The plain array under a traced value (for non-differentiable results)."""
+    return full_lower(x)
+
+
+__all__ = ["is_traced", "prepare", "normalize_axis", "lower", "result_float_dtype",
+           "to_operand", "shape", "dtype"]

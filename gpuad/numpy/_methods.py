@@ -1,0 +1,122 @@
+"""Traced arrays behave like arrays: operators, methods and NumPy's own functions."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core import Tracer, full_lower
+from ..runtime import profile as _profile
+
+
+def _gnp():
+    from .. import numpy as gnp
+    return gnp
+
+
+def _host_read(x, conv, what):
+    v = full_lower(x)
+    _profile.record_host_read(f"{what} of shape {tuple(v.shape)}", v.nbytes)
+    v = v.get() if hasattr(v, "get") else v
+    return conv(v)
+
+
+def _cmp(name):
+    def op(self, other):
+        return getattr(np, name)(full_lower(self), full_lower(other)) \
+            if not hasattr(full_lower(self), "device") else \
+            getattr(__import__("cupy"), name)(full_lower(self), full_lower(other))
+    return op
+
+
+def _inplace(self, *a):
+    raise TypeError("traced arrays are immutable: in-place operations (+=, x[i] = v) are not "
+                    "differentiable; write y = x + v, or gpuad.numpy.where / .at-free "
+                    "formulations instead")
+
+
+def install():
+    g = _gnp()
+    T = Tracer
+    T.__add__ = lambda s, o: g.add(s, o)
+    T.__radd__ = lambda s, o: g.add(o, s)
+    T.__sub__ = lambda s, o: g.subtract(s, o)
+    T.__rsub__ = lambda s, o: g.subtract(o, s)
+    T.__mul__ = lambda s, o: g.multiply(s, o)
+    T.__rmul__ = lambda s, o: g.multiply(o, s)
+    T.__truediv__ = lambda s, o: g.divide(s, o)
+    T.__rtruediv__ = lambda s, o: g.divide(o, s)
+    T.__pow__ = lambda s, o: g.power(s, o)
+    T.__rpow__ = lambda s, o: g.power(o, s)
+    T.__matmul__ = lambda s, o: g.matmul(s, o)
+    T.__rmatmul__ = lambda s, o: g.matmul(o, s)
+    T.__neg__ = lambda s: g.negative(s)
+    T.__pos__ = lambda s: s
+    T.__abs__ = lambda s: g.abs(s)
+    T.__getitem__ = lambda s, idx: g._getitem(s, idx)
+    T.__setitem__ = _inplace
+    for name in ("__iadd__", "__isub__", "__imul__", "__itruediv__", "__ipow__",
+                 "__imatmul__"):
+        setattr(T, name, _inplace)
+    for py, npname in (("__lt__", "less"), ("__le__", "less_equal"), ("__gt__", "greater"),
+                       ("__ge__", "greater_equal"), ("__eq__", "equal"),
+                       ("__ne__", "not_equal")):
+        setattr(T, py, _cmp(npname))
+    T.__hash__ = object.__hash__
+    T.__float__ = lambda s: _host_read(s, float, "float()")
+    T.__int__ = lambda s: _host_read(s, int, "int()")
+    T.__bool__ = lambda s: _host_read(s, bool, "bool()")
+    T.__index__ = lambda s: _host_read(s, int, "index")
+    T.item = lambda s: _host_read(s, lambda v: v.item(), "item()")
+    T.tolist = lambda s: _host_read(s, lambda v: v.tolist(), "tolist()")
+    T.__repr__ = lambda s: f"Traced<{type(s.trace).__name__}>({full_lower(s)!r})"
+    T.T = property(lambda s: g.transpose(s))
+    T.mT = property(lambda s: g.swapaxes(s, -1, -2))
+    T.real = property(lambda s: s)
+    T.__iter__ = lambda s: (s[i] for i in range(len(s)))
+    for m in ("sum", "mean", "prod", "max", "min", "var", "std", "cumsum", "dot", "trace",
+              "clip", "squeeze", "swapaxes", "ravel", "flatten", "round"):
+        if hasattr(g, m):
+            setattr(T, m, (lambda f: lambda s, *a, **k: f(s, *a, **k))(getattr(g, m)))
+    T.reshape = lambda s, *shape, **k: g.reshape(
+        s, shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape, **k)
+    T.transpose = lambda s, *axes: g.transpose(
+        s, axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else (axes or None))
+    T.astype = lambda s, dt, **k: g.astype(s, dt)
+    T.copy = lambda s: s
+    T.__array_ufunc__ = _array_ufunc
+    T.__array_function__ = _array_function
+    T.__array__ = _no_array
+
+
+def _no_array(self, *a, **k):
+    raise TypeError("a traced array cannot be converted to a NumPy array inside a "
+                    "transformed function: use gpuad.numpy functions (or read a value with "
+                    "float()/.item() if you really need it on the host)")
+
+
+_UFUNC_NAMES = {"true_divide": "divide", "absolute": "abs", "fabs": "abs"}
+
+
+def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
+    g = _gnp()
+    name = _UFUNC_NAMES.get(ufunc.__name__, ufunc.__name__)
+    if method != "__call__" or kwargs.get("out") is not None:
+        raise NotImplementedError(f"numpy.{ufunc.__name__}.{method} has no gpuad rule")
+    f = getattr(g, name, None)
+    if f is None:
+        raise NotImplementedError(f"numpy.{ufunc.__name__} has no gpuad rule: it cannot be "
+                                  "applied to a traced array")
+    kwargs.pop("out", None)
+    return f(*inputs, **kwargs)
+
+
+def _array_function(self, func, types, args, kwargs):
+    g = _gnp()
+    mod = func.__module__ or ""
+    target = g
+    if mod.startswith("numpy.linalg"):
+        target = g.linalg
+    f = getattr(target, func.__name__, None)
+    if f is None or f is func:
+        raise NotImplementedError(f"numpy.{func.__name__} has no gpuad rule: it cannot be "
+                                  "applied to a traced array")
+    return f(*args, **kwargs)

@@ -1,0 +1,2 @@
+"""The registry's entries, one module per family (see gpuad.core.REGISTRY)."""
+from . import base, elementwise, select   # noqa: F401

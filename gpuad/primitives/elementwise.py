@@ -1,0 +1,532 @@
+"""The elementwise family: one table row per op; kernels in kernels/elementwise.cu, math in
+kernels/ops/unary.cuh and kernels/ops/binary.cuh.
+
+Per op there is a forward primitive (``exp``, ``multiply``, ...). Their rules use a few
+generic derivative primitives, parameterised by the op:
+
+``unary_deriv(x, v; op, order)``      f^(order)(x) * v            (JVP, VJP, higher orders)
+``unary_vjp_dual(x, g, tx, tg)``      the VJP on dual numbers      (one launch per HVP node)
+``binary_jvp(x, y, tx, ty; op)``      fx tx + fy ty
+``binary_vjp(x, y, g; op)``           (fx g, fy g) in one launch
+``binary_vjp_dual(x, y, g, tx, ty, tg)``  its dual-number form (one launch per HVP node)
+``binary_deriv(x, y, v; op, ax, ay)`` d^(ax+ay) f / dx^ax dy^ay * v
+
+The fused ones (``*_dual``, ``binary_jvp``, ``binary_vjp``) carry a decomposition into
+``unary_deriv``/``binary_deriv``; under a further transform they run as that, so every
+order of differentiation is available without more kernels.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import runtime
+from ..core import Primitive, bind, register, shape, dtype
+from . import base
+from .base import xp_of, ctype, empty, contiguous, launch, sum_to, expand_lanes
+
+SOURCE = "elementwise.cu"
+
+# name -> (kernel op in kernels/ops/unary.cuh, what the VJP saves, NumPy reference)
+UNARY = {
+    "negative": ("Neg", np.negative),
+    "exp": ("Exp", np.exp),
+    "exp2": ("Exp2", np.exp2),
+    "log": ("Log", np.log),
+    "log2": ("Log2", np.log2),
+    "log10": ("Log10", np.log10),
+    "log1p": ("Log1p", np.log1p),
+    "expm1": ("Expm1", np.expm1),
+    "sqrt": ("Sqrt", np.sqrt),
+    "sin": ("Sin", np.sin),
+    "cos": ("Cos", np.cos),
+    "tan": ("Tan", np.tan),
+    "tanh": ("Tanh", np.tanh),
+    "sinh": ("Sinh", np.sinh),
+    "cosh": ("Cosh", np.cosh),
+    "arctan": ("Arctan", np.arctan),
+    "arcsin": ("Arcsin", np.arcsin),
+    "arccos": ("Arccos", np.arccos),
+    "arctanh": ("Arctanh", np.arctanh),
+    "abs": ("Abs", np.abs),
+    "sign": ("Sign", np.sign),
+    "reciprocal": ("Reciprocal", lambda x: 1.0 / x),
+    "square": ("Square", np.square),
+    "sigmoid": ("Sigmoid", lambda x: 0.5 * (1 + np.tanh(0.5 * x))),
+    "softplus": ("Softplus", lambda x: np.logaddexp(0.0, x)),
+    "relu": ("Relu", lambda x: np.maximum(x, 0)),
+    "erf": ("Erf", None),    # NumPy has no erf; tests use math.erf
+}
+
+# name -> (kernel op in kernels/ops/binary.cuh, NumPy reference)
+BINARY = {
+    "add": ("Add", np.add),
+    "subtract": ("Subtract", np.subtract),
+    "multiply": ("Multiply", np.multiply),
+    "divide": ("Divide", np.divide),
+    "power": ("Power", np.power),
+    "maximum": ("Maximum", np.maximum),
+    "minimum": ("Minimum", np.minimum),
+    "arctan2": ("Arctan2", np.arctan2),
+}
+
+# Instantiations built together: first order (every program) and higher orders (on use).
+FIRST, HIGHER = 1, 3     # derivative orders declared; deeper ones compile on demand
+
+
+def _op(name):
+    return "ops::" + (UNARY.get(name) or BINARY.get(name))[0]
+
+
+def _declare():
+    for T in ("float", "double"):
+        first, higher = [], []
+        for name in UNARY:
+            op = _op(name)
+            first += [f"unary_fwd<{op}, {T}>", f"unary_jvp<{op}, {T}, 1>",
+                      f"unary_vjp<{op}, {T}, 1>", f"unary_vjp_dual<{op}, {T}, 1>"]
+            for k in range(2, HIGHER + 1):
+                higher += [f"unary_jvp<{op}, {T}, {k}>", f"unary_vjp<{op}, {T}, {k}>",
+                           f"unary_vjp_dual<{op}, {T}, {k}>"]
+        for name in BINARY:
+            op = _op(name)
+            first += [f"binary_fwd<{op}, {T}>", f"binary_jvp<{op}, {T}>",
+                      f"binary_vjp<{op}, {T}>", f"binary_vjp_dual<{op}, {T}>",
+                      f"binary_deriv<{op}, {T}, 1, 0>", f"binary_deriv<{op}, {T}, 0, 1>"]
+            for k in range(2, HIGHER + 1):
+                higher += [f"binary_deriv<{op}, {T}, {a}, {k - a}>" for a in range(k + 1)]
+        runtime.declare(SOURCE, first, group=f"{T}-first")
+        runtime.declare(SOURCE, higher, group=f"{T}-higher")
+
+
+_declare()
+
+
+def _nbytes(*arrays):
+    return sum(a.nbytes for a in arrays if a is not None)
+
+
+# ------------------------------------------------------------------ operand preparation
+
+def _operand(a, out_shape, xp):
+    """A contiguous operand for a kernel and its element stride: 1, or 0 for one element."""
+    a = xp.asarray(a)
+    if a.size == 1 and tuple(a.shape) != tuple(out_shape):
+        return contiguous(a.reshape(()), xp), 0
+    if tuple(a.shape) != tuple(out_shape):
+        a = xp.broadcast_to(a, out_shape)   # general broadcasting: materialised (a copy)
+    return contiguous(a, xp), 1
+
+
+def _lanes_operand(t, primal_shape, out_shape, stride, xp):
+    """A tangent (L,) + primal_shape laid out for an operand of stride ``stride``."""
+    if t is None:
+        return None
+    t = xp.asarray(t)
+    L = t.shape[0]
+    if stride == 0:
+        return contiguous(t.reshape(L), xp)
+    lead = len(out_shape) - len(primal_shape)
+    t = t.reshape((L,) + (1,) * lead + tuple(primal_shape))
+    if tuple(t.shape[1:]) != tuple(out_shape):
+        t = xp.broadcast_to(t, (L,) + tuple(out_shape))
+    return contiguous(t, xp)
+
+
+# ------------------------------------------------------------------ unary
+
+def _unary_fwd_impl(name):
+    op = _op(name)
+
+    def impl(x):
+        xp = xp_of(x)
+        x = contiguous(x, xp)
+        out = empty(x.shape, x.dtype, xp)
+        launch(SOURCE, f"unary_fwd<{op}, {ctype(x.dtype)}>", f"{name}_fwd", x.size,
+               (x, out, np.int64(x.size)), xp, x.nbytes, out.nbytes)
+        return out
+    return impl
+
+
+def _unary_fwd_jvp(name, prim):
+    def jvp(primals, tangents):
+        (x,), (t,) = primals, tangents
+        return bind(prim, x), unary_deriv(x, t, name, 1, "jvp")
+    return jvp
+
+
+def _unary_fwd_vjp(name):
+    def vjp(g, ins, out, need, acc):
+        return (unary_deriv(ins[0], g, name, 1, "vjp", acc=acc[0]),)
+    return vjp
+
+
+def _unary_deriv_impl(x, v, op, order, kind, acc=None):
+    xp = xp_of(x, v)
+    x, v = contiguous(x, xp), contiguous(v, xp)
+    T = ctype(x.dtype)
+    n = x.size
+    lanes = v.size // n if n else 0
+    name = _op(op)
+    label = f"{op}_{kind}" + (f"{order}" if order > 1 else "")
+    if kind == "vjp":
+        out = acc if acc is not None else empty(v.shape, v.dtype, xp)
+        launch(SOURCE, f"unary_vjp<{name}, {T}, {order}>", label, n,
+               (x, v, out, np.int64(n), np.int64(lanes), np.int32(acc is not None)), xp,
+               _nbytes(x, v) + (out.nbytes if acc is not None else 0), out.nbytes)
+        return out
+    out = empty(v.shape, v.dtype, xp)
+    launch(SOURCE, f"unary_jvp<{name}, {T}, {order}>", label, n,
+           (x, v, out, np.int64(n), np.int64(lanes)), xp, _nbytes(x, v), out.nbytes)
+    return out
+
+
+def _unary_deriv_jvp(primals, tangents, op, order, kind):
+    (x, v), (tx, tv) = primals, tangents
+    if tuple(shape(v)) == tuple(shape(x)):
+        # The HVP case: one fused launch for the value and every tangent lane.
+        out, tout = bind(unary_vjp_dual_p, x, v, tx, tv, op=op, order=order)
+        return out, tout
+    return unary_deriv(x, v, op, order, kind), _unary_deriv_tangent(x, v, tx, tv, op, order, kind)
+
+
+def _unary_deriv_tangent(x, v, tx, tv, op, order, kind):
+    # d[f^(k)(x) v] = f^(k)(x) dv + f^(k+1)(x) v dx
+    terms = []
+    if tv is not None:
+        terms.append(unary_deriv(x, tv, op, order, kind))
+    if tx is not None:
+        vt = multiply(v, expand_lanes(tx, len(shape(v))))
+        terms.append(unary_deriv(x, vt, op, order + 1, kind))
+    return terms[0] if len(terms) == 1 else add(terms[0], terms[1])
+
+
+def _unary_deriv_vjp(g, ins, out, need, acc, op, order, kind):
+    x, v = ins
+    gx = gv = None
+    if need[1]:
+        gv = unary_deriv(x, g, op, order, "vjp", acc=acc[1])
+    if need[0]:
+        gx = sum_to(unary_deriv(x, multiply(v, g), op, order + 1, "vjp"), shape(x))
+    return gx, gv
+
+
+unary_deriv_p = register(Primitive(
+    "unary_deriv", _unary_deriv_impl, jvp=_unary_deriv_jvp, vjp=_unary_deriv_vjp,
+    doc="f^(order)(x) * v, v with optional leading lane axes; kernels unary_jvp/unary_vjp"))
+
+
+def unary_deriv(x, v, op, order, kind, acc=None):
+    if v is None:
+        return None
+    return bind(unary_deriv_p, x, v, op=op, order=order, kind=kind, acc=acc)
+
+
+def _unary_dual_impl(x, g, tx, tg, op, order):
+    xp = xp_of(x, g, tx, tg)
+    x, g = contiguous(x, xp), contiguous(g, xp)
+    tx = None if tx is None else contiguous(tx, xp)
+    tg = None if tg is None else contiguous(tg, xp)
+    n = x.size
+    L = (tx if tx is not None else tg).shape[0]
+    gx = empty(x.shape, x.dtype, xp)
+    tgx = empty((L,) + x.shape, x.dtype, xp)
+    launch(SOURCE, f"unary_vjp_dual<{_op(op)}, {ctype(x.dtype)}, {order}>",
+           f"{op}_vjp_dual", n, (x, g, tx, tg, gx, tgx, np.int64(n), np.int64(L)), xp,
+           _nbytes(x, g, tx, tg), _nbytes(gx, tgx))
+    return gx, tgx
+
+
+def _unary_dual_decompose(x, g, tx, tg, op, order):
+    return [unary_deriv(x, g, op, order, "vjp"),
+            _unary_deriv_tangent(x, g, tx, tg, op, order, "vjp")]
+
+
+unary_vjp_dual_p = register(Primitive(
+    "unary_vjp_dual", _unary_dual_impl, decompose=_unary_dual_decompose,
+    multiple_results=True, doc="the unary VJP on dual numbers: value and all lanes"))
+
+
+# ------------------------------------------------------------------ binary
+
+def _out_shape(*arrays):
+    return tuple(np.broadcast_shapes(*(tuple(shape(a)) for a in arrays)))
+
+
+def _binary_fwd_impl(name):
+    op = _op(name)
+
+    def impl(x, y):
+        xp = xp_of(x, y)
+        out_shape = _out_shape(x, y)
+        x, sx = _operand(x, out_shape, xp)
+        y, sy = _operand(y, out_shape, xp)
+        if x.dtype != y.dtype:
+            raise TypeError(f"{name}: operands have dtypes {x.dtype} and {y.dtype}; "
+                            "gpuad.numpy promotes before calling the primitive")
+        out = empty(out_shape, x.dtype, xp)
+        n = out.size
+        launch(SOURCE, f"binary_fwd<{op}, {ctype(x.dtype)}>", f"{name}_fwd", n,
+               (x, y, out, np.int64(n), np.int32(sx), np.int32(sy)), xp,
+               _nbytes(x, y), out.nbytes)
+        return out
+    return impl
+
+
+def _binary_fwd_jvp(name, prim):
+    def jvp(primals, tangents):
+        (x, y), (tx, ty) = primals, tangents
+        return bind(prim, x, y), bind(binary_jvp_p, x, y, tx, ty, op=name)
+    return jvp
+
+
+def _binary_fwd_vjp(name):
+    def vjp(g, ins, out, need, acc):
+        x, y = ins
+        return binary_vjp(x, y, g, name, need, acc)
+    return vjp
+
+
+def binary_vjp(x, y, g, op, need, acc=(None, None)):
+    """Cotangents of both operands from one launch, summed to their shapes."""
+    out_shape = tuple(shape(g))
+    # Fused accumulation only where no broadcasting needs undoing afterwards.
+    acc = tuple(a if a is not None and tuple(shape(v)) == out_shape else None
+                for a, v in zip(acc, (x, y)))
+    gx, gy = bind(binary_vjp_p, x, y, g, op=op, need=tuple(need),
+                  acc=acc if any(a is not None for a in acc) else None)
+    return (None if gx is None else sum_to(gx, shape(x)),
+            None if gy is None else sum_to(gy, shape(y)))
+
+
+def _binary_jvp_impl(x, y, tx, ty, op):
+    xp = xp_of(x, y, tx, ty)
+    out_shape = _out_shape(x, y)
+    xs, ys = tuple(shape(x)), tuple(shape(y))
+    x, sx = _operand(x, out_shape, xp)
+    y, sy = _operand(y, out_shape, xp)
+    tx = _lanes_operand(tx, xs, out_shape, sx, xp)
+    ty = _lanes_operand(ty, ys, out_shape, sy, xp)
+    L = (tx if tx is not None else ty).shape[0]
+    out = empty((L,) + out_shape, x.dtype, xp)
+    n = int(np.prod(out_shape, dtype=np.int64))
+    launch(SOURCE, f"binary_jvp<{_op(op)}, {ctype(x.dtype)}>", f"{op}_jvp", n,
+           (x, y, tx, ty, out, np.int64(n), np.int64(L), np.int32(sx), np.int32(sy)), xp,
+           _nbytes(x, y, tx, ty), out.nbytes)
+    return out
+
+
+def _binary_jvp_decompose(x, y, tx, ty, op):
+    ndim = len(_out_shape(x, y))
+    terms = [binary_deriv(x, y, expand_lanes(t, ndim), op, a, 1 - a)
+             for a, t in ((1, tx), (0, ty)) if t is not None]
+    return terms[0] if len(terms) == 1 else add(terms[0], terms[1])
+
+
+binary_jvp_p = register(Primitive(
+    "binary_jvp", _binary_jvp_impl, decompose=_binary_jvp_decompose,
+    doc="fx tx + fy ty over all lanes in one launch"))
+
+
+def _binary_vjp_impl(x, y, g, op, need, acc=None):
+    xp = xp_of(x, y, g)
+    out_shape = tuple(g.shape)
+    x, sx = _operand(x, out_shape, xp)
+    y, sy = _operand(y, out_shape, xp)
+    g = contiguous(g, xp)
+    acc = acc or (None, None)
+    gx = (acc[0] if acc[0] is not None else empty(out_shape, g.dtype, xp)) if need[0] else None
+    gy = (acc[1] if acc[1] is not None else empty(out_shape, g.dtype, xp)) if need[1] else None
+    n = g.size
+    launch(SOURCE, f"binary_vjp<{_op(op)}, {ctype(g.dtype)}>", f"{op}_vjp", n,
+           (x, y, g, gx, gy, np.int64(n), np.int32(sx), np.int32(sy),
+            np.int32(acc[0] is not None), np.int32(acc[1] is not None)), xp,
+           _nbytes(x, y, g, *(a for a in acc if a is not None)), _nbytes(gx, gy))
+    return [gx, gy]
+
+
+def _binary_vjp_decompose(x, y, g, op, need):
+    return [binary_deriv(x, y, g, op, 1, 0) if need[0] else None,
+            binary_deriv(x, y, g, op, 0, 1) if need[1] else None]
+
+
+def _binary_vjp_jvp(primals, tangents, op, need):
+    (x, y, g), (tx, ty, tg) = primals, tangents
+    gx, gy, tgx, tgy = bind(binary_vjp_dual_p, x, y, g, tx, ty, tg, op=op, need=need)
+    return [gx, gy], [tgx, tgy]
+
+
+binary_vjp_p = register(Primitive(
+    "binary_vjp", _binary_vjp_impl, jvp=_binary_vjp_jvp, decompose=_binary_vjp_decompose,
+    multiple_results=True, doc="(fx g, fy g) at the output shape, one launch"))
+
+
+def _binary_dual_impl(x, y, g, tx, ty, tg, op, need):
+    xp = xp_of(x, y, g, tx, ty, tg)
+    out_shape = tuple(shape(g))
+    xs, ys = tuple(shape(x)), tuple(shape(y))
+    x, sx = _operand(x, out_shape, xp)
+    y, sy = _operand(y, out_shape, xp)
+    g = contiguous(g, xp)
+    tx = _lanes_operand(tx, xs, out_shape, sx, xp)
+    ty = _lanes_operand(ty, ys, out_shape, sy, xp)
+    tg = None if tg is None else contiguous(tg, xp)
+    L = next(t for t in (tx, ty, tg) if t is not None).shape[0]
+    def buf(s, want):
+        return empty(s, g.dtype, xp) if want else None
+    gx, gy = buf(out_shape, need[0]), buf(out_shape, need[1])
+    tgx, tgy = buf((L,) + out_shape, need[0]), buf((L,) + out_shape, need[1])
+    n = g.size
+    launch(SOURCE, f"binary_vjp_dual<{_op(op)}, {ctype(g.dtype)}>", f"{op}_vjp_dual", n,
+           (x, y, g, tx, ty, tg, gx, gy, tgx, tgy, np.int64(n), np.int64(L),
+            np.int32(sx), np.int32(sy)), xp,
+           _nbytes(x, y, g, tx, ty, tg), _nbytes(gx, gy, tgx, tgy))
+    return [gx, gy, tgx, tgy]
+
+
+def _binary_dual_decompose(x, y, g, tx, ty, tg, op, need):
+    ndim = len(shape(g))
+    res = []
+    for want, (ax, ay) in zip(need, ((1, 0), (0, 1))):
+        if not want:
+            res.append((None, None))
+            continue
+        terms = [] if tg is None else [binary_deriv(x, y, tg, op, ax, ay)]
+        for t, (dx, dy) in ((tx, (1, 0)), (ty, (0, 1))):
+            if t is not None:
+                terms.append(binary_deriv(x, y, multiply(g, expand_lanes(t, ndim)),
+                                          op, ax + dx, ay + dy))
+        tsum = terms[0]
+        for t in terms[1:]:
+            tsum = add(tsum, t)
+        res.append((binary_deriv(x, y, g, op, ax, ay), tsum))
+    return [res[0][0], res[1][0], res[0][1], res[1][1]]
+
+
+binary_vjp_dual_p = register(Primitive(
+    "binary_vjp_dual", _binary_dual_impl, decompose=_binary_dual_decompose,
+    multiple_results=True, doc="the binary VJP on dual numbers: values and all lanes"))
+
+
+def _binary_deriv_impl(x, y, v, op, ax, ay):
+    xp = xp_of(x, y, v)
+    out_shape = _out_shape(x, y)
+    x, sx = _operand(x, out_shape, xp)
+    y, sy = _operand(y, out_shape, xp)
+    v = xp.asarray(v)
+    lead = v.ndim - len(out_shape)
+    if lead < 0 or tuple(v.shape[lead:]) != out_shape:   # v broadcasts against the output
+        v = xp.broadcast_to(v, tuple(v.shape[:max(lead, 0)]) + out_shape)
+    v = contiguous(v, xp)
+    n = int(np.prod(out_shape, dtype=np.int64))
+    lanes = v.size // n if n else 0
+    out = empty(v.shape, v.dtype, xp)
+    launch(SOURCE, f"binary_deriv<{_op(op)}, {ctype(v.dtype)}, {ax}, {ay}>",
+           f"{op}_d{ax}{ay}", n,
+           (x, y, v, out, np.int64(n), np.int64(lanes), np.int32(sx), np.int32(sy)), xp,
+           _nbytes(x, y, v), out.nbytes)
+    return out
+
+
+def _binary_deriv_jvp(primals, tangents, op, ax, ay):
+    (x, y, v), (tx, ty, tv) = primals, tangents
+    ndim = len(shape(v))
+    terms = [] if tv is None else [binary_deriv(x, y, tv, op, ax, ay)]
+    for t, (dx, dy) in ((tx, (1, 0)), (ty, (0, 1))):
+        if t is not None:
+            terms.append(binary_deriv(x, y, multiply(v, expand_lanes(t, ndim)),
+                                      op, ax + dx, ay + dy))
+    tout = terms[0]
+    for t in terms[1:]:
+        tout = add(tout, t)
+    return binary_deriv(x, y, v, op, ax, ay), tout
+
+
+def _binary_deriv_vjp(g, ins, out, need, acc, op, ax, ay):
+    x, y, v = ins
+    gv = sum_to(binary_deriv(x, y, g, op, ax, ay), shape(v)) if need[2] else None
+    vg = multiply(v, g) if need[0] or need[1] else None
+    gx = sum_to(binary_deriv(x, y, vg, op, ax + 1, ay), shape(x)) if need[0] else None
+    gy = sum_to(binary_deriv(x, y, vg, op, ax, ay + 1), shape(y)) if need[1] else None
+    return gx, gy, gv
+
+
+binary_deriv_p = register(Primitive(
+    "binary_deriv", _binary_deriv_impl, jvp=_binary_deriv_jvp, vjp=_binary_deriv_vjp,
+    doc="d^(ax+ay) f / dx^ax dy^ay (x, y) * v, v with optional leading lane axes"))
+
+
+def binary_deriv(x, y, v, op, ax, ay):
+    return bind(binary_deriv_p, x, y, v, op=op, ax=ax, ay=ay)
+
+
+# ------------------------------------------------------------------ the forward primitives
+
+PRIMS: dict[str, Primitive] = {}
+
+for _name in UNARY:
+    _p = Primitive(_name, _unary_fwd_impl(_name), vjp=_unary_fwd_vjp(_name),
+                   doc=f"elementwise {_name}; kernel op {_op(_name)}")
+    _p.jvp = _unary_fwd_jvp(_name, _p)
+    PRIMS[_name] = register(_p)
+
+for _name in BINARY:
+    _p = Primitive(_name, _binary_fwd_impl(_name), vjp=_binary_fwd_vjp(_name),
+                   doc=f"elementwise {_name}; kernel op {_op(_name)}")
+    _p.jvp = _binary_fwd_jvp(_name, _p)
+    PRIMS[_name] = register(_p)
+
+
+# add and subtract are linear: their rules need no kernels of their own.
+def _lin_jvp(prim, sign):
+    def jvp(primals, tangents):
+        (x, y), (tx, ty) = primals, tangents
+        ndim = len(_out_shape(x, y))
+        tx = None if tx is None else expand_lanes(tx, ndim)
+        ty = None if ty is None else expand_lanes(ty, ndim)
+        if ty is not None and sign < 0:
+            ty = negative(ty)
+        if tx is None:
+            t = broadcast_lanes(ty, ndim, _out_shape(x, y))
+        elif ty is None:
+            t = broadcast_lanes(tx, ndim, _out_shape(x, y))
+        else:
+            t = add(tx, ty)
+        return bind(prim, x, y), t
+    return jvp
+
+
+def broadcast_lanes(t, ndim, out_shape):
+    return base.broadcast_to(t, (shape(t)[0],) + tuple(out_shape))
+
+
+def _lin_vjp(sign):
+    def vjp(g, ins, out, need, acc):
+        x, y = ins                    # shapes only (saves="none" keeps no data)
+        gx = sum_to(g, shape(x)) if need[0] else None
+        gy = None
+        if need[1]:
+            gy = sum_to(g if sign > 0 else negative(g), shape(y))
+        return gx, gy
+    return vjp
+
+
+for _name, _sign in (("add", 1), ("subtract", -1)):
+    _p = PRIMS[_name]
+    _p.jvp = _lin_jvp(_p, _sign)
+    _p.vjp = _lin_vjp(_sign)
+    _p.saves = "none"
+    _p.linear = True
+
+del _name, _p, _sign
+
+
+def add(x, y):
+    return bind(PRIMS["add"], x, y)
+
+
+def multiply(x, y):
+    return bind(PRIMS["multiply"], x, y)
+
+
+def negative(x):
+    return bind(PRIMS["negative"], x)

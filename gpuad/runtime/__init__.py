@@ -1,0 +1,99 @@
+"""Kernel runtime: one CUDA source, compiled by CuPy (NVRTC) on a GPU and by the host
+C++ compiler on a CPU, launched through the same call shape
+``kernel(grid, block, args, shared_mem=0)``.
+
+The registry of primitives declares, per kernel source file, every template
+instantiation it will request (:func:`declare`); the NVRTC gate compiles exactly that
+set, and both backends build a module from it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib.resources
+import pathlib
+import threading
+
+
+
+# Compile options shared by NVRTC (through CuPy or the gate) and recorded for the host build.
+NVRTC_OPTIONS = ("-std=c++17",)
+
+
+def kernel_dir() -> pathlib.Path:
+    """Directory of the shipped CUDA sources (``gpuad/kernels`` in the wheel)."""
+    return pathlib.Path(str(importlib.resources.files("gpuad") / "kernels"))
+
+
+@dataclasses.dataclass
+class ModuleSpec:
+    """A kernel source file and a group of instantiations requested from it, built together."""
+    source: str                       # path relative to kernel_dir()
+    group: str = ""
+    name_expressions: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return f"{self.source}[{self.group}]" if self.group else self.source
+
+    @property
+    def path(self) -> pathlib.Path:
+        return kernel_dir() / self.source
+
+    def code(self) -> str:
+        return self.path.read_text()
+
+
+_SPECS: dict[tuple, ModuleSpec] = {}
+_OWNER: dict[tuple, ModuleSpec] = {}     # (source, name expression) -> its module
+_LOADED: dict[tuple, object] = {}
+_LOCK = threading.Lock()
+
+
+def declare(source: str, name_expressions, group: str = "") -> None:
+    """Declare instantiations of ``source`` that the engine may launch.
+
+    Instantiations of one (source, group) are compiled together; groups keep rarely used
+    ones (higher derivative orders) out of the build that every program needs.
+    """
+    spec = _SPECS.setdefault((source, group), ModuleSpec(source, group))
+    for name in name_expressions:
+        if (source, name) not in _OWNER:
+            spec.name_expressions.append(name)
+            _OWNER[(source, name)] = spec
+
+
+def all_modules() -> list[ModuleSpec]:
+    """Every declared module (what the NVRTC gate compiles)."""
+    return [s for s in _SPECS.values() if s.name_expressions]
+
+
+def _build(spec: ModuleSpec, names: tuple, device: str):
+    if device == "cpu":
+        from .host import HostModule
+        return HostModule(spec.code(), options=NVRTC_OPTIONS, name_expressions=names,
+                          include_dirs=(kernel_dir(),), name=spec.name)
+    from .device import device_module
+    return device_module(spec.code(), names, include_dir=kernel_dir())
+
+
+def get_kernel(source: str, name: str, device: str):
+    """The kernel ``name`` of ``source`` for ``device`` ("cpu" or "cuda").
+
+    All instantiations declared in one group are built together (one host build, one
+    NVRTC module); an undeclared name gets a module of its own.
+    """
+    spec = _OWNER.get((source, name))
+    key = (source, spec.group if spec else None, name if spec is None else None, device)
+    mod = _LOADED.get(key)
+    if mod is None:
+        with _LOCK:
+            mod = _LOADED.get(key)
+            if mod is None:
+                if spec is None:
+                    spec = ModuleSpec(source, "adhoc", [name])
+                mod = _build(spec, tuple(spec.name_expressions), device)
+                _LOADED[key] = mod
+    return mod.get_function(name)
+
+
+

@@ -1,0 +1,441 @@
+"""The public transforms: grad, value_and_grad, vjp, jvp, hvp, jacfwd, jacrev, jacobian,
+hessian, stop_gradient."""
+from __future__ import annotations
+
+import functools
+import numbers
+
+import numpy as np
+
+from . import tree
+from .core import (JVPTrace, JVPTracer, Primitive, Tracer, VJPTrace, VJPTracer, bind,
+                   register, shape, dtype)
+from .primitives import base
+
+
+# ------------------------------------------------------------------ inputs and outputs
+
+def _as_input(x, what: str):
+    """An argument leaf as an array (or tracer), refusing what cannot be differentiated."""
+    if isinstance(x, Tracer):
+        dt = x.dtype
+    else:
+        xp = base.xp_of(x)
+        if isinstance(x, bool) or isinstance(x, numbers.Integral) and not isinstance(x, np.generic):
+            raise TypeError(f"{what} is a Python {type(x).__name__}; only floating-point "
+                            "inputs can be differentiated (pass a float)")
+        x = xp.asarray(x)
+        dt = x.dtype
+    if np.dtype(dt).kind not in "f":
+        raise TypeError(f"{what} has dtype {np.dtype(dt)}; only floating-point inputs can be "
+                        "differentiated (cast it with .astype(float))")
+    base.ctype(dt)   # float32 or float64
+    return x
+
+
+def _is_py_float(x):
+    return isinstance(x, float) and not isinstance(x, np.generic)
+
+
+def _restore(g, like):
+    """A cotangent returned in the kind of the user's argument (Python float stays float)."""
+    if _is_py_float(like) and not isinstance(g, Tracer):
+        return float(g)
+    return g
+
+
+def _zeros(x):
+    xp = base.xp_of(x)
+    return xp.zeros(shape(x), dtype=dtype(x))
+
+
+def _unwrap(o, trace):
+    """The value under ``trace``'s layer of an output (constants pass through)."""
+    if isinstance(o, VJPTracer) and o.trace is trace:
+        return o.val
+    if isinstance(o, JVPTracer) and o.trace is trace:
+        return o.primal
+    return o
+
+
+# ------------------------------------------------------------------ reverse mode
+
+def _vjp(fun, primals, has_aux=False, names=None):
+    leaves_td = [tree.flatten(p) for p in primals]
+    trace = VJPTrace()
+    with trace:
+        args = []
+        for i, (leaves, td) in enumerate(leaves_td):
+            what = names[i] if names else f"argument {i}"
+            xs = [trace.new_input(_as_input(x, what)) for x in leaves]
+            args.append(tree.unflatten(td, xs))
+        res = fun(*args)
+    if has_aux:
+        if not (isinstance(res, (tuple, list)) and len(res) == 2):
+            raise TypeError("has_aux=True needs the function to return a pair (output, aux)")
+        res, aux = res
+        aux = tree.tree_map(lambda a: _unwrap(a, trace), aux)
+    else:
+        aux = None
+    out_leaves, out_td = tree.flatten(res)
+    out_vals = [_unwrap(o, trace) for o in out_leaves]
+
+    def vjp_fn(ct, _free=False):
+        ct_leaves, ct_td = tree.flatten(ct)
+        if ct_td != out_td:
+            raise ValueError(f"cotangent structure {ct_td} does not match the output's {out_td}")
+        outs, cts = [], []
+        for o, v, c in zip(out_leaves, out_vals, ct_leaves):
+            c = _check_ct(c, v)
+            if isinstance(o, VJPTracer) and o.trace is trace:
+                outs.append(o)
+                cts.append(c)
+        gs = trace.backward(outs, cts, free=_free)
+        res_, k = [], 0
+        for (leaves, td), primal in zip(leaves_td, primals):
+            gl = []
+            for x in leaves:
+                g = gs[k]
+                k += 1
+                gl.append(_restore(_zeros(x) if g is None else g, x))
+            res_.append(tree.unflatten(td, gl))
+        return tuple(res_)
+
+    out = tree.unflatten(out_td, out_vals)
+    return out, vjp_fn, aux
+
+
+def _check_ct(c, out):
+    if isinstance(c, (numbers.Number, np.generic)) and not isinstance(c, Tracer):
+        c = base.xp_of(out).asarray(c, dtype=dtype(out))
+    if tuple(shape(c)) != tuple(shape(out)):
+        raise ValueError(f"cotangent has shape {tuple(shape(c))} but the output has shape "
+                         f"{tuple(shape(out))}")
+    if np.dtype(dtype(c)) != np.dtype(dtype(out)):
+        raise ValueError(f"cotangent has dtype {np.dtype(dtype(c))} but the output has dtype "
+                         f"{np.dtype(dtype(out))} (shape {tuple(shape(out))})")
+    return c
+
+
+def vjp(fun, *primals, has_aux=False):
+    """Reverse mode: ``(out, vjp_fn)`` with ``vjp_fn(ct) = ct^T J`` for each primal.
+
+    ``out = fun(*primals)``; ``vjp_fn(ct)`` returns a tuple with one cotangent per primal,
+    each shaped like it, equal to the transpose of the Jacobian applied to ``ct``.
+
+    Example::
+
+        >>> out, f_vjp = gpuad.vjp(lambda x: gnp.sin(x) * 2.0, np.array([0.0, 1.0]))
+        >>> f_vjp(np.ones(2))      # (2 cos(x),)
+        (array([2.        , 1.08060461]),)
+    """
+    out, fn, aux = _vjp(fun, primals, has_aux)
+    return (out, fn, aux) if has_aux else (out, fn)
+
+
+def _argnums(argnums, nargs):
+    single = isinstance(argnums, int)
+    nums = (argnums,) if single else tuple(argnums)
+    for a in nums:
+        if not -nargs <= a < nargs:
+            raise ValueError(f"argnums {a} is out of range for {nargs} positional arguments")
+    return single, tuple(a % nargs for a in nums)
+
+
+def value_and_grad(fun, argnums=0, has_aux=False):
+    """``fun`` and its gradient together: returns ``(fun(*args), grad)``.
+
+    ``fun`` must return a real scalar; the gradient with respect to ``args[argnums]`` is
+    ``d fun / d args[argnums]``, shaped like that argument (a tuple for tuple argnums).
+    With ``has_aux=True`` ``fun`` returns ``(value, aux)`` and the result is
+    ``((value, aux), grad)``.
+
+    Example::
+
+        >>> gpuad.value_and_grad(lambda x: gnp.sum(x ** 2))(np.array([1.0, 2.0]))
+        (array(5.), array([2., 4.]))
+    """
+    @functools.wraps(fun)
+    def vg(*args, **kwargs):
+        single, nums = _argnums(argnums, len(args))
+
+        def f(*diff):
+            a = list(args)
+            for i, d in zip(nums, diff):
+                a[i] = d
+            return fun(*a, **kwargs)
+
+        out, fn, aux = _vjp(f, tuple(args[i] for i in nums), has_aux,
+                            names=[f"argument {i} of {getattr(fun, '__name__', 'fun')}"
+                                   for i in nums])
+        if isinstance(out, (tuple, list, dict)) or tuple(shape(out)) != ():
+            raise TypeError(
+                f"grad needs a scalar output, got shape {tuple(shape(out)) if not isinstance(out, (tuple, list, dict)) else type(out).__name__}; "
+                "use gpuad.jacobian or gpuad.vjp for non-scalar outputs")
+        if np.dtype(dtype(out)).kind != "f":
+            raise TypeError(f"grad needs a floating-point output, got dtype {np.dtype(dtype(out))}")
+        xp = base.xp_of(out)
+        g = fn(xp.ones((), dtype=dtype(out)), _free=True)
+        g = g[0] if single else g
+        return ((out, aux) if has_aux else out), g
+    return vg
+
+
+def grad(fun, argnums=0, has_aux=False):
+    """The gradient of a scalar function: ``grad(f)(x) = df/dx``, shaped like ``x``.
+
+    Computed in reverse mode: the forward pass records a tape, one sweep backwards applies
+    each primitive's VJP kernel. ``argnums`` picks the argument(s) (an int or a tuple);
+    arguments may be arrays (NumPy or CuPy), Python floats, or pytrees of them.
+
+    Example::
+
+        >>> gpuad.grad(lambda x: gnp.sum(gnp.sin(x) * x ** 2))(np.array([1.0, 2.0]))
+        array([2.22324428, 2.00578621])
+    """
+    vg = value_and_grad(fun, argnums, has_aux)
+
+    @functools.wraps(fun)
+    def g(*args, **kwargs):
+        res, gr = vg(*args, **kwargs)
+        return (gr, res[1]) if has_aux else gr
+    return g
+
+
+# ------------------------------------------------------------------ forward mode
+
+def _jvp_lanes(fun, primals, tangents, lanes):
+    """Push ``lanes`` tangent directions through ``fun`` in one forward sweep.
+
+    ``tangents`` mirror ``primals`` with an extra leading axis of length ``lanes``.
+    Returns (out, tangent lanes of out) as pytrees.
+    """
+    trace = JVPTrace(lanes)
+    with trace:
+        args = []
+        for i, (p, t) in enumerate(zip(primals, tangents)):
+            pl, ptd = tree.flatten(p)
+            tl, ttd = tree.flatten(t)
+            if ptd != ttd:
+                raise ValueError(f"tangent {i} has structure {ttd}, primal has {ptd}")
+            xs = []
+            for x, tx in zip(pl, tl):
+                x = _as_input(x, f"primal {i}")
+                tx = base.xp_of(x).asarray(tx) if not isinstance(tx, Tracer) else tx
+                want = (lanes,) + tuple(shape(x))
+                if tuple(shape(tx)) != want:
+                    raise ValueError(f"tangent for primal {i} has shape "
+                                     f"{tuple(shape(tx))[1:] if lanes == 1 else tuple(shape(tx))}"
+                                     f" but the primal has shape {tuple(shape(x))}")
+                if np.dtype(dtype(tx)) != np.dtype(dtype(x)):
+                    tx = base.astype(tx, dtype(x))
+                xs.append(JVPTracer(trace, x, tx))
+            args.append(tree.unflatten(ptd, xs))
+        res = fun(*args)
+    leaves, td = tree.flatten(res)
+    outs, touts = [], []
+    for o in leaves:
+        if isinstance(o, JVPTracer) and o.trace is trace:
+            outs.append(o.primal)
+            touts.append(o.tangent if o.tangent is not None else _lane_zeros(o.primal, lanes))
+        else:
+            outs.append(o)
+            touts.append(_lane_zeros(o, lanes))
+    return tree.unflatten(td, outs), tree.unflatten(td, touts)
+
+
+def _lane_zeros(x, lanes):
+    xp = base.xp_of(x)
+    return xp.zeros((lanes,) + tuple(shape(x)), dtype=dtype(x))
+
+
+def jvp(fun, primals, tangents):
+    """Forward mode: ``(fun(*primals), J @ tangents)``.
+
+    ``primals`` and ``tangents`` are tuples of the same structure; each tangent has its
+    primal's shape. The tangent is pushed through each primitive's hand-written JVP kernel
+    alongside the forward pass.
+
+    Example::
+
+        >>> gpuad.jvp(lambda x: gnp.sin(x), (np.array(0.0),), (np.array(1.0),))
+        (array(0.), array(1.))
+    """
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError("jvp takes primals and tangents as tuples: jvp(f, (x,), (t,))")
+    if len(primals) != len(tangents):
+        raise ValueError(f"{len(primals)} primals but {len(tangents)} tangents")
+    lanes_t = []
+    for i, (p, t) in enumerate(zip(primals, tangents)):
+        lanes_t.append(tree.tree_map(lambda x, tx: _add_lane(tx, x, i), p, t))
+    out, tout = _jvp_lanes(fun, tuple(primals), tuple(lanes_t), 1)
+    tout = tree.tree_map(lambda t: base.reshape(t, tuple(shape(t))[1:]), tout)
+    return out, tout
+
+
+def _add_lane(t, x, i):
+    if isinstance(t, Tracer):
+        return base.reshape(t, (1,) + tuple(shape(t)))
+    xp = base.xp_of(t, x)
+    t = xp.asarray(t)
+    if tuple(t.shape) != tuple(np.shape(x) if not isinstance(x, Tracer) else x.shape):
+        raise ValueError(f"tangent {i} has shape {tuple(t.shape)} but the primal has shape "
+                         f"{tuple(shape(x))}")
+    return t.reshape((1,) + t.shape)
+
+
+# ------------------------------------------------------------------ compositions
+
+def hvp(fun, x, v, batched=False):
+    """Hessian-vector product ``H(x) v`` of a scalar ``fun``, forward-over-reverse.
+
+    The gradient is computed under a forward trace: every reverse-sweep node runs its VJP
+    kernel on dual numbers, one launch carrying all directions. With ``batched=True``, ``v``
+    has a leading axis of K directions and the result has shape ``(K,) + x.shape`` — the K
+    products from ONE sweep. ``x`` may be a pytree (then ``v`` mirrors it).
+
+    Example::
+
+        >>> gpuad.hvp(lambda x: gnp.sum(x ** 3), np.array([1.0, 2.0]), np.array([1.0, 0.0]))
+        array([6., 0.])
+    """
+    g = grad(fun)
+    if batched:
+        vl, _ = tree.flatten(v)
+        K = int(shape(vl[0])[0])
+        _, t = _jvp_lanes(g, (x,), (v,), K)
+        return t
+    vt = tree.tree_map(lambda vv, xx: _add_lane(vv, xx, 0), v, x)
+    _, t = _jvp_lanes(g, (x,), (vt,), 1)
+    return tree.tree_map(lambda tt: base.reshape(tt, tuple(shape(tt))[1:]), t)
+
+
+def _basis(x):
+    xp = base.xp_of(x)
+    n = int(np.prod(shape(x), dtype=np.int64))
+    return xp.eye(n, dtype=dtype(x)).reshape((n,) + tuple(shape(x)))
+
+
+def jacfwd(fun, argnums=0):
+    """Jacobian by forward mode: all ``x.size`` basis tangents as lanes of ONE sweep.
+
+    Result shape ``out.shape + x.shape``.
+
+    Example::
+
+        >>> gpuad.jacfwd(lambda x: x ** 2)(np.array([1.0, 2.0]))
+        array([[2., 0.],
+               [0., 4.]])
+    """
+    @functools.wraps(fun)
+    def jf(*args):
+        single, nums = _argnums(argnums, len(args))
+        if not single:
+            return tuple(jacfwd(fun, a)(*args) for a in nums)
+        i = nums[0]
+        x = _as_input(args[i], f"argument {i}")
+
+        def f(xx):
+            a = list(args)
+            a[i] = xx
+            return fun(*a)
+        out, t = _jvp_lanes(f, (x,), (_basis(x),), int(np.prod(shape(x), dtype=np.int64)))
+        return tree.tree_map(lambda o, tt: _lanes_last(tt, shape(o), shape(x)), out, t)
+    return jf
+
+
+def _lanes_last(t, out_shape, x_shape):
+    """(n,) + out_shape lanes -> out_shape + x_shape."""
+    nd = len(out_shape)
+    t = base.transpose(t, tuple(range(1, nd + 1)) + (0,))
+    return base.reshape(t, tuple(out_shape) + tuple(x_shape))
+
+
+def jacrev(fun, argnums=0):
+    """Jacobian by reverse mode: all output cotangents pulled back in ONE sweep.
+
+    The cotangent enters the sweep as a forward tangent with one lane per output element,
+    so each VJP kernel runs once for all rows. Result shape ``out.shape + x.shape``.
+
+    Example::
+
+        >>> gpuad.jacrev(lambda x: x ** 2)(np.array([1.0, 2.0]))
+        array([[2., 0.],
+               [0., 4.]])
+    """
+    @functools.wraps(fun)
+    def jr(*args):
+        single, nums = _argnums(argnums, len(args))
+        if not single:
+            return tuple(jacrev(fun, a)(*args) for a in nums)
+        i = nums[0]
+
+        def f(xx):
+            a = list(args)
+            a[i] = xx
+            return fun(*a)
+        out, fn, _ = _vjp(f, (args[i],))
+        if isinstance(out, (tuple, list, dict)):
+            raise TypeError("jacrev supports a single array output")
+        x = base.xp_of(args[i]).asarray(args[i]) if not isinstance(args[i], Tracer) else args[i]
+        m = int(np.prod(shape(out), dtype=np.int64))
+        if m == 0:
+            return base.xp_of(x).zeros(tuple(shape(out)) + tuple(shape(x)), dtype=dtype(x))
+        # vjp_fn is linear in its cotangent: pushing the basis as tangent lanes of the
+        # cotangent gives every row J^T e_k from one sweep.
+        _, rows = _jvp_lanes(lambda ct: fn(ct)[0], (_zeros(out),), (_basis(out),), m)
+        return base.reshape(rows, tuple(shape(out)) + tuple(shape(x)))
+    return jr
+
+
+def jacobian(fun, argnums=0):
+    """Jacobian ``d out / d x`` (shape ``out.shape + x.shape``), forward mode when the input
+    has fewer elements than the output, reverse mode otherwise.
+
+    Example::
+
+        >>> gpuad.jacobian(lambda x: gnp.sin(x))(np.array([0.0, 1.0]))
+        array([[1.        , 0.        ],
+               [0.        , 0.54030231]])
+    """
+    @functools.wraps(fun)
+    def j(*args):
+        single, nums = _argnums(argnums, len(args))
+        nin = sum(int(np.prod(shape(args[a]), dtype=np.int64)) for a in nums)
+        out = fun(*args)
+        nout = sum(int(np.prod(shape(o), dtype=np.int64)) for o in tree.flatten(out)[0])
+        return (jacfwd if nin < nout else jacrev)(fun, argnums)(*args)
+    return j
+
+
+def hessian(fun, argnums=0):
+    """Hessian of a scalar function, shape ``x.shape + x.shape``: forward over reverse, all
+    ``x.size`` directions as lanes of one sweep.
+
+    Example::
+
+        >>> gpuad.hessian(lambda x: gnp.sum(x ** 3))(np.array([1.0, 2.0]))
+        array([[ 6.,  0.],
+               [ 0., 12.]])
+    """
+    return jacfwd(grad(fun, argnums), argnums)
+
+
+# ------------------------------------------------------------------ stop_gradient
+
+stop_gradient_p = register(Primitive(
+    "stop_gradient", lambda x: x,
+    jvp=lambda primals, tangents: (stop_gradient(primals[0]), None),
+    vjp=lambda g, ins, out, need, acc: (None,), saves="none",
+    doc="identity whose derivative is zero"))
+
+
+def stop_gradient(x):
+    """``x`` itself, treated as a constant by every transform.
+
+    Example::
+
+        >>> gpuad.grad(lambda x: gnp.sum(x * gpuad.stop_gradient(x)))(np.array([3.0]))
+        array([3.])
+    """
+    return tree.tree_map(lambda a: bind(stop_gradient_p, a) if isinstance(a, Tracer) else a, x)

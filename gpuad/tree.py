@@ -1,0 +1,64 @@
+"""Pytrees: nested tuples, lists and dicts of arrays (dicts in sorted key order)."""
+from __future__ import annotations
+
+
+class TreeDef:
+    __slots__ = ("kind", "meta", "children")
+
+    def __init__(self, kind, meta, children):
+        self.kind, self.meta, self.children = kind, meta, children
+
+    def __eq__(self, other):
+        return (isinstance(other, TreeDef) and self.kind == other.kind
+                and self.meta == other.meta and self.children == other.children)
+
+    def __repr__(self):
+        if self.kind == "leaf":
+            return "*"
+        return f"{self.kind}({', '.join(map(repr, self.children))})"
+
+
+LEAF = TreeDef("leaf", None, ())
+
+
+def flatten(tree):
+    """(leaves, treedef)."""
+    leaves: list = []
+    return leaves, _flatten(tree, leaves)
+
+
+def _flatten(t, leaves):
+    if isinstance(t, (tuple, list)) and not hasattr(t, "_fields"):
+        return TreeDef(type(t).__name__, None, tuple(_flatten(c, leaves) for c in t))
+    if isinstance(t, tuple):    # namedtuple
+        return TreeDef("namedtuple", type(t), tuple(_flatten(c, leaves) for c in t))
+    if isinstance(t, dict):
+        keys = sorted(t)
+        return TreeDef("dict", tuple(keys), tuple(_flatten(t[k], leaves) for k in keys))
+    leaves.append(t)
+    return LEAF
+
+
+def unflatten(treedef, leaves):
+    it = iter(leaves)
+    out = _unflatten(treedef, it)
+    return out
+
+
+def _unflatten(td, it):
+    if td.kind == "leaf":
+        return next(it)
+    kids = [_unflatten(c, it) for c in td.children]
+    if td.kind == "tuple":
+        return tuple(kids)
+    if td.kind == "list":
+        return kids
+    if td.kind == "namedtuple":
+        return td.meta(*kids)
+    return dict(zip(td.meta, kids))
+
+
+def tree_map(f, tree, *rest):
+    leaves, td = flatten(tree)
+    others = [flatten(r)[0] for r in rest]
+    return unflatten(td, [f(*xs) for xs in zip(leaves, *others)])

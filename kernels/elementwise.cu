@@ -1,0 +1,208 @@
+// The elementwise family: forward, JVP, fused VJP and higher-order kernels, generic over the
+// op (kernels/ops/*.cuh hold the math) and the scalar type T (float or double).
+// Layouts: arrays are contiguous; a "lanes" array holds `lanes` consecutive copies of the
+// element shape (tangent directions). Binary operands have element stride sx, sy: 1, or 0
+// for a single broadcast element (other broadcasting is materialised by the engine).
+// A null pointer stands for a symbolic zero (a tangent or cotangent that is not there).
+#include "gpuad/common.cuh"
+#include "gpuad/dual.cuh"
+#include "ops/unary.cuh"
+#include "ops/binary.cuh"
+
+// The K-th derivative (K >= 1) of a unary op: df differentiated K-1 times by evaluating it on
+// a seeded dual number.
+template <class Op, int K>
+struct UnaryD {
+    template <class S> __device__ __forceinline__ static S at(S x) {
+        if constexpr (K == 1) {
+            return Op::df(x);
+        } else {
+            gpuad::Dual<S, 1> xd(x);
+            xd.d[0] = S(1);
+            return UnaryD<Op, K - 1>::at(xd).d[0];
+        }
+    }
+};
+
+// The partial derivative d^(AX+AY) f / dx^AX dy^AY (AX + AY >= 1) of a binary op, from the
+// hand-written dfx, dfy differentiated on seeded dual numbers.
+template <class Op, int AX, int AY>
+struct BinaryD {
+    template <class S> __device__ __forceinline__ static S at(S x, S y) {
+        if constexpr (AX == 1 && AY == 0) {
+            return Op::dfx(x, y);
+        } else if constexpr (AX == 0 && AY == 1) {
+            return Op::dfy(x, y);
+        } else if constexpr (AY >= 1) {
+            gpuad::Dual<S, 1> xd(x), yd(y);
+            yd.d[0] = S(1);
+            return BinaryD<Op, AX, AY - 1>::at(xd, yd).d[0];
+        } else {
+            gpuad::Dual<S, 1> xd(x), yd(y);
+            xd.d[0] = S(1);
+            return BinaryD<Op, AX - 1, AY>::at(xd, yd).d[0];
+        }
+    }
+};
+
+// ---------------------------------------------------------------- unary
+
+// out = f(x)
+template <class Op, class T>
+__global__ void unary_fwd(const T* __restrict__ x, T* __restrict__ out, long long n) {
+    GPUAD_LOOP(i, n) out[i] = Op::f(x[i]);
+}
+
+// out[k, i] = f^(K)(x[i]) t[k, i]; K = 1 is the JVP, K > 1 serves higher-order rules
+template <class Op, class T, int K>
+__global__ void unary_jvp(const T* __restrict__ x, const T* __restrict__ t, T* __restrict__ out,
+                          long long n, long long lanes) {
+    GPUAD_LOOP(i, n) {
+        T d = UnaryD<Op, K>::at(x[i]);
+        for (long long k = 0; k < lanes; ++k) out[k * n + i] = d * t[k * n + i];
+    }
+}
+
+// gx[k, i] = f^(K)(x[i]) g[k, i], written or (accumulate != 0) added in place; K = 1 is the VJP
+template <class Op, class T, int K>
+__global__ void unary_vjp(const T* __restrict__ x, const T* __restrict__ g, T* __restrict__ gx,
+                          long long n, long long lanes, int accumulate) {
+    GPUAD_LOOP(i, n) {
+        T d = UnaryD<Op, K>::at(x[i]);
+        for (long long k = 0; k < lanes; ++k) {
+            T v = d * g[k * n + i];
+            gx[k * n + i] = accumulate ? gx[k * n + i] + v : v;
+        }
+    }
+}
+
+// The VJP on dual numbers, all tangent lanes k in one pass, x read once:
+// gx = f^(K)(x) g,  tgx[k] = f^(K+1)(x) tx[k] g + f^(K)(x) tg[k]
+template <class Op, class T, int K>
+__global__ void unary_vjp_dual(const T* __restrict__ x, const T* __restrict__ g,
+                               const T* __restrict__ tx, const T* __restrict__ tg,
+                               T* __restrict__ gx, T* __restrict__ tgx, long long n, long long lanes) {
+    GPUAD_LOOP(i, n) {
+        gpuad::Dual<T, 1> xd(x[i]);
+        xd.d[0] = T(1);
+        gpuad::Dual<T, 1> d = UnaryD<Op, K>::at(xd);
+        T gi = g[i];
+        gx[i] = d.v * gi;
+        for (long long k = 0; k < lanes; ++k) {
+            T v = T(0);
+            if (tx) v += d.d[0] * tx[k * n + i] * gi;
+            if (tg) v += d.v * tg[k * n + i];
+            tgx[k * n + i] = v;
+        }
+    }
+}
+
+// ---------------------------------------------------------------- binary
+
+// out = f(x, y)
+template <class Op, class T>
+__global__ void binary_fwd(const T* __restrict__ x, const T* __restrict__ y, T* __restrict__ out,
+                           long long n, int sx, int sy) {
+    // Separate loops per broadcast pattern keep each one a plain, vectorisable loop.
+    if (sx && sy) {
+        GPUAD_LOOP(i, n) out[i] = Op::f(x[i], y[i]);
+    } else if (sx) {
+        const T yv = y[0];
+        GPUAD_LOOP(i, n) out[i] = Op::f(x[i], yv);
+    } else if (sy) {
+        const T xv = x[0];
+        GPUAD_LOOP(i, n) out[i] = Op::f(xv, y[i]);
+    } else {
+        GPUAD_LOOP(i, n) out[i] = Op::f(x[0], y[0]);
+    }
+}
+
+// out[k, i] = dfx(x, y) tx[k] + dfy(x, y) ty[k]
+template <class Op, class T>
+__global__ void binary_jvp(const T* __restrict__ x, const T* __restrict__ y,
+                           const T* __restrict__ tx, const T* __restrict__ ty, T* __restrict__ out,
+                           long long n, long long lanes, int sx, int sy) {
+    const long long nx = sx ? n : 1, ny = sy ? n : 1;
+    GPUAD_LOOP(i, n) {
+        T xi = x[i * sx], yi = y[i * sy];
+        T fx = tx ? Op::dfx(xi, yi) : T(0);
+        T fy = ty ? Op::dfy(xi, yi) : T(0);
+        for (long long k = 0; k < lanes; ++k) {
+            T v = T(0);
+            if (tx) v += fx * tx[k * nx + i * sx];
+            if (ty) v += fy * ty[k * ny + i * sy];
+            out[k * n + i] = v;
+        }
+    }
+}
+
+// gx = dfx(x, y) g,  gy = dfy(x, y) g, both from one pass over g; a null gx or gy is not
+// wanted. acc_x, acc_y: add into the buffer instead of writing it.
+template <class Op, class T>
+__global__ void binary_vjp(const T* __restrict__ x, const T* __restrict__ y, const T* __restrict__ g,
+                           T* __restrict__ gx, T* __restrict__ gy, long long n, int sx, int sy,
+                           int acc_x, int acc_y) {
+    if (sx && sy && gx && gy && !acc_x && !acc_y) {  // the common case as one plain loop
+        GPUAD_LOOP(i, n) {
+            gx[i] = Op::dfx(x[i], y[i]) * g[i];
+            gy[i] = Op::dfy(x[i], y[i]) * g[i];
+        }
+        return;
+    }
+    GPUAD_LOOP(i, n) {
+        T xi = x[i * sx], yi = y[i * sy], gi = g[i];
+        if (gx) { T v = Op::dfx(xi, yi) * gi; gx[i] = acc_x ? gx[i] + v : v; }
+        if (gy) { T v = Op::dfy(xi, yi) * gi; gy[i] = acc_y ? gy[i] + v : v; }
+    }
+}
+
+// The VJP on dual numbers, all lanes k in one pass (second derivatives from a 2-component dual):
+// gx = fx g,  tgx[k] = (fxx tx[k] + fxy ty[k]) g + fx tg[k],  and likewise gy, tgy.
+template <class Op, class T>
+__global__ void binary_vjp_dual(const T* __restrict__ x, const T* __restrict__ y,
+                                const T* __restrict__ g, const T* __restrict__ tx,
+                                const T* __restrict__ ty, const T* __restrict__ tg,
+                                T* __restrict__ gx, T* __restrict__ gy,
+                                T* __restrict__ tgx, T* __restrict__ tgy,
+                                long long n, long long lanes, int sx, int sy) {
+    const long long nx = sx ? n : 1, ny = sy ? n : 1;
+    GPUAD_LOOP(i, n) {
+        gpuad::Dual<T, 2> xd(x[i * sx]), yd(y[i * sy]);
+        if (tx) xd.d[0] = T(1);  // only seed inputs that move: keeps 0 * inf out of the sums
+        if (ty) yd.d[1] = T(1);
+        T gi = g[i];
+        if (gx) {
+            gpuad::Dual<T, 2> f = Op::dfx(xd, yd);
+            gx[i] = f.v * gi;
+            for (long long k = 0; k < lanes; ++k) {
+                T v = T(0);
+                if (tx) v += f.d[0] * tx[k * nx + i * sx] * gi;
+                if (ty) v += f.d[1] * ty[k * ny + i * sy] * gi;
+                if (tg) v += f.v * tg[k * n + i];
+                tgx[k * n + i] = v;
+            }
+        }
+        if (gy) {
+            gpuad::Dual<T, 2> f = Op::dfy(xd, yd);
+            gy[i] = f.v * gi;
+            for (long long k = 0; k < lanes; ++k) {
+                T v = T(0);
+                if (tx) v += f.d[0] * tx[k * nx + i * sx] * gi;
+                if (ty) v += f.d[1] * ty[k * ny + i * sy] * gi;
+                if (tg) v += f.v * tg[k * n + i];
+                tgy[k * n + i] = v;
+            }
+        }
+    }
+}
+
+// out[k, i] = d^(AX+AY) f / dx^AX dy^AY (x, y) v[k, i]: higher-order rules
+template <class Op, class T, int AX, int AY>
+__global__ void binary_deriv(const T* __restrict__ x, const T* __restrict__ y,
+                             const T* __restrict__ v, T* __restrict__ out,
+                             long long n, long long lanes, int sx, int sy) {
+    GPUAD_LOOP(i, n) {
+        T d = BinaryD<Op, AX, AY>::at(x[i * sx], y[i * sy]);
+        for (long long k = 0; k < lanes; ++k) out[k * n + i] = d * v[k * n + i];
+    }
+}
