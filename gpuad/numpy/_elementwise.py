@@ -100,8 +100,7 @@ def where(condition, x=None, y=None, /):
     With one argument, NumPy's ``nonzero`` (not differentiable)."""
     from ..primitives import select
     if x is None and y is None:
-        return np.nonzero(lower(condition)) if not hasattr(lower(condition), "device") \
-            else lower(condition).nonzero()
+        return lower(condition).nonzero()
     (x, y), xp = prepare(x, y)
     c = xp.asarray(lower(condition)).astype(bool)
     return select.select(c, x, y)

@@ -21,9 +21,8 @@ def _host_read(x, conv, what):
 
 def _cmp(name):
     def op(self, other):
-        return getattr(np, name)(full_lower(self), full_lower(other)) \
-            if not hasattr(full_lower(self), "device") else \
-            getattr(__import__("cupy"), name)(full_lower(self), full_lower(other))
+        from ..primitives.base import xp_of
+        return getattr(xp_of(self, other), name)(full_lower(self), full_lower(other))
     return op
 
 

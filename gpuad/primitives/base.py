@@ -58,7 +58,11 @@ def claim(a) -> bool:
 
 
 def contiguous(x, xp):
-    return xp.ascontiguousarray(x)
+    """``x`` as a C-contiguous array of the same shape (0-d stays 0-d)."""
+    x = xp.asarray(x)
+    if not x.flags.c_contiguous:
+        x = xp.ascontiguousarray(x).reshape(x.shape)
+    return x
 
 
 _kernels: dict = {}

@@ -1,0 +1,82 @@
+"""Generated from tests/op_table.py: one test function test_<name> per table row.
+
+Each expands over the row's shapes into: forward in float64 and float32 against the float64
+NumPy reference, a non-contiguous float64 input, and check_grads to the row's order in both
+modes (forward against central differences, reverse against forward by the dot product).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gpuad
+from gpuad.testing import check_grads
+
+from op_table import TABLE
+
+
+def _args(row, shapes, rng):
+    gen = row.domain or (lambda r, s: r.uniform(-2, 2, size=s))
+    return [np.asarray(gen(rng, s), dtype=np.float64) for s in shapes]
+
+
+def _noncontiguous(a):
+    # The same values, laid out with a stride of 2 (a view into a larger buffer).
+    big = np.empty(a.shape + (2,), dtype=a.dtype)
+    big[..., 0] = a
+    return big[..., 0]
+
+
+def _host(x):
+    x = np.asarray(x.get() if hasattr(x, "get") else x)
+    return x
+
+
+def _check_forward(row, shapes, dt, layout):
+    rng = np.random.default_rng(0)
+    args = _args(row, shapes, rng)
+    want = np.asarray(row.ref(*args), dtype=np.float64)
+    inputs = [a.astype(dt) for a in args]
+    if layout == "strided":
+        inputs = [_noncontiguous(a) for a in inputs]
+    got = _host(row.fun(*inputs))
+    assert got.shape == want.shape, (got.shape, want.shape)
+    assert got.dtype == np.dtype(dt), f"result dtype {got.dtype}, inputs {dt}"
+    rtol = 1e-13 if dt == "float64" else row.rtol32
+    scale = np.maximum(np.abs(want), 1.0)
+    np.testing.assert_array_less(np.abs(got - want), rtol * scale * 4 + 1e-300)
+
+
+def _check_grads(row, shapes):
+    rng = np.random.default_rng(1)
+    args = _args(row, shapes, rng)
+    check_grads(row.fun, args, order=row.order, modes=("fwd", "rev"))
+
+
+def _make(row):
+    cases = []
+    for shapes in row.shapes:
+        sid = "x".join(str(s).replace(" ", "") for s in shapes)
+        for dt in row.dtypes:
+            cases.append(pytest.param("fwd", shapes, dt, "contiguous", id=f"fwd-{dt}-{sid}"))
+        if all(len(s) for s in shapes):
+            cases.append(pytest.param("fwd", shapes, "float64", "strided",
+                                      id=f"fwd-strided-{sid}"))
+        cases.append(pytest.param("grad", shapes, "float64", "contiguous",
+                                  id=f"grad{row.order}-{sid}"))
+
+    @pytest.mark.parametrize("kind,shapes,dt,layout", cases)
+    def test(kind, shapes, dt, layout):
+        if kind == "fwd":
+            _check_forward(row, shapes, dt, layout)
+        else:
+            _check_grads(row, shapes)
+    test.__name__ = f"test_{row.name}"
+    return test
+
+
+_names = set()
+for _row in TABLE:
+    assert _row.name not in _names, f"table row {_row.name} appears twice"
+    _names.add(_row.name)
+    globals()[f"test_{_row.name}"] = _make(_row)
