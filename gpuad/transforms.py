@@ -286,7 +286,7 @@ def _add_lane(t, x, i):
 
 # ------------------------------------------------------------------ compositions
 
-def hvp(fun, x, v, batched=False):
+def hvp(fun, x, v, batched=False, chunk=None):
     """Hessian-vector product ``H(x) v`` of a scalar ``fun``, forward-over-reverse.
 
     The gradient is computed under a forward trace: every reverse-sweep node runs its VJP
@@ -303,8 +303,14 @@ def hvp(fun, x, v, batched=False):
     if batched:
         vl, _ = tree.flatten(v)
         K = int(shape(vl[0])[0])
-        _, t = _jvp_lanes(g, (x,), (v,), K)
-        return t
+        if chunk is None or chunk >= K:
+            _, t = _jvp_lanes(g, (x,), (v,), K)
+            return t
+        # Bounded memory for very large K: one sweep per chunk of lanes.
+        parts = [_jvp_lanes(g, (x,), (tree.tree_map(lambda a: a[s:s + chunk], v),),
+                            min(chunk, K - s))[1] for s in range(0, K, chunk)]
+        xp = base.xp_of(vl[0])
+        return tree.tree_map(lambda *ps: xp.concatenate(ps, axis=0), *parts)
     vt = tree.tree_map(lambda vv, xx: _add_lane(vv, xx, 0), v, x)
     _, t = _jvp_lanes(g, (x,), (vt,), 1)
     return tree.tree_map(lambda tt: base.reshape(tt, tuple(shape(tt))[1:]), t)
@@ -316,10 +322,46 @@ def _basis(x):
     return xp.eye(n, dtype=dtype(x)).reshape((n,) + tuple(shape(x)))
 
 
-def jacfwd(fun, argnums=0):
-    """Jacobian by forward mode: all ``x.size`` basis tangents as lanes of ONE sweep.
+def _tree_basis(x):
+    """Tangent lanes for a pytree: lane k is the k-th unit vector of all leaves together."""
+    leaves, td = tree.flatten(x)
+    sizes = [int(np.prod(shape(l), dtype=np.int64)) for l in leaves]
+    N = sum(sizes)
+    out, start = [], 0
+    for l, n in zip(leaves, sizes):
+        xp = base.xp_of(l)
+        e = xp.zeros((N, n), dtype=dtype(l))
+        if n:
+            e[start:start + n] = xp.eye(n, dtype=dtype(l))
+        out.append(e.reshape((N,) + tuple(shape(l))))
+        start += n
+    return tree.unflatten(td, out), sizes, N
 
-    Result shape ``out.shape + x.shape``.
+
+def _lanes_last(t, out_shape, x_shape):
+    """(n,) + out_shape lanes -> out_shape + x_shape."""
+    nd = len(out_shape)
+    t = base.transpose(t, tuple(range(1, nd + 1)) + (0,))
+    return base.reshape(t, tuple(out_shape) + tuple(x_shape))
+
+
+def _split_lanes(t, out_shape, x, sizes):
+    """Tangent lanes (N,) + out_shape of a pytree input -> x's structure of blocks
+    shaped out_shape + leaf.shape."""
+    leaves, td = tree.flatten(x)
+    blocks, start = [], 0
+    for l, n in zip(leaves, sizes):
+        part = t[start:start + n] if n != t.shape[0] or start else t
+        blocks.append(_lanes_last(part, out_shape, shape(l)))
+        start += n
+    return blocks[0] if td.kind == "leaf" else tree.unflatten(td, blocks)
+
+
+def jacfwd(fun, argnums=0):
+    """Jacobian by forward mode: all basis tangents as lanes of ONE sweep.
+
+    Result shape ``out.shape + x.shape``; for pytree inputs or outputs the result nests
+    the output structure around the input structure (as JAX does).
 
     Example::
 
@@ -333,22 +375,16 @@ def jacfwd(fun, argnums=0):
         if not single:
             return tuple(jacfwd(fun, a)(*args) for a in nums)
         i = nums[0]
-        x = _as_input(args[i], f"argument {i}")
+        x = tree.tree_map(lambda l: _as_input(l, f"argument {i}"), args[i])
 
         def f(xx):
             a = list(args)
             a[i] = xx
             return fun(*a)
-        out, t = _jvp_lanes(f, (x,), (_basis(x),), int(np.prod(shape(x), dtype=np.int64)))
-        return tree.tree_map(lambda o, tt: _lanes_last(tt, shape(o), shape(x)), out, t)
+        basis, sizes, N = _tree_basis(x)
+        out, t = _jvp_lanes(f, (x,), (basis,), N)
+        return tree.tree_map(lambda o, tt: _split_lanes(tt, shape(o), x, sizes), out, t)
     return jf
-
-
-def _lanes_last(t, out_shape, x_shape):
-    """(n,) + out_shape lanes -> out_shape + x_shape."""
-    nd = len(out_shape)
-    t = base.transpose(t, tuple(range(1, nd + 1)) + (0,))
-    return base.reshape(t, tuple(out_shape) + tuple(x_shape))
 
 
 def jacrev(fun, argnums=0):
@@ -439,3 +475,59 @@ def stop_gradient(x):
         array([3.])
     """
     return tree.tree_map(lambda a: bind(stop_gradient_p, a) if isinstance(a, Tracer) else a, x)
+
+
+# ------------------------------------------------------------------ support checks
+
+class _Probe(VJPTrace):
+    """A reverse trace that also lists the primitives a function applies."""
+
+    def __init__(self):
+        super().__init__()
+        self.used: list[str] = []
+
+    def process(self, prim, args, params):
+        self.used.append(prim.name)
+        return super().process(prim, args, params)
+
+
+MODES = ("grad", "vjp", "jvp", "hvp", "hessian", "jacfwd", "jacrev", "taylor")
+
+
+def check_support(fun, *args, mode="hvp"):
+    """Primitives ``fun(*args)`` applies that ``mode`` cannot differentiate, before any sweep.
+
+    Runs the forward pass once (recording, not differentiating) and returns a list of
+    ``(primitive name, what is missing)``; empty means supported. ``mode`` is one of
+    grad, vjp, jvp, hvp, hessian, jacfwd, jacrev, taylor.
+
+    Example::
+
+        >>> gpuad.check_support(lambda x: gnp.sum(gnp.sin(x)), np.ones(3), mode="hvp")
+        []
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    from .core import REGISTRY
+    probe = _Probe()
+    with probe:
+        leaves_td = [tree.flatten(a) for a in args]
+        wrapped = [tree.unflatten(td, [probe.new_input(_as_input(x, f"argument {i}"))
+                                       for x in leaves])
+                   for i, (leaves, td) in enumerate(leaves_td)]
+        fun(*wrapped)
+    if mode == "taylor":
+        from .taylor import unsupported
+        return unsupported(probe.used, mode)
+    order = 2 if mode in ("hvp", "hessian") else 1
+    need_rev = mode in ("grad", "vjp", "hvp", "hessian", "jacrev")
+    bad = []
+    for name in dict.fromkeys(probe.used):
+        p = REGISTRY[name]
+        if need_rev and p.vjp is None and p.decompose is None:
+            bad.append((name, "no VJP rule"))
+        elif not need_rev and p.jvp is None and p.decompose is None:
+            bad.append((name, "no JVP rule"))
+        elif order > getattr(p, "max_order", order):
+            bad.append((name, f"derivative rules only to order {p.max_order}"))
+    return bad

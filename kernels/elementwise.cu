@@ -63,10 +63,19 @@ __global__ void unary_jvp(const T* __restrict__ x, const T* __restrict__ t, T* _
     }
 }
 
-// gx[k, i] = f^(K)(x[i]) g[k, i], written or (accumulate != 0) added in place; K = 1 is the VJP
+// gx[k, i] = f^(K)(x[i]) g[k, i], written or (accumulate != 0) added in place; K = 1 is the VJP.
+// sg = 0: g is one element broadcast over x (the cotangent a sum hands back).
 template <class Op, class T, int K>
 __global__ void unary_vjp(const T* __restrict__ x, const T* __restrict__ g, T* __restrict__ gx,
-                          long long n, long long lanes, int accumulate) {
+                          long long n, long long lanes, int accumulate, int sg) {
+    if (!sg) {
+        const T g0 = g[0];
+        GPUAD_LOOP(i, n) {
+            T v = UnaryD<Op, K>::at(x[i]) * g0;
+            gx[i] = accumulate ? gx[i] + v : v;
+        }
+        return;
+    }
     GPUAD_LOOP(i, n) {
         T d = UnaryD<Op, K>::at(x[i]);
         for (long long k = 0; k < lanes; ++k) {
@@ -137,12 +146,12 @@ __global__ void binary_jvp(const T* __restrict__ x, const T* __restrict__ y,
 }
 
 // gx = dfx(x, y) g,  gy = dfy(x, y) g, both from one pass over g; a null gx or gy is not
-// wanted. acc_x, acc_y: add into the buffer instead of writing it.
+// wanted. sg = 0: g is one broadcast element. acc_x, acc_y: add into the buffer instead.
 template <class Op, class T>
 __global__ void binary_vjp(const T* __restrict__ x, const T* __restrict__ y, const T* __restrict__ g,
                            T* __restrict__ gx, T* __restrict__ gy, long long n, int sx, int sy,
-                           int acc_x, int acc_y) {
-    if (sx && sy && gx && gy && !acc_x && !acc_y) {  // the common case as one plain loop
+                           int sg, int acc_x, int acc_y) {
+    if (sx && sy && sg && gx && gy && !acc_x && !acc_y) {  // the common case as one plain loop
         GPUAD_LOOP(i, n) {
             gx[i] = Op::dfx(x[i], y[i]) * g[i];
             gy[i] = Op::dfy(x[i], y[i]) * g[i];
@@ -150,7 +159,7 @@ __global__ void binary_vjp(const T* __restrict__ x, const T* __restrict__ y, con
         return;
     }
     GPUAD_LOOP(i, n) {
-        T xi = x[i * sx], yi = y[i * sy], gi = g[i];
+        T xi = x[i * sx], yi = y[i * sy], gi = g[i * sg];
         if (gx) { T v = Op::dfx(xi, yi) * gi; gx[i] = acc_x ? gx[i] + v : v; }
         if (gy) { T v = Op::dfy(xi, yi) * gi; gy[i] = acc_y ? gy[i] + v : v; }
     }

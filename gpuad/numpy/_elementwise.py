@@ -71,7 +71,21 @@ subtract = _binary("subtract")
 multiply = _binary("multiply")
 divide = _binary("divide")
 true_divide = _binary("true_divide", "divide")
-power = _binary("power")
+_power = _binary("power")
+
+
+def power(x, y, /):
+    """``x ** y`` elementwise with broadcasting, like ``numpy.power``. A constant exponent
+    of 2, 1 or 0.5 uses the cheaper square/identity/sqrt kernels (same values)."""
+    if isinstance(y, (int, float)) and not isinstance(y, bool):
+        if y == 2:
+            return square(x)
+        if y == 1:
+            (x,), _ = prepare(x)
+            return x
+        if y == 0.5:
+            return sqrt(x)
+    return _power(x, y)
 maximum = _binary("maximum")
 minimum = _binary("minimum")
 arctan2 = _binary("arctan2")

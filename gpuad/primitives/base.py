@@ -68,12 +68,17 @@ def contiguous(x, xp):
 _kernels: dict = {}
 
 
+_workers: list = []
+
+
 def _geometry(n: int, device: str):
     if device == "cpu":
         # One contiguous chunk per worker thread (see GPUAD_LOOP in kernels/gpuad/host.h);
         # small arrays stay on one thread, where starting another costs more than it saves.
-        from ..runtime.host import cpu_workers
-        return (max(1, min(cpu_workers(), n // 32768)),), (1,)
+        if not _workers:
+            from ..runtime.host import cpu_workers
+            _workers.append(cpu_workers())
+        return (max(1, min(_workers[0], n // 32768)),), (1,)
     return (max(1, min((n + 255) // 256, 65535 * 8)),), (256,)
 
 

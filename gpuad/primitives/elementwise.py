@@ -160,20 +160,32 @@ def _unary_fwd_vjp(name):
     return vjp
 
 
+def _single(v, xp):
+    """The one element of a broadcast view (the cotangent of a sum), or None."""
+    if v.ndim and v.size > 1 and not any(v.strides):
+        return contiguous(v.reshape(-1)[:1].reshape(()), xp)
+    return None
+
+
 def _unary_deriv_impl(x, v, op, order, kind, acc=None):
     xp = xp_of(x, v)
-    x, v = contiguous(x, xp), contiguous(v, xp)
+    x, v = contiguous(x, xp), xp.asarray(v)
     T = ctype(x.dtype)
     n = x.size
-    lanes = v.size // n if n else 0
     name = _op(op)
     label = f"{op}_{kind}" + (f"{order}" if order > 1 else "")
     if kind == "vjp":
+        one = _single(v, xp) if v.shape == x.shape else None
         out = acc if acc is not None else empty(v.shape, v.dtype, xp)
+        v = one if one is not None else contiguous(v, xp)
+        lanes = out.size // n if n else 0
         launch(SOURCE, f"unary_vjp<{name}, {T}, {order}>", label, n,
-               (x, v, out, np.int64(n), np.int64(lanes), np.int32(acc is not None)), xp,
+               (x, v, out, np.int64(n), np.int64(lanes), np.int32(acc is not None),
+                np.int32(one is None)), xp,
                _nbytes(x, v) + (out.nbytes if acc is not None else 0), out.nbytes)
         return out
+    v = contiguous(v, xp)
+    lanes = v.size // n if n else 0
     out = empty(v.shape, v.dtype, xp)
     launch(SOURCE, f"unary_jvp<{name}, {T}, {order}>", label, n,
            (x, v, out, np.int64(n), np.int64(lanes)), xp, _nbytes(x, v), out.nbytes)
@@ -332,13 +344,15 @@ def _binary_vjp_impl(x, y, g, op, need, acc=None):
     out_shape = tuple(g.shape)
     x, sx = _operand(x, out_shape, xp)
     y, sy = _operand(y, out_shape, xp)
-    g = contiguous(g, xp)
+    g = xp.asarray(g)
+    one = _single(g, xp)
+    g = one if one is not None else contiguous(g, xp)
     acc = acc or (None, None)
     gx = (acc[0] if acc[0] is not None else empty(out_shape, g.dtype, xp)) if need[0] else None
     gy = (acc[1] if acc[1] is not None else empty(out_shape, g.dtype, xp)) if need[1] else None
-    n = g.size
+    n = int(np.prod(out_shape, dtype=np.int64))
     launch(SOURCE, f"binary_vjp<{_op(op)}, {ctype(g.dtype)}>", f"{op}_vjp", n,
-           (x, y, g, gx, gy, np.int64(n), np.int32(sx), np.int32(sy),
+           (x, y, g, gx, gy, np.int64(n), np.int32(sx), np.int32(sy), np.int32(one is None),
             np.int32(acc[0] is not None), np.int32(acc[1] is not None)), xp,
            _nbytes(x, y, g, *(a for a in acc if a is not None)), _nbytes(gx, gy))
     return [gx, gy]

@@ -1,0 +1,231 @@
+"""Taylor mode: the coefficients of f(x + e v) up to e^order in one forward pass.
+
+Every traced value carries its coefficients (x_1, ..., x_K) beside its value x_0. Each
+primitive maps input series to an output series:
+- elementwise ops by Faa di Bruno's formula, with the derivatives f^(j)(x_0) from the same
+  derivative kernels the other transforms use (``unary_deriv``/``binary_deriv``);
+- linear primitives coefficient by coefficient (through their own JVP rule);
+- bilinear ones (products such as matmul and einsum) by the Cauchy product.
+A primitive outside these classes is named in an error (see ``check_support``).
+"""
+from __future__ import annotations
+
+import math
+
+from .core import Trace, Tracer, bind, shape, dtype, REGISTRY
+from .primitives import base
+from .primitives import elementwise as E
+
+# Primitives bilinear in their first two arguments (further arguments are constants).
+BILINEAR = {"multiply", "matmul", "einsum", "dot", "tensordot", "outer", "inner"}
+
+
+class TaylorTracer(Tracer):
+    __slots__ = ("primal", "coeffs")
+
+    def __init__(self, trace, primal, coeffs):
+        self.trace = trace
+        self.primal = primal
+        self.coeffs = coeffs          # list of K arrays (None for a zero coefficient)
+
+    @property
+    def value(self):
+        return self.primal
+
+
+def _mul(a, b):
+    if a is None or b is None:
+        return None
+    return E.multiply(a, b)
+
+
+def _add(a, b):
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return E.add(a, b)
+
+
+def _scale(a, c):
+    if a is None or c == 1:
+        return a
+    from . import numpy as gnp
+    return gnp.multiply(a, c)
+
+
+def _cauchy(xs, ys, K):
+    """Coefficients 1..K of X(e) Y(e) where X, Y have no constant term."""
+    out = [None] * (K + 1)
+    for i in range(1, K + 1):
+        for j in range(1, K + 1 - i):
+            out[i + j] = _add(out[i + j], _mul(xs[i], ys[j]))
+    return out
+
+
+def _powers(xs, K):
+    """[e^k] X(e)^j for j, k in 1..K (X without constant term), as P[j][k]."""
+    P = [None, list(xs)]
+    for j in range(2, K + 1):
+        P.append(_cauchy(P[j - 1], xs, K))
+    return P
+
+
+class TaylorTrace(Trace):
+    def __init__(self, order):
+        super().__init__()
+        self.K = order
+
+    def process(self, prim, args, params):
+        primals, series = [], []
+        for a in args:
+            if isinstance(a, TaylorTracer) and a.trace is self:
+                primals.append(a.primal)
+                series.append([None] + list(a.coeffs))
+            else:
+                primals.append(a)
+                series.append(None)
+        if all(s is None for s in series):
+            return bind(prim, *primals, **params)
+        rule = taylor_rule(prim)
+        if rule is None:
+            if prim.decompose is not None:
+                return prim.decompose(*args, **params)
+            raise NotImplementedError(f"taylor mode has no rule for primitive {prim.name!r}: "
+                                      "use nested gpuad.jvp for this function")
+        out, coeffs = rule(self.K, primals, series, **params)
+        return TaylorTracer(self, out, coeffs[1:])
+
+
+def _unary_rule(name):
+    prim = E.PRIMS[name]
+
+    def rule(K, primals, series):
+        (x,), (xs,) = primals, series
+        P = _powers(xs, K)
+        ys = [None] * (K + 1)
+        for k in range(1, K + 1):
+            for j in range(1, k + 1):
+                term = E.unary_deriv(x, P[j][k], name, j, "jvp") if P[j][k] is not None else None
+                ys[k] = _add(ys[k], _scale(term, 1.0 / math.factorial(j)))
+        return bind(prim, x), ys
+    return rule
+
+
+def _binary_rule(name):
+    prim = E.PRIMS[name]
+
+    def rule(K, primals, series):
+        (x, y), (xs, ys_) = primals, series
+        zero = [None] * (K + 1)
+        xs, ys_ = xs or zero, ys_ or zero
+        PX, PY = _powers(xs, K), _powers(ys_, K)
+        out_shape = E._out_shape(x, y)
+        res = [None] * (K + 1)
+        for a in range(0, K + 1):
+            for b in range(0, K + 1 - a):
+                if a + b == 0:
+                    continue
+                if a and b:
+                    mixed = _cauchy(PX[a], PY[b], K)
+                else:
+                    mixed = PX[a] if a else PY[b]
+                c = 1.0 / (math.factorial(a) * math.factorial(b))
+                for k in range(a + b, K + 1):
+                    if mixed[k] is None:
+                        continue
+                    term = E.binary_deriv(x, y, mixed[k], name, a, b)
+                    res[k] = _add(res[k], _scale(base.broadcast_to(term, out_shape), c))
+        return bind(prim, x, y), res
+    return rule
+
+
+def _linear_rule(prim):
+    def rule(K, primals, series, **params):
+        out = bind(prim, *primals, **params)
+        res = [None] * (K + 1)
+        for k in range(1, K + 1):
+            tangents = [None if s is None or s[k] is None else base.reshape(s[k], (1,) + tuple(shape(s[k])))
+                        for s in series]
+            if all(t is None for t in tangents):
+                continue
+            _, t = prim.jvp(primals, tangents, **params)
+            res[k] = base.reshape(t, tuple(shape(t))[1:])
+        return out, res
+    return rule
+
+
+def _bilinear_rule(prim):
+    def rule(K, primals, series, **params):
+        a, b = primals[0], primals[1]
+        rest = primals[2:]
+        sa = series[0] or [None] * (K + 1)
+        sb = series[1] or [None] * (K + 1)
+        full_a = [a] + sa[1:]
+        full_b = [b] + sb[1:]
+        res = [None] * (K + 1)
+        for k in range(1, K + 1):
+            for i in range(0, k + 1):
+                if full_a[i] is None or full_b[k - i] is None:
+                    continue
+                res[k] = _add(res[k], bind(prim, full_a[i], full_b[k - i], *rest, **params))
+        return bind(prim, a, b, *rest, **params), res
+    return rule
+
+
+def taylor_rule(prim):
+    """The Taylor-mode rule of a primitive, or None."""
+    if prim.name in E.UNARY:
+        return _unary_rule(prim.name)
+    if prim.name in BILINEAR:
+        return _bilinear_rule(prim)
+    if prim.name in E.BINARY:
+        return _binary_rule(prim.name)
+    if prim.linear and prim.jvp is not None:
+        return _linear_rule(prim)
+    return None
+
+
+def taylor(fun, x, v, order=2):
+    """Taylor coefficients of ``t -> fun(x + t v)`` at t = 0, up to ``order``.
+
+    Returns ``[f(x), f'(x) v, f''(x)[v, v] / 2!, ..., f^(K)(x)[v, ..., v] / K!]`` (K =
+    ``order``), computed in ONE forward pass of truncated Taylor arithmetic (e^(K+1) = 0):
+    each value carries K coefficients, each primitive maps series to series.
+
+    Example::
+
+        >>> gpuad.taylor(lambda x: x ** 3, np.array(2.0), np.array(1.0), order=3)
+        [array(8.), array(12.), array(6.), array(1.)]
+    """
+    if order < 1:
+        raise ValueError(f"order must be >= 1, got {order}")
+    from .transforms import _as_input
+    x = _as_input(x, "x")
+    xp = base.xp_of(x)
+    v = xp.asarray(v) if not isinstance(v, Tracer) else v
+    if tuple(shape(v)) != tuple(shape(x)):
+        raise ValueError(f"direction v has shape {tuple(shape(v))} but x has shape {tuple(shape(x))}")
+    v = base.astype(v, dtype(x))
+    trace = TaylorTrace(order)
+    with trace:
+        out = fun(TaylorTracer(trace, x, [v] + [None] * (order - 1)))
+    if isinstance(out, TaylorTracer) and out.trace is trace:
+        cs = [c if c is not None else base.xp_of(out.primal).zeros(shape(out.primal), dtype(out.primal))
+              for c in out.coeffs]
+        return [out.primal] + cs
+    z = base.xp_of(out).zeros(shape(out), dtype(out))
+    return [out] + [z] * order
+
+
+def unsupported(names, mode):
+    """Of primitive ``names``, those without what ``mode`` needs."""
+    bad = []
+    for n in sorted(set(names)):
+        p = REGISTRY[n]
+        if mode == "taylor" and taylor_rule(p) is None and p.decompose is None:
+            bad.append((n, "no Taylor-mode rule"))
+    return bad
+
+
+__all__ = ["taylor", "TaylorTrace", "taylor_rule"]
