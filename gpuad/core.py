@@ -99,7 +99,7 @@ class Trace:
 class Tracer:
     """A value being traced. Behaves like an array (operators and methods are attached by
     gpuad/numpy/_methods.py)."""
-    __slots__ = ("trace",)
+    __slots__ = ("_trace",)
     __array_priority__ = 1000
 
     @property
@@ -140,7 +140,7 @@ def bind(prim: Primitive, *args, acc=None, **params):
     top = None
     for a in args:
         if isinstance(a, Tracer):
-            t = a.trace
+            t = a._trace
             if t.done:
                 raise RuntimeError(
                     f"a traced value escaped its transform and reached {prim.name!r}: "
@@ -160,7 +160,7 @@ class JVPTracer(Tracer):
     __slots__ = ("primal", "tangent")
 
     def __init__(self, trace, primal, tangent):
-        self.trace = trace
+        self._trace = trace
         self.primal = primal
         self.tangent = tangent        # None (symbolic zero) or shape (L,) + primal.shape
 
@@ -179,7 +179,7 @@ class JVPTrace(Trace):
     def process(self, prim, args, params):
         primals, tangents = [], []
         for a in args:
-            if isinstance(a, JVPTracer) and a.trace is self:
+            if isinstance(a, JVPTracer) and a._trace is self:
                 primals.append(a.primal)
                 tangents.append(a.tangent)
             else:
@@ -229,7 +229,7 @@ class VJPTracer(Tracer):
     __slots__ = ("val", "key")
 
     def __init__(self, trace, val, key):
-        self.trace = trace
+        self._trace = trace
         self.val = val
         self.key = key                # (node index, output index); node -1 = the inputs
 
@@ -254,7 +254,7 @@ class VJPTrace(Trace):
     def process(self, prim, args, params):
         vals, parents = [], []
         for a in args:
-            if isinstance(a, VJPTracer) and a.trace is self:
+            if isinstance(a, VJPTracer) and a._trace is self:
                 vals.append(a.val)
                 parents.append(a.key)
             else:
@@ -302,7 +302,10 @@ class VJPTrace(Trace):
                 else:
                     g = gs[0][0]
                 need = tuple(p is not None for p in node.parents)
-                bufs = tuple(_owned_buffer(acc, p) for p in node.parents)
+                # A value used twice by one node (x * x) offers its buffer once: two
+                # outputs of one kernel must not alias.
+                bufs = tuple(None if p in node.parents[:i] else _owned_buffer(acc, p)
+                             for i, p in enumerate(node.parents))
                 gxs = node.prim.vjp(g, node.ins, node.out, need, bufs, **node.params)
                 if free:
                     node.ins = node.out = None   # last use of this node's saved values

@@ -24,7 +24,7 @@ class TaylorTracer(Tracer):
     __slots__ = ("primal", "coeffs")
 
     def __init__(self, trace, primal, coeffs):
-        self.trace = trace
+        self._trace = trace
         self.primal = primal
         self.coeffs = coeffs          # list of K arrays (None for a zero coefficient)
 
@@ -79,7 +79,7 @@ class TaylorTrace(Trace):
     def process(self, prim, args, params):
         primals, series = [], []
         for a in args:
-            if isinstance(a, TaylorTracer) and a.trace is self:
+            if isinstance(a, TaylorTracer) and a._trace is self:
                 primals.append(a.primal)
                 series.append([None] + list(a.coeffs))
             else:
@@ -210,7 +210,7 @@ def taylor(fun, x, v, order=2):
     trace = TaylorTrace(order)
     with trace:
         out = fun(TaylorTracer(trace, x, [v] + [None] * (order - 1)))
-    if isinstance(out, TaylorTracer) and out.trace is trace:
+    if isinstance(out, TaylorTracer) and out._trace is trace:
         cs = [c if c is not None else base.xp_of(out.primal).zeros(shape(out.primal), dtype(out.primal))
               for c in out.coeffs]
         return [out.primal] + cs

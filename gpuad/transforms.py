@@ -51,9 +51,9 @@ def _zeros(x):
 
 def _unwrap(o, trace):
     """The value under ``trace``'s layer of an output (constants pass through)."""
-    if isinstance(o, VJPTracer) and o.trace is trace:
+    if isinstance(o, VJPTracer) and o._trace is trace:
         return o.val
-    if isinstance(o, JVPTracer) and o.trace is trace:
+    if isinstance(o, JVPTracer) and o._trace is trace:
         return o.primal
     return o
 
@@ -87,7 +87,7 @@ def _vjp(fun, primals, has_aux=False, names=None):
         outs, cts = [], []
         for o, v, c in zip(out_leaves, out_vals, ct_leaves):
             c = _check_ct(c, v)
-            if isinstance(o, VJPTracer) and o.trace is trace:
+            if isinstance(o, VJPTracer) and o._trace is trace:
                 outs.append(o)
                 cts.append(c)
         gs = trace.backward(outs, cts, free=_free)
@@ -235,7 +235,7 @@ def _jvp_lanes(fun, primals, tangents, lanes):
     leaves, td = tree.flatten(res)
     outs, touts = [], []
     for o in leaves:
-        if isinstance(o, JVPTracer) and o.trace is trace:
+        if isinstance(o, JVPTracer) and o._trace is trace:
             outs.append(o.primal)
             touts.append(o.tangent if o.tangent is not None else _lane_zeros(o.primal, lanes))
         else:

@@ -66,7 +66,7 @@ def install():
     T.__index__ = lambda s: _host_read(s, int, "index")
     T.item = lambda s: _host_read(s, lambda v: v.item(), "item()")
     T.tolist = lambda s: _host_read(s, lambda v: v.tolist(), "tolist()")
-    T.__repr__ = lambda s: f"Traced<{type(s.trace).__name__}>({full_lower(s)!r})"
+    T.__repr__ = lambda s: f"Traced<{type(s._trace).__name__}>({full_lower(s)!r})"
     T.T = property(lambda s: g.transpose(s))
     T.mT = property(lambda s: g.swapaxes(s, -1, -2))
     T.real = property(lambda s: s)
