@@ -204,16 +204,15 @@ class JVPTrace(Trace):
 
 class Node:
     """One primitive application on the tape (a Wengert-list entry)."""
-    __slots__ = ("prim", "params", "parents", "ins", "out", "nout", "shapes")
+    __slots__ = ("prim", "params", "parents", "ins", "out", "nout")
 
-    def __init__(self, prim, params, parents, ins, out, nout, shapes):
+    def __init__(self, prim, params, parents, ins, out, nout):
         self.prim = prim
         self.params = params
         self.parents = parents        # per input: a key of the tape, or None (a constant)
         self.ins = ins                # saved inputs (or None), per prim.saves
         self.out = out                # saved output(s) (or None)
         self.nout = nout
-        self.shapes = shapes          # (shape, dtype) per output, for symbolic zeros
 
 
 class Aval:
@@ -273,8 +272,7 @@ class VJPTrace(Trace):
         self.tape.append(Node(prim, params, tuple(parents),
                               tuple(vals) if s in ("ins", "both") else
                               tuple(Aval(shape(v), dtype(v)) for v in vals),
-                              out if s in ("out", "both") else None,
-                              len(outs), tuple((shape(o), dtype(o)) for o in outs)))
+                              out if s in ("out", "both") else None, len(outs)))
         wrapped = [VJPTracer(self, o, (idx, j)) for j, o in enumerate(outs)]
         return wrapped if prim.multiple_results else wrapped[0]
 

@@ -50,6 +50,12 @@ def to_operand(x, dt, xp):
 
 def prepare(*xs):
     """Convert operands to one floating dtype and one array module."""
+    if len(xs) == 1:                  # the common unary case, kept cheap
+        x = xs[0]
+        if type(x) is np.ndarray and x.dtype in FLOATS:
+            return [x], np
+        if isinstance(x, Tracer) and x.dtype in FLOATS:
+            return [x], base.xp_of(x)
     xp = base.xp_of(*xs)
     dt = result_float_dtype(*xs)
     return [to_operand(x, dt, xp) for x in xs], xp

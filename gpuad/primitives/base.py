@@ -18,7 +18,7 @@ def xp_of(*xs):
     for x in xs:
         while isinstance(x, Tracer):
             x = x.value
-        if x is not None and type(x).__module__.startswith("cupy"):
+        if x is not None and type(x) is not np.ndarray and type(x).__module__.startswith("cupy"):
             import cupy
             return cupy
     return np
