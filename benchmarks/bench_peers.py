@@ -1,0 +1,120 @@
+"""gpuad against autograd, PyTorch (CPU) and JAX (CPU, eager), each in its own process.
+
+f(x) = sum(sin(x) * x**2) on 10^6 float64: forward time, grad time, grad/forward.
+A 100-op chain (sin, then scale, 50 times) on 10-element arrays: grad time / 100 = the
+per-primitive cost of taping, sweeping and launching.
+
+    python benchmarks/bench_peers.py
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _peers import median_time, run_isolated, table   # noqa: E402
+
+N = 10 ** 6
+
+
+def _x(n):
+    return np.random.default_rng(0).uniform(-1, 1, n)
+
+
+def case_gpuad():
+    import gpuad
+    import gpuad.numpy as gnp
+    f = lambda x: gnp.sum(gnp.sin(x) * x ** 2)   # noqa: E731
+
+    def chain(x):
+        for _ in range(50):
+            x = gnp.sin(x) * 1.01
+        return gnp.sum(x)
+    return _measure(f, gpuad.grad(f), gpuad.grad(chain), _x)
+
+
+def case_numpy():
+    f = lambda x: np.sum(np.sin(x) * x ** 2)       # noqa: E731
+    g = lambda x: np.cos(x) * x ** 2 + 2 * x * np.sin(x)   # noqa: E731
+    return _measure(f, g, None, _x)
+
+
+def case_autograd():
+    import autograd
+    import autograd.numpy as anp
+    f = lambda x: anp.sum(anp.sin(x) * x ** 2)     # noqa: E731
+
+    def chain(x):
+        for _ in range(50):
+            x = anp.sin(x) * 1.01
+        return anp.sum(x)
+    return _measure(f, autograd.grad(f), autograd.grad(chain), _x)
+
+
+def case_torch():
+    import torch
+    torch.set_num_threads(2)
+
+    def grad_of(fn):
+        def g(x):
+            x = x.detach().requires_grad_(True)
+            fn(x).backward()
+            return x.grad
+        return g
+    f = lambda x: torch.sum(torch.sin(x) * x ** 2)    # noqa: E731
+
+    def chain(x):
+        for _ in range(50):
+            x = torch.sin(x) * 1.01
+        return torch.sum(x)
+    return _measure(f, grad_of(f), grad_of(chain), lambda n: torch.from_numpy(_x(n)))
+
+
+def case_jax():
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    f = lambda x: jnp.sum(jnp.sin(x) * x ** 2)     # noqa: E731
+
+    def chain(x):
+        for _ in range(50):
+            x = jnp.sin(x) * 1.01
+        return jnp.sum(x)
+    block = lambda fn: (lambda x: jax.block_until_ready(fn(x)))   # noqa: E731
+    return _measure(block(f), block(jax.grad(f)), block(jax.grad(chain)),
+                    lambda n: jnp.asarray(_x(n)))
+
+
+def _measure(f, g, gchain, make):
+    x = make(N)
+    out = {"forward_ms": median_time(lambda: f(x)) * 1e3,
+           "grad_ms": median_time(lambda: g(x)) * 1e3}
+    if gchain is not None:
+        y = make(10)
+        out["per_op_us"] = median_time(lambda: gchain(y), repeat=50) / 100 * 1e6
+    return out
+
+
+def main():
+    here = os.path.abspath(__file__)
+    rows = []
+    res = {name: run_isolated(here, f"case_{name}")
+           for name in ("gpuad", "numpy", "autograd", "torch", "jax")}
+    base = res["gpuad"]
+    for name, r in res.items():
+        if "error" in r:
+            rows.append((name, "not installed: " + r["error"], "", "", "", ""))
+            continue
+        per_op = f"{r['per_op_us']:.1f}" if "per_op_us" in r else "-"
+        rel = (f"{r['per_op_us'] / base['per_op_us']:.2f}" if "per_op_us" in r else "-")
+        rows.append((name, f"{r['forward_ms']:.2f}", f"{r['grad_ms']:.2f}",
+                     f"{r['grad_ms'] / r['forward_ms']:.2f}", per_op, rel))
+    print(table(rows, ["library", "forward ms", "grad ms", "grad/forward",
+                       "per-op grad cost us (100-op chain, 10 elements)",
+                       "per-op cost / gpuad's"]))
+
+
+if __name__ == "__main__":
+    main()
