@@ -118,10 +118,104 @@ REDUCTIONS = [
 LINALG: list = []
 
 # ---------------------------------------------------------------- shape and indexing
+def ix(name, idx, shapes):
+    """A row for ``x[idx]``: gnp._getitem is the operator of traced arrays."""
+    return Row(name, lambda x: gnp._getitem(x, idx), lambda x: x[idx], shapes)
+
+
+def same(call):
+    """(fun, ref) for a call written once against a module: ``call(gnp, ...)``, ``call(np, ...)``."""
+    return (lambda *xs: call(gnp, *xs)), (lambda *xs: call(np, *xs))
+
+
+_MASK = np.array([True, False, True])
+_MASK2 = np.array([[True, False, True], [False, False, True]])
+
 SHAPE = [
     Row("reshape", lambda x: gnp.reshape(x, (-1,)), lambda x: np.reshape(x, (-1,)),
         UNARY_SHAPES),
     Row("transpose", gnp.transpose, np.transpose, UNARY_SHAPES),
+    Row("ravel", gnp.ravel, np.ravel, UNARY_SHAPES),
+    Row("swapaxes", *same(lambda m, x: m.swapaxes(x, 0, -1)), [((2, 3, 4),), ((0, 3),)]),
+    Row("broadcast_to", *same(lambda m, x: m.broadcast_to(x, (2,) + x.shape)), UNARY_SHAPES),
+    Row("moveaxis", *same(lambda m, x: m.moveaxis(x, (0, 2), (-1, 0))),
+        [((2, 3, 4),), ((0, 3, 1),)]),
+    Row("expand_dims", *same(lambda m, x: m.expand_dims(x, (0, -1))),
+        [((),), ((3,),), ((2, 0),)]),
+    Row("squeeze", gnp.squeeze, np.squeeze, [((),), ((1, 3, 1),), ((1, 0),)]),
+    Row("squeeze_axis", *same(lambda m, x: m.squeeze(x, -1)), [((3, 1),), ((0, 1),)]),
+    Row("atleast_1d", gnp.atleast_1d, np.atleast_1d, [((),), ((3,),)]),
+    Row("atleast_2d", gnp.atleast_2d, np.atleast_2d, [((),), ((3,),), ((2, 3),)]),
+    Row("concatenate", *same(lambda m, x, y: m.concatenate([x, y])),
+        [((2, 3), (1, 3)), ((0, 3), (2, 3)), ((3,), (0,))]),
+    Row("concatenate_axis", *same(lambda m, x, y, z: m.concatenate([x, y, z], axis=-1)),
+        [((2, 1), (2, 3), (2, 0))]),
+    Row("concatenate_none", *same(lambda m, x, y: m.concatenate([x, y], axis=None)),
+        [((2, 3), ()), ((0,), (2, 2))]),
+    Row("stack", *same(lambda m, x, y: m.stack([x, y], axis=-1)),
+        [((), ()), ((2, 3), (2, 3)), ((0,), (0,))]),
+    Row("hstack", *same(lambda m, x, y: m.hstack([x, y])), [((), (3,)), ((2, 1), (2, 3))]),
+    Row("vstack", *same(lambda m, x, y: m.vstack([x, y])), [((3,), (2, 3)), ((), ())]),
+    Row("split", *same(lambda m, x: m.split(x, 3, axis=-1)), [((6,),), ((2, 6),), ((2, 0),)]),
+    Row("split_indices", *same(lambda m, x: m.concatenate(
+        [p[::-1] * (k + 1) for k, p in enumerate(m.array_split(x, [1, -1, 10]))])),
+        [((5,),), ((4, 2),), ((0, 2),)]),
+    Row("array_split", *same(lambda m, x: m.concatenate(
+        [p[::-1] * (k + 1) for k, p in enumerate(m.array_split(x, 3))])),
+        [((7,),), ((2,),), ((0, 2),)]),
+    Row("flip", gnp.flip, np.flip, UNARY_SHAPES),
+    Row("flip_axis", *same(lambda m, x: m.flip(x, -1)), [((3,),), ((2, 3),), ((2, 0),)]),
+    Row("roll", *same(lambda m, x: m.roll(x, 2)), UNARY_SHAPES),
+    Row("roll_axes", *same(lambda m, x: m.roll(x, (1, -4), (0, 1))),
+        [((2, 3),), ((2, 0),), ((3, 1, 2),)]),
+    Row("tile", *same(lambda m, x: m.tile(x, (2, 1, 3))),
+        [((),), ((3,),), ((2, 3),), ((0, 2),)]),
+    Row("tile_int", *same(lambda m, x: m.tile(x, 2)), UNARY_SHAPES),
+    Row("repeat", *same(lambda m, x: m.repeat(x, 2)), UNARY_SHAPES),
+    Row("repeat_axis", *same(lambda m, x: m.repeat(x, [1, 0, 2], axis=1)),
+        [((2, 3),), ((0, 3),)]),
+    Row("pad", *same(lambda m, x: m.pad(x, 1)), UNARY_SHAPES),
+    Row("pad_constant", *same(lambda m, x: m.pad(x, ((0, 1), (2, 0)),
+                                                 constant_values=((1.0, 2.0), (3.0, 4.0)))),
+        [((2, 3),), ((0, 2),)]),
+    Row("pad_edge", *same(lambda m, x: m.pad(x, (2, 1), mode="edge")), [((3,),), ((2, 3),)]),
+    Row("pad_reflect", *same(lambda m, x: m.pad(x, (3, 4), mode="reflect")),
+        [((3,),), ((2, 3),)]),
+    Row("pad_symmetric", *same(lambda m, x: m.pad(x, (3, 1), mode="symmetric")),
+        [((2,),), ((2, 3),)]),
+    Row("pad_wrap", *same(lambda m, x: m.pad(x, (4, 2), mode="wrap")), [((3,),), ((2, 3),)]),
+    Row("triu", gnp.triu, np.triu, [((3,),), ((2, 3),), ((2, 3, 4),), ((0, 2),)]),
+    Row("triu_k", *same(lambda m, x: m.triu(x, 1)), [((3, 3),), ((2, 4, 3),)]),
+    Row("tril", gnp.tril, np.tril, [((3,),), ((2, 3),), ((2, 3, 4),), ((0, 2),)]),
+    Row("tril_k", *same(lambda m, x: m.tril(x, -1)), [((3, 3),), ((2, 4, 3),)]),
+    Row("diag", gnp.diag, np.diag, [((3,),), ((0,),), ((3, 4),), ((0, 2),)]),
+    Row("diag_k", *same(lambda m, x: m.diag(x, -2)), [((3,),), ((3, 4),), ((1, 4),)]),
+    Row("diagonal", *same(lambda m, x: m.diagonal(x, 1, 2, 0)), [((3, 2, 4),), ((2, 0, 2),)]),
+    Row("take", *same(lambda m, x: m.take(x, [[0, 2], [2, 2]])), [((3,),), ((2, 3),)]),
+    Row("take_axis", *same(lambda m, x: m.take(x, [1, -1, 1], axis=-1)),
+        [((2, 3),), ((0, 2),)]),
+    Row("take_along_axis", *same(lambda m, x: m.take_along_axis(
+        x, np.array([[0, 0], [2, 1], [1, 1], [2, 2]]), axis=0)), [((3, 2),), ((3, 1),)]),
+    Row("take_along_axis_broadcast", *same(lambda m, x: m.take_along_axis(
+        x, np.array([[1, 0, 1]]), axis=1)), [((3, 2),), ((0, 2),)]),
+    ix("getitem_int", -1, [((3,),), ((3, 2),)]),
+    ix("getitem_ints", (1, -1), [((2, 3),), ((2, 3, 0),)]),
+    ix("getitem_slices", (slice(None, None, -2), slice(1, None)),
+       [((5, 3),), ((0, 3),), ((3, 1, 2),)]),
+    ix("getitem_newaxis", (None, Ellipsis, None), [((),), ((3,),), ((2, 0),)]),
+    ix("getitem_ellipsis", (Ellipsis, -1, None, slice(2, 0, -1)), [((2, 3),), ((2, 4, 3),)]),
+    ix("getitem_array", [2, 0, 2, 2], [((3,),), ((4, 2),), ((3, 0),)]),
+    ix("getitem_array2d", (slice(None), np.array([[0, 1], [1, 1]])), [((3, 2),), ((0, 2, 1),)]),
+    ix("getitem_empty_array", [], [((3,),), ((3, 2),)]),
+    ix("getitem_arrays", (np.array([[0], [1]]), [0, 2, 2]), [((2, 3),), ((2, 3, 2),)]),
+    ix("getitem_mask", _MASK, [((3,),), ((3, 2),)]),
+    ix("getitem_mask2d", (Ellipsis, _MASK2, slice(None)), [((2, 3, 2),), ((0, 2, 3, 1),)]),
+    ix("getitem_mask_array", (_MASK, slice(None), [1, 0]), [((3, 2, 2),), ((3, 0, 2),)]),
+    ix("getitem_mixed", (slice(None, None, -1), [0, 0, 1], None), [((2, 3),), ((2, 3, 2),)]),
+    ix("getitem_nonadjacent", ([1, 0, 1], slice(None), [2, 2, 0]), [((2, 3, 4),)]),
+    ix("getitem_nonadjacent_int", (0, slice(None), [1, 1]), [((2, 3, 4),), ((2, 0, 2),)]),
+    ix("getitem_nonadjacent_ellipsis", ([0, 0], Ellipsis, [1, 2]), [((2, 3),), ((2, 3, 4),)]),
+    ix("getitem_nonadjacent_newaxis", ([1, 1], None, [0, 2]), [((2, 3),), ((2, 3, 2),)]),
 ]
 
 TABLE = ELEMENTWISE + REDUCTIONS + LINALG + SHAPE

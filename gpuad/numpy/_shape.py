@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..primitives import base
-from ._core import prepare, normalize_axis, shape, is_traced, lower
+from ..primitives import base, indexing as I
+from ._core import prepare, normalize_axis, shape, dtype, is_traced, lower
+from ._indexing import take
 
-__all__ = ["reshape", "transpose", "swapaxes", "astype", "ravel", "broadcast_to"]
+__all__ = ["reshape", "transpose", "swapaxes", "astype", "ravel", "broadcast_to", "moveaxis",
+           "expand_dims", "squeeze", "atleast_1d", "atleast_2d", "concatenate", "stack",
+           "hstack", "vstack", "array_split", "split", "flip", "roll", "tile", "repeat", "pad"]
 
 
 def reshape(a, newshape, order="C"):
@@ -61,3 +64,314 @@ def broadcast_to(a, shape_):
     shape_ = (shape_,) if isinstance(shape_, int) else tuple(shape_)
     np.broadcast_shapes(tuple(shape(a)), shape_)   # NumPy's error for incompatible shapes
     return base.broadcast_to(a, shape_)
+
+
+# ------------------------------------------------------------------ axes
+
+def _axis_tuple(axis, ndim, what="axis"):
+    """Non-negative axes in the order given (NumPy's errors for out-of-range and repeats)."""
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = tuple(normalize_axis(a, ndim, what)[0] for a in axes)
+    if len(set(out)) != len(out):
+        raise ValueError(f"repeated axis in `{what}` argument")
+    return out
+
+
+def moveaxis(a, source, destination):
+    """``numpy.moveaxis``: axes ``source`` move to positions ``destination``, the others keep
+    their order. A permutation of axes (a view); its VJP permutes back.
+
+    Example::
+
+        >>> gnp.moveaxis(np.zeros((2, 3, 4)), 0, -1).shape
+        (3, 4, 2)
+    """
+    (a,), _ = prepare(a)
+    nd = len(shape(a))
+    src = _axis_tuple(source, nd, "source")
+    dst = _axis_tuple(destination, nd, "destination")
+    if len(src) != len(dst):
+        raise ValueError("`source` and `destination` arguments must have the same number "
+                         "of elements")
+    order = [k for k in range(nd) if k not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return base.transpose(a, order)
+
+
+def expand_dims(a, axis):
+    """``numpy.expand_dims``: insert axes of length 1 at positions ``axis`` of the result.
+
+    Example::
+
+        >>> gnp.expand_dims(np.zeros((2, 3)), (0, -1)).shape
+        (1, 2, 3, 1)
+    """
+    (a,), _ = prepare(a)
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    nd = len(shape(a)) + len(axes)
+    axes = normalize_axis(axes, nd)
+    it = iter(shape(a))
+    return base.reshape(a, tuple(1 if k in axes else next(it) for k in range(nd)))
+
+
+def squeeze(a, axis=None):
+    """``numpy.squeeze``: drop axes of length 1 (all of them, or those in ``axis``).
+
+    Example::
+
+        >>> gnp.squeeze(np.zeros((1, 3, 1))).shape
+        (3,)
+    """
+    (a,), _ = prepare(a)
+    s = tuple(shape(a))
+    axes = (tuple(k for k, n in enumerate(s) if n == 1) if axis is None
+            else normalize_axis(axis, len(s)))
+    if any(s[k] != 1 for k in axes):
+        raise ValueError("cannot select an axis to squeeze out which has size not equal to one")
+    return base.reshape(a, tuple(n for k, n in enumerate(s) if k not in axes))
+
+
+def atleast_1d(a):
+    """``numpy.atleast_1d`` for one array: a 0-d array becomes shape ``(1,)``."""
+    (a,), _ = prepare(a)
+    return base.reshape(a, (1,)) if not shape(a) else a
+
+
+def atleast_2d(a):
+    """``numpy.atleast_2d`` for one array: ``()`` -> ``(1, 1)``, ``(n,)`` -> ``(1, n)``."""
+    (a,), _ = prepare(a)
+    s = tuple(shape(a))
+    return base.reshape(a, (1,) * (2 - len(s)) + s) if len(s) < 2 else a
+
+
+# ------------------------------------------------------------------ joining and splitting
+
+def concatenate(arrays, axis=0):
+    """``numpy.concatenate``: join arrays along an existing ``axis`` (``None``: flatten
+    first). Linear; the VJP hands each input its slice of the cotangent.
+
+    Example::
+
+        >>> gnp.concatenate([np.zeros((1, 2)), np.ones((2, 2))]).shape
+        (3, 2)
+    """
+    arrays = list(arrays)
+    if not arrays:
+        raise ValueError("need at least one array to concatenate")
+    xs, _ = prepare(*arrays)
+    if axis is None:
+        xs, axis = [base.reshape(x, (-1,)) for x in xs], 0
+    s0 = tuple(shape(xs[0]))
+    if not s0:
+        raise ValueError("zero-dimensional arrays cannot be concatenated")
+    (axis,) = normalize_axis(axis, len(s0))
+    for k, x in enumerate(xs[1:], 1):
+        s = tuple(shape(x))
+        if len(s) != len(s0) or any(d != e for j, (d, e) in enumerate(zip(s, s0)) if j != axis):
+            raise ValueError(f"concatenate along axis {axis}: the array at index {k} has shape "
+                             f"{s}, which does not match shape {s0} of the array at index 0 "
+                             "(all dimensions but the concatenation axis must agree)")
+    return I.concatenate(xs, axis)
+
+
+def stack(arrays, axis=0):
+    """``numpy.stack``: join arrays of one shape along a new ``axis``.
+
+    Example::
+
+        >>> gnp.stack([np.zeros(3), np.ones(3)], axis=1).shape
+        (3, 2)
+    """
+    arrays = list(arrays)
+    if not arrays:
+        raise ValueError("need at least one array to stack")
+    xs, _ = prepare(*arrays)
+    shapes = [tuple(shape(x)) for x in xs]
+    if len(set(shapes)) != 1:
+        raise ValueError(f"all input arrays must have the same shape, got shapes {shapes}")
+    return concatenate([expand_dims(x, axis) for x in xs], axis=axis)
+
+
+def hstack(tup):
+    """``numpy.hstack``: concatenate along axis 1 (axis 0 for 1-d inputs).
+
+    Example::
+
+        >>> gnp.hstack([np.zeros(2), np.ones(3)]).shape
+        (5,)
+    """
+    xs = [atleast_1d(x) for x in tup]
+    return concatenate(xs, axis=0 if xs and len(shape(xs[0])) == 1 else 1)
+
+
+def vstack(tup):
+    """``numpy.vstack``: concatenate along axis 0 after making inputs at least 2-d.
+
+    Example::
+
+        >>> gnp.vstack([np.zeros(2), np.ones(2)]).shape
+        (2, 2)
+    """
+    return concatenate([atleast_2d(x) for x in tup], axis=0)
+
+
+def array_split(ary, indices_or_sections, axis=0):
+    """``numpy.array_split``: a list of views along ``axis``. An int N gives N pieces, the
+    first ``n % N`` one longer; a list of indices gives ``ary[:i0], ary[i0:i1], ...``.
+    Each piece is a slice (its VJP places the cotangent back, zeros elsewhere).
+
+    Example::
+
+        >>> [p.shape for p in gnp.array_split(np.zeros(5), 2)]
+        [(3,), (2,)]
+    """
+    (ary,), _ = prepare(ary)
+    (axis,) = normalize_axis(axis, len(shape(ary)))
+    n = shape(ary)[axis]
+    if isinstance(indices_or_sections, (int, np.integer)):
+        N = int(indices_or_sections)
+        if N <= 0:
+            raise ValueError("number sections must be larger than 0.")
+        each, extra = divmod(n, N)
+        bounds = [0] + np.cumsum(extra * [each + 1] + (N - extra) * [each]).tolist()
+    else:
+        bounds = [0] + [int(i) for i in indices_or_sections] + [n]
+    pre = (slice(None),) * axis
+    return [I.getitem(ary, (), pre + (slice(st, en),)) for st, en in zip(bounds, bounds[1:])]
+
+
+def split(ary, indices_or_sections, axis=0):
+    """``numpy.split``: :func:`array_split` that requires an int N to divide the axis.
+
+    Example::
+
+        >>> [p.shape for p in gnp.split(np.zeros((4, 2)), 2)]
+        [(2, 2), (2, 2)]
+    """
+    pieces = array_split(ary, indices_or_sections, axis)
+    if (isinstance(indices_or_sections, (int, np.integer))
+            and len({tuple(shape(p)) for p in pieces}) > 1):
+        raise ValueError("array split does not result in an equal division")
+    return pieces
+
+
+# ------------------------------------------------------------------ rearranging
+
+def flip(m, axis=None):
+    """``numpy.flip``: reverse the order of elements along ``axis`` (all axes for None),
+    ``out[i] = m[n - 1 - i]``; a negative-step view.
+
+    Example::
+
+        >>> gnp.flip(np.array([1.0, 2.0, 3.0]))
+        array([3., 2., 1.])
+    """
+    (m,), _ = prepare(m)
+    axes = normalize_axis(axis, len(shape(m)))
+    return I.getitem(m, (), tuple(slice(None, None, -1) if k in axes else slice(None)
+                                  for k in range(len(shape(m)))))
+
+
+def roll(a, shift, axis=None):
+    """``numpy.roll``: ``out[(i + shift) % n] = a[i]`` along each ``axis`` (the flattened
+    array for None); two slices joined by :func:`concatenate`.
+
+    Example::
+
+        >>> gnp.roll(np.array([1.0, 2.0, 3.0]), 1)
+        array([3., 1., 2.])
+    """
+    (a,), _ = prepare(a)
+    if axis is None:
+        return base.reshape(roll(base.reshape(a, (-1,)), shift, 0), shape(a))
+    nd = len(shape(a))
+    shifts: dict = {}
+    for s, ax in np.broadcast(shift, axis):     # NumPy pairs shifts and axes this way
+        (ax,) = normalize_axis(int(ax), nd)
+        shifts[ax] = shifts.get(ax, 0) + int(s)
+    for ax, s in shifts.items():
+        n = shape(a)[ax]
+        s = s % n if n else 0
+        if s:
+            pre = (slice(None),) * ax
+            a = I.concatenate([I.getitem(a, (), pre + (slice(n - s, None),)),
+                               I.getitem(a, (), pre + (slice(0, n - s),))], ax)
+    return a
+
+
+def tile(A, reps):
+    """``numpy.tile``: ``A`` repeated ``reps[k]`` times along axis k (``A`` and ``reps``
+    padded with leading 1s to one length): ``out[r * n + i] = A[i]``. A broadcast of
+    ``A`` reshaped with interleaved unit axes; its VJP sums over the copies.
+
+    Example::
+
+        >>> gnp.tile(np.array([1.0, 2.0]), 2)
+        array([1., 2., 1., 2.])
+    """
+    (A,), _ = prepare(A)
+    reps = (int(reps),) if isinstance(reps, (int, np.integer)) else tuple(int(r) for r in reps)
+    s = tuple(shape(A))
+    n = max(len(s), len(reps))
+    s, reps = (1,) * (n - len(s)) + s, (1,) * (n - len(reps)) + reps
+    x = base.reshape(A, tuple(d for k in s for d in (1, k)))
+    x = base.broadcast_to(x, tuple(d for r, k in zip(reps, s) for d in (r, k)))
+    return base.reshape(x, tuple(r * k for r, k in zip(reps, s)))
+
+
+def repeat(a, repeats, axis=None):
+    """``numpy.repeat``: element i along ``axis`` (of the flattened array for None) repeated
+    ``repeats`` (or ``repeats[i]``) times: a gather with ``np.repeat(arange(n), repeats)``,
+    whose VJP sums each element's copies.
+
+    Example::
+
+        >>> gnp.repeat(np.array([1.0, 2.0]), [1, 2])
+        array([1., 2., 2.])
+    """
+    (a,), xp = prepare(a)
+    if axis is None:
+        a, axis = base.reshape(a, (-1,)), 0
+    (axis,) = normalize_axis(axis, len(shape(a)))
+    r = lower(repeats)
+    r = r.get() if hasattr(r, "get") else r        # the output's length depends on it
+    return take(a, xp.asarray(np.repeat(np.arange(shape(a)[axis]), r)), axis=axis)
+
+
+def pad(array, pad_width, mode="constant", **kwargs):
+    """``numpy.pad`` in modes 'constant' (``constant_values``, not differentiated), 'edge',
+    'reflect', 'symmetric' and 'wrap'.
+
+    Constant mode places ``array`` into zeros (its VJP slices the cotangent) and adds the
+    border values; the other modes gather along each axis with the source indices
+    ``np.pad(arange(n), pad_width, mode)``, so the VJP sums the cotangent of every copy.
+
+    Example::
+
+        >>> gnp.pad(np.array([1.0, 2.0]), (1, 2), mode="edge")
+        array([1., 1., 2., 2., 2.])
+    """
+    (x,), xp = prepare(array)
+    s = tuple(shape(x))
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (len(s), 2)).tolist()
+    if any(w < 0 for pair in widths for w in pair):
+        raise ValueError("index can't contain negative values")
+    if mode == "constant":
+        cv = lower(kwargs.pop("constant_values", 0))
+        out_shape = tuple(n + b + a for n, (b, a) in zip(s, widths))
+        where = tuple(slice(b, b + n) for n, (b, a) in zip(s, widths))
+        out = I.scatter_add(x, (), where, out_shape)
+        if np.any(np.asarray(cv.get() if hasattr(cv, "get") else cv) != 0):
+            from ._elementwise import add
+            # The border exactly as NumPy fills it (per-axis values, corners included).
+            border = xp.pad(xp.zeros(s, dtype=dtype(x)), widths, constant_values=cv)
+            out = add(out, border)
+        return out
+    if mode not in ("edge", "reflect", "symmetric", "wrap"):
+        raise NotImplementedError(f"gpuad.numpy.pad does not support mode {mode!r}")
+    for ax, (b, a) in enumerate(widths):
+        if b or a:
+            src = np.pad(np.arange(s[ax]), (b, a), mode=mode, **kwargs)
+            x = take(x, xp.asarray(src), axis=ax)
+    return x

@@ -1,2 +1,3 @@
 """The registry's entries, one module per family (see gpuad.core.REGISTRY)."""
 from . import base, elementwise, select   # noqa: F401
+from . import indexing                     # noqa: F401

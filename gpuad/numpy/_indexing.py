@@ -1,0 +1,219 @@
+"""Indexing of gpuad.numpy: ``x[idx]`` with NumPy's basic and advanced semantics, and the
+functions built on it (take, take_along_axis, diagonal, diag, triu, tril)."""
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from ..primitives import base, indexing as I
+from ._core import prepare, normalize_axis, shape, lower
+
+__all__ = ["take", "take_along_axis", "diagonal", "diag", "triu", "tril"]
+
+
+def _index_array(i, xp):
+    a = lower(i)
+    if isinstance(a, list) and not a:
+        return xp.asarray(a, dtype=np.intp)    # NumPy reads an empty list as an int index
+    a = xp.asarray(a)
+    if a.dtype.kind not in "biu":
+        raise IndexError("arrays used as indices must be of integer (or boolean) type")
+    return a
+
+
+def _bool_arrays(mask, xshape, dim):
+    """The ``nonzero`` arrays of a boolean mask covering ``xshape[dim:dim + mask.ndim]``."""
+    if mask.ndim == 0:
+        raise NotImplementedError("gpuad.numpy does not support a 0-d boolean index")
+    for k, n in enumerate(mask.shape):
+        if dim + k >= len(xshape):
+            raise IndexError(f"too many indices for array: array is {len(xshape)}-dimensional")
+        if xshape[dim + k] != n:
+            raise IndexError(f"boolean index did not match indexed array along axis {dim + k}; "
+                             f"size of axis is {xshape[dim + k]} but size of corresponding "
+                             f"boolean axis is {n}")
+    return tuple(mask.nonzero())
+
+
+def normalize_index(idx, xshape, xp):
+    """A NumPy index as ``(template, arrays)`` for gpuad.primitives.indexing.
+
+    Ints and slices become plain Python values, lists and arrays integer arrays on ``xp``,
+    a boolean mask its ``nonzero()`` arrays (NumPy defines ``x[mask]`` as exactly that).
+    """
+    if not isinstance(idx, tuple):
+        idx = (idx,)
+    items = []
+    for i in idx:
+        if i is None or i is Ellipsis:
+            items.append(i)
+        elif isinstance(i, slice):
+            items.append(slice(*(None if v is None else operator.index(v)
+                                 for v in (i.start, i.stop, i.step))))
+        elif isinstance(i, (bool, np.bool_)):
+            raise NotImplementedError("gpuad.numpy does not support a 0-d boolean index")
+        elif isinstance(i, (int, np.integer)):
+            items.append(int(i))
+        else:
+            items.append(_index_array(i, xp))
+    width = sum(0 if i is None or i is Ellipsis else
+                i.ndim if getattr(i, "dtype", None) == bool else 1 for i in items)
+    if sum(i is Ellipsis for i in items) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    template, arrays, dim = [], [], 0
+    for i in items:
+        if i is Ellipsis:
+            dim += len(xshape) - width
+            template.append(i)
+        elif i is None:
+            template.append(i)
+        elif isinstance(i, (int, slice)):
+            dim += 1
+            template.append(i)
+        elif i.dtype == bool:
+            parts = _bool_arrays(i, xshape, dim)
+            dim += i.ndim
+            template += [I.ARRAY] * len(parts)
+            arrays += parts
+        else:
+            dim += 1
+            template.append(I.ARRAY)
+            arrays.append(i)
+    return tuple(template), arrays
+
+
+def _getitem(x, idx):
+    """``x[idx]`` exactly as NumPy indexes (the operator of traced arrays).
+
+    Basic indexing (ints, slices with any step, ``None``, ``...``) is a view whose VJP adds
+    the cotangent into zeros at the same index; advanced indexing (integer arrays, boolean
+    masks, and their combinations, with NumPy's placement of the broadcast index dimensions)
+    is a gather whose VJP is a scatter-add, so repeated indices accumulate:
+    ``d/dx sum(x[[0, 0]]) = [2, 0, ...]``.
+
+    Example::
+
+        >>> gpuad.grad(lambda x: gnp.sum(x[np.array([0, 0, 2])]))(np.zeros(3))
+        array([2., 0., 1.])
+    """
+    (x,), xp = prepare(x)
+    template, arrays = normalize_index(idx, tuple(shape(x)), xp)
+    return I.getitem(x, arrays, template)
+
+
+def take(a, indices, axis=None):
+    """``numpy.take``: ``out[..., j, ...] = a[..., indices[j], ...]`` along ``axis`` (the
+    flattened array for ``axis=None``). Its VJP scatter-adds, so repeats accumulate.
+
+    Example::
+
+        >>> gnp.take(np.array([1.0, 2.0, 3.0]), [2, 0])
+        array([3., 1.])
+    """
+    (a,), xp = prepare(a)
+    if axis is None:
+        a, axis = base.reshape(a, (-1,)), 0
+    (axis,) = normalize_axis(axis, len(shape(a)))
+    return _getitem(a, (slice(None),) * axis + (_index_array(indices, xp),))
+
+
+def take_along_axis(arr, indices, axis):
+    """``numpy.take_along_axis``: ``out[i..., j, k...] = arr[i..., indices[i..., j, k...],
+    k...]``; ``indices`` has ``arr``'s number of dimensions (broadcast against it).
+
+    Example::
+
+        >>> x = np.array([[1.0, 5.0], [4.0, 2.0]])
+        >>> gnp.take_along_axis(x, np.argsort(x, axis=1), axis=1)
+        array([[1., 5.],
+               [2., 4.]])
+    """
+    (arr,), xp = prepare(arr)
+    ind = _index_array(indices, xp)
+    if axis is None:
+        arr, axis = base.reshape(arr, (-1,)), 0
+    nd = len(shape(arr))
+    if ind.ndim != nd:
+        raise ValueError("`indices` and `arr` must have the same number of dimensions")
+    (axis,) = normalize_axis(axis, nd)
+    # An open mesh over the other axes, so all indices are arrays and broadcast together.
+    idx = tuple(ind if k == axis else
+                xp.arange(n).reshape((1,) * k + (n,) + (1,) * (nd - k - 1))
+                for k, n in enumerate(shape(arr)))
+    return _getitem(arr, idx)
+
+
+def diagonal(a, offset=0, axis1=0, axis2=1):
+    """``numpy.diagonal``: ``out[..., i] = a[..., i, i + offset]`` over ``axis1, axis2``
+    (moved last), a gather whose VJP puts the cotangent back on the diagonal.
+
+    Example::
+
+        >>> gnp.diagonal(np.arange(9.0).reshape(3, 3), 1)
+        array([1., 5.])
+    """
+    from ._shape import moveaxis
+    (a,), xp = prepare(a)
+    a = moveaxis(a, (axis1, axis2), (-2, -1))
+    n1, n2 = shape(a)[-2:]
+    r0, c0 = max(-offset, 0), max(offset, 0)
+    k = xp.arange(max(0, min(n1 - r0, n2 - c0)))
+    return _getitem(a, (Ellipsis, k + r0, k + c0))
+
+
+def diag(v, k=0):
+    """``numpy.diag``: a 1-d ``v`` becomes the matrix with ``v`` on diagonal ``k`` (zeros
+    elsewhere; a scatter whose VJP reads the diagonal back); a 2-d ``v`` gives its ``k``-th
+    diagonal.
+
+    Example::
+
+        >>> gnp.diag(np.array([1.0, 2.0]))
+        array([[1., 0.],
+               [0., 2.]])
+    """
+    (v,), xp = prepare(v)
+    nd = len(shape(v))
+    if nd == 2:
+        return diagonal(v, k)
+    if nd != 1:
+        raise ValueError("Input must be 1- or 2-d.")
+    n = shape(v)[0]
+    N = n + abs(k)
+    i = xp.arange(n)
+    return I.scatter_add(v, (i + max(-k, 0), i + max(k, 0)), (I.ARRAY, I.ARRAY), (N, N))
+
+
+def _tri(m, k, lower_):
+    from ._elementwise import where
+    (m,), xp = prepare(m)
+    # The mask as NumPy builds it, tri(*m.shape[-2:]): a 1-d m gets a square one.
+    t = xp.tri(*shape(m)[-2:], k=k if lower_ else k - 1, dtype=bool)
+    return where(t if lower_ else ~t, m, 0.0)
+
+
+def tril(m, k=0):
+    """``numpy.tril``: ``m`` with the entries above diagonal ``k`` set to zero (over the
+    last two axes); the VJP masks the cotangent the same way.
+
+    Example::
+
+        >>> gnp.tril(np.ones((2, 2)))
+        array([[1., 0.],
+               [1., 1.]])
+    """
+    return _tri(m, k, True)
+
+
+def triu(m, k=0):
+    """``numpy.triu``: ``m`` with the entries below diagonal ``k`` set to zero (over the
+    last two axes); the VJP masks the cotangent the same way.
+
+    Example::
+
+        >>> gnp.triu(np.ones((2, 2)))
+        array([[1., 1.],
+               [0., 1.]])
+    """
+    return _tri(m, k, False)

@@ -1,0 +1,169 @@
+"""Indexing and joining: NumPy indexing (getitem), its transpose (scatter-add into zeros) and
+concatenate. All three are linear: a JVP applies the op to the tangent, a VJP is the
+transpose (getitem <-> scatter_add, concatenate -> getitem of slices).
+
+An index is split into a *template*, a tuple of ints, slices, None, Ellipsis and ``ARRAY``
+placeholders (params), and the integer index arrays it holds (extra, non-differentiated
+arguments, like select's mask). Boolean masks arrive already replaced by their ``nonzero``
+arrays (gpuad.numpy._indexing). Whether an index holds arrays picks one of two registry
+entries only because their VJPs save different things: nothing, or the index arrays.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core import Primitive, bind, register, shape, dtype, full_lower
+from .base import xp_of, empty, record_library, transpose
+
+ARRAY = "array"     # a template's placeholder for the next index array (never a valid index)
+
+
+def fill(idx, arrays):
+    """The index ``xp`` understands: the template with its placeholders filled in order."""
+    it = iter(arrays)
+    return tuple(next(it) if isinstance(i, str) else i for i in idx)
+
+
+def lane_axis(idx, arrays):
+    """Where the lane axis lands when a tangent is indexed with ``(slice(None),) + idx``.
+
+    NumPy puts the dimensions of advanced indices (arrays, and ints beside them) in place of
+    the first one when they are adjacent, else in front: then in front of the lanes too.
+    """
+    if not arrays:
+        return 0
+    pos = [k for k, i in enumerate(idx) if isinstance(i, (str, int))]
+    if pos[-1] - pos[0] == len(pos) - 1:
+        return 0
+    return len(np.broadcast_shapes(*(tuple(shape(a)) for a in arrays)))
+
+
+def _move(t, src, dst):
+    if src == dst:
+        return t
+    axes = [a for a in range(len(shape(t))) if a != src]
+    axes.insert(dst, src)
+    return transpose(t, axes)
+
+
+# ------------------------------------------------------------------ getitem
+
+def _getitem_impl(x, *arrays, idx):
+    xp = xp_of(x)
+    out = xp.asarray(x[fill(idx, arrays)])   # asarray: an all-int index gives a scalar
+    if arrays:
+        record_library("xp.getitem", out, x, *arrays)
+    return out
+
+
+def _getitem_jvp(primals, tangents, idx):
+    x, *arrays = primals
+    lanes = getitem(tangents[0], arrays, (slice(None),) + idx)
+    return getitem(x, arrays, idx), _move(lanes, lane_axis(idx, arrays), 0)
+
+
+def _getitem_vjp(g, ins, out, need, acc, idx):
+    x, *arrays = ins
+    return (scatter_add(g, arrays, idx, shape(x), acc=acc[0]),) + (None,) * len(arrays)
+
+
+getitem_p = register(Primitive(
+    "getitem", _getitem_impl, jvp=_getitem_jvp, vjp=_getitem_vjp, saves="none", linear=True,
+    doc="x[idx] for a basic index (ints, slices, None, Ellipsis): a view"))
+gather_p = register(Primitive(
+    "gather", _getitem_impl, jvp=_getitem_jvp, vjp=_getitem_vjp, saves="ins", linear=True,
+    doc="x[idx] for an index holding integer arrays (NumPy advanced indexing): a copy"))
+
+
+def getitem(x, arrays, idx):
+    arrays = tuple(arrays)
+    return bind(gather_p if arrays else getitem_p, x, *arrays, idx=tuple(idx))
+
+
+# ------------------------------------------------------------------ scatter_add
+
+def _scatter_impl(g, *arrays, idx, out_shape, acc=None):
+    xp = xp_of(g)
+    out = acc
+    if out is None:
+        out = empty(out_shape, dtype(g), xp)
+        out.fill(0)
+    where = fill(idx, arrays)
+    if not arrays:
+        out[where] += g          # a basic index selects each element at most once
+    elif xp is np:
+        np.add.at(out, where, g)   # repeated indices add up
+    else:
+        import cupyx
+        cupyx.scatter_add(out, where, g)
+    record_library("xp.scatter_add", out, g, *arrays)
+    return out
+
+
+def _scatter_jvp(primals, tangents, idx, out_shape):
+    g, *arrays = primals
+    t = tangents[0]
+    lanes = scatter_add(_move(t, 0, lane_axis(idx, arrays)), arrays, (slice(None),) + idx,
+                        (shape(t)[0],) + out_shape)
+    return scatter_add(g, arrays, idx, out_shape), lanes
+
+
+def _scatter_vjp(g, ins, out, need, acc, idx, out_shape):
+    _, *arrays = ins
+    return (getitem(g, arrays, idx),) + (None,) * len(arrays)
+
+
+scatter_p = register(Primitive(
+    "scatter", _scatter_impl, jvp=_scatter_jvp, vjp=_scatter_vjp, saves="none", linear=True,
+    doc="zeros(shape) with g added at a basic index: the transpose of getitem"))
+scatter_add_p = register(Primitive(
+    "scatter_add", _scatter_impl, jvp=_scatter_jvp, vjp=_scatter_vjp, saves="ins",
+    linear=True, doc="zeros(shape) with g added at an advanced index (repeats add up): "
+                     "the transpose of gather; np.add.at / cupyx.scatter_add"))
+
+
+def scatter_add(g, arrays, idx, shape_, acc=None):
+    arrays = tuple(arrays)
+    return bind(scatter_add_p if arrays else scatter_p, g, *arrays, idx=tuple(idx),
+                out_shape=tuple(shape_), acc=acc)
+
+
+# ------------------------------------------------------------------ concatenate
+
+def _concat_impl(*xs, axis):
+    xp = xp_of(*xs)
+    out = xp.concatenate(xs, axis=axis)
+    record_library("xp.concatenate", out, *xs)
+    return out
+
+
+def _concat_jvp(primals, tangents, axis):
+    L = next(shape(t)[0] for t in tangents if t is not None)
+    ts = []
+    for x, t in zip(primals, tangents):
+        if t is None:     # a constant input: its lanes are zeros
+            v = full_lower(x)
+            t = xp_of(v).zeros((L,) + tuple(shape(v)), dtype=dtype(v))
+        ts.append(t)
+    return concatenate(primals, axis), concatenate(ts, axis + 1)
+
+
+def _concat_vjp(g, ins, out, need, acc, axis):
+    gxs, start = [], 0
+    for x, n in zip(ins, need):
+        stop = start + shape(x)[axis]
+        gxs.append(getitem(g, (), (slice(None),) * axis + (slice(start, stop),)) if n else None)
+        start = stop
+    return gxs
+
+
+concatenate_p = register(Primitive(
+    "concatenate", _concat_impl, jvp=_concat_jvp, vjp=_concat_vjp, saves="none", linear=True,
+    doc="join arrays of one dtype along an existing axis"))
+
+
+def concatenate(xs, axis):
+    xs = tuple(xs)
+    if len(xs) == 1:
+        return xs[0]
+    return bind(concatenate_p, *xs, axis=axis)
