@@ -72,7 +72,8 @@ def install():
     T.real = property(lambda s: s)
     T.__iter__ = lambda s: (s[i] for i in range(len(s)))
     for m in ("sum", "mean", "prod", "max", "min", "var", "std", "cumsum", "dot", "trace",
-              "clip", "squeeze", "swapaxes", "ravel", "flatten", "round"):
+              "clip", "squeeze", "swapaxes", "ravel", "round", "take", "repeat", "diagonal",
+              "argmax", "argmin", "argsort", "all", "any", "nonzero"):
         if hasattr(g, m):
             setattr(T, m, (lambda f: lambda s, *a, **k: f(s, *a, **k))(getattr(g, m)))
     T.reshape = lambda s, *shape, **k: g.reshape(
@@ -80,6 +81,7 @@ def install():
     T.transpose = lambda s, *axes: g.transpose(
         s, axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else (axes or None))
     T.astype = lambda s, dt, **k: g.astype(s, dt)
+    T.flatten = lambda s: g.ravel(s)
     T.copy = lambda s: s
     T.__array_ufunc__ = _array_ufunc
     T.__array_function__ = _array_function
