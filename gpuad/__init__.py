@@ -20,3 +20,8 @@ from . import numpy                          # noqa: F401
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "hvp", "jacfwd", "jacrev", "jacobian",
            "hessian", "stop_gradient", "profile", "REGISTRY"]
+
+from . import checkpoint_policies            # noqa: E402
+from .checkpoint import checkpoint, checkpoint_loop, revolve_schedule   # noqa: E402
+
+__all__ += ["checkpoint", "checkpoint_loop", "revolve_schedule", "checkpoint_policies"]

@@ -73,6 +73,10 @@ def register(prim: Primitive) -> Primitive:
 class _Ctx(threading.local):
     def __init__(self):
         self.active: list = []   # traces currently open in this thread (innermost last)
+        # Argument rewriters of checkpoint segments being run (outermost first): they swap
+        # the tracers a segment closed over for its own inputs (gpuad/checkpoint.py).
+        self.rewrite: list = []
+
 
 
 _ctx = _Ctx()
@@ -137,6 +141,9 @@ def full_lower(x):
 
 def bind(prim: Primitive, *args, acc=None, **params):
     """Apply ``prim`` to ``args``: on plain arrays run it, else hand it to the innermost trace."""
+    if _ctx.rewrite:
+        for rw in _ctx.rewrite:
+            args = rw(args)
     top = None
     for a in args:
         if isinstance(a, Tracer):
@@ -273,6 +280,9 @@ class VJPTrace(Trace):
                               tuple(vals) if s in ("ins", "both") else
                               tuple(Aval(shape(v), dtype(v)) for v in vals),
                               out if s in ("out", "both") else None, len(outs)))
+        if _profile._state.profiles:
+            hold(_saved(self.tape[-1]))
+            report_held()
         wrapped = [VJPTracer(self, o, (idx, j)) for j, o in enumerate(outs)]
         return wrapped if prim.multiple_results else wrapped[0]
 
@@ -280,42 +290,56 @@ class VJPTrace(Trace):
         """Cotangents of the inputs, given cotangents of ``outputs`` (tracers of this trace).
 
         The sweep walks the tape backwards once. With ``free``, each node's saved values are
-        dropped right after its rule ran (a tape swept that way cannot be swept again); cotangents are summed into engine-owned buffers in place (the
-        fused VJP kernels add into them); a node whose outputs got no cotangent is skipped.
+        dropped right after its rule ran (a tape swept that way cannot be swept again);
+        cotangents are summed into engine-owned buffers in place (the fused VJP kernels add
+        into them); a node whose outputs got no cotangent is skipped. Under a profile, the
+        bytes held (saved values plus live cotangents) are reported after every node.
         """
         acc: dict = {}                # key -> [cotangent, owned]
         for o, g in zip(outputs, cts):
             if g is not None:
                 _accumulate(acc, o.key, g, owned=False)
-        with _profile.phase("reverse"):
-            for idx in range(len(self.tape) - 1, -1, -1):
-                node = self.tape[idx]
-                gs = [acc.pop((idx, j), None) for j in range(node.nout)]
-                if all(g is None for g in gs):
-                    if free:
-                        node.ins = node.out = None
-                    continue
-                if node.prim.multiple_results:
-                    g = [g_[0] if g_ else None for g_ in gs]
-                else:
-                    g = gs[0][0]
-                need = tuple(p is not None for p in node.parents)
-                # A value used twice by one node (x * x) offers its buffer once: two
-                # outputs of one kernel must not alias.
-                bufs = tuple(None if p in node.parents[:i] else _owned_buffer(acc, p)
-                             for i, p in enumerate(node.parents))
-                gxs = node.prim.vjp(g, node.ins, node.out, need, bufs, **node.params)
-                if free:
-                    node.ins = node.out = None   # last use of this node's saved values
-                for p, gx, buf in zip(node.parents, gxs, bufs):
-                    if p is None or gx is None:
-                        continue
-                    if buf is not None and gx is buf:
-                        continue              # the kernel already added into the buffer
-                    _accumulate(acc, p, gx, owned=True)
+        track = bool(_profile._state.profiles)
+        if track:
+            _held.sweeps.append(acc)  # live cotangents count as held bytes
+        try:
+            with _profile.phase("reverse"):
+                self._sweep(acc, free, track)
+        finally:
+            if track:
+                _held.sweeps.pop()    # sweeps nest: ours is the last
         if free:
             self.tape = []
         return [acc.get((-1, i), (None,))[0] for i in range(self.n_inputs)]
+
+    def _sweep(self, acc, free, track):
+        for idx in range(len(self.tape) - 1, -1, -1):
+            node = self.tape[idx]
+            gs = [acc.pop((idx, j), None) for j in range(node.nout)]
+            if all(g is None for g in gs):
+                if free:
+                    _free(node)
+                continue
+            if node.prim.multiple_results:
+                g = [g_[0] if g_ else None for g_ in gs]
+            else:
+                g = gs[0][0]
+            need = tuple(p is not None for p in node.parents)
+            # A value used twice by one node (x * x) offers its buffer once: two
+            # outputs of one kernel must not alias.
+            bufs = tuple(None if p in node.parents[:i] else _owned_buffer(acc, p)
+                         for i, p in enumerate(node.parents))
+            gxs = node.prim.vjp(g, node.ins, node.out, need, bufs, **node.params)
+            for p, gx, buf in zip(node.parents, gxs, bufs):
+                if p is None or gx is None:
+                    continue
+                if buf is not None and gx is buf:
+                    continue              # the kernel already added into the buffer
+                _accumulate(acc, p, gx, owned=True)
+            if track:                     # the peak: saved values, g and gx all live
+                report_held([g_[0] for g_ in gs if g_])
+            if free:
+                _free(node)               # last use of this node's saved values
 
 
 def _owned_buffer(acc, key):
@@ -342,6 +366,109 @@ def _accumulate(acc, key, g, owned):
     else:
         entry[0] = base.add_any(cur, g)
         entry[1] = not isinstance(entry[0], Tracer) and base.claim(entry[0])
+
+
+# ------------------------------------------------------------------ bytes the engine holds
+# What a profile reports as peak bytes: on the CPU the engine's own count of the buffers it
+# keeps alive (values saved on tapes, checkpoint snapshots, cotangents of sweeps in
+# progress), each buffer once however many nodes share it; a view counts as its base.
+# Counting runs only while a profile is open.
+
+class _Held(threading.local):
+    def __init__(self):
+        self.sweeps: list = []   # cotangent dicts of the sweeps in progress
+        self.reset(None)
+
+    def reset(self, owner):
+        self.owner = owner    # the profile these counts belong to
+        self.bufs: dict = {}  # id(buffer) -> [holders, nbytes, buffer]
+        self.total = 0
+        self.cupy = False
+
+
+_held = _Held()
+
+
+def _buffer(x):
+    """The array owning ``x``'s memory, or None for what holds none (scalars, Avals)."""
+    x = full_lower(x)
+    if not hasattr(x, "nbytes") or not hasattr(x, "base"):
+        return None
+    while getattr(x, "base", None) is not None and hasattr(x.base, "nbytes"):
+        x = x.base
+    return x
+
+
+def hold(values) -> None:
+    """Count ``values`` (arrays or tracers) as held by the engine until :func:`release`."""
+    profs = _profile._state.profiles
+    if not profs:
+        return
+    if _held.owner is not profs[0]:
+        # Counts begun under an earlier profile are stale (their holders may be gone).
+        _held.reset(profs[0])
+    for v in values:
+        b = _buffer(v)
+        if b is None:
+            continue
+        e = _held.bufs.get(id(b))
+        if e is None:
+            _held.bufs[id(b)] = [1, b.nbytes, b]
+            _held.total += b.nbytes
+            if not isinstance(b, np.ndarray) and type(b).__module__.startswith("cupy"):
+                _held.cupy = True
+        else:
+            e[0] += 1
+
+
+def release(values) -> None:
+    """Undo :func:`hold` for ``values``."""
+    if not _held.bufs:
+        return
+    if not _profile._state.profiles:
+        _held.reset(None)             # no one reads the counts any more
+        return
+    for v in values:
+        b = _buffer(v)
+        e = _held.bufs.get(id(b)) if b is not None else None
+        if e is not None and e[2] is b:
+            e[0] -= 1
+            if e[0] == 0:
+                del _held.bufs[id(b)]
+                _held.total -= e[1]
+
+
+def report_held(extra=()) -> None:
+    """Report the bytes held now (plus ``extra`` live values) to the open profiles."""
+    if not _profile._state.profiles:
+        return
+    if _held.cupy:
+        # On a GPU, report what CuPy's memory pool has handed out: MemoryPool.used_bytes()
+        # is documented as the bytes of all live arrays allocated from the pool, so it
+        # includes the user's arrays too. Written from CuPy's documentation; this project's
+        # machines have no GPU, so this line is not exercised by the tests.
+        import cupy
+        _profile.record_bytes(int(cupy.get_default_memory_pool().used_bytes()))
+        return
+    seen = set()
+    live = 0
+    for v in itertools.chain(extra, (e[0] for acc in _held.sweeps for e in acc.values())):
+        b = _buffer(v)
+        if b is not None and id(b) not in _held.bufs and id(b) not in seen:
+            seen.add(id(b))
+            live += b.nbytes
+    _profile.record_bytes(_held.total + live)
+
+
+def _saved(node):
+    outs = node.out if node.prim.multiple_results else (node.out,)
+    return tuple(node.ins or ()) + tuple(outs or ())
+
+
+def _free(node):
+    if _held.bufs:
+        release(_saved(node))
+    node.ins = node.out = None
 
 
 # ------------------------------------------------------------------ helpers for rules

@@ -1,0 +1,335 @@
+"""gpuad.checkpoint and gpuad.checkpoint_loop: gradients, step counts, memory, host reads."""
+import math
+
+import numpy as np
+import pytest
+
+import gpuad
+import gpuad.numpy as gnp
+from gpuad import checkpoint_policies as policies
+from gpuad import tree
+from gpuad.core import VJPTrace
+from gpuad.testing import check_grads
+
+
+def T(l, s):
+    """Griewank & Walther's optimum (independent of gpuad's scheduler)."""
+    s = min(s, max(1, l - 1))
+    t = 0
+    while math.comb(s + t, s) < l:
+        t += 1
+    return l + t * l - math.comb(s + t, s + 1)
+
+
+def close(a, b, rtol=1e-12, atol=1e-12):
+    la, _ = tree.flatten(a)
+    lb, _ = tree.flatten(b)
+    assert len(la) == len(lb)
+    for x, y in zip(la, lb):
+        np.testing.assert_allclose(x, y, rtol=rtol, atol=atol)
+
+
+rng = np.random.default_rng(0)
+W = rng.standard_normal(4) * 0.5
+X0 = rng.standard_normal(4)
+V = rng.standard_normal(4)
+
+
+# ------------------------------------------------------------------ checkpoint
+
+def block(x):
+    return gnp.tanh(gnp.sin(x) * x) + 0.1 * x
+
+
+def test_checkpoint_grad_matches():
+    seg = gpuad.checkpoint(block)
+    close(gpuad.grad(lambda x: gnp.sum(seg(seg(x)) ** 2))(X0),
+          gpuad.grad(lambda x: gnp.sum(block(block(x)) ** 2))(X0))
+
+
+def test_checkpoint_records_one_node_saving_only_inputs():
+    seg = gpuad.checkpoint(block)
+    trace = VJPTrace()
+    with trace:
+        x = trace.new_input(X0)
+        seg(x)
+    (node,) = trace.tape
+    assert node.prim.name == "checkpoint"
+    assert len(node.ins) == 1 and node.ins[0] is X0 and node.out is None
+
+
+def test_checkpoint_reruns_the_segment_in_the_recompute_phase():
+    seg = gpuad.checkpoint(block)
+    with gpuad.profile() as prof:
+        gpuad.grad(lambda x: gnp.sum(seg(x)))(X0)
+    fwd = [r.kernel for r in prof.launches if r.phase == "forward"]
+    assert fwd[-1] == "xp.sum"
+    assert [r.kernel for r in prof.launches if r.phase == "recompute"] == fwd[:-1]
+
+
+def test_checkpoint_closure_conversion():
+    # The segment closes over w, a tracer of the enclosing grad: w becomes an input of the
+    # checkpoint node and gets its gradient.
+    def loss(w, x, ckpt=True):
+        f = (lambda y: gnp.sin(y * w) + w * w)
+        seg = gpuad.checkpoint(f) if ckpt else f
+        return gnp.sum(seg(seg(x)) ** 2)
+    got = gpuad.grad(loss, argnums=(0, 1))(W, X0)
+    close(got, gpuad.grad(lambda w, x: loss(w, x, False), argnums=(0, 1))(W, X0))
+    trace = VJPTrace()
+    with trace:
+        w = trace.new_input(W)
+        gpuad.checkpoint(lambda y: gnp.sin(y * w))(X0)
+    (node,) = trace.tape
+    assert len(node.ins) == 1 and node.ins[0] is W     # x is a constant, w an input
+
+
+def test_checkpoint_pytrees_and_kwargs():
+    def f(p, scale=2.0):
+        return {"y": gnp.sin(p["a"]) * p["b"], "z": (p["a"] * scale, p["b"])}
+
+    def loss(a, b, ckpt):
+        g = gpuad.checkpoint(f) if ckpt else f
+        out = g({"a": a, "b": b}, scale=3.0)
+        return gnp.sum(out["y"] * out["z"][0]) + gnp.sum(out["z"][1] ** 3)
+    close(gpuad.grad(loss, argnums=(0, 1))(X0, W, True),
+          gpuad.grad(loss, argnums=(0, 1))(X0, W, False))
+
+
+def test_nested_checkpoints_with_shared_closure():
+    def loss(w, ckpt):
+        wrap = gpuad.checkpoint if ckpt else (lambda f, policy=None: f)
+        inner = wrap(lambda y: gnp.tanh(y * w))
+        outer = wrap(lambda x: inner(inner(x)) * w)
+        return gnp.sum(outer(X0) ** 2)
+    close(gpuad.grad(loss)(W, True), gpuad.grad(loss)(W, False))
+    close(gpuad.hvp(lambda w: loss(w, True), W, V), gpuad.hvp(lambda w: loss(w, False), W, V))
+
+
+def test_checkpoint_in_hvp_jvp_and_grad_of_grad():
+    seg = gpuad.checkpoint(block)
+
+    def f(x):
+        return gnp.sum(seg(seg(x)) ** 2)
+
+    def f0(x):
+        return gnp.sum(block(block(x)) ** 2)
+    close(gpuad.hvp(f, X0, V), gpuad.hvp(f0, X0, V))
+    close(gpuad.hvp(f, X0, np.stack([V, X0]), batched=True),
+          gpuad.hvp(f0, X0, np.stack([V, X0]), batched=True))
+    close(gpuad.jvp(seg, (X0,), (V,)), gpuad.jvp(block, (X0,), (V,)))
+    gg = (lambda F: gpuad.grad(lambda x: gnp.sum(gpuad.grad(F)(x) ** 2))(X0))
+    close(gg(f), gg(f0))
+    close(gpuad.hessian(f)(X0), gpuad.hessian(f0)(X0))
+    check_grads(f, (X0,), order=2)
+
+
+HAS_MATMUL = "matmul" in gpuad.REGISTRY
+needs_matmul = pytest.mark.skipif(not HAS_MATMUL, reason="gpuad.numpy.matmul not available")
+
+
+def mm(a, b):
+    """a @ b, written with broadcasting and a sum where the matmul primitive is missing."""
+    if HAS_MATMUL:
+        return gnp.matmul(a, b)
+    return gnp.sum(a[:, :, None] * b[None, :, :], axis=1)
+
+
+def mlp(x, w1, w2):
+    return gnp.tanh(gnp.matmul(gnp.tanh(x @ w1), w2))
+
+
+MX = rng.standard_normal((3, 5))
+W1 = rng.standard_normal((5, 5)) * 0.5
+W2 = rng.standard_normal((5, 2)) * 0.5
+
+
+@needs_matmul
+@pytest.mark.parametrize("policy,matmuls,launches", [
+    (None, 2, 4), (policies.nothing_saveable, 2, 4), (policies.dots_saveable, 0, 2),
+    (policies.everything_saveable, 0, 0)])
+def test_policies(policy, matmuls, launches):
+    seg = gpuad.checkpoint(mlp, policy=policy)
+
+    def loss(w1, w2, f):
+        return gnp.sum(f(MX, w1, w2) ** 2)
+    with gpuad.profile() as prof:
+        got = gpuad.grad(loss, argnums=(0, 1))(W1, W2, seg)
+    assert prof.count("recompute", "xp.matmul") == matmuls
+    assert prof.count("recompute") == launches
+    close(got, gpuad.grad(loss, argnums=(0, 1))(W1, W2, mlp))
+    # kept outputs stay correct under every transform
+    close(gpuad.hvp(lambda w: loss(w, W2, seg), W1, W1),
+          gpuad.hvp(lambda w: loss(w, W2, mlp), W1, W1))
+    gg = (lambda f: gpuad.grad(lambda w: gnp.sum(gpuad.grad(
+        lambda u: loss(u, W2, f))(w) ** 2))(W1))
+    close(gg(seg), gg(mlp), rtol=1e-10)
+
+
+def test_checkpoint_without_reverse_mode_just_runs():
+    seg = gpuad.checkpoint(block)
+    close(seg(X0), block(X0))
+    calls = []
+    counted = gpuad.checkpoint(lambda x: calls.append(1) or block(x))
+    gpuad.jvp(counted, (X0,), (V,))
+    assert len(calls) == 1
+
+
+# ------------------------------------------------------------------ checkpoint_loop
+
+def make_step(w, calls):
+    def step(x):
+        calls.append(1)
+        return x + 0.1 * gnp.sin(w * x)
+    return step
+
+
+def unrolled(step, x, n):
+    for _ in range(n):
+        x = step(x)
+    return x
+
+
+COUNTS = [(1, 1), (2, 1), (5, 1), (10, 2), (10, 9), (10, None), (37, 3), (100, 5),
+          (100, 10), (200, 4), (1000, 10)]
+
+
+@pytest.mark.parametrize("l,s", COUNTS)
+def test_step_evaluations_equal_T(l, s):
+    calls = []
+
+    def loss(w, x0):
+        return gnp.sum(gpuad.checkpoint_loop(make_step(w, calls), x0, l, snapshots=s) ** 2)
+    g = gpuad.grad(loss, argnums=(0, 1))(W, X0)
+    assert len(calls) == T(l, l if s is None else s)
+    assert len(calls) == gpuad.revolve_schedule(l, l if s is None else s).evaluations
+    ref = gpuad.grad(lambda w, x0: gnp.sum(unrolled(make_step(w, []), x0, l) ** 2),
+                     argnums=(0, 1))(W, X0)
+    close(g, ref)
+
+
+def test_memory_budget_picks_snapshots():
+    calls = []
+    budget = 3 * X0.nbytes + 7          # three states fit
+
+    def loss(w):
+        return gnp.sum(gpuad.checkpoint_loop(make_step(w, calls), X0, 50,
+                                             memory_budget=budget))
+    gpuad.grad(loss)(W)
+    assert len(calls) == T(50, 3)
+
+
+def test_loop_pytree_state_closure_and_transforms():
+    def loss(w, x0, s):
+        def step(st):
+            return {"a": st["a"] + 0.1 * gnp.sin(w * st["b"]),
+                    "b": (st["b"] - 0.1 * gnp.cos(st["a"]) * w)}
+        init = {"a": x0, "b": 2.0 * x0}
+        out = (gpuad.checkpoint_loop(step, init, 13, snapshots=s) if s
+               else unrolled(step, init, 13))
+        return gnp.sum(out["a"] * out["b"])
+    for s in (1, 3):
+        ck = (lambda w, x0: loss(w, x0, s))
+        un = (lambda w, x0: loss(w, x0, None))
+        close(gpuad.grad(ck, argnums=(0, 1))(W, X0), gpuad.grad(un, argnums=(0, 1))(W, X0))
+        close(gpuad.hvp(lambda w: ck(w, X0), W, V), gpuad.hvp(lambda w: un(w, X0), W, V))
+        close(gpuad.jvp(ck, (W, X0), (V, V)), gpuad.jvp(un, (W, X0), (V, V)))
+        gg = (lambda f: gpuad.grad(lambda w: gnp.sum(gpuad.grad(f)(w, X0) ** 2))(W))
+        close(gg(ck), gg(un), rtol=1e-10)
+        close(gpuad.jacrev(lambda w: ck(w, X0))(W), gpuad.jacrev(lambda w: un(w, X0))(W))
+
+
+def test_loop_with_checkpointed_step():
+    def loss(w, ckpt):
+        f = (lambda y: y + 0.1 * gnp.sin(w * y))
+        step = gpuad.checkpoint(f) if ckpt else f
+        return gnp.sum(gpuad.checkpoint_loop(step, X0, 9, snapshots=2) ** 2)
+    close(gpuad.grad(loss)(W, True), gpuad.grad(loss)(W, False))
+    close(gpuad.hvp(lambda w: loss(w, True), W, V), gpuad.hvp(lambda w: loss(w, False), W, V))
+
+
+def test_vjp_swept_twice():
+    f = (lambda w: gpuad.checkpoint_loop(make_step(w, []), X0, 12, snapshots=3))
+    _, f_vjp = gpuad.vjp(f, W)
+    first, second = f_vjp(V), f_vjp(V)
+    ref = gpuad.vjp(lambda w: unrolled(make_step(w, []), X0, 12), W)[1](V)
+    close(first, ref)
+    close(second, ref)
+
+
+def test_loop_errors_and_edge_cases():
+    close(gpuad.checkpoint_loop(make_step(W, []), X0, 0), X0)
+    with pytest.raises(ValueError, match="x0 counts as one"):
+        gpuad.checkpoint_loop(make_step(W, []), X0, 5, snapshots=0)
+    with pytest.raises(ValueError, match="not both"):
+        gpuad.checkpoint_loop(make_step(W, []), X0, 5, snapshots=2, memory_budget=10 ** 6)
+    with pytest.raises(ValueError, match="holds no snapshot"):
+        gpuad.checkpoint_loop(make_step(W, []), X0, 5, memory_budget=8)
+    with pytest.raises(TypeError, match="shaped like x0"):
+        gpuad.grad(lambda x: gnp.sum(gpuad.checkpoint_loop(lambda s: (s, s), x, 3)[0]))(X0)
+
+
+# ------------------------------------------------------------------ memory and host reads
+
+def test_peak_bytes_count_each_buffer_once():
+    x = np.linspace(0.1, 1.0, 1000)
+    with gpuad.profile() as prof:
+        gpuad.grad(lambda x: gnp.sum(x * x))(x)
+    # x * x saves x twice: one buffer. The sweep adds the cotangent of x*x and of x.
+    assert prof.peak_bytes["forward"] == x.nbytes
+    assert x.nbytes < prof.peak_bytes["reverse"] <= 3 * x.nbytes
+
+
+def test_loop_peak_memory_is_a_few_states():
+    n, l, s = 50_000, 200, 5
+    w = rng.standard_normal(n) * 0.1
+    x0 = rng.standard_normal(n)
+    state = x0.nbytes
+
+    def loss(w, x0, ckpt):
+        step = (lambda x: x + 0.01 * gnp.sin(w * x))
+        xl = (gpuad.checkpoint_loop(step, x0, l, snapshots=s) if ckpt
+              else unrolled(step, x0, l))
+        return gnp.sum(xl * xl)
+    with gpuad.profile() as ck:
+        g = gpuad.grad(loss)(w, x0, True)
+    with gpuad.profile() as full:
+        g0 = gpuad.grad(loss)(w, x0, False)
+    close(g, g0)
+    peak = max(ck.peak_bytes.values())
+    # What may be held at once: the s snapshots; w; one step's tape (its input x, w*x and
+    # sin(w*x)); the loop's output, saved by x*x; the cotangents of x_{i+1} and x_i and
+    # the accumulated one of w: s + 7 states at most (measured: s + 6), i.e. within 3s
+    # states for any s >= 4, whatever l is.
+    assert peak <= (s + 7) * state, peak / state
+    assert peak <= 3 * s * state
+    assert ck.peak_bytes["recompute"] <= (s + 7) * state
+    # Without checkpointing every step's tape stays alive: ~3 states per step.
+    assert max(full.peak_bytes.values()) >= 2 * l * state
+    assert peak * 40 < max(full.peak_bytes.values())
+    for prof in (ck, full):
+        assert [h for h in prof.host_reads if h.phase == "reverse"] == []
+
+
+def _reverse_reads(fun, *args):
+    with gpuad.profile() as prof:
+        gpuad.grad(fun)(*args)
+    assert prof.count("reverse") > 0
+    return [h for h in prof.host_reads if h.phase == "reverse"]
+
+
+def test_no_host_reads_in_reverse_elementwise():
+    assert _reverse_reads(lambda x: gnp.sum(gnp.exp(gnp.sin(x) * x) / (1.0 + x * x)),
+                          X0) == []
+
+
+def test_no_host_reads_in_reverse_matmul():
+    assert _reverse_reads(lambda w: gnp.sum(gnp.tanh(mm(MX, w)) ** 2), W1) == []
+
+
+def test_no_host_reads_in_reverse_checkpointed_loop_and_segment():
+    def loss(w):
+        seg = gpuad.checkpoint(lambda y: gnp.tanh(mm(y, w)))
+        x = gpuad.checkpoint_loop(lambda x: x + 0.1 * seg(x), MX, 20, snapshots=3)
+        return gnp.sum(x ** 2)
+    assert _reverse_reads(loss, W1) == []
