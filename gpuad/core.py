@@ -78,7 +78,6 @@ class _Ctx(threading.local):
         self.rewrite: list = []
 
 
-
 _ctx = _Ctx()
 _levels = itertools.count(1)
 
