@@ -17,6 +17,7 @@ from .runtime.profile import profile
 from .transforms import (grad, value_and_grad, vjp, jvp, hvp, jacfwd, jacrev, jacobian,
                          hessian, stop_gradient)
 from . import numpy                          # noqa: F401
+from . import nn                             # noqa: F401
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "hvp", "jacfwd", "jacrev", "jacobian",
            "hessian", "stop_gradient", "profile", "REGISTRY"]

@@ -5,19 +5,20 @@ primitive maps input series to an output series:
 - elementwise ops by Faa di Bruno's formula, with the derivatives f^(j)(x_0) from the same
   derivative kernels the other transforms use (``unary_deriv``/``binary_deriv``);
 - linear primitives coefficient by coefficient (through their own JVP rule);
-- bilinear ones (products such as matmul and einsum) by the Cauchy product.
+- multilinear ones (products such as matmul and einsum) by the Cauchy product.
 A primitive outside these classes is named in an error (see ``check_support``).
 """
 from __future__ import annotations
 
+import itertools
 import math
 
 from .core import Trace, Tracer, bind, shape, dtype, REGISTRY
 from .primitives import base
 from .primitives import elementwise as E
 
-# Primitives bilinear in their first two arguments (further arguments are constants).
-BILINEAR = {"multiply", "matmul", "einsum", "dot", "tensordot", "outer", "inner"}
+# Primitives linear in each argument separately (products; einsum takes any number).
+MULTILINEAR = {"multiply", "matmul", "einsum", "dot", "tensordot", "outer", "inner"}
 
 
 class TaylorTracer(Tracer):
@@ -155,21 +156,17 @@ def _linear_rule(prim):
     return rule
 
 
-def _bilinear_rule(prim):
+def _multilinear_rule(prim):
+    # Coefficient k of a product of series: the sum, over ways of splitting k among the
+    # operands, of the primitive applied to those coefficients (constants only take 0).
     def rule(K, primals, series, **params):
-        a, b = primals[0], primals[1]
-        rest = primals[2:]
-        sa = series[0] or [None] * (K + 1)
-        sb = series[1] or [None] * (K + 1)
-        full_a = [a] + sa[1:]
-        full_b = [b] + sb[1:]
+        full = [[p] + (list(s[1:]) if s else [None] * K) for p, s in zip(primals, series)]
         res = [None] * (K + 1)
-        for k in range(1, K + 1):
-            for i in range(0, k + 1):
-                if full_a[i] is None or full_b[k - i] is None:
-                    continue
-                res[k] = _add(res[k], bind(prim, full_a[i], full_b[k - i], *rest, **params))
-        return bind(prim, a, b, *rest, **params), res
+        for ks in itertools.product(range(K + 1), repeat=len(full)):
+            k = sum(ks)
+            if 0 < k <= K and all(f[j] is not None for f, j in zip(full, ks)):
+                res[k] = _add(res[k], bind(prim, *(f[j] for f, j in zip(full, ks)), **params))
+        return bind(prim, *primals, **params), res
     return rule
 
 
@@ -177,8 +174,8 @@ def taylor_rule(prim):
     """The Taylor-mode rule of a primitive, or None."""
     if prim.name in E.UNARY:
         return _unary_rule(prim.name)
-    if prim.name in BILINEAR:
-        return _bilinear_rule(prim)
+    if prim.name in MULTILINEAR:
+        return _multilinear_rule(prim)
     if prim.name in E.BINARY:
         return _binary_rule(prim.name)
     if prim.linear and prim.jvp is not None:

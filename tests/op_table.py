@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 
 import gpuad.numpy as gnp
+from gpuad import nn
 
 
 @dataclasses.dataclass
@@ -107,15 +108,189 @@ ELEMENTWISE = [
 ]
 
 # ---------------------------------------------------------------- reductions
+def distinct(rng, s):
+    """Values at least 0.25 apart (no ties for max, min and sort, even after a step)."""
+    n = int(np.prod(s, dtype=np.int64))
+    return ((rng.permutation(n) - n / 2) * 0.35 + rng.uniform(-0.05, 0.05, n)).reshape(s)
+
+
+def with_zeros(rng, s):
+    """Uniform on [-2, 2] with about a third of the entries exactly 0."""
+    x = rng.uniform(-2, 2, size=s)
+    return np.where(rng.uniform(size=s) < 0.35, 0.0, x)
+
+
+def _logsumexp(x, axis=None, keepdims=False):
+    m = np.max(x, axis=axis, keepdims=True) if x.size else 0.0
+    with np.errstate(divide="ignore"):      # log(0) = -inf for an empty reduction
+        out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+AXIS_SHAPES = [((3,),), ((2, 3),), ((0, 3),)]          # reduced over the last axis
+
 REDUCTIONS = [
     Row("sum", gnp.sum, np.sum, UNARY_SHAPES),
     Row("sum_axis", lambda x: gnp.sum(x, axis=-1, keepdims=True),
         lambda x: np.sum(x, axis=-1, keepdims=True), [((3,),), ((2, 3),), ((2, 0),)]),
     Row("mean", gnp.mean, np.mean, [((),), ((3,),), ((2, 3),)]),
+    Row("prod", gnp.prod, np.prod, UNARY_SHAPES + [((7,),), ((2, 3, 2),)]),
+    Row("prod_zeros", gnp.prod, np.prod, [((5,),), ((2, 3),), ((6,),)], with_zeros),
+    Row("prod_axes", lambda x: gnp.prod(x, axis=(0, 2), keepdims=True),
+        lambda x: np.prod(x, axis=(0, 2), keepdims=True), [((3, 2, 5),), ((0, 2, 3),)],
+        with_zeros),
+    Row("max", gnp.max, np.max, [((),), ((5,),), ((2, 3),)], distinct),
+    Row("max_axis", lambda x: gnp.max(x, axis=-1), lambda x: np.max(x, axis=-1),
+        AXIS_SHAPES, distinct),
+    Row("amax", lambda x: gnp.amax(x, axis=(0, 2), keepdims=True),
+        lambda x: np.amax(x, axis=(0, 2), keepdims=True), [((2, 3, 4),), ((2, 0, 3),)],
+        distinct),
+    Row("min", gnp.min, np.min, [((),), ((5,),), ((2, 3),)], distinct),
+    Row("min_axis", lambda x: gnp.min(x, axis=0, keepdims=True),
+        lambda x: np.min(x, axis=0, keepdims=True), [((3,),), ((3, 2),), ((3, 0),)],
+        distinct),
+    Row("amin", lambda x: gnp.amin(x, axis=1), lambda x: np.amin(x, axis=1),
+        [((2, 3, 4),), ((0, 3),)], distinct),
+    Row("var", gnp.var, np.var, [((),), ((4,),), ((2, 3),)]),
+    Row("var_axis", lambda x: gnp.var(x, axis=-1, ddof=1, keepdims=True),
+        lambda x: np.var(x, axis=-1, ddof=1, keepdims=True), AXIS_SHAPES),
+    Row("std", gnp.std, np.std, [((4,),), ((2, 3),)]),
+    Row("std_axis", lambda x: gnp.std(x, axis=(0, 2), ddof=1),
+        lambda x: np.std(x, axis=(0, 2), ddof=1), [((2, 3, 2),), ((2, 0, 2),)]),
+    Row("logsumexp", gnp.logsumexp, _logsumexp, [((),), ((3,),), ((2, 3),)], uniform(-4, 4)),
+    Row("logsumexp_axis", lambda x: gnp.logsumexp(x, axis=0, keepdims=True),
+        lambda x: _logsumexp(x, axis=0, keepdims=True), [((3,),), ((3, 2),), ((2, 0),)]),
+    Row("logsumexp_large", lambda x: gnp.logsumexp(x, axis=-1),
+        lambda x: _logsumexp(x, axis=-1), [((4,),), ((2, 3),)], uniform(700, 720)),
+    Row("cumsum", gnp.cumsum, np.cumsum, UNARY_SHAPES),
+    Row("cumsum_axis", lambda x: gnp.cumsum(x, axis=-2), lambda x: np.cumsum(x, axis=-2),
+        [((3, 1),), ((2, 3, 2),), ((0, 2),)]),
+    Row("sort", gnp.sort, np.sort, [((5,),), ((2, 3),), ((0,),), ((4, 0, 2),)], distinct),
+    Row("sort_axis", lambda x: gnp.sort(x, axis=0), lambda x: np.sort(x, axis=0),
+        [((4,),), ((3, 2),), ((0, 2),)], distinct),
+    Row("sort_none", lambda x: gnp.sort(x, axis=None), lambda x: np.sort(x, axis=None),
+        [((),), ((2, 3),)], distinct),
+    # gpuad.nn
+    Row("nn_relu", nn.relu, lambda x: np.maximum(x, 0.0), UNARY_SHAPES, away_from([0.0])),
+    Row("nn_sigmoid", nn.sigmoid, lambda x: 1.0 / (1.0 + np.exp(-x)), UNARY_SHAPES),
+    Row("nn_softplus", nn.softplus, lambda x: np.logaddexp(0.0, x), UNARY_SHAPES),
+    Row("nn_logsumexp", lambda x: nn.logsumexp(x, axis=-1), lambda x: _logsumexp(x, axis=-1),
+        AXIS_SHAPES),
+    Row("nn_softmax", nn.softmax,
+        lambda x: np.exp(x - _logsumexp(x, axis=-1, keepdims=True)),
+        [((3,),), ((2, 3),), ((2, 0),)]),
+    Row("nn_softmax_axis", lambda x: nn.softmax(x, axis=(0, 2)),
+        lambda x: np.exp(x - _logsumexp(x, axis=(0, 2), keepdims=True)), [((2, 3, 2),)]),
+    Row("nn_log_softmax", nn.log_softmax,
+        lambda x: x - _logsumexp(x, axis=-1, keepdims=True), [((3,),), ((2, 3),), ((2, 0),)]),
 ]
 
 # ---------------------------------------------------------------- linear algebra
-LINALG: list = []
+def _square(s):
+    return len(s) >= 2 and s[-1] == s[-2]
+
+
+def invertible(rng, s):
+    """Square (..., n, n): 2 I plus entries in [-0.5, 0.5] / n, the first row's sign flipped
+    at random (so determinants of both signs, condition numbers below 3). Other shapes:
+    uniform on [-2, 2] (right-hand sides)."""
+    if not _square(s):
+        return rng.uniform(-2, 2, size=s)
+    n = s[-1]
+    a = rng.uniform(-0.5, 0.5, size=s) / max(n, 1) + 2 * np.eye(n)
+    flip = np.where(rng.uniform(size=s[:-2] + (1, 1)) < 0.5, -1.0, 1.0)
+    a[..., :1, :] *= flip[..., :1, :]
+    return a
+
+
+def spd(rng, s):
+    """Symmetric positive definite (..., n, n): B B^T / n + I, eigenvalues in [1, 2]."""
+    n = s[-1]
+    b = rng.uniform(-1, 1, size=s)
+    return b @ np.swapaxes(b, -1, -2) / max(n, 1) + np.eye(n)
+
+
+def _slogdet(m, a):
+    sign, logabsdet = m.linalg.slogdet(a)
+    return sign * logabsdet
+
+
+MATMUL_SHAPES = [((2, 3), (3, 4)), ((3,), (3,)), ((3,), (3, 2)), ((2, 3), (3,)),
+                 ((2, 1, 2, 3), (4, 3, 2)), ((3,), (2, 3, 4)), ((0, 3), (3, 2)),
+                 ((2, 0), (0, 3))]
+SQUARE_SHAPES = [((3, 3),), ((2, 3, 3),), ((1, 1),), ((0, 0),), ((2, 0, 0),)]
+LA32 = dict(rtol32=2e-4)      # float32 forward: a few ulps times the (small) conditioning
+
+LINALG: list = [
+    Row("matmul", gnp.matmul, np.matmul, MATMUL_SHAPES, **LA32),
+    Row("matmul_operator", lambda a, b: a @ b, np.matmul, [((2, 3), (3, 4))], **LA32),
+    Row("dot", gnp.dot, np.dot, [((), (3,)), ((2, 3), ()), ((3,), (3,)), ((2, 3), (3,)),
+                                 ((2, 3), (3, 4)), ((2, 3, 4), (5, 4, 2)),
+                                 ((2, 3, 4), (4,)), ((0, 3), (3,))], **LA32),
+    Row("inner", gnp.inner, np.inner, [((), ()), ((3,), (3,)), ((2, 3), (4, 3)),
+                                       ((2, 3), (3,)), ((0, 3), (2, 3))], **LA32),
+    Row("outer", gnp.outer, np.outer, [((), ()), ((3,), (2,)), ((2, 3), (2,)),
+                                       ((0,), (3,))], **LA32),
+    Row("tensordot", gnp.tensordot, np.tensordot,
+        [((2, 3, 4), (3, 4, 5)), ((3, 4), (3, 4)), ((0, 3, 4), (3, 4))], **LA32),
+    Row("tensordot_axes", lambda a, b: gnp.tensordot(a, b, axes=([1, 0], [0, 2])),
+        lambda a, b: np.tensordot(a, b, axes=([1, 0], [0, 2])), [((2, 3, 4), (3, 5, 2))],
+        **LA32),
+    Row("tensordot_0", lambda a, b: gnp.tensordot(a, b, axes=0),
+        lambda a, b: np.tensordot(a, b, axes=0), [((), (2,)), ((2,), (3, 1))], **LA32),
+    Row("einsum", lambda a, b: gnp.einsum("ij,jk->ik", a, b),
+        lambda a, b: np.einsum("ij,jk->ik", a, b), [((2, 3), (3, 4)), ((0, 3), (3, 2))],
+        **LA32),
+    Row("einsum_implicit", lambda a, b: gnp.einsum("ba,cb", a, b),
+        lambda a, b: np.einsum("ba,cb", a, b), [((3, 2), (4, 3))], **LA32),
+    Row("einsum_ellipsis", lambda a, b: gnp.einsum("...ij,...jk->...ik", a, b),
+        lambda a, b: np.einsum("...ij,...jk->...ik", a, b),
+        [((2, 3), (3, 4)), ((5, 2, 3), (3, 4)), ((2, 1, 2, 3), (3, 3, 2))], **LA32),
+    Row("einsum_ellipsis_implicit", lambda a, b: gnp.einsum("i...,i", a, b),
+        lambda a, b: np.einsum("i...,i", a, b), [((3,), (3,)), ((3, 2, 1), (3,))], **LA32),
+    Row("einsum_broadcast", lambda a, b: gnp.einsum("bij,bjk->bik", a, b),
+        lambda a, b: np.einsum("bij,bjk->bik", a, b), [((1, 2, 3), (4, 3, 2))], **LA32),
+    Row("einsum_diagonal", lambda a: gnp.einsum("ii->i", a),
+        lambda a: np.einsum("ii->i", a), [((3, 3),), ((0, 0),)]),
+    Row("einsum_trace", lambda a: gnp.einsum("ii", a), lambda a: np.einsum("ii", a),
+        [((3, 3),), ((1, 1),)]),
+    Row("einsum_sum", lambda a: gnp.einsum("ij->", a), lambda a: np.einsum("ij->", a),
+        [((2, 3),), ((0, 3),)], **LA32),
+    Row("einsum_scalar", lambda s, v: gnp.einsum(",i->i", s, v),
+        lambda s, v: np.einsum(",i->i", s, v), [((), (3,))]),
+    Row("einsum_three", lambda a, b, c: gnp.einsum("ij,jk,k->i", a, b, c),
+        lambda a, b, c: np.einsum("ij,jk,k->i", a, b, c), [((2, 3), (3, 4), (4,))], **LA32),
+    Row("einsum_repeated", lambda a, b: gnp.einsum("iij,j->ij", a, b),
+        lambda a, b: np.einsum("iij,j->ij", a, b), [((2, 2, 3), (3,))], **LA32),
+    Row("trace", gnp.trace, np.trace, [((3, 3),), ((2, 3),), ((2, 3, 4),), ((0, 0),)]),
+    Row("trace_offset", lambda a: gnp.trace(a, 1, 1, 2), lambda a: np.trace(a, 1, 1, 2),
+        [((2, 3, 4),), ((2, 2, 2),)]),
+    Row("linalg_norm", gnp.linalg.norm, np.linalg.norm, [((),), ((3,),), ((2, 3),)],
+        away_from([0.0])),
+    Row("linalg_norm_axis", lambda x: gnp.linalg.norm(x, axis=-1, keepdims=True),
+        lambda x: np.linalg.norm(x, axis=-1, keepdims=True), [((3,),), ((2, 3),), ((0, 3),)]),
+    Row("linalg_norm_ord1", lambda x: gnp.linalg.norm(x, 1, axis=0),
+        lambda x: np.linalg.norm(x, 1, axis=0), [((3,),), ((3, 2),)], away_from([0.0])),
+    Row("linalg_norm_ord3", lambda x: gnp.linalg.norm(x, 3), lambda x: np.linalg.norm(x, 3),
+        [((4,),)], away_from([0.0])),
+    Row("linalg_norm_inf", lambda x: gnp.linalg.norm(x, -np.inf),
+        lambda x: np.linalg.norm(x, -np.inf), [((4,),)], distinct),
+    Row("linalg_norm_fro", lambda x: gnp.linalg.norm(x, "fro", axis=(2, 0)),
+        lambda x: np.linalg.norm(x, "fro", axis=(2, 0)), [((2, 3, 4),)]),
+    Row("linalg_norm_matrix1", lambda x: gnp.linalg.norm(x, 1, axis=(1, 2)),
+        lambda x: np.linalg.norm(x, 1, axis=(1, 2)), [((2, 3, 4),)], distinct),
+    Row("linalg_norm_matrix_inf", lambda x: gnp.linalg.norm(x, np.inf),
+        lambda x: np.linalg.norm(x, np.inf), [((3, 4),)], distinct),
+    Row("linalg_solve", gnp.linalg.solve, np.linalg.solve,
+        [((3, 3), (3,)), ((3, 3), (3, 2)), ((2, 3, 3), (3, 2)), ((2, 3, 3), (2, 3, 1)),
+         ((1, 2, 2), (3, 2, 1)), ((0, 0), (0,)), ((2, 2), (2, 0))], invertible, **LA32),
+    Row("linalg_inv", gnp.linalg.inv, np.linalg.inv, SQUARE_SHAPES, invertible, **LA32),
+    Row("linalg_det", gnp.linalg.det, np.linalg.det, SQUARE_SHAPES, invertible, **LA32),
+    Row("linalg_slogdet", lambda a: _slogdet(gnp, a), lambda a: _slogdet(np, a),
+        SQUARE_SHAPES, invertible, **LA32),
+    Row("linalg_cholesky", gnp.linalg.cholesky, np.linalg.cholesky, SQUARE_SHAPES, spd,
+        **LA32),
+]
 
 # ---------------------------------------------------------------- shape and indexing
 def ix(name, idx, shapes):

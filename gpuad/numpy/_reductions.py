@@ -1,16 +1,37 @@
 """Reductions of gpuad.numpy (library reductions: CUB on a GPU, NumPy on the CPU)."""
 from __future__ import annotations
 
-from ..primitives import base
-from ._core import prepare, normalize_axis, shape
+import builtins
 
-__all__ = ["sum", "mean"]
+from ..core import full_lower
+from ..primitives import base, reductions as R
+from ._core import prepare, normalize_axis, shape
+from ._elementwise import divide, exp, log, add, subtract, multiply, sqrt
+
+__all__ = ["sum", "mean", "prod", "max", "min", "amax", "amin", "var", "std", "logsumexp",
+           "cumsum", "sort"]
+
+
+def _kept(x_shape, axes):
+    return tuple(1 if i in axes else d for i, d in enumerate(x_shape))
 
 
 def _keep(out, x_shape, axes, keepdims):
-    if not keepdims:
-        return out
-    return base.reshape(out, tuple(1 if i in axes else d for i, d in enumerate(x_shape)))
+    return base.reshape(out, _kept(x_shape, axes)) if keepdims else out
+
+
+def _count(x_shape, axes):
+    n = 1
+    for i in axes:
+        n *= x_shape[i]
+    return n
+
+
+def _reduce(a, axis, dtype=None):
+    (a,), _ = prepare(a)
+    if dtype is not None:
+        a = base.astype(a, dtype)
+    return a, normalize_axis(axis, len(shape(a)))
 
 
 def sum(a, axis=None, dtype=None, keepdims=False):
@@ -22,20 +43,173 @@ def sum(a, axis=None, dtype=None, keepdims=False):
         >>> gpuad.grad(lambda x: gnp.sum(x ** 2))(np.array([1.0, 2.0]))
         array([2., 4.])
     """
-    (a,), _ = prepare(a)
-    if dtype is not None:
-        a = base.astype(a, dtype)
-    axes = normalize_axis(axis, len(shape(a)))
+    a, axes = _reduce(a, axis, dtype)
     return _keep(base.reduce_sum(a, axes), shape(a), axes, keepdims)
 
 
 def mean(a, axis=None, dtype=None, keepdims=False):
     """Arithmetic mean over ``axis``, like ``numpy.mean``."""
+    a, axes = _reduce(a, axis, dtype)
+    return divide(sum(a, axis=axes, keepdims=keepdims), float(_count(shape(a), axes)))
+
+
+def prod(a, axis=None, dtype=None, keepdims=False):
+    """Product over ``axis``, like ``numpy.prod``.
+
+    ``d prod(x) / d x_i = prod_{j != i} x_j``, exact at zeros: the derivatives come from a
+    tree of multiplies, never from ``prod(x) / x_i``. The product of no elements is 1.
+
+    Example::
+
+        >>> gpuad.grad(lambda x: gnp.prod(x))(np.array([2.0, 0.0, 3.0]))
+        array([0., 6., 0.])
+    """
+    a, axes = _reduce(a, axis, dtype)
+    return _keep(R.reduce_prod(a, axes), shape(a), axes, keepdims)
+
+
+def _extremum(a, axis, keepdims, op):
+    a, axes = _reduce(a, axis)
+    return _keep(R.reduce_max(a, axes, op), shape(a), axes, keepdims)
+
+
+def max(a, axis=None, keepdims=False):
+    """Largest element over ``axis``, like ``numpy.max``.
+
+    The derivative is that of the maximising element; where k elements tie for the maximum,
+    each gets ``1/k`` of it (the cotangent is split evenly), so ``grad(max)`` is a
+    subgradient that sums to 1 along the reduced axes.
+
+    Example::
+
+        >>> gpuad.grad(lambda x: gnp.max(x))(np.array([1.0, 3.0, 3.0]))
+        array([0. , 0.5, 0.5])
+    """
+    return _extremum(a, axis, keepdims, "max")
+
+
+def min(a, axis=None, keepdims=False):
+    """Smallest element over ``axis``, like ``numpy.min``; ties split the derivative evenly
+    as for :func:`max`.
+
+    Example::
+
+        >>> gpuad.grad(lambda x: gnp.min(x))(np.array([1.0, 3.0]))
+        array([1., 0.])
+    """
+    return _extremum(a, axis, keepdims, "min")
+
+
+amax = max
+amin = min
+
+
+def var(a, axis=None, dtype=None, ddof=0, keepdims=False):
+    """Variance over ``axis``, like ``numpy.var``:
+    ``sum((x - mean(x))**2) / (N - ddof)`` with N the number of reduced elements.
+
+    Example::
+
+        >>> gpuad.grad(lambda x: gnp.var(x))(np.array([1.0, 2.0, 4.0]))
+        array([-0.88888889, -0.22222222,  1.11111111])
+    """
+    a, axes = _reduce(a, axis, dtype)
+    d = subtract(a, mean(a, axis=axes, keepdims=True))
+    dof = builtins.max(_count(shape(a), axes) - ddof, 0)
+    return divide(sum(multiply(d, d), axis=axes, keepdims=keepdims), float(dof))
+
+
+def std(a, axis=None, dtype=None, ddof=0, keepdims=False):
+    """Standard deviation ``sqrt(var(x))`` over ``axis``, like ``numpy.std``.
+
+    Not differentiable where the variance is 0 (all reduced elements equal): the derivative
+    of the square root there is infinite and the gradient comes out NaN.
+
+    Example::
+
+        >>> gpuad.grad(lambda x: gnp.std(x))(np.array([1.0, 3.0]))
+        array([-0.5,  0.5])
+    """
+    return sqrt(var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims))
+
+
+def logsumexp(a, axis=None, keepdims=False):
+    """``log(sum(exp(x)))`` over ``axis``, computed stably, like
+    ``scipy.special.logsumexp``.
+
+    With ``m = max(x)`` (a constant for differentiation: the identity holds for any m),
+    ``logsumexp(x) = m + log(sum(exp(x - m)))``; no exponential overflows. The gradient is
+    ``softmax(x)``. An empty reduction gives ``-inf``.
+
+    Example::
+
+        >>> gnp.logsumexp(np.array([1000.0, 1000.0]))
+        array(1000.69314718)
+        >>> gpuad.grad(gnp.logsumexp)(np.array([0.0, 0.0]))
+        array([0.5, 0.5])
+    """
+    a, axes = _reduce(a, axis)
+    m = _shift(a, axes)
+    s = log(sum(exp(subtract(a, m)), axis=axes, keepdims=True))
+    return _drop(add(s, m), shape(a), axes, keepdims)
+
+
+def _shift(a, axes):
+    """max(a) over axes (keepdims) as a constant, 0 where it is not finite or empty."""
+    x = full_lower(a)
+    xp = base.xp_of(x)
+    kept = _kept(x.shape, axes)
+    if _count(x.shape, axes) == 0:
+        return xp.zeros(kept, dtype=x.dtype)
+    m = R.reduce_max(x, axes).reshape(kept)
+    return xp.where(xp.isfinite(m), m, xp.zeros((), dtype=x.dtype))
+
+
+def _drop(out, x_shape, axes, keepdims):
+    if keepdims:
+        return out
+    return base.reshape(out, tuple(d for i, d in enumerate(x_shape) if i not in axes))
+
+
+def cumsum(a, axis=None, dtype=None):
+    """Running sum along ``axis`` (the flattened array for ``None``), like ``numpy.cumsum``.
+
+    Linear: its JVP is the running sum of the tangent; its VJP is the running sum of the
+    cotangent taken from the end (``g_i = sum_{j >= i} g'_j``).
+
+    Example::
+
+        >>> gpuad.grad(lambda x: gnp.sum(gnp.cumsum(x)))(np.array([1.0, 2.0, 3.0]))
+        array([3., 2., 1.])
+    """
     (a,), _ = prepare(a)
-    axes = normalize_axis(axis, len(shape(a)))
-    n = 1
-    for i in axes:
-        n *= shape(a)[i]
-    s = sum(a, axis=axes, dtype=dtype, keepdims=keepdims)
-    from ._elementwise import divide
-    return divide(s, float(n))
+    if dtype is not None:
+        a = base.astype(a, dtype)
+    if axis is None:
+        a, axis = base.reshape(a, (_size(a),)), 0
+    (axis,) = normalize_axis(axis, len(shape(a)))
+    return R.cumsum(a, axis)
+
+
+def sort(a, axis=-1):
+    """Sorted copy along ``axis`` (the flattened array for ``None``), like ``numpy.sort``.
+
+    The derivative follows the sorting permutation: ``out = take_along_axis(x,
+    argsort(x))``, so the tangent is gathered and the cotangent scattered back by it.
+    Not differentiable where elements tie.
+
+    Example::
+
+        >>> w = np.array([2.0, 0.0])        # weighs the smallest element
+        >>> gpuad.grad(lambda x: gnp.sum(gnp.sort(x) * w))(np.array([3.0, 1.0]))
+        array([0., 2.])
+    """
+    (a,), _ = prepare(a)
+    if axis is None:
+        a, axis = base.reshape(a, (_size(a),)), 0
+    (axis,) = normalize_axis(axis, len(shape(a)))
+    return R.sort(a, axis)
+
+
+def _size(a):
+    return _count(shape(a), range(len(shape(a))))

@@ -1,3 +1,5 @@
 """The registry's entries, one module per family (see gpuad.core.REGISTRY)."""
 from . import base, elementwise, select   # noqa: F401
 from . import indexing                     # noqa: F401
+from . import reductions                   # noqa: F401
+from . import linalg                       # noqa: F401

@@ -1,0 +1,237 @@
+"""Products and contractions of gpuad.numpy: matmul through ``xp.matmul``, everything else
+through one ``einsum`` primitive (cuBLAS on a GPU, BLAS on the CPU)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..primitives import base, linalg as LA
+from ._core import prepare, shape, normalize_axis
+from ._elementwise import multiply
+
+__all__ = ["matmul", "einsum", "dot", "inner", "outer", "tensordot", "trace"]
+
+
+def matmul(a, b, /):
+    """Matrix product with NumPy's ``matmul`` rules (also the ``@`` operator).
+
+    ``out[..., i, j] = sum_k a[..., i, k] b[..., k, j]``; batch axes broadcast; a 1-D
+    operand is a vector (a row on the left, a column on the right). Rules:
+    ``d out = da b + a db``, ``ga = g b^T``, ``gb = a^T g`` (summed over broadcast axes).
+
+    Example::
+
+        >>> a, b = np.array([[1.0, 2.0]]), np.array([[3.0], [4.0]])
+        >>> gpuad.grad(lambda a: gnp.sum(a @ b))(a)
+        array([[3., 4.]])
+    """
+    (a, b), _ = prepare(a, b)
+    sa, sb = tuple(shape(a)), tuple(shape(b))
+    if not sa or not sb:
+        raise ValueError(f"matmul: operands of shapes {sa} and {sb}: a 0-d operand has no "
+                         "matrix axes (use multiply)")
+    ka, kb = sa[-1], sb[-2] if len(sb) > 1 else sb[0]
+    if ka != kb:
+        raise ValueError(f"matmul: shapes {sa} and {sb} are not aligned: {ka} (last axis "
+                         f"of the first) != {kb} (the contracted axis of the second)")
+    try:
+        np.broadcast_shapes(sa[:-2], sb[:-2])
+    except ValueError:
+        raise ValueError(f"matmul: the batch axes of shapes {sa} and {sb} do not "
+                         "broadcast") from None
+    out = LA.matmul(base.reshape(a, (1,) + sa) if len(sa) == 1 else a,
+                    base.reshape(b, sb + (1,)) if len(sb) == 1 else b)
+    so = tuple(shape(out))
+    if len(sb) == 1:
+        so = so[:-1]
+    if len(sa) == 1:
+        so = so[:-2] + so[-1:] if len(sb) > 1 else so[:-1]
+    return base.reshape(out, so)
+
+
+def _explicit(subscripts, shapes):
+    """``subscripts`` with the output written out and every ``...`` replaced by labels."""
+    s = subscripts.replace(" ", "")
+    lhs, out = s.split("->") if "->" in s else (s, None)
+    ins = lhs.split(",")
+    if len(ins) != len(shapes):
+        raise ValueError(f"einsum: subscripts {subscripts!r} name {len(ins)} operands but "
+                         f"{len(shapes)} were given")
+    if any(not (c.isalpha() or c in ".,->") for c in s):
+        raise ValueError(f"einsum: subscripts {subscripts!r} may use only letters, ',', "
+                         "'->' and '...'")
+    n_ell = 0
+    for k, (sub, sh) in enumerate(zip(ins, shapes)):
+        named = len(sub.replace("...", ""))
+        if ("..." in sub and named > len(sh)) or ("..." not in sub and named != len(sh)):
+            raise ValueError(f"einsum: operand {k} has shape {tuple(sh)} but subscripts "
+                             f"{sub!r} for it")
+        if "..." in sub:
+            n_ell = max(n_ell, len(sh) - named)
+    ell = "".join(LA.fresh_labels(n_ell, s))
+    # Broadcast axes align on the right, as in NumPy broadcasting.
+    ins = [sub.replace("...", ell[n_ell - (len(sh) - len(sub) + 3):]) if "..." in sub else sub
+           for sub, sh in zip(ins, shapes)]
+    if out is None:
+        # NumPy's implicit output: the broadcast axes, then labels used once, sorted.
+        once = sorted(c for c in set(lhs) if c.isalpha() and lhs.count(c) == 1)
+        out = ell + "".join(once)
+    else:
+        out = out.replace("...", ell)
+    for c in out:
+        if c not in "".join(ins):
+            raise ValueError(f"einsum: output label {c!r} of {subscripts!r} is not an "
+                             "input label")
+    return ins, out
+
+
+def einsum(subscripts, *operands, optimize=None):
+    """Einstein summation, like ``numpy.einsum`` (string subscripts, implicit or explicit
+    output, ``...`` broadcasting, repeated labels for diagonals).
+
+    ``einsum("ij,jk->ik", a, b)[i, k] = sum_j a[i, j] b[j, k]``. Multilinear: the tangent
+    is a sum of einsums with one operand replaced by its tangent (the tangent lanes are one
+    more label) and the cotangent of an operand is the einsum of the output cotangent with
+    the other operands, back to that operand's labels. ``optimize`` is accepted for
+    compatibility; contractions are always ordered by the library.
+
+    Example::
+
+        >>> a = np.array([[1.0, 2.0], [3.0, 4.0]])
+        >>> gnp.einsum("ii", a), gpuad.grad(lambda a: gnp.einsum("ij,ij", a, a))(a)
+        (array(5.), array([[2., 4.],
+               [6., 8.]]))
+    """
+    if not isinstance(subscripts, str):
+        raise TypeError("gpuad.numpy.einsum takes string subscripts")
+    ops, _ = prepare(*operands)
+    ins, out = _explicit(subscripts, [shape(o) for o in ops])
+    sizes: dict = {}
+    for sub, o in zip(ins, ops):
+        for c, d in zip(sub, shape(o)):
+            if d != 1 and sizes.setdefault(c, d) != d:
+                raise ValueError(f"einsum: label {c!r} of {subscripts!r} has sizes "
+                                 f"{sizes[c]} and {d} (shapes "
+                                 f"{[tuple(shape(o)) for o in ops]})")
+    # Size-1 axes broadcast (views): the primitive then sees one size per label.
+    ops = [base.broadcast_to(o, tuple(sizes.get(c, 1) for c in sub))
+           for sub, o in zip(ins, ops)]
+    return LA.einsum(",".join(ins) + "->" + out, *ops)
+
+
+def _labels(n, start=0):
+    return "".join(LA.fresh_labels(start + n, "")[start:])
+
+
+def dot(a, b, /):
+    """``numpy.dot``: a product for 0-d operands, ``matmul`` for 1-D and 2-D ones, and for
+    N-D ones the sum over the last axis of ``a`` and the second-to-last of ``b``:
+    ``dot(a, b)[i, j, k, m] = sum_l a[i, j, l] b[k, l, m]``.
+
+    Example::
+
+        >>> gpuad.grad(lambda x: gnp.dot(x, x))(np.array([1.0, 2.0]))
+        array([2., 4.])
+    """
+    (a, b), _ = prepare(a, b)
+    sa, sb = tuple(shape(a)), tuple(shape(b))
+    if not sa or not sb:
+        return multiply(a, b)
+    if len(sa) <= 2 and len(sb) <= 2:
+        return matmul(a, b)
+    kb = len(sb) - 2 if len(sb) > 1 else 0
+    if sa[-1] != sb[kb]:
+        raise ValueError(f"dot: shapes {sa} and {sb} are not aligned: {sa[-1]} (last axis "
+                         f"of the first) != {sb[kb]} (axis {kb} of the second)")
+    la, lb = _labels(len(sa)), _labels(len(sb), len(sa))
+    lb = lb[:kb] + la[-1] + lb[kb + 1:]
+    return einsum(f"{la},{lb}->{la[:-1]}{lb[:kb] + lb[kb + 1:]}", a, b)
+
+
+def inner(a, b, /):
+    """``numpy.inner``: the sum over the last axes, ``inner(a, b)[i, j] =
+    sum_k a[i, k] b[j, k]`` (a product for 0-d operands).
+
+    Example::
+
+        >>> gnp.inner(np.array([1.0, 2.0]), np.array([3.0, 4.0]))
+        array(11.)
+    """
+    (a, b), _ = prepare(a, b)
+    sa, sb = tuple(shape(a)), tuple(shape(b))
+    if not sa or not sb:
+        return multiply(a, b)
+    if sa[-1] != sb[-1]:
+        raise ValueError(f"inner: shapes {sa} and {sb} are not aligned: last axes "
+                         f"{sa[-1]} != {sb[-1]}")
+    la, lb = _labels(len(sa)), _labels(len(sb) - 1, len(sa))
+    return einsum(f"{la},{lb}{la[-1]}->{la[:-1]}{lb}", a, b)
+
+
+def outer(a, b, /):
+    """``numpy.outer``: ``outer(a, b)[i, j] = a.ravel()[i] * b.ravel()[j]``.
+
+    Example::
+
+        >>> gnp.outer(np.array([1.0, 2.0]), np.array([3.0]))
+        array([[3.],
+               [6.]])
+    """
+    (a, b), _ = prepare(a, b)
+    a = base.reshape(a, (int(np.prod(shape(a), dtype=np.int64)),))
+    b = base.reshape(b, (int(np.prod(shape(b), dtype=np.int64)),))
+    return einsum("i,j->ij", a, b)
+
+
+def tensordot(a, b, /, axes=2):
+    """``numpy.tensordot``: sum over ``axes`` of ``a`` paired with ``axes`` of ``b`` (an int
+    N means the last N of ``a`` with the first N of ``b``); the free axes of ``a`` then of
+    ``b`` remain.
+
+    Example::
+
+        >>> a = np.ones((2, 3))
+        >>> gnp.tensordot(a, a, axes=([1], [1]))
+        array([[3., 3.],
+               [3., 3.]])
+    """
+    (a, b), _ = prepare(a, b)
+    sa, sb = tuple(shape(a)), tuple(shape(b))
+    if isinstance(axes, (int, np.integer)):
+        xa, xb = list(range(len(sa) - int(axes), len(sa))), list(range(int(axes)))
+    else:
+        xa, xb = ([ax] if isinstance(ax, (int, np.integer)) else list(ax) for ax in axes)
+        xa, xb = [int(i) % len(sa) for i in xa], [int(j) % len(sb) for j in xb]
+    if len(xa) != len(xb) or any(sa[i] != sb[j] for i, j in zip(xa, xb)):
+        raise ValueError(f"tensordot: shapes {sa} and {sb} do not match along axes "
+                         f"{xa} and {xb}")
+    la, lb = list(_labels(len(sa))), list(_labels(len(sb), len(sa)))
+    for i, j in zip(xa, xb):
+        lb[j] = la[i]
+    out = [c for k, c in enumerate(la) if k not in xa] + [c for k, c in enumerate(lb)
+                                                          if k not in xb]
+    return einsum(f"{''.join(la)},{''.join(lb)}->{''.join(out)}", a, b)
+
+
+def trace(a, offset=0, axis1=0, axis2=1, dtype=None):
+    """``numpy.trace``: the sum of the (``offset``) diagonal of the matrices in axes
+    ``axis1``, ``axis2``; the other axes remain. Linear: the cotangent is ``g`` placed on
+    that diagonal.
+
+    Example::
+
+        >>> gpuad.grad(lambda a: gnp.trace(a))(np.ones((2, 3)))
+        array([[1., 0., 0.],
+               [0., 1., 0.]])
+    """
+    (a,), xp = prepare(a)
+    if dtype is not None:
+        a = base.astype(a, dtype)
+    sa = tuple(shape(a))
+    i = normalize_axis(axis1, len(sa), "axis1")[0]
+    j = normalize_axis(axis2, len(sa), "axis2")[0]
+    if i == j:
+        raise ValueError("trace: axis1 and axis2 cannot be the same")
+    la = _labels(len(sa))
+    diag = xp.eye(sa[i], sa[j], k=offset, dtype=a.dtype)   # a constant 0/1 mask
+    out = "".join(c for k, c in enumerate(la) if k not in (i, j))
+    return einsum(f"{la},{la[i]}{la[j]}->{out}", a, diag)
