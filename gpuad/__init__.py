@@ -15,12 +15,15 @@ from . import primitives as _primitives      # noqa: F401  (fills the registry)
 from .core import REGISTRY
 from .runtime.profile import profile
 from .transforms import (grad, value_and_grad, vjp, jvp, hvp, jacfwd, jacrev, jacobian,
-                         hessian, stop_gradient)
+                         hessian, stop_gradient, check_support)
+from .taylor import taylor
+from .testing import check_grads
 from . import numpy                          # noqa: F401
 from . import nn                             # noqa: F401
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "hvp", "jacfwd", "jacrev", "jacobian",
-           "hessian", "stop_gradient", "profile", "REGISTRY"]
+           "hessian", "stop_gradient", "check_support", "taylor", "check_grads", "profile",
+           "REGISTRY"]
 
 from . import checkpoint_policies            # noqa: E402
 from .checkpoint import checkpoint, checkpoint_loop, revolve_schedule   # noqa: E402

@@ -17,8 +17,6 @@ from ._indexing import *             # noqa: F401,F403
 from ._indexing import _getitem      # noqa: F401  (the operator x[idx] of traced arrays)
 from . import _methods
 
-_methods.install()
-
 # NumPy's non-differentiable helpers and constructors, unchanged.
 from numpy import (float32, float64, int32, int64, bool_, newaxis, pi, e, inf, nan,  # noqa
                    dtype, ndarray)
@@ -51,3 +49,5 @@ _PASSTHROUGH = {
     "unique", "bincount", "tri", "meshgrid", "indices", "unravel_index",
     "ravel_multi_index", "diag_indices", "tril_indices", "triu_indices",
 }
+
+_methods.install()   # last: traced arrays get methods for everything above
