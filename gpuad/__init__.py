@@ -29,3 +29,8 @@ from . import checkpoint_policies            # noqa: E402
 from .checkpoint import checkpoint, checkpoint_loop, revolve_schedule   # noqa: E402
 
 __all__ += ["checkpoint", "checkpoint_loop", "revolve_schedule", "checkpoint_policies"]
+
+from .custom import (Launch, CustomPrimitive, custom_primitive, custom_vjp,   # noqa: E402
+                     custom_jvp)
+
+__all__ += ["Launch", "CustomPrimitive", "custom_primitive", "custom_vjp", "custom_jvp"]

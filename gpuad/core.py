@@ -34,13 +34,17 @@ class Primitive:
     decompose(*args, **params)
         The same computation written with other primitives. A primitive without a rule for
         some trace runs its decomposition there, so a fused kernel needs no rules of its own.
+    max_order
+        None, or how many nested differentiating transforms the rules support (a custom
+        kernel without second-order rules has 1): deeper nesting is refused when the
+        primitive is traced, before any sweep runs (:func:`check_order`).
     """
 
     __slots__ = ("name", "impl", "jvp", "vjp", "decompose", "saves", "multiple_results",
-                 "linear", "doc")
+                 "linear", "doc", "max_order")
 
     def __init__(self, name, impl, *, jvp=None, vjp=None, decompose=None, saves="ins",
-                 multiple_results=False, linear=False, doc=""):
+                 multiple_results=False, linear=False, doc="", max_order=None):
         self.name = name
         self.impl = impl
         self.jvp = jvp
@@ -50,6 +54,7 @@ class Primitive:
         self.multiple_results = multiple_results
         self.linear = linear
         self.doc = doc
+        self.max_order = max_order
 
     def __repr__(self):
         return f"<primitive {self.name}>"
@@ -160,6 +165,25 @@ def bind(prim: Primitive, *args, acc=None, **params):
     return top.process(prim, args, params)
 
 
+def check_order(prim, args):
+    """Refuse ``prim`` when more differentiating traces reach it than its rules support.
+
+    Each distinct trace among the arguments' tracer layers will differentiate ``prim``
+    (or its rules) once, so their number is the derivative order asked for. Raised while
+    tracing, before any reverse sweep runs."""
+    traces = set()
+    for a in args:
+        while isinstance(a, Tracer):
+            traces.add(id(a._trace))
+            a = a.value
+    if len(traces) > prim.max_order:
+        why = getattr(prim, "missing", "")
+        raise NotImplementedError(
+            f"primitive {prim.name!r} is differentiated to order {len(traces)} here (nested "
+            f"transforms such as hvp, hessian or grad of grad), but its derivative rules "
+            f"reach only order {prim.max_order}" + (f": {why}" if why else ""))
+
+
 # ------------------------------------------------------------------ forward mode
 
 class JVPTracer(Tracer):
@@ -193,6 +217,8 @@ class JVPTrace(Trace):
                 tangents.append(None)
         if all(t is None for t in tangents):
             return bind(prim, *primals, **params)
+        if prim.max_order is not None:
+            check_order(prim, args)
         if prim.jvp is None:
             if prim.decompose is None:
                 raise NotImplementedError(f"primitive {prim.name!r} has no JVP rule")
@@ -267,6 +293,8 @@ class VJPTrace(Trace):
                 parents.append(None)
         if all(p is None for p in parents):
             return bind(prim, *vals, **params)
+        if prim.max_order is not None:
+            check_order(prim, args)
         if prim.vjp is None:
             if prim.decompose is None:
                 raise NotImplementedError(f"primitive {prim.name!r} has no VJP rule")

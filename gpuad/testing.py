@@ -125,3 +125,186 @@ def check_grads(fun, args, order=2, modes=("fwd", "rev"), eps=None, atol=None, r
                 return vjp(fun, *xs)[1](u)
             f_vjp.__name__ = f"vjp({getattr(fun, '__name__', 'fun')})"
             check_grads(f_vjp, args, order - 1, modes, eps, atol, rtol, rng)
+
+
+# ------------------------------------------------------------------ custom primitives
+
+def _mismatch(got, want, atol, rtol, what="output"):
+    """None, or where the leaves of ``got`` and ``want`` differ most, as text."""
+    worst = None
+    for j, (x, y) in enumerate(zip(tree.flatten(got)[0], tree.flatten(want)[0])):
+        x, y = _to_host(x), _to_host(y)
+        if x.shape != y.shape:
+            return f"output {j} has shape {x.shape}, expected {y.shape}"
+        scale = max(1.0, float(np.max(np.abs(y), initial=0.0)))
+        err = np.abs(x - y)
+        bad = ~(err <= atol * scale + rtol * np.abs(y))
+        if np.any(bad):
+            i = np.unravel_index(int(np.argmax(np.where(bad, err, -1))), x.shape) if x.shape else ()
+            e = float(np.max(np.where(np.isnan(err), np.inf, err)))
+            if worst is None or e > worst[0]:
+                at = f"{what} {j} " if len(tree.flatten(want)[0]) > 1 or what == "output" else ""
+            worst = (e, f"max |error| {e:.3g} at {at}index {tuple(map(int, i))}: "
+                            f"{float(x[i]):.10g} vs {float(y[i]):.10g}; {int(bad.sum())} of "
+                            f"{x.size} entries outside atol {atol:g} * {scale:.3g} + rtol {rtol:g}")
+    return None if worst is None else worst[1]
+
+
+def _max_err(got, want):
+    return max((float(np.max(np.abs(_to_host(x) - _to_host(y)), initial=0.0))
+                for x, y in zip(tree.flatten(got)[0], tree.flatten(want)[0])), default=0.0)
+
+
+def _with(args, i, v):
+    a = list(args)
+    a[i] = v
+    return tuple(a)
+
+
+def check_primitive(prim, example_args, reference=None, order=1, params=None, eps=None,
+                    atol=None, rtol=None, rng=None):
+    """Check a custom primitive's kernels on the CPU; raise AssertionError on a mismatch.
+
+    Runs ``prim(*example_args, **params)`` through the host build (CuPy arguments are
+    copied to NumPy) with every output guarded, then checks, for each differentiated input
+    x_i separately so a failure names it:
+
+    * forward: against ``reference(*args, **params)`` (NumPy, float64 arguments), if given;
+      and every output entry written, nothing written past the end;
+    * JVP against central differences: ``J e_i v ~ (f(x + eps v) - f(x - eps v)) / 2 eps``
+      along a random v in input i; and a 3-lane JVP equal to three 1-lane JVPs;
+    * VJP against JVP by the dot-product test ``<u, J v> = <J^T u, v>``; on failure the
+      entries of ``J^T u`` are compared one by one (from JVP lanes) to say where;
+    * ``order=2``: the same checks on the derivative maps ``x -> J(x)^T u`` (its JVP is the
+      HVP path; its VJP is grad of grad) and ``x -> J(x) v`` (jvp of jvp, grad of jvp).
+      A composition the primitive refuses (NotImplementedError) is reported as skipped.
+
+    Failures raise ``AssertionError("check_primitive('name'): <check>: <max error, where>")``.
+    Returns ``{check: max abs error, or "skipped: why"}``. Use float64 examples: central
+    differences in float32 only support loose tolerances.
+
+    Example::
+
+        >>> report = gpuad.testing.check_primitive(cube, (np.array([1.0, 2.0]),),
+        ...                                       reference=lambda x: x ** 3, order=2)
+    """
+    from .custom import checking
+    from .transforms import _jvp_lanes
+    name = getattr(prim, "name", None) or getattr(prim, "__name__", "fun")
+    params = dict(params or {})
+    rng = rng or np.random.default_rng(0)
+    args = tuple(np.array(_to_host(a), dtype=getattr(full_lower(a), "dtype", np.float64))
+                 for a in example_args)
+    e, a, r = _default_tols(args)
+    eps, atol, rtol = eps or e, atol or a, rtol or r
+    wrt = getattr(prim, "wrt", None)
+    wrt = tuple(range(len(args))) if wrt is None else tuple(i % len(args) for i in wrt)
+    wrt = tuple(i for i in wrt if args[i].dtype.kind == "f")
+    report: dict = {}
+
+    def fail(check, msg):
+        raise AssertionError(f"check_primitive({name!r}): {check}: {msg}")
+
+    def f(*xs):
+        return prim(*xs, **params)
+
+    def first_order(label, fun, lanes=True):
+        def fr(*ws):                  # fun of the differentiated inputs only
+            a_ = list(args)
+            for i, w in zip(wrt, ws):
+                a_[i] = w
+            return fun(*a_)
+        ws = tuple(args[i] for i in wrt)
+        out = fr(*ws)
+        zero = tuple(np.zeros_like(w) for w in ws)
+        for k, i in enumerate(wrt):
+            v = _like(rng, ws[k])
+            _, tout = jvp(fr, ws, _with(zero, k, v))
+            plus = fr(*_with(ws, k, ws[k] + eps * v))
+            minus = fr(*_with(ws, k, ws[k] - eps * v))
+            fd = tree.tree_map(lambda p, m: (_to_host(p) - _to_host(m)) / (2 * eps), plus, minus)
+            check = f"{label}JVP along input {i} vs central differences"
+            bad = _mismatch(tout, fd, atol, rtol)
+            if bad:
+                fail(check, bad)
+            report[check] = _max_err(tout, fd)
+        if lanes:
+            K = 3
+            tl = tuple(np.stack([_like(rng, w) for _ in range(K)]) for w in ws)
+            _, together = _jvp_lanes(fr, ws, tl, K)
+            single = [jvp(fr, ws, tuple(t[j] for t in tl))[1] for j in range(K)]
+            apart = tree.tree_map(lambda *s_: np.stack([_to_host(x) for x in s_]), *single)
+            check = f"{label}JVP with {K} lanes in one launch vs {K} one-lane JVPs"
+            bad = _mismatch(together, apart, atol, rtol)
+            if bad:
+                fail(check, bad + " (does the JVP kernel loop over all lanes?)")
+            report[check] = _max_err(together, apart)
+        u = _like(rng, out)
+        g = vjp(fr, *ws)[1](u)
+        for k, i in enumerate(wrt):
+            v = _like(rng, ws[k])
+            _, tout = jvp(fr, ws, _with(zero, k, v))
+            lhs, rhs = _vdot(u, tout), _vdot(g[k], v)
+            check = f"{label}VJP of input {i} vs JVP (dot-product test)"
+            err = abs(lhs - rhs)
+            if not err <= (atol + rtol) * max(1.0, abs(lhs), abs(rhs)):
+                fail(check, f"<u, J v> = {lhs!r} but <J^T u, v> = {rhs!r} (|difference| "
+                            f"{err:.3g}); " + _where_vjp(fr, ws, k, u, g[k]))
+            report[check] = err
+
+    def second_order():
+        mo = getattr(prim, "max_order", None)
+        if mo is not None and mo < 2:
+            raise NotImplementedError(
+                f"check_primitive({name!r}): order=2 asked, but its derivative rules reach "
+                f"only order {mo}: {getattr(prim, 'missing', '')}")
+        out = f(*args)
+        u = _like(rng, out)
+        v = tuple(_like(rng, x) if k in wrt else np.zeros_like(x) for k, x in enumerate(args))
+
+        def vjp_map(*xs):
+            return tuple(vjp(f, *xs)[1](u)[i] for i in wrt)
+
+        def jvp_map(*xs):
+            return jvp(f, xs, v)[1]
+        for label, fun in (("second order, x -> J(x)^T u: ", vjp_map),
+                           ("second order, x -> J(x) v: ", jvp_map)):
+            try:
+                first_order(label, fun, lanes=False)
+            except NotImplementedError as exc:
+                report[label + "reverse mode"] = f"skipped: {exc}"
+    try:
+        with checking():
+            out = f(*args)
+            if reference is not None:
+                ref = reference(*[x.astype(np.float64) if x.dtype.kind == "f" else x
+                                  for x in args], **params)
+                bad = _mismatch(out, ref, atol, rtol)
+                if bad:
+                    fail("forward vs reference", bad)
+                report["forward vs reference"] = _max_err(out, ref)
+            first_order("", f)
+            if order >= 2:
+                second_order()
+    except AssertionError as exc:     # the output guards' findings, named like the others
+        if str(exc).startswith("check_primitive("):
+            raise
+        raise AssertionError(f"check_primitive({name!r}): {exc}") from None
+    return report
+
+
+def _where_vjp(fun, args, i, u, gi, limit=2048):
+    """Entry-by-entry comparison of a VJP with J^T u built from JVP lanes (small inputs)."""
+    from .transforms import _jvp_lanes
+    n = args[i].size
+    if n > limit:
+        return f"input {i} has {n} entries, too many to locate the mismatch (limit {limit})"
+    basis = np.eye(n, dtype=args[i].dtype).reshape((n,) + args[i].shape)
+    ts = tuple(basis if k == i else np.zeros((n,) + x.shape, x.dtype) for k, x in enumerate(args))
+    _, lanes = _jvp_lanes(fun, args, ts, n)
+    jtu = sum(np.tensordot(_to_host(lane), _to_host(uu), axes=uu.ndim if hasattr(uu, "ndim") else 0)
+              for lane, uu in zip(tree.flatten(lanes)[0], tree.flatten(u)[0]))
+    jtu = np.asarray(jtu).reshape(args[i].shape)
+    bad = _mismatch(gi, jtu, *_default_tols(args)[1:], what="")
+    return ("entry by entry, VJP vs J^T u from JVP lanes: " + bad) if bad else \
+        "entry by entry J^T u agrees (the mismatch is below the tolerance per entry)"

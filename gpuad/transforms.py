@@ -528,6 +528,8 @@ def check_support(fun, *args, mode="hvp"):
             bad.append((name, "no VJP rule"))
         elif not need_rev and p.jvp is None and p.decompose is None:
             bad.append((name, "no JVP rule"))
-        elif order > getattr(p, "max_order", order):
-            bad.append((name, f"derivative rules only to order {p.max_order}"))
+        elif p.max_order is not None and order > p.max_order:
+            why = getattr(p, "missing", "")
+            bad.append((name, f"derivative rules only to order {p.max_order}"
+                              + (f" ({why})" if why else "")))
     return bad

@@ -1,0 +1,556 @@
+"""User-defined primitives from CUDA source (run on the CPU through the host build),
+custom_vjp / custom_jvp, check_primitive, and the custom_stencil example."""
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+
+import gpuad
+import gpuad.numpy as gnp
+from gpuad import Launch, custom_primitive
+from gpuad.testing import check_grads, check_primitive
+from gpuad.transforms import check_support
+
+# Several variants live in one source so that each set of instantiations is built once.
+SRC = r"""
+#define IDX long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x
+// y = x^3
+template <class T> __global__ void cube_fwd(const T* x, T* y, long long n) {
+    IDX; if (i < n) y[i] = x[i] * x[i] * x[i];
+}
+// ty[l] = 3 x^2 t[l]
+template <class T> __global__ void cube_jvp(const T* x, const T* t, T* ty, long long n,
+                                            long long lanes) {
+    IDX; if (i >= n) return;
+    T d = 3.0 * x[i] * x[i];
+    for (long long l = 0; l < lanes; ++l) ty[l * n + i] = d * t[l * n + i];
+}
+// gx = 3 x^2 g
+template <class T> __global__ void cube_vjp(const T* x, const T* g, T* gx, long long n) {
+    IDX; if (i < n) gx[i] = 3.0 * x[i] * x[i] * g[i];
+}
+// a deliberately wrong VJP: 2 x^2 g
+template <class T> __global__ void cube_vjp_wrong(const T* x, const T* g, T* gx, long long n) {
+    IDX; if (i < n) gx[i] = 2.0 * x[i] * x[i] * g[i];
+}
+// a deliberately wrong JVP: 3 x t (lanes honoured)
+template <class T> __global__ void cube_jvp_wrong(const T* x, const T* t, T* ty, long long n,
+                                                  long long lanes) {
+    IDX; if (i >= n) return;
+    for (long long l = 0; l < lanes; ++l) ty[l * n + i] = 3.0 * x[i] * t[l * n + i];
+}
+// The VJP kernel's own derivatives, for cube_vjp as a primitive V(x, g) = 3 x^2 g:
+// JVP: tgx[l] = 6 x g tx[l] + 3 x^2 tg[l];  VJP: (gx, gg) = (6 x g h, 3 x^2 h)
+template <class T> __global__ void cube_vjp_jvp(const T* x, const T* g, const T* tx,
+                                                const T* tg, T* tgx, long long n, long long lanes) {
+    IDX; if (i >= n) return;
+    for (long long l = 0; l < lanes; ++l)
+        tgx[l * n + i] = 6.0 * x[i] * g[i] * tx[l * n + i] + 3.0 * x[i] * x[i] * tg[l * n + i];
+}
+template <class T> __global__ void cube_vjp_vjp(const T* x, const T* g, const T* h, T* gx, T* gg,
+                                                long long n) {
+    IDX; if (i >= n) return;
+    gx[i] = 6.0 * x[i] * g[i] * h[i];
+    gg[i] = 3.0 * x[i] * x[i] * h[i];
+}
+// sin and cos of x: two outputs
+template <class T> __global__ void sc_fwd(const T* x, T* s, T* c, long long n) {
+    IDX; if (i < n) { s[i] = sin(x[i]); c[i] = cos(x[i]); }
+}
+template <class T> __global__ void sc_jvp(const T* x, const T* t, T* ts, T* tc, long long n,
+                                          long long lanes) {
+    IDX; if (i >= n) return;
+    T cs = cos(x[i]), sn = sin(x[i]);
+    for (long long l = 0; l < lanes; ++l) { ts[l * n + i] = cs * t[l * n + i]; tc[l * n + i] = -sn * t[l * n + i]; }
+}
+// y = exp(x) with VJP kernels that read the output: gx = y g
+template <class T> __global__ void exp_fwd(const T* x, T* y, long long n) {
+    IDX; if (i < n) y[i] = exp(x[i]);
+}
+template <class T> __global__ void exp_jvp(const T* x, const T* t, T* ty, long long n,
+                                           long long lanes) {
+    IDX; if (i >= n) return;
+    T e = exp(x[i]);
+    for (long long l = 0; l < lanes; ++l) ty[l * n + i] = e * t[l * n + i];
+}
+template <class T> __global__ void exp_vjp_out(const T* y, const T* g, T* gx, long long n) {
+    IDX; if (i < n) gx[i] = y[i] * g[i];
+}
+template <class T> __global__ void exp_vjp_both(const T* x, const T* y, const T* g, T* gx,
+                                                long long n) {
+    IDX; if (i < n) gx[i] = y[i] * g[i];
+}
+template <class T> __global__ void sc_vjp(const T* x, const T* gs, const T* gc, T* gx, long long n) {
+    IDX; if (i < n) gx[i] = cos(x[i]) * gs[i] - sin(x[i]) * gc[i];
+}
+"""
+
+# The same cube as plain (non-template) extern "C" kernels for double: no dual route.
+PLAIN = r"""
+extern "C" __global__ void cube_fwd_d(const double* x, double* y, long long n) {
+    long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+    if (i < n) y[i] = x[i] * x[i] * x[i];
+}
+extern "C" __global__ void cube_jvp_d(const double* x, const double* t, double* ty, long long n,
+                                      long long lanes) {
+    long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    for (long long l = 0; l < lanes; ++l) ty[l * n + i] = 3.0 * x[i] * x[i] * t[l * n + i];
+}
+extern "C" __global__ void cube_vjp_d(const double* x, const double* g, double* gx, long long n) {
+    long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+    if (i < n) gx[i] = 3.0 * x[i] * x[i] * g[i];
+}
+"""
+
+
+def fwd_launch(kernel="cube_fwd<{T}>", args=lambda x, y: (x, y, np.int64(x.size))):
+    return Launch(kernel, args=args)
+
+
+def jvp_launch(kernel="cube_jvp<{T}>"):
+    return Launch(kernel, args=lambda x, t, ty: (x, t, ty, np.int64(x.size),
+                                                 np.int64(t.shape[0])))
+
+
+def vjp_launch(kernel="cube_vjp<{T}>"):
+    return Launch(kernel, args=lambda x, g, gx: (x, g, gx, np.int64(x.size)))
+
+
+def make_cube(name="cube", source=SRC, fwd=None, jvp=None, vjp=None, **kw):
+    return custom_primitive(source, name=name, outputs=lambda x: x.shape,
+                            forward=fwd or fwd_launch(), jvp=jvp or jvp_launch(),
+                            vjp=vjp or vjp_launch(), **kw)
+
+
+cube = make_cube()
+cube_plain = custom_primitive(
+    PLAIN, name="cube_plain", outputs=lambda x: x.shape,
+    forward=Launch("cube_fwd_d", args=lambda x, y: (x, y, np.int64(x.size))),
+    jvp=Launch("cube_jvp_d", args=lambda x, t, ty: (x, t, ty, np.int64(x.size),
+                                                   np.int64(t.shape[0]))),
+    vjp=Launch("cube_vjp_d", args=lambda x, g, gx: (x, g, gx, np.int64(x.size))))
+
+X = np.array([0.7, -1.3, 2.0])
+
+
+def loss(x):
+    return gnp.sum(cube(x) * gnp.sin(x))
+
+
+def loss_ref_grad(x):
+    return 3 * x ** 2 * np.sin(x) + x ** 3 * np.cos(x)
+
+
+def loss_ref_hess(x):
+    return np.diag(6 * x * np.sin(x) + 6 * x ** 2 * np.cos(x) - x ** 3 * np.sin(x))
+
+
+# ------------------------------------------------------------------ every transform
+
+def test_forward_runs_the_kernel():
+    np.testing.assert_allclose(cube(X), X ** 3, rtol=1e-15)
+    assert cube.max_order == 2 and cube.dual
+    assert gpuad.REGISTRY["cube"] is cube
+
+
+def test_grad_jvp_vjp():
+    np.testing.assert_allclose(gpuad.grad(loss)(X), loss_ref_grad(X), rtol=1e-12)
+    v = np.array([1.0, 2.0, -0.5])
+    out, t = gpuad.jvp(cube, (X,), (v,))
+    np.testing.assert_allclose(t, 3 * X ** 2 * v, rtol=1e-12)
+    out, f_vjp = gpuad.vjp(cube, X)
+    np.testing.assert_allclose(f_vjp(v)[0], 3 * X ** 2 * v, rtol=1e-12)
+
+
+def test_jacobians():
+    np.testing.assert_allclose(gpuad.jacfwd(cube)(X), np.diag(3 * X ** 2), rtol=1e-12)
+    np.testing.assert_allclose(gpuad.jacrev(cube)(X), np.diag(3 * X ** 2), rtol=1e-12)
+
+
+def test_hvp_batched_and_hessian():
+    H = loss_ref_hess(X)
+    V = np.array([[1.0, 0.0, 2.0], [0.5, -1.0, 0.0]])
+    np.testing.assert_allclose(gpuad.hvp(loss, X, V[0]), H @ V[0], rtol=1e-12)
+    with gpuad.profile() as prof:
+        hv = gpuad.hvp(loss, X, V, batched=True)
+    np.testing.assert_allclose(hv, V @ H, rtol=1e-12)
+    # both directions through ONE dual launch of the VJP kernel
+    assert prof.count(kernel="cube_vjp_dual") == 1
+    np.testing.assert_allclose(gpuad.hessian(loss)(X), H, rtol=1e-12)
+
+
+def test_other_second_orders():
+    w, v = np.array([0.5, 2.0, -1.0]), np.array([1.0, 3.0, 0.5])
+    f = lambda x: gnp.sum(cube(x))
+    np.testing.assert_allclose(gpuad.grad(lambda x: gnp.sum(gpuad.grad(f)(x) * w))(X),
+                               6 * X * w, rtol=1e-12)
+    np.testing.assert_allclose(
+        gpuad.jvp(lambda x: gpuad.jvp(cube, (x,), (v,))[1], (X,), (v,))[1], 6 * X * v * v,
+        rtol=1e-12)
+    np.testing.assert_allclose(
+        gpuad.grad(lambda x: gnp.sum(w * gpuad.jvp(cube, (x,), (v,))[1]))(X), 6 * X * v * w,
+        rtol=1e-12)
+    np.testing.assert_allclose(gpuad.jacrev(gpuad.grad(f))(X), np.diag(6 * X), rtol=1e-12)
+    check_grads(cube, (X,), order=2)
+
+
+def test_checkpoint_and_checkpoint_loop():
+    seg = gpuad.checkpoint(lambda x: cube(gnp.sin(x)))
+    f = lambda x: gnp.sum(seg(x))
+    np.testing.assert_allclose(gpuad.grad(f)(X), 3 * np.sin(X) ** 2 * np.cos(X), rtol=1e-12)
+    d2 = 6 * np.sin(X) * np.cos(X) ** 2 - 3 * np.sin(X) ** 3
+    np.testing.assert_allclose(gpuad.hessian(f)(X), np.diag(d2), rtol=1e-11)
+
+    def run(x):      # x -> x + 0.01 x^3, 30 times, 4 snapshots
+        return gnp.sum(gpuad.checkpoint_loop(lambda y: y + 0.01 * cube(y), x, 30, snapshots=4))
+
+    def run_gnp(x):
+        return gnp.sum(gpuad.checkpoint_loop(lambda y: y + 0.01 * y ** 3, x, 30, snapshots=4))
+    x = np.array([0.3, -0.8, 1.1])
+    np.testing.assert_allclose(gpuad.grad(run)(x), gpuad.grad(run_gnp)(x), rtol=1e-12)
+    np.testing.assert_allclose(gpuad.hessian(run)(x), gpuad.hessian(run_gnp)(x), rtol=1e-11)
+
+
+def test_float32():
+    x = X.astype(np.float32)
+    assert cube(x).dtype == np.float32
+    np.testing.assert_allclose(gpuad.grad(loss)(x), loss_ref_grad(X), rtol=1e-5)
+    np.testing.assert_allclose(gpuad.hessian(loss)(x), loss_ref_hess(X), rtol=1e-4, atol=1e-5)
+
+
+def test_two_outputs():
+    sc = custom_primitive(
+        SRC, name="sincos", num_outputs=2, outputs=lambda x: [x.shape, x.shape],
+        forward=Launch("sc_fwd<{T}>", args=lambda x, s, c: (x, s, c, np.int64(x.size))),
+        jvp=Launch("sc_jvp<{T}>", args=lambda x, t, ts, tc: (x, t, ts, tc, np.int64(x.size),
+                                                            np.int64(t.shape[0]))),
+        vjp=Launch("sc_vjp<{T}>", args=lambda x, gs, gc, gx: (x, gs, gc, gx,
+                                                             np.int64(x.size))))
+    s, c = sc(X)
+    np.testing.assert_allclose(s, np.sin(X), rtol=1e-15)
+    f = lambda x: gnp.sum(sc(x)[0] * sc(x)[1])          # sum(sin 2x / 2)
+    np.testing.assert_allclose(gpuad.grad(f)(X), np.cos(2 * X), rtol=1e-12)
+    np.testing.assert_allclose(gpuad.hessian(f)(X), np.diag(-2 * np.sin(2 * X)), rtol=1e-11)
+    # only one output used: the other's cotangent arrives as zeros
+    np.testing.assert_allclose(gpuad.grad(lambda x: gnp.sum(sc(x)[1]))(X), -np.sin(X),
+                               rtol=1e-12)
+    report = check_primitive(sc, (X,), reference=lambda x: [np.sin(x), np.cos(x)], order=2)
+    assert report["forward vs reference"] < 1e-12
+
+
+@pytest.mark.parametrize("saves", ["out", "both"])
+def test_vjp_kernel_reading_the_output(saves):
+    n = lambda a: np.int64(a.size)
+    vjp = (Launch("exp_vjp_out<{T}>", args=lambda y, g, gx: (y, g, gx, n(y))) if saves == "out"
+           else Launch("exp_vjp_both<{T}>", args=lambda x, y, g, gx: (x, y, g, gx, n(x))))
+    ex = custom_primitive(SRC, name=f"exp_{saves}", outputs=lambda x: x.shape, saves=saves,
+                          forward=Launch("exp_fwd<{T}>", args=lambda x, y: (x, y, n(x))),
+                          jvp=Launch("exp_jvp<{T}>", args=lambda x, t, ty: (
+                              x, t, ty, n(x), np.int64(t.shape[0]))), vjp=vjp)
+    f = lambda x: gnp.sum(ex(x) * x)            # d = e^x (1 + x), d2 = e^x (2 + x)
+    np.testing.assert_allclose(gpuad.grad(f)(X), np.exp(X) * (1 + X), rtol=1e-13)
+    np.testing.assert_allclose(gpuad.hessian(f)(X), np.diag(np.exp(X) * (2 + X)), rtol=1e-13)
+    gg = lambda x: gpuad.grad(lambda y: gnp.sum(gpuad.grad(f)(y)))(x)
+    report = check_primitive(ex, (X,), reference=np.exp, order=2)
+    if saves == "both":
+        np.testing.assert_allclose(gg(X), np.exp(X) * (2 + X), rtol=1e-13)
+        assert not any(isinstance(v, str) for v in report.values())
+    else:       # grad of grad needs the inputs in the VJP kernel: refused, and said so
+        with pytest.raises(NotImplementedError, match=r"'exp_out'.*saves='ins' or 'both'"):
+            gg(X)
+        skipped = [v for v in report.values() if isinstance(v, str)]
+        assert skipped and all(v.startswith("skipped:") for v in skipped)
+
+
+# ------------------------------------------------------------------ check_primitive
+
+def test_check_primitive_reports_every_check():
+    report = check_primitive(cube, (X,), reference=lambda x: x ** 3, order=2)
+    assert report["forward vs reference"] < 1e-15
+    assert "JVP along input 0 vs central differences" in report
+    assert "VJP of input 0 vs JVP (dot-product test)" in report
+    assert "JVP with 3 lanes in one launch vs 3 one-lane JVPs" in report
+    assert sum(k.startswith("second order") for k in report) == 4
+    assert all(isinstance(v, float) and v < 1e-8 for v in report.values())
+
+
+def test_wrong_vjp_is_caught_with_name_and_location():
+    bad = make_cube("cube_wrong_vjp", vjp=vjp_launch("cube_vjp_wrong<{T}>"))
+    with pytest.raises(AssertionError) as e:
+        check_primitive(bad, (X,))
+    msg = str(e.value)
+    assert msg.startswith("check_primitive('cube_wrong_vjp'): VJP of input 0 vs JVP")
+    assert "<u, J v>" in msg and "max |error|" in msg and "index (" in msg
+
+
+def test_wrong_jvp_is_caught():
+    bad = make_cube("cube_wrong_jvp", jvp=jvp_launch("cube_jvp_wrong<{T}>"))
+    with pytest.raises(AssertionError, match=r"check_primitive\('cube_wrong_jvp'\): JVP along "
+                                             r"input 0 vs central differences: max \|error\|"):
+        check_primitive(bad, (X,))
+
+
+def test_wrong_reference_is_caught():
+    with pytest.raises(AssertionError, match=r"'cube'\): forward vs reference: max \|error\|"):
+        check_primitive(cube, (X,), reference=lambda x: x ** 2)
+
+
+def test_ignored_lanes_are_caught():
+    bad = make_cube("cube_one_lane", jvp=Launch("cube_jvp<{T}>", args=lambda x, t, ty: (
+        x, t, ty, np.int64(x.size), np.int64(1))))
+    assert gpuad.jvp(bad, (X,), (np.ones(3),))[1].shape == (3,)     # one lane: fine
+    with pytest.raises(AssertionError, match=r"cube_one_lane.*left 6 of 9 entries .*lanes"):
+        check_primitive(bad, (X,))
+
+
+# ------------------------------------------------------------------ bad launch descriptions
+
+def test_output_shape_too_small_is_caught():
+    bad = custom_primitive(SRC, name="cube_small_out", outputs=lambda x: (x.size - 1,),
+                           forward=fwd_launch(), jvp=jvp_launch(), vjp=vjp_launch())
+    with pytest.raises(AssertionError, match=r"cube_small_out.*wrote past the end of output 0 "
+                                             r"\(shape \(2,\)\)"):
+        check_primitive(bad, (X,))
+
+
+def test_output_shape_not_a_shape():
+    bad = custom_primitive(SRC, name="cube_bad_out", outputs=lambda x: x.size,
+                           forward=fwd_launch(), jvp=jvp_launch(), vjp=vjp_launch())
+    with pytest.raises(TypeError, match=r"custom primitive 'cube_bad_out': outputs\(...\) "
+                                        r"returned 3; it must return a shape"):
+        bad(X)
+
+
+def test_wrong_argument_count():
+    bad = make_cube("cube_argc", fwd=fwd_launch(args=lambda x, y: (x, y)))
+    with pytest.raises(TypeError, match=r"custom primitive 'cube_argc', forward kernel: kernel "
+                                        r"cube_fwd<double> takes 3 arguments \(const T\* x, "
+                                        r"T\* y, long long n\), but args= returned 2"):
+        bad(X)
+    bad_vjp = make_cube("cube_argc_vjp", vjp=Launch("cube_vjp<{T}>",
+                                                    args=lambda x, g, gx: (x, g, gx)))
+    with pytest.raises(TypeError, match="cube_argc_vjp', vjp kernel.*takes 4 arguments"):
+        gpuad.grad(lambda x: gnp.sum(bad_vjp(x)))(X)
+
+
+def test_wrong_scalar_type():
+    bad = make_cube("cube_i32", fwd=fwd_launch(args=lambda x, y: (x, y, np.int32(x.size))))
+    with pytest.raises(TypeError, match=r"argument 2 of cube_fwd<double> is 'long long n' "
+                                        r"\(8 bytes\) but args= gave numpy.int32"):
+        bad(X)
+
+
+def test_scalar_input_and_construction_errors():
+    with pytest.raises(TypeError, match="input 0 is a float; inputs are arrays"):
+        cube(1.5)
+    with pytest.raises(TypeError, match="forward must be a gpuad.Launch"):
+        custom_primitive(SRC, name="nope", outputs=lambda x: x.shape, forward="cube_fwd")
+    with pytest.raises(ValueError, match="taken by a built-in primitive"):
+        make_cube("sin")
+
+
+# ------------------------------------------------------------------ order limits
+
+def test_plain_kernels_work_to_first_order():
+    assert cube_plain.max_order == 1 and not cube_plain.dual
+    f = lambda x: gnp.sum(cube_plain(x) * gnp.sin(x))
+    np.testing.assert_allclose(gpuad.grad(f)(X), loss_ref_grad(X), rtol=1e-12)
+    np.testing.assert_allclose(gpuad.jacrev(cube_plain)(X), np.diag(3 * X ** 2), rtol=1e-12)
+    np.testing.assert_allclose(gpuad.jacfwd(cube_plain)(X), np.diag(3 * X ** 2), rtol=1e-12)
+    check_primitive(cube_plain, (X,), reference=lambda x: x ** 3)
+
+
+def test_second_order_without_rules_raises_before_any_sweep():
+    f = lambda x: gnp.sum(cube_plain(x) * gnp.sin(x))
+    with gpuad.profile() as prof:
+        with pytest.raises(NotImplementedError) as e:
+            gpuad.hvp(f, X, np.ones(3))
+    msg = str(e.value)
+    assert "primitive 'cube_plain' is differentiated to order 2" in msg
+    assert "only order 1" in msg and "no derivative rules for its JVP and VJP kernels" in msg
+    assert prof.count("reverse") == 0 and prof.count(kernel="cube_plain") == 0
+    for second in (gpuad.hessian(f), gpuad.grad(lambda x: gnp.sum(gpuad.grad(f)(x))),
+                   lambda x: gpuad.jvp(lambda y: gpuad.jvp(cube_plain, (y,), (y,))[1],
+                                       (x,), (x,))):
+        with pytest.raises(NotImplementedError, match="'cube_plain'"):
+            second(X)
+
+
+def test_check_support_reports_missing_rules():
+    f = lambda x: gnp.sum(cube_plain(x) * gnp.sin(x))
+    bad = check_support(f, X, mode="hvp")
+    assert [name for name, _ in bad] == ["cube_plain"]
+    assert "order 1" in bad[0][1] and "templates on {T}" in bad[0][1]
+    assert check_support(f, X, mode="grad") == []
+    assert check_support(loss, X, mode="hessian") == []
+    with pytest.raises(NotImplementedError, match="order=2 asked"):
+        check_primitive(cube_plain, (X,), order=2)
+
+
+def test_dual_false_refuses_second_order():
+    nd = make_cube("cube_nodual", dual=False)
+    assert nd.max_order == 1
+    with pytest.raises(NotImplementedError, match="'cube_nodual'"):
+        gpuad.hessian(lambda x: gnp.sum(nd(x)))(X)
+
+
+def test_derivative_rules_as_further_custom_primitives():
+    # V(x, g) = 3 x^2 g with hand-written JVP and VJP kernels of its own (no duals).
+    cube_v = custom_primitive(
+        SRC, name="cube_v", outputs=lambda x, g: x.shape, dual=False,
+        forward=Launch("cube_vjp<{T}>", args=lambda x, g, gx: (x, g, gx, np.int64(x.size))),
+        jvp=Launch("cube_vjp_jvp<{T}>", args=lambda x, g, tx, tg, tgx: (
+            x, g, tx, tg, tgx, np.int64(x.size), np.int64(tx.shape[0]))),
+        vjp=Launch("cube_vjp_vjp<{T}>", args=lambda x, g, h, gx, gg: (
+            x, g, h, gx, gg, np.int64(x.size))))
+    assert cube_v.max_order == 1
+    c2 = make_cube("cube_user_rules", vjp=cube_v, dual=False)
+    assert c2.max_order == 1          # its JVP kernel still has no rules of its own
+    cube_j = custom_primitive(
+        SRC, name="cube_j", outputs=lambda x, t: t.shape, dual=False, wrt=(0, 1),
+        forward=Launch("cube_jvp<{T}>", args=lambda x, t, ty: (x, t, ty, np.int64(x.size),
+                                                               np.int64(t.shape[0]))),
+        # d(3 x^2 t) = 6 x t dx + 3 x^2 dt (right for one inner lane of t; only its
+        # presence matters here: it makes c3's rules reach order 2)
+        jvp=Launch("cube_vjp_jvp<{T}>", args=lambda x, t, tx, tt, tout: (
+            x, t, tx, tt, tout, np.int64(x.size), np.int64(tx.shape[0]))),
+        vjp=Launch("cube_vjp_vjp<{T}>", args=lambda x, t, h, gx, gt: (
+            x, t, h, gx, gt, np.int64(x.size))))
+    c3 = make_cube("cube_user_rules2", jvp=cube_j, vjp=cube_v)
+    assert c3.max_order == 2
+    f = lambda x: gnp.sum(c3(x) * gnp.sin(x))
+    np.testing.assert_allclose(gpuad.hessian(f)(X), loss_ref_hess(X), rtol=1e-12)
+    w = np.array([0.5, 2.0, -1.0])
+    g = lambda x: gnp.sum(c3(x))
+    np.testing.assert_allclose(gpuad.grad(lambda x: gnp.sum(gpuad.grad(g)(x) * w))(X),
+                               6 * X * w, rtol=1e-12)
+
+
+def test_dual_instantiation_failure_says_what_to_do():
+    src = SRC.replace("T d = 3.0 * x[i] * x[i];", "T d = fmax(3.0 * x[i] * x[i], T(0));")
+    bad = custom_primitive(src, name="cube_fmax", outputs=lambda x: x.shape,
+                           forward=fwd_launch(), jvp=jvp_launch(), vjp=vjp_launch())
+    f = lambda x: gnp.sum(bad(x))
+    np.testing.assert_allclose(gpuad.jvp(bad, (X,), (np.ones(3),))[1], 3 * X ** 2)
+    with pytest.raises(RuntimeError, match=r"custom primitive 'cube_fmax': instantiating its "
+                                           r"template kernels on gpuad::Dual"):
+        gpuad.jvp(lambda x: gpuad.jvp(bad, (x,), (x,))[1], (X,), (X,))
+    assert f(X) > 0
+
+
+def test_nvrtc_compiles_user_source_and_dual_instantiations():
+    nvrtc = pytest.importorskip("gpuad.runtime.nvrtc")
+    try:
+        nvrtc.nvrtc_version()
+    except Exception as exc:             # NVRTC not installed here
+        pytest.skip(f"NVRTC unavailable: {exc}")
+    lowered = cube.nvrtc_check()["sm_80"]
+    assert "cube_vjp<gpuad::Dual<double, 8>>" in lowered
+    assert "cube_fwd_d" in cube_plain.nvrtc_check(dtypes=("double",))["sm_80"]
+
+
+# ------------------------------------------------------------------ custom_vjp / custom_jvp
+
+@gpuad.custom_vjp
+def safe_norm(x):
+    return gnp.sqrt(gnp.sum(x * x))
+
+
+def _sn_fwd(x):
+    n = safe_norm(x)
+    return n, (x, n)
+
+
+def _sn_bwd(res, g):
+    x, n = res
+    return (g * x / gnp.where(n > 0, n, 1.0),)
+
+
+safe_norm.defvjp(_sn_fwd, _sn_bwd)
+
+
+def test_custom_vjp_reverse_forward_and_second_order():
+    assert not np.any(np.isnan(gpuad.grad(safe_norm)(np.zeros(3))))
+    x = np.array([3.0, 4.0])
+    np.testing.assert_allclose(gpuad.grad(safe_norm)(x), x / 5, rtol=1e-15)
+    # forward mode keeps working: it differentiates fwd
+    np.testing.assert_allclose(gpuad.jvp(safe_norm, (x,), (np.array([1.0, 0.0]),))[1], 0.6)
+    H = (np.eye(2) - np.outer(x, x) / 25) / 5
+    np.testing.assert_allclose(gpuad.hessian(safe_norm)(x), H, rtol=1e-13)
+    np.testing.assert_allclose(gpuad.hvp(safe_norm, x, np.eye(2), batched=True), H, rtol=1e-13)
+    np.testing.assert_allclose(gpuad.grad(lambda x: gpuad.grad(safe_norm)(x)[0])(x), H[0],
+                               rtol=1e-13)
+    check_grads(safe_norm, (x,), order=2)
+
+
+def test_custom_vjp_uses_bwd_and_static_args():
+    @gpuad.custom_vjp
+    def scaled(k, x):               # k is static; the rule says 10 k, not k
+        return k * x
+
+    scaled.nondiff_argnums = (0,)
+    scaled.defvjp(lambda k, x: (scaled(k, x), None), lambda k, res, g: (10 * k * g,))
+    np.testing.assert_allclose(gpuad.grad(lambda x: gnp.sum(scaled(2.0, x)))(X), 20.0)
+    np.testing.assert_allclose(gpuad.jvp(lambda x: scaled(2.0, x), (X,), (np.ones(3),))[1], 2.0)
+    with pytest.raises(TypeError, match="has no rules"):
+        gpuad.grad(lambda x: gnp.sum(gpuad.custom_vjp(lambda x: x)(x)))(X)
+
+
+@gpuad.custom_jvp
+def logsumexp(x):
+    m = gpuad.stop_gradient(gnp.max(x))
+    return m + gnp.log(gnp.sum(gnp.exp(x - m)))
+
+
+@logsumexp.defjvp
+def _lse_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    y = logsumexp(x)
+    return y, gnp.sum(gnp.exp(x - y) * t)
+
+
+def test_custom_jvp_stable_in_every_mode():
+    big = np.array([1000.0, 1000.0])
+    assert abs(logsumexp(big) - (1000 + np.log(2))) < 1e-12
+    np.testing.assert_allclose(gpuad.grad(logsumexp)(big), [0.5, 0.5])
+    np.testing.assert_allclose(gpuad.jvp(logsumexp, (big,), (np.array([1.0, 2.0]),))[1], 1.5)
+    np.testing.assert_allclose(gpuad.hessian(logsumexp)(big), [[0.25, -0.25], [-0.25, 0.25]])
+    x = np.array([0.3, -1.2, 2.0])
+    p = np.exp(x) / np.exp(x).sum()
+    H = np.diag(p) - np.outer(p, p)
+    np.testing.assert_allclose(gpuad.hvp(logsumexp, x, np.eye(3), batched=True), H, rtol=1e-12)
+    np.testing.assert_allclose(gpuad.jacfwd(gpuad.grad(logsumexp))(x), H, rtol=1e-12)
+    np.testing.assert_allclose(
+        gpuad.grad(lambda x: gnp.sum(gpuad.grad(logsumexp)(x) ** 2))(x), 2 * H @ p, rtol=1e-12)
+    check_grads(logsumexp, (x,), order=2)
+
+
+def test_custom_jvp_rule_drives_both_modes():
+    @gpuad.custom_jvp
+    def straight_through(x):         # forward: sign(x); derivative by the rule: 2
+        return gpuad.stop_gradient(gnp.sign(x))
+
+    @straight_through.defjvp
+    def _(primals, tangents):
+        return straight_through(primals[0]), 2.0 * tangents[0]
+    f = lambda x: gnp.sum(straight_through(x) * x)
+    np.testing.assert_allclose(gpuad.grad(f)(X), np.sign(X) + 2 * X)
+    np.testing.assert_allclose(gpuad.jvp(straight_through, (X,), (np.ones(3),))[1], 2.0)
+    np.testing.assert_allclose(gpuad.jacfwd(straight_through)(X), 2 * np.eye(3))
+    np.testing.assert_allclose(gpuad.jacrev(straight_through)(X), 2 * np.eye(3))
+    np.testing.assert_allclose(gpuad.hessian(f)(X), 4 * np.eye(3))
+
+
+# ------------------------------------------------------------------ the example
+
+def test_custom_stencil_example_small():
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "examples"))
+    import custom_stencil
+    res = custom_stencil.main(["--device", "cpu", "--grid", "10", "13", "--steps", "25",
+                               "--snapshots", "3"])
+    assert res["grad_rel_diff"] < 1e-12
+    assert res["hvp_rel_diff"] < 1e-12
+    assert res["loss_kernel"] == pytest.approx(res["loss_gpuad.numpy"], rel=1e-13)
+    assert len(res["check_primitive"]) == 14
