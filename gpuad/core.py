@@ -284,14 +284,16 @@ class VJPTrace(Trace):
 
     def process(self, prim, args, params):
         vals, parents = [], []
+        traced = False
         for a in args:
-            if isinstance(a, VJPTracer) and a._trace is self:
+            if type(a) is VJPTracer and a._trace is self:
                 vals.append(a.val)
                 parents.append(a.key)
+                traced = True
             else:
                 vals.append(a)
                 parents.append(None)
-        if all(p is None for p in parents):
+        if not traced:
             return bind(prim, *vals, **params)
         if prim.max_order is not None:
             check_order(prim, args)
@@ -304,14 +306,15 @@ class VJPTrace(Trace):
         idx = len(self.tape)
         s = prim.saves
         self.tape.append(Node(prim, params, tuple(parents),
-                              tuple(vals) if s in ("ins", "both") else
+                              tuple(vals) if s == "ins" or s == "both" else
                               tuple(Aval(shape(v), dtype(v)) for v in vals),
-                              out if s in ("out", "both") else None, len(outs)))
+                              out if s == "out" or s == "both" else None, len(outs)))
         if _profile._state.profiles:
             hold(_saved(self.tape[-1]))
             report_held()
-        wrapped = [VJPTracer(self, o, (idx, j)) for j, o in enumerate(outs)]
-        return wrapped if prim.multiple_results else wrapped[0]
+        if prim.multiple_results:
+            return [VJPTracer(self, o, (idx, j)) for j, o in enumerate(outs)]
+        return VJPTracer(self, out, (idx, 0))
 
     def backward(self, outputs, cts, free=True):
         """Cotangents of the inputs, given cotangents of ``outputs`` (tracers of this trace).
@@ -340,28 +343,34 @@ class VJPTrace(Trace):
         return [acc.get((-1, i), (None,))[0] for i in range(self.n_inputs)]
 
     def _sweep(self, acc, free, track):
+        pop = acc.pop
         for idx in range(len(self.tape) - 1, -1, -1):
             node = self.tape[idx]
-            gs = [acc.pop((idx, j), None) for j in range(node.nout)]
-            if all(g is None for g in gs):
-                if free:
-                    _free(node)
-                continue
-            if node.prim.multiple_results:
-                g = [g_[0] if g_ else None for g_ in gs]
+            if not node.prim.multiple_results:
+                e = pop((idx, 0), None)
+                if e is None:
+                    if free:
+                        _free(node)
+                    continue
+                gs = (e,)
+                g = e[0]
             else:
-                g = gs[0][0]
-            need = tuple(p is not None for p in node.parents)
+                gs = [pop((idx, j), None) for j in range(node.nout)]
+                if all(g_ is None for g_ in gs):
+                    if free:
+                        _free(node)
+                    continue
+                g = [g_[0] if g_ else None for g_ in gs]
+            parents = node.parents
+            need = tuple(p is not None for p in parents)
             # A value used twice by one node (x * x) offers its buffer once: two
             # outputs of one kernel must not alias.
-            bufs = tuple(None if p in node.parents[:i] else _owned_buffer(acc, p)
-                         for i, p in enumerate(node.parents))
+            bufs = tuple(None if p is None or p in parents[:i] else _owned_buffer(acc, p)
+                         for i, p in enumerate(parents))
             gxs = node.prim.vjp(g, node.ins, node.out, need, bufs, **node.params)
-            for p, gx, buf in zip(node.parents, gxs, bufs):
-                if p is None or gx is None:
-                    continue
-                if buf is not None and gx is buf:
-                    continue              # the kernel already added into the buffer
+            for p, gx, buf in zip(parents, gxs, bufs):
+                if p is None or gx is None or (buf is not None and gx is buf):
+                    continue              # (a kernel that added into buf is done already)
                 _accumulate(acc, p, gx, owned=True)
             if track:                     # the peak: saved values, g and gx all live
                 report_held([g_[0] for g_ in gs if g_])
@@ -369,9 +378,15 @@ class VJPTrace(Trace):
                 _free(node)               # last use of this node's saved values
 
 
+def _base(_m=[]):
+    # gpuad.primitives.base imports this module: fetched once, on first use.
+    if not _m:
+        from .primitives import base
+        _m.append(base)
+    return _m[0]
+
+
 def _owned_buffer(acc, key):
-    if key is None:
-        return None
     entry = acc.get(key)
     if entry is None or not entry[1] or isinstance(entry[0], Tracer):
         return None
@@ -379,7 +394,7 @@ def _owned_buffer(acc, key):
 
 
 def _accumulate(acc, key, g, owned):
-    from .primitives import base
+    base = _base()
     entry = acc.get(key)
     if entry is None:
         # A cotangent handed over by a rule may alias something else (a view of g, the

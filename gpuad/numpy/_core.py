@@ -56,6 +56,16 @@ def prepare(*xs):
             return [x], np
         if isinstance(x, Tracer) and x.dtype in FLOATS:
             return [x], base.xp_of(x)
+    elif len(xs) == 2:                # array (op) Python scalar: the scalar takes its dtype
+        x, y = xs
+        if type(y) is float or type(y) is int:
+            if (type(x) is np.ndarray or isinstance(x, Tracer)) and x.dtype in FLOATS:
+                xp = base.xp_of(x)
+                return [x, xp.asarray(y, dtype=x.dtype)], xp
+        elif type(x) is float or type(x) is int:
+            if (type(y) is np.ndarray or isinstance(y, Tracer)) and y.dtype in FLOATS:
+                xp = base.xp_of(y)
+                return [xp.asarray(x, dtype=y.dtype), y], xp
     xp = base.xp_of(*xs)
     dt = result_float_dtype(*xs)
     return [to_operand(x, dt, xp) for x in xs], xp

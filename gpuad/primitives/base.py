@@ -83,8 +83,9 @@ def _geometry(n: int, device: str):
 
 
 def launch(source: str, expr: str, label: str, n: int, args: tuple, xp,
-           bytes_read: int, bytes_written: int) -> None:
-    """Launch kernel ``expr`` of ``source`` over ``n`` elements; record it under ``label``."""
+           reads: tuple, writes: tuple) -> None:
+    """Launch kernel ``expr`` of ``source`` over ``n`` elements; record it under ``label``
+    with the bytes of the arrays it ``reads`` and ``writes`` (None entries skipped)."""
     if n == 0:
         return
     dev = device_of(xp)
@@ -97,7 +98,8 @@ def launch(source: str, expr: str, label: str, n: int, args: tuple, xp,
     grid, block = _geometry(n, dev)
     k(grid, block, args)
     if _profile._state.profiles:
-        _profile.record_launch(label, n, bytes_read, bytes_written)
+        _profile.record_launch(label, n, sum(a.nbytes for a in reads if a is not None),
+                               sum(a.nbytes for a in writes if a is not None))
 
 
 def record_library(label: str, out, *ins) -> None:

@@ -17,6 +17,8 @@ order of differentiation is available without more kernels.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import runtime
@@ -102,7 +104,8 @@ _declare()
 
 
 def _nbytes(*arrays):
-    return sum(a.nbytes for a in arrays if a is not None)
+    # What a launch reads or writes, counted only when a profile asks (base.launch).
+    return arrays
 
 
 # ------------------------------------------------------------------ operand preparation
@@ -142,7 +145,7 @@ def _unary_fwd_impl(name):
         x = contiguous(x, xp)
         out = empty(x.shape, x.dtype, xp)
         launch(SOURCE, f"unary_fwd<{op}, {ctype(x.dtype)}>", f"{name}_fwd", x.size,
-               (x, out, np.int64(x.size)), xp, x.nbytes, out.nbytes)
+               (x, out, np.int64(x.size)), xp, (x,), (out,))
         return out
     return impl
 
@@ -182,13 +185,13 @@ def _unary_deriv_impl(x, v, op, order, kind, acc=None):
         launch(SOURCE, f"unary_vjp<{name}, {T}, {order}>", label, n,
                (x, v, out, np.int64(n), np.int64(lanes), np.int32(acc is not None),
                 np.int32(one is None)), xp,
-               _nbytes(x, v) + (out.nbytes if acc is not None else 0), out.nbytes)
+               _nbytes(x, v, acc), (out,))
         return out
     v = contiguous(v, xp)
     lanes = v.size // n if n else 0
     out = empty(v.shape, v.dtype, xp)
     launch(SOURCE, f"unary_jvp<{name}, {T}, {order}>", label, n,
-           (x, v, out, np.int64(n), np.int64(lanes)), xp, _nbytes(x, v), out.nbytes)
+           (x, v, out, np.int64(n), np.int64(lanes)), xp, _nbytes(x, v), (out,))
     return out
 
 
@@ -261,7 +264,12 @@ unary_vjp_dual_p = register(Primitive(
 # ------------------------------------------------------------------ binary
 
 def _out_shape(*arrays):
-    return tuple(np.broadcast_shapes(*(tuple(shape(a)) for a in arrays)))
+    shapes = [tuple(shape(a)) for a in arrays]
+    s0 = shapes[0]
+    for s in shapes[1:]:
+        if s != s0 and s != ():
+            return tuple(np.broadcast_shapes(*shapes))
+    return s0 if s0 != () else max(shapes, key=len)
 
 
 def _binary_fwd_impl(name):
@@ -279,7 +287,7 @@ def _binary_fwd_impl(name):
         n = out.size
         launch(SOURCE, f"binary_fwd<{op}, {ctype(x.dtype)}>", f"{name}_fwd", n,
                (x, y, out, np.int64(n), np.int32(sx), np.int32(sy)), xp,
-               _nbytes(x, y), out.nbytes)
+               _nbytes(x, y), (out,))
         return out
     return impl
 
@@ -320,10 +328,10 @@ def _binary_jvp_impl(x, y, tx, ty, op):
     ty = _lanes_operand(ty, ys, out_shape, sy, xp)
     L = (tx if tx is not None else ty).shape[0]
     out = empty((L,) + out_shape, x.dtype, xp)
-    n = int(np.prod(out_shape, dtype=np.int64))
+    n = math.prod(out_shape)
     launch(SOURCE, f"binary_jvp<{_op(op)}, {ctype(x.dtype)}>", f"{op}_jvp", n,
            (x, y, tx, ty, out, np.int64(n), np.int64(L), np.int32(sx), np.int32(sy)), xp,
-           _nbytes(x, y, tx, ty), out.nbytes)
+           _nbytes(x, y, tx, ty), (out,))
     return out
 
 
@@ -350,7 +358,7 @@ def _binary_vjp_impl(x, y, g, op, need, acc=None):
     acc = acc or (None, None)
     gx = (acc[0] if acc[0] is not None else empty(out_shape, g.dtype, xp)) if need[0] else None
     gy = (acc[1] if acc[1] is not None else empty(out_shape, g.dtype, xp)) if need[1] else None
-    n = int(np.prod(out_shape, dtype=np.int64))
+    n = math.prod(out_shape)
     launch(SOURCE, f"binary_vjp<{_op(op)}, {ctype(g.dtype)}>", f"{op}_vjp", n,
            (x, y, g, gx, gy, np.int64(n), np.int32(sx), np.int32(sy), np.int32(one is None),
             np.int32(acc[0] is not None), np.int32(acc[1] is not None)), xp,
@@ -431,13 +439,13 @@ def _binary_deriv_impl(x, y, v, op, ax, ay):
     if lead < 0 or tuple(v.shape[lead:]) != out_shape:   # v broadcasts against the output
         v = xp.broadcast_to(v, tuple(v.shape[:max(lead, 0)]) + out_shape)
     v = contiguous(v, xp)
-    n = int(np.prod(out_shape, dtype=np.int64))
+    n = math.prod(out_shape)
     lanes = v.size // n if n else 0
     out = empty(v.shape, v.dtype, xp)
     launch(SOURCE, f"binary_deriv<{_op(op)}, {ctype(v.dtype)}, {ax}, {ay}>",
            f"{op}_d{ax}{ay}", n,
            (x, y, v, out, np.int64(n), np.int64(lanes), np.int32(sx), np.int32(sy)), xp,
-           _nbytes(x, y, v), out.nbytes)
+           _nbytes(x, y, v), (out,))
     return out
 
 
