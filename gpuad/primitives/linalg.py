@@ -8,6 +8,7 @@ whose rules are again matrix products and solves, so they differentiate to any o
 """
 from __future__ import annotations
 
+import math
 import string
 
 import numpy as np
@@ -42,15 +43,38 @@ def _sum_terms(terms):
 
 # ------------------------------------------------------------------ matmul
 
+def _lanes_left(ta, b, nd):
+    """ta @ b for tangent lanes ta (L, ..., m, k): against a plain matrix b, all lanes are
+    one matrix product (L*...*m, k) @ (k, n) instead of a batch of small ones."""
+    st = tuple(shape(ta))
+    if len(shape(b)) != 2:
+        return matmul(expand_lanes(ta, nd), b)
+    out = matmul(reshape(ta, (math.prod(st[:-1]), st[-1])), b)
+    return reshape(out, st[:-1] + (shape(b)[-1],))
+
+
+def _lanes_right(a, tb, nd):
+    """a @ tb for tangent lanes tb (L, ..., k, n) and a plain matrix a: one product
+    (m, k) @ (k, L*...*n), so a is read once rather than once per lane."""
+    st = tuple(shape(tb))
+    if len(shape(a)) != 2 or len(st) < 3 or 0 in st:
+        return matmul(a, expand_lanes(tb, nd))
+    r = len(st)
+    cols = transpose(tb, (r - 2,) + tuple(range(r - 2)) + (r - 1,))   # (k, L, ..., n)
+    prod = matmul(a, reshape(cols, (st[-2], math.prod(st) // st[-2])))  # (m, L*...*n)
+    prod = reshape(prod, (shape(a)[0],) + st[:-2] + (st[-1],))        # (m, L, ..., n)
+    return transpose(prod, tuple(range(1, r - 1)) + (0, r - 1))       # (L, ..., m, n)
+
+
 def _matmul_jvp(primals, tangents):
     (a, b), (ta, tb) = primals, tangents
     out = matmul(a, b)
     nd = len(shape(out))
     terms = []
     if ta is not None:
-        terms.append(matmul(expand_lanes(ta, nd), b))
+        terms.append(_lanes_left(ta, b, nd))
     if tb is not None:
-        terms.append(matmul(a, expand_lanes(tb, nd)))
+        terms.append(_lanes_right(a, tb, nd))
     return out, _sum_terms(terms)
 
 
