@@ -6,7 +6,8 @@ primitive maps input series to an output series:
   derivative kernels the other transforms use (``unary_deriv``/``binary_deriv``);
 - linear primitives coefficient by coefficient (through their own JVP rule);
 - multilinear ones (products such as matmul and einsum) by the Cauchy product.
-A primitive outside these classes is named in an error (see ``check_support``).
+- any other primitive with a JVP rule by nested forward derivatives along the series
+  (2^K applications of its rules: correct, slower than the structured rules).
 """
 from __future__ import annotations
 
@@ -90,11 +91,15 @@ class TaylorTrace(Trace):
             return bind(prim, *primals, **params)
         rule = taylor_rule(prim)
         if rule is None:
-            if prim.decompose is not None:
+            if prim.decompose is not None and prim.jvp is None:
                 return prim.decompose(*args, **params)
-            raise NotImplementedError(f"taylor mode has no rule for primitive {prim.name!r}: "
-                                      "use nested gpuad.jvp for this function")
+            if prim.jvp is None:
+                raise NotImplementedError(f"taylor mode has no rule for primitive "
+                                          f"{prim.name!r} (it has no JVP rule either)")
+            rule = _nested_jvp_rule(prim)
         out, coeffs = rule(self.K, primals, series, **params)
+        if prim.multiple_results:
+            return [TaylorTracer(self, o, c[1:]) for o, c in zip(out, coeffs)]
         return TaylorTracer(self, out, coeffs[1:])
 
 
@@ -170,6 +175,40 @@ def _multilinear_rule(prim):
     return rule
 
 
+def _nested_jvp_rule(prim):
+    """Any primitive with a JVP rule: y(e) = prim(x_0 + x_1 e + ... + x_K e^K) and
+    y_k = y^(k)(0) / k!, from k nested forward derivatives along the scalar e. Costs 2^k
+    applications of the JVP rules, so the structured rules above are preferred."""
+    from .transforms import jvp
+    from . import numpy as gnp
+
+    def rule(K, primals, series, **params):
+        def y(e):
+            args = []
+            for p, s in zip(primals, series):
+                for k in range(1, K + 1):
+                    if s is not None and s[k] is not None:
+                        p = gnp.add(p, gnp.multiply(s[k], e ** k))
+                args.append(p)
+            out = bind(prim, *args, **params)
+            return list(out) if prim.multiple_results else out
+
+        dt = next(dtype(s[1]) for s in series if s is not None and s[1] is not None)
+        xp = base.xp_of(*primals)
+        e0, one = xp.zeros((), dtype=dt), xp.ones((), dtype=dt)
+        ds = [y]
+        for _ in range(K):
+            ds.append((lambda f: lambda e: jvp(f, (e,), (one,))[1])(ds[-1]))
+        vals = [d(e0) for d in ds[1:]]
+        out = bind(prim, *primals, **params)
+        if not prim.multiple_results:
+            return out, [None] + [_scale(v, 1.0 / math.factorial(k + 1))
+                                  for k, v in enumerate(vals)]
+        return out, [[None] + [_scale(v[i], 1.0 / math.factorial(k + 1))
+                               for k, v in enumerate(vals)] for i in range(len(out))]
+    return rule
+
+
 def taylor_rule(prim):
     """The Taylor-mode rule of a primitive, or None."""
     if prim.name in E.UNARY:
@@ -220,8 +259,9 @@ def unsupported(names, mode):
     bad = []
     for n in sorted(set(names)):
         p = REGISTRY[n]
-        if mode == "taylor" and taylor_rule(p) is None and p.decompose is None:
-            bad.append((n, "no Taylor-mode rule"))
+        if mode == "taylor" and taylor_rule(p) is None and p.jvp is None \
+                and p.decompose is None:
+            bad.append((n, "no Taylor-mode rule and no JVP rule"))
     return bad
 
 

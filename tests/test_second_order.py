@@ -186,3 +186,27 @@ def test_check_support_lists_nothing_for_builtins_and_names_taylor_gaps():
     assert gpuad.check_support(f, np.ones(3), mode="taylor") == []
     with pytest.raises(ValueError, match="mode"):
         gpuad.check_support(f, np.ones(3), mode="nope")
+
+
+def test_taylor_through_primitives_without_a_structured_rule():
+    # det, slogdet and max reductions go through the nested-JVP fallback
+    A = np.array([[2.0, 0.3], [0.1, 1.5]])
+    V = np.array([[0.1, 0.2], [0.0, 0.3]])
+    c = gpuad.taylor(gnp.linalg.det, A, V, order=3)
+    # det(A + eV) is a quadratic in e for 2x2 matrices: coefficients det A, tr(adj(A) V), det V
+    adj = np.array([[A[1, 1], -A[0, 1]], [-A[1, 0], A[0, 0]]])
+    np.testing.assert_allclose([float(v) for v in c],
+                               [np.linalg.det(A), np.trace(adj @ V), np.linalg.det(V), 0.0],
+                               rtol=1e-13, atol=1e-15)
+
+    def g(x):
+        return gnp.max(x * x) + gnp.linalg.slogdet(A + x[0] * V)[1]
+    x, v = np.array([0.3, 1.2]), np.array([1.0, 0.5])
+    c = gpuad.taylor(g, x, v, order=3)
+
+    def d(fun):
+        return lambda y: gpuad.jvp(fun, (y,), (v,))[1]
+    assert float(c[1]) == pytest.approx(float(d(g)(x)), rel=1e-12)
+    assert float(c[2]) == pytest.approx(float(d(d(g))(x)) / 2, rel=1e-11)
+    assert float(c[3]) == pytest.approx(float(d(d(d(g)))(x)) / 6, rel=1e-10)
+    assert gpuad.check_support(g, x, mode="taylor") == []
