@@ -306,7 +306,9 @@ def hvp(fun, x, v, batched=False, chunk=None):
         if chunk is None or chunk >= K:
             _, t = _jvp_lanes(g, (x,), (v,), K)
             return t
-        # Bounded memory for very large K: one sweep per chunk of lanes.
+        # Bounded memory for very large K: one sweep per chunk of lanes, each replaying
+        # one recorded tape of fun (its Python runs once).
+        g = grad(_recorded(fun, x))
         parts = [_jvp_lanes(g, (x,), (tree.tree_map(lambda a: a[s:s + chunk], v),),
                             min(chunk, K - s))[1] for s in range(0, K, chunk)]
         xp = base.xp_of(vl[0])
@@ -314,6 +316,41 @@ def hvp(fun, x, v, batched=False, chunk=None):
     vt = tree.tree_map(lambda vv, xx: _add_lane(vv, xx, 0), v, x)
     _, t = _jvp_lanes(g, (x,), (vt,), 1)
     return tree.tree_map(lambda tt: base.reshape(tt, tuple(shape(tt))[1:]), t)
+
+
+class _Recorder(VJPTrace):
+    """A tape of every primitive application with all its inputs, for replay."""
+
+    def process(self, prim, args, params):
+        n = len(self.tape)
+        out = super().process(prim, args, params)
+        if len(self.tape) == n + 1 and self.tape[n].prim is prim:   # (not a decomposition)
+            self.tape[n].ins = tuple(a.val if isinstance(a, VJPTracer) and a._trace is self
+                                     else a for a in args)
+        return out
+
+
+def _recorded(fun, x):
+    """``fun`` as a replay of the primitives it applied at ``x``: a program that binds the
+    same primitives (with the same constants and parameters) to new inputs, so further
+    transforms of it do not run ``fun``'s Python again. Valid at ``x`` only, where its
+    branches were taken."""
+    rec = _Recorder()
+    leaves, td = tree.flatten(x)
+    with rec:
+        res = fun(tree.unflatten(td, [rec.new_input(_as_input(l, "x")) for l in leaves]))
+    tape = rec.tape
+    key = res.key if isinstance(res, VJPTracer) and res._trace is rec else None
+
+    def program(xx):
+        env = {(-1, i): l for i, l in enumerate(tree.flatten(xx)[0])}
+        for idx, node in enumerate(tape):
+            args = [v if p is None else env[p] for p, v in zip(node.parents, node.ins)]
+            out = bind(node.prim, *args, **node.params)
+            for j, o in enumerate(out if node.prim.multiple_results else (out,)):
+                env[(idx, j)] = o
+        return res if key is None else env[key]
+    return program
 
 
 def _basis(x):

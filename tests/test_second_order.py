@@ -210,3 +210,18 @@ def test_taylor_through_primitives_without_a_structured_rule():
     assert float(c[2]) == pytest.approx(float(d(d(g))(x)) / 2, rel=1e-11)
     assert float(c[3]) == pytest.approx(float(d(d(d(g)))(x)) / 6, rel=1e-10)
     assert gpuad.check_support(g, x, mode="taylor") == []
+
+
+def test_chunks_replay_one_recorded_tape():
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return gnp.sum(gnp.tanh(x) ** 3 * x) + gnp.sum(x[:2] * x[1:3])
+    x = np.linspace(-1, 1, 4)
+    V = np.random.default_rng(0).standard_normal((10, 4))
+    want = np.stack([gpuad.hvp(f, x, v) for v in V])
+    calls.clear()
+    got = gpuad.hvp(f, x, V, batched=True, chunk=3)
+    assert len(calls) == 1            # traced once for 4 chunks
+    np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-14)
