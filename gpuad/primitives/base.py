@@ -29,6 +29,7 @@ def device_of(xp) -> str:
 
 
 _CTYPE = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
+FLOATS = tuple(_CTYPE)
 
 
 def ctype(dt) -> str:
@@ -69,16 +70,20 @@ _kernels: dict = {}
 
 
 _workers: list = []
+_ONE = (1,)
+_SPLIT = 32768          # elements per CPU worker before a launch is split
 
 
 def _geometry(n: int, device: str):
     if device == "cpu":
         # One contiguous chunk per worker thread (see GPUAD_LOOP in kernels/gpuad/host.h);
         # small arrays stay on one thread, where starting another costs more than it saves.
+        if n < 2 * _SPLIT:
+            return _ONE, _ONE
         if not _workers:
             from ..runtime.host import cpu_workers
             _workers.append(cpu_workers())
-        return (max(1, min(_workers[0], n // 32768)),), (1,)
+        return (max(1, min(_workers[0], n // _SPLIT)),), _ONE
     return (max(1, min((n + 255) // 256, 65535 * 8)),), (256,)
 
 
@@ -88,15 +93,18 @@ def launch(source: str, expr: str, label: str, n: int, args: tuple, xp,
     with the bytes of the arrays it ``reads`` and ``writes`` (None entries skipped)."""
     if n == 0:
         return
-    dev = device_of(xp)
-    k = _kernels.get((source, expr, dev))
+    key = (source, expr, xp is np)
+    k = _kernels.get(key)
     if k is None:
-        k = _kernels[(source, expr, dev)] = runtime.get_kernel(source, expr, dev)
-    if dev == "cuda":
+        k = _kernels[key] = runtime.get_kernel(source, expr, device_of(xp))
+    if xp is np:
+        if n < 2 * _SPLIT:
+            k(_ONE, _ONE, args)
+        else:
+            k(*_geometry(n, "cpu"), args)
+    else:
         # CuPy passes a NumPy scalar by value: a 64-bit zero is the null pointer.
-        args = tuple(np.uint64(0) if a is None else a for a in args)
-    grid, block = _geometry(n, dev)
-    k(grid, block, args)
+        k(*_geometry(n, "cuda"), tuple(np.uint64(0) if a is None else a for a in args))
     if _profile._state.profiles:
         _profile.record_launch(label, n, sum(a.nbytes for a in reads if a is not None),
                                sum(a.nbytes for a in writes if a is not None))

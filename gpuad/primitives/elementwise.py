@@ -113,6 +113,8 @@ def _nbytes(*arrays):
 def _operand(a, out_shape, xp):
     """A contiguous operand for a kernel and its element stride: 1, or 0 for one element."""
     a = xp.asarray(a)
+    if a.shape == out_shape and a.flags.c_contiguous:
+        return a, 1
     if a.size == 1 and tuple(a.shape) != tuple(out_shape):
         return contiguous(a.reshape(()), xp), 0
     if tuple(a.shape) != tuple(out_shape):
@@ -140,12 +142,15 @@ def _lanes_operand(t, primal_shape, out_shape, stride, xp):
 def _unary_fwd_impl(name):
     op = _op(name)
 
+    exprs = {dt: f"unary_fwd<{op}, {ctype(dt)}>" for dt in base.FLOATS}
+    label = f"{name}_fwd"
+
     def impl(x):
         xp = xp_of(x)
         x = contiguous(x, xp)
         out = empty(x.shape, x.dtype, xp)
-        launch(SOURCE, f"unary_fwd<{op}, {ctype(x.dtype)}>", f"{name}_fwd", x.size,
-               (x, out, np.int64(x.size)), xp, (x,), (out,))
+        launch(SOURCE, exprs.get(x.dtype) or ctype(x.dtype), label, x.size,
+               (x, out, x.size), xp, (x,), (out,))
         return out
     return impl
 
@@ -165,33 +170,43 @@ def _unary_fwd_vjp(name):
 
 def _single(v, xp):
     """The one element of a broadcast view (the cotangent of a sum), or None."""
-    if v.ndim and v.size > 1 and not any(v.strides):
+    if v.ndim and not v.flags.c_contiguous and v.size > 1 and not any(v.strides):
         return contiguous(v.reshape(-1)[:1].reshape(()), xp)
     return None
+
+
+_I32 = (np.int32(0), np.int32(1))
+_names: dict = {}
+
+
+def _deriv_names(op, dt, order, kind):
+    """(kernel expression, profile label) of a unary derivative launch, built once."""
+    key = (op, dt, order, kind)
+    r = _names.get(key)
+    if r is None:
+        r = _names[key] = (f"unary_{kind}<{_op(op)}, {ctype(dt)}, {order}>",
+                           f"{op}_{kind}" + (f"{order}" if order > 1 else ""))
+    return r
 
 
 def _unary_deriv_impl(x, v, op, order, kind, acc=None):
     xp = xp_of(x, v)
     x, v = contiguous(x, xp), xp.asarray(v)
-    T = ctype(x.dtype)
     n = x.size
-    name = _op(op)
-    label = f"{op}_{kind}" + (f"{order}" if order > 1 else "")
+    expr, label = _deriv_names(op, x.dtype, order, kind)
     if kind == "vjp":
         one = _single(v, xp) if v.shape == x.shape else None
         out = acc if acc is not None else empty(v.shape, v.dtype, xp)
         v = one if one is not None else contiguous(v, xp)
         lanes = out.size // n if n else 0
-        launch(SOURCE, f"unary_vjp<{name}, {T}, {order}>", label, n,
-               (x, v, out, np.int64(n), np.int64(lanes), np.int32(acc is not None),
-                np.int32(one is None)), xp,
+        launch(SOURCE, expr, label, n,
+               (x, v, out, n, lanes, _I32[acc is not None], _I32[one is None]), xp,
                _nbytes(x, v, acc), (out,))
         return out
     v = contiguous(v, xp)
     lanes = v.size // n if n else 0
     out = empty(v.shape, v.dtype, xp)
-    launch(SOURCE, f"unary_jvp<{name}, {T}, {order}>", label, n,
-           (x, v, out, np.int64(n), np.int64(lanes)), xp, _nbytes(x, v), (out,))
+    launch(SOURCE, expr, label, n, (x, v, out, n, lanes), xp, _nbytes(x, v), (out,))
     return out
 
 
@@ -275,6 +290,9 @@ def _out_shape(*arrays):
 def _binary_fwd_impl(name):
     op = _op(name)
 
+    exprs = {dt: f"binary_fwd<{op}, {ctype(dt)}>" for dt in base.FLOATS}
+    label = f"{name}_fwd"
+
     def impl(x, y):
         xp = xp_of(x, y)
         out_shape = _out_shape(x, y)
@@ -285,9 +303,8 @@ def _binary_fwd_impl(name):
                             "gpuad.numpy promotes before calling the primitive")
         out = empty(out_shape, x.dtype, xp)
         n = out.size
-        launch(SOURCE, f"binary_fwd<{op}, {ctype(x.dtype)}>", f"{name}_fwd", n,
-               (x, y, out, np.int64(n), np.int32(sx), np.int32(sy)), xp,
-               _nbytes(x, y), (out,))
+        launch(SOURCE, exprs.get(x.dtype) or ctype(x.dtype), label, n,
+               (x, y, out, n, _I32[sx], _I32[sy]), xp, _nbytes(x, y), (out,))
         return out
     return impl
 
@@ -347,6 +364,14 @@ binary_jvp_p = register(Primitive(
     doc="fx tx + fy ty over all lanes in one launch"))
 
 
+def _vjp_names(op, dt):
+    key = (op, dt)
+    r = _names.get(key)
+    if r is None:
+        r = _names[key] = (f"binary_vjp<{_op(op)}, {ctype(dt)}>", f"{op}_vjp")
+    return r
+
+
 def _binary_vjp_impl(x, y, g, op, need, acc=None):
     xp = xp_of(x, y, g)
     out_shape = tuple(g.shape)
@@ -359,9 +384,10 @@ def _binary_vjp_impl(x, y, g, op, need, acc=None):
     gx = (acc[0] if acc[0] is not None else empty(out_shape, g.dtype, xp)) if need[0] else None
     gy = (acc[1] if acc[1] is not None else empty(out_shape, g.dtype, xp)) if need[1] else None
     n = math.prod(out_shape)
-    launch(SOURCE, f"binary_vjp<{_op(op)}, {ctype(g.dtype)}>", f"{op}_vjp", n,
-           (x, y, g, gx, gy, np.int64(n), np.int32(sx), np.int32(sy), np.int32(one is None),
-            np.int32(acc[0] is not None), np.int32(acc[1] is not None)), xp,
+    expr, label = _vjp_names(op, g.dtype)
+    launch(SOURCE, expr, label, n,
+           (x, y, g, gx, gy, n, _I32[sx], _I32[sy], _I32[one is None],
+            _I32[acc[0] is not None], _I32[acc[1] is not None]), xp,
            _nbytes(x, y, g, *(a for a in acc if a is not None)), _nbytes(gx, gy))
     return [gx, gy]
 
