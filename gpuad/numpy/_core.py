@@ -48,24 +48,31 @@ def to_operand(x, dt, xp):
     return x if x.dtype == dt else x.astype(dt)
 
 
+def _plain(x):
+    """The NumPy array under ``x`` if it is a float32/float64 NumPy array or a tracer of
+    one (the fast path of :func:`prepare`), else None."""
+    while isinstance(x, Tracer):
+        x = x.value
+    if type(x) is np.ndarray and x.dtype.char in "fd":
+        return x
+    return None
+
+
 def prepare(*xs):
     """Convert operands to one floating dtype and one array module."""
     if len(xs) == 1:                  # the common unary case, kept cheap
-        x = xs[0]
-        if type(x) is np.ndarray and x.dtype in FLOATS:
-            return [x], np
-        if isinstance(x, Tracer) and x.dtype in FLOATS:
-            return [x], base.xp_of(x)
+        if _plain(xs[0]) is not None:
+            return [xs[0]], np
     elif len(xs) == 2:                # array (op) Python scalar: the scalar takes its dtype
         x, y = xs
         if type(y) is float or type(y) is int:
-            if (type(x) is np.ndarray or isinstance(x, Tracer)) and x.dtype in FLOATS:
-                xp = base.xp_of(x)
-                return [x, xp.asarray(y, dtype=x.dtype)], xp
+            v = _plain(x)
+            if v is not None:
+                return [x, np.asarray(y, dtype=v.dtype)], np
         elif type(x) is float or type(x) is int:
-            if (type(y) is np.ndarray or isinstance(y, Tracer)) and y.dtype in FLOATS:
-                xp = base.xp_of(y)
-                return [xp.asarray(x, dtype=y.dtype), y], xp
+            v = _plain(y)
+            if v is not None:
+                return [np.asarray(x, dtype=v.dtype), y], np
     xp = base.xp_of(*xs)
     dt = result_float_dtype(*xs)
     return [to_operand(x, dt, xp) for x in xs], xp
