@@ -57,6 +57,10 @@ __global__ void unary_fwd(const T* __restrict__ x, T* __restrict__ out, long lon
 template <class Op, class T, int K>
 __global__ void unary_jvp(const T* __restrict__ x, const T* __restrict__ t, T* __restrict__ out,
                           long long n, long long lanes) {
+    if (lanes == 1) {  // one direction: a plain loop the host compiler can vectorise
+        GPUAD_LOOP(i, n) out[i] = UnaryD<Op, K>::at(x[i]) * t[i];
+        return;
+    }
     GPUAD_LOOP(i, n) {
         T d = UnaryD<Op, K>::at(x[i]);
         for (long long k = 0; k < lanes; ++k) out[k * n + i] = d * t[k * n + i];
@@ -73,6 +77,14 @@ __global__ void unary_vjp(const T* __restrict__ x, const T* __restrict__ g, T* _
         GPUAD_LOOP(i, n) {
             T v = UnaryD<Op, K>::at(x[i]) * g0;
             gx[i] = accumulate ? gx[i] + v : v;
+        }
+        return;
+    }
+    if (lanes == 1) {  // plain loops the host compiler can vectorise
+        if (accumulate) {
+            GPUAD_LOOP(i, n) gx[i] += UnaryD<Op, K>::at(x[i]) * g[i];
+        } else {
+            GPUAD_LOOP(i, n) gx[i] = UnaryD<Op, K>::at(x[i]) * g[i];
         }
         return;
     }

@@ -57,6 +57,23 @@ CXXFLAGS = (
     "-fno-math-errno", "-fno-trapping-math", "-fno-semantic-interposition",
 )
 GCC_FLAGS = ("-fvect-cost-model=dynamic",)
+
+
+def _vector_math() -> bool:
+    # glibc >= 2.35 ships libmvec with SIMD variants of every libm function the kernels use
+    # (<= 4 ulp); declared in host.h, they let elementwise loops over exp/tanh/... vectorise
+    # the way NumPy's SIMD loops do, without -ffast-math's loss of inf/NaN semantics.
+    libc, version = platform.libc_ver()
+    if libc != "glibc" or platform.machine() not in ("x86_64", "AMD64"):
+        return False
+    try:
+        return tuple(int(p) for p in version.split(".")[:2]) >= (2, 35)
+    except ValueError:
+        return False
+
+
+VECTOR_MATH = (("-fopenmp-simd", "-DGPUAD_HOST_VECTOR_MATH=1"), ("-lmvec",)) \
+    if _vector_math() else ((), ())
 _CACHE_VERSION = "gpuad-host-1"
 _HEADER_SLOTS = 10  # frame layout shared with host.h (F_ARGS)
 
@@ -103,7 +120,8 @@ def _compiler() -> tuple[list[str], str]:
 
 def _flags(version: str) -> list[str]:
     gcc = "clang" not in version.lower()
-    return [*CXXFLAGS, *(GCC_FLAGS if gcc else ()), *shlex.split(os.environ.get("GPUAD_HOST_CXXFLAGS", ""))]
+    return [*CXXFLAGS, *(GCC_FLAGS + VECTOR_MATH[0] if gcc else ()),
+            *shlex.split(os.environ.get("GPUAD_HOST_CXXFLAGS", ""))]
 
 
 def _machine_identity(flags: Sequence[str]) -> str:
@@ -635,7 +653,8 @@ def _build(source: str, target: Path, cxx: list[str], flags: list[str], dirs: li
         out = Path(tmp) / target.name
         src.write_text(source)
         cmd = [*cxx, *flags, "-include", str(HOST_HEADER), *(f"-I{d}" for d in dirs), *defines,
-               "-x", "c++", str(src), "-o", str(out)]
+               "-x", "c++", str(src), "-o", str(out),
+               *(VECTOR_MATH[1] if "-DGPUAD_HOST_VECTOR_MATH=1" in flags else ())]
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
             lines = [ln for ln in r.stderr.splitlines() if ln.strip()]

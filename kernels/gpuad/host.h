@@ -15,6 +15,25 @@
 
 #include <math.h>  // libstdc++'s math.h puts the float overloads (exp(float), ...) in ::
 #include <cmath>
+
+#if defined(GPUAD_HOST_VECTOR_MATH)
+// glibc's libmvec has SIMD variants of these (<= 4 ulp); declaring them lets GCC vectorise
+// elementwise loops that call them (the host build links -lmvec). Set by runtime/host.py
+// only where glibc >= 2.35 provides all of them.
+#define GPUAD_SIMD1(f)                                                                   \
+    _Pragma("omp declare simd notinbranch") extern "C" double f(double) noexcept;         \
+    _Pragma("omp declare simd notinbranch") extern "C" float f##f(float) noexcept;
+#define GPUAD_SIMD2(f)                                                                   \
+    _Pragma("omp declare simd notinbranch") extern "C" double f(double, double) noexcept; \
+    _Pragma("omp declare simd notinbranch") extern "C" float f##f(float, float) noexcept;
+GPUAD_SIMD1(exp) GPUAD_SIMD1(exp2) GPUAD_SIMD1(expm1) GPUAD_SIMD1(log) GPUAD_SIMD1(log2)
+GPUAD_SIMD1(log10) GPUAD_SIMD1(log1p) GPUAD_SIMD1(sin) GPUAD_SIMD1(cos) GPUAD_SIMD1(tan)
+GPUAD_SIMD1(sinh) GPUAD_SIMD1(cosh) GPUAD_SIMD1(tanh) GPUAD_SIMD1(atan) GPUAD_SIMD1(asin)
+GPUAD_SIMD1(acos) GPUAD_SIMD1(atanh) GPUAD_SIMD1(erf)
+GPUAD_SIMD2(pow) GPUAD_SIMD2(atan2)
+#undef GPUAD_SIMD1
+#undef GPUAD_SIMD2
+#endif
 #include <atomic>
 #include <climits>
 #include <cstdarg>
