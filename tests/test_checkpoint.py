@@ -124,15 +124,8 @@ def test_checkpoint_in_hvp_jvp_and_grad_of_grad():
     check_grads(f, (X0,), order=2)
 
 
-HAS_MATMUL = "matmul" in gpuad.REGISTRY
-needs_matmul = pytest.mark.skipif(not HAS_MATMUL, reason="gpuad.numpy.matmul not available")
-
-
 def mm(a, b):
-    """a @ b, written with broadcasting and a sum where the matmul primitive is missing."""
-    if HAS_MATMUL:
-        return gnp.matmul(a, b)
-    return gnp.sum(a[:, :, None] * b[None, :, :], axis=1)
+    return gnp.matmul(a, b)
 
 
 def mlp(x, w1, w2):
@@ -144,7 +137,6 @@ W1 = rng.standard_normal((5, 5)) * 0.5
 W2 = rng.standard_normal((5, 2)) * 0.5
 
 
-@needs_matmul
 @pytest.mark.parametrize("policy,matmuls,launches", [
     (None, 2, 4), (policies.nothing_saveable, 2, 4), (policies.dots_saveable, 0, 2),
     (policies.everything_saveable, 0, 0)])
