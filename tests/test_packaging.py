@@ -47,3 +47,12 @@ def test_installed_wheel_runs_its_own_kernels(wheel, tmp_path):
     kdir, value = r.stdout.split()
     assert pathlib.Path(kdir).resolve().is_relative_to(site.resolve())
     assert float(value) == 1.0
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    blocks = readme.split("```bash\n")[1:]
+    commands = [b.split("```")[0].strip() for b in blocks]
+    test_cmd = next(c for c in commands if "pytest" in c)
+    ci_lines = [ln.strip() for ln in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert test_cmd in ci_lines
