@@ -1,0 +1,199 @@
+"""Every kernel instantiation the engine declares (what the NVRTC gate compiles) is executed
+on the CPU here and checked, so none is only compiled.
+
+References: forward kernels against NumPy; a derivative of order K against central
+differences of the order K-1 kernel (itself checked), down to NumPy's f; fused kernels
+against the derivative kernels; float32 instantiations against the float64 ones.
+"""
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+
+import gpuad  # noqa: F401  (declares the instantiations)
+from gpuad import runtime
+from gpuad.primitives import elementwise as E
+
+NAME = re.compile(r"(\w+)<ops::(\w+), (float|double)(?:, (\d+))?(?:, (\d+))?>")
+OPS = {v[0]: k for k, v in {**E.UNARY, **E.BINARY}.items()}
+REF = {**{k: v[1] for k, v in E.UNARY.items()}, **{k: v[1] for k, v in E.BINARY.items()},
+       "erf": np.vectorize(math.erf, otypes=[np.float64])}
+N, L, H = 7, 2, 1e-5
+X = np.linspace(0.3, 0.7, N)          # inside every op's domain, away from every kink
+Y = np.linspace(1.2, 1.8, N)
+I32 = np.int32
+
+
+def declared():
+    return [name for spec in runtime.all_modules() if spec.source == E.SOURCE
+            for name in spec.name_expressions]
+
+
+def call(kernel, *args):
+    runtime.get_kernel(E.SOURCE, kernel, "cpu")((1,), (1,), args)
+
+
+def T_of(T):
+    return np.float32 if T == "float" else np.float64
+
+
+# ---------------------------------------------------------------- float64 references
+
+def f(op, x, y=None):
+    return REF[op](x) if y is None else REF[op](x, y)
+
+
+def d_unary(op, K, x):
+    """f^(K)(x) from the unary_jvp<K> kernel (checked separately)."""
+    out = np.empty_like(x)
+    call(f"unary_jvp<ops::{E.UNARY[op][0]}, double, {K}>", x, np.ones_like(x), out, x.size, 1)
+    return out
+
+
+def fd_unary(op, K, x):
+    """f^(K) by central differences of f^(K-1)."""
+    lower = (lambda z: f(op, z)) if K == 1 else (lambda z: d_unary(op, K - 1, z))
+    return (lower(x + H) - lower(x - H)) / (2 * H)
+
+
+def d_binary(op, a, b, x, y):
+    out = np.empty_like(x)
+    call(f"binary_deriv<ops::{E.BINARY[op][0]}, double, {a}, {b}>", x, y, np.ones_like(x),
+         out, x.size, 1, I32(1), I32(1))
+    return out
+
+
+def fd_binary(op, a, b, x, y):
+    if a + b == 1:
+        lower = lambda u, v: f(op, u, v)   # noqa: E731
+    elif b:
+        lower = lambda u, v: d_binary(op, a, b - 1, u, v)   # noqa: E731
+    else:
+        lower = lambda u, v: d_binary(op, a - 1, b, u, v)   # noqa: E731
+    if b and (a + b > 1 or a == 0):
+        return (lower(x, y + H) - lower(x, y - H)) / (2 * H)
+    return (lower(x + H, y) - lower(x - H, y)) / (2 * H)
+
+
+def close(got, want, rtol):
+    scale = max(1.0, float(np.max(np.abs(want))))
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * scale)
+
+
+# ---------------------------------------------------------------- one check per kernel family
+
+def run(kind, op, T, a, b):
+    """Launch instantiation (kind, op, T, a, b) on fixed inputs; return its outputs."""
+    dt = T_of(T)
+    x, y = X.astype(dt), Y.astype(dt)
+    rng = np.random.default_rng(0)
+    t = rng.standard_normal((L, N)).astype(dt)
+    t2 = rng.standard_normal((L, N)).astype(dt)
+    g = rng.standard_normal(N).astype(dt)
+    name = f"{kind}<ops::{E.UNARY.get(op, E.BINARY.get(op))[0]}, {T}" + \
+        (f", {a}" if a is not None else "") + (f", {b}" if b is not None else "") + ">"
+    e = lambda s: np.empty(s, dt)   # noqa: E731
+    if kind == "unary_fwd":
+        out = e(N)
+        call(name, x, out, N)
+        return [out]
+    if kind == "unary_jvp":
+        out = e((L, N))
+        call(name, x, t, out, N, L)
+        return [out]
+    if kind == "unary_vjp":
+        plain, acc, one = e(N), np.ones(N, dt), e(N)
+        call(name, x, g, plain, N, 1, I32(0), I32(1))
+        call(name, x, g, acc, N, 1, I32(1), I32(1))            # accumulate
+        call(name, x, g[:1].copy(), one, N, 1, I32(0), I32(0))  # broadcast cotangent
+        return [plain, acc - 1, one]
+    if kind == "unary_vjp_dual":
+        gx, tgx = e(N), e((L, N))
+        call(name, x, g, t, t2, gx, tgx, N, L)
+        return [gx, tgx]
+    if kind == "binary_fwd":
+        out, out0 = e(N), e(N)
+        call(name, x, y, out, N, I32(1), I32(1))
+        call(name, x, y[:1].copy(), out0, N, I32(1), I32(0))    # scalar operand
+        return [out, out0]
+    if kind == "binary_jvp":
+        out = e((L, N))
+        call(name, x, y, t, t2, out, N, L, I32(1), I32(1))
+        return [out]
+    if kind == "binary_vjp":
+        gx, gy = e(N), e(N)
+        call(name, x, y, g, gx, gy, N, I32(1), I32(1), I32(1), I32(0), I32(0))
+        return [gx, gy]
+    if kind == "binary_vjp_dual":
+        gx, gy, tgx, tgy = e(N), e(N), e((L, N)), e((L, N))
+        call(name, x, y, g, t, t2, t, gx, gy, tgx, tgy, N, L, I32(1), I32(1))
+        return [gx, gy, tgx, tgy]
+    if kind == "binary_deriv":
+        out = e((L, N))
+        call(name, x, y, t, out, N, L, I32(1), I32(1))
+        return [out]
+    raise AssertionError(f"no check for kernel family {kind}")
+
+
+def reference(kind, op, a, b):
+    """float64 reference outputs of run(kind, op, 'double', a, b)."""
+    x, y = X, Y
+    rng = np.random.default_rng(0)
+    t, t2, g = rng.standard_normal((L, N)), rng.standard_normal((L, N)), rng.standard_normal(N)
+    if kind == "unary_fwd":
+        return [f(op, x)]
+    if kind == "unary_jvp":
+        return [fd_unary(op, a, x) * t]
+    if kind == "unary_vjp":
+        d = fd_unary(op, a, x)
+        return [d * g, d * g, d * g[0]]
+    if kind == "unary_vjp_dual":
+        d, d1 = fd_unary(op, a, x), fd_unary(op, a + 1, x) if a + 1 <= E.HIGHER else None
+        if d1 is None:   # f^(K+1) by differences of f^(K)
+            d1 = (d_unary(op, a, x + H) - d_unary(op, a, x - H)) / (2 * H)
+        return [d * g, d1 * t * g + d * t2]
+    if kind == "binary_fwd":
+        return [f(op, x, y), f(op, x, np.full_like(y, y[0]))]
+    fx, fy = fd_binary(op, 1, 0, x, y), fd_binary(op, 0, 1, x, y)
+    if kind == "binary_jvp":
+        return [fx * t + fy * t2]
+    if kind == "binary_vjp":
+        return [fx * g, fy * g]
+    if kind == "binary_vjp_dual":
+        fxx, fxy, fyy = (fd_binary(op, 2, 0, x, y), fd_binary(op, 1, 1, x, y),
+                         fd_binary(op, 0, 2, x, y))
+        return [fx * g, fy * g, (fxx * t + fxy * t2) * g + fx * t,
+                (fxy * t + fyy * t2) * g + fy * t]
+    if kind == "binary_deriv":
+        return [fd_binary(op, a, b, x, y) * t]
+    raise AssertionError(kind)
+
+
+CASES = []
+for _name in declared():
+    _m = NAME.fullmatch(_name)
+    assert _m, f"test_kernels cannot parse declared instantiation {_name}"
+    _kind, _op, _T, _a, _b = _m.groups()
+    CASES.append(pytest.param(_kind, OPS[_op], _T, None if _a is None else int(_a),
+                              None if _b is None else int(_b), id=_name))
+
+
+def test_every_declared_instantiation_has_a_case():
+    assert len(CASES) == len(declared()) > 0
+
+
+@pytest.mark.parametrize("kind,op,T,a,b", CASES)
+def test_kernel(kind, op, T, a, b):
+    got = run(kind, op, T, a, b)
+    if T == "double":
+        want = reference(kind, op, a, b)
+        rtol = 1e-6     # one central difference of an exact kernel: ~1e-10 truncation
+    else:
+        want = run(kind, op, "double", a, b)
+        rtol = 2e-4
+    assert len(got) == len(want)
+    for g_, w_ in zip(got, want):
+        close(g_, w_, rtol)
