@@ -359,6 +359,15 @@ def _basis(x):
     return xp.eye(n, dtype=dtype(x)).reshape((n,) + tuple(shape(x)))
 
 
+def _with_arg(fun, args, i):
+    """``fun`` as a function of its argument ``i`` alone, the others fixed to ``args``."""
+    def f(xx):
+        a = list(args)
+        a[i] = xx
+        return fun(*a)
+    return f
+
+
 def _tree_basis(x):
     """Tangent lanes for a pytree: lane k is the k-th unit vector of all leaves together."""
     leaves, td = tree.flatten(x)
@@ -413,11 +422,7 @@ def jacfwd(fun, argnums=0):
             return tuple(jacfwd(fun, a)(*args) for a in nums)
         i = nums[0]
         x = tree.tree_map(lambda l: _as_input(l, f"argument {i}"), args[i])
-
-        def f(xx):
-            a = list(args)
-            a[i] = xx
-            return fun(*a)
+        f = _with_arg(fun, args, i)
         basis, sizes, N = _tree_basis(x)
         out, t = _jvp_lanes(f, (x,), (basis,), N)
         return tree.tree_map(lambda o, tt: _split_lanes(tt, shape(o), x, sizes), out, t)
@@ -442,23 +447,24 @@ def jacrev(fun, argnums=0):
         if not single:
             return tuple(jacrev(fun, a)(*args) for a in nums)
         i = nums[0]
-
-        def f(xx):
-            a = list(args)
-            a[i] = xx
-            return fun(*a)
+        f = _with_arg(fun, args, i)
         out, fn, _ = _vjp(f, (args[i],))
-        if isinstance(out, (tuple, list, dict)):
-            raise TypeError("jacrev supports a single array output")
-        x = base.xp_of(args[i]).asarray(args[i]) if not isinstance(args[i], Tracer) else args[i]
-        m = int(np.prod(shape(out), dtype=np.int64))
-        if m == 0:
-            return base.xp_of(x).zeros(tuple(shape(out)) + tuple(shape(x)), dtype=dtype(x))
-        # vjp_fn is linear in its cotangent: pushing the basis as tangent lanes of the
-        # cotangent gives every row J^T e_k from one sweep.
-        _, rows = _jvp_lanes(lambda ct: fn(ct)[0], (_zeros(out),), (_basis(out),), m)
-        return base.reshape(rows, tuple(shape(out)) + tuple(shape(x)))
+        return _rows(out, fn, args[i])
     return jr
+
+
+def _rows(out, fn, x):
+    """The Jacobian from a recorded reverse pass (``out``, its ``vjp_fn``) at ``x``."""
+    if isinstance(out, (tuple, list, dict)):
+        raise TypeError("jacrev supports a single array output")
+    x = base.xp_of(x).asarray(x) if not isinstance(x, Tracer) else x
+    m = int(np.prod(shape(out), dtype=np.int64))
+    if m == 0:
+        return base.xp_of(x).zeros(tuple(shape(out)) + tuple(shape(x)), dtype=dtype(x))
+    # vjp_fn is linear in its cotangent: pushing the basis as tangent lanes of the
+    # cotangent gives every row J^T e_k from one sweep.
+    _, rows = _jvp_lanes(lambda ct: fn(ct)[0], (_zeros(out),), (_basis(out),), m)
+    return base.reshape(rows, tuple(shape(out)) + tuple(shape(x)))
 
 
 def jacobian(fun, argnums=0):
@@ -474,10 +480,19 @@ def jacobian(fun, argnums=0):
     @functools.wraps(fun)
     def j(*args):
         single, nums = _argnums(argnums, len(args))
-        nin = sum(int(np.prod(shape(args[a]), dtype=np.int64)) for a in nums)
-        out = fun(*args)
+        if not single:
+            return tuple(jacobian(fun, a)(*args) for a in nums)
+        i = nums[0]
+        f = _with_arg(fun, args, i)
+        # The output's size decides the mode; the reverse pass that measures it is also
+        # the one reverse mode sweeps, so fun runs twice only when forward mode wins.
+        out, fn, _ = _vjp(f, (args[i],))
+        nin = sum(int(np.prod(shape(l), dtype=np.int64)) for l in tree.flatten(args[i])[0])
         nout = sum(int(np.prod(shape(o), dtype=np.int64)) for o in tree.flatten(out)[0])
-        return (jacfwd if nin < nout else jacrev)(fun, argnums)(*args)
+        if nin < nout or isinstance(out, (tuple, list, dict)) \
+                or isinstance(args[i], (tuple, list, dict)):   # pytrees: forward mode
+            return jacfwd(fun, argnums)(*args)
+        return _rows(out, fn, args[i])
     return j
 
 

@@ -177,6 +177,22 @@ __global__ void binary_vjp(const T* __restrict__ x, const T* __restrict__ y, con
     }
 }
 
+// One operand's cotangent and its tangent lanes from a partial f = (fv, d/dx, d/dy) on duals.
+template <class T>
+__device__ __forceinline__ void dual_lanes(const gpuad::Dual<T, 2>& f, T gi, const T* tx,
+                                           const T* ty, const T* tg, T* gz, T* tgz, long long i,
+                                           long long n, long long lanes, int sx, int sy) {
+    const long long nx = sx ? n : 1, ny = sy ? n : 1;
+    gz[i] = f.v * gi;
+    for (long long k = 0; k < lanes; ++k) {
+        T v = T(0);
+        if (tx) v += f.d[0] * tx[k * nx + i * sx] * gi;
+        if (ty) v += f.d[1] * ty[k * ny + i * sy] * gi;
+        if (tg) v += f.v * tg[k * n + i];
+        tgz[k * n + i] = v;
+    }
+}
+
 // The VJP on dual numbers, all lanes k in one pass (second derivatives from a 2-component dual):
 // gx = fx g,  tgx[k] = (fxx tx[k] + fxy ty[k]) g + fx tg[k],  and likewise gy, tgy.
 template <class Op, class T>
@@ -186,34 +202,13 @@ __global__ void binary_vjp_dual(const T* __restrict__ x, const T* __restrict__ y
                                 T* __restrict__ gx, T* __restrict__ gy,
                                 T* __restrict__ tgx, T* __restrict__ tgy,
                                 long long n, long long lanes, int sx, int sy) {
-    const long long nx = sx ? n : 1, ny = sy ? n : 1;
     GPUAD_LOOP(i, n) {
         gpuad::Dual<T, 2> xd(x[i * sx]), yd(y[i * sy]);
         if (tx) xd.d[0] = T(1);  // only seed inputs that move: keeps 0 * inf out of the sums
         if (ty) yd.d[1] = T(1);
         T gi = g[i];
-        if (gx) {
-            gpuad::Dual<T, 2> f = Op::dfx(xd, yd);
-            gx[i] = f.v * gi;
-            for (long long k = 0; k < lanes; ++k) {
-                T v = T(0);
-                if (tx) v += f.d[0] * tx[k * nx + i * sx] * gi;
-                if (ty) v += f.d[1] * ty[k * ny + i * sy] * gi;
-                if (tg) v += f.v * tg[k * n + i];
-                tgx[k * n + i] = v;
-            }
-        }
-        if (gy) {
-            gpuad::Dual<T, 2> f = Op::dfy(xd, yd);
-            gy[i] = f.v * gi;
-            for (long long k = 0; k < lanes; ++k) {
-                T v = T(0);
-                if (tx) v += f.d[0] * tx[k * nx + i * sx] * gi;
-                if (ty) v += f.d[1] * ty[k * ny + i * sy] * gi;
-                if (tg) v += f.v * tg[k * n + i];
-                tgy[k * n + i] = v;
-            }
-        }
+        if (gx) dual_lanes(Op::dfx(xd, yd), gi, tx, ty, tg, gx, tgx, i, n, lanes, sx, sy);
+        if (gy) dual_lanes(Op::dfy(xd, yd), gi, tx, ty, tg, gy, tgy, i, n, lanes, sx, sy);
     }
 }
 

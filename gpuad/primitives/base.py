@@ -74,17 +74,15 @@ _ONE = (1,)
 _SPLIT = 32768          # elements per CPU worker before a launch is split
 
 
-def _geometry(n: int, device: str):
-    if device == "cpu":
-        # One contiguous chunk per worker thread (see GPUAD_LOOP in kernels/gpuad/host.h);
-        # small arrays stay on one thread, where starting another costs more than it saves.
-        if n < 2 * _SPLIT:
-            return _ONE, _ONE
-        if not _workers:
-            from ..runtime.host import cpu_workers
-            _workers.append(cpu_workers())
-        return (max(1, min(_workers[0], n // _SPLIT)),), _ONE
-    return (max(1, min((n + 255) // 256, 65535 * 8)),), (256,)
+def _cpu_grid(n: int):
+    # One contiguous chunk per worker thread (see GPUAD_LOOP in kernels/gpuad/host.h);
+    # small arrays stay on one thread, where starting another costs more than it saves.
+    if n < 2 * _SPLIT:
+        return _ONE
+    if not _workers:
+        from ..runtime.host import cpu_workers
+        _workers.append(cpu_workers())
+    return (max(1, min(_workers[0], n // _SPLIT)),)
 
 
 def launch(source: str, expr: str, label: str, n: int, args: tuple, xp,
@@ -98,13 +96,11 @@ def launch(source: str, expr: str, label: str, n: int, args: tuple, xp,
     if k is None:
         k = _kernels[key] = runtime.get_kernel(source, expr, device_of(xp))
     if xp is np:
-        if n < 2 * _SPLIT:
-            k(_ONE, _ONE, args)
-        else:
-            k(*_geometry(n, "cpu"), args)
+        k(_cpu_grid(n), _ONE, args)
     else:
         # CuPy passes a NumPy scalar by value: a 64-bit zero is the null pointer.
-        k(*_geometry(n, "cuda"), tuple(np.uint64(0) if a is None else a for a in args))
+        k((max(1, min((n + 255) // 256, 65535 * 8)),), (256,),
+          tuple(np.uint64(0) if a is None else a for a in args))
     if _profile._state.profiles:
         _profile.record_launch(label, n, sum(a.nbytes for a in reads if a is not None),
                                sum(a.nbytes for a in writes if a is not None))
