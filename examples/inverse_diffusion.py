@@ -39,8 +39,7 @@ import numpy as np
 
 import gpuad
 import gpuad.numpy as gnp
-from gpuad.runtime.device import array_module as _xp
-from _common import Timer, add_common_args, array_module, device_name, plot, table, to_host
+from _common import add_common_args, array_module, device_name, plot, table, to_host
 from newton_cg_logreg import newton_cg
 
 

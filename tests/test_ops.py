@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import gpuad
 from gpuad.testing import check_grads
 
 from op_table import TABLE

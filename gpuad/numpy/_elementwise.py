@@ -1,11 +1,9 @@
 """Elementwise functions of gpuad.numpy: NumPy's names, the kernels' math."""
 from __future__ import annotations
 
-import numpy as np
-
 from ..core import bind
 from ..primitives import elementwise as E
-from ._core import prepare, lower, is_traced, shape
+from ._core import prepare, lower
 
 __all__ = []
 

@@ -1,8 +1,6 @@
 """Traced arrays behave like arrays: operators, methods and NumPy's own functions."""
 from __future__ import annotations
 
-import numpy as np
-
 from ..core import Tracer, full_lower
 from ..runtime import profile as _profile
 

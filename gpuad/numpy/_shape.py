@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..primitives import base, indexing as I
-from ._core import prepare, normalize_axis, shape, dtype, is_traced, lower
+from ._core import prepare, normalize_axis, shape, dtype, lower
 from ._indexing import take
 
 __all__ = ["reshape", "transpose", "swapaxes", "astype", "ravel", "broadcast_to", "moveaxis",

@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 from .. import runtime
-from ..core import Primitive, bind, register, shape, dtype
+from ..core import Primitive, bind, register, shape
 from . import base
 from .base import xp_of, ctype, empty, contiguous, launch, sum_to, expand_lanes
 
@@ -103,7 +103,7 @@ def _declare():
 _declare()
 
 
-def _nbytes(*arrays):
+def _io(*arrays):
     # What a launch reads or writes, counted only when a profile asks (base.launch).
     return arrays
 
@@ -201,12 +201,12 @@ def _unary_deriv_impl(x, v, op, order, kind, acc=None):
         lanes = out.size // n if n else 0
         launch(SOURCE, expr, label, n,
                (x, v, out, n, lanes, _I32[acc is not None], _I32[one is None]), xp,
-               _nbytes(x, v, acc), (out,))
+               _io(x, v, acc), (out,))
         return out
     v = contiguous(v, xp)
     lanes = v.size // n if n else 0
     out = empty(v.shape, v.dtype, xp)
-    launch(SOURCE, expr, label, n, (x, v, out, n, lanes), xp, _nbytes(x, v), (out,))
+    launch(SOURCE, expr, label, n, (x, v, out, n, lanes), xp, _io(x, v), (out,))
     return out
 
 
@@ -262,7 +262,7 @@ def _unary_dual_impl(x, g, tx, tg, op, order):
     tgx = empty((L,) + x.shape, x.dtype, xp)
     launch(SOURCE, f"unary_vjp_dual<{_op(op)}, {ctype(x.dtype)}, {order}>",
            f"{op}_vjp_dual", n, (x, g, tx, tg, gx, tgx, np.int64(n), np.int64(L)), xp,
-           _nbytes(x, g, tx, tg), _nbytes(gx, tgx))
+           _io(x, g, tx, tg), _io(gx, tgx))
     return gx, tgx
 
 
@@ -304,7 +304,7 @@ def _binary_fwd_impl(name):
         out = empty(out_shape, x.dtype, xp)
         n = out.size
         launch(SOURCE, exprs.get(x.dtype) or ctype(x.dtype), label, n,
-               (x, y, out, n, _I32[sx], _I32[sy]), xp, _nbytes(x, y), (out,))
+               (x, y, out, n, _I32[sx], _I32[sy]), xp, _io(x, y), (out,))
         return out
     return impl
 
@@ -348,7 +348,7 @@ def _binary_jvp_impl(x, y, tx, ty, op):
     n = math.prod(out_shape)
     launch(SOURCE, f"binary_jvp<{_op(op)}, {ctype(x.dtype)}>", f"{op}_jvp", n,
            (x, y, tx, ty, out, np.int64(n), np.int64(L), np.int32(sx), np.int32(sy)), xp,
-           _nbytes(x, y, tx, ty), (out,))
+           _io(x, y, tx, ty), (out,))
     return out
 
 
@@ -388,7 +388,7 @@ def _binary_vjp_impl(x, y, g, op, need, acc=None):
     launch(SOURCE, expr, label, n,
            (x, y, g, gx, gy, n, _I32[sx], _I32[sy], _I32[one is None],
             _I32[acc[0] is not None], _I32[acc[1] is not None]), xp,
-           _nbytes(x, y, g, *(a for a in acc if a is not None)), _nbytes(gx, gy))
+           _io(x, y, g, *(a for a in acc if a is not None)), _io(gx, gy))
     return [gx, gy]
 
 
@@ -427,7 +427,7 @@ def _binary_dual_impl(x, y, g, tx, ty, tg, op, need):
     launch(SOURCE, f"binary_vjp_dual<{_op(op)}, {ctype(g.dtype)}>", f"{op}_vjp_dual", n,
            (x, y, g, tx, ty, tg, gx, gy, tgx, tgy, np.int64(n), np.int64(L),
             np.int32(sx), np.int32(sy)), xp,
-           _nbytes(x, y, g, tx, ty, tg), _nbytes(gx, gy, tgx, tgy))
+           _io(x, y, g, tx, ty, tg), _io(gx, gy, tgx, tgy))
     return [gx, gy, tgx, tgy]
 
 
@@ -471,7 +471,7 @@ def _binary_deriv_impl(x, y, v, op, ax, ay):
     launch(SOURCE, f"binary_deriv<{_op(op)}, {ctype(v.dtype)}, {ax}, {ay}>",
            f"{op}_d{ax}{ay}", n,
            (x, y, v, out, np.int64(n), np.int64(lanes), np.int32(sx), np.int32(sy)), xp,
-           _nbytes(x, y, v), (out,))
+           _io(x, y, v), (out,))
     return out
 
 
