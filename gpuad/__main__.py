@@ -96,6 +96,14 @@ def _nvrtc_line() -> str:
         return f"NVRTC: not available ({exc})"
 
 
+def _fastcall_line() -> str:
+    try:
+        from gpuad.runtime.host import fastcall_status
+        return fastcall_status()
+    except Exception as exc:       # info reports; it does not fail
+        return f"off: {exc}"
+
+
 def info_lines() -> list[str]:
     """The report printed by ``gpuad info``, one line per fact."""
     import numpy
@@ -108,6 +116,7 @@ def info_lines() -> list[str]:
         lines.append("C++ compiler (CPU path): none: install g++ or set CXX")
     else:
         lines.append(f"C++ compiler (CPU path): {shlex.join(cxx[0])}: {cxx[1]}")
+        lines.append(f"C launch path (CPU): {_fastcall_line()}")
     lines.append(f"host kernel cache: {host_cache_dir()}")
     lines.append(_nvrtc_line())
     return lines

@@ -41,7 +41,7 @@ class Primitive:
     """
 
     __slots__ = ("name", "impl", "jvp", "vjp", "decompose", "saves", "multiple_results",
-                 "linear", "doc", "max_order")
+                 "linear", "doc", "max_order", "fast_vjp")
 
     def __init__(self, name, impl, *, jvp=None, vjp=None, decompose=None, saves="ins",
                  multiple_results=False, linear=False, doc="", max_order=None):
@@ -55,6 +55,11 @@ class Primitive:
         self.linear = linear
         self.doc = doc
         self.max_order = max_order
+        # Optional: fast_vjp(g, ins, need, acc) -> cotangents in fresh (or acc) buffers, or
+        # None to use ``vjp``. The same kernel launch as ``vjp`` for the case where every
+        # operand is a plain host array that needs no reshaping: the reverse sweep of a
+        # long chain of small operations costs its layers, not its arithmetic.
+        self.fast_vjp = None
 
     def __repr__(self):
         return f"<primitive {self.name}>"
@@ -236,12 +241,13 @@ class JVPTrace(Trace):
 
 class Node:
     """One primitive application on the tape (a Wengert-list entry)."""
-    __slots__ = ("prim", "params", "parents", "ins", "out", "nout")
+    __slots__ = ("prim", "params", "parents", "ins", "out", "nout", "need")
 
-    def __init__(self, prim, params, parents, ins, out, nout):
+    def __init__(self, prim, params, parents, need, ins, out, nout):
         self.prim = prim
         self.params = params
         self.parents = parents        # per input: a key of the tape, or None (a constant)
+        self.need = need              # per input: does it want a cotangent (a parent)?
         self.ins = ins                # saved inputs (or None), per prim.saves
         self.out = out                # saved output(s) (or None)
         self.nout = nout
@@ -283,16 +289,20 @@ class VJPTrace(Trace):
         return VJPTracer(self, val, key)
 
     def process(self, prim, args, params):
-        vals, parents = [], []
-        traced = False
+        vals, parents, need = [], [], []
+        traced = inner = False
         for a in args:
             if type(a) is VJPTracer and a._trace is self:
-                vals.append(a.val)
                 parents.append(a.key)
+                need.append(True)
+                a = a.val
                 traced = True
             else:
-                vals.append(a)
                 parents.append(None)
+                need.append(False)
+            if isinstance(a, Tracer):
+                inner = True
+            vals.append(a)
         if not traced:
             return bind(prim, *vals, **params)
         if prim.max_order is not None:
@@ -301,19 +311,21 @@ class VJPTrace(Trace):
             if prim.decompose is None:
                 raise NotImplementedError(f"primitive {prim.name!r} has no VJP rule")
             return prim.decompose(*args, **params)
-        out = bind(prim, *vals, **params)
-        outs = out if prim.multiple_results else (out,)
-        idx = len(self.tape)
+        # With no tracer of another trace left, bind would run impl: call it directly.
+        out = bind(prim, *vals, **params) if inner or _ctx.rewrite else prim.impl(*vals, **params)
+        tape = self.tape
+        idx = len(tape)
         s = prim.saves
-        self.tape.append(Node(prim, params, tuple(parents),
-                              tuple(vals) if s == "ins" or s == "both" else
-                              tuple(Aval(shape(v), dtype(v)) for v in vals),
-                              out if s == "out" or s == "both" else None, len(outs)))
+        tape.append(Node(prim, params, tuple(parents), tuple(need),
+                         tuple(vals) if s == "ins" or s == "both" else
+                         tuple(Aval(shape(v), dtype(v)) for v in vals),
+                         out if s == "out" or s == "both" else None,
+                         len(out) if prim.multiple_results else 1))
         if _profile._state.profiles:
             hold(_saved(self.tape[-1]))
             report_held()
         if prim.multiple_results:
-            return [VJPTracer(self, o, (idx, j)) for j, o in enumerate(outs)]
+            return [VJPTracer(self, o, (idx, j)) for j, o in enumerate(out)]
         return VJPTracer(self, out, (idx, 0))
 
     def backward(self, outputs, cts, free=True):
@@ -343,10 +355,23 @@ class VJPTrace(Trace):
         return [acc.get((-1, i), (None,))[0] for i in range(self.n_inputs)]
 
     def _sweep(self, acc, free, track):
-        pop = acc.pop
-        for idx in range(len(self.tape) - 1, -1, -1):
-            node = self.tape[idx]
-            if not node.prim.multiple_results:
+        fresh = _base().fresh
+        fresh.depth += 1
+        try:
+            self._sweep_nodes(acc, free, track, fresh.bufs)
+        finally:
+            fresh.depth -= 1
+            fresh.bufs.clear()
+
+    def _sweep_nodes(self, acc, free, track, fresh_bufs):
+        pop, get = acc.pop, acc.get
+        claim = _base().claim
+        held = _held
+        tape = self.tape
+        for idx in range(len(tape) - 1, -1, -1):
+            node = tape[idx]
+            prim = node.prim
+            if not prim.multiple_results:
                 e = pop((idx, 0), None)
                 if e is None:
                     if free:
@@ -362,20 +387,39 @@ class VJPTrace(Trace):
                     continue
                 g = [g_[0] if g_ else None for g_ in gs]
             parents = node.parents
-            need = tuple(p is not None for p in parents)
-            # A value used twice by one node (x * x) offers its buffer once: two
-            # outputs of one kernel must not alias.
-            bufs = tuple(None if p is None or p in parents[:i] else _owned_buffer(acc, p)
-                         for i, p in enumerate(parents))
-            gxs = node.prim.vjp(g, node.ins, node.out, need, bufs, **node.params)
+            # The buffer each input's cotangent accumulates in, when the engine owns it. A
+            # value used twice by one node (x * x) offers its buffer once: two outputs of one
+            # kernel must not alias.
+            bufs = []
+            for i, p in enumerate(parents):
+                entry = None if p is None or (i and p in parents[:i]) else get(p)
+                bufs.append(entry[0] if entry is not None and entry[1] else None)
+            fast = prim.fast_vjp
+            gxs = fast(g, node.ins, node.need, bufs) if fast is not None and not track else None
+            fresh = gxs is not None       # new kernel outputs only this sweep holds
+            if not fresh:
+                gxs = prim.vjp(g, node.ins, node.out, node.need, bufs, **node.params)
             for p, gx, buf in zip(parents, gxs, bufs):
-                if p is None or gx is None or (buf is not None and gx is buf):
+                if p is None or gx is None or gx is buf:
                     continue              # (a kernel that added into buf is done already)
-                _accumulate(acc, p, gx, owned=True)
+                entry = get(p)
+                if entry is not None or type(gx) is not _ndarray:
+                    _accumulate(acc, p, gx, owned=True)
+                else:
+                    # Only a fresh kernel output no one else holds is written into later
+                    # (a rule may hand over a view, a user array, one array twice).
+                    acc[p] = [gx, fresh or claim(gx)]
+            if fresh_bufs:
+                fresh_bufs.clear()        # this node's unclaimed buffers: no longer fresh
             if track:                     # the peak: saved values, g and gx all live
                 report_held([g_[0] for g_ in gs if g_])
-            if free:
-                _free(node)               # last use of this node's saved values
+            if free:                      # last use of this node's saved values
+                if held.bufs:
+                    release(_saved(node))
+                node.ins = node.out = None
+
+
+_ndarray = np.ndarray
 
 
 def _base(_m=[]):
@@ -384,13 +428,6 @@ def _base(_m=[]):
         from .primitives import base
         _m.append(base)
     return _m[0]
-
-
-def _owned_buffer(acc, key):
-    entry = acc.get(key)
-    if entry is None or not entry[1] or isinstance(entry[0], Tracer):
-        return None
-    return entry[0]
 
 
 def _accumulate(acc, key, g, owned):

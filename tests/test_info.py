@@ -20,6 +20,7 @@ def test_info_command_reports_backend():
     for key in ("gpuad: ", "Python: ", "NumPy: ", "C++ compiler (CPU path): ",
                 "host kernel cache: ", "NVRTC: "):
         assert key in out
+    assert "C launch path (CPU): on (" in out     # this machine has Python's headers
 
 
 def test_info_cache_dir_follows_env(monkeypatch, tmp_path):

@@ -39,14 +39,17 @@ def test_installed_wheel_runs_its_own_kernels(wheel, tmp_path):
     code = ("import numpy as np, gpuad, gpuad.numpy as gnp\n"
             "from gpuad import runtime\n"
             "print(runtime.kernel_dir())\n"
-            "print(float(gpuad.grad(lambda x: gnp.sum(gnp.sin(x)))(np.array([0.0]))[0]))\n")
+            "print(float(gpuad.grad(lambda x: gnp.sum(gnp.sin(x)))(np.array([0.0]))[0]))\n"
+            "from gpuad.runtime import host\n"
+            "print(host.fastcall_status().split()[0])\n")
     env = {**os.environ, "PYTHONPATH": str(site)}
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                        cwd=str(tmp_path))
     assert r.returncode == 0, r.stderr[-2000:]
-    kdir, value = r.stdout.split()
+    kdir, value, fast = r.stdout.split()
     assert pathlib.Path(kdir).resolve().is_relative_to(site.resolve())
     assert float(value) == 1.0
+    assert fast == "on"               # the wheel ships fastcall.cpp and it builds
 
 
 def test_ci_runs_exactly_the_readme_test_command():

@@ -1,18 +1,29 @@
 """Elementwise functions of gpuad.numpy: NumPy's names, the kernels' math."""
 from __future__ import annotations
 
-from ..core import bind
+import numpy as _np
+
+from ..core import VJPTracer, bind
 from ..primitives import elementwise as E
 from ._core import prepare, lower
 
 __all__ = []
+_ND = _np.ndarray
+
+
+def _ready(x):
+    """Is ``x`` a reverse-mode tracer of a float32/float64 NumPy array, which the kernels
+    take as it is (the fast path of :func:`prepare`)?"""
+    return type(x) is VJPTracer and type(x.val) is _ND and x.val.dtype.char in "fd"
+
 
 
 def _unary(name, prim_name=None):
     prim = E.PRIMS[prim_name or name]
 
     def f(x, /):
-        (x,), _ = prepare(x)
+        if not _ready(x):
+            (x,), _ = prepare(x)
         return bind(prim, x)
     f.__name__ = name
     f.__doc__ = (f"Elementwise ``{prim_name or name}``, like ``numpy.{name}``; differentiable "
@@ -25,6 +36,12 @@ def _binary(name, prim_name=None):
     prim = E.PRIMS[prim_name or name]
 
     def f(x, y, /):
+        ty = type(y)
+        if ty is float or ty is int:
+            if _ready(x):             # traced float array (op) Python number
+                return bind(prim, x, _np.asarray(y, dtype=x.val.dtype))
+        elif _ready(x) and _ready(y) and x.val.dtype == y.val.dtype:
+            return bind(prim, x, y)
         (x, y), _ = prepare(x, y)
         return bind(prim, x, y)
     f.__name__ = name

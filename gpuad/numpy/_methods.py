@@ -33,21 +33,22 @@ def _inplace(self, *a):
 def install():
     g = _gnp()
     T = Tracer
-    T.__add__ = lambda s, o: g.add(s, o)
+    # The functions themselves, not lambdas around them: one call less per operator.
+    T.__add__ = g.add
     T.__radd__ = lambda s, o: g.add(o, s)
-    T.__sub__ = lambda s, o: g.subtract(s, o)
+    T.__sub__ = g.subtract
     T.__rsub__ = lambda s, o: g.subtract(o, s)
-    T.__mul__ = lambda s, o: g.multiply(s, o)
+    T.__mul__ = g.multiply
     T.__rmul__ = lambda s, o: g.multiply(o, s)
-    T.__truediv__ = lambda s, o: g.divide(s, o)
+    T.__truediv__ = g.divide
     T.__rtruediv__ = lambda s, o: g.divide(o, s)
-    T.__pow__ = lambda s, o: g.power(s, o)
+    T.__pow__ = g.power
     T.__rpow__ = lambda s, o: g.power(o, s)
-    T.__matmul__ = lambda s, o: g.matmul(s, o)
+    T.__matmul__ = g.matmul
     T.__rmatmul__ = lambda s, o: g.matmul(o, s)
-    T.__neg__ = lambda s: g.negative(s)
+    T.__neg__ = g.negative
     T.__pos__ = lambda s: s
-    T.__abs__ = lambda s: g.abs(s)
+    T.__abs__ = g.abs
     T.__getitem__ = lambda s, idx: g._getitem(s, idx)
     T.__setitem__ = _inplace
     for name in ("__iadd__", "__isub__", "__imul__", "__itruediv__", "__ipow__",

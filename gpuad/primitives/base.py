@@ -2,7 +2,7 @@
 and the structural (linear) primitives the rules are written with."""
 from __future__ import annotations
 
-import weakref
+import threading
 
 import numpy as np
 
@@ -40,22 +40,33 @@ def ctype(dt) -> str:
         raise TypeError(f"gpuad kernels support float32 and float64, not {np.dtype(dt)}") from None
 
 
-# Buffers made here are the only ones the reverse sweep may add into in place: a cotangent
-# that is a view, a user array or shared by two inputs is never written.
-_fresh: dict[int, weakref.ref] = {}
+# Buffers made here while a reverse sweep runs are the only ones the sweep may add into in
+# place: a cotangent that is a view, a user array or shared by two inputs is never written.
+# The sweep opens the registry (core.VJPTrace._sweep) and empties it after each node, once
+# that node's cotangents are claimed; outside sweeps nothing is recorded (no cotangent is
+# made there). Per thread: each thread sweeps its own tape.
+
+class _Fresh(threading.local):
+    def __init__(self):
+        self.depth = 0                # sweeps in progress in this thread
+        self.bufs: dict = {}          # id -> the buffer (held until its node is done)
+
+
+fresh = _Fresh()
 
 
 def empty(shape_, dt, xp):
     a = xp.empty(shape_, dtype=dt)
-    k = id(a)
-    _fresh[k] = weakref.ref(a, lambda _r, k=k: _fresh.pop(k, None))
+    f = fresh
+    if f.depth:
+        f.bufs[id(a)] = a
     return a
 
 
 def claim(a) -> bool:
-    """True once for a buffer made by :func:`empty` (its first holder may write into it)."""
-    r = _fresh.pop(id(a), None)
-    return r is not None and r() is a
+    """True once for a buffer made by :func:`empty` during the current sweep node (its
+    first holder may write into it)."""
+    return fresh.bufs.pop(id(a), None) is a
 
 
 def contiguous(x, xp):
@@ -74,7 +85,7 @@ _ONE = (1,)
 _SPLIT = 32768          # elements per CPU worker before a launch is split
 
 
-def _cpu_grid(n: int):
+def cpu_grid(n: int):
     # One contiguous chunk per worker thread (see GPUAD_LOOP in kernels/gpuad/host.h);
     # small arrays stay on one thread, where starting another costs more than it saves.
     if n < 2 * _SPLIT:
@@ -83,6 +94,17 @@ def _cpu_grid(n: int):
         from ..runtime.host import cpu_workers
         _workers.append(cpu_workers())
     return (max(1, min(_workers[0], n // _SPLIT)),)
+
+
+def cpu_kernel(source: str, expr: str):
+    """The host kernel ``expr`` of ``source`` as its fastest callable (for fast paths that
+    launch it directly, with ``cpu_grid(n)`` and block 1, when no profile is open)."""
+    key = (source, expr, True)
+    k = _kernels.get(key)
+    if k is None:
+        k = runtime.get_kernel(source, expr, "cpu")
+        k = _kernels[key] = getattr(k, "call", k)
+    return k
 
 
 def launch(source: str, expr: str, label: str, n: int, args: tuple, xp,
@@ -94,9 +116,10 @@ def launch(source: str, expr: str, label: str, n: int, args: tuple, xp,
     key = (source, expr, xp is np)
     k = _kernels.get(key)
     if k is None:
-        k = _kernels[key] = runtime.get_kernel(source, expr, device_of(xp))
+        k = runtime.get_kernel(source, expr, device_of(xp))
+        k = _kernels[key] = getattr(k, "call", k)   # a host kernel's fastest entry
     if xp is np:
-        k(_cpu_grid(n), _ONE, args)
+        k(cpu_grid(n), _ONE, args)
     else:
         # CuPy passes a NumPy scalar by value: a 64-bit zero is the null pointer.
         k((max(1, min((n + 255) // 256, 65535 * 8)),), (256,),

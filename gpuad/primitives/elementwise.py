@@ -17,6 +17,7 @@ order of differentiation is available without more kernels.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -25,6 +26,7 @@ from .. import runtime
 from ..core import Primitive, bind, register, shape
 from . import base
 from .base import xp_of, ctype, empty, contiguous, launch, sum_to, expand_lanes
+from ..runtime import profile as _profile
 
 SOURCE = "elementwise.cu"
 
@@ -137,6 +139,60 @@ def _lanes_operand(t, primal_shape, out_shape, stride, xp):
     return contiguous(t, xp)
 
 
+# ------------------------------------------------------------------ fast paths
+# First-order reverse mode over plain host arrays of one shape (or with a 0-d constant) is
+# what a long chain of small operations is made of. There the forward impls and each forward
+# primitive's ``fast_vjp`` hand the whole launch to C (gpuad/runtime/fastcall.cpp): the
+# checks, the output buffer and the argument frame in one call, for the same kernel, the
+# same arguments and the same result as the general path below, without its layers (bind,
+# the rule, operand preparation). The C side returns None for anything else (tracers, CuPy
+# arrays, broadcasting, strided views, other dtypes), and an open profile (which records
+# launches) skips it: those take the general path. Without the C launch path (no Python
+# headers, GPUAD_FASTCALL=0) there are no fast paths.
+
+_ND = np.ndarray
+_I32 = (np.int32(0), np.int32(1))
+
+
+class _Fast:
+    """One C fast path of fastcall.cpp bound to the float64 and float32 instantiations of a
+    kernel template (``{T}`` for the scalar type); ``fn`` is resolved on first use, to None
+    where the C launch path is unavailable."""
+
+    def __init__(self, name, template):
+        self.name, self.template = name, template
+
+    def __getattr__(self, attr):          # only while ``fn`` is not set yet
+        if attr != "fn":
+            raise AttributeError(attr)
+        from ..runtime.host import fastcall
+        fc = fastcall()
+        fn = None
+        if fc is not None:
+            fc.set_split(base._SPLIT)
+            fn = functools.partial(getattr(fc, self.name),
+                                   *(base.cpu_kernel(SOURCE, self.template.format(T=t))
+                                     for t in ("double", "float")))
+        self.fn = fn
+        return fn
+
+
+def _lazy_fast_vjp(prim, fast):
+    """A ``fast_vjp`` that, on first use, replaces itself with the C fast path (or None)."""
+    def first(g, ins, need, acc):
+        prim.fast_vjp = fn = fast.fn
+        return None if fn is None else fn(g, ins, need, acc)
+    return first
+
+
+def _register_fresh(out):
+    # What base.empty does for a buffer made inside a reverse sweep (see base.fresh).
+    f = base.fresh
+    if f.depth:
+        f.bufs[id(out)] = out
+    return out
+
+
 # ------------------------------------------------------------------ unary
 
 def _unary_fwd_impl(name):
@@ -144,8 +200,14 @@ def _unary_fwd_impl(name):
 
     exprs = {dt: f"unary_fwd<{op}, {ctype(dt)}>" for dt in base.FLOATS}
     label = f"{name}_fwd"
+    fast = _Fast("unary_fwd", f"unary_fwd<{op}, {{T}}>")
 
     def impl(x):
+        if type(x) is _ND and not _profile._state.profiles:
+            fn = fast.fn
+            out = None if fn is None else fn(x)
+            if out is not None:
+                return _register_fresh(out)
         xp = xp_of(x)
         x = contiguous(x, xp)
         out = empty(x.shape, x.dtype, xp)
@@ -175,7 +237,6 @@ def _single(v, xp):
     return None
 
 
-_I32 = (np.int32(0), np.int32(1))
 _names: dict = {}
 
 
@@ -292,8 +353,14 @@ def _binary_fwd_impl(name):
 
     exprs = {dt: f"binary_fwd<{op}, {ctype(dt)}>" for dt in base.FLOATS}
     label = f"{name}_fwd"
+    fast = _Fast("binary_fwd", f"binary_fwd<{op}, {{T}}>")
 
     def impl(x, y):
+        if type(x) is _ND and type(y) is _ND and not _profile._state.profiles:
+            fn = fast.fn
+            out = None if fn is None else fn(x, y)
+            if out is not None:
+                return _register_fresh(out)
         xp = xp_of(x, y)
         out_shape = _out_shape(x, y)
         x, sx = _operand(x, out_shape, xp)
@@ -515,12 +582,14 @@ for _name in UNARY:
     _p = Primitive(_name, _unary_fwd_impl(_name), vjp=_unary_fwd_vjp(_name),
                    doc=f"elementwise {_name}; kernel op {_op(_name)}")
     _p.jvp = _unary_fwd_jvp(_name, _p)
+    _p.fast_vjp = _lazy_fast_vjp(_p, _Fast("unary_vjp", f"unary_vjp<{_op(_name)}, {{T}}, 1>"))
     PRIMS[_name] = register(_p)
 
 for _name in BINARY:
     _p = Primitive(_name, _binary_fwd_impl(_name), vjp=_binary_fwd_vjp(_name),
                    doc=f"elementwise {_name}; kernel op {_op(_name)}")
     _p.jvp = _binary_fwd_jvp(_name, _p)
+    _p.fast_vjp = _lazy_fast_vjp(_p, _Fast("binary_vjp", f"binary_vjp<{_op(_name)}, {{T}}>"))
     PRIMS[_name] = register(_p)
 
 
@@ -562,6 +631,7 @@ for _name, _sign in (("add", 1), ("subtract", -1)):
     _p = PRIMS[_name]
     _p.jvp = _lin_jvp(_p, _sign)
     _p.vjp = _lin_vjp(_sign)
+    _p.fast_vjp = None                # the rule launches nothing: it hands g over
     _p.saves = "none"
     _p.linear = True
 

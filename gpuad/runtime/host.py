@@ -40,7 +40,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["HostModule", "HostKernel", "cpu_workers", "BUILD_COUNT"]
+__all__ = ["HostModule", "HostKernel", "cpu_workers", "fastcall", "fastcall_status", "BUILD_COUNT"]
 
 KERNELS_DIR = (Path(__file__).resolve().parent.parent / "kernels").resolve()
 HOST_HEADER = KERNELS_DIR / "gpuad" / "host.h"
@@ -159,6 +159,73 @@ def _translate_options(options: Sequence[str]) -> tuple[list[str], list[str]]:
             break
         i += 1
     return dirs, defs
+
+
+# ------------------------------------------------------------------------------ C launch path
+# A launch through ctypes costs about 1.4 us, mostly packing the frame in Python; for the
+# 10-element arrays of a long chain of small operations that is most of the engine's cost.
+# fastcall.cpp packs the same frame in C (about 0.2 us) and hands anything unusual back to
+# HostKernel's Python path. It is a CPython extension built here on first use, like the
+# kernels; without Python's headers (or with GPUAD_FASTCALL=0) launches stay on ctypes.
+_FASTCALL_SOURCE = Path(__file__).resolve().parent / "fastcall.cpp"
+_fastcall_state: list = []        # [module or None, status text], filled once
+
+
+def _load_fastcall():
+    if _fastcall_state:
+        return _fastcall_state[0]
+    import importlib.machinery
+    import importlib.util
+    import sysconfig
+    mod, status = None, ""
+    try:
+        if os.environ.get("GPUAD_FASTCALL", "1").strip() == "0":
+            raise RuntimeError("off (GPUAD_FASTCALL=0)")
+        include = sysconfig.get_paths()["include"]
+        if not (Path(include) / "Python.h").is_file():
+            raise RuntimeError(f"off: Python's headers are not installed ({include}/Python.h; "
+                               "apt-get install python3-dev)")
+        cxx, version = _compiler()
+        flags = ["-std=c++17", "-O2", "-fPIC", "-shared", "-fvisibility=hidden",
+                 f"-I{include}", f"-I{np.get_include()}"]
+        key = hashlib.sha256()
+        for part in (_CACHE_VERSION, _FASTCALL_SOURCE.read_text(), repr(cxx), version, repr(flags),
+                     np.__version__, sys.implementation.cache_tag or "", sys.version,
+                     platform.machine()):
+            key.update(part.encode())
+            key.update(b"\0")
+        cache = Path(os.environ.get("GPUAD_CACHE_DIR") or Path.home() / ".cache" / "gpuad" / "host")
+        path = cache / f"gpuad_fastcall-{key.hexdigest()[:24]}.so"
+        if not path.exists():
+            cache.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=cache, prefix=".build-") as tmp:
+                out = Path(tmp) / path.name
+                r = subprocess.run([*cxx, *flags, str(_FASTCALL_SOURCE), "-o", str(out)],
+                                   capture_output=True, text=True)
+                if r.returncode != 0:
+                    raise RuntimeError("off: building fastcall.cpp failed: "
+                                       + " ".join(r.stderr.split())[:300])
+                os.replace(out, path)
+        loader = importlib.machinery.ExtensionFileLoader("gpuad_fastcall", str(path))
+        spec = importlib.util.spec_from_file_location("gpuad_fastcall", str(path), loader=loader)
+        mod = importlib.util.module_from_spec(spec)
+        loader.exec_module(mod)
+        status = f"on ({path})"
+    except Exception as e:   # any failure leaves the (slower) ctypes path, and says why
+        mod, status = None, str(e) if str(e).startswith("off") else f"off: {e}"
+    _fastcall_state[:] = [mod, status]
+    return mod
+
+
+def fastcall():
+    """The C launch path module (``fastcall.cpp``), or None where it is unavailable."""
+    return _load_fastcall()
+
+
+def fastcall_status() -> str:
+    """Whether host launches pack their arguments in C (``fastcall.cpp``), and if not, why."""
+    _load_fastcall()
+    return _fastcall_state[1]
 
 
 # ------------------------------------------------------------------------------ source scanning
@@ -442,6 +509,18 @@ class HostKernel:
         self._launch.argtypes = [ctypes.c_void_p]
         self._launch.restype = ctypes.c_int
         self._frames: list = []
+        fast = _load_fastcall()
+        #: The fastest callable for a launch, same signature as the kernel: the C launch
+        #: path when it is available, else the Python one.
+        self.call = self._call_py
+        if fast is not None:
+            self.call = fast.launcher(
+                ctypes.cast(self._launch, ctypes.c_void_p).value,
+                tuple({t: (_ARRAY_PTR if c == _ARRAY_ID else c) for t, c in acc.items()}
+                      for acc in self._accept),
+                tuple(self._dtypes),
+                tuple(min(d, key=lambda t: t.str) if d else None for d in self._dtypes),
+                self._mode, module.workers, self._call_py, self._raise)
 
     def __repr__(self):
         return f"<HostKernel {self.name}({', '.join(self.param_types)})>"
@@ -454,6 +533,12 @@ class HostKernel:
         return [ctypes.addressof(buf), q, raw.cast("Q"), raw.cast("d"), raw.cast("f"), [], buf]
 
     def __call__(self, grid, block, args, shared_mem=0):
+        return self.call(grid, block, args, shared_mem)
+
+    def _raise(self):
+        raise RuntimeError(self._module._error())
+
+    def _call_py(self, grid, block, args, shared_mem=0):
         frames = self._frames
         fr = frames.pop() if frames else self._frame()
         try:

@@ -1,0 +1,438 @@
+// The host runtime's launch path in C: fill a kernel's argument frame and call its launcher.
+//
+// What HostKernel.__call__ (host.py) does in Python, for the common arguments: NumPy arrays
+// (their data pointer), None, Python/NumPy scalars; grid and block as ints or 1-tuples. The
+// rules (which Python type may go to which C++ parameter, which element types a pointer
+// takes) are computed once in Python and handed over; this file only applies them. Anything
+// else (an argument needing the Python slow path or a wrong one) goes to the Python
+// implementation, which packs it or raises the error that names the problem.
+//
+// Built on first use by host.py with the host C++ compiler and cached like the kernel modules.
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#include <numpy/arrayobject.h>
+#include <numpy/arrayscalars.h>
+
+#include <cstddef>
+#include <cstring>
+
+namespace {
+
+// Codes shared with host.py (_ARRAY_ID ... _ARRAY_PTR).
+enum Code { ARRAY_ID = 0, NUL = 1, F64 = 2, F32 = 3, INT = 4, UINT64 = 5, BOOL = 6, BYTES = 7, ARRAY_PTR = 8 };
+enum { F_GRID = 0, F_BLOCK = 3, F_SMEM = 6, F_MODE = 7, F_PTR_OFFSET = 8, F_WORKERS = 9, F_ARGS = 10 };
+constexpr int MAX_ARGS = 48;
+
+using LaunchFn = int (*)(const long long*);
+
+struct Launcher {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    LaunchFn fn;
+    int nargs;
+    long long mode, workers;
+    PyObject* accept;    // tuple: per parameter a dict {type: code}
+    PyObject* dtypes;    // tuple: per parameter None or a frozenset of numpy dtypes
+    PyObject* likely;    // tuple: per parameter None or the dtype its arrays usually have
+    PyObject* slow;      // Python callable (grid, block, args, shared_mem): packs anything, raises
+    PyObject* on_error;  // Python callable (): raises the kernel's error
+};
+
+int dims(PyObject* v, long long* q) {
+    // An int or a 1-tuple of ints; 0 = leave it to the slow path.
+    if (PyTuple_CheckExact(v) && PyTuple_GET_SIZE(v) == 1) v = PyTuple_GET_ITEM(v, 0);
+    if (!PyLong_CheckExact(v)) return 0;
+    int overflow = 0;
+    long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+    if (overflow || x < 0) return 0;
+    q[0] = x, q[1] = 1, q[2] = 1;
+    return 1;
+}
+
+// 1: packed; 0: hand this argument to the slow path; -1: a Python error is set.
+int pack(const Launcher* self, int i, PyObject* a, long long* slot) {
+    PyObject* code_obj = PyDict_GetItemWithError(PyTuple_GET_ITEM(self->accept, i), (PyObject*)Py_TYPE(a));
+    if (code_obj == nullptr) return PyErr_Occurred() ? -1 : 0;
+    switch (PyLong_AsLong(code_obj)) {
+    case ARRAY_ID:
+    case ARRAY_PTR: {
+        if (!PyArray_CheckExact(a)) return 0;
+        PyObject* dts = PyTuple_GET_ITEM(self->dtypes, i);
+        // Built-in dtypes are singletons: an identity test settles the usual case.
+        if (dts != Py_None && (PyObject*)PyArray_DESCR((PyArrayObject*)a) != PyTuple_GET_ITEM(self->likely, i)) {
+            int ok = PySet_Contains(dts, (PyObject*)PyArray_DESCR((PyArrayObject*)a));
+            if (ok <= 0) return ok;  // a wrong element type: the slow path names it
+        }
+        *slot = (long long)(Py_intptr_t)PyArray_DATA((PyArrayObject*)a);
+        return 1;
+    }
+    case NUL:
+        *slot = 0;
+        return 1;
+    case F64: {
+        double d = PyFloat_AsDouble(a);
+        if (d == -1.0 && PyErr_Occurred()) return -1;
+        std::memcpy(slot, &d, sizeof d);
+        return 1;
+    }
+    case F32: {
+        if (!PyArray_IsScalar(a, Float)) return 0;
+        float f = PyArrayScalar_VAL(a, Float);
+        *slot = 0;
+        std::memcpy(slot, &f, sizeof f);
+        return 1;
+    }
+    case INT: {
+        PyObject* ix = PyNumber_Index(a);
+        if (ix == nullptr) return -1;
+        long long v = PyLong_AsLongLong(ix);
+        Py_DECREF(ix);
+        if (v == -1 && PyErr_Occurred()) return -1;
+        *slot = v;
+        return 1;
+    }
+    case UINT64: {
+        PyObject* ix = PyNumber_Index(a);
+        if (ix == nullptr) return -1;
+        unsigned long long v = PyLong_AsUnsignedLongLongMask(ix);
+        Py_DECREF(ix);
+        if (v == (unsigned long long)-1 && PyErr_Occurred()) return -1;
+        std::memcpy(slot, &v, sizeof v);
+        return 1;
+    }
+    case BOOL: {
+        int b = PyObject_IsTrue(a);
+        if (b < 0) return -1;
+        *slot = b;
+        return 1;
+    }
+    default:
+        return 0;  // BYTES and anything new: Python packs it
+    }
+}
+
+// The launch itself: grid, block, args (a tuple), shared_mem (an int or null for 0).
+PyObject* launch(Launcher* self, PyObject* grid, PyObject* block, PyObject* args, PyObject* smem) {
+    long long f[F_ARGS + MAX_ARGS];
+    int ok = 1;
+    long long shared = 0;
+    if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) != self->nargs || self->nargs > MAX_ARGS ||
+        !dims(grid, f + F_GRID) || !dims(block, f + F_BLOCK) || (smem != nullptr && !PyLong_CheckExact(smem)))
+        ok = 0;
+    if (ok && smem != nullptr) {
+        shared = PyLong_AsLongLong(smem);
+        if (shared < 0 || PyErr_Occurred()) {
+            PyErr_Clear();
+            ok = 0;
+        }
+    }
+    for (int i = 0; ok == 1 && i < self->nargs; ++i) ok = pack(self, i, PyTuple_GET_ITEM(args, i), f + F_ARGS + i);
+    if (ok < 0) return nullptr;
+    if (ok == 0) {
+        // The Python path packs what this one does not, or raises the error naming the argument.
+        PyObject* zero = smem == nullptr ? PyLong_FromLong(0) : nullptr;
+        PyObject* r = PyObject_CallFunctionObjArgs(self->slow, grid, block, args, smem ? smem : zero, nullptr);
+        Py_XDECREF(zero);
+        return r;
+    }
+    f[F_SMEM] = shared;
+    f[F_MODE] = self->mode;
+    f[F_PTR_OFFSET] = -1;  // pointer slots hold data pointers
+    f[F_WORKERS] = self->workers;
+    int rc;
+    // The arrays stay referenced by `args` for the whole call; other Python threads may run.
+    Py_BEGIN_ALLOW_THREADS
+    rc = self->fn(f);
+    Py_END_ALLOW_THREADS
+    if (rc != 0) {
+        PyObject* r = PyObject_CallNoArgs(self->on_error);
+        Py_XDECREF(r);
+        if (r != nullptr) PyErr_SetString(PyExc_RuntimeError, "kernel launch failed");
+        return nullptr;
+    }
+    Py_RETURN_NONE;
+}
+
+PyObject* Launcher_vectorcall(PyObject* op, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
+    Launcher* self = (Launcher*)op;
+    Py_ssize_t n = PyVectorcall_NARGS(nargsf);
+    if (kwnames == nullptr && (n == 3 || n == 4))
+        return launch(self, args[0], args[1], args[2], n == 4 ? args[3] : nullptr);
+    return PyObject_Vectorcall(self->slow, args, nargsf, kwnames);  // keywords: Python parses them
+}
+
+PyObject* Launcher_call(PyObject* op, PyObject* pargs, PyObject* kw) {
+    return PyVectorcall_Call(op, pargs, kw);
+}
+
+void Launcher_dealloc(PyObject* op) {
+    Launcher* self = (Launcher*)op;
+    Py_XDECREF(self->accept);
+    Py_XDECREF(self->dtypes);
+    Py_XDECREF(self->likely);
+    Py_XDECREF(self->slow);
+    Py_XDECREF(self->on_error);
+    Py_TYPE(op)->tp_free(op);
+}
+
+PyTypeObject LauncherType = {PyVarObject_HEAD_INIT(nullptr, 0)};
+
+// launcher(fn_address, accept, dtypes, likely, mode, workers, slow, on_error)
+PyObject* make_launcher(PyObject*, PyObject* a) {
+    unsigned long long addr;
+    PyObject *accept, *dtypes, *likely, *slow, *on_error;
+    long long mode, workers;
+    if (!PyArg_ParseTuple(a, "KO!O!O!LLOO", &addr, &PyTuple_Type, &accept, &PyTuple_Type, &dtypes, &PyTuple_Type,
+                          &likely, &mode, &workers, &slow, &on_error))
+        return nullptr;
+    if (PyTuple_GET_SIZE(accept) != PyTuple_GET_SIZE(dtypes) || PyTuple_GET_SIZE(accept) != PyTuple_GET_SIZE(likely)) {
+        PyErr_SetString(PyExc_ValueError, "accept and dtypes differ in length");
+        return nullptr;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(accept); ++i)
+        if (!PyDict_Check(PyTuple_GET_ITEM(accept, i))) {
+            PyErr_SetString(PyExc_TypeError, "accept must hold one dict per parameter");
+            return nullptr;
+        }
+    Launcher* self = PyObject_New(Launcher, &LauncherType);
+    if (self == nullptr) return nullptr;
+    self->vectorcall = Launcher_vectorcall;
+    self->fn = (LaunchFn)(Py_uintptr_t)addr;
+    self->nargs = (int)PyTuple_GET_SIZE(accept);
+    self->mode = mode;
+    self->workers = workers;
+    self->accept = Py_NewRef(accept);
+    self->dtypes = Py_NewRef(dtypes);
+    self->likely = Py_NewRef(likely);
+    self->slow = Py_NewRef(slow);
+    self->on_error = Py_NewRef(on_error);
+    return (PyObject*)self;
+}
+
+// ------------------------------------------------------------------ elementwise fast paths
+// The engine's fast paths for the elementwise kernels of kernels/elementwise.cu (see "Fast
+// paths" in gpuad/primitives/elementwise.py): the checks, the output buffer and the frame
+// in one C call. Each returns None when its case does not apply (then the engine takes the
+// general path), so a wrong answer is never possible here, only a slower one.
+// Argument order in every frame is the kernel's parameter order.
+
+long long split2 = 65536;  // below this many elements a launch uses one CPU thread (base.cpu_grid)
+long long split = 32768;
+
+bool plain(PyObject* a) {  // an aligned, native-order, C-contiguous NumPy array
+    return PyArray_CheckExact(a) && PyArray_ISCARRAY_RO((PyArrayObject*)a);
+}
+
+bool same_shape(PyArrayObject* a, PyArrayObject* b) {
+    const int nd = PyArray_NDIM(a);
+    return nd == PyArray_NDIM(b) && std::memcmp(PyArray_DIMS(a), PyArray_DIMS(b), nd * sizeof(npy_intp)) == 0;
+}
+
+// The launcher for `a`'s element type (float64: kd, float32: kf), or null.
+Launcher* pick(PyObject* kd, PyObject* kf, PyArrayObject* a) {
+    PyObject* k = PyArray_TYPE(a) == NPY_DOUBLE ? kd : PyArray_TYPE(a) == NPY_FLOAT ? kf : nullptr;
+    return k != nullptr && Py_TYPE(k) == &LauncherType ? (Launcher*)k : nullptr;
+}
+
+long long* data(PyObject* a) { return (long long*)PyArray_DATA((PyArrayObject*)a); }
+
+PyObject* like(PyArrayObject* a) {  // a fresh C-contiguous array of a's shape and type
+    return PyArray_SimpleNew(PyArray_NDIM(a), PyArray_DIMS(a), PyArray_TYPE(a));
+}
+
+// 0 on success; -1 with the kernel's error raised.
+int run(Launcher* k, long long* f, long long n) {
+    long long blocks = 1;
+    if (n >= split2) {
+        blocks = n / split;
+        if (blocks > k->workers) blocks = k->workers;
+        if (blocks < 1) blocks = 1;
+    }
+    f[F_GRID] = blocks, f[F_GRID + 1] = 1, f[F_GRID + 2] = 1;
+    f[F_BLOCK] = 1, f[F_BLOCK + 1] = 1, f[F_BLOCK + 2] = 1;
+    f[F_SMEM] = 0, f[F_MODE] = k->mode, f[F_PTR_OFFSET] = -1, f[F_WORKERS] = k->workers;
+    if (n == 0) return 0;  // like base.launch: an empty array launches nothing
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = k->fn(f);
+    Py_END_ALLOW_THREADS
+    if (rc == 0) return 0;
+    PyObject* r = PyObject_CallNoArgs(k->on_error);
+    Py_XDECREF(r);
+    if (r != nullptr) PyErr_SetString(PyExc_RuntimeError, "kernel launch failed");
+    return -1;
+}
+
+// unary_fwd(kd, kf, x) -> out: kernel (x, out, n)
+PyObject* ew_unary_fwd(PyObject*, PyObject* const* a, Py_ssize_t na) {
+    if (na != 3) return PyErr_Format(PyExc_TypeError, "unary_fwd takes 3 arguments");
+    if (!plain(a[2])) Py_RETURN_NONE;
+    PyArrayObject* x = (PyArrayObject*)a[2];
+    Launcher* k = pick(a[0], a[1], x);
+    if (k == nullptr) Py_RETURN_NONE;
+    PyObject* out = like(x);
+    if (out == nullptr) return nullptr;
+    const long long n = PyArray_SIZE(x);
+    long long f[F_ARGS + 3] = {};
+    f[F_ARGS] = (long long)PyArray_DATA(x), f[F_ARGS + 1] = (long long)data(out), f[F_ARGS + 2] = n;
+    if (run(k, f, n) < 0) {
+        Py_DECREF(out);
+        return nullptr;
+    }
+    return out;
+}
+
+// Strides of two operands against the larger one's shape: both the same shape (1, 1), or one
+// 0-d (stride 0). Returns the operand whose shape the output has, or null.
+PyArrayObject* strides2(PyArrayObject* x, PyArrayObject* y, int* sx, int* sy) {
+    if (same_shape(x, y)) return *sx = *sy = 1, x;
+    if (PyArray_NDIM(y) == 0) return *sx = 1, *sy = 0, x;
+    if (PyArray_NDIM(x) == 0) return *sx = 0, *sy = 1, y;
+    return nullptr;
+}
+
+// binary_fwd(kd, kf, x, y) -> out: kernel (x, y, out, n, sx, sy)
+PyObject* ew_binary_fwd(PyObject*, PyObject* const* a, Py_ssize_t na) {
+    if (na != 4) return PyErr_Format(PyExc_TypeError, "binary_fwd takes 4 arguments");
+    if (!plain(a[2]) || !plain(a[3])) Py_RETURN_NONE;
+    PyArrayObject *x = (PyArrayObject*)a[2], *y = (PyArrayObject*)a[3];
+    int sx, sy;
+    PyArrayObject* full = strides2(x, y, &sx, &sy);
+    Launcher* k = pick(a[0], a[1], x);
+    if (full == nullptr || k == nullptr || PyArray_TYPE(y) != PyArray_TYPE(x)) Py_RETURN_NONE;
+    PyObject* out = like(full);
+    if (out == nullptr) return nullptr;
+    const long long n = PyArray_SIZE(full);
+    long long f[F_ARGS + 6] = {};
+    f[F_ARGS] = (long long)PyArray_DATA(x), f[F_ARGS + 1] = (long long)PyArray_DATA(y);
+    f[F_ARGS + 2] = (long long)data(out), f[F_ARGS + 3] = n, f[F_ARGS + 4] = sx, f[F_ARGS + 5] = sy;
+    if (run(k, f, n) < 0) {
+        Py_DECREF(out);
+        return nullptr;
+    }
+    return out;
+}
+
+// A cotangent buffer to add into (None, or a writeable C array of `shape`'s shape and type).
+int buffer_ok(PyObject* b, PyArrayObject* shape) {
+    return b == Py_None || (PyArray_CheckExact(b) && PyArray_ISCARRAY((PyArrayObject*)b) &&
+                            same_shape((PyArrayObject*)b, shape) &&
+                            PyArray_TYPE((PyArrayObject*)b) == PyArray_TYPE(shape));
+}
+
+// The i-th item of a tuple or list (borrowed), or null.
+PyObject* item(PyObject* seq, Py_ssize_t i) {
+    if (PyTuple_Check(seq)) return i < PyTuple_GET_SIZE(seq) ? PyTuple_GET_ITEM(seq, i) : nullptr;
+    if (PyList_Check(seq)) return i < PyList_GET_SIZE(seq) ? PyList_GET_ITEM(seq, i) : nullptr;
+    return nullptr;
+}
+
+// unary_vjp(kd, kf, g, ins, need, acc) -> (gx,), the signature of Primitive.fast_vjp after
+// the two launchers: ins = (x,), acc = [buffer to add into or None].
+// Kernel (x, g, gx, n, lanes=1, accumulate, sg=1).
+PyObject* ew_unary_vjp(PyObject*, PyObject* const* a, Py_ssize_t na) {
+    if (na != 6) return PyErr_Format(PyExc_TypeError, "unary_vjp takes 6 arguments");
+    PyObject *xo = item(a[3], 0), *buf = item(a[5], 0);
+    if (xo == nullptr || buf == nullptr || !plain(xo) || !plain(a[2])) Py_RETURN_NONE;
+    PyArrayObject *x = (PyArrayObject*)xo, *g = (PyArrayObject*)a[2];
+    Launcher* k = pick(a[0], a[1], x);
+    if (k == nullptr || PyArray_TYPE(g) != PyArray_TYPE(x) || !same_shape(x, g) || !buffer_ok(buf, x))
+        Py_RETURN_NONE;
+    const bool accumulate = buf != Py_None;
+    PyObject* gx = accumulate ? Py_NewRef(buf) : like(x);
+    if (gx == nullptr) return nullptr;
+    const long long n = PyArray_SIZE(x);
+    long long f[F_ARGS + 7] = {};
+    f[F_ARGS] = (long long)PyArray_DATA(x), f[F_ARGS + 1] = (long long)PyArray_DATA(g);
+    f[F_ARGS + 2] = (long long)data(gx), f[F_ARGS + 3] = n, f[F_ARGS + 4] = 1, f[F_ARGS + 5] = accumulate;
+    f[F_ARGS + 6] = 1;
+    if (run(k, f, n) < 0) {
+        Py_DECREF(gx);
+        return nullptr;
+    }
+    PyObject* t = PyTuple_Pack(1, gx);
+    Py_DECREF(gx);
+    return t;
+}
+
+// binary_vjp(kd, kf, g, ins, need, acc) -> [gx, gy], the signature of Primitive.fast_vjp after
+// the two launchers: ins = (x, y), need = (bool, bool), acc = [buffer or None] * 2.
+// Kernel (x, y, g, gx, gy, n, sx, sy, sg=1, acc_x, acc_y). An input that wants a cotangent
+// must have g's shape (no sum to undo).
+PyObject* ew_binary_vjp(PyObject*, PyObject* const* a, Py_ssize_t na) {
+    if (na != 6) return PyErr_Format(PyExc_TypeError, "binary_vjp takes 6 arguments");
+    PyObject *xo = item(a[3], 0), *yo = item(a[3], 1), *nx = item(a[4], 0), *ny = item(a[4], 1);
+    PyObject *bx = item(a[5], 0), *by = item(a[5], 1);
+    if (!xo || !yo || !nx || !ny || !bx || !by || !plain(xo) || !plain(yo) || !plain(a[2])) Py_RETURN_NONE;
+    PyArrayObject *x = (PyArrayObject*)xo, *y = (PyArrayObject*)yo, *g = (PyArrayObject*)a[2];
+    const int need_x = PyObject_IsTrue(nx), need_y = PyObject_IsTrue(ny);
+    if (need_x < 0 || need_y < 0) return nullptr;
+    int sx, sy;
+    Launcher* k = pick(a[0], a[1], g);
+    if (k == nullptr || strides2(x, y, &sx, &sy) == nullptr || PyArray_TYPE(x) != PyArray_TYPE(g) ||
+        PyArray_TYPE(y) != PyArray_TYPE(g) || (sx && !same_shape(x, g)) || (sy && !same_shape(y, g)) ||
+        (need_x && !sx) || (need_y && !sy) || !buffer_ok(bx, g) || !buffer_ok(by, g))
+        Py_RETURN_NONE;
+    const bool acc_x = need_x && bx != Py_None, acc_y = need_y && by != Py_None;
+    PyObject* gx = !need_x ? Py_NewRef(Py_None) : acc_x ? Py_NewRef(bx) : like(g);
+    PyObject* gy = !need_y ? Py_NewRef(Py_None) : acc_y ? Py_NewRef(by) : like(g);
+    PyObject* result = nullptr;
+    if (gx != nullptr && gy != nullptr) {
+        const long long n = PyArray_SIZE(g);
+        long long f[F_ARGS + 11] = {};
+        f[F_ARGS] = (long long)PyArray_DATA(x), f[F_ARGS + 1] = (long long)PyArray_DATA(y);
+        f[F_ARGS + 2] = (long long)PyArray_DATA(g);
+        f[F_ARGS + 3] = need_x ? (long long)data(gx) : 0, f[F_ARGS + 4] = need_y ? (long long)data(gy) : 0;
+        f[F_ARGS + 5] = n, f[F_ARGS + 6] = sx, f[F_ARGS + 7] = sy, f[F_ARGS + 8] = 1;
+        f[F_ARGS + 9] = acc_x, f[F_ARGS + 10] = acc_y;
+        if (run(k, f, n) == 0) result = PyList_New(2);
+        if (result != nullptr) {
+            PyList_SET_ITEM(result, 0, gx);  // steals the references
+            PyList_SET_ITEM(result, 1, gy);
+            return result;
+        }
+    }
+    Py_XDECREF(gx);
+    Py_XDECREF(gy);
+    return nullptr;
+}
+
+// set_split(split): elements per CPU worker before a launch is split (base._SPLIT).
+PyObject* set_split(PyObject*, PyObject* v) {
+    long long s = PyLong_AsLongLong(v);
+    if (s == -1 && PyErr_Occurred()) return nullptr;
+    if (s < 1) return PyErr_Format(PyExc_ValueError, "split must be positive");
+    split = s, split2 = 2 * s;
+    Py_RETURN_NONE;
+}
+
+PyMethodDef methods[] = {
+    {"unary_fwd", (PyCFunction)(void (*)())ew_unary_fwd, METH_FASTCALL, "unary_fwd(kd, kf, x) -> out or None"},
+    {"binary_fwd", (PyCFunction)(void (*)())ew_binary_fwd, METH_FASTCALL, "binary_fwd(kd, kf, x, y) -> out or None"},
+    {"unary_vjp", (PyCFunction)(void (*)())ew_unary_vjp, METH_FASTCALL,
+     "unary_vjp(kd, kf, g, ins, need, acc) -> (gx,) or None"},
+    {"binary_vjp", (PyCFunction)(void (*)())ew_binary_vjp, METH_FASTCALL,
+     "binary_vjp(kd, kf, g, ins, need, acc) -> [gx, gy] or None"},
+    {"set_split", set_split, METH_O, "set_split(elements per CPU worker)"},
+    {"launcher", make_launcher, METH_VARARGS,
+     "launcher(fn_address, accept, dtypes, likely, mode, workers, slow, on_error) -> callable(grid, block, "
+     "args, shared_mem=0)"},
+    {nullptr, nullptr, 0, nullptr}};
+
+PyModuleDef moduledef = {PyModuleDef_HEAD_INIT, "gpuad_fastcall", nullptr, -1, methods};
+
+}  // namespace
+
+PyMODINIT_FUNC PyInit_gpuad_fastcall() {
+    import_array();
+    LauncherType.tp_name = "gpuad_fastcall.Launcher";
+    LauncherType.tp_basicsize = sizeof(Launcher);
+    LauncherType.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL;
+    LauncherType.tp_vectorcall_offset = offsetof(Launcher, vectorcall);
+    LauncherType.tp_call = Launcher_call;
+    LauncherType.tp_dealloc = Launcher_dealloc;
+    LauncherType.tp_doc = "A host kernel's launch path (gpuad/runtime/fastcall.cpp)";
+    if (PyType_Ready(&LauncherType) < 0) return nullptr;
+    return PyModule_Create(&moduledef);
+}
