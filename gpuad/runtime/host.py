@@ -35,6 +35,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Sequence
 
@@ -171,9 +172,19 @@ _FASTCALL_SOURCE = Path(__file__).resolve().parent / "fastcall.cpp"
 _fastcall_state: list = []        # [module or None, status text], filled once
 
 
+_FASTCALL_LOCK = threading.Lock()
+
+
 def _load_fastcall():
     if _fastcall_state:
         return _fastcall_state[0]
+    with _FASTCALL_LOCK:              # one build and one import, whichever thread asks first
+        if not _fastcall_state:
+            _fastcall_state[:] = _build_fastcall()
+    return _fastcall_state[0]
+
+
+def _build_fastcall():
     import importlib.machinery
     import importlib.util
     import sysconfig
@@ -213,8 +224,7 @@ def _load_fastcall():
         status = f"on ({path})"
     except Exception as e:   # any failure leaves the (slower) ctypes path, and says why
         mod, status = None, str(e) if str(e).startswith("off") else f"off: {e}"
-    _fastcall_state[:] = [mod, status]
-    return mod
+    return [mod, status]
 
 
 def fastcall():
