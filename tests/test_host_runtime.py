@@ -474,3 +474,35 @@ def test_launch_after_fork(mod):
             os._exit(2)
     _, status = os.waitpid(pid, 0)
     assert os.WEXITSTATUS(status) == 0
+
+
+# ------------------------------------------------------------------------------- ISA level
+def test_isa_level_follows_the_cpu(monkeypatch):
+    cxx, version = host._compiler()
+    x86 = os.uname().machine in ("x86_64", "AMD64")
+    v3 = x86 and host._X86_64_V3 <= host._cpu_features()
+    assert ("-march=x86-64-v3" in host._flags(version, cxx)) == v3
+    monkeypatch.setenv("GPUAD_HOST_ISA", "baseline")
+    assert not any(f.startswith("-march") for f in host._flags(version, cxx))
+
+
+def test_baseline_and_v3_builds_agree():
+    # The same kernels built without -march (what a CPU without AVX2 gets) give the same
+    # numbers up to libmvec's error bound (4 ulp), here and in a baseline process.
+    code = ("import numpy as np, gpuad.numpy as gnp\n"
+            "x = np.linspace(0.05, 3.0, 1001)\n"
+            "for f in (gnp.exp, gnp.log, gnp.sin, gnp.tanh):\n"
+            "    print(repr(f(x).tolist()))\n"
+            "print(repr(gnp.power(x, x[::-1]).tolist()))\n")
+    runs = []
+    for isa in ("", "baseline"):
+        env = dict(os.environ, GPUAD_HOST_ISA=isa, PYTHONPATH=str(REPO))
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env=env, cwd=REPO, timeout=900)
+        assert r.returncode == 0, r.stderr[-2000:]
+        runs.append([np.array(eval(line)) for line in r.stdout.splitlines()])
+    x = np.linspace(0.05, 3.0, 1001)
+    refs = [np.exp(x), np.log(x), np.sin(x), np.tanh(x), np.power(x, x[::-1])]
+    for a, b, ref in zip(*runs, refs):
+        np.testing.assert_allclose(a, ref, rtol=4 * np.finfo(float).eps, atol=1e-300)
+        np.testing.assert_allclose(b, ref, rtol=4 * np.finfo(float).eps, atol=1e-300)
