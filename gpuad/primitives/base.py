@@ -3,6 +3,7 @@ and the structural (linear) primitives the rules are written with."""
 from __future__ import annotations
 
 import threading
+import weakref
 
 import numpy as np
 
@@ -44,29 +45,38 @@ def ctype(dt) -> str:
 # place: a cotangent that is a view, a user array or shared by two inputs is never written.
 # The sweep opens the registry (core.VJPTrace._sweep) and empties it after each node, once
 # that node's cotangents are claimed; outside sweeps nothing is recorded (no cotangent is
-# made there). Per thread: each thread sweeps its own tape.
+# made there). Entries are weak: a rule may run a whole forward pass (a checkpointed
+# segment's recomputation) whose buffers must die as soon as they are dead. Per thread:
+# each thread sweeps its own tape.
 
 class _Fresh(threading.local):
     def __init__(self):
         self.depth = 0                # sweeps in progress in this thread
-        self.bufs: dict = {}          # id -> the buffer (held until its node is done)
+        self.bufs: dict = {}          # id -> weak reference to the buffer
 
 
 fresh = _Fresh()
 
 
-def empty(shape_, dt, xp):
-    a = xp.empty(shape_, dtype=dt)
+def register_fresh(a):
+    """Record ``a`` (just allocated) as claimable if a sweep is running; returns ``a``."""
     f = fresh
     if f.depth:
-        f.bufs[id(a)] = a
+        bufs, k = f.bufs, id(a)
+        # The callback drops only its own entry: the id may belong to a newer buffer by then.
+        bufs[k] = weakref.ref(a, lambda r, k=k: bufs.pop(k) if bufs.get(k) is r else None)
     return a
+
+
+def empty(shape_, dt, xp):
+    return register_fresh(xp.empty(shape_, dtype=dt))
 
 
 def claim(a) -> bool:
     """True once for a buffer made by :func:`empty` during the current sweep node (its
     first holder may write into it)."""
-    return fresh.bufs.pop(id(a), None) is a
+    r = fresh.bufs.pop(id(a), None)
+    return r is not None and r() is a
 
 
 def contiguous(x, xp):

@@ -185,14 +185,6 @@ def _lazy_fast_vjp(prim, fast):
     return first
 
 
-def _register_fresh(out):
-    # What base.empty does for a buffer made inside a reverse sweep (see base.fresh).
-    f = base.fresh
-    if f.depth:
-        f.bufs[id(out)] = out
-    return out
-
-
 # ------------------------------------------------------------------ unary
 
 def _unary_fwd_impl(name):
@@ -207,7 +199,7 @@ def _unary_fwd_impl(name):
             fn = fast.fn
             out = None if fn is None else fn(x)
             if out is not None:
-                return _register_fresh(out)
+                return base.register_fresh(out)
         xp = xp_of(x)
         x = contiguous(x, xp)
         out = empty(x.shape, x.dtype, xp)
@@ -360,7 +352,7 @@ def _binary_fwd_impl(name):
             fn = fast.fn
             out = None if fn is None else fn(x, y)
             if out is not None:
-                return _register_fresh(out)
+                return base.register_fresh(out)
         xp = xp_of(x, y)
         out_shape = _out_shape(x, y)
         x, sx = _operand(x, out_shape, xp)
