@@ -77,7 +77,7 @@ def test_c_launch_path_hands_the_unusual_to_python(params_kernel):
 # ------------------------------------------------------------------ the C elementwise paths
 
 def _launchers(template):
-    return [base.cpu_kernel(E.SOURCE, template.format(T=t)) for t in ("double", "float")]
+    return [base.kernel(E.SOURCE, template.format(T=t)) for t in ("double", "float")]
 
 
 def test_c_fast_paths_decline_what_they_do_not_cover():

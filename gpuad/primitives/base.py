@@ -95,7 +95,7 @@ _ONE = (1,)
 _SPLIT = 32768          # elements per CPU worker before a launch is split
 
 
-def cpu_grid(n: int):
+def _cpu_grid(n: int):
     # One contiguous chunk per worker thread (see GPUAD_LOOP in kernels/gpuad/host.h);
     # small arrays stay on one thread, where starting another costs more than it saves.
     if n < 2 * _SPLIT:
@@ -106,13 +106,13 @@ def cpu_grid(n: int):
     return (max(1, min(_workers[0], n // _SPLIT)),)
 
 
-def cpu_kernel(source: str, expr: str):
-    """The host kernel ``expr`` of ``source`` as its fastest callable (for fast paths that
-    launch it directly, with ``cpu_grid(n)`` and block 1, when no profile is open)."""
-    key = (source, expr, True)
+def kernel(source: str, expr: str, xp=np):
+    """Kernel ``expr`` of ``source`` for ``xp``'s device, cached; a host kernel as its
+    fastest callable (the C launch path where there is one)."""
+    key = (source, expr, xp is np)
     k = _kernels.get(key)
     if k is None:
-        k = runtime.get_kernel(source, expr, "cpu")
+        k = runtime.get_kernel(source, expr, device_of(xp))
         k = _kernels[key] = getattr(k, "call", k)
     return k
 
@@ -123,13 +123,9 @@ def launch(source: str, expr: str, label: str, n: int, args: tuple, xp,
     with the bytes of the arrays it ``reads`` and ``writes`` (None entries skipped)."""
     if n == 0:
         return
-    key = (source, expr, xp is np)
-    k = _kernels.get(key)
-    if k is None:
-        k = runtime.get_kernel(source, expr, device_of(xp))
-        k = _kernels[key] = getattr(k, "call", k)   # a host kernel's fastest entry
+    k = kernel(source, expr, xp)
     if xp is np:
-        k(cpu_grid(n), _ONE, args)
+        k(_cpu_grid(n), _ONE, args)
     else:
         # CuPy passes a NumPy scalar by value: a 64-bit zero is the null pointer.
         k((max(1, min((n + 255) // 256, 65535 * 8)),), (256,),

@@ -171,7 +171,7 @@ class _Fast:
         if fc is not None:
             fc.set_split(base._SPLIT)
             fn = functools.partial(getattr(fc, self.name),
-                                   *(base.cpu_kernel(SOURCE, self.template.format(T=t))
+                                   *(base.kernel(SOURCE, self.template.format(T=t))
                                      for t in ("double", "float")))
         self.fn = fn
         return fn
@@ -195,6 +195,7 @@ def _unary_fwd_impl(name):
     fast = _Fast("unary_fwd", f"unary_fwd<{op}, {{T}}>")
 
     def impl(x):
+        # The fast path inline (not a helper): a call less per op on the hot path.
         if type(x) is _ND and not _profile._state.profiles:
             fn = fast.fn
             out = None if fn is None else fn(x)
@@ -349,7 +350,7 @@ def _binary_fwd_impl(name):
 
     def impl(x, y):
         if type(x) is _ND and type(y) is _ND and not _profile._state.profiles:
-            fn = fast.fn
+            fn = fast.fn                 # (inline, as in the unary impl)
             out = None if fn is None else fn(x, y)
             if out is not None:
                 return base.register_fresh(out)

@@ -217,7 +217,7 @@ PyObject* make_launcher(PyObject*, PyObject* a) {
 // general path), so a wrong answer is never possible here, only a slower one.
 // Argument order in every frame is the kernel's parameter order.
 
-long long split2 = 65536;  // below this many elements a launch uses one CPU thread (base.cpu_grid)
+long long split2 = 65536;  // below this many elements a launch uses one CPU thread (base._cpu_grid)
 long long split = 32768;
 
 bool plain(PyObject* a) {  // an aligned, native-order, C-contiguous NumPy array
