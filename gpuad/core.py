@@ -365,8 +365,6 @@ class VJPTrace(Trace):
 
     def _sweep_nodes(self, acc, free, track, fresh_bufs):
         pop, get = acc.pop, acc.get
-        claim = _base().claim
-        held = _held
         tape = self.tape
         for idx in range(len(tape) - 1, -1, -1):
             node = tape[idx]
@@ -402,24 +400,13 @@ class VJPTrace(Trace):
             for p, gx, buf in zip(parents, gxs, bufs):
                 if p is None or gx is None or gx is buf:
                     continue              # (a kernel that added into buf is done already)
-                entry = get(p)
-                if entry is not None or type(gx) is not _ndarray:
-                    _accumulate(acc, p, gx, owned=True)
-                else:
-                    # Only a fresh kernel output no one else holds is written into later
-                    # (a rule may hand over a view, a user array, one array twice).
-                    acc[p] = [gx, fresh or claim(gx)]
+                _accumulate(acc, p, gx, owned=True, fresh=fresh)
             if fresh_bufs:
                 fresh_bufs.clear()        # this node's unclaimed buffers: no longer fresh
             if track:                     # the peak: saved values, g and gx all live
                 report_held([g_[0] for g_ in gs if g_])
-            if free:                      # last use of this node's saved values
-                if held.bufs:
-                    release(_saved(node))
-                node.ins = node.out = None
-
-
-_ndarray = np.ndarray
+            if free:
+                _free(node)               # last use of this node's saved values
 
 
 def _base(_m=[]):
@@ -430,15 +417,18 @@ def _base(_m=[]):
     return _m[0]
 
 
-def _accumulate(acc, key, g, owned):
-    base = _base()
+def _accumulate(acc, key, g, owned, fresh=False):
+    """Add cotangent ``g`` to ``acc[key]``. ``owned``: ``g`` may become an engine-owned
+    buffer if no one else holds it; ``fresh``: ``g`` is known to be such a buffer (made by
+    a fast VJP for this sweep), so the registry need not be asked."""
     entry = acc.get(key)
     if entry is None:
         # A cotangent handed over by a rule may alias something else (a view of g, the
         # user's array, the same array given to two inputs): only a kernel output that no
         # one else has claimed is written into later.
-        acc[key] = [g, owned and not isinstance(g, Tracer) and base.claim(g)]
+        acc[key] = [g, owned and (fresh or not isinstance(g, Tracer) and _base().claim(g))]
         return
+    base = _base()
     cur, cur_owned = entry
     if cur_owned and not isinstance(g, Tracer) and not isinstance(cur, Tracer):
         base.add_into(cur, g)
