@@ -5,7 +5,7 @@ import numbers
 
 import numpy as np
 
-from ..core import Tracer, full_lower, shape, dtype
+from ..core import Tracer, VJPTracer, full_lower, shape, dtype
 from ..primitives import base
 
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -51,6 +51,8 @@ def to_operand(x, dt, xp):
 def _plain(x):
     """The NumPy array under ``x`` if it is a float32/float64 NumPy array or a tracer of
     one (the fast path of :func:`prepare`), else None."""
+    if type(x) is VJPTracer:          # the common case, without the property
+        x = x.val
     while isinstance(x, Tracer):
         x = x.value
     if type(x) is np.ndarray and x.dtype.char in "fd":

@@ -3,26 +3,18 @@ from __future__ import annotations
 
 import numpy as _np
 
-from ..core import VJPTracer, bind
+from ..core import bind
 from ..primitives import elementwise as E
-from ._core import prepare, lower
+from ._core import _plain, prepare, lower
 
 __all__ = []
-_ND = _np.ndarray
-
-
-def _ready(x):
-    """Is ``x`` a reverse-mode tracer of a float32/float64 NumPy array, which the kernels
-    take as it is (the fast path of :func:`prepare`)?"""
-    return type(x) is VJPTracer and type(x.val) is _ND and x.val.dtype.char in "fd"
-
 
 
 def _unary(name, prim_name=None):
     prim = E.PRIMS[prim_name or name]
 
     def f(x, /):
-        if not _ready(x):
+        if _plain(x) is None:         # (prepare's own first test, without the call)
             (x,), _ = prepare(x)
         return bind(prim, x)
     f.__name__ = name
@@ -36,12 +28,16 @@ def _binary(name, prim_name=None):
     prim = E.PRIMS[prim_name or name]
 
     def f(x, y, /):
+        # prepare's common cases, without the call: float array (op) Python number, and
+        # two float arrays of one dtype.
         ty = type(y)
-        if ty is float or ty is int:
-            if _ready(x):             # traced float array (op) Python number
-                return bind(prim, x, _np.asarray(y, dtype=x.val.dtype))
-        elif _ready(x) and _ready(y) and x.val.dtype == y.val.dtype:
-            return bind(prim, x, y)
+        v = _plain(x)
+        if v is not None:
+            if ty is float or ty is int:
+                return bind(prim, x, _np.asarray(y, dtype=v.dtype))
+            w = _plain(y)
+            if w is not None and w.dtype == v.dtype:
+                return bind(prim, x, y)
         (x, y), _ = prepare(x, y)
         return bind(prim, x, y)
     f.__name__ = name
