@@ -53,8 +53,8 @@ def find_cxx() -> tuple[list[str], str] | None:
 
 def host_cache_dir() -> pathlib.Path:
     """Where host-compiled kernels are cached: ``$GPUAD_CACHE_DIR`` or ~/.cache/gpuad/host."""
-    env = os.environ.get("GPUAD_CACHE_DIR")
-    return pathlib.Path(env) if env else pathlib.Path.home() / ".cache" / "gpuad" / "host"
+    from gpuad.runtime.host import cache_dir
+    return cache_dir()
 
 
 def _cuda_version(v: int) -> str:

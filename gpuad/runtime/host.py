@@ -238,31 +238,21 @@ def _build_fastcall():
         cxx, version = _compiler()
         flags = ["-std=c++17", "-O2", "-fPIC", "-shared", "-fvisibility=hidden",
                  f"-I{include}", f"-I{np.get_include()}"]
-        key = hashlib.sha256()
-        for part in (_CACHE_VERSION, _FASTCALL_SOURCE.read_text(), repr(cxx), version, repr(flags),
-                     np.__version__, sys.implementation.cache_tag or "", sys.version,
-                     platform.machine()):
-            key.update(part.encode())
-            key.update(b"\0")
-        cache = Path(os.environ.get("GPUAD_CACHE_DIR") or Path.home() / ".cache" / "gpuad" / "host")
-        path = cache / f"gpuad_fastcall-{key.hexdigest()[:24]}.so"
+        path = cache_dir() / _cache_name(
+            "gpuad_fastcall", (_CACHE_VERSION, _FASTCALL_SOURCE.read_text(), repr(cxx), version,
+                               repr(flags), np.__version__, sys.implementation.cache_tag or "",
+                               sys.version, platform.machine()))
         if not path.exists():
-            cache.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(dir=cache, prefix=".build-") as tmp:
-                out = Path(tmp) / path.name
-                r = subprocess.run([*cxx, *flags, str(_FASTCALL_SOURCE), "-o", str(out)],
-                                   capture_output=True, text=True)
-                if r.returncode != 0:
-                    raise RuntimeError("off: building fastcall.cpp failed: "
-                                       + " ".join(r.stderr.split())[:300])
-                os.replace(out, path)
+            _compile(path, lambda src, out: [*cxx, *flags, str(_FASTCALL_SOURCE), "-o", str(out)],
+                     "gpuad/runtime/fastcall.cpp")
         loader = importlib.machinery.ExtensionFileLoader("gpuad_fastcall", str(path))
         spec = importlib.util.spec_from_file_location("gpuad_fastcall", str(path), loader=loader)
         mod = importlib.util.module_from_spec(spec)
         loader.exec_module(mod)
         status = f"on ({path})"
     except Exception as e:   # any failure leaves the (slower) ctypes path, and says why
-        mod, status = None, str(e) if str(e).startswith("off") else f"off: {e}"
+        why = " ".join(str(e).split())[:400]
+        mod, status = None, why if why.startswith("off") else f"off: {why}"
     return [mod, status]
 
 
@@ -717,16 +707,12 @@ class HostModule:
 
         cxx, version = _compiler()
         flags = _flags(version, cxx)
-        key = hashlib.sha256()
-        for part in (_CACHE_VERSION, code, repr(sorted(headers.items())), repr(tuple(options)),
-                     repr(list(name_expressions)), repr(cxx), version, repr(flags), HOST_HEADER.read_text(),
-                     sys.implementation.cache_tag or "", _machine_identity(flags), str(ctypes.sizeof(ctypes.c_void_p)),
-                     sys.byteorder):
-            key.update(part.encode())
-            key.update(b"\0")
-        cache = Path(os.environ.get("GPUAD_CACHE_DIR") or Path.home() / ".cache" / "gpuad" / "host")
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:60] or "module"
-        self.library_path = cache / f"{safe}-{key.hexdigest()[:24]}.so"
+        self.library_path = cache_dir() / _cache_name(
+            safe, (_CACHE_VERSION, code, repr(sorted(headers.items())), repr(tuple(options)),
+                   repr(list(name_expressions)), repr(cxx), version, repr(flags), HOST_HEADER.read_text(),
+                   sys.implementation.cache_tag or "", _machine_identity(flags),
+                   str(ctypes.sizeof(ctypes.c_void_p)), sys.byteorder))
         self.built = False
         if not self.library_path.exists():
             source = (f'#line 1 "{safe}.cu"\n{code}\n#line 1 "<gpuad host launchers for {safe}>"\n'
@@ -781,17 +767,41 @@ def _launchers(exprs: list[str], entries: dict[str, int]) -> str:
 
 def _build(source: str, target: Path, cxx: list[str], flags: list[str], dirs: list[Path],
            defines: list[str], name: str) -> None:
+    _compile(target, lambda src, out: [
+        *cxx, *flags, "-include", str(HOST_HEADER), *(f"-I{d}" for d in dirs), *defines,
+        "-x", "c++", str(src), "-o", str(out),
+        *(VECTOR_MATH[1] if "-DGPUAD_HOST_VECTOR_MATH=1" in flags else ())],
+        f"CUDA module '{name}'", source)
+
+
+# ------------------------------------------------------------------------------ build cache
+def cache_dir() -> Path:
+    """Where host builds are cached: ``$GPUAD_CACHE_DIR``, else ``~/.cache/gpuad/host``."""
+    env = os.environ.get("GPUAD_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "gpuad" / "host"
+
+
+def _cache_name(prefix: str, parts: Sequence[str]) -> str:
+    """A library file name keyed by everything that reaches the compiler (``parts``)."""
+    key = hashlib.sha256()
+    for part in parts:
+        key.update(part.encode())
+        key.update(b"\0")
+    return f"{prefix}-{key.hexdigest()[:24]}.so"
+
+
+def _compile(target: Path, command, what: str, source: str | None = None) -> None:
+    """Build ``target``: ``command(src, out)`` is the compiler's argv, ``src`` a temporary
+    file holding ``source`` (if given), ``out`` a temporary output moved to ``target``."""
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as tmp:
-        src = Path(tmp) / "module.cpp"
-        out = Path(tmp) / target.name
-        src.write_text(source)
-        cmd = [*cxx, *flags, "-include", str(HOST_HEADER), *(f"-I{d}" for d in dirs), *defines,
-               "-x", "c++", str(src), "-o", str(out),
-               *(VECTOR_MATH[1] if "-DGPUAD_HOST_VECTOR_MATH=1" in flags else ())]
+        src, out = Path(tmp) / "module.cpp", Path(tmp) / target.name
+        if source is not None:
+            src.write_text(source)
+        cmd = command(src, out)
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
             lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
             msg = "\n".join(lines[:40]) + ("\n..." if len(lines) > 40 else "")
-            raise RuntimeError(f"compiling CUDA module '{name}' for the CPU failed ({cxx[0]}):\n{msg}")
+            raise RuntimeError(f"compiling {what} for the CPU failed ({cmd[0]}):\n{msg}")
         os.replace(out, target)  # atomic: concurrent builders of the same key are harmless
