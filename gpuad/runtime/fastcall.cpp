@@ -112,6 +112,22 @@ int pack(const Launcher* self, int i, PyObject* a, long long* slot) {
     }
 }
 
+// Calls the launcher on frame `f` (grid, block and shared bytes already set; arguments
+// packed), with other Python threads free to run. 0 on success; -1 with the kernel's error
+// raised.
+int call(Launcher* k, long long* f) {
+    f[F_MODE] = k->mode, f[F_PTR_OFFSET] = -1, f[F_WORKERS] = k->workers;  // -1: data pointers
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = k->fn(f);
+    Py_END_ALLOW_THREADS
+    if (rc == 0) return 0;
+    PyObject* r = PyObject_CallNoArgs(k->on_error);
+    Py_XDECREF(r);
+    if (r != nullptr) PyErr_SetString(PyExc_RuntimeError, "kernel launch failed");
+    return -1;
+}
+
 // The launch itself: grid, block, args (a tuple), shared_mem (an int or null for 0).
 PyObject* launch(Launcher* self, PyObject* grid, PyObject* block, PyObject* args, PyObject* smem) {
     long long f[F_ARGS + MAX_ARGS];
@@ -137,20 +153,8 @@ PyObject* launch(Launcher* self, PyObject* grid, PyObject* block, PyObject* args
         return r;
     }
     f[F_SMEM] = shared;
-    f[F_MODE] = self->mode;
-    f[F_PTR_OFFSET] = -1;  // pointer slots hold data pointers
-    f[F_WORKERS] = self->workers;
-    int rc;
-    // The arrays stay referenced by `args` for the whole call; other Python threads may run.
-    Py_BEGIN_ALLOW_THREADS
-    rc = self->fn(f);
-    Py_END_ALLOW_THREADS
-    if (rc != 0) {
-        PyObject* r = PyObject_CallNoArgs(self->on_error);
-        Py_XDECREF(r);
-        if (r != nullptr) PyErr_SetString(PyExc_RuntimeError, "kernel launch failed");
-        return nullptr;
-    }
+    // The arrays stay referenced by `args` for the whole call.
+    if (call(self, f) < 0) return nullptr;
     Py_RETURN_NONE;
 }
 
@@ -241,7 +245,7 @@ PyObject* like(PyArrayObject* a) {  // a fresh C-contiguous array of a's shape a
     return PyArray_SimpleNew(PyArray_NDIM(a), PyArray_DIMS(a), PyArray_TYPE(a));
 }
 
-// 0 on success; -1 with the kernel's error raised.
+// The CPU grid of an n-element elementwise launch (as base._cpu_grid), then call().
 int run(Launcher* k, long long* f, long long n) {
     long long blocks = 1;
     if (n >= split2) {
@@ -251,17 +255,9 @@ int run(Launcher* k, long long* f, long long n) {
     }
     f[F_GRID] = blocks, f[F_GRID + 1] = 1, f[F_GRID + 2] = 1;
     f[F_BLOCK] = 1, f[F_BLOCK + 1] = 1, f[F_BLOCK + 2] = 1;
-    f[F_SMEM] = 0, f[F_MODE] = k->mode, f[F_PTR_OFFSET] = -1, f[F_WORKERS] = k->workers;
+    f[F_SMEM] = 0;
     if (n == 0) return 0;  // like base.launch: an empty array launches nothing
-    int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = k->fn(f);
-    Py_END_ALLOW_THREADS
-    if (rc == 0) return 0;
-    PyObject* r = PyObject_CallNoArgs(k->on_error);
-    Py_XDECREF(r);
-    if (r != nullptr) PyErr_SetString(PyExc_RuntimeError, "kernel launch failed");
-    return -1;
+    return call(k, f);
 }
 
 // unary_fwd(kd, kf, x) -> out: kernel (x, out, n)
