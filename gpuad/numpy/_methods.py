@@ -33,19 +33,11 @@ def _inplace(self, *a):
 def install():
     g = _gnp()
     T = Tracer
-    # The functions themselves, not lambdas around them: one call less per operator.
-    T.__add__ = g.add
-    T.__radd__ = lambda s, o: g.add(o, s)
-    T.__sub__ = g.subtract
-    T.__rsub__ = lambda s, o: g.subtract(o, s)
-    T.__mul__ = g.multiply
-    T.__rmul__ = lambda s, o: g.multiply(o, s)
-    T.__truediv__ = g.divide
-    T.__rtruediv__ = lambda s, o: g.divide(o, s)
-    T.__pow__ = g.power
-    T.__rpow__ = lambda s, o: g.power(o, s)
-    T.__matmul__ = g.matmul
-    T.__rmatmul__ = lambda s, o: g.matmul(o, s)
+    for op, f in (("add", g.add), ("sub", g.subtract), ("mul", g.multiply),
+                  ("truediv", g.divide), ("pow", g.power), ("matmul", g.matmul)):
+        # The function itself, not a lambda around it: one call less per operator.
+        setattr(T, f"__{op}__", f)
+        setattr(T, f"__r{op}__", lambda s, o, f=f: f(o, s))
     T.__neg__ = g.negative
     T.__pos__ = lambda s: s
     T.__abs__ = g.abs
