@@ -144,7 +144,7 @@ def _mismatch(got, want, atol, rtol, what="output"):
             e = float(np.max(np.where(np.isnan(err), np.inf, err)))
             if worst is None or e > worst[0]:
                 at = f"{what} {j} " if len(tree.flatten(want)[0]) > 1 or what == "output" else ""
-            worst = (e, f"max |error| {e:.3g} at {at}index {tuple(map(int, i))}: "
+                worst = (e, f"max |error| {e:.3g} at {at}index {tuple(map(int, i))}: "
                             f"{float(x[i]):.10g} vs {float(y[i]):.10g}; {int(bad.sum())} of "
                             f"{x.size} entries outside atol {atol:g} * {scale:.3g} + rtol {rtol:g}")
     return None if worst is None else worst[1]
