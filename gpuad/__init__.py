@@ -15,8 +15,9 @@ from . import primitives as _primitives      # noqa: F401  (fills the registry)
 from .core import REGISTRY
 from .runtime.profile import profile
 from .transforms import (grad, value_and_grad, vjp, jvp, hvp, jacfwd, jacrev, jacobian,
-                         hessian, stop_gradient, check_support)
+                         hessian, stop_gradient)
 from .taylor import taylor
+from .support import check_support
 from .testing import check_grads
 from . import numpy                          # noqa: F401
 from . import nn                             # noqa: F401

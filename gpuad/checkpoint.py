@@ -1,220 +1,89 @@
 """Checkpointing: recompute in the reverse sweep instead of storing.
 
 :func:`checkpoint` makes a segment whose internals stay off the tape: one node stores the
-segment's inputs, and its VJP reruns the segment under a fresh reverse trace (profile
-phase "recompute") and sweeps that. :func:`checkpoint_loop` reverses a loop with the
-binomial (Revolve) schedule of Griewank & Walther (2000), the fewest step evaluations for
-a given number of stored states; :func:`revolve_schedule` shows that schedule.
+segment's inputs, and its VJP reruns the segment taped (profile phase "recompute") and
+sweeps that. :func:`checkpoint_loop` reverses a loop with the binomial (Revolve) schedule
+of Griewank & Walther (2000), the fewest step evaluations for a given number of stored
+states; :func:`revolve_schedule` shows that schedule.
 
-Closure conversion: a segment may close over traced values (the parameters of an
-enclosing ``grad``). While a segment runs, every ``bind`` passes its arguments through
-the segment's frame (``core._ctx.rewrite``). In the first run, tracers older than the
-segment are collected and replaced by inputs of the segment's own trace; in every later
-run they are replaced by the values the node stored for them. So they become ordinary
-inputs of the one checkpoint node and get their cotangents like any input.
+Both are recorded as one node of the reverse trace in progress with the traced values
+they read, passed in or closed over (the parameters of an enclosing ``grad``), as explicit
+inputs (gpuad/segment.py): so those get their cotangents like any input.
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 import operator
 from typing import NamedTuple
 
 from . import checkpoint_policies, tree
-from .core import (Primitive, Tracer, VJPTrace, VJPTracer, _accumulate, _ctx, bind,
-                   full_lower, hold, register, release, report_held)
+from .core import Primitive, current, full_lower, register
+from .tape import Cotangents, VJPTrace, VJPTracer
 from .runtime import profile as _profile
+from .segment import Closure, Replay, enclosing_subs
 
 
-# ------------------------------------------------------------------ closure conversion
-
-class _Frame:
-    """Swaps tracers a segment closed over for the segment's own values in every bind."""
-    __slots__ = ("sub", "collector")
-
-    def __init__(self, sub=None, collector=None):
-        self.sub = {} if sub is None else sub     # id(tracer) -> (tracer, replacement)
-        self.collector = collector                # a _SegmentTrace in the first run
-
-    def __call__(self, args):
-        new = None
-        for i, a in enumerate(args):
-            if not isinstance(a, Tracer):
-                continue
-            hit = self.sub.get(id(a))
-            if hit is not None and hit[0] is a:
-                r = hit[1]
-            elif self.collector is not None and a._trace.level < self.collector.level:
-                r = self.collector.capture(a)
-            else:
-                continue
-            if new is None:
-                new = list(args)
-            new[i] = r
-        return args if new is None else tuple(new)
+def _own(trace, x):
+    return type(x) is VJPTracer and x._trace is trace
 
 
-def _frame_for(closure, values):
-    return _Frame({id(t): (t, v) for t, v in zip(closure, values)})
-
-
-def _outer_subs():
-    # The substitutions in force where a segment is created: its function may close over a
-    # tracer that an enclosing segment's run replaced, so every later run of it (possibly
-    # after that run ended, from a sweep) must replace it the same way first.
-    return tuple(f.sub for f in _ctx.rewrite)
-
-
-@contextlib.contextmanager
-def _rewriting(*frames):
-    _ctx.rewrite.extend(frames)
-    try:
-        yield
-    finally:
-        del _ctx.rewrite[len(_ctx.rewrite) - len(frames):]    # frames nest: ours are last
-
-
-def _reverse_active() -> bool:
-    return any(isinstance(t, VJPTrace) for t in _ctx.active)
-
-
-def _same(xs, ys) -> bool:
-    return len(xs) == len(ys) and all(x is y for x, y in zip(xs, ys))
-
-
-class _SegmentTrace(VJPTrace):
-    """The reverse trace of one run of a segment.
-
-    First run (``taping=False`` unless its tape is wanted): computes on plain values,
-    collects closed-over tracers as inputs and keeps the outputs the policy allows in
-    ``saved``. Recompute (``replay=True``): records the tape to sweep, taking the outputs
-    in ``saved`` instead of launching their forward kernels.
-    """
-
-    def __init__(self, taping=True, policy=None, saved=None, replay=False):
-        super().__init__()
-        self.taping = taping
-        self.policy = policy
-        self.saved = [] if saved is None else saved
-        self.replay = replay
-        self.n_kept = 0
-        self.closure: list = []
-        self.frame = _Frame(collector=self)
-
-    def capture(self, t):
-        r = self.new_input(full_lower(t))
-        self.closure.append(t)
-        self.frame.sub[id(t)] = (t, r)
-        return r
-
-    def process(self, prim, args, params):
-        if (self.policy is None or prim.vjp is None or prim.jvp is None
-                or not self.policy(prim, **params)):
-            return self._apply(prim, args, params)
-        k = self.n_kept
-        self.n_kept += 1
-        if self.replay:
-            if k >= len(self.saved):
-                raise RuntimeError("a checkpointed segment applied more saveable primitives "
-                                   "when recomputed than in its first run: it must compute "
-                                   "the same thing every time it runs")
-            return VJPTrace.process(self, _kept(prim), args,
-                                    {"_value": self.saved[k], "_params": params})
-        out = self._apply(prim, args, params)
-        self.saved.append([full_lower(o) for o in out] if prim.multiple_results
-                          else full_lower(out))
-        return out
-
-    def _apply(self, prim, args, params):
-        if self.taping:
-            return VJPTrace.process(self, prim, args, params)
-        vals = [a.val if isinstance(a, VJPTracer) and a._trace is self else a for a in args]
-        if prim.vjp is None:     # as a taping trace would: its decomposition, op by op
-            if prim.decompose is None:
-                raise NotImplementedError(f"primitive {prim.name!r} has no VJP rule")
-            return prim.decompose(*args, **params)
-        out = bind(prim, *vals, **params)
-        if prim.multiple_results:
-            return [VJPTracer(self, o, None) for o in out]
-        return VJPTracer(self, out, None)
-
-
-_kept_prims: dict = {}
-
-
-def _kept(prim):
-    """``prim`` with its output given (``_value``): derivative rules unchanged, no launch."""
-    k = _kept_prims.get(prim)
-    if k is None:
-        k = _kept_prims[prim] = Primitive(
-            f"{prim.name}[kept]", lambda *args, _value, _params: _value,
-            jvp=lambda primals, tangents, _value, _params: prim.jvp(primals, tangents,
-                                                                   **_params),
-            vjp=lambda g, ins, out, need, acc, _value, _params: prim.vjp(g, ins, out, need,
-                                                                         acc, **_params),
-            decompose=lambda *args, _value, _params: bind(prim, *args, **_params),
-            saves=prim.saves, multiple_results=prim.multiple_results, linear=prim.linear,
-            doc=f"{prim.name} whose output a checkpoint policy kept")
-    return k
-
-
-def _unwrap(o, trace):
-    return o.val if isinstance(o, VJPTracer) and o._trace is trace else o
-
-
-def _sweep(trace, outs, cts):
-    """Input cotangents of ``trace`` from cotangents of its outputs (None: a zero)."""
-    pairs = [(o, c) for o, c in zip(outs, cts)
-             if c is not None and isinstance(o, VJPTracer) and o._trace is trace]
-    return trace.backward([o for o, _ in pairs], [c for _, c in pairs])
+def _sweep(replay, outs, cts):
+    """Input cotangents of ``replay``'s tape from cotangents of its outputs (None: zero)."""
+    pairs = [(o, c) for o, c in zip(outs, cts) if c is not None and _own(replay, o)]
+    return replay.backward([o for o, _ in pairs], [c for _, c in pairs])
 
 
 # ------------------------------------------------------------------ checkpoint
 
 class _Segment:
-    """A checkpointed call with its closure made explicit: ``run(values)`` evaluates it on
-    the dynamic arguments followed by the closed-over values, at any trace level."""
+    """A checkpointed call: ``fun`` with its arguments' pytree (``td``), the leaves that
+    were not values of the trace (``static``) and the positions of those that were
+    (``dyn``), the values it closes over (``closure``), its policy and the substitutions
+    in force where it was created (``outer``). Its node's inputs: the ``dyn`` leaves, then
+    the closure. ``outs``: which output leaves are node outputs (not inputs passed back)."""
 
-    def __init__(self, fun, td, static, dyn, closure, policy, outer):
+    def __init__(self, fun, td, static, dyn, closure, keep, outer, outs):
         self.fun, self.td, self.static, self.dyn = fun, td, static, dyn
-        self.closure, self.policy, self.outer = closure, policy, outer
+        self.closure, self.keep, self.outer, self.outs = closure, keep, outer, outs
         self.n_in = len(dyn) + len(closure)
-        self.first = None    # (plain inputs, plain outputs) of the first run, for impl
 
-    def run(self, vals):
+    def run(self, trace, xs):
+        """``fun`` on inputs ``xs`` (the dyn leaves, then the closure's replacements) under
+        ``trace`` (a Closure or a Replay), which is current while it runs."""
         leaves = list(self.static)
-        for i, v in zip(self.dyn, vals):
+        for i, v in zip(self.dyn, xs):
             leaves[i] = v
-        frame = _frame_for(self.closure, vals[len(self.dyn):])
-        with _rewriting(*[_Frame(sub) for sub in self.outer], frame):
+        trace.substitute(self.closure, xs[len(self.dyn):])
+        with trace:
             args, kwargs = tree.unflatten(self.td, leaves)
-            return list(frame(tuple(tree.flatten(self.fun(*args, **kwargs))[0])))
+            out = tree.flatten(self.fun(*args, **kwargs))[0]
+        if isinstance(trace, Closure):
+            out = trace.lower(out)
+        return [out[i] for i in self.outs]
 
 
-def _ckpt_impl(*args, seg):
-    first, seg.first = seg.first, None
+def _ckpt_eval(*args, seg):
+    # On the values below every differentiating trace (or, as a decomposition, at the
+    # current trace): fun with the closure substituted.
+    return seg.run(Closure(seg.outer), list(args))
+
+
+def _ckpt_vjp(g, ins, out, seg):
     n = seg.n_in
-    if first is not None and _same(first[0], args[:n]):
-        return first[1]          # the first run already computed exactly this
-    return seg.run(list(args[:n]))
-
-
-def _ckpt_vjp(g, ins, out, need, acc, seg):
-    n = seg.n_in
-    trace = _SegmentTrace(policy=seg.policy, saved=list(ins[n:]), replay=True)
-    with _profile.phase("recompute"), trace:
-        outs = seg.run([trace.new_input(v) for v in ins[:n]])
-    gs = _sweep(trace, outs, g)
-    return tuple(gs[i] if need[i] else None for i in range(n)) + (None,) * (len(ins) - n)
+    kept = ins[n:] if seg.keep is not None and len(ins) > n else None
+    replay = Replay(seg.outer, keep=seg.keep, kept=kept)
+    with _profile.phase("recompute"):
+        xs = [replay.new_input(v) for v in ins[:n]]
+        outs = seg.run(replay, xs)
+    return _sweep(replay, outs, g)
 
 
 checkpoint_p = register(Primitive(
-    "checkpoint", _ckpt_impl, vjp=_ckpt_vjp,
-    decompose=lambda *args, seg: seg.run(list(args[:seg.n_in])),
-    saves="ins", multiple_results=True,
-    doc="a segment run again in the reverse sweep; inputs: its traced arguments, the "
-        "traced values it closes over, then the outputs its policy kept"))
+    "checkpoint", _ckpt_eval, vjp=_ckpt_vjp, decompose=_ckpt_eval, saves="ins",
+    multiple_results=True,
+    doc="a segment run again in the reverse sweep; inputs: its traced arguments, then the "
+        "traced values it closes over; saves them and the outputs its policy kept"))
 
 
 def checkpoint(fun, policy=None):
@@ -222,9 +91,9 @@ def checkpoint(fun, policy=None):
 
     Under reverse mode, calling the result records ONE node on the tape that saves only the
     segment's traced inputs (and the outputs ``policy`` keeps). Its VJP reruns ``fun``
-    under a fresh reverse trace (profile phase ``"recompute"``) and sweeps that tape. For
-    a segment of n primitives memory drops from sum_i |saved_i| to |inputs|, at the cost
-    of one more forward pass of the segment. Forward mode (jvp) just runs ``fun``.
+    taped (profile phase ``"recompute"``) and sweeps that tape. For a segment of n
+    primitives memory drops from sum_i |saved_i| to |inputs|, at the cost of one more
+    forward pass of the segment. Forward mode (jvp) just runs ``fun``.
 
     ``fun`` may take and return pytrees and may close over traced values (such as the
     parameters of an enclosing ``grad``): those become inputs of the node and receive
@@ -246,29 +115,30 @@ def checkpoint(fun, policy=None):
 
     @functools.wraps(fun)
     def segment(*args, **kwargs):
-        if not _reverse_active():
+        trace = current()
+        if not isinstance(trace, VJPTrace):
             return fun(*args, **kwargs)     # no tape to keep small
-        outer = _outer_subs()
+        outer = enclosing_subs()
+        first = Closure(outer, target=trace, keep=keep)
         leaves, td = tree.flatten((args, kwargs))
-        dyn = [i for i, x in enumerate(leaves) if isinstance(x, Tracer)]
-        static = [None if isinstance(x, Tracer) else x for x in leaves]
-        first = _SegmentTrace(taping=False, policy=keep)
-        with first, _rewriting(first.frame):
-            ins = list(static)
-            for i in dyn:
-                ins[i] = first.new_input(full_lower(leaves[i]))
-            a, k = tree.unflatten(td, ins)
-            out_leaves, out_td = tree.flatten(fun(*a, **k))
-            out_leaves = first.frame(tuple(out_leaves))
-        outs = [_unwrap(o, first) for o in out_leaves]
-        vals = [leaves[i] for i in dyn] + first.closure
-        if not any(isinstance(v, Tracer) for v in vals):
-            return tree.unflatten(out_td, outs)
-        seg = _Segment(fun, td, static, dyn, first.closure, keep, outer)
-        seg.first = ([full_lower(v) for v in vals], outs)
-        res = bind(checkpoint_p, *vals, *first.saved, seg=seg)
-        seg.first = None
-        return tree.unflatten(out_td, res)
+        leaves = first.substituted(leaves)   # (inside another segment's rerun)
+        dyn = [i for i, x in enumerate(leaves) if _own(trace, x)]
+        for i in dyn:
+            first.capture(leaves[i])
+        with first:
+            out_leaves, out_td = tree.flatten(fun(*args, **kwargs))
+        out_leaves = first.lower(out_leaves)
+        if not first.captured:
+            return tree.unflatten(out_td, out_leaves)    # nothing traced flows in
+        outs = tuple(i for i, o in enumerate(out_leaves) if not _own(trace, o))
+        seg = _Segment(fun, td, [None if i in dyn else x for i, x in enumerate(leaves)], dyn,
+                       first.captured[len(dyn):], keep, outer, outs)
+        ins = first.captured
+        res = trace.record(checkpoint_p, ins, {"seg": seg}, [out_leaves[i] for i in outs],
+                           ins=tuple(t.val for t in ins) + tuple(first.kept))
+        for i, r in zip(outs, res):
+            out_leaves[i] = r
+        return tree.unflatten(out_td, out_leaves)
     return segment
 
 
@@ -403,114 +273,120 @@ def revolve_schedule(l: int, s: int) -> Schedule:
 # ------------------------------------------------------------------ checkpoint_loop
 
 class _Loop:
+    """A checkpointed loop: ``step`` applied ``l`` times to a state of pytree ``td``
+    (``n_state`` leaves), reversed by ``schedule``. Its node's inputs: the state's leaves,
+    then ``closure`` (the traced values the step reads besides the state); ``outer``: the
+    substitutions in force where it was created."""
+
     def __init__(self, step, td, n_state, l, schedule, closure, outer):
         self.step, self.td, self.n_state, self.l = step, td, n_state, l
         self.schedule, self.closure, self.outer = schedule, closure, outer
-        self.first = None    # set around bind: (plain inputs, x_1, taped first run or None)
-        self.fwd = None      # the forward half of the schedule, run by impl, for the VJP
+        self.n_in = n_state + len(closure)
 
-    def step_leaves(self, x, frame):
-        with _rewriting(*[_Frame(sub) for sub in self.outer], frame):
-            return _step_leaves(self.step, self.td, x, frame)
+    def untaped(self, clo):
+        """A Closure running steps with the closure read as ``clo``."""
+        c = Closure(self.outer)
+        c.substitute(self.closure, clo)
+        return c
 
-    def plain(self, args):
-        frame = _frame_for(self.closure, args[self.n_state:])
-        x = list(args[:self.n_state])
-        for _ in range(self.l):
-            x = self.step_leaves(x, frame)
-        return x
+    def taped(self, x, clo):
+        """Step x -> y taped: (the Replay, y's leaves); its inputs: x's leaves, the closure."""
+        replay = Replay(self.outer)
+        xs = [replay.new_input(v) for v in x]
+        replay.inputs(self.closure, clo)
+        with replay:
+            return replay, _step_leaves(self.step, self.td, xs)
 
 
-def _step_leaves(step, td, x, frame):
+def _step_leaves(step, td, x):
     out, otd = tree.flatten(step(tree.unflatten(td, x)))
     if otd != td:
         raise TypeError(f"checkpoint_loop: step must return a state shaped like x0 ({td}), "
                         f"got {otd}")
-    return list(frame(tuple(out)))
+    return out
 
 
 class _Run:
-    """One execution of a schedule at one trace level: the current state and snapshots."""
+    """One execution of a schedule at one level: the current state and the snapshots.
+    Untaped steps run under ``closure`` (a Closure trace)."""
 
-    def __init__(self, loop, x, clo, pending=None):
-        self.loop, self.x, self.clo = loop, x, clo
-        self.frame = _frame_for(loop.closure, clo)
+    def __init__(self, step, td, x, closure):
+        self.step, self.td, self.x, self.closure = step, td, x, closure
         self.snaps: dict = {}
-        self.pending = pending        # x_1, when the first run already computed it
 
     def do(self, act):
         if act.kind == "snapshot":
             old = self.snaps.get(act.a)
             self.snaps[act.a] = self.x
-            hold(self.x)
+            _profile.hold(self.x)
             if old is not None:
-                release(old)
-            report_held()
+                _profile.release(old)
+            _profile.report()
         elif act.kind == "restore":
             self.x = self.snaps[act.a]
         else:
-            for i in range(act.a, act.b):
-                if i == 0 and self.pending is not None:
-                    self.x, self.pending = self.pending, None
-                else:
-                    self.x = self.loop.step_leaves(self.x, self.frame)
-
-    def taped(self):
-        trace = VJPTrace()
-        with trace:
-            xs = [trace.new_input(v) for v in self.x]
-            cs = [trace.new_input(c) for c in self.clo]
-            ys = self.loop.step_leaves(xs, _frame_for(self.loop.closure, cs))
-        return trace, ys
+            c = self.closure
+            with c:
+                x = c.wrap(self.x)
+                for _ in range(act.a, act.b):
+                    x = _step_leaves(self.step, self.td, x)
+            self.x = c.lower(x)
 
     def close(self):
         for x in self.snaps.values():
-            release(x)
+            _profile.release(x)
         self.snaps = {}
 
 
-def _loop_impl(*args, loop):
-    first, loop.first = loop.first, None
-    if first is None or not _same(first[0], args):
-        return loop.plain(args)
-    sched = loop.schedule
-    run = _Run(loop, list(args[:loop.n_state]), list(args[loop.n_state:]), pending=first[1])
-    for act in sched.actions[:sched.forward]:
-        run.do(act)
-    # The first reversal's taped step is the forward pass's last step: its tape is kept
-    # for the sweep, so no step runs twice (Revolve's "firsturn").
-    trace, ys = first[2] if first[2] is not None else run.taped()
-    loop.fwd = (args, run, trace, ys)
-    return [_unwrap(y, trace) for y in ys]
+class _Reversal:
+    """What the forward pass leaves for the sweep (saved on the node): the run with its
+    snapshots and the taped last step (Revolve's firsturn). Used once."""
+    __slots__ = ("run", "replay", "ys")
+
+    def __init__(self, run, replay, ys):
+        self.run, self.replay, self.ys = run, replay, ys
 
 
-def _loop_vjp(g, ins, out, need, acc, loop):
-    fwd, loop.fwd = loop.fwd, None
-    sched, ns = loop.schedule, loop.n_state
-    if fwd is not None and _same(fwd[0], ins):
-        _, run, trace, ys = fwd
+def _loop_eval(*args, loop):
+    # On the values below every differentiating trace (or, as a decomposition, at the
+    # current trace): every step, untaped.
+    c = loop.untaped(args[loop.n_state:])
+    with c:
+        x = c.wrap(list(args[:loop.n_state]))
+        for _ in range(loop.l):
+            x = _step_leaves(loop.step, loop.td, x)
+    return c.lower(x)
+
+
+def _loop_vjp(g, ins, out, loop):
+    sched, ns, n = loop.schedule, loop.n_state, loop.n_in
+    clo = ins[ns:n]
+    rev = ins[n] if len(ins) > n else None
+    if rev is not None and rev.run is not None:
+        run, replay, ys = rev.run, rev.replay, rev.ys
+        rev.run = rev.replay = rev.ys = None
     else:
-        # Another level of a higher-order sweep (or a second sweep): run the schedule from
-        # x0 on this level's values.
-        run = _Run(loop, list(ins[:ns]), list(ins[ns:]))
+        # A second sweep of the tape, or a node recorded without the forward pass's state:
+        # run the schedule's forward half from x0 again.
+        run = _Run(loop.step, loop.td, list(ins[:ns]), loop.untaped(clo))
         with _profile.phase("recompute"):
             for act in sched.actions[:sched.forward]:
                 run.do(act)
-            trace, ys = run.taped()
+            replay, ys = loop.taped(run.x, clo)
     gx = list(g)                      # the cotangent of the current state
-    hold(gx)
-    gclo: dict = {}                   # closure index -> [summed cotangent, owned]
+    _profile.hold(gx)
+    gclo = Cotangents()               # the closure's cotangents, summed over the steps
     i = sched.forward
     while True:
-        gs = _sweep(trace, ys, gx)
-        trace = ys = None
-        hold(gs[:ns])
-        release(gx)
+        gs = _sweep(replay, ys, gx)
+        replay = ys = None
+        _profile.hold(gs[:ns])
+        _profile.release(gx)
         gx = gs[:ns]
         for j, gc in enumerate(gs[ns:]):
             if gc is not None:
-                _accumulate(gclo, j, gc, owned=True)
-        report_held([e[0] for e in gclo.values()])
+                gclo.add(j, gc, owned=False)
+        _profile.report(list(gclo.live()))
         i += 1
         with _profile.phase("recompute"):
             while i < len(sched.actions) and sched.actions[i].kind != "reverse":
@@ -518,21 +394,15 @@ def _loop_vjp(g, ins, out, need, acc, loop):
                 i += 1
             if i == len(sched.actions):
                 break
-            trace, ys = run.taped()
-    release(gx)
+            replay, ys = loop.taped(run.x, clo)
+    _profile.release(gx)
     run.close()
-    nclo = len(ins) - ns
-    return (tuple(gx[j] if need[j] else None for j in range(ns))
-            + tuple(gclo[j][0] if need[ns + j] and j in gclo else None for j in range(nclo)))
-
-
-def _loop_decompose(*args, loop):
-    return loop.plain(args)
+    return tuple(gx) + tuple(gclo.get(j) for j in range(n - ns))
 
 
 checkpoint_loop_p = register(Primitive(
-    "checkpoint_loop", _loop_impl, vjp=_loop_vjp, decompose=_loop_decompose,
-    saves="ins", multiple_results=True,
+    "checkpoint_loop", _loop_eval, vjp=_loop_vjp, decompose=_loop_eval, saves="ins",
+    multiple_results=True,
     doc="n applications of a step, reversed with the Revolve schedule; inputs: the state's "
         "leaves, then the traced values the step closes over"))
 
@@ -572,8 +442,8 @@ def checkpoint_loop(step, x0, n_steps, snapshots=None, memory_budget=None):
 
     The state may be a pytree of floating arrays; ``step`` returns one of the same
     structure and may close over traced values (e.g. parameters), whose gradients flow
-    as usual. Under forward mode (jvp, hvp's outer pass) the steps simply run. For higher
-    order, each outer level reruns the schedule from x0.
+    as usual. Under forward mode (jvp) the steps simply run; under forward-over-reverse
+    (hvp) the schedule runs on dual values.
 
     Example::
 
@@ -590,30 +460,36 @@ def checkpoint_loop(step, x0, n_steps, snapshots=None, memory_budget=None):
     if l == 0:
         return x0
     s = _snapshots_for(leaves, l, snapshots, memory_budget)
-    if not _reverse_active():
+    trace = current()
+    if not isinstance(trace, VJPTrace):
         x = x0
         for _ in range(l):
             x = step(x)
         return x
-    # The first step doubles as the run that finds the closed-over tracers (and, for a
-    # single step, as its taped evaluation), so it is not evaluated twice.
-    first = _SegmentTrace(taping=(l == 1))
-    with first, _rewriting(first.frame):
-        x1 = _step_leaves(step, td, [first.new_input(full_lower(v)) for v in leaves],
-                          first.frame)
-    loop = _Loop(step, td, len(leaves), l, revolve_schedule(l, s), first.closure,
-                 _outer_subs())
-    vals = list(leaves) + first.closure
-    plain_x1 = [_unwrap(y, first) for y in x1]
-    if not any(isinstance(v, Tracer) for v in vals):
-        x = plain_x1                # nothing traced flows in: finish on plain values
-        for _ in range(l - 1):
-            x = loop.step_leaves(x, _Frame())
-        return tree.unflatten(td, x)
-    loop.first = ([full_lower(v) for v in vals], plain_x1,
-                  (first, x1) if l == 1 else None)
-    res = bind(checkpoint_loop_p, *vals, loop=loop)
-    loop.first = None
+    outer = enclosing_subs()
+    first = Closure(outer, target=trace)          # finds what the step closes over
+    leaves = first.substituted(leaves)
+    sched = revolve_schedule(l, s)
+    run = _Run(step, td, [x.val if _own(trace, x) else x for x in leaves], first)
+    for act in sched.actions[:sched.forward]:
+        run.do(act)
+    # The first reversal's taped step is the forward pass's last step: its tape is kept
+    # for the sweep, so no step runs twice (Revolve's "firsturn").
+    replay = Replay(outer, target=trace)          # (a value first read in this step, too)
+    xs = [replay.new_input(v) for v in run.x]
+    replay.inputs(first.captured, [t.val for t in first.captured])
+    with replay:
+        ys = _step_leaves(step, td, xs)
+    closure = first.captured + replay.captured
+    traced = [x for x in leaves if _own(trace, x)]
+    if not traced and not closure:                # nothing traced flows in
+        run.close()
+        return tree.unflatten(td, [y.val if _own(replay, y) else y for y in ys])
+    loop = _Loop(step, td, len(leaves), l, sched, closure, outer)
+    vals = [x.val if _own(trace, x) else x for x in leaves] + [t.val for t in closure]
+    res = trace.record(checkpoint_loop_p, leaves + closure, {"loop": loop},
+                       [y.val if _own(replay, y) else y for y in ys],
+                       ins=(*vals, _Reversal(run, replay, ys)))
     return tree.unflatten(td, res)
 
 

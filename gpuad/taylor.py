@@ -17,9 +17,10 @@ import math
 from .core import Trace, Tracer, bind, shape, dtype, REGISTRY
 from .primitives import base
 from .primitives import elementwise as E
+from .transforms import as_input, jvp
 
 # Primitives linear in each argument separately (products; einsum takes any number).
-MULTILINEAR = {"multiply", "matmul", "einsum", "dot", "tensordot", "outer", "inner"}
+MULTILINEAR = {"multiply", "matmul", "einsum"}
 
 
 class TaylorTracer(Tracer):
@@ -88,7 +89,7 @@ class TaylorTrace(Trace):
                 primals.append(a)
                 series.append(None)
         if all(s is None for s in series):
-            return bind(prim, *primals, **params)
+            return self.bind_below(prim, primals, params)
         rule = taylor_rule(prim)
         if rule is None:
             if prim.decompose is not None and prim.jvp is None:
@@ -97,7 +98,7 @@ class TaylorTrace(Trace):
                 raise NotImplementedError(f"taylor mode has no rule for primitive "
                                           f"{prim.name!r} (it has no JVP rule either)")
             rule = _nested_jvp_rule(prim)
-        out, coeffs = rule(self.K, primals, series, **params)
+        out, coeffs = self.below(rule, self.K, primals, series, **params)
         if prim.multiple_results:
             return [TaylorTracer(self, o, c[1:]) for o, c in zip(out, coeffs)]
         return TaylorTracer(self, out, coeffs[1:])
@@ -179,7 +180,6 @@ def _nested_jvp_rule(prim):
     """Any primitive with a JVP rule: y(e) = prim(x_0 + x_1 e + ... + x_K e^K) and
     y_k = y^(k)(0) / k!, from k nested forward derivatives along the scalar e. Costs 2^k
     applications of the JVP rules, so the structured rules above are preferred."""
-    from .transforms import jvp
     from . import numpy as gnp
 
     def rule(K, primals, series, **params):
@@ -236,8 +236,7 @@ def taylor(fun, x, v, order=2):
     """
     if order < 1:
         raise ValueError(f"order must be >= 1, got {order}")
-    from .transforms import _as_input
-    x = _as_input(x, "x")
+    x = as_input(x, "x")
     xp = base.xp_of(x)
     v = xp.asarray(v) if not isinstance(v, Tracer) else v
     if tuple(shape(v)) != tuple(shape(x)):

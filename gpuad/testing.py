@@ -189,7 +189,7 @@ def check_primitive(prim, example_args, reference=None, order=1, params=None, ep
         ...                                       reference=lambda x: x ** 3, order=2)
     """
     from .custom import checking
-    from .transforms import _jvp_lanes
+    from .transforms import jvp_lanes
     name = getattr(prim, "name", None) or getattr(prim, "__name__", "fun")
     params = dict(params or {})
     rng = rng or np.random.default_rng(0)
@@ -231,7 +231,7 @@ def check_primitive(prim, example_args, reference=None, order=1, params=None, ep
         if lanes:
             K = 3
             tl = tuple(np.stack([_like(rng, w) for _ in range(K)]) for w in ws)
-            _, together = _jvp_lanes(fr, ws, tl, K)
+            _, together = jvp_lanes(fr, ws, tl, K)
             single = [jvp(fr, ws, tuple(t[j] for t in tl))[1] for j in range(K)]
             apart = tree.tree_map(lambda *s_: np.stack([_to_host(x) for x in s_]), *single)
             check = f"{label}JVP with {K} lanes in one launch vs {K} one-lane JVPs"
@@ -253,11 +253,11 @@ def check_primitive(prim, example_args, reference=None, order=1, params=None, ep
             report[check] = err
 
     def second_order():
-        mo = getattr(prim, "max_order", None)
+        mo = prim.max_order
         if mo is not None and mo < 2:
             raise NotImplementedError(
                 f"check_primitive({name!r}): order=2 asked, but its derivative rules reach "
-                f"only order {mo}: {getattr(prim, 'missing', '')}")
+                f"only order {mo}: {prim.missing}")
         out = f(*args)
         u = _like(rng, out)
         v = tuple(_like(rng, x) if k in wrt else np.zeros_like(x) for k, x in enumerate(args))
@@ -295,13 +295,13 @@ def check_primitive(prim, example_args, reference=None, order=1, params=None, ep
 
 def _where_vjp(fun, args, i, u, gi, limit=2048):
     """Entry-by-entry comparison of a VJP with J^T u built from JVP lanes (small inputs)."""
-    from .transforms import _jvp_lanes
+    from .transforms import jvp_lanes
     n = args[i].size
     if n > limit:
         return f"input {i} has {n} entries, too many to locate the mismatch (limit {limit})"
     basis = np.eye(n, dtype=args[i].dtype).reshape((n,) + args[i].shape)
     ts = tuple(basis if k == i else np.zeros((n,) + x.shape, x.dtype) for k, x in enumerate(args))
-    _, lanes = _jvp_lanes(fun, args, ts, n)
+    _, lanes = jvp_lanes(fun, args, ts, n)
     jtu = sum(np.tensordot(_to_host(lane), _to_host(uu), axes=uu.ndim if hasattr(uu, "ndim") else 0)
               for lane, uu in zip(tree.flatten(lanes)[0], tree.flatten(u)[0]))
     jtu = np.asarray(jtu).reshape(args[i].shape)

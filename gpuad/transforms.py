@@ -8,14 +8,14 @@ import numbers
 import numpy as np
 
 from . import tree
-from .core import (JVPTrace, JVPTracer, Primitive, Tracer, VJPTrace, VJPTracer, bind,
-                   register, shape, dtype)
+from .core import JVPTrace, JVPTracer, Primitive, Tracer, bind, register, shape, dtype
+from .tape import VJPTrace, VJPTracer
 from .primitives import base
 
 
 # ------------------------------------------------------------------ inputs and outputs
 
-def _as_input(x, what: str):
+def as_input(x, what: str):
     """An argument leaf as an array (or tracer), refusing what cannot be differentiated."""
     if isinstance(x, Tracer):
         dt = x.dtype
@@ -60,14 +60,15 @@ def _unwrap(o, trace):
 
 # ------------------------------------------------------------------ reverse mode
 
-def _vjp(fun, primals, has_aux=False, names=None):
+def reverse(fun, primals, has_aux=False, names=None):
+    """Reverse mode with its parts: ``(out, vjp_fn, aux)``; ``vjp_fn(ct, _free=False)``."""
     leaves_td = [tree.flatten(p) for p in primals]
     trace = VJPTrace()
     with trace:
         args = []
         for i, (leaves, td) in enumerate(leaves_td):
             what = names[i] if names else f"argument {i}"
-            xs = [trace.new_input(_as_input(x, what)) for x in leaves]
+            xs = [trace.new_input(as_input(x, what)) for x in leaves]
             args.append(tree.unflatten(td, xs))
         res = fun(*args)
     if has_aux:
@@ -129,7 +130,7 @@ def vjp(fun, *primals, has_aux=False):
         >>> f_vjp(np.ones(2))      # (2 cos(x),)
         (array([2.        , 1.08060461]),)
     """
-    out, fn, aux = _vjp(fun, primals, has_aux)
+    out, fn, aux = reverse(fun, primals, has_aux)
     return (out, fn, aux) if has_aux else (out, fn)
 
 
@@ -165,7 +166,7 @@ def value_and_grad(fun, argnums=0, has_aux=False):
                 a[i] = d
             return fun(*a, **kwargs)
 
-        out, fn, aux = _vjp(f, tuple(args[i] for i in nums), has_aux,
+        out, fn, aux = reverse(f, tuple(args[i] for i in nums), has_aux,
                             names=[f"argument {i} of {getattr(fun, '__name__', 'fun')}"
                                    for i in nums])
         if isinstance(out, (tuple, list, dict)) or tuple(shape(out)) != ():
@@ -204,7 +205,7 @@ def grad(fun, argnums=0, has_aux=False):
 
 # ------------------------------------------------------------------ forward mode
 
-def _jvp_lanes(fun, primals, tangents, lanes):
+def jvp_lanes(fun, primals, tangents, lanes):
     """Push ``lanes`` tangent directions through ``fun`` in one forward sweep.
 
     ``tangents`` mirror ``primals`` with an extra leading axis of length ``lanes``.
@@ -220,7 +221,7 @@ def _jvp_lanes(fun, primals, tangents, lanes):
                 raise ValueError(f"tangent {i} has structure {ttd}, primal has {ptd}")
             xs = []
             for x, tx in zip(pl, tl):
-                x = _as_input(x, f"primal {i}")
+                x = as_input(x, f"primal {i}")
                 tx = base.xp_of(x).asarray(tx) if not isinstance(tx, Tracer) else tx
                 want = (lanes,) + tuple(shape(x))
                 if tuple(shape(tx)) != want:
@@ -268,7 +269,7 @@ def jvp(fun, primals, tangents):
     lanes_t = []
     for i, (p, t) in enumerate(zip(primals, tangents)):
         lanes_t.append(tree.tree_map(lambda x, tx: _add_lane(tx, x, i), p, t))
-    out, tout = _jvp_lanes(fun, tuple(primals), tuple(lanes_t), 1)
+    out, tout = jvp_lanes(fun, tuple(primals), tuple(lanes_t), 1)
     tout = tree.tree_map(lambda t: base.reshape(t, tuple(shape(t))[1:]), tout)
     return out, tout
 
@@ -304,30 +305,26 @@ def hvp(fun, x, v, batched=False, chunk=None):
         vl, _ = tree.flatten(v)
         K = int(shape(vl[0])[0])
         if chunk is None or chunk >= K:
-            _, t = _jvp_lanes(g, (x,), (v,), K)
+            _, t = jvp_lanes(g, (x,), (v,), K)
             return t
         # Bounded memory for very large K: one sweep per chunk of lanes, each replaying
         # one recorded tape of fun (its Python runs once).
         g = grad(_recorded(fun, x))
-        parts = [_jvp_lanes(g, (x,), (tree.tree_map(lambda a: a[s:s + chunk], v),),
+        parts = [jvp_lanes(g, (x,), (tree.tree_map(lambda a: a[s:s + chunk], v),),
                             min(chunk, K - s))[1] for s in range(0, K, chunk)]
         xp = base.xp_of(vl[0])
         return tree.tree_map(lambda *ps: xp.concatenate(ps, axis=0), *parts)
     vt = tree.tree_map(lambda vv, xx: _add_lane(vv, xx, 0), v, x)
-    _, t = _jvp_lanes(g, (x,), (vt,), 1)
+    _, t = jvp_lanes(g, (x,), (vt,), 1)
     return tree.tree_map(lambda tt: base.reshape(tt, tuple(shape(tt))[1:]), t)
 
 
 class _Recorder(VJPTrace):
     """A tape of every primitive application with all its inputs, for replay."""
 
-    def process(self, prim, args, params):
-        n = len(self.tape)
-        out = super().process(prim, args, params)
-        if len(self.tape) == n + 1 and self.tape[n].prim is prim:   # (not a decomposition)
-            self.tape[n].ins = tuple(a.val if isinstance(a, VJPTracer) and a._trace is self
-                                     else a for a in args)
-        return out
+    def record(self, prim, args, params, out, ins=None):
+        return super().record(prim, args, params, out, ins=tuple(
+            a.val if isinstance(a, VJPTracer) and a._trace is self else a for a in args))
 
 
 def _recorded(fun, x):
@@ -338,7 +335,7 @@ def _recorded(fun, x):
     rec = _Recorder()
     leaves, td = tree.flatten(x)
     with rec:
-        res = fun(tree.unflatten(td, [rec.new_input(_as_input(l, "x")) for l in leaves]))
+        res = fun(tree.unflatten(td, [rec.new_input(as_input(l, "x")) for l in leaves]))
     tape = rec.tape
     key = res.key if isinstance(res, VJPTracer) and res._trace is rec else None
 
@@ -421,10 +418,10 @@ def jacfwd(fun, argnums=0):
         if not single:
             return tuple(jacfwd(fun, a)(*args) for a in nums)
         i = nums[0]
-        x = tree.tree_map(lambda l: _as_input(l, f"argument {i}"), args[i])
+        x = tree.tree_map(lambda l: as_input(l, f"argument {i}"), args[i])
         f = _with_arg(fun, args, i)
         basis, sizes, N = _tree_basis(x)
-        out, t = _jvp_lanes(f, (x,), (basis,), N)
+        out, t = jvp_lanes(f, (x,), (basis,), N)
         return tree.tree_map(lambda o, tt: _split_lanes(tt, shape(o), x, sizes), out, t)
     return jf
 
@@ -448,7 +445,7 @@ def jacrev(fun, argnums=0):
             return tuple(jacrev(fun, a)(*args) for a in nums)
         i = nums[0]
         f = _with_arg(fun, args, i)
-        out, fn, _ = _vjp(f, (args[i],))
+        out, fn, _ = reverse(f, (args[i],))
         return _rows(out, fn, args[i])
     return jr
 
@@ -463,7 +460,7 @@ def _rows(out, fn, x):
         return base.xp_of(x).zeros(tuple(shape(out)) + tuple(shape(x)), dtype=dtype(x))
     # vjp_fn is linear in its cotangent: pushing the basis as tangent lanes of the
     # cotangent gives every row J^T e_k from one sweep.
-    _, rows = _jvp_lanes(lambda ct: fn(ct)[0], (_zeros(out),), (_basis(out),), m)
+    _, rows = jvp_lanes(lambda ct: fn(ct)[0], (_zeros(out),), (_basis(out),), m)
     return base.reshape(rows, tuple(shape(out)) + tuple(shape(x)))
 
 
@@ -486,7 +483,7 @@ def jacobian(fun, argnums=0):
         f = _with_arg(fun, args, i)
         # The output's size decides the mode; the reverse pass that measures it is also
         # the one reverse mode sweeps, so fun runs twice only when forward mode wins.
-        out, fn, _ = _vjp(f, (args[i],))
+        out, fn, _ = reverse(f, (args[i],))
         nin = sum(int(np.prod(shape(l), dtype=np.int64)) for l in tree.flatten(args[i])[0])
         nout = sum(int(np.prod(shape(o), dtype=np.int64)) for o in tree.flatten(out)[0])
         if nin < nout or isinstance(out, (tuple, list, dict)) \
@@ -514,7 +511,7 @@ def hessian(fun, argnums=0):
 stop_gradient_p = register(Primitive(
     "stop_gradient", lambda x: x,
     jvp=lambda primals, tangents: (stop_gradient(primals[0]), None),
-    vjp=lambda g, ins, out, need, acc: (None,), saves="none",
+    vjp=lambda g, ins, out: (None,), saves="none",
     doc="identity whose derivative is zero"))
 
 
@@ -527,61 +524,3 @@ def stop_gradient(x):
         array([3.])
     """
     return tree.tree_map(lambda a: bind(stop_gradient_p, a) if isinstance(a, Tracer) else a, x)
-
-
-# ------------------------------------------------------------------ support checks
-
-class _Probe(VJPTrace):
-    """A reverse trace that also lists the primitives a function applies."""
-
-    def __init__(self):
-        super().__init__()
-        self.used: list[str] = []
-
-    def process(self, prim, args, params):
-        self.used.append(prim.name)
-        return super().process(prim, args, params)
-
-
-MODES = ("grad", "vjp", "jvp", "hvp", "hessian", "jacfwd", "jacrev", "taylor")
-
-
-def check_support(fun, *args, mode="hvp"):
-    """Primitives ``fun(*args)`` applies that ``mode`` cannot differentiate, before any sweep.
-
-    Runs the forward pass once (recording, not differentiating) and returns a list of
-    ``(primitive name, what is missing)``; empty means supported. ``mode`` is one of
-    grad, vjp, jvp, hvp, hessian, jacfwd, jacrev, taylor.
-
-    Example::
-
-        >>> gpuad.check_support(lambda x: gnp.sum(gnp.sin(x)), np.ones(3), mode="hvp")
-        []
-    """
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    from .core import REGISTRY
-    probe = _Probe()
-    with probe:
-        leaves_td = [tree.flatten(a) for a in args]
-        wrapped = [tree.unflatten(td, [probe.new_input(_as_input(x, f"argument {i}"))
-                                       for x in leaves])
-                   for i, (leaves, td) in enumerate(leaves_td)]
-        fun(*wrapped)
-    if mode == "taylor":
-        from .taylor import unsupported
-        return unsupported(probe.used, mode)
-    order = 2 if mode in ("hvp", "hessian") else 1
-    need_rev = mode in ("grad", "vjp", "hvp", "hessian", "jacrev")
-    bad = []
-    for name in dict.fromkeys(probe.used):
-        p = REGISTRY[name]
-        if need_rev and p.vjp is None and p.decompose is None:
-            bad.append((name, "no VJP rule"))
-        elif not need_rev and p.jvp is None and p.decompose is None:
-            bad.append((name, "no JVP rule"))
-        elif p.max_order is not None and order > p.max_order:
-            why = getattr(p, "missing", "")
-            bad.append((name, f"derivative rules only to order {p.max_order}"
-                              + (f" ({why})" if why else "")))
-    return bad

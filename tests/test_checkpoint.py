@@ -8,7 +8,7 @@ import gpuad
 import gpuad.numpy as gnp
 from gpuad import checkpoint_policies as policies
 from gpuad import tree
-from gpuad.core import VJPTrace
+from gpuad.tape import VJPTrace
 from gpuad.testing import check_grads
 
 

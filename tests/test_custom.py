@@ -10,7 +10,7 @@ import gpuad
 import gpuad.numpy as gnp
 from gpuad import Launch, custom_primitive
 from gpuad.testing import check_grads, check_primitive
-from gpuad.transforms import check_support
+from gpuad import check_support
 
 # Several variants live in one source so that each set of instantiations is built once.
 SRC = r"""

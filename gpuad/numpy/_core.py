@@ -5,14 +5,11 @@ import numbers
 
 import numpy as np
 
-from ..core import Tracer, VJPTracer, full_lower, shape, dtype
+from ..core import Tracer, full_lower, shape, dtype
+from ..tape import VJPTracer
 from ..primitives import base
 
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-def is_traced(*xs) -> bool:
-    return any(isinstance(x, Tracer) for x in xs)
 
 
 def _is_weak(x) -> bool:
@@ -102,5 +99,5 @@ def lower(x):
     return full_lower(x)
 
 
-__all__ = ["is_traced", "prepare", "normalize_axis", "lower", "result_float_dtype",
+__all__ = ["prepare", "normalize_axis", "lower", "result_float_dtype",
            "to_operand", "shape", "dtype"]

@@ -47,42 +47,16 @@ def _binary(name, prim_name=None):
     return f
 
 
-negative = _unary("negative")
-exp = _unary("exp")
-exp2 = _unary("exp2")
-log = _unary("log")
-log2 = _unary("log2")
-log10 = _unary("log10")
-log1p = _unary("log1p")
-expm1 = _unary("expm1")
-sqrt = _unary("sqrt")
-sin = _unary("sin")
-cos = _unary("cos")
-tan = _unary("tan")
-tanh = _unary("tanh")
-sinh = _unary("sinh")
-cosh = _unary("cosh")
-arctan = _unary("arctan")
-arcsin = _unary("arcsin")
-arccos = _unary("arccos")
-arctanh = _unary("arctanh")
-abs = _unary("abs")
-absolute = _unary("absolute", "abs")
-fabs = _unary("fabs", "abs")
-sign = _unary("sign")
-reciprocal = _unary("reciprocal")
-square = _unary("square")
-erf = _unary("erf")
-sigmoid = _unary("sigmoid")
-softplus = _unary("softplus")
-relu = _unary("relu")
-
-add = _binary("add")
-subtract = _binary("subtract")
-multiply = _binary("multiply")
-divide = _binary("divide")
-true_divide = _binary("true_divide", "divide")
-_power = _binary("power")
+# One function per row of the registry's tables (and its aliases).
+for _name, _row in E.UNARY.items():
+    for _alias in (_name, *(_row[2] if len(_row) > 2 else ())):
+        globals()[_alias] = _unary(_alias, _name)
+for _name, _row in E.BINARY.items():
+    for _alias in (_name, *(_row[2] if len(_row) > 2 else ())):
+        globals()[_alias] = _binary(_alias, _name)
+del _name, _row, _alias
+_power = power                          # noqa: F821  (made above; the public one follows)
+__all__.remove("power")
 
 
 def power(x, y, /):
@@ -97,11 +71,6 @@ def power(x, y, /):
         if y == 0.5:
             return sqrt(x)
     return _power(x, y)
-maximum = _binary("maximum")
-minimum = _binary("minimum")
-arctan2 = _binary("arctan2")
-fmax = maximum
-fmin = minimum
 
 
 def positive(x, /):
@@ -131,4 +100,4 @@ def where(condition, x=None, y=None, /):
     return select.select(c, x, y)
 
 
-__all__ += ["positive", "clip", "where", "fmax", "fmin"]
+__all__ += ["power", "positive", "clip", "where"]

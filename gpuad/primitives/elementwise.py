@@ -24,13 +24,16 @@ import numpy as np
 
 from .. import runtime
 from ..core import Primitive, bind, register, shape
-from . import base
-from .base import xp_of, ctype, empty, contiguous, launch, sum_to, expand_lanes
 from ..runtime import profile as _profile
+from ..runtime.launch import launcher, record
+from . import base
+from .base import ctype, contiguous, sum_to, expand_lanes
 
 SOURCE = "elementwise.cu"
 
-# name -> (kernel op in kernels/ops/unary.cuh, what the VJP saves, NumPy reference)
+# One row per op, which generates its forward primitive (below), its kernel instantiations
+# (_declare) and its gpuad.numpy function(s) (gpuad/numpy/_elementwise.py):
+# name -> (kernel op in kernels/ops/unary.cuh, float64 NumPy reference, gpuad.numpy aliases)
 UNARY = {
     "negative": ("Neg", np.negative),
     "exp": ("Exp", np.exp),
@@ -51,7 +54,7 @@ UNARY = {
     "arcsin": ("Arcsin", np.arcsin),
     "arccos": ("Arccos", np.arccos),
     "arctanh": ("Arctanh", np.arctanh),
-    "abs": ("Abs", np.abs),
+    "abs": ("Abs", np.abs, ("absolute", "fabs")),
     "sign": ("Sign", np.sign),
     "reciprocal": ("Reciprocal", lambda x: 1.0 / x),
     "square": ("Square", np.square),
@@ -61,15 +64,15 @@ UNARY = {
     "erf": ("Erf", None),    # NumPy has no erf; tests use math.erf
 }
 
-# name -> (kernel op in kernels/ops/binary.cuh, NumPy reference)
+# name -> (kernel op in kernels/ops/binary.cuh, float64 NumPy reference, gpuad.numpy aliases)
 BINARY = {
     "add": ("Add", np.add),
     "subtract": ("Subtract", np.subtract),
     "multiply": ("Multiply", np.multiply),
-    "divide": ("Divide", np.divide),
+    "divide": ("Divide", np.divide, ("true_divide",)),
     "power": ("Power", np.power),
-    "maximum": ("Maximum", np.maximum),
-    "minimum": ("Minimum", np.minimum),
+    "maximum": ("Maximum", np.maximum, ("fmax",)),
+    "minimum": ("Minimum", np.minimum, ("fmin",)),
     "arctan2": ("Arctan2", np.arctan2),
 }
 
@@ -106,7 +109,7 @@ _declare()
 
 
 def _io(*arrays):
-    # What a launch reads or writes, counted only when a profile asks (base.launch).
+    # What a launch reads or writes, counted only when a profile asks (Launcher.launch).
     return arrays
 
 
@@ -141,71 +144,60 @@ def _lanes_operand(t, primal_shape, out_shape, stride, xp):
 
 # ------------------------------------------------------------------ fast paths
 # First-order reverse mode over plain host arrays of one shape (or with a 0-d constant) is
-# what a long chain of small operations is made of. There the forward impls and each forward
-# primitive's ``fast_vjp`` hand the whole launch to C (gpuad/runtime/fastcall.cpp): the
-# checks, the output buffer and the argument frame in one call, for the same kernel, the
-# same arguments and the same result as the general path below, without its layers (bind,
-# the rule, operand preparation). The C side returns None for anything else (tracers, CuPy
-# arrays, broadcasting, strided views, other dtypes), and an open profile (which records
-# launches) skips it: those take the general path. Without the C launch path (no Python
-# headers, GPUAD_FASTCALL=0) there are no fast paths.
+# what a long chain of small operations is made of. There the forward impls and the VJP
+# rules of the forward primitives hand the whole launch to the host launcher's C entry
+# points (gpuad/runtime/fastcall.cpp): the checks, the output buffer and the argument
+# frame in one call, for the same kernel, the same arguments and the same result as the
+# general path below, without its layers (bind, operand preparation). The C side returns
+# None for anything else (tracers, broadcasting, strided views, other dtypes): those take
+# the general path. Only the host launcher has them; CuPy arrays never reach them.
 
-_ND = np.ndarray
 _I32 = (np.int32(0), np.int32(1))
 
 
 class _Fast:
-    """One C fast path of fastcall.cpp bound to the float64 and float32 instantiations of a
-    kernel template (``{T}`` for the scalar type); ``fn`` is resolved on first use, to None
-    where the C launch path is unavailable."""
+    """What a C entry point of the host launcher needs besides the arrays: a kernel
+    template's float64 and float32 instantiations (``{T}`` for the scalar type), each
+    looked up once a host array of its dtype has taken the general path (so a program
+    builds only what it uses); and the label a profile records."""
+    __slots__ = ("template", "label", "kd", "kf")
 
-    def __init__(self, name, template):
-        self.name, self.template = name, template
+    def __init__(self, template, label):
+        self.template, self.label = template, label
+        self.kd = self.kf = None
 
-    def __getattr__(self, attr):          # only while ``fn`` is not set yet
-        if attr != "fn":
-            raise AttributeError(attr)
-        from ..runtime.host import fastcall
-        fc = fastcall()
-        fn = None
-        if fc is not None:
-            fc.set_split(base._SPLIT)
-            fn = functools.partial(getattr(fc, self.name),
-                                   *(base.kernel(SOURCE, self.template.format(T=t))
-                                     for t in ("double", "float")))
-        self.fn = fn
-        return fn
-
-
-def _lazy_fast_vjp(prim, fast):
-    """A ``fast_vjp`` that, on first use, replaces itself with the C fast path (or None)."""
-    def first(g, ins, need, acc):
-        prim.fast_vjp = fn = fast.fn
-        return None if fn is None else fn(g, ins, need, acc)
-    return first
+    def learn(self, dev, dt):
+        """After a general-path launch on ``dev`` with dtype ``dt``: its kernel for C."""
+        if dev.fast is None:
+            return
+        if dt == np.float64 and self.kd is None:
+            self.kd = dev.kernel(SOURCE, self.template.format(T="double"))
+        elif dt == np.float32 and self.kf is None:
+            self.kf = dev.kernel(SOURCE, self.template.format(T="float"))
 
 
 # ------------------------------------------------------------------ unary
 
 def _unary_fwd_impl(name):
     op = _op(name)
-
     exprs = {dt: f"unary_fwd<{op}, {ctype(dt)}>" for dt in base.FLOATS}
     label = f"{name}_fwd"
-    fast = _Fast("unary_fwd", f"unary_fwd<{op}, {{T}}>")
+    fast = _Fast(f"unary_fwd<{op}, {{T}}>", label)
 
     def impl(x):
-        # The fast path inline (not a helper): a call less per op on the hot path.
-        if type(x) is _ND and not _profile._state.profiles:
-            fn = fast.fn
-            out = None if fn is None else fn(x)
+        dev = launcher(x)
+        if dev.fast is not None:
+            out = dev.fast.unary_fwd(fast.kd, fast.kf, x)
             if out is not None:
-                return base.register_fresh(out)
-        xp = xp_of(x)
+                if _profile.ON:
+                    record(label, out.size, (x,), (out,))
+                return out
+        xp = dev.xp
         x = contiguous(x, xp)
-        out = empty(x.shape, x.dtype, xp)
-        launch(SOURCE, exprs.get(x.dtype) or ctype(x.dtype), label, x.size,
-               (x, out, x.size), xp, (x,), (out,))
+        out = xp.empty(x.shape, x.dtype)
+        dev.launch(SOURCE, exprs.get(x.dtype) or ctype(x.dtype), label, x.size,
+                 (x, out, x.size), (x,), (out,))
+        fast.learn(dev, x.dtype)
         return out
     return impl
 
@@ -218,8 +210,20 @@ def _unary_fwd_jvp(name, prim):
 
 
 def _unary_fwd_vjp(name):
+    fast = _Fast(f"unary_vjp<{_op(name)}, {{T}}, 1>", f"{name}_vjp")
+
     def vjp(g, ins, out, need, acc):
-        return (unary_deriv(ins[0], g, name, 1, "vjp", acc=acc[0]),)
+        x = ins[0]
+        dev = launcher(g, x)
+        if dev.fast is not None:
+            r = dev.fast.unary_vjp(fast.kd, fast.kf, g, ins, need, acc)
+            if r is not None:
+                if _profile.ON:
+                    record(fast.label, x.size, (x, g, acc[0]), r)
+                return r
+        gx = unary_deriv(x, g, name, 1, "vjp", acc=acc[0])
+        fast.learn(dev, base.dtype(x))
+        return (gx,)
     return vjp
 
 
@@ -230,37 +234,32 @@ def _single(v, xp):
     return None
 
 
-_names: dict = {}
-
-
+@functools.cache
 def _deriv_names(op, dt, order, kind):
-    """(kernel expression, profile label) of a unary derivative launch, built once."""
-    key = (op, dt, order, kind)
-    r = _names.get(key)
-    if r is None:
-        r = _names[key] = (f"unary_{kind}<{_op(op)}, {ctype(dt)}, {order}>",
-                           f"{op}_{kind}" + (f"{order}" if order > 1 else ""))
-    return r
+    """(kernel expression, profile label) of a unary derivative launch."""
+    return (f"unary_{kind}<{_op(op)}, {ctype(dt)}, {order}>",
+            f"{op}_{kind}" + (f"{order}" if order > 1 else ""))
 
 
 def _unary_deriv_impl(x, v, op, order, kind, acc=None):
-    xp = xp_of(x, v)
+    dev = launcher(x, v)
+    xp = dev.xp
     x, v = contiguous(x, xp), xp.asarray(v)
     n = x.size
     expr, label = _deriv_names(op, x.dtype, order, kind)
     if kind == "vjp":
         one = _single(v, xp) if v.shape == x.shape else None
-        out = acc if acc is not None else empty(v.shape, v.dtype, xp)
+        out = acc if acc is not None else xp.empty(v.shape, dtype=v.dtype)
         v = one if one is not None else contiguous(v, xp)
         lanes = out.size // n if n else 0
-        launch(SOURCE, expr, label, n,
-               (x, v, out, n, lanes, _I32[acc is not None], _I32[one is None]), xp,
+        dev.launch(SOURCE, expr, label, n,
+               (x, v, out, n, lanes, _I32[acc is not None], _I32[one is None]),
                _io(x, v, acc), (out,))
         return out
     v = contiguous(v, xp)
     lanes = v.size // n if n else 0
-    out = empty(v.shape, v.dtype, xp)
-    launch(SOURCE, expr, label, n, (x, v, out, n, lanes), xp, _io(x, v), (out,))
+    out = xp.empty(v.shape, dtype=v.dtype)
+    dev.launch(SOURCE, expr, label, n, (x, v, out, n, lanes), _io(x, v), (out,))
     return out
 
 
@@ -306,16 +305,17 @@ def unary_deriv(x, v, op, order, kind, acc=None):
 
 
 def _unary_dual_impl(x, g, tx, tg, op, order):
-    xp = xp_of(x, g, tx, tg)
+    dev = launcher(x, g, tx, tg)
+    xp = dev.xp
     x, g = contiguous(x, xp), contiguous(g, xp)
     tx = None if tx is None else contiguous(tx, xp)
     tg = None if tg is None else contiguous(tg, xp)
     n = x.size
     L = (tx if tx is not None else tg).shape[0]
-    gx = empty(x.shape, x.dtype, xp)
-    tgx = empty((L,) + x.shape, x.dtype, xp)
-    launch(SOURCE, f"unary_vjp_dual<{_op(op)}, {ctype(x.dtype)}, {order}>",
-           f"{op}_vjp_dual", n, (x, g, tx, tg, gx, tgx, np.int64(n), np.int64(L)), xp,
+    gx = xp.empty(x.shape, dtype=x.dtype)
+    tgx = xp.empty((L,) + x.shape, dtype=x.dtype)
+    dev.launch(SOURCE, f"unary_vjp_dual<{_op(op)}, {ctype(x.dtype)}, {order}>",
+           f"{op}_vjp_dual", n, (x, g, tx, tg, gx, tgx, np.int64(n), np.int64(L)),
            _io(x, g, tx, tg), _io(gx, tgx))
     return gx, tgx
 
@@ -343,28 +343,30 @@ def _out_shape(*arrays):
 
 def _binary_fwd_impl(name):
     op = _op(name)
-
     exprs = {dt: f"binary_fwd<{op}, {ctype(dt)}>" for dt in base.FLOATS}
     label = f"{name}_fwd"
-    fast = _Fast("binary_fwd", f"binary_fwd<{op}, {{T}}>")
+    fast = _Fast(f"binary_fwd<{op}, {{T}}>", label)
 
     def impl(x, y):
-        if type(x) is _ND and type(y) is _ND and not _profile._state.profiles:
-            fn = fast.fn                 # (inline, as in the unary impl)
-            out = None if fn is None else fn(x, y)
+        dev = launcher(x, y)
+        if dev.fast is not None:
+            out = dev.fast.binary_fwd(fast.kd, fast.kf, x, y)
             if out is not None:
-                return base.register_fresh(out)
-        xp = xp_of(x, y)
+                if _profile.ON:
+                    record(label, out.size, (x, y), (out,))
+                return out
+        xp = dev.xp
         out_shape = _out_shape(x, y)
         x, sx = _operand(x, out_shape, xp)
         y, sy = _operand(y, out_shape, xp)
         if x.dtype != y.dtype:
             raise TypeError(f"{name}: operands have dtypes {x.dtype} and {y.dtype}; "
                             "gpuad.numpy promotes before calling the primitive")
-        out = empty(out_shape, x.dtype, xp)
+        out = xp.empty(out_shape, dtype=x.dtype)
         n = out.size
-        launch(SOURCE, exprs.get(x.dtype) or ctype(x.dtype), label, n,
-               (x, y, out, n, _I32[sx], _I32[sy]), xp, _io(x, y), (out,))
+        dev.launch(SOURCE, exprs.get(x.dtype) or ctype(x.dtype), label, n,
+                   (x, y, out, n, _I32[sx], _I32[sy]), _io(x, y), (out,))
+        fast.learn(dev, x.dtype)
         return out
     return impl
 
@@ -377,9 +379,20 @@ def _binary_fwd_jvp(name, prim):
 
 
 def _binary_fwd_vjp(name):
+    fast = _Fast(f"binary_vjp<{_op(name)}, {{T}}>", f"{name}_vjp")
+
     def vjp(g, ins, out, need, acc):
         x, y = ins
-        return binary_vjp(x, y, g, name, need, acc)
+        dev = launcher(g, x, y)
+        if dev.fast is not None:
+            r = dev.fast.binary_vjp(fast.kd, fast.kf, g, ins, need, acc)
+            if r is not None:
+                if _profile.ON:
+                    record(fast.label, g.size, (x, y, g, *(a for a in acc if a is not None)), r)
+                return r
+        r = binary_vjp(x, y, g, name, need, acc)
+        fast.learn(dev, base.dtype(g))
+        return r
     return vjp
 
 
@@ -396,7 +409,8 @@ def binary_vjp(x, y, g, op, need, acc=(None, None)):
 
 
 def _binary_jvp_impl(x, y, tx, ty, op):
-    xp = xp_of(x, y, tx, ty)
+    dev = launcher(x, y, tx, ty)
+    xp = dev.xp
     out_shape = _out_shape(x, y)
     xs, ys = tuple(shape(x)), tuple(shape(y))
     x, sx = _operand(x, out_shape, xp)
@@ -404,10 +418,10 @@ def _binary_jvp_impl(x, y, tx, ty, op):
     tx = _lanes_operand(tx, xs, out_shape, sx, xp)
     ty = _lanes_operand(ty, ys, out_shape, sy, xp)
     L = (tx if tx is not None else ty).shape[0]
-    out = empty((L,) + out_shape, x.dtype, xp)
+    out = xp.empty((L,) + out_shape, dtype=x.dtype)
     n = math.prod(out_shape)
-    launch(SOURCE, f"binary_jvp<{_op(op)}, {ctype(x.dtype)}>", f"{op}_jvp", n,
-           (x, y, tx, ty, out, np.int64(n), np.int64(L), np.int32(sx), np.int32(sy)), xp,
+    dev.launch(SOURCE, f"binary_jvp<{_op(op)}, {ctype(x.dtype)}>", f"{op}_jvp", n,
+           (x, y, tx, ty, out, np.int64(n), np.int64(L), np.int32(sx), np.int32(sy)),
            _io(x, y, tx, ty), (out,))
     return out
 
@@ -424,16 +438,14 @@ binary_jvp_p = register(Primitive(
     doc="fx tx + fy ty over all lanes in one launch"))
 
 
+@functools.cache
 def _vjp_names(op, dt):
-    key = (op, dt)
-    r = _names.get(key)
-    if r is None:
-        r = _names[key] = (f"binary_vjp<{_op(op)}, {ctype(dt)}>", f"{op}_vjp")
-    return r
+    return f"binary_vjp<{_op(op)}, {ctype(dt)}>", f"{op}_vjp"
 
 
 def _binary_vjp_impl(x, y, g, op, need, acc=None):
-    xp = xp_of(x, y, g)
+    dev = launcher(x, y, g)
+    xp = dev.xp
     out_shape = tuple(g.shape)
     x, sx = _operand(x, out_shape, xp)
     y, sy = _operand(y, out_shape, xp)
@@ -441,13 +453,13 @@ def _binary_vjp_impl(x, y, g, op, need, acc=None):
     one = _single(g, xp)
     g = one if one is not None else contiguous(g, xp)
     acc = acc or (None, None)
-    gx = (acc[0] if acc[0] is not None else empty(out_shape, g.dtype, xp)) if need[0] else None
-    gy = (acc[1] if acc[1] is not None else empty(out_shape, g.dtype, xp)) if need[1] else None
+    gx = (acc[0] if acc[0] is not None else xp.empty(out_shape, dtype=g.dtype)) if need[0] else None
+    gy = (acc[1] if acc[1] is not None else xp.empty(out_shape, dtype=g.dtype)) if need[1] else None
     n = math.prod(out_shape)
     expr, label = _vjp_names(op, g.dtype)
-    launch(SOURCE, expr, label, n,
+    dev.launch(SOURCE, expr, label, n,
            (x, y, g, gx, gy, n, _I32[sx], _I32[sy], _I32[one is None],
-            _I32[acc[0] is not None], _I32[acc[1] is not None]), xp,
+            _I32[acc[0] is not None], _I32[acc[1] is not None]),
            _io(x, y, g, *(a for a in acc if a is not None)), _io(gx, gy))
     return [gx, gy]
 
@@ -469,7 +481,8 @@ binary_vjp_p = register(Primitive(
 
 
 def _binary_dual_impl(x, y, g, tx, ty, tg, op, need):
-    xp = xp_of(x, y, g, tx, ty, tg)
+    dev = launcher(x, y, g, tx, ty, tg)
+    xp = dev.xp
     out_shape = tuple(shape(g))
     xs, ys = tuple(shape(x)), tuple(shape(y))
     x, sx = _operand(x, out_shape, xp)
@@ -480,13 +493,13 @@ def _binary_dual_impl(x, y, g, tx, ty, tg, op, need):
     tg = None if tg is None else contiguous(tg, xp)
     L = next(t for t in (tx, ty, tg) if t is not None).shape[0]
     def buf(s, want):
-        return empty(s, g.dtype, xp) if want else None
+        return xp.empty(s, dtype=g.dtype) if want else None
     gx, gy = buf(out_shape, need[0]), buf(out_shape, need[1])
     tgx, tgy = buf((L,) + out_shape, need[0]), buf((L,) + out_shape, need[1])
     n = g.size
-    launch(SOURCE, f"binary_vjp_dual<{_op(op)}, {ctype(g.dtype)}>", f"{op}_vjp_dual", n,
+    dev.launch(SOURCE, f"binary_vjp_dual<{_op(op)}, {ctype(g.dtype)}>", f"{op}_vjp_dual", n,
            (x, y, g, tx, ty, tg, gx, gy, tgx, tgy, np.int64(n), np.int64(L),
-            np.int32(sx), np.int32(sy)), xp,
+            np.int32(sx), np.int32(sy)),
            _io(x, y, g, tx, ty, tg), _io(gx, gy, tgx, tgy))
     return [gx, gy, tgx, tgy]
 
@@ -516,7 +529,8 @@ binary_vjp_dual_p = register(Primitive(
 
 
 def _binary_deriv_impl(x, y, v, op, ax, ay):
-    xp = xp_of(x, y, v)
+    dev = launcher(x, y, v)
+    xp = dev.xp
     out_shape = _out_shape(x, y)
     x, sx = _operand(x, out_shape, xp)
     y, sy = _operand(y, out_shape, xp)
@@ -527,10 +541,10 @@ def _binary_deriv_impl(x, y, v, op, ax, ay):
     v = contiguous(v, xp)
     n = math.prod(out_shape)
     lanes = v.size // n if n else 0
-    out = empty(v.shape, v.dtype, xp)
-    launch(SOURCE, f"binary_deriv<{_op(op)}, {ctype(v.dtype)}, {ax}, {ay}>",
+    out = xp.empty(v.shape, dtype=v.dtype)
+    dev.launch(SOURCE, f"binary_deriv<{_op(op)}, {ctype(v.dtype)}, {ax}, {ay}>",
            f"{op}_d{ax}{ay}", n,
-           (x, y, v, out, np.int64(n), np.int64(lanes), np.int32(sx), np.int32(sy)), xp,
+           (x, y, v, out, np.int64(n), np.int64(lanes), np.int32(sx), np.int32(sy)),
            _io(x, y, v), (out,))
     return out
 
@@ -568,49 +582,28 @@ def binary_deriv(x, y, v, op, ax, ay):
 
 
 # ------------------------------------------------------------------ the forward primitives
+# add and subtract are linear: their rules hand the cotangent over (no kernel, no acc).
 
-PRIMS: dict[str, Primitive] = {}
-
-for _name in UNARY:
-    _p = Primitive(_name, _unary_fwd_impl(_name), vjp=_unary_fwd_vjp(_name),
-                   doc=f"elementwise {_name}; kernel op {_op(_name)}")
-    _p.jvp = _unary_fwd_jvp(_name, _p)
-    _p.fast_vjp = _lazy_fast_vjp(_p, _Fast("unary_vjp", f"unary_vjp<{_op(_name)}, {{T}}, 1>"))
-    PRIMS[_name] = register(_p)
-
-for _name in BINARY:
-    _p = Primitive(_name, _binary_fwd_impl(_name), vjp=_binary_fwd_vjp(_name),
-                   doc=f"elementwise {_name}; kernel op {_op(_name)}")
-    _p.jvp = _binary_fwd_jvp(_name, _p)
-    _p.fast_vjp = _lazy_fast_vjp(_p, _Fast("binary_vjp", f"binary_vjp<{_op(_name)}, {{T}}>"))
-    PRIMS[_name] = register(_p)
-
-
-# add and subtract are linear: their rules need no kernels of their own.
 def _lin_jvp(prim, sign):
     def jvp(primals, tangents):
         (x, y), (tx, ty) = primals, tangents
-        ndim = len(_out_shape(x, y))
+        out_shape = _out_shape(x, y)
+        ndim = len(out_shape)
         tx = None if tx is None else expand_lanes(tx, ndim)
         ty = None if ty is None else expand_lanes(ty, ndim)
         if ty is not None and sign < 0:
             ty = negative(ty)
-        if tx is None:
-            t = broadcast_lanes(ty, ndim, _out_shape(x, y))
-        elif ty is None:
-            t = broadcast_lanes(tx, ndim, _out_shape(x, y))
+        if tx is None or ty is None:
+            t = tx if ty is None else ty
+            t = base.broadcast_to(t, (shape(t)[0],) + tuple(out_shape))
         else:
             t = add(tx, ty)
         return bind(prim, x, y), t
     return jvp
 
 
-def broadcast_lanes(t, ndim, out_shape):
-    return base.broadcast_to(t, (shape(t)[0],) + tuple(out_shape))
-
-
 def _lin_vjp(sign):
-    def vjp(g, ins, out, need, acc):
+    def vjp(g, ins, out, need):
         x, y = ins                    # shapes only (saves="none" keeps no data)
         gx = sum_to(g, shape(x)) if need[0] else None
         gy = None
@@ -620,15 +613,24 @@ def _lin_vjp(sign):
     return vjp
 
 
-for _name, _sign in (("add", 1), ("subtract", -1)):
-    _p = PRIMS[_name]
-    _p.jvp = _lin_jvp(_p, _sign)
-    _p.vjp = _lin_vjp(_sign)
-    _p.fast_vjp = None                # the rule launches nothing: it hands g over
-    _p.saves = "none"
-    _p.linear = True
+def _forward_primitive(name):
+    """The primitive of one table row: its kernel impl and rules."""
+    doc = f"elementwise {name}; kernel op {_op(name)}"
+    if name in UNARY:
+        p = Primitive(name, _unary_fwd_impl(name), vjp=_unary_fwd_vjp(name), doc=doc)
+        p.jvp = _unary_fwd_jvp(name, p)
+    elif name in ("add", "subtract"):
+        sign = 1 if name == "add" else -1
+        p = Primitive(name, _binary_fwd_impl(name), vjp=_lin_vjp(sign), saves="none",
+                      linear=True, doc=doc)
+        p.jvp = _lin_jvp(p, sign)
+    else:
+        p = Primitive(name, _binary_fwd_impl(name), vjp=_binary_fwd_vjp(name), doc=doc)
+        p.jvp = _binary_fwd_jvp(name, p)
+    return register(p)
 
-del _name, _p, _sign
+
+PRIMS: dict[str, Primitive] = {name: _forward_primitive(name) for name in (*UNARY, *BINARY)}
 
 
 def add(x, y):

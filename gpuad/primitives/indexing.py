@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core import Primitive, bind, register, shape, dtype, full_lower
-from .base import xp_of, empty, record_library, transpose
+from ..core import Primitive, bind, register, shape, dtype
+from .base import xp_of, record_library, transpose, deflinear
 
 ARRAY = "array"     # a template's placeholder for the next index array (never a valid index)
 
@@ -56,23 +56,26 @@ def _getitem_impl(x, *arrays, idx):
     return out
 
 
-def _getitem_jvp(primals, tangents, idx):
-    x, *arrays = primals
-    lanes = getitem(tangents[0], arrays, (slice(None),) + idx)
-    return getitem(x, arrays, idx), _move(lanes, lane_axis(idx, arrays), 0)
+def _getitem_lanes(t, *arrays, idx):
+    lanes = getitem(t, arrays, (slice(None),) + idx)
+    return _move(lanes, lane_axis(idx, arrays), 0)
 
 
 def _getitem_vjp(g, ins, out, need, acc, idx):
+    # Takes acc: the cotangent is a fresh scatter (or acc itself, added into).
     x, *arrays = ins
     return (scatter_add(g, arrays, idx, shape(x), acc=acc[0]),) + (None,) * len(arrays)
 
 
-getitem_p = register(Primitive(
-    "getitem", _getitem_impl, jvp=_getitem_jvp, vjp=_getitem_vjp, saves="none", linear=True,
-    doc="x[idx] for a basic index (ints, slices, None, Ellipsis): a view"))
-gather_p = register(Primitive(
-    "gather", _getitem_impl, jvp=_getitem_jvp, vjp=_getitem_vjp, saves="ins", linear=True,
-    doc="x[idx] for an index holding integer arrays (NumPy advanced indexing): a copy"))
+def _getitem(name, saves, doc):
+    return register(deflinear(Primitive(name, _getitem_impl, saves=saves, doc=doc),
+                              _getitem_lanes, _getitem_vjp))
+
+
+getitem_p = _getitem("getitem", "none",
+                     "x[idx] for a basic index (ints, slices, None, Ellipsis): a view")
+gather_p = _getitem("gather", "ins",
+                    "x[idx] for an index holding integer arrays (NumPy advanced indexing): a copy")
 
 
 def getitem(x, arrays, idx):
@@ -86,40 +89,35 @@ def _scatter_impl(g, *arrays, idx, out_shape, acc=None):
     xp = xp_of(g)
     out = acc
     if out is None:
-        out = empty(out_shape, dtype(g), xp)
-        out.fill(0)
+        out = xp.zeros(out_shape, dtype=dtype(g))
     where = fill(idx, arrays)
     if not arrays:
         out[where] += g          # a basic index selects each element at most once
-    elif xp is np:
-        np.add.at(out, where, g)   # repeated indices add up
     else:
-        import cupyx
-        cupyx.scatter_add(out, where, g)
+        xp.add.at(out, where, g)   # repeated indices add up (cupy.add.at on a GPU)
     record_library("xp.scatter_add", out, g, *arrays)
     return out
 
 
-def _scatter_jvp(primals, tangents, idx, out_shape):
-    g, *arrays = primals
-    t = tangents[0]
-    lanes = scatter_add(_move(t, 0, lane_axis(idx, arrays)), arrays, (slice(None),) + idx,
-                        (shape(t)[0],) + out_shape)
-    return scatter_add(g, arrays, idx, out_shape), lanes
+def _scatter_lanes(t, *arrays, idx, out_shape):
+    return scatter_add(_move(t, 0, lane_axis(idx, arrays)), arrays, (slice(None),) + idx,
+                       (shape(t)[0],) + out_shape)
 
 
-def _scatter_vjp(g, ins, out, need, acc, idx, out_shape):
+def _scatter_transpose(g, ins, out, idx, out_shape):
     _, *arrays = ins
     return (getitem(g, arrays, idx),) + (None,) * len(arrays)
 
 
-scatter_p = register(Primitive(
-    "scatter", _scatter_impl, jvp=_scatter_jvp, vjp=_scatter_vjp, saves="none", linear=True,
-    doc="zeros(shape) with g added at a basic index: the transpose of getitem"))
-scatter_add_p = register(Primitive(
-    "scatter_add", _scatter_impl, jvp=_scatter_jvp, vjp=_scatter_vjp, saves="ins",
-    linear=True, doc="zeros(shape) with g added at an advanced index (repeats add up): "
-                     "the transpose of gather; np.add.at / cupyx.scatter_add"))
+scatter_p = register(deflinear(Primitive(
+    "scatter", _scatter_impl, saves="none",
+    doc="zeros(shape) with g added at a basic index: the transpose of getitem"),
+    _scatter_lanes, _scatter_transpose))
+scatter_add_p = register(deflinear(Primitive(
+    "scatter_add", _scatter_impl, saves="ins",
+    doc="zeros(shape) with g added at an advanced index (repeats add up): the transpose "
+        "of gather; numpy.add.at / cupy.add.at"),
+    _scatter_lanes, _scatter_transpose))
 
 
 def scatter_add(g, arrays, idx, shape_, acc=None):
@@ -137,29 +135,19 @@ def _concat_impl(*xs, axis):
     return out
 
 
-def _concat_jvp(primals, tangents, axis):
-    L = next(shape(t)[0] for t in tangents if t is not None)
-    ts = []
-    for x, t in zip(primals, tangents):
-        if t is None:     # a constant input: its lanes are zeros
-            v = full_lower(x)
-            t = xp_of(v).zeros((L,) + tuple(shape(v)), dtype=dtype(v))
-        ts.append(t)
-    return concatenate(primals, axis), concatenate(ts, axis + 1)
-
-
-def _concat_vjp(g, ins, out, need, acc, axis):
+def _concat_transpose(g, ins, out, axis):
     gxs, start = [], 0
-    for x, n in zip(ins, need):
+    for x in ins:
         stop = start + shape(x)[axis]
-        gxs.append(getitem(g, (), (slice(None),) * axis + (slice(start, stop),)) if n else None)
+        gxs.append(getitem(g, (), (slice(None),) * axis + (slice(start, stop),)))
         start = stop
     return gxs
 
 
-concatenate_p = register(Primitive(
-    "concatenate", _concat_impl, jvp=_concat_jvp, vjp=_concat_vjp, saves="none", linear=True,
-    doc="join arrays of one dtype along an existing axis"))
+concatenate_p = register(deflinear(Primitive(
+    "concatenate", _concat_impl, saves="none",
+    doc="join arrays of one dtype along an existing axis"),
+    lambda *ts, axis: concatenate(ts, axis + 1), _concat_transpose, n=None))
 
 
 def concatenate(xs, axis):

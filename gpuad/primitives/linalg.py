@@ -78,7 +78,7 @@ def _matmul_jvp(primals, tangents):
     return out, _sum_terms(terms)
 
 
-def _matmul_vjp(g, ins, out, need, acc):
+def _matmul_vjp(g, ins, out, need):
     a, b = ins
     ga = sum_to(matmul(g, mT(b)), shape(a)) if need[0] else None
     gb = sum_to(matmul(mT(a), g), shape(b)) if need[1] else None
@@ -135,7 +135,7 @@ def _einsum_jvp(primals, tangents, spec):
     return einsum(spec, *primals), _sum_terms(terms)
 
 
-def _einsum_vjp(g, ins_vals, out_, need, acc, spec):
+def _einsum_vjp(g, ins_vals, out_, need, spec):
     ins, out = parse(spec)
     sizes = {c: d for sub, v in zip(ins, ins_vals) for c, d in zip(sub, shape(v))}
     xp = xp_of(g)
@@ -202,7 +202,7 @@ def _solve_jvp(primals, tangents):
     return x, solve(a, rhs)
 
 
-def _solve_vjp(g, ins, x, need, acc):
+def _solve_vjp(g, ins, x, need):
     a, b = ins
     gb = solve(mT(a), g)
     ga = sum_to(negative(matmul(gb, mT(x))), shape(a)) if need[0] else None
@@ -225,7 +225,7 @@ def _inv_jvp(primals, tangents):
     return out, negative(matmul(matmul(out, expand_lanes(ta, len(shape(out)))), out))
 
 
-def _inv_vjp(g, ins, out, need, acc):
+def _inv_vjp(g, ins, out):
     oT = mT(out)
     return (negative(matmul(matmul(oT, g), oT)),)
 
@@ -257,7 +257,7 @@ def _det_jvp(primals, tangents):
     return out, multiply(out, _dlogdet(a, ta))
 
 
-def _det_vjp(g, ins, out, need, acc):
+def _det_vjp(g, ins, out):
     (a,) = ins
     # d det = det * trace(a^-1 da): the cotangent is g det a^-T (a must be invertible).
     return (multiply(_kept_batch(multiply(g, out), a), mT(inv(a))),)
@@ -282,7 +282,7 @@ def _slogdet_jvp(primals, tangents):
     return slogdet(a), [None, _dlogdet(a, ta)]
 
 
-def _slogdet_vjp(g, ins, out, need, acc):
+def _slogdet_vjp(g, ins, out):
     (a,) = ins
     glog = g[1]
     if glog is None:
@@ -320,7 +320,7 @@ def _cholesky_jvp(primals, tangents):
     return L, matmul(L, _phi(mT(solve(L, mT(x)))))
 
 
-def _cholesky_vjp(g, ins, L, need, acc):
+def _cholesky_vjp(g, ins, L):
     # The transpose of the JVP (Murray 2016): L^-T phi(L^T g) L^-1. The triangular solves
     # go through the general solver: NumPy has no triangular one.
     LT = mT(L)

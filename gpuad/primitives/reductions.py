@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import Primitive, bind, register, shape, dtype, full_lower
-from .base import xp_of, record_library, reduce_sum, reshape, transpose
+from .base import xp_of, record_library, reduce_sum, reshape, transpose, deflinear
 from .elementwise import multiply
 from .indexing import ARRAY, getitem
 
@@ -53,7 +53,7 @@ def _max_jvp(primals, tangents, axes, name):
     return out, reduce_sum(multiply(t, _tie_weights(x, out, axes)), tuple(a + 1 for a in axes))
 
 
-def _max_vjp(g, ins, out, need, acc, axes, name):
+def _max_vjp(g, ins, out, axes, name):
     x = ins[0]
     return (multiply(reshape(g, _kept(shape(x), axes)), _tie_weights(x, out, axes)),)
 
@@ -116,13 +116,12 @@ def _cumsum_impl(x, axis, reverse):
     return out
 
 
-cumsum_p = register(Primitive(
-    "cumsum", _cumsum_impl,
-    jvp=lambda p, t, axis, reverse: (cumsum(p[0], axis, reverse),
-                                     cumsum(t[0], axis + 1, reverse)),
+cumsum_p = register(deflinear(Primitive(
+    "cumsum", _cumsum_impl, saves="none",
+    doc="running sum along `axis` (from the end if `reverse`)"),
+    lanes=lambda t, axis, reverse: cumsum(t, axis + 1, reverse),
     # The transpose of a running sum is the running sum taken from the other end.
-    vjp=lambda g, ins, out, need, acc, axis, reverse: (cumsum(g, axis, not reverse),),
-    saves="none", linear=True, doc="running sum along `axis` (from the end if `reverse`)"))
+    transpose=lambda g, ins, out, axis, reverse: (cumsum(g, axis, not reverse),)))
 
 
 def cumsum(x, axis, reverse=False):

@@ -28,7 +28,7 @@ def _lane_zero(like, L):
     return xp_of(base_).zeros((L,) + tuple(shape(like)), dtype=base_.dtype)
 
 
-def _vjp(g, ins, out, need, acc):
+def _vjp(g, ins, out, need):
     c, x, y = ins
     z = _lane_zero(g, 1).reshape(shape(g))
     gx = sum_to(select(c, g, z), shape(x)) if need[1] else None

@@ -129,12 +129,6 @@ def nvrtc_library_path() -> str | None:
     return None
 
 
-def supported_archs() -> list[int]:
-    """The sm_XX numbers this NVRTC can target."""
-    nvrtc = _nvrtc()
-    return list(_check(nvrtc, nvrtc.nvrtcGetSupportedArchs(), "nvrtcGetSupportedArchs"))
-
-
 def _program_log(nvrtc, prog) -> str:
     size = _check(nvrtc, nvrtc.nvrtcGetProgramLogSize(prog), "nvrtcGetProgramLogSize")
     buf = b" " * size

@@ -1,8 +1,15 @@
-"""Launch records: what the runtime launched and what the engine read back to the host."""
+"""Launch records and held bytes: what the runtime launched, what the engine read back to
+the host, and how many bytes the engine kept alive.
+
+An observer only: the runtime and the engine notify it (``record_launch``,
+``record_host_read``, ``hold``/``release``/``report``) and it never changes which code
+runs. Everything here costs one test of :func:`active` while no profile is open.
+"""
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import threading
 
 
@@ -76,6 +83,10 @@ class _State(threading.local):
 
 _state = _State()
 
+#: How many profiles are open, in all threads: the one test hot paths make (0: observe
+#: nothing). Where it is not 0, the recording functions below act for this thread only.
+ON = 0
+
 
 @contextlib.contextmanager
 def profile():
@@ -88,11 +99,14 @@ def profile():
         print(prof.summary())
         assert prof.count("reverse") == 1   # one fused VJP launch for sin
     """
+    global ON
     p = Profile()
     _state.profiles.append(p)
+    ON += 1
     try:
         yield p
     finally:
+        ON -= 1
         _state.profiles.remove(p)
 
 
@@ -105,10 +119,6 @@ def phase(name: str):
         yield
     finally:
         _state.phase = old
-
-
-def current_phase() -> str:
-    return _state.phase
 
 
 def active() -> bool:
@@ -132,3 +142,103 @@ def record_bytes(held: int) -> None:
     for p in _state.profiles:
         if held > p.peak_bytes.get(_state.phase, 0):
             p.peak_bytes[_state.phase] = held
+
+
+# ------------------------------------------------------------------ bytes the engine holds
+# Peak bytes: on the CPU the engine's own count of the buffers it keeps alive (values saved
+# on tapes, checkpoint snapshots, cotangents of sweeps in progress), each buffer once
+# however many holders share it; a view counts as its base.
+
+class _Held(threading.local):
+    def __init__(self):
+        self.sweeps: list = []   # cotangent stores of the sweeps in progress (live values)
+        self.reset(None)
+
+    def reset(self, owner):
+        self.owner = owner    # the profile these counts belong to
+        self.bufs: dict = {}  # id(buffer) -> [holders, nbytes, buffer]
+        self.total = 0
+        self.cupy = False
+
+
+_held = _Held()
+
+
+def _buffer(x):
+    """The array owning ``x``'s memory, or None for what holds none (scalars, shapes)."""
+    while getattr(x, "_trace", None) is not None:   # a tracer (gpuad.core): its value
+        x = x.value
+    if not hasattr(x, "nbytes") or not hasattr(x, "base"):
+        return None
+    while getattr(x, "base", None) is not None and hasattr(x.base, "nbytes"):
+        x = x.base
+    return x
+
+
+def hold(values) -> None:
+    """Count ``values`` (arrays or tracers) as held by the engine until :func:`release`."""
+    profs = _state.profiles
+    if not profs:
+        return
+    if _held.owner is not profs[0]:
+        _held.reset(profs[0])         # counts begun under an earlier profile are stale
+    for v in values:
+        b = _buffer(v)
+        if b is None:
+            continue
+        e = _held.bufs.get(id(b))
+        if e is None:
+            _held.bufs[id(b)] = [1, b.nbytes, b]
+            _held.total += b.nbytes
+            if type(b).__module__.startswith("cupy"):
+                _held.cupy = True
+        else:
+            e[0] += 1
+
+
+def release(values) -> None:
+    """Undo :func:`hold` for ``values``."""
+    if not _held.bufs:
+        return
+    if not _state.profiles:
+        _held.reset(None)             # no one reads the counts any more
+        return
+    for v in values:
+        b = _buffer(v)
+        e = _held.bufs.get(id(b)) if b is not None else None
+        if e is not None and e[2] is b:
+            e[0] -= 1
+            if e[0] == 0:
+                del _held.bufs[id(b)]
+                _held.total -= e[1]
+
+
+@contextlib.contextmanager
+def sweep(live):
+    """Count the values of ``live`` (a mapping, e.g. a sweep's cotangents) as held inside."""
+    _held.sweeps.append(live)
+    try:
+        yield
+    finally:
+        _held.sweeps.remove(live)
+
+
+def report(extra=()) -> None:
+    """Report the bytes held now (plus ``extra`` live values) to the open profiles."""
+    if not _state.profiles:
+        return
+    if _held.cupy:
+        # On a GPU, what CuPy's default memory pool has handed out (MemoryPool.used_bytes():
+        # the bytes of all live arrays allocated from the pool, the user's included). Written
+        # from CuPy's documentation; no machine of this project has a GPU.
+        import cupy
+        record_bytes(int(cupy.get_default_memory_pool().used_bytes()))
+        return
+    seen = set()
+    live = 0
+    for v in itertools.chain(extra, (e for s in _held.sweeps for e in s.live())):
+        b = _buffer(v)
+        if b is not None and id(b) not in _held.bufs and id(b) not in seen:
+            seen.add(id(b))
+            live += b.nbytes
+    record_bytes(_held.total + live)

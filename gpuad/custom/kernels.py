@@ -1,6 +1,4 @@
-"""User-defined derivatives: primitives from the user's own CUDA kernels
-(:func:`custom_primitive`) and functions with hand-written rules (:func:`custom_vjp`,
-:func:`custom_jvp`).
+"""Primitives from the user's own CUDA kernels (:func:`custom_primitive`).
 
 A custom primitive is a first-class entry of the registry: its forward, JVP and VJP
 kernels are compiled from the user's source by the same runtime as the built-in kernels
@@ -23,12 +21,14 @@ import threading
 
 import numpy as np
 
-from . import runtime, tree
-from .core import REGISTRY, Primitive, Tracer, bind, full_lower, shape, dtype
-from .primitives import base
-from .runtime import profile as _profile
+from .. import runtime
+from ..core import REGISTRY, Primitive, Tracer, bind, full_lower, shape, dtype
+from .. import numpy as gnp
+from ..primitives import base
+from ..runtime import profile as _profile
+from ..runtime.launch import of_module, record
 
-__all__ = ["Launch", "CustomPrimitive", "custom_primitive", "custom_vjp", "custom_jvp"]
+__all__ = ["Launch", "CustomPrimitive", "custom_primitive", "checking"]
 
 _DUAL_WIDTHS = (1, 2, 4, 8)     # tangent lanes per dual launch (compile-time N of Dual<S, N>)
 
@@ -169,11 +169,11 @@ class _Source:
         label = f"{self.name}[dual]" if dual else self.name
         try:
             if device == "cpu":
-                from .runtime.host import HostModule
+                from ..runtime.host import HostModule
                 return HostModule(self.code, options=runtime.NVRTC_OPTIONS,
                                   name_expressions=names, include_dirs=(runtime.kernel_dir(),),
                                   name=label)
-            from .runtime.device import device_module
+            from ..runtime.device import device_module
             return device_module(self.code, names, include_dir=runtime.kernel_dir())
         except RuntimeError as e:
             if not dual:
@@ -243,7 +243,7 @@ _SENTINEL = {np.dtype(np.float64): np.uint64(0x7FF4DEADBEEFCAFE),
 def _alloc(shape_, dt, xp, guards):
     dt = np.dtype(dt)
     if not _checking.depth or dt not in _SENTINEL:
-        return base.empty(tuple(shape_), dt, xp)
+        return xp.empty(tuple(shape_), dtype=dt)
     # A NaN with a payload no kernel computes marks unwritten entries; a guard zone after
     # the array catches writes past its end.
     n = int(np.prod(shape_, dtype=np.int64))
@@ -298,22 +298,18 @@ def _run(owner, which, launch, arrays, outs, params, n, xp, T, subst=None, dual_
     smem = launch.shared_mem(*arrays, **params) if callable(launch.shared_mem) else launch.shared_mem
     if n == 0 or 0 in grid or 0 in block:
         return
-    dev = base.device_of(xp)
-    k = owner.source.kernel(dev, expr, T, dual_T is not None)
-    if dev == "cuda":
-        # CuPy passes a NumPy scalar by value: a 64-bit zero is the null pointer.
-        args = tuple(np.uint64(0) if a is None else a for a in args)
+    dev = of_module(xp)
+    k = owner.source.kernel(dev.device, expr, T, dual_T is not None)
+    args = dev.arguments(args)
     try:
         k(grid, block, args, shared_mem=int(smem))
     except TypeError as e:
         raise TypeError(f"{where} {expr}: {e}") from None
     if guards:
         _verify(guards, f"{where} {expr}")
-    if _profile._state.profiles:
-        _profile.record_launch(label or f"{owner.name}_{which}", n,
-                               sum(getattr(a, "nbytes", 0) for a in args
-                                   if hasattr(a, "shape") and not any(a is o for o in outs)),
-                               sum(o.nbytes for o in outs))
+    if _profile.ON:
+        record(label or f"{owner.name}_{which}", n,
+               [a for a in args if hasattr(a, "shape") and not any(a is o for o in outs)], outs)
 
 
 def _threads(block, arrays, params, where):
@@ -408,8 +404,8 @@ def _dual_run(owner, which, launch, ins, tins, out_specs, params, n, label):
 # ------------------------------------------------------------------ custom primitives
 
 class _Derived(Primitive):
-    """A primitive made for a custom primitive (its JVP/VJP kernels and their duals);
-    unlike a plain Primitive it may carry a ``missing`` note for error messages."""
+    """A primitive made for a custom primitive (its JVP/VJP kernels and their duals): a
+    name the user may register again (a notebook cell run twice), unlike a built-in's."""
 
 
 def _check_name(name):
@@ -502,7 +498,7 @@ class CustomPrimitive(_Derived):
         instantiation a GPU run may request (dual ones included); no GPU needed. Returns
         ``{arch: {name expression: lowered name}}``; raises ``NvrtcError`` with the log.
         Needs the ``nvrtc`` extra (``cuda-bindings``, ``nvidia-cuda-nvrtc-cu12``)."""
-        from .runtime import nvrtc
+        from ..runtime import nvrtc
         names = [n for T in dtypes for n in self.source._names(T, False)
                  + (self.source._names(T, True) if self.dual else [])]
         return {arch: nvrtc.compile_source(self.source.code, names, arch,
@@ -720,7 +716,6 @@ class CustomPrimitive(_Derived):
         xav = tuple((tuple(shape(xs[i])), dtype(xs[i])) for i in wrt)
         res = [None] * len(ins)
         if any(need[_n:]):
-            from . import numpy as gnp
             lanes = [bind(self.vjp_primitive, *saved, *[h[l] for h in hs], _nx=_n,
                           _ns=len(saved), _xav=xav, _p=_p) for l in range(L)]
             for k in range(len(wrt)):
@@ -741,7 +736,7 @@ class CustomPrimitive(_Derived):
                          *[None] * len(hs), _nx=_n, _ns=len(saved), _xav=xav, _p=_p)
                 for k in range(len(wrt)):
                     part = base.reshape(r[len(wrt) + k], xav[k][0])
-                    total[k] = part if total[k] is None else base.add_any(total[k], part)
+                    total[k] = part if total[k] is None else gnp.add(total[k], part)
             for k, i in enumerate(wrt):
                 res[i] = total[k] if need[i] else None
         return tuple(res)
@@ -769,7 +764,6 @@ class CustomPrimitive(_Derived):
         if any(t is not None for t in tangents[:_ns]):
             self._need_dual("the JVP of its VJP kernel (hvp, hessian, jvp of grad)")
         # Linear in g (jacrev): one launch per tangent lane.
-        from . import numpy as gnp
         M = _lanes_of(tangents)
         gx = bind(self.vjp_primitive, *primals, _nx=_nx, _ns=_ns, _xav=_xav, _p=_p)
         lanes = [bind(self.vjp_primitive, *saved,
@@ -911,316 +905,3 @@ def custom_primitive(source, *, name, outputs, forward, jvp=None, vjp=None, save
     return CustomPrimitive(source, name=name, outputs=outputs, forward=forward, jvp=jvp,
                            vjp=vjp, saves=saves, wrt=wrt, num_outputs=num_outputs, dual=dual,
                            doc=doc)
-
-
-# ------------------------------------------------------------------ custom_vjp / custom_jvp
-
-def _split_args(args, nondiff, what):
-    nondiff = tuple(i % len(args) for i in nondiff) if args else ()
-    static = tuple(args[i] for i in nondiff)
-    dyn = tuple(a for i, a in enumerate(args) if i not in nondiff)
-    leaves, td = tree.flatten(dyn)
-    for x in leaves:
-        if not (isinstance(x, Tracer) or hasattr(x, "shape") or isinstance(x, (int, float))):
-            raise TypeError(f"{what}: argument leaf of type {type(x).__name__} is not an array; "
-                            "pass it through nondiff_argnums")
-    return static, nondiff, leaves, td
-
-
-def _merge(static, nondiff, dyn):
-    out, s, d = [], iter(static), iter(dyn)
-    for i in range(len(static) + len(dyn)):
-        out.append(next(s) if i in nondiff else next(d))
-    return out
-
-
-class _Call:
-    """One call of a custom_vjp/custom_jvp function: its rules and pytree structures."""
-    __slots__ = ("f", "static", "nondiff", "td", "out_td", "n_out", "res_td", "res_static",
-                 "res_kinds")
-
-    def __init__(self, f, static, nondiff, td):
-        self.f, self.static, self.nondiff, self.td = f, static, nondiff, td
-        self.out_td = self.n_out = self.res_td = self.res_static = self.res_kinds = None
-
-    @property
-    def name(self):
-        return getattr(self.f.fun, "__qualname__", "fun")
-
-    def args(self, leaves):
-        return _merge(self.static, self.nondiff, list(tree.unflatten(self.td, leaves)))
-
-
-def _is_array(x):
-    return isinstance(x, Tracer) or hasattr(x, "shape") and not isinstance(x, np.generic)
-
-
-def _as_array(x, like):
-    return x if _is_array(x) else base.xp_of(like).asarray(x)
-
-
-class custom_vjp:
-    """A function with a hand-written reverse-mode rule, in the style of JAX.
-
-    ::
-
-        @gpuad.custom_vjp
-        def f(x): ...                       # written with gpuad.numpy
-        def f_fwd(x): return f(x), residuals
-        def f_bwd(residuals, g): return (gx,)    # one cotangent per argument
-        f.defvjp(f_fwd, f_bwd)
-
-    Reverse mode (grad, vjp, jacrev) runs ``fwd`` in the forward pass and ``bwd`` in the
-    sweep: ``bwd(res, g)`` returns ``J^T g`` as a tuple with one entry per (non-static)
-    argument, shaped like it (None for zero). Forward mode (jvp, jacfwd) differentiates
-    ``fwd`` itself, so it keeps working (JAX refuses it). Higher order works when ``fwd``
-    and ``bwd`` are written with gpuad.numpy: hvp/hessian push tangents through ``bwd``;
-    grad of grad differentiates ``bwd`` and pulls the residuals' cotangents back through
-    ``fwd``. ``nondiff_argnums`` name static arguments (passed first to ``bwd``).
-
-    Example (a norm whose gradient at 0 is 0, not NaN)::
-
-        @gpuad.custom_vjp
-        def safe_norm(x):
-            return gnp.sqrt(gnp.sum(x * x))
-        def fwd(x):
-            n = safe_norm(x)
-            return n, (x, n)
-        def bwd(res, g):
-            x, n = res
-            return (g * x / gnp.where(n > 0, n, 1.0),)
-        safe_norm.defvjp(fwd, bwd)
-        gpuad.grad(safe_norm)(np.zeros(3))      # [0., 0., 0.]
-    """
-
-    def __init__(self, fun, nondiff_argnums=()):
-        functools.update_wrapper(self, fun)
-        self.fun = fun
-        self.nondiff_argnums = tuple(nondiff_argnums)
-        self.fwd = self.bwd = None
-
-    def defvjp(self, fwd, bwd):
-        """Set the rules: ``fwd(*args) -> (out, residuals)``, ``bwd(*static, residuals, g)
-        -> tuple of cotangents``. Returns ``self``."""
-        self.fwd, self.bwd = fwd, bwd
-        return self
-
-    def __call__(self, *args):
-        name = getattr(self.fun, "__qualname__", "fun")
-        if self.fwd is None:
-            raise TypeError(f"custom_vjp function {name!r} has no rules: call "
-                            ".defvjp(fwd, bwd) first")
-        static, nondiff, leaves, td = _split_args(args, self.nondiff_argnums,
-                                                  f"custom_vjp {name!r}")
-        if not any(isinstance(x, Tracer) for x in leaves) or self in _in_fwd.running:
-            # Inside its own fwd (run by forward mode) the function is its definition.
-            return self.fun(*args)
-        call = _Call(self, static, nondiff, td)
-        outs = bind(custom_vjp_p, *leaves, call=call)
-        return tree.unflatten(call.out_td, outs[:call.n_out])
-
-
-class _InFwd(threading.local):
-    def __init__(self):
-        self.running: list = []
-
-
-_in_fwd = _InFwd()
-
-
-def _vjp_fwd(*leaves, call):
-    """Run fwd; outputs are out's leaves, then the residuals' array leaves."""
-    _in_fwd.running.append(call.f)
-    try:
-        out, res = _pair(call.f.fwd(*call.args(leaves)), call, "fwd")
-    finally:
-        _in_fwd.running.pop()
-    ol, call.out_td = tree.flatten(out)
-    rl, call.res_td = tree.flatten(res)
-    call.n_out = len(ol)
-    call.res_kinds = [_is_array(r) for r in rl]
-    call.res_static = [None if k else r for r, k in zip(rl, call.res_kinds)]
-    return [_as_array(o, leaves[0] if leaves else o) for o in ol] + \
-        [r for r, k in zip(rl, call.res_kinds) if k]
-
-
-def _pair(r, call, what):
-    if not (isinstance(r, (tuple, list)) and len(r) == 2):
-        raise TypeError(f"custom_vjp {call.name!r}: {what} must return (out, residuals)")
-    return r
-
-
-def _vjp_rule(g, ins, out, need, acc, call):
-    res_it = iter(out[call.n_out:])
-    res = tree.unflatten(call.res_td, [next(res_it) if k else s
-                                       for k, s in zip(call.res_kinds, call.res_static)])
-    gs = [_zeros(shape(o), dtype(o), o) if x is None else x
-          for x, o in zip(g[:call.n_out], out[:call.n_out])]
-    ct = tree.unflatten(call.out_td, gs)
-    r = call.f.bwd(*call.static, res, ct)
-    if not isinstance(r, (tuple, list)) or len(r) != len(call.td.children):
-        raise TypeError(f"custom_vjp {call.name!r}: bwd must return a tuple with one "
-                        f"cotangent per argument ({len(call.td.children)}), got {r!r}")
-    gx = []
-    for sub, arg_td in zip(r, call.td.children):
-        gx += [None] * _count(arg_td) if sub is None else tree.flatten(sub)[0]
-    gx = [None if c is None else _as_array(c, x) for c, x in zip(gx, ins)]
-    if any(x is not None for x in g[call.n_out:]):
-        # Residual cotangents (grad of grad: the inner bwd read residuals): pulled back
-        # through fwd by ordinary reverse mode.
-        from .transforms import _vjp
-        idx = [i for i, x in enumerate(ins) if np.dtype(dtype(x)).kind == "f"]
-
-        def res_of(*fl):
-            xs = list(ins)
-            for i, v in zip(idx, fl):
-                xs[i] = v
-            return [o for o in _vjp_fwd(*xs, call=call)[call.n_out:]]
-        _, fn, _ = _vjp(res_of, tuple(ins[i] for i in idx))
-        extra = fn([_zeros(shape(o), dtype(o), o) if x is None else x
-                    for x, o in zip(g[call.n_out:], out[call.n_out:])])
-        for i, e in zip(idx, extra):
-            gx[i] = e if gx[i] is None else base.add_any(gx[i], e)
-    return tuple(c if nd else None for c, nd in zip(gx, need))
-
-
-def _count(td):
-    return 1 if td.kind == "leaf" else sum(_count(c) for c in td.children)
-
-
-custom_vjp_p = _register(_Derived(
-    "custom_vjp_call", _vjp_fwd, vjp=_vjp_rule, decompose=_vjp_fwd, saves="both",
-    multiple_results=True,
-    doc="a custom_vjp function: fwd in the forward pass, bwd in the sweep; forward mode "
-        "differentiates fwd"))
-
-
-class custom_jvp:
-    """A function with a hand-written forward-mode rule, in the style of JAX.
-
-    ::
-
-        @gpuad.custom_jvp
-        def f(x): ...                                    # written with gpuad.numpy
-        @f.defjvp
-        def f_jvp(primals, tangents):
-            (x,), (t,) = primals, tangents
-            return f(x), <J(x) t, written with gpuad.numpy>
-
-    Forward mode uses the rule: ``jvp_fn(primals, tangents) -> (out, J t)``, tangents
-    shaped like the primals. All L tangent lanes of a sweep (batched HVP, jacfwd) go
-    through ONE call: the rule is differentiated at t = 0 along the L lanes, which for a
-    rule linear in t yields J t for every lane. Reverse mode is derived from the same rule:
-    since ``t -> J t`` is linear, ``J^T g`` is the gradient of ``<g, J t>`` with respect to
-    t, computed by reverse mode over the rule. So one rule serves jvp, grad, hvp, hessian
-    and, when the rule is written with gpuad.numpy, every higher order.
-
-    Example (log-sum-exp, stable in both directions)::
-
-        @gpuad.custom_jvp
-        def logsumexp(x):
-            m = gpuad.stop_gradient(gnp.max(x))
-            return m + gnp.log(gnp.sum(gnp.exp(x - m)))
-        @logsumexp.defjvp
-        def _(primals, tangents):
-            (x,), (t,) = primals, tangents
-            y = logsumexp(x)
-            return y, gnp.sum(gnp.exp(x - y) * t)
-        gpuad.hessian(logsumexp)(np.array([1000.0, 1000.0]))   # [[.25, -.25], [-.25, .25]]
-    """
-
-    def __init__(self, fun, nondiff_argnums=()):
-        functools.update_wrapper(self, fun)
-        self.fun = fun
-        self.nondiff_argnums = tuple(nondiff_argnums)
-        self.jvp_fn = None
-
-    def defjvp(self, jvp_fn):
-        """Set the rule ``jvp_fn(*static, primals, tangents) -> (out, tangent_out)``.
-        Returns ``jvp_fn`` (so it works as a decorator)."""
-        self.jvp_fn = jvp_fn
-        return jvp_fn
-
-    def __call__(self, *args):
-        name = getattr(self.fun, "__qualname__", "fun")
-        if self.jvp_fn is None:
-            raise TypeError(f"custom_jvp function {name!r} has no rule: call .defjvp(jvp_fn)")
-        static, nondiff, leaves, td = _split_args(args, self.nondiff_argnums,
-                                                  f"custom_jvp {name!r}")
-        if not any(isinstance(x, Tracer) for x in leaves):
-            return self.fun(*args)
-        call = _Call(self, static, nondiff, td)
-        outs = bind(custom_jvp_p, *leaves, call=call)
-        return tree.unflatten(call.out_td, outs)
-
-
-def _jvp_impl(*leaves, call):
-    out = call.f.fun(*call.args(leaves))
-    ol, call.out_td = tree.flatten(out)
-    call.n_out = len(ol)
-    return [_as_array(o, leaves[0] if leaves else o) for o in ol]
-
-
-def _jvp_apply(call, primals, tangents):
-    """(out leaves, tangent-out leaves) of the rule at one set of primal-shaped tangents."""
-    p = list(tree.unflatten(call.td, primals))
-    t = list(tree.unflatten(call.td, tangents))
-    r = call.f.jvp_fn(*call.static, tuple(p), tuple(t))
-    if not (isinstance(r, (tuple, list)) and len(r) == 2):
-        raise TypeError(f"custom_jvp {call.name!r}: the rule must return (out, tangent_out)")
-    ol, otd = tree.flatten(r[0])
-    tl, ttd = tree.flatten(r[1])
-    if ttd != otd:
-        raise TypeError(f"custom_jvp {call.name!r}: the rule's tangent_out has structure "
-                        f"{ttd}, its out {otd}")
-    call.out_td, call.n_out = otd, len(ol)
-    like = primals[0] if primals else None
-    return ([_as_array(o, like) for o in ol],
-            [_zeros(shape(o), dtype(o), o) if tt is None else _as_array(tt, o)
-             for tt, o in zip(tl, ol)])
-
-
-def _custom_jvp_rule(primals, tangents, call):
-    from .transforms import _jvp_lanes
-    L = _lanes_of(tangents)
-    if L == 1:
-        ts = [_zeros(shape(p), dtype(p), p) if t is None else base.reshape(t, tuple(shape(p)))
-              for p, t in zip(primals, tangents)]
-        out, tout = _jvp_apply(call, primals, ts)
-        return out, [base.reshape(t, (1,) + tuple(shape(t))) for t in tout]
-    # All lanes in one call: differentiate the rule, linear in its tangents, at t = 0
-    # along the L lanes; d/ds jvp_fn(x, s t_l)[1] = jvp_fn(x, t_l)[1].
-    zeros = tuple(_zeros(shape(p), dtype(p), p) for p in primals)
-    lanes = tuple(_zeros((L,) + tuple(shape(p)), dtype(p), p) if t is None else t
-                  for p, t in zip(primals, tangents))
-    (out, _), (_, tout) = _jvp_lanes(lambda *ts: _jvp_apply(call, primals, list(ts)),
-                                     zeros, lanes, L)
-    return out, tout
-
-
-def _custom_jvp_vjp(g, ins, out, need, acc, call):
-    # J^T g = d/dt <g, J t>: reverse mode over the rule's tangent output (linear in t).
-    from .transforms import _vjp
-    idx = [i for i, x in enumerate(ins) if np.dtype(dtype(x)).kind == "f" and need[i]]
-    keep = [j for j, x in enumerate(g) if x is not None]
-    if not idx or not keep:
-        return (None,) * len(ins)
-
-    def tout_of(*ts):
-        full = [_zeros(shape(x), dtype(x), x) for x in ins]
-        for i, t in zip(idx, ts):
-            full[i] = t
-        tout = _jvp_apply(call, list(ins), full)[1]
-        return [tout[j] for j in keep]
-    _, fn, _ = _vjp(tout_of, tuple(_zeros(shape(ins[i]), dtype(ins[i]), ins[i]) for i in idx))
-    gx = fn([g[j] for j in keep])
-    res = [None] * len(ins)
-    for i, c in zip(idx, gx):
-        res[i] = c
-    return tuple(res)
-
-
-custom_jvp_p = _register(_Derived(
-    "custom_jvp_call", _jvp_impl, jvp=_custom_jvp_rule, vjp=_custom_jvp_vjp, saves="ins",
-    multiple_results=True,
-    doc="a custom_jvp function: its rule in forward mode, the rule's transpose in reverse"))

@@ -1,0 +1,229 @@
+"""Reverse mode: the tape (a Wengert list of :class:`Node`), the reverse sweep and the
+store in which it sums cotangents (:class:`Cotangents`)."""
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+from .core import REGISTRY, Trace, Tracer, bind, check_order, foreign, shape, dtype
+from .runtime import profile as _profile
+
+
+class Node:
+    """One primitive application on the tape (a Wengert-list entry)."""
+    __slots__ = ("prim", "params", "parents", "ins", "out", "nout", "need")
+
+    def __init__(self, prim, params, parents, need, ins, out, nout):
+        self.prim = prim
+        self.params = params
+        self.parents = parents        # per input: a key of the tape, or None (a constant)
+        self.need = need              # per input: does it want a cotangent (a parent)?
+        self.ins = ins                # what the VJP rule reads as its inputs (or Avals)
+        self.out = out                # saved output(s) (or None)
+        self.nout = nout
+
+    def saved(self):
+        outs = self.out if self.prim.multiple_results else (self.out,)
+        return tuple(self.ins or ()) + tuple(outs or ())
+
+    def free(self):
+        """Drop the saved values: after the node's rule ran, nothing reads them again."""
+        if _profile.ON:
+            _profile.release(self.saved())
+        self.ins = self.out = None
+
+
+class Aval:
+    """Shape and dtype of an input a rule needs to know but not to read."""
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape_, dtype_):
+        self.shape = tuple(shape_)
+        self.dtype = dtype_
+
+
+class VJPTracer(Tracer):
+    __slots__ = ("val", "key")
+
+    def __init__(self, trace, val, key):
+        self._trace = trace
+        self.val = val
+        self.key = key                # (node index, output index); node -1 = the inputs
+
+    @property
+    def value(self):
+        return self.val
+
+
+class VJPTrace(Trace):
+    """Reverse mode: the forward pass appends nodes; :meth:`backward` sweeps them."""
+
+    def __init__(self):
+        super().__init__()
+        self.tape: list[Node] = []
+        self.n_inputs = 0
+
+    def new_input(self, val):
+        key = (-1, self.n_inputs)
+        self.n_inputs += 1
+        return VJPTracer(self, val, key)
+
+    def process(self, prim, args, params):
+        vals, parents, need = [], [], []
+        traced = inner = False
+        for a in args:
+            if type(a) is VJPTracer and a._trace is self:
+                parents.append(a.key)
+                need.append(True)
+                a = a.val
+                traced = True
+            else:
+                parents.append(None)
+                need.append(False)
+                if isinstance(a, Tracer):
+                    foreign(prim, a)
+            if isinstance(a, Tracer):
+                inner = True
+            vals.append(a)
+        if not traced and not prim.collective:
+            return self.bind_below(prim, vals, params)
+        if prim.max_order is not None:
+            check_order(prim, args)
+        if prim.vjp is None:
+            if prim.decompose is None:
+                raise NotImplementedError(f"primitive {prim.name!r} has no VJP rule")
+            return prim.decompose(*args, **params)    # its primitives come back here
+        # With no tracer left one level down, bind there would run impl: call it directly.
+        out = self.bind_below(prim, vals, params) if inner else prim.impl(*vals, **params)
+        return self._push(prim, params, parents, need, vals, out, None)
+
+    def record(self, prim, args, params, out, ins=None):
+        """Append the node of ``prim`` applied to ``args`` whose output(s) ``out`` (values
+        one level down) were computed already; returns the output(s) as this trace's.
+        ``ins`` replaces what ``prim.saves`` would keep of the inputs (the residuals a
+        construct computed in its own forward pass, e.g. checkpoint_loop's snapshots)."""
+        own = [type(a) is VJPTracer and a._trace is self for a in args]
+        return self._push(prim, params, [a.key if o else None for a, o in zip(args, own)],
+                          own, [a.val if o else a for a, o in zip(args, own)], out, ins)
+
+    def _push(self, prim, params, parents, need, vals, out, ins):
+        s = prim.saves
+        if ins is None:
+            ins = (vals if s == "ins" or s == "both" else
+                   [Aval(shape(v), dtype(v)) for v in vals])
+        idx = len(self.tape)
+        node = Node(prim, params, parents, need, ins,
+                    out if s == "out" or s == "both" else None,
+                    len(out) if prim.multiple_results else 1)
+        self.tape.append(node)
+        if _profile.ON:
+            _profile.hold(node.saved())
+            _profile.report()
+        if prim.multiple_results:
+            return [VJPTracer(self, o, (idx, j)) for j, o in enumerate(out)]
+        return VJPTracer(self, out, (idx, 0))
+
+    def backward(self, outputs, cts, free=True):
+        """Cotangents of the inputs, given cotangents of ``outputs`` (tracers of this trace).
+
+        The sweep walks the tape backwards once, with the caller's trace current (the
+        rules compute on the values one level down). A node whose outputs got no cotangent
+        is skipped; with ``free`` each node's saved values are dropped right after its
+        rule ran (a tape swept that way cannot be swept again); cotangents are summed in
+        place into buffers the sweep itself made (:class:`Cotangents`).
+        """
+        acc = Cotangents()
+        for o, g in zip(outputs, cts):
+            if g is not None:
+                acc.add(o.key, g, owned=False)
+        observe = _profile.ON and _profile.active()
+        tape, take, add_all = self.tape, acc.take, acc.add_all
+        with _profile.phase("reverse"), (_profile.sweep(acc) if observe else nullcontext()):
+            for idx in range(len(tape) - 1, -1, -1):
+                node = tape[idx]
+                g, bufs = take(idx, node)
+                if g is not None or node.prim.collective:
+                    prim = node.prim
+                    bufs = bufs or [None] * len(node.parents)
+                    if prim.vjp_args == 2:
+                        gxs = prim.vjp(g, node.ins, node.out, node.need, bufs, **node.params)
+                    elif prim.vjp_args == 1:
+                        gxs = prim.vjp(g, node.ins, node.out, node.need, **node.params)
+                    else:
+                        gxs = prim.vjp(g, node.ins, node.out, **node.params)
+                    add_all(node.parents, gxs, bufs, prim.vjp_args == 2)
+                    if observe:       # the peak: saved values, g and gx all live
+                        _profile.report(g if prim.multiple_results else (g,))
+                if free:              # last use of this node's saved values
+                    if observe:
+                        _profile.release(node.saved())
+                    node.ins = node.out = None
+        if free:
+            self.tape = []
+        return [acc.get((-1, i)) for i in range(self.n_inputs)]
+
+
+class Cotangents:
+    """The cotangents of a sweep, by tape key, summed as they arrive.
+
+    A cotangent handed over by a rule may alias something else (a view of g, the user's
+    array, the same array given to two inputs), so it is written into only if the sweep
+    owns it: a rule that takes ``acc`` made it for the sweep, or this store made it by
+    adding two contributions. Owned buffers are offered to the fused kernels (``acc``),
+    which add into them directly, so fan-out costs no extra pass.
+    """
+    __slots__ = ("entries",)
+
+    def __init__(self):
+        self.entries: dict = {}      # key -> [cotangent, owned]
+
+    def get(self, key):
+        e = self.entries.get(key)
+        return None if e is None else e[0]
+
+    def live(self):
+        return (e[0] for e in self.entries.values())
+
+    def take(self, idx, node):
+        """The cotangent(s) of node ``idx``'s output(s) (None if it got none), removed from
+        the store, and per input of the node an owned buffer its rule may add into. A value
+        used twice by one node (x * x) offers its buffer once: two outputs of one kernel
+        must not alias."""
+        entries = self.entries
+        if not node.prim.multiple_results:
+            e = entries.pop((idx, 0), None)
+            if e is None:
+                return None, None
+            g = e[0]
+        else:
+            gs = [entries.pop((idx, j), None) for j in range(node.nout)]
+            if all(e is None for e in gs):
+                return None, None
+            g = [None if e is None else e[0] for e in gs]
+        parents, bufs = node.parents, []
+        for i, p in enumerate(parents):
+            e = None if p is None or (i and p in parents[:i]) else entries.get(p)
+            bufs.append(e[0] if e is not None and e[1] else None)
+        return g, bufs
+
+    def add_all(self, parents, gxs, bufs, owned):
+        """Add a node's input cotangents ``gxs``; ``owned``: its rule made them for the
+        sweep (a rule that takes ``acc``), which then may write into them later."""
+        i = 0
+        for p, gx, buf in zip(parents, gxs, bufs):
+            if p is not None and gx is not None and gx is not buf:   # (buf: added into)
+                self.add(p, gx, owned and not isinstance(gx, Tracer)
+                         and (i == 0 or not any(gx is o for o in gxs[:i])))
+            i += 1
+
+    def add(self, key, g, owned):
+        e = self.entries.get(key)
+        if e is None:
+            self.entries[key] = [g, owned]
+        elif e[1] and not isinstance(g, Tracer):
+            e[0] += g                 # in place: numpy.add / cupy.add with out=
+            if _profile.ON:
+                _profile.record_launch("xp.add", getattr(e[0], "size", 1),
+                                       e[0].nbytes + getattr(g, "nbytes", 0), e[0].nbytes)
+        else:
+            e[0] = bind(REGISTRY["add"], e[0], g)
+            e[1] = not isinstance(e[0], Tracer)
