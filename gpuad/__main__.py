@@ -1,7 +1,8 @@
 """Command line: ``python -m gpuad info`` (or the ``gpuad`` console script).
 
 ``info`` says which backend gpuad will use and what it found for each: CuPy and a CUDA
-device, the host C++ compiler for the CPU path, the kernel cache and NVRTC.
+device, the host C++ compiler for the CPU path, the kernel cache and NVRTC. ``primitives``
+lists the registry (gpuad.REGISTRY), one line per primitive.
 """
 from __future__ import annotations
 
@@ -122,14 +123,25 @@ def info_lines() -> list[str]:
     return lines
 
 
+def primitive_lines() -> list[str]:
+    """One line per registered primitive: name, what its VJP saves, linear or not, its doc."""
+    from gpuad import REGISTRY
+    return [f"{p.name:<20} saves={p.saves:<5} {'linear ' if p.linear else ''}{p.doc}"
+            for p in sorted(REGISTRY.values(), key=lambda p: p.name)]
+
+
 def main(argv=None) -> int:
     """Entry point of ``python -m gpuad`` and the ``gpuad`` script."""
     parser = argparse.ArgumentParser(prog="gpuad", description="gpuad command line")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("info", help="versions, backend, compilers and caches found")
+    sub.add_parser("primitives", help="the registry: every primitive and what it is")
     args = parser.parse_args(argv)
     if args.command == "info":
         print("\n".join(info_lines()))
+        return 0
+    if args.command == "primitives":
+        print("\n".join(primitive_lines()))
         return 0
     parser.print_help()
     return 2

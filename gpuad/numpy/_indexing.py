@@ -1,5 +1,5 @@
 """Indexing of gpuad.numpy: ``x[idx]`` with NumPy's basic and advanced semantics, and the
-functions built on it (take, take_along_axis, diagonal, diag, triu, tril)."""
+functions built on it (take, take_along_axis)."""
 from __future__ import annotations
 
 import operator
@@ -9,7 +9,7 @@ import numpy as np
 from ..primitives import base, indexing as I
 from ._core import prepare, normalize_axis, shape, lower
 
-__all__ = ["take", "take_along_axis", "diagonal", "diag", "triu", "tril"]
+__all__ = ["take", "take_along_axis"]
 
 
 def _index_array(i, xp):
@@ -142,78 +142,3 @@ def take_along_axis(arr, indices, axis):
                 xp.arange(n).reshape((1,) * k + (n,) + (1,) * (nd - k - 1))
                 for k, n in enumerate(shape(arr)))
     return _getitem(arr, idx)
-
-
-def diagonal(a, offset=0, axis1=0, axis2=1):
-    """``numpy.diagonal``: ``out[..., i] = a[..., i, i + offset]`` over ``axis1, axis2``
-    (moved last), a gather whose VJP puts the cotangent back on the diagonal.
-
-    Example::
-
-        >>> gnp.diagonal(np.arange(9.0).reshape(3, 3), 1)
-        array([1., 5.])
-    """
-    from ._shape import moveaxis
-    (a,), xp = prepare(a)
-    a = moveaxis(a, (axis1, axis2), (-2, -1))
-    n1, n2 = shape(a)[-2:]
-    r0, c0 = max(-offset, 0), max(offset, 0)
-    k = xp.arange(max(0, min(n1 - r0, n2 - c0)))
-    return _getitem(a, (Ellipsis, k + r0, k + c0))
-
-
-def diag(v, k=0):
-    """``numpy.diag``: a 1-d ``v`` becomes the matrix with ``v`` on diagonal ``k`` (zeros
-    elsewhere; a scatter whose VJP reads the diagonal back); a 2-d ``v`` gives its ``k``-th
-    diagonal.
-
-    Example::
-
-        >>> gnp.diag(np.array([1.0, 2.0]))
-        array([[1., 0.],
-               [0., 2.]])
-    """
-    (v,), xp = prepare(v)
-    nd = len(shape(v))
-    if nd == 2:
-        return diagonal(v, k)
-    if nd != 1:
-        raise ValueError("Input must be 1- or 2-d.")
-    n = shape(v)[0]
-    N = n + abs(k)
-    i = xp.arange(n)
-    return I.scatter_add(v, (i + max(-k, 0), i + max(k, 0)), (I.ARRAY, I.ARRAY), (N, N))
-
-
-def _tri(m, k, lower_):
-    from ._elementwise import where
-    (m,), xp = prepare(m)
-    # The mask as NumPy builds it, tri(*m.shape[-2:]): a 1-d m gets a square one.
-    t = xp.tri(*shape(m)[-2:], k=k if lower_ else k - 1, dtype=bool)
-    return where(t if lower_ else ~t, m, 0.0)
-
-
-def tril(m, k=0):
-    """``numpy.tril``: ``m`` with the entries above diagonal ``k`` set to zero (over the
-    last two axes); the VJP masks the cotangent the same way.
-
-    Example::
-
-        >>> gnp.tril(np.ones((2, 2)))
-        array([[1., 0.],
-               [1., 1.]])
-    """
-    return _tri(m, k, True)
-
-
-def triu(m, k=0):
-    """``numpy.triu``: ``m`` with the entries below diagonal ``k`` set to zero (over the
-    last two axes); the VJP masks the cotangent the same way.
-
-    Example::
-
-        >>> gnp.triu(np.ones((2, 2)))
-        array([[1., 1.],
-               [0., 1.]])
-    """
-    return _tri(m, k, False)

@@ -1,15 +1,18 @@
-"""Shape functions of gpuad.numpy (views and copies; linear, so their rules are structural)."""
+"""Shape functions of gpuad.numpy (views and copies; linear, so their rules are structural),
+and the diagonal and triangle functions built on indexing."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..primitives import base, indexing as I
 from ._core import prepare, normalize_axis, shape, dtype, lower
-from ._indexing import take
+from ._elementwise import add, where
+from ._indexing import _getitem, take
 
 __all__ = ["reshape", "transpose", "swapaxes", "astype", "ravel", "broadcast_to", "moveaxis",
            "expand_dims", "squeeze", "atleast_1d", "atleast_2d", "concatenate", "stack",
-           "hstack", "vstack", "array_split", "split", "flip", "roll", "tile", "repeat", "pad"]
+           "hstack", "vstack", "array_split", "split", "flip", "roll", "tile", "repeat", "pad",
+           "diagonal", "diag", "triu", "tril"]
 
 
 def reshape(a, newshape, order="C"):
@@ -363,7 +366,6 @@ def pad(array, pad_width, mode="constant", **kwargs):
         where = tuple(slice(b, b + n) for n, (b, a) in zip(s, widths))
         out = I.scatter_add(x, (), where, out_shape)
         if np.any(np.asarray(cv.get() if hasattr(cv, "get") else cv) != 0):
-            from ._elementwise import add
             # The border exactly as NumPy fills it (per-axis values, corners included).
             border = xp.pad(xp.zeros(s, dtype=dtype(x)), widths, constant_values=cv)
             out = add(out, border)
@@ -375,3 +377,76 @@ def pad(array, pad_width, mode="constant", **kwargs):
             src = np.pad(np.arange(s[ax]), (b, a), mode=mode, **kwargs)
             x = take(x, xp.asarray(src), axis=ax)
     return x
+
+
+def diagonal(a, offset=0, axis1=0, axis2=1):
+    """``numpy.diagonal``: ``out[..., i] = a[..., i, i + offset]`` over ``axis1, axis2``
+    (moved last), a gather whose VJP puts the cotangent back on the diagonal.
+
+    Example::
+
+        >>> gnp.diagonal(np.arange(9.0).reshape(3, 3), 1)
+        array([1., 5.])
+    """
+    (a,), xp = prepare(a)
+    a = moveaxis(a, (axis1, axis2), (-2, -1))
+    n1, n2 = shape(a)[-2:]
+    r0, c0 = max(-offset, 0), max(offset, 0)
+    k = xp.arange(max(0, min(n1 - r0, n2 - c0)))
+    return _getitem(a, (Ellipsis, k + r0, k + c0))
+
+
+def diag(v, k=0):
+    """``numpy.diag``: a 1-d ``v`` becomes the matrix with ``v`` on diagonal ``k`` (zeros
+    elsewhere; a scatter whose VJP reads the diagonal back); a 2-d ``v`` gives its ``k``-th
+    diagonal.
+
+    Example::
+
+        >>> gnp.diag(np.array([1.0, 2.0]))
+        array([[1., 0.],
+               [0., 2.]])
+    """
+    (v,), xp = prepare(v)
+    nd = len(shape(v))
+    if nd == 2:
+        return diagonal(v, k)
+    if nd != 1:
+        raise ValueError("Input must be 1- or 2-d.")
+    n = shape(v)[0]
+    N = n + abs(k)
+    i = xp.arange(n)
+    return I.scatter_add(v, (i + max(-k, 0), i + max(k, 0)), (I.ARRAY, I.ARRAY), (N, N))
+
+
+def _tri(m, k, lower_):
+    (m,), xp = prepare(m)
+    # The mask as NumPy builds it, tri(*m.shape[-2:]): a 1-d m gets a square one.
+    t = xp.tri(*shape(m)[-2:], k=k if lower_ else k - 1, dtype=bool)
+    return where(t if lower_ else ~t, m, 0.0)
+
+
+def tril(m, k=0):
+    """``numpy.tril``: ``m`` with the entries above diagonal ``k`` set to zero (over the
+    last two axes); the VJP masks the cotangent the same way.
+
+    Example::
+
+        >>> gnp.tril(np.ones((2, 2)))
+        array([[1., 0.],
+               [1., 1.]])
+    """
+    return _tri(m, k, True)
+
+
+def triu(m, k=0):
+    """``numpy.triu``: ``m`` with the entries below diagonal ``k`` set to zero (over the
+    last two axes); the VJP masks the cotangent the same way.
+
+    Example::
+
+        >>> gnp.triu(np.ones((2, 2)))
+        array([[1., 1.],
+               [0., 1.]])
+    """
+    return _tri(m, k, False)
