@@ -3,12 +3,13 @@ hessian, stop_gradient."""
 from __future__ import annotations
 
 import functools
+import math
 import numbers
 
 import numpy as np
 
 from . import tree
-from .core import JVPTrace, JVPTracer, Primitive, Tracer, bind, register, shape, dtype
+from .core import JVPTrace, JVPTracer, Tracer, bind, full_lower, shape, dtype
 from .tape import VJPTrace, VJPTracer
 from .primitives import base
 
@@ -79,6 +80,7 @@ def reverse(fun, primals, has_aux=False, names=None):
     else:
         aux = None
     out_leaves, out_td = tree.flatten(res)
+    _check_outputs(fun, out_leaves)
     out_vals = [_unwrap(o, trace) for o in out_leaves]
 
     def vjp_fn(ct, _free=False):
@@ -104,6 +106,17 @@ def reverse(fun, primals, has_aux=False, names=None):
 
     out = tree.unflatten(out_td, out_vals)
     return out, vjp_fn, aux
+
+
+def _check_outputs(fun, leaves):
+    """A transformed function returns arrays (NumPy, CuPy, traced) or numbers."""
+    for o in leaves:
+        if not (isinstance(o, (Tracer, numbers.Number, np.generic)) or
+                hasattr(o, "shape") and hasattr(o, "dtype")):
+            name = getattr(fun, "__name__", "the function")
+            what = "None (a missing return?)" if o is None else f"a {type(o).__name__}"
+            raise TypeError(f"{name} returned {what}; a transformed function must return "
+                            "arrays (or pytrees of them)")
 
 
 def _check_ct(c, out):
@@ -159,25 +172,29 @@ def value_and_grad(fun, argnums=0, has_aux=False):
     @functools.wraps(fun)
     def vg(*args, **kwargs):
         single, nums = _argnums(argnums, len(args))
+        uniq = tuple(dict.fromkeys(nums))     # argnums=(0, 0): one gradient, given twice
 
+        @functools.wraps(fun)
         def f(*diff):
             a = list(args)
-            for i, d in zip(nums, diff):
+            for i, d in zip(uniq, diff):
                 a[i] = d
             return fun(*a, **kwargs)
 
-        out, fn, aux = reverse(f, tuple(args[i] for i in nums), has_aux,
-                            names=[f"argument {i} of {getattr(fun, '__name__', 'fun')}"
-                                   for i in nums])
-        if isinstance(out, (tuple, list, dict)) or tuple(shape(out)) != ():
-            raise TypeError(
-                f"grad needs a scalar output, got shape {tuple(shape(out)) if not isinstance(out, (tuple, list, dict)) else type(out).__name__}; "
-                "use gpuad.jacobian or gpuad.vjp for non-scalar outputs")
+        out, fn, aux = reverse(f, tuple(args[i] for i in uniq), has_aux,
+                               names=[f"argument {i} of {getattr(fun, '__name__', 'fun')}"
+                                      for i in uniq])
+        if isinstance(out, (tuple, list, dict)) or math.prod(shape(out)) != 1:
+            what = (type(out).__name__ if isinstance(out, (tuple, list, dict))
+                    else f"shape {tuple(shape(out))}")
+            raise TypeError(f"grad needs a scalar output (or one of size 1), got {what}; use "
+                            "gpuad.jacobian or gpuad.vjp for non-scalar outputs")
         if np.dtype(dtype(out)).kind != "f":
             raise TypeError(f"grad needs a floating-point output, got dtype {np.dtype(dtype(out))}")
         xp = base.xp_of(out)
-        g = fn(xp.ones((), dtype=dtype(out)), _free=True)
-        g = g[0] if single else g
+        g = fn(xp.ones(shape(out), dtype=dtype(out)), _free=True)
+        g = dict(zip(uniq, g))
+        g = g[nums[0]] if single else tuple(g[i] for i in nums)
         return ((out, aux) if has_aux else out), g
     return vg
 
@@ -508,19 +525,13 @@ def hessian(fun, argnums=0):
 
 # ------------------------------------------------------------------ stop_gradient
 
-stop_gradient_p = register(Primitive(
-    "stop_gradient", lambda x: x,
-    jvp=lambda primals, tangents: (stop_gradient(primals[0]), None),
-    vjp=lambda g, ins, out: (None,), saves="none",
-    doc="identity whose derivative is zero"))
-
-
 def stop_gradient(x):
-    """``x`` itself, treated as a constant by every transform.
+    """``x``'s value, a constant for every transform (its derivative is zero at every
+    order): the plain array under all tracer layers, for each leaf of a pytree.
 
     Example::
 
         >>> gpuad.grad(lambda x: gnp.sum(x * gpuad.stop_gradient(x)))(np.array([3.0]))
         array([3.])
     """
-    return tree.tree_map(lambda a: bind(stop_gradient_p, a) if isinstance(a, Tracer) else a, x)
+    return tree.tree_map(full_lower, x)

@@ -15,6 +15,7 @@ from . import linalg                 # noqa: F401
 from ._shape import *                # noqa: F401,F403
 from ._indexing import *             # noqa: F401,F403
 from ._indexing import _getitem      # noqa: F401  (the operator x[idx] of traced arrays)
+from ._constructors import *         # noqa: F401,F403
 from . import _methods
 
 # NumPy's non-differentiable helpers and constructors, unchanged.
@@ -39,14 +40,14 @@ def __getattr__(name):
 
 
 _PASSTHROUGH = {
-    "zeros", "ones", "empty", "full", "arange", "linspace", "logspace", "eye", "identity",
-    "zeros_like", "ones_like", "empty_like", "full_like", "asarray", "array",
+    "zeros", "ones", "empty", "arange", "eye", "identity",
+    "zeros_like", "ones_like", "empty_like",
     "isnan", "isinf", "isfinite", "argmax", "argmin", "argsort", "nonzero", "count_nonzero",
     "less", "less_equal", "greater", "greater_equal", "equal", "not_equal", "logical_and",
     "logical_or", "logical_not", "logical_xor", "all", "any", "allclose", "isclose",
     "array_equal", "floor", "ceil", "round", "rint", "trunc", "shape", "ndim", "size",
     "result_type", "broadcast_shapes", "iscomplexobj", "signbit", "searchsorted",
-    "unique", "bincount", "tri", "meshgrid", "indices", "unravel_index",
+    "unique", "bincount", "tri", "indices", "unravel_index",
     "ravel_multi_index", "diag_indices", "tril_indices", "triu_indices",
 }
 

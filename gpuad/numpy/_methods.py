@@ -17,6 +17,16 @@ def _host_read(x, conv, what):
     return conv(v)
 
 
+def _lost(what):
+    def refuse(self, *a, **k):
+        raise TypeError(
+            f"{what} of a traced value inside a differentiating transform (grad, jvp, hvp, "
+            "...) would hand it to the host as a plain number and lose its derivative. Keep "
+            "computing with gpuad.numpy; to use the value as a constant on purpose, write "
+            f"gpuad.stop_gradient(x) first (or x.item() to read it)")
+    return refuse
+
+
 def _cmp(name):
     def op(self, other):
         from ..primitives.base import xp_of
@@ -51,7 +61,10 @@ def install():
                        ("__ne__", "not_equal")):
         setattr(T, py, _cmp(npname))
     T.__hash__ = object.__hash__
-    T.__float__ = lambda s: _host_read(s, float, "float()")
+    # Reading a value for control flow carries no derivative (bool, int, an index, a
+    # comparison); handing a float to the host would drop one silently: refused.
+    T.__float__ = _lost("float()")
+    T.__complex__ = _lost("complex()")
     T.__int__ = lambda s: _host_read(s, int, "int()")
     T.__bool__ = lambda s: _host_read(s, bool, "bool()")
     T.__index__ = lambda s: _host_read(s, int, "index")
@@ -76,13 +89,8 @@ def install():
     T.copy = lambda s: s
     T.__array_ufunc__ = _array_ufunc
     T.__array_function__ = _array_function
-    T.__array__ = _no_array
-
-
-def _no_array(self, *a, **k):
-    raise TypeError("a traced array cannot be converted to a NumPy array inside a "
-                    "transformed function: use gpuad.numpy functions (or read a value with "
-                    "float()/.item() if you really need it on the host)")
+    T.__array__ = _lost("Conversion to a NumPy array (numpy.asarray, assignment into a "
+                        "plain array, ...)")
 
 
 _UFUNC_NAMES = {"true_divide": "divide", "absolute": "abs", "fabs": "abs"}
