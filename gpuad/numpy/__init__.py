@@ -16,6 +16,8 @@ from ._shape import *                # noqa: F401,F403
 from ._indexing import *             # noqa: F401,F403
 from ._indexing import _getitem      # noqa: F401  (the operator x[idx] of traced arrays)
 from ._constructors import *         # noqa: F401,F403
+from ._stats import *                # noqa: F401,F403
+from ._sequences import *            # noqa: F401,F403
 from . import _methods
 
 # NumPy's non-differentiable helpers and constructors, unchanged.
