@@ -1,8 +1,12 @@
 """gpuad.numpy: a NumPy-compatible namespace whose functions record on the tape.
 
 Arrays may be NumPy arrays (run on the CPU through the same CUDA kernels), CuPy arrays
-(run on the GPU) or traced values inside a transform. Functions that are not
-differentiable (constructors, comparisons, argmax, ...) pass through to NumPy/CuPy.
+(run on the GPU) or traced values inside a transform. Every public name of NumPy's
+namespace is here (docs/numpy_coverage.md lists each one's status): a differentiable
+gpuad function; NumPy's (or CuPy's) own function where the result has no derivative (a
+traced argument is read as its value: comparisons, argmax, floor, ...) or where values are
+not differentiated (constructors from shapes, I/O: a traced argument is refused with a
+TypeError); NumPy's types and constants; or a NotImplementedError naming what to use.
 """
 from __future__ import annotations
 
@@ -18,39 +22,29 @@ from ._indexing import _getitem      # noqa: F401  (the operator x[idx] of trace
 from ._constructors import *         # noqa: F401,F403
 from ._stats import *                # noqa: F401,F403
 from ._sequences import *            # noqa: F401,F403
-from . import _methods
+from . import _coverage, _methods, _passthrough
+from . import _elementwise as _ew
+from ._core import numpy_semantics as _numpy_semantics
 
-# NumPy's non-differentiable helpers and constructors, unchanged.
-from numpy import (float32, float64, int32, int64, bool_, newaxis, pi, e, inf, nan,  # noqa
-                   dtype, ndarray)
+# User-facing calls without traced arguments keep NumPy's integer dtypes and scalar results
+# (the elementwise functions do this in their own fast wrappers; calls inside gpuad go to
+# the unwrapped functions).
+for _name in [n for n in dir() if not n.startswith("_") and callable(globals()[n])
+              and getattr(globals()[n], "__module__", "").startswith("gpuad.numpy.")
+              and not hasattr(_ew.E.PRIMS.get(n), "impl")]:
+    globals()[_name] = _numpy_semantics(_name, globals()[_name])
+del _name
 
 
 def __getattr__(name):
-    # Passthrough for the non-differentiable rest of NumPy (constructors, predicates,
-    # argmax, ...): traced arguments are lowered to their values, so no rule is silently
-    # skipped for a differentiable function (those are all defined above).
-    if name in _PASSTHROUGH:
-        f = getattr(_np, name)
-
-        def g(*args, **kwargs):
-            from ._core import lower
-            return f(*[lower(a) for a in args], **{k: lower(v) for k, v in kwargs.items()})
-        g.__name__ = name
-        g.__doc__ = f"numpy.{name} (not differentiable: traced arguments are read as values)"
-        return g
-    raise AttributeError(f"gpuad.numpy has no attribute {name!r}")
+    # NumPy's other names, made on first use (then module attributes): see _coverage.
+    obj = _passthrough.make(name, _coverage)
+    globals()[name] = obj
+    return obj
 
 
-_PASSTHROUGH = {
-    "zeros", "ones", "empty", "arange", "eye", "identity",
-    "zeros_like", "ones_like", "empty_like",
-    "isnan", "isinf", "isfinite", "argmax", "argmin", "argsort", "nonzero", "count_nonzero",
-    "less", "less_equal", "greater", "greater_equal", "equal", "not_equal", "logical_and",
-    "logical_or", "logical_not", "logical_xor", "all", "any", "allclose", "isclose",
-    "array_equal", "floor", "ceil", "round", "rint", "trunc", "shape", "ndim", "size",
-    "result_type", "broadcast_shapes", "iscomplexobj", "signbit", "searchsorted",
-    "unique", "bincount", "tri", "indices", "unravel_index",
-    "ravel_multi_index", "diag_indices", "tril_indices", "triu_indices",
-}
+def __dir__():
+    return sorted(set(globals()) | set(_coverage.numpy_names()))
+
 
 _methods.install()   # last: traced arrays get methods for everything above

@@ -101,3 +101,52 @@ def lower(x):
 
 __all__ = ["prepare", "normalize_axis", "lower", "result_float_dtype",
            "to_operand", "shape", "dtype"]
+
+
+def _kinds(values, acc):
+    """Scan arguments (one level into lists/tuples): [traced, floating, integral]."""
+    for v in values:
+        if isinstance(v, Tracer):
+            acc[0] = True
+        elif isinstance(v, (list, tuple)):
+            _kinds(v, acc)
+        elif isinstance(v, (bool, int)) and not isinstance(v, np.generic):
+            acc[2] = True
+        elif hasattr(v, "dtype") and hasattr(v, "shape"):
+            k = np.dtype(v.dtype).kind
+            if k in "biu":
+                acc[2] = True
+            elif k in "fc":
+                acc[1] = True
+        elif isinstance(v, float):
+            acc[1] = True
+    return acc
+
+
+def _scalars(r):
+    # NumPy returns scalars (np.float64, ...) where a result is 0-d; CuPy returns 0-d arrays.
+    if type(r) is np.ndarray and r.ndim == 0:
+        return r[()]
+    if isinstance(r, tuple):
+        return type(r)(*map(_scalars, r)) if hasattr(r, "_fields") else tuple(map(_scalars, r))
+    return r
+
+
+def numpy_semantics(name, f):
+    """``f`` (a gpuad.numpy function) where called with no traced argument behaving as
+    NumPy's ``name`` does in what gpuad does not compute: integer and boolean inputs go to
+    NumPy's (CuPy's) own function, keeping integer dtypes (``prod((28, 28))`` is 784), and
+    a 0-d NumPy result is a NumPy scalar."""
+    np_f = getattr(np, name, None)
+
+    def g(*args, **kwargs):
+        traced, floating, integral = _kinds(kwargs.values(), _kinds(args, [False] * 3))
+        if traced:
+            return f(*args, **kwargs)
+        if integral and not floating and np_f is not None:
+            xp = base.xp_of(*[a for a in args if hasattr(a, "shape")])
+            return getattr(xp, name, np_f)(*args, **kwargs)
+        return _scalars(f(*args, **kwargs))
+    g.__name__, g.__qualname__, g.__doc__ = f.__name__, f.__qualname__, f.__doc__
+    g.__module__, g.__wrapped__ = "gpuad.numpy", f
+    return g

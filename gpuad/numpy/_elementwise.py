@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import numpy as _np
 
-from ..core import bind
+from ..core import Tracer, bind
 from ..primitives import elementwise as E
-from ._core import _plain, prepare, lower
+from ._core import _plain, numpy_semantics, prepare, lower
+
+_ND = _np.ndarray
 
 __all__ = []
 
@@ -15,9 +17,13 @@ def _unary(name, prim_name=None):
 
     def f(x, /):
         if _plain(x) is None:         # (prepare's own first test, without the call)
+            if not isinstance(x, Tracer):
+                return plain(x)       # integers, NumPy scalars, lists: NumPy's semantics
             (x,), _ = prepare(x)
-        return bind(prim, x)
+        r = bind(prim, x)
+        return r[()] if type(r) is _ND and not r.ndim else r    # NumPy's scalars
     f.__name__ = name
+    plain = numpy_semantics(name, lambda x: bind(prim, prepare(x)[0][0]))
     f.__doc__ = (f"Elementwise ``{prim_name or name}``, like ``numpy.{name}``; differentiable "
                  f"to any order (kernel op {E._op(prim_name or name)} in kernels/ops/unary.cuh).")
     __all__.append(name)
@@ -34,13 +40,19 @@ def _binary(name, prim_name=None):
         v = _plain(x)
         if v is not None:
             if ty is float or ty is int:
-                return bind(prim, x, _np.asarray(y, dtype=v.dtype))
+                r = bind(prim, x, _np.asarray(y, dtype=v.dtype))
+                return r[()] if type(r) is _ND and not r.ndim else r    # NumPy's scalars
             w = _plain(y)
             if w is not None and w.dtype == v.dtype:
-                return bind(prim, x, y)
+                r = bind(prim, x, y)
+                return r[()] if type(r) is _ND and not r.ndim else r
+        if not isinstance(x, Tracer) and not isinstance(y, Tracer):
+            return plain(x, y)        # integers, NumPy scalars, lists: NumPy's semantics
         (x, y), _ = prepare(x, y)
-        return bind(prim, x, y)
+        r = bind(prim, x, y)
+        return r[()] if type(r) is _ND and not r.ndim else r
     f.__name__ = name
+    plain = numpy_semantics(name, lambda x, y: bind(prim, *prepare(x, y)[0]))
     f.__doc__ = (f"Elementwise ``{prim_name or name}`` with NumPy broadcasting, like "
                  f"``numpy.{name}``; differentiable to any order.")
     __all__.append(name)
