@@ -43,6 +43,8 @@ from typing import Sequence
 
 import numpy as np
 
+from . import cxx
+
 __all__ = ["HostModule", "HostKernel", "cpu_workers", "fastcall", "fastcall_status", "BUILD_COUNT"]
 
 KERNELS_DIR = (Path(__file__).resolve().parent.parent / "kernels").resolve()
@@ -267,127 +269,10 @@ def fastcall_status() -> str:
     return _fastcall_state[1]
 
 
-# ------------------------------------------------------------------------------ source scanning
-_COMMENT_OR_LITERAL = re.compile(r'//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.S)
-_DIRECTIVE = re.compile(r"^[ \t]*#(?:[^\n]*\\\n)*[^\n]*", re.M)
-_TOKEN = re.compile(r"[A-Za-z_]\w*|::|\S")
-_IDENT = re.compile(r"[A-Za-z_]\w*")
-_BARRIER = re.compile(r"__(?:syncthreads\w*|syncwarp|shfl\w*_sync|ballot_sync|any_sync|all_sync)")
+# ------------------------------------------------------------------------------ source rewriting
 _INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*[<"]([^>"]+)[>"]', re.M)
-_DEFINE = re.compile(r"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)((?:[^\n]*\\\n)*[^\n]*)", re.M)
 _EXTERN_SHARED = re.compile(r"\bextern\b([^;{}]*?\b__shared__\b[^;{}]*?)\[\s*\]\s*;")
 _ATTRIBUTE = re.compile(r"\b(?:__shared__|__align__|alignas|__attribute__)\b\s*(\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\))?")
-_NOT_FUNCTIONS = {"if", "for", "while", "switch", "catch", "return", "sizeof", "alignof", "decltype",
-                  "noexcept", "static_assert", "__attribute__", "defined"}
-_QUALIFIERS = {"const", "noexcept", "override", "final", "mutable", "volatile", "&", "&&"}
-
-
-def _strip(code: str) -> str:
-    """Comments and literals blanked (same length, newlines kept; "..." becomes "")."""
-    def blank(m):
-        s = m.group(0)
-        if s[0] in "\"'":
-            return s[0] + " " * (len(s) - 2) + s[-1]
-        return re.sub(r"[^\n]", " ", s)
-    return _COMMENT_OR_LITERAL.sub(blank, code)
-
-
-def _tokens(stripped: str) -> list[re.Match]:
-    return list(_TOKEN.finditer(_DIRECTIVE.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), stripped)))
-
-
-def _brackets(toks: list[str]) -> dict[int, int]:
-    """Index of each (, {, ), } -> index of its partner."""
-    pair, stack = {}, []
-    for i, t in enumerate(toks):
-        if t in "({":
-            stack.append(i)
-        elif t in ")}" and stack:
-            j = stack.pop()
-            pair[i], pair[j] = j, i
-    return pair
-
-
-def _scan_kernels(stripped: str):
-    """Non-template __global__ definitions -> {bare name: qualified name}, and the character
-    ranges of braces that are not namespaces or extern "C" blocks (function and class bodies)."""
-    ms = _tokens(stripped)
-    toks = [m.group(0) for m in ms]
-    pair = _brackets(toks)
-    kernels: dict[str, str] = {}
-    scopes: list[str | None] = []  # namespace name, "" (transparent) or None (other)
-    bodies: list[tuple[int, int]] = []
-    start = 0
-    for i, t in enumerate(toks):
-        if t == "{":
-            decl = toks[start:i]
-            if "namespace" in decl:
-                scopes.append("::".join(x for x in decl[decl.index("namespace") + 1:] if x != "::"))
-            elif decl[-2:] == ["extern", '"'] or decl[-3:] == ["extern", '"', '"']:
-                scopes.append("")
-            else:
-                scopes.append(None)
-                if i in pair:
-                    bodies.append((ms[i].start(), ms[pair[i]].start()))
-            start = i + 1
-        elif t == "}":
-            if scopes:
-                scopes.pop()
-            start = i + 1
-        elif t == ";":
-            start = i + 1
-        elif t == "__global__" and None not in scopes and "template" not in toks[start:i]:
-            j = i + 1
-            while j < len(toks) and toks[j] != "(":
-                j += 1
-            while j < len(toks) and toks[j - 1] in ("__launch_bounds__", "__attribute__", "alignas"):
-                j = pair.get(j, len(toks)) + 1
-                while j < len(toks) and toks[j] != "(":
-                    j += 1
-            if j >= len(toks) or j not in pair or not _IDENT.fullmatch(toks[j - 1]):
-                continue
-            k = pair[j] + 1
-            while k < len(toks) and toks[k] not in ("{", ";"):
-                k += 1
-            if k < len(toks) and toks[k] == "{":
-                name = toks[j - 1]
-                kernels[name] = "::".join([s for s in scopes if s] + [name])
-    return kernels, bodies
-
-
-def _barrier_names(stripped_texts: Sequence[str]) -> set[str]:
-    """Names of functions and macros that use a barrier or warp function, directly or through
-    other such names (by identifier, across all texts; conservative)."""
-    uses: dict[str, set[str]] = {}
-    for text in stripped_texts:
-        for m in _DEFINE.finditer(text):
-            uses.setdefault(m.group(1), set()).update(_IDENT.findall(m.group(2)))
-        toks = [m.group(0) for m in _tokens(text)]
-        pair = _brackets(toks)
-        for i, t in enumerate(toks):
-            if t != "{" or i not in pair:
-                continue
-            j = i - 1
-            while j >= 0 and toks[j] in _QUALIFIERS:
-                j -= 1
-            if j > 0 and toks[j] == ")" and j in pair and toks[pair[j] - 1] == "noexcept":
-                j = pair[j] - 2
-                while j >= 0 and toks[j] in _QUALIFIERS:
-                    j -= 1
-            if j <= 0 or toks[j] != ")" or j not in pair:
-                continue
-            name = toks[pair[j] - 1] if pair[j] > 0 else ""
-            if _IDENT.fullmatch(name) and name not in _NOT_FUNCTIONS:
-                uses.setdefault(name, set()).update(x for x in toks[i + 1:pair[i]] if _IDENT.fullmatch(x))
-    found = {x for ids in uses.values() for x in ids if _BARRIER.fullmatch(x)}
-    changed = True
-    while changed:
-        changed = False
-        for name, ids in uses.items():
-            if name not in found and not ids.isdisjoint(found):
-                found.add(name)
-                changed = True
-    return found
 
 
 def _rewrite_dynamic_shared(code: str, stripped: str, bodies, module: str) -> str:
@@ -398,7 +283,7 @@ def _rewrite_dynamic_shared(code: str, stripped: str, bodies, module: str) -> st
                 f"CUDA module '{module}': 'extern __shared__' at namespace scope is not supported on "
                 "the CPU; declare the dynamic shared array inside the kernel")
         decl = _ATTRIBUTE.sub(" ", code[m.start(1):m.end(1)]).strip()
-        name = _IDENT.findall(decl)[-1]
+        name = cxx.IDENT.findall(decl)[-1]
         ctype = decl[:decl.rindex(name)].strip()
         text = f"{ctype}* const {name} = reinterpret_cast<{ctype}*>(::gpuad_host::dynamic_shared());"
         out += [code[last:m.start()], text, "\n" * code.count("\n", m.start(), m.end())]
@@ -684,12 +569,12 @@ class HostModule:
         self.workers = cpu_workers()
         opt_dirs, defines = _translate_options(options)
         dirs = [KERNELS_DIR, *map(Path, include_dirs), *map(Path, opt_dirs)]
-        stripped = _strip(code)
-        plain, bodies = _scan_kernels(stripped)
+        stripped = cxx.strip(code)
+        plain, bodies = cxx.scan_kernels(stripped)
         code = _rewrite_dynamic_shared(code, stripped, bodies, name)
         headers = _headers(code, dirs)
         macros = "".join(f"#define {d[2:].replace('=', ' ', 1)}\n" for d in defines if d.startswith("-D"))
-        barrier_names = _barrier_names([stripped, macros, *map(_strip, headers.values())])
+        barrier_names = cxx.barrier_names([stripped, macros, *map(cxx.strip, headers.values())])
 
         entries: dict[str, int] = {}
         exprs: list[str] = []
@@ -703,21 +588,21 @@ class HostModule:
                 entries[key] = len(exprs)
                 exprs.append(expr)
         self._entries = entries
-        self._barriers = {k: _base_name(k) in barrier_names for k in entries}
+        self._barriers = {k: cxx.base_name(k) in barrier_names for k in entries}
 
-        cxx, version = _compiler()
-        flags = _flags(version, cxx)
+        argv, version = _compiler()
+        flags = _flags(version, argv)
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:60] or "module"
         self.library_path = cache_dir() / _cache_name(
             safe, (_CACHE_VERSION, code, repr(sorted(headers.items())), repr(tuple(options)),
-                   repr(list(name_expressions)), repr(cxx), version, repr(flags), HOST_HEADER.read_text(),
+                   repr(list(name_expressions)), repr(argv), version, repr(flags), HOST_HEADER.read_text(),
                    sys.implementation.cache_tag or "", _machine_identity(flags),
                    str(ctypes.sizeof(ctypes.c_void_p)), sys.byteorder))
         self.built = False
         if not self.library_path.exists():
             source = (f'#line 1 "{safe}.cu"\n{code}\n#line 1 "<gpuad host launchers for {safe}>"\n'
                       + _launchers(exprs, entries))
-            _build(source, self.library_path, cxx, flags, dirs, defines, name)
+            _build(source, self.library_path, argv, flags, dirs, defines, name)
             BUILD_COUNT += 1
             self.built = True
         self._lib = ctypes.CDLL(str(self.library_path))
@@ -745,10 +630,6 @@ class HostModule:
 
     def __repr__(self):
         return f"<HostModule {self.name!r} {self.library_path}>"
-
-
-def _base_name(expr: str) -> str:
-    return expr.split("<", 1)[0].strip().rsplit("::", 1)[-1].strip()
 
 
 def _launchers(exprs: list[str], entries: dict[str, int]) -> str:
