@@ -297,13 +297,16 @@ inline unsigned int atomicDec(unsigned int* p, unsigned int lim) {
 // Hand-written on x86-64 (several times faster than swapcontext, which also saves the signal
 // mask with a system call); ucontext elsewhere, or when GPUAD_HOST_UCONTEXT is defined.
 namespace gpuad_host {
+// Set by host.py when it loads the library (GPUAD_FIBER_STACK_KB, validated there). The first
+// value taken sticks: stacks already mapped keep the size their fibers were made with.
+inline std::atomic<size_t> fiber_stack_setting{0};
 inline size_t fiber_stack_bytes() {
-    static const size_t bytes = [] {
-        const char* e = getenv("GPUAD_FIBER_STACK_KB");
-        long kb = e ? atol(e) : 0;
-        return (size_t)(kb > 0 ? kb : 128) * 1024;
-    }();
-    return bytes;
+    size_t b = fiber_stack_setting.load(std::memory_order_relaxed);
+    if (b == 0) {  // unset: the default, from now on
+        fiber_stack_setting.compare_exchange_strong(b, 128 * 1024);
+        b = fiber_stack_setting.load();
+    }
+    return b;
 }
 
 #if defined(__x86_64__) && !defined(GPUAD_HOST_UCONTEXT)
@@ -892,3 +895,7 @@ template <class T> inline T __shfl_xor_sync(unsigned int mask, T var, int lane_m
 
 // Exported for host.py.
 extern "C" __attribute__((visibility("default"))) const char* gpuad_error_message() { return gpuad_host::tl_error; }
+extern "C" __attribute__((visibility("default"))) void gpuad_set_fiber_stack_kb(long long kb) {
+    size_t unset = 0;
+    if (kb > 0) gpuad_host::fiber_stack_setting.compare_exchange_strong(unset, (size_t)kb * 1024);
+}
