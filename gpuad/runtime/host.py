@@ -47,7 +47,7 @@ from typing import Sequence
 
 import numpy as np
 
-from . import cxx, env
+from . import checks, cxx, env
 
 __all__ = ["HostModule", "HostKernel", "cpu_workers", "fastcall", "fastcall_status", "BUILD_COUNT"]
 
@@ -354,7 +354,8 @@ def _headers(code: str, dirs: Sequence[Path]) -> dict[str, str]:
 # ---------------------------------------------------------------------------------- arguments
 class _ParamInfo(ctypes.Structure):
     _fields_ = [("type", ctypes.c_char_p), ("size", ctypes.c_longlong), ("kind", ctypes.c_char),
-                ("pointee_kind", ctypes.c_char), ("pointee_size", ctypes.c_longlong)]
+                ("pointee_kind", ctypes.c_char), ("pointee_const", ctypes.c_char),
+                ("pointee_size", ctypes.c_longlong)]
 
 
 def _array_data_offset() -> int:
@@ -372,7 +373,6 @@ _PTR_OFFSET = _array_data_offset()
 
 # Codes for how one argument is written into its 8-byte frame slot.
 (_ARRAY_ID, _NULL, _F64, _F32, _INT, _UINT64, _BOOL, _BYTES, _ARRAY_PTR) = range(9)
-_KIND_NAMES = {"f": "floating", "i": "integer", "u": "integer", "b": "bool", "p": "pointer", "o": "value"}
 _NUMPY_SCALARS = {t for t in set(np.sctypeDict.values()) if issubclass(t, np.generic)}
 
 
@@ -399,55 +399,23 @@ def _accepted(kind: str, size: int) -> dict[type, int]:
     return acc
 
 
-def _pointee_dtypes(kind: str, size: int) -> frozenset | None:
-    names = {"f": [f"f{size}"], "i": [f"i{size}", f"u{size}"], "u": [f"i{size}", f"u{size}"],
-             "b": ["?", "i1", "u1"]}.get(kind)
-    if not names:
-        return None  # void*, structs: any array
-    if kind in "iu" and size == 1:
-        names.append("?")
-    out = set()
-    for n in names:
-        try:
-            out.add(np.dtype(n))
-        except TypeError:
-            pass
-    return frozenset(out) or None
-
-
-def _describe(a) -> str:
-    if isinstance(a, np.ndarray):
-        return f"a numpy array of {a.dtype}"
-    if isinstance(a, np.generic):
-        return f"numpy.{type(a).__name__} ({a.dtype.itemsize}-byte {_KIND_NAMES.get(a.dtype.kind, 'value')})"
-    if a is None:
-        return "None (null pointer)"
-    if isinstance(a, bool):
-        return "Python bool (passed as 1-byte bool)"
-    if isinstance(a, int):
-        return "Python int (passed as 8-byte long long)"
-    if isinstance(a, float):
-        return "Python float (passed as 8-byte double)"
-    return f"{type(a).__module__}.{type(a).__qualname__}"
-
-
-def _dims(q, at: int, v, what: str) -> None:
-    t = (v,) if isinstance(v, (int, np.integer)) else tuple(v)
-    if not 1 <= len(t) <= 3 or not all(isinstance(x, (int, np.integer)) for x in t):
-        raise TypeError(f"{what} must be an int or a tuple of 1 to 3 ints, got {v!r}")
-    t = t + (1,) * (3 - len(t))
-    q[at], q[at + 1], q[at + 2] = t
+# NumPy's array flags (NPY_ARRAY_*, stable ABI): what an array handed over as a pointer to its
+# first element must have. The kernel ignores strides, so it must be C-contiguous (a broadcast
+# view is not), and it may write only through writeable memory.
+_C_CONTIGUOUS, _ALIGNED, _WRITEABLE = 0x1, 0x100, 0x400
 
 
 class HostKernel:
     """One kernel of a :class:`HostModule`, called like ``cupy.RawKernel``.
 
     ``kernel(grid, block, args, shared_mem=0)``: ``grid``/``block`` are ints or tuples of up to
-    three ints; ``args`` holds NumPy arrays (passed as pointers to their data), ``None`` (null
-    pointer), NumPy scalars (by value), Python ``int`` (as ``long long``), ``float`` (as
-    ``double``) and ``bool``. Each argument is checked against the kernel's C++ parameter: a
-    pointer takes an array of a matching element type or None; a scalar takes a scalar of the
-    same size and kind. ``shared_mem`` bytes back ``extern __shared__`` arrays.
+    three ints within CUDA's limits; ``args`` holds NumPy arrays (passed as pointers to their
+    data), ``None`` (null pointer), NumPy scalars (by value), Python ``int`` (as ``long
+    long``), ``float`` (as ``double``) and ``bool``. Each argument is checked against the
+    kernel's C++ parameter: a pointer takes None or a C-contiguous, aligned array of a
+    matching element type, writeable unless the pointee is const; a scalar takes a scalar of
+    the same size and kind. ``shared_mem`` bytes (at most ``checks.MAX_SHARED_MEM``) back
+    ``extern __shared__`` arrays. Nothing runs unless every check passes.
 
     Attributes: ``name``, ``param_types`` (C++ spellings), ``uses_barriers`` (the block's
     threads run as fibers).
@@ -467,8 +435,10 @@ class HostKernel:
         self.param_types = [p.type.decode().rsplit("T = ", 1)[-1].rstrip("]").strip() for p in params]
         self._kinds = [(p.kind.decode(), p.size) for p in params]
         self._accept = tuple(_accepted(k, s) for k, s in self._kinds)
-        self._dtypes = tuple(_pointee_dtypes(p.pointee_kind.decode(), p.pointee_size) if p.kind == b"p" else None
-                             for p in params)
+        self._dtypes = tuple(checks.pointee_dtypes(p.pointee_kind.decode(), p.pointee_size)
+                             if p.kind == b"p" else None for p in params)
+        self._need = tuple(_C_CONTIGUOUS | _ALIGNED | (0 if p.pointee_const != b"\0" else _WRITEABLE)
+                           if p.kind == b"p" else 0 for p in params)
         self._nargs = len(params)
         self._mode = 1 if uses_barriers else 0
         self._launch = lib[f"gpuad_launch_{index}"]
@@ -486,7 +456,7 @@ class HostKernel:
                       for acc in self._accept),
                 tuple(self._dtypes),
                 tuple(min(d, key=lambda t: t.str) if d else None for d in self._dtypes),
-                self._mode, module.workers, self._call_py, self._raise)
+                self._need, self._mode, module.workers, self._call_py, self._raise)
 
     def __repr__(self):
         return f"<HostKernel {self.name}({', '.join(self.param_types)})>"
@@ -509,30 +479,25 @@ class HostKernel:
         fr = frames.pop() if frames else self._frame()
         try:
             q = fr[1]
-            if type(grid) is int:
-                q[0], q[1], q[2] = grid, 1, 1
-            elif type(grid) is tuple and len(grid) == 1:
-                q[0], q[1], q[2] = grid[0], 1, 1
+            g = grid[0] if type(grid) is tuple and len(grid) == 1 else grid
+            b = block[0] if type(block) is tuple and len(block) == 1 else block
+            if (type(g) is int and type(b) is int and type(shared_mem) is int and 0 < g <= checks.MAX_GRID_X
+                    and 0 < b <= checks.MAX_BLOCK_XY and 0 <= shared_mem <= checks.MAX_SHARED_MEM):
+                q[0], q[1], q[2], q[3], q[4], q[5], q[6] = g, 1, 1, b, 1, 1, shared_mem
             else:
-                _dims(q, 0, grid, "grid")
-            if type(block) is int:
-                q[3], q[4], q[5] = block, 1, 1
-            elif type(block) is tuple and len(block) == 1:
-                q[3], q[4], q[5] = block[0], 1, 1
-            else:
-                _dims(q, 3, block, "block")
-            q[6] = shared_mem
+                (q[0], q[1], q[2]), (q[3], q[4], q[5]), q[6] = checks.launch_config(
+                    self.name, grid, block, shared_mem)
             if len(args) != self._nargs:
                 raise TypeError(f"kernel '{self.name}' takes {self._nargs} arguments "
                                 f"({', '.join(self.param_types)}), got {len(args)}")
             i = _HEADER_SLOTS
-            for a, acc, dts in zip(args, self._accept, self._dtypes):
+            for a, acc, dts, need in zip(args, self._accept, self._dtypes, self._need):
                 c = acc.get(type(a))
                 if c is None:
                     c = self._resolve(i - _HEADER_SLOTS, a)
                 if c == _ARRAY_ID:
-                    if dts is not None and a.dtype not in dts:
-                        raise self._dtype_error(i - _HEADER_SLOTS, a)
+                    if (dts is not None and a.dtype not in dts) or a.flags.num & need != need:
+                        raise self._array_error(i - _HEADER_SLOTS, a)
                     q[i] = id(a)
                 elif c == _F64:
                     fr[3][i] = a
@@ -547,8 +512,8 @@ class HostKernel:
                 elif c == _UINT64:
                     fr[2][i] = int(a) & 0xFFFFFFFFFFFFFFFF
                 elif c == _ARRAY_PTR:
-                    if dts is not None and a.dtype not in dts:
-                        raise self._dtype_error(i - _HEADER_SLOTS, a)
+                    if (dts is not None and a.dtype not in dts) or a.flags.num & need != need:
+                        raise self._array_error(i - _HEADER_SLOTS, a)
                     q[i] = a.ctypes.data
                 else:
                     self._put_bytes(fr, i, a)
@@ -559,20 +524,29 @@ class HostKernel:
             fr[5].clear()
             frames.append(fr)
 
+    def _param(self, index: int) -> str:
+        """Parameter ``index`` as C++ spells it, with its name where the source gives one."""
+        name = self._module._param_names(self.name, self._nargs)[index]
+        return f"{self.param_types[index]} {name}".strip()
+
     def _resolve(self, index: int, a) -> int:
         """Slow path: subclasses of accepted types, else a TypeError naming the mismatch."""
         kind, size = self._kinds[index]
         for t, code in self._accept[index].items():
             if isinstance(a, t) and not (t is int and isinstance(a, bool)):
                 return code
-        expected = f"{self.param_types[index]} ({size}-byte {_KIND_NAMES[kind]})"
+        expected = f"{self.param_types[index]} ({size}-byte {checks.KINDS[kind]})"
         if kind == "p":
             expected = f"{self.param_types[index]} (pass a NumPy array or None)"
-        raise TypeError(f"kernel '{self.name}' argument {index}: expected {expected}, got {_describe(a)}")
+        raise TypeError(f"kernel '{self.name}' argument {index} ({self._param(index)}): expected {expected}, "
+                        f"got {checks.describe(a)}")
 
-    def _dtype_error(self, index: int, a) -> TypeError:
-        return TypeError(f"kernel '{self.name}' argument {index}: expected {self.param_types[index]}, "
-                         f"got {_describe(a)} (element type does not match)")
+    def _array_error(self, index: int, a) -> Exception:
+        if self._dtypes[index] is not None and a.dtype not in self._dtypes[index]:
+            return TypeError(f"kernel '{self.name}' argument {index} ({self._param(index)}): expected "
+                             f"{self.param_types[index]}, got {checks.describe(a)} (element type does not match)")
+        what, fix = checks.array_problem(a, writes=bool(self._need[index] & _WRITEABLE))
+        return checks.argument_error(ValueError, self.name, index, self._param(index), what, fix)
 
     @staticmethod
     def _put_bytes(fr, i: int, a) -> None:
@@ -631,6 +605,8 @@ class HostModule:
                 exprs.append(expr)
         self._entries = entries
         self._barriers = {k: cxx.base_name(k) in barrier_names for k in entries}
+        self._code = code
+        self._signatures: dict | None = None
 
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:60] or "module"
         self.library_path, load, self.built = _cached_build(
@@ -664,6 +640,14 @@ class HostModule:
 
     def _error(self) -> str:
         return self._lib.gpuad_error_message().decode(errors="replace")
+
+    def _param_names(self, kernel: str, n: int) -> list[str]:
+        """The parameter names the source gives kernel ``kernel`` (for error messages only, so
+        read when first needed), or blanks."""
+        if self._signatures is None:
+            self._signatures = cxx.kernel_signatures(self._code)
+        sig = self._signatures.get(cxx.base_name(kernel))
+        return [p.name for p in sig.params] if sig is not None and len(sig.params) == n else [""] * n
 
     def __repr__(self):
         return f"<HostModule {self.name!r} {self.library_path}>"
