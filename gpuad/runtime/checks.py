@@ -112,8 +112,8 @@ def array_problem(a, writes: bool) -> tuple[str, str] | None:
         back = " and copy the result back into the view" if writes else ""
         if any(s == 0 and n > 1 for s, n in zip(a.strides, a.shape)):
             return ("is a broadcast view (stride 0): its elements share memory, and the kernel would "
-                    f"{'write' if writes else 'read'} past it", f"pass a contiguous copy "
-                    f"(xp.ascontiguousarray(a)){back}")
+                    f"{'write' if writes else 'read'} past it", "pass an array of its own of the full "
+                    "shape (xp.ascontiguousarray(a))")
         return (f"is not C-contiguous (shape {a.shape}, strides {a.strides}): the kernel gets the address "
                 "of its first element and walks memory in C order", f"pass xp.ascontiguousarray(a){back}")
     if writes and not getattr(flags, "writeable", True):
