@@ -7,7 +7,6 @@ lists the registry (gpuad.REGISTRY), one line per primitive.
 from __future__ import annotations
 
 import argparse
-import os
 import pathlib
 import platform
 import shlex
@@ -35,9 +34,13 @@ def gpuad_version() -> str:
 
 def find_cxx() -> tuple[list[str], str] | None:
     """The first working C++ compiler as (command, first line of ``--version``), or None."""
+    from .runtime import env
     candidates = []
-    if os.environ.get("CXX"):
-        candidates.append(shlex.split(os.environ["CXX"]))
+    try:
+        if env.get("CXX"):
+            candidates.append(env.get("CXX"))
+    except env.EnvironmentVariableError:
+        pass                      # info reports it among the environment lines
     candidates += [[name] for name in CXX_CANDIDATES]
     for cmd in candidates:
         if not cmd or shutil.which(cmd[0]) is None:
@@ -118,8 +121,13 @@ def info_lines() -> list[str]:
     else:
         lines.append(f"C++ compiler (CPU path): {shlex.join(cxx[0])}: {cxx[1]}")
         lines.append(f"C launch path (CPU): {_fastcall_line()}")
-    lines.append(f"host kernel cache: {host_cache_dir()}")
+    try:
+        lines.append(f"host kernel cache: {host_cache_dir()}")
+    except Exception as exc:       # info reports; it does not fail
+        lines.append(f"host kernel cache: unusable ({exc})")
     lines.append(_nvrtc_line())
+    from .runtime import env
+    lines += [f"environment: {line}" for line in env.settings()]
     return lines
 
 

@@ -72,8 +72,9 @@ def _build(spec: ModuleSpec, names: tuple, device: str):
         from .host import HostModule
         return HostModule(spec.code(), options=NVRTC_OPTIONS, name_expressions=names,
                           include_dirs=(kernel_dir(),), name=spec.name)
-    from .device import device_module
-    return device_module(spec.code(), names, include_dir=kernel_dir())
+    from .device import CheckedModule, device_module
+    code = spec.code()
+    return CheckedModule(device_module(code, names, include_dir=kernel_dir()), code)
 
 
 def get_kernel(source: str, name: str, device: str):

@@ -58,6 +58,29 @@ def device_module(code: str, name_expressions: Sequence[str], include_dir):
                           name_expressions=list(name_expressions))
 
 
+class CheckedModule:
+    """A module built from ``code`` (a ``cupy.RawModule`` from :func:`device_module`) whose
+    ``get_function`` returns kernels that check every launch before it runs
+    (:class:`gpuad.runtime.checks.CheckedKernel`): CuPy passes what it is given, so a wrong
+    argument would otherwise corrupt device memory silently. The parameters come from
+    ``code`` (:func:`gpuad.runtime.cxx.kernel_signatures`, template arguments substituted from
+    the name expression); a kernel whose parameters cannot be read gets its launch
+    configuration checked only. Other attributes are the RawModule's (``raw``)."""
+
+    def __init__(self, raw, code: str):
+        self.raw, self._code, self._signatures = raw, code, None
+
+    def get_function(self, name: str):
+        from . import cxx
+        from .checks import CheckedKernel
+        if self._signatures is None:
+            self._signatures = cxx.kernel_signatures(self._code)
+        return CheckedKernel(self.raw.get_function(name), name, cxx.params_of(self._signatures, name))
+
+    def __getattr__(self, attr):
+        return getattr(self.raw, attr)
+
+
 def device_unavailable_reason() -> str | None:
     """None if CuPy can use a CUDA device, else why not (never raises)."""
     try:

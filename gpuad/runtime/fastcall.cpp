@@ -35,17 +35,21 @@ struct Launcher {
     PyObject* accept;    // tuple: per parameter a dict {type: code}
     PyObject* dtypes;    // tuple: per parameter None or a frozenset of numpy dtypes
     PyObject* likely;    // tuple: per parameter None or the dtype its arrays usually have
+    int need[MAX_ARGS];  // per parameter: the NumPy flags an array for it must have (0: not a pointer)
     PyObject* slow;      // Python callable (grid, block, args, shared_mem): packs anything, raises
     PyObject* on_error;  // Python callable (): raises the kernel's error
 };
 
-int dims(PyObject* v, long long* q) {
-    // An int or a 1-tuple of ints; 0 = leave it to the slow path.
+// CUDA's limits, as gpuad/runtime/checks.py (which raises the error naming them) and host.h.
+constexpr long long MAX_GRID_X = 2147483647, MAX_BLOCK_X = 1024, MAX_SHARED_MEM = 227 * 1024;
+
+int dims(PyObject* v, long long* q, long long most) {
+    // An int or a 1-tuple of ints in [1, most]; 0 = leave it to the slow path.
     if (PyTuple_CheckExact(v) && PyTuple_GET_SIZE(v) == 1) v = PyTuple_GET_ITEM(v, 0);
     if (!PyLong_CheckExact(v)) return 0;
     int overflow = 0;
     long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
-    if (overflow || x < 0) return 0;
+    if (overflow || x < 1 || x > most) return 0;
     q[0] = x, q[1] = 1, q[2] = 1;
     return 1;
 }
@@ -57,7 +61,11 @@ int pack(const Launcher* self, int i, PyObject* a, long long* slot) {
     switch (PyLong_AsLong(code_obj)) {
     case ARRAY_ID:
     case ARRAY_PTR: {
-        if (!PyArray_CheckExact(a)) return 0;
+        // The kernel gets the first element's address and ignores strides: anything but a
+        // C-contiguous aligned array (writeable, for a non-const pointee) goes to the slow
+        // path, which names the argument and refuses it.
+        if (!PyArray_CheckExact(a) || (PyArray_FLAGS((PyArrayObject*)a) & self->need[i]) != self->need[i])
+            return 0;
         PyObject* dts = PyTuple_GET_ITEM(self->dtypes, i);
         // Built-in dtypes are singletons: an identity test settles the usual case.
         if (dts != Py_None && (PyObject*)PyArray_DESCR((PyArrayObject*)a) != PyTuple_GET_ITEM(self->likely, i)) {
@@ -134,11 +142,12 @@ PyObject* launch(Launcher* self, PyObject* grid, PyObject* block, PyObject* args
     int ok = 1;
     long long shared = 0;
     if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) != self->nargs || self->nargs > MAX_ARGS ||
-        !dims(grid, f + F_GRID) || !dims(block, f + F_BLOCK) || (smem != nullptr && !PyLong_CheckExact(smem)))
+        !dims(grid, f + F_GRID, MAX_GRID_X) ||
+        !dims(block, f + F_BLOCK, MAX_BLOCK_X) || (smem != nullptr && !PyLong_CheckExact(smem)))
         ok = 0;
     if (ok && smem != nullptr) {
         shared = PyLong_AsLongLong(smem);
-        if (shared < 0 || PyErr_Occurred()) {
+        if (shared < 0 || shared > MAX_SHARED_MEM || PyErr_Occurred()) {
             PyErr_Clear();
             ok = 0;
         }
@@ -182,25 +191,32 @@ void Launcher_dealloc(PyObject* op) {
 
 PyTypeObject LauncherType = {PyVarObject_HEAD_INIT(nullptr, 0)};
 
-// launcher(fn_address, accept, dtypes, likely, mode, workers, slow, on_error)
+// launcher(fn_address, accept, dtypes, likely, need, mode, workers, slow, on_error)
 PyObject* make_launcher(PyObject*, PyObject* a) {
     unsigned long long addr;
-    PyObject *accept, *dtypes, *likely, *slow, *on_error;
+    PyObject *accept, *dtypes, *likely, *need, *slow, *on_error;
     long long mode, workers;
-    if (!PyArg_ParseTuple(a, "KO!O!O!LLOO", &addr, &PyTuple_Type, &accept, &PyTuple_Type, &dtypes, &PyTuple_Type,
-                          &likely, &mode, &workers, &slow, &on_error))
+    if (!PyArg_ParseTuple(a, "KO!O!O!O!LLOO", &addr, &PyTuple_Type, &accept, &PyTuple_Type, &dtypes, &PyTuple_Type,
+                          &likely, &PyTuple_Type, &need, &mode, &workers, &slow, &on_error))
         return nullptr;
-    if (PyTuple_GET_SIZE(accept) != PyTuple_GET_SIZE(dtypes) || PyTuple_GET_SIZE(accept) != PyTuple_GET_SIZE(likely)) {
-        PyErr_SetString(PyExc_ValueError, "accept and dtypes differ in length");
+    const Py_ssize_t n = PyTuple_GET_SIZE(accept);
+    if (PyTuple_GET_SIZE(dtypes) != n || PyTuple_GET_SIZE(likely) != n || PyTuple_GET_SIZE(need) != n) {
+        PyErr_SetString(PyExc_ValueError, "accept, dtypes, likely and need differ in length");
         return nullptr;
     }
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(accept); ++i)
+    int flags[MAX_ARGS] = {};  // a kernel with more parameters always takes the slow path
+    for (Py_ssize_t i = 0; i < n; ++i) {
         if (!PyDict_Check(PyTuple_GET_ITEM(accept, i))) {
             PyErr_SetString(PyExc_TypeError, "accept must hold one dict per parameter");
             return nullptr;
         }
+        const long v = PyLong_AsLong(PyTuple_GET_ITEM(need, i));
+        if (v == -1 && PyErr_Occurred()) return nullptr;
+        if (i < MAX_ARGS) flags[i] = (int)v;
+    }
     Launcher* self = PyObject_New(Launcher, &LauncherType);
     if (self == nullptr) return nullptr;
+    std::memcpy(self->need, flags, sizeof flags);
     self->vectorcall = Launcher_vectorcall;
     self->fn = (LaunchFn)(Py_uintptr_t)addr;
     self->nargs = (int)PyTuple_GET_SIZE(accept);
@@ -412,7 +428,7 @@ PyMethodDef methods[] = {
      "binary_vjp(kd, kf, g, ins, need, acc) -> [gx, gy] or None"},
     {"set_split", set_split, METH_O, "set_split(elements per CPU worker)"},
     {"launcher", make_launcher, METH_VARARGS,
-     "launcher(fn_address, accept, dtypes, likely, mode, workers, slow, on_error) -> callable(grid, block, "
+     "launcher(fn_address, accept, dtypes, likely, need, mode, workers, slow, on_error) -> callable(grid, block, "
      "args, shared_mem=0)"},
     {nullptr, nullptr, 0, nullptr}};
 

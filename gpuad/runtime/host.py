@@ -9,7 +9,7 @@ loaded with :mod:`ctypes`, and launched over NumPy arrays with RawKernel's call 
     k((2,), (1,), (x, out, np.float64(2.0), x.size))
 
 Builds are cached on disk (``$GPUAD_CACHE_DIR`` or ``~/.cache/gpuad/host``), keyed by everything
-that reaches the compiler. Kernels whose source (or the ``__device__`` functions and macros they
+that reaches the compiler, and loaded only when this user built them (see "build cache"). Kernels whose source (or the ``__device__`` functions and macros they
 use) contains no barrier or warp function run each virtual thread as a plain call; the others
 run a block's threads as fibers that interleave at every barrier. Blocks are spread over
 :func:`cpu_workers` OS threads.
@@ -18,30 +18,36 @@ Host-build-only source rewrite: ``extern __shared__ T s[];`` inside a function b
 ``T* const s = <this block's dynamic shared memory>;`` (the file on disk is not changed), so
 ``sizeof(s)`` is a pointer's size there.
 
-Environment: ``CXX`` (compiler), ``GPUAD_CACHE_DIR``, ``GPUAD_NUM_THREADS`` (see
-:func:`cpu_workers`), ``GPUAD_HOST_CXXFLAGS`` (extra flags, e.g. ``-march=native``, which then
-keys the cache by CPU), ``GPUAD_HOST_ISA=baseline`` (no ``-march=x86-64-v3`` on CPUs that
-have it), ``GPUAD_FASTCALL=0`` (launch through ctypes), ``GPUAD_FIBER_STACK_KB`` (stack per
-fiber, default 128; a guard page below each turns an overflow into a crash instead of
-corruption).
+Environment (read through :mod:`gpuad.runtime.env`, listed in README): ``CXX``,
+``GPUAD_CACHE_DIR``, ``GPUAD_NUM_THREADS``, ``GPUAD_HOST_CXXFLAGS``, ``GPUAD_HOST_ISA``,
+``GPUAD_FASTCALL``, ``GPUAD_FIBER_STACK_KB``, ``GPUAD_QUIET``.
 """
 from __future__ import annotations
 
+import atexit
+import contextlib
 import ctypes
+import errno
+import functools
 import hashlib
+import json
 import os
 import platform
 import re
 import shlex
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
 import threading
+import warnings
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+from . import checks, cxx, env
 
 __all__ = ["HostModule", "HostKernel", "cpu_workers", "fastcall", "fastcall_status", "BUILD_COUNT"]
 
@@ -77,16 +83,16 @@ def _vector_math() -> bool:
 
 VECTOR_MATH = (("-fopenmp-simd", "-DGPUAD_HOST_VECTOR_MATH=1"), ("-lmvec",)) \
     if _vector_math() else ((), ())
-_CACHE_VERSION = "gpuad-host-1"
+_CACHE_VERSION = "gpuad-host-2"
 _HEADER_SLOTS = 10  # frame layout shared with host.h (F_ARGS)
 
 
 def cpu_workers() -> int:
     """How many OS threads a kernel launch may use: ``$GPUAD_NUM_THREADS``, else the CPUs
     this process may run on (``os.cpu_count()`` where affinity is unknown)."""
-    env = os.environ.get("GPUAD_NUM_THREADS", "").strip()
-    if env:
-        return max(1, int(env))
+    n = env.get("GPUAD_NUM_THREADS")
+    if n is not None:
+        return n
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
@@ -94,37 +100,74 @@ def cpu_workers() -> int:
 
 
 # ------------------------------------------------------------------------------------ compiler
+_NO_COMPILER = "install g++ (apt-get install g++) or set CXX to a C++20 compiler"
 _compiler_versions: dict[tuple[str, ...], str] = {}
 
 
-def _compiler() -> tuple[list[str], str]:
-    env = os.environ.get("CXX", "").strip()
-    if env:
-        argv = shlex.split(env)
+def _find_compiler() -> list[str] | None:
+    """The compiler's argv (its executable resolved on PATH), or None; runs nothing."""
+    argv = list(env.get("CXX"))
+    if argv:
         exe = shutil.which(argv[0])
-        if exe is None:
-            raise RuntimeError(
-                f"no C++ compiler found: CXX={env!r} is not an executable; "
-                "install g++ (apt-get install g++) or set CXX to a C++20 compiler")
-        argv[0] = exe
     else:
         exe = next(filter(None, map(shutil.which, ("g++", "c++", "clang++"))), None)
-        if exe is None:
-            raise RuntimeError(
-                "no C++ compiler found (looked at $CXX, then g++, c++, clang++ on PATH): "
-                "install g++ (apt-get install g++) or set CXX to a C++20 compiler")
         argv = [exe]
+    if exe is None:
+        return None
+    argv[0] = exe
+    return argv
+
+
+def _compiler() -> tuple[list[str], str]:
+    """The compiler's argv and identity text (``--version``); a clear error if there is none
+    or if it lives where another user could replace it."""
+    argv = _find_compiler()
+    if argv is None:
+        given = env.get("CXX")
+        if given:
+            raise RuntimeError(f"no C++ compiler found: CXX={shlex.join(given)!r} is not an executable; "
+                               + _NO_COMPILER)
+        raise RuntimeError("no C++ compiler found (looked at $CXX, then g++, c++, clang++ on PATH): "
+                           + _NO_COMPILER)
     key = tuple(argv)
     if key not in _compiler_versions:
+        exe = os.path.realpath(argv[0])
+        for path in (exe, os.path.dirname(exe)):
+            why = _distrust(os.stat(path), "bindir" if path != exe else "exe")
+            if why:
+                raise RuntimeError(f"refusing to run the C++ compiler {exe}: {path} {why}; set CXX to a "
+                                   "compiler that only root or you can change")
         r = subprocess.run([*argv, "--version"], capture_output=True, text=True)
-        _compiler_versions[key] = f"{os.path.realpath(exe)}\n{r.stdout}"
+        _compiler_versions[key] = f"{exe}\n{r.stdout}"
     return argv, _compiler_versions[key]
 
 
-def _flags(version: str, cxx: Sequence[str] = ()) -> list[str]:
+def _compiler_identity(argv: Sequence[str]) -> str:
+    """What a build depends on in the compiler, read without running it: each executable of
+    the command (``ccache g++`` has two) by resolved path, size and modification time."""
+    out = []
+    for a in argv:
+        exe = None if a.startswith("-") else shutil.which(a)
+        if exe:
+            st = os.stat(exe)
+            a = f"{os.path.realpath(exe)}:{st.st_size}:{st.st_mtime_ns}"
+        out.append(a)
+    return "\n".join(out)
+
+
+def _flags(version: str, argv: Sequence[str] = ()) -> list[str]:
     gcc = "clang" not in version.lower()
-    return [*CXXFLAGS, *(GCC_FLAGS + VECTOR_MATH[0] if gcc else ()), *_isa_flags(tuple(cxx)),
-            *shlex.split(os.environ.get("GPUAD_HOST_CXXFLAGS", ""))]
+    return [*CXXFLAGS, *(GCC_FLAGS + VECTOR_MATH[0] if gcc else ()), *_isa_flags(tuple(argv)),
+            *env.get("GPUAD_HOST_CXXFLAGS")]
+
+
+def _flags_key() -> str:
+    """What decides the flags besides the compiler (which the build record keys), known
+    without running it: $CXX as written, extra flags, the ISA mode and whether this CPU has
+    x86-64-v3, vector math, and the CPU itself for -march=native builds."""
+    extra = env.get("GPUAD_HOST_CXXFLAGS")
+    return repr((env.get("CXX"), extra, env.get("GPUAD_HOST_ISA"), _v3_cpu(), VECTOR_MATH,
+                 _machine_identity(extra)))
 
 
 # x86-64-v3 (AVX2, FMA, BMI2, ...): NumPy picks its AVX2 loops at run time, and so does the
@@ -148,20 +191,23 @@ def _cpu_features() -> frozenset:
     return frozenset()
 
 
-def _isa_flags(cxx: tuple) -> tuple:
-    if os.environ.get("GPUAD_HOST_ISA", "").strip().lower() == "baseline":
+@functools.lru_cache(maxsize=None)
+def _v3_cpu() -> bool:
+    return platform.machine() in ("x86_64", "AMD64") and _X86_64_V3 <= _cpu_features()
+
+
+def _isa_flags(argv: tuple) -> tuple:
+    if env.get("GPUAD_HOST_ISA") == "baseline" or not argv:
         return ()
-    if platform.machine() not in ("x86_64", "AMD64") or not cxx:
-        return ()
-    if cxx not in _isa_cache:
+    if argv not in _isa_cache:
         flags: tuple = ()
-        if _X86_64_V3 <= _cpu_features():
-            r = subprocess.run([*cxx, "-march=x86-64-v3", "-x", "c++", "-E", "-"], input="",
+        if _v3_cpu():
+            r = subprocess.run([*argv, "-march=x86-64-v3", "-x", "c++", "-E", "-"], input="",
                                capture_output=True, text=True)
             if r.returncode == 0:
                 flags = ("-march=x86-64-v3",)
-        _isa_cache[cxx] = flags
-    return _isa_cache[cxx]
+        _isa_cache[argv] = flags
+    return _isa_cache[argv]
 
 
 def _machine_identity(flags: Sequence[str]) -> str:
@@ -227,26 +273,24 @@ def _build_fastcall():
     import importlib.machinery
     import importlib.util
     import sysconfig
+    if not env.get("GPUAD_FASTCALL"):
+        return [None, "off (GPUAD_FASTCALL=0)"]
     mod, status = None, ""
     try:
-        if os.environ.get("GPUAD_FASTCALL", "1").strip() == "0":
-            raise RuntimeError("off (GPUAD_FASTCALL=0)")
         include = sysconfig.get_paths()["include"]
         if not (Path(include) / "Python.h").is_file():
             raise RuntimeError(f"off: Python's headers are not installed ({include}/Python.h; "
                                "apt-get install python3-dev)")
-        cxx, version = _compiler()
         flags = ["-std=c++17", "-O2", "-fPIC", "-shared", "-fvisibility=hidden",
                  f"-I{include}", f"-I{np.get_include()}"]
-        path = cache_dir() / _cache_name(
-            "gpuad_fastcall", (_CACHE_VERSION, _FASTCALL_SOURCE.read_text(), repr(cxx), version,
+        path, load, _ = _cached_build(
+            "gpuad_fastcall", (_CACHE_VERSION, _FASTCALL_SOURCE.read_text(), repr(env.get("CXX")),
                                repr(flags), np.__version__, sys.implementation.cache_tag or "",
-                               sys.version, platform.machine()))
-        if not path.exists():
-            _compile(path, lambda src, out: [*cxx, *flags, str(_FASTCALL_SOURCE), "-o", str(out)],
-                     "gpuad/runtime/fastcall.cpp")
-        loader = importlib.machinery.ExtensionFileLoader("gpuad_fastcall", str(path))
-        spec = importlib.util.spec_from_file_location("gpuad_fastcall", str(path), loader=loader)
+                               sys.version, platform.machine()),
+            "gpuad/runtime/fastcall.cpp",
+            lambda argv, version, src, out: [*argv, *flags, str(_FASTCALL_SOURCE), "-o", str(out)])
+        loader = importlib.machinery.ExtensionFileLoader("gpuad_fastcall", load)
+        spec = importlib.util.spec_from_file_location("gpuad_fastcall", load, loader=loader)
         mod = importlib.util.module_from_spec(spec)
         loader.exec_module(mod)
         status = f"on ({path})"
@@ -267,127 +311,10 @@ def fastcall_status() -> str:
     return _fastcall_state[1]
 
 
-# ------------------------------------------------------------------------------ source scanning
-_COMMENT_OR_LITERAL = re.compile(r'//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.S)
-_DIRECTIVE = re.compile(r"^[ \t]*#(?:[^\n]*\\\n)*[^\n]*", re.M)
-_TOKEN = re.compile(r"[A-Za-z_]\w*|::|\S")
-_IDENT = re.compile(r"[A-Za-z_]\w*")
-_BARRIER = re.compile(r"__(?:syncthreads\w*|syncwarp|shfl\w*_sync|ballot_sync|any_sync|all_sync)")
+# ------------------------------------------------------------------------------ source rewriting
 _INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*[<"]([^>"]+)[>"]', re.M)
-_DEFINE = re.compile(r"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)((?:[^\n]*\\\n)*[^\n]*)", re.M)
 _EXTERN_SHARED = re.compile(r"\bextern\b([^;{}]*?\b__shared__\b[^;{}]*?)\[\s*\]\s*;")
 _ATTRIBUTE = re.compile(r"\b(?:__shared__|__align__|alignas|__attribute__)\b\s*(\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\))?")
-_NOT_FUNCTIONS = {"if", "for", "while", "switch", "catch", "return", "sizeof", "alignof", "decltype",
-                  "noexcept", "static_assert", "__attribute__", "defined"}
-_QUALIFIERS = {"const", "noexcept", "override", "final", "mutable", "volatile", "&", "&&"}
-
-
-def _strip(code: str) -> str:
-    """Comments and literals blanked (same length, newlines kept; "..." becomes "")."""
-    def blank(m):
-        s = m.group(0)
-        if s[0] in "\"'":
-            return s[0] + " " * (len(s) - 2) + s[-1]
-        return re.sub(r"[^\n]", " ", s)
-    return _COMMENT_OR_LITERAL.sub(blank, code)
-
-
-def _tokens(stripped: str) -> list[re.Match]:
-    return list(_TOKEN.finditer(_DIRECTIVE.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), stripped)))
-
-
-def _brackets(toks: list[str]) -> dict[int, int]:
-    """Index of each (, {, ), } -> index of its partner."""
-    pair, stack = {}, []
-    for i, t in enumerate(toks):
-        if t in "({":
-            stack.append(i)
-        elif t in ")}" and stack:
-            j = stack.pop()
-            pair[i], pair[j] = j, i
-    return pair
-
-
-def _scan_kernels(stripped: str):
-    """Non-template __global__ definitions -> {bare name: qualified name}, and the character
-    ranges of braces that are not namespaces or extern "C" blocks (function and class bodies)."""
-    ms = _tokens(stripped)
-    toks = [m.group(0) for m in ms]
-    pair = _brackets(toks)
-    kernels: dict[str, str] = {}
-    scopes: list[str | None] = []  # namespace name, "" (transparent) or None (other)
-    bodies: list[tuple[int, int]] = []
-    start = 0
-    for i, t in enumerate(toks):
-        if t == "{":
-            decl = toks[start:i]
-            if "namespace" in decl:
-                scopes.append("::".join(x for x in decl[decl.index("namespace") + 1:] if x != "::"))
-            elif decl[-2:] == ["extern", '"'] or decl[-3:] == ["extern", '"', '"']:
-                scopes.append("")
-            else:
-                scopes.append(None)
-                if i in pair:
-                    bodies.append((ms[i].start(), ms[pair[i]].start()))
-            start = i + 1
-        elif t == "}":
-            if scopes:
-                scopes.pop()
-            start = i + 1
-        elif t == ";":
-            start = i + 1
-        elif t == "__global__" and None not in scopes and "template" not in toks[start:i]:
-            j = i + 1
-            while j < len(toks) and toks[j] != "(":
-                j += 1
-            while j < len(toks) and toks[j - 1] in ("__launch_bounds__", "__attribute__", "alignas"):
-                j = pair.get(j, len(toks)) + 1
-                while j < len(toks) and toks[j] != "(":
-                    j += 1
-            if j >= len(toks) or j not in pair or not _IDENT.fullmatch(toks[j - 1]):
-                continue
-            k = pair[j] + 1
-            while k < len(toks) and toks[k] not in ("{", ";"):
-                k += 1
-            if k < len(toks) and toks[k] == "{":
-                name = toks[j - 1]
-                kernels[name] = "::".join([s for s in scopes if s] + [name])
-    return kernels, bodies
-
-
-def _barrier_names(stripped_texts: Sequence[str]) -> set[str]:
-    """Names of functions and macros that use a barrier or warp function, directly or through
-    other such names (by identifier, across all texts; conservative)."""
-    uses: dict[str, set[str]] = {}
-    for text in stripped_texts:
-        for m in _DEFINE.finditer(text):
-            uses.setdefault(m.group(1), set()).update(_IDENT.findall(m.group(2)))
-        toks = [m.group(0) for m in _tokens(text)]
-        pair = _brackets(toks)
-        for i, t in enumerate(toks):
-            if t != "{" or i not in pair:
-                continue
-            j = i - 1
-            while j >= 0 and toks[j] in _QUALIFIERS:
-                j -= 1
-            if j > 0 and toks[j] == ")" and j in pair and toks[pair[j] - 1] == "noexcept":
-                j = pair[j] - 2
-                while j >= 0 and toks[j] in _QUALIFIERS:
-                    j -= 1
-            if j <= 0 or toks[j] != ")" or j not in pair:
-                continue
-            name = toks[pair[j] - 1] if pair[j] > 0 else ""
-            if _IDENT.fullmatch(name) and name not in _NOT_FUNCTIONS:
-                uses.setdefault(name, set()).update(x for x in toks[i + 1:pair[i]] if _IDENT.fullmatch(x))
-    found = {x for ids in uses.values() for x in ids if _BARRIER.fullmatch(x)}
-    changed = True
-    while changed:
-        changed = False
-        for name, ids in uses.items():
-            if name not in found and not ids.isdisjoint(found):
-                found.add(name)
-                changed = True
-    return found
 
 
 def _rewrite_dynamic_shared(code: str, stripped: str, bodies, module: str) -> str:
@@ -398,7 +325,7 @@ def _rewrite_dynamic_shared(code: str, stripped: str, bodies, module: str) -> st
                 f"CUDA module '{module}': 'extern __shared__' at namespace scope is not supported on "
                 "the CPU; declare the dynamic shared array inside the kernel")
         decl = _ATTRIBUTE.sub(" ", code[m.start(1):m.end(1)]).strip()
-        name = _IDENT.findall(decl)[-1]
+        name = cxx.IDENT.findall(decl)[-1]
         ctype = decl[:decl.rindex(name)].strip()
         text = f"{ctype}* const {name} = reinterpret_cast<{ctype}*>(::gpuad_host::dynamic_shared());"
         out += [code[last:m.start()], text, "\n" * code.count("\n", m.start(), m.end())]
@@ -427,7 +354,8 @@ def _headers(code: str, dirs: Sequence[Path]) -> dict[str, str]:
 # ---------------------------------------------------------------------------------- arguments
 class _ParamInfo(ctypes.Structure):
     _fields_ = [("type", ctypes.c_char_p), ("size", ctypes.c_longlong), ("kind", ctypes.c_char),
-                ("pointee_kind", ctypes.c_char), ("pointee_size", ctypes.c_longlong)]
+                ("pointee_kind", ctypes.c_char), ("pointee_const", ctypes.c_char),
+                ("pointee_size", ctypes.c_longlong)]
 
 
 def _array_data_offset() -> int:
@@ -445,7 +373,6 @@ _PTR_OFFSET = _array_data_offset()
 
 # Codes for how one argument is written into its 8-byte frame slot.
 (_ARRAY_ID, _NULL, _F64, _F32, _INT, _UINT64, _BOOL, _BYTES, _ARRAY_PTR) = range(9)
-_KIND_NAMES = {"f": "floating", "i": "integer", "u": "integer", "b": "bool", "p": "pointer", "o": "value"}
 _NUMPY_SCALARS = {t for t in set(np.sctypeDict.values()) if issubclass(t, np.generic)}
 
 
@@ -472,55 +399,23 @@ def _accepted(kind: str, size: int) -> dict[type, int]:
     return acc
 
 
-def _pointee_dtypes(kind: str, size: int) -> frozenset | None:
-    names = {"f": [f"f{size}"], "i": [f"i{size}", f"u{size}"], "u": [f"i{size}", f"u{size}"],
-             "b": ["?", "i1", "u1"]}.get(kind)
-    if not names:
-        return None  # void*, structs: any array
-    if kind in "iu" and size == 1:
-        names.append("?")
-    out = set()
-    for n in names:
-        try:
-            out.add(np.dtype(n))
-        except TypeError:
-            pass
-    return frozenset(out) or None
-
-
-def _describe(a) -> str:
-    if isinstance(a, np.ndarray):
-        return f"a numpy array of {a.dtype}"
-    if isinstance(a, np.generic):
-        return f"numpy.{type(a).__name__} ({a.dtype.itemsize}-byte {_KIND_NAMES.get(a.dtype.kind, 'value')})"
-    if a is None:
-        return "None (null pointer)"
-    if isinstance(a, bool):
-        return "Python bool (passed as 1-byte bool)"
-    if isinstance(a, int):
-        return "Python int (passed as 8-byte long long)"
-    if isinstance(a, float):
-        return "Python float (passed as 8-byte double)"
-    return f"{type(a).__module__}.{type(a).__qualname__}"
-
-
-def _dims(q, at: int, v, what: str) -> None:
-    t = (v,) if isinstance(v, (int, np.integer)) else tuple(v)
-    if not 1 <= len(t) <= 3 or not all(isinstance(x, (int, np.integer)) for x in t):
-        raise TypeError(f"{what} must be an int or a tuple of 1 to 3 ints, got {v!r}")
-    t = t + (1,) * (3 - len(t))
-    q[at], q[at + 1], q[at + 2] = t
+# NumPy's array flags (NPY_ARRAY_*, stable ABI): what an array handed over as a pointer to its
+# first element must have. The kernel ignores strides, so it must be C-contiguous (a broadcast
+# view is not), and it may write only through writeable memory.
+_C_CONTIGUOUS, _ALIGNED, _WRITEABLE = 0x1, 0x100, 0x400
 
 
 class HostKernel:
     """One kernel of a :class:`HostModule`, called like ``cupy.RawKernel``.
 
     ``kernel(grid, block, args, shared_mem=0)``: ``grid``/``block`` are ints or tuples of up to
-    three ints; ``args`` holds NumPy arrays (passed as pointers to their data), ``None`` (null
-    pointer), NumPy scalars (by value), Python ``int`` (as ``long long``), ``float`` (as
-    ``double``) and ``bool``. Each argument is checked against the kernel's C++ parameter: a
-    pointer takes an array of a matching element type or None; a scalar takes a scalar of the
-    same size and kind. ``shared_mem`` bytes back ``extern __shared__`` arrays.
+    three ints within CUDA's limits; ``args`` holds NumPy arrays (passed as pointers to their
+    data), ``None`` (null pointer), NumPy scalars (by value), Python ``int`` (as ``long
+    long``), ``float`` (as ``double``) and ``bool``. Each argument is checked against the
+    kernel's C++ parameter: a pointer takes None or a C-contiguous, aligned array of a
+    matching element type, writeable unless the pointee is const; a scalar takes a scalar of
+    the same size and kind. ``shared_mem`` bytes (at most ``checks.MAX_SHARED_MEM``) back
+    ``extern __shared__`` arrays. Nothing runs unless every check passes.
 
     Attributes: ``name``, ``param_types`` (C++ spellings), ``uses_barriers`` (the block's
     threads run as fibers).
@@ -540,8 +435,10 @@ class HostKernel:
         self.param_types = [p.type.decode().rsplit("T = ", 1)[-1].rstrip("]").strip() for p in params]
         self._kinds = [(p.kind.decode(), p.size) for p in params]
         self._accept = tuple(_accepted(k, s) for k, s in self._kinds)
-        self._dtypes = tuple(_pointee_dtypes(p.pointee_kind.decode(), p.pointee_size) if p.kind == b"p" else None
-                             for p in params)
+        self._dtypes = tuple(checks.pointee_dtypes(p.pointee_kind.decode(), p.pointee_size)
+                             if p.kind == b"p" else None for p in params)
+        self._need = tuple(_C_CONTIGUOUS | _ALIGNED | (0 if p.pointee_const != b"\0" else _WRITEABLE)
+                           if p.kind == b"p" else 0 for p in params)
         self._nargs = len(params)
         self._mode = 1 if uses_barriers else 0
         self._launch = lib[f"gpuad_launch_{index}"]
@@ -559,7 +456,7 @@ class HostKernel:
                       for acc in self._accept),
                 tuple(self._dtypes),
                 tuple(min(d, key=lambda t: t.str) if d else None for d in self._dtypes),
-                self._mode, module.workers, self._call_py, self._raise)
+                self._need, self._mode, module.workers, self._call_py, self._raise)
 
     def __repr__(self):
         return f"<HostKernel {self.name}({', '.join(self.param_types)})>"
@@ -582,30 +479,25 @@ class HostKernel:
         fr = frames.pop() if frames else self._frame()
         try:
             q = fr[1]
-            if type(grid) is int:
-                q[0], q[1], q[2] = grid, 1, 1
-            elif type(grid) is tuple and len(grid) == 1:
-                q[0], q[1], q[2] = grid[0], 1, 1
+            g = grid[0] if type(grid) is tuple and len(grid) == 1 else grid
+            b = block[0] if type(block) is tuple and len(block) == 1 else block
+            if (type(g) is int and type(b) is int and type(shared_mem) is int and 0 < g <= checks.MAX_GRID_X
+                    and 0 < b <= checks.MAX_BLOCK_XY and 0 <= shared_mem <= checks.MAX_SHARED_MEM):
+                q[0], q[1], q[2], q[3], q[4], q[5], q[6] = g, 1, 1, b, 1, 1, shared_mem
             else:
-                _dims(q, 0, grid, "grid")
-            if type(block) is int:
-                q[3], q[4], q[5] = block, 1, 1
-            elif type(block) is tuple and len(block) == 1:
-                q[3], q[4], q[5] = block[0], 1, 1
-            else:
-                _dims(q, 3, block, "block")
-            q[6] = shared_mem
+                (q[0], q[1], q[2]), (q[3], q[4], q[5]), q[6] = checks.launch_config(
+                    self.name, grid, block, shared_mem)
             if len(args) != self._nargs:
                 raise TypeError(f"kernel '{self.name}' takes {self._nargs} arguments "
                                 f"({', '.join(self.param_types)}), got {len(args)}")
             i = _HEADER_SLOTS
-            for a, acc, dts in zip(args, self._accept, self._dtypes):
+            for a, acc, dts, need in zip(args, self._accept, self._dtypes, self._need):
                 c = acc.get(type(a))
                 if c is None:
                     c = self._resolve(i - _HEADER_SLOTS, a)
                 if c == _ARRAY_ID:
-                    if dts is not None and a.dtype not in dts:
-                        raise self._dtype_error(i - _HEADER_SLOTS, a)
+                    if (dts is not None and a.dtype not in dts) or a.flags.num & need != need:
+                        raise self._array_error(i - _HEADER_SLOTS, a)
                     q[i] = id(a)
                 elif c == _F64:
                     fr[3][i] = a
@@ -620,8 +512,8 @@ class HostKernel:
                 elif c == _UINT64:
                     fr[2][i] = int(a) & 0xFFFFFFFFFFFFFFFF
                 elif c == _ARRAY_PTR:
-                    if dts is not None and a.dtype not in dts:
-                        raise self._dtype_error(i - _HEADER_SLOTS, a)
+                    if (dts is not None and a.dtype not in dts) or a.flags.num & need != need:
+                        raise self._array_error(i - _HEADER_SLOTS, a)
                     q[i] = a.ctypes.data
                 else:
                     self._put_bytes(fr, i, a)
@@ -632,20 +524,29 @@ class HostKernel:
             fr[5].clear()
             frames.append(fr)
 
+    def _param(self, index: int) -> str:
+        """Parameter ``index`` as C++ spells it, with its name where the source gives one."""
+        name = self._module._param_names(self.name, self._nargs)[index]
+        return f"{self.param_types[index]} {name}".strip()
+
     def _resolve(self, index: int, a) -> int:
         """Slow path: subclasses of accepted types, else a TypeError naming the mismatch."""
         kind, size = self._kinds[index]
         for t, code in self._accept[index].items():
             if isinstance(a, t) and not (t is int and isinstance(a, bool)):
                 return code
-        expected = f"{self.param_types[index]} ({size}-byte {_KIND_NAMES[kind]})"
+        expected = f"{self.param_types[index]} ({size}-byte {checks.KINDS[kind]})"
         if kind == "p":
             expected = f"{self.param_types[index]} (pass a NumPy array or None)"
-        raise TypeError(f"kernel '{self.name}' argument {index}: expected {expected}, got {_describe(a)}")
+        raise TypeError(f"kernel '{self.name}' argument {index} ({self._param(index)}): expected {expected}, "
+                        f"got {checks.describe(a)}")
 
-    def _dtype_error(self, index: int, a) -> TypeError:
-        return TypeError(f"kernel '{self.name}' argument {index}: expected {self.param_types[index]}, "
-                         f"got {_describe(a)} (element type does not match)")
+    def _array_error(self, index: int, a) -> Exception:
+        if self._dtypes[index] is not None and a.dtype not in self._dtypes[index]:
+            return TypeError(f"kernel '{self.name}' argument {index} ({self._param(index)}): expected "
+                             f"{self.param_types[index]}, got {checks.describe(a)} (element type does not match)")
+        what, fix = checks.array_problem(a, writes=bool(self._need[index] & _WRITEABLE))
+        return checks.argument_error(ValueError, self.name, index, self._param(index), what, fix)
 
     @staticmethod
     def _put_bytes(fr, i: int, a) -> None:
@@ -684,12 +585,12 @@ class HostModule:
         self.workers = cpu_workers()
         opt_dirs, defines = _translate_options(options)
         dirs = [KERNELS_DIR, *map(Path, include_dirs), *map(Path, opt_dirs)]
-        stripped = _strip(code)
-        plain, bodies = _scan_kernels(stripped)
+        stripped = cxx.strip(code)
+        plain, bodies = cxx.scan_kernels(stripped)
         code = _rewrite_dynamic_shared(code, stripped, bodies, name)
         headers = _headers(code, dirs)
         macros = "".join(f"#define {d[2:].replace('=', ' ', 1)}\n" for d in defines if d.startswith("-D"))
-        barrier_names = _barrier_names([stripped, macros, *map(_strip, headers.values())])
+        barrier_names = cxx.barrier_names([stripped, macros, *map(cxx.strip, headers.values())])
 
         entries: dict[str, int] = {}
         exprs: list[str] = []
@@ -703,25 +604,22 @@ class HostModule:
                 entries[key] = len(exprs)
                 exprs.append(expr)
         self._entries = entries
-        self._barriers = {k: _base_name(k) in barrier_names for k in entries}
+        self._barriers = {k: cxx.base_name(k) in barrier_names for k in entries}
+        self._code = code
+        self._signatures: dict | None = None
 
-        cxx, version = _compiler()
-        flags = _flags(version, cxx)
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:60] or "module"
-        self.library_path = cache_dir() / _cache_name(
+        self.library_path, load, self.built = _cached_build(
             safe, (_CACHE_VERSION, code, repr(sorted(headers.items())), repr(tuple(options)),
-                   repr(list(name_expressions)), repr(cxx), version, repr(flags), HOST_HEADER.read_text(),
-                   sys.implementation.cache_tag or "", _machine_identity(flags),
-                   str(ctypes.sizeof(ctypes.c_void_p)), sys.byteorder))
-        self.built = False
-        if not self.library_path.exists():
-            source = (f'#line 1 "{safe}.cu"\n{code}\n#line 1 "<gpuad host launchers for {safe}>"\n'
-                      + _launchers(exprs, entries))
-            _build(source, self.library_path, cxx, flags, dirs, defines, name)
-            BUILD_COUNT += 1
-            self.built = True
-        self._lib = ctypes.CDLL(str(self.library_path))
+                   repr(list(name_expressions)), _flags_key(), HOST_HEADER.read_text(),
+                   sys.implementation.cache_tag or "", str(ctypes.sizeof(ctypes.c_void_p)), sys.byteorder),
+            f"CUDA module '{name}'", functools.partial(_command, dirs, defines),
+            f'#line 1 "{safe}.cu"\n{code}\n#line 1 "<gpuad host launchers for {safe}>"\n'
+            + _launchers(exprs, entries))
+        BUILD_COUNT += self.built
+        self._lib = ctypes.CDLL(load)
         self._lib.gpuad_error_message.restype = ctypes.c_char_p
+        self._lib.gpuad_set_fiber_stack_kb(ctypes.c_longlong(env.get("GPUAD_FIBER_STACK_KB")))
         self._kernels: dict[str, HostKernel] = {}
 
     @property
@@ -743,12 +641,16 @@ class HostModule:
     def _error(self) -> str:
         return self._lib.gpuad_error_message().decode(errors="replace")
 
+    def _param_names(self, kernel: str, n: int) -> list[str]:
+        """The parameter names the source gives kernel ``kernel`` (for error messages only, so
+        read when first needed), or blanks."""
+        if self._signatures is None:
+            self._signatures = cxx.kernel_signatures(self._code)
+        sig = self._signatures.get(cxx.base_name(kernel))
+        return [p.name for p in sig.params] if sig is not None and len(sig.params) == n else [""] * n
+
     def __repr__(self):
         return f"<HostModule {self.name!r} {self.library_path}>"
-
-
-def _base_name(expr: str) -> str:
-    return expr.split("<", 1)[0].strip().rsplit("::", 1)[-1].strip()
 
 
 def _launchers(exprs: list[str], entries: dict[str, int]) -> str:
@@ -765,43 +667,260 @@ def _launchers(exprs: list[str], entries: dict[str, int]) -> str:
     return "".join(out)
 
 
-def _build(source: str, target: Path, cxx: list[str], flags: list[str], dirs: list[Path],
-           defines: list[str], name: str) -> None:
-    _compile(target, lambda src, out: [
-        *cxx, *flags, "-include", str(HOST_HEADER), *(f"-I{d}" for d in dirs), *defines,
-        "-x", "c++", str(src), "-o", str(out),
-        *(VECTOR_MATH[1] if "-DGPUAD_HOST_VECTOR_MATH=1" in flags else ())],
-        f"CUDA module '{name}'", source)
+def _command(dirs: list[Path], defines: list[str], argv: list[str], version: str, src: Path, out: Path):
+    flags = _flags(version, argv)
+    return [*argv, *flags, "-include", str(HOST_HEADER), *(f"-I{d}" for d in dirs), *defines,
+            "-x", "c++", str(src), "-o", str(out),
+            *(VECTOR_MATH[1] if "-DGPUAD_HOST_VECTOR_MATH=1" in flags else ())]
 
 
 # ------------------------------------------------------------------------------ build cache
+# A cached library runs code in this process the moment it is loaded (its constructors), so
+# nothing is loaded that this user did not build: the cache is a directory of this user's
+# that no one else can write; a library is loaded only if it and the record naming it are
+# regular files of this user that no one else can write, and if the library's bytes, read
+# from the very file that is then loaded, hash to the SHA-256 recorded when it was built.
+# Anything else is rebuilt. Libraries are named by key and content hash, so a record always
+# names complete bytes whatever concurrent builders do. The key leaves out the compiler's
+# identity, which the record carries instead: a warm cache loads without a compiler on PATH,
+# and is rebuilt when a different compiler is there.
+_RECORD_VERSION = 1
+_CACHE_LOCK = threading.RLock()
+_dirs: dict[str, "_CacheDir | None"] = {}
+_private: list = []               # the per-process fallback _CacheDir, once made
+_PRIVATE_FIX = ("set GPUAD_CACHE_DIR to a directory of yours that only you can write "
+                "(mkdir -m 700 DIR), or fix this one (chown $USER DIR; chmod 700 DIR)")
+
+
+class _Distrusted(Exception):
+    """A cache file or directory that may not be used, and why (``str``)."""
+
+
+def _distrust(st: os.stat_result, kind: str = "file") -> str | None:
+    """Why a file or directory with status ``st`` may not be trusted, or None. A cache "file"
+    or "dir" must be this user's; a compiler's "exe" and its "bindir" may also be root's (and
+    the directory may be a sticky one of root's)."""
+    if kind in ("dir", "bindir") and not stat.S_ISDIR(st.st_mode):
+        return "is not a directory"
+    if kind in ("file", "exe") and not stat.S_ISREG(st.st_mode):
+        return "is not a regular file"
+    owners = (os.geteuid(),) if kind in ("file", "dir") else (os.geteuid(), 0)
+    if st.st_uid not in owners:
+        return f"is owned by uid {st.st_uid}, not by this user (uid {os.geteuid()})"
+    if st.st_mode & 0o022 and not (kind == "bindir" and st.st_mode & stat.S_ISVTX and st.st_uid == 0):
+        who = " and ".join(w for bit, w in ((0o020, "group"), (0o002, "others")) if st.st_mode & bit)
+        return f"is writable by {who} (mode {st.st_mode & 0o7777:o})"
+    return None
+
+
+class _CacheDir:
+    """An opened cache directory. Every access goes through the descriptor of the directory
+    that was checked (``where`` names it through /proc), so renaming a directory above it
+    cannot redirect a load."""
+
+    def __init__(self, path: Path, private: bool = False):
+        _make_private_dirs(path)
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        why = _distrust(os.fstat(fd), "dir")
+        if why:
+            os.close(fd)
+            raise _Distrusted(f"{path} {why}")
+        self.path, self.fd, self.private = path, fd, private
+        proc = f"/proc/self/fd/{fd}"
+        self.where = proc if os.path.isdir(proc) else str(path)
+
+    def _open(self, name: str, limit: int):
+        """A binary file object of this user's regular file ``name`` (at most ``limit`` bytes);
+        _Distrusted if it is anything else, FileNotFoundError if it is not there."""
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=self.fd)
+        except FileNotFoundError:
+            raise
+        except OSError as e:
+            raise _Distrusted(f"{self.path / name} " + ("is a symbolic link" if e.errno == errno.ELOOP
+                                                       else f"cannot be read ({e.strerror})")) from None
+        st = os.fstat(fd)
+        why = _distrust(st) or (f"is larger than {limit} bytes" if st.st_size > limit else None)
+        if why:
+            os.close(fd)
+            raise _Distrusted(f"{self.path / name} {why}")
+        return os.fdopen(fd, "rb")
+
+    def record(self, stem: str) -> dict | None:
+        """Build ``stem``'s record (None if there is none); _Distrusted if it may not be used."""
+        name = stem + ".json"
+        try:
+            with self._open(name, 1 << 16) as f:
+                rec = json.loads(f.read())
+        except FileNotFoundError:
+            return None
+        except ValueError:
+            rec = None
+        if (not isinstance(rec, dict) or rec.get("version") != _RECORD_VERSION
+                or not re.fullmatch(re.escape(stem) + r"-[0-9a-f]{16}\.so", str(rec.get("file")))
+                or not re.fullmatch(r"[0-9a-f]{64}", str(rec.get("sha256")))):
+            raise _Distrusted(f"{self.path / name} is not a build record of this gpuad")
+        return rec
+
+    def find(self, stem: str) -> tuple[dict | None, str | None]:
+        """Build ``stem``'s record if its library checks out, else (None, why not); why is None
+        when there simply is no such build."""
+        try:
+            rec = self.record(stem)
+            if rec is None:
+                return None, None
+            digest = hashlib.sha256()
+            with self._open(rec["file"], 1 << 31) as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+        except FileNotFoundError:
+            return None, f"{self.path / rec['file']} is missing"
+        except _Distrusted as e:
+            return None, str(e)
+        if digest.hexdigest() != rec["sha256"]:
+            return None, (f"{self.path / rec['file']} does not match the SHA-256 recorded when it was "
+                          "built (truncated or changed)")
+        return rec, None
+
+    def build(self, stem: str, argv: list[str], command, source: str | None, what: str) -> dict:
+        """Compile into a private temporary directory here, then move the library and its record
+        in. OSError: the directory cannot be written."""
+        with tempfile.TemporaryDirectory(dir=self.where, prefix=".build-") as tmp:
+            # The compiler, another process, gets the directory's real path; this process reads
+            # and moves the result through the checked descriptor.
+            here = Path(os.path.realpath(self.where)) / Path(tmp).name
+            if source is not None:
+                (Path(tmp) / "module.cpp").write_text(source)
+            _run_compiler(command(here / "module.cpp", here / "out.so"), what)
+            with open(Path(tmp) / "out.so", "rb") as f:
+                os.fchmod(f.fileno(), 0o600)
+                digest = hashlib.sha256(f.read()).hexdigest()
+            lib = f"{stem}-{digest[:16]}.so"
+            rec = {"version": _RECORD_VERSION, "file": lib, "sha256": digest, "what": what,
+                   "compiler": _compiler_identity(argv)}
+            (Path(tmp) / "record").write_text(json.dumps(rec, indent=1))
+            os.chmod(Path(tmp) / "record", 0o600)
+            try:
+                old = self.record(stem)
+            except _Distrusted:
+                old = None
+            os.replace(Path(tmp) / "out.so", Path(self.where) / lib)   # atomic; the record comes last
+            os.replace(Path(tmp) / "record", Path(self.where) / (stem + ".json"))
+        if old and old["file"] != lib:          # a library already loaded stays mapped
+            with contextlib.suppress(OSError):
+                os.unlink(old["file"], dir_fd=self.fd)
+        return rec
+
+
+def _make_private_dirs(path: Path) -> None:
+    missing = []
+    while not os.path.lexists(path) and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    for p in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(p, 0o700)   # the umask can only take bits away
+
+
+def _main_cache() -> "_CacheDir | None":
+    """The configured cache directory, or None (with the one warning) where it cannot be used."""
+    configured = env.get("GPUAD_CACHE_DIR")
+    with _CACHE_LOCK:
+        try:
+            path = configured or Path.home() / ".cache" / "gpuad" / "host"
+        except RuntimeError as e:                        # no home directory
+            _private_cache(f"there is no home directory for the default cache ({e})")
+            return None
+        key = str(path)
+        if key not in _dirs:
+            try:
+                _dirs[key] = _CacheDir(path)
+            except (OSError, _Distrusted) as e:
+                _dirs[key] = None
+                _private_cache(f"{e}" if isinstance(e, _Distrusted) else f"{path}: {e.strerror or e}")
+        return _dirs[key]
+
+
+def _private_cache(reason: str) -> _CacheDir:
+    """This process's private build directory (0700, removed at exit), made and announced
+    once: every process then compiles its modules again, so the warning says how to fix it."""
+    with _CACHE_LOCK:
+        if not _private:
+            try:
+                path = Path(tempfile.mkdtemp(prefix="gpuad-host-"))
+            except OSError as e:
+                raise RuntimeError(f"gpuad cannot cache its CPU builds: {reason}, and no private "
+                                   f"temporary directory can be made ({e}); {_PRIVATE_FIX}") from None
+            atexit.register(shutil.rmtree, path, True)
+            _private.append(_CacheDir(path, private=True))
+            warnings.warn(f"gpuad: the kernel cache cannot be used: {reason}. Building in a private "
+                          f"directory for this process instead ({path}, removed at exit), so each "
+                          f"process compiles again; {_PRIVATE_FIX}", RuntimeWarning, stacklevel=4)
+        return _private[0]
+
+
 def cache_dir() -> Path:
-    """Where host builds are cached: ``$GPUAD_CACHE_DIR``, else ``~/.cache/gpuad/host``."""
-    env = os.environ.get("GPUAD_CACHE_DIR")
-    return Path(env) if env else Path.home() / ".cache" / "gpuad" / "host"
+    """Where host builds are cached: ``$GPUAD_CACHE_DIR``, else ``~/.cache/gpuad/host``, or this
+    process's private directory where that one cannot be used (see the warning)."""
+    main = _main_cache()
+    return main.path if main is not None else _private_cache("").path
 
 
 def _cache_name(prefix: str, parts: Sequence[str]) -> str:
-    """A library file name keyed by everything that reaches the compiler (``parts``)."""
+    """A build's name: ``prefix`` and a hash of everything that reaches the compiler
+    (``parts``) but the compiler itself."""
     key = hashlib.sha256()
     for part in parts:
         key.update(part.encode())
         key.update(b"\0")
-    return f"{prefix}-{key.hexdigest()[:24]}.so"
+    return f"{prefix}-{key.hexdigest()[:24]}"
 
 
-def _compile(target: Path, command, what: str, source: str | None = None) -> None:
-    """Build ``target``: ``command(src, out)`` is the compiler's argv, ``src`` a temporary
-    file holding ``source`` (if given), ``out`` a temporary output moved to ``target``."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as tmp:
-        src, out = Path(tmp) / "module.cpp", Path(tmp) / target.name
-        if source is not None:
-            src.write_text(source)
-        cmd = command(src, out)
-        r = subprocess.run(cmd, capture_output=True, text=True)
-        if r.returncode != 0:
-            lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
-            msg = "\n".join(lines[:40]) + ("\n..." if len(lines) > 40 else "")
-            raise RuntimeError(f"compiling {what} for the CPU failed ({cmd[0]}):\n{msg}")
-        os.replace(out, target)  # atomic: concurrent builders of the same key are harmless
+def _cached_build(prefix: str, parts: Sequence[str], what: str, command, source: str | None = None):
+    """The library for ``parts``: (its path, the path to load it by, whether this call built
+    it). ``command(argv, version, src, out)`` is the compiler's command line, ``src`` a temporary file
+    holding ``source`` (if given), ``out`` the library to write."""
+    stem = _cache_name(prefix, parts)
+    # No lock: lookups and builds only read, or rename complete files into place.
+    dirs = [d for d in (_main_cache(), *_private) if d is not None]
+    found = _find_compiler()
+    problems = []
+    for d in dirs:
+        rec, why = d.find(stem)
+        if rec is not None and (found is None or rec["compiler"] == _compiler_identity(found)):
+            return d.path / rec["file"], f"{d.where}/{rec['file']}", False
+        if why:
+            problems.append(why)
+    if found is None and problems:
+        raise RuntimeError(f"cannot use the cached build of {what}: {'; '.join(problems)}; and no "
+                           f"C++ compiler was found to rebuild it: {_NO_COMPILER}")
+    argv, version = _compiler()
+    target = dirs[0]
+    run = functools.partial(command, argv, version)
+    try:
+        rec = target.build(stem, argv, run, source, what)
+    except OSError as e:
+        if target.private:
+            raise
+        target = _private_cache(f"{target.path} is not writable ({e.strerror or e})")
+        rec = target.build(stem, argv, run, source, what)
+    return target.path / rec["file"], f"{target.where}/{rec['file']}", True
+
+
+def _run_compiler(cmd: list[str], what: str) -> None:
+    quiet = env.get("GPUAD_QUIET")
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    except OSError as e:      # not the cache's fault: keep it apart from the OSErrors of writing
+        raise RuntimeError(f"compiling {what} for the CPU failed: cannot run {cmd[0]} ({e})") from None
+    try:
+        _, err = proc.communicate(timeout=1.0)
+    except subprocess.TimeoutExpired:
+        if not quiet:   # once per build, only for a build that takes noticeable time
+            print(f"gpuad: compiling {what} for the CPU (first use; cached afterwards)...",
+                  file=sys.stderr, flush=True)
+        _, err = proc.communicate()
+    if proc.returncode != 0:
+        lines = [ln for ln in err.splitlines() if ln.strip()]
+        msg = "\n".join(lines[:40]) + ("\n..." if len(lines) > 40 else "")
+        raise RuntimeError(f"compiling {what} for the CPU failed ({cmd[0]}):\n{msg}")

@@ -297,13 +297,16 @@ inline unsigned int atomicDec(unsigned int* p, unsigned int lim) {
 // Hand-written on x86-64 (several times faster than swapcontext, which also saves the signal
 // mask with a system call); ucontext elsewhere, or when GPUAD_HOST_UCONTEXT is defined.
 namespace gpuad_host {
+// Set by host.py when it loads the library (GPUAD_FIBER_STACK_KB, validated there). The first
+// value taken sticks: stacks already mapped keep the size their fibers were made with.
+inline std::atomic<size_t> fiber_stack_setting{0};
 inline size_t fiber_stack_bytes() {
-    static const size_t bytes = [] {
-        const char* e = getenv("GPUAD_FIBER_STACK_KB");
-        long kb = e ? atol(e) : 0;
-        return (size_t)(kb > 0 ? kb : 128) * 1024;
-    }();
-    return bytes;
+    size_t b = fiber_stack_setting.load(std::memory_order_relaxed);
+    if (b == 0) {  // unset: the default, from now on
+        fiber_stack_setting.compare_exchange_strong(b, 128 * 1024);
+        b = fiber_stack_setting.load();
+    }
+    return b;
 }
 
 #if defined(__x86_64__) && !defined(GPUAD_HOST_UCONTEXT)
@@ -632,14 +635,24 @@ inline void run_fiber_block(Launch* L) {
 }
 
 inline void run_blocks(Launch* L) {
-    if (L->smem > (long long)tl_smem_bytes) {
-        std::free(tl_smem);
-        tl_smem_bytes = ((size_t)L->smem + 63) / 64 * 64;
-        tl_smem = std::aligned_alloc(64, tl_smem_bytes);
-    }
     tl_launch = L;
     blockDim = L->block;
     gridDim = L->grid;
+    if (L->smem > (long long)tl_smem_bytes) {
+        // The size is recorded only once the memory is there: a failed allocation leaves this
+        // thread with none, and later launches ask again instead of writing through null.
+        const size_t bytes = ((size_t)L->smem + 63) / 64 * 64;
+        void* p = std::aligned_alloc(64, bytes);
+        if (p == nullptr) {
+            blockIdx = {0, 0, 0};
+            L->fail("cannot allocate %lld bytes of dynamic shared memory for kernel '%s'", L->smem, L->name);
+            tl_launch = nullptr;
+            return;
+        }
+        std::free(tl_smem);
+        tl_smem = p;
+        tl_smem_bytes = bytes;
+    }
     const long long gx = L->grid.x, gxy = gx * L->grid.y;
     for (;;) {
         const long long b0 = L->next.fetch_add(L->chunk, std::memory_order_relaxed);
@@ -770,14 +783,21 @@ template <auto K, class Tuple> struct Runner {
     }
 };
 
-inline bool check_geometry(dim3 g, dim3 b, const char* name) {
-    const long long nt = (long long)b.x * b.y * b.z;
-    if (g.x && g.y && g.z && nt && nt <= 1024 && b.z <= 64 && g.y <= 65535 && g.z <= 65535 && g.x <= INT_MAX)
+// CUDA's limits (and gpuad's bound on dynamic shared memory), checked on the frame's 64-bit
+// values before anything is narrowed to dim3. gpuad/runtime/checks.py checks the same, with
+// the message that names the way out; this is the safety net for any other caller.
+constexpr long long MAX_SHARED_MEM = 227 * 1024;
+inline bool check_launch(const long long* f, const char* name) {
+    const long long *g = f + F_GRID, *b = f + F_BLOCK, smem = f[F_SMEM];
+    if (g[0] >= 1 && g[0] <= INT_MAX && g[1] >= 1 && g[1] <= 65535 && g[2] >= 1 && g[2] <= 65535 && b[0] >= 1 &&
+        b[0] <= 1024 && b[1] >= 1 && b[1] <= 1024 && b[2] >= 1 && b[2] <= 64 && b[0] * b[1] * b[2] <= 1024 &&
+        smem >= 0 && smem <= MAX_SHARED_MEM)
         return true;
     snprintf(tl_error, sizeof tl_error,
-             "invalid launch configuration for kernel '%s': grid (%u,%u,%u), block (%u,%u,%u) (CUDA limits: at "
-             "most 1024 threads per block, block.z <= 64, grid.y/z <= 65535, no zero)",
-             name, g.x, g.y, g.z, b.x, b.y, b.z);
+             "invalid launch configuration for kernel '%s': grid (%lld,%lld,%lld), block (%lld,%lld,%lld), shared_mem "
+             "%lld (CUDA's limits: grid.x <= 2147483647, grid.y/z <= 65535, block.x/y <= 1024, block.z <= 64, at most "
+             "1024 threads per block, no zero; shared_mem 0..%lld bytes)",
+             name, g[0], g[1], g[2], b[0], b[1], b[2], smem, MAX_SHARED_MEM);
     return false;
 }
 
@@ -786,10 +806,10 @@ template <auto K, class... A> int launch_impl(void (*)(A...), const long long* f
     const Tuple args = [&]<size_t... I>(std::index_sequence<I...>) {
         return Tuple{arg_from<std::decay_t<A>>(f[F_ARGS + I], f[F_PTR_OFFSET])...};
     }(std::index_sequence_for<A...>{});
+    if (!check_launch(f, name)) return 1;
     Launch L;
     L.grid = dim3((unsigned)f[F_GRID], (unsigned)f[F_GRID + 1], (unsigned)f[F_GRID + 2]);
     L.block = dim3((unsigned)f[F_BLOCK], (unsigned)f[F_BLOCK + 1], (unsigned)f[F_BLOCK + 2]);
-    if (!check_geometry(L.grid, L.block, name)) return 1;
     L.nblocks = (long long)L.grid.x * L.grid.y * L.grid.z;
     L.nthreads = (long long)L.block.x * L.block.y * L.block.z;
     L.smem = f[F_SMEM];
@@ -816,6 +836,7 @@ struct ParamInfo {
     const char* type;  // __PRETTY_FUNCTION__ of type_name<T>; host.py cuts the type out
     long long size;
     char kind, pointee_kind;  // 'p' pointer, 'f' floating, 'i' signed, 'u' unsigned, 'b' bool, 'o' other
+    char pointee_const;       // 1: the kernel cannot write through this pointer
     long long pointee_size;
 };
 template <class T> const char* type_name() { return __PRETTY_FUNCTION__; }
@@ -831,10 +852,11 @@ template <class T> ParamInfo param_info() {
     using P = std::remove_cv_t<std::remove_pointer_t<T>>;
     long long psize = 0;
     if constexpr (std::is_pointer_v<T> && !std::is_void_v<P> && !std::is_function_v<P>) psize = sizeof(P);
-    return {type_name<T>(), (long long)sizeof(T), kind_of<T>(), std::is_pointer_v<T> ? kind_of<P>() : '\0', psize};
+    constexpr bool ro = std::is_pointer_v<T> && std::is_const_v<std::remove_pointer_t<T>>;
+    return {type_name<T>(), (long long)sizeof(T), kind_of<T>(), std::is_pointer_v<T> ? kind_of<P>() : '\0', ro, psize};
 }
 template <class... A> const ParamInfo* params(void (*)(A...), int* n) {
-    static const ParamInfo p[] = {param_info<std::decay_t<A>>()..., ParamInfo{nullptr, 0, 0, 0, 0}};
+    static const ParamInfo p[] = {param_info<std::decay_t<A>>()..., ParamInfo{nullptr, 0, 0, 0, 0, 0}};
     *n = (int)sizeof...(A);
     return p;
 }
@@ -892,3 +914,7 @@ template <class T> inline T __shfl_xor_sync(unsigned int mask, T var, int lane_m
 
 // Exported for host.py.
 extern "C" __attribute__((visibility("default"))) const char* gpuad_error_message() { return gpuad_host::tl_error; }
+extern "C" __attribute__((visibility("default"))) void gpuad_set_fiber_stack_kb(long long kb) {
+    size_t unset = 0;
+    if (kb > 0) gpuad_host::fiber_stack_setting.compare_exchange_strong(unset, (size_t)kb * 1024);
+}

@@ -1,0 +1,128 @@
+"""The environment variables gpuad reads, and the one way to read them: :func:`get`.
+
+Each variable is declared once here (name, meaning, accepted values, default) and parsed on
+every read; a malformed value raises :class:`EnvironmentVariableError` naming the variable,
+the value and what is accepted, instead of a raw ``ValueError`` deep inside a launch. The
+README's table of environment variables lists exactly these (a test compares them).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import shlex
+from pathlib import Path
+from typing import Any, Callable
+
+
+class EnvironmentVariableError(ValueError):
+    """An environment variable gpuad reads holds a value it does not accept."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Variable:
+    name: str
+    meaning: str
+    accepted: str
+    default: str
+    parse: Callable[[str], Any]      # stripped, non-empty text -> value; ValueError if malformed
+    unset: Any = None                # the value of an unset or empty variable
+
+
+def _int_range(lo: int, hi: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text, 10)
+        except ValueError:
+            raise ValueError("not a whole number") from None
+        if not lo <= value <= hi:
+            raise ValueError(f"out of range {lo}..{hi}")
+        return value
+    return parse
+
+
+def _choice(*words: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text.lower() not in words:
+            raise ValueError("not one of the accepted words")
+        return text.lower()
+    return parse
+
+
+def _flag(text: str) -> bool:
+    if text not in ("0", "1"):
+        raise ValueError("not 0 or 1")
+    return text == "1"
+
+
+def _words(text: str) -> list[str]:
+    try:
+        return shlex.split(text)
+    except ValueError as e:          # unbalanced quotes
+        raise ValueError(f"not shell words ({e})") from None
+
+
+def _directory(text: str) -> Path:
+    path = Path(text).expanduser()
+    if not path.is_absolute():
+        raise ValueError("not an absolute path (a relative one would follow the working directory)")
+    return path
+
+
+MAX_THREADS = 1024
+VARIABLES: dict[str, Variable] = {v.name: v for v in (
+    Variable("GPUAD_CACHE_DIR", "where CPU builds of kernels and of the C launch path are cached; "
+             "must be a directory of this user that no one else can write, else a private "
+             "per-process directory is used (with a warning)",
+             "an absolute path (`~` expands)", "`~/.cache/gpuad/host`", _directory),
+    Variable("GPUAD_NUM_THREADS", "OS threads one CPU kernel launch may use",
+             f"an integer 1..{MAX_THREADS}", "the CPUs this process may run on",
+             _int_range(1, MAX_THREADS)),
+    Variable("GPUAD_HOST_CXXFLAGS", "extra flags for the host C++ compiler (part of the cache key; "
+             "`-march=native` keys the cache by CPU)", "shell words, e.g. `-march=native -g`",
+             "none", _words, []),
+    Variable("GPUAD_HOST_ISA", "instruction set of CPU builds: `auto` builds for x86-64-v3 (AVX2, "
+             "FMA) where the CPU has it, `baseline` builds portable code", "`auto` or `baseline`",
+             "`auto`", _choice("auto", "baseline"), "auto"),
+    Variable("GPUAD_FASTCALL", "launch CPU kernels through the C extension (`1`) or through ctypes "
+             "(`0`, about 1 us slower per launch)", "`0` or `1`", "`1`", _flag, True),
+    Variable("GPUAD_FIBER_STACK_KB", "stack per CUDA thread of kernels that use barriers, in KiB "
+             "(a guard page below each turns an overflow into a crash, not corruption); read "
+             "when a module is loaded", "an integer 16..1048576", "`128`",
+             _int_range(16, 1 << 20), 128),
+    Variable("GPUAD_QUIET", "`1` silences the line on stderr that says a kernel module is being "
+             "compiled (printed when a build takes more than a second)", "`0` or `1`", "`0`",
+             _flag, False),
+    Variable("CXX", "the host C++ compiler (C++20), with any launcher or flags (`ccache g++`)",
+             "a command as shell words", "the first of `g++`, `c++`, `clang++` on `PATH`",
+             _words, []),
+)}
+
+
+def get(name: str) -> Any:
+    """The value of gpuad's environment variable ``name``, parsed (the variable's ``unset``
+    value when it is unset or blank). Raises :class:`EnvironmentVariableError` when malformed."""
+    var = VARIABLES[name]
+    raw = os.environ.get(name, "")
+    text = raw.strip()
+    if not text:
+        return var.unset
+    try:
+        return var.parse(text)
+    except ValueError as e:
+        raise EnvironmentVariableError(
+            f"environment variable {name}={raw!r} is invalid ({e}): accepted values are "
+            f"{var.accepted.replace('`', '')}; unset it for the default "
+            f"({var.default.replace('`', '')})") from None
+
+
+def settings() -> list[str]:
+    """``NAME=value`` for each of gpuad's variables that is set, or why it is invalid."""
+    out = []
+    for name in VARIABLES:
+        if os.environ.get(name, "").strip():
+            try:
+                get(name)
+                out.append(f"{name}={os.environ[name]!r}")
+            except EnvironmentVariableError as e:
+                out.append(str(e))
+    return out
