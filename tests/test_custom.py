@@ -554,3 +554,22 @@ def test_custom_stencil_example_small():
     assert res["hvp_rel_diff"] < 1e-12
     assert res["loss_kernel"] == pytest.approx(res["loss_gpuad.numpy"], rel=1e-13)
     assert len(res["check_primitive"]) == 14
+
+
+# ------------------------------------------------------------------ what CuPy would misread
+# CuPy passes any ndarray as a pointer, a NumPy array by value (its bytes), a Python bool as
+# one byte: a launch that would be misread on a GPU is refused on the CPU too (issue 15).
+
+@pytest.mark.parametrize("args, match", [
+    # a 0-d array for the by-value size: CuPy would pass a pointer
+    (lambda x, y: (x, y, np.asarray(x.size, np.int64)), r"argument 2 .*long long n"),
+    # an array made inside args= for a pointer: CuPy would pass its bytes
+    (lambda x, y: (x.copy(), y, np.int64(x.size)), r"argument 0 .*const T\* x.*by value"),
+    # a Python bool for a long long: one byte on a GPU
+    (lambda x, y: (x, y, True), r"argument 2 .*long long n"),
+])
+def test_launches_a_gpu_would_misread_are_refused_on_the_cpu(args, match):
+    bad = make_cube(f"cube_misread_{abs(hash(match)) % 1000}", fwd=fwd_launch(args=args))
+    with pytest.raises(TypeError, match=match):
+        bad(X)
+    np.testing.assert_allclose(cube(X), X ** 3)      # the engine stays usable

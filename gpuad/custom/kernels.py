@@ -22,6 +22,7 @@ import threading
 import numpy as np
 
 from .. import runtime
+from ..runtime import checks, cxx
 from ..core import REGISTRY, Primitive, Tracer, bind, full_lower, shape, dtype
 from .. import numpy as gnp
 from ..primitives import base
@@ -86,51 +87,6 @@ def _dims(v, arrays, params, what, where):
 
 # ------------------------------------------------------------------ the user's source
 
-_COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
-_SCALAR_SIZES = {"bool": 1, "char": 1, "signed char": 1, "unsigned char": 1, "short": 2,
-                 "unsigned short": 2, "int": 4, "unsigned": 4, "unsigned int": 4,
-                 "int32_t": 4, "uint32_t": 4, "float": 4, "long long": 8,
-                 "unsigned long long": 8, "long long int": 8, "int64_t": 8, "uint64_t": 8,
-                 "size_t": 8, "ptrdiff_t": 8, "double": 8}
-
-
-def _kernel_params(code: str) -> dict:
-    """``{kernel name: [parameter declarations]}`` of the ``__global__`` functions in
-    ``code`` (None for an overloaded name). A light scan for argument checks that the GPU
-    does not make; what it cannot read it leaves unchecked."""
-    text = _COMMENTS.sub(" ", code)
-    found: dict = {}
-    for m in re.finditer(r"\b__global__\b", text):
-        head = re.match(r"[^;{(]*?\b([A-Za-z_]\w*)\s*\(", text[m.end():])
-        if head is None:
-            continue
-        i, depth, params, cur = m.end() + head.end(), 1, [], []
-        while i < len(text) and depth:
-            c = text[i]
-            depth += c in "(<[" and 1 or (c in ")>]" and -1 or 0)
-            if depth == 1 and c == ",":
-                params.append("".join(cur).strip())
-                cur = []
-            elif depth:
-                cur.append(c)
-            i += 1
-        last = "".join(cur).strip()
-        if last and last != "void":
-            params.append(last)
-        name = head.group(1)
-        found[name] = params if name not in found or found[name] == params else None
-    return found
-
-
-def _scalar_size(decl: str):
-    """Byte size of a by-value parameter of a built-in type, else None."""
-    if "*" in decl or "&" in decl or "[" in decl:
-        return None
-    words = [w for w in re.findall(r"[A-Za-z_]\w*", decl)
-             if w not in ("const", "volatile", "__restrict__", "__grid_constant__")]
-    return _SCALAR_SIZES.get(" ".join(words[:-1]))
-
-
 class _Source:
     """The user's CUDA source, built per device, scalar type and dual width."""
 
@@ -144,7 +100,7 @@ class _Source:
         self.name = name
         self.launches = [l for l in launches if isinstance(l, Launch)]
         self.dual_launches = [l for l in dual_launches if isinstance(l, Launch) and l.templated]
-        self.params = _kernel_params(code)
+        self.signatures = cxx.kernel_signatures(code)
         self._mods: dict = {}
         self._kernels: dict = {}
         self._lock = threading.Lock()
@@ -173,8 +129,9 @@ class _Source:
                 return HostModule(self.code, options=runtime.NVRTC_OPTIONS,
                                   name_expressions=names, include_dirs=(runtime.kernel_dir(),),
                                   name=label)
-            from ..runtime.device import device_module
-            return device_module(self.code, names, include_dir=runtime.kernel_dir())
+            from ..runtime.device import CheckedModule, device_module
+            return CheckedModule(device_module(self.code, names,
+                                               include_dir=runtime.kernel_dir()), self.code)
         except RuntimeError as e:
             if not dual:
                 raise
@@ -192,26 +149,35 @@ class _Source:
             k = self._kernels[key] = self.module(device, T, dual).get_function(expr)
         return k
 
-    def check_args(self, where: str, expr: str, args) -> None:
-        """Argument count and built-in scalar sizes against the kernel's declaration, on
-        every device (the host build checks more; a GPU checks nothing)."""
-        decls = self.params.get(expr.split("<", 1)[0].strip().rsplit("::", 1)[-1])
-        if not decls:
+    def check_args(self, where: str, expr: str, args, arrays) -> None:
+        """``args`` against the kernel's C++ declaration the way CuPy passes them, on every
+        device (so a launch refused on a GPU is refused here too): only the launch's own
+        ``arrays`` count as device arrays (an array made in ``args=`` is passed by value by
+        CuPy); a Python bool, a 0-d array for a scalar, a wrong size are refused."""
+        params = cxx.params_of(self.signatures, expr)
+        if params is None:
             return
-        if len(args) != len(decls):
-            raise TypeError(f"{where}: kernel {expr} takes {len(decls)} arguments "
-                            f"({', '.join(decls)}), but args= returned {len(args)}")
-        for i, (a, d) in enumerate(zip(args, decls)):
-            size = _scalar_size(d)
-            if size is None:
+        if len(args) != len(params):
+            raise TypeError(f"{where}: kernel {expr} takes {len(params)} arguments "
+                            f"({', '.join(p.decl for p in params)}), but args= returned "
+                            f"{len(args)}")
+        for i, (a, p) in enumerate(zip(args, params)):
+            if p.pointer or p.size is None or isinstance(a, (bool, np.bool_)):
                 continue
-            if isinstance(a, (np.generic,)) and a.dtype.itemsize != size:
-                raise TypeError(f"{where}: argument {i} of {expr} is '{d}' ({size} bytes) but "
-                                f"args= gave numpy.{type(a).__name__} ({a.dtype.itemsize} bytes)")
-            if type(a) in (int, float) and size != 8:
-                raise TypeError(f"{where}: argument {i} of {expr} is '{d}' ({size} bytes) but "
-                                f"args= gave a Python {type(a).__name__}, which is passed as 8 "
-                                f"bytes; wrap it, e.g. np.{'int32' if type(a) is int else 'float32'}(...)")
+            if isinstance(a, np.generic) and a.dtype.itemsize != p.size:
+                raise TypeError(f"{where}: argument {i} of {expr} is '{p.decl}' ({p.size} bytes) "
+                                f"but args= gave numpy.{type(a).__name__} ({a.dtype.itemsize} "
+                                "bytes)")
+            if type(a) in (int, float) and p.size != 8:
+                raise TypeError(f"{where}: argument {i} of {expr} is '{p.decl}' ({p.size} bytes) "
+                                f"but args= gave a Python {type(a).__name__}, which is passed as "
+                                f"8 bytes; wrap it, e.g. "
+                                f"np.{'int32' if type(a) is int else 'float32'}(...)")
+        try:
+            checks.check_args(expr, params, args,
+                              device_array=lambda a: any(a is x for x in arrays))
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"{where}: {e}") from None
 
 
 # ------------------------------------------------------------------ launching
@@ -290,7 +256,7 @@ def _run(owner, which, launch, arrays, outs, params, n, xp, T, subst=None, dual_
     if subst is not None:
         args = _substitute(where, args, subst)
     expr = launch.expr(dual_T or T)
-    owner.source.check_args(where, expr, args)
+    owner.source.check_args(where, expr, args, list(arrays) + [r for _, r in (subst or {}).values()])
     grid = (_dims(launch.grid, arrays, params, "grid", where) if launch.grid is not None
             else (max(1, min(-(-n // max(1, _threads(launch.block, arrays, params, where))),
                              2 ** 31 - 1)),))
@@ -303,8 +269,8 @@ def _run(owner, which, launch, arrays, outs, params, n, xp, T, subst=None, dual_
     args = dev.arguments(args)
     try:
         k(grid, block, args, shared_mem=int(smem))
-    except TypeError as e:
-        raise TypeError(f"{where} {expr}: {e}") from None
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"{where} {expr}: {e}") from None
     if guards:
         _verify(guards, f"{where} {expr}")
     if _profile.ON:
