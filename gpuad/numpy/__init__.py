@@ -22,6 +22,8 @@ from ._indexing import _getitem      # noqa: F401  (the operator x[idx] of trace
 from ._constructors import *         # noqa: F401,F403
 from ._stats import *                # noqa: F401,F403
 from ._sequences import *            # noqa: F401,F403
+from ._math import *                 # noqa: F401,F403
+from ._layout import *               # noqa: F401,F403
 from . import _coverage, _methods, _passthrough
 from . import _elementwise as _ew
 from ._core import numpy_semantics as _numpy_semantics

@@ -1,0 +1,184 @@
+"""Elementwise functions of gpuad.numpy written with the kernel ops (no math of their own):
+remainders, angle units, log-add-exp, signs and steps, NaN replacement, and NumPy's
+aliases. The piecewise-constant parts of a function (``floor(x / y)``, a sign, a mask) are
+constants of the derivative: each function's docstring says its convention at the jumps."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..core import full_lower
+from ._core import prepare
+from ._elementwise import (abs, add, arccos, arcsin, arctan, arctan2, arctanh, exp, exp2,
+                           log1p, log2, maximum, multiply, power, subtract, where)
+
+__all__ = ["remainder", "mod", "fmod", "divmod", "modf", "deg2rad", "rad2deg", "degrees",
+           "radians", "logaddexp", "logaddexp2", "copysign", "heaviside", "nan_to_num",
+           "ldexp", "float_power", "pow", "acos", "asin", "atan", "atan2", "atanh", "real",
+           "imag", "conj", "conjugate", "angle"]
+
+
+def _values(*xs):
+    """The values under ``xs`` (for the constant parts of a derivative)."""
+    return [full_lower(x) for x in xs]
+
+
+def remainder(x1, x2, /):
+    """``numpy.remainder`` (``mod``): ``x1 - floor(x1 / x2) * x2``, the sign of ``x2``.
+    Derivatives ``d/dx1 = 1``, ``d/dx2 = -floor(x1 / x2)``; at a jump (``x1 / x2`` an
+    integer) those of the piece on the right (floor's value there).
+
+    Example::
+
+        >>> gnp.remainder(np.array([5.0, -5.0]), 3.0)
+        array([2., 1.])
+    """
+    (x1, x2), xp = prepare(x1, x2)
+    v1, v2 = _values(x1, x2)
+    q = xp.floor(v1 / v2)
+    return subtract(x1, multiply(q, x2))
+
+
+mod = remainder
+
+
+def fmod(x1, x2, /):
+    """``numpy.fmod``: ``x1 - trunc(x1 / x2) * x2``, the sign of ``x1``. Derivatives
+    ``d/dx1 = 1``, ``d/dx2 = -trunc(x1 / x2)`` (at a jump: the piece away from zero)."""
+    (x1, x2), xp = prepare(x1, x2)
+    v1, v2 = _values(x1, x2)
+    return subtract(x1, multiply(xp.trunc(v1 / v2), x2))
+
+
+def divmod(x1, x2, /):
+    """``numpy.divmod``: ``(floor_divide(x1, x2), remainder(x1, x2))``; the quotient is
+    piecewise constant (its derivative is zero), the remainder as :func:`remainder`."""
+    (a, b), xp = prepare(x1, x2)
+    return xp.floor_divide(*_values(a, b)), remainder(a, b)
+
+
+def modf(x, /):
+    """``numpy.modf``: ``(x - trunc(x), trunc(x))``; the fractional part has derivative 1,
+    the integral part 0."""
+    (x,), xp = prepare(x)
+    t = xp.trunc(full_lower(x))
+    return subtract(x, t), t
+
+
+def deg2rad(x, /):
+    """``x * pi / 180`` (``numpy.deg2rad``, ``radians``)."""
+    return multiply(x, math.pi / 180.0)
+
+
+def rad2deg(x, /):
+    """``x * 180 / pi`` (``numpy.rad2deg``, ``degrees``)."""
+    return multiply(x, 180.0 / math.pi)
+
+
+radians, degrees = deg2rad, rad2deg
+
+
+def _logaddexp(x1, x2, log1p_exp):
+    (x1, x2), xp = prepare(x1, x2)
+    v1, v2 = _values(x1, x2)
+    # max(x1, x2) + log(1 + e^-|x1 - x2|): never overflows. Where x1 == x2 (both infinite
+    # too) the difference is a constant 0, so inf - inf never makes a NaN.
+    same = v1 == v2
+    d = where(same, 0.0, subtract(x1, x2))
+    return add(maximum(x1, x2), log1p_exp(multiply(abs(d), -1.0)))
+
+
+def logaddexp(x1, x2, /):
+    """``log(exp(x1) + exp(x2))`` without overflow: ``max + log1p(exp(-|x1 - x2|))``. The
+    derivative is the softmax weight of each argument; at ``x1 == x2`` exactly 1/2 each.
+
+    Example::
+
+        >>> gpuad.grad(lambda a: gnp.logaddexp(a, 1.0))(1.0)
+        0.5
+    """
+    return _logaddexp(x1, x2, lambda t: log1p(exp(t)))
+
+
+def logaddexp2(x1, x2, /):
+    """``log2(2**x1 + 2**x2)`` without overflow; derivatives as :func:`logaddexp`."""
+    return _logaddexp(x1, x2, lambda t: multiply(log1p(exp2(t)), 1.0 / math.log(2.0)))
+
+
+def copysign(x1, x2, /):
+    """``|x1|`` with the sign of ``x2``. ``d/dx1 = sign(x1) * sign(x2)`` (0 at ``x1 = 0``,
+    abs's convention); the sign of ``x2`` is a constant (``d/dx2 = 0``)."""
+    (x1, x2), xp = prepare(x1, x2)
+    s = xp.where(xp.signbit(full_lower(x2)), -1.0, 1.0).astype(full_lower(x1).dtype)
+    return multiply(abs(x1), s)
+
+
+def heaviside(x1, x2, /):
+    """``numpy.heaviside``: 0 for ``x1 < 0``, ``x2`` at ``x1 == 0``, 1 for ``x1 > 0``. Its
+    derivative in ``x1`` is 0 (piecewise constant), in ``x2`` 1 where ``x1 == 0``."""
+    (x1, x2), xp = prepare(x1, x2)
+    v1 = full_lower(x1)
+    return where(v1 == 0, x2, xp.where(v1 > 0, 1.0, 0.0).astype(v1.dtype))
+
+
+def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
+    """``numpy.nan_to_num``: NaN, +inf and -inf replaced by ``nan``, ``posinf``, ``neginf``
+    (default: 0 and the dtype's largest finite values). The derivative is 1 at finite
+    entries and 0 at replaced ones (the replacement is a constant)."""
+    (x,), xp = prepare(x)
+    v = full_lower(x)
+    info = np.finfo(v.dtype)
+    big = info.max if posinf is None else posinf
+    small = -info.max if neginf is None else neginf
+    out = where(xp.isnan(v), nan, x)
+    out = where(xp.isposinf(v), big, out)
+    return where(xp.isneginf(v), small, out)
+
+
+def ldexp(x1, x2, /):
+    """``x1 * 2**x2`` for integer ``x2`` (a constant scale: ``d/dx1 = 2**x2``)."""
+    (x1,), xp = prepare(x1)
+    return multiply(x1, xp.asarray(np.ldexp(1.0, np.asarray(full_lower(x2)))).astype(
+        full_lower(x1).dtype))
+
+
+def float_power(x1, x2, /):
+    """``numpy.float_power``: ``x1 ** x2`` computed in float64 (as :func:`power`)."""
+    (x1, x2), _ = prepare(x1, x2)
+    from ._shape import astype
+    return power(astype(x1, np.float64), astype(x2, np.float64))
+
+
+pow = power
+acos, asin, atan, atan2, atanh = arccos, arcsin, arctan, arctan2, arctanh
+
+
+def real(val, /):
+    """The real part: ``val`` itself for real arrays (complex arrays: not yet supported)."""
+    (val,), _ = prepare(val)
+    return val
+
+
+def imag(val, /):
+    """The imaginary part: zeros for real arrays (a constant: derivative zero)."""
+    (val,), xp = prepare(val)
+    v = full_lower(val)
+    return xp.zeros(v.shape, v.dtype)
+
+
+def conj(x, /):
+    """The complex conjugate: ``x`` itself for real arrays."""
+    (x,), _ = prepare(x)
+    return x
+
+
+conjugate = conj
+
+
+def angle(z, deg=False):
+    """The argument: 0 for real ``z >= 0``, pi (180 with ``deg``) for ``z < 0``; piecewise
+    constant in real ``z`` (derivative zero)."""
+    (z,), xp = prepare(z)
+    v = full_lower(z)
+    return xp.where(v < 0, 180.0 if deg else math.pi, 0.0).astype(v.dtype)
