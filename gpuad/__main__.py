@@ -144,12 +144,17 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("info", help="versions, backend, compilers and caches found")
     sub.add_parser("primitives", help="the registry: every primitive and what it is")
+    sub.add_parser("coverage", help="write docs/numpy_coverage.md (gpuad.numpy vs NumPy)")
     args = parser.parse_args(argv)
     if args.command == "info":
         print("\n".join(info_lines()))
         return 0
     if args.command == "primitives":
         print("\n".join(primitive_lines()))
+        return 0
+    if args.command == "coverage":
+        from gpuad.numpy import _coverage
+        print(f"wrote {_coverage.write()}")
         return 0
     parser.print_help()
     return 2

@@ -394,3 +394,153 @@ SHAPE = [
 ]
 
 TABLE = ELEMENTWISE + REDUCTIONS + LINALG + SHAPE
+
+# ---------------------------------------------------------------- NumPy's surface (issues 12, 13)
+def _near_half(rng, s):
+    """x / 3 never an integer: away from remainder's jumps."""
+    return (rng.integers(-6, 6, size=s) + rng.uniform(0.2, 0.8, size=s)) * 3.0 / 3.1
+
+
+SURFACE = [
+    # constructors with traced values
+    Row("asarray", *same(lambda m, x: m.asarray(x) * 2.0), UNARY_SHAPES),
+    Row("array_nested", *same(lambda m, x, y: m.array([[x, 2.0 * y], [y, x * y]])),
+        [((), ()), ((3,), (3,))]),
+    Row("full", *same(lambda m, x: m.full((2, 3), x)), [((),), ((3,),), ((1, 3),)]),
+    Row("full_like", *same(lambda m, x, y: m.full_like(y, x) * y), [((), (2, 3)), ((3,), (3,))]),
+    Row("linspace", *same(lambda m, x, y: m.linspace(x, y, 5)), [((), ()), ((2,), (2,))]),
+    Row("linspace_axis", *same(lambda m, x, y: m.linspace(x, y, 4, endpoint=False, axis=-1)),
+        [((2,), (2,))]),
+    Row("logspace", *same(lambda m, x, y: m.logspace(x, y, 4)), [((), ()), ((2,), (2,))],
+        uniform(-1, 1)),
+    Row("geomspace", *same(lambda m, x, y: m.geomspace(x, y, 4)), [((), ()), ((2,), (2,))],
+        uniform(0.5, 3), dtypes=("float64",)),       # (NumPy's geomspace is float64)
+    Row("meshgrid", *same(lambda m, x, y: m.stack(m.meshgrid(x, y)) * 1.5),
+        [((3,), (2,)), ((0,), (2,))]),
+    Row("meshgrid_ij", *same(lambda m, x, y: m.stack(m.meshgrid(x, y, indexing="ij"))),
+        [((3,), (2,))]),
+    # elementwise compositions
+    b("remainder", np.remainder, _near_half),
+    b("mod", np.mod, _near_half),
+    b("fmod", np.fmod, _near_half),
+    Row("divmod", lambda x, y: gnp.divmod(x, y)[1], lambda x, y: np.divmod(x, y)[1],
+        BINARY_SHAPES, _near_half),
+    Row("modf", lambda x: gnp.modf(x)[0], lambda x: np.modf(x)[0], UNARY_SHAPES,
+        away_from([-2.0, -1.0, 0.0, 1.0, 2.0])),
+    u("deg2rad", np.deg2rad),
+    u("rad2deg", np.rad2deg),
+    u("degrees", np.degrees),
+    u("radians", np.radians),
+    b("logaddexp", np.logaddexp),
+    b("logaddexp2", np.logaddexp2),
+    b("copysign", np.copysign, away_from([0.0])),
+    Row("heaviside", *same(lambda m, x, y: m.heaviside(np.array([-1.0, 0.0, 2.0], y.dtype), y)
+                           * x), [((3,), (3,))]),
+    u("nan_to_num", np.nan_to_num),
+    Row("ldexp", lambda x: gnp.ldexp(x, 3), lambda x: np.ldexp(x, 3), UNARY_SHAPES),
+    b("float_power", np.float_power, uniform(0.3, 2), dtypes=("float64",)),
+    b("pow", np.power, uniform(0.3, 2)),
+    u("acos", np.arccos, uniform(-0.8, 0.8)),
+    u("asin", np.arcsin, uniform(-0.8, 0.8)),
+    u("atan", np.arctan),
+    b("atan2", np.arctan2, away_from([0.0], gap=0.3)),
+    u("atanh", np.arctanh, uniform(-0.8, 0.8)),
+    u("real", np.real),
+    u("imag", np.imag),
+    u("angle", np.angle, away_from([0.0])),
+    Row("astype", *same(lambda m, x: m.astype(x, x.dtype) * 2.0), UNARY_SHAPES),
+    u("conj", np.conj),
+    u("conjugate", np.conjugate),
+    # rearranging (gathers on NumPy's own layout)
+    Row("append", *same(lambda m, x, y: m.append(x, y)), [((3,), (2,)), ((2, 3), ())]),
+    Row("append_axis", *same(lambda m, x, y: m.append(x, y, axis=0)), [((2, 3), (1, 3))]),
+    Row("insert", *same(lambda m, x, y: m.insert(x, [0, 2, 2], y)), [((3,), ()), ((2, 2), (3,))]),
+    Row("insert_axis", *same(lambda m, x, y: m.insert(x, 1, y, axis=1)),
+        [((2, 3), ()), ((2, 3), (2,))]),
+    Row("delete", *same(lambda m, x: m.delete(x, [0, 2])), [((3,),), ((2, 3),)]),
+    Row("delete_axis", *same(lambda m, x: m.delete(x, slice(None, None, 2), axis=1)),
+        [((2, 3),), ((0, 3),)]),
+    Row("block", *same(lambda m, x, y: m.block([[x, y], [y, x]])), [((2, 2), (2, 2))]),
+    Row("column_stack", *same(lambda m, x, y: m.column_stack([x, y])),
+        [((3,), (3,)), ((3, 2), (3,))]),
+    Row("row_stack", *same(lambda m, x, y: m.vstack([x, y])), [((3,), (3,)), ((2, 3), (3,))]),
+    Row("dstack", *same(lambda m, x, y: m.dstack([x, y])), [((3,), (3,)), ((2, 3), (2, 3))]),
+    Row("hsplit", *same(lambda m, x: m.concatenate([p * (k + 1) for k, p in
+                                                     enumerate(m.hsplit(x, 2))], axis=-1)),
+        [((4,),), ((3, 4),)]),
+    Row("vsplit", *same(lambda m, x: m.concatenate([p * (k + 1) for k, p in
+                                                     enumerate(m.vsplit(x, [1]))])),
+        [((3, 2),)]),
+    Row("dsplit", *same(lambda m, x: m.concatenate([p * (k + 1) for k, p in
+                                                     enumerate(m.dsplit(x, 2))], axis=2)),
+        [((2, 1, 4),)]),
+    Row("rot90", *same(lambda m, x: m.rot90(x)), [((2, 3),), ((2, 3, 2),)]),
+    Row("rot90_k", *same(lambda m, x: m.rot90(x, -3, axes=(1, 2))), [((2, 3, 2),)]),
+    Row("flipud", *same(lambda m, x: m.flipud(x)), [((3,),), ((2, 3),)]),
+    Row("fliplr", *same(lambda m, x: m.fliplr(x)), [((2, 3),), ((2, 0),)]),
+    Row("rollaxis", *same(lambda m, x: m.rollaxis(x, 2, 0)), [((2, 3, 4),)]),
+    Row("atleast_3d", *same(lambda m, x: m.atleast_3d(x)), UNARY_SHAPES),
+    Row("broadcast_arrays", *same(lambda m, x, y: m.stack(m.broadcast_arrays(x, y))),
+        [((3,), ()), ((2, 1), (3,))]),
+    Row("unstack", *same(lambda m, x: m.concatenate([p * (k + 1) for k, p in
+                                                     enumerate(m.unstack(x, axis=1))])),
+        [((2, 3),)]),
+    Row("concat", *same(lambda m, x, y: m.concat([x, y])), [((3,), (2,))]),
+    Row("permute_dims", *same(lambda m, x: m.permute_dims(x, (1, 2, 0))), [((2, 3, 4),)]),
+    Row("matrix_transpose", *same(lambda m, x: m.matrix_transpose(x)), [((2, 3),), ((2, 3, 4),)]),
+    Row("compress", *same(lambda m, x: m.compress([True, False, True], x, axis=-1)),
+        [((3,),), ((2, 3),)]),
+    Row("extract", *same(lambda m, x: m.extract(np.arange(6).reshape(2, 3) % 2 == 0, x)),
+        [((2, 3),)]),
+]
+
+SURFACE += [
+    # products
+    Row("vdot", *same(lambda m, x, y: m.vdot(x, y)), [((3,), (3,)), ((2, 3), (6,))]),
+    Row("vecdot", *same(lambda m, x, y: m.vecdot(x, y)), [((3,), (3,)), ((2, 3), (3,))]),
+    Row("matvec", *same(lambda m, x, y: m.matvec(x, y)), [((2, 3), (3,)), ((4, 2, 3), (3,))]),
+    Row("vecmat", *same(lambda m, x, y: m.vecmat(x, y)), [((2,), (2, 3)), ((2,), (4, 2, 3))]),
+    Row("kron", *same(lambda m, x, y: m.kron(x, y)), [((2,), (3,)), ((2, 3), (2, 2)),
+                                                       ((2,), (2, 2))]),
+    Row("cross", *same(lambda m, x, y: m.cross(x, y)), [((3,), (3,)), ((4, 3), (3,))]),
+    Row("cross_axes", *same(lambda m, x, y: m.cross(x, y, axisa=0, axisb=0, axisc=0)),
+        [((3, 2), (3, 2))]),
+    Row("einsum_interleaved", *same(lambda m, x, y: m.einsum(x, [0, 1], y, [1, 2], [0, 2])),
+        [((2, 3), (3, 4))]),
+    # selection
+    Row("select", *same(lambda m, x, y: m.select([x < 0, x < 1], [x * y, y], -x)),
+        [((3,), (3,)), ((2, 3), (3,))], away_from([0.0, 1.0])),
+    Row("piecewise", lambda x: gnp.piecewise(x, [x < 0.5], [lambda v: v * v, gnp.sin]),
+        lambda x: np.piecewise(x, [x < 0.5], [lambda v: v * v, np.sin]), UNARY_SHAPES,
+        away_from([0.5])),
+    Row("partition", lambda x: gnp.partition(x, 1),
+        lambda x: np.take_along_axis(x, np.argpartition(x, 1), -1), [((3,),), ((2, 4),)],
+        distinct),
+    Row("apply_along_axis", *same(lambda m, x: m.apply_along_axis(
+        lambda r: m.stack([m.sum(r * r), m.max(r)]), 1, x)), [((2, 3),)], distinct),
+    Row("diagflat", *same(lambda m, x: m.diagflat(x, 1)), [((3,),), ((2, 2),)]),
+    Row("at_set", lambda x, y: gnp.at(x)[np.array([0, 2, 0])].set(y),
+        lambda x, y: _np_at(x, np.array([0, 2, 0]), y, "set"), [((3,), ()), ((4,), (3,))]),
+    Row("at_add", lambda x, y: gnp.at(x)[np.array([0, 2, 0])].add(y),
+        lambda x, y: _np_at(x, np.array([0, 2, 0]), y, "add"), [((3,), ()), ((4,), (3,))]),
+    Row("at_multiply", lambda x, y: gnp.at(x)[1:].multiply(y),
+        lambda x, y: _np_at(x, slice(1, None), y, "multiply"), [((3,), ()), ((4,), (3,))]),
+    Row("at_max", lambda x, y: gnp.at(x)[:2].max(y),
+        lambda x, y: _np_at(x, slice(None, 2), y, "max"), [((3,), (2,))], distinct),
+]
+
+
+def _np_at(x, idx, v, how):
+    x = x.copy()
+    if how == "set":
+        x[idx] = v
+    elif how == "add":
+        np.add.at(x, idx, v)
+    elif how == "multiply":
+        x[idx] *= v
+    else:
+        x[idx] = np.maximum(x[idx], v)
+    return x
+
+
+TABLE += SURFACE

@@ -8,7 +8,6 @@ traced argument is read as its value: comparisons, argmax, floor, ...) or where 
 not differentiated (constructors from shapes, I/O: a traced argument is refused with a
 TypeError); NumPy's types and constants; or a NotImplementedError naming what to use.
 """
-from __future__ import annotations
 
 import numpy as _np
 
@@ -24,6 +23,8 @@ from ._stats import *                # noqa: F401,F403
 from ._sequences import *            # noqa: F401,F403
 from ._math import *                 # noqa: F401,F403
 from ._layout import *               # noqa: F401,F403
+from ._select import *               # noqa: F401,F403
+from ._select import at              # noqa: F401
 from . import _coverage, _methods, _passthrough
 from . import _elementwise as _ew
 from ._core import numpy_semantics as _numpy_semantics

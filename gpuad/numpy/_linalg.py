@@ -2,13 +2,16 @@
 through one ``einsum`` primitive (cuBLAS on a GPU, BLAS on the CPU)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..primitives import base, linalg as LA
 from ._core import prepare, shape, normalize_axis
 from ._elementwise import multiply
 
-__all__ = ["matmul", "einsum", "dot", "inner", "outer", "tensordot", "trace"]
+__all__ = ["matmul", "einsum", "dot", "inner", "outer", "tensordot", "trace", "vdot", "vecdot",
+           "matvec", "vecmat", "kron", "cross"]
 
 
 def matmul(a, b, /):
@@ -102,7 +105,7 @@ def einsum(subscripts, *operands, optimize=None):
                [6., 8.]]))
     """
     if not isinstance(subscripts, str):
-        raise TypeError("gpuad.numpy.einsum takes string subscripts")
+        subscripts, operands = _interleaved(subscripts, operands)
     ops, _ = prepare(*operands)
     ins, out = _explicit(subscripts, [shape(o) for o in ops])
     sizes: dict = {}
@@ -116,6 +119,25 @@ def einsum(subscripts, *operands, optimize=None):
     ops = [base.broadcast_to(o, tuple(sizes.get(c, 1) for c in sub))
            for sub, o in zip(ins, ops)]
     return LA.einsum(",".join(ins) + "->" + out, *ops)
+
+
+def _interleaved(first, rest):
+    """einsum(op0, sublist0, op1, sublist1, ..., [sublist_out]) as string subscripts."""
+    args = (first,) + tuple(rest)
+    out = args[-1] if len(args) % 2 else None
+    args = args[:-1] if len(args) % 2 else args
+    ops, subs = list(args[0::2]), list(args[1::2])
+    if len(subs) != len(ops) or not all(isinstance(sub, (list, tuple)) for sub in subs):
+        raise ValueError("einsum: the interleaved form is op0, sublist0, op1, sublist1, ... "
+                         "[, output sublist]")
+    ids = sorted({i for sub in subs + ([out] if out is not None else []) for i in sub
+                  if i is not Ellipsis})
+    letters = dict(zip(ids, LA.fresh_labels(len(ids), "")))
+
+    def word(sub):
+        return "".join("..." if i is Ellipsis else letters[i] for i in sub)
+    spec = ",".join(word(sub) for sub in subs) + ("" if out is None else "->" + word(out))
+    return spec, ops
 
 
 def _labels(n, start=0):
@@ -235,3 +257,68 @@ def trace(a, offset=0, axis1=0, axis2=1, dtype=None):
     diag = xp.eye(sa[i], sa[j], k=offset, dtype=a.dtype)   # a constant 0/1 mask
     out = "".join(c for k, c in enumerate(la) if k not in (i, j))
     return einsum(f"{la},{la[i]}{la[j]}->{out}", a, diag)
+
+
+def vdot(a, b, /):
+    """``numpy.vdot``: the dot product of the flattened arrays (no conjugation for real
+    inputs), ``sum(a.ravel() * b.ravel())``."""
+    (a, b), _ = prepare(a, b)
+    if math.prod(shape(a)) != math.prod(shape(b)):
+        raise ValueError(f"vdot: arrays of shapes {tuple(shape(a))} and {tuple(shape(b))} "
+                         "have different sizes")
+    return einsum("i,i->", base.reshape(a, (-1,)), base.reshape(b, (-1,)))
+
+
+def vecdot(x1, x2, /, *, axis=-1):
+    """``numpy.vecdot``: the dot product over ``axis`` (batch axes broadcast),
+    ``out[...] = sum_k x1[..., k] x2[..., k]``."""
+    (x1, x2), _ = prepare(x1, x2)
+    from ._shape import moveaxis
+    x1, x2 = moveaxis(x1, axis, -1), moveaxis(x2, axis, -1)
+    return einsum("...k,...k->...", x1, x2)
+
+
+def matvec(x1, x2, /):
+    """``numpy.matvec``: ``out[..., i] = sum_j x1[..., i, j] x2[..., j]`` (batches
+    broadcast)."""
+    return einsum("...ij,...j->...i", x1, x2)
+
+
+def vecmat(x1, x2, /):
+    """``numpy.vecmat``: ``out[..., j] = sum_i x1[..., i] x2[..., i, j]``."""
+    return einsum("...i,...ij->...j", x1, x2)
+
+
+def kron(a, b):
+    """``numpy.kron``: the Kronecker product, ``kron(a, b)[i*m + k, j*n + l] = a[i, j]
+    b[k, l]`` (in as many dimensions as the larger operand; bilinear)."""
+    (a, b), _ = prepare(a, b)
+    sa, sb = tuple(shape(a)), tuple(shape(b))
+    nd = max(len(sa), len(sb))
+    sa, sb = (1,) * (nd - len(sa)) + sa, (1,) * (nd - len(sb)) + sb
+    la, lb = _labels(nd), _labels(nd, nd)
+    out = einsum(f"{la},{lb}->" + "".join(x + y for x, y in zip(la, lb)),
+                 base.reshape(a, sa), base.reshape(b, sb))
+    return base.reshape(out, tuple(p * q for p, q in zip(sa, sb)))
+
+
+def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    """``numpy.cross`` of 3-vectors (and 2-vectors, whose cross product is the scalar
+    z-component) along the given axes; bilinear: ``c = a x b``, ``dc = da x b + a x db``."""
+    (a, b), _ = prepare(a, b)
+    from ._shape import moveaxis, stack
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    a, b = moveaxis(a, axisa, -1), moveaxis(b, axisb, -1)
+    na, nb = shape(a)[-1], shape(b)[-1]
+    if na not in (2, 3) or nb not in (2, 3):
+        raise ValueError("incompatible dimensions for cross product (dimension must be 2 or 3)")
+
+    def c(v, i, n):
+        return v[..., i] if i < n else 0.0
+    x = multiply(c(a, 1, na), c(b, 2, nb)) - multiply(c(a, 2, na), c(b, 1, nb))
+    y = multiply(c(a, 2, na), c(b, 0, nb)) - multiply(c(a, 0, na), c(b, 2, nb))
+    z = multiply(c(a, 0, na), c(b, 1, nb)) - multiply(c(a, 1, na), c(b, 0, nb))
+    if na == 2 and nb == 2:
+        return z
+    return moveaxis(stack(prepare(x, y, z)[0], axis=-1), -1, axisc)

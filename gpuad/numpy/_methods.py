@@ -34,10 +34,10 @@ def _cmp(name):
     return op
 
 
-def _inplace(self, *a):
-    raise TypeError("traced arrays are immutable: in-place operations (+=, x[i] = v) are not "
-                    "differentiable; write y = x + v, or gpuad.numpy.where / .at-free "
-                    "formulations instead")
+def _setitem(self, *a):
+    raise TypeError("traced arrays are immutable: x[idx] = v cannot be recorded; write "
+                    "x = x.at[idx].set(v) (or .add, .multiply, .min, .max), which returns a "
+                    "new array and is differentiable in x and v")
 
 
 def install():
@@ -52,10 +52,9 @@ def install():
     T.__pos__ = lambda s: s
     T.__abs__ = g.abs
     T.__getitem__ = lambda s, idx: g._getitem(s, idx)
-    T.__setitem__ = _inplace
-    for name in ("__iadd__", "__isub__", "__imul__", "__itruediv__", "__ipow__",
-                 "__imatmul__"):
-        setattr(T, name, _inplace)
+    # No __iadd__ and friends: x += v rebinds x to x + v (the arrays are immutable).
+    T.__setitem__ = _setitem
+    T.at = property(lambda s: g.at(s))
     for py, npname in (("__lt__", "less"), ("__le__", "less_equal"), ("__gt__", "greater"),
                        ("__ge__", "greater_equal"), ("__eq__", "equal"),
                        ("__ne__", "not_equal")):
