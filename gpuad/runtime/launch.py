@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import get_kernel
+from .. import runtime as _runtime
 from . import profile as _profile
 
 _ND = np.ndarray
@@ -35,7 +35,7 @@ class Launcher:
         """Kernel ``expr`` of ``source`` on this device as its fastest callable, cached."""
         k = self._kernels.get((source, expr))
         if k is None:
-            k = get_kernel(source, expr, self.device)
+            k = _runtime.get_kernel(source, expr, self.device)
             k = self._kernels[(source, expr)] = getattr(k, "call", k)
         return k
 
