@@ -573,3 +573,72 @@ def test_launches_a_gpu_would_misread_are_refused_on_the_cpu(args, match):
     with pytest.raises(TypeError, match=match):
         bad(X)
     np.testing.assert_allclose(cube(X), X ** 3)      # the engine stays usable
+
+
+# ------------------------------------------------------------------ user rules are checked (issue 12)
+
+def test_custom_vjp_cotangent_of_the_wrong_shape_names_the_rule_and_both_shapes():
+    @gpuad.custom_vjp
+    def h(x):
+        return x * 2.0
+    h.defvjp(lambda x: (h(x), None), lambda res, g: (np.ones(7),))
+    with pytest.raises(ValueError, match=r"custom_vjp 'test_custom_vjp_cotangent.*h': bwd "
+                                         r"returned a cotangent of shape \(7,\).*shape \(5,\)"):
+        gpuad.grad(lambda x: gnp.sum(h(gnp.exp(x))))(np.linspace(0.1, 1, 5))
+    h.defvjp(lambda x: (h(x), None), lambda res, g: (g.astype(np.float32),))
+    with pytest.raises(TypeError, match=r"dtype float32 for argument leaf 0, which has dtype "
+                                        r"float64"):
+        gpuad.grad(lambda x: gnp.sum(h(x)))(np.ones(3))
+    h.defvjp(lambda x: (h(x), None), lambda res, g: ((g, g),))
+    with pytest.raises(TypeError, match=r"structure"):
+        gpuad.grad(lambda x: gnp.sum(h(x)))(np.ones(3))
+
+
+def test_custom_jvp_tangent_of_the_wrong_shape_is_refused():
+    @gpuad.custom_jvp
+    def f(x):
+        return gnp.sin(x)
+
+    @f.defjvp
+    def _(primals, tangents):
+        return f(primals[0]), gnp.sum(tangents[0])
+    with pytest.raises(ValueError, match=r"custom_jvp .*tangent of shape \(\).*output of "
+                                         r"shape \(3,\)"):
+        gpuad.jvp(f, (np.ones(3),), (np.ones(3),))
+
+
+@pytest.mark.parametrize("with_scalar_residual", [False, True])
+def test_custom_vjp_second_order_with_numpy_scalar_residuals(with_scalar_residual):
+    # m = gnp.max(x) in fwd is a NumPy scalar outside a transform: second order must work
+    # with it as a residual as it does with a 0-d array (issue 12).
+    @gpuad.custom_vjp
+    def lse(x):
+        m = gnp.max(x)
+        return m + gnp.log(gnp.sum(gnp.exp(x - m)))
+
+    def fwd(x):
+        m = gnp.max(x)
+        y = m + gnp.log(gnp.sum(gnp.exp(x - m)))
+        return y, ((x, y, m) if with_scalar_residual else (x, y))
+
+    def bwd(res, g):
+        x, y = res[:2]
+        return (g * gnp.exp(x - y),)
+    lse.defvjp(fwd, bwd)
+    x = np.array([0.1, 0.5, -0.3])
+    p = np.exp(x - np.log(np.sum(np.exp(x))))
+    np.testing.assert_allclose(gpuad.jacobian(gpuad.grad(lse))(x), np.diag(p) - np.outer(p, p),
+                               rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(gpuad.hessian(lse)(x), np.diag(p) - np.outer(p, p),
+                               rtol=1e-12, atol=1e-15)
+
+
+def test_a_user_vjp_primitive_of_the_wrong_shape_is_refused():
+    wrong = custom_primitive(SRC, name="cube_vjp_wrong", outputs=lambda x, g: (x.size + 1,),
+                             forward=Launch("cube_fwd<{T}>", args=lambda x, g, y: (
+                                 x, y, np.int64(x.size))))
+    bad = custom_primitive(SRC, name="cube_bad_vjp", outputs=lambda x: x.shape,
+                           forward=fwd_launch(), jvp=jvp_launch(), vjp=wrong)
+    with pytest.raises(ValueError, match=r"'cube_bad_vjp': its vjp= primitive returned output 0 "
+                                         r"of shape \(4,\).*shape \(3,\)"):
+        gpuad.grad(lambda x: gnp.sum(bad(x)))(X)

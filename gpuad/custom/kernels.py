@@ -537,6 +537,8 @@ class CustomPrimitive(_Derived):
         if self.jvp_launch is None:       # a primitive the user built for the JVP
             touts = bind(self.jvp_primitive, *primals, *ts, **params)
             touts = touts if isinstance(touts, list) else [touts]
+            outs = out if self.multiple_results else [out]
+            _check_outputs(self, "jvp", touts, [((L,) + tuple(shape(o)), dtype(o)) for o in outs])
         else:
             touts = bind(self.jvp_primitive, *primals, *ts, _n=n, _p=params)
         return out, (touts if self.multiple_results else touts[0])
@@ -566,6 +568,7 @@ class CustomPrimitive(_Derived):
         if self.vjp_launch is None:       # a primitive the user built for the VJP
             gx = bind(self.vjp_primitive, *saved, *gs, **params)
             gx = gx if isinstance(gx, list) else [gx]
+            _check_outputs(self, "vjp", gx, [(tuple(shape(ins[i])), dtype(ins[i])) for i in wrt])
         else:
             gx = bind(self.vjp_primitive, *saved, *gs, _nx=n, _ns=len(saved),
                       _xav=tuple((tuple(shape(ins[i])), dtype(ins[i])) for i in wrt), _p=params)
@@ -767,6 +770,20 @@ class CustomPrimitive(_Derived):
                 if need[i]:
                     res[i] = base.reshape(r[len(wrt) + k], _xav[k][0])
         return tuple(res)
+
+
+def _check_outputs(owner, which, got, want):
+    """The outputs of a user-supplied rule primitive against what the rule must return."""
+    if len(got) != len(want):
+        raise ValueError(f"custom primitive {owner.name!r}: its {which}= primitive returned "
+                         f"{len(got)} arrays, {len(want)} expected (one per "
+                         f"{'output' if which == 'jvp' else 'differentiated input'})")
+    for k, (g, (s, d)) in enumerate(zip(got, want)):
+        if tuple(shape(g)) != tuple(s) or np.dtype(dtype(g)) != np.dtype(d):
+            raise ValueError(f"custom primitive {owner.name!r}: its {which}= primitive returned "
+                             f"output {k} of shape {tuple(shape(g))} and dtype "
+                             f"{np.dtype(dtype(g))}; shape {tuple(s)} and dtype {np.dtype(d)} "
+                             "expected")
 
 
 def _spec(s):

@@ -381,9 +381,10 @@ def _jvp_apply(call, primals, tangents):
     touts = []
     for tt, o in zip(tl, outs):
         tt = _zeros(o) if tt is None else _as_array(tt, o)
-        if tuple(shape(tt)) != tuple(shape(o)):
+        if tuple(shape(tt)) != tuple(shape(o)) or np.dtype(dtype(tt)) != np.dtype(dtype(o)):
             raise ValueError(f"custom_jvp {call.name!r}: the rule returned a tangent of shape "
-                             f"{tuple(shape(tt))} for an output of shape {tuple(shape(o))}")
+                             f"{tuple(shape(tt))} and dtype {np.dtype(dtype(tt))} for an "
+                             f"output of shape {tuple(shape(o))} and dtype {np.dtype(dtype(o))}")
         touts.append(tt)
     return outs, touts, otd
 

@@ -6,7 +6,7 @@ import builtins
 from ..core import full_lower
 from ..primitives import base, reductions as R
 from ._core import prepare, normalize_axis, shape
-from ._elementwise import divide, exp, log, add, subtract, multiply, sqrt
+from ._elementwise import divide, exp, log, add, subtract, multiply, sqrt, where
 
 __all__ = ["sum", "mean", "prod", "max", "min", "amax", "amin", "var", "std", "logsumexp",
            "cumsum", "sort"]
@@ -122,15 +122,21 @@ def var(a, axis=None, dtype=None, ddof=0, keepdims=False):
 def std(a, axis=None, dtype=None, ddof=0, keepdims=False):
     """Standard deviation ``sqrt(var(x))`` over ``axis``, like ``numpy.std``.
 
-    Not differentiable where the variance is 0 (all reduced elements equal): the derivative
-    of the square root there is infinite and the gradient comes out NaN.
+    Where all reduced elements are equal (variance 0) std is not differentiable (a cone's
+    tip); its derivative there is the subgradient 0 (as for ``linalg.norm`` at 0, and as
+    PyTorch does), in every mode: the square root is taken of the variance only where it is
+    positive (a constant 1 elsewhere), so no infinite derivative meets a zero one.
 
     Example::
 
         >>> gpuad.grad(lambda x: gnp.std(x))(np.array([1.0, 3.0]))
         array([-0.5,  0.5])
+        >>> gpuad.grad(lambda x: gnp.std(x))(np.array([2.0, 2.0]))
+        array([0., 0.])
     """
-    return sqrt(var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims))
+    v = var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims)
+    pos = full_lower(v) > 0
+    return where(pos, sqrt(where(pos, v, 1.0)), 0.0)
 
 
 def logsumexp(a, axis=None, keepdims=False):
