@@ -10,6 +10,8 @@ launch) in one call; a CuPy array can never reach them.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .. import runtime as _runtime
@@ -107,13 +109,12 @@ class _Cuda(Launcher):
 
 
 HOST = _Host()
-_CUDA: list = []
 
 
+@functools.cache
 def cuda() -> Launcher:
-    if not _CUDA:
-        _CUDA.append(_Cuda())
-    return _CUDA[0]
+    """The CUDA launcher (made on first use: it imports CuPy)."""
+    return _Cuda()
 
 
 def launcher(*arrays) -> Launcher:
