@@ -226,7 +226,8 @@ def _weighted_index(x, w, q, valid, xp):
     ws = xp.where(xp.arange(x.shape[-1]) < valid, ws, 0)
     ws = xp.where(valid == 0, 1, ws)              # all-NaN slices: NaN anyway, no error
     cdf = xp.cumsum(ws, axis=-1, dtype=np.float64)
-    cdf /= cdf[..., -1:]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cdf /= cdf[..., -1:]
     if bool(xp.isnan(cdf[..., -1]).any()):
         raise ValueError("Weights included NaN, inf or were all zero.")
     cdf = cdf.astype(q.dtype)
@@ -490,7 +491,7 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=N
     c = matmul(X, X_T)
     with np.errstate(divide="ignore"):
         inv = divide(1, fact) if isinstance(fact, Tracer) else np.true_divide(1, fact)
-    c = multiply(c, inv)
+    c = base.astype(multiply(c, inv), np.dtype(dtype))    # NumPy: c *= 1 / fact in place
     return base.reshape(c, tuple(d for d in shape(c) if d != 1))
 
 
