@@ -36,7 +36,7 @@ def _asarray(x, xp):
 
 
 def _xp(*xs):
-    return base.xp_of(*[lower(x) for x in xs if x is not None])
+    return base.xp_of(*[x for x in xs if x is not None])
 
 
 # ------------------------------------------------------------------ cumulative products
@@ -65,13 +65,9 @@ def cumprod(a, axis=None, dtype=None):
         >>> gpuad.grad(lambda x: gnp.sum(gnp.cumprod(x)))(np.array([2.0, 0.0, 3.0]))
         array([1., 8., 0.])
     """
-    (a,), _ = prepare(a)
-    if dtype is not None:
-        a = base.astype(a, dtype)
     if axis is None:
-        a, axis = base.reshape(a, (-1,)), 0
-    (axis,) = normalize_axis(axis, len(shape(a)))
-    return _scan_multiply(a, axis)
+        a, axis = reshape(a, (-1,)), 0
+    return _cumulative(a, axis, dtype, False, _scan_multiply, 1)
 
 
 def _cumulative(x, axis, dtype, include_initial, scan, identity):
@@ -727,7 +723,7 @@ def unwrap(p, discont=None, axis=-1, *, period=2 * np.pi):
     if discont is None:
         discont = period / 2
     discont = lower(discont)
-    if np.result_type(dd, period).kind in "iu":
+    if np.result_type(dd.dtype, period).kind in "iu":
         high, rem = divmod(period, 2)
         ambiguous = rem == 0
     else:

@@ -9,7 +9,6 @@ zero at every order, in both modes.
 """
 from __future__ import annotations
 
-import builtins
 import warnings
 
 import numpy as np
@@ -21,6 +20,7 @@ from ._elementwise import add, subtract, multiply, divide, sqrt, where
 from ._reductions import sum, mean, prod, max, min, cumsum, sort
 from ._indexing import take_along_axis
 from ._linalg import matmul
+from ._shape import concatenate, diagonal
 from ._sequences import cumprod
 
 __all__ = ["median", "average", "quantile", "percentile", "ptp", "cov", "corrcoef",
@@ -70,7 +70,7 @@ def _finish(res, qshape, rest, kept, keepdims):
 
 # ------------------------------------------------------------------ order statistics
 
-def _sorted_last(a, axis, xp):
+def _sorted_last(a, axis):
     x, rest, kept = _last(a, axis)
     return sort(x, axis=-1), rest, kept
 
@@ -98,7 +98,7 @@ def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
     """
     _no_out(out, "median")
     (a,), xp = prepare(a)
-    xs, rest, kept = _sorted_last(a, axis, xp)
+    xs, rest, kept = _sorted_last(a, axis)
     n = shape(xs)[-1]
     if n == 0:
         _warn("Mean of empty slice")
@@ -128,7 +128,7 @@ def nanmedian(a, axis=None, out=None, overwrite_input=False, keepdims=False):
     (a,), xp = prepare(a)
     if _size(a) == 0:
         return nanmean(a, axis=axis, keepdims=keepdims)
-    xs, rest, kept = _sorted_last(a, axis, xp)
+    xs, rest, kept = _sorted_last(a, axis)
     valid = shape(xs)[-1] - xp.sum(_isnan(xs), axis=-1)
     bad = valid == 0
     mid = take_along_axis(xs, _mid_indices(xp.maximum(valid, 1), xp), axis=-1)
@@ -289,7 +289,7 @@ def _quantile(a, q, axis, method, keepdims, weights, nan, percent):
     qshape = tuple(shape(q))
     q = base.reshape(q, (-1,)) if isinstance(q, Tracer) else q.reshape(-1)
     qv = lower(q)
-    xs, rest, kept = _sorted_last(a, axis, xp)
+    xs, rest, kept = _sorted_last(a, axis)
     n = shape(xs)[-1]
     if n == 0:
         raise IndexError("index -1 is out of bounds for axis 0 with size 0")
@@ -457,7 +457,7 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=N
         return xp.array([], dtype=np.float64).reshape(0, 0)
     if y is not None:
         (Y,), _ = prepare(y)
-        X = base.astype(_concat_rows(X, _rows(Y, rowvar, None, dtype)), np.dtype(dtype))
+        X = concatenate([X, _rows(Y, rowvar, None, dtype)], axis=0)
     if ddof is None:
         ddof = 1 if bias == 0 else 0
     w = None
@@ -505,15 +505,9 @@ def _rows(X, rowvar, transpose, dt):
     return X
 
 
-def _concat_rows(X, Y):
-    from ._shape import concatenate
-    return concatenate([X, Y], axis=0)
-
-
 def _weight_vector(wt, X, xp, name):
-    w = wt if isinstance(wt, Tracer) else xp.asarray(lower(wt), dtype=np.float64)
-    (w,), _ = prepare(w)
-    w = base.astype(w, np.float64) if isinstance(w, Tracer) else w.astype(np.float64)
+    (w,), _ = prepare(wt if isinstance(wt, Tracer) else xp.asarray(lower(wt), np.float64))
+    w = base.astype(w, np.float64)
     if len(shape(w)) > 1:
         raise RuntimeError(f"cannot handle multidimensional {name}")
     if shape(w)[0] != shape(X)[1]:
@@ -540,7 +534,6 @@ def corrcoef(x, y=None, rowvar=True, *, dtype=None):
     c = cov(x, y, rowvar, dtype=dtype)
     if not shape(c):
         return divide(c, c)
-    from ._shape import diagonal
     s = sqrt(diagonal(c))
     c = divide(divide(c, base.reshape(s, (-1, 1))), base.reshape(s, (1, -1)))
     cv = lower(c)
@@ -691,8 +684,6 @@ def nanstd(a, axis=None, dtype=None, ddof=0, keepdims=False):
 
 def _nan_extremum(a, axis, keepdims, reduce, fill):
     x, m, xp = _masked(a, fill)
-    if not bool(m.any()):
-        return reduce(x, axis=axis, keepdims=keepdims)
     out = reduce(x, axis=axis, keepdims=keepdims)
     allnan = xp.all(m, axis=normalize_axis(axis, m.ndim), keepdims=keepdims)
     if not bool(allnan.any()):
