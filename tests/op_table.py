@@ -490,7 +490,8 @@ STATS_SEQUENCES = [
     Row("corrcoef", gnp.corrcoef, np.corrcoef, [((3, 5),), ((2, 4),)], **F64),
     Row("corrcoef_y", *same(lambda m, x, y: m.corrcoef(x, y)), [((4,), (4,))], **F64),
     # NaN-ignoring reductions
-    Row("nansum", *same(lambda m, x: m.nansum(x, axis=-1)), [((5,),), ((3, 4),)], with_nans),
+    Row("nansum", *same(lambda m, x: m.nansum(x, axis=-1)), [((5,),), ((3, 4),), ((0, 3),)],
+        with_nans),
     Row("nanprod", *same(lambda m, x: m.nanprod(x, axis=0, keepdims=True)),
         [((5,),), ((4, 3),)], with_nans),
     Row("nanmean", *same(lambda m, x: m.nanmean(x, axis=-1)), [((5,),), ((3, 4),)],
@@ -502,7 +503,7 @@ STATS_SEQUENCES = [
         [((5,),), ((3, 5),)], with_nans),
     Row("nanmax", *same(lambda m, x: m.nanmax(x, axis=-1)), [((5,),), ((3, 4),)], with_nans),
     Row("nanmin", *same(lambda m, x: m.nanmin(x, axis=0)), [((5,),), ((4, 3),)], with_nans),
-    Row("nancumsum", gnp.nancumsum, np.nancumsum, [((6,),), ((3, 4),)], with_nans),
+    Row("nancumsum", gnp.nancumsum, np.nancumsum, [((6,),), ((3, 4),), ((0,),)], with_nans),
     Row("nancumprod", *same(lambda m, x: m.nancumprod(x, axis=-1)), [((6,),), ((3, 4),)],
         with_nans),
     # cumulative products and differences
@@ -533,7 +534,7 @@ STATS_SEQUENCES = [
     Row("trapezoid", *same(lambda m, y, x: m.trapezoid(y, x)),
         [((2, 5), (5,)), ((4,), (4,)), ((3, 2), (3, 2))], **F64),
     Row("trapezoid_dx", *same(lambda m, y, d: m.trapezoid(y, dx=d, axis=0)),
-        [((4,), ()), ((3, 2), ())]),
+        [((4,), ()), ((3, 2), ()), ((0,), ())]),
     Row("unwrap", *same(lambda m, p: m.unwrap(p, axis=-1)), [((6,),), ((3, 5),), ((2, 0),)],
         uniform(-6, 6)),
     Row("unwrap_period", *same(lambda m, p: m.unwrap(p, discont=1.5, period=2.0)),

@@ -270,3 +270,18 @@ def test_polynomial_errors_and_edge_cases_as_numpy():
         np.testing.assert_array_equal(got, want)
     g = gpuad.grad(lambda k: gnp.sum(gnp.polyint(p, 2, k)))(np.array([1.0, 2.0]))
     np.testing.assert_array_equal(g, [1.0, 1.0])
+
+
+def test_batched_hvp_through_sequence_functions():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-2, 2, 6)
+    knots = np.linspace(-2, 2, 5)
+    V = rng.standard_normal((3, 6))
+    for f in (lambda x: gnp.sum(gnp.cumprod(x) ** 2),
+              lambda x: gnp.sum(gnp.convolve(x, x[:3] ** 2, "same") ** 2),
+              lambda x: gnp.sum(gnp.interp(x, knots, x[:5] ** 2) ** 2),
+              lambda x: gnp.sum(gnp.gradient(x ** 2, np.cumsum(x ** 2 + 1), edge_order=2) ** 2),
+              lambda x: gnp.sum(gnp.polyval(x[:3], x) ** 2)):
+        hb = np.asarray(gpuad.hvp(f, x, V, batched=True))
+        hs = np.stack([np.asarray(gpuad.hvp(f, x, v)) for v in V])
+        np.testing.assert_allclose(hb, hs, rtol=1e-12, atol=1e-12)

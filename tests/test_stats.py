@@ -333,3 +333,18 @@ def test_errors_as_numpy():
         gnp.cov(x, ddof=0.5)
     with pytest.raises(NotImplementedError, match="out= is not supported"):
         gnp.median(x, out=np.zeros(()))
+
+
+def test_batched_hvp_through_nan_reductions_and_quantiles():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-2, 2, (3, 6))
+    x[0, 2], x[1, :] = NAN, NAN                  # a NaN entry and an all-NaN slice
+    V = rng.standard_normal((4,) + x.shape)
+    for f in (lambda x: gnp.sum(gnp.nanvar(x, axis=1, ddof=1) ** 2),
+              lambda x: gnp.sum(gnp.nanstd(x, axis=1) ** 3),
+              lambda x: gnp.sum(gnp.nanquantile(x, [0.3, 0.8], axis=1) ** 2),
+              lambda x: gnp.sum(gnp.nanmedian(x, axis=1) ** 2)):
+        hb = np.asarray(quiet(gpuad.hvp, f, x, V, batched=True))
+        hs = np.stack([np.asarray(quiet(gpuad.hvp, f, x, v)) for v in V])
+        np.testing.assert_allclose(hb, hs, rtol=1e-13, atol=1e-13)
+        assert np.all(np.isfinite(hb)) and np.all(hb[:, 1] == 0.0)
