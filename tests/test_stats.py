@@ -348,3 +348,9 @@ def test_batched_hvp_through_nan_reductions_and_quantiles():
         hs = np.stack([np.asarray(quiet(gpuad.hvp, f, x, v)) for v in V])
         np.testing.assert_allclose(hb, hs, rtol=1e-13, atol=1e-13)
         assert np.all(np.isfinite(hb)) and np.all(hb[:, 1] == 0.0)
+
+
+def test_numpy_functions_dispatch_to_these_rules():
+    x = np.array([3.0, 1.0, 2.0, 5.0])
+    np.testing.assert_array_equal(gpuad.grad(lambda x: np.median(x))(x), [0.5, 0, 0.5, 0])
+    np.testing.assert_array_equal(gpuad.grad(lambda x: np.nanmax(x))(x), [0, 0, 0, 1.0])
