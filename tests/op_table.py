@@ -544,3 +544,185 @@ def _np_at(x, idx, v, how):
 
 
 TABLE += SURFACE
+
+
+# ---------------------------------------------------------------- statistics and sequences
+# (gpuad/numpy/_stats.py and _sequences.py; conventions tested in tests/test_stats.py and
+# tests/test_sequences.py)
+def with_nans(rng, s):
+    """:func:`distinct` values with about a third NaN, never in a slice's first two
+    entries along the first or the last axis (so no slice is all NaN, and ddof=1 works)."""
+    x = distinct(rng, s)
+    nan = rng.uniform(size=s) < 0.35
+    if len(s):
+        nan[..., :2] = False
+        nan[:2, ...] = False
+    return np.where(nan, np.nan, x)
+
+
+def by_shape(**gens):
+    """One generator per argument, told apart by their shapes: ``by_shape(s0=gen, ...)``
+    maps ``str(shape)`` (e.g. ``"()"``, ``"(5,)"``) to a generator; ``other`` the rest."""
+    def gen(rng, s):
+        return gens.get(str(tuple(s)).replace(" ", ""), gens["other"])(rng, s)
+    return gen
+
+
+def increasing(rng, s):
+    """Strictly increasing 1-d coordinates in about [-2, 2], gaps at least 0.3."""
+    return np.cumsum(rng.uniform(0.3, 1.0, size=s)) - 0.6 * s[0]
+
+
+def unit(rng, s):
+    return rng.uniform(0.1, 0.9, size=s)
+
+
+def positive(rng, s):
+    return rng.uniform(0.5, 2.0, size=s)
+
+
+QMETHODS = ("linear", "lower", "higher", "nearest", "midpoint", "inverted_cdf",
+            "averaged_inverted_cdf", "closest_observation", "interpolated_inverted_cdf",
+            "hazen", "weibull", "median_unbiased", "normal_unbiased")
+F64 = dict(dtypes=("float64",))     # NumPy's result is float64 for float32 inputs too
+_W5 = np.array([0.5, 2.0, 0.0, 1.0, 1.5])
+
+STATS_SEQUENCES = [
+    # order statistics
+    Row("median", gnp.median, np.median, [((),), ((5,),), ((4,),), ((2, 3),)], distinct),
+    Row("median_axis", *same(lambda m, x: m.median(x, axis=-1, keepdims=True)),
+        [((4,),), ((2, 3),), ((0, 3),)], distinct),
+    Row("median_axes", *same(lambda m, x: m.median(x, axis=(2, 0))), [((2, 3, 2),)], distinct),
+    Row("quantile", *same(lambda m, x: m.quantile(x, 0.3)), [((),), ((5,),), ((2, 3),)],
+        distinct),
+    Row("quantile_q", *same(lambda m, x: m.quantile(x, [0.0, 0.35, 1.0], axis=0,
+                                                     keepdims=True)),
+        [((4,),), ((4, 2),), ((3, 0),)], distinct, **F64),
+    Row("quantile_methods", *same(lambda m, x: m.stack(
+        [m.quantile(x, [0.1, 0.45, 0.9], axis=-1, method=k) for k in QMETHODS])),
+        [((7,),), ((2, 6),)], distinct, **F64),
+    Row("quantile_traced_q", lambda x, q: gnp.quantile(x, q, method="hazen"),
+        lambda x, q: np.quantile(x, q, method="hazen"), [((6,), ()), ((6,), (2,))],
+        by_shape(**{"()": unit, "(2,)": unit, "other": distinct})),
+    Row("quantile_weights", *same(lambda m, x: m.quantile(
+        x, [0.2, 0.5, 0.9], method="inverted_cdf", weights=_W5)), [((5,),)], distinct),
+    Row("percentile", *same(lambda m, x: m.percentile(x, [30.0, 75.0], axis=1)),
+        [((2, 4),), ((2, 1, 3),)], distinct, **F64),
+    Row("percentile_traced_q", lambda x, q: gnp.percentile(x, q),
+        lambda x, q: np.percentile(x, q), [((5,), ())],
+        by_shape(**{"()": lambda r, s: r.uniform(10, 90, s), "other": distinct})),
+    Row("nanmedian", *same(lambda m, x: m.nanmedian(x, axis=-1)),
+        [((5,),), ((3, 4),), ((3, 5),)], with_nans),
+    Row("nanmedian_all", gnp.nanmedian, np.nanmedian, [((6,),), ((3, 4),)], with_nans),
+    Row("nanquantile", *same(lambda m, x: m.nanquantile(x, [0.2, 0.8], axis=0)),
+        [((5,),), ((5, 3),)], with_nans, **F64),
+    Row("nanpercentile", *same(lambda m, x: m.nanpercentile(x, 40, axis=-1, keepdims=True,
+                                                             method="weibull")),
+        [((6,),), ((3, 5),)], with_nans),
+    # means and spreads
+    Row("average", lambda a, w: gnp.average(a, weights=w),
+        lambda a, w: np.average(a, weights=w), [((4,), (4,)), ((2, 3), (2, 3))], positive),
+    Row("average_axis", lambda a, w: gnp.average(a, axis=(2, 0), weights=w),
+        lambda a, w: np.average(a, axis=(2, 0), weights=w), [((2, 3, 4), (4, 2))], positive),
+    Row("average_returned", *same(lambda m, a, w: m.multiply(
+        *m.average(a, axis=1, weights=w, returned=True, keepdims=True))),
+        [((2, 3), (3,))], positive),
+    Row("average_unweighted", *same(lambda m, a: m.average(a, axis=0)),
+        [((3,),), ((2, 3),)]),
+    Row("ptp", gnp.ptp, np.ptp, [((5,),), ((2, 3),)], distinct),
+    Row("ptp_axis", *same(lambda m, x: m.ptp(x, axis=0, keepdims=True)),
+        [((3, 2),), ((3, 0),)], distinct),
+    Row("cov", gnp.cov, np.cov, [((3,),), ((2, 5),), ((3, 4),)], **F64),
+    Row("cov_y", *same(lambda m, x, y: m.cov(x, y, rowvar=False, ddof=0)),
+        [((5, 2), (5,)), ((4, 1), (4, 2))], **F64),
+    Row("cov_weights", lambda x, w: gnp.cov(x, fweights=[1, 3, 2, 1], aweights=w),
+        lambda x, w: np.cov(x, fweights=[1, 3, 2, 1], aweights=w), [((2, 4), (4,))],
+        positive, **F64),
+    Row("corrcoef", gnp.corrcoef, np.corrcoef, [((3, 5),), ((2, 4),)], **F64),
+    Row("corrcoef_y", *same(lambda m, x, y: m.corrcoef(x, y)), [((4,), (4,))], **F64),
+    # NaN-ignoring reductions
+    Row("nansum", *same(lambda m, x: m.nansum(x, axis=-1)), [((5,),), ((3, 4),), ((0, 3),)],
+        with_nans),
+    Row("nanprod", *same(lambda m, x: m.nanprod(x, axis=0, keepdims=True)),
+        [((5,),), ((4, 3),)], with_nans),
+    Row("nanmean", *same(lambda m, x: m.nanmean(x, axis=-1)), [((5,),), ((3, 4),)],
+        with_nans),
+    Row("nanmean_all", gnp.nanmean, np.nanmean, [((3, 4),)], with_nans),
+    Row("nanvar", *same(lambda m, x: m.nanvar(x, axis=0, ddof=1)), [((5,),), ((5, 3),)],
+        with_nans),
+    Row("nanstd", *same(lambda m, x: m.nanstd(x, axis=-1, keepdims=True)),
+        [((5,),), ((3, 5),)], with_nans),
+    Row("nanmax", *same(lambda m, x: m.nanmax(x, axis=-1)), [((5,),), ((3, 4),)], with_nans),
+    Row("nanmin", *same(lambda m, x: m.nanmin(x, axis=0)), [((5,),), ((4, 3),)], with_nans),
+    Row("nancumsum", gnp.nancumsum, np.nancumsum, [((6,),), ((3, 4),), ((0,),)], with_nans),
+    Row("nancumprod", *same(lambda m, x: m.nancumprod(x, axis=-1)), [((6,),), ((3, 4),)],
+        with_nans),
+    # cumulative products and differences
+    Row("cumprod", gnp.cumprod, np.cumprod, UNARY_SHAPES + [((9,),)]),
+    Row("cumprod_zeros", *same(lambda m, x: m.cumprod(x, axis=-1)),
+        [((7,),), ((3, 5),)], with_zeros),
+    Row("cumulative_sum", *same(lambda m, x: m.cumulative_sum(x, axis=-1,
+                                                               include_initial=True)),
+        [((),), ((3,),), ((2, 3),), ((2, 0),)]),
+    Row("cumulative_prod", *same(lambda m, x: m.cumulative_prod(x, axis=0,
+                                                                 include_initial=True)),
+        [((3,),), ((5, 2),), ((0, 2),)], with_zeros),
+    Row("diff", *same(lambda m, x: m.diff(x, n=2)), [((5,),), ((2, 4),), ((2, 1),)]),
+    Row("diff_prepend", *same(lambda m, x, p: m.diff(x, axis=0, prepend=p, append=x[:1])),
+        [((3, 2), (1, 2)), ((2,), ())]),
+    Row("ediff1d", *same(lambda m, x, b: m.ediff1d(x, to_begin=b, to_end=[1.0, 2.0])),
+        [((5,), ()), ((2, 3), (2,))]),
+    Row("gradient", gnp.gradient, np.gradient, [((5,),), ((2,),)]),
+    Row("gradient_edge2", *same(lambda m, f, h: m.gradient(f, h, axis=-1, edge_order=2)),
+        [((2, 5), ()), ((3,), ())], by_shape(**{"()": positive, "other": uniform(-2, 2)})),
+    Row("gradient_coordinates", *same(lambda m, f, x: m.stack(
+        [m.gradient(f, x, axis=1, edge_order=k) for k in (1, 2)])),
+        [((2, 5), (5,)), ((3, 4), (4,))], by_shape(**{"(5,)": increasing,
+                                                       "(4,)": increasing,
+                                                       "other": uniform(-2, 2)}), **F64),
+    Row("gradient_axes", *same(lambda m, f: m.stack(m.gradient(f, 0.5, axis=(1, 0)))),
+        [((3, 4),)]),
+    Row("trapezoid", *same(lambda m, y, x: m.trapezoid(y, x)),
+        [((2, 5), (5,)), ((4,), (4,)), ((3, 2), (3, 2))], **F64),
+    Row("trapezoid_dx", *same(lambda m, y, d: m.trapezoid(y, dx=d, axis=0)),
+        [((4,), ()), ((3, 2), ()), ((0,), ())]),
+    Row("unwrap", *same(lambda m, p: m.unwrap(p, axis=-1)), [((6,),), ((3, 5),), ((2, 0),)],
+        uniform(-6, 6)),
+    Row("unwrap_period", *same(lambda m, p: m.unwrap(p, discont=1.5, period=2.0)),
+        [((8,),)], uniform(-3, 3)),
+    # interpolation and convolution
+    Row("interp", lambda x, xp_, fp: gnp.interp(x, xp_, fp),
+        lambda x, xp_, fp: np.interp(x, xp_, fp), [((9,), (5,), (5,)), ((), (3,), (3,))],
+        by_shape(**{"(5,)": increasing, "(3,)": increasing, "other": uniform(-2.5, 2.5)}),
+        **F64),
+    Row("interp_fp", *same(lambda m, x, fp: m.interp(x, [-1.0, 0.0, 0.5, 2.0], fp,
+                                                      left=fp[1], right=-1.0)),
+        [((3, 4), (4,))], uniform(-2.5, 2.5), **F64),
+    Row("interp_period", *same(lambda m, x, fp: m.interp(x, [0.5, 1.0, 2.0, 3.5], fp,
+                                                          period=4.0)),
+        [((7,), (4,))], uniform(-6, 6), **F64),
+    Row("convolve", gnp.convolve, np.convolve,
+        [((5,), (3,)), ((3,), (5,)), ((4,), (4,)), ((1,), (3,)), ((), (2,))]),
+    Row("convolve_same", *same(lambda m, a, v: m.convolve(a, v, "same")),
+        [((5,), (4,)), ((3,), (6,))]),
+    Row("convolve_valid", *same(lambda m, a, v: m.convolve(a, v, mode="valid")),
+        [((5,), (3,)), ((2,), (4,))]),
+    Row("correlate", *same(lambda m, a, v: m.correlate(a, v, "full")),
+        [((5,), (3,)), ((3,), (5,))]),
+    Row("correlate_same", *same(lambda m, a, v: m.correlate(a, v, "same")),
+        [((5,), (2,)), ((2,), (5,)), ((4,), (3,))]),
+    Row("correlate_valid", gnp.correlate, np.correlate, [((5,), (3,)), ((3,), (3,))]),
+    # polynomials
+    Row("polyval", gnp.polyval, np.polyval, [((4,), (3,)), ((1,), ()), ((3,), (2, 2))]),
+    Row("polyadd", gnp.polyadd, np.polyadd, [((3,), (5,)), ((4,), (4,)), ((), (2,))]),
+    Row("polysub", gnp.polysub, np.polysub, [((5,), (3,)), ((2,), (2,))]),
+    Row("polymul", gnp.polymul, np.polymul, [((3,), (2,)), ((1,), (4,))]),
+    Row("polyder", *same(lambda m, p: m.polyder(p, 2)), [((5,),), ((2,),)], **F64),
+    Row("polyint", *same(lambda m, p, k: m.polyint(p, 2, k)), [((4,), (2,)), ((1,), ())],
+        **F64),
+    Row("poly", gnp.poly, np.poly, [((3,),), ((1,),)]),
+    Row("vander", gnp.vander, np.vander, [((4,),), ((0,),)], **F64),
+    Row("vander_increasing", *same(lambda m, x: m.vander(x, 5, increasing=True)),
+        [((3,),)], **F64),
+]
+TABLE += STATS_SEQUENCES

@@ -174,8 +174,8 @@ def test_cotangent_of_wrong_shape_or_dtype():
 def test_numpy_function_without_rule_is_named():
     with pytest.raises(NotImplementedError, match="cbrt"):
         gpuad.grad(lambda x: gnp.sum(np.cbrt(x)))(np.ones(2))
-    with pytest.raises(NotImplementedError, match="median"):
-        gpuad.grad(lambda x: np.median(x))(np.ones(3))
+    with pytest.raises(NotImplementedError, match="roots"):
+        gpuad.grad(lambda x: gnp.sum(np.roots(x)))(np.ones(3))
 
 
 def test_exception_leaves_engine_clean():

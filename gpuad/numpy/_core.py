@@ -112,7 +112,7 @@ def _kinds(values, acc):
             _kinds(v, acc)
         elif isinstance(v, (bool, int)) and not isinstance(v, np.generic):
             acc[2] = True
-        elif hasattr(v, "dtype") and hasattr(v, "shape"):
+        elif hasattr(v, "dtype") and hasattr(v, "shape") and not isinstance(v, type):
             k = np.dtype(v.dtype).kind
             if k in "biu":
                 acc[2] = True
