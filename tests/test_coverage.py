@@ -82,7 +82,8 @@ ZERO_CALLS = {
     "promote_types": None, "broadcast_shapes": None, "issubdtype": None, "isdtype": None,
     "min_scalar_type": None, "common_type": lambda f, x: f(x), "mintypecode": None,
     "zeros_like": lambda f, x: f(x), "bincount": None,
-    "empty_like": lambda f, x: np.asarray(f(x).shape),      # (its values are garbage) "gcd": None, "lcm": None,
+    "empty_like": lambda f, x: np.asarray(f(x).shape),      # (its values are garbage)
+    "gcd": None, "lcm": None,
     "left_shift": None, "right_shift": None, "bitwise_left_shift": None,
     "bitwise_right_shift": None, "packbits": None, "unpackbits": None, "isnat": None,
 }
