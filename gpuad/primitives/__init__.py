@@ -3,3 +3,4 @@ from . import base, elementwise, select   # noqa: F401
 from . import indexing                     # noqa: F401
 from . import reductions                   # noqa: F401
 from . import linalg                       # noqa: F401
+from . import decompositions               # noqa: F401

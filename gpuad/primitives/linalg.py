@@ -8,6 +8,7 @@ whose rules are again matrix products and solves, so they differentiate to any o
 """
 from __future__ import annotations
 
+import itertools
 import math
 import string
 
@@ -16,6 +17,7 @@ import numpy as np
 from ..core import Primitive, bind, register, shape, dtype, full_lower
 from .base import xp_of, record_library, reduce_sum, reshape, transpose, sum_to, expand_lanes
 from .elementwise import PRIMS, add, multiply, negative
+from .select import select
 
 
 def mT(x):
@@ -34,11 +36,126 @@ def _library(name, fn):
     return impl
 
 
-def _sum_terms(terms):
+def sum_terms(terms):
+    """The sum of a non-empty list of arrays (or None when every term is None)."""
+    terms = [t for t in terms if t is not None]
+    if not terms:
+        return None
     out = terms[0]
     for t in terms[1:]:
         out = add(out, t)
     return out
+
+
+_sum_terms = sum_terms
+
+
+# ------------------------------------------------------------------ helpers of the rules
+# Masks and identity matrices are constants of every trace (plain arrays of the values'
+# module and dtype); everything traced goes through primitives, so the rules differentiate
+# again.
+
+def subtract(x, y):
+    return bind(PRIMS["subtract"], x, y)
+
+
+def module_dtype(x):
+    """(xp, dtype) of the values under ``x``."""
+    v = full_lower(x)
+    return xp_of(v), dtype(v)
+
+
+def tri(x, k=0):
+    """The constant 0/1 mask of x's last two axes that is 1 on and below diagonal ``k``."""
+    xp, dt = module_dtype(x)
+    m, n = shape(x)[-2:]
+    return xp.tri(m, n, k, dtype=dt)
+
+
+def tril(x, k=0):
+    return multiply(x, tri(x, k))
+
+
+def triu(x, k=0):
+    return multiply(x, 1 - tri(x, k - 1))
+
+
+def eye_like(x):
+    xp, dt = module_dtype(x)
+    return xp.eye(shape(x)[-1], dtype=dt)
+
+
+def diag_part(x):
+    """x[..., i, i] of a square (..., n, n)."""
+    return reduce_sum(multiply(x, eye_like(x)), (len(shape(x)) - 1,))
+
+
+def diag_embed(v):
+    """The (..., n, n) matrices with v (..., n) on the diagonal."""
+    s = tuple(shape(v))
+    xp, dt = module_dtype(v)
+    return multiply(reshape(v, s + (1,)), xp.eye(s[-1], dtype=dt))
+
+
+def scale_columns(x, v):
+    """x[..., i, j] * v[..., j] (x @ diag(v))."""
+    s = tuple(shape(v))
+    return multiply(x, reshape(v, s[:-1] + (1, s[-1])))
+
+
+def scale_rows(x, v):
+    """v[..., i] * x[..., i, j] (diag(v) @ x)."""
+    return multiply(x, reshape(v, tuple(shape(v)) + (1,)))
+
+
+def safe_reciprocal(x, keep):
+    """1 / x where the constant boolean mask ``keep`` holds, else 0. Its derivative is
+    -1 / x^2 where ``keep`` holds and 0 elsewhere (select routes it), at every order."""
+    xp, dt = module_dtype(x)
+    one, zero = xp.ones((), dtype=dt), xp.zeros((), dtype=dt)
+    return select(keep, bind(PRIMS["reciprocal"], select(keep, x, one)), zero)
+
+
+def per_matrix(fn, arrays, core):
+    """``fn`` applied matrix by matrix: ``arrays[i]`` has ``core[i]`` trailing axes of its own
+    and leading batch axes that broadcast. For library routines that take one matrix (SciPy,
+    some cupyx.scipy.linalg ones); results (an array or a tuple) are stacked on the batch."""
+    batch = tuple(np.broadcast_shapes(*(a.shape[:a.ndim - c] for a, c in zip(arrays, core))))
+    if not batch:
+        return fn(*arrays)
+    xp = xp_of(*arrays)
+    arrays = [xp.broadcast_to(a, batch + a.shape[a.ndim - c:]) for a, c in zip(arrays, core)]
+    if math.prod(batch) == 0:
+        # The results' shapes from one stand-in call (identities: every routine accepts them).
+        dummy = [xp.zeros(a.shape[len(batch):], a.dtype) + (
+            xp.eye(a.shape[-1], dtype=a.dtype) if c == 2 and a.shape[-1] == a.shape[-2]
+            else 0) for a, c in zip(arrays, core)]
+        one = fn(*dummy)
+        single = not isinstance(one, (tuple, list))
+        outs = [xp.empty(batch + o.shape, o.dtype) for o in ((one,) if single else one)]
+        return outs[0] if single else outs
+    results = [fn(*(a[i] for a in arrays)) for i in np.ndindex(*batch)]
+    if not isinstance(results[0], (tuple, list)):
+        return xp.stack(results).reshape(batch + results[0].shape)
+    return [xp.stack(r).reshape(batch + r[0].shape) for r in zip(*results)]
+
+
+def scipy_linalg(xp, name, what):
+    """scipy.linalg.<name> for NumPy arrays, cupyx.scipy.linalg.<name> for CuPy arrays."""
+    if xp is np:
+        try:
+            import scipy.linalg as sl
+        except ImportError:
+            raise ImportError(f"{what} on NumPy arrays calls scipy.linalg.{name}: install "
+                              "SciPy (pip install scipy)") from None
+        return getattr(sl, name)
+    import cupyx.scipy.linalg as cl
+    fn = getattr(cl, name, None)
+    if fn is None:
+        raise NotImplementedError(
+            f"{what}: cupyx.scipy.linalg has no {name}, so gpuad has no GPU version; move the "
+            "arrays to the host (cupy.asnumpy) to use SciPy's")
+    return fn
 
 
 # ------------------------------------------------------------------ matmul
@@ -182,12 +299,35 @@ def einsum(spec, *ops):
 
 # ------------------------------------------------------------------ solve and inverse
 
+_SINGULAR = {
+    "solve": "solve: a is singular (LAPACK met an exactly zero pivot): a x = b has no unique "
+             "solution; gpuad.numpy.linalg.lstsq gives the least-squares one",
+    "inv": "inv: a is singular (LAPACK met an exactly zero pivot): it has no inverse; "
+           "gpuad.numpy.linalg.pinv gives the pseudo-inverse",
+    "qr": "qr: R has a zero on its diagonal (the leading min(m, n) columns of a are "
+          "linearly dependent), so Q and R are not differentiable there",
+    "slogdet": "slogdet: a is singular (log|det a| = -inf), so the derivative of log|det a|, "
+               "a^-T, does not exist there; det(a) is differentiable everywhere (its "
+               "derivative is the adjugate)",
+}
+
+
+def singular(what, detail=""):
+    """The LinAlgError of a singular matrix, naming the gpuad function that met it."""
+    msg = _SINGULAR.get(what) or (f"{what}: the matrix is singular" + (f" ({detail})"
+                                                                        if detail else ""))
+    return np.linalg.LinAlgError(msg)
+
+
 def _solve(xp, a, b):
     # Batch axes broadcast here, so every library (NumPy, CuPy) sees equal batches.
     batch = tuple(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
     a = xp.broadcast_to(a, batch + a.shape[-2:])
     b = xp.broadcast_to(b, batch + b.shape[-2:])
-    return xp.linalg.solve(a, b)
+    try:
+        return xp.linalg.solve(a, b)
+    except np.linalg.LinAlgError:
+        raise singular("solve") from None
 
 
 def _solve_jvp(primals, tangents):
@@ -198,7 +338,7 @@ def _solve_jvp(primals, tangents):
     rhs = None if tb is None else expand_lanes(tb, nd)
     if ta is not None:
         dax = matmul(expand_lanes(ta, nd), x)
-        rhs = negative(dax) if rhs is None else bind(PRIMS["subtract"], rhs, dax)
+        rhs = negative(dax) if rhs is None else subtract(rhs, dax)
     return x, solve(a, rhs)
 
 
@@ -218,33 +358,155 @@ def solve(a, b):
     return bind(solve_p, a, b)
 
 
-def _inv_jvp(primals, tangents):
+def _inv(xp, a, what):
+    try:
+        return xp.linalg.inv(a)
+    except np.linalg.LinAlgError:
+        raise singular(what) from None
+
+
+def _inv_jvp(primals, tangents, what):
     (a,), (ta,) = primals, tangents
-    out = inv(a)
+    out = inv(a, what)
     # d(a^-1) = -a^-1 da a^-1
     return out, negative(matmul(matmul(out, expand_lanes(ta, len(shape(out)))), out))
 
 
-def _inv_vjp(g, ins, out):
+def _inv_vjp(g, ins, out, what):
     oT = mT(out)
     return (negative(matmul(matmul(oT, g), oT)),)
 
 
 inv_p = register(Primitive(
-    "inv", _library("linalg.inv", lambda xp, a: xp.linalg.inv(a)),
-    jvp=_inv_jvp, vjp=_inv_vjp, saves="out", doc="matrix inverse of a (..., n, n)"))
+    "inv", _library("linalg.inv", _inv), jvp=_inv_jvp, vjp=_inv_vjp, saves="out",
+    doc="matrix inverse of a (..., n, n); `what` names the caller in the singular error"))
 
 
-def inv(a):
-    return bind(inv_p, a)
+def inv(a, what="inv"):
+    return bind(inv_p, a, what=what)
 
 
 # ------------------------------------------------------------------ determinants
+# det's derivatives of every order come from one family of primitives,
+#   cofactor(a, e_1, ..., e_k) = the gradient in y of d^(k+1) det(a)[e_1, ..., e_k, y],
+# so cofactor(a) is the cofactor matrix (the adjugate transposed), cofactor(a, e) its
+# derivative along e, and so on. All of them are polynomials in a, finite at every matrix
+# (singular ones of any rank included); they are evaluated through an SVD, never an inverse.
 
-def _dlogdet(a, ta):
-    """d log|det a| along the lanes of ta: trace(a^-1 da) = sum(a^-T * da)."""
-    nd = len(shape(ta))
-    return reduce_sum(multiply(mT(inv(a)), ta), (nd - 2, nd - 1))
+def _range_products(s, xp):
+    """r[..., i, j] = prod(s[..., i:j]) (1 where j <= i), shape (..., n + 1, n + 1), by
+    running products: no division, exact where some s are 0."""
+    n = s.shape[-1]
+    k = xp.arange(n)
+    start = xp.arange(n + 1)[:, None]
+    factors = xp.where(k >= start, s[..., None, :], xp.ones((), s.dtype))
+    runs = xp.cumprod(factors, axis=-1)                       # prod(s[i:j + 1])
+    ones = xp.ones(s.shape[:-1] + (n + 1, 1), dtype=s.dtype)
+    return xp.concatenate([ones, runs], axis=-1)
+
+
+def _leave_out_products(s, m, xp):
+    """w[..., i_1, ..., i_m] = prod of s[..., k] over k not in {i_1, ..., i_m} for distinct
+    indices, 0 where two indices agree; shape (...,) + (n,) * m."""
+    n = s.shape[-1]
+    r = _range_products(s, xp)
+    grid = np.indices((n,) * m).reshape(m, -1)
+    j = np.sort(grid, axis=0)                                 # each tuple as a sorted set
+    distinct = np.all(j[1:] > j[:-1], axis=0) if m > 1 else np.ones(grid.shape[1], bool)
+    # prod over the gaps: [0, j_1), (j_1, j_2), ..., (j_m, n)
+    lo = np.concatenate([[np.zeros_like(j[0])], j + 1])
+    hi = np.concatenate([j, [np.full_like(j[0], n)]])
+    w = xp.ones(s.shape[:-1] + (grid.shape[1],), dtype=s.dtype)
+    for a, b in zip(lo, hi):
+        w = w * r[..., xp.asarray(np.minimum(a, n)), xp.asarray(b)]
+    w = w * xp.asarray(distinct.astype(s.dtype))
+    return w.reshape(s.shape[:-1] + (n,) * m)
+
+
+def _parity(perm):
+    seen, sign = set(), 1
+    for i in range(len(perm)):
+        if i in seen:
+            continue
+        j, length = i, 0
+        while j not in seen:
+            seen.add(j)
+            j = perm[j]
+            length += 1
+        sign *= -1 if length % 2 == 0 else 1
+    return sign
+
+
+def _cofactor_impl(a, *es):
+    """The gradient in y of d^m det(a)[e_1, ..., e_{m-1}, y], m = len(es) + 1.
+
+    With a = U diag(s) V^T and x_l = U^T e_l V, det(a + .) = det(U) det(V) det(diag(s) + .),
+    and at a diagonal matrix (expanding det(diag(s) + y) over principal minors)
+      d^m det(diag(s))[x_1, ..., x_m]
+        = sum over distinct (i_1..i_m) of w(i) sum over permutations p of
+          sign(p) prod_l x_l[i_l, i_p(l)],   w(i) = prod of s_k over k not in {i}.
+    Its gradient in x_m, rotated back by U and V, is the result: sums of products of
+    singular values, finite at every matrix.
+    """
+    xp = xp_of(a, *es)
+    m = len(es) + 1
+    n = a.shape[-1]
+    batch = tuple(np.broadcast_shapes(a.shape[:-2], *(e.shape[:-2] for e in es)))
+    if n == 0 or m > n or math.prod(batch) == 0:
+        return xp.zeros(batch + (n, n), dtype=a.dtype)
+    u, s, vh = xp.linalg.svd(a)
+    sign = xp.linalg.det(u) * xp.linalg.det(vh)              # +-1
+    w = _leave_out_products(s, m, xp)
+    ut, v = xp.swapaxes(u, -1, -2), xp.swapaxes(vh, -1, -2)
+    xs = [ut @ e @ v for e in es]
+    idx = string.ascii_letters[:m]
+    out = 0
+    for perm in itertools.permutations(range(m)):
+        ops = [w] + xs
+        subs = ["..." + idx] + ["..." + idx[l] + idx[perm[l]] for l in range(m - 1)]
+        last, partner = idx[m - 1], idx[perm[m - 1]]
+        if last == partner:                       # the last row is paired with itself
+            term = xp.einsum(",".join(subs) + "->..." + last, *ops)
+            term = term[..., :, None] * xp.eye(n, dtype=a.dtype)
+        else:
+            term = xp.einsum(",".join(subs) + "->..." + last + partner, *ops)
+        out = out + _parity(perm) * term
+    out = u @ out @ vh * sign[..., None, None]
+    return xp.broadcast_to(out, batch + (n, n))
+
+
+def _cofactor_jvp(primals, tangents):
+    a, *es = primals
+    ta, *tes = tangents
+    out = cofactor(a, *es)
+    nd = len(shape(out))
+    terms = [None if ta is None else cofactor(a, *es, expand_lanes(ta, nd))]
+    for i, t in enumerate(tes):      # multilinear in the directions
+        if t is not None:
+            terms.append(cofactor(a, *es[:i], expand_lanes(t, nd), *es[i + 1:]))
+    return out, sum_terms(terms)
+
+
+def _cofactor_vjp(g, ins, out, need):
+    # <g, cofactor(a, e..)> = d^(k+1) det(a)[e.., g], symmetric in all its directions: the
+    # cotangent of a is cofactor(a, e.., g), that of e_i is cofactor(a, e.. without e_i, g).
+    a, *es = ins
+    res = [sum_to(cofactor(a, *es, g), shape(a)) if need[0] else None]
+    for i, e in enumerate(es):
+        res.append(sum_to(cofactor(a, *es[:i], *es[i + 1:], g), shape(e))
+                   if need[i + 1] else None)
+    return tuple(res)
+
+
+cofactor_p = register(Primitive(
+    "cofactor", _library("linalg.cofactor", lambda xp, *args: _cofactor_impl(*args)),
+    jvp=_cofactor_jvp, vjp=_cofactor_vjp,
+    doc="gradient of d^(k+1) det(a)[e_1..e_k, .] for a, e_i (..., n, n): the cofactor "
+        "matrix (k = 0) and its derivatives, through an SVD; finite at every matrix"))
+
+
+def cofactor(a, *es):
+    return bind(cofactor_p, a, *es)
 
 
 def _kept_batch(x, a):
@@ -253,19 +515,21 @@ def _kept_batch(x, a):
 
 def _det_jvp(primals, tangents):
     (a,), (ta,) = primals, tangents
-    out = det(a)
-    return out, multiply(out, _dlogdet(a, ta))
+    nd = len(shape(ta))
+    # d det(a) = sum(cofactor(a) * da)
+    return det(a), reduce_sum(multiply(cofactor(a), ta), (nd - 2, nd - 1))
 
 
 def _det_vjp(g, ins, out):
     (a,) = ins
-    # d det = det * trace(a^-1 da): the cotangent is g det a^-T (a must be invertible).
-    return (multiply(_kept_batch(multiply(g, out), a), mT(inv(a))),)
+    return (multiply(_kept_batch(g, a), cofactor(a)),)
 
 
 det_p = register(Primitive(
     "det", _library("linalg.det", lambda xp, a: xp.asarray(xp.linalg.det(a))),
-    jvp=_det_jvp, vjp=_det_vjp, saves="both", doc="determinant of a (..., n, n)"))
+    jvp=_det_jvp, vjp=_det_vjp,
+    doc="determinant of a (..., n, n) (LU); derivatives through `cofactor`, finite at "
+        "singular a"))
 
 
 def det(a):
@@ -275,6 +539,12 @@ def det(a):
 def _slogdet_impl(xp, a):
     sign, logabsdet = xp.linalg.slogdet(a)
     return [xp.asarray(sign), xp.asarray(logabsdet)]
+
+
+def _dlogdet(a, ta):
+    """d log|det a| along the lanes of ta: trace(a^-1 da) = sum(a^-T * da)."""
+    nd = len(shape(ta))
+    return reduce_sum(multiply(mT(inv(a, "slogdet")), ta), (nd - 2, nd - 1))
 
 
 def _slogdet_jvp(primals, tangents):
@@ -287,13 +557,13 @@ def _slogdet_vjp(g, ins, out):
     glog = g[1]
     if glog is None:
         return (None,)   # the sign is piecewise constant
-    return (multiply(_kept_batch(glog, a), mT(inv(a))),)
+    return (multiply(_kept_batch(glog, a), mT(inv(a, "slogdet"))),)
 
 
 slogdet_p = register(Primitive(
     "slogdet", _library("linalg.slogdet", _slogdet_impl), jvp=_slogdet_jvp,
     vjp=_slogdet_vjp, multiple_results=True,
-    doc="[sign, log|det a|] of a (..., n, n); only the second is differentiable"))
+    doc="[sign, log|det a|] of a (..., n, n) (LU); only the second is differentiable"))
 
 
 def slogdet(a):
@@ -304,16 +574,22 @@ def slogdet(a):
 
 def _phi(x):
     """The lower triangle of x with its diagonal halved (a constant mask times x)."""
-    base_ = full_lower(x)
-    xp = xp_of(base_)
-    n = shape(x)[-1]
-    mask = xp.tril(xp.ones((n, n), dtype=base_.dtype)) - 0.5 * xp.eye(n, dtype=base_.dtype)
-    return multiply(x, mask)
+    return multiply(x, tri(x) - 0.5 * eye_like(x))
+
+
+def _cholesky(xp, a):
+    try:
+        return xp.linalg.cholesky(a)
+    except np.linalg.LinAlgError:
+        raise np.linalg.LinAlgError(
+            "cholesky: a is not positive definite (LAPACK met a pivot <= 0), so it has no "
+            "Cholesky factor; for a positive semidefinite a, add a small multiple of the "
+            "identity, or use eigh") from None
 
 
 def _cholesky_jvp(primals, tangents):
     # a = L L^T gives L^-1 da L^-T = L^-1 dL + (L^-1 dL)^T with L^-1 dL lower triangular,
-    # so dL = L phi(L^-1 da L^-T). The public function passes symmetric a and da.
+    # so dL = L phi(L^-1 da L^-T). The public functions pass symmetric a and da.
     (a,), (ta,) = primals, tangents
     L = cholesky(a)
     x = solve(L, expand_lanes(ta, len(shape(L))))
@@ -329,10 +605,54 @@ def _cholesky_vjp(g, ins, L):
 
 
 cholesky_p = register(Primitive(
-    "cholesky", _library("linalg.cholesky", lambda xp, a: xp.linalg.cholesky(a)),
+    "cholesky", _library("linalg.cholesky", _cholesky),
     jvp=_cholesky_jvp, vjp=_cholesky_vjp, saves="out",
     doc="lower Cholesky factor of a symmetric positive definite (..., n, n)"))
 
 
 def cholesky(a):
     return bind(cholesky_p, a)
+
+
+# ------------------------------------------------------------------ vector p-norms
+
+def _pnorm_impl(xp, x, axes, p):
+    if p == 2:
+        return xp.asarray(xp.sqrt(xp.sum(x * x, axis=axes)))
+    return xp.asarray(xp.sum(xp.abs(x) ** p, axis=axes) ** (1.0 / p))
+
+
+def _pnorm_weights(x, n, axes, p):
+    """d norm / dx, with the subgradient 0 where the norm is 0: x / n for p = 2, else
+    sign(x) (|x| / n)^(p - 1). Written with primitives, so it differentiates again."""
+    kept = reshape(n, tuple(1 if i in axes else d for i, d in enumerate(shape(x))))
+    r = safe_reciprocal(kept, full_lower(kept) > 0)
+    if p == 2:
+        return multiply(x, r)
+    xp, dt = module_dtype(x)
+    scaled = multiply(bind(PRIMS["abs"], x), r)
+    return multiply(bind(PRIMS["sign"], x),
+                    bind(PRIMS["power"], scaled, xp.asarray(p - 1, dtype=dt)))
+
+
+def _pnorm_jvp(primals, tangents, axes, p):
+    (x,), (t,) = primals, tangents
+    out = pnorm(x, axes, p)
+    w = _pnorm_weights(x, out, axes, p)
+    return out, reduce_sum(multiply(t, w), tuple(a + 1 for a in axes))
+
+
+def _pnorm_vjp(g, ins, out, axes, p):
+    (x,) = ins
+    kept = tuple(1 if i in axes else d for i, d in enumerate(shape(x)))
+    return (multiply(reshape(g, kept), _pnorm_weights(x, out, axes, p)),)
+
+
+pnorm_p = register(Primitive(
+    "pnorm", _library("pnorm", _pnorm_impl), jvp=_pnorm_jvp, vjp=_pnorm_vjp, saves="both",
+    doc="(sum |x|^p)^(1/p) over `axes` (p = 2: sqrt(sum x^2)); derivative 0 where the norm "
+        "is 0"))
+
+
+def pnorm(x, axes, p):
+    return bind(pnorm_p, x, axes=tuple(sorted(axes)), p=float(p))

@@ -1,0 +1,374 @@
+"""Matrix decompositions: library calls (cuSOLVER through CuPy on a GPU, LAPACK through
+NumPy on the CPU) whose derivative rules are written with primitives again (the
+decomposition itself, products, solves, constant masks), so they differentiate to any order.
+
+``svd``     a = U diag(s) V^T, reduced or full             (Townsend 2016; Giles 2008)
+``eigh``    a = V diag(w) V^T for symmetric a               (Giles 2008)
+``qr``      a = Q R, reduced or complete                    (Walter & Lehmann 2018; Seeger
+                                                              et al. 2017)
+``pinv``    the Moore-Penrose pseudo-inverse, rank held     (Golub & Pereyra 1973)
+
+Degenerate spectra: the rules of U and V divide by s_j - s_i and s_j + s_i (the
+eigenvectors' by w_j - w_i). Pairs closer than the tolerance ``max(m, n) * eps * s_max``
+(``n * eps * max|w|``) count as equal and their factor is 0; singular values below it count
+as zero: 1/s is then 0 and the derivative of s itself is 0 (the minimum-norm subgradient,
+as abs'(0) = 0). See gpuad.numpy.linalg.svd / eigh for what that makes exact.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core import Primitive, bind, register, shape
+from .base import xp_of, reshape, sum_to, expand_lanes
+from .elementwise import multiply, negative, add
+from .indexing import getitem, concatenate
+from .linalg import (_library, mT, matmul, inv, subtract, sum_terms, module_dtype, tril,
+                     triu, diag_part, diag_embed, scale_columns, scale_rows, safe_reciprocal)
+
+
+def _cols(x, lo, hi):
+    """x[..., :, lo:hi]."""
+    return getitem(x, (), (Ellipsis, slice(None), slice(lo, hi)))
+
+
+def _rows(x, lo, hi):
+    """x[..., lo:hi, :]."""
+    return getitem(x, (), (Ellipsis, slice(lo, hi), slice(None)))
+
+
+def _apart(vals, tol):
+    """The constant boolean mask of pairs (i, j), i != j, with |v_i - v_j| > tol."""
+    from ..core import full_lower
+    v = full_lower(vals)
+    xp = xp_of(v)
+    k = v.shape[-1]
+    gap = xp.abs(v[..., :, None] - v[..., None, :])
+    return (gap > tol[..., None, None]) & ~xp.eye(k, dtype=bool)
+
+
+def _tolerance(vals, size):
+    """size * eps * max|vals| per matrix (a constant), shape (...,)."""
+    from ..core import full_lower
+    v = full_lower(vals)
+    xp = xp_of(v)
+    eps = np.finfo(v.dtype).eps
+    big = xp.max(xp.abs(v), axis=-1) if v.shape[-1] else xp.zeros(v.shape[:-1], v.dtype)
+    return big * (size * eps)
+
+
+def _join(xs, axis):
+    """concatenate along ``axis`` counted from the end (-1: columns, -2: rows); the
+    primitive takes a non-negative axis (its lanes shift it by one)."""
+    return concatenate(xs, len(shape(xs[0])) + axis)
+
+
+def _row(x):
+    """x (..., k) as (..., 1, k)."""
+    s = tuple(shape(x))
+    return reshape(x, s[:-1] + (1, s[-1]))
+
+
+def _col(x):
+    """x (..., k) as (..., k, 1)."""
+    return reshape(x, tuple(shape(x)) + (1,))
+
+
+def _skew_part_lower(x):
+    """tril(x, -1) - tril(x, -1)^T."""
+    lo = tril(x, -1)
+    return subtract(lo, mT(lo))
+
+
+# ------------------------------------------------------------------ SVD
+
+def _svd_impl(xp, a, full_matrices):
+    u, s, vh = xp.linalg.svd(a, full_matrices=full_matrices)
+    return [u, s, vh]
+
+
+def _svd_constants(s, m, n):
+    """The factors of the rules, traced (they differentiate) where they depend on s:
+    Fm = 1 / (s_j - s_i) off the degenerate pairs, Fp = 1 / (s_j + s_i) off the pairs of
+    zero singular values, 1/s off the zero ones; and the constant mask of nonzero ones."""
+    from ..core import full_lower
+    xp, dt = module_dtype(s)
+    tol = _tolerance(s, max(m, n))
+    fm = safe_reciprocal(subtract(_row(s), _col(s)), _apart(s, tol))
+    nonzero = full_lower(s) > tol[..., None]
+    pair = (nonzero[..., :, None] | nonzero[..., None, :]) & ~xp.eye(shape(s)[-1], dtype=bool)
+    fp = safe_reciprocal(add(_row(s), _col(s)), pair)
+    return fm, fp, safe_reciprocal(s, nonzero), nonzero.astype(dt)
+
+
+def _sym(x):
+    return multiply(add(x, mT(x)), 0.5)
+
+
+def _skew(x):
+    return multiply(subtract(x, mT(x)), 0.5)
+
+
+def _svd_jvp(primals, tangents, full_matrices):
+    (a,), (ta,) = primals, tangents
+    u, s, vh = out = svd(a, full_matrices)
+    m, n = shape(a)[-2:]
+    k = min(m, n)
+    if k == 0:
+        return out, [_zeros_lanes(o, ta) for o in out]
+    full = full_matrices and m != n
+    u1 = _cols(u, 0, k) if full and m > k else u
+    vh1 = _rows(vh, 0, k) if full and n > k else vh
+    v1 = mT(vh1)
+    fm, fp, sinv, nonzero = _svd_constants(s, m, n)
+    e = expand_lanes(ta, len(shape(a)))
+    ev = matmul(e, v1)                                     # (L, ..., m, k)
+    p = matmul(mT(u1), ev)                                 # U^T E V
+    ds = multiply(diag_part(p), nonzero)
+    # U^T dU = F o (P S + S P^T), V^T dV = F o (S P + P^T S), F = 1 / (s_j^2 - s_i^2)
+    # (Townsend 2016), split as Fm o sym(P) +- Fp o skew(P): only the symmetric part,
+    # which splits a repeated singular value, is singular where s_i = s_j.
+    sym, skew = multiply(fm, _sym(p)), multiply(fp, _skew(p))
+    du = matmul(u1, add(sym, skew))
+    dv = matmul(v1, subtract(sym, skew))
+    if m > k:       # the component of dU outside span(U): (I - U U^T) E V S^+
+        du = add(du, scale_columns(subtract(ev, matmul(u1, p)), sinv))
+    if n > k:
+        etu = matmul(mT(e), u1)
+        dv = add(dv, scale_columns(subtract(etu, matmul(v1, mT(p))), sinv))
+    if full and m > k:
+        # The complement U2 moves only as U1 does (U2^T dU2 = 0): dU2 = -U1 (dU1^T U2).
+        u2 = _cols(u, k, m)
+        du = _join([du, negative(matmul(u1, mT(scale_columns(
+            matmul(mT(u2), ev), sinv))))], -1)
+    if full and n > k:
+        v2 = mT(_rows(vh, k, n))
+        dv = _join([dv, negative(matmul(v1, scale_rows(
+            matmul(mT(u1), matmul(e, v2)), sinv)))], -1)
+    return out, [du, ds, mT(dv)]
+
+
+def _zeros_lanes(o, ta):
+    xp, dt = module_dtype(o)
+    return xp.zeros((shape(ta)[0],) + tuple(shape(o)), dtype=dt)
+
+
+def _svd_vjp(g, ins, out, full_matrices):
+    gu, gs, gvh = g
+    u, s, vh = out
+    m, n = ins[0].shape[-2:]
+    k = min(m, n)
+    xp, dt = module_dtype(s)
+    if k == 0:
+        return (xp.zeros(ins[0].shape, dt),)
+    full = full_matrices and m != n
+    u1 = _cols(u, 0, k) if full and m > k else u
+    vh1 = _rows(vh, 0, k) if full and n > k else vh
+    v1 = mT(vh1)
+    gv = None if gvh is None else mT(gvh)
+    if full and m > k and gu is not None:     # the transpose of dU2 = -U1 (dU1^T U2)
+        u2 = _cols(u, k, m)
+        gu = subtract(_cols(gu, 0, k), matmul(u2, matmul(mT(_cols(gu, k, m)), u1)))
+    if full and n > k and gv is not None:
+        v2 = mT(_rows(vh, k, n))
+        gv = subtract(_cols(gv, 0, k), matmul(v2, matmul(mT(_cols(gv, k, n)), v1)))
+    fm, fp, sinv, nonzero = _svd_constants(s, m, n)
+    inner = [None if gs is None else diag_embed(multiply(gs, nonzero))]
+    if gu is not None:                  # the transpose of Fm o sym(P) + Fp o skew(P)
+        j = matmul(mT(u1), gu)
+        inner.append(multiply(add(fm, fp), _skew(j)))
+    if gv is not None:
+        kk = matmul(mT(v1), gv)
+        inner.append(multiply(subtract(fm, fp), _skew(kk)))
+    inner = sum_terms(inner)
+    terms = [None if inner is None else matmul(matmul(u1, inner), vh1)]
+    if gu is not None and m > k:        # (I - U U^T) gU S^+ V^T
+        terms.append(matmul(scale_columns(subtract(gu, matmul(u1, j)), sinv), vh1))
+    if gv is not None and n > k:        # U S^+ gV^T (I - V V^T)
+        terms.append(matmul(u1, scale_rows(mT(subtract(gv, matmul(v1, kk))), sinv)))
+    ga = sum_terms(terms)
+    return (xp.zeros(ins[0].shape, dt) if ga is None else ga,)
+
+
+svd_p = register(Primitive(
+    "svd", _library("linalg.svd", _svd_impl), jvp=_svd_jvp, vjp=_svd_vjp, saves="out",
+    multiple_results=True,
+    doc="[U, s, Vh] of a (..., m, n) (reduced, or full_matrices); repeated singular "
+        "values: 1/(s_j - s_i) = 0, zero ones: 1/s = 0 and ds = 0"))
+
+
+def svd(a, full_matrices=False):
+    return bind(svd_p, a, full_matrices=bool(full_matrices))
+
+
+# ------------------------------------------------------------------ symmetric eigenproblem
+
+def _eigh_impl(xp, a):
+    w, v = xp.linalg.eigh(a)
+    return [w, v]
+
+
+def _eigh_gaps(w):
+    """F[i, j] = 1 / (w_j - w_i) off the diagonal and off degenerate pairs, else 0."""
+    tol = _tolerance(w, shape(w)[-1])
+    return safe_reciprocal(subtract(_row(w), _col(w)), _apart(w, tol))
+
+
+def _eigh_jvp(primals, tangents):
+    # a V = V diag(w) gives V^T da V = diag(dw) + F o (V^T da V) off the diagonal (Giles 2008)
+    (a,), (ta,) = primals, tangents
+    w, v = out = eigh(a)
+    if shape(w)[-1] == 0:
+        return out, [_zeros_lanes(o, ta) for o in out]
+    p = matmul(matmul(mT(v), expand_lanes(ta, len(shape(a)))), v)
+    return out, [diag_part(p), matmul(v, multiply(_eigh_gaps(w), p))]
+
+
+def _eigh_vjp(g, ins, out):
+    gw, gv = g
+    w, v = out
+    xp, dt = module_dtype(w)
+    if shape(w)[-1] == 0:
+        return (xp.zeros(ins[0].shape, dt),)
+    inner = sum_terms([None if gw is None else diag_embed(gw),
+                       None if gv is None else multiply(_eigh_gaps(w), matmul(mT(v), gv))])
+    return (matmul(matmul(v, inner), mT(v)),)
+
+
+eigh_p = register(Primitive(
+    "eigh", _library("linalg.eigh", _eigh_impl), jvp=_eigh_jvp, vjp=_eigh_vjp, saves="out",
+    multiple_results=True,
+    doc="[w, V] of a symmetric (..., n, n) (its lower triangle is read); degenerate "
+        "eigenvalues: F = 0"))
+
+
+def eigh(a):
+    return bind(eigh_p, a)
+
+
+# ------------------------------------------------------------------ QR
+
+def _qr_impl(xp, a, mode):
+    q, r = xp.linalg.qr(a, mode=mode)
+    return [q, r]
+
+
+def _qr_blocks(q, r, m, n, mode):
+    """Q1 (m, k) and the square R1 (k, k) of the leading columns."""
+    k = min(m, n)
+    q1 = _cols(q, 0, k) if mode == "complete" and m > k else q
+    r1 = _rows(r, 0, k) if m > k and mode == "complete" else r
+    return q1, (_cols(r1, 0, k) if n > k else r1)
+
+
+def _right_solve(y, r):
+    """y r^-1 for the invertible triangular R1 (LinAlgError naming qr where it is not)."""
+    return matmul(y, inv(r, "qr"))
+
+
+def _qr_jvp(primals, tangents, mode):
+    # a1 = Q R1 with X = Q^T da1 R1^-1: Q^T dQ = tril(X, -1) - tril(X, -1)^T,
+    # dR1 = (X - Q^T dQ) R1, dQ = Q (Q^T dQ) + (I - Q Q^T) da1 R1^-1 (Walter & Lehmann 2018).
+    (a,), (ta,) = primals, tangents
+    q, r = out = qr(a, mode)
+    m, n = shape(a)[-2:]
+    k = min(m, n)
+    if k == 0:
+        return out, [_zeros_lanes(o, ta) for o in out]
+    q1, r1 = _qr_blocks(q, r, m, n, mode)
+    e = expand_lanes(ta, len(shape(a)))
+    e1 = _cols(e, 0, k) if n > k else e
+    y = _right_solve(e1, r1)
+    x = matmul(mT(q1), y)
+    om = _skew_part_lower(x)
+    dr = matmul(subtract(x, om), r1)
+    dq = matmul(q1, om)
+    if m > k:
+        dq = add(dq, subtract(y, matmul(q1, x)))
+    if n > k:      # R2 = Q^T a2: dR2 = dQ^T a2 + Q^T da2
+        a2, e2 = _cols(a, k, n), _cols(e, k, n)
+        dr = _join([dr, add(matmul(mT(dq), a2), matmul(mT(q1), e2))], -1)
+    if mode == "complete" and m > k:
+        # The complement Q2 moves only as Q1 does (Q2^T dQ2 = 0): dQ2 = -Q1 (dQ1^T Q2).
+        q2 = _cols(q, k, m)
+        dq = _join([dq, negative(matmul(q1, mT(matmul(mT(q2), y))))], -1)
+        dr = _join([dr, _zeros_lanes(_rows(r, k, m), ta)], -2)
+    return out, [dq, dr]
+
+
+def _qr_vjp(g, ins, out, mode):
+    gq, gr = g
+    q, r = out
+    m, n = ins[0].shape[-2:]
+    k = min(m, n)
+    xp, dt = module_dtype(r)
+    if k == 0 or (gq is None and gr is None):
+        return (xp.zeros(ins[0].shape, dt),)
+    q1, r1 = _qr_blocks(q, r, m, n, mode)
+    if mode == "complete" and m > k:
+        if gq is not None:
+            q2 = _cols(q, k, m)
+            gq = subtract(_cols(gq, 0, k), matmul(q2, matmul(mT(_cols(gq, k, m)), q1)))
+        if gr is not None:
+            gr = _rows(gr, 0, k)
+    gr2 = None
+    if n > k and gr is not None:        # R2 = Q^T a2, and a2 = Q R2
+        gr, gr2 = _cols(gr, 0, k), _cols(gr, k, n)
+        gq = sum_terms([gq, matmul(matmul(q1, _cols(r, k, n)), mT(gr2))])
+    nn = sum_terms([None if gr is None else matmul(gr, mT(r1)),
+                    None if gq is None else negative(matmul(mT(q1), gq))])
+    mm = subtract(nn, tril(subtract(nn, mT(nn)), -1))
+    ga = _right_solve(sum_terms([gq, matmul(q1, mm)]), mT(r1))
+    if n > k:
+        ga = _join([ga, matmul(q1, gr2) if gr2 is not None
+                          else xp.zeros(shape(q1)[:-1] + (n - k,), dt)], -1)
+    return (ga,)
+
+
+qr_p = register(Primitive(
+    "qr", _library("linalg.qr", _qr_impl), jvp=_qr_jvp, vjp=_qr_vjp, saves="out",
+    multiple_results=True,
+    doc="[Q, R] of a (..., m, n), mode 'reduced' or 'complete'; needs the leading "
+        "min(m, n) columns independent"))
+
+
+def qr(a, mode="reduced"):
+    return bind(qr_p, a, mode=mode)
+
+
+# ------------------------------------------------------------------ pseudo-inverse
+
+def _pinv_impl(xp, a, rtol):
+    return xp.linalg.pinv(a, rtol)
+
+
+def _pinv_jvp(primals, tangents, rtol):
+    # With the rank held fixed (Golub & Pereyra 1973), for X = a^+:
+    # dX = -X da X + X X^T da^T (I - a X) + (I - X a) da^T X^T X
+    (a,), (ta,) = primals, tangents
+    x = pinv(a, rtol)
+    e = expand_lanes(ta, len(shape(a)))
+    et = mT(e)
+    t1 = negative(matmul(matmul(x, e), x))
+    t2 = matmul(matmul(x, mT(x)), subtract(et, matmul(matmul(et, a), x)))
+    t3 = matmul(subtract(et, matmul(x, matmul(a, et))), matmul(mT(x), x))
+    return x, add(add(t1, t2), t3)
+
+
+def _pinv_vjp(g, ins, x, rtol):
+    (a,) = ins
+    gt = mT(g)
+    t1 = negative(matmul(matmul(mT(x), g), mT(x)))
+    t2 = matmul(subtract(gt, matmul(a, matmul(x, gt))), matmul(x, mT(x)))
+    t3 = matmul(matmul(mT(x), x), subtract(gt, matmul(matmul(gt, x), a)))
+    return (add(add(t1, t2), t3),)
+
+
+pinv_p = register(Primitive(
+    "pinv", _library("linalg.pinv", _pinv_impl), jvp=_pinv_jvp, vjp=_pinv_vjp,
+    saves="both",
+    doc="Moore-Penrose pseudo-inverse of a (..., m, n), singular values <= rtol * s_max "
+        "dropped; derivative at fixed rank"))
+
+
+def pinv(a, rtol):
+    return bind(pinv_p, a, rtol=float(rtol))
