@@ -60,6 +60,11 @@ def b(name, ref, domain=uniform(-2, 2), fun=None, **kw):
     return Row(name, fun or getattr(gnp, name), ref, BINARY_SHAPES, domain, **kw)
 
 
+def same(call):
+    """(fun, ref) for a call written once against a module: ``call(gnp, ...)``, ``call(np, ...)``."""
+    return (lambda *xs: call(gnp, *xs)), (lambda *xs: call(np, *xs))
+
+
 _erf = np.vectorize(math.erf, otypes=[np.float64])
 
 # ---------------------------------------------------------------- elementwise
@@ -210,6 +215,91 @@ def spd(rng, s):
     return b @ np.swapaxes(b, -1, -2) / max(n, 1) + np.eye(n)
 
 
+def _orthonormal(rng, batch, m, k):
+    """Random (..., m, k) matrices with orthonormal columns (Q of a Gaussian's QR)."""
+    q, r = np.linalg.qr(rng.standard_normal(batch + (m, k)))
+    return q * np.sign(np.diagonal(r, axis1=-2, axis2=-1))[..., None, :]
+
+
+def spectrum(rng, s):
+    """(..., m, n) = U diag(d) V^T with singular values d spaced 0.6 apart in [0.5, 3.5]
+    (so no degeneracy and condition below 8), random singular vectors. Vectors: uniform on
+    [-2, 2] (right-hand sides)."""
+    if len(s) < 2:
+        return rng.uniform(-2, 2, size=s)
+    *batch, m, n = s
+    k = min(m, n)
+    d = 0.5 + 0.6 * np.arange(k)[::-1] + rng.uniform(0, 0.1, tuple(batch) + (k,))
+    u, v = _orthonormal(rng, tuple(batch), m, k), _orthonormal(rng, tuple(batch), n, k)
+    return (u * d[..., None, :]) @ np.swapaxes(v, -1, -2)
+
+
+def symmetric(rng, s):
+    """Symmetric (..., n, n) = V diag(w) V^T with eigenvalues of both signs spaced 0.6
+    apart (no degeneracy)."""
+    *batch, n, _ = s
+    w = 0.6 * (np.arange(n) - n / 2) + rng.uniform(0, 0.1, tuple(batch) + (n,))
+    v = _orthonormal(rng, tuple(batch), n, n)
+    return (v * w[..., None, :]) @ np.swapaxes(v, -1, -2)
+
+
+def rank_deficient(drop):
+    """Square (..., n, n) of rank n - drop (a product of (n, n - drop) and (n - drop, n)
+    Gaussian factors); other shapes uniform on [-2, 2]. det is a polynomial, so its
+    derivatives at these singular matrices are checked like anywhere else."""
+    def gen(rng, s):
+        if not _square(s):
+            return rng.uniform(-2, 2, size=s)
+        *batch, n, _ = s
+        r = max(n - drop, 0)
+        return rng.standard_normal(tuple(batch) + (n, r)) @ rng.standard_normal(
+            tuple(batch) + (r, n))
+    return gen
+
+
+def _weights(like, k):
+    """Distinct weights 1..k (U diag(c) V^T sees every column), in the dtype of ``like``."""
+    return np.arange(1.0, k + 1, dtype=like.dtype)
+
+
+def _svd_uv(m, a):
+    u, s, vh = m.linalg.svd(a, full_matrices=False)
+    return (u * _weights(u, s.shape[-1])) @ vh
+
+
+def _svd_uu(m, a):
+    u = m.linalg.svd(a, full_matrices=False)[0]
+    return (u * _weights(u, u.shape[-1])) @ m.swapaxes(u, -1, -2)
+
+
+def _svd_vv(m, a):
+    vh = m.linalg.svd(a, full_matrices=False)[2]
+    return m.swapaxes(vh, -1, -2) @ (vh * _weights(vh, vh.shape[-2])[:, None])
+
+
+def _svd_complement(m, a):
+    """The projectors onto the extra columns of full U and rows of full Vh (the parts
+    fixed only up to a basis change)."""
+    u, s, vh = m.linalg.svd(a, full_matrices=True)
+    k = s.shape[-1]
+    u2, v2 = u[..., :, k:], m.swapaxes(vh[..., k:, :], -1, -2)
+    return m.concatenate([m.reshape(u2 @ m.swapaxes(u2, -1, -2), (-1,)),
+                          m.reshape(v2 @ m.swapaxes(v2, -1, -2), (-1,))])
+
+
+def _eigh_v(m, a, uplo="L"):
+    w, v = m.linalg.eigh(a, uplo)
+    return (v * _weights(v, w.shape[-1])) @ m.swapaxes(v, -1, -2)
+
+
+def _qr_complete(m, a):
+    q, r = m.linalg.qr(a, mode="complete")
+    k = min(a.shape[-2:])
+    q1, q2 = q[..., :, :k], q[..., :, k:]
+    return m.concatenate([m.reshape(q1, (-1,)), m.reshape(q2 @ m.swapaxes(q2, -1, -2), (-1,)),
+                          m.reshape(r, (-1,))])
+
+
 def _slogdet(m, a):
     sign, logabsdet = m.linalg.slogdet(a)
     return sign * logabsdet
@@ -290,17 +380,113 @@ LINALG: list = [
         SQUARE_SHAPES, invertible, **LA32),
     Row("linalg_cholesky", gnp.linalg.cholesky, np.linalg.cholesky, SQUARE_SHAPES, spd,
         **LA32),
+    Row("linalg_cholesky_upper", *same(lambda m, a: m.linalg.cholesky(a, upper=True)),
+        [((3, 3),), ((2, 2, 2),)], spd, **LA32),
+    # det at singular matrices (rank n - 1 and n - 2): derivatives through the cofactor
+    # family, exact polynomials, checked against central differences like anywhere else.
+    Row("linalg_det_rank1_deficient", gnp.linalg.det, np.linalg.det,
+        [((3, 3),), ((2, 4, 4),), ((1, 1),)], rank_deficient(1), **LA32),
+    Row("linalg_det_rank2_deficient", gnp.linalg.det, np.linalg.det,
+        [((3, 3),), ((4, 4),)], rank_deficient(2), **LA32),
+    Row("linalg_det_order3", gnp.linalg.det, np.linalg.det, [((3, 3),)], rank_deficient(1),
+        order=3),
+    Row("linalg_svd_s", *same(lambda m, a: m.linalg.svd(a, compute_uv=False)),
+        [((3, 3),), ((4, 2),), ((2, 4),), ((2, 3, 3),), ((0, 0),), ((2, 0, 3),)],
+        spectrum, **LA32),
+    Row("linalg_svdvals", *same(lambda m, a: m.linalg.svdvals(a)), [((3, 2),), ((2, 2, 3),)],
+        spectrum, **LA32),
+    Row("linalg_svd_uv", *same(_svd_uv), [((3, 3),), ((4, 2),), ((2, 4),), ((2, 3, 3),)],
+        spectrum, **LA32),
+    Row("linalg_svd_u", *same(_svd_uu), [((3, 3),), ((4, 2),), ((2, 4),), ((2, 2, 3),)],
+        spectrum, **LA32),
+    Row("linalg_svd_v", *same(_svd_vv), [((3, 3),), ((4, 2),), ((2, 4),), ((2, 3, 2),)],
+        spectrum, **LA32),
+    Row("linalg_svd_full_complement", *same(_svd_complement), [((4, 2),), ((2, 4),),
+                                                                ((2, 3, 1),)], spectrum, **LA32),
+    Row("linalg_svd_hermitian", *same(lambda m, a: m.linalg.svd(a, hermitian=True,
+                                                                compute_uv=False)),
+        [((3, 3),)], symmetric, **LA32),
+    Row("linalg_eigh_w", *same(lambda m, a: m.linalg.eigh(a)[0]),
+        [((3, 3),), ((2, 3, 3),), ((1, 1),), ((0, 0),)], symmetric, **LA32),
+    Row("linalg_eigh_v", *same(_eigh_v), [((3, 3),), ((2, 4, 4),)], symmetric, **LA32),
+    Row("linalg_eigh_upper", *same(lambda m, a: _eigh_v(m, a, "U") + m.linalg.eigvalsh(
+        a, "U")[..., None, :]), [((3, 3),), ((2, 2, 2),)], symmetric, **LA32),
+    Row("linalg_eigvalsh", *same(lambda m, a: m.linalg.eigvalsh(a)), [((4, 4),)], symmetric,
+        **LA32),
+    Row("linalg_qr_q", *same(lambda m, a: m.linalg.qr(a)[0]),
+        [((3, 3),), ((4, 2),), ((2, 4),), ((2, 4, 3),), ((0, 0),)], spectrum, **LA32),
+    Row("linalg_qr_r", *same(lambda m, a: m.linalg.qr(a)[1]),
+        [((3, 3),), ((4, 2),), ((2, 4),), ((2, 4, 3),)], spectrum, **LA32),
+    Row("linalg_qr_r_mode", *same(lambda m, a: m.linalg.qr(a, mode="r")), [((4, 3),)],
+        spectrum, **LA32),
+    Row("linalg_qr_complete", *same(_qr_complete), [((3, 3),), ((4, 2),), ((2, 4),),
+                                                    ((2, 3, 2),)], spectrum, **LA32),
+    Row("linalg_pinv", gnp.linalg.pinv, np.linalg.pinv,
+        [((3, 3),), ((4, 2),), ((2, 4),), ((2, 3, 2),), ((0, 3),)], spectrum, **LA32),
+    Row("linalg_pinv_hermitian", *same(lambda m, a: m.linalg.pinv(a, hermitian=True)),
+        [((3, 3),)], symmetric, **LA32),
+    Row("linalg_lstsq", *same(lambda m, a, b: m.linalg.lstsq(a, b)[0]),
+        [((4, 2), (4,)), ((4, 2), (4, 3)), ((3, 3), (3,)), ((2, 3), (2, 2))], spectrum,
+        **LA32),
+    Row("linalg_lstsq_residuals", *same(lambda m, a, b: m.linalg.lstsq(a, b)[1]),
+        [((4, 2), (4,)), ((5, 3), (5, 2))], spectrum, **LA32),
+    Row("linalg_lstsq_s", *same(lambda m, a, b: m.linalg.lstsq(a, b)[3]),
+        [((4, 2), (4,))], spectrum, **LA32),
+    Row("linalg_matrix_power", *same(lambda m, a: m.linalg.matrix_power(a, 3)),
+        [((3, 3),), ((2, 2, 2),), ((0, 0),)], invertible, **LA32),
+    Row("linalg_matrix_power_negative", *same(lambda m, a: m.linalg.matrix_power(a, -2)),
+        [((3, 3),), ((2, 2, 2),)], invertible, **LA32),
+    Row("linalg_matrix_power_0", *same(lambda m, a: m.linalg.matrix_power(a, 0) + a),
+        [((2, 2),)], invertible),
+    Row("linalg_multi_dot", *same(lambda m, *xs: m.linalg.multi_dot(xs)),
+        [((3,), (3, 4), (4, 2), (2,)), ((2, 3), (3, 4), (4, 1)), ((3, 2), (2, 5), (5, 2),
+                                                                 (2, 4))], **LA32),
+    Row("linalg_norm_2", *same(lambda m, a: m.linalg.norm(a, 2)), [((3, 3),), ((4, 2),)],
+        spectrum, **LA32),
+    Row("linalg_norm_m2_axes", *same(lambda m, a: m.linalg.norm(a, -2, axis=(2, 0))),
+        [((3, 2, 4),)], spectrum, **LA32),
+    Row("linalg_norm_nuc_keepdims", *same(lambda m, a: m.linalg.norm(
+        a, "nuc", axis=(1, 2), keepdims=True)), [((2, 3, 3),)], spectrum, **LA32),
+    Row("linalg_matrix_norm", *same(lambda m, a: m.linalg.matrix_norm(a, ord=2)),
+        [((2, 3, 4),), ((3, 3),)], spectrum, **LA32),
+    Row("linalg_matrix_norm_fro", *same(lambda m, a: m.linalg.matrix_norm(a, keepdims=True)),
+        [((2, 3, 4),)], **LA32),
+    Row("linalg_vector_norm", *same(lambda m, a: m.linalg.vector_norm(a, axis=(0, 2),
+                                                                       keepdims=True)),
+        [((2, 3, 4),)], **LA32),
+    Row("linalg_vector_norm_all", *same(lambda m, a: m.linalg.vector_norm(a, ord=3)),
+        [((2, 3),), ((4,),)], away_from([0.0]), **LA32),
+    Row("linalg_cond", *same(lambda m, a: m.linalg.cond(a)), [((3, 3),), ((2, 4, 2),)],
+        spectrum, **LA32),
+    Row("linalg_cond_p", *same(lambda m, a: m.linalg.cond(a, -2) + m.linalg.cond(a, "fro")),
+        [((3, 3),)], spectrum, **LA32),
+    Row("linalg_cond_1", *same(lambda m, a: m.linalg.cond(a, 1)), [((3, 3),)], distinct,
+        **LA32),
+    Row("linalg_tensorinv", *same(lambda m, a: m.linalg.tensorinv(a, ind=1)),
+        [((4, 2, 2),)], lambda r, s: invertible(r, (4, 4)).reshape(s), **LA32),
+    Row("linalg_tensorsolve", *same(lambda m, a, b: m.linalg.tensorsolve(a, b)),
+        [((2, 2, 2, 2), (2, 2))], lambda r, s: invertible(r, (4, 4)).reshape(s)
+        if len(s) == 4 else r.uniform(-2, 2, s), **LA32),
+    Row("linalg_trace", *same(lambda m, a: m.linalg.trace(a, offset=1)), [((2, 3, 4),)]),
+    Row("linalg_diagonal", *same(lambda m, a: m.linalg.diagonal(a, offset=-1)),
+        [((2, 3, 4),)]),
+    Row("linalg_matrix_transpose", *same(lambda m, a: m.linalg.matrix_transpose(a)),
+        [((2, 3, 4),)]),
+    Row("linalg_vecdot", *same(lambda m, a, b: m.linalg.vecdot(a, b, axis=0)),
+        [((3, 2), (3, 1)), ((3,), (3,))], **LA32),
+    Row("linalg_cross", *same(lambda m, a, b: m.linalg.cross(a, b, axis=0)),
+        [((3, 2), (3, 1)), ((3,), (3,))], **LA32),
+    Row("linalg_outer", *same(lambda m, a, b: m.linalg.outer(a, b)), [((3,), (2,))]),
+    Row("linalg_tensordot", *same(lambda m, a, b: m.linalg.tensordot(a, b, axes=1)),
+        [((2, 3), (3, 2))], **LA32),
+    Row("linalg_matmul", *same(lambda m, a, b: m.linalg.matmul(a, b)),
+        [((2, 3), (3,))], **LA32),
 ]
 
 # ---------------------------------------------------------------- shape and indexing
 def ix(name, idx, shapes):
     """A row for ``x[idx]``: gnp._getitem is the operator of traced arrays."""
     return Row(name, lambda x: gnp._getitem(x, idx), lambda x: x[idx], shapes)
-
-
-def same(call):
-    """(fun, ref) for a call written once against a module: ``call(gnp, ...)``, ``call(np, ...)``."""
-    return (lambda *xs: call(gnp, *xs)), (lambda *xs: call(np, *xs))
 
 
 _MASK = np.array([True, False, True])

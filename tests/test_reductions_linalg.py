@@ -110,7 +110,8 @@ def test_traced_matmul_operator_and_numpy_dispatch():
     np.testing.assert_array_equal(gpuad.grad(lambda b: gnp.sum(a @ b))(b), [[1.0], [2.0]])
     # NumPy functions on traced arrays route to gpuad (numpy.linalg too).
     g = gpuad.grad(lambda a: np.linalg.det(a))(np.array([[2.0, 1.0], [0.0, 3.0]]))
-    np.testing.assert_array_equal(g, [[3.0, 0.0], [-1.0, 2.0]])
+    # The cofactor matrix through an SVD: its backward error (n eps ||a||) times ||a||.
+    np.testing.assert_allclose(g, [[3.0, 0.0], [-1.0, 2.0]], rtol=0, atol=2 * 2.2e-16 * 3.7**2)
 
 
 @pytest.mark.parametrize("spec,n", [("ii->i", 1), ("ij,jk->ik", 2), ("ij,jk,kl->il", 3)])
@@ -179,5 +180,5 @@ def test_einsum_and_linalg_errors():
         gnp.linalg.inv(np.ones((2, 3)))
     with pytest.raises(ValueError, match=r"\(3, 3\).*\(2,\)"):
         gnp.linalg.solve(np.eye(3), np.ones(2))
-    with pytest.raises(NotImplementedError, match="nuc"):
-        gnp.linalg.norm(np.eye(2), "nuc")
+    with pytest.raises(ValueError, match="invalid norm order 'nucl' for matrices"):
+        gnp.linalg.norm(np.eye(2), "nucl")
