@@ -12,8 +12,10 @@ import math
 from typing import Callable
 
 import numpy as np
+import scipy.linalg as sl
 
 import gpuad.numpy as gnp
+import gpuad.scipy.linalg as gsl
 from gpuad import nn
 
 
@@ -209,7 +211,10 @@ def invertible(rng, s):
 
 
 def spd(rng, s):
-    """Symmetric positive definite (..., n, n): B B^T / n + I, eigenvalues in [1, 2]."""
+    """Symmetric positive definite (..., n, n): B B^T / n + I, eigenvalues in [1, 2]. Other
+    shapes: uniform on [-2, 2] (right-hand sides)."""
+    if not _square(s):
+        return rng.uniform(-2, 2, size=s)
     n = s[-1]
     b = rng.uniform(-1, 1, size=s)
     return b @ np.swapaxes(b, -1, -2) / max(n, 1) + np.eye(n)
@@ -483,6 +488,64 @@ LINALG: list = [
         [((2, 3), (3,))], **LA32),
 ]
 
+# ---------------------------------------------------------------- gpuad.scipy.linalg
+def scipy_same(call):
+    """(fun, ref) for a call written once against gpuad.scipy.linalg and scipy.linalg."""
+    return (lambda *xs: call(gsl, *xs)), (lambda *xs: call(sl, *xs))
+
+
+def shifted(rng, s):
+    """Square (..., n, n): 2 I plus entries in [-0.5, 0.5] / n (eigenvalues within 0.5 of 2:
+    a and -b never share one, and the principal square root is real). Other shapes:
+    uniform on [-2, 2]."""
+    if not _square(s):
+        return rng.uniform(-2, 2, size=s)
+    return rng.uniform(-0.5, 0.5, size=s) / max(s[-1], 1) + 2 * np.eye(s[-1])
+
+
+_PIV = np.array([2, 2, 2], dtype=np.int32)        # rows 0 <-> 2, then 1 <-> 2: a real swap
+TRI_SHAPES = [((3, 3), (3,)), ((3, 3), (3, 2)), ((2, 3, 3), (2, 3, 1)), ((2, 2), (3, 2, 4)),
+              ((0, 0), (0,))]
+
+SCIPY_LINALG = [
+    Row("scipy_solve_triangular", *scipy_same(lambda m, a, b: m.solve_triangular(a, b)),
+        TRI_SHAPES, invertible, **LA32),
+    Row("scipy_solve_triangular_lower_t", *scipy_same(
+        lambda m, a, b: m.solve_triangular(a, b, trans="T", lower=True)),
+        [((3, 3), (3, 2)), ((2, 3, 3), (2, 3, 2))], invertible, **LA32),
+    Row("scipy_solve_triangular_unit", *scipy_same(
+        lambda m, a, b: m.solve_triangular(a, b, trans=1, unit_diagonal=True)),
+        [((3, 3), (3,))], invertible, **LA32),
+    Row("scipy_solve_triangular_lower_unit", *scipy_same(
+        lambda m, a, b: m.solve_triangular(a, b, lower=True, unit_diagonal=True)),
+        [((4, 4), (4, 2))], invertible, **LA32),
+    Row("scipy_cho_factor", *scipy_same(lambda m, a: m.cho_factor(a)[0]),
+        [((3, 3),), ((2, 2, 2),), ((0, 0),)], spd, **LA32),
+    Row("scipy_cho_factor_lower", *scipy_same(lambda m, a: m.cho_factor(a, lower=True)[0]),
+        [((3, 3),)], spd, **LA32),
+    Row("scipy_cho_solve", *scipy_same(lambda m, c, b: m.cho_solve((c, False), b)),
+        [((3, 3), (3,)), ((3, 3), (3, 2)), ((2, 2, 2), (2, 2, 1))], spd, **LA32),
+    Row("scipy_cho_solve_lower", *scipy_same(lambda m, c, b: m.cho_solve((c, True), b)),
+        [((3, 3), (3, 2))], spd, **LA32),
+    Row("scipy_lu_factor", *scipy_same(lambda m, a: m.lu_factor(a)[0]),
+        [((3, 3),), ((2, 4, 4),), ((1, 1),), ((0, 0),)], uniform(-2, 2), **LA32),
+    Row("scipy_lu_solve", *scipy_same(lambda m, lu, b: m.lu_solve((lu, _PIV), b)),
+        [((3, 3), (3,)), ((3, 3), (3, 2))], invertible, **LA32),
+    Row("scipy_lu_solve_t", *scipy_same(lambda m, lu, b: m.lu_solve((lu, _PIV), b, trans=1)),
+        [((3, 3), (3,)), ((3, 3), (3, 2))], invertible, **LA32),
+    Row("scipy_lu_roundtrip", *scipy_same(lambda m, a, b: m.lu_solve(m.lu_factor(a), b)),
+        [((3, 3), (3, 2)), ((2, 3, 3), (2, 3, 1))], invertible, **LA32),
+    Row("scipy_expm", *scipy_same(lambda m, a: m.expm(a)),
+        [((3, 3),), ((2, 2, 2),), ((1, 1),), ((0, 0),)], uniform(-1, 1), **LA32),
+    Row("scipy_solve_sylvester", *scipy_same(lambda m, a, b, q: m.solve_sylvester(a, b, q)),
+        [((2, 2), (3, 3), (2, 3)), ((2, 3, 3), (3, 3), (2, 3, 3))], shifted, **LA32),
+    Row("scipy_sqrtm", *scipy_same(lambda m, a: m.sqrtm(a)), [((3, 3),), ((2, 2, 2),)],
+        shifted, **LA32),
+    Row("scipy_sqrtm_spd", *scipy_same(lambda m, a: m.sqrtm(a)), [((4, 4),)], spd, **LA32),
+    Row("scipy_block_diag", *scipy_same(lambda m, a, b, c: m.block_diag(a, b, c)),
+        [((2, 3), (2,), ()), ((1, 1), (0, 2), (3, 0))]),
+]
+
 # ---------------------------------------------------------------- shape and indexing
 def ix(name, idx, shapes):
     """A row for ``x[idx]``: gnp._getitem is the operator of traced arrays."""
@@ -579,7 +642,7 @@ SHAPE = [
     ix("getitem_nonadjacent_newaxis", ([1, 1], None, [0, 2]), [((2, 3),), ((2, 3, 2),)]),
 ]
 
-TABLE = ELEMENTWISE + REDUCTIONS + LINALG + SHAPE
+TABLE = ELEMENTWISE + REDUCTIONS + LINALG + SCIPY_LINALG + SHAPE
 
 # ---------------------------------------------------------------- NumPy's surface (issues 12, 13)
 def _near_half(rng, s):

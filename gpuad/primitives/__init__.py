@@ -4,3 +4,4 @@ from . import indexing                     # noqa: F401
 from . import reductions                   # noqa: F401
 from . import linalg                       # noqa: F401
 from . import decompositions               # noqa: F401
+from . import scipy_linalg                 # noqa: F401

@@ -309,14 +309,26 @@ _SINGULAR = {
     "slogdet": "slogdet: a is singular (log|det a| = -inf), so the derivative of log|det a|, "
                "a^-T, does not exist there; det(a) is differentiable everywhere (its "
                "derivative is the adjugate)",
+    "solve_triangular": "solve_triangular: a has a zero on its diagonal ({detail}): a x = b "
+                        "has no unique solution",
+    "cho_solve": "cho_solve: the Cholesky factor has a zero on its diagonal ({detail}): the "
+                 "matrix is singular",
+    "lu_factor": "lu_factor: U has a zero on its diagonal ({detail}), so a is singular; the "
+                 "derivative of the LU factors goes through U^-1 and is not available there",
+    "lu_solve": "lu_solve: U has a zero on its diagonal ({detail}): a is singular and a x = b "
+                "has no unique solution",
+    "solve_sylvester": "solve_sylvester: a and -b have a common eigenvalue (to working "
+                       "precision: {detail}), so a x + x b = q has no unique solution",
+    "sqrtm": "sqrtm: a is singular or nearly so (an eigenvalue 0): the derivative solves "
+             "X dX + dX X = da, which has no unique solution there ({detail}); sqrtm is not "
+             "differentiable at a singular a, like sqrt at 0",
 }
 
 
 def singular(what, detail=""):
     """The LinAlgError of a singular matrix, naming the gpuad function that met it."""
-    msg = _SINGULAR.get(what) or (f"{what}: the matrix is singular" + (f" ({detail})"
-                                                                        if detail else ""))
-    return np.linalg.LinAlgError(msg)
+    msg = _SINGULAR.get(what, what + ": the matrix is singular ({detail})")
+    return np.linalg.LinAlgError(msg.format(detail=detail))
 
 
 def _solve(xp, a, b):
