@@ -324,3 +324,11 @@ def test_numpy_linalg_calls_on_traced_arrays_route_to_gpuad():
     np.testing.assert_allclose(g, u @ vh, atol=20 * EPS)
     g = gpuad.grad(lambda a: np.linalg.norm(a, "nuc") + np.linalg.eigvalsh(a)[0])(a)
     assert np.all(np.isfinite(g))
+
+
+@pytest.mark.parametrize("kw", [{}, {"rtol": None}, {"rcond": 1e-20}, {"rtol": 1e-20}])
+def test_pinv_cutoff_follows_numpy(kw):
+    # NumPy's default drops s <= 1e-15 s_max; rtol=None means max(m, n) eps (the Array
+    # API's); an explicit cutoff keeps the 1e-15 singular value.
+    a = np.array([[1.0, 0.0], [0.0, 1e-15]])
+    np.testing.assert_array_equal(gnp.linalg.pinv(a, **kw), np.linalg.pinv(a, **kw))

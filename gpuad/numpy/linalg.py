@@ -121,7 +121,7 @@ def inv(a):
     return _LA.inv(_square(a, "inv"))
 
 
-def pinv(a, rcond=None, hermitian=False, *, rtol=None):
+def pinv(a, rcond=None, hermitian=False, *, rtol=_np._NoValue):
     """Moore-Penrose pseudo-inverse ``a^+`` of ``a`` (..., m, n) -> (..., n, m), like
     ``numpy.linalg.pinv``: an SVD, with singular values ``<= rtol * s_max`` dropped.
     ``rcond`` (NumPy's name) and ``rtol`` are the same cutoff, a Python float; NumPy's
@@ -141,12 +141,17 @@ def pinv(a, rcond=None, hermitian=False, *, rtol=None):
                [0. , 0. ]])
     """
     a = _matrix(a, "pinv")
-    if rcond is not None and rtol is not None:
+    if rcond is not None and rtol is not _np._NoValue:
         raise ValueError("pinv: give rcond or rtol, not both")
     m, n = _shape(a)[-2:]
-    cut = rcond if rcond is not None else rtol
-    if cut is None:
-        cut = 1e-15 if rtol is None else max(m, n) * _np.finfo(_np.dtype(a.dtype)).eps
+    if rcond is not None:
+        cut = rcond
+    elif rtol is _np._NoValue:
+        cut = 1e-15
+    elif rtol is None:
+        cut = max(m, n) * _np.finfo(_np.dtype(a.dtype)).eps
+    else:
+        cut = rtol
     if not _np.ndim(cut) == 0:
         raise TypeError("pinv: gpuad takes rcond/rtol as one number (NumPy also takes an "
                         "array broadcast against the stack)")

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core import Primitive, bind, register, shape
-from .base import xp_of, reshape, sum_to, expand_lanes
+from ..core import Primitive, bind, register, shape, full_lower
+from .base import xp_of, reshape, expand_lanes
 from .elementwise import multiply, negative, add
 from .indexing import getitem, concatenate
 from .linalg import (_library, mT, matmul, inv, subtract, sum_terms, module_dtype, tril,
-                     triu, diag_part, diag_embed, scale_columns, scale_rows, safe_reciprocal)
+                     diag_part, diag_embed, scale_columns, scale_rows, safe_reciprocal)
 
 
 def _cols(x, lo, hi):
@@ -38,7 +38,6 @@ def _rows(x, lo, hi):
 
 def _apart(vals, tol):
     """The constant boolean mask of pairs (i, j), i != j, with |v_i - v_j| > tol."""
-    from ..core import full_lower
     v = full_lower(vals)
     xp = xp_of(v)
     k = v.shape[-1]
@@ -48,7 +47,6 @@ def _apart(vals, tol):
 
 def _tolerance(vals, size):
     """size * eps * max|vals| per matrix (a constant), shape (...,)."""
-    from ..core import full_lower
     v = full_lower(vals)
     xp = xp_of(v)
     eps = np.finfo(v.dtype).eps
@@ -90,7 +88,6 @@ def _svd_constants(s, m, n):
     """The factors of the rules, traced (they differentiate) where they depend on s:
     Fm = 1 / (s_j - s_i) off the degenerate pairs, Fp = 1 / (s_j + s_i) off the pairs of
     zero singular values, 1/s off the zero ones; and the constant mask of nonzero ones."""
-    from ..core import full_lower
     xp, dt = module_dtype(s)
     tol = _tolerance(s, max(m, n))
     fm = safe_reciprocal(subtract(_row(s), _col(s)), _apart(s, tol))

@@ -19,7 +19,7 @@ from ..core import Primitive, bind, register, shape, full_lower
 from .base import xp_of, broadcast_to, sum_to, expand_lanes
 from .elementwise import add, multiply, negative
 from .indexing import getitem, concatenate
-from .linalg import (_library, mT, matmul, subtract, sum_terms, module_dtype, tri, tril, triu,
+from .linalg import (_library, mT, matmul, sum_terms, module_dtype, tri, tril, triu,
                      eye_like, per_matrix, scipy_linalg, singular)
 
 
