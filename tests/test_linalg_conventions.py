@@ -332,3 +332,20 @@ def test_pinv_cutoff_follows_numpy(kw):
     # API's); an explicit cutoff keeps the 1e-15 singular value.
     a = np.array([[1.0, 0.0], [0.0, 1e-15]])
     np.testing.assert_array_equal(gnp.linalg.pinv(a, **kw), np.linalg.pinv(a, **kw))
+
+
+def test_decomposition_rules_read_nothing_back_to_the_host():
+    # The conventions' masks (degenerate pairs, zero singular values, norms at 0) are
+    # computed on the device from the values: no host read in any sweep.
+    a = np.array([[2.0, 0.5, 0.0], [0.1, 3.0, 1.0], [0.0, 1.0, 1.5]])
+
+    def f(a):
+        u, s, vh = gnp.linalg.svd(a)
+        w, v = gnp.linalg.eigh(a + a.T)
+        q, r = gnp.linalg.qr(a)
+        return (gnp.sum(s) + gnp.sum(u @ vh) + gnp.sum(w) + gnp.sum(v * v * w)
+                + gnp.sum(q * r) + gnp.linalg.det(a) + gnp.linalg.norm(a - a)
+                + gnp.sum(gnp.linalg.pinv(a)))
+    with gpuad.profile() as prof:
+        gpuad.hvp(f, a, np.ones((3, 3)))
+    assert prof.host_reads == []

@@ -6,7 +6,9 @@ Every derivative is taken through the decomposition the value comes from, with r
 written with primitives again, so derivatives of every order compose (grad of grad, hvp,
 hessian, jacfwd, jacrev, Taylor). The conventions at singular and degenerate points are
 listed in README.md ("Nondifferentiable points") and in each function's docstring.
-eig and eigvals are absent: their results are complex, and gpuad differentiates real arrays.
+Dtypes: float32 and float64, results in the inputs' dtype (integers and Python scalars
+promote as in NumPy; complex arrays raise TypeError). eig and eigvals are absent: their
+results are complex, and gpuad differentiates real arrays.
 """
 
 import operator as _operator

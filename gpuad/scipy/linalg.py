@@ -6,7 +6,8 @@ sqrtm). Matrices are the last two axes; leading axes are batches (SciPy >= 1.15 
 these functions the same way). Every array argument is differentiable, to any order: the
 derivative rules are written with the same primitives again.
 
-``overwrite_a`` / ``overwrite_b`` are accepted and ignored (gpuad never writes into its
+Dtypes: float32 and float64, results in the inputs' dtype (integers promote to float64;
+complex arrays raise TypeError). ``overwrite_a`` / ``overwrite_b`` are accepted and ignored (gpuad never writes into its
 inputs); ``check_finite`` reads the values (a host read on a GPU) and raises ValueError on
 inf or NaN, as SciPy does.
 """
