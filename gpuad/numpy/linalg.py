@@ -614,7 +614,7 @@ def cond(x, p=None):
     Example::
 
         >>> gnp.linalg.cond(np.diag([1.0, 4.0]))
-        array(4.)
+        np.float64(4.0)
     """
     x = _matrix(x, "cond")
     if p in (None, 2, -2):
@@ -830,19 +830,20 @@ def matrix_transpose(x, /):
 
 def vecdot(x1, x2, /, *, axis=-1):
     """``numpy.linalg.vecdot`` (NumPy 2): ``sum(x1 * x2, axis)`` with broadcasting (real
-    arrays: no conjugation).
+    arrays: no conjugation), as ``gpuad.numpy.vecdot``.
 
     Example::
 
         >>> gnp.linalg.vecdot(np.array([1.0, 2.0]), np.array([3.0, 4.0]))
         array(11.)
     """
-    return _R.sum(_E.multiply(x1, x2), axis=axis)
+    return _P.vecdot(x1, x2, axis=axis)
 
 
 def cross(x1, x2, /, *, axis=-1):
     """``numpy.linalg.cross`` (NumPy 2): the cross product of 3-vectors along ``axis``
-    (other axes broadcast): ``(a1 b2 - a2 b1, a2 b0 - a0 b2, a0 b1 - a1 b0)``; bilinear.
+    (other axes broadcast), ``(a1 b2 - a2 b1, a2 b0 - a0 b2, a0 b1 - a1 b0)``, as
+    ``gpuad.numpy.cross`` but for 3-vectors only (ValueError otherwise); bilinear.
 
     Example::
 
@@ -854,10 +855,4 @@ def cross(x1, x2, /, *, axis=-1):
         if not len(_shape(x)) or _shape(x)[axis] != 3:
             raise ValueError(f"cross: x{k + 1} of shape {tuple(_shape(x))} has no axis "
                              f"{axis} of length 3")
-    a = [_getitem(_S.moveaxis(x1, axis, -1), (Ellipsis, i)) for i in range(3)]
-    b = [_getitem(_S.moveaxis(x2, axis, -1), (Ellipsis, i)) for i in range(3)]
-
-    def part(i, j):
-        return _E.subtract(_E.multiply(a[i], b[j]), _E.multiply(a[j], b[i]))
-    out = _S.stack([part(1, 2), part(2, 0), part(0, 1)], axis=-1)
-    return _S.moveaxis(out, -1, axis)
+    return _P.cross(x1, x2, axis=axis)
