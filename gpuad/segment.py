@@ -87,7 +87,9 @@ class Closure(_Substitutes, Trace):
     substituted and captured values as their replacements; records nothing.
 
     ``keep(prim, params)`` (a checkpoint policy): the outputs of the primitives it accepts
-    are appended to ``kept``, for a recomputation to reuse."""
+    are appended to ``kept``, for a recomputation to reuse. ``collective``: whether the
+    run applied a collective (gpuad.distributed), so every rank must record it."""
+    collective = False
 
     def __init__(self, subs=(), target=None, keep=None):
         Trace.__init__(self)
@@ -122,6 +124,8 @@ class Closure(_Substitutes, Trace):
 
     def process(self, prim, args, params):
         out = self.bind_below(prim, self.resolve(args), params)
+        if prim.collective:
+            self.collective = True
         if self.keep is not None and prim.vjp is not None and prim.jvp is not None \
                 and self.keep(prim, **params):
             self.kept.append(out)
