@@ -320,11 +320,11 @@ def hvp(fun, x, v, batched=False, chunk=None):
 
 
 class _Recorder(VJPTrace):
-    """A tape of every primitive application with all its inputs, for replay."""
+    """A tape of every primitive application with all its inputs, for replay (constants
+    included, whatever the primitive's VJP saves)."""
 
-    def record(self, prim, args, params, out, ins=None):
-        return super().record(prim, args, params, out, ins=tuple(
-            a.val if isinstance(a, VJPTracer) and a._trace is self else a for a in args))
+    def _push(self, prim, params, parents, need, vals, out, ins, collective=False):
+        return super()._push(prim, params, parents, need, vals, out, tuple(vals), collective)
 
 
 def _recorded(fun, x):
