@@ -18,7 +18,7 @@ import operator
 from typing import NamedTuple
 
 from . import checkpoint_policies, tree
-from .core import Primitive, current, full_lower, register
+from .core import Primitive, agree, current, full_lower, register
 from .tape import Cotangents, VJPTrace, VJPTracer
 from .runtime import profile as _profile
 from .segment import Closure, Replay, enclosing_subs
@@ -469,6 +469,8 @@ def checkpoint_loop(step, x0, n_steps, snapshots=None, memory_budget=None):
         for _ in range(l):
             x = step(x)
         return x
+    if memory_budget is not None:     # state sizes may differ across ranks: one schedule
+        s = agree("checkpoint_loop snapshots", s)
     outer = enclosing_subs()
     first = Closure(outer, target=trace)          # finds what the step closes over
     leaves = first.substituted(leaves)

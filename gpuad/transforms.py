@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 
 from . import tree
-from .core import JVPTrace, JVPTracer, Primitive, Tracer, bind, register, shape, dtype
+from .core import JVPTrace, JVPTracer, Primitive, Tracer, agree, bind, register, shape, dtype
 from .tape import VJPTrace, VJPTracer
 from .primitives import base
 
@@ -304,6 +304,9 @@ def hvp(fun, x, v, batched=False, chunk=None):
     if batched:
         vl, _ = tree.flatten(v)
         K = int(shape(vl[0])[0])
+        if chunk is not None:     # every rank sweeps the same chunks (gpuad.distributed)
+            K = agree("hvp directions", K, same=True)
+            chunk = agree("hvp chunk", chunk)
         if chunk is None or chunk >= K:
             _, t = jvp_lanes(g, (x,), (v,), K)
             return t
