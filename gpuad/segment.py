@@ -145,6 +145,14 @@ class Replay(_Substitutes, VJPTrace):
         self._setup(subs, target)
         self.keep, self.kept, self.n_kept = keep, kept, 0
 
+    def __enter__(self):
+        VJPTrace.__enter__(self)
+        if self.target is not None:
+            # Compute below the captured trace, as a Closure does: its values arrive here
+            # as inputs, and a collective must not be recorded on it on the way down.
+            self.parent = self.target.parent
+        return self
+
     def inputs(self, tracers, values):
         """Inputs of this tape holding ``values``, substituted for ``tracers``."""
         xs = [self.new_input(v) for v in values]
