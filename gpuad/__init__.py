@@ -35,3 +35,5 @@ from .custom import (Launch, CustomPrimitive, custom_primitive, custom_vjp,   # 
                      custom_jvp)
 
 __all__ += ["Launch", "CustomPrimitive", "custom_primitive", "custom_vjp", "custom_jvp"]
+
+from . import distributed                    # noqa: E402,F401  (collectives; mpi4py on first use)

@@ -1,0 +1,89 @@
+"""gpuad.distributed on real MPI processes: every check of tests/distributed_checks.py on
+1 rank (in this process), 2 ranks and 3 ranks (domain ends and a middle rank), each rank
+process under a watchdog and the launch under a timeout, so a deadlock fails instead of
+hanging; the debug mode's reports.
+
+``GPUAD_DISTRIBUTED_DEVICE=cuda`` runs the multi-rank checks on CuPy arrays (the GPU
+self-check: all ranks share the one GPU, through MPI; NCCL needs one GPU per rank).
+Skipped, with the reason, without mpi4py or an ``mpiexec``.
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+import distributed_checks as dc
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+DEVICE = os.environ.get("GPUAD_DISTRIBUTED_DEVICE", "cpu")
+
+try:
+    import mpi4py  # noqa: F401
+    REASON = None if dc.mpiexec() else "no mpiexec found (pip install mpich)"
+except ImportError:
+    REASON = "mpi4py is not installed (pip install mpi4py mpich, or the test extra)"
+needs_mpi = pytest.mark.skipif(REASON is not None, reason=REASON or "")
+
+
+@pytest.mark.parametrize("name", list(dc.CHECKS))
+def test_one_rank(name):
+    # In this process (a single rank): also builds every kernel the ranks will load, so
+    # they do not all compile the same modules at once.
+    dc.CHECKS[name]()
+
+
+@pytest.fixture(scope="module", params=[2, 3], ids=lambda n: f"{n}ranks")
+def ranks(request, tmp_path_factory):
+    if REASON:
+        pytest.skip(REASON)
+    for name in dc.CHECKS:           # warm the kernel cache once, here
+        dc.CHECKS[name]()
+    out = tmp_path_factory.mktemp(f"ranks{request.param}")
+    proc, results = dc.launch(request.param, out, DEVICE, timeout=300, per_check=120)
+    return request.param, proc, results
+
+
+@needs_mpi
+@pytest.mark.parametrize("name", list(dc.CHECKS))
+def test_ranks(ranks, name):
+    n, proc, results = ranks
+    got = results.get(name, {})
+    missing = [r for r in range(n) if r not in got]
+    assert not missing, (f"{name} did not finish on ranks {missing} (hung: the watchdog "
+                         f"ended it, or crashed)\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    bad = {r: res["error"] for r, res in got.items() if not res["ok"]}
+    assert not bad, "\n".join(f"rank {r}: {e}" for r, e in bad.items())
+
+
+@needs_mpi
+def test_debug_mode_reports_divergence_instead_of_hanging():
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "GPUAD_DISTRIBUTED_CHECK": "1",
+           "OPENBLAS_NUM_THREADS": "1"}
+    proc = subprocess.run([dc.mpiexec(), "-n", "3", sys.executable, dc.__file__, "--diverge",
+                           "--device", DEVICE],
+                          capture_output=True, text=True, timeout=120, env=env, cwd=str(ROOT))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for r in range(3):
+        for what in ("SHARED", "PVARY", "DIVERGENCE"):
+            assert f"rank {r}: {what}-REPORTED" in proc.stdout, proc.stdout[-3000:]
+    assert "rank 1: #" in proc.stdout and "'sendrecv'" in proc.stdout
+
+
+@pytest.mark.parametrize("module", ["gpuad.distributed", "gpuad.distributed.collectives",
+                                    "gpuad.distributed.spmd"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    import numpy as np
+
+    import gpuad
+    import gpuad.numpy as gnp
+    mod = importlib.import_module(module)
+    failed, attempted = doctest.testmod(mod, extraglobs={"np": np, "gpuad": gpuad, "gnp": gnp},
+                                        optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert attempted > 0 and failed == 0
