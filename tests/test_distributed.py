@@ -1,7 +1,7 @@
 """gpuad.distributed on real MPI processes: every check of tests/distributed_checks.py on
 1 rank (in this process), 2 ranks and 3 ranks (domain ends and a middle rank), each rank
 process under a watchdog and the launch under a timeout, so a deadlock fails instead of
-hanging; the debug mode's reports.
+hanging; the debug mode's reports; the distributed examples against their serial runs.
 
 ``GPUAD_DISTRIBUTED_DEVICE=cuda`` runs the multi-rank checks on CuPy arrays (the GPU
 self-check: all ranks share the one GPU, through MPI; NCCL needs one GPU per rank).
@@ -73,8 +73,26 @@ def test_debug_mode_reports_divergence_instead_of_hanging():
     assert "rank 1: #" in proc.stdout and "'sendrecv'" in proc.stdout
 
 
+@needs_mpi
+@pytest.mark.parametrize("script, n, extra", [
+    ("dist_newton_cg_logreg.py", 2, []),
+    ("dist_inverse_diffusion.py", 2, []),
+    # 500 bytes hold 2 states of the 6-cell part and 3 of the 5-cell ones: agreed on 2
+    ("dist_inverse_diffusion.py", 3, ["--m", "16", "--steps", "32", "--memory-budget", "500"]),
+])
+def test_distributed_examples_match_serial_runs(script, n, extra):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENBLAS_NUM_THREADS": "1"}
+    proc = subprocess.run([dc.mpiexec(), "-n", str(n), sys.executable,
+                           str(ROOT / "examples" / script), "--device", DEVICE, *extra],
+                          capture_output=True, text=True, timeout=300, env=env,
+                          cwd=str(ROOT / "examples"))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "the single-process run to 1e-10" in proc.stdout, proc.stdout[-3000:]
+
+
 @pytest.mark.parametrize("module", ["gpuad.distributed", "gpuad.distributed.collectives",
-                                    "gpuad.distributed.spmd"])
+                                    "gpuad.distributed.spmd", "dist_newton_cg_logreg",
+                                    "dist_inverse_diffusion"])
 def test_docstring_examples(module):
     import doctest
     import importlib
@@ -83,6 +101,7 @@ def test_docstring_examples(module):
 
     import gpuad
     import gpuad.numpy as gnp
+    sys.path.insert(0, str(ROOT / "examples"))
     mod = importlib.import_module(module)
     failed, attempted = doctest.testmod(mod, extraglobs={"np": np, "gpuad": gpuad, "gnp": gnp},
                                         optionflags=doctest.NORMALIZE_WHITESPACE)
