@@ -29,11 +29,35 @@ except ImportError:
 needs_mpi = pytest.mark.skipif(REASON is not None, reason=REASON or "")
 
 
+@pytest.fixture(params=["mpi", "single"])
+def one_rank(request):
+    """This process as the only rank: through mpi4py (COMM_WORLD of size 1) when it is
+    installed, and through the transport used without it."""
+    import gpuad.distributed as dist
+    from gpuad.distributed.transport import Single
+    if request.param == "mpi" and REASON:
+        pytest.skip(REASON)
+    t = dist.init() if request.param == "mpi" else dist.init(comm=Single())
+    yield t
+    dist.init(comm=Single()) if REASON else dist.init()
+
+
 @pytest.mark.parametrize("name", list(dc.CHECKS))
-def test_one_rank(name):
-    # In this process (a single rank): also builds every kernel the ranks will load, so
-    # they do not all compile the same modules at once.
+def test_one_rank(one_rank, name):
+    # Also builds every kernel the ranks will load, so they do not all compile the same
+    # modules at once.
     dc.CHECKS[name]()
+
+
+def test_started_by_mpiexec_without_mpi4py_is_an_error():
+    code = ("import sys; sys.modules['mpi4py'] = None\n"
+            "import gpuad.distributed as d\n"
+            "try:\n    d.rank()\nexcept RuntimeError as e:\n    print(e)\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PMI_SIZE": "2"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=60)
+    assert "PMI_SIZE=2" in proc.stdout and "pip install mpi4py" in proc.stdout, \
+        proc.stdout + proc.stderr
 
 
 @pytest.fixture(scope="module", params=[2, 3], ids=lambda n: f"{n}ranks")

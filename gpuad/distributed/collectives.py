@@ -24,7 +24,7 @@ from .transport import MPI, NCCL, Checked, Single, Transport
 # ------------------------------------------------------------------ the communicator
 
 _state = {"default": None, "by_comm": {}}
-_LAUNCHED = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS")
+_LAUNCHED = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS")   # MPICH, Open MPI
 
 
 def checking() -> bool:
@@ -36,10 +36,11 @@ def _world():
     try:
         from mpi4py import MPI as mpi
     except ImportError:
-        launched = [v for v in _LAUNCHED if v in os.environ]
-        if launched and int(os.environ.get("PMI_SIZE", "2") or 2) > 1:
+        launched = [v for v in _LAUNCHED if os.environ.get(v, "1").strip() not in ("", "1")]
+        if launched:
             raise RuntimeError(
-                f"this process was started by an MPI launcher ({launched[0]} is set) but "
+                f"this process was started by an MPI launcher ({launched[0]}="
+                f"{os.environ[launched[0]]}) but "
                 "mpi4py is not installed, so it cannot reach the other ranks: pip install "
                 "mpi4py mpich (or an mpi4py built against your MPI)") from None
         return None
