@@ -28,7 +28,8 @@ import numpy as np
 import gpuad
 import gpuad.distributed as dist
 import gpuad.numpy as gnp
-from _common import Timer, add_common_args, array_module, device_name, table, to_host
+from _common import (Timer, add_common_args, array_module, device_name, table, to_host,
+                     use_local_gpu)
 from inverse_diffusion import DiffusionInverseProblem, heat_step
 
 
@@ -128,6 +129,7 @@ def main(argv=None):
     ap.add_argument("--backend", choices=("mpi", "nccl"), default="mpi")
     args = add_common_args(ap).parse_args(argv)
     xp = array_module(args.device)
+    use_local_gpu(xp)
     dist.init(args.backend)
     out = compare(args.m, args.steps, args.lanes, args.snapshots, args.memory_budget, xp,
                   args.seed)

@@ -30,7 +30,8 @@ import numpy as np
 
 import gpuad
 import gpuad.distributed as dist
-from _common import Timer, add_common_args, array_module, device_name, table, to_host
+from _common import (Timer, add_common_args, array_module, device_name, table, to_host,
+                     use_local_gpu)
 from newton_cg_logreg import lam_from_c, logistic_loss, newton_cg, synthetic
 
 
@@ -88,6 +89,7 @@ def main(argv=None):
     ap.add_argument("--backend", choices=("mpi", "nccl"), default="mpi")
     args = add_common_args(ap).parse_args(argv)
     xp = array_module(args.device)
+    use_local_gpu(xp)
     dist.init(args.backend)
     R, N = dist.rank(), dist.size()
     out = compare(*args.synthetic, C=args.C, gtol=args.gtol, xp=xp, seed=args.seed)

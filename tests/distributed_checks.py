@@ -240,6 +240,24 @@ def constant_hvp_batched_chunked():
 
 
 @check
+def hvp_chunks_agreed_across_ranks():
+    R = dist.rank()
+    _, _, h = _F_parts(X0)
+    V = np.stack([V0, 2 * V0, -V0, 0.5 * V0])
+    f = dist.spmd(_F, shared=())
+    # Each rank asks for another chunk size: all sweep the smallest (1 lane at a time).
+    close(gpuad.hvp(f, A(X0), A(V), batched=True, chunk=1 + R), h * V if R == 0 else 0 * V,
+          1e-13, "chunked hvp")
+    if dist.size() > 1:           # a different number of directions is refused everywhere
+        try:
+            gpuad.hvp(f, A(X0), A(V[:3 + (R == 0)]), batched=True, chunk=2)
+        except ValueError as e:
+            assert "hvp directions differs across ranks" in str(e), str(e)
+        else:
+            raise AssertionError("different numbers of directions were not refused")
+
+
+@check
 def constant_jacfwd():
     _, g, _ = _F_parts(X0)
     close(gpuad.jacfwd(_F)(A(X0)), g, 1e-13, "forward mode: a direction moves every rank")

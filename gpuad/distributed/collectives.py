@@ -57,7 +57,9 @@ def init(backend: str = "mpi", comm=None) -> Transport:
     current stream is synchronised. ``backend="nccl"``: a
     ``cupy.cuda.nccl.NcclCommunicator`` over ``comm``'s ranks (one GPU each), on the current
     stream; ``comm`` (an mpi4py communicator) carries NCCL's unique id and the small
-    host-side agreements. ``comm`` may also be a ready :class:`Transport`.
+    host-side agreements; each rank must have made its own GPU current first (e.g.
+    ``cupy.cuda.Device(local_rank).use()``: NCCL refuses two ranks on one device).
+    ``comm`` may also be a ready :class:`Transport`.
 
     Once initialised with more than one rank, ``checkpoint_loop(memory_budget=...)`` and
     ``hvp(chunk=...)`` agree on their schedules across ranks (every rank must call them).
