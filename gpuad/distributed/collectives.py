@@ -183,9 +183,10 @@ def _one_message(prim, lane_axis=False):
     return jvp
 
 
-def _collective(name, impl, transpose, doc, lane_axis=False):
+def _collective(name, impl, transpose, doc, lane_axis=False, jvp=None):
     """Register a linear collective whose VJP is ``transpose(g, **params)`` (g: the
-    output's cotangent, zeros where none arrived: the transpose collective always runs)."""
+    output's cotangent, zeros where none arrived: the transpose collective always runs)
+    and whose JVP is ``jvp`` or else the one-message rule."""
     def vjp(g, ins, out, **params):
         if g is None:
             a = ins[0]
@@ -193,7 +194,7 @@ def _collective(name, impl, transpose, doc, lane_axis=False):
         return (transpose(g, **params),)
     prim = Primitive(name, impl, vjp=vjp, saves="none", linear=True, collective=True,
                      doc=doc)
-    prim.jvp = _one_message(prim, lane_axis)
+    prim.jvp = jvp or _one_message(prim, lane_axis)
     return register(prim)
 
 
@@ -241,7 +242,11 @@ psum_p = _collective(
 pvary_p = _collective(
     "pvary", lambda x, comm, xp: x,
     lambda g, comm, xp: bind(psum_p, g, comm=comm, xp=xp),
-    "a shared value entering rank-local work: identity; VJP: psum")
+    "a shared value entering rank-local work: identity; VJP: psum",
+    # No message: the value and its lanes each pass through pvary (no copy into one).
+    jvp=lambda primals, tangents, **params: (
+        bind(pvary_p, primals[0], **params),
+        None if tangents[0] is None else bind(pvary_p, tangents[0], **params)))
 all_gather_p = _collective(
     "all_gather", _ag_impl,
     lambda g, axis, comm, xp: bind(psum_scatter_p, g, axis=axis, comm=comm, xp=xp),
