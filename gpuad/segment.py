@@ -174,8 +174,8 @@ class Replay(_Substitutes, VJPTrace):
                 raise RuntimeError("a checkpointed segment applied more saveable primitives "
                                    "when recomputed than in its first run: it must compute "
                                    "the same thing every time it runs")
-            if any(isinstance(a, Tracer) and a._trace is self for a in args):
-                return self.record(prim, args, params, self.kept[k])
+            if prim.collective or any(isinstance(a, Tracer) and a._trace is self for a in args):
+                return self.record(prim, args, params, self.kept[k])    # (every rank)
             return self.kept[k]
         return VJPTrace.process(self, prim, args, params)
 

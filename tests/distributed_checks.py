@@ -285,14 +285,17 @@ def constant_grad_of_grad():
 def constant_checkpoint():
     R, N, left, right = ctx()
 
-    def F(x):
-        y = x if R == 0 else A(C)
-        z = gpuad.checkpoint(lambda a: dist.shift(gnp.sin(a), dest=right, source=left))(y)
-        return dist.psum(gnp.sum(z * A(W)))
-    _, g, h = _F_parts(X0)
-    close(gpuad.grad(dist.spmd(F, shared=()))(A(X0)), g if R == 0 else 0 * g, 1e-13, "grad")
-    close(gpuad.hvp(dist.spmd(F, shared=()), A(X0), A(V0)), h * V0 if R == 0 else 0 * h,
-          1e-13, "hvp")
+    for policy in (None, gpuad.checkpoint_policies.everything_saveable):
+        def F(x):
+            y = x if R == 0 else A(C)
+            z = gpuad.checkpoint(lambda a: dist.shift(gnp.sin(a), dest=right, source=left),
+                                 policy=policy)(y)
+            return dist.psum(gnp.sum(z * A(W)))
+        _, g, h = _F_parts(X0)
+        close(gpuad.grad(dist.spmd(F, shared=()))(A(X0)), g if R == 0 else 0 * g, 1e-13,
+              f"grad, policy {policy}")
+        close(gpuad.hvp(dist.spmd(F, shared=()), A(X0), A(V0)), h * V0 if R == 0 else 0 * h,
+              1e-13, f"hvp, policy {policy}")
 
 
 def _ring(x0, C_, steps):
