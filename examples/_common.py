@@ -159,3 +159,16 @@ def plot(path: str, panels: list[dict], title: str = "") -> str:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def use_local_gpu(xp) -> None:
+    """Under ``mpiexec``, make GPU (local rank mod the GPU count) current, so that ranks on
+    one node use different GPUs (NCCL requires it; with one GPU they share it). The local
+    rank comes from the launcher's environment (MPICH's MPI_LOCALRANKID, Open MPI's
+    OMPI_COMM_WORLD_LOCAL_RANK). No-op for NumPy."""
+    if xp is np:
+        return
+    import os
+    local = int(os.environ.get("MPI_LOCALRANKID") or
+                os.environ.get("OMPI_COMM_WORLD_LOCAL_RANK") or 0)
+    xp.cuda.Device(local % xp.cuda.runtime.getDeviceCount()).use()

@@ -43,6 +43,23 @@ from _common import add_common_args, array_module, device_name, plot, table, to_
 from newton_cg_logreg import newton_cg
 
 
+def heat_step(u, k, ghosts):
+    """One explicit Euler step of the finite-volume scheme above: ``u`` (E, m) cells, ``k``
+    the m + 1 face coefficients times dt/h^2, ``ghosts(u)`` u with one ghost cell on each
+    side along axis 1 (zeros for the whole domain; the neighbours' cells, through
+    ``gpuad.distributed.halo``, for a part of it).
+
+    Example::
+
+        >>> u = np.array([[0.0, 1.0, 0.0]])
+        >>> heat_step(u, np.full(4, 0.25), lambda v: np.pad(v, ((0, 0), (1, 1))))
+        array([[0.25, 0.5 , 0.25]])
+    """
+    up = ghosts(u)
+    flux = k * (up[:, 1:] - up[:, :-1])       # (E, m + 1) face fluxes
+    return u + (flux[:, 1:] - flux[:, :-1])
+
+
 class DiffusionInverseProblem:
     """The discretized forward model, synthetic data and objective described above.
 
@@ -60,6 +77,7 @@ class DiffusionInverseProblem:
     def __init__(self, m=32, experiments=4, T=0.02, n_steps=128, noise=0.01, beta=10.0,
                  delta=0.01, snapshots=8, xp=np, seed=0):
         self.m, self.E, self.T, self.xp = m, experiments, T, xp
+        self.beta, self.delta = beta, delta
         self.h = h = 1.0 / m
         self.x_cells = (np.arange(m) + 0.5) * h
         self.x_faces = np.arange(m + 1) * h
@@ -92,9 +110,7 @@ class DiffusionInverseProblem:
 
         def step(u):
             self.step_count += 1
-            up = gnp.pad(u, ((0, 0), (1, 1)))         # u = 0 in the ghost cells
-            flux = k * (up[:, 1:] - up[:, :-1])       # (E, m + 1) face fluxes
-            return u + (flux[:, 1:] - flux[:, :-1])
+            return heat_step(u, k, lambda v: gnp.pad(v, ((0, 0), (1, 1))))  # u = 0 outside
         if snapshots is None:
             u = self.u0
             for _ in range(self.n_steps):

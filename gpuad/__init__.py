@@ -37,3 +37,4 @@ from .custom import (Launch, CustomPrimitive, custom_primitive, custom_vjp,   # 
 __all__ += ["Launch", "CustomPrimitive", "custom_primitive", "custom_vjp", "custom_jvp"]
 
 from . import scipy                          # noqa: E402,F401  (its subpackages load on use)
+from . import distributed                    # noqa: E402,F401  (collectives; mpi4py on first use)

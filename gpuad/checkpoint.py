@@ -18,7 +18,7 @@ import operator
 from typing import NamedTuple
 
 from . import checkpoint_policies, tree
-from .core import Primitive, current, full_lower, register
+from .core import Primitive, agree, current, full_lower, register
 from .tape import Cotangents, VJPTrace, VJPTracer
 from .runtime import profile as _profile
 from .segment import Closure, Replay, enclosing_subs
@@ -29,7 +29,9 @@ def _own(trace, x):
 
 
 def _sweep(replay, outs, cts):
-    """Input cotangents of ``replay``'s tape from cotangents of its outputs (None: zero)."""
+    """Input cotangents of ``replay``'s tape from cotangents of its outputs (None: zero;
+    ``cts`` None: none at all, a collective node swept for its communication)."""
+    cts = [None] * len(outs) if cts is None else cts
     pairs = [(o, c) for o, c in zip(outs, cts) if c is not None and _own(replay, o)]
     return replay.backward([o for o, _ in pairs], [c for _, c in pairs])
 
@@ -128,14 +130,15 @@ def checkpoint(fun, policy=None):
         with first:
             out_leaves, out_td = tree.flatten(fun(*args, **kwargs))
         out_leaves = first.lower(out_leaves)
-        if not first.captured:
+        if not first.captured and not first.collective:
             return tree.unflatten(out_td, out_leaves)    # nothing traced flows in
         outs = tuple(i for i, o in enumerate(out_leaves) if not _own(trace, o))
         seg = _Segment(fun, td, [None if i in dyn else x for i, x in enumerate(leaves)], dyn,
                        first.captured[len(dyn):], keep, outer, outs)
         ins = first.captured
         res = trace.record(checkpoint_p, ins, {"seg": seg}, [out_leaves[i] for i in outs],
-                           ins=tuple(t.val for t in ins) + tuple(first.kept))
+                           ins=tuple(t.val for t in ins) + tuple(first.kept),
+                           collective=first.collective)
         for i, r in zip(outs, res):
             out_leaves[i] = r
         return tree.unflatten(out_td, out_leaves)
@@ -373,7 +376,7 @@ def _loop_vjp(g, ins, out, loop):
             for act in sched.actions[:sched.forward]:
                 run.do(act)
             replay, ys = loop.taped(run.x, clo)
-    gx = list(g)                      # the cotangent of the current state
+    gx = [None] * ns if g is None else list(g)     # the cotangent of the current state
     _profile.hold(gx)
     gclo = Cotangents()               # the closure's cotangents, summed over the steps
     i = sched.forward
@@ -466,6 +469,8 @@ def checkpoint_loop(step, x0, n_steps, snapshots=None, memory_budget=None):
         for _ in range(l):
             x = step(x)
         return x
+    if memory_budget is not None:     # state sizes may differ across ranks: one schedule
+        s = agree("checkpoint_loop snapshots", s)
     outer = enclosing_subs()
     first = Closure(outer, target=trace)          # finds what the step closes over
     leaves = first.substituted(leaves)
@@ -482,14 +487,15 @@ def checkpoint_loop(step, x0, n_steps, snapshots=None, memory_budget=None):
         ys = _step_leaves(step, td, xs)
     closure = first.captured + replay.captured
     traced = [x for x in leaves if _own(trace, x)]
-    if not traced and not closure:                # nothing traced flows in
+    collective = first.collective or any(node.collective for node in replay.tape)
+    if not traced and not closure and not collective:     # nothing traced flows in
         run.close()
         return tree.unflatten(td, [y.val if _own(replay, y) else y for y in ys])
     loop = _Loop(step, td, len(leaves), l, sched, closure, outer)
     vals = [x.val if _own(trace, x) else x for x in leaves] + [t.val for t in closure]
     res = trace.record(checkpoint_loop_p, leaves + closure, {"loop": loop},
                        [y.val if _own(replay, y) else y for y in ys],
-                       ins=(*vals, _Reversal(run, replay, ys)))
+                       ins=(*vals, _Reversal(run, replay, ys)), collective=collective)
     return tree.unflatten(td, res)
 
 

@@ -297,6 +297,25 @@ def _lane_zeros(v, lanes):
     return launcher(v).xp.zeros((lanes,) + tuple(shape(v)), dtype=dtype(v))
 
 
+# ------------------------------------------------------------------ one schedule on every rank
+
+_agree = None      # gpuad.distributed.init installs (what, value, same) -> the agreed value
+
+
+def agree(what: str, value: int, same: bool = False) -> int:
+    """A schedule choice (a snapshot count, a chunk of lanes) as every rank will use it, so
+    that all run the same sequence of collectives: ``value`` itself in one process; once
+    gpuad.distributed is initialised, the minimum over ranks (``same``: it must be equal on
+    every rank, else ValueError on every rank). Every rank must call it."""
+    return value if _agree is None else _agree(what, value, same)
+
+
+def set_agree(fn) -> None:
+    """Install the agreement of :func:`agree` (gpuad.distributed.init); None removes it."""
+    global _agree
+    _agree = fn
+
+
 # ------------------------------------------------------------------ helpers for rules
 
 def shape(x):

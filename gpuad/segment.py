@@ -87,7 +87,9 @@ class Closure(_Substitutes, Trace):
     substituted and captured values as their replacements; records nothing.
 
     ``keep(prim, params)`` (a checkpoint policy): the outputs of the primitives it accepts
-    are appended to ``kept``, for a recomputation to reuse."""
+    are appended to ``kept``, for a recomputation to reuse. ``collective``: whether the
+    run applied a collective (gpuad.distributed), so every rank must record it."""
+    collective = False
 
     def __init__(self, subs=(), target=None, keep=None):
         Trace.__init__(self)
@@ -122,6 +124,8 @@ class Closure(_Substitutes, Trace):
 
     def process(self, prim, args, params):
         out = self.bind_below(prim, self.resolve(args), params)
+        if prim.collective:
+            self.collective = True
         if self.keep is not None and prim.vjp is not None and prim.jvp is not None \
                 and self.keep(prim, **params):
             self.kept.append(out)
@@ -140,6 +144,14 @@ class Replay(_Substitutes, VJPTrace):
         VJPTrace.__init__(self)
         self._setup(subs, target)
         self.keep, self.kept, self.n_kept = keep, kept, 0
+
+    def __enter__(self):
+        VJPTrace.__enter__(self)
+        if self.target is not None:
+            # Compute below the captured trace, as a Closure does: its values arrive here
+            # as inputs, and a collective must not be recorded on it on the way down.
+            self.parent = self.target.parent
+        return self
 
     def inputs(self, tracers, values):
         """Inputs of this tape holding ``values``, substituted for ``tracers``."""
@@ -162,8 +174,8 @@ class Replay(_Substitutes, VJPTrace):
                 raise RuntimeError("a checkpointed segment applied more saveable primitives "
                                    "when recomputed than in its first run: it must compute "
                                    "the same thing every time it runs")
-            if any(isinstance(a, Tracer) and a._trace is self for a in args):
-                return self.record(prim, args, params, self.kept[k])
+            if prim.collective or any(isinstance(a, Tracer) and a._trace is self for a in args):
+                return self.record(prim, args, params, self.kept[k])    # (every rank)
             return self.kept[k]
         return VJPTrace.process(self, prim, args, params)
 

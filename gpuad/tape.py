@@ -10,10 +10,11 @@ from .runtime import profile as _profile
 
 class Node:
     """One primitive application on the tape (a Wengert-list entry)."""
-    __slots__ = ("prim", "params", "parents", "ins", "out", "nout", "need")
+    __slots__ = ("prim", "params", "parents", "ins", "out", "nout", "need", "collective")
 
-    def __init__(self, prim, params, parents, need, ins, out, nout):
+    def __init__(self, prim, params, parents, need, ins, out, nout, collective=False):
         self.prim = prim
+        self.collective = collective  # communicates: its rule runs even without a cotangent
         self.params = params
         self.parents = parents        # per input: a key of the tape, or None (a constant)
         self.need = need              # per input: does it want a cotangent (a parent)?
@@ -92,20 +93,25 @@ class VJPTrace(Trace):
             if prim.decompose is None:
                 raise NotImplementedError(f"primitive {prim.name!r} has no VJP rule")
             return prim.decompose(*args, **params)    # its primitives come back here
-        # With no tracer left one level down, bind there would run impl: call it directly.
-        out = self.bind_below(prim, vals, params) if inner else prim.impl(*vals, **params)
+        # With no tracer left one level down, bind there would run impl: call it directly
+        # (not a collective: an enclosing forward trace must see it even on constants).
+        out = (self.bind_below(prim, vals, params) if inner or prim.collective
+               else prim.impl(*vals, **params))
         return self._push(prim, params, parents, need, vals, out, None)
 
-    def record(self, prim, args, params, out, ins=None):
+    def record(self, prim, args, params, out, ins=None, collective=False):
         """Append the node of ``prim`` applied to ``args`` whose output(s) ``out`` (values
         one level down) were computed already; returns the output(s) as this trace's.
         ``ins`` replaces what ``prim.saves`` would keep of the inputs (the residuals a
-        construct computed in its own forward pass, e.g. checkpoint_loop's snapshots)."""
+        construct computed in its own forward pass, e.g. checkpoint_loop's snapshots).
+        ``collective``: the construct communicated (gpuad.distributed), so the sweep runs
+        its rule on every rank, with or without a cotangent, like a collective primitive's."""
         own = [type(a) is VJPTracer and a._trace is self for a in args]
         return self._push(prim, params, [a.key if o else None for a, o in zip(args, own)],
-                          own, [a.val if o else a for a, o in zip(args, own)], out, ins)
+                          own, [a.val if o else a for a, o in zip(args, own)], out, ins,
+                          collective)
 
-    def _push(self, prim, params, parents, need, vals, out, ins):
+    def _push(self, prim, params, parents, need, vals, out, ins, collective=False):
         s = prim.saves
         if ins is None:
             ins = (vals if s == "ins" or s == "both" else
@@ -113,7 +119,7 @@ class VJPTrace(Trace):
         idx = len(self.tape)
         node = Node(prim, params, parents, need, ins,
                     out if s == "out" or s == "both" else None,
-                    len(out) if prim.multiple_results else 1)
+                    len(out) if prim.multiple_results else 1, prim.collective or collective)
         self.tape.append(node)
         if _profile.ON:
             _profile.hold(node.saved())
@@ -141,7 +147,7 @@ class VJPTrace(Trace):
             for idx in range(len(tape) - 1, -1, -1):
                 node = tape[idx]
                 g, bufs = take(idx, node)
-                if g is not None or node.prim.collective:
+                if g is not None or node.collective:
                     prim = node.prim
                     bufs = bufs or [None] * len(node.parents)
                     if prim.vjp_args == 2:

@@ -17,6 +17,7 @@ import math
 from .core import Trace, Tracer, bind, shape, dtype, REGISTRY
 from .primitives import base
 from .primitives import elementwise as E
+from .primitives.indexing import concatenate, getitem
 from .transforms import as_input, jvp
 
 # Primitives linear in each argument separately (products; einsum takes any number).
@@ -89,7 +90,9 @@ class TaylorTrace(Trace):
                 primals.append(a)
                 series.append(None)
         if all(s is None for s in series):
-            return self.bind_below(prim, primals, params)
+            if not prim.collective:
+                return self.bind_below(prim, primals, params)
+            series = [[None] * (self.K + 1) for _ in primals]   # every rank takes part
         rule = taylor_rule(prim)
         if rule is None:
             if prim.decompose is not None and prim.jvp is None:
@@ -149,6 +152,8 @@ def _binary_rule(name):
 
 def _linear_rule(prim):
     def rule(K, primals, series, **params):
+        if prim.collective:
+            return _lanes_rule(prim, K, primals, series, params)
         out = bind(prim, *primals, **params)
         res = [None] * (K + 1)
         for k in range(1, K + 1):
@@ -160,6 +165,21 @@ def _linear_rule(prim):
             res[k] = base.reshape(t, tuple(shape(t))[1:])
         return out, res
     return rule
+
+
+def _lanes_rule(prim, K, primals, series, params):
+    # A collective: the value and its K coefficients as one JVP with K lanes, so they
+    # travel as one message (zero coefficients included: every rank sends the same).
+    ts = []
+    for p, s in zip(primals, series):
+        if s is None:
+            ts.append(None)
+            continue
+        zero = base.lane_zeros(p, 1)
+        ts.append(concatenate([zero if c is None else base.reshape(c, (1,) + tuple(shape(c)))
+                               for c in s[1:]], 0))
+    out, t = prim.jvp(primals, ts, **params)
+    return out, [None] + [getitem(t, (), (k,)) for k in range(K)]
 
 
 def _multilinear_rule(prim):

@@ -74,8 +74,10 @@ def check_jvp(fun, args, eps=None, atol=None, rtol=None, rng=None):
                   "central differences")
 
 
-def check_vjp(fun, args, atol=None, rtol=None, rng=None):
-    """Dot-product test: <u, J v> (forward mode) equals <J^T u, v> (reverse mode)."""
+def check_vjp(fun, args, atol=None, rtol=None, rng=None, vdot=None):
+    """Dot-product test: <u, J v> (forward mode) equals <J^T u, v> (reverse mode).
+    ``vdot(a, b, space)``: the inner product of the inputs' space ("in") or the outputs'
+    ("out"); default: the sum of elementwise products."""
     rng = rng or np.random.default_rng(1)
     _, a, r = _default_tols(args)
     atol, rtol = atol or a, rtol or r
@@ -84,7 +86,8 @@ def check_vjp(fun, args, atol=None, rtol=None, rng=None):
     _, f_vjp = vjp(fun, *args)
     u = _like(rng, out)
     g = f_vjp(u)
-    lhs, rhs = _vdot(u, t_out), _vdot(g, v)
+    lhs, rhs = (_vdot(u, t_out), _vdot(g, v)) if vdot is None else \
+        (vdot(u, t_out, "out"), vdot(g, v, "in"))
     scale = max(1.0, abs(lhs), abs(rhs))
     if not abs(lhs - rhs) <= (atol + rtol) * scale:
         raise AssertionError(f"VJP of {getattr(fun, '__name__', 'fun')} fails the dot-product "
@@ -92,13 +95,15 @@ def check_vjp(fun, args, atol=None, rtol=None, rng=None):
 
 
 def check_grads(fun, args, order=2, modes=("fwd", "rev"), eps=None, atol=None, rtol=None,
-                rng=None):
+                rng=None, vdot=None):
     """Check derivatives of ``fun`` at ``args`` up to ``order``.
 
     "fwd": the JVP agrees with central differences; "rev": the VJP agrees with the JVP by
     the dot-product test ``<u, J v> = <J^T u, v>``. For order > 1 the same checks run on
     the derivative maps ``x -> J(x) v`` and ``x -> J(x)^T u`` (fixed random v, u), so
-    order 2 covers jvp-of-jvp, jvp-of-vjp, vjp-of-jvp and vjp-of-vjp.
+    order 2 covers jvp-of-jvp, jvp-of-vjp, vjp-of-jvp and vjp-of-vjp. ``vdot(a, b,
+    space)`` replaces the dot-product test's inner products (``space`` "in" or "out"), e.g.
+    sums over ranks (gpuad.distributed.check_grads).
 
     Example::
 
@@ -110,21 +115,22 @@ def check_grads(fun, args, order=2, modes=("fwd", "rev"), eps=None, atol=None, r
     if "fwd" in modes:
         check_jvp(fun, args, eps=eps, rng=rng, **kw)
     if "rev" in modes:
-        check_vjp(fun, args, rng=rng, **kw)
+        check_vjp(fun, args, rng=rng, vdot=vdot, **kw)
     if order > 1:
         v = tuple(_like(rng, x) for x in args)
         if "fwd" in modes:
             def f_jvp(*xs):
                 return jvp(fun, xs, v)[1]
             f_jvp.__name__ = f"jvp({getattr(fun, '__name__', 'fun')})"
-            check_grads(f_jvp, args, order - 1, modes, eps, atol, rtol, rng)
+            check_grads(f_jvp, args, order - 1, modes, eps, atol, rtol, rng, vdot)
         if "rev" in modes:
             u = _like(rng, fun(*args))
 
             def f_vjp(*xs):
                 return vjp(fun, *xs)[1](u)
             f_vjp.__name__ = f"vjp({getattr(fun, '__name__', 'fun')})"
-            check_grads(f_vjp, args, order - 1, modes, eps, atol, rtol, rng)
+            check_grads(f_vjp, args, order - 1, modes, eps, atol, rtol, rng,
+                        vdot and (lambda a, b, space: vdot(a, b, "in")))
 
 
 # ------------------------------------------------------------------ custom primitives

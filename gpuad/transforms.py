@@ -9,7 +9,7 @@ import numbers
 import numpy as np
 
 from . import tree
-from .core import JVPTrace, JVPTracer, Tracer, bind, full_lower, shape, dtype
+from .core import JVPTrace, JVPTracer, Tracer, agree, bind, full_lower, shape, dtype
 from .tape import VJPTrace, VJPTracer
 from .primitives import base
 
@@ -321,6 +321,9 @@ def hvp(fun, x, v, batched=False, chunk=None):
     if batched:
         vl, _ = tree.flatten(v)
         K = int(shape(vl[0])[0])
+        if chunk is not None:     # every rank sweeps the same chunks (gpuad.distributed)
+            K = agree("hvp directions", K, same=True)
+            chunk = agree("hvp chunk", chunk)
         if chunk is None or chunk >= K:
             _, t = jvp_lanes(g, (x,), (v,), K)
             return t
@@ -337,11 +340,11 @@ def hvp(fun, x, v, batched=False, chunk=None):
 
 
 class _Recorder(VJPTrace):
-    """A tape of every primitive application with all its inputs, for replay."""
+    """A tape of every primitive application with all its inputs, for replay (constants
+    included, whatever the primitive's VJP saves)."""
 
-    def record(self, prim, args, params, out, ins=None):
-        return super().record(prim, args, params, out, ins=tuple(
-            a.val if isinstance(a, VJPTracer) and a._trace is self else a for a in args))
+    def _push(self, prim, params, parents, need, vals, out, ins, collective=False):
+        return super()._push(prim, params, parents, need, vals, out, tuple(vals), collective)
 
 
 def _recorded(fun, x):

@@ -93,6 +93,17 @@ def test_batched_hvp_chunks_agree():
                                gpuad.hvp(f, x, V, batched=True), rtol=1e-14)
 
 
+def test_batched_hvp_chunks_replay_constants_of_linear_primitives():
+    # The replayed tape keeps every constant input, also of primitives whose VJP saves
+    # nothing (add with a constant array; it used to replay an Aval in its place).
+    c = np.array([0.5, -1.0, 2.0])
+    f = lambda x: gnp.sum(gnp.sin(x + c) ** 2) + gnp.sum(gnp.reshape(c, (3,)) * x)  # noqa: E731
+    x = np.array([0.1, 0.2, 0.3])
+    V = np.eye(3)
+    np.testing.assert_allclose(gpuad.hvp(f, x, V, batched=True, chunk=1),
+                               np.diag(2 * np.cos(2 * (x + c))), rtol=1e-13, atol=1e-15)
+
+
 def test_hessian_of_a_pytree_input():
     def f(p):
         return gnp.sum(gnp.sin(p["a"]) * p["b"][0]) + gnp.sum(p["b"] ** 3)
