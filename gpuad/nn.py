@@ -24,7 +24,7 @@ def sigmoid(x):
     Example::
 
         >>> gpuad.nn.sigmoid(np.array(0.0))
-        array(0.5)
+        np.float64(0.5)
     """
     return gnp.sigmoid(x)
 
@@ -36,7 +36,7 @@ def softplus(x):
     Example::
 
         >>> gpuad.nn.softplus(np.array(0.0))
-        array(0.69314718)
+        np.float64(0.6931471805599453)
     """
     return gnp.softplus(x)
 

@@ -54,8 +54,7 @@ def _add(a, b):
 def _scale(a, c):
     if a is None or c == 1:
         return a
-    from . import numpy as gnp
-    return gnp.multiply(a, c)
+    return E.multiply(a, base.xp_of(a).asarray(c, dtype=dtype(a)))
 
 
 def _cauchy(xs, ys, K):

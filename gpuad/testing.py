@@ -191,8 +191,9 @@ def check_primitive(prim, example_args, reference=None, order=1, params=None, ep
 
     Example::
 
-        >>> report = gpuad.testing.check_primitive(cube, (np.array([1.0, 2.0]),),
-        ...                                       reference=lambda x: x ** 3, order=2)
+        >>> # cube: the primitive of custom_primitive's example
+        >>> report = gpuad.testing.check_primitive(  # doctest: +SKIP
+        ...     cube, (np.array([1.0, 2.0]),), reference=lambda x: x ** 3, order=2)
     """
     from .custom import checking
     from .transforms import jvp_lanes

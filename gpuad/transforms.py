@@ -209,7 +209,7 @@ def grad(fun, argnums=0, has_aux=False):
     Example::
 
         >>> gpuad.grad(lambda x: gnp.sum(gnp.sin(x) * x ** 2))(np.array([1.0, 2.0]))
-        array([2.22324428, 2.00578621])
+        array([2.22324428, 1.97260236])
     """
     vg = value_and_grad(fun, argnums, has_aux)
 

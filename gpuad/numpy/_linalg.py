@@ -101,7 +101,7 @@ def einsum(subscripts, *operands, optimize=None):
 
         >>> a = np.array([[1.0, 2.0], [3.0, 4.0]])
         >>> gnp.einsum("ii", a), gpuad.grad(lambda a: gnp.einsum("ij,ij", a, a))(a)
-        (array(5.), array([[2., 4.],
+        (np.float64(5.0), array([[2., 4.],
                [6., 8.]]))
     """
     if not isinstance(subscripts, str):
@@ -176,7 +176,7 @@ def inner(a, b, /):
     Example::
 
         >>> gnp.inner(np.array([1.0, 2.0]), np.array([3.0, 4.0]))
-        array(11.)
+        np.float64(11.0)
     """
     (a, b), _ = prepare(a, b)
     sa, sb = tuple(shape(a)), tuple(shape(b))
