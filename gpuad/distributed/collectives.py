@@ -8,7 +8,6 @@ cotangent arrived. Both are written with ``bind``, so they compose to any order.
 """
 from __future__ import annotations
 
-import os
 import threading
 
 import numpy as np
@@ -17,6 +16,7 @@ from .. import tree
 from ..core import Primitive, Tracer, bind, current, full_lower, register, set_agree, shape
 from ..primitives.base import reshape, xp_of
 from ..primitives.indexing import concatenate, getitem
+from ..runtime import env
 from ..segment import Replay
 from ..tape import VJPTrace
 from .transport import MPI, NCCL, Checked, Single, Transport
@@ -29,18 +29,18 @@ _LAUNCHED = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS")   # MPICH, O
 
 def checking() -> bool:
     """Whether the debug mode is on (``GPUAD_DISTRIBUTED_CHECK=1``)."""
-    return os.environ.get("GPUAD_DISTRIBUTED_CHECK", "0").strip() not in ("", "0")
+    return env.get("GPUAD_DISTRIBUTED_CHECK")
 
 
 def _world():
     try:
         from mpi4py import MPI as mpi
     except ImportError:
-        launched = [v for v in _LAUNCHED if os.environ.get(v, "1").strip() not in ("", "1")]
+        launched = [(v, env.get(v)) for v in _LAUNCHED if (env.get(v) or 1) > 1]
         if launched:
             raise RuntimeError(
-                f"this process was started by an MPI launcher ({launched[0]}="
-                f"{os.environ[launched[0]]}) but "
+                f"this process was started by an MPI launcher ({launched[0][0]}="
+                f"{launched[0][1]}) but "
                 "mpi4py is not installed, so it cannot reach the other ranks: pip install "
                 "mpi4py mpich (or an mpi4py built against your MPI)") from None
         return None

@@ -92,6 +92,17 @@ VARIABLES: dict[str, Variable] = {v.name: v for v in (
     Variable("GPUAD_QUIET", "`1` silences the line on stderr that says a kernel module is being "
              "compiled (printed when a build takes more than a second)", "`0` or `1`", "`0`",
              _flag, False),
+    Variable("GPUAD_DISTRIBUTED_CHECK", "`1`: gpuad.distributed's debug mode (ranks compare "
+             "their sequences of collectives before each one and report the first divergence "
+             "instead of hanging; shared arguments and psum cotangents are checked equal on "
+             "every rank)", "`0` or `1`", "`0`", _flag, False),
+    Variable("PMI_SIZE", "set by MPICH's launcher (the number of ranks); read only to explain, "
+             "when mpi4py is missing, that the process was started by mpiexec",
+             "an integer", "unset", _int_range(0, 1 << 30)),
+    Variable("OMPI_COMM_WORLD_SIZE", "set by Open MPI's launcher; read as `PMI_SIZE`",
+             "an integer", "unset", _int_range(0, 1 << 30)),
+    Variable("MPI_LOCALNRANKS", "set by some MPI launchers; read as `PMI_SIZE`",
+             "an integer", "unset", _int_range(0, 1 << 30)),
     Variable("CXX", "the host C++ compiler (C++20), with any launcher or flags (`ccache g++`)",
              "a command as shell words", "the first of `g++`, `c++`, `clang++` on `PATH`",
              _words, []),
