@@ -6,6 +6,7 @@ import numpy as np
 
 from . import tree
 from .core import full_lower
+from .runtime.launch import launcher
 from .transforms import jvp, vjp
 
 
@@ -24,8 +25,8 @@ def _like(rng, t):
     """A random pytree shaped like ``t`` (same dtype and array module)."""
     def one(x):
         x = full_lower(x)
-        xp = np if isinstance(x, (np.ndarray, np.generic, float, int)) else __import__("cupy")
-        r = rng.standard_normal(np.shape(x))
+        xp = launcher(x).xp
+        r = rng.standard_normal(np.shape(x) if xp is np else x.shape)
         return xp.asarray(r, dtype=getattr(x, "dtype", np.float64))
     return tree.tree_map(one, t)
 
