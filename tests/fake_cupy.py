@@ -456,6 +456,16 @@ def __getattr__(name):
     return out
 
 
+class _Methods:
+    """An object whose methods return CuPy arrays (cupy.random.RandomState)."""
+
+    def __init__(self, obj):
+        self._obj = obj
+
+    def __getattr__(self, name):
+        return _wrapped_call(getattr(self._obj, name), None, name)
+
+
 def _submodule(name):
     mod = types.ModuleType(f"cupy.{name}")
     npmod = getattr(np, name)
@@ -465,6 +475,8 @@ def _submodule(name):
         if attr.startswith("__") or (names is not None and attr not in names):
             raise AttributeError(f"module 'cupy.{name}' has no attribute {attr!r}")
         fn = getattr(npmod, attr)
+        if isinstance(fn, type) and name == "random":      # RandomState: makes CuPy arrays
+            return lambda *a, **k: _Methods(fn(*a, **k))
         return _wrapped_call(fn, None, f"{name}.{attr}") if callable(fn) and \
             not isinstance(fn, type) else fn
     mod.__getattr__ = get
