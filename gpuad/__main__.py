@@ -76,10 +76,11 @@ def _backend_lines() -> list[str]:
             import cupy
             lines.append(f"CuPy: {cupy.__version__} (installed, unused)")
         except Exception:
-            lines.append("CuPy: not installed (pip install 'gpuad[cuda12]' on a GPU machine)")
+            lines.append("CuPy: not installed (pip install 'gpuad[cuda12]' or 'gpuad[cuda13]' "
+                         "on a GPU machine)")
         return lines
-    # Only reachable with a device, so never run on this project's machines; the calls
-    # are CuPy's documented runtime API.
+    # Only reachable with a device (tested with tests/fake_cupy.py; never run on a GPU by
+    # this project yet); the calls are CuPy's documented runtime API.
     import cupy
     rt = cupy.cuda.runtime
     props = rt.getDeviceProperties(cupy.cuda.Device().id)
@@ -88,7 +89,24 @@ def _backend_lines() -> list[str]:
     return [f"backend: CUDA (CuPy {cupy.__version__})",
             f"CUDA runtime: {_cuda_version(rt.runtimeGetVersion())}, "
             f"driver: {_cuda_version(rt.driverGetVersion())}",
-            f"device: {name} (sm_{props['major']}{props['minor']})"]
+            f"device: {name} (sm_{props['major']}{props['minor']})",
+            _cupy_nvrtc_line(cupy)]
+
+
+def _cupy_nvrtc_line(cupy) -> str:
+    """NVRTC as CuPy loads it (cupy.cuda.nvrtc.getVersion) and whether CuPy can JIT-compile
+    at all: CuPy 14 needs the CUDA runtime headers for every kernel, its own included."""
+    try:
+        major, minor = cupy.cuda.nvrtc.getVersion()
+    except Exception as exc:
+        return f"NVRTC (CuPy): not loadable ({type(exc).__name__}: {exc})"
+    try:
+        (cupy.arange(2, dtype=cupy.float64) * 2.0).sum().item()   # CuPy's own JIT kernels
+    except Exception as exc:
+        return (f"NVRTC (CuPy): {major}.{minor}; compiling fails ({type(exc).__name__}: {exc}): "
+                "install the CUDA runtime headers (apt cuda-cudart-dev-<major>-<minor>, or "
+                "pip nvidia-cuda-runtime-cu12 / cupy-cuda12x[ctk])")
+    return f"NVRTC (CuPy): {major}.{minor} (CuPy's JIT compiles)"
 
 
 def _nvrtc_line() -> str:
