@@ -2,7 +2,8 @@
 
 ``info`` says which backend gpuad will use and what it found for each: CuPy and a CUDA
 device, the host C++ compiler for the CPU path, the kernel cache and NVRTC. ``primitives``
-lists the registry (gpuad.REGISTRY), one line per primitive.
+lists the registry (gpuad.REGISTRY), one line per primitive. ``selftest`` runs the tests
+and timings of gpuad/selftest.py on this machine and writes a report.
 """
 from __future__ import annotations
 
@@ -158,9 +159,15 @@ def primitive_lines() -> list[str]:
 
 def main(argv=None) -> int:
     """Entry point of ``python -m gpuad`` and the ``gpuad`` script."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["selftest"]:
+        from .selftest import main as selftest
+        return selftest(argv[1:])
     parser = argparse.ArgumentParser(prog="gpuad", description="gpuad command line")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("info", help="versions, backend, compilers and caches found")
+    sub.add_parser("selftest", help="tests and timings on this machine's device, with a "
+                                    "report (python -m gpuad selftest --help)")
     sub.add_parser("primitives", help="the registry: every primitive and what it is")
     sub.add_parser("coverage", help="write docs/numpy_coverage.md (gpuad.numpy vs NumPy)")
     args = parser.parse_args(argv)

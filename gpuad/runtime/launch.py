@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 
 import numpy as np
 
@@ -88,8 +89,19 @@ class Launcher:
         """(bytes the device's allocator has handed out, None) or (None, why unknown)."""
         return None, "the host has no allocator figure (peak_bytes is the engine's count)"
 
+    @contextlib.contextmanager
+    def count_syncs(self):
+        """Inside: count the device-to-host synchronizations of this thread (``.count``; the
+        host has none)."""
+        counter = _Counter()
+        yield counter
+
 
 _NO_SCOPE = contextlib.nullcontext()
+
+
+class _Counter:
+    count = 0
 
 
 class _Host(Launcher):
@@ -211,6 +223,25 @@ class _Cuda(Launcher):
 
     def synchronize(self) -> None:
         self._cupy.cuda.get_current_stream().synchronize()
+
+    @contextlib.contextmanager
+    def count_syncs(self):
+        # CuPy calls syncdetect._declare_synchronize() before every device-to-host copy
+        # (ndarray.get, so float(), item(), bool()) and Device.synchronize (core.pyx,
+        # device.pyx), looking the function up on the module each time: replacing it counts
+        # them. Not every synchronization goes through it (CuPy's syncdetect says so).
+        sd = self._cupy._core.syncdetect
+        counter, old, me = _Counter(), sd._declare_synchronize, threading.get_ident()
+
+        def declare():
+            if threading.get_ident() == me:
+                counter.count += 1
+            return old()
+        sd._declare_synchronize = declare
+        try:
+            yield counter
+        finally:
+            sd._declare_synchronize = old
 
     def memory_in_use(self):
         # The allocator in use (memory.pyx: get_allocator, thread-local first) is a bound
