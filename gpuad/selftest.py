@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 SCHEMA = 1
-QUICK_TESTS = ["tests/test_gpu_path.py", "tests/test_transforms.py", "tests/test_second_order.py",
+QUICK_TESTS = ["tests/test_transforms.py", "tests/test_second_order.py",
                "tests/test_checkpoint.py", "tests/test_custom.py",
                "tests/test_ops.py::test_sin", "tests/test_ops.py::test_multiply",
                "tests/test_ops.py::test_matmul", "tests/test_ops.py::test_sum",
