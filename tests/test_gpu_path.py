@@ -193,3 +193,19 @@ def test_peak_bytes_are_the_engines_count_and_the_allocators_beside_it(fake_cupy
     assert not prof.device_bytes
     assert "not a CuPy memory pool" in prof.device_bytes_note
     assert "device bytes: the CUDA allocator in use" in prof.summary()
+
+
+# ---------------------------------------------------------------- 7: no cupyx.scatter_add
+def test_gather_vjp_adds_with_add_at_not_cupyx(fake_cupy, monkeypatch):
+    """cupyx.scatter_add is deprecated (it warns on every call): the gather's VJP adds
+    repeated indices with xp.add.at."""
+    import sys
+    import types
+
+    def scatter_add(*a, **k):
+        raise AssertionError("cupyx.scatter_add was called")
+    monkeypatch.setitem(sys.modules, "cupyx", types.SimpleNamespace(scatter_add=scatter_add))
+    idx = fake_cupy.asarray([0, 0, 2, 0])
+    w = fake_cupy.asarray([1.0, 2.0, 3.0, 4.0])
+    g = gpuad.grad(lambda x: gnp.sum(x[idx] * w))(fake_cupy.zeros(3))
+    close(g, [7.0, 0.0, 3.0], fake_cupy)
