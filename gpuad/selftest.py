@@ -216,7 +216,8 @@ def bench_programs(dev, sizes, budget):
 
 
 def count_reverse(dev):
-    """Host syncs in the reverse phase (must be 0) and launches per elementwise VJP (1)."""
+    """Host syncs and host reads in the reverse phase, the checkpoint's recomputation
+    included (must be 0), and launches per elementwise VJP (1)."""
     import gpuad
     import gpuad.numpy as gnp
     xp = dev.xp
@@ -241,7 +242,8 @@ def count_reverse(dev):
             fv(xp.ones(1000))
         launches[name] = p.count("reverse")
     return {"reverse_host_syncs": syncs.count,
-            "reverse_host_reads": sum(1 for h in prof.host_reads if h.phase == "reverse"),
+            "reverse_host_reads": sum(1 for h in prof.host_reads
+                                      if h.phase in ("reverse", "recompute")),
             "reverse_launches": prof.count("reverse"),
             "launches_per_elementwise_vjp": launches}
 
