@@ -45,14 +45,22 @@ class Budget:
 
 # ------------------------------------------------------------------ tests
 
-def _log_path():
-    return os.environ.get("GPUAD_SELFTEST_LOG")
+_LOG: list = []      # the outcome log of this pytest process (the plugin below)
+
+
+def pytest_addoption(parser):
+    """pytest plugin (``-p gpuad.selftest --gpuad-selftest-log PATH``)."""
+    parser.addoption("--gpuad-selftest-log", default=None)
+
+
+def pytest_configure(config):
+    _LOG[:] = [config.getoption("--gpuad-selftest-log")]
 
 
 def pytest_runtest_logreport(report):
-    """pytest hook (``-p gpuad.selftest``): one line per test outcome, written as it
-    happens, so a run stopped by the budget still counts what finished."""
-    path = _log_path()
+    """One line per test outcome, written as it happens, so a run stopped by the budget
+    still counts what finished."""
+    path = _LOG[0] if _LOG else None
     if path and (report.when == "call" or report.outcome != "passed"):
         with open(path, "a") as f:
             f.write(f"{report.outcome}\t{report.nodeid}\n")
@@ -77,14 +85,12 @@ def run_tests(device, quick, seconds, paths=None):
     with tempfile.TemporaryDirectory() as tmp:
         log = pathlib.Path(tmp) / "outcomes.txt"
         log.touch()
-        env = {**os.environ, "GPUAD_SELFTEST_LOG": str(log), "PYTHONPATH": os.pathsep.join(
-            [str(root)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
+        # python -m puts the checkout (cwd) first on sys.path: its gpuad is the one tested
         cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
-               "gpuad.selftest", *select, *targets]
+               "gpuad.selftest", "--gpuad-selftest-log", str(log), *select, *targets]
         t0 = time.monotonic()
         try:
-            r = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True,
-                               timeout=seconds)
+            r = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=seconds)
             status, tail = ("passed" if r.returncode == 0 else
                             "no tests ran" if r.returncode == 5 else "failed"), r.stdout[-2000:]
         except subprocess.TimeoutExpired as e:
@@ -325,8 +331,7 @@ def run_peer(lib, device, sizes, seconds):
     cmd = [sys.executable, "-c", PEER, lib, device, str(sizes["elementwise"]), str(sizes["grad"]),
            str(sizes["hvp"])]
     try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds,
-                           env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds)
     except subprocess.TimeoutExpired:
         return {"status": f"stopped by the budget after {seconds:.0f} s"}
     for line in r.stdout.splitlines():
