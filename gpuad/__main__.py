@@ -162,7 +162,7 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["selftest"]:
         from .selftest import main as selftest
-        return selftest(argv[1:])
+        return selftest(argv[1:], info_lines)
     parser = argparse.ArgumentParser(prog="gpuad", description="gpuad command line")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("info", help="versions, backend, compilers and caches found")

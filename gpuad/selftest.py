@@ -342,15 +342,15 @@ def run_peer(lib, device, sizes, seconds):
 
 # ------------------------------------------------------------------ report
 
-def environment(device):
-    from .__main__ import gpuad_version, info_lines
-    env = {"gpuad": gpuad_version(), "python": platform.python_version(), "numpy": np.__version__,
-           "device": device, "platform": platform.platform()}
-    lines = info_lines()
+def environment(device, info_lines):
+    """The machine: ``info_lines`` (``python -m gpuad info``'s report) and the versions."""
+    env = {"python": platform.python_version(), "numpy": np.__version__, "device": device,
+           "platform": platform.platform()}
+    lines = list(info_lines())
     env["info"] = lines
     for line in lines:
         key, _, value = line.partition(": ")
-        if key in ("device", "CUDA runtime", "NVRTC (CuPy)", "backend", "NVRTC"):
+        if key in ("gpuad", "device", "CUDA runtime", "NVRTC (CuPy)", "backend", "NVRTC"):
             env[key] = value
     if device == "cuda":
         import cupy
@@ -449,7 +449,8 @@ def _dig(d, path):
     return d
 
 
-def main(argv=None) -> int:
+def main(argv=None, info_lines=lambda: []) -> int:
+    """``python -m gpuad selftest``; ``info_lines``: gpuad info's report, for the header."""
     ap = argparse.ArgumentParser(prog="gpuad selftest", description=__doc__.split("\n\n")[0])
     ap.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     ap.add_argument("--quick", action="store_true", help="a test subset that fits 4 minutes")
@@ -478,8 +479,8 @@ def main(argv=None) -> int:
     n = a.size or DEFAULT_SIZE[device]
     sizes = {"elementwise": n, "grad": max(16, n // 4), "hvp": max(16, n // 1024),
              "checkpoint": max(16, n // 64)}
-    report = {"schema": SCHEMA, "environment": environment(device), "budget_s": a.budget,
-              "sizes": sizes}
+    report = {"schema": SCHEMA, "environment": environment(device, info_lines),
+              "budget_s": a.budget, "sizes": sizes}
     print(f"gpuad selftest on {device}: budget {a.budget:.0f} s", flush=True)
     if a.tests:
         share = min(240.0, 0.5 * budget.left()) if a.quick else 0.6 * budget.left()
