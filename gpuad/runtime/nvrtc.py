@@ -5,7 +5,9 @@ for sm_80 and sm_90 with the registry's name expressions is a source CuPy can bu
 Run it as ``python -m gpuad.runtime.nvrtc``; it exits non-zero on any compile error.
 
 NVRTC comes from the ``nvidia-cuda-nvrtc-cu12`` wheel and is called through the public
-``cuda.bindings.nvrtc`` API (``cuda-bindings`` 12.x), both in the ``nvrtc`` extra.
+``cuda.bindings.nvrtc`` API (``cuda-bindings`` 12.x), both in the ``nvrtc`` extra; NVRTC 13
+(``nvidia-cuda-nvrtc`` 13 with ``cuda-bindings`` 13, the ``nvrtc13`` extra) works the same
+way (the gate passed with NVRTC 13.5 on 2026-12-01).
 """
 from __future__ import annotations
 
