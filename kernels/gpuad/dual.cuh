@@ -10,18 +10,18 @@
 #pragma once
 
 namespace ops {
-struct Exp; struct Expm1; struct Exp2; struct Log; struct Log1p; struct Sqrt; struct Sin;
-struct Cos; struct Tan; struct Sinh; struct Cosh; struct Tanh; struct Arctan; struct Arcsin;
-struct Arccos; struct Arctanh; struct Erf; struct Abs; struct Multiply; struct Divide;
-struct Arctan2; struct Power;
+struct Exp; struct Expm1; struct Exp2; struct Log; struct Log1p; struct Log2; struct Log10;
+struct Sqrt; struct Sin; struct Cos; struct Tan; struct Sinh; struct Cosh; struct Tanh;
+struct Arctan; struct Arcsin; struct Arccos; struct Arctanh; struct Erf; struct Abs;
+struct Multiply; struct Divide; struct Arctan2; struct Power;
 }  // namespace ops
 
 namespace gpuad {
 
 // The math functions for float and double, visible beside the dual overloads below.
-using ::exp; using ::expm1; using ::exp2; using ::log; using ::log1p; using ::sqrt;
-using ::sin; using ::cos; using ::tan; using ::sinh; using ::cosh; using ::tanh;
-using ::atan; using ::asin; using ::acos; using ::atanh; using ::erf; using ::fabs;
+using ::exp; using ::expm1; using ::exp2; using ::log; using ::log1p; using ::log2;
+using ::log10; using ::sqrt; using ::sin; using ::cos; using ::tan; using ::sinh; using ::cosh;
+using ::tanh; using ::atan; using ::asin; using ::acos; using ::atanh; using ::erf; using ::fabs;
 using ::atan2; using ::pow;
 
 // Plain numbers that mix with duals (literals and the scalar types).
@@ -165,11 +165,12 @@ GPUAD_CMP(!=)
 #define GPUAD_MATH1(fn, Op) \
     GPUAD_DUAL_T GPUAD_DUAL fn(const GPUAD_DUAL& x) { return unary_chain<ops::Op>(x); }
 GPUAD_MATH1(exp, Exp)       GPUAD_MATH1(expm1, Expm1)   GPUAD_MATH1(exp2, Exp2)
-GPUAD_MATH1(log, Log)       GPUAD_MATH1(log1p, Log1p)   GPUAD_MATH1(sqrt, Sqrt)
-GPUAD_MATH1(sin, Sin)       GPUAD_MATH1(cos, Cos)       GPUAD_MATH1(tan, Tan)
-GPUAD_MATH1(sinh, Sinh)     GPUAD_MATH1(cosh, Cosh)     GPUAD_MATH1(tanh, Tanh)
-GPUAD_MATH1(atan, Arctan)   GPUAD_MATH1(asin, Arcsin)   GPUAD_MATH1(acos, Arccos)
-GPUAD_MATH1(atanh, Arctanh) GPUAD_MATH1(erf, Erf)       GPUAD_MATH1(fabs, Abs)
+GPUAD_MATH1(log, Log)       GPUAD_MATH1(log1p, Log1p)   GPUAD_MATH1(log2, Log2)
+GPUAD_MATH1(log10, Log10)   GPUAD_MATH1(sqrt, Sqrt)     GPUAD_MATH1(sin, Sin)
+GPUAD_MATH1(cos, Cos)       GPUAD_MATH1(tan, Tan)       GPUAD_MATH1(sinh, Sinh)
+GPUAD_MATH1(cosh, Cosh)     GPUAD_MATH1(tanh, Tanh)     GPUAD_MATH1(atan, Arctan)
+GPUAD_MATH1(asin, Arcsin)   GPUAD_MATH1(acos, Arccos)   GPUAD_MATH1(atanh, Arctanh)
+GPUAD_MATH1(erf, Erf)       GPUAD_MATH1(fabs, Abs)
 #undef GPUAD_MATH1
 
 // Binary ones, also with a plain number on either side. pow's d/dy term, log(x) x**y, is NaN
