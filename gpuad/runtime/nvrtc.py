@@ -274,7 +274,7 @@ def run_gate(specs, archs=DEFAULT_ARCHS, include_dir=None, *, jobs=None, verbose
     failures = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
         for (spec, arch), result in zip(work, pool.map(build, work)):
-            label = f"{spec.source} [{arch}]"
+            label = f"{getattr(spec, 'name', spec.source)} [{arch}]"
             if isinstance(result, Exception):
                 failures += 1
                 print(f"FAIL {label}: {result}", file=out)
@@ -329,12 +329,12 @@ def main(argv=None) -> int:
         traceback.print_exc()
         print("NVRTC gate: `import gpuad` failed, so the registry is unknown", file=sys.stderr)
         return 2
-    from . import all_modules
+    from . import bundles
 
     root = kernel_dir()
-    specs = all_modules()
+    specs = bundles()
     extra = undeclared_sources(specs, root)
-    print(f"{len(specs)} declared modules, {len(extra)} undeclared .cu files "
+    print(f"{len(specs)} declared bundles, {len(extra)} undeclared .cu files "
           f"under {root}; targets: {', '.join(archs)}")
     start = time.perf_counter()
     failures = run_gate([*specs, *extra], archs, root, jobs=args.jobs,
