@@ -57,12 +57,14 @@ HOST_HEADER = KERNELS_DIR / "gpuad" / "host.h"
 #: Number of compilations this process has run (cache misses).
 BUILD_COUNT = 0
 
+# C++17, the dialect NVRTC compiles the same kernels in (NVRTC_OPTIONS): C++20's headers alone
+# (<atomic> with its wait/notify) took half a second of every module's compile.
 # Portable code generation (no -march): the cache may be shared between machines. -O2 with the
 # dynamic vectoriser cost model ran the elementwise kernels as fast as -O3 and compiled the
 # engine's modules in 60% of the time (GCC 12; plain -O2 left simple selects scalar).
 # Extra flags come from $GPUAD_HOST_CXXFLAGS; all flags are part of the cache key.
 CXXFLAGS = (
-    "-std=c++20", "-O2", "-fPIC", "-shared", "-pthread", "-fvisibility=hidden",
+    "-std=c++17", "-O2", "-fPIC", "-shared", "-pthread", "-fvisibility=hidden",
     "-fno-math-errno", "-fno-trapping-math", "-fno-semantic-interposition",
 )
 GCC_FLAGS = ("-fvect-cost-model=dynamic",)
@@ -100,7 +102,7 @@ def cpu_workers() -> int:
 
 
 # ------------------------------------------------------------------------------------ compiler
-_NO_COMPILER = "install g++ (apt-get install g++) or set CXX to a C++20 compiler"
+_NO_COMPILER = "install g++ (apt-get install g++) or set CXX to a C++17 compiler"
 _compiler_versions: dict[tuple[str, ...], str] = {}
 
 
@@ -174,7 +176,7 @@ def _flags_key() -> str:
 # host build: where the CPU has every v3 feature (and the compiler knows the level), kernels
 # are built for it. With libmvec that is what took exp, log and pow from 1.4-1.8x NumPy's
 # time to 0.65-0.95x. The flag is part of the cache key, so a cache shared with an older CPU
-# never hands it these builds. No FMA contraction follows: in ISO C++ mode (-std=c++20) GCC
+# never hands it these builds. No FMA contraction follows: in ISO C++ mode (-std=c++17) GCC
 # and clang keep a*b+c as two roundings. GPUAD_HOST_ISA=baseline keeps portable code.
 _X86_64_V3 = frozenset({"avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave"})
 _isa_cache: dict[tuple, tuple] = {}
@@ -255,21 +257,58 @@ def _translate_options(options: Sequence[str]) -> tuple[list[str], list[str]]:
 # kernels; without Python's headers (or with GPUAD_FASTCALL=0) launches stay on ctypes.
 _FASTCALL_SOURCE = Path(__file__).resolve().parent / "fastcall.cpp"
 _fastcall_state: list = []        # [module or None, status text], filled once
+_fastcall_thread: list = []       # the background build, once started
 
 
 _FASTCALL_LOCK = threading.Lock()
+_START_LOCK = threading.Lock()
 
 
-def _load_fastcall():
+def _load_fastcall(build: bool = True):
+    """The C launch path module, or None; with ``build`` False, None also while it is not built
+    (and this call leaves the state unsettled)."""
     if _fastcall_state:
         return _fastcall_state[0]
     with _FASTCALL_LOCK:              # one build and one import, whichever thread asks first
         if not _fastcall_state:
-            _fastcall_state[:] = _build_fastcall()
+            state = _build_fastcall(build)
+            if state is None:
+                return None
+            _fastcall_state[:] = state
     return _fastcall_state[0]
 
 
-def _build_fastcall():
+def _start_fastcall() -> None:
+    """Build the C launch path in a background thread (once): its compile then overlaps the
+    first kernel module's, on another core."""
+    with _START_LOCK:
+        if not _fastcall_state and not _fastcall_thread:
+            t = threading.Thread(target=_load_fastcall, name="gpuad-fastcall-build")
+            _fastcall_thread.append(t)
+            t.start()
+
+
+def fastcall_if_ready() -> tuple[bool, object]:
+    """(settled, the C launch path module or None): a cached build is loaded at once; one that
+    must be compiled is built in the background, and until it is ready this says (False, None)
+    so that launches take the general path meanwhile."""
+    if _fastcall_state:
+        return True, _fastcall_state[0]
+    if not _fastcall_thread and _FASTCALL_LOCK.acquire(blocking=False):
+        try:
+            if not _fastcall_state:
+                state = _build_fastcall(build=False)
+                if state is not None:
+                    _fastcall_state[:] = state
+        finally:
+            _FASTCALL_LOCK.release()
+        if _fastcall_state:
+            return True, _fastcall_state[0]
+    _start_fastcall()
+    return False, None
+
+
+def _build_fastcall(build: bool = True):
     import importlib.machinery
     import importlib.util
     import sysconfig
@@ -288,12 +327,15 @@ def _build_fastcall():
                                repr(flags), np.__version__, sys.implementation.cache_tag or "",
                                sys.version, platform.machine()),
             "gpuad/runtime/fastcall.cpp",
-            lambda argv, version, src, out: [*argv, *flags, str(_FASTCALL_SOURCE), "-o", str(out)])
+            lambda argv, version, src, out: [*argv, *flags, str(_FASTCALL_SOURCE), "-o", str(out)],
+            build=build)
         loader = importlib.machinery.ExtensionFileLoader("gpuad_fastcall", load)
         spec = importlib.util.spec_from_file_location("gpuad_fastcall", load, loader=loader)
         mod = importlib.util.module_from_spec(spec)
         loader.exec_module(mod)
         status = f"on ({path})"
+    except _NotCached:
+        return None
     except Exception as e:   # any failure leaves the (slower) ctypes path, and says why
         why = " ".join(str(e).split())[:400]
         mod, status = None, why if why.startswith("off") else f"off: {why}"
@@ -876,10 +918,16 @@ def _cache_name(prefix: str, parts: Sequence[str]) -> str:
     return f"{prefix}-{key.hexdigest()[:24]}"
 
 
-def _cached_build(prefix: str, parts: Sequence[str], what: str, command, source: str | None = None):
+class _NotCached(LookupError):
+    """A build that is not in the cache, asked for with ``build=False``."""
+
+
+def _cached_build(prefix: str, parts: Sequence[str], what: str, command, source: str | None = None,
+                  build: bool = True):
     """The library for ``parts``: (its path, the path to load it by, whether this call built
     it). ``command(argv, version, src, out)`` is the compiler's command line, ``src`` a temporary file
-    holding ``source`` (if given), ``out`` the library to write."""
+    holding ``source`` (if given), ``out`` the library to write. With ``build`` False, a library
+    that is not cached raises _NotCached instead of being compiled."""
     stem = _cache_name(prefix, parts)
     # No lock: lookups and builds only read, or rename complete files into place.
     dirs = [d for d in (_main_cache(), *_private) if d is not None]
@@ -891,6 +939,10 @@ def _cached_build(prefix: str, parts: Sequence[str], what: str, command, source:
             return d.path / rec["file"], f"{d.where}/{rec['file']}", False
         if why:
             problems.append(why)
+    if not build:
+        raise _NotCached(what)
+    if prefix != "gpuad_fastcall":
+        _start_fastcall()            # the C launch path compiles meanwhile, if it must
     if found is None and problems:
         raise RuntimeError(f"cannot use the cached build of {what}: {'; '.join(problems)}; and no "
                            f"C++ compiler was found to rebuild it: {_NO_COMPILER}")
