@@ -92,7 +92,7 @@ VARIABLES: dict[str, Variable] = {v.name: v for v in (
     Variable("GPUAD_QUIET", "`1` silences the line on stderr that says a kernel module is being "
              "compiled (printed when a build takes more than a second)", "`0` or `1`", "`0`",
              _flag, False),
-    Variable("CXX", "the host C++ compiler (C++20), with any launcher or flags (`ccache g++`)",
+    Variable("CXX", "the host C++ compiler (C++17), with any launcher or flags (`ccache g++`)",
              "a command as shell words", "the first of `g++`, `c++`, `clang++` on `PATH`",
              _words, []),
 )}
