@@ -88,7 +88,20 @@ def bundle_of(spec: ModuleSpec) -> ModuleSpec | None:
     return next(b for b in bundles() if (b.source, b.group) == (spec.source, spec.bundle))
 
 
+_BUNDLES: dict[tuple, object] = {}      # (source, bundle, device) -> its module, or None
+
+
 def _build(spec: ModuleSpec, names: tuple, device: str):
+    # A group is served by its bundle where that needs no compiler: shipped prebuilt in the
+    # wheel, or already in this user's cache (python -m gpuad.runtime.prebuilt --warm).
+    bundle = bundle_of(spec)
+    if bundle is not None and bundle.group != spec.group:
+        key = (bundle.source, bundle.group, device)
+        if key not in _BUNDLES:
+            from .prebuilt import bundle_module
+            _BUNDLES[key] = bundle_module(bundle, device)
+        if _BUNDLES[key] is not None:
+            return _BUNDLES[key]
     if device == "cpu":
         from .host import HostModule
         return HostModule(spec.code(), options=NVRTC_OPTIONS, name_expressions=names,
