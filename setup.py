@@ -23,7 +23,7 @@ def _env():
     """gpuad's reader of its environment variables (runtime/env.py: standard library only),
     without importing the package."""
     spec = importlib.util.spec_from_file_location("_gpuad_env", ROOT / "gpuad" / "runtime" / "env.py")
-    mod = importlib.util.module_from_spec(spec)
+    mod = sys.modules[spec.name] = importlib.util.module_from_spec(spec)   # dataclasses look it up
     spec.loader.exec_module(mod)
     return mod
 
