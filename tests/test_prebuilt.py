@@ -22,7 +22,7 @@ import pytest
 
 import gpuad  # noqa: F401  (declares every kernel)
 from gpuad import runtime
-from gpuad.runtime import host, prebuilt
+from gpuad.runtime import host, nvrtc, prebuilt
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = "elementwise.cu[double-first]"
@@ -185,7 +185,6 @@ def cuda_images(tmp_path_factory):
         cuda, read = _images_from_wheel(Path(given))
         if cuda:
             return cuda, read
-    from gpuad.runtime import nvrtc
     try:
         nvrtc.nvrtc_version()
     except nvrtc.NvrtcUnavailable as e:
@@ -205,7 +204,7 @@ def test_recorded_lowered_names_cover_every_instantiation(cuda_images):
     assert set(cuda["modules"]) == set(declared)
     for name, mod in cuda["modules"].items():
         spec = declared[name]
-        assert mod["key"] == prebuilt.cuda_key(spec), f"{name} was compiled from other sources"
+        assert mod["key"] == nvrtc.module_key(spec), f"{name} was compiled from other sources"
         for target, entry in mod["targets"].items():
             image = read(entry["file"])
             present = elf_functions(image) if target.startswith("sm_") else ptx_entries(image)
@@ -237,7 +236,7 @@ def shipped(tmp_path, monkeypatch):
             f.write_bytes(f"{spec.name} {t}".encode())
             targets[t] = {"file": f.name, "sha256": hashlib.sha256(f.read_bytes()).hexdigest(),
                           "lowered": {e: f"_Z{i}_{t}" for i, e in enumerate(spec.name_expressions)}}
-        modules[spec.name] = {"key": prebuilt.cuda_key(spec), "targets": targets}
+        modules[spec.name] = {"key": nvrtc.module_key(spec), "targets": targets}
     (d / "manifest.json").write_text(json.dumps({"version": 1, "host": {}, "fastcall": None,
                                                  "cuda": {"nvrtc": "12.9", "modules": modules}}))
     made = []
@@ -252,8 +251,8 @@ def shipped(tmp_path, monkeypatch):
             self.asked.append(name)
             return lambda *a, **kw: None
 
-    monkeypatch.setattr(prebuilt, "directory", lambda: d)
-    monkeypatch.setattr(prebuilt, "_STATE", [])
+    monkeypatch.setattr(host, "prebuilt_dir", lambda: d)
+    monkeypatch.setattr(host, "_SHIPPED", [])
     monkeypatch.setattr(runtime, "_LOADED", {})
     monkeypatch.setattr(runtime, "_BUNDLES", {})
     monkeypatch.setitem(sys.modules, "cupy", types.SimpleNamespace(RawModule=RawModule))

@@ -343,8 +343,7 @@ def _build_fastcall(build: bool = True):
     if not env.get("GPUAD_FASTCALL"):
         return [None, "off (GPUAD_FASTCALL=0)"]
     if env.get("GPUAD_PREBUILT"):
-        from . import prebuilt
-        found = prebuilt.fastcall_library()
+        found = shipped_fastcall()
         if found is not None:
             try:
                 return [_import_fastcall(found[1]), f"on (prebuilt: {found[0]})"]
@@ -699,8 +698,7 @@ def _prebuilt_library(unit: _Unit):
     GPUAD_HOST_CXXFLAGS asks for other flags."""
     if not env.get("GPUAD_PREBUILT") or env.get("GPUAD_HOST_CXXFLAGS"):
         return None
-    from . import prebuilt
-    return prebuilt.host_library(unit.name, unit.portable_key(host_isa()))
+    return shipped_library(unit.name, unit.portable_key(host_isa()))
 
 
 def build_unit(unit: _Unit, isa: str, out_dir: Path) -> Path:
@@ -1013,6 +1011,88 @@ def cache_dir() -> Path:
     process's private directory where that one cannot be used (see the warning)."""
     main = _main_cache()
     return main.path if main is not None else _private_cache("").path
+
+
+# ------------------------------------------------------------------------------ shipped builds
+# A wheel built with its kernels ships them in gpuad/_prebuilt with a manifest
+# (runtime/prebuilt.py writes both). They are loaded on the same terms as the cache's, except
+# that the directory and files may be root's (the installer's): no one else may write them,
+# and each file's bytes must hash to the manifest's SHA-256.
+MANIFEST = "manifest.json"
+MANIFEST_VERSION = 1
+_SHIPPED: list = []               # [the shipped directory or None, why not], filled once
+
+
+def prebuilt_dir() -> Path:
+    """Where an installed wheel keeps its prebuilt files (``gpuad/_prebuilt``)."""
+    return Path(__file__).resolve().parent.parent / "_prebuilt"
+
+
+class _Shipped:
+    """The checked ``_prebuilt`` directory of this installation and its manifest."""
+
+    def __init__(self, path: Path):
+        self.dir = _CacheDir(path, shipped=True)
+        with self.dir._open(MANIFEST, 1 << 24) as f:
+            manifest = json.loads(f.read())
+        if not isinstance(manifest, dict) or manifest.get("version") != MANIFEST_VERSION:
+            raise ValueError(f"{path / MANIFEST} is not a manifest of this gpuad")
+        self.manifest = manifest
+
+    def load_path(self, entry: dict) -> tuple[Path, str] | None:
+        """(path, the path to load it by) of a manifest entry's file if it checks out."""
+        name, digest = str(entry.get("file")), str(entry.get("sha256"))
+        if "/" in name or name.startswith("."):
+            return None
+        if self.dir.verify(name, digest) is not None:
+            return None
+        return self.dir.path / name, f"{self.dir.where}/{name}"
+
+
+def shipped() -> _Shipped | None:
+    """This installation's checked prebuilt directory, or None (``_SHIPPED[1]`` says why)."""
+    if not _SHIPPED:
+        try:
+            _SHIPPED[:] = [_Shipped(prebuilt_dir()), None]
+        except FileNotFoundError:
+            _SHIPPED[:] = [None, "none in this installation"]
+        except Exception as e:         # distrusted, unreadable or malformed: compile instead
+            _SHIPPED[:] = [None, f"not used: {e}"]
+    return _SHIPPED[0]
+
+
+def _glibc_ok(built: str | None) -> bool:
+    libc, version = platform.libc_ver()
+    if not built:
+        return True
+    try:
+        return libc == "glibc" and tuple(map(int, version.split(".")[:2])) >= tuple(map(int, built.split(".")[:2]))
+    except ValueError:
+        return False
+
+
+def shipped_library(name: str, key: str) -> tuple[Path, str] | None:
+    """The shipped host library of module ``name`` built from what ``key`` names, or None."""
+    sh = shipped()
+    if sh is None or not _glibc_ok(sh.manifest.get("glibc")):
+        return None
+    for entry in sh.manifest.get("host", {}).get(name, ()):
+        if entry.get("key") == key:
+            return sh.load_path(entry)
+    return None
+
+
+def shipped_fastcall() -> tuple[Path, str] | None:
+    """The shipped C launch path if it was built for this Python, NumPy major version and
+    the installed ``fastcall.cpp``, else None."""
+    sh = shipped()
+    entry = sh.manifest.get("fastcall") if sh is not None else None
+    if (not entry or entry.get("python") != sys.implementation.cache_tag
+            or entry.get("machine") != platform.machine() or not _glibc_ok(sh.manifest.get("glibc"))
+            or str(entry.get("numpy", "")).split(".")[0] != np.__version__.split(".")[0]
+            or entry.get("source") != hashlib.sha256(_FASTCALL_SOURCE.read_bytes()).hexdigest()):
+        return None
+    return sh.load_path(entry)
 
 
 def _cache_name(prefix: str, parts: Sequence[str]) -> str:

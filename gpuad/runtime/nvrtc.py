@@ -308,6 +308,38 @@ def run_gate(specs, archs=DEFAULT_ARCHS, include_dir=None, *, jobs=None, verbose
     return failures
 
 
+def module_key(spec) -> str:
+    """What a module is compiled from: options, source, every header under the kernel
+    directory, name expressions (a prebuilt module is used only for the same)."""
+    import hashlib
+    from .device import _include_digest
+    h = hashlib.sha256()
+    for part in (repr(NVRTC_OPTIONS + CUPY_IMPLICIT_OPTIONS), spec.code(), _include_digest(kernel_dir()),
+                 repr(list(spec.name_expressions))):
+        h.update(part.encode() + b"\0")
+    return h.hexdigest()
+
+
+def write_images(specs, archs, images: dict, out: pathlib.Path, version: str) -> dict:
+    """Write the cubins and PTX of ``images`` (run_gate's) into ``out``: the manifest's
+    "cuda" section (runtime/prebuilt.py): per module its key and, per target, the file, its
+    SHA-256 and the lowered name of every name expression."""
+    import hashlib
+    modules = {}
+    for spec in specs:
+        entry = {"key": module_key(spec), "targets": {}}
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", label_of(spec))
+        for arch in archs:
+            result = images[(label_of(spec), arch)]
+            ptx = not arch.startswith("sm_")
+            path = out / f"{safe}.{arch}.{'ptx' if ptx else 'cubin'}"
+            path.write_bytes(result["image"].rstrip(b"\0") if ptx else result["image"])
+            entry["targets"][arch] = {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                                      "lowered": result["lowered"]}
+        modules[label_of(spec)] = entry
+    return {"nvrtc": version, "options": [*NVRTC_OPTIONS, *CUPY_IMPLICIT_OPTIONS], "modules": modules}
+
+
 def _print_kernels(result: dict, out) -> None:
     """Registers and spills per kernel, named by name expression where one was given."""
     by_mangled = {v: k for k, v in result["lowered"].items()}
@@ -366,9 +398,9 @@ def main(argv=None) -> int:
           f"in {time.perf_counter() - start:.1f} s")
     if args.out and not failures:
         import json
-        from .prebuilt import MANIFEST, MANIFEST_VERSION, write_cuda
+        from .host import MANIFEST, MANIFEST_VERSION
         args.out.mkdir(parents=True, exist_ok=True)
-        cuda = write_cuda(specs, archs, images, args.out, f"{major}.{minor}")
+        cuda = write_images(specs, archs, images, args.out, f"{major}.{minor}")
         (args.out / MANIFEST).write_text(json.dumps({"version": MANIFEST_VERSION, "cuda": cuda},
                                                     indent=1, sort_keys=True))
         print(f"cubins, PTX and lowered names in {args.out}")

@@ -17,6 +17,8 @@ The runtime uses a shipped file only when the directory and the file are root's 
 user's and no one else can write them, its bytes match the manifest's SHA-256 (read from the
 very file that is loaded), and it was built from the installed sources for this machine;
 anything else is compiled on first use as without a wheel. ``GPUAD_PREBUILT=0`` turns it off.
+Reading the shipped directory, and the host libraries and C launch path in it, is
+``host.py``'s (with its cache); the CUDA modules' keys and files are ``nvrtc.py``'s.
 
 ``python -m gpuad.runtime.prebuilt --out DIR`` builds the files (what the wheel build runs);
 ``--warm`` compiles every bundle into this user's kernel cache instead (a container image, or
@@ -24,8 +26,6 @@ a machine about to start many processes at once); ``--list`` names the bundles.
 """
 from __future__ import annotations
 
-import argparse
-import concurrent.futures
 import hashlib
 import json
 import os
@@ -35,58 +35,16 @@ import sys
 import time
 from pathlib import Path
 
-from . import NVRTC_OPTIONS, env, kernel_dir
-
-MANIFEST = "manifest.json"
-MANIFEST_VERSION = 1
-_STATE: list = []                 # [the shipped directory or None, why not], filled once
-
-
-def directory() -> Path:
-    """Where an installed wheel keeps its prebuilt files (``gpuad/_prebuilt``)."""
-    return Path(__file__).resolve().parent.parent / "_prebuilt"
-
-
-class _Shipped:
-    """The checked ``_prebuilt`` directory of this installation and its manifest."""
-
-    def __init__(self, path: Path):
-        from .host import _CacheDir
-        self.dir = _CacheDir(path, shipped=True)
-        with self.dir._open(MANIFEST, 1 << 24) as f:
-            manifest = json.loads(f.read())
-        if not isinstance(manifest, dict) or manifest.get("version") != MANIFEST_VERSION:
-            raise ValueError(f"{path / MANIFEST} is not a manifest of this gpuad")
-        self.manifest = manifest
-
-    def load_path(self, entry: dict) -> tuple[Path, str] | None:
-        """(path, the path to load it by) of a manifest entry's file if it checks out."""
-        name, digest = str(entry.get("file")), str(entry.get("sha256"))
-        if "/" in name or name.startswith("."):
-            return None
-        if self.dir.verify(name, digest) is not None:
-            return None
-        return self.dir.path / name, f"{self.dir.where}/{name}"
-
-
-def _shipped() -> _Shipped | None:
-    if not _STATE:
-        try:
-            _STATE[:] = [_Shipped(directory()), None]
-        except FileNotFoundError:
-            _STATE[:] = [None, "none in this installation"]
-        except Exception as e:         # distrusted, unreadable or malformed: compile instead
-            _STATE[:] = [None, f"not used: {e}"]
-    return _STATE[0]
-
+from . import NVRTC_OPTIONS, env, host, kernel_dir
+from .host import MANIFEST, MANIFEST_VERSION
 
 def status() -> str:
     """One line on what this installation ships prebuilt and whether it is used."""
     if not env.get("GPUAD_PREBUILT"):
         return "off (GPUAD_PREBUILT=0)"
-    sh = _shipped()
+    sh = host.shipped()
     if sh is None:
-        return _STATE[1]
+        return host._SHIPPED[1]
     m = sh.manifest
     isas = sorted({e["isa"] for entries in m.get("host", {}).values() for e in entries})
     cuda = m.get("cuda") or {}
@@ -94,54 +52,6 @@ def status() -> str:
     return (f"{len(m.get('host', {}))} host bundles ({', '.join(isas) or 'none'}), C launch path "
             f"{'for ' + m['fastcall']['python'] if m.get('fastcall') else 'no'}, CUDA "
             f"{', '.join(targets) or 'none'}; in {sh.dir.path}")
-
-
-def _glibc_ok(built: str | None) -> bool:
-    libc, version = platform.libc_ver()
-    if not built:
-        return True
-    try:
-        return libc == "glibc" and tuple(map(int, version.split(".")[:2])) >= tuple(map(int, built.split(".")[:2]))
-    except ValueError:
-        return False
-
-
-# ------------------------------------------------------------------------------ run time
-def host_library(name: str, key: str) -> tuple[Path, str] | None:
-    """The shipped host library of module ``name`` built from what ``key`` names, or None."""
-    sh = _shipped()
-    if sh is None or not _glibc_ok(sh.manifest.get("glibc")):
-        return None
-    for entry in sh.manifest.get("host", {}).get(name, ()):
-        if entry.get("key") == key:
-            return sh.load_path(entry)
-    return None
-
-
-def fastcall_library() -> tuple[Path, str] | None:
-    """The shipped C launch path if it was built for this Python, NumPy major version and
-    the installed ``fastcall.cpp``, else None."""
-    import numpy as np
-    from .host import _FASTCALL_SOURCE
-    sh = _shipped()
-    entry = sh.manifest.get("fastcall") if sh is not None else None
-    if (not entry or entry.get("python") != sys.implementation.cache_tag
-            or entry.get("machine") != platform.machine() or not _glibc_ok(sh.manifest.get("glibc"))
-            or str(entry.get("numpy", "")).split(".")[0] != np.__version__.split(".")[0]
-            or entry.get("source") != hashlib.sha256(_FASTCALL_SOURCE.read_bytes()).hexdigest()):
-        return None
-    return sh.load_path(entry)
-
-
-def cuda_key(spec) -> str:
-    """What a CUDA module is compiled from: options, source, every header, name expressions."""
-    from .device import _include_digest
-    from .nvrtc import CUPY_IMPLICIT_OPTIONS
-    h = hashlib.sha256()
-    for part in (repr(NVRTC_OPTIONS + CUPY_IMPLICIT_OPTIONS), spec.code(), _include_digest(kernel_dir()),
-                 repr(list(spec.name_expressions))):
-        h.update(part.encode() + b"\0")
-    return h.hexdigest()
 
 
 def cuda_target(cc: str, targets) -> str | None:
@@ -165,9 +75,10 @@ def _device_cc() -> str:
 def cuda_module(spec) -> tuple[str, str, dict] | None:
     """(target, the path to load it by, name expression -> lowered name) of the module NVRTC
     compiled ahead of time for ``spec`` (a bundle) that suits the current device, or None."""
-    sh = _shipped()
+    from . import nvrtc
+    sh = host.shipped()
     mod = ((sh.manifest.get("cuda") or {}).get("modules", {}).get(spec.name) if sh is not None else None)
-    if not mod or mod.get("key") != cuda_key(spec):
+    if not mod or mod.get("key") != nvrtc.module_key(spec):
         return None
     target = cuda_target(_device_cc(), mod.get("targets", {}))
     if target is None:
@@ -184,11 +95,10 @@ def bundle_module(spec, device: str):
     """A module for bundle ``spec`` that needs no compiler, or None: on the CPU the shipped
     library (or one already in this user's cache), on a GPU the shipped cubin or PTX."""
     if device == "cpu":
-        from .host import HostModule, _NotCached
         try:
-            return HostModule(spec.code(), options=NVRTC_OPTIONS, name_expressions=spec.name_expressions,
+            return host.HostModule(spec.code(), options=NVRTC_OPTIONS, name_expressions=spec.name_expressions,
                               include_dirs=(kernel_dir(),), name=spec.name, build=False)
-        except _NotCached:
+        except host._NotCached:
             return None
     if not env.get("GPUAD_PREBUILT"):
         return None
@@ -229,7 +139,7 @@ def default_isas() -> list[str]:
 
 def build_host(specs, isas, out: Path, jobs: int, log) -> dict:
     """Compile every bundle for every ISA into ``out``; the manifest's "host" section."""
-    from . import host
+    import concurrent.futures
 
     def one(item):
         spec, isa = item
@@ -252,7 +162,6 @@ def build_fastcall(out: Path, log) -> dict | None:
     """The C launch path into ``out``; the manifest's "fastcall" entry (None without Python's
     headers)."""
     import numpy as np
-    from . import host
     try:
         path = host.build_fastcall(out)
     except RuntimeError as e:
@@ -264,28 +173,10 @@ def build_fastcall(out: Path, log) -> dict | None:
             "source": _sha256(host._FASTCALL_SOURCE)}
 
 
-def write_cuda(specs, targets, images: dict, out: Path, nvrtc_version: str) -> dict:
-    """Write the cubins and PTX of ``images`` (nvrtc.run_gate's) into ``out``; the manifest's
-    "cuda" section."""
-    from .nvrtc import CUPY_IMPLICIT_OPTIONS
-    modules = {}
-    for spec in specs:
-        entry = {"key": cuda_key(spec), "targets": {}}
-        safe = "".join(c if c.isalnum() or c in "_.-" else "_" for c in spec.name)
-        for arch in targets:
-            result = images[(spec.name, arch)]
-            path = out / f"{safe}.{arch}.{'cubin' if arch.startswith('sm_') else 'ptx'}"
-            path.write_bytes(result["image"].rstrip(b"\0") if arch.startswith("compute_") else result["image"])
-            entry["targets"][arch] = {"file": path.name, "sha256": _sha256(path),
-                                      "lowered": result["lowered"]}
-        modules[spec.name] = entry
-    return {"nvrtc": nvrtc_version, "options": [*NVRTC_OPTIONS, *CUPY_IMPLICIT_OPTIONS],
-            "modules": modules}
-
-
 def _reuse_cuda(specs, targets, cuda_dir: Path, out: Path, log) -> tuple[str, dict]:
     """The modules of ``cuda_dir`` (a gate's --out) that match ``specs``' sources and have
     every target, copied into ``out``: (their NVRTC version, name -> manifest entry)."""
+    from . import nvrtc
     try:
         cuda = json.loads((cuda_dir / MANIFEST).read_text()).get("cuda") or {}
     except (OSError, ValueError) as e:
@@ -294,7 +185,7 @@ def _reuse_cuda(specs, targets, cuda_dir: Path, out: Path, log) -> tuple[str, di
     reused = {}
     for spec in specs:
         mod = cuda.get("modules", {}).get(spec.name)
-        if not mod or mod.get("key") != cuda_key(spec) or set(targets) - set(mod["targets"]):
+        if not mod or mod.get("key") != nvrtc.module_key(spec) or set(targets) - set(mod["targets"]):
             continue
         files = [mod["targets"][t] for t in targets]
         if any(_sha256(cuda_dir / f["file"]) != f["sha256"] for f in files):
@@ -328,7 +219,7 @@ def build_cuda(specs, targets, out: Path, jobs: int, log, cuda_dir: Path | None 
         if failures:
             raise RuntimeError(f"NVRTC failed to compile {failures} module(s); see above")
         section["nvrtc"] = version
-        section["modules"].update(write_cuda(rest, targets, images, out, version)["modules"])
+        section["modules"].update(nvrtc.write_images(rest, targets, images, out, version)["modules"])
     return section
 
 
@@ -348,9 +239,8 @@ class _Lines:
 
 
 def _compiler_line() -> str:
-    from .host import _compiler
     try:
-        return _compiler()[1].splitlines()[1]
+        return host._compiler()[1].splitlines()[1]
     except (RuntimeError, IndexError):
         return ""
 
@@ -383,11 +273,11 @@ def build(out: Path, *, isas=None, cuda_targets=None, bundles=None, cuda_dir=Non
 def warm(jobs: int | None = None, log=print) -> int:
     """Compile every bundle for this machine into this user's kernel cache (in parallel), so
     that later processes load instead of compile; the number of bundles built."""
-    from .host import HostModule
+    import concurrent.futures
     specs = _selected(None)
 
     def one(spec):
-        m = HostModule(spec.code(), options=NVRTC_OPTIONS, name_expressions=spec.name_expressions,
+        m = host.HostModule(spec.code(), options=NVRTC_OPTIONS, name_expressions=spec.name_expressions,
                        include_dirs=(kernel_dir(),), name=spec.name)
         log(f"{spec.name}: {'built' if m.built else 'prebuilt' if m.prebuilt else 'cached'} "
             f"({m.library_path})")
@@ -398,6 +288,7 @@ def warm(jobs: int | None = None, log=print) -> int:
 
 
 def main(argv=None) -> int:
+    import argparse
     parser = argparse.ArgumentParser(prog="python -m gpuad.runtime.prebuilt",
                                      description=__doc__.splitlines()[0])
     what = parser.add_mutually_exclusive_group(required=True)
