@@ -38,6 +38,8 @@ from pathlib import Path
 from . import NVRTC_OPTIONS, env, host, kernel_dir
 from .host import MANIFEST, MANIFEST_VERSION
 
+
+# ------------------------------------------------------------------------------ run time
 def status() -> str:
     """One line on what this installation ships prebuilt and whether it is used."""
     if not env.get("GPUAD_PREBUILT"):
@@ -97,7 +99,7 @@ def bundle_module(spec, device: str):
     if device == "cpu":
         try:
             return host.HostModule(spec.code(), options=NVRTC_OPTIONS, name_expressions=spec.name_expressions,
-                              include_dirs=(kernel_dir(),), name=spec.name, build=False)
+                                   include_dirs=(kernel_dir(),), name=spec.name, build=False)
         except host._NotCached:
             return None
     if not env.get("GPUAD_PREBUILT"):
@@ -278,7 +280,7 @@ def warm(jobs: int | None = None, log=print) -> int:
 
     def one(spec):
         m = host.HostModule(spec.code(), options=NVRTC_OPTIONS, name_expressions=spec.name_expressions,
-                       include_dirs=(kernel_dir(),), name=spec.name)
+                            include_dirs=(kernel_dir(),), name=spec.name)
         log(f"{spec.name}: {'built' if m.built else 'prebuilt' if m.prebuilt else 'cached'} "
             f"({m.library_path})")
         return m.built
