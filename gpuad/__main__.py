@@ -139,7 +139,12 @@ def info_lines() -> list[str]:
         lines.append("C++ compiler (CPU path): none: install g++ or set CXX")
     else:
         lines.append(f"C++ compiler (CPU path): {shlex.join(cxx[0])}: {cxx[1]}")
-        lines.append(f"C launch path (CPU): {_fastcall_line()}")
+    lines.append(f"C launch path (CPU): {_fastcall_line()}")
+    try:
+        from .runtime.prebuilt import status
+        lines.append(f"prebuilt kernels: {status()}")
+    except Exception as exc:       # info reports; it does not fail
+        lines.append(f"prebuilt kernels: unreadable ({exc})")
     try:
         lines.append(f"host kernel cache: {host_cache_dir()}")
     except Exception as exc:       # info reports; it does not fail

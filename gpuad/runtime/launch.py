@@ -131,11 +131,14 @@ class _Host(Launcher):
     def __getattr__(self, name):
         # ``fast``: the C elementwise entry points (fastcall.cpp), or None where the C
         # launch path is unavailable (no Python headers, GPUAD_FASTCALL=0). Looked up on
-        # first use (it may build the extension) and then a plain attribute.
+        # first use and then a plain attribute; None meanwhile while the extension is being
+        # compiled in the background (overlapping the first kernel module's compile).
         if name != "fast":
             raise AttributeError(name)
-        from .host import fastcall
-        fc = fastcall()
+        from .host import fastcall_if_ready
+        ready, fc = fastcall_if_ready()
+        if not ready:
+            return None
         if fc is not None:
             fc.set_split(SPLIT)
         self.fast = fc
