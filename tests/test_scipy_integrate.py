@@ -277,3 +277,14 @@ def test_errors_name_the_function():
         gsi.odeint(lambda y, t: -y, 1.0, [0.0, 2.0, 1.0])
     with pytest.raises(ValueError, match="not within t_span"):
         gsi.solve_ivp(lambda t, y: -y, (0.0, 1.0), [1.0], t_eval=[0.5, 2.0])
+
+
+def test_dtypes_follow_the_inputs():
+    y0, ts = np.array([1.0, 0.5], np.float32), np.array([0.0, 0.5, 1.0], np.float32)
+    sol = gsi.solve_ivp(lambda t, y, k: -k * y, (np.float32(0), np.float32(1)), y0,
+                        t_eval=ts, args=(np.float32(2.0),))
+    assert sol.y.dtype == np.float32 and sol.y.shape == (2, 3)
+    # rtol 1e-3 by default; float32 rounding far below it
+    np.testing.assert_allclose(sol.y, y0[:, None] * np.exp(-2 * ts), rtol=2e-3)
+    assert gsi.odeint(lambda y, t: -y, y0, ts).dtype == np.float32
+    assert gsi.odeint(lambda y, t: -y, y0, ts.astype(np.float64)).dtype == np.float64

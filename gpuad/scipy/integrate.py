@@ -404,7 +404,7 @@ def _times(t, what):
         if any(isinstance(v, _Tracer) for v in t):
             t = _gnp.stack([_gnp.asarray(v) for v in t])
         else:
-            t = _np.asarray(t, dtype=_np.float64)
+            t = _np.asarray(t)
     elif not hasattr(t, "shape"):
         t = _np.asarray(t, dtype=_np.float64)
     if _np.dtype(_lower(t).dtype).kind != "f":
