@@ -483,10 +483,10 @@ def odeint(func, y0, t, *args, rtol=None, atol=None, h0=0.0, hmax=0.0, mxstep=0,
     ``full_output=True`` returns ``(y, info)`` with, as SciPy's, one entry per output time
     after the first: ``info['nst']`` (accepted steps so far), ``info['nfe']`` (evaluations
     of ``func`` so far, in the pass that chooses the steps), ``info['hu']`` (the last step
-    size) and ``info['tcur']`` (the time reached). SciPy's LSODA-only options (``Dfun``, ``col_deriv``, ``ml``,
-    ``mu``, ``tcrit``, ``hmin``, ``ixpr``, ``mxhnil``, ``mxordn``, ``mxords``,
-    ``printmessg``) are accepted and ignored; a user-supplied Jacobian is not needed by an
-    explicit method.
+    size) and ``info['tcur']`` (the time reached). SciPy's LSODA-only options (``Dfun``,
+    ``col_deriv``, ``ml``, ``mu``, ``tcrit``, ``hmin``, ``ixpr``, ``mxhnil``, ``mxordn``,
+    ``mxords``, ``printmessg``) are accepted and ignored; a user-supplied Jacobian is not
+    needed by an explicit method.
 
     Example (exponential decay, y = exp(-2 t); its derivative in the rate)::
 
