@@ -52,6 +52,7 @@ def test_solve_ivp_takes_scipys_steps(method):
     np.testing.assert_allclose(sol.t, ref.t, rtol=2e-10, atol=0)
     np.testing.assert_allclose(sol.y, ref.y, rtol=0, atol=1e-9)
     assert sol.nfev == ref.nfev and sol.status == 0 and sol.success
+    assert isinstance(sol, gsi.OdeResult)
 
 
 def test_solve_ivp_with_t_eval_and_backwards():

@@ -65,6 +65,10 @@ from ..primitives import base as _base
 __all__ = ["odeint", "solve_ivp", "OdeResult"]
 
 
+def __dir__():          # the functions only, not the modules and names they are written with
+    return sorted(__all__)
+
+
 # ------------------------------------------------------------------ tableaux
 
 class _Tableau(NamedTuple):

@@ -30,6 +30,10 @@ from ..primitives import base as _base
 
 __all__ = ["convolve", "correlate"]
 
+
+def __dir__():          # the functions only, not the modules and names they are written with
+    return sorted(__all__)
+
 _MODES = ("full", "same", "valid")
 _METHODS = ("auto", "direct", "fft")
 
