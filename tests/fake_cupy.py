@@ -28,7 +28,11 @@ NumPy array meets a CuPy one fails here too. Each rule below was read in CuPy 14
 - arrays are made on the current device (``cupy.cuda.Device(i)`` as a context manager);
   two devices exist; operands on different devices raise ValueError;
 - reading values to the host (``get``, ``item``, ``float``, ``bool``, ...) calls
-  ``cupy._core.syncdetect._declare_synchronize`` as ``ndarray.get`` does (core.pyx).
+  ``cupy._core.syncdetect._declare_synchronize`` as ``ndarray.get`` does (core.pyx);
+- ``cupyx.scipy.signal.convolve``/``correlate`` take CuPy arrays only, check their inputs
+  as ``_check_conv_inputs`` does, and ``method='auto'`` refuses N-d inputs
+  (``_choose_conv_method``: "Only 1d inputs are supported currently"; cupyx/scipy/signal/
+  _signaltools.py, cupy/_math/misc.py); no other ``cupyx.scipy`` module is provided.
 """
 from __future__ import annotations
 
