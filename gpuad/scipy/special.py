@@ -353,7 +353,9 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
 
     With ``m`` the maximum of ``a`` where ``b != 0`` (a constant for differentiation: the
     identity holds for any m), ``logsumexp = m + log(sum(b exp(a - m)))``. ``b`` (weights,
-    broadcast against ``a``) is differentiable too. ``return_sign=True`` returns
+    broadcast against ``a``) is differentiable too (where ``b = 0`` and ``exp(a - m)``
+    overflows, the term is 0 and its derivative in that ``b``, which overflows, is taken as
+    0). ``return_sign=True`` returns
     ``(log|s|, sign(s))`` for a sum s that may be negative (the sign is piecewise constant);
     without it a negative sum gives NaN, as SciPy. Gradient in ``a``: ``b exp(a) / s``.
 
@@ -381,7 +383,13 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
                      dtype=va.dtype)
     e = _gnp.exp(_gnp.subtract(a, m))
     if b is not None:
+        ev = _lower(e)
         e = _gnp.multiply(b, e)
+        # b = 0 where exp(a - m) overflows: the term is 0 (SciPy), not 0 * inf; its derivative
+        # in that b, exp(a - m) / s, overflows too and is taken as 0 there.
+        gone = ~xp.isfinite(ev) & (_lower(b) == 0)
+        if bool(xp.any(gone)):
+            e = _gnp.where(gone, xp.zeros((), dtype=ev.dtype), e)
     s = _gnp.sum(e, axis=axes, keepdims=True)
     sign = None
     if return_sign:
