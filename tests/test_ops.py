@@ -2,13 +2,15 @@
 
 Each expands over the row's shapes into: forward in float64 and float32 against the float64
 NumPy reference, a non-contiguous float64 input, and check_grads to the row's order in both
-modes (forward against central differences, reverse against forward by the dot product).
+modes (forward against central differences, reverse against forward by the dot product);
+each of these on NumPy arrays and on CuPy arrays (ids ``cupy-...``, marked ``gpu``).
 """
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from gpuad import tree
 from gpuad.testing import check_grads
 
 from op_table import TABLE
@@ -19,26 +21,31 @@ def _args(row, shapes, rng):
     return [np.asarray(gen(rng, s), dtype=np.float64) for s in shapes]
 
 
-def _noncontiguous(a):
+def _noncontiguous(a, xp):
     # The same values, laid out with a stride of 2 (a view into a larger buffer).
-    big = np.empty(a.shape + (2,), dtype=a.dtype)
+    big = xp.empty(a.shape + (2,), dtype=a.dtype)
     big[..., 0] = a
     return big[..., 0]
 
 
 def _host(x):
-    x = np.asarray(x.get() if hasattr(x, "get") else x)
-    return x
+    if isinstance(x, (list, tuple)):
+        return np.asarray([_host(v) for v in x])
+    return np.asarray(x.get() if hasattr(x, "get") else x)
 
 
-def _check_forward(row, shapes, dt, layout):
+def _check_forward(row, shapes, dt, layout, xp):
     rng = np.random.default_rng(0)
     args = _args(row, shapes, rng)
     want = np.asarray(row.ref(*args), dtype=np.float64)
-    inputs = [a.astype(dt) for a in args]
+    inputs = [xp.asarray(a.astype(dt)) for a in args]
     if layout == "strided":
-        inputs = [_noncontiguous(a) for a in inputs]
-    got = _host(row.fun(*inputs))
+        inputs = [_noncontiguous(a, xp) for a in inputs]
+    out = row.fun(*inputs)
+    if xp is not np:       # results live where the inputs live
+        for leaf in tree.flatten(out)[0]:
+            assert type(leaf) is xp.ndarray, f"{type(leaf)} from CuPy inputs"
+    got = _host(out)
     assert got.shape == want.shape, (got.shape, want.shape)
     assert got.dtype == np.dtype(dt), f"result dtype {got.dtype}, inputs {dt}"
     rtol = 1e-13 if dt == "float64" else row.rtol32
@@ -46,9 +53,9 @@ def _check_forward(row, shapes, dt, layout):
     np.testing.assert_array_less(np.abs(got - want), rtol * scale * 4 + 1e-300)
 
 
-def _check_grads(row, shapes):
+def _check_grads(row, shapes, xp):
     rng = np.random.default_rng(1)
-    args = _args(row, shapes, rng)
+    args = [xp.asarray(a) for a in _args(row, shapes, rng)]
     check_grads(row.fun, args, order=row.order, modes=("fwd", "rev"))
 
 
@@ -65,11 +72,11 @@ def _make(row):
                                   id=f"grad{row.order}-{sid}"))
 
     @pytest.mark.parametrize("kind,shapes,dt,layout", cases)
-    def test(kind, shapes, dt, layout):
+    def test(kind, shapes, dt, layout, xp):
         if kind == "fwd":
-            _check_forward(row, shapes, dt, layout)
+            _check_forward(row, shapes, dt, layout, xp)
         else:
-            _check_grads(row, shapes)
+            _check_grads(row, shapes, xp)
     test.__name__ = f"test_{row.name}"
     return test
 

@@ -105,7 +105,10 @@ SCIPY_SPECIAL = frozenset({"i1", "i0e", "i1e", "gammaln", "gamma", "digamma", "e
                            "erfcinv", "ndtr", "ndtri", "log_ndtr", "logit", "polygamma",
                            "xlogy", "xlog1py"})
 
-# Instantiations built together: first order (every program) and higher orders (on use).
+# Instantiations are built on first use in small groups, one op and dtype each: its forward
+# and first-order VJP (all a gradient needs), its other first-order kernels (forward mode,
+# HVPs), its higher orders. Ahead of time (the NVRTC gate, a wheel's prebuilt kernels) they
+# are compiled per dtype in two bundles, first order and higher orders.
 FIRST, HIGHER = 1, 3     # derivative orders declared; deeper ones compile on demand
 
 
@@ -115,23 +118,22 @@ def _op(name):
 
 def _declare():
     for T in ("float", "double"):
-        first, higher = [], []
-        for name in UNARY:
+        for name in (*UNARY, *BINARY):
             op = _op(name)
-            first += [f"unary_fwd<{op}, {T}>", f"unary_jvp<{op}, {T}, 1>",
-                      f"unary_vjp<{op}, {T}, 1>", f"unary_vjp_dual<{op}, {T}, 1>"]
-            for k in range(2, HIGHER + 1):
-                higher += [f"unary_jvp<{op}, {T}, {k}>", f"unary_vjp<{op}, {T}, {k}>",
-                           f"unary_vjp_dual<{op}, {T}, {k}>"]
-        for name in BINARY:
-            op = _op(name)
-            first += [f"binary_fwd<{op}, {T}>", f"binary_jvp<{op}, {T}>",
-                      f"binary_vjp<{op}, {T}>", f"binary_vjp_dual<{op}, {T}>",
-                      f"binary_deriv<{op}, {T}, 1, 0>", f"binary_deriv<{op}, {T}, 0, 1>"]
-            for k in range(2, HIGHER + 1):
-                higher += [f"binary_deriv<{op}, {T}, {a}, {k - a}>" for a in range(k + 1)]
-        runtime.declare(SOURCE, first, group=f"{T}-first")
-        runtime.declare(SOURCE, higher, group=f"{T}-higher")
+            if name in UNARY:
+                grad = [f"unary_fwd<{op}, {T}>", f"unary_vjp<{op}, {T}, 1>"]
+                fwd = [f"unary_jvp<{op}, {T}, 1>", f"unary_vjp_dual<{op}, {T}, 1>"]
+                higher = [f"unary_{kind}<{op}, {T}, {k}>" for k in range(2, HIGHER + 1)
+                          for kind in ("jvp", "vjp", "vjp_dual")]
+            else:
+                grad = [f"binary_fwd<{op}, {T}>", f"binary_vjp<{op}, {T}>"]
+                fwd = [f"binary_jvp<{op}, {T}>", f"binary_vjp_dual<{op}, {T}>",
+                       f"binary_deriv<{op}, {T}, 1, 0>", f"binary_deriv<{op}, {T}, 0, 1>"]
+                higher = [f"binary_deriv<{op}, {T}, {a}, {k - a}>" for k in range(2, HIGHER + 1)
+                          for a in range(k + 1)]
+            runtime.declare(SOURCE, grad, group=f"{T}-{name}", bundle=f"{T}-first")
+            runtime.declare(SOURCE, fwd, group=f"{T}-{name}-jvp", bundle=f"{T}-first")
+            runtime.declare(SOURCE, higher, group=f"{T}-{name}-higher", bundle=f"{T}-higher")
 
 
 _declare()
