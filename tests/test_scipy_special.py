@@ -142,7 +142,10 @@ def test_values_far_out_match_scipy():
     p = np.array([1e-300, 1e-20, 0.3, 1 - 1e-12])
     np.testing.assert_allclose(gss.ndtri(p), sc.ndtri(p), rtol=1e-14)
     x = np.array([-1e5, -40.0, -25.0, -20.5, -3.0, 5.0, 30.0])
-    np.testing.assert_allclose(gss.log_ndtr(x), sc.log_ndtr(x), rtol=1e-14)
+    # the right tail is Phi(-x) = erfc(x / sqrt 2) / 2: the rounding of x / sqrt 2 moves it by
+    # about x^2 eps relative (2e-13 at 30), in SciPy's and in gpuad's
+    got, want = gss.log_ndtr(x), sc.log_ndtr(x)
+    assert np.all(np.abs(got - want) <= (x ** 2 * 2.3e-16 + 1e-14) * np.abs(want)), got - want
     x = np.array([24.9, 25.1, 100.0, 700.0, 1e5, -30.0])
     for f in ("i0e", "i1e"):
         np.testing.assert_allclose(getattr(gss, f)(x), getattr(sc, f)(x), rtol=1e-14)
