@@ -63,6 +63,11 @@ def _lb(x):
     return mp.workprec(PREC + 2 * int(mp.log(abs(x) + 2, 2)) + 20)
 
 
+def _fine(x):
+    """Enough bits for x mod 1 and 1 - x exactly (x < 0 in the reflection formulas)."""
+    return mp.workprec(PREC + max(0, -int(mp.log(abs(x), 2))) + 64)
+
+
 def psi(n, x):
     """psi^(n)(x); for x < 0 by reflection (mpmath's psi is slow there): psi^(n)(x) =
     (-1)^n psi^(n)(1-x) - pi d^n/dx^n cot(pi x), the derivative taken at x mod 1."""
@@ -70,9 +75,12 @@ def psi(n, x):
         return mp.psi(n, x)
     if x == int(x):
         raise ZeroDivisionError
-    r = x - mp.floor(x)
-    cot = mp.cospi(r) / mp.sinpi(r) if n == 0 else mp.diff(lambda t: mp.cot(mp.pi * t), r, n)
-    return (-1) ** n * mp.psi(n, 1 - x) - mp.pi * cot
+    with _fine(x):
+        r = x - mp.floor(x)
+        cot = (mp.cospi(r) / mp.sinpi(r) if n == 0
+               else mp.diff(lambda t: mp.cot(mp.pi * t), r, n))
+        v = (-1) ** n * mp.psi(n, 1 - x) - mp.pi * cot
+    return +v
 
 
 def loggamma_abs(x):
@@ -80,25 +88,42 @@ def loggamma_abs(x):
         return mp.loggamma(x)
     if x == int(x):
         raise ZeroDivisionError
-    return mp.log(mp.pi) - mp.log(abs(mp.sinpi(x))) - mp.loggamma(1 - x)
+    with _fine(x):
+        v = mp.log(mp.pi) - mp.log(abs(mp.sinpi(x))) - mp.loggamma(1 - x)
+    return +v
 
 
 def gamma_(x):
-    return mp.gamma(x) if x > 0 else mp.pi / (mp.sinpi(x) * mp.gamma(1 - x))
+    if x > 0:
+        return mp.gamma(x)
+    with _fine(x):
+        v = mp.pi / (mp.sinpi(x) * mp.gamma(1 - x))
+    return +v
 
 
 def sinc(x):
     return mp.sinpi(x) / (mp.pi * x) if x else mp.mpf(1)
 
 
+def _small(x):
+    """sinc's derivatives cancel like x^2 near 0: that many more bits."""
+    return mp.workprec(PREC + 2 * max(0, -int(mp.log(abs(x), 2))) + 20)
+
+
 def sinc1(x):
-    return (mp.cospi(x) * mp.pi * x - mp.sinpi(x)) / (mp.pi * x ** 2) if x else mp.mpf(0)
+    if not x:
+        return mp.mpf(0)
+    with _small(x):
+        v = (mp.cospi(x) * mp.pi * x - mp.sinpi(x)) / (mp.pi * x ** 2)
+    return +v
 
 
 def sinc2(x):
     if not x:
         return -mp.pi ** 2 / 3
-    return ((2 - (mp.pi * x) ** 2) * mp.sinpi(x) - 2 * mp.pi * x * mp.cospi(x)) / (mp.pi * x ** 3)
+    with _small(x):
+        v = ((2 - (mp.pi * x) ** 2) * mp.sinpi(x) - 2 * mp.pi * x * mp.cospi(x)) / (mp.pi * x ** 3)
+    return +v
 
 
 def ie(nu, x, k):
@@ -124,17 +149,29 @@ def ndtri(p):
 
 def mills(x):
     """Phi(x) / phi(x), for x < -1000 by its asymptotic series (mpmath's erfc overflows)."""
+    if x > 1e5:       # Phi(x) = 1 - (a number far below 2^-PREC); mpmath's erfc overflows
+        return 1 / mp.npdf(x)
     if x > -1000:
         return mp.ncdf(x) / mp.npdf(x)
     u, t, s, k = 1 / x ** 2, mp.mpf(1), mp.mpf(1), 1
-    while abs(t) > mp.mpf(2) ** (-mp.prec - 10):
+    while abs(t) > mp.mpf(2) ** (-mp.mp.prec - 10):
         t *= -u * (2 * k - 1)
         s += t
         k += 1
     return s / abs(x)
 
 
+def ncdf(x):
+    return mp.ncdf(x) if abs(x) < 1e5 else mp.mpf(x > 0)
+
+
+def erfc(x):
+    return mp.erfc(x) if abs(x) < 1e5 else mp.mpf(2 * (x < 0))
+
+
 def log_ndtr(x):
+    if x > 1e5:
+        return mp.mpf(0)
     if x > -1000:
         return mp.log(mp.ncdf(x))
     return -x ** 2 / 2 - mp.log(mp.sqrt(2 * mp.pi)) + mp.log(mills(x))
@@ -207,7 +244,7 @@ UNARY = {
     "gamma": (gamma_, [lambda x: gamma_(x) * psi(0, x),
                        lambda x: gamma_(x) * (psi(0, x) ** 2 + psi(1, x))], ALL),
     "digamma": (lambda x: psi(0, x), [lambda x: psi(1, x), lambda x: psi(2, x)], ALL),
-    "erfc": (mp.erfc, [lambda x: -2 / mp.sqrt(mp.pi) * mp.exp(-x ** 2),
+    "erfc": (erfc, [lambda x: -2 / mp.sqrt(mp.pi) * mp.exp(-x ** 2),
                        lambda x: 4 * x / mp.sqrt(mp.pi) * mp.exp(-x ** 2)], ALL),
     "erfinv": (mp.erfinv, [lambda x: mp.sqrt(mp.pi) / 2 * mp.exp(mp.erfinv(x) ** 2),
                            lambda x: mp.pi / 2 * mp.erfinv(x) * mp.exp(2 * mp.erfinv(x) ** 2)],
@@ -215,7 +252,7 @@ UNARY = {
     "erfcinv": (erfcinv, [lambda q: -mp.sqrt(mp.pi) / 2 * mp.exp(erfcinv(q) ** 2),
                           lambda q: mp.pi / 2 * erfcinv(q) * mp.exp(2 * erfcinv(q) ** 2)],
                 lambda q: 0 < q < 2),
-    "ndtr": (mp.ncdf, [mp.npdf, lambda x: -x * mp.npdf(x)], ALL),
+    "ndtr": (ncdf, [mp.npdf, lambda x: -x * mp.npdf(x)], ALL),
     "ndtri": (ndtri, [lambda p: 1 / mp.npdf(ndtri(p)), lambda p: ndtri(p) / mp.npdf(ndtri(p)) ** 2],
               lambda p: 0 < p < 1),
     "log_ndtr": (log_ndtr, [lambda x: 1 / mills(x), log_ndtr2], ALL),
