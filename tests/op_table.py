@@ -13,9 +13,11 @@ from typing import Callable
 
 import numpy as np
 import scipy.linalg as sl
+import scipy.special as sc
 
 import gpuad.numpy as gnp
 import gpuad.scipy.linalg as gsl
+import gpuad.scipy.special as gss
 from gpuad import nn
 
 
@@ -108,6 +110,15 @@ ELEMENTWISE = [
     b("maximum", np.maximum),
     b("minimum", np.minimum),
     b("arctan2", np.arctan2, away_from([0.0], gap=0.3)),
+    u("arcsinh", np.arcsinh, uniform(-3, 3)),
+    u("asinh", np.arcsinh, uniform(-3, 3)),
+    u("arccosh", np.arccosh, uniform(1.2, 3)),
+    u("acosh", np.arccosh, uniform(1.2, 3)),
+    u("cbrt", np.cbrt, away_from([0.0], gap=0.2)),
+    u("sinc", np.sinc, uniform(-2.5, 2.5)),
+    Row("sinc_near_0", gnp.sinc, np.sinc, UNARY_SHAPES, uniform(-0.3, 0.3)),
+    u("i0", np.i0, uniform(-3, 3)),
+    b("hypot", np.hypot, away_from([0.0], gap=0.2)),
     Row("clip", lambda x: gnp.clip(x, -0.5, 0.7), lambda x: np.clip(x, -0.5, 0.7),
         UNARY_SHAPES, away_from([-0.5, 0.7])),
     Row("where", lambda x, y: gnp.where(x > 0, x, y), lambda x, y: np.where(x > 0, x, y),
@@ -642,7 +653,73 @@ SHAPE = [
     ix("getitem_nonadjacent_newaxis", ([1, 1], None, [0, 2]), [((2, 3),), ((2, 3, 2),)]),
 ]
 
-TABLE = ELEMENTWISE + REDUCTIONS + LINALG + SCIPY_LINALG + SHAPE
+# ---------------------------------------------------------------- gpuad.scipy.special
+def sp(name, domain=uniform(-2, 2), shapes=UNARY_SHAPES, **kw):
+    """A row for gpuad.scipy.special.<name> against scipy.special.<name>."""
+    return Row("special_" + name, getattr(gss, name), getattr(sc, name), shapes, domain, **kw)
+
+
+def away_from_integers(lo, hi):
+    """Uniform on [lo, hi], at least 0.15 from the integers (the poles of Gamma, psi)."""
+    return lambda rng, s: np.floor(rng.uniform(lo, hi, size=s)) + rng.uniform(0.15, 0.85, size=s)
+
+
+SCIPY_SPECIAL = [
+    sp("gammaln", uniform(0.3, 5)),
+    Row("special_gammaln_negative", gss.gammaln, sc.gammaln, UNARY_SHAPES,
+        away_from_integers(-3, 0)),
+    sp("digamma", uniform(0.3, 5)),
+    Row("special_digamma_negative", gss.digamma, sc.digamma, UNARY_SHAPES,
+        away_from_integers(-3, 0)),
+    sp("psi", uniform(0.3, 5), shapes=[((3,),)]),
+    Row("special_polygamma", lambda x: gss.polygamma(1, x), lambda x: sc.polygamma(1, x),
+        UNARY_SHAPES, uniform(0.3, 5)),
+    Row("special_polygamma_orders", lambda x: gss.polygamma(np.array([0, 2, 3]), x),
+        lambda x: sc.polygamma(np.array([0, 2, 3]), x), [((3,),), ((2, 3),)], uniform(0.3, 5)),
+    Row("special_polygamma_negative", lambda x: gss.polygamma(2, x),
+        lambda x: sc.polygamma(2, x), [((3,),)], away_from_integers(-3, 0), rtol32=2e-4),
+    sp("gamma", uniform(0.3, 4)),
+    Row("special_gamma_negative", gss.gamma, sc.gamma, UNARY_SHAPES, away_from_integers(-3, 0)),
+    sp("beta", uniform(0.3, 4), BINARY_SHAPES),
+    sp("betaln", uniform(0.3, 4), BINARY_SHAPES),
+    sp("erf"),
+    sp("erfc"),
+    sp("erfinv", uniform(-0.9, 0.9)),
+    sp("erfcinv", uniform(0.1, 1.9)),
+    sp("expit", uniform(-4, 4)),
+    sp("logit", uniform(0.05, 0.95)),
+    sp("xlogy", uniform(0.3, 2), BINARY_SHAPES),
+    sp("xlog1py", uniform(-0.5, 2), BINARY_SHAPES),
+    sp("entr", uniform(0.1, 2)),
+    sp("i0", uniform(-3, 3)),
+    sp("i1", uniform(-3, 3)),
+    sp("i0e", away_from([0.0], -3, 3, gap=0.2)),
+    sp("i1e", away_from([0.0], -3, 3, gap=0.2)),
+    Row("special_i0e_far", gss.i0e, sc.i0e, [((4,),)], uniform(26, 40)),
+    Row("special_multigammaln", lambda a: gss.multigammaln(a, 3),
+        lambda a: sc.multigammaln(a, 3), UNARY_SHAPES, uniform(1.2, 4)),
+    sp("ndtr", uniform(-3, 3)),
+    sp("ndtri", uniform(0.05, 0.95)),
+    sp("log_ndtr", uniform(-5, 3)),
+    Row("special_log_ndtr_tail", gss.log_ndtr, sc.log_ndtr, [((4,),)], uniform(-40, -21)),
+    Row("special_logsumexp", gss.logsumexp, sc.logsumexp, UNARY_SHAPES),
+    Row("special_logsumexp_axis", *(lambda f: (f(gss), f(sc)))(
+        lambda m: lambda x: m.logsumexp(x, axis=-1, keepdims=True)), [((2, 3),), ((4,),)]),
+    Row("special_logsumexp_b", *(lambda f: (f(gss), f(sc)))(
+        lambda m: lambda a, b: m.logsumexp(a, axis=0, b=b + 2.5)),
+        [((3,), (3,)), ((3, 2), (2,)), ((2, 3), ())]),
+    Row("special_logsumexp_sign", *(lambda f: (f(gss), f(sc)))(
+        lambda m: lambda a, b: m.logsumexp(a, b=b - 2.5, return_sign=True)[0]),
+        [((3,), (3,)), ((2, 3), (3,))]),
+    Row("special_softmax", *(lambda f: (f(gss), f(sc)))(lambda m: lambda x: m.softmax(x)),
+        [((3,),), ((2, 3),)]),
+    Row("special_softmax_axis", *(lambda f: (f(gss), f(sc)))(
+        lambda m: lambda x: m.softmax(x, axis=0)), [((2, 3),)]),
+    Row("special_log_softmax", *(lambda f: (f(gss), f(sc)))(
+        lambda m: lambda x: m.log_softmax(x, axis=-1)), [((3,),), ((2, 3),)]),
+]
+
+TABLE = ELEMENTWISE + REDUCTIONS + LINALG + SCIPY_LINALG + SHAPE + SCIPY_SPECIAL
 
 # ---------------------------------------------------------------- NumPy's surface (issues 12, 13)
 def _near_half(rng, s):

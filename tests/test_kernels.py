@@ -14,6 +14,7 @@ import re
 
 import numpy as np
 import pytest
+import scipy.special as sc
 
 import gpuad  # noqa: F401  (declares the instantiations)
 from gpuad import runtime
@@ -25,10 +26,14 @@ from _xp import host
 NAME = re.compile(r"(\w+)<ops::(\w+), (float|double)(?:, (\d+))?(?:, (\d+))?>")
 OPS = {v[0]: k for k, v in {**E.UNARY, **E.BINARY}.items()}
 REF = {**{k: v[1] for k, v in E.UNARY.items()}, **{k: v[1] for k, v in E.BINARY.items()},
-       "erf": np.vectorize(math.erf, otypes=[np.float64])}
+       "erf": np.vectorize(math.erf, otypes=[np.float64]),
+       **{k: getattr(sc, k) for k in E.SCIPY_SPECIAL},
+       "polygamma": lambda n, x: sc.polygamma(np.round(n), x)}   # (differences in n: 0)
 N, L, H = 7, 2, 1e-5
 X = np.linspace(0.3, 0.7, N)          # inside every op's domain, away from every kink
 Y = np.linspace(1.2, 1.8, N)
+# ops whose first operand needs other points: acosh's domain, polygamma's integer orders
+XS = {"arccosh": 1.0 + X, "polygamma": np.array([0.0, 1.0, 2.0, 3.0, 0.0, 1.0, 2.0])}
 I32 = np.int32
 
 
@@ -98,7 +103,7 @@ def run(kind, op, T, a, b, xp=np):
     dt = T_of(T)
     rng = np.random.default_rng(0)
     x, y, t, t2, g = (xp.asarray(v.astype(dt)) for v in (
-        X, Y, rng.standard_normal((L, N)), rng.standard_normal((L, N)), rng.standard_normal(N)))
+        XS.get(op, X), Y, rng.standard_normal((L, N)), rng.standard_normal((L, N)), rng.standard_normal(N)))
     name = f"{kind}<ops::{E.UNARY.get(op, E.BINARY.get(op))[0]}, {T}" + \
         (f", {a}" if a is not None else "") + (f", {b}" if b is not None else "") + ">"
     e = lambda s: xp.empty(s, dt)   # noqa: E731
@@ -147,7 +152,7 @@ def run(kind, op, T, a, b, xp=np):
 
 def reference(kind, op, a, b):
     """float64 reference outputs of run(kind, op, 'double', a, b)."""
-    x, y = X, Y
+    x, y = XS.get(op, X), Y
     rng = np.random.default_rng(0)
     t, t2, g = rng.standard_normal((L, N)), rng.standard_normal((L, N)), rng.standard_normal(N)
     if kind == "unary_fwd":

@@ -26,6 +26,7 @@ PREFIX = {
     "gpuad.scipy.linalg": "scipy_",
     "gpuad.scipy.signal": "scipy_",
     "gpuad.scipy.integrate": "",
+    "gpuad.scipy.special": "special_",
 }
 # Names without op-table rows: why, and the test file that covers them.
 ELSEWHERE = {

@@ -62,6 +62,25 @@ UNARY = {
     "softplus": ("Softplus", lambda x: np.logaddexp(0.0, x)),
     "relu": ("Relu", lambda x: np.maximum(x, 0)),
     "erf": ("Erf", None),    # NumPy has no erf; tests use math.erf
+    "arcsinh": ("Arcsinh", np.arcsinh, ("asinh",)),
+    "arccosh": ("Arccosh", np.arccosh, ("acosh",)),
+    "cbrt": ("Cbrt", np.cbrt),
+    "sinc": ("Sinc", np.sinc),
+    "i0": ("I0", np.i0),
+    # scipy.special's (gpuad.scipy.special; references there: tests use scipy.special)
+    "i1": ("I1", None),
+    "i0e": ("I0e", None),
+    "i1e": ("I1e", None),
+    "gammaln": ("Gammaln", None),
+    "gamma": ("Gamma", None),
+    "digamma": ("Digamma", None),
+    "erfc": ("Erfc", None),
+    "erfinv": ("Erfinv", None),
+    "erfcinv": ("Erfcinv", None),
+    "ndtr": ("Ndtr", None),
+    "ndtri": ("Ndtri", None),
+    "log_ndtr": ("LogNdtr", None),
+    "logit": ("Logit", None),
 }
 
 # name -> (kernel op in kernels/ops/binary.cuh, float64 NumPy reference, gpuad.numpy aliases)
@@ -74,7 +93,17 @@ BINARY = {
     "maximum": ("Maximum", np.maximum, ("fmax",)),
     "minimum": ("Minimum", np.minimum, ("fmin",)),
     "arctan2": ("Arctan2", np.arctan2),
+    "hypot": ("Hypot", np.hypot),
+    # scipy.special's (gpuad.scipy.special)
+    "polygamma": ("Polygamma", None),
+    "xlogy": ("Xlogy", None),
+    "xlog1py": ("Xlog1py", None),
 }
+
+# Rows whose function is gpuad.scipy.special's, not gpuad.numpy's (NumPy has no such name).
+SCIPY_SPECIAL = frozenset({"i1", "i0e", "i1e", "gammaln", "gamma", "digamma", "erfc", "erfinv",
+                           "erfcinv", "ndtr", "ndtri", "log_ndtr", "logit", "polygamma",
+                           "xlogy", "xlog1py"})
 
 # Instantiations are built on first use in small groups, one op and dtype each: its forward
 # and first-order VJP (all a gradient needs), its other first-order kernels (forward mode,

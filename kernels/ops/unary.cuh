@@ -9,6 +9,7 @@
 // the first-order kernels, where the time goes.
 #pragma once
 #include "gpuad/dual.cuh"
+#include "ops/special.cuh"
 
 namespace ops {
 using namespace gpuad;
@@ -98,6 +99,31 @@ GPUAD_UNARY(Softplus,   log1p(exp(-fabs(x))) + (x > S(0) ? x : S(0)), sigm(x))
 GPUAD_UNARY(Relu,       x > S(0) ? x : S(0),                 step(x))
 // erf' = 2/sqrt(pi) e^(-x^2)
 GPUAD_UNARY(Erf,        erf(x),                              erf_d(x))
+// asinh' = 1/sqrt(1 + x^2); acosh' = 1/sqrt(x^2 - 1) (inf at 1); cbrt' = 1/(3 cbrt(x)^2)
+GPUAD_UNARY(Arcsinh,    asinh(x),                            asinh_d(x))
+GPUAD_UNARY(Arccosh,    acosh(x),                            acosh_d(x))
+GPUAD_UNARY(Cbrt,       cbrt(x),                             S(1) / (S(3) * cbrt(x) * cbrt(x)))
+// sinc(x) = sin(pi x)/(pi x), sinc' = (cos(pi x) - sinc(x))/x (a series near 0)
+GPUAD_UNARY(Sinc,       sinc(x),                             sinc_d(x))
+// I0' = I1, I1' = (I0 + I2)/2; (e^-|x| I)' = e^-|x| (I' - sgn(x) I) (sgn(0) = 0)
+GPUAD_UNARY(I0,         bessel_i(0, x),                      bessel_i(1, x))
+GPUAD_UNARY(I1,         bessel_i(1, x),                      bessel_i_d(1, x))
+GPUAD_UNARY(I0e,        bessel_ie(0, x),                     bessel_ie_d(0, x))
+GPUAD_UNARY(I1e,        bessel_ie(1, x),                     bessel_ie_d(1, x))
+// log|Gamma|' = psi, Gamma' = Gamma psi, psi' = psi^(1)
+GPUAD_UNARY(Gammaln,    lgamma(x),                           digamma(x))
+GPUAD_UNARY(Gamma,      tgamma(x),                           tgamma(x) * digamma(x))
+GPUAD_UNARY(Digamma,    digamma(x),                          polygamma(1, x))
+// erfc' = -erf'; (erf^-1)' = sqrt(pi)/2 e^(y^2), (erfc^-1)' = -sqrt(pi)/2 e^(y^2), y the result
+GPUAD_UNARY(Erfc,       erfc(x),                             -erf_d(x))
+GPUAD_UNARY(Erfinv,     erf_inv(x),                          erf_inv_d(erf_inv(x)))
+GPUAD_UNARY(Erfcinv,    erfc_inv(x),                         -erf_inv_d(erfc_inv(x)))
+// Phi' = phi; (Phi^-1)' = sqrt(2 pi) e^(z^2/2), z the result; (log Phi)' = phi/Phi
+GPUAD_UNARY(Ndtr,       ndtr(x),                             ndtr_d(x))
+GPUAD_UNARY(Ndtri,      ndtri(x),                            ndtri_d(ndtri(x)))
+GPUAD_UNARY(LogNdtr,    log_ndtr(x),                         log_ndtr_d(x))
+// logit' = 1/(x (1 - x))
+GPUAD_UNARY(Logit,      log(x / (S(1) - x)),                 logit_d(x))
 
 #undef GPUAD_UNARY
 }  // namespace ops
