@@ -32,10 +32,22 @@ class Row:
     grad_args: tuple | None = None          # which args are differentiated (default: all)
     forward_only_dtypes: tuple = ()
     rtol32: float = 2e-5                    # float32 forward tolerance (a few ulps of the result)
+    cdomain: Callable = None                # complex inputs (default: complexify(domain))
 
 
 def uniform(lo, hi):
     return lambda rng, s: rng.uniform(lo, hi, size=s)
+
+
+def complexify(gen):
+    """Complex inputs from a real generator: its values as real parts, imaginary parts
+    uniform on [-0.5, 0.5] (0 where the real part is exactly 0, so zeros stay zeros). The
+    real domains keep away from the branch cuts of log, sqrt, arcsin, ... (on the real
+    axis), and the imaginary parts from the axis itself."""
+    def g(rng, s):
+        x = np.asarray(gen(rng, s), dtype=np.float64)
+        return x + 1j * rng.uniform(-0.5, 0.5, size=s) * (x != 0)
+    return g
 
 
 def away_from(points, lo=-2.0, hi=2.0, gap=0.1):
@@ -698,6 +710,11 @@ SURFACE = [
     u("imag", np.imag),
     u("angle", np.angle, away_from([0.0])),
     Row("astype", *same(lambda m, x: m.astype(x, x.dtype) * 2.0), UNARY_SHAPES),
+    Row("astype_to_complex", *same(lambda m, x: m.astype(x, np.complex128) * (1 + 2j)),
+        UNARY_SHAPES, dtypes=("float64",)),
+    Row("astype_to_real", lambda x: gnp.astype(x, np.float64),
+        lambda x: np.real(x).astype(np.float64), UNARY_SHAPES, dtypes=("float64",)),
+    Row("angle_deg", *same(lambda m, x: m.angle(x, deg=True)), UNARY_SHAPES, away_from([0.0])),
     u("conj", np.conj),
     u("conjugate", np.conjugate),
     # rearranging (gathers on NumPy's own layout)
@@ -886,7 +903,8 @@ STATS_SEQUENCES = [
         [((5, 2), (5,)), ((4, 1), (4, 2))], **F64),
     Row("cov_weights", lambda x, w: gnp.cov(x, fweights=[1, 3, 2, 1], aweights=w),
         lambda x, w: np.cov(x, fweights=[1, 3, 2, 1], aweights=w), [((2, 4), (4,))],
-        positive, **F64),
+        positive, cdomain=lambda r, s: (complexify(positive) if len(s) == 2 else positive)(r, s),
+        **F64),
     Row("corrcoef", gnp.corrcoef, np.corrcoef, [((3, 5),), ((2, 4),)], **F64),
     Row("corrcoef_y", *same(lambda m, x, y: m.corrcoef(x, y)), [((4,), (4,))], **F64),
     # NaN-ignoring reductions
@@ -975,3 +993,64 @@ STATS_SEQUENCES = [
         [((3,),)], **F64),
 ]
 TABLE += STATS_SEQUENCES
+
+
+# ---------------------------------------------------------------- complex variants
+# Every row whose NumPy function takes complex input runs in complex128 and complex64 too
+# (complex128 only where NumPy's result is float64 for float32 input): forward against
+# NumPy in both, derivatives (forward against central differences along real and
+# imaginary directions, reverse by the dot-product test in the real inner product) in
+# complex128, to the row's order (tests/test_ops.py). Inputs: the row's ``cdomain``, else
+# complexify(domain). Rows not listed: NumPy refuses complex input (arctan2, remainder,
+# deg2rad, logaddexp, copysign, quantile, unwrap, interp's coordinates, ...), or gpuad
+# does: maximum, minimum, clip and at[].max (orderings of complex numbers are not
+# differentiated) and sigmoid, softplus, relu, erf (functions of real numbers here).
+C = ("complex128", "complex64")
+COMPLEX_ROWS = set("""
+    astype_to_complex astype_to_real angle_deg
+    negative exp exp2 log log2 log10 log1p expm1 sqrt sin cos tan tanh sinh cosh arctan 
+    arcsin arccos arctanh abs absolute sign reciprocal square add subtract multiply 
+    divide true_divide power where sum sum_axis mean prod prod_zeros prod_axes max 
+    max_axis amax min min_axis amin var var_axis std std_axis logsumexp logsumexp_axis 
+    logsumexp_large cumsum cumsum_axis sort sort_axis sort_none nn_logsumexp nn_softmax 
+    nn_softmax_axis nn_log_softmax matmul matmul_operator dot inner outer tensordot 
+    tensordot_axes tensordot_0 einsum einsum_implicit einsum_ellipsis 
+    einsum_ellipsis_implicit einsum_broadcast einsum_diagonal einsum_trace einsum_sum 
+    einsum_scalar einsum_three einsum_repeated trace trace_offset linalg_norm 
+    linalg_norm_axis linalg_norm_ord1 linalg_norm_ord3 linalg_norm_inf linalg_norm_fro 
+    linalg_norm_matrix1 linalg_norm_matrix_inf linalg_solve linalg_inv 
+    linalg_matrix_power linalg_matrix_power_negative linalg_matrix_power_0 
+    linalg_multi_dot linalg_matrix_norm_fro linalg_vector_norm linalg_vector_norm_all 
+    linalg_cond_1 linalg_tensorinv linalg_tensorsolve linalg_trace linalg_diagonal 
+    linalg_matrix_transpose linalg_vecdot linalg_cross linalg_outer linalg_tensordot 
+    linalg_matmul scipy_solve_triangular scipy_solve_triangular_lower_t 
+    scipy_solve_triangular_unit scipy_solve_triangular_lower_unit scipy_lu_factor 
+    scipy_lu_solve scipy_lu_solve_t scipy_lu_roundtrip scipy_expm scipy_solve_sylvester 
+    scipy_block_diag reshape transpose ravel swapaxes broadcast_to moveaxis expand_dims 
+    squeeze squeeze_axis atleast_1d atleast_2d concatenate concatenate_axis 
+    concatenate_none stack hstack vstack split split_indices array_split flip flip_axis 
+    roll roll_axes tile tile_int repeat repeat_axis pad pad_constant pad_edge 
+    pad_reflect pad_symmetric pad_wrap triu triu_k tril tril_k diag diag_k diagonal 
+    take take_axis take_along_axis take_along_axis_broadcast getitem_int getitem_ints 
+    getitem_slices getitem_newaxis getitem_ellipsis getitem_array getitem_array2d 
+    getitem_empty_array getitem_arrays getitem_mask getitem_mask2d getitem_mask_array 
+    getitem_mixed getitem_nonadjacent getitem_nonadjacent_int 
+    getitem_nonadjacent_ellipsis getitem_nonadjacent_newaxis asarray array_nested full 
+    full_like linspace linspace_axis logspace geomspace meshgrid meshgrid_ij nan_to_num 
+    float_power pow acos asin atan atanh real imag angle astype conj conjugate append 
+    append_axis insert insert_axis delete delete_axis block column_stack row_stack 
+    dstack hsplit vsplit dsplit rot90 rot90_k flipud fliplr rollaxis atleast_3d 
+    broadcast_arrays unstack concat permute_dims matrix_transpose compress extract vdot 
+    vecdot matvec vecmat kron cross cross_axes einsum_interleaved select piecewise 
+    partition apply_along_axis diagflat at_set at_add at_multiply median median_axis 
+    median_axes nanmedian nanmedian_all average average_axis average_returned 
+    average_unweighted ptp ptp_axis cov cov_y cov_weights corrcoef corrcoef_y nansum 
+    nanprod nanmean nanmean_all nanvar nanstd nanmax nanmin nancumsum nancumprod 
+    cumprod cumprod_zeros cumulative_sum cumulative_prod diff diff_prepend ediff1d 
+    gradient gradient_edge2 gradient_coordinates gradient_axes trapezoid trapezoid_dx 
+    convolve convolve_same convolve_valid correlate correlate_same correlate_valid 
+    polyval polyadd polysub polymul polyder polyint poly vander vander_increasing 
+""".split())
+for _row in TABLE:
+    if _row.name in COMPLEX_ROWS:
+        _row.dtypes = _row.dtypes + (C[:1] if _row.dtypes == ("float64",) else C)

@@ -18,6 +18,7 @@ import numpy as _np
 
 from ..core import Tracer as _Tracer, full_lower as _lower
 from ..primitives import base as _base, linalg as _LA, decompositions as _D
+from ..primitives import complex as _CX
 from ..runtime import profile as _profile
 from ._core import prepare as _prepare, shape as _shape, normalize_axis as _normalize_axis
 from . import _elementwise as _E, _reductions as _R, _linalg as _P, _shape as _S
@@ -504,7 +505,8 @@ def norm(x, ord=None, axis=None, keepdims=False):
     nd = len(_shape(x))
     if axis is None:
         if ord is None:
-            return _keep(_LA.pnorm(x, tuple(range(nd)), 2), _shape(x), range(nd), keepdims)
+            return _keep(_LA.pnorm(_modulus(x), tuple(range(nd)), 2), _shape(x), range(nd),
+                         keepdims)
         if nd not in (1, 2):
             raise ValueError("norm: improper number of dimensions to norm (give axis)")
         axes = tuple(range(nd))
@@ -531,7 +533,13 @@ def _keep(out, xshape, axes, keepdims):
     return _base.reshape(out, tuple(1 if i in axes else d for i, d in enumerate(xshape)))
 
 
+def _modulus(x):
+    """|x| for complex x (every norm but the spectral ones is a norm of |x|), else x."""
+    return _CX.complex_abs(x) if _np.dtype(_base.dtype(x)).kind == "c" else x
+
+
 def _vector_norm(x, ord, axes, keepdims):
+    x = _modulus(x)
     if ord is None or ord == 2:
         out = _LA.pnorm(x, axes, 2)
     elif isinstance(ord, str):
@@ -552,6 +560,8 @@ def _vector_norm(x, ord, axes, keepdims):
 
 def _matrix_norm(x, ord, axes, keepdims):
     row, col = axes
+    if ord not in (2, -2, "nuc"):
+        x = _modulus(x)
     if ord is None or ord == "fro":
         out = _LA.pnorm(x, axes, 2)
     elif ord in (1, -1, _np.inf, -_np.inf):

@@ -187,7 +187,8 @@ def _svd_vjp(g, ins, out, full_matrices):
 
 
 svd_p = register(Primitive(
-    "svd", _library("linalg.svd", _svd_impl), jvp=_svd_jvp, vjp=_svd_vjp, saves="out",
+    "svd", _library("linalg.svd", _svd_impl,
+                    real_only=True), jvp=_svd_jvp, vjp=_svd_vjp, saves="out",
     multiple_results=True,
     doc="[U, s, Vh] of a (..., m, n) (reduced, or full_matrices); repeated singular "
         "values: 1/(s_j - s_i) = 0, zero ones: 1/s = 0 and ds = 0"))
@@ -232,7 +233,8 @@ def _eigh_vjp(g, ins, out):
 
 
 eigh_p = register(Primitive(
-    "eigh", _library("linalg.eigh", _eigh_impl), jvp=_eigh_jvp, vjp=_eigh_vjp, saves="out",
+    "eigh", _library("linalg.eigh", _eigh_impl,
+                     real_only=True), jvp=_eigh_jvp, vjp=_eigh_vjp, saves="out",
     multiple_results=True,
     doc="[w, V] of a symmetric (..., n, n) (its lower triangle is read); degenerate "
         "eigenvalues: F = 0"))
@@ -322,7 +324,7 @@ def _qr_vjp(g, ins, out, mode):
 
 
 qr_p = register(Primitive(
-    "qr", _library("linalg.qr", _qr_impl), jvp=_qr_jvp, vjp=_qr_vjp, saves="out",
+    "qr", _library("linalg.qr", _qr_impl, real_only=True), jvp=_qr_jvp, vjp=_qr_vjp, saves="out",
     multiple_results=True,
     doc="[Q, R] of a (..., m, n), mode 'reduced' or 'complete'; needs the leading "
         "min(m, n) columns independent"))
@@ -361,7 +363,7 @@ def _pinv_vjp(g, ins, x, rtol):
 
 
 pinv_p = register(Primitive(
-    "pinv", _library("linalg.pinv", _pinv_impl), jvp=_pinv_jvp, vjp=_pinv_vjp,
+    "pinv", _library("linalg.pinv", _pinv_impl, real_only=True), jvp=_pinv_jvp, vjp=_pinv_vjp,
     saves="both",
     doc="Moore-Penrose pseudo-inverse of a (..., m, n), singular values <= rtol * s_max "
         "dropped; derivative at fixed rank"))

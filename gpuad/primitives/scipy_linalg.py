@@ -356,7 +356,7 @@ def _sqrtm_vjp(g, ins, x):
 
 
 sqrtm_p = register(Primitive(
-    "sqrtm", _library("linalg.sqrtm", _sqrtm_impl), jvp=_sqrtm_jvp, vjp=_sqrtm_vjp,
+    "sqrtm", _library("linalg.sqrtm", _sqrtm_impl, real_only=True), jvp=_sqrtm_jvp, vjp=_sqrtm_vjp,
     saves="out",
     doc="principal square root of (..., n, n) (SciPy's Schur method, per matrix); dX "
         "solves X dX + dX X = da"))
