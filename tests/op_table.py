@@ -995,6 +995,36 @@ STATS_SEQUENCES = [
 TABLE += STATS_SEQUENCES
 
 
+# ---------------------------------------------------------------- gpuad.numpy.fft
+# (norm modes, n/s padding and cropping, round trips, JAX's numbers: tests/test_fft.py)
+FFT_SHAPES = [((5,),), ((2, 6),), ((3, 1),)]          # odd, even and length-1 transforms
+HALF_SHAPES = [((3,),), ((2, 4),), ((1,),)]           # half spectra: n = 4, 6, 0 -> pad
+FFT = [
+    Row("fft_fft", gnp.fft.fft, np.fft.fft, FFT_SHAPES),
+    Row("fft_ifft", gnp.fft.ifft, np.fft.ifft, FFT_SHAPES),
+    Row("fft_fft_n", *same(lambda m, x: m.fft.fft(x, n=4, axis=0)), [((3, 2),), ((6,),)]),
+    Row("fft_fft2", gnp.fft.fft2, np.fft.fft2, [((2, 5),), ((3, 4, 6),)]),
+    Row("fft_ifft2", gnp.fft.ifft2, np.fft.ifft2, [((2, 5),), ((3, 4, 6),)]),
+    Row("fft_fftn", gnp.fft.fftn, np.fft.fftn, [((3,),), ((2, 3, 4),)]),
+    Row("fft_ifftn", *same(lambda m, x: m.fft.ifftn(x, s=(4, 3), axes=(2, 0))),
+        [((3, 2, 5),)]),
+    Row("fft_rfft", gnp.fft.rfft, np.fft.rfft, FFT_SHAPES),
+    Row("fft_irfft", *same(lambda m, x: m.fft.irfft(x, n=2 * x.shape[-1] - 1)),
+        HALF_SHAPES),
+    Row("fft_irfft_default", gnp.fft.irfft, np.fft.irfft, [((3,),), ((2, 4),)]),
+    Row("fft_rfft2", gnp.fft.rfft2, np.fft.rfft2, [((3, 5),), ((2, 4, 6),)]),
+    Row("fft_irfft2", *same(lambda m, x: m.fft.irfft2(x, s=(3, 5))), [((3, 3),), ((2, 4, 2),)]),
+    Row("fft_rfftn", gnp.fft.rfftn, np.fft.rfftn, [((4,),), ((2, 3, 5),)]),
+    Row("fft_irfftn", *same(lambda m, x: m.fft.irfftn(x, axes=(0, 1))), [((3, 4),), ((2, 3, 2),)]),
+    Row("fft_hfft", gnp.fft.hfft, np.fft.hfft, HALF_SHAPES[:2]),
+    Row("fft_ihfft", gnp.fft.ihfft, np.fft.ihfft, FFT_SHAPES),
+    Row("sort_complex", gnp.sort_complex, np.sort_complex, [((5,),), ((2, 3),), ((0,),)],
+        distinct),
+    Row("fft_fftshift", gnp.fft.fftshift, np.fft.fftshift, UNARY_SHAPES[1:]),
+    Row("fft_ifftshift", *same(lambda m, x: m.fft.ifftshift(x, axes=-1)), [((5,),), ((2, 4),)]),
+]
+TABLE += FFT
+
 # ---------------------------------------------------------------- complex variants
 # Every row whose NumPy function takes complex input runs in complex128 and complex64 too
 # (complex128 only where NumPy's result is float64 for float32 input): forward against
@@ -1007,7 +1037,9 @@ TABLE += STATS_SEQUENCES
 # differentiated) and sigmoid, softplus, relu, erf (functions of real numbers here).
 C = ("complex128", "complex64")
 COMPLEX_ROWS = set("""
-    astype_to_complex astype_to_real angle_deg
+    astype_to_complex astype_to_real angle_deg fft_fft fft_ifft fft_fft_n fft_fft2 fft_ifft2
+    fft_fftn fft_ifftn fft_irfft fft_irfft_default fft_irfft2 fft_irfftn fft_hfft
+    fft_fftshift fft_ifftshift sort_complex
     negative exp exp2 log log2 log10 log1p expm1 sqrt sin cos tan tanh sinh cosh arctan 
     arcsin arccos arctanh abs absolute sign reciprocal square add subtract multiply 
     divide true_divide power where sum sum_axis mean prod prod_zeros prod_axes max 

@@ -17,7 +17,7 @@ from ._elementwise import (abs, add, arccos, arcsin, arctan, arctan2, arctanh, e
 __all__ = ["remainder", "mod", "fmod", "divmod", "modf", "deg2rad", "rad2deg", "degrees",
            "radians", "logaddexp", "logaddexp2", "copysign", "heaviside", "nan_to_num",
            "ldexp", "float_power", "pow", "acos", "asin", "atan", "atan2", "atanh", "real",
-           "imag", "conj", "conjugate", "angle"]
+           "imag", "conj", "conjugate", "angle", "sort_complex"]
 
 
 def _values(*xs):
@@ -202,3 +202,19 @@ def angle(z, deg=False):
         a = arctan2(_cx.imag(z), _cx.real(z))
         return multiply(a, 180.0 / math.pi) if deg else a
     return xp.where(v < 0, 180.0 if deg else math.pi, 0.0).astype(v.dtype)
+
+
+def sort_complex(a):
+    """``numpy.sort_complex``: sorted by real part, then imaginary part, as a complex
+    array (complex64 for float32/complex64 input, else complex128). Differentiated as a
+    gather by the sorting permutation (as ``sort``).
+
+    Example::
+
+        >>> gnp.sort_complex(np.array([1 + 2j, 1 - 1j, -3.0]))
+        array([-3.+0.j,  1.-1.j,  1.+2.j])
+    """
+    (a,), _ = prepare(a)
+    from ._reductions import sort
+    from ._shape import astype
+    return sort(astype(a, _cx.complex_dtype(full_lower(a).dtype)))

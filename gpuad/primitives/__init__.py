@@ -6,3 +6,4 @@ from . import reductions                   # noqa: F401
 from . import linalg                       # noqa: F401
 from . import decompositions               # noqa: F401
 from . import scipy_linalg                 # noqa: F401
+from . import fft                          # noqa: F401
