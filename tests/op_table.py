@@ -260,17 +260,62 @@ def symmetric(rng, s):
     return (v * w[..., None, :]) @ np.swapaxes(v, -1, -2)
 
 
+def _unitary(rng, batch, m, k):
+    """Random complex (..., m, k) matrices with orthonormal columns."""
+    z = rng.standard_normal(batch + (m, k)) + 1j * rng.standard_normal(batch + (m, k))
+    q, r = np.linalg.qr(z)
+    d = np.diagonal(r, axis1=-2, axis2=-1)
+    return q * (d / np.abs(d))[..., None, :]
+
+
+def _complex_other(rng, s):
+    return rng.uniform(-2, 2, size=s) + 1j * rng.uniform(-1, 1, size=s)
+
+
+def hpd(rng, s):
+    """Hermitian positive definite (..., n, n): B B^H / n + I, B complex, eigenvalues in
+    [1, 3]; other shapes complex uniform (right-hand sides)."""
+    if not _square(s):
+        return _complex_other(rng, s)
+    b = rng.uniform(-1, 1, size=s) + 1j * rng.uniform(-1, 1, size=s)
+    return b @ np.conj(np.swapaxes(b, -1, -2)) / max(s[-1], 1) + np.eye(s[-1])
+
+
+def hermitian(rng, s):
+    """Hermitian (..., n, n) = V diag(w) V^H, V unitary, eigenvalues as :func:`symmetric`."""
+    *batch, n, _ = s
+    w = 0.6 * (np.arange(n) - n / 2) + rng.uniform(0, 0.1, tuple(batch) + (n,))
+    v = _unitary(rng, tuple(batch), n, n)
+    return (v * w[..., None, :]) @ np.conj(np.swapaxes(v, -1, -2))
+
+
+def cspectrum(rng, s):
+    """Complex (..., m, n) = U diag(d) V^H with the singular values of :func:`spectrum`."""
+    if len(s) < 2:
+        return _complex_other(rng, s)
+    *batch, m, n = s
+    k = min(m, n)
+    d = 0.5 + 0.6 * np.arange(k)[::-1] + rng.uniform(0, 0.1, tuple(batch) + (k,))
+    u, v = _unitary(rng, tuple(batch), m, k), _unitary(rng, tuple(batch), n, k)
+    return (u * d[..., None, :]) @ np.conj(np.swapaxes(v, -1, -2))
+
+
 def rank_deficient(drop):
     """Square (..., n, n) of rank n - drop (a product of (n, n - drop) and (n - drop, n)
     Gaussian factors); other shapes uniform on [-2, 2]. det is a polynomial, so its
-    derivatives at these singular matrices are checked like anywhere else."""
-    def gen(rng, s):
+    derivatives at these singular matrices are checked like anywhere else. Its
+    ``complex`` attribute: the same with complex Gaussian factors."""
+    def gen(rng, s, cplx=False):
         if not _square(s):
-            return rng.uniform(-2, 2, size=s)
+            return _complex_other(rng, s) if cplx else rng.uniform(-2, 2, size=s)
         *batch, n, _ = s
         r = max(n - drop, 0)
-        return rng.standard_normal(tuple(batch) + (n, r)) @ rng.standard_normal(
-            tuple(batch) + (r, n))
+
+        def gauss(shape_):
+            z = rng.standard_normal(shape_)
+            return z + 1j * rng.standard_normal(shape_) if cplx else z
+        return gauss(tuple(batch) + (n, r)) @ gauss(tuple(batch) + (r, n))
+    gen.complex = lambda rng, s: gen(rng, s, True)
     return gen
 
 
@@ -284,14 +329,20 @@ def _svd_uv(m, a):
     return (u * _weights(u, s.shape[-1])) @ vh
 
 
+def _h(m, x):
+    """The conjugate transpose of the last two axes (the transpose for real x): products
+    with it are invariant under the phases of complex singular and eigenvectors."""
+    return m.conj(m.swapaxes(x, -1, -2))
+
+
 def _svd_uu(m, a):
     u = m.linalg.svd(a, full_matrices=False)[0]
-    return (u * _weights(u, u.shape[-1])) @ m.swapaxes(u, -1, -2)
+    return (u * _weights(u, u.shape[-1])) @ _h(m, u)
 
 
 def _svd_vv(m, a):
     vh = m.linalg.svd(a, full_matrices=False)[2]
-    return m.swapaxes(vh, -1, -2) @ (vh * _weights(vh, vh.shape[-2])[:, None])
+    return _h(m, vh) @ (vh * _weights(vh, vh.shape[-2])[:, None])
 
 
 def _svd_complement(m, a):
@@ -299,21 +350,20 @@ def _svd_complement(m, a):
     fixed only up to a basis change)."""
     u, s, vh = m.linalg.svd(a, full_matrices=True)
     k = s.shape[-1]
-    u2, v2 = u[..., :, k:], m.swapaxes(vh[..., k:, :], -1, -2)
-    return m.concatenate([m.reshape(u2 @ m.swapaxes(u2, -1, -2), (-1,)),
-                          m.reshape(v2 @ m.swapaxes(v2, -1, -2), (-1,))])
+    u2, v2 = u[..., :, k:], _h(m, vh[..., k:, :])
+    return m.concatenate([m.reshape(u2 @ _h(m, u2), (-1,)), m.reshape(v2 @ _h(m, v2), (-1,))])
 
 
 def _eigh_v(m, a, uplo="L"):
     w, v = m.linalg.eigh(a, uplo)
-    return (v * _weights(v, w.shape[-1])) @ m.swapaxes(v, -1, -2)
+    return (v * _weights(v, w.shape[-1])) @ _h(m, v)
 
 
 def _qr_complete(m, a):
     q, r = m.linalg.qr(a, mode="complete")
     k = min(a.shape[-2:])
     q1, q2 = q[..., :, :k], q[..., :, k:]
-    return m.concatenate([m.reshape(q1, (-1,)), m.reshape(q2 @ m.swapaxes(q2, -1, -2), (-1,)),
+    return m.concatenate([m.reshape(q1, (-1,)), m.reshape(q2 @ _h(m, q2), (-1,)),
                           m.reshape(r, (-1,))])
 
 
@@ -525,6 +575,9 @@ SCIPY_LINALG = [
     Row("scipy_solve_triangular_lower_t", *scipy_same(
         lambda m, a, b: m.solve_triangular(a, b, trans="T", lower=True)),
         [((3, 3), (3, 2)), ((2, 3, 3), (2, 3, 2))], invertible, **LA32),
+    Row("scipy_solve_triangular_conj", *scipy_same(
+        lambda m, a, b: m.solve_triangular(a, b, trans="C", lower=True)),
+        [((3, 3), (3, 2)), ((2, 3, 3), (2, 3, 1))], invertible, **LA32),
     Row("scipy_solve_triangular_unit", *scipy_same(
         lambda m, a, b: m.solve_triangular(a, b, trans=1, unit_diagonal=True)),
         [((3, 3), (3,))], invertible, **LA32),
@@ -542,6 +595,9 @@ SCIPY_LINALG = [
     Row("scipy_lu_factor", *scipy_same(lambda m, a: m.lu_factor(a)[0]),
         [((3, 3),), ((2, 4, 4),), ((1, 1),), ((0, 0),)], uniform(-2, 2), **LA32),
     Row("scipy_lu_solve", *scipy_same(lambda m, lu, b: m.lu_solve((lu, _PIV), b)),
+        [((3, 3), (3,)), ((3, 3), (3, 2))], invertible, **LA32),
+    Row("scipy_lu_solve_conj", *scipy_same(lambda m, lu, b: m.lu_solve((lu, _PIV), b,
+                                                                        trans=2)),
         [((3, 3), (3,)), ((3, 3), (3, 2))], invertible, **LA32),
     Row("scipy_lu_solve_t", *scipy_same(lambda m, lu, b: m.lu_solve((lu, _PIV), b, trans=1)),
         [((3, 3), (3,)), ((3, 3), (3, 2))], invertible, **LA32),
@@ -1040,6 +1096,15 @@ COMPLEX_ROWS = set("""
     astype_to_complex astype_to_real angle_deg fft_fft fft_ifft fft_fft_n fft_fft2 fft_ifft2
     fft_fftn fft_ifftn fft_irfft fft_irfft_default fft_irfft2 fft_irfftn fft_hfft
     fft_fftshift fft_ifftshift sort_complex
+    linalg_det linalg_slogdet linalg_cholesky linalg_cholesky_upper linalg_det_rank1_deficient
+    linalg_det_rank2_deficient linalg_det_order3 linalg_svd_s linalg_svdvals linalg_svd_uv
+    linalg_svd_u linalg_svd_v linalg_svd_full_complement linalg_svd_hermitian linalg_eigh_w
+    linalg_eigh_v linalg_eigh_upper linalg_eigvalsh linalg_qr_q linalg_qr_r linalg_qr_r_mode
+    linalg_qr_complete linalg_pinv linalg_pinv_hermitian linalg_lstsq linalg_lstsq_residuals
+    linalg_lstsq_s linalg_norm_2 linalg_norm_m2_axes linalg_norm_nuc_keepdims
+    linalg_matrix_norm linalg_cond linalg_cond_p scipy_sqrtm scipy_sqrtm_spd scipy_cho_factor
+    scipy_cho_factor_lower scipy_cho_solve scipy_cho_solve_lower scipy_solve_triangular_conj
+    scipy_lu_solve_conj
     negative exp exp2 log log2 log10 log1p expm1 sqrt sin cos tan tanh sinh cosh arctan 
     arcsin arccos arctanh abs absolute sign reciprocal square add subtract multiply 
     divide true_divide power where sum sum_axis mean prod prod_zeros prod_axes max 
@@ -1083,6 +1148,9 @@ COMPLEX_ROWS = set("""
     convolve convolve_same convolve_valid correlate correlate_same correlate_valid 
     polyval polyadd polysub polymul polyder polyint poly vander vander_increasing 
 """.split())
+_CDOMAIN = {spd: hpd, symmetric: hermitian, spectrum: cspectrum}   # their complex kin
 for _row in TABLE:
     if _row.name in COMPLEX_ROWS:
         _row.dtypes = _row.dtypes + (C[:1] if _row.dtypes == ("float64",) else C)
+        _row.cdomain = (_row.cdomain or _CDOMAIN.get(_row.domain)
+                        or getattr(_row.domain, "complex", None))

@@ -95,6 +95,11 @@ def make_complex(x, y):
     return bind(complex_p, x, y)
 
 
+def times_i(y):
+    """i y for a real y (a complex array)."""
+    return make_complex(_zeros(y), y)
+
+
 # ------------------------------------------------------------------ modulus
 
 def _abs_impl(z):

@@ -156,6 +156,16 @@ def _operand(a, out_shape, xp):
     return contiguous(a, xp), 1
 
 
+def _weak(x, y, xp, *more):
+    """x, y with a Python number among them in the dtype of the arrays (rules multiply by
+    constants such as 0.5, also complex arrays and float32 ones)."""
+    if isinstance(x, (int, float, complex)) or isinstance(y, (int, float, complex)):
+        dt = next(a.dtype for a in (x, y, *more) if hasattr(a, "dtype"))
+        x, y = (xp.asarray(a, dtype=dt) if isinstance(a, (int, float, complex)) else a
+                for a in (x, y))
+    return x, y
+
+
 def _lanes_operand(t, primal_shape, out_shape, stride, xp):
     """A tangent (L,) + primal_shape laid out for an operand of stride ``stride``."""
     if t is None:
@@ -389,6 +399,7 @@ def _binary_fwd_impl(name):
                     record(label, out.size, (x, y), (out,))
                 return out
         xp = dev.xp
+        x, y = _weak(x, y, xp)
         out_shape = _out_shape(x, y)
         x, sx = _operand(x, out_shape, xp)
         y, sy = _operand(y, out_shape, xp)
@@ -444,6 +455,7 @@ def binary_vjp(x, y, g, op, need, acc=(None, None)):
 def _binary_jvp_impl(x, y, tx, ty, op):
     dev = launcher(x, y, tx, ty)
     xp = dev.xp
+    x, y = _weak(x, y, xp, tx, ty)
     out_shape = _out_shape(x, y)
     xs, ys = tuple(shape(x)), tuple(shape(y))
     x, sx = _operand(x, out_shape, xp)
@@ -481,6 +493,7 @@ def _vjp_names(op, dt):
 def _binary_vjp_impl(x, y, g, op, need, acc=None):
     dev = launcher(x, y, g)
     xp = dev.xp
+    x, y = _weak(x, y, xp, g)
     out_shape = tuple(g.shape)
     x, sx = _operand(x, out_shape, xp)
     y, sy = _operand(y, out_shape, xp)
@@ -518,6 +531,7 @@ binary_vjp_p = register(Primitive(
 def _binary_dual_impl(x, y, g, tx, ty, tg, op, need):
     dev = launcher(x, y, g, tx, ty, tg)
     xp = dev.xp
+    x, y = _weak(x, y, xp, g)
     out_shape = tuple(shape(g))
     xs, ys = tuple(shape(x)), tuple(shape(y))
     x, sx = _operand(x, out_shape, xp)
@@ -567,6 +581,7 @@ binary_vjp_dual_p = register(Primitive(
 def _binary_deriv_impl(x, y, v, op, ax, ay):
     dev = launcher(x, y, v)
     xp = dev.xp
+    x, y = _weak(x, y, xp, v)
     out_shape = _out_shape(x, y)
     x, sx = _operand(x, out_shape, xp)
     y, sy = _operand(y, out_shape, xp)
