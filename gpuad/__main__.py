@@ -2,7 +2,8 @@
 
 ``info`` says which backend gpuad will use and what it found for each: CuPy and a CUDA
 device, the host C++ compiler for the CPU path, the kernel cache and NVRTC. ``primitives``
-lists the registry (gpuad.REGISTRY), one line per primitive.
+lists the registry (gpuad.REGISTRY), one line per primitive. ``selftest`` runs the tests
+and timings of gpuad/selftest.py on this machine and writes a report.
 """
 from __future__ import annotations
 
@@ -76,10 +77,11 @@ def _backend_lines() -> list[str]:
             import cupy
             lines.append(f"CuPy: {cupy.__version__} (installed, unused)")
         except Exception:
-            lines.append("CuPy: not installed (pip install 'gpuad[cuda12]' on a GPU machine)")
+            lines.append("CuPy: not installed (pip install 'gpuad[cuda12]' or 'gpuad[cuda13]' "
+                         "on a GPU machine)")
         return lines
-    # Only reachable with a device, so never run on this project's machines; the calls
-    # are CuPy's documented runtime API.
+    # Only reachable with a device (tested with tests/fake_cupy.py; never run on a GPU by
+    # this project yet); the calls are CuPy's documented runtime API.
     import cupy
     rt = cupy.cuda.runtime
     props = rt.getDeviceProperties(cupy.cuda.Device().id)
@@ -88,7 +90,24 @@ def _backend_lines() -> list[str]:
     return [f"backend: CUDA (CuPy {cupy.__version__})",
             f"CUDA runtime: {_cuda_version(rt.runtimeGetVersion())}, "
             f"driver: {_cuda_version(rt.driverGetVersion())}",
-            f"device: {name} (sm_{props['major']}{props['minor']})"]
+            f"device: {name} (sm_{props['major']}{props['minor']})",
+            _cupy_nvrtc_line(cupy)]
+
+
+def _cupy_nvrtc_line(cupy) -> str:
+    """NVRTC as CuPy loads it (cupy.cuda.nvrtc.getVersion) and whether CuPy can JIT-compile
+    at all: CuPy 14 needs the CUDA runtime headers for every kernel, its own included."""
+    try:
+        major, minor = cupy.cuda.nvrtc.getVersion()
+    except Exception as exc:
+        return f"NVRTC (CuPy): not loadable ({type(exc).__name__}: {exc})"
+    try:
+        (cupy.arange(2, dtype=cupy.float64) * 2.0).sum().item()   # CuPy's own JIT kernels
+    except Exception as exc:
+        return (f"NVRTC (CuPy): {major}.{minor}; compiling fails ({type(exc).__name__}: {exc}): "
+                "install the CUDA runtime headers (apt cuda-cudart-dev-<major>-<minor>, or "
+                "pip nvidia-cuda-runtime-cu12 / cupy-cuda12x[ctk])")
+    return f"NVRTC (CuPy): {major}.{minor} (CuPy's JIT compiles)"
 
 
 def _nvrtc_line() -> str:
@@ -120,7 +139,12 @@ def info_lines() -> list[str]:
         lines.append("C++ compiler (CPU path): none: install g++ or set CXX")
     else:
         lines.append(f"C++ compiler (CPU path): {shlex.join(cxx[0])}: {cxx[1]}")
-        lines.append(f"C launch path (CPU): {_fastcall_line()}")
+    lines.append(f"C launch path (CPU): {_fastcall_line()}")
+    try:
+        from .runtime.prebuilt import status
+        lines.append(f"prebuilt kernels: {status()}")
+    except Exception as exc:       # info reports; it does not fail
+        lines.append(f"prebuilt kernels: unreadable ({exc})")
     try:
         lines.append(f"host kernel cache: {host_cache_dir()}")
     except Exception as exc:       # info reports; it does not fail
@@ -140,9 +164,15 @@ def primitive_lines() -> list[str]:
 
 def main(argv=None) -> int:
     """Entry point of ``python -m gpuad`` and the ``gpuad`` script."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["selftest"]:
+        from .selftest import main as selftest
+        return selftest(argv[1:], info_lines)
     parser = argparse.ArgumentParser(prog="gpuad", description="gpuad command line")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("info", help="versions, backend, compilers and caches found")
+    sub.add_parser("selftest", help="tests and timings on this machine's device, with a "
+                                    "report (python -m gpuad selftest --help)")
     sub.add_parser("primitives", help="the registry: every primitive and what it is")
     sub.add_parser("coverage", help="write docs/numpy_coverage.md (gpuad.numpy vs NumPy)")
     args = parser.parse_args(argv)

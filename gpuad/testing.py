@@ -12,6 +12,7 @@ import numpy as np
 
 from . import tree
 from .core import full_lower
+from .runtime.launch import launcher
 from .transforms import jvp, vjp
 
 
@@ -42,11 +43,11 @@ def _like(rng, t):
     random real and imaginary parts)."""
     def one(x):
         x = full_lower(x)
-        xp = np if isinstance(x, (np.ndarray, np.generic, float, int, complex)) \
-            else __import__("cupy")
-        r = rng.standard_normal(np.shape(x))
+        xp = launcher(x).xp
+        shape = np.shape(x) if xp is np else x.shape
+        r = rng.standard_normal(shape)
         if _is_complex(x):
-            r = r + 1j * rng.standard_normal(np.shape(x))
+            r = r + 1j * rng.standard_normal(shape)
         return xp.asarray(r, dtype=getattr(x, "dtype", np.result_type(x)))
     return tree.tree_map(one, t)
 
@@ -202,8 +203,9 @@ def _with(args, i, v):
 
 
 def check_primitive(prim, example_args, reference=None, order=1, params=None, eps=None,
-                    atol=None, rtol=None, rng=None):
-    """Check a custom primitive's kernels on the CPU; raise AssertionError on a mismatch.
+                    atol=None, rtol=None, rng=None, nvrtc=None):
+    """Check a custom primitive's kernels on the CPU, and that NVRTC compiles them for a
+    GPU; raise AssertionError on a mismatch.
 
     Runs ``prim(*example_args, **params)`` through the host build (CuPy arguments are
     copied to NumPy) with every output guarded, then checks, for each differentiated input
@@ -217,7 +219,13 @@ def check_primitive(prim, example_args, reference=None, order=1, params=None, ep
       entries of ``J^T u`` are compared one by one (from JVP lanes) to say where;
     * ``order=2``: the same checks on the derivative maps ``x -> J(x)^T u`` (its JVP is the
       HVP path; its VJP is grad of grad) and ``x -> J(x) v`` (jvp of jvp, grad of jvp).
-      A composition the primitive refuses (NotImplementedError) is reported as skipped.
+      A composition the primitive refuses (NotImplementedError) is reported as skipped;
+    * NVRTC, the compiler ``cupy.RawModule`` uses, compiles the source with every
+      instantiation a GPU run may request (``prim.nvrtc_check()``, sm_80), because the host
+      build is more lenient: it force-includes its headers, so ``std::sin``, ``int64_t`` or
+      ``#include <cmath>`` pass on the CPU and fail under NVRTC. ``nvrtc=None`` runs it
+      where NVRTC is installed (the ``nvrtc`` extra) and leaves it out of the report
+      otherwise; ``True`` requires it (NvrtcUnavailable); ``False`` skips it.
 
     Failures raise ``AssertionError("check_primitive('name'): <check>: <max error, where>")``.
     Returns ``{check: max abs error, or "skipped: why"}``. Use float64 examples: central
@@ -331,7 +339,26 @@ def check_primitive(prim, example_args, reference=None, order=1, params=None, ep
         if str(exc).startswith("check_primitive("):
             raise
         raise AssertionError(f"check_primitive({name!r}): {exc}") from None
+    if nvrtc is not False and hasattr(prim, "nvrtc_check"):
+        report.update(_nvrtc_check(prim, name, required=nvrtc is True))
     return report
+
+
+def _nvrtc_check(prim, name, required):
+    from .runtime import nvrtc
+    try:
+        nvrtc.nvrtc_version()
+    except nvrtc.NvrtcUnavailable:
+        if required:
+            raise
+        return {}
+    try:
+        lowered = prim.nvrtc_check()
+    except nvrtc.NvrtcError as exc:
+        raise AssertionError(f"check_primitive({name!r}): NVRTC (the compiler CuPy uses on a "
+                             f"GPU) refuses the source: {exc}\n{exc.log}") from None
+    return {f"NVRTC compiles it ({arch}, {len(names)} instantiations)": 0.0
+            for arch, names in lowered.items()}
 
 
 def _where_vjp(fun, args, i, u, gi, limit=2048):

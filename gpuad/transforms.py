@@ -12,6 +12,7 @@ from . import tree
 from .core import JVPTrace, JVPTracer, Tracer, agree, bind, full_lower, shape, dtype
 from .tape import VJPTrace, VJPTracer
 from .primitives import base
+from .runtime.launch import launcher
 
 
 # ------------------------------------------------------------------ inputs and outputs
@@ -88,8 +89,9 @@ def _unwrap(o, trace):
 def reverse(fun, primals, has_aux=False, names=None):
     """Reverse mode with its parts: ``(out, vjp_fn, aux)``; ``vjp_fn(ct, _free=False)``."""
     leaves_td = [tree.flatten(p) for p in primals]
+    scope = _scope(leaves_td)
     trace = VJPTrace()
-    with trace:
+    with scope, trace:
         args = []
         for i, (leaves, td) in enumerate(leaves_td):
             what = names[i] if names else f"argument {i}"
@@ -117,7 +119,8 @@ def reverse(fun, primals, has_aux=False, names=None):
             if isinstance(o, VJPTracer) and o._trace is trace:
                 outs.append(o)
                 cts.append(c)
-        gs = trace.backward(outs, cts, free=_free)
+        with scope:
+            gs = trace.backward(outs, cts, free=_free)
         res_, k = [], 0
         for (leaves, td), primal in zip(leaves_td, primals):
             gl = []
@@ -130,6 +133,13 @@ def reverse(fun, primals, has_aux=False, names=None):
 
     out = tree.unflatten(out_td, out_vals)
     return out, vjp_fn, aux
+
+
+def _scope(leaves_td):
+    """The device of the input leaves, current while a transform computes on them (on a
+    GPU every allocation and launch then happens where the inputs live)."""
+    leaves = [l for ls, _ in leaves_td for l in ls]
+    return launcher(*leaves).scope(leaves)
 
 
 def _check_outputs(fun, leaves):
@@ -146,6 +156,8 @@ def _check_outputs(fun, leaves):
 def _check_ct(c, out):
     if isinstance(c, (numbers.Number, np.generic)) and not isinstance(c, Tracer):
         c = base.xp_of(out).asarray(c, dtype=dtype(out))
+    elif not isinstance(c, Tracer):   # a NumPy cotangent of a CuPy output, or the reverse
+        c = launcher(out).put(c, like=out)
     if tuple(shape(c)) != tuple(shape(out)):
         raise ValueError(f"cotangent has shape {tuple(shape(c))} but the output has shape "
                          f"{tuple(shape(out))}")
@@ -218,8 +230,10 @@ def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False):
         check_complex("grad", holomorphic, outputs=out)
         if _kind(out) not in "fc":
             raise TypeError(f"grad needs a floating-point output, got dtype {np.dtype(dtype(out))}")
-        xp = base.xp_of(out)
-        g = fn(xp.ones(shape(out), dtype=dtype(out)), _free=True)
+        dev = launcher(out)
+        with dev.scope((out,)):
+            ones = dev.xp.ones(shape(out), dtype=dtype(out))
+        g = fn(ones, _free=True)
         g = dict(zip(uniq, g))
         g = g[nums[0]] if single else tuple(g[i] for i in nums)
         return ((out, aux) if has_aux else out), g
@@ -267,7 +281,7 @@ def jvp_lanes(fun, primals, tangents, lanes):
     Returns (out, tangent lanes of out) as pytrees.
     """
     trace = JVPTrace(lanes)
-    with trace:
+    with _scope([tree.flatten(p) for p in primals]), trace:
         args = []
         for i, (p, t) in enumerate(zip(primals, tangents)):
             pl, ptd = tree.flatten(p)
@@ -277,7 +291,8 @@ def jvp_lanes(fun, primals, tangents, lanes):
             xs = []
             for x, tx in zip(pl, tl):
                 x = as_input(x, f"primal {i}")
-                tx = base.xp_of(x).asarray(tx) if not isinstance(tx, Tracer) else tx
+                if not isinstance(tx, Tracer):    # on the primal's device
+                    tx = launcher(x).put(tx, like=x)
                 want = (lanes,) + tuple(shape(x))
                 if tuple(shape(tx)) != want:
                     raise ValueError(f"tangent for primal {i} has shape "

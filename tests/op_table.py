@@ -17,6 +17,7 @@ import scipy.linalg as sl
 import gpuad.numpy as gnp
 import gpuad.scipy.linalg as gsl
 from gpuad import nn
+from gpuad.runtime.launch import launcher
 
 
 @dataclasses.dataclass
@@ -320,8 +321,9 @@ def rank_deficient(drop):
 
 
 def _weights(like, k):
-    """Distinct weights 1..k (U diag(c) V^T sees every column), in the dtype of ``like``."""
-    return np.arange(1.0, k + 1, dtype=like.dtype)
+    """Distinct weights 1..k (U diag(c) V^T sees every column), in the dtype and array
+    module of ``like`` (CuPy refuses NumPy operands)."""
+    return launcher(like).xp.arange(1.0, k + 1, dtype=like.dtype)
 
 
 def _svd_uv(m, a):

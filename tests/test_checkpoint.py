@@ -1,4 +1,5 @@
-"""gpuad.checkpoint and gpuad.checkpoint_loop: gradients, step counts, memory, host reads."""
+"""gpuad.checkpoint and gpuad.checkpoint_loop: gradients, step counts, memory, host reads;
+each test on NumPy and on CuPy arrays (``xp``, conftest.py)."""
 import math
 
 import numpy as np
@@ -10,6 +11,8 @@ from gpuad import checkpoint_policies as policies
 from gpuad import tree
 from gpuad.tape import VJPTrace
 from gpuad.testing import check_grads
+
+from _xp import host
 
 
 def T(l, s):
@@ -26,13 +29,19 @@ def close(a, b, rtol=1e-12, atol=1e-12):
     lb, _ = tree.flatten(b)
     assert len(la) == len(lb)
     for x, y in zip(la, lb):
-        np.testing.assert_allclose(x, y, rtol=rtol, atol=atol)
+        assert type(x) is type(y), (type(x), type(y))      # results live where inputs live
+        np.testing.assert_allclose(host(x), host(y), rtol=rtol, atol=atol)
 
 
 rng = np.random.default_rng(0)
-W = rng.standard_normal(4) * 0.5
-X0 = rng.standard_normal(4)
-V = rng.standard_normal(4)
+DATA = {"W": rng.standard_normal(4) * 0.5, "X0": rng.standard_normal(4),
+        "V": rng.standard_normal(4)}
+
+
+def data(xp, names):
+    """The test data ``names`` (space-separated) as arrays of ``xp``."""
+    out = [xp.asarray(DATA[n]) for n in names.split()]
+    return out[0] if len(out) == 1 else out
 
 
 # ------------------------------------------------------------------ checkpoint
@@ -41,13 +50,15 @@ def block(x):
     return gnp.tanh(gnp.sin(x) * x) + 0.1 * x
 
 
-def test_checkpoint_grad_matches():
+def test_checkpoint_grad_matches(xp):
+    X0 = data(xp, "X0")
     seg = gpuad.checkpoint(block)
     close(gpuad.grad(lambda x: gnp.sum(seg(seg(x)) ** 2))(X0),
           gpuad.grad(lambda x: gnp.sum(block(block(x)) ** 2))(X0))
 
 
-def test_checkpoint_records_one_node_saving_only_inputs():
+def test_checkpoint_records_one_node_saving_only_inputs(xp):
+    X0 = data(xp, "X0")
     seg = gpuad.checkpoint(block)
     trace = VJPTrace()
     with trace:
@@ -58,7 +69,8 @@ def test_checkpoint_records_one_node_saving_only_inputs():
     assert len(node.ins) == 1 and node.ins[0] is X0 and node.out is None
 
 
-def test_checkpoint_reruns_the_segment_in_the_recompute_phase():
+def test_checkpoint_reruns_the_segment_in_the_recompute_phase(xp):
+    X0 = data(xp, "X0")
     seg = gpuad.checkpoint(block)
     with gpuad.profile() as prof:
         gpuad.grad(lambda x: gnp.sum(seg(x)))(X0)
@@ -67,7 +79,8 @@ def test_checkpoint_reruns_the_segment_in_the_recompute_phase():
     assert [r.kernel for r in prof.launches if r.phase == "recompute"] == fwd[:-1]
 
 
-def test_checkpoint_closure_conversion():
+def test_checkpoint_closure_conversion(xp):
+    W, X0 = data(xp, "W X0")
     # The segment closes over w, a tracer of the enclosing grad: w becomes an input of the
     # checkpoint node and gets its gradient.
     def loss(w, x, ckpt=True):
@@ -84,7 +97,8 @@ def test_checkpoint_closure_conversion():
     assert len(node.ins) == 1 and node.ins[0] is W     # x is a constant, w an input
 
 
-def test_checkpoint_pytrees_and_kwargs():
+def test_checkpoint_pytrees_and_kwargs(xp):
+    W, X0 = data(xp, "W X0")
     def f(p, scale=2.0):
         return {"y": gnp.sin(p["a"]) * p["b"], "z": (p["a"] * scale, p["b"])}
 
@@ -96,7 +110,8 @@ def test_checkpoint_pytrees_and_kwargs():
           gpuad.grad(loss, argnums=(0, 1))(X0, W, False))
 
 
-def test_nested_checkpoints_with_shared_closure():
+def test_nested_checkpoints_with_shared_closure(xp):
+    W, X0, V = data(xp, "W X0 V")
     def loss(w, ckpt):
         wrap = gpuad.checkpoint if ckpt else (lambda f, policy=None: f)
         inner = wrap(lambda y: gnp.tanh(y * w))
@@ -106,7 +121,8 @@ def test_nested_checkpoints_with_shared_closure():
     close(gpuad.hvp(lambda w: loss(w, True), W, V), gpuad.hvp(lambda w: loss(w, False), W, V))
 
 
-def test_checkpoint_in_hvp_jvp_and_grad_of_grad():
+def test_checkpoint_in_hvp_jvp_and_grad_of_grad(xp):
+    X0, V = data(xp, "X0 V")
     seg = gpuad.checkpoint(block)
 
     def f(x):
@@ -115,8 +131,8 @@ def test_checkpoint_in_hvp_jvp_and_grad_of_grad():
     def f0(x):
         return gnp.sum(block(block(x)) ** 2)
     close(gpuad.hvp(f, X0, V), gpuad.hvp(f0, X0, V))
-    close(gpuad.hvp(f, X0, np.stack([V, X0]), batched=True),
-          gpuad.hvp(f0, X0, np.stack([V, X0]), batched=True))
+    close(gpuad.hvp(f, X0, xp.stack([V, X0]), batched=True),
+          gpuad.hvp(f0, X0, xp.stack([V, X0]), batched=True))
     close(gpuad.jvp(seg, (X0,), (V,)), gpuad.jvp(block, (X0,), (V,)))
     gg = (lambda F: gpuad.grad(lambda x: gnp.sum(gpuad.grad(F)(x) ** 2))(X0))
     close(gg(f), gg(f0))
@@ -132,15 +148,15 @@ def mlp(x, w1, w2):
     return gnp.tanh(gnp.matmul(gnp.tanh(x @ w1), w2))
 
 
-MX = rng.standard_normal((3, 5))
-W1 = rng.standard_normal((5, 5)) * 0.5
-W2 = rng.standard_normal((5, 2)) * 0.5
+DATA.update(MX=rng.standard_normal((3, 5)), W1=rng.standard_normal((5, 5)) * 0.5,
+            W2=rng.standard_normal((5, 2)) * 0.5)
 
 
 @pytest.mark.parametrize("policy,matmuls,launches", [
     (None, 2, 4), (policies.nothing_saveable, 2, 4), (policies.dots_saveable, 0, 2),
     (policies.everything_saveable, 0, 0)])
-def test_policies(policy, matmuls, launches):
+def test_policies(policy, matmuls, launches, xp):
+    MX, W1, W2 = data(xp, "MX W1 W2")
     seg = gpuad.checkpoint(mlp, policy=policy)
 
     def loss(w1, w2, f):
@@ -158,7 +174,8 @@ def test_policies(policy, matmuls, launches):
     close(gg(seg), gg(mlp), rtol=1e-10)
 
 
-def test_checkpoint_without_reverse_mode_just_runs():
+def test_checkpoint_without_reverse_mode_just_runs(xp):
+    X0, V = data(xp, "X0 V")
     seg = gpuad.checkpoint(block)
     close(seg(X0), block(X0))
     calls = []
@@ -187,7 +204,8 @@ COUNTS = [(1, 1), (2, 1), (5, 1), (10, 2), (10, 9), (10, None), (37, 3), (100, 5
 
 
 @pytest.mark.parametrize("l,s", COUNTS)
-def test_step_evaluations_equal_T(l, s):
+def test_step_evaluations_equal_T(l, s, xp):
+    W, X0 = data(xp, "W X0")
     calls = []
 
     def loss(w, x0):
@@ -200,7 +218,8 @@ def test_step_evaluations_equal_T(l, s):
     close(g, ref)
 
 
-def test_memory_budget_picks_snapshots():
+def test_memory_budget_picks_snapshots(xp):
+    W, X0 = data(xp, "W X0")
     calls = []
     budget = 3 * X0.nbytes + 7          # three states fit
 
@@ -211,7 +230,8 @@ def test_memory_budget_picks_snapshots():
     assert len(calls) == T(50, 3)
 
 
-def test_loop_pytree_state_closure_and_transforms():
+def test_loop_pytree_state_closure_and_transforms(xp):
+    W, X0, V = data(xp, "W X0 V")
     def loss(w, x0, s):
         def step(st):
             return {"a": st["a"] + 0.1 * gnp.sin(w * st["b"]),
@@ -231,7 +251,8 @@ def test_loop_pytree_state_closure_and_transforms():
         close(gpuad.jacrev(lambda w: ck(w, X0))(W), gpuad.jacrev(lambda w: un(w, X0))(W))
 
 
-def test_loop_with_checkpointed_step():
+def test_loop_with_checkpointed_step(xp):
+    W, X0, V = data(xp, "W X0 V")
     def loss(w, ckpt):
         f = (lambda y: y + 0.1 * gnp.sin(w * y))
         step = gpuad.checkpoint(f) if ckpt else f
@@ -240,7 +261,8 @@ def test_loop_with_checkpointed_step():
     close(gpuad.hvp(lambda w: loss(w, True), W, V), gpuad.hvp(lambda w: loss(w, False), W, V))
 
 
-def test_vjp_swept_twice():
+def test_vjp_swept_twice(xp):
+    W, X0, V = data(xp, "W X0 V")
     f = (lambda w: gpuad.checkpoint_loop(make_step(w, []), X0, 12, snapshots=3))
     _, f_vjp = gpuad.vjp(f, W)
     first, second = f_vjp(V), f_vjp(V)
@@ -249,7 +271,8 @@ def test_vjp_swept_twice():
     close(second, ref)
 
 
-def test_loop_errors_and_edge_cases():
+def test_loop_errors_and_edge_cases(xp):
+    W, X0 = data(xp, "W X0")
     close(gpuad.checkpoint_loop(make_step(W, []), X0, 0), X0)
     with pytest.raises(ValueError, match="x0 counts as one"):
         gpuad.checkpoint_loop(make_step(W, []), X0, 5, snapshots=0)
@@ -263,8 +286,8 @@ def test_loop_errors_and_edge_cases():
 
 # ------------------------------------------------------------------ memory and host reads
 
-def test_peak_bytes_count_each_buffer_once():
-    x = np.linspace(0.1, 1.0, 1000)
+def test_peak_bytes_count_each_buffer_once(xp):
+    x = xp.linspace(0.1, 1.0, 1000)
     with gpuad.profile() as prof:
         gpuad.grad(lambda x: gnp.sum(x * x))(x)
     # x * x saves x twice: one buffer. The sweep adds the cotangent of x*x and of x.
@@ -272,10 +295,10 @@ def test_peak_bytes_count_each_buffer_once():
     assert x.nbytes < prof.peak_bytes["reverse"] <= 3 * x.nbytes
 
 
-def test_loop_peak_memory_is_a_few_states():
+def test_loop_peak_memory_is_a_few_states(xp):
     n, l, s = 50_000, 200, 5
-    w = rng.standard_normal(n) * 0.1
-    x0 = rng.standard_normal(n)
+    w = xp.asarray(rng.standard_normal(n) * 0.1)
+    x0 = xp.asarray(rng.standard_normal(n))
     state = x0.nbytes
 
     def loss(w, x0, ckpt):
@@ -303,14 +326,14 @@ def test_loop_peak_memory_is_a_few_states():
         assert [h for h in prof.host_reads if h.phase == "reverse"] == []
 
 
-def test_loop_allocations_stay_a_few_states():
-    # The engine's own count (above) sees what it holds; this sees every NumPy allocation
-    # (tracemalloc), so nothing else (a registry of fresh buffers, a cache) may keep the
-    # recomputed steps alive either.
+def test_loop_allocations_stay_a_few_states(xp):
+    # The engine's own count (above) sees what it holds; this sees every allocation (NumPy:
+    # tracemalloc; CuPy: the memory pool's bytes in use, Profile.device_bytes), so nothing
+    # else (a registry of fresh buffers, a cache) may keep the recomputed steps alive either.
     import tracemalloc
     n, l, s = 50_000, 200, 5
-    w = rng.standard_normal(n) * 0.1
-    x0 = rng.standard_normal(n)
+    w = xp.asarray(rng.standard_normal(n) * 0.1)
+    x0 = xp.asarray(rng.standard_normal(n))
     state = x0.nbytes
 
     def loss(w, x0):
@@ -318,12 +341,22 @@ def test_loop_allocations_stay_a_few_states():
         xl = gpuad.checkpoint_loop(step, x0, l, snapshots=s)
         return gnp.sum(xl * xl)
     gpuad.grad(loss)(w, x0)            # builds and loads the kernels first
-    tracemalloc.start()
-    try:
-        gpuad.grad(loss)(w, x0)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    if xp is np:
+        tracemalloc.start()
+        try:
+            gpuad.grad(loss)(w, x0)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    else:                              # what is in use before (w, x0, ...) does not count
+        import gc
+        from gpuad.runtime import launch
+        gc.collect()
+        before, _ = launch.cuda().memory_in_use()
+        with gpuad.profile() as prof:
+            gpuad.grad(loss)(w, x0)
+        assert prof.device_bytes, prof.device_bytes_note
+        peak = max(prof.device_bytes.values()) - before
     # The engine's bound (s + 7 states) plus the temporaries of one step and its VJP.
     assert peak <= (s + 12) * state, peak / state   # measured: 15.1
 
@@ -335,16 +368,19 @@ def _reverse_reads(fun, *args):
     return [h for h in prof.host_reads if h.phase == "reverse"]
 
 
-def test_no_host_reads_in_reverse_elementwise():
+def test_no_host_reads_in_reverse_elementwise(xp):
+    X0 = data(xp, "X0")
     assert _reverse_reads(lambda x: gnp.sum(gnp.exp(gnp.sin(x) * x) / (1.0 + x * x)),
                           X0) == []
 
 
-def test_no_host_reads_in_reverse_matmul():
+def test_no_host_reads_in_reverse_matmul(xp):
+    MX, W1 = data(xp, "MX W1")
     assert _reverse_reads(lambda w: gnp.sum(gnp.tanh(mm(MX, w)) ** 2), W1) == []
 
 
-def test_no_host_reads_in_reverse_checkpointed_loop_and_segment():
+def test_no_host_reads_in_reverse_checkpointed_loop_and_segment(xp):
+    MX, W1 = data(xp, "MX W1")
     def loss(w):
         seg = gpuad.checkpoint(lambda y: gnp.tanh(mm(y, w)))
         x = gpuad.checkpoint_loop(lambda x: x + 0.1 * seg(x), MX, 20, snapshots=3)

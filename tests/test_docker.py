@@ -3,7 +3,10 @@ never built; what it relies on is checked instead (hadolint lints it in .ci/run)
 
 - every extra it installs and every module or script it runs exists in pyproject.toml;
 - every path it COPYs exists and is not excluded by .dockerignore;
-- the base image is an NVIDIA CUDA 12 runtime image with a pinned tag; it runs as non-root.
+- the base image is an NVIDIA CUDA 12 runtime image with a pinned tag; it runs as non-root;
+- it installs the CUDA runtime headers of the base image's CUDA version (CuPy 14 needs them
+  for every JIT compile; runtime images lack them);
+- the CuPy extras require CuPy 14.2 or newer (older CuPy recompiles every process).
 """
 import fnmatch
 import pathlib
@@ -133,3 +136,17 @@ def test_dockerignore_keeps_caches_and_outputs_out():
     for rel in ("pyproject.toml", "README.md", "gpuad/__init__.py", "kernels",
                 "examples/newton_cg_logreg.py"):
         assert not ignored(rel, patterns), rel
+
+
+def test_cuda_runtime_headers_match_the_base_image():
+    image = next(a for i, a in instructions() if i == "FROM").split()[0]
+    major, minor = re.match(r"nvidia/cuda:(\d+)\.(\d+)", image).groups()
+    runs = " ".join(a for i, a in instructions() if i == "RUN")
+    assert re.search(rf"apt-get install .*\bcuda-cudart-dev-{major}-{minor}\b", runs), runs
+
+
+@pytest.mark.parametrize("extra,package", [("cuda12", "cupy-cuda12x"), ("cuda13", "cupy-cuda13x")])
+def test_cupy_extras_require_14_2(pyproject, extra, package):
+    (req,) = pyproject["project"]["optional-dependencies"][extra]
+    m = re.fullmatch(rf"{package}>=(\d+)\.(\d+)", req)
+    assert m and (int(m[1]), int(m[2])) >= (14, 2), req

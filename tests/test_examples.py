@@ -1,4 +1,5 @@
-"""The examples' numerical claims, each in a small configuration on the CPU.
+"""The examples' numerical claims, each in a small configuration, with NumPy arrays on the
+CPU (``--device cpu``) and with CuPy arrays (``--device cuda``, marked gpu).
 
 - newton_cg_logreg: gpuad's Newton-CG coefficients equal scikit-learn's newton-cg at the
   same regularization to 1e-6 (with and without an intercept).
@@ -18,6 +19,9 @@ import pytest
 
 import gpuad
 
+from _xp import host
+from conftest import XP
+
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
 sys.path.insert(0, str(EXAMPLES))     # the examples import their sibling _common
 
@@ -26,7 +30,9 @@ import inverse_diffusion     # noqa: E402
 import newton_cg_logreg      # noqa: E402
 import trust_region          # noqa: E402
 
-CPU = ["--device", "cpu", "--no-progress"]
+def device(xp):
+    """The examples' command-line device options for the array module ``xp``."""
+    return ["--device", "cpu" if xp is np else "cuda", "--no-progress"]
 
 
 def _is_png(path):
@@ -35,9 +41,9 @@ def _is_png(path):
 
 # ------------------------------------------------------------------ logistic regression
 
-def test_logreg_matches_sklearn_breast_cancer(tmp_path, capsys):
+def test_logreg_matches_sklearn_breast_cancer(tmp_path, capsys, xp):
     png = tmp_path / "logreg.png"
-    results = newton_cg_logreg.main(CPU + ["--synthetic", "0", "0", "--plot", str(png)])
+    results = newton_cg_logreg.main(device(xp) + ["--synthetic", "0", "0", "--plot", str(png)])
     (r,) = results
     assert r["converged"] and r["grad_norm"] <= 1e-11
     assert r["max_abs_diff"] < 1e-6, r["max_abs_diff"]
@@ -50,31 +56,32 @@ def test_logreg_matches_sklearn_breast_cancer(tmp_path, capsys):
     ("synthetic", 0.05, True), ("synthetic", 0.05, False),
     # Weak regularization (lam = 1/(100 n)): the hardest-conditioned case.
     ("breast-cancer", 100.0, False)])
-def test_logreg_matches_sklearn(data, C, fit_intercept):
+def test_logreg_matches_sklearn(data, C, fit_intercept, xp):
     if data == "synthetic":
-        X, y = newton_cg_logreg.synthetic(3000, 12, seed=3)
+        X, y = newton_cg_logreg.synthetic(3000, 12, xp, seed=3)
     else:
-        X, y = newton_cg_logreg.breast_cancer()
+        X, y = newton_cg_logreg.breast_cancer(xp)
     r = newton_cg_logreg.solve(X, y, C=C, fit_intercept=fit_intercept)
     assert r["converged"]
     assert r["coef"].shape == (X.shape[1] + fit_intercept,)
     assert r["max_abs_diff"] < 1e-6, r["max_abs_diff"]
 
 
-def test_lambda_from_c_is_sklearns_objective():
+def test_lambda_from_c_is_sklearns_objective(xp):
     # At scikit-learn's solution the gradient of f with lam = 1/(C n) vanishes.
     X, y = newton_cg_logreg.breast_cancer()
     C = 0.3
     coef, _, _ = newton_cg_logreg.fit_sklearn(X, y, C)
-    f = newton_cg_logreg.logistic_loss(X, y, newton_cg_logreg.lam_from_c(C, X.shape[0]))
-    assert np.linalg.norm(gpuad.grad(f)(coef)) < 1e-9
+    f = newton_cg_logreg.logistic_loss(xp.asarray(X), xp.asarray(y),
+                                       newton_cg_logreg.lam_from_c(C, X.shape[0]))
+    assert np.linalg.norm(host(gpuad.grad(f)(xp.asarray(coef)))) < 1e-9
 
 
 # ------------------------------------------------------------------ trust region
 
-def test_trust_region_matches_scipy_standard_start(tmp_path):
+def test_trust_region_matches_scipy_standard_start(tmp_path, xp):
     png = tmp_path / "tr.png"
-    out = trust_region.main(CPU + ["--n", "2000", "--plot", str(png)])
+    out = trust_region.main(device(xp) + ["--n", "2000", "--plot", str(png)])
     assert out["gpuad"].converged and out["scipy"].success
     assert out["max_abs_diff"] < 1e-6
     assert np.max(np.abs(out["x_gpuad"] - 1.0)) < 1e-6
@@ -84,8 +91,8 @@ def test_trust_region_matches_scipy_standard_start(tmp_path):
     assert _is_png(png)
 
 
-def test_trust_region_matches_scipy_perturbed_start():
-    out = trust_region.solve(n=200, perturb=0.1, seed=1)
+def test_trust_region_matches_scipy_perturbed_start(xp):
+    out = trust_region.solve(n=200, xp=xp, perturb=0.1, seed=1)
     assert out["gpuad"].converged and out["scipy"].success
     assert out["max_abs_diff"] < 1e-6
     assert np.max(np.abs(out["x_scipy"] - 1.0)) < 1e-6
@@ -93,10 +100,11 @@ def test_trust_region_matches_scipy_perturbed_start():
 
 # ------------------------------------------------------------------ inverse diffusion
 
-@pytest.fixture(scope="module")
-def diffusion(tmp_path_factory):
+@pytest.fixture(scope="module", params=XP)
+def diffusion(request, tmp_path_factory):
+    xp = np if request.param == "numpy" else pytest.importorskip("cupy")
     png = tmp_path_factory.mktemp("plots") / "diffusion.png"
-    out = inverse_diffusion.main(CPU + ["--m", "16", "--steps", "32", "--rank", "6",
+    out = inverse_diffusion.main(device(xp) + ["--m", "16", "--steps", "32", "--rank", "6",
                                         "--oversample", "4", "--snapshots", "4",
                                         "--plot", str(png)])
     out["png"] = png
@@ -116,10 +124,10 @@ def test_diffusion_recovers_coefficient(diffusion):
 def test_diffusion_eigenvalues_match_dense_hessian(diffusion):
     prob = diffusion["problem"]
     p = diffusion["p"]
-    H = gpuad.hessian(prob.misfit)(p)                         # 17 x 17, all lanes at once
-    S = prob.R_isqrt
+    H = host(gpuad.hessian(prob.misfit)(p))                   # 17 x 17, all lanes at once
+    S = host(prob.R_isqrt)
     exact = np.sort(np.linalg.eigvalsh(S @ H @ S))[::-1]
-    lam = diffusion["eigenvalues"]
+    lam = host(diffusion["eigenvalues"])
     rel = np.abs(lam - exact[:lam.size]) / np.abs(exact[:lam.size])
     assert lam.size == 6 and np.all(rel < 1e-3), rel
 
@@ -134,8 +142,8 @@ def test_diffusion_checkpointing_saves_memory(diffusion):
 
 def test_checkpointed_and_plain_gradients_agree(diffusion):
     prob, p = diffusion["problem"], diffusion["p"]
-    g_ckpt = gpuad.grad(lambda q: prob.misfit(q, 4))(p)
-    g_plain = gpuad.grad(lambda q: prob.misfit(q, None))(p)
+    g_ckpt = host(gpuad.grad(lambda q: prob.misfit(q, 4))(p))
+    g_plain = host(gpuad.grad(lambda q: prob.misfit(q, None))(p))
     np.testing.assert_allclose(g_ckpt, g_plain, rtol=1e-10, atol=1e-10 * np.abs(g_plain).max())
 
 
@@ -150,9 +158,9 @@ def test_low_rank_eig_exact_on_low_rank_operator():
 
 # ------------------------------------------------------------------ Hutchinson
 
-def test_hutchinson_within_standard_errors(tmp_path):
+def test_hutchinson_within_standard_errors(tmp_path, xp):
     png = tmp_path / "hutch.png"
-    out = hutchinson.main(CPU + ["--n", "120", "--probes", "50", "400", "--plot", str(png)])
+    out = hutchinson.main(device(xp) + ["--n", "120", "--probes", "50", "400", "--plot", str(png)])
     H = out["hessian"]
     assert np.allclose(H, H.T, atol=1e-12)
     for row in out["rows"]:
@@ -166,14 +174,14 @@ def test_hutchinson_within_standard_errors(tmp_path):
     assert _is_png(png)
 
 
-def test_hutchinson_batched_equals_single_hvps():
-    f, x = hutchinson.make_problem(40, seed=2)
-    Z = hutchinson.rademacher(8, 40, seed=5)
+def test_hutchinson_batched_equals_single_hvps(xp):
+    f, x = hutchinson.make_problem(40, xp=xp, seed=2)
+    Z = xp.asarray(hutchinson.rademacher(8, 40, seed=5))
     batched = gpuad.hvp(f, x, Z, batched=True)
-    single = np.stack([gpuad.hvp(f, x, z) for z in Z])
-    np.testing.assert_allclose(batched, single, rtol=1e-12, atol=1e-12)
+    single = np.stack([host(gpuad.hvp(f, x, z)) for z in Z])
+    np.testing.assert_allclose(host(batched), single, rtol=1e-12, atol=1e-12)
     tr, diag, _, _ = hutchinson.hutchinson(f, x, Z)
-    assert math.isclose(tr, float(np.sum(Z * single) / 8), rel_tol=1e-12)
+    assert math.isclose(float(tr), float(np.sum(host(Z) * single) / 8), rel_tol=1e-12)
 
 
 @pytest.mark.parametrize("module", [newton_cg_logreg, trust_region, inverse_diffusion,

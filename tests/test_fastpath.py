@@ -2,6 +2,8 @@
 
 Each is checked against the Python path it stands in for: the same kernel, the same bits.
 The reference result comes from the host launcher with its C entry points switched off.
+Host-only by nature: the C entry points belong to the host launcher, and CuPy arrays never
+reach them (tests/test_gpu_path.py shows a GPU sweep does not touch them).
 """
 import contextlib
 import os

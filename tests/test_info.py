@@ -89,3 +89,19 @@ def test_device_module_launches_on_gpu(tmp_path):
     mod.get_function("scale<double>")((1,), (32,), (x, np.float64(2.0), np.int64(5)))
     assert device.array_module(x) is cupy
     np.testing.assert_array_equal(cupy.asnumpy(x), [0, 2, 4, 6, 8])
+
+
+def test_info_on_a_device_reports_nvrtc_through_cupy(fake_cupy, monkeypatch):
+    from gpuad import __main__ as cli
+    monkeypatch.setattr(device, "device_unavailable_reason", lambda: None)
+    lines = cli.info_lines()
+    assert "backend: CUDA (CuPy 14.2.0)" in lines
+    assert "NVRTC (CuPy): 13.0 (CuPy's JIT compiles)" in lines
+    assert any(line.startswith("device: fake_cupy device (NumPy) (sm_90)") for line in lines)
+
+    def no_headers(*a, **k):
+        raise RuntimeError("Failed to find CUDA headers")
+    monkeypatch.setattr(fake_cupy, "arange", no_headers)
+    line = next(x for x in cli.info_lines() if x.startswith("NVRTC (CuPy)"))
+    assert "compiling fails (RuntimeError: Failed to find CUDA headers)" in line
+    assert "cuda-cudart-dev" in line

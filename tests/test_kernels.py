@@ -1,5 +1,6 @@
 """Every kernel instantiation the engine declares (what the NVRTC gate compiles) is executed
-on the CPU here and checked, so none is only compiled.
+and checked, so none is only compiled: on the CPU, and on a GPU through CuPy (``xp``; the
+references are computed on the CPU either way).
 
 References: forward kernels against NumPy; a derivative of order K against central
 differences of the order K-1 kernel (itself checked), down to NumPy's f; fused kernels
@@ -10,6 +11,7 @@ the real axis give the complex derivative.
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 
@@ -19,6 +21,9 @@ import pytest
 import gpuad  # noqa: F401  (declares the instantiations)
 from gpuad import runtime
 from gpuad.primitives import elementwise as E
+from gpuad.runtime import launch
+
+from _xp import host
 
 NAME = re.compile(r"(\w+)<ops::(\w+), (float|double|gpuad::Complex<float>|gpuad::Complex<double>)"
                   r"(?:, (\d+))?(?:, (\d+))?>")
@@ -43,8 +48,11 @@ def source(kernel):
     return E.COMPLEX_SOURCE if "Complex" in kernel else E.SOURCE
 
 
-def call(kernel, *args):
-    runtime.get_kernel(source(kernel), kernel, "cpu")((1,), (1,), args)
+def call(kernel, *args, xp=np):
+    """One thread of ``kernel`` over ``args`` (arrays of ``xp``) on ``xp``'s device."""
+    dev = launch.of_module(xp)
+    dev.call(runtime.get_kernel(source(kernel), kernel, dev.device), (1,), (1,),
+             dev.arguments(args))
 
 
 def T_of(T):
@@ -103,16 +111,18 @@ def close(got, want, rtol):
 
 # ---------------------------------------------------------------- one check per kernel family
 
-def run(kind, op, T, a, b):
-    """Launch instantiation (kind, op, T, a, b) on fixed inputs; return its outputs."""
+def run(kind, op, T, a, b, xp=np):
+    """Launch instantiation (kind, op, T, a, b) on fixed inputs (arrays of ``xp``); return
+    its outputs."""
     dt = T_of(T)
     cplx = np.dtype(dt).kind == "c"
     x, y = (XC, YC) if cplx else (X, Y)
-    x, y = x.astype(dt), y.astype(dt)
-    t, t2, g = (a.astype(dt) for a in lanes(cplx))
+    x, y = xp.asarray(x.astype(dt)), xp.asarray(y.astype(dt))
+    t, t2, g = (xp.asarray(a.astype(dt)) for a in lanes(cplx))
     name = f"{kind}<ops::{E.UNARY.get(op, E.BINARY.get(op))[0]}, {T}" + \
         (f", {a}" if a is not None else "") + (f", {b}" if b is not None else "") + ">"
-    e = lambda s: np.empty(s, dt)   # noqa: E731
+    e = lambda s: xp.empty(s, dt)   # noqa: E731
+    call = functools.partial(globals()["call"], xp=xp)
     if kind == "unary_fwd":
         out = e(N)
         call(name, x, out, N)
@@ -122,7 +132,7 @@ def run(kind, op, T, a, b):
         call(name, x, t, out, N, L)
         return [out]
     if kind == "unary_vjp":
-        plain, acc, one = e(N), np.ones(N, dt), e(N)
+        plain, acc, one = e(N), xp.ones(N, dt), e(N)
         call(name, x, g, plain, N, 1, I32(0), I32(1))
         call(name, x, g, acc, N, 1, I32(1), I32(1))            # accumulate
         call(name, x, g[:1].copy(), one, N, 1, I32(0), I32(0))  # broadcast cotangent
@@ -211,8 +221,8 @@ def test_every_declared_instantiation_has_a_case():
 
 
 @pytest.mark.parametrize("kind,op,T,a,b", CASES)
-def test_kernel(kind, op, T, a, b):
-    got = run(kind, op, T, a, b)
+def test_kernel(kind, op, T, a, b, xp):
+    got = [host(r) for r in run(kind, op, T, a, b, xp)]
     if T == double_of(T):
         want = reference(kind, op, a, b, "Complex" in T)
         rtol = 1e-6     # one central difference of an exact kernel: ~1e-10 truncation

@@ -4,13 +4,15 @@ Each expands over the row's shapes into: forward in each of the row's dtypes (fl
 float32; complex128 and complex64 for complex rows) against the float64 (complex128) NumPy
 reference, a non-contiguous input, and check_grads to the row's order in both modes
 (forward against central differences, reverse against forward by the dot product), in
-float64 and, for complex rows, in complex128 (real and imaginary directions).
+float64 and, for complex rows, in complex128 (real and imaginary directions); each of
+these on NumPy arrays and on CuPy arrays (ids ``cupy-...``, marked ``gpu``).
 """
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from gpuad import tree
 from gpuad.testing import check_grads
 
 from op_table import TABLE, complexify
@@ -32,28 +34,33 @@ def _kind_dtype(dt, kind):
                      ("c", True): np.complex64, ("c", False): np.complex128}[kind, single])
 
 
-def _noncontiguous(a):
+def _noncontiguous(a, xp):
     # The same values, laid out with a stride of 2 (a view into a larger buffer).
-    big = np.empty(a.shape + (2,), dtype=a.dtype)
+    big = xp.empty(a.shape + (2,), dtype=a.dtype)
     big[..., 0] = a
     return big[..., 0]
 
 
 def _host(x):
-    x = np.asarray(x.get() if hasattr(x, "get") else x)
-    return x
+    if isinstance(x, (list, tuple)):
+        return np.asarray([_host(v) for v in x])
+    return np.asarray(x.get() if hasattr(x, "get") else x)
 
 
-def _check_forward(row, shapes, dt, layout):
+def _check_forward(row, shapes, dt, layout, xp):
     rng = np.random.default_rng(0)
     cplx = np.dtype(dt).kind == "c"
     args = _args(row, shapes, rng, cplx)
     want = np.asarray(row.ref(*args))
     want = want.astype(np.complex128 if want.dtype.kind == "c" else np.float64)
-    inputs = [a.astype(_kind_dtype(dt, a.dtype.kind)) for a in args]
+    inputs = [xp.asarray(a.astype(_kind_dtype(dt, a.dtype.kind))) for a in args]
     if layout == "strided":
-        inputs = [_noncontiguous(a) for a in inputs]
-    got = _host(row.fun(*inputs))
+        inputs = [_noncontiguous(a, xp) for a in inputs]
+    out = row.fun(*inputs)
+    if xp is not np:       # results live where the inputs live
+        for leaf in tree.flatten(out)[0]:
+            assert type(leaf) is xp.ndarray, f"{type(leaf)} from CuPy inputs"
+    got = _host(out)
     assert got.shape == want.shape, (got.shape, want.shape)
     expect = _kind_dtype(dt, want.dtype.kind)
     assert got.dtype == expect, f"result dtype {got.dtype}, inputs {dt}"
@@ -62,9 +69,9 @@ def _check_forward(row, shapes, dt, layout):
     np.testing.assert_array_less(np.abs(got - want), rtol * scale * 4 + 1e-300)
 
 
-def _check_grads(row, shapes, dt):
+def _check_grads(row, shapes, dt, xp):
     rng = np.random.default_rng(1)
-    args = _args(row, shapes, rng, np.dtype(dt).kind == "c")
+    args = [xp.asarray(a) for a in _args(row, shapes, rng, np.dtype(dt).kind == "c")]
     check_grads(row.fun, args, order=row.order, modes=("fwd", "rev"))
 
 
@@ -84,11 +91,11 @@ def _make(row):
                                       id=f"grad{row.order}{tag}-{sid}"))
 
     @pytest.mark.parametrize("kind,shapes,dt,layout", cases)
-    def test(kind, shapes, dt, layout):
+    def test(kind, shapes, dt, layout, xp):
         if kind == "fwd":
-            _check_forward(row, shapes, dt, layout)
+            _check_forward(row, shapes, dt, layout, xp)
         else:
-            _check_grads(row, shapes, dt)
+            _check_grads(row, shapes, dt, xp)
     test.__name__ = f"test_{row.name}"
     return test
 

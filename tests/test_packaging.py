@@ -1,4 +1,7 @@
-"""The wheel ships the CUDA sources and the runtime finds them through importlib.resources."""
+"""The wheel ships the CUDA sources and the runtime finds them through importlib.resources.
+
+These use a sources-only wheel (GPUAD_WHEEL_PREBUILT=0): everything compiles on first use.
+tests/test_prebuilt.py covers a wheel with the kernels compiled ahead of time."""
 from __future__ import annotations
 
 import os
@@ -16,9 +19,11 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 def wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("wheel")
     r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out),
-                        str(ROOT)], capture_output=True, text=True)
+                        str(ROOT)], capture_output=True, text=True,
+                       env={**os.environ, "GPUAD_WHEEL_PREBUILT": "0"})
     assert r.returncode == 0, r.stderr[-2000:]
     (whl,) = out.glob("gpuad-*.whl")
+    assert whl.name.endswith("-py3-none-any.whl")       # sources only: a pure wheel
     return whl
 
 

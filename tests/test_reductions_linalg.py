@@ -1,6 +1,6 @@
 """Conventions and errors of the reductions and linear algebra that the op table cannot
 state: ties in max/min, products with zeros, stable logsumexp, slogdet's sign, and the
-messages of bad axes and mismatched shapes."""
+messages of bad axes and mismatched shapes; each on NumPy and on CuPy arrays (``xp``)."""
 from __future__ import annotations
 
 import numpy as np
@@ -11,33 +11,44 @@ import gpuad.numpy as gnp
 from gpuad import nn
 from gpuad.taylor import taylor
 
+from _xp import host, on
+
+
+def eq(got, want):
+    np.testing.assert_array_equal(host(got), host(want))
+
+
+def allclose(got, want, **kw):
+    np.testing.assert_allclose(host(got), host(want), **kw)
+
 
 # ------------------------------------------------------------------ ties split evenly
 
-def test_max_ties_split_the_gradient_evenly():
-    g = gpuad.grad(lambda x: gnp.max(x))(np.array([1.0, 3.0, 3.0]))
-    np.testing.assert_array_equal(g, [0.0, 0.5, 0.5])
-    x = np.array([[1.0, 2.0, 2.0], [5.0, 5.0, 5.0]])
-    g = gpuad.grad(lambda x: gnp.sum(gnp.max(x, axis=1) * np.array([1.0, 3.0])))(x)
-    np.testing.assert_array_equal(g, [[0.0, 0.5, 0.5], [1.0, 1.0, 1.0]])
+def test_max_ties_split_the_gradient_evenly(xp):
+    g = gpuad.grad(lambda x: gnp.max(x))(xp.asarray([1.0, 3.0, 3.0]))
+    on(xp, g)
+    eq(g, [0.0, 0.5, 0.5])
+    x = xp.asarray([[1.0, 2.0, 2.0], [5.0, 5.0, 5.0]])
+    g = gpuad.grad(lambda x: gnp.sum(gnp.max(x, axis=1) * xp.asarray([1.0, 3.0])))(x)
+    eq(g, [[0.0, 0.5, 0.5], [1.0, 1.0, 1.0]])
 
 
-def test_min_and_amax_ties_in_forward_and_reverse_mode():
-    x = np.array([[4.0, 1.0], [1.0, 4.0]])
+def test_min_and_amax_ties_in_forward_and_reverse_mode(xp):
+    x = xp.asarray([[4.0, 1.0], [1.0, 4.0]])
     g = gpuad.grad(lambda x: gnp.min(x))(x)
-    np.testing.assert_array_equal(g, [[0.0, 0.5], [0.5, 0.0]])
+    eq(g, [[0.0, 0.5], [0.5, 0.0]])
     # Forward mode: the tangent of a tied max is the mean of the tied tangents.
     _, t = gpuad.jvp(lambda x: gnp.amax(x, axis=0, keepdims=True), (x,),
-                     (np.array([[1.0, 2.0], [3.0, 6.0]]),))
-    np.testing.assert_array_equal(t, [[1.0, 6.0]])
-    _, t = gpuad.jvp(gnp.max, (np.full(4, 2.0),), (np.array([1.0, 2.0, 3.0, 6.0]),))
+                     (xp.asarray([[1.0, 2.0], [3.0, 6.0]]),))
+    eq(t, [[1.0, 6.0]])
+    _, t = gpuad.jvp(gnp.max, (xp.full(4, 2.0),), (xp.asarray([1.0, 2.0, 3.0, 6.0]),))
     assert float(t) == 3.0
 
 
-def test_tie_split_sums_to_one_and_has_zero_hessian():
-    x = np.array([3.0, 3.0, 3.0])
-    np.testing.assert_allclose(gpuad.grad(gnp.max)(x), [1 / 3] * 3, rtol=1e-15)
-    np.testing.assert_array_equal(gpuad.hessian(gnp.max)(x), np.zeros((3, 3)))
+def test_tie_split_sums_to_one_and_has_zero_hessian(xp):
+    x = xp.asarray([3.0, 3.0, 3.0])
+    allclose(gpuad.grad(gnp.max)(x), [1 / 3] * 3, rtol=1e-15)
+    eq(gpuad.hessian(gnp.max)(x), np.zeros((3, 3)))
 
 
 # ------------------------------------------------------------------ prod with zeros
@@ -47,94 +58,100 @@ def _prod_others(x):
 
 
 @pytest.mark.parametrize("x", [[2.0, 0.0, 3.0], [0.0, 0.0, 3.0], [0.0], [5.0, -1.0, 0.0, 2.0]])
-def test_prod_gradient_is_exact_at_zeros(x):
-    x = np.array(x)
-    g = gpuad.grad(gnp.prod)(x)
-    np.testing.assert_array_equal(g, _prod_others(x))
-    assert np.all(np.isfinite(gpuad.hessian(gnp.prod)(x)))
+def test_prod_gradient_is_exact_at_zeros(x, xp):
+    g = gpuad.grad(gnp.prod)(xp.asarray(x))
+    eq(g, _prod_others(np.array(x)))
+    assert np.all(np.isfinite(host(gpuad.hessian(gnp.prod)(xp.asarray(x)))))
 
 
-def test_prod_hessian_with_one_zero():
-    h = gpuad.hessian(gnp.prod)(np.array([2.0, 0.0, 3.0]))
-    np.testing.assert_array_equal(h, [[0.0, 3.0, 0.0], [3.0, 0.0, 2.0], [0.0, 2.0, 0.0]])
+def test_prod_hessian_with_one_zero(xp):
+    h = gpuad.hessian(gnp.prod)(xp.asarray([2.0, 0.0, 3.0]))
+    eq(h, [[0.0, 3.0, 0.0], [3.0, 0.0, 2.0], [0.0, 2.0, 0.0]])
 
 
-def test_prod_along_an_axis_with_zeros():
+def test_prod_along_an_axis_with_zeros(xp):
     x = np.array([[0.0, 2.0, 3.0, 4.0, 5.0], [1.0, 2.0, 0.0, 0.0, 5.0]])
-    g = gpuad.grad(lambda x: gnp.sum(gnp.prod(x, axis=1)))(x)
-    np.testing.assert_array_equal(g, np.stack([_prod_others(r) for r in x]))
+    g = gpuad.grad(lambda x: gnp.sum(gnp.prod(x, axis=1)))(xp.asarray(x))
+    eq(g, np.stack([_prod_others(r) for r in x]))
 
 
 # ------------------------------------------------------------------ stability
 
-def test_logsumexp_and_softmax_do_not_overflow():
-    x = np.array([1000.0, 1000.0, -np.inf])
+def test_logsumexp_and_softmax_do_not_overflow(xp):
+    x = xp.asarray([1000.0, 1000.0, -np.inf])
     assert float(gnp.logsumexp(x)) == pytest.approx(1000.0 + np.log(2.0), rel=1e-15)
-    np.testing.assert_allclose(gpuad.grad(gnp.logsumexp)(x), [0.5, 0.5, 0.0])
-    np.testing.assert_allclose(nn.softmax(np.array([800.0, 0.0], dtype=np.float32)), [1.0, 0.0])
-    assert float(gnp.logsumexp(np.array([-np.inf, -np.inf]))) == -np.inf
+    allclose(gpuad.grad(gnp.logsumexp)(x), [0.5, 0.5, 0.0])
+    allclose(nn.softmax(xp.asarray([800.0, 0.0], dtype=np.float32)), [1.0, 0.0])
+    assert float(gnp.logsumexp(xp.asarray([-np.inf, -np.inf]))) == -np.inf
 
 
 # ------------------------------------------------------------------ linear algebra
 
-def test_slogdet_sign_and_gradient():
-    a = np.array([[-2.0, 1.0], [0.0, 3.0]])
+def test_slogdet_sign_and_gradient(xp):
+    ah = np.array([[-2.0, 1.0], [0.0, 3.0]])
+    a = xp.asarray(ah)
     sign, logdet = gnp.linalg.slogdet(a)
     assert float(sign) == -1.0 and float(logdet) == pytest.approx(np.log(6.0))
     assert float(gnp.linalg.slogdet(a).logabsdet) == float(logdet)
     g = gpuad.grad(lambda a: gnp.linalg.slogdet(a)[1])(a)
-    np.testing.assert_allclose(g, np.linalg.inv(a).T, rtol=1e-14)
+    on(xp, g)
+    allclose(g, np.linalg.inv(ah).T, rtol=1e-14)
 
 
-def test_logdet_hvp_forward_over_reverse():
+def test_logdet_hvp_forward_over_reverse(xp):
     # d^2 log|det A| [V, .] = -A^-T V^T A^-T
     rng = np.random.default_rng(0)
     a = rng.uniform(-0.3, 0.3, (3, 3)) + 2 * np.eye(3)
     v = rng.standard_normal((2, 3, 3))
-    hv = gpuad.hvp(lambda a: gnp.linalg.slogdet(a)[1], a, v, batched=True)
+    hv = gpuad.hvp(lambda a: gnp.linalg.slogdet(a)[1], xp.asarray(a), xp.asarray(v),
+                   batched=True)
+    on(xp, hv)
     ai = np.linalg.inv(a)
-    np.testing.assert_allclose(hv, [-(ai @ vk @ ai).T for vk in v], rtol=1e-12, atol=1e-14)
+    allclose(hv, [-(ai @ vk @ ai).T for vk in v], rtol=1e-12, atol=1e-14)
 
 
-def test_cholesky_gradient_is_symmetric():
+def test_cholesky_gradient_is_symmetric(xp):
     rng = np.random.default_rng(0)
     b = rng.standard_normal((3, 3))
     a = b @ b.T + 3 * np.eye(3)
-    g = gpuad.grad(lambda a: gnp.sum(gnp.linalg.cholesky(a) * np.arange(9.0).reshape(3, 3)))(a)
-    np.testing.assert_allclose(g, g.T, rtol=1e-14)
+    w = xp.arange(9.0).reshape(3, 3)
+    g = host(gpuad.grad(lambda a: gnp.sum(gnp.linalg.cholesky(a) * w))(xp.asarray(a)))
+    allclose(g, g.T, rtol=1e-14)
 
 
-def test_traced_matmul_operator_and_numpy_dispatch():
-    a, b = np.array([[1.0, 2.0]]), np.array([[3.0], [4.0]])
-    np.testing.assert_array_equal(gpuad.grad(lambda a: gnp.sum(a @ b))(a), [[3.0, 4.0]])
-    np.testing.assert_array_equal(gpuad.grad(lambda b: gnp.sum(a @ b))(b), [[1.0], [2.0]])
+def test_traced_matmul_operator_and_numpy_dispatch(xp):
+    a, b = xp.asarray([[1.0, 2.0]]), xp.asarray([[3.0], [4.0]])
+    eq(gpuad.grad(lambda a: gnp.sum(a @ b))(a), [[3.0, 4.0]])
+    eq(gpuad.grad(lambda b: gnp.sum(a @ b))(b), [[1.0], [2.0]])
     # NumPy functions on traced arrays route to gpuad (numpy.linalg too).
-    g = gpuad.grad(lambda a: np.linalg.det(a))(np.array([[2.0, 1.0], [0.0, 3.0]]))
+    g = gpuad.grad(lambda a: np.linalg.det(a))(xp.asarray([[2.0, 1.0], [0.0, 3.0]]))
+    on(xp, g)
     # The cofactor matrix through an SVD: its backward error (n eps ||a||) times ||a||.
-    np.testing.assert_allclose(g, [[3.0, 0.0], [-1.0, 2.0]], rtol=0, atol=2 * 2.2e-16 * 3.7**2)
+    np.testing.assert_allclose(host(g), [[3.0, 0.0], [-1.0, 2.0]], rtol=0,
+                               atol=2 * 2.2e-16 * 3.7**2)
 
 
 @pytest.mark.parametrize("spec,n", [("ii->i", 1), ("ij,jk->ik", 2), ("ij,jk,kl->il", 3)])
-def test_einsum_taylor_coefficients_match_nested_jvp(spec, n):
-    a = np.arange(9.0).reshape(3, 3) / 4 + np.eye(3)
-    v = np.linspace(-1.0, 1.0, 9).reshape(3, 3)
+def test_einsum_taylor_coefficients_match_nested_jvp(spec, n, xp):
+    a = xp.asarray(np.arange(9.0).reshape(3, 3) / 4 + np.eye(3))
+    v = xp.asarray(np.linspace(-1.0, 1.0, 9).reshape(3, 3))
 
     def f(a):
         return gnp.einsum(spec, *[a] * n)
     c = taylor(f, a, v, order=3)
     d2 = gpuad.jvp(lambda a: gpuad.jvp(f, (a,), (v,))[1], (a,), (v,))[1]
-    np.testing.assert_allclose(c[1], gpuad.jvp(f, (a,), (v,))[1], rtol=1e-13)
-    np.testing.assert_allclose(c[2], d2 / 2, rtol=1e-13, atol=1e-13)
+    allclose(c[1], gpuad.jvp(f, (a,), (v,))[1], rtol=1e-13)
+    allclose(c[2], d2 / 2, rtol=1e-13, atol=1e-13)
 
 
-def test_gradients_read_nothing_back_to_the_host():
-    a = np.array([[2.0, 0.5], [0.1, 3.0]])
+def test_gradients_read_nothing_back_to_the_host(xp):
+    a = xp.asarray([[2.0, 0.5], [0.1, 3.0]])
 
     def f(a):
         return (gnp.logsumexp(a) + gnp.max(a) + gnp.prod(a) + gnp.std(a)
                 + gnp.linalg.slogdet(a)[1] + gnp.sum(gnp.sort(a @ a)))
     with gpuad.profile() as prof:
-        gpuad.hvp(f, a, np.ones((2, 2)))
+        gpuad.hvp(f, a, xp.ones((2, 2)))
     assert prof.host_reads == []
 
 
@@ -147,8 +164,8 @@ def test_gradients_read_nothing_back_to_the_host():
     lambda x: gnp.cumsum(x, axis=3), lambda x: gnp.sort(x, axis=3),
     lambda x: gnp.linalg.norm(x, axis=3), lambda x: nn.softmax(x, axis=3),
 ])
-def test_bad_axis_raises_axis_error_naming_it(call):
-    x = np.ones((2, 3))
+def test_bad_axis_raises_axis_error_naming_it(call, xp):
+    x = xp.ones((2, 3))
     with pytest.raises(np.exceptions.AxisError, match=r"axis -?[34] is out of bounds"):
         call(x)
     with pytest.raises(np.exceptions.AxisError, match=r"axis -?[34] is out of bounds"):
@@ -156,29 +173,29 @@ def test_bad_axis_raises_axis_error_naming_it(call):
 
 
 @pytest.mark.parametrize("f", [gnp.matmul, lambda a, b: a @ b, gnp.dot])
-def test_matmul_shape_mismatch_names_both_shapes(f):
-    a, b = np.ones((2, 3)), np.ones((2, 4))
+def test_matmul_shape_mismatch_names_both_shapes(f, xp):
+    a, b = xp.ones((2, 3)), xp.ones((2, 4))
     with pytest.raises(ValueError, match=r"\(2, 3\) and \(2, 4\)"):
         gpuad.grad(lambda a: gnp.sum(f(a, b)))(a)
     with pytest.raises(ValueError, match=r"\(2, 3\) and \(2, 4\)"):
         gnp.matmul(a, b)
 
 
-def test_matmul_batch_mismatch_and_0d_operands():
+def test_matmul_batch_mismatch_and_0d_operands(xp):
     with pytest.raises(ValueError, match=r"\(2, 2, 3\) and \(3, 3, 2\)"):
-        gnp.matmul(np.ones((2, 2, 3)), np.ones((3, 3, 2)))
+        gnp.matmul(xp.ones((2, 2, 3)), xp.ones((3, 3, 2)))
     with pytest.raises(ValueError, match=r"\(\) and \(3,\)"):
-        gnp.matmul(np.ones(()), np.ones(3))
+        gnp.matmul(xp.ones(()), xp.ones(3))
 
 
-def test_einsum_and_linalg_errors():
+def test_einsum_and_linalg_errors(xp):
     with pytest.raises(ValueError, match="2 operands"):
-        gnp.einsum("ij,jk", np.ones((2, 2)))
+        gnp.einsum("ij,jk", xp.ones((2, 2)))
     with pytest.raises(ValueError, match=r"label 'j'"):
-        gnp.einsum("ij,jk", np.ones((2, 3)), np.ones((2, 2)))
+        gnp.einsum("ij,jk", xp.ones((2, 3)), xp.ones((2, 2)))
     with pytest.raises(np.linalg.LinAlgError, match="square"):
-        gnp.linalg.inv(np.ones((2, 3)))
+        gnp.linalg.inv(xp.ones((2, 3)))
     with pytest.raises(ValueError, match=r"\(3, 3\).*\(2,\)"):
-        gnp.linalg.solve(np.eye(3), np.ones(2))
+        gnp.linalg.solve(xp.eye(3), xp.ones(2))
     with pytest.raises(ValueError, match="invalid norm order 'nucl' for matrices"):
-        gnp.linalg.norm(np.eye(2), "nucl")
+        gnp.linalg.norm(xp.eye(2), "nucl")

@@ -1,4 +1,5 @@
-"""Second order: HVPs (single and batched), Hessians, Jacobians, Taylor mode, launch counts."""
+"""Second order: HVPs (single and batched), Hessians, Jacobians, Taylor mode, launch counts;
+each test on NumPy and on CuPy arrays (``xp``, conftest.py)."""
 from __future__ import annotations
 
 import math
@@ -9,69 +10,72 @@ import pytest
 import gpuad
 import gpuad.numpy as gnp
 
+from _xp import close, host, on
 
-def logreg_problem(n=40, d=6, lam=0.3, seed=0):
+
+def logreg_problem(xp, n=40, d=6, lam=0.3, seed=0):
     rng = np.random.default_rng(seed)
     A = rng.standard_normal((n, d))
     y = (rng.random(n) < 0.5).astype(np.float64)
+    Ad, yd = xp.asarray(A), xp.asarray(y)
 
     def loss(w):
-        z = A @ w
-        return gnp.sum(gnp.softplus(z) - y * z) + 0.5 * lam * gnp.sum(w * w)
+        z = Ad @ w
+        return gnp.sum(gnp.softplus(z) - yd * z) + 0.5 * lam * gnp.sum(w * w)
     return A, y, lam, loss
 
 
-def test_hvp_logistic_regression_closed_form():
-    A, y, lam, loss = logreg_problem()
+def test_hvp_logistic_regression_closed_form(xp):
+    A, y, lam, loss = logreg_problem(xp)
     w = np.random.default_rng(1).standard_normal(A.shape[1]) * 0.3
     s = 1 / (1 + np.exp(-A @ w))
     H = A.T @ np.diag(s * (1 - s)) @ A + lam * np.eye(A.shape[1])
     v = np.random.default_rng(2).standard_normal(A.shape[1])
-    np.testing.assert_allclose(gpuad.hvp(loss, w, v), H @ v, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(gpuad.hessian(loss)(w), H, rtol=1e-12, atol=1e-12)
+    close(gpuad.hvp(loss, xp.asarray(w), xp.asarray(v)), H @ v, xp, rtol=1e-12, atol=1e-12)
+    close(gpuad.hessian(loss)(xp.asarray(w)), H, xp, rtol=1e-12, atol=1e-12)
 
 
-def test_hvp_of_sum_tanh_squared_on_a_matrix():
+def test_hvp_of_sum_tanh_squared_on_a_matrix(xp):
     X = np.random.default_rng(0).uniform(-1.5, 1.5, (3, 4))
     V = np.random.default_rng(1).standard_normal((3, 4))
     t = np.tanh(X)
     # d2/dx2 tanh(x)^2 = 2 (1 - t^2)(1 - 3 t^2): the Hessian is diagonal
     want = 2 * (1 - t ** 2) * (1 - 3 * t ** 2) * V
-    got = gpuad.hvp(lambda X: gnp.sum(gnp.tanh(X) ** 2), X, V)
+    got = gpuad.hvp(lambda X: gnp.sum(gnp.tanh(X) ** 2), xp.asarray(X), xp.asarray(V))
     assert got.shape == X.shape
-    np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-14)
+    close(got, want, xp, rtol=1e-13, atol=1e-14)
 
 
-def test_hvp_against_finite_differences_of_the_gradient():
+def test_hvp_against_finite_differences_of_the_gradient(xp):
     def f(x):
         return gnp.sum(gnp.sin(x) * gnp.exp(0.3 * x)) * gnp.sum(x ** 2) + gnp.sum(gnp.log1p(x * x))
-    x = np.random.default_rng(0).standard_normal(7)
-    v = np.random.default_rng(1).standard_normal(7)
+    x = xp.asarray(np.random.default_rng(0).standard_normal(7))
+    v = xp.asarray(np.random.default_rng(1).standard_normal(7))
     g = gpuad.grad(f)
     eps = 1e-6
     fd = (g(x + eps * v) - g(x - eps * v)) / (2 * eps)
-    np.testing.assert_allclose(gpuad.hvp(f, x, v), fd, rtol=1e-6, atol=1e-6)
+    close(gpuad.hvp(f, x, v), fd, xp, rtol=1e-6, atol=1e-6)
 
 
-def test_hessian_is_symmetric_in_its_action():
+def test_hessian_is_symmetric_in_its_action(xp):
     def f(x):
         return gnp.sum(gnp.tanh(x[:-1] * x[1:])) + gnp.sum(x ** 4) / 4
     rng = np.random.default_rng(5)
-    x, u, v = rng.standard_normal((3, 6))
+    x, u, v = xp.asarray(rng.standard_normal((3, 6)))
     assert float(u @ gpuad.hvp(f, x, v)) == pytest.approx(float(v @ gpuad.hvp(f, x, u)), rel=1e-13)
 
 
-def test_batched_equals_stacked_and_launches_do_not_grow_with_k():
-    A, y, lam, loss = logreg_problem(n=30, d=5)
+def test_batched_equals_stacked_and_launches_do_not_grow_with_k(xp):
+    A, y, lam, loss = logreg_problem(xp, n=30, d=5)
 
     def f(w):   # elementwise plus reductions
         return gnp.sum(gnp.sigmoid(w) * w ** 2) + gnp.sum(gnp.exp(-w)) + loss(w)
-    w = np.random.default_rng(3).standard_normal(5)
-    V = np.random.default_rng(4).standard_normal((16, 5))
+    w = xp.asarray(np.random.default_rng(3).standard_normal(5))
+    V = xp.asarray(np.random.default_rng(4).standard_normal((16, 5)))
     batched = gpuad.hvp(f, w, V, batched=True)
-    stacked = np.stack([gpuad.hvp(f, w, v) for v in V])
+    stacked = np.stack([host(gpuad.hvp(f, w, v)) for v in V])
     assert batched.shape == (16, 5)
-    np.testing.assert_allclose(batched, stacked, rtol=1e-13, atol=1e-13)
+    close(batched, stacked, xp, rtol=1e-13, atol=1e-13)
 
     with gpuad.profile() as p16:
         gpuad.hvp(f, w, V, batched=True)
@@ -85,12 +89,12 @@ def test_batched_equals_stacked_and_launches_do_not_grow_with_k():
     assert any(k == "sigmoid_vjp_dual" for k in duals)
 
 
-def test_batched_hvp_chunks_agree():
+def test_batched_hvp_chunks_agree(xp):
     f = lambda x: gnp.sum(gnp.tanh(x) ** 3 * x)   # noqa: E731
-    x = np.linspace(-1, 1, 4)
-    V = np.random.default_rng(0).standard_normal((7, 4))
-    np.testing.assert_allclose(gpuad.hvp(f, x, V, batched=True, chunk=3),
-                               gpuad.hvp(f, x, V, batched=True), rtol=1e-14)
+    x = xp.linspace(-1, 1, 4)
+    V = xp.asarray(np.random.default_rng(0).standard_normal((7, 4)))
+    close(gpuad.hvp(f, x, V, batched=True, chunk=3), gpuad.hvp(f, x, V, batched=True), xp,
+          rtol=1e-14)
 
 
 def test_batched_hvp_chunks_replay_constants_of_linear_primitives():
@@ -104,84 +108,88 @@ def test_batched_hvp_chunks_replay_constants_of_linear_primitives():
                                np.diag(2 * np.cos(2 * (x + c))), rtol=1e-13, atol=1e-15)
 
 
-def test_hessian_of_a_pytree_input():
+def test_hessian_of_a_pytree_input(xp):
     def f(p):
         return gnp.sum(gnp.sin(p["a"]) * p["b"][0]) + gnp.sum(p["b"] ** 3)
-    p = {"a": np.array([0.3, 0.5]), "b": np.array([1.0, 2.0])}
+    p = {"a": xp.asarray([0.3, 0.5]), "b": xp.asarray([1.0, 2.0])}
     H = gpuad.hessian(f)(p)
-    np.testing.assert_allclose(H["a"]["a"], np.diag(-np.sin(p["a"]) * 1.0), rtol=1e-14)
-    np.testing.assert_allclose(H["a"]["b"], [[math.cos(0.3), 0], [math.cos(0.5), 0]], rtol=1e-14)
-    np.testing.assert_allclose(H["b"]["a"], H["a"]["b"].T, rtol=1e-14)
-    np.testing.assert_allclose(H["b"]["b"], np.diag([6.0, 12.0]), rtol=1e-14)
+    on(xp, H)
+    close(H["a"]["a"], np.diag(-np.sin([0.3, 0.5]) * 1.0), xp, rtol=1e-14)
+    close(H["a"]["b"], [[math.cos(0.3), 0], [math.cos(0.5), 0]], xp, rtol=1e-14)
+    close(H["b"]["a"], host(H["a"]["b"]).T, xp, rtol=1e-14)
+    close(H["b"]["b"], np.diag([6.0, 12.0]), xp, rtol=1e-14)
 
 
-def test_hvp_of_a_pytree():
+def test_hvp_of_a_pytree(xp):
     f = lambda p: gnp.sum(p[0] ** 2 * p[1])   # noqa: E731
-    x = (np.array([1.0, 2.0]), np.array([3.0, 4.0]))
-    v = (np.array([1.0, 0.0]), np.array([0.0, 1.0]))
+    x = (xp.asarray([1.0, 2.0]), xp.asarray([3.0, 4.0]))
+    v = (xp.asarray([1.0, 0.0]), xp.asarray([0.0, 1.0]))
     hv = gpuad.hvp(f, x, v)
     # H = [[2 diag(b), 2 diag(a)], [2 diag(a), 0]]
-    np.testing.assert_allclose(hv[0], [6.0, 4.0])
-    np.testing.assert_allclose(hv[1], [2.0, 0.0])
+    close(hv[0], [6.0, 4.0], xp)
+    close(hv[1], [2.0, 0.0], xp)
 
 
 @pytest.mark.parametrize("shape_in,shape_out", [((3,), (5,)), ((5,), (2,)), ((2, 2), (3,))])
-def test_jacfwd_jacrev_jacobian_agree_on_non_square_maps(shape_in, shape_out):
+def test_jacfwd_jacrev_jacobian_agree_on_non_square_maps(shape_in, shape_out, xp):
     rng = np.random.default_rng(0)
     m = int(np.prod(shape_out))
-    W = rng.standard_normal((m, int(np.prod(shape_in))))
+    W = xp.asarray(rng.standard_normal((m, int(np.prod(shape_in)))))
 
     def f(x):
         z = gnp.tanh(W @ gnp.reshape(x, (-1,)))
         return gnp.reshape(z * gnp.sum(x ** 2), shape_out)
-    x = rng.standard_normal(shape_in)
+    x = xp.asarray(rng.standard_normal(shape_in))
     jf, jr, j = gpuad.jacfwd(f)(x), gpuad.jacrev(f)(x), gpuad.jacobian(f)(x)
     assert jf.shape == shape_out + shape_in
-    np.testing.assert_allclose(jf, jr, rtol=1e-13, atol=1e-14)
-    np.testing.assert_allclose(j, jf, rtol=1e-13, atol=1e-14)
+    close(jf, jr, xp, rtol=1e-13, atol=1e-14)
+    close(j, jf, xp, rtol=1e-13, atol=1e-14)
     eps = 1e-6
     e0 = np.zeros(shape_in)
     e0.flat[0] = 1
+    e0 = xp.asarray(e0)
     fd = (f(x + eps * e0) - f(x - eps * e0)) / (2 * eps)
-    np.testing.assert_allclose(jf[(...,) + np.unravel_index(0, shape_in)], fd, rtol=1e-6, atol=1e-8)
+    close(jf[(...,) + np.unravel_index(0, shape_in)], fd, xp, rtol=1e-6, atol=1e-8)
 
 
-def test_jacrev_is_one_sweep():
+def test_jacrev_is_one_sweep(xp):
     # All output rows ride as lanes of one reverse sweep: launches do not grow with them.
     f = lambda x: gnp.sin(x) * gnp.sum(x)   # noqa: E731
     counts = []
     for n in (4, 64):
         with gpuad.profile() as p:
-            J = gpuad.jacrev(f)(np.linspace(0, 1, n))
+            J = gpuad.jacrev(f)(xp.linspace(0, 1, n))
         assert J.shape == (n, n)
+        on(xp, J)
         counts.append(p.count("reverse"))
     assert counts[0] == counts[1]
 
 
-def test_taylor_of_a_cube():
-    c = gpuad.taylor(lambda x: x ** 3, np.array(2.0), np.array(1.0), order=2)
+def test_taylor_of_a_cube(xp):
+    c = gpuad.taylor(lambda x: x ** 3, xp.asarray(2.0), xp.asarray(1.0), order=2)
+    on(xp, c)
     assert [float(a) for a in c] == [8.0, 12.0, 6.0]
 
 
 @pytest.mark.parametrize("order", [1, 3, 5])
-def test_taylor_series_of_exp_sin_and_log(order):
+def test_taylor_series_of_exp_sin_and_log(order, xp):
     x, v = np.array([0.3, -0.4]), np.array([1.0, 0.5])
-    c = gpuad.taylor(gnp.exp, x, v, order=order)
+    c = gpuad.taylor(gnp.exp, xp.asarray(x), xp.asarray(v), order=order)
     for k, ck in enumerate(c):
-        np.testing.assert_allclose(ck, np.exp(x) * v ** k / math.factorial(k), rtol=1e-13)
-    c = gpuad.taylor(gnp.sin, x, v, order=order)
+        close(ck, np.exp(x) * v ** k / math.factorial(k), xp, rtol=1e-13)
+    c = gpuad.taylor(gnp.sin, xp.asarray(x), xp.asarray(v), order=order)
     for k, ck in enumerate(c):
         deriv = [np.sin, np.cos, lambda t: -np.sin(t), lambda t: -np.cos(t)][k % 4](x)
-        np.testing.assert_allclose(ck, deriv * v ** k / math.factorial(k), rtol=1e-12, atol=1e-15)
-    c = gpuad.taylor(lambda t: gnp.log(1.0 + t), x, v, order=order)
+        close(ck, deriv * v ** k / math.factorial(k), xp, rtol=1e-12, atol=1e-15)
+    c = gpuad.taylor(lambda t: gnp.log(1.0 + t), xp.asarray(x), xp.asarray(v), order=order)
     for k, ck in enumerate(c[1:], start=1):
-        np.testing.assert_allclose(ck, (-1) ** (k + 1) * (v / (1 + x)) ** k / k, rtol=1e-12)
+        close(ck, (-1) ** (k + 1) * (v / (1 + x)) ** k / k, xp, rtol=1e-12)
 
 
-def test_taylor_of_a_composite_matches_nested_jvp():
+def test_taylor_of_a_composite_matches_nested_jvp(xp):
     def f(x):
         return gnp.sum(gnp.tanh(x) * gnp.exp(x / 2.0)) / (1.0 + gnp.sum(x * x))
-    x, v = np.array([0.2, -0.7, 1.1]), np.array([0.5, 1.0, -0.3])
+    x, v = xp.asarray([0.2, -0.7, 1.1]), xp.asarray([0.5, 1.0, -0.3])
 
     def d(fun):
         return lambda y: gpuad.jvp(fun, (y,), (v,))[1]
@@ -191,19 +199,21 @@ def test_taylor_of_a_composite_matches_nested_jvp():
     assert float(c[3]) == pytest.approx(float(d(d(d(f)))(x)) / 6, rel=1e-10)
 
 
-def test_check_support_lists_nothing_for_builtins_and_names_taylor_gaps():
+def test_check_support_lists_nothing_for_builtins_and_names_taylor_gaps(xp):
     f = lambda x: gnp.sum(gnp.sin(x) * x)   # noqa: E731
-    assert gpuad.check_support(f, np.ones(3), mode="hvp") == []
-    assert gpuad.check_support(f, np.ones(3), mode="taylor") == []
+    assert gpuad.check_support(f, xp.ones(3), mode="hvp") == []
+    assert gpuad.check_support(f, xp.ones(3), mode="taylor") == []
     with pytest.raises(ValueError, match="mode"):
-        gpuad.check_support(f, np.ones(3), mode="nope")
+        gpuad.check_support(f, xp.ones(3), mode="nope")
 
 
-def test_taylor_through_primitives_without_a_structured_rule():
+def test_taylor_through_primitives_without_a_structured_rule(xp):
     # det, slogdet and max reductions go through the nested-JVP fallback
     A = np.array([[2.0, 0.3], [0.1, 1.5]])
     V = np.array([[0.1, 0.2], [0.0, 0.3]])
-    c = gpuad.taylor(gnp.linalg.det, A, V, order=3)
+    Ad, Vd = xp.asarray(A), xp.asarray(V)
+    c = gpuad.taylor(gnp.linalg.det, Ad, Vd, order=3)
+    on(xp, c)
     # det(A + eV) is a quadratic in e for 2x2 matrices: coefficients det A, tr(adj(A) V), det V
     adj = np.array([[A[1, 1], -A[0, 1]], [-A[1, 0], A[0, 0]]])
     np.testing.assert_allclose([float(v) for v in c],
@@ -211,8 +221,8 @@ def test_taylor_through_primitives_without_a_structured_rule():
                                rtol=1e-13, atol=1e-15)
 
     def g(x):
-        return gnp.max(x * x) + gnp.linalg.slogdet(A + x[0] * V)[1]
-    x, v = np.array([0.3, 1.2]), np.array([1.0, 0.5])
+        return gnp.max(x * x) + gnp.linalg.slogdet(Ad + x[0] * Vd)[1]
+    x, v = xp.asarray([0.3, 1.2]), xp.asarray([1.0, 0.5])
     c = gpuad.taylor(g, x, v, order=3)
 
     def d(fun):
@@ -223,16 +233,16 @@ def test_taylor_through_primitives_without_a_structured_rule():
     assert gpuad.check_support(g, x, mode="taylor") == []
 
 
-def test_chunks_replay_one_recorded_tape():
+def test_chunks_replay_one_recorded_tape(xp):
     calls = []
 
     def f(x):
         calls.append(1)
         return gnp.sum(gnp.tanh(x) ** 3 * x) + gnp.sum(x[:2] * x[1:3])
-    x = np.linspace(-1, 1, 4)
-    V = np.random.default_rng(0).standard_normal((10, 4))
-    want = np.stack([gpuad.hvp(f, x, v) for v in V])
+    x = xp.linspace(-1, 1, 4)
+    V = xp.asarray(np.random.default_rng(0).standard_normal((10, 4)))
+    want = np.stack([host(gpuad.hvp(f, x, v)) for v in V])
     calls.clear()
     got = gpuad.hvp(f, x, V, batched=True, chunk=3)
     assert len(calls) == 1            # traced once for 4 chunks
-    np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-14)
+    close(got, want, xp, rtol=1e-13, atol=1e-14)

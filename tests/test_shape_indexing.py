@@ -1,5 +1,6 @@
 """Indexing and shape functions beyond the op table: errors NumPy users expect, scatter-add
-values, and the lane axis of forward mode with many lanes (the table pushes one)."""
+values, and the lane axis of forward mode with many lanes (the table pushes one); each on
+NumPy and on CuPy arrays (``xp``)."""
 import re
 
 import numpy as np
@@ -8,58 +9,67 @@ import pytest
 import gpuad
 import gpuad.numpy as gnp
 
-X = np.arange(1.0, 25.0).reshape(2, 3, 4)
+from _xp import host, on
+
+XH = np.arange(1.0, 25.0).reshape(2, 3, 4)
 
 
-def test_setitem_on_traced_array_is_a_type_error():
+def test_setitem_on_traced_array_is_a_type_error(xp):
     def f(x):
         x[0] = 1.0
         return gnp.sum(x)
     with pytest.raises(TypeError, match="immutable"):
-        gpuad.grad(f)(X)
+        gpuad.grad(f)(xp.asarray(XH))
 
 
-def test_inplace_add_on_traced_array_is_a_type_error():
+def test_inplace_add_on_traced_array_rebinds(xp):
+    # README: ``s += v`` rebinds ``s`` as ``s = s + v``; it never writes into an array passed in.
     def f(x):
         x += 1.0
-        return gnp.sum(x)
-    with pytest.raises(TypeError, match="immutable"):
-        gpuad.grad(f)(X)
+        return gnp.sum(x * x)
+    x = xp.asarray(XH)
+    g = gpuad.grad(f)(x)
+    on(xp, g)
+    np.testing.assert_array_equal(host(g), 2 * (XH + 1.0))
+    np.testing.assert_array_equal(host(x), XH)
 
 
 @pytest.mark.parametrize("idx", [5, (0, -4), [0, 2, 3], (slice(None), [[3]])])
-def test_out_of_bounds_index_raises_numpys_index_error(idx):
-    x = np.zeros((3, 3))
+def test_out_of_bounds_index_raises_numpys_index_error(idx, xp):
     with pytest.raises(IndexError) as want:
-        x[idx]
+        np.zeros((3, 3))[idx]
+    x = xp.zeros((3, 3))
     with pytest.raises(IndexError, match=re.escape(str(want.value))):
         gnp._getitem(x, idx)
     with pytest.raises(IndexError, match=re.escape(str(want.value))):
         gpuad.grad(lambda x: gnp.sum(x[idx]))(x)
 
 
-def test_boolean_mask_of_wrong_shape_is_an_index_error():
+def test_boolean_mask_of_wrong_shape_is_an_index_error(xp):
     with pytest.raises(IndexError, match="boolean index did not match"):
-        gnp._getitem(np.zeros(3), np.array([True, False]))
+        gnp._getitem(xp.zeros(3), xp.asarray([True, False]))
 
 
-def test_concatenate_mismatched_shapes_names_them():
+def test_concatenate_mismatched_shapes_names_them(xp):
     with pytest.raises(ValueError, match=r"shape \(2, 2\).*shape \(2, 3\)"):
-        gnp.concatenate([np.zeros((2, 3)), np.zeros((2, 2))], axis=0)
+        gnp.concatenate([xp.zeros((2, 3)), xp.zeros((2, 2))], axis=0)
     with pytest.raises(ValueError, match=r"shape \(3,\).*shape \(2, 3\)"):
-        gpuad.grad(lambda x: gnp.sum(gnp.concatenate([x, np.zeros(3)])))(np.zeros((2, 3)))
+        gpuad.grad(lambda x: gnp.sum(gnp.concatenate([x, xp.zeros(3)])))(xp.zeros((2, 3)))
 
 
-def test_repeated_indices_add_up_in_the_gradient():
-    g = gpuad.grad(lambda x: gnp.sum(x[np.array([0, 0, 2, 0])] * np.array([1.0, 2, 3, 4])))
-    np.testing.assert_array_equal(g(np.zeros(3)), [7.0, 0.0, 3.0])
+def test_repeated_indices_add_up_in_the_gradient(xp):
+    g = gpuad.grad(lambda x: gnp.sum(x[xp.asarray([0, 0, 2, 0])] * xp.asarray([1.0, 2, 3, 4])))
+    r = g(xp.zeros(3))
+    on(xp, r)
+    np.testing.assert_array_equal(host(r), [7.0, 0.0, 3.0])
 
 
-def test_split_returns_a_list_of_numpys_pieces():
-    got = gnp.split(X, [1, -1], axis=2)
+def test_split_returns_a_list_of_numpys_pieces(xp):
+    got = gnp.split(xp.asarray(XH), [1, -1], axis=2)
     assert isinstance(got, list)
-    for a, b in zip(got, np.split(X, [1, -1], axis=2), strict=True):
-        np.testing.assert_array_equal(a, b)
+    on(xp, got)
+    for a, b in zip(got, np.split(XH, [1, -1], axis=2), strict=True):
+        np.testing.assert_array_equal(host(a), b)
 
 
 # Forward mode carries many lanes at once (jacfwd: one per input element); indexing rules
@@ -73,17 +83,22 @@ def test_split_returns_a_list_of_numpys_pieces():
     lambda x: gnp.pad(x, 1, mode="reflect"),
     lambda x: gnp.pad(x, ((0, 1), (1, 0), (2, 2))),
     lambda x: gnp.diag(x[0, 0]) + gnp.roll(gnp.tile(x[1, :, 0], (4, 1)).T, 1, 0)[:, :3].sum(),
-    lambda x: gnp.concatenate([x, 2.0 * x, np.ones((2, 3, 1))], axis=-1),
+    lambda x: gnp.concatenate([x, 2.0 * x, gnp.ones_like(x[..., :1])], axis=-1),
 ], ids=["nonadjacent", "int-nonadjacent", "ellipsis-nonadjacent", "mask", "basic", "pad",
         "pad-constant", "diag-roll-tile", "concatenate"])
-def test_jacfwd_lanes_agree_with_jacrev(fun):
-    np.testing.assert_allclose(gpuad.jacfwd(fun)(X), gpuad.jacrev(fun)(X), rtol=0, atol=0)
+def test_jacfwd_lanes_agree_with_jacrev(fun, xp):
+    X = xp.asarray(XH)
+    jf = gpuad.jacfwd(fun)(X)
+    on(xp, jf)
+    np.testing.assert_allclose(host(jf), host(gpuad.jacrev(fun)(X)), rtol=0, atol=0)
 
 
-def test_batched_hvp_through_nonadjacent_indexing():
+def test_batched_hvp_through_nonadjacent_indexing(xp):
     def f(x):
         return gnp.sum(gnp.sin(x[[1, 0], :, [3, 3]]) ** 2)
-    v = np.random.default_rng(0).standard_normal((3,) + X.shape)
+    X = xp.asarray(XH)
+    v = xp.asarray(np.random.default_rng(0).standard_normal((3,) + XH.shape))
     got = gpuad.hvp(f, X, v, batched=True)
-    want = np.stack([gpuad.hvp(f, X, vk) for vk in v])
-    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    on(xp, got)
+    want = np.stack([host(gpuad.hvp(f, X, vk)) for vk in v])
+    np.testing.assert_allclose(host(got), want, rtol=1e-12, atol=1e-12)

@@ -1,4 +1,5 @@
-"""The transforms: worked examples, compositions, pytrees, control flow, errors, profile."""
+"""The transforms: worked examples, compositions, pytrees, control flow, errors, profile;
+each test on NumPy and on CuPy arrays (``xp``, conftest.py) unless it says why not."""
 from __future__ import annotations
 
 import math
@@ -6,35 +7,46 @@ import threading
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import gpuad
 import gpuad.numpy as gnp
 from gpuad import core
 from gpuad.testing import check_grads
 
+from _xp import close, host, on, put
+
 
 # ------------------------------------------------------------------ the literature's examples
 
 def test_gradient_of_log_plus_product():
-    # Griewank & Walther's running example: f = ln(x1) + x1 x2 at (2, 5).
+    # Griewank & Walther's running example: f = ln(x1) + x1 x2 at (2, 5). (Python floats
+    # live on the host: the same on every device; the CuPy form is the next test.)
     g = gpuad.grad(lambda x1, x2: gnp.log(x1) + x1 * x2, argnums=(0, 1))(2.0, 5.0)
     assert g == pytest.approx((5.5, 2.0), rel=1e-15)
     assert all(isinstance(v, float) for v in g)
 
 
-def test_jvp_of_two_output_map():
+def test_gradient_of_log_plus_product_on_arrays(xp):
+    g = gpuad.grad(lambda x1, x2: gnp.log(x1) + x1 * x2, argnums=(0, 1))(
+        xp.asarray(2.0), xp.asarray(5.0))
+    close(g, (5.5, 2.0), xp, rtol=1e-15)
+
+
+def test_jvp_of_two_output_map(xp):
     def f(x1, x2):
         return (x1 * x2 + gnp.sin(x1), gnp.exp(x2) + x1 ** 2)
-    out, t = gpuad.jvp(f, (np.array(1.0), np.array(0.0)), (np.array(2.0), np.array(-1.0)))
+    out, t = gpuad.jvp(f, put(xp, (np.array(1.0), np.array(0.0))),
+                       put(xp, (np.array(2.0), np.array(-1.0))))
+    on(xp, (out, t))
     assert float(t[0]) == pytest.approx(-1 + 2 * math.cos(1), rel=1e-14)
     assert float(t[1]) == pytest.approx(3.0, rel=1e-14)
     assert float(out[0]) == pytest.approx(math.sin(1))
 
 
-def test_derivative_of_x_squared_over_cos_at_pi():
-    d = gpuad.grad(lambda x: x ** 2 / gnp.cos(x))(math.pi)
-    assert d == pytest.approx(-2 * math.pi, rel=1e-14)
+def test_derivative_of_x_squared_over_cos_at_pi(xp):
+    d = gpuad.grad(lambda x: x ** 2 / gnp.cos(x))(xp.asarray(math.pi))
+    close(d, -2 * math.pi, xp, rtol=1e-14)
 
 
 # ------------------------------------------------------------------ compositions
@@ -59,16 +71,17 @@ def d3(x):
 
 
 @pytest.mark.parametrize("x", [0.3, -1.2])
-def test_grad_of_grad_of_grad(x):
+def test_grad_of_grad_of_grad(x, xp):
     g = gpuad.grad
-    assert g(f_scalar)(x) == pytest.approx(d1(x), rel=1e-13)
-    assert g(g(f_scalar))(x) == pytest.approx(d2(x), rel=1e-13)
-    assert g(g(g(f_scalar)))(x) == pytest.approx(d3(x), rel=1e-12)
+    a = xp.asarray(x)
+    close(g(f_scalar)(a), d1(x), xp, rtol=1e-13)
+    close(g(g(f_scalar))(a), d2(x), xp, rtol=1e-13)
+    close(g(g(g(f_scalar)))(a), d3(x), xp, rtol=1e-12)
 
 
-def test_every_pairing_of_modes_agrees():
-    x = np.array(0.7)
-    one = np.array(1.0)
+def test_every_pairing_of_modes_agrees(xp):
+    x = xp.asarray(0.7)
+    one = xp.asarray(1.0)
     fwd = lambda f: (lambda x: gpuad.jvp(f, (x,), (one,))[1])     # noqa: E731
     rev = lambda f: (lambda x: gpuad.vjp(f, x)[1](one)[0])         # noqa: E731
     for outer in (fwd, rev):
@@ -77,132 +90,134 @@ def test_every_pairing_of_modes_agrees():
     assert float(fwd(rev(fwd(f_scalar)))(x)) == pytest.approx(d3(0.7), rel=1e-12)
 
 
-def test_check_grads_order_three_on_a_program():
+def test_check_grads_order_three_on_a_program(xp):
     def prog(x, y):
         z = gnp.tanh(x) * y + gnp.sqrt(y * y + 1.0)
         return gnp.sum(z * gnp.sin(x)) / (1.0 + gnp.sum(y ** 2))
     rng = np.random.default_rng(3)
-    check_grads(prog, (rng.standard_normal(4), rng.standard_normal(4)), order=3)
+    check_grads(prog, put(xp, (rng.standard_normal(4), rng.standard_normal(4))), order=3)
 
 
 # ------------------------------------------------------------------ arguments and results
 
-def test_pytrees_argnums_and_aux():
+def test_pytrees_argnums_and_aux(xp):
     def loss(params, x):
         return gnp.sum((params["w"] * x + params["b"][0]) ** 2), {"n": 3}
     params = {"w": np.array([1.0, 2.0]), "b": [np.array(0.5)]}
     x = np.array([3.0, -1.0])
-    (val, aux), g = gpuad.value_and_grad(loss, argnums=(0, 1), has_aux=True)(params, x)
+    (val, aux), g = gpuad.value_and_grad(loss, argnums=(0, 1), has_aux=True)(
+        put(xp, params), xp.asarray(x))
     r = params["w"] * x + 0.5
     assert aux == {"n": 3}
-    assert float(val) == pytest.approx(float(np.sum(r ** 2)))
-    np.testing.assert_allclose(g[0]["w"], 2 * r * x, rtol=1e-15)
-    np.testing.assert_allclose(g[0]["b"][0], np.sum(2 * r), rtol=1e-15)
-    np.testing.assert_allclose(g[1], 2 * r * params["w"], rtol=1e-15)
+    close(val, np.sum(r ** 2), xp)
+    close(g[0]["w"], 2 * r * x, xp, rtol=1e-15)
+    close(g[0]["b"][0], np.sum(2 * r), xp, rtol=1e-15)
+    close(g[1], 2 * r * params["w"], xp, rtol=1e-15)
 
 
-def test_dtypes_are_kept():
-    x32 = np.array([0.5, 1.5], dtype=np.float32)
+def test_dtypes_are_kept(xp):
+    x32 = xp.asarray(np.array([0.5, 1.5], dtype=np.float32))
     g = gpuad.grad(lambda x: gnp.sum(gnp.sin(x) * 2.0))(x32)
     assert g.dtype == np.float32
-    np.testing.assert_allclose(g, 2 * np.cos(x32), rtol=1e-6)
-    _, t = gpuad.jvp(gnp.exp, (x32,), (np.ones(2, np.float32),))
+    close(g, 2 * np.cos(host(x32)), xp, rtol=1e-6)
+    _, t = gpuad.jvp(gnp.exp, (x32,), (xp.ones(2, np.float32),))
     assert t.dtype == np.float32
+    on(xp, t)
 
 
-def test_unused_input_gets_zero_gradient():
-    g = gpuad.grad(lambda x, y: gnp.sum(x * 2.0), argnums=(0, 1))(np.ones(2), np.ones(3))
-    np.testing.assert_array_equal(g[1], np.zeros(3))
+def test_unused_input_gets_zero_gradient(xp):
+    g = gpuad.grad(lambda x, y: gnp.sum(x * 2.0), argnums=(0, 1))(xp.ones(2), xp.ones(3))
+    close(g[1], np.zeros(3), xp)
 
 
-def test_numpy_functions_on_traced_arrays_record():
-    g = gpuad.grad(lambda x: np.sum(np.sin(x) * x))(np.array([0.3, 1.1]))
+def test_numpy_functions_on_traced_arrays_record(xp):
+    g = gpuad.grad(lambda x: np.sum(np.sin(x) * x))(xp.asarray([0.3, 1.1]))
     x = np.array([0.3, 1.1])
-    np.testing.assert_allclose(g, np.cos(x) * x + np.sin(x), rtol=1e-14)
+    close(g, np.cos(x) * x + np.sin(x), xp, rtol=1e-14)
 
 
-def test_stop_gradient():
-    g = gpuad.grad(lambda x: gnp.sum(x * gpuad.stop_gradient(x)))(np.array([3.0, -2.0]))
-    np.testing.assert_array_equal(g, [3.0, -2.0])
+def test_stop_gradient(xp):
+    g = gpuad.grad(lambda x: gnp.sum(x * gpuad.stop_gradient(x)))(xp.asarray([3.0, -2.0]))
+    close(g, [3.0, -2.0], xp, rtol=0)
 
 
 # ------------------------------------------------------------------ control flow
 
-def test_branches_follow_the_data():
+def test_branches_follow_the_data(xp):
     def f(x):
         if x > 0:
             return gnp.sin(x)
         return x ** 2
-    assert gpuad.grad(f)(0.5) == pytest.approx(math.cos(0.5))
-    assert gpuad.grad(f)(-0.5) == pytest.approx(-1.0)
+    close(gpuad.grad(f)(xp.asarray(0.5)), math.cos(0.5), xp)
+    close(gpuad.grad(f)(xp.asarray(-0.5)), -1.0, xp)
 
 
-def test_loop_count_depends_on_data():
+def test_loop_count_depends_on_data(xp):
     def f(x):
         y = x
         while y.item() < 10.0:       # three doublings from 1.5 (float(y) is refused: issue 12)
             y = y * 2.0
         return y
-    assert gpuad.grad(f)(1.5) == pytest.approx(8.0)
+    close(gpuad.grad(f)(xp.asarray(1.5)), 8.0, xp)
     with gpuad.profile() as prof:
-        gpuad.grad(f)(1.5)
+        gpuad.grad(f)(xp.asarray(1.5))
     assert [r.phase for r in prof.host_reads] == ["forward"] * 4
 
 
 # ------------------------------------------------------------------ errors
 
-def test_grad_of_nonscalar_names_shape():
+def test_grad_of_nonscalar_names_shape(xp):
     with pytest.raises(TypeError, match=r"\(3,\).*jacobian"):
-        gpuad.grad(lambda x: x * 2.0)(np.ones(3))
+        gpuad.grad(lambda x: x * 2.0)(xp.ones(3))
 
 
-def test_integer_input_is_refused_with_its_dtype():
+def test_integer_input_is_refused_with_its_dtype(xp):
     with pytest.raises(TypeError, match="argument 0.*int64"):
-        gpuad.grad(lambda x: gnp.sum(x * 1.0))(np.arange(3))
+        gpuad.grad(lambda x: gnp.sum(x * 1.0))(xp.arange(3))
     with pytest.raises(TypeError, match="bool"):
-        gpuad.grad(lambda x: gnp.sum(x * 1.0))(np.array([True]))
+        gpuad.grad(lambda x: gnp.sum(x * 1.0))(xp.asarray([True]))
 
 
-def test_cotangent_of_wrong_shape_or_dtype():
-    _, f_vjp = gpuad.vjp(gnp.sin, np.ones(3))
+def test_cotangent_of_wrong_shape_or_dtype(xp):
+    _, f_vjp = gpuad.vjp(gnp.sin, xp.ones(3))
     with pytest.raises(ValueError, match=r"\(2,\).*\(3,\)"):
-        f_vjp(np.ones(2))
+        f_vjp(xp.ones(2))
     with pytest.raises(ValueError, match="float32.*float64"):
-        f_vjp(np.ones(3, np.float32))
+        f_vjp(xp.ones(3, np.float32))
 
 
-def test_numpy_function_without_rule_is_named():
+def test_numpy_function_without_rule_is_named(xp):
     with pytest.raises(NotImplementedError, match="cbrt"):
-        gpuad.grad(lambda x: gnp.sum(np.cbrt(x)))(np.ones(2))
+        gpuad.grad(lambda x: gnp.sum(np.cbrt(x)))(xp.ones(2))
     with pytest.raises(NotImplementedError, match="roots"):
-        gpuad.grad(lambda x: gnp.sum(np.roots(x)))(np.ones(3))
+        gpuad.grad(lambda x: gnp.sum(np.roots(x)))(xp.ones(3))
 
 
-def test_exception_leaves_engine_clean():
+def test_exception_leaves_engine_clean(xp):
     def bad(x):
         gnp.sin(x)
         raise RuntimeError("user error")
     with pytest.raises(RuntimeError, match="user error"):
-        gpuad.grad(bad)(np.ones(2))
+        gpuad.grad(bad)(xp.ones(2))
     assert core.current() is None
-    np.testing.assert_allclose(gpuad.grad(lambda x: gnp.sum(gnp.sin(x)))(np.zeros(2)), [1, 1])
+    close(gpuad.grad(lambda x: gnp.sum(gnp.sin(x)))(xp.zeros(2)), [1, 1], xp)
 
 
-def test_leaked_tracer_is_reported():
+def test_leaked_tracer_is_reported(xp):
     leak = []
-    gpuad.grad(lambda x: (leak.append(x), gnp.sum(x))[1])(np.ones(2))
+    gpuad.grad(lambda x: (leak.append(x), gnp.sum(x))[1])(xp.ones(2))
     with pytest.raises(RuntimeError, match="escaped"):
         gnp.sin(leak[0])
 
 
-def test_threads_have_their_own_tapes():
+def test_threads_have_their_own_tapes(xp):
     results, errors = {}, []
 
     def work(i):
         try:
             x = np.linspace(0, 1, 50) + i
             for _ in range(20):
-                g = gpuad.grad(lambda x: gnp.sum(gnp.sin(x) * x))(x)
+                g = gpuad.grad(lambda x: gnp.sum(gnp.sin(x) * x))(xp.asarray(x))
             results[i] = (g, np.cos(x) * x + np.sin(x))
         except Exception as e:    # pragma: no cover - reported below
             errors.append(e)
@@ -213,7 +228,7 @@ def test_threads_have_their_own_tapes():
         t.join()
     assert not errors
     for g, want in results.values():
-        np.testing.assert_allclose(g, want, rtol=1e-13)
+        close(g, want, xp, rtol=1e-13)
 
 
 # ------------------------------------------------------------------ launches
@@ -222,28 +237,26 @@ UNARY = ["exp", "sin", "tanh", "sigmoid", "erf"]
 
 
 @pytest.mark.parametrize("name", UNARY + ["multiply", "divide", "power", "maximum"])
-def test_one_reverse_launch_per_elementwise_vjp(name):
+def test_one_reverse_launch_per_elementwise_vjp(name, xp):
     f = getattr(gnp, name)
-    x = np.linspace(0.2, 0.9, 1000)
-    y = np.linspace(1.1, 1.9, 1000)
+    x = xp.linspace(0.2, 0.9, 1000)
+    y = xp.linspace(1.1, 1.9, 1000)
     args = (x,) if name in UNARY else (x, y)
-    argnums = 0 if name in UNARY else (0, 1)
     _, f_vjp = gpuad.vjp(f, *args)
     with gpuad.profile() as prof:
-        f_vjp(np.ones(1000))
+        on(xp, f_vjp(xp.ones(1000)))
     assert prof.count("reverse") == 1, prof.summary()
     assert prof.launches[0].kernel == f"{name}_vjp"
     assert not prof.host_reads
-    del argnums
 
 
-def test_fan_out_accumulates_inside_the_fused_kernel():
+def test_fan_out_accumulates_inside_the_fused_kernel(xp):
     # x feeds three ops; its cotangent is written once and then added into by the kernels.
     f = lambda x: gnp.sum(gnp.sin(x) + gnp.exp(x) + gnp.tanh(x))   # noqa: E731
     with gpuad.profile() as prof:
-        g = gpuad.grad(f)(np.linspace(0, 1, 100))
+        g = gpuad.grad(f)(xp.linspace(0, 1, 100))
     x = np.linspace(0, 1, 100)
-    np.testing.assert_allclose(g, np.cos(x) + np.exp(x) + 1 - np.tanh(x) ** 2, rtol=1e-14)
+    close(g, np.cos(x) + np.exp(x) + 1 - np.tanh(x) ** 2, xp, rtol=1e-14)
     kernels = [r.kernel for r in prof.launches if r.phase == "reverse"]
     assert sorted(kernels) == ["exp_vjp", "sin_vjp", "tanh_vjp"], kernels
 
@@ -275,10 +288,11 @@ def _run(steps, x, y):
     return gnp.sum(vals[-1] * vals[-1])
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])   # xp: a module
 @given(programs(), st.integers(0, 2 ** 16))
-def test_random_programs_match_finite_differences(steps, seed):
+def test_random_programs_match_finite_differences(xp, steps, seed):
     rng = np.random.default_rng(seed)
     x, y = rng.uniform(-1, 1, 5), rng.uniform(-1, 1, 5)
     # maximum's kink: keep the two arguments apart
-    check_grads(lambda a, b: _run(steps, a, b), (x, y), order=1)
+    check_grads(lambda a, b: _run(steps, a, b), put(xp, (x, y)), order=1)

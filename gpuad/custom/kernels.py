@@ -135,18 +135,30 @@ class _Source:
         except RuntimeError as e:
             if not dual:
                 raise
-            raise RuntimeError(
-                f"custom primitive {self.name!r}: instantiating its template kernels on "
-                "gpuad::Dual (for second derivatives) failed. Write every value that depends "
-                "on an array as T (scalar parameters as double/float/int, not T), use only "
-                "+ - * / and the math functions kernels/gpuad/dual.cuh overloads, or pass "
-                f"dual=False to refuse second order cleanly.\n{e}") from None
+            raise self._dual_failed(e) from None
+
+    def _dual_failed(self, e):
+        return RuntimeError(
+            f"custom primitive {self.name!r}: instantiating its template kernels on "
+            "gpuad::Dual (for second derivatives) failed. Write every value that depends "
+            "on an array as T (scalar parameters as double/float/int, not T), use only "
+            "+ - * / and the math functions kernels/gpuad/dual.cuh overloads, or pass "
+            f"dual=False to refuse second order cleanly.\n{e}")
 
     def kernel(self, device: str, expr: str, T: str, dual: bool):
         key = (device, expr)
         k = self._kernels.get(key)
         if k is None:
-            k = self._kernels[key] = self.module(device, T, dual).get_function(expr)
+            mod = self.module(device, T, dual)
+            try:
+                k = mod.get_function(expr)
+            except Exception as e:
+                # CuPy compiles in get_function (RawModule.get_function reads self.module,
+                # raw.pyx) and raises its CompileException, not a RuntimeError
+                if not dual:
+                    raise
+                raise self._dual_failed(e) from None
+            self._kernels[key] = k
         return k
 
     def check_args(self, where: str, expr: str, args, arrays) -> None:
@@ -268,7 +280,7 @@ def _run(owner, which, launch, arrays, outs, params, n, xp, T, subst=None, dual_
     k = owner.source.kernel(dev.device, expr, T, dual_T is not None)
     args = dev.arguments(args)
     try:
-        k(grid, block, args, shared_mem=int(smem))
+        dev.call(k, grid, block, args, int(smem), what=f"kernel {expr}")
     except (TypeError, ValueError) as e:
         raise type(e)(f"{where} {expr}: {e}") from None
     if guards:

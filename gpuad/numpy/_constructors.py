@@ -104,7 +104,8 @@ def ascontiguousarray(a, dtype=None, *, like=None):
     """``numpy.ascontiguousarray`` (at least 1-d); a traced array keeps its derivative."""
     if not _traced(a):
         xp = _pb.xp_of(like) if like is not None else _module(a)
-        return xp.ascontiguousarray(a, dtype=dtype)
+        # cupy.ascontiguousarray takes only a cupy.ndarray (core.pyx: ascontiguousarray)
+        return xp.ascontiguousarray(xp.asarray(a), dtype=dtype)
     x = asarray(a, dtype)
     return reshape(x, (1,)) if not shape(x) else x
 
@@ -198,10 +199,11 @@ def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
 def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
     """``numpy.geomspace``: ``exp(linspace(log start, log stop))`` with the end points
     exact; differentiable in positive traced ``start`` and ``stop`` (negative end points:
-    as NumPy, by symmetry; a zero or sign change is NumPy's ValueError)."""
-    if not _traced((start, stop)):
-        return _module((start, stop)).geomspace(start, stop, num=num, endpoint=endpoint,
-                                                dtype=dtype, axis=axis)
+    as NumPy, by symmetry; a zero or sign change is NumPy's ValueError). CuPy has no
+    geomspace: on CuPy arrays this formula is the result, traced or not."""
+    xp = _module((start, stop))
+    if not _traced((start, stop)) and hasattr(xp, "geomspace"):
+        return xp.geomspace(start, stop, num=num, endpoint=endpoint, dtype=dtype, axis=axis)
     (start, stop), xp = prepare(start, stop)
     s0, s1 = full_lower(start), full_lower(stop)
     if xp.any(s0 == 0) or xp.any(s1 == 0) or xp.any((s0 < 0) != (s1 < 0)):

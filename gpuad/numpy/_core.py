@@ -8,6 +8,7 @@ import numpy as np
 from ..core import Tracer, full_lower, shape, dtype
 from ..tape import VJPTracer
 from ..primitives import base
+from ..runtime.launch import of_module
 
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 COMPLEX = (np.dtype(np.complex64), np.dtype(np.complex128))
@@ -39,12 +40,13 @@ def result_float_dtype(*xs):
     return dt
 
 
-def to_operand(x, dt, xp):
-    """``x`` as an array or tracer of dtype ``dt`` on the module ``xp``."""
+def to_operand(x, dt, xp, shared=False):
+    """``x`` as an array or tracer of dtype ``dt`` on the module ``xp``; ``shared``: a
+    scalar may become a cached constant of the device (an operand nothing writes into)."""
     if isinstance(x, Tracer):
         return base.astype(x, dt)
     if _is_weak(x) or isinstance(x, np.generic):
-        return xp.asarray(x, dtype=dt)
+        return of_module(xp).constant(x, dt) if shared else xp.asarray(x, dtype=dt)
     x = xp.asarray(x)
     return x if x.dtype == dt else x.astype(dt)
 
@@ -61,8 +63,13 @@ def _plain(x):
     return None
 
 
-def prepare(*xs):
-    """Convert operands to one floating dtype and one array module."""
+def prepare(*xs, like=()):
+    """Convert operands to one floating dtype and one array module (CuPy if any of ``xs``
+    or of the arrays ``like`` is a CuPy array)."""
+    if like:
+        xp = base.xp_of(*xs, *like)
+        dt = result_float_dtype(*xs)
+        return [to_operand(x, dt, xp, True) for x in xs], xp
     if len(xs) == 1:                  # the common unary case, kept cheap
         if _plain(xs[0]) is not None:
             return [xs[0]], np
@@ -78,7 +85,9 @@ def prepare(*xs):
                 return [np.asarray(x, dtype=v.dtype), y], np
     xp = base.xp_of(*xs)
     dt = result_float_dtype(*xs)
-    return [to_operand(x, dt, xp) for x in xs], xp
+    # Operands of an operation of several: a scalar among them costs no allocation and no
+    # fill launch on a GPU after its first use (Launcher.constant).
+    return [to_operand(x, dt, xp, len(xs) > 1) for x in xs], xp
 
 
 def normalize_axis(axis, ndim, what="axis"):

@@ -71,6 +71,16 @@ MISSING = {
     "ndenumerate": "gpuad.numpy functions on whole arrays",
     "ndindex": "numpy.ndindex (it yields index tuples only; import it from numpy)",
     "flatiter": "gpuad.numpy.ravel",
+    # Elementwise ops whose kernels are not written yet (they are coming with gpuad.scipy's
+    # special functions):
+    "arcsinh": "gnp.log(x + gnp.sqrt(x * x + 1)) (exact in value for moderate |x|)",
+    "asinh": "gnp.log(x + gnp.sqrt(x * x + 1)) (exact in value for moderate |x|)",
+    "arccosh": "gnp.log(x + gnp.sqrt(x * x - 1)) for x >= 1",
+    "acosh": "gnp.log(x + gnp.sqrt(x * x - 1)) for x >= 1",
+    "cbrt": "gnp.sign(x) * gnp.abs(x) ** (1 / 3)",
+    "hypot": "gnp.sqrt(x * x + y * y) (or gnp.linalg.norm of a stack)",
+    "sinc": "gnp.sin(gnp.pi * x) / (gnp.pi * x) away from 0",
+    "i0": "scipy.special.i0 (not yet in gpuad)",
 }
 
 # Submodules of NumPy gpuad.numpy provides its own of (the others are NumPy's).

@@ -123,8 +123,9 @@ def where(condition, x=None, y=None, /):
     from ..primitives import select
     if x is None and y is None:
         return lower(condition).nonzero()
-    (x, y), xp = prepare(x, y)
-    c = xp.asarray(lower(condition)).astype(bool)
+    c = lower(condition)
+    (x, y), xp = prepare(x, y, like=(c,))     # the module of all three
+    c = xp.asarray(c).astype(bool)
     return select.select(c, x, y)
 
 

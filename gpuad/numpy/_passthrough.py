@@ -36,9 +36,12 @@ def _lowered(v):
     return full_lower(v)
 
 
-def _target(name, leaves):
-    """NumPy's function ``name``, or CuPy's when an argument is a CuPy array."""
-    xp = xp_of(*[v for _, v in leaves if hasattr(v, "shape")])
+def _target(name, leaves, kwargs):
+    """NumPy's function ``name``, or CuPy's when an argument (or ``like=``) is a CuPy array.
+    ``like`` is taken out of ``kwargs``: it chose the module, and CuPy's functions have no
+    such parameter (cupy/_creation/basic.py)."""
+    like = kwargs.pop("like", None)
+    xp = xp_of(*[v for _, v in leaves if hasattr(v, "shape")], like)
     return getattr(xp, name, None) or getattr(np, name)
 
 
@@ -47,8 +50,9 @@ def zero(name):
     @functools.wraps(getattr(np, name))
     def f(*args, **kwargs):
         leaves = _leaves(args, kwargs)
-        fn = _target(name, [(w, full_lower(v)) for w, v in leaves])
-        return fn(*_lowered(args), **{k: _lowered(v) for k, v in kwargs.items()})
+        kwargs = {k: _lowered(v) for k, v in kwargs.items()}
+        fn = _target(name, [(w, full_lower(v)) for w, v in leaves], kwargs)
+        return fn(*_lowered(args), **kwargs)
     f.__doc__ = (f"numpy.{name}, with a zero derivative: its result is integer, boolean, or "
                  "piecewise constant in floating inputs, so a traced argument is read as its "
                  f"value.\n\n{getattr(np, name).__doc__ or ''}")
@@ -66,7 +70,8 @@ def plain(name):
                     f"gpuad.numpy.{name} is not differentiable, and {where} is a traced value: "
                     "its derivative would be lost. Pass gpuad.stop_gradient(value) to use it "
                     "as a constant on purpose")
-        return _target(name, leaves)(*args, **kwargs)
+        kwargs = dict(kwargs)
+        return _target(name, leaves, kwargs)(*args, **kwargs)
     f.__doc__ = (f"numpy.{name} (not differentiable: a traced argument raises TypeError)."
                  f"\n\n{getattr(np, name).__doc__ or ''}")
     return f

@@ -86,7 +86,10 @@ COMPLEX = {"negative", "exp", "exp2", "log", "log2", "log10", "log1p", "expm1", 
            "cos", "tan", "tanh", "sinh", "cosh", "arctan", "arcsin", "arccos", "arctanh",
            "reciprocal", "square", "add", "subtract", "multiply", "divide", "power"}
 
-# Instantiations built together: first order (every program) and higher orders (on use).
+# Instantiations are built on first use in small groups, one op and dtype each: its forward
+# and first-order VJP (all a gradient needs), its other first-order kernels (forward mode,
+# HVPs), its higher orders. Ahead of time (the NVRTC gate, a wheel's prebuilt kernels) they
+# are compiled per dtype in two bundles, first order and higher orders.
 FIRST, HIGHER = 1, 3     # derivative orders declared; deeper ones compile on demand
 
 
@@ -97,29 +100,27 @@ def _op(name):
 def _declare():
     for T in ("float", "double", "gpuad::Complex<float>", "gpuad::Complex<double>"):
         cplx = T.startswith("gpuad::")
-        first, higher = [], []
-        for name in UNARY:
+        src = COMPLEX_SOURCE if cplx else SOURCE
+        tag = {"gpuad::Complex<float>": "complex64", "gpuad::Complex<double>": "complex128"
+               }.get(T, T)
+        for name in (*UNARY, *BINARY):
             if cplx and name not in COMPLEX:
                 continue
             op = _op(name)
-            first += [f"unary_fwd<{op}, {T}>", f"unary_jvp<{op}, {T}, 1>",
-                      f"unary_vjp<{op}, {T}, 1>", f"unary_vjp_dual<{op}, {T}, 1>"]
-            for k in range(2, HIGHER + 1):
-                higher += [f"unary_jvp<{op}, {T}, {k}>", f"unary_vjp<{op}, {T}, {k}>",
-                           f"unary_vjp_dual<{op}, {T}, {k}>"]
-        for name in BINARY:
-            if cplx and name not in COMPLEX:
-                continue
-            op = _op(name)
-            first += [f"binary_fwd<{op}, {T}>", f"binary_jvp<{op}, {T}>",
-                      f"binary_vjp<{op}, {T}>", f"binary_vjp_dual<{op}, {T}>",
-                      f"binary_deriv<{op}, {T}, 1, 0>", f"binary_deriv<{op}, {T}, 0, 1>"]
-            for k in range(2, HIGHER + 1):
-                higher += [f"binary_deriv<{op}, {T}, {a}, {k - a}>" for a in range(k + 1)]
-        src, group = ((COMPLEX_SOURCE, "complex64" if "float" in T else "complex128") if cplx
-                      else (SOURCE, T))
-        runtime.declare(src, first, group=f"{group}-first")
-        runtime.declare(src, higher, group=f"{group}-higher")
+            if name in UNARY:
+                grad = [f"unary_fwd<{op}, {T}>", f"unary_vjp<{op}, {T}, 1>"]
+                fwd = [f"unary_jvp<{op}, {T}, 1>", f"unary_vjp_dual<{op}, {T}, 1>"]
+                higher = [f"unary_{kind}<{op}, {T}, {k}>" for k in range(2, HIGHER + 1)
+                          for kind in ("jvp", "vjp", "vjp_dual")]
+            else:
+                grad = [f"binary_fwd<{op}, {T}>", f"binary_vjp<{op}, {T}>"]
+                fwd = [f"binary_jvp<{op}, {T}>", f"binary_vjp_dual<{op}, {T}>",
+                       f"binary_deriv<{op}, {T}, 1, 0>", f"binary_deriv<{op}, {T}, 0, 1>"]
+                higher = [f"binary_deriv<{op}, {T}, {a}, {k - a}>" for k in range(2, HIGHER + 1)
+                          for a in range(k + 1)]
+            runtime.declare(src, grad, group=f"{tag}-{name}", bundle=f"{tag}-first")
+            runtime.declare(src, fwd, group=f"{tag}-{name}-jvp", bundle=f"{tag}-first")
+            runtime.declare(src, higher, group=f"{tag}-{name}-higher", bundle=f"{tag}-higher")
 
 
 _declare()

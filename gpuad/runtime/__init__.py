@@ -30,6 +30,7 @@ class ModuleSpec:
     source: str                       # path relative to kernel_dir()
     group: str = ""
     name_expressions: list[str] = dataclasses.field(default_factory=list)
+    bundle: str = ""                  # the ahead-of-time module this group is part of
 
     @property
     def name(self) -> str:
@@ -49,13 +50,16 @@ _LOADED: dict[tuple, object] = {}
 _LOCK = threading.Lock()
 
 
-def declare(source: str, name_expressions, group: str = "") -> None:
+def declare(source: str, name_expressions, group: str = "", bundle: str | None = None) -> None:
     """Declare instantiations of ``source`` that the engine may launch.
 
-    Instantiations of one (source, group) are compiled together; groups keep rarely used
-    ones (higher derivative orders) out of the build that every program needs.
+    Instantiations of one (source, group) are compiled together when a program first needs
+    one of them: small groups (one op's kernels of one order and dtype) build only what a
+    program uses. Groups of one ``bundle`` (default: the group itself) are compiled together
+    ahead of time (the NVRTC gate, the prebuilt kernels of a wheel, a warmed cache), where
+    one compile's fixed cost matters more than its size.
     """
-    spec = _SPECS.setdefault((source, group), ModuleSpec(source, group))
+    spec = _SPECS.setdefault((source, group), ModuleSpec(source, group, bundle=bundle or group))
     for name in name_expressions:
         if (source, name) not in _OWNER:
             spec.name_expressions.append(name)
@@ -63,11 +67,41 @@ def declare(source: str, name_expressions, group: str = "") -> None:
 
 
 def all_modules() -> list[ModuleSpec]:
-    """Every declared module (what the NVRTC gate compiles)."""
+    """Every declared group: the modules built on first use."""
     return [s for s in _SPECS.values() if s.name_expressions]
 
 
+def bundles() -> list[ModuleSpec]:
+    """Every declared bundle, as one module each (what the NVRTC gate compiles and a wheel
+    ships prebuilt)."""
+    out: dict[tuple, ModuleSpec] = {}
+    for s in all_modules():
+        b = out.setdefault((s.source, s.bundle), ModuleSpec(s.source, s.bundle, bundle=s.bundle))
+        b.name_expressions += s.name_expressions
+    return list(out.values())
+
+
+def bundle_of(spec: ModuleSpec) -> ModuleSpec | None:
+    """The bundle ``spec`` belongs to, as one module (None for an undeclared module)."""
+    if (spec.source, spec.group) not in _SPECS:
+        return None
+    return next(b for b in bundles() if (b.source, b.group) == (spec.source, spec.bundle))
+
+
+_BUNDLES: dict[tuple, object] = {}      # (source, bundle, device) -> its module, or None
+
+
 def _build(spec: ModuleSpec, names: tuple, device: str):
+    # A group is served by its bundle where that needs no compiler: shipped prebuilt in the
+    # wheel, or already in this user's cache (python -m gpuad.runtime.prebuilt --warm).
+    bundle = bundle_of(spec)
+    if bundle is not None and bundle.group != spec.group:
+        key = (bundle.source, bundle.group, device)
+        if key not in _BUNDLES:
+            from .prebuilt import bundle_module
+            _BUNDLES[key] = bundle_module(bundle, device)
+        if _BUNDLES[key] is not None:
+            return _BUNDLES[key]
     if device == "cpu":
         from .host import HostModule
         return HostModule(spec.code(), options=NVRTC_OPTIONS, name_expressions=names,

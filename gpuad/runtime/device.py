@@ -58,6 +58,23 @@ def device_module(code: str, name_expressions: Sequence[str], include_dir):
                           name_expressions=list(name_expressions))
 
 
+class FileModule:
+    """A module NVRTC compiled ahead of time, loaded from its cubin or PTX file with
+    ``cupy.RawModule(path=...)``. Kernels are asked for by name expression and fetched by the
+    lowered name NVRTC reported for it (``lowered``): a RawModule loaded from a file takes no
+    ``name_expressions`` and its ``get_function`` takes the mangled name (CuPy source,
+    ``raw.pyx``). CuPy loads the file on each device on first use (``cuModuleLoad``; the
+    driver compiles PTX for the device)."""
+
+    def __init__(self, path: str, lowered: dict):
+        import cupy
+
+        self.raw, self.lowered = cupy.RawModule(path=str(path)), dict(lowered)
+
+    def get_function(self, name: str):
+        return self.raw.get_function(self.lowered.get(name, name))
+
+
 class CheckedModule:
     """A module built from ``code`` (a ``cupy.RawModule`` from :func:`device_module`) whose
     ``get_function`` returns kernels that check every launch before it runs

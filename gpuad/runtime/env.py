@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shlex
 from pathlib import Path
 from typing import Any, Callable
@@ -61,6 +62,19 @@ def _words(text: str) -> list[str]:
         raise ValueError(f"not shell words ({e})") from None
 
 
+def _list(pattern: str) -> Callable[[str], list[str]]:
+    """Comma-separated items matching ``pattern``; ``none`` is the empty list."""
+    def parse(text: str) -> list[str]:
+        if text.lower() == "none":
+            return []
+        items = [t.strip() for t in text.split(",") if t.strip()]
+        bad = [t for t in items if not re.fullmatch(pattern, t)]
+        if bad or not items:
+            raise ValueError(f"{', '.join(bad) or 'nothing'} is not accepted")
+        return items
+    return parse
+
+
 def _directory(text: str) -> Path:
     path = Path(text).expanduser()
     if not path.is_absolute():
@@ -103,7 +117,28 @@ VARIABLES: dict[str, Variable] = {v.name: v for v in (
              "an integer", "unset", _int_range(0, 1 << 30)),
     Variable("MPI_LOCALNRANKS", "set by some MPI launchers; read as `PMI_SIZE`",
              "an integer", "unset", _int_range(0, 1 << 30)),
-    Variable("CXX", "the host C++ compiler (C++20), with any launcher or flags (`ccache g++`)",
+    Variable("GPUAD_PREBUILT", "use the kernels and C launch path a wheel ships prebuilt, where they "
+             "match this machine and the installed sources (`1`), or always compile them (`0`)",
+             "`0` or `1`", "`1`", _flag, True),
+    Variable("GPUAD_WHEEL_PREBUILT", "wheel builds (`python -m build --wheel`): compile the host "
+             "kernels, the C launch path and (with NVRTC) the CUDA modules into the wheel (`1`), or "
+             "ship the sources only (`0`); editable installs never do", "`0` or `1`", "`1`",
+             _flag, True),
+    Variable("GPUAD_WHEEL_ISAS", "wheel builds: the CPU instruction sets to ship host kernels for",
+             "comma-separated `baseline`, `x86-64-v3`; `none`",
+             "`baseline,x86-64-v3` on x86-64, else `baseline`", _list(r"baseline|x86-64-v3")),
+    Variable("GPUAD_WHEEL_CUDA_TARGETS", "wheel builds: NVRTC targets to ship (`sm_XY`: a cubin; "
+             "`compute_XY`: PTX the driver compiles for newer GPUs); none where NVRTC is not installed",
+             "comma-separated `sm_XY`, `compute_XY`; `none`", "`sm_80,sm_90,compute_90`",
+             _list(r"(sm|compute)_\d{2,3}a?")),
+    Variable("GPUAD_WHEEL_CUDA_DIR", "wheel builds: take the CUDA modules from this directory (written "
+             "by `python -m gpuad.runtime.nvrtc --out DIR`) where they match the sources, instead of "
+             "compiling them again", "an absolute path", "none (compile them)", _directory),
+    Variable("GPUAD_WHEEL_BUNDLES", "wheel builds: ship only these kernel bundles (a partial, quicker "
+             "build; the rest compile on first use)", "comma-separated bundle names, e.g. "
+             "`elementwise.cu[double-first]`", "all (`python -m gpuad.runtime.prebuilt --list`)",
+             _list(r"[\w./-]+\[[\w.-]+\]")),
+    Variable("CXX", "the host C++ compiler (C++17), with any launcher or flags (`ccache g++`)",
              "a command as shell words", "the first of `g++`, `c++`, `clang++` on `PATH`",
              _words, []),
 )}

@@ -57,12 +57,14 @@ HOST_HEADER = KERNELS_DIR / "gpuad" / "host.h"
 #: Number of compilations this process has run (cache misses).
 BUILD_COUNT = 0
 
+# C++17, the dialect NVRTC compiles the same kernels in (NVRTC_OPTIONS): C++20's headers alone
+# (<atomic> with its wait/notify) took half a second of every module's compile.
 # Portable code generation (no -march): the cache may be shared between machines. -O2 with the
 # dynamic vectoriser cost model ran the elementwise kernels as fast as -O3 and compiled the
 # engine's modules in 60% of the time (GCC 12; plain -O2 left simple selects scalar).
 # Extra flags come from $GPUAD_HOST_CXXFLAGS; all flags are part of the cache key.
 CXXFLAGS = (
-    "-std=c++20", "-O2", "-fPIC", "-shared", "-pthread", "-fvisibility=hidden",
+    "-std=c++17", "-O2", "-fPIC", "-shared", "-pthread", "-fvisibility=hidden",
     "-fno-math-errno", "-fno-trapping-math", "-fno-semantic-interposition",
 )
 GCC_FLAGS = ("-fvect-cost-model=dynamic",)
@@ -100,7 +102,7 @@ def cpu_workers() -> int:
 
 
 # ------------------------------------------------------------------------------------ compiler
-_NO_COMPILER = "install g++ (apt-get install g++) or set CXX to a C++20 compiler"
+_NO_COMPILER = "install g++ (apt-get install g++) or set CXX to a C++17 compiler"
 _compiler_versions: dict[tuple[str, ...], str] = {}
 
 
@@ -155,10 +157,13 @@ def _compiler_identity(argv: Sequence[str]) -> str:
     return "\n".join(out)
 
 
-def _flags(version: str, argv: Sequence[str] = ()) -> list[str]:
+def _flags(version: str, argv: Sequence[str] = (), isa: str | None = None) -> list[str]:
+    """The compiler's flags; ``isa`` ("baseline", "x86-64-v3") overrides this machine's choice
+    (ahead-of-time builds) and leaves out $GPUAD_HOST_CXXFLAGS."""
     gcc = "clang" not in version.lower()
-    return [*CXXFLAGS, *(GCC_FLAGS + VECTOR_MATH[0] if gcc else ()), *_isa_flags(tuple(argv)),
-            *env.get("GPUAD_HOST_CXXFLAGS")]
+    isa_flags = _isa_flags(tuple(argv)) if isa is None else ISAS[isa]
+    extra = env.get("GPUAD_HOST_CXXFLAGS") if isa is None else ()
+    return [*CXXFLAGS, *(GCC_FLAGS + VECTOR_MATH[0] if gcc else ()), *isa_flags, *extra]
 
 
 def _flags_key() -> str:
@@ -174,10 +179,17 @@ def _flags_key() -> str:
 # host build: where the CPU has every v3 feature (and the compiler knows the level), kernels
 # are built for it. With libmvec that is what took exp, log and pow from 1.4-1.8x NumPy's
 # time to 0.65-0.95x. The flag is part of the cache key, so a cache shared with an older CPU
-# never hands it these builds. No FMA contraction follows: in ISO C++ mode (-std=c++20) GCC
+# never hands it these builds. No FMA contraction follows: in ISO C++ mode (-std=c++17) GCC
 # and clang keep a*b+c as two roundings. GPUAD_HOST_ISA=baseline keeps portable code.
 _X86_64_V3 = frozenset({"avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave"})
 _isa_cache: dict[tuple, tuple] = {}
+ISAS = {"baseline": (), "x86-64-v3": ("-march=x86-64-v3",)}    # name -> flags
+
+
+def host_isa() -> str:
+    """The instruction set this machine's kernels are built for without a compiler's say:
+    "x86-64-v3" where the CPU has it (and GPUAD_HOST_ISA allows it), else "baseline"."""
+    return "x86-64-v3" if env.get("GPUAD_HOST_ISA") == "auto" and _v3_cpu() else "baseline"
 
 
 def _cpu_features() -> frozenset:
@@ -255,49 +267,115 @@ def _translate_options(options: Sequence[str]) -> tuple[list[str], list[str]]:
 # kernels; without Python's headers (or with GPUAD_FASTCALL=0) launches stay on ctypes.
 _FASTCALL_SOURCE = Path(__file__).resolve().parent / "fastcall.cpp"
 _fastcall_state: list = []        # [module or None, status text], filled once
+_fastcall_thread: list = []       # the background build, once started
 
 
 _FASTCALL_LOCK = threading.Lock()
+_START_LOCK = threading.Lock()
 
 
-def _load_fastcall():
+def _load_fastcall(build: bool = True):
+    """The C launch path module, or None; with ``build`` False, None also while it is not built
+    (and this call leaves the state unsettled)."""
     if _fastcall_state:
         return _fastcall_state[0]
     with _FASTCALL_LOCK:              # one build and one import, whichever thread asks first
         if not _fastcall_state:
-            _fastcall_state[:] = _build_fastcall()
+            state = _build_fastcall(build)
+            if state is None:
+                return None
+            _fastcall_state[:] = state
     return _fastcall_state[0]
 
 
-def _build_fastcall():
+def _start_fastcall() -> None:
+    """Build the C launch path in a background thread (once): its compile then overlaps the
+    first kernel module's, on another core."""
+    with _START_LOCK:
+        if not _fastcall_state and not _fastcall_thread:
+            t = threading.Thread(target=_load_fastcall, name="gpuad-fastcall-build")
+            _fastcall_thread.append(t)
+            t.start()
+
+
+def fastcall_if_ready() -> tuple[bool, object]:
+    """(settled, the C launch path module or None): a cached build is loaded at once; one that
+    must be compiled is built in the background, and until it is ready this says (False, None)
+    so that launches take the general path meanwhile."""
+    if _fastcall_state:
+        return True, _fastcall_state[0]
+    if not _fastcall_thread and _FASTCALL_LOCK.acquire(blocking=False):
+        try:
+            if not _fastcall_state:
+                state = _build_fastcall(build=False)
+                if state is not None:
+                    _fastcall_state[:] = state
+        finally:
+            _FASTCALL_LOCK.release()
+        if _fastcall_state:
+            return True, _fastcall_state[0]
+    _start_fastcall()
+    return False, None
+
+
+def _fastcall_flags() -> list[str]:
+    """Flags of the C launch path's build; RuntimeError if Python's headers are missing."""
+    import sysconfig
+    include = sysconfig.get_paths()["include"]
+    if not (Path(include) / "Python.h").is_file():
+        raise RuntimeError(f"off: Python's headers are not installed ({include}/Python.h; "
+                           "apt-get install python3-dev)")
+    return ["-std=c++17", "-O2", "-fPIC", "-shared", "-fvisibility=hidden",
+            f"-I{include}", f"-I{np.get_include()}"]
+
+
+def _import_fastcall(load: str):
     import importlib.machinery
     import importlib.util
-    import sysconfig
+    loader = importlib.machinery.ExtensionFileLoader("gpuad_fastcall", load)
+    spec = importlib.util.spec_from_file_location("gpuad_fastcall", load, loader=loader)
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    return mod
+
+
+def _build_fastcall(build: bool = True):
     if not env.get("GPUAD_FASTCALL"):
         return [None, "off (GPUAD_FASTCALL=0)"]
+    if env.get("GPUAD_PREBUILT"):
+        found = shipped_fastcall()
+        if found is not None:
+            try:
+                return [_import_fastcall(found[1]), f"on (prebuilt: {found[0]})"]
+            except ImportError:       # built against a NumPy this one does not accept
+                pass
     mod, status = None, ""
     try:
-        include = sysconfig.get_paths()["include"]
-        if not (Path(include) / "Python.h").is_file():
-            raise RuntimeError(f"off: Python's headers are not installed ({include}/Python.h; "
-                               "apt-get install python3-dev)")
-        flags = ["-std=c++17", "-O2", "-fPIC", "-shared", "-fvisibility=hidden",
-                 f"-I{include}", f"-I{np.get_include()}"]
+        flags = _fastcall_flags()
         path, load, _ = _cached_build(
             "gpuad_fastcall", (_CACHE_VERSION, _FASTCALL_SOURCE.read_text(), repr(env.get("CXX")),
                                repr(flags), np.__version__, sys.implementation.cache_tag or "",
                                sys.version, platform.machine()),
             "gpuad/runtime/fastcall.cpp",
-            lambda argv, version, src, out: [*argv, *flags, str(_FASTCALL_SOURCE), "-o", str(out)])
-        loader = importlib.machinery.ExtensionFileLoader("gpuad_fastcall", load)
-        spec = importlib.util.spec_from_file_location("gpuad_fastcall", load, loader=loader)
-        mod = importlib.util.module_from_spec(spec)
-        loader.exec_module(mod)
+            lambda argv, version, src, out: [*argv, *flags, str(_FASTCALL_SOURCE), "-o", str(out)],
+            build=build)
+        mod = _import_fastcall(load)
         status = f"on ({path})"
+    except _NotCached:
+        return None
     except Exception as e:   # any failure leaves the (slower) ctypes path, and says why
         why = " ".join(str(e).split())[:400]
         mod, status = None, why if why.startswith("off") else f"off: {why}"
     return [mod, status]
+
+
+def build_fastcall(out_dir: Path) -> Path:
+    """Compile the C launch path into ``out_dir`` (an ahead-of-time build); its path."""
+    argv, _ = _compiler()
+    out = Path(out_dir) / f"gpuad_fastcall.{sys.implementation.cache_tag}.so"
+    _run_compiler([*argv, *_fastcall_flags(), str(_FASTCALL_SOURCE), "-o", str(out)],
+                  "gpuad/runtime/fastcall.cpp", quiet=True)
+    return out
 
 
 def fastcall():
@@ -564,6 +642,78 @@ class _KernelNotFound(KeyError):
         return str(self.args[0])
 
 
+class _Unit:
+    """What one host build compiles: the source as the host sees it (dynamic shared memory
+    rewritten, launchers appended), its headers and flags, the kernels it exports."""
+
+    def __init__(self, code: str, options, name_expressions, include_dirs, name: str):
+        self.name, self.options, self.name_expressions = name, tuple(options), list(name_expressions)
+        opt_dirs, self.defines = _translate_options(options)
+        self.dirs = [KERNELS_DIR, *map(Path, include_dirs), *map(Path, opt_dirs)]
+        stripped = cxx.strip(code)
+        plain, bodies = cxx.scan_kernels(stripped)
+        self.code = code = _rewrite_dynamic_shared(code, stripped, bodies, name)
+        self.headers = _headers(code, self.dirs)
+        macros = "".join(f"#define {d[2:].replace('=', ' ', 1)}\n" for d in self.defines if d.startswith("-D"))
+        barrier_names = cxx.barrier_names([stripped, macros, *map(cxx.strip, self.headers.values())])
+
+        entries: dict[str, int] = {}
+        exprs: list[str] = []
+        qualified = [(q, q) for q in plain.values() if q not in plain]
+        for key, expr in [*plain.items(), *qualified, *((e, e) for e in self.name_expressions)]:
+            if key in entries:
+                continue
+            if expr in exprs:
+                entries[key] = exprs.index(expr)
+            else:
+                entries[key] = len(exprs)
+                exprs.append(expr)
+        self.entries = entries
+        self.barriers = {k: cxx.base_name(k) in barrier_names for k in entries}
+        self.safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:60] or "module"
+        self.what = f"CUDA module '{name}'"
+        self.source = (f'#line 1 "{self.safe}.cu"\n{code}\n#line 1 "<gpuad host launchers for {self.safe}>"\n'
+                       + _launchers(exprs, entries))
+
+    def _common(self) -> tuple:
+        return (_CACHE_VERSION, self.code, repr(sorted(self.headers.items())), repr(self.options),
+                repr(self.name_expressions))
+
+    def parts(self) -> tuple:
+        """The cache key: everything that reaches the compiler but the compiler itself."""
+        return (*self._common(), _flags_key(), HOST_HEADER.read_text(), sys.implementation.cache_tag or "",
+                str(ctypes.sizeof(ctypes.c_void_p)), sys.byteorder)
+
+    def portable_key(self, isa: str) -> str:
+        """The key of a build for ``isa`` with no user flags: what a prebuilt library is
+        shipped under (the compiler, Python and CXX play no part)."""
+        return _cache_name("prebuilt", (*self._common(), HOST_HEADER.read_text(), repr(VECTOR_MATH), isa,
+                                        platform.machine(), str(ctypes.sizeof(ctypes.c_void_p)),
+                                        sys.byteorder)).rsplit("-", 1)[1]
+
+
+def _prebuilt_library(unit: _Unit):
+    """(path, load path) of the prebuilt library shipped for ``unit`` on this machine, or None:
+    none is shipped, it does not match (sources, ISA, platform), GPUAD_PREBUILT=0, or
+    GPUAD_HOST_CXXFLAGS asks for other flags."""
+    if not env.get("GPUAD_PREBUILT") or env.get("GPUAD_HOST_CXXFLAGS"):
+        return None
+    return shipped_library(unit.name, unit.portable_key(host_isa()))
+
+
+def build_unit(unit: _Unit, isa: str, out_dir: Path) -> Path:
+    """Compile ``unit`` for ``isa`` into ``out_dir`` (an ahead-of-time build: no cache, no
+    loading); returns the library's path."""
+    argv, version = _compiler()
+    out = Path(out_dir) / f"{unit.safe}.{isa}.so"
+    with tempfile.TemporaryDirectory(prefix="gpuad-prebuild-") as tmp:
+        src = Path(tmp) / "module.cpp"
+        src.write_text(unit.source)
+        _run_compiler(_command(unit.dirs, unit.defines, argv, version, src, out, isa=isa), unit.what,
+                      quiet=True)
+    return out
+
+
 class HostModule:
     """CPU build of a CUDA C++ source, mirroring ``cupy.RawModule(code=, options=,
     name_expressions=)``.
@@ -574,48 +724,32 @@ class HostModule:
     ``-D``/``-U`` are honoured, the rest only key the cache. ``include_dirs`` are searched after
     gpuad's ``kernels/`` directory.
 
-    Attributes: ``name``, ``library_path`` (the cached shared library), ``built`` (True when
-    this instance compiled it), ``kernel_names``, ``workers`` (OS threads a launch may use).
+    A library a wheel ships prebuilt for this source (``gpuad/runtime/prebuilt.py``) is used
+    when it checks out; else the cached build, else a new one (with ``build=False``,
+    ``_NotCached`` is raised instead of compiling).
+
+    Attributes: ``name``, ``library_path`` (the shared library), ``built`` (True when this
+    instance compiled it), ``prebuilt`` (True when it is shipped in the installed package),
+    ``kernel_names``, ``workers`` (OS threads a launch may use).
     """
 
     def __init__(self, code: str, options: tuple = (), name_expressions: Sequence[str] = (), *,
-                 include_dirs: Sequence[str | Path] = (), name: str = "module"):
+                 include_dirs: Sequence[str | Path] = (), name: str = "module", build: bool = True):
         global BUILD_COUNT
         self.name = name
         self.workers = cpu_workers()
-        opt_dirs, defines = _translate_options(options)
-        dirs = [KERNELS_DIR, *map(Path, include_dirs), *map(Path, opt_dirs)]
-        stripped = cxx.strip(code)
-        plain, bodies = cxx.scan_kernels(stripped)
-        code = _rewrite_dynamic_shared(code, stripped, bodies, name)
-        headers = _headers(code, dirs)
-        macros = "".join(f"#define {d[2:].replace('=', ' ', 1)}\n" for d in defines if d.startswith("-D"))
-        barrier_names = cxx.barrier_names([stripped, macros, *map(cxx.strip, headers.values())])
-
-        entries: dict[str, int] = {}
-        exprs: list[str] = []
-        qualified = [(q, q) for q in plain.values() if q not in plain]
-        for key, expr in [*plain.items(), *qualified, *((e, e) for e in name_expressions)]:
-            if key in entries:
-                continue
-            if expr in exprs:
-                entries[key] = exprs.index(expr)
-            else:
-                entries[key] = len(exprs)
-                exprs.append(expr)
-        self._entries = entries
-        self._barriers = {k: cxx.base_name(k) in barrier_names for k in entries}
-        self._code = code
+        unit = _Unit(code, options, name_expressions, include_dirs, name)
+        self._entries, self._barriers, self._code = unit.entries, unit.barriers, unit.code
         self._signatures: dict | None = None
-
-        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:60] or "module"
-        self.library_path, load, self.built = _cached_build(
-            safe, (_CACHE_VERSION, code, repr(sorted(headers.items())), repr(tuple(options)),
-                   repr(list(name_expressions)), _flags_key(), HOST_HEADER.read_text(),
-                   sys.implementation.cache_tag or "", str(ctypes.sizeof(ctypes.c_void_p)), sys.byteorder),
-            f"CUDA module '{name}'", functools.partial(_command, dirs, defines),
-            f'#line 1 "{safe}.cu"\n{code}\n#line 1 "<gpuad host launchers for {safe}>"\n'
-            + _launchers(exprs, entries))
+        found = _prebuilt_library(unit)
+        #: True when the library is one shipped prebuilt in the installed package.
+        self.prebuilt = found is not None
+        if found is not None:
+            (self.library_path, load), self.built = found, False
+        else:
+            self.library_path, load, self.built = _cached_build(
+                unit.safe, unit.parts(), unit.what, functools.partial(_command, unit.dirs, unit.defines),
+                unit.source, build=build)
         BUILD_COUNT += self.built
         self._lib = ctypes.CDLL(load)
         self._lib.gpuad_error_message.restype = ctypes.c_char_p
@@ -667,8 +801,9 @@ def _launchers(exprs: list[str], entries: dict[str, int]) -> str:
     return "".join(out)
 
 
-def _command(dirs: list[Path], defines: list[str], argv: list[str], version: str, src: Path, out: Path):
-    flags = _flags(version, argv)
+def _command(dirs: list[Path], defines: list[str], argv: list[str], version: str, src: Path, out: Path,
+             isa: str | None = None):
+    flags = _flags(version, argv, isa)
     return [*argv, *flags, "-include", str(HOST_HEADER), *(f"-I{d}" for d in dirs), *defines,
             "-x", "c++", str(src), "-o", str(out),
             *(VECTOR_MATH[1] if "-DGPUAD_HOST_VECTOR_MATH=1" in flags else ())]
@@ -698,15 +833,17 @@ class _Distrusted(Exception):
 
 def _distrust(st: os.stat_result, kind: str = "file") -> str | None:
     """Why a file or directory with status ``st`` may not be trusted, or None. A cache "file"
-    or "dir" must be this user's; a compiler's "exe" and its "bindir" may also be root's (and
-    the directory may be a sticky one of root's)."""
-    if kind in ("dir", "bindir") and not stat.S_ISDIR(st.st_mode):
+    or "dir" must be this user's; a compiler's "exe" and its "bindir", and an installed
+    package's "pkgfile" and "pkgdir" (prebuilt kernels), may also be root's (and a "bindir"
+    may be a sticky one of root's)."""
+    if kind in ("dir", "bindir", "pkgdir") and not stat.S_ISDIR(st.st_mode):
         return "is not a directory"
-    if kind in ("file", "exe") and not stat.S_ISREG(st.st_mode):
+    if kind in ("file", "exe", "pkgfile") and not stat.S_ISREG(st.st_mode):
         return "is not a regular file"
     owners = (os.geteuid(),) if kind in ("file", "dir") else (os.geteuid(), 0)
     if st.st_uid not in owners:
-        return f"is owned by uid {st.st_uid}, not by this user (uid {os.geteuid()})"
+        return (f"is owned by uid {st.st_uid}, not by this user (uid {os.geteuid()})"
+                + ("" if len(owners) == 1 else " or root"))
     if st.st_mode & 0o022 and not (kind == "bindir" and st.st_mode & stat.S_ISVTX and st.st_uid == 0):
         who = " and ".join(w for bit, w in ((0o020, "group"), (0o002, "others")) if st.st_mode & bit)
         return f"is writable by {who} (mode {st.st_mode & 0o7777:o})"
@@ -718,14 +855,16 @@ class _CacheDir:
     that was checked (``where`` names it through /proc), so renaming a directory above it
     cannot redirect a load."""
 
-    def __init__(self, path: Path, private: bool = False):
-        _make_private_dirs(path)
+    def __init__(self, path: Path, private: bool = False, shipped: bool = False):
+        # shipped: a read-only directory of an installed package (root's or this user's).
+        if not shipped:
+            _make_private_dirs(path)
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        why = _distrust(os.fstat(fd), "dir")
+        why = _distrust(os.fstat(fd), "pkgdir" if shipped else "dir")
         if why:
             os.close(fd)
             raise _Distrusted(f"{path} {why}")
-        self.path, self.fd, self.private = path, fd, private
+        self.path, self.fd, self.private, self.file_kind = path, fd, private, "pkgfile" if shipped else "file"
         proc = f"/proc/self/fd/{fd}"
         self.where = proc if os.path.isdir(proc) else str(path)
 
@@ -740,7 +879,7 @@ class _CacheDir:
             raise _Distrusted(f"{self.path / name} " + ("is a symbolic link" if e.errno == errno.ELOOP
                                                        else f"cannot be read ({e.strerror})")) from None
         st = os.fstat(fd)
-        why = _distrust(st) or (f"is larger than {limit} bytes" if st.st_size > limit else None)
+        why = _distrust(st, self.file_kind) or (f"is larger than {limit} bytes" if st.st_size > limit else None)
         if why:
             os.close(fd)
             raise _Distrusted(f"{self.path / name} {why}")
@@ -762,25 +901,33 @@ class _CacheDir:
             raise _Distrusted(f"{self.path / name} is not a build record of this gpuad")
         return rec
 
+    def verify(self, name: str, sha256: str) -> str | None:
+        """None if file ``name`` may be used and its bytes hash to ``sha256``, else why not."""
+        try:
+            digest = hashlib.sha256()
+            with self._open(name, 1 << 31) as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+        except FileNotFoundError:
+            return f"{self.path / name} is missing"
+        except _Distrusted as e:
+            return str(e)
+        if digest.hexdigest() != sha256:
+            return (f"{self.path / name} does not match the SHA-256 recorded when it was built "
+                    "(truncated or changed)")
+        return None
+
     def find(self, stem: str) -> tuple[dict | None, str | None]:
         """Build ``stem``'s record if its library checks out, else (None, why not); why is None
         when there simply is no such build."""
         try:
             rec = self.record(stem)
-            if rec is None:
-                return None, None
-            digest = hashlib.sha256()
-            with self._open(rec["file"], 1 << 31) as f:
-                for block in iter(lambda: f.read(1 << 20), b""):
-                    digest.update(block)
-        except FileNotFoundError:
-            return None, f"{self.path / rec['file']} is missing"
         except _Distrusted as e:
             return None, str(e)
-        if digest.hexdigest() != rec["sha256"]:
-            return None, (f"{self.path / rec['file']} does not match the SHA-256 recorded when it was "
-                          "built (truncated or changed)")
-        return rec, None
+        if rec is None:
+            return None, None
+        why = self.verify(rec["file"], rec["sha256"])
+        return (None, why) if why else (rec, None)
 
     def build(self, stem: str, argv: list[str], command, source: str | None, what: str) -> dict:
         """Compile into a private temporary directory here, then move the library and its record
@@ -866,6 +1013,88 @@ def cache_dir() -> Path:
     return main.path if main is not None else _private_cache("").path
 
 
+# ------------------------------------------------------------------------------ shipped builds
+# A wheel built with its kernels ships them in gpuad/_prebuilt with a manifest
+# (runtime/prebuilt.py writes both). They are loaded on the same terms as the cache's, except
+# that the directory and files may be root's (the installer's): no one else may write them,
+# and each file's bytes must hash to the manifest's SHA-256.
+MANIFEST = "manifest.json"
+MANIFEST_VERSION = 1
+_SHIPPED: list = []               # [the shipped directory or None, why not], filled once
+
+
+def prebuilt_dir() -> Path:
+    """Where an installed wheel keeps its prebuilt files (``gpuad/_prebuilt``)."""
+    return Path(__file__).resolve().parent.parent / "_prebuilt"
+
+
+class _Shipped:
+    """The checked ``_prebuilt`` directory of this installation and its manifest."""
+
+    def __init__(self, path: Path):
+        self.dir = _CacheDir(path, shipped=True)
+        with self.dir._open(MANIFEST, 1 << 24) as f:
+            manifest = json.loads(f.read())
+        if not isinstance(manifest, dict) or manifest.get("version") != MANIFEST_VERSION:
+            raise ValueError(f"{path / MANIFEST} is not a manifest of this gpuad")
+        self.manifest = manifest
+
+    def load_path(self, entry: dict) -> tuple[Path, str] | None:
+        """(path, the path to load it by) of a manifest entry's file if it checks out."""
+        name, digest = str(entry.get("file")), str(entry.get("sha256"))
+        if "/" in name or name.startswith("."):
+            return None
+        if self.dir.verify(name, digest) is not None:
+            return None
+        return self.dir.path / name, f"{self.dir.where}/{name}"
+
+
+def shipped() -> _Shipped | None:
+    """This installation's checked prebuilt directory, or None (``_SHIPPED[1]`` says why)."""
+    if not _SHIPPED:
+        try:
+            _SHIPPED[:] = [_Shipped(prebuilt_dir()), None]
+        except FileNotFoundError:
+            _SHIPPED[:] = [None, "none in this installation"]
+        except Exception as e:         # distrusted, unreadable or malformed: compile instead
+            _SHIPPED[:] = [None, f"not used: {e}"]
+    return _SHIPPED[0]
+
+
+def _glibc_ok(built: str | None) -> bool:
+    libc, version = platform.libc_ver()
+    if not built:
+        return True
+    try:
+        return libc == "glibc" and tuple(map(int, version.split(".")[:2])) >= tuple(map(int, built.split(".")[:2]))
+    except ValueError:
+        return False
+
+
+def shipped_library(name: str, key: str) -> tuple[Path, str] | None:
+    """The shipped host library of module ``name`` built from what ``key`` names, or None."""
+    sh = shipped()
+    if sh is None or not _glibc_ok(sh.manifest.get("glibc")):
+        return None
+    for entry in sh.manifest.get("host", {}).get(name, ()):
+        if entry.get("key") == key:
+            return sh.load_path(entry)
+    return None
+
+
+def shipped_fastcall() -> tuple[Path, str] | None:
+    """The shipped C launch path if it was built for this Python, NumPy major version and
+    the installed ``fastcall.cpp``, else None."""
+    sh = shipped()
+    entry = sh.manifest.get("fastcall") if sh is not None else None
+    if (not entry or entry.get("python") != sys.implementation.cache_tag
+            or entry.get("machine") != platform.machine() or not _glibc_ok(sh.manifest.get("glibc"))
+            or str(entry.get("numpy", "")).split(".")[0] != np.__version__.split(".")[0]
+            or entry.get("source") != hashlib.sha256(_FASTCALL_SOURCE.read_bytes()).hexdigest()):
+        return None
+    return sh.load_path(entry)
+
+
 def _cache_name(prefix: str, parts: Sequence[str]) -> str:
     """A build's name: ``prefix`` and a hash of everything that reaches the compiler
     (``parts``) but the compiler itself."""
@@ -876,10 +1105,16 @@ def _cache_name(prefix: str, parts: Sequence[str]) -> str:
     return f"{prefix}-{key.hexdigest()[:24]}"
 
 
-def _cached_build(prefix: str, parts: Sequence[str], what: str, command, source: str | None = None):
+class _NotCached(LookupError):
+    """A build that is not in the cache, asked for with ``build=False``."""
+
+
+def _cached_build(prefix: str, parts: Sequence[str], what: str, command, source: str | None = None,
+                  build: bool = True):
     """The library for ``parts``: (its path, the path to load it by, whether this call built
     it). ``command(argv, version, src, out)`` is the compiler's command line, ``src`` a temporary file
-    holding ``source`` (if given), ``out`` the library to write."""
+    holding ``source`` (if given), ``out`` the library to write. With ``build`` False, a library
+    that is not cached raises _NotCached instead of being compiled."""
     stem = _cache_name(prefix, parts)
     # No lock: lookups and builds only read, or rename complete files into place.
     dirs = [d for d in (_main_cache(), *_private) if d is not None]
@@ -891,6 +1126,10 @@ def _cached_build(prefix: str, parts: Sequence[str], what: str, command, source:
             return d.path / rec["file"], f"{d.where}/{rec['file']}", False
         if why:
             problems.append(why)
+    if not build:
+        raise _NotCached(what)
+    if prefix != "gpuad_fastcall":
+        _start_fastcall()            # the C launch path compiles meanwhile, if it must
     if found is None and problems:
         raise RuntimeError(f"cannot use the cached build of {what}: {'; '.join(problems)}; and no "
                            f"C++ compiler was found to rebuild it: {_NO_COMPILER}")
@@ -907,8 +1146,8 @@ def _cached_build(prefix: str, parts: Sequence[str], what: str, command, source:
     return target.path / rec["file"], f"{target.where}/{rec['file']}", True
 
 
-def _run_compiler(cmd: list[str], what: str) -> None:
-    quiet = env.get("GPUAD_QUIET")
+def _run_compiler(cmd: list[str], what: str, quiet: bool = False) -> None:
+    quiet = quiet or env.get("GPUAD_QUIET")
     try:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     except OSError as e:      # not the cache's fault: keep it apart from the OSErrors of writing

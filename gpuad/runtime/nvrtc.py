@@ -5,7 +5,9 @@ for sm_80 and sm_90 with the registry's name expressions is a source CuPy can bu
 Run it as ``python -m gpuad.runtime.nvrtc``; it exits non-zero on any compile error.
 
 NVRTC comes from the ``nvidia-cuda-nvrtc-cu12`` wheel and is called through the public
-``cuda.bindings.nvrtc`` API (``cuda-bindings`` 12.x), both in the ``nvrtc`` extra.
+``cuda.bindings.nvrtc`` API (``cuda-bindings`` 12.x), both in the ``nvrtc`` extra; NVRTC 13
+(``nvidia-cuda-nvrtc`` 13 with ``cuda-bindings`` 13, the ``nvrtc13`` extra) works the same
+way (the gate passed with NVRTC 13.5 on 2026-12-01).
 """
 from __future__ import annotations
 
@@ -169,7 +171,7 @@ def log_warnings(log: str) -> list[str]:
 
 
 def compile_source(code: str, name_expressions, arch: str = "sm_80", include_dirs=(),
-                   *, extra_options=(), name: str = "gpuad.cu") -> dict:
+                   *, extra_options=(), name: str = "gpuad.cu", binary: bool = False) -> dict:
     """Compile CUDA C++ ``code`` with NVRTC for ``arch`` (e.g. "sm_80") as CuPy would.
 
     Options: NVRTC_OPTIONS, CuPy's implicit ones, ``-I`` per include dir,
@@ -179,7 +181,8 @@ def compile_source(code: str, name_expressions, arch: str = "sm_80", include_dir
 
     Returns a dict: ``lowered`` (name expression -> mangled name), ``log``,
     ``warnings``, ``kernels`` (mangled name -> registers/stack/spills), ``cubin_size``
-    (0 for a compute_XX target), ``ptx_size``, ``options`` and ``seconds``.
+    (0 for a compute_XX target), ``ptx_size``, ``options`` and ``seconds``; with
+    ``binary``, also ``image``: the cubin (an sm_XX target) or the PTX (compute_XX).
     Raises NvrtcError, with the NVRTC log in its message, if compilation fails.
     """
     nvrtc = _nvrtc()
@@ -210,9 +213,17 @@ def compile_source(code: str, name_expressions, arch: str = "sm_80", include_dir
         cubin_size = 0
         if arch.startswith("sm_"):
             cubin_size = _check(nvrtc, nvrtc.nvrtcGetCUBINSize(prog), "nvrtcGetCUBINSize")
+        image = None
+        if binary and cubin_size:
+            image = b" " * cubin_size
+            _check(nvrtc, nvrtc.nvrtcGetCUBIN(prog, image), "nvrtcGetCUBIN")
+        elif binary:
+            image = b" " * ptx_size
+            _check(nvrtc, nvrtc.nvrtcGetPTX(prog, image), "nvrtcGetPTX")
     finally:
         nvrtc.nvrtcDestroyProgram(prog)
     return {
+        **({"image": image} if binary else {}),
         "lowered": lowered,
         "log": log,
         "warnings": log_warnings(log),
@@ -250,13 +261,20 @@ def undeclared_sources(specs, root: pathlib.Path) -> list[GateModule]:
     return found
 
 
+def label_of(spec) -> str:
+    """A spec's name: ``source[group]`` for a runtime ModuleSpec, else its source."""
+    return getattr(spec, "name", spec.source)
+
+
 def run_gate(specs, archs=DEFAULT_ARCHS, include_dir=None, *, jobs=None, verbose=True,
-             out=None) -> int:
+             out=None, images: dict | None = None) -> int:
     """Compile every spec for every arch; print a report; return the number of failures.
 
     ``specs`` are objects with ``source``, ``name_expressions`` and ``code()`` (such as
     ``gpuad.runtime.ModuleSpec``). Compiles run on a thread pool: NVRTC releases the
     GIL in nvrtcCompileProgram (cuda-bindings 12.9 source) and programs are independent.
+    With ``images`` (a dict), each successful compile's result, its cubin or PTX included,
+    is stored there under (the spec's name, arch).
     """
     out = out or sys.stdout
     include_dir = kernel_dir() if include_dir is None else include_dir
@@ -267,18 +285,20 @@ def run_gate(specs, archs=DEFAULT_ARCHS, include_dir=None, *, jobs=None, verbose
         spec, arch = item
         try:
             return compile_source(spec.code(), spec.name_expressions, arch, (include_dir,),
-                                  name=spec.source)
+                                  name=spec.source, binary=images is not None)
         except (NvrtcError, OSError) as exc:
             return exc
 
     failures = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
         for (spec, arch), result in zip(work, pool.map(build, work)):
-            label = f"{spec.source} [{arch}]"
+            label = f"{label_of(spec)} [{arch}]"
             if isinstance(result, Exception):
                 failures += 1
                 print(f"FAIL {label}: {result}", file=out)
                 continue
+            if images is not None:
+                images[(label_of(spec), arch)] = result
             n = len(result["lowered"]) or len(result["kernels"])
             note = "" if spec.name_expressions else " (no declared instantiations)"
             print(f"ok   {label}: {n} kernels, {result['seconds']:.2f} s, "
@@ -288,6 +308,38 @@ def run_gate(specs, archs=DEFAULT_ARCHS, include_dir=None, *, jobs=None, verbose
             if verbose:
                 _print_kernels(result, out)
     return failures
+
+
+def module_key(spec) -> str:
+    """What a module is compiled from: options, source, every header under the kernel
+    directory, name expressions (a prebuilt module is used only for the same)."""
+    import hashlib
+    from .device import _include_digest
+    h = hashlib.sha256()
+    for part in (repr(NVRTC_OPTIONS + CUPY_IMPLICIT_OPTIONS), spec.code(), _include_digest(kernel_dir()),
+                 repr(list(spec.name_expressions))):
+        h.update(part.encode() + b"\0")
+    return h.hexdigest()
+
+
+def write_images(specs, archs, images: dict, out: pathlib.Path, version: str) -> dict:
+    """Write the cubins and PTX of ``images`` (run_gate's) into ``out``: the manifest's
+    "cuda" section (runtime/prebuilt.py): per module its key and, per target, the file, its
+    SHA-256 and the lowered name of every name expression."""
+    import hashlib
+    modules = {}
+    for spec in specs:
+        entry = {"key": module_key(spec), "targets": {}}
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", label_of(spec))
+        for arch in archs:
+            result = images[(label_of(spec), arch)]
+            ptx = not arch.startswith("sm_")
+            path = out / f"{safe}.{arch}.{'ptx' if ptx else 'cubin'}"
+            path.write_bytes(result["image"].rstrip(b"\0") if ptx else result["image"])
+            entry["targets"][arch] = {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                                      "lowered": result["lowered"]}
+        modules[label_of(spec)] = entry
+    return {"nvrtc": version, "options": [*NVRTC_OPTIONS, *CUPY_IMPLICIT_OPTIONS], "modules": modules}
 
 
 def _print_kernels(result: dict, out) -> None:
@@ -312,6 +364,9 @@ def main(argv=None) -> int:
     parser.add_argument("--jobs", type=int, default=None, help="parallel compiles")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="omit the per-kernel register/spill lines")
+    parser.add_argument("--out", type=pathlib.Path, default=None,
+                        help="also write each bundle's cubin or PTX and their lowered names "
+                             "(manifest.json) into OUT, for a wheel build (GPUAD_WHEEL_CUDA_DIR)")
     args = parser.parse_args(argv)
     archs = tuple(args.arch or DEFAULT_ARCHS)
 
@@ -329,19 +384,28 @@ def main(argv=None) -> int:
         traceback.print_exc()
         print("NVRTC gate: `import gpuad` failed, so the registry is unknown", file=sys.stderr)
         return 2
-    from . import all_modules
+    from . import bundles
 
     root = kernel_dir()
-    specs = all_modules()
+    specs = bundles()
     extra = undeclared_sources(specs, root)
-    print(f"{len(specs)} declared modules, {len(extra)} undeclared .cu files "
+    print(f"{len(specs)} declared bundles, {len(extra)} undeclared .cu files "
           f"under {root}; targets: {', '.join(archs)}")
     start = time.perf_counter()
+    images = {} if args.out else None
     failures = run_gate([*specs, *extra], archs, root, jobs=args.jobs,
-                        verbose=not args.quiet)
+                        verbose=not args.quiet, images=images)
     total = (len(specs) + len(extra)) * len(archs)
     print(f"NVRTC gate: {total - failures}/{total} compiles passed "
           f"in {time.perf_counter() - start:.1f} s")
+    if args.out and not failures:
+        import json
+        from .host import MANIFEST, MANIFEST_VERSION
+        args.out.mkdir(parents=True, exist_ok=True)
+        cuda = write_images(specs, archs, images, args.out, f"{major}.{minor}")
+        (args.out / MANIFEST).write_text(json.dumps({"version": MANIFEST_VERSION, "cuda": cuda},
+                                                    indent=1, sort_keys=True))
+        print(f"cubins, PTX and lowered names in {args.out}")
     return 1 if failures else 0
 
 

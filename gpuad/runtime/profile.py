@@ -36,13 +36,20 @@ class Profile:
     ----------
     launches : list of Launch (``kernel``, ``phase``, ``n``, ``bytes_read``, ``bytes_written``)
     host_reads : list of HostRead (``phase``, ``what``, ``nbytes``)
-    peak_bytes : dict phase -> the largest number of bytes the engine held during it
+    peak_bytes : dict phase -> the largest number of bytes the engine held during it (its
+        own count of the buffers it keeps alive, the same on every device)
+    device_bytes : dict phase -> on a GPU, the largest number of bytes the CUDA allocator
+        in use had handed out (every live CuPy array, the user's too), when that allocator
+        is a CuPy memory pool (the default); empty otherwise, and ``device_bytes_note``
+        says why
     """
 
     def __init__(self):
         self.launches: list[Launch] = []
         self.host_reads: list[HostRead] = []
         self.peak_bytes: dict[str, int] = {}
+        self.device_bytes: dict[str, int] = {}
+        self.device_bytes_note: str | None = None
 
     def count(self, phase: str | None = None, kernel: str | None = None) -> int:
         """Number of launches, optionally only of one phase and/or kernel name prefix."""
@@ -69,6 +76,11 @@ class Profile:
         lines.append(f"host reads: {by_phase or 0}")
         if self.peak_bytes:
             lines.append("peak bytes: " + ", ".join(f"{k}={v}" for k, v in self.peak_bytes.items()))
+        if self.device_bytes:
+            lines.append("device bytes (allocator): " +
+                         ", ".join(f"{k}={v}" for k, v in self.device_bytes.items()))
+        elif self.device_bytes_note:
+            lines.append(f"device bytes: {self.device_bytes_note}")
         return "\n".join(lines)
 
     def __repr__(self):
@@ -145,9 +157,10 @@ def record_bytes(held: int) -> None:
 
 
 # ------------------------------------------------------------------ bytes the engine holds
-# Peak bytes: on the CPU the engine's own count of the buffers it keeps alive (values saved
-# on tapes, checkpoint snapshots, cotangents of sweeps in progress), each buffer once
-# however many holders share it; a view counts as its base.
+# Peak bytes: the engine's own count of the buffers it keeps alive (values saved on tapes,
+# checkpoint snapshots, cotangents of sweeps in progress), each buffer once however many
+# holders share it; a view counts as its base. The same count on both devices, so what a
+# test asserts of it holds on a GPU too; beside it, on a GPU, the allocator's own figure.
 
 class _Held(threading.local):
     def __init__(self):
@@ -158,10 +171,14 @@ class _Held(threading.local):
         self.owner = owner    # the profile these counts belong to
         self.bufs: dict = {}  # id(buffer) -> [holders, nbytes, buffer]
         self.total = 0
-        self.cupy = False
+        self.cupy = False     # a CuPy buffer was held: the allocator's figure is read too
 
 
 _held = _Held()
+
+#: ``() -> (bytes or None, why not)``: the CUDA allocator's bytes in use, set by the CUDA
+#: launcher when it is made (runtime/launch.py, where the device is chosen).
+device_memory = None
 
 
 def _buffer(x):
@@ -227,13 +244,13 @@ def report(extra=()) -> None:
     """Report the bytes held now (plus ``extra`` live values) to the open profiles."""
     if not _state.profiles:
         return
-    if _held.cupy:
-        # On a GPU, what CuPy's default memory pool has handed out (MemoryPool.used_bytes():
-        # the bytes of all live arrays allocated from the pool, the user's included). Written
-        # from CuPy's documentation; no machine of this project has a GPU.
-        import cupy
-        record_bytes(int(cupy.get_default_memory_pool().used_bytes()))
-        return
+    if _held.cupy and device_memory is not None:
+        used, note = device_memory()
+        for p in _state.profiles:
+            if used is None:
+                p.device_bytes_note = note
+            elif used > p.device_bytes.get(_state.phase, 0):
+                p.device_bytes[_state.phase] = used
     seen = set()
     live = 0
     for v in itertools.chain(extra, (e for s in _held.sweeps for e in s.live())):

@@ -23,6 +23,8 @@ struct Complex {
     __device__ __forceinline__ Complex& operator*=(const Complex& b) { return *this = *this * b; }
 };
 
+template <class T> struct is_complex<Complex<T>> { static constexpr bool value = true; };
+
 #define GPUAD_C Complex<T>
 #define GPUAD_C_T template <class T> __device__ __forceinline__
 
@@ -78,6 +80,8 @@ GPUAD_C_T GPUAD_C expm1(const GPUAD_C& z) {
     return GPUAD_C(expm1(z.re) * cos(z.im) - T(2) * s * s, exp(z.re) * sin(z.im));
 }
 GPUAD_C_T GPUAD_C log(const GPUAD_C& z) { return GPUAD_C(log(modulus(z)), atan2(z.im, z.re)); }
+GPUAD_C_T GPUAD_C log2(const GPUAD_C& z) { return log(z) * T(1.4426950408889634074); }
+GPUAD_C_T GPUAD_C log10(const GPUAD_C& z) { return log(z) * T(0.43429448190325182765); }
 // log(1 + z) = log1p(2x + x^2 + y^2) / 2 + i atan2(y, 1 + x): accurate near 0.
 GPUAD_C_T GPUAD_C log1p(const GPUAD_C& z) {
     if (modulus(z) < T(0.5))

@@ -1,7 +1,7 @@
 // CPU execution of unmodified CUDA C++ kernel sources.
 //
 // gpuad/runtime/host.py force-includes this header (-include) before a kernel source, compiles
-// the pair with the host C++20 compiler into a shared library, and launches kernels through the
+// the pair with the host C++17 compiler (NVRTC's dialect) into a shared library, and launches kernels through the
 // generated extern "C" launchers at the end of that translation unit. It supplies CUDA's
 // built-ins and the execution model:
 //   * kernels without barriers or shuffles run every virtual thread as a plain call in a loop;
@@ -49,6 +49,10 @@ GPUAD_SIMD2(pow) GPUAD_SIMD2(atan2)
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#endif
 #if !defined(__x86_64__) || defined(GPUAD_HOST_UCONTEXT)
 #include <ucontext.h>
 #endif
@@ -255,36 +259,54 @@ inline long long clock64() {
 
 // Device atomics are relaxed read-modify-writes, as on the GPU.
 namespace gpuad_host {
-template <class T> inline std::atomic_ref<T> aref(T* p) { return std::atomic_ref<T>(*p); }
-template <class T, class F> inline T cas_update(T* p, F f) {
-    auto a = aref(p);
-    T old = a.load(std::memory_order_relaxed);
-    while (!a.compare_exchange_weak(old, f(old), std::memory_order_relaxed)) {}
+// Relaxed read-modify-writes on the GCC/clang __atomic builtins (std::atomic_ref is C++20; the
+// host build is C++17, the dialect NVRTC compiles the same kernels in). Floating-point adds are
+// compare-and-swap loops on the value's bits, as libstdc++'s atomic_ref<double> does them.
+template <class T> inline T atomic_load(T* p) {
+    T v;
+    __atomic_load(p, &v, __ATOMIC_RELAXED);
+    return v;
+}
+template <class T> inline bool atomic_cas(T* p, T& expected, T desired, bool weak) {
+    return __atomic_compare_exchange(p, &expected, &desired, weak, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+}
+template <class T> inline T atomic_exchange(T* p, T v) {
+    T old;
+    __atomic_exchange(p, &v, &old, __ATOMIC_RELAXED);
     return old;
 }
+template <class T, class F> inline T cas_update(T* p, F f) {
+    T old = atomic_load(p);
+    while (!atomic_cas(p, old, f(old), true)) {}
+    return old;
+}
+template <class T> inline T atomic_add(T* p, T v) {
+    if constexpr (std::is_integral_v<T>) return __atomic_fetch_add(p, v, __ATOMIC_RELAXED);
+    else return cas_update(p, [v](T o) { return o + v; });
+}
 }  // namespace gpuad_host
-#define GPUAD_HOST_ATOMIC_ADD(T)                                                               \
-    inline T atomicAdd(T* p, T v) { return gpuad_host::aref(p).fetch_add(v, std::memory_order_relaxed); }
+#define GPUAD_HOST_ATOMIC_ADD(T) \
+    inline T atomicAdd(T* p, T v) { return gpuad_host::atomic_add(p, v); }
 GPUAD_HOST_ATOMIC_ADD(int) GPUAD_HOST_ATOMIC_ADD(unsigned int) GPUAD_HOST_ATOMIC_ADD(unsigned long long)
 GPUAD_HOST_ATOMIC_ADD(long long) GPUAD_HOST_ATOMIC_ADD(float) GPUAD_HOST_ATOMIC_ADD(double)
 #undef GPUAD_HOST_ATOMIC_ADD
 #define GPUAD_HOST_ATOMIC_INT(T)                                                                             \
-    inline T atomicSub(T* p, T v) { return gpuad_host::aref(p).fetch_sub(v, std::memory_order_relaxed); }   \
-    inline T atomicAnd(T* p, T v) { return gpuad_host::aref(p).fetch_and(v, std::memory_order_relaxed); }   \
-    inline T atomicOr(T* p, T v) { return gpuad_host::aref(p).fetch_or(v, std::memory_order_relaxed); }     \
-    inline T atomicXor(T* p, T v) { return gpuad_host::aref(p).fetch_xor(v, std::memory_order_relaxed); }   \
-    inline T atomicExch(T* p, T v) { return gpuad_host::aref(p).exchange(v, std::memory_order_relaxed); }   \
+    inline T atomicSub(T* p, T v) { return __atomic_fetch_sub(p, v, __ATOMIC_RELAXED); }                    \
+    inline T atomicAnd(T* p, T v) { return __atomic_fetch_and(p, v, __ATOMIC_RELAXED); }                    \
+    inline T atomicOr(T* p, T v) { return __atomic_fetch_or(p, v, __ATOMIC_RELAXED); }                      \
+    inline T atomicXor(T* p, T v) { return __atomic_fetch_xor(p, v, __ATOMIC_RELAXED); }                    \
+    inline T atomicExch(T* p, T v) { return gpuad_host::atomic_exchange(p, v); }                            \
     inline T atomicMax(T* p, T v) { return gpuad_host::cas_update(p, [v](T o) { return o > v ? o : v; }); } \
     inline T atomicMin(T* p, T v) { return gpuad_host::cas_update(p, [v](T o) { return o < v ? o : v; }); } \
     inline T atomicCAS(T* p, T cmp, T v) {                                                                   \
-        gpuad_host::aref(p).compare_exchange_strong(cmp, v, std::memory_order_relaxed);                     \
+        gpuad_host::atomic_cas(p, cmp, v, false);                                                            \
         return cmp;                                                                                          \
     }
 GPUAD_HOST_ATOMIC_INT(int) GPUAD_HOST_ATOMIC_INT(unsigned int)
 GPUAD_HOST_ATOMIC_INT(long long) GPUAD_HOST_ATOMIC_INT(unsigned long long)
 #undef GPUAD_HOST_ATOMIC_INT
-inline float atomicExch(float* p, float v) { return gpuad_host::aref(p).exchange(v, std::memory_order_relaxed); }
-inline double atomicExch(double* p, double v) { return gpuad_host::aref(p).exchange(v, std::memory_order_relaxed); }
+inline float atomicExch(float* p, float v) { return gpuad_host::atomic_exchange(p, v); }
+inline double atomicExch(double* p, double v) { return gpuad_host::atomic_exchange(p, v); }
 inline unsigned int atomicInc(unsigned int* p, unsigned int lim) {
     return gpuad_host::cas_update(p, [lim](unsigned int o) { return o >= lim ? 0u : o + 1; });
 }
@@ -669,6 +691,26 @@ inline void run_blocks(Launch* L) {
 
 inline long long now_ns() { return clock64(); }
 
+// Sleep while a == v (or until woken; callers check again) and wake every sleeper: C++20's
+// atomic wait/notify_all, on the futex libstdc++ uses for them on Linux. C++20's <atomic>
+// would cost every module's compile about half a second more than all of C++17's headers.
+template <class T> inline void wait_while(std::atomic<T>& a, T v) {
+    static_assert(sizeof(T) == 4 && sizeof(std::atomic<T>) == 4, "a futex is 32 bits");
+#if defined(__linux__)
+    syscall(SYS_futex, reinterpret_cast<int*>(&a), FUTEX_WAIT_PRIVATE, gpuad_bits<int>(v), nullptr, nullptr, 0);
+#else
+    timespec ts{0, 50000};
+    if (a.load() == v) nanosleep(&ts, nullptr);
+#endif
+}
+template <class T> inline void wake_all(std::atomic<T>& a) {
+#if defined(__linux__)
+    syscall(SYS_futex, reinterpret_cast<int*>(&a), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
+#else
+    (void)a;
+#endif
+}
+
 // Workers spin for a short while after a launch (back-to-back launches are common), then sleep
 // on a futex, so an idle pool does not take the caller's core away.
 class Pool {
@@ -680,13 +722,13 @@ class Pool {
         job_.store(L, std::memory_order_relaxed);
         open_.store(true);
         epoch_.fetch_add(1);
-        epoch_.notify_all();
+        wake_all(epoch_);
         run_blocks(L);
         open_.store(false);
         for (int v; (v = active_.load()) != 0;) {
             const long long until = now_ns() + spin_ns;
             while (active_.load(std::memory_order_relaxed) == v && now_ns() < until) cpu_relax();
-            if (active_.load() == v) active_.wait(v);
+            if (active_.load() == v) wait_while(active_, v);
         }
         busy_.store(false, std::memory_order_release);
         return true;
@@ -728,7 +770,7 @@ class Pool {
             for (int k = 0; epoch_.load(std::memory_order_acquire) == seen; ++k) {
                 cpu_relax();
                 if ((k & 63) == 63 && now_ns() > until) {
-                    epoch_.wait(seen);
+                    wait_while(epoch_, seen);
                     until = now_ns() + spin_ns;
                 }
             }
@@ -738,7 +780,7 @@ class Pool {
             // itself, and the caller waits for active_ == 0 only after closing.
             if (open_.load() && id < want_.load(std::memory_order_relaxed))
                 run_blocks(job_.load(std::memory_order_relaxed));
-            if (active_.fetch_sub(1) == 1) active_.notify_all();
+            if (active_.fetch_sub(1) == 1) wake_all(active_);
         }
     }
 };
@@ -801,11 +843,13 @@ inline bool check_launch(const long long* f, const char* name) {
     return false;
 }
 
+template <class Tuple, class... A, size_t... I> Tuple args_from(const long long* f, std::index_sequence<I...>) {
+    return Tuple{arg_from<std::decay_t<A>>(f[F_ARGS + I], f[F_PTR_OFFSET])...};
+}
+
 template <auto K, class... A> int launch_impl(void (*)(A...), const long long* f, const char* name) {
     using Tuple = std::tuple<std::decay_t<A>...>;
-    const Tuple args = [&]<size_t... I>(std::index_sequence<I...>) {
-        return Tuple{arg_from<std::decay_t<A>>(f[F_ARGS + I], f[F_PTR_OFFSET])...};
-    }(std::index_sequence_for<A...>{});
+    const Tuple args = args_from<Tuple, A...>(f, std::index_sequence_for<A...>{});
     if (!check_launch(f, name)) return 1;
     Launch L;
     L.grid = dim3((unsigned)f[F_GRID], (unsigned)f[F_GRID + 1], (unsigned)f[F_GRID + 2]);

@@ -2,6 +2,7 @@
 // a template on the scalar type S (float, double, or a gpuad::Dual for higher derivatives).
 // Nondifferentiable points: maximum/minimum ties split the cotangent equally (1/2 each);
 // power: d/dx x**y = 0 where y == 0, d/dy x**y = 0 where x == 0.
+// As in unary.cuh, each partial is accurate wherever it is a normal number and stays so on duals.
 #pragma once
 #include "gpuad/dual.cuh"
 
@@ -10,6 +11,53 @@ using namespace gpuad;
 
 template <class S> __device__ __forceinline__ S pick(S a, S b) {  // 1 where a > b, 1/2 on a tie
     return a > b ? S(1) : (a == b ? S(0.5) : S(0));
+}
+// d/dy x/y = -x/y^2 as -(x/y)(1/y), 1/y shared with d/dx (y*y over- or underflows where x/y^2
+// is normal). On duals -(x/y)/y: d/dy of -(x/y)(1/y) has (1/y)/y, which overflows where 2x/y^3
+// is normal.
+template <class S> __device__ __forceinline__ S div_dy(S x, S y) {
+    if constexpr (is_dual<S>::value) return -(x / y) / y;
+    else return -(x / y) * (S(1) / y);
+}
+
+// d/dx x**y = y x**(y-1), 0 where y = 0. For x > 0, |y| < 1 as (y/x) x**y, x**y shared with
+// d/dy: x**(y-1) overflows for x near the smallest normal where y x**(y-1) does not; y/x cannot.
+// Where y - 1 is inexact (|y| >= 2^53, 2^24 in float32) as x**y / x y, which keeps the parity
+// of y for a negative base. On duals, for x > 0, |y| < 1, forms whose derivatives are single
+// products or sums that cannot cancel (d/dx and d/dy of y x**(y-1) and of (y/x) x**y are sums
+// of terms that overflow or underflow where the partial is normal):
+// - x >= 1, |y| <= 1/2: y (x**y / x); its d/dx is y (y - 1) x**(y-2) with y x**(y-2) - x**(y-2)
+//   formed before the factor y, no intermediate below the result;
+// - otherwise sgn(y) e^(log|y| + (y-1) log x), one exp (subnormal for x >= 1 and tiny y, where
+//   its d/dy, about x**(y-1), is normal: hence the first form).
+template <class S> __device__ __forceinline__ S pow_dx(S x, S y) {
+    if (y == S(0)) return S(0);
+    if constexpr (is_complex<S>::value) return y * pow(x, y - S(1));   // no order to branch on
+    else if (x > S(0) && y > S(-1) && y < S(1)) {
+        if constexpr (!is_dual<S>::value) return y / x * pow(x, y);
+        else if (x >= S(1) && y >= S(-0.5) && y <= S(0.5)) return y * (pow(x, y) / x);
+        else return (y > S(0) ? S(1) : S(-1)) * exp(log(fabs(y)) + (y - S(1)) * log(x));
+    }
+    const S y1 = y - S(1);
+    return y - y1 == S(1) ? y * pow(x, y1) : pow(x, y) / x * y;
+}
+
+// d atan2(x, y) = (y, -x) / (x^2 + y^2), scaled so that no square over- or underflows where the
+// result is normal: with k = 1/max(|x|, |y|), (y k, -x k) k / ((x k)^2 + (y k)^2), two
+// divisions shared by both partials (the max has a statement of its own: GCC turns
+// 1/(c ? a : b) into c ? 1/a : 1/b, a third division). On duals, r the larger of x, y in magnitude and t the
+// other over r (x/r and y/r are 1 and t), as (y/r, -x/r) / r / (1 + t^2): divisions in sequence,
+// as the quotient rule's -(a/b)/b b' overflows for b = r^2 (1 + t^2) where the partial is normal.
+template <class S> __device__ __forceinline__ S atan2_d(S x, S y, bool dy) {
+    if constexpr (is_dual<S>::value) {
+        const bool xr = fabs(x) >= fabs(y);
+        const S r = xr ? x : y, t = (xr ? y : x) / r, u = xr != dy ? t : S(1);
+        return (dy ? -u : u) / r / (S(1) + t * t);
+    } else {
+        const S ax = fabs(x), ay = fabs(y), m = ax > ay ? ax : ay, k = S(1) / m;
+        const S a = x * k, b = y * k, w = k / (a * a + b * b);
+        return dy ? -a * w : b * w;
+    }
 }
 
 #define GPUAD_BINARY(Name, F, DFX, DFY)                                                    \
@@ -22,12 +70,13 @@ template <class S> __device__ __forceinline__ S pick(S a, S b) {  // 1 where a >
 GPUAD_BINARY(Add,      x + y,           S(1),                 S(1))
 GPUAD_BINARY(Subtract, x - y,           S(1),                 S(-1))
 GPUAD_BINARY(Multiply, x * y,           y,                    x)
-GPUAD_BINARY(Divide,   x / y,           S(1) / y,             -x / (y * y))
-GPUAD_BINARY(Power,    pow(x, y),       y == S(0) ? S(0) : y * pow(x, y - S(1)),
-                                        x == S(0) ? S(0) : log(x) * pow(x, y))
+GPUAD_BINARY(Divide,   x / y,           S(1) / y,             div_dy(x, y))
+// d x**y = (y x**(y-1), log(x) x**y)
+GPUAD_BINARY(Power,    pow(x, y),       pow_dx(x, y),         x == S(0) ? S(0) : log(x) * pow(x, y))
 GPUAD_BINARY(Maximum,  x > y ? x : (x < y ? y : (x + y) * S(0.5)), pick(x, y), pick(y, x))
 GPUAD_BINARY(Minimum,  x < y ? x : (x > y ? y : (x + y) * S(0.5)), pick(y, x), pick(x, y))
-GPUAD_BINARY(Arctan2,  atan2(x, y),     y / (x * x + y * y),  -x / (x * x + y * y))
+// d atan2(x, y) = (y, -x) / (x^2 + y^2)
+GPUAD_BINARY(Arctan2,  atan2(x, y),     atan2_d(x, y, false), atan2_d(x, y, true))
 
 #undef GPUAD_BINARY
 }  // namespace ops

@@ -1,6 +1,12 @@
 // Unary elementwise ops: the function f and its hand-written derivative df, each a template
 // on the scalar type S (float, double, or a gpuad::Dual for higher derivatives).
 // Nondifferentiable points: relu'(0) = 0, abs'(0) = 0, sign' = 0, sqrt'(0) = inf.
+// Each df is accurate wherever the true derivative is a normal number: no cancellation, no
+// overflowing or underflowing intermediate. Higher derivatives are df evaluated on duals, so
+// df is written with + - * /, the math functions dual.cuh overloads, and value branches, in
+// forms whose own derivatives keep that accuracy. Where such a form costs more, a helper takes
+// it on duals only (if constexpr is_dual) and a cheaper one, as accurate, on plain numbers:
+// the first-order kernels, where the time goes.
 #pragma once
 #include "gpuad/dual.cuh"
 
@@ -14,6 +20,50 @@ template <class S> __device__ __forceinline__ S sigm(S x) {  // stable for large
     S e = exp(x);
     return e / (S(1) + e);
 }
+// sech^2 x as q/(1 + q/4)^2, q = 4e^(-2|x|) = e^(log 4 - 2|x|): 1 - tanh^2 cancels, cosh^2
+// overflows, and 4 * e^(-2|x|) is subnormal, where the result is normal. On duals within |x| <= 1
+// as 1/cosh(x)/cosh(x), whose derivative -2 sinh/cosh^3 does not cancel near 0 as that of
+// q/(1 + q/4)^2 does; not beyond, where 1/cosh^3 passes through the subnormals (|x| > 236) and
+// cosh's overflowing derivative meets the 0 of 1/cosh (|x| > 710: 0 * inf).
+template <class S> __device__ __forceinline__ S sech2(S x) {
+    if constexpr (is_complex<S>::value) {   // no order to branch on: 1 - tanh^2
+        const S t = tanh(x);
+        return S(1) - t * t;
+    } else {
+        if constexpr (is_dual<S>::value) {
+            if (x >= S(-1) && x <= S(1)) {
+                const S c = cosh(x);
+                return S(1) / c / c;
+            }
+        }
+        const S q = exp(S(1.3862943611198906188) - S(2) * fabs(x)), h = S(1) + S(0.25) * q;
+        return q / (h * h);
+    }
+}
+// 1 / (1 + x^2) (where x^2 overflows, the result is subnormal or 0). On duals, for |x| > 1, as
+// u^2 / (1 + u^2), u = 1/x: the quotient rule's (1/(1 + x^2))/(1 + x^2) underflows where
+// -2x/(1 + x^2)^2 is normal, and for |x| > 1.3e154 meets the inf derivative of x^2.
+template <class S> __device__ __forceinline__ S inv_1p_sq(S x) {
+    if constexpr (is_dual<S>::value && !is_complex<S>::value) {
+        if (x < S(-1) || x > S(1)) {
+            const S u = S(1) / x;
+            return u * u / (S(1) + u * u);
+        }
+    }
+    return S(1) / (S(1) + x * x);
+}
+// 2/sqrt(pi) e^(-x^2) as e^(log(2/sqrt(pi)) - x^2): the product would pass through a subnormal
+// where the result is normal. 0 for |x| >= 28, where it is 0 in float64 too: beyond, on duals,
+// x*x and its derivative 2x overflow and meet that 0 (0 * inf). NaN stays NaN.
+template <class S> __device__ __forceinline__ S erf_d(S x) {
+    return x <= S(-28) || x >= S(28) ? S(0) : exp(S(0.12078223763524522235) - x * x);
+}
+// 1 - x^2: (1 - x)(1 + x) for |x| >= 1/2, where 1 - x is exact (1 - x*x cancels near |x| = 1);
+// 1 - x*x below, whose derivative -2x does not cancel as -(1 + x) + (1 - x) does near 0.
+template <class S> __device__ __forceinline__ S one_minus_sq(S x) {
+    if constexpr (is_complex<S>::value) return S(1) - x * x;
+    else return x > S(-0.5) && x < S(0.5) ? S(1) - x * x : (S(1) - x) * (S(1) + x);
+}
 
 #define GPUAD_UNARY(Name, F, DF)                                                          \
     struct Name {                                                                        \
@@ -25,29 +75,35 @@ GPUAD_UNARY(Neg,        -x,                                  S(-1))
 GPUAD_UNARY(Exp,        exp(x),                              exp(x))
 GPUAD_UNARY(Exp2,       exp2(x),                             S(0.6931471805599453094) * exp2(x))
 GPUAD_UNARY(Log,        log(x),                              S(1) / x)
-GPUAD_UNARY(Log2,       log(x) * S(1.4426950408889634074),   S(1.4426950408889634074) / x)
-GPUAD_UNARY(Log10,      log(x) * S(0.43429448190325182765),  S(0.43429448190325182765) / x)
+GPUAD_UNARY(Log2,       log2(x),                             S(1.4426950408889634074) / x)
+GPUAD_UNARY(Log10,      log10(x),                            S(0.43429448190325182765) / x)
 GPUAD_UNARY(Log1p,      log1p(x),                            S(1) / (S(1) + x))
 GPUAD_UNARY(Expm1,      expm1(x),                            exp(x))
 GPUAD_UNARY(Sqrt,       sqrt(x),                             S(0.5) / sqrt(x))
 GPUAD_UNARY(Sin,        sin(x),                              cos(x))
 GPUAD_UNARY(Cos,        cos(x),                              -sin(x))
+// tan' = 1 + tan^2: no representable x is close enough to a pole for tan^2 to overflow
 GPUAD_UNARY(Tan,        tan(x),                              S(1) + tan(x) * tan(x))
-GPUAD_UNARY(Tanh,       tanh(x),                             S(1) - tanh(x) * tanh(x))
+// tanh' = sech^2 (1 - tanh^2 cancels to 0 for |x| > 19 in float64)
+GPUAD_UNARY(Tanh,       tanh(x),                             sech2(x))
 GPUAD_UNARY(Sinh,       sinh(x),                             cosh(x))
 GPUAD_UNARY(Cosh,       cosh(x),                             sinh(x))
-GPUAD_UNARY(Arctan,     atan(x),                             S(1) / (S(1) + x * x))
-GPUAD_UNARY(Arcsin,     asin(x),                             S(1) / sqrt(S(1) - x * x))
-GPUAD_UNARY(Arccos,     acos(x),                             S(-1) / sqrt(S(1) - x * x))
-GPUAD_UNARY(Arctanh,    atanh(x),                            S(1) / (S(1) - x * x))
+// arctan' = 1/(1 + x^2); arcsin', arccos' = +-1/sqrt(1 - x^2); arctanh' = 1/(1 - x^2)
+GPUAD_UNARY(Arctan,     atan(x),                             inv_1p_sq(x))
+GPUAD_UNARY(Arcsin,     asin(x),                             S(1) / sqrt(one_minus_sq(x)))
+GPUAD_UNARY(Arccos,     acos(x),                             S(-1) / sqrt(one_minus_sq(x)))
+GPUAD_UNARY(Arctanh,    atanh(x),                            S(1) / one_minus_sq(x))
 GPUAD_UNARY(Abs,        fabs(x),                             sgn(x))
 GPUAD_UNARY(Sign,       sgn(x),                              S(0))
-GPUAD_UNARY(Reciprocal, S(1) / x,                            S(-1) / (x * x))
+// -1/x^2 as -(1/x)(1/x): x*x over- or underflows where 1/x^2 is normal
+GPUAD_UNARY(Reciprocal, S(1) / x,                            -(S(1) / x) * (S(1) / x))
 GPUAD_UNARY(Square,     x * x,                               S(2) * x)
-GPUAD_UNARY(Sigmoid,    sigm(x),                             sigm(x) * (S(1) - sigm(x)))
+// sigm' = sech^2(x/2) / 4 (sigm (1 - sigm) cancels to 0 for x > 37 in float64)
+GPUAD_UNARY(Sigmoid,    sigm(x),                             S(0.25) * sech2(S(0.5) * x))
 GPUAD_UNARY(Softplus,   log1p(exp(-fabs(x))) + (x > S(0) ? x : S(0)), sigm(x))
 GPUAD_UNARY(Relu,       x > S(0) ? x : S(0),                 step(x))
-GPUAD_UNARY(Erf,        erf(x),                              S(1.1283791670955125739) * exp(-x * x))
+// erf' = 2/sqrt(pi) e^(-x^2)
+GPUAD_UNARY(Erf,        erf(x),                              erf_d(x))
 
 #undef GPUAD_UNARY
 }  // namespace ops
