@@ -103,6 +103,29 @@ def test_round_trips(n):
                                                   norm=nm), x, atol=1e-13)
         np.testing.assert_allclose(gnp.fft.ifftn(gnp.fft.fftn(z, norm=nm), norm=nm), z,
                                    atol=1e-13)
+        np.testing.assert_allclose(gnp.fft.ifft2(gnp.fft.fft2(z, norm=nm), norm=nm), z,
+                                   atol=1e-13)
+        np.testing.assert_allclose(gnp.fft.irfft2(gnp.fft.rfft2(x, norm=nm), x.shape,
+                                                  norm=nm), x, atol=1e-13)
+
+
+@pytest.mark.parametrize("norm", ["backward", "ortho", "forward"])
+@pytest.mark.parametrize("n", [5, 6])
+def test_round_trip_derivatives_are_the_identity(n, norm):
+    """The Jacobian of every inverse pair's round trip is the identity: VJP and JVP."""
+    x, z = real(2, n), cplx(2, n)
+    pairs = [(gnp.fft.fft, gnp.fft.ifft, z), (gnp.fft.rfft, lambda a, norm: gnp.fft.irfft(
+        a, n, norm=norm), x), (gnp.fft.fft2, gnp.fft.ifft2, z), (gnp.fft.fftn, gnp.fft.ifftn, z),
+        (gnp.fft.rfft2, lambda a, norm: gnp.fft.irfft2(a, (2, n), norm=norm), x),
+        (gnp.fft.rfftn, lambda a, norm: gnp.fft.irfftn(a, (2, n), norm=norm), x),
+        (lambda a, norm: gnp.fft.hfft(a, n, norm=norm), gnp.fft.ihfft, np.fft.ihfft(x))]
+    for fwd, inv, a in pairs:
+        f = lambda a: inv(fwd(a, norm=norm), norm=norm)          # noqa: E731
+        t = cplx(*a.shape) if a.dtype.kind == "c" else real(*a.shape)
+        if fwd is pairs[-1][0]:     # hfft reads a Hermitian half spectrum: tangents are too
+            t = np.fft.ihfft(real(2, n))
+        np.testing.assert_allclose(gpuad.jvp(f, (a,), (t,))[1], t, atol=1e-12)
+        np.testing.assert_allclose(gpuad.vjp(f, a)[1](t)[0], t, atol=1e-12)
 
 
 def test_vjps_agree_with_jax():
