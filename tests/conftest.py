@@ -53,10 +53,11 @@ def fake_cupy(monkeypatch):
     from gpuad import runtime
     from gpuad.runtime import launch, profile
     monkeypatch.setitem(sys.modules, "cupy", fc)
-    monkeypatch.setattr(launch, "_CUDA", [])
     monkeypatch.setattr(profile, "device_memory", profile.device_memory)
     monkeypatch.setattr(runtime, "_LOADED", {k: v for k, v in runtime._LOADED.items()
                                              if k[-1] != "cuda"})
+    launch.cuda.cache_clear()           # a launcher made under the stand-in, dropped after
     launch._cuda_constant.cache_clear()
     yield fc
+    launch.cuda.cache_clear()
     launch._cuda_constant.cache_clear()

@@ -1052,6 +1052,37 @@ STATS_SEQUENCES = [
 ]
 TABLE += STATS_SEQUENCES
 
+# ---------------------------------------------------------------- gpuad.scipy.signal (issue 13)
+import scipy.signal as ss             # noqa: E402
+import gpuad.scipy.signal as gss      # noqa: E402
+
+
+def signal_same(call):
+    """(fun, ref) for a call written once against gpuad.scipy.signal and scipy.signal."""
+    return (lambda *xs: call(gss, *xs)), (lambda *xs: call(ss, *xs))
+
+
+_CONV_SHAPES = [((5,), (3,)), ((3,), (5,)), ((4,), (4,)), ((4, 5), (2, 3)),
+                ((2, 3), (3, 4)), ((3, 2, 4), (2, 2, 2))]
+_VALID_SHAPES = [((5,), (3,)), ((2,), (4,)), ((4, 5), (2, 3)), ((2, 3), (3, 4)),
+                 ((3, 3, 4), (2, 1, 2))]
+SCIPY_SIGNAL = [
+    Row("scipy_convolve", *signal_same(lambda m, a, v: m.convolve(a, v)), _CONV_SHAPES),
+    Row("scipy_convolve_same", *signal_same(lambda m, a, v: m.convolve(a, v, "same")),
+        _CONV_SHAPES),
+    Row("scipy_convolve_valid", *signal_same(lambda m, a, v: m.convolve(a, v, "valid")),
+        _VALID_SHAPES),
+    Row("scipy_convolve_fft", *signal_same(
+        lambda m, a, v: m.convolve(a, v, "same", method="fft")), [((6, 5), (3, 2))]),
+    Row("scipy_correlate", *signal_same(lambda m, a, v: m.correlate(a, v)), _CONV_SHAPES),
+    Row("scipy_correlate_same", *signal_same(lambda m, a, v: m.correlate(a, v, "same")),
+        _CONV_SHAPES),
+    Row("scipy_correlate_valid", *signal_same(lambda m, a, v: m.correlate(a, v, "valid")),
+        _VALID_SHAPES),
+    Row("scipy_correlate_fft", *signal_same(
+        lambda m, a, v: m.correlate(a, v, "full", method="fft")), [((7,), (4,))]),
+]
+TABLE += SCIPY_SIGNAL
 
 # ---------------------------------------------------------------- gpuad.numpy.fft
 # (norm modes, n/s padding and cropping, round trips, JAX's numbers: tests/test_fft.py)

@@ -9,11 +9,12 @@ import pytest
 
 import gpuad
 import gpuad.numpy as gnp
+import gpuad.scipy.integrate as gsi
 import gpuad.scipy.linalg as gsl
 
 MODULES = ["gpuad"] + sorted(m.name for m in pkgutil.walk_packages(gpuad.__path__, "gpuad.")
                              if m.name != "gpuad.__main__")
-GLOBS = {"np": np, "gpuad": gpuad, "gnp": gnp, "gsl": gsl}
+GLOBS = {"np": np, "gpuad": gpuad, "gnp": gnp, "gsl": gsl, "gsi": gsi}
 
 
 def _tests(name):

@@ -11,7 +11,6 @@ three ``norm`` modes ("backward", the default; "ortho"; "forward") are NumPy's. 
 complex64 results from float32/complex64 input, complex128 otherwise (the real
 transforms' outputs float32/float64), as NumPy 2 and CuPy.
 """
-from __future__ import annotations
 
 import numpy as _np
 

@@ -103,7 +103,6 @@ def cpu_workers() -> int:
 
 # ------------------------------------------------------------------------------------ compiler
 _NO_COMPILER = "install g++ (apt-get install g++) or set CXX to a C++17 compiler"
-_compiler_versions: dict[tuple[str, ...], str] = {}
 
 
 def _find_compiler() -> list[str] | None:
@@ -131,17 +130,21 @@ def _compiler() -> tuple[list[str], str]:
                                + _NO_COMPILER)
         raise RuntimeError("no C++ compiler found (looked at $CXX, then g++, c++, clang++ on PATH): "
                            + _NO_COMPILER)
-    key = tuple(argv)
-    if key not in _compiler_versions:
-        exe = os.path.realpath(argv[0])
-        for path in (exe, os.path.dirname(exe)):
-            why = _distrust(os.stat(path), "bindir" if path != exe else "exe")
-            if why:
-                raise RuntimeError(f"refusing to run the C++ compiler {exe}: {path} {why}; set CXX to a "
-                                   "compiler that only root or you can change")
-        r = subprocess.run([*argv, "--version"], capture_output=True, text=True)
-        _compiler_versions[key] = f"{exe}\n{r.stdout}"
-    return argv, _compiler_versions[key]
+    return argv, _compiler_version(tuple(argv))
+
+
+@functools.cache
+def _compiler_version(argv: tuple[str, ...]) -> str:
+    """The compiler's resolved path and ``--version`` text, once per command; refuses one
+    another user could replace (an error is not cached: it is raised again next time)."""
+    exe = os.path.realpath(argv[0])
+    for path in (exe, os.path.dirname(exe)):
+        why = _distrust(os.stat(path), "bindir" if path != exe else "exe")
+        if why:
+            raise RuntimeError(f"refusing to run the C++ compiler {exe}: {path} {why}; set CXX to a "
+                               "compiler that only root or you can change")
+    r = subprocess.run([*argv, "--version"], capture_output=True, text=True)
+    return f"{exe}\n{r.stdout}"
 
 
 def _compiler_identity(argv: Sequence[str]) -> str:
@@ -182,7 +185,6 @@ def _flags_key() -> str:
 # never hands it these builds. No FMA contraction follows: in ISO C++ mode (-std=c++17) GCC
 # and clang keep a*b+c as two roundings. GPUAD_HOST_ISA=baseline keeps portable code.
 _X86_64_V3 = frozenset({"avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave"})
-_isa_cache: dict[tuple, tuple] = {}
 ISAS = {"baseline": (), "x86-64-v3": ("-march=x86-64-v3",)}    # name -> flags
 
 
@@ -203,7 +205,7 @@ def _cpu_features() -> frozenset:
     return frozenset()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _v3_cpu() -> bool:
     return platform.machine() in ("x86_64", "AMD64") and _X86_64_V3 <= _cpu_features()
 
@@ -211,15 +213,17 @@ def _v3_cpu() -> bool:
 def _isa_flags(argv: tuple) -> tuple:
     if env.get("GPUAD_HOST_ISA") == "baseline" or not argv:
         return ()
-    if argv not in _isa_cache:
-        flags: tuple = ()
-        if _v3_cpu():
-            r = subprocess.run([*argv, "-march=x86-64-v3", "-x", "c++", "-E", "-"], input="",
-                               capture_output=True, text=True)
-            if r.returncode == 0:
-                flags = ("-march=x86-64-v3",)
-        _isa_cache[argv] = flags
-    return _isa_cache[argv]
+    return _v3_flags(argv)
+
+
+@functools.cache
+def _v3_flags(argv: tuple) -> tuple:
+    """("-march=x86-64-v3",) where this CPU has it and the compiler knows the level."""
+    if not _v3_cpu():
+        return ()
+    r = subprocess.run([*argv, "-march=x86-64-v3", "-x", "c++", "-E", "-"], input="",
+                       capture_output=True, text=True)
+    return ("-march=x86-64-v3",) if r.returncode == 0 else ()
 
 
 def _machine_identity(flags: Sequence[str]) -> str:

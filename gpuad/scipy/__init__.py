@@ -6,7 +6,7 @@ module beside this file and one name in ``_SUBPACKAGES``.
 """
 import importlib as _importlib
 
-_SUBPACKAGES = ("linalg",)
+_SUBPACKAGES = ("integrate", "linalg", "signal")
 __all__ = list(_SUBPACKAGES)
 
 
