@@ -57,7 +57,6 @@ MISSING = {
     "spacing": "a constant: spacing is piecewise constant (gpuad.stop_gradient)",
     "vectorize": "gpuad.numpy functions on whole arrays (vectorize calls Python per element)",
     "apply_over_axes": "the reduction with axis=tuple of axes",
-    "sort_complex": "gpuad.numpy.sort (complex numbers are not supported yet)",
     "real_if_close": "gpuad.numpy.real",
     "trim_zeros": "slicing with indices found on the values (gpuad.stop_gradient)",
     "choose": "gpuad.numpy.take_along_axis or gpuad.numpy.select",
@@ -75,7 +74,7 @@ MISSING = {
 }
 
 # Submodules of NumPy gpuad.numpy provides its own of (the others are NumPy's).
-SUBMODULES = frozenset({"linalg"})
+SUBMODULES = frozenset({"linalg", "fft"})
 
 
 def status(name: str, namespace: dict) -> str:

@@ -50,6 +50,10 @@ struct Dual {
 
 template <class T> struct is_dual { static constexpr bool value = false; };
 template <class S, int N> struct is_dual<Dual<S, N>> { static constexpr bool value = true; };
+// Complex scalars (gpuad::Complex, specialized in complex.cuh) and duals over them: their op
+// math takes no value branches (complex numbers have no order).
+template <class T> struct is_complex { static constexpr bool value = false; };
+template <class S, int N> struct is_complex<Dual<S, N>> : is_complex<S> {};
 
 // The underlying real value, through any nesting.
 template <class T> __device__ __forceinline__ double primal(T x) { return (double)x; }

@@ -33,7 +33,8 @@ template <class S> __device__ __forceinline__ S div_dy(S x, S y) {
 //   its d/dy, about x**(y-1), is normal: hence the first form).
 template <class S> __device__ __forceinline__ S pow_dx(S x, S y) {
     if (y == S(0)) return S(0);
-    if (x > S(0) && y > S(-1) && y < S(1)) {
+    if constexpr (is_complex<S>::value) return y * pow(x, y - S(1));   // no order to branch on
+    else if (x > S(0) && y > S(-1) && y < S(1)) {
         if constexpr (!is_dual<S>::value) return y / x * pow(x, y);
         else if (x >= S(1) && y >= S(-0.5) && y <= S(0.5)) return y * (pow(x, y) / x);
         else return (y > S(0) ? S(1) : S(-1)) * exp(log(fabs(y)) + (y - S(1)) * log(x));

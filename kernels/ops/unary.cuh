@@ -27,20 +27,25 @@ template <class S> __device__ __forceinline__ S sigm(S x) {  // stable for large
 // q/(1 + q/4)^2 does; not beyond, where 1/cosh^3 passes through the subnormals (|x| > 236) and
 // cosh's overflowing derivative meets the 0 of 1/cosh (|x| > 710: 0 * inf).
 template <class S> __device__ __forceinline__ S sech2(S x) {
-    if constexpr (is_dual<S>::value) {
-        if (x >= S(-1) && x <= S(1)) {
-            const S c = cosh(x);
-            return S(1) / c / c;
+    if constexpr (is_complex<S>::value) {   // no order to branch on: 1 - tanh^2
+        const S t = tanh(x);
+        return S(1) - t * t;
+    } else {
+        if constexpr (is_dual<S>::value) {
+            if (x >= S(-1) && x <= S(1)) {
+                const S c = cosh(x);
+                return S(1) / c / c;
+            }
         }
+        const S q = exp(S(1.3862943611198906188) - S(2) * fabs(x)), h = S(1) + S(0.25) * q;
+        return q / (h * h);
     }
-    const S q = exp(S(1.3862943611198906188) - S(2) * fabs(x)), h = S(1) + S(0.25) * q;
-    return q / (h * h);
 }
 // 1 / (1 + x^2) (where x^2 overflows, the result is subnormal or 0). On duals, for |x| > 1, as
 // u^2 / (1 + u^2), u = 1/x: the quotient rule's (1/(1 + x^2))/(1 + x^2) underflows where
 // -2x/(1 + x^2)^2 is normal, and for |x| > 1.3e154 meets the inf derivative of x^2.
 template <class S> __device__ __forceinline__ S inv_1p_sq(S x) {
-    if constexpr (is_dual<S>::value) {
+    if constexpr (is_dual<S>::value && !is_complex<S>::value) {
         if (x < S(-1) || x > S(1)) {
             const S u = S(1) / x;
             return u * u / (S(1) + u * u);
@@ -57,7 +62,8 @@ template <class S> __device__ __forceinline__ S erf_d(S x) {
 // 1 - x^2: (1 - x)(1 + x) for |x| >= 1/2, where 1 - x is exact (1 - x*x cancels near |x| = 1);
 // 1 - x*x below, whose derivative -2x does not cancel as -(1 + x) + (1 - x) does near 0.
 template <class S> __device__ __forceinline__ S one_minus_sq(S x) {
-    return x > S(-0.5) && x < S(0.5) ? S(1) - x * x : (S(1) - x) * (S(1) + x);
+    if constexpr (is_complex<S>::value) return S(1) - x * x;
+    else return x > S(-0.5) && x < S(0.5) ? S(1) - x * x : (S(1) - x) * (S(1) + x);
 }
 
 #define GPUAD_UNARY(Name, F, DF)                                                          \
