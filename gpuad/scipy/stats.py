@@ -63,6 +63,11 @@ def _value(x):
     return _lower(x)
 
 
+def _arr(v):
+    """A list or tuple (perhaps of traced entries) as an array; anything else as it is."""
+    return _gnp.asarray(v) if isinstance(v, (list, tuple)) else v
+
+
 def _const(xp, v, like):
     return xp.asarray(v, dtype=_lower(like).dtype)
 
@@ -163,7 +168,7 @@ class _Continuous(_Distribution):
                 if k not in defaults:
                     raise TypeError(f"{self._name}: missing argument {k!r}")
                 vals[k] = defaults[k]
-        ops, xp = _prepare(x, *(vals[k] for k in names))
+        ops, xp = _prepare(_arr(x), *(_arr(vals[k]) for k in names))
         x, *shapes, loc, scale = ops
         y = _gnp.divide(_gnp.subtract(x, loc), scale)
         vy = _value(y)
@@ -456,7 +461,7 @@ class _PoissonGen(_Distribution):
         k = _np.asarray(k.get() if hasattr(k, "get") else k, dtype=_np.float64)
         loc = _lower(loc)
         loc = _np.asarray(loc.get() if hasattr(loc, "get") else loc, dtype=_np.float64)
-        (mu,), xp = _prepare(mu)
+        (mu,), xp = _prepare(_arr(mu))
         vmu = _value(mu)
         if not _np.issubdtype(vmu.dtype, _np.floating):
             mu = _gnp.asarray(mu, dtype=_np.float64)
@@ -544,7 +549,7 @@ class _MultivariateNormalGen(_Distribution):
                              "a pseudo-determinant of a singular cov (its derivative does not "
                              "exist where the rank changes)",
                              "a nonsingular cov (e.g. cov + eps I) with allow_singular=False")
-        ops = [x, cov] + ([] if mean is None else [mean])
+        ops = [_arr(x), _arr(cov)] + ([] if mean is None else [_arr(mean)])
         ops, xp = _prepare(*ops)
         x, cov = ops[0], ops[1]
         mean = ops[2] if len(ops) > 2 else None
@@ -636,7 +641,7 @@ class _DirichletGen(_Distribution):
             >>> gpuad.scipy.stats.dirichlet.logpdf(np.array([0.5]), np.array([2.0, 2.0]))
             np.float64(0.4054651081081644)
         """
-        (x, alpha), xp = _prepare(x, alpha)
+        (x, alpha), xp = _prepare(_arr(x), _arr(alpha))
         sa, sx = tuple(_shape(alpha)), tuple(_shape(x))
         if len(sa) != 1:
             raise ValueError(f"Parameter vector 'a' must be one dimensional, but a.shape = "
