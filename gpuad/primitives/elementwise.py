@@ -119,6 +119,15 @@ COMPLEX = {"negative", "exp", "exp2", "log", "log2", "log10", "log1p", "expm1", 
 # HVPs), its higher orders. Ahead of time (the NVRTC gate, a wheel's prebuilt kernels) they
 # are compiled per dtype in two bundles, first order and higher orders.
 FIRST, HIGHER = 1, 3     # derivative orders declared; deeper ones compile on demand
+# scipy.special's functions (and i0) evaluate series and recurrences, which on third-order
+# duals take NVRTC minutes per dtype: two orders are declared (and gated), the third
+# compiles on demand like every deeper one.
+HEAVY = SCIPY_SPECIAL | {"i0"}
+
+
+def higher_order(name):
+    """The highest derivative order declared (compiled ahead of time) for op ``name``."""
+    return 2 if name in HEAVY else HIGHER
 
 
 def _op(name):
@@ -138,13 +147,14 @@ def _declare():
             if name in UNARY:
                 grad = [f"unary_fwd<{op}, {T}>", f"unary_vjp<{op}, {T}, 1>"]
                 fwd = [f"unary_jvp<{op}, {T}, 1>", f"unary_vjp_dual<{op}, {T}, 1>"]
-                higher = [f"unary_{kind}<{op}, {T}, {k}>" for k in range(2, HIGHER + 1)
+                higher = [f"unary_{kind}<{op}, {T}, {k}>" for k in range(2, higher_order(name) + 1)
                           for kind in ("jvp", "vjp", "vjp_dual")]
             else:
                 grad = [f"binary_fwd<{op}, {T}>", f"binary_vjp<{op}, {T}>"]
                 fwd = [f"binary_jvp<{op}, {T}>", f"binary_vjp_dual<{op}, {T}>",
                        f"binary_deriv<{op}, {T}, 1, 0>", f"binary_deriv<{op}, {T}, 0, 1>"]
-                higher = [f"binary_deriv<{op}, {T}, {a}, {k - a}>" for k in range(2, HIGHER + 1)
+                higher = [f"binary_deriv<{op}, {T}, {a}, {k - a}>"
+                          for k in range(2, higher_order(name) + 1)
                           for a in range(k + 1)]
             runtime.declare(src, grad, group=f"{tag}-{name}", bundle=f"{tag}-first")
             runtime.declare(src, fwd, group=f"{tag}-{name}-jvp", bundle=f"{tag}-first")
