@@ -118,16 +118,17 @@ COMPLEX = {"negative", "exp", "exp2", "log", "log2", "log10", "log1p", "expm1", 
 # and first-order VJP (all a gradient needs), its other first-order kernels (forward mode,
 # HVPs), its higher orders. Ahead of time (the NVRTC gate, a wheel's prebuilt kernels) they
 # are compiled per dtype in two bundles, first order and higher orders.
-FIRST, HIGHER = 1, 3     # derivative orders declared; deeper ones compile on demand
-# scipy.special's functions (and i0) evaluate series and recurrences, which on third-order
-# duals take NVRTC minutes per dtype: two orders are declared (and gated), the third
-# compiles on demand like every deeper one.
-HEAVY = SCIPY_SPECIAL | {"i0"}
+# Second order is declared (and NVRTC-gated in CI) for every op: HVPs, Hessians and grad of
+# grad use it. Third and deeper orders (Taylor mode, third derivatives) are the same templates
+# one dual level deeper and compile on demand, one module each: declaring the third order too
+# made it most of the NVRTC gate's and the host build's time (special functions' series on
+# nested duals), and CI's 30 minutes could not hold it.
+FIRST, HIGHER = 1, 2
 
 
 def higher_order(name):
     """The highest derivative order declared (compiled ahead of time) for op ``name``."""
-    return 2 if name in HEAVY else HIGHER
+    return HIGHER
 
 
 def _op(name):
