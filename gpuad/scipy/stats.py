@@ -188,11 +188,19 @@ class _Continuous(_Distribution):
         return y, shapes, scale, xp, bad, out_of & ~bad
 
     def logpdf(self, x, *args, **kwds):
+        """The log of the density at ``x``, ``log f((x - loc) / scale) - log(scale)``, like SciPy's; the shape arguments, ``loc`` and ``scale`` as in the
+        distribution's docstring (the math, the conventions outside the support, an
+        example). Differentiable in ``x`` and every continuous parameter, to any order; a
+        distribution without this method raises NotImplementedError naming what is missing."""
         y, shapes, scale, xp, bad, out = self._parse(x, args, kwds)
         lp = _gnp.subtract(self._logpdf(y, *shapes), _gnp.log(scale))
         return _finish(lp, xp, bad, out)
 
     def pdf(self, x, *args, **kwds):
+        """The density at ``x``, ``exp(logpdf)``, like SciPy's; the shape arguments, ``loc`` and ``scale`` as in the
+        distribution's docstring (the math, the conventions outside the support, an
+        example). Differentiable in ``x`` and every continuous parameter, to any order; a
+        distribution without this method raises NotImplementedError naming what is missing."""
         y, shapes, scale, xp, bad, out = self._parse(x, args, kwds)
         lp = _gnp.subtract(self._logpdf(y, *shapes), _gnp.log(scale))
         return _finish(_gnp.exp(lp), xp, bad, out, 0.0)
@@ -202,10 +210,18 @@ class _Continuous(_Distribution):
         return y, xp, bad
 
     def cdf(self, x, *args, **kwds):
+        """The distribution function at ``x``, like SciPy's; the shape arguments, ``loc`` and ``scale`` as in the
+        distribution's docstring (the math, the conventions outside the support, an
+        example). Differentiable in ``x`` and every continuous parameter, to any order; a
+        distribution without this method raises NotImplementedError naming what is missing."""
         y, xp, bad = self._cdf_parts(x, args, kwds)
         return _finish(self._cdf(y), xp, bad)
 
     def logcdf(self, x, *args, **kwds):
+        """The log of the distribution function at ``x``, like SciPy's; the shape arguments, ``loc`` and ``scale`` as in the
+        distribution's docstring (the math, the conventions outside the support, an
+        example). Differentiable in ``x`` and every continuous parameter, to any order; a
+        distribution without this method raises NotImplementedError naming what is missing."""
         y, xp, bad = self._cdf_parts(x, args, kwds)
         return _finish(self._logcdf(y), xp, bad)
 
