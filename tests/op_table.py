@@ -1131,12 +1131,12 @@ TABLE += STATS_SEQUENCES
 
 # ---------------------------------------------------------------- gpuad.scipy.signal (issue 13)
 import scipy.signal as ss             # noqa: E402
-import gpuad.scipy.signal as gss      # noqa: E402
+import gpuad.scipy.signal as gsig     # noqa: E402
 
 
 def signal_same(call):
     """(fun, ref) for a call written once against gpuad.scipy.signal and scipy.signal."""
-    return (lambda *xs: call(gss, *xs)), (lambda *xs: call(ss, *xs))
+    return (lambda *xs: call(gsig, *xs)), (lambda *xs: call(ss, *xs))
 
 
 _CONV_SHAPES = [((5,), (3,)), ((3,), (5,)), ((4,), (4,)), ((4, 5), (2, 3)),
