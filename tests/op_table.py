@@ -772,7 +772,9 @@ SCIPY_SPECIAL = [
     sp("ndtri", uniform(0.05, 0.95)),
     sp("log_ndtr", uniform(-5, 3)),
     Row("special_log_ndtr_tail", gss.log_ndtr, sc.log_ndtr, [((4,),)], uniform(-40, -21)),
-    Row("special_logsumexp", gss.logsumexp, sc.logsumexp, UNARY_SHAPES),
+    # Non-empty shapes: of an empty array SciPy gives -inf ((0,)) or raises ((4, 0, 2)),
+    # which the table's comparisons cannot hold; tests/test_scipy_special.py checks empties.
+    Row("special_logsumexp", gss.logsumexp, sc.logsumexp, [((),), ((3,),), ((2, 3),)]),
     Row("special_logsumexp_axis", *(lambda f: (f(gss), f(sc)))(
         lambda m: lambda x: m.logsumexp(x, axis=-1, keepdims=True)), [((2, 3),), ((4,),)]),
     Row("special_logsumexp_b", *(lambda f: (f(gss), f(sc)))(
