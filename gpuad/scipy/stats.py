@@ -473,11 +473,14 @@ class _PoissonGen(_Distribution):
     _name = "poisson"
 
     def _parts(self, k, mu, loc):
-        k = _lower(k)
+        k_in, k = k, _lower(k)
         k = _np.asarray(k.get() if hasattr(k, "get") else k, dtype=_np.float64)
         loc = _lower(loc)
         loc = _np.asarray(loc.get() if hasattr(loc, "get") else loc, dtype=_np.float64)
         (mu,), xp = _prepare(_arr(mu))
+        xp_k = _prepare(_arr(mu), _arr(k_in))[1]       # the device of k or mu, either
+        if xp_k is not xp and _value(mu) is mu:        # a plain mu goes where k lives
+            mu, xp = xp_k.asarray(mu), xp_k
         vmu = _value(mu)
         if not _np.issubdtype(vmu.dtype, _np.floating):
             mu = _gnp.asarray(mu, dtype=_np.float64)
