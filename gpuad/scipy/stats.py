@@ -289,8 +289,8 @@ class _TGen(_Continuous):
     ``betainc(df/2, 1/2, df/(df + y^2))/2`` (y < 0) or one minus it (A&S 26.7.1 with 26.5.27;
     each betainc argument formed without cancellation); at ``y = 0``, where the chain rule
     through ``y^2`` meets ``0 * inf``, the Taylor form ``1/2 + pdf(0) y``, exact to second
-    order. ``logcdf`` takes the log of the small tail directly and ``log1p(-tail)`` for the
-    upper tail. Differentiable in x, df, loc and scale (``df = inf``: ``norm``'s).
+    order. ``logcdf`` is ``log1p(-tail)`` for ``y > 0`` where the tail is below 1/4 (from the
+    second form, accurate to its own size) and the log of the cdf elsewhere. Differentiable in x, df, loc and scale (``df = inf``: ``norm``'s).
 
     Example::
 
@@ -351,9 +351,13 @@ class _TGen(_Continuous):
         return out if inf is None else _gnp.where(inf, _sp.ndtr(y), out)
 
     def _logcdf(self, y, df):
+        # y > 0 with a tail p < 1/4: log1p(-p) in both forms (log(c) of c = 1 - 8e-12 keeps
+        # 5 digits); p from w = df/(df + y^2) is accurate to its own size there (I_w < 1/2:
+        # betainc's direct fraction). Near y = 0, where w -> 1 and p is not, log(c).
         centre, p, c, inf, vy = self._pieces(y, df)
-        out = _gnp.where(centre, _gnp.log(c),
-                         _gnp.where(vy < 0, _gnp.log(p), _gnp.log1p(_gnp.negative(p))))
+        upper = (vy > 0) & ((_value(p) < 0.25) | ~centre)
+        out = _gnp.where(upper, _gnp.log1p(_gnp.negative(p)),
+                         _gnp.where(centre, _gnp.log(c), _gnp.log(p)))
         return out if inf is None else _gnp.where(inf, _sp.log_ndtr(y), out)
 
 

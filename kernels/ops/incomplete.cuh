@@ -77,15 +77,17 @@ template <class S, int N> __device__ inline bool negligible(const Dual<S, N>& t,
 
 template <class W> __device__ inline W nan_like() { return W(special::qnan()); }
 
-// log(1 + u) - u: its Taylor series for |u| < 1/4 (no cancellation), else directly.
-template <class W> __device__ inline W log1pmx(W u) {
-    if (fabs(primal(u)) >= 0.25) return log1p(u) - u;
+// log(t) - u for t = 1 + u (both given, each formed accurately by the caller): the Taylor
+// series of log(1 + u) - u for |u| < 1/4 (no cancellation), else log(t) - u, which does not
+// round t through 1 + u (u near -1 would lose the digits of a small t).
+template <class W> __device__ inline W log1pmx(W t, W u) {
+    if (fabs(primal(u)) >= 0.25) return log(t) - u;
     W p = u * u, s = p * W(-0.5);
     for (int k = 3; k < 40; ++k) {
         p = p * (-u);
-        const W t = p / W(double(k)) * W(-1.0);
-        s = s + t;
-        if (negligible(t, s)) break;
+        const W term = p / W(double(k)) * W(-1.0);
+        s = s + term;
+        if (negligible(term, s)) break;
     }
     return s;
 }
@@ -104,16 +106,23 @@ template <class W> __device__ inline W stirlerr(W z) {
 }
 constexpr double HALF_LOG_2PI = 0.91893853320467274178;
 
-// log(x^a e^-x / Gamma(a)), x > 0.
+// log(x^a e^-x / Gamma(a + 1)), x > 0. For a < 10 with lgamma(a + 1): the series' prefactor
+// without a factor 1/a whose derivatives in a (1/Gamma(a) ~ a near 0: psi(a)^2 - psi'(a))
+// would cancel at second order.
+template <class W> __device__ inline W log_gamma_front1(W a, W x) {
+    if (a < 10) return a * log(x) - x - lgamma(a + W(1));
+    return a * log1pmx(x / a, (x - a) / a) - W(0.5) * log(a) - W(HALF_LOG_2PI) - stirlerr(a);
+}
+// log(x^a e^-x / Gamma(a)) = log_gamma_front1 + log(a).
 template <class W> __device__ inline W log_gamma_front(W a, W x) {
     if (a < 10) return a * log(x) - x - lgamma(a);
-    return a * log1pmx((x - a) / a) + W(0.5) * log(a) - W(HALF_LOG_2PI) - stirlerr(a);
+    return a * log1pmx(x / a, (x - a) / a) + W(0.5) * log(a) - W(HALF_LOG_2PI) - stirlerr(a);
 }
 
 // P(a, x) (upper = false) or Q(a, x) (upper = true), a > 0, x > 0 finite.
 template <class W> __device__ inline W gamma_pq(W a, W x, bool upper) {
     if (x <= 1 || x <= a) {                                 // the series for P
-        W ap = a, del = W(1) / a, sum = del;
+        W ap = a, del = W(1), sum = del;
         int n = 0;
         for (; n < MAX_ITER; ++n) {
             ap = ap + W(1);
@@ -122,7 +131,7 @@ template <class W> __device__ inline W gamma_pq(W a, W x, bool upper) {
             if (negligible(del, sum)) break;
         }
         if (n == MAX_ITER) return nan_like<W>();
-        const W p = sum * exp(log_gamma_front(a, x));
+        const W p = sum * exp(log_gamma_front1(a, x));
         return upper ? W(1) - p : p;
     }
     // Q's continued fraction, modified Lentz: b_0 = x + 1 - a > 1 here
@@ -165,20 +174,27 @@ template <class W> __device__ inline W gamma_density(W a, W x) {
     return exp(log_gamma_front(a, x) - log(x));
 }
 
-// log(x^a y^b / B(a, b)), 0 < x < 1, y = 1 - x (passed: the caller may know it exactly).
-template <class W> __device__ inline W log_beta_front(W a, W b, W x, W y) {
+// log(x^a y^b / (a B(a, b))), 0 < x < 1, y = 1 - x (passed: the caller may know it exactly);
+// the front of I_x(a, b) = x^a y^b / (a B(a, b)) cf. With s = min(a, b), m = max(a, b) and
+// 1 / (a B(a, b)) = b Gamma(a + b) / (Gamma(a + 1) Gamma(b + 1)): the factor b is returned in
+// `factor` (kept out of the exp: exp(log b) differentiated twice cancels as 1/b^2 - 1/b^2,
+// so does 1/Gamma(b) ~ b), lgamma(a + b) - lgamma(m) without cancellation for m >= 10.
+template <class W> __device__ inline W log_beta_front(W a, W b, W x, W y, W& factor) {
+    const W ab = a + b;
     if (a >= 10 && b >= 10) {
         // a log(x (a+b)/a) + b log(y (a+b)/b) = a log1pmx(e/a) + b log1pmx(-e/b), e = xb - ya
-        const W e = x * b - y * a, ab = a + b;
-        return a * log1pmx(e / a) + b * log1pmx(-e / b) + W(0.5) * log(a / ab * b)
-               - W(HALF_LOG_2PI) + stirlerr(ab) - stirlerr(a) - stirlerr(b);
+        const W e = x * b - y * a;
+        factor = W(1);
+        return a * log1pmx(x * ab / a, e / a) + b * log1pmx(y * ab / b, -e / b)
+               + W(0.5) * log(b / ab / a) - W(HALF_LOG_2PI) + stirlerr(ab) - stirlerr(a)
+               - stirlerr(b);
     }
-    // lgamma(a + b) - lgamma(m), m = max(a, b), without cancellation for m >= 10
-    const bool ab = a >= b;
-    const W m = ab ? a : b, s = ab ? b : a, sum = a + b;
-    const W lr = m >= 10 ? (m - W(0.5)) * log1p(s / m) + s * log(sum) - s + stirlerr(sum) - stirlerr(m)
-                         : lgamma(sum) - lgamma(m);
-    return a * log(x) + b * log(y) - lgamma(s) + lr;
+    const bool amax = a >= b;
+    const W m = amax ? a : b, s = amax ? b : a;
+    const W lr = m >= 10 ? (m - W(0.5)) * log1p(s / m) + s * log(ab) - s + stirlerr(ab) - stirlerr(m)
+                         : lgamma(ab) - lgamma(m);
+    factor = b;
+    return a * log(x) + b * log(y) - lgamma(s + W(1)) + lr - log(m);
 }
 
 // The continued fraction of I_x(a, b) = front / a * cf (NR 3rd ed. 6.4, modified Lentz).
@@ -219,12 +235,13 @@ template <class W> __device__ inline W beta_cf(W a, W b, W x, bool& ok) {
 template <class W> __device__ inline W beta_i(W a, W b, W x) {
     const W y = W(1) - x;
     bool ok;
+    W factor;
     if (x * (a + b + W(2)) < a + W(1)) {
-        const W cf = beta_cf(a, b, x, ok);
-        return ok ? exp(log_beta_front(a, b, x, y)) * cf / a : nan_like<W>();
+        const W cf = beta_cf(a, b, x, ok), l = log_beta_front(a, b, x, y, factor);
+        return ok ? factor * exp(l) * cf : nan_like<W>();
     }
-    const W cf = beta_cf(b, a, y, ok);
-    return ok ? W(1) - exp(log_beta_front(b, a, y, x)) * cf / b : nan_like<W>();
+    const W cf = beta_cf(b, a, y, ok), l = log_beta_front(b, a, y, x, factor);
+    return ok ? W(1) - factor * exp(l) * cf : nan_like<W>();
 }
 
 // SciPy's values at the edges: NaN outside a, b >= 0, 0 <= x <= 1; the limits in x; a = 0
@@ -246,7 +263,9 @@ template <class W> __device__ inline W beta_density(W a, W b, W x) {
     if (x == 0) return a < 1 ? W(special::inf()) : (a == 1 ? b : W(0));
     if (x == 1) return b < 1 ? W(special::inf()) : (b == 1 ? a : W(0));
     const W y = W(1) - x;
-    return exp(log_beta_front(a, b, x, y) - log(x) - log(y));
+    W factor;
+    const W l = log_beta_front(a, b, x, y, factor);
+    return a * factor * exp(l - log(x) - log(y));
 }
 
 }  // namespace incomplete
