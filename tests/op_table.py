@@ -772,6 +772,17 @@ SCIPY_SPECIAL = [
     sp("ndtri", uniform(0.05, 0.95)),
     sp("log_ndtr", uniform(-5, 3)),
     Row("special_log_ndtr_tail", gss.log_ndtr, sc.log_ndtr, [((4,),)], uniform(-40, -21)),
+    # Both branches of P and Q (x <= max(1, a): the series; above: the continued fraction);
+    # the derivatives in a come from the dual-number series and fractions.
+    sp("gammainc", uniform(0.3, 4), BINARY_SHAPES),
+    sp("gammaincc", uniform(0.3, 4), BINARY_SHAPES),
+    Row("special_gammainc_large_a", *(lambda f: (f(gss), f(sc)))(
+        lambda m: lambda a, x: m.gammainc(20 * a, 20 * x)), [((3,), (3,))], uniform(0.6, 1.6)),
+    # betainc's three arguments (a, b in (0.4, 4), x in (0.1, 0.9)): the ternary op's rules.
+    Row("special_betainc", *(lambda f: (f(gss), f(sc)))(
+        lambda m: lambda a, b, x: m.betainc(4 * a, 4 * b, x)),
+        [((), (), ()), ((3,), (3,), (3,)), ((2, 3), (3,), ()), ((2, 1), (1, 3), (2, 3)),
+         ((0,), (0,), (0,))], uniform(0.1, 0.9)),
     # Non-empty shapes: of an empty array SciPy gives -inf ((0,)) or raises ((4, 0, 2)),
     # which the table's comparisons cannot hold; tests/test_scipy_special.py checks empties.
     Row("special_logsumexp", gss.logsumexp, sc.logsumexp, [((),), ((3,),), ((2, 3),)]),
