@@ -43,7 +43,7 @@ import tempfile
 import threading
 import warnings
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -949,7 +949,8 @@ class _CacheDir:
         why = self.verify(rec["file"], rec["sha256"])
         return (None, why) if why else (rec, None)
 
-    def build(self, stem: str, argv: list[str], command, source, what: str) -> dict:
+    def build(self, stem: str, argv: list[str], command, source: Callable[[], str] | None,
+              what: str) -> dict:
         """Compile into a private temporary directory here, then move the library and its record
         in. OSError: the directory cannot be written."""
         with tempfile.TemporaryDirectory(dir=self.where, prefix=".build-") as tmp:
@@ -1129,13 +1130,13 @@ class _NotCached(LookupError):
     """A build that is not in the cache, asked for with ``build=False``."""
 
 
-def _cached_build(prefix: str, parts: Sequence[str], what: str, command, source=None,
-                  build: bool = True):
+def _cached_build(prefix: str, parts: Sequence[str], what: str, command,
+                  source: Callable[[], str] | None = None, build: bool = True):
     """The library for ``parts``: (its path, the path to load it by, whether this call built
     it). ``command(argv, version, src, out)`` is the compiler's command line, ``src`` a temporary file
-    holding the text ``source()`` returns (if given: a build only works it out), ``out`` the
-    library to write. With ``build`` False, a library
-    that is not cached raises _NotCached instead of being compiled."""
+    holding the text ``source()`` returns (if given; a callable, since only a build needs the
+    text), ``out`` the library to write. With ``build`` False, a library that is not cached
+    raises _NotCached instead of being compiled."""
     stem = _cache_name(prefix, parts)
     # No lock: lookups and builds only read, or rename complete files into place.
     dirs = [d for d in (_main_cache(), *_private) if d is not None]
