@@ -506,3 +506,27 @@ def test_baseline_and_v3_builds_agree():
     for a, b, ref in zip(*runs, refs):
         np.testing.assert_allclose(a, ref, rtol=4 * np.finfo(float).eps, atol=1e-300)
         np.testing.assert_allclose(b, ref, rtol=4 * np.finfo(float).eps, atol=1e-300)
+
+
+def test_cached_module_loads_without_scanning_headers(mod, monkeypatch):
+    """A build records which kernels run as fibers in the library (gpuad_fibers_<i>): a
+    process that finds the module in the cache reads no header, and still knows."""
+    def scan(_texts):
+        raise AssertionError("a cached module was scanned for barriers")
+    monkeypatch.setattr(host.cxx, "barrier_names", scan)
+    again = HostModule(KERNELS.read_text(), name_expressions=EXPRESSIONS, name="test_host_runtime")
+    assert not again.built and again.library_path == mod.library_path
+    assert again.get_function("warp_sum<double>").uses_barriers
+    assert again.get_function("block_sum<float>").uses_barriers
+    assert not again.get_function("axpy_sin<double>").uses_barriers
+
+
+def test_host_header_leaves_out_the_special_functions():
+    """libstdc++'s C++17 <cmath> parses std::cyl_bessel_i & co. (60% of a module's header
+    time); host.h skips them, since no kernel can use them (NVRTC has none)."""
+    code = ("#ifdef __STDCPP_MATH_SPEC_FUNCS__\n#error the special functions were parsed\n#endif\n"
+            'extern "C" __global__ void nothing(double* x) { x[0] = sin(x[0]); }\n')
+    m = HostModule(code, name="test_host_header_special_functions")
+    x = np.array([1.0])
+    m.get_function("nothing")(1, 1, (x,))
+    assert x[0] == np.sin(1.0)

@@ -9,6 +9,7 @@ primitives (``kernel_params``).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from typing import Sequence
 
@@ -24,8 +25,10 @@ _QUALIFIERS = {"const", "noexcept", "override", "final", "mutable", "volatile", 
 _ATTRIBUTE_CALLS = ("__launch_bounds__", "__attribute__", "alignas", "__align__")
 
 
+@functools.lru_cache(maxsize=64)
 def strip(code: str) -> str:
-    """Comments and literals blanked (same length, newlines kept; "..." becomes "")."""
+    """Comments and literals blanked (same length, newlines kept; "..." becomes ""); cached
+    by text (the shared headers of every module)."""
     def blank(m):
         s = m.group(0)
         if s[0] in "\"'":
@@ -165,8 +168,43 @@ def _globals(stripped: str):
 def scan_kernels(stripped: str):
     """Non-template __global__ definitions -> {bare name: qualified name}, and the character
     ranges of braces that are not namespaces or extern "C" blocks (function and class bodies)."""
+    plain, bodies = _scan_kernels(stripped)
+    return dict(plain), list(bodies)
+
+
+@functools.lru_cache(maxsize=64)
+def _scan_kernels(stripped: str):
+    # Cached by text: a source's modules (one per group of instantiations) share it.
     found, bodies, _ = _globals(stripped)
-    return {g.name: g.qualified for g in found if g.defined and g.template is None}, bodies
+    return tuple((g.name, g.qualified) for g in found if g.defined and g.template is None), tuple(bodies)
+
+
+@functools.lru_cache(maxsize=64)
+def _uses(text: str) -> tuple:
+    """((name, identifiers its body or macro text uses), ...) of one strip'd text. Cached by
+    text: every module of a kernel source reads the same headers (most of the text), and a
+    warm start reads them once instead of per module."""
+    out = []
+    for m in _DEFINE.finditer(text):
+        out.append((m.group(1), frozenset(IDENT.findall(m.group(2)))))
+    toks = [m.group(0) for m in tokens(text)]
+    pair = brackets(toks)
+    for i, t in enumerate(toks):
+        if t != "{" or i not in pair:
+            continue
+        j = i - 1
+        while j >= 0 and toks[j] in _QUALIFIERS:
+            j -= 1
+        if j > 0 and toks[j] == ")" and j in pair and toks[pair[j] - 1] == "noexcept":
+            j = pair[j] - 2
+            while j >= 0 and toks[j] in _QUALIFIERS:
+                j -= 1
+        if j <= 0 or toks[j] != ")" or j not in pair:
+            continue
+        name = toks[pair[j] - 1] if pair[j] > 0 else ""
+        if IDENT.fullmatch(name) and name not in _NOT_FUNCTIONS:
+            out.append((name, frozenset(x for x in toks[i + 1:pair[i]] if IDENT.fullmatch(x))))
+    return tuple(out)
 
 
 def barrier_names(stripped_texts: Sequence[str]) -> set[str]:
@@ -174,25 +212,8 @@ def barrier_names(stripped_texts: Sequence[str]) -> set[str]:
     other such names (by identifier, across all texts; conservative)."""
     uses: dict[str, set[str]] = {}
     for text in stripped_texts:
-        for m in _DEFINE.finditer(text):
-            uses.setdefault(m.group(1), set()).update(IDENT.findall(m.group(2)))
-        toks = [m.group(0) for m in tokens(text)]
-        pair = brackets(toks)
-        for i, t in enumerate(toks):
-            if t != "{" or i not in pair:
-                continue
-            j = i - 1
-            while j >= 0 and toks[j] in _QUALIFIERS:
-                j -= 1
-            if j > 0 and toks[j] == ")" and j in pair and toks[pair[j] - 1] == "noexcept":
-                j = pair[j] - 2
-                while j >= 0 and toks[j] in _QUALIFIERS:
-                    j -= 1
-            if j <= 0 or toks[j] != ")" or j not in pair:
-                continue
-            name = toks[pair[j] - 1] if pair[j] > 0 else ""
-            if IDENT.fullmatch(name) and name not in _NOT_FUNCTIONS:
-                uses.setdefault(name, set()).update(x for x in toks[i + 1:pair[i]] if IDENT.fullmatch(x))
+        for name, ids in _uses(text):
+            uses.setdefault(name, set()).update(ids)
     found = {x for ids in uses.values() for x in ids if _BARRIER.fullmatch(x)}
     changed = True
     while changed:

@@ -8,6 +8,10 @@
 // implementation, which packs it or raises the error that names the problem.
 //
 // Built on first use by host.py with the host C++ compiler and cached like the kernel modules.
+// Python.h brings in <cmath>, which in C++17 parses libstdc++'s special functions (0.15 s of
+// the 0.6-0.75 s this file took to compile); nothing here uses them, so their include guard
+// is set first, as in kernels/gpuad/host.h.
+#define _GLIBCXX_BITS_SPECFUN_H 1
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION

@@ -43,7 +43,7 @@ import tempfile
 import threading
 import warnings
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -85,7 +85,7 @@ def _vector_math() -> bool:
 
 VECTOR_MATH = (("-fopenmp-simd", "-DGPUAD_HOST_VECTOR_MATH=1"), ("-lmvec",)) \
     if _vector_math() else ((), ())
-_CACHE_VERSION = "gpuad-host-2"
+_CACHE_VERSION = "gpuad-host-3"    # 3: libraries say which kernels run as fibers
 _HEADER_SLOTS = 10  # frame layout shared with host.h (F_ARGS)
 
 
@@ -658,8 +658,7 @@ class _Unit:
         plain, bodies = cxx.scan_kernels(stripped)
         self.code = code = _rewrite_dynamic_shared(code, stripped, bodies, name)
         self.headers = _headers(code, self.dirs)
-        macros = "".join(f"#define {d[2:].replace('=', ' ', 1)}\n" for d in self.defines if d.startswith("-D"))
-        barrier_names = cxx.barrier_names([stripped, macros, *map(cxx.strip, self.headers.values())])
+        self._stripped = stripped
 
         entries: dict[str, int] = {}
         exprs: list[str] = []
@@ -673,11 +672,24 @@ class _Unit:
                 entries[key] = len(exprs)
                 exprs.append(expr)
         self.entries = entries
-        self.barriers = {k: cxx.base_name(k) in barrier_names for k in entries}
+        self._exprs = exprs
         self.safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:60] or "module"
         self.what = f"CUDA module '{name}'"
-        self.source = (f'#line 1 "{self.safe}.cu"\n{code}\n#line 1 "<gpuad host launchers for {self.safe}>"\n'
-                       + _launchers(exprs, entries))
+
+    @functools.cached_property
+    def source(self) -> str:
+        """The translation unit the compiler gets: the source and its launchers."""
+        return (f'#line 1 "{self.safe}.cu"\n{self.code}\n#line 1 "<gpuad host launchers for {self.safe}>"\n'
+                + _launchers(self._exprs, self.entries, self.barriers))
+
+    @functools.cached_property
+    def barriers(self) -> dict[str, bool]:
+        """Entry -> whether its kernel reaches a barrier or warp function (runs as fibers).
+        Worked out for a build only, which records it in the library (``gpuad_fibers_<i>``):
+        a warm start finds its modules by key and reads no header."""
+        macros = "".join(f"#define {d[2:].replace('=', ' ', 1)}\n" for d in self.defines if d.startswith("-D"))
+        names = cxx.barrier_names([self._stripped, macros, *map(cxx.strip, self.headers.values())])
+        return {k: cxx.base_name(k) in names for k in self.entries}
 
     def _common(self) -> tuple:
         return (_CACHE_VERSION, self.code, repr(sorted(self.headers.items())), repr(self.options),
@@ -743,7 +755,7 @@ class HostModule:
         self.name = name
         self.workers = cpu_workers()
         unit = _Unit(code, options, name_expressions, include_dirs, name)
-        self._entries, self._barriers, self._code = unit.entries, unit.barriers, unit.code
+        self._entries, self._code = unit.entries, unit.code
         self._signatures: dict | None = None
         found = _prebuilt_library(unit)
         #: True when the library is one shipped prebuilt in the installed package.
@@ -753,7 +765,7 @@ class HostModule:
         else:
             self.library_path, load, self.built = _cached_build(
                 unit.safe, unit.parts(), unit.what, functools.partial(_command, unit.dirs, unit.defines),
-                unit.source, build=build)
+                lambda: unit.source, build=build)
         BUILD_COUNT += self.built
         self._lib = ctypes.CDLL(load)
         self._lib.gpuad_error_message.restype = ctypes.c_char_p
@@ -773,7 +785,8 @@ class HostModule:
                 raise _KernelNotFound(f"no kernel {name!r} in CUDA module '{self.name}'; it has: "
                                       f"{', '.join(self._entries) or '(none)'} (template instantiations "
                                       "must be listed in name_expressions)")
-            k = self._kernels[name] = HostKernel(self, name, self._entries[name], self._barriers[name])
+            i = self._entries[name]
+            k = self._kernels[name] = HostKernel(self, name, i, bool(self._lib[f"gpuad_fibers_{i}"]()))
         return k
 
     def _error(self) -> str:
@@ -791,11 +804,14 @@ class HostModule:
         return f"<HostModule {self.name!r} {self.library_path}>"
 
 
-def _launchers(exprs: list[str], entries: dict[str, int]) -> str:
+def _launchers(exprs: list[str], entries: dict[str, int], barriers: dict[str, bool]) -> str:
     names = {i: k for k, i in reversed(list(entries.items()))}
     out = []
     for i, expr in enumerate(exprs):
         label = names[i].replace("\\", "\\\\").replace('"', '\\"')
+        out.append(
+            f'extern "C" __attribute__((visibility("default"))) int gpuad_fibers_{i}() '
+            f"{{ return {int(barriers[names[i]])}; }}\n")
         out.append(
             f"static constexpr auto gpuad_kernel_{i} = &{expr};\n"
             f'extern "C" __attribute__((visibility("default"))) int gpuad_launch_{i}(const long long* f) '
@@ -933,7 +949,8 @@ class _CacheDir:
         why = self.verify(rec["file"], rec["sha256"])
         return (None, why) if why else (rec, None)
 
-    def build(self, stem: str, argv: list[str], command, source: str | None, what: str) -> dict:
+    def build(self, stem: str, argv: list[str], command, source: Callable[[], str] | None,
+              what: str) -> dict:
         """Compile into a private temporary directory here, then move the library and its record
         in. OSError: the directory cannot be written."""
         with tempfile.TemporaryDirectory(dir=self.where, prefix=".build-") as tmp:
@@ -941,7 +958,7 @@ class _CacheDir:
             # and moves the result through the checked descriptor.
             here = Path(os.path.realpath(self.where)) / Path(tmp).name
             if source is not None:
-                (Path(tmp) / "module.cpp").write_text(source)
+                (Path(tmp) / "module.cpp").write_text(source())
             _run_compiler(command(here / "module.cpp", here / "out.so"), what)
             with open(Path(tmp) / "out.so", "rb") as f:
                 os.fchmod(f.fileno(), 0o600)
@@ -1113,12 +1130,13 @@ class _NotCached(LookupError):
     """A build that is not in the cache, asked for with ``build=False``."""
 
 
-def _cached_build(prefix: str, parts: Sequence[str], what: str, command, source: str | None = None,
-                  build: bool = True):
+def _cached_build(prefix: str, parts: Sequence[str], what: str, command,
+                  source: Callable[[], str] | None = None, build: bool = True):
     """The library for ``parts``: (its path, the path to load it by, whether this call built
     it). ``command(argv, version, src, out)`` is the compiler's command line, ``src`` a temporary file
-    holding ``source`` (if given), ``out`` the library to write. With ``build`` False, a library
-    that is not cached raises _NotCached instead of being compiled."""
+    holding the text ``source()`` returns (if given; a callable, since only a build needs the
+    text), ``out`` the library to write. With ``build`` False, a library that is not cached
+    raises _NotCached instead of being compiled."""
     stem = _cache_name(prefix, parts)
     # No lock: lookups and builds only read, or rename complete files into place.
     dirs = [d for d in (_main_cache(), *_private) if d is not None]
