@@ -412,3 +412,35 @@ def test_results_live_where_inputs_live(xp):
         same(r.get() if hasattr(r, "get") else r, want)
     g = gpuad.grad(lambda a: gnp.sum(gst.beta.logpdf(x / 3, a, 2.0)))(xp.asarray(2.0))
     assert type(g) is xp.ndarray
+
+
+def test_t_cdf_higher_orders_at_its_centre():
+    # The Taylor series at y = 0: the third derivative of cdf(y; df) is pdf''(0) (the linear
+    # form gave 0), against mpmath's derivative of the closed-form density; the fourth is 0.
+    mp = pytest.importorskip("mpmath")
+    mp.mp.dps = 30
+    nu = 3.0
+    pdf = lambda y: (mp.gamma((nu + 1) / 2) / (mp.sqrt(nu * mp.pi) * mp.gamma(nu / 2))   # noqa: E731
+                     * (1 + y * y / nu) ** (-(nu + 1) / 2))
+    d3 = gpuad.grad(gpuad.grad(gpuad.grad(lambda y: gst.t.cdf(y, nu))))
+    assert d3(0.0) == pytest.approx(float(mp.diff(pdf, 0, 2)), rel=1e-12)
+    assert gpuad.grad(d3)(0.0) == 0.0
+
+
+def test_t_lower_tail_keeps_its_digits_for_large_df():
+    # y^2 < df with the cdf far below 1/2: 1/2 - I_z/2 would cancel (it gave 7.6605e-15 for
+    # 7.6804e-15 at (-9, 100), 0 or -inf further out); the tail form keeps about df ulps.
+    mp = pytest.importorskip("mpmath")
+    mp.mp.dps = 40
+
+    def ref(y, nu):
+        y, nu = mp.mpf(y), mp.mpf(nu)
+        return mp.betainc(nu / 2, mp.mpf(1) / 2, 0, nu / (nu + y * y), regularized=True) / 2
+
+    for y, nu in [(-9.0, 100.0), (-10.0, 1e4), (-30.0, 1e4), (-3.0, 50.0)]:
+        want = ref(y, nu)
+        rel = 64 * nu * np.finfo(float).eps
+        assert gst.t.cdf(y, nu) == pytest.approx(float(want), rel=rel)
+        assert gst.t.logcdf(y, nu) == pytest.approx(float(mp.log(want)), rel=rel)
+        dy = float(mp.diff(lambda v: mp.log(ref(v, nu)), y))
+        assert gpuad.grad(lambda v: gst.t.logcdf(v, nu))(y) == pytest.approx(dy, rel=rel)

@@ -276,6 +276,9 @@ class _NormGen(_Continuous):
         return _sp.log_ndtr(y)
 
 
+_T_TAYLOR = 8       # t's cdf at y = 0: exact through derivative order 18
+
+
 class _TGen(_Continuous):
     r"""Student's t distribution, like ``scipy.stats.t``: ``pdf``, ``logpdf`` with arguments
     ``(x, df, loc=0, scale=1)``.
@@ -285,11 +288,15 @@ class _TGen(_Continuous):
     value; derivative in df 0 there). Differentiable in x, df, loc and scale; ``df <= 0`` or
     ``scale <= 0``: NaN.
 
-    ``cdf = 1/2 + sgn(y)/2 betainc(1/2, df/2, y^2/(df + y^2))`` for ``y^2 < df``, else
-    ``betainc(df/2, 1/2, df/(df + y^2))/2`` (y < 0) or one minus it (A&S 26.7.1 with 26.5.27;
-    each betainc argument formed without cancellation); at ``y = 0``, where the chain rule
-    through ``y^2`` meets ``0 * inf``, the Taylor form ``1/2 + pdf(0) y``, exact to second
-    order. ``logcdf`` is ``log1p(-tail)`` for ``y > 0`` where the tail is below 1/4 (from the
+    ``cdf = 1/2 + sgn(y)/2 betainc(1/2, df/2, y^2/(df + y^2))`` for ``y^2 < df`` (except a
+    lower tail there, ``betainc(1/2, df/2, .) > 1/2``, where ``1/2 - iz/2`` would cancel),
+    else ``betainc(df/2, 1/2, df/(df + y^2))/2`` (y < 0) or one minus it (A&S 26.7.1 with
+    26.5.27; each betainc argument formed without cancellation, so the lower tail keeps its
+    relative accuracy to about ``df`` ulps); at ``y = 0``, where the chain rule through
+    ``y^2`` meets ``0 * inf``, the cdf's Taylor series in y (the pdf's binomial series
+    integrated), exact through derivative order 18 in (y, df). ``df`` above about 1e8 is
+    beyond betainc's iteration bound: NaN there (SciPy computes it); ``df = inf`` is
+    ``norm``'s. ``logcdf`` is ``log1p(-tail)`` for ``y > 0`` where the tail is below 1/4 (from the
     second form, accurate to its own size) and the log of the cdf elsewhere. Differentiable in x, df, loc and scale (``df = inf``: ``norm``'s).
 
     Example::
@@ -339,10 +346,22 @@ class _TGen(_Continuous):
         c = _gnp.add(0.5, _gnp.multiply(iz, 0.5 * sg))
         y0 = vy == 0
         if bool(xp.any(y0)):
-            # At y = 0 the chain through z = y^2/(df + y^2) meets 0 * inf (I_z' ~ z^-1/2): the
-            # Taylor polynomial 1/2 + pdf(0; df) y there, exact through second order in (y, df).
+            # At y = 0 the chain through z = y^2/(df + y^2) meets 0 * inf (I_z' ~ z^-1/2):
+            # there the cdf's Taylor series, 1/2 + pdf(0; df) sum_k binom(-(df+1)/2, k)
+            # y^(2k+1) / ((2k+1) df^k) (the pdf's binomial series integrated term by term),
+            # to k = _T_TAYLOR: every derivative through order 2 _T_TAYLOR + 2 in (y, df).
             pdf0 = _gnp.exp(self._logpdf(_gnp.multiply(y, 0.0), df))
-            c = _gnp.where(y0, _gnp.add(0.5, _gnp.multiply(pdf0, y)), c)
+            alpha = _gnp.multiply(_gnp.add(df, 1.0), -0.5)
+            y2, yk, coef, poly = _gnp.square(y), y, 1.0, y
+            for k in range(1, _T_TAYLOR + 1):
+                coef = _gnp.divide(_gnp.multiply(coef, _gnp.subtract(alpha, k - 1.0)),
+                                   _gnp.multiply(df, float(k)))
+                yk = _gnp.multiply(yk, y2)
+                poly = _gnp.add(poly, _gnp.multiply(coef, _gnp.divide(yk, 2.0 * k + 1.0)))
+            c = _gnp.where(y0, _gnp.add(0.5, _gnp.multiply(pdf0, poly)), c)
+        # A lower tail inside y^2 < df (large df): c = 1/2 - iz/2 cancels as iz -> 1; the
+        # tail form p takes over there (its w = 1 - z is near 1 only where iz is small).
+        centre = centre & ~((vy < 0) & (_value(iz) > 0.5))
         return centre, p, c, inf if anyinf else None, vy
 
     def _cdf(self, y, df):
