@@ -169,3 +169,49 @@ def test_logsumexp_of_empty_arrays_is_minus_inf_with_derivative_zero():
     assert out.shape == (4, 2) and np.all(out == -np.inf)
     g = gpuad.grad(lambda x: gnp.sum(gss.logsumexp(x, axis=1)))(np.ones((4, 0, 2)))
     assert g.shape == (4, 0, 2)
+
+
+# ---------------------------------------------------------------- gammainc, gammaincc, betainc
+# at their edges and invalid points (README's conventions table): every derivative of every
+# order, in every argument and mode, follows the value's convention.
+def _inc_fns():
+    return {"gammainc": lambda z: gss.gammainc(z[0], z[1]),
+            "gammaincc": lambda z: gss.gammaincc(z[0], z[1]),
+            "betainc": lambda z: gss.betainc(z[0], z[1], z[2])}
+
+
+def _all_derivatives(f, z):
+    """grad, jvp along each axis, hessian and hvp along each axis of f at z, flattened."""
+    z = np.asarray(z, dtype=float)
+    out = [np.ravel(gpuad.grad(f)(z)), np.ravel(gpuad.hessian(f)(z))]
+    for e in np.eye(z.size):
+        out.append(np.ravel(gpuad.jvp(f, (z,), (e,))[1]))
+        out.append(np.ravel(gpuad.hvp(f, z, e)))
+    return np.concatenate(out)
+
+
+# shape parameter 0: the value is SciPy's constant (1 or 0), every derivative 0
+@pytest.mark.parametrize("name,z,value", [
+    ("gammainc", [0.0, 1.0], 1.0), ("gammainc", [0.0, 30.0], 1.0), ("gammaincc", [0.0, 1.0], 0.0),
+    ("betainc", [0.0, 1.0, 0.5], 1.0), ("betainc", [1.0, 0.0, 0.5], 0.0),
+    ("betainc", [0.0, 2.5, 1.0], 1.0), ("betainc", [3.0, 0.0, 0.0], 0.0),
+])
+def test_incomplete_shape_zero_every_derivative_zero(name, z, value):
+    f = _inc_fns()[name]
+    assert float(f(np.array(z))) == value
+    np.testing.assert_array_equal(_all_derivatives(f, z), 0.0)
+
+
+# where the value is NaN (as SciPy: an invalid argument or a NaN input) every derivative is NaN,
+# never a silent 0
+@pytest.mark.parametrize("name,z", [
+    ("gammainc", [2.0, np.nan]), ("gammainc", [np.nan, 1.0]), ("gammainc", [-1.0, 1.0]),
+    ("gammainc", [1.0, -1.0]), ("gammainc", [0.0, 0.0]), ("gammaincc", [-1.0, 1.0]),
+    ("gammaincc", [2.0, np.nan]), ("betainc", [2.0, 2.0, np.nan]), ("betainc", [-1.0, 2.0, 0.5]),
+    ("betainc", [2.0, -1.0, 0.5]), ("betainc", [2.0, 2.0, 1.5]), ("betainc", [0.0, 0.0, 0.5]),
+])
+def test_incomplete_invalid_every_derivative_nan(name, z):
+    f = _inc_fns()[name]
+    assert np.isnan(float(f(np.array(z))))
+    assert np.isnan(float(getattr(sc, name)(*z)))
+    assert np.isnan(_all_derivatives(f, z)).all()

@@ -444,3 +444,28 @@ def test_t_lower_tail_keeps_its_digits_for_large_df():
         assert gst.t.logcdf(y, nu) == pytest.approx(float(mp.log(want)), rel=rel)
         dy = float(mp.diff(lambda v: mp.log(ref(v, nu)), y))
         assert gpuad.grad(lambda v: gst.t.logcdf(v, nu))(y) == pytest.approx(dy, rel=rel)
+
+
+# logcdf where the cdf underflows inside the support: SciPy's -inf, and every derivative NaN
+# (the true ones, finite, are not computed in log space: README's table), never a silent 0
+@pytest.mark.parametrize("f,z", [
+    (lambda z: gst.gamma.logcdf(z[0], z[1]), [1e-5, 100.0]),
+    (lambda z: gst.gamma.logcdf(z[0], z[1]), [1e-300, 2.0]),
+    (lambda z: gst.gamma.logcdf(z[0], z[1], 0.5, z[2]), [0.5 + 1e-5, 100.0, 2.0]),
+    (lambda z: gst.chi2.logcdf(z[0], z[1]), [1e-8, 200.0]),
+    (lambda z: gst.beta.logcdf(z[0], z[1], z[2]), [1e-40, 50.0, 2.0]),
+    (lambda z: gst.poisson.logcdf(0.0, z[0]), [800.0]),
+])
+def test_logcdf_underflow_derivatives_nan_not_zero(f, z):
+    z = np.array(z)
+    assert float(f(z)) == -np.inf
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(gpuad.grad(f)(z)).all()
+        assert np.isnan(gpuad.hessian(f)(z)).all()
+        for e in np.eye(z.size):
+            assert np.isnan(gpuad.jvp(f, (z,), (e,))[1])
+    # a point where the cdf does not underflow keeps its finite gradient (mpmath: d/dx log P)
+    import mpmath as mp
+    g = gpuad.grad(lambda x: gst.gamma.logcdf(x, 100.0))(50.0)
+    want = mp.diff(lambda x: mp.log(mp.gammainc(100, 0, x, regularized=True)), 50)
+    assert g == pytest.approx(float(want), rel=1e-12)

@@ -265,8 +265,9 @@ def gammainc(a, x):
     series, term n contributes ``term_n (log x - psi(a + n + 1))``), and so are the second
     derivatives. Accuracy against mpmath (tests/test_derivative_accuracy.py): relative
     error below 1e-12 for values and first and second derivatives on ``1e-3 <= a <= 1e5``
-    (README's table gives the exact claim). At ``a = 0`` the derivative in ``a`` is
-    taken as 0 (P is the constant 1 there).
+    (README's table gives the exact claim). At ``a = 0`` (x > 0), where P is the constant 1,
+    every derivative of every order, in a and in x, is 0. Where the value is NaN (``a < 0``,
+    ``x < 0``, ``(0, 0)``, a NaN argument) every derivative of every order is NaN.
 
     Example::
 
@@ -285,7 +286,8 @@ def gammaincc(a, x):
     ``1 - P``, losing ``log10(1/Q)`` digits there, at most 3 on the accuracy sweep's
     ``a >= 1e-3``). Derivatives ``dQ/dx = -x^(a-1) e^-x / Gamma(a)`` and ``dQ/da`` as for
     :func:`gammainc` (Q's own continued fraction differentiated, no cancellation).
-    Edge values: ``Q(a, 0) = 1``, ``Q(a, inf) = 0``, ``Q(0, x) = 0`` for ``x > 0``.
+    Edge values: ``Q(a, 0) = 1``, ``Q(a, inf) = 0``, ``Q(0, x) = 0`` for ``x > 0`` (every
+    derivative 0 there); NaN values and derivatives where :func:`gammainc`'s are.
 
     Example::
 
@@ -311,7 +313,10 @@ def betainc(a, b, x):
     ``dI/da``, ``dI/db`` and all second derivatives by differentiating the continued
     fraction term by term, as Boik & Robison-Cox 1998 ("Derivatives of the incomplete beta
     function", J. Stat. Software 3(1)) do, here on dual numbers until every derivative
-    component has converged. Accuracy against mpmath: see README's table.
+    component has converged. Accuracy against mpmath: see README's table. At ``a = 0`` or
+    ``b = 0`` (the constant edge values) every derivative of every order is 0; where the
+    value is NaN (outside the domain, ``a = b = 0``, an infinite shape, a NaN argument) every
+    derivative of every order is NaN.
 
     Example::
 

@@ -26,7 +26,11 @@ Conventions (README, "Nondifferentiable points"):
   and ``chi2`` (``gammainc``), ``beta`` and ``t`` (``betainc``), ``poisson``
   (``gammaincc(floor(k) + 1, mu)``); below the support 0 (``-inf``), above it 1 (0), with
   derivative 0; ``logcdf`` takes ``log1p(-complement)`` where the cdf exceeds 1/2, so
-  neither tail cancels. ``multivariate_normal.cdf`` (SciPy: Genz's randomized quasi-Monte
+  neither tail cancels. Where the cdf underflows to 0 inside the support (``gamma``,
+  ``chi2``, ``beta``, ``poisson`` far in the lower tail) ``logcdf`` is SciPy's ``-inf`` and
+  every derivative NaN: the true log-cdf and its derivatives are finite there, but are not
+  computed in log space (yet), and a NaN is not mistaken for them as a 0 would be.
+  ``multivariate_normal.cdf`` (SciPy: Genz's randomized quasi-Monte
   Carlo) raises NotImplementedError.
 
 Dtypes: float32 and float64, results in the inputs' dtype (integers promote to float64); a
@@ -42,6 +46,7 @@ from .. import numpy as _gnp
 from ..numpy._core import prepare as _prepare, shape as _shape
 from . import special as _sp
 from . import linalg as _sl
+from ..transforms import stop_gradient as _stop
 
 __all__ = ["norm", "t", "gamma", "beta", "chi2", "poisson", "logistic", "multivariate_normal",
            "dirichlet"]
@@ -241,12 +246,39 @@ class _Continuous(_Distribution):
             return _finish(self._logcdf(y, *shapes), xp, bad)
 
 
-def _log_cdf(p, q):
+def _log_cdf(p, q, inside, *args):
     """log of a distribution function p = 1 - q given both: log(p) where p < 1/2, else
     log1p(-q) (no cancellation near 1). Each side's derivative is its own; the unused side
-    gets a zero cotangent."""
+    gets a zero cotangent.
+
+    Where p underflowed to 0 at a point ``inside`` the open support (a numpy bool array),
+    the value is SciPy's ``-inf`` but the true log p and its derivatives are finite: log's
+    derivative 1/p times p's (an underflowed density, exactly 0) would give a silent 0.
+    There every derivative, in each of ``args`` (the differentiable inputs p depends on), is
+    NaN instead: with ``g = sum(v - stop_gradient(v))`` (value 0, derivative 1 in each),
+    ``lp (e^g + e^-g + cos g + (2 - cos g))`` taken as four products has the value ``-inf``,
+    odd-order derivatives ``-inf + inf`` (the exponentials') and even-order ones
+    ``-inf + inf`` (the cosines'): NaN at every order, not a wrong 0 or inf."""
     with _np.errstate(divide="ignore", invalid="ignore"):
-        return _gnp.where(_value(p) < 0.5, _gnp.log(p), _gnp.log1p(_gnp.negative(q)))
+        lp = _gnp.log(p)
+        out = _gnp.where(_value(p) < 0.5, lp, _gnp.log1p(_gnp.negative(q)))
+        under = (_value(p) == 0) & inside
+        if not bool(under.any()):
+            return out
+        g = 0.0
+        for v in args:
+            g = _gnp.add(g, _gnp.subtract(v, _stop(v)))
+        c = _gnp.cos(g)
+        e1, e2, c1, c2 = (_gnp.multiply(lp, h) for h in (_gnp.exp(g), _gnp.exp(_gnp.negative(g)),
+                                                          c, _gnp.subtract(2.0, c)))
+        nan_d = _gnp.add(_gnp.add(e1, e2), _gnp.add(c1, c2))
+        return _gnp.where(under, nan_d, out)
+
+
+def _open(y, lo=0.0, hi=_np.inf):
+    """lo < y < hi (a numpy/cupy bool array of y's value): the open support."""
+    v = _value(y)
+    return (v > lo) & (v < hi)
 
 
 class _NormGen(_Continuous):
@@ -389,7 +421,8 @@ class _GammaGen(_Continuous):
     +inf for a < 1, -inf for a > 1). Differentiable in x, a, loc and scale; ``a <= 0`` or
     ``scale <= 0``: NaN. ``cdf = gammainc(a, y)`` (0 for y < 0, derivative 0 there);
     ``logcdf = log(P)`` where ``P < 1/2``, else ``log1p(-gammaincc(a, y))`` (no cancellation
-    in the upper tail). Differentiable in x, a, loc and scale (gpuad.scipy.special.gammainc).
+    in the upper tail); where P underflows (far lower tail, y > 0) the value is SciPy's
+    ``-inf`` and every derivative NaN (the true ones are finite: not a silent 0). Differentiable in x, a, loc and scale (gpuad.scipy.special.gammainc).
 
     Example::
 
@@ -413,7 +446,7 @@ class _GammaGen(_Continuous):
         return _sp.gammainc(a, y)
 
     def _logcdf(self, y, a):
-        return _log_cdf(_sp.gammainc(a, y), _sp.gammaincc(a, y))
+        return _log_cdf(_sp.gammainc(a, y), _sp.gammaincc(a, y), _open(y), y, a)
 
 
 class _BetaGen(_Continuous):
@@ -426,7 +459,8 @@ class _BetaGen(_Continuous):
     scale; ``a <= 0``, ``b <= 0`` or ``scale <= 0``: NaN. ``betaln`` is a composition of
     gammaln: for a, b much larger than 1 it loses digits (gpuad.scipy.special.betaln).
     ``cdf = betainc(a, b, y)`` (0 below the support, 1 above, derivative 0 there);
-    ``logcdf = log(I)`` where ``I < 1/2``, else ``log1p(-betainc(b, a, 1 - y))``.
+    ``logcdf = log(I)`` where ``I < 1/2``, else ``log1p(-betainc(b, a, 1 - y))``; where I
+    underflows (0 < y, far lower tail) ``-inf`` (SciPy's value) with every derivative NaN.
     Differentiable in x, a, b, loc and scale (gpuad.scipy.special.betainc).
 
     Example::
@@ -453,7 +487,8 @@ class _BetaGen(_Continuous):
         return _sp.betainc(a, b, y)
 
     def _logcdf(self, y, a, b):
-        return _log_cdf(_sp.betainc(a, b, y), _sp.betainc(b, a, _gnp.subtract(1.0, y)))
+        return _log_cdf(_sp.betainc(a, b, y), _sp.betainc(b, a, _gnp.subtract(1.0, y)),
+                        _open(y, 0.0, 1.0), y, a, b)
 
 
 class _Chi2Gen(_Continuous):
@@ -491,7 +526,7 @@ class _Chi2Gen(_Continuous):
 
     def _logcdf(self, y, df):
         h, y2 = _gnp.multiply(df, 0.5), _gnp.multiply(y, 0.5)
-        return _log_cdf(_sp.gammainc(h, y2), _sp.gammaincc(h, y2))
+        return _log_cdf(_sp.gammainc(h, y2), _sp.gammaincc(h, y2), _open(y2), y2, h)
 
 
 class _LogisticGen(_Continuous):
@@ -615,7 +650,7 @@ class _PoissonGen(_Distribution):
             np.float64(-2.0)
         """
         q, p, xp, bad, below = self._cdf_parts(k, mu, loc)
-        return _finish(_log_cdf(q, p), xp, bad, below)
+        return _finish(_log_cdf(q, p, _open(mu), mu), xp, bad, below)
 
 
 # ----------------------------------------------------------------- multivariate

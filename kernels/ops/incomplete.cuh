@@ -75,7 +75,22 @@ template <class S, int N> __device__ inline bool negligible(const Dual<S, N>& t,
     return ok;
 }
 
-template <class W> __device__ inline W nan_like() { return W(special::qnan()); }
+// NaN in every component (value and each derivative, through any nesting): where a value is
+// NaN (invalid argument, NaN input, a sum that did not converge) so is every derivative of
+// every order, as a NaN propagates through the other elementwise ops. W(qnan()) would be a
+// NaN constant, whose derivatives 0 would turn a NaN input into a zero gradient.
+template <class W> struct nan_fill {
+    __device__ static W of() { return W(special::qnan()); }
+};
+template <class S, int N> struct nan_fill<Dual<S, N>> {
+    __device__ static Dual<S, N> of() {
+        Dual<S, N> r;
+        r.v = nan_fill<S>::of();
+        for (int j = 0; j < N; ++j) r.d[j] = nan_fill<S>::of();
+        return r;
+    }
+};
+template <class W> __device__ inline W nan_like() { return nan_fill<W>::of(); }
 
 // log(t) - u for t = 1 + u (both given, each formed accurately by the caller): the Taylor
 // series of log(1 + u) - u for |u| < 1/4 (no cancellation), else log(t) - u, which does not
@@ -165,10 +180,11 @@ template <class W> __device__ inline W gamma_pq_edges(W a, W x, bool upper) {
 }
 
 // d/dx P(a, x) = x^(a-1) e^-x / Gamma(a), the gamma density; at x = 0: inf (a < 1), 1
-// (a = 1), 0 (a > 1), the limits from the right.
+// (a = 1), 0 (a > 1), the limits from the right. NaN where P is NaN; 0 at a = 0 (x > 0),
+// where P is the constant 1 (the convention of gamma_pq_edges' constant edge values).
 template <class W> __device__ inline W gamma_density(W a, W x) {
-    if (!(a > 0) || !(x >= 0)) return nan_like<W>();
-    if (primal(x) == special::inf()) return W(0);
+    if (!(a >= 0) || !(x >= 0) || (a == 0 && x == 0)) return nan_like<W>();
+    if (a == 0 || primal(a) == special::inf() || primal(x) == special::inf()) return W(0);
     if (x == 0) return a < 1 ? W(special::inf()) : W(a == 1 ? 1.0 : 0.0);
     if (a < 10) return exp((a - W(1)) * log(x) - x - lgamma(a));
     return exp(log_gamma_front(a, x) - log(x));
@@ -258,8 +274,11 @@ template <class W> __device__ inline W beta_i_edges(W a, W b, W x) {
 
 // d/dx I_x(a, b) = x^(a-1) (1-x)^(b-1) / B(a, b), the beta density; at x = 0 and 1 the
 // one-sided limits: inf below exponent 1, B(1, b)^-1 = b (and a) at exponent 1, else 0.
+// NaN where I is NaN (beta_i_edges); 0 at a = 0 or b = 0, where I is a constant (0 or 1).
 template <class W> __device__ inline W beta_density(W a, W b, W x) {
-    if (!(a > 0) || !(b > 0) || !(x >= 0) || !(x <= 1)) return nan_like<W>();
+    if (!(a >= 0) || !(b >= 0) || !(x >= 0) || !(x <= 1) || (a == 0 && b == 0)) return nan_like<W>();
+    if (a == 0 || b == 0) return W(0);
+    if (primal(a) == special::inf() || primal(b) == special::inf()) return nan_like<W>();
     if (x == 0) return a < 1 ? W(special::inf()) : (a == 1 ? b : W(0));
     if (x == 1) return b < 1 ? W(special::inf()) : (b == 1 ? a : W(0));
     const W y = W(1) - x;
