@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import inspect
 import threading
+import weakref
 
 import numpy as np
 
@@ -29,8 +30,11 @@ class Primitive:
     impl(*args, acc=None, **params)
         Computes on plain arrays. ``acc`` (optional support) is an array the result may be
         added into in place; an impl that did so returns ``acc`` itself.
-    jvp(primals, tangents, **params) -> (out, tangent_out)
-        ``tangents`` has None for a symbolic zero; tangents carry the lane axis.
+    jvp(primals, tangents, [acc,] **params) -> (out, tangent_out)
+        ``tangents`` has None for a symbolic zero; tangents carry the lane axis. A rule that
+        names ``acc`` may be offered, per output, a (value, lanes) pair of arrays owned by a
+        reverse sweep (a dual cotangent buffer) to add its result into; it then returns
+        that pair's arrays themselves (see :meth:`JVPTrace.process_acc`).
     vjp(g, ins, out, [need, [acc,]] **params) -> one cotangent (or None) per input
         ``ins``/``out`` are what ``saves`` keeps (``ins``: Avals, shapes and dtypes only,
         when the inputs are not saved). A rule that names ``need`` gets, per input, whether
@@ -57,7 +61,7 @@ class Primitive:
         One line for ``python -m gpuad primitives``.
     """
 
-    __slots__ = ("name", "impl", "jvp", "vjp", "vjp_args", "decompose", "saves",
+    __slots__ = ("name", "impl", "jvp", "jvp_acc", "vjp", "vjp_args", "decompose", "saves",
                  "multiple_results", "linear", "max_order", "missing", "collective", "doc")
 
     def __init__(self, name, impl, *, jvp=None, vjp=None, decompose=None, saves="ins",
@@ -77,6 +81,9 @@ class Primitive:
         self.doc = doc
 
     def __setattr__(self, name, value):
+        if name == "jvp":
+            object.__setattr__(self, "jvp_acc", value is not None
+                               and "acc" in inspect.signature(value).parameters)
         if name == "vjp":   # how many of the engine's extra arguments (need, acc) it asks for
             names = list(inspect.signature(value).parameters)[3:5] if value is not None else []
             object.__setattr__(self, "vjp_args", 2 if names == ["need", "acc"] else
@@ -131,6 +138,11 @@ class Trace:
         _ctx.current = self._outer
         self.done = True
         return False
+
+    def process_acc(self, prim, args, params, acc):
+        """``process`` for a bind that offers ``acc`` (buffers to add the result into, see
+        :func:`bind`); a trace that cannot use them computes a fresh result."""
+        return self.process(prim, args, params)
 
     def bind_below(self, prim, args, params):
         """``prim`` applied one level down: with this trace's parent current."""
@@ -202,6 +214,8 @@ def bind(prim: Primitive, *args, acc=None, **params):
     """Apply ``prim`` to ``args``: on plain arrays run it, else hand it to the current trace."""
     t = _ctx.current
     if t is not None:
+        if acc is not None:
+            return t.process_acc(prim, args, params, acc)
         return t.process(prim, args, params)
     for a in args:
         if isinstance(a, Tracer):
@@ -286,6 +300,94 @@ class JVPTrace(Trace):
     def wrap(self, out, tout):
         """A value of this trace: ``out`` (one level down) with tangent lanes ``tout``."""
         return out if tout is None else JVPTracer(self, out, tout)
+
+    def process_acc(self, prim, args, params, acc):
+        """``prim`` with its result added into ``acc`` where it can be: a reverse sweep under
+        this trace (forward-over-reverse) offers its dual cotangent buffers (one value, or
+        one per output; see :func:`owned_dual`), and a JVP rule that names ``acc`` (the
+        fused dual VJP kernels) adds into their arrays instead of writing new ones. An
+        output computed that way is returned as the buffer itself, so the sweep sees that
+        it was added into (``gx is buf``)."""
+        accs = list(acc) if prim.multiple_results else [acc]
+        pairs = [(a.primal, a.tangent) if type(a) is JVPTracer and a._trace is self
+                 and not isinstance(a.primal, Tracer) and not isinstance(a.tangent, Tracer)
+                 else None for a in accs]
+        if not prim.jvp_acc or all(p is None for p in pairs) or prim.max_order is not None:
+            return self.process(prim, args, params)
+        primals, tangents = [], []
+        for a in args:
+            if type(a) is JVPTracer and a._trace is self:
+                primals.append(a.primal)
+                tangents.append(a.tangent)
+            else:
+                if isinstance(a, Tracer):
+                    foreign(prim, a)
+                primals.append(a)
+                tangents.append(None)
+        if all(t is None for t in tangents):
+            return self.process(prim, args, params)
+        out, tout = self.below(prim.jvp, primals, tangents,
+                               acc=pairs if prim.multiple_results else pairs[0], **params)
+        if not prim.multiple_results:
+            out, tout = [out], [tout]
+        res = [a if p is not None and o is p[0] and t is p[1] else self.wrap(o, t)
+               for a, p, o, t in zip(accs, pairs, out, tout)]
+        return res if prim.multiple_results else res[0]
+
+
+# Arrays a fused dual kernel has just allocated for its result: what a reverse sweep under a
+# forward trace may own and add into (claimed once; weak, so nothing is kept alive).
+_fresh: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+def made_fresh(*arrays):
+    """Mark ``arrays`` (new, held by no one else yet) as a dual kernel's fresh outputs."""
+    for a in arrays:
+        if a is not None:
+            _fresh[id(a)] = a
+
+
+def owned_dual(v) -> bool:
+    """Whether a reverse sweep may own the dual value ``v`` (write into it in place): a
+    JVPTracer whose value and lanes are plain arrays a dual kernel made fresh and nobody
+    claimed before. Claims them."""
+    if type(v) is not JVPTracer:
+        return False
+    p, t = v.primal, v.tangent
+    if _fresh.get(id(p)) is not p or _fresh.get(id(t)) is not t or p is t:
+        return False
+    del _fresh[id(p)], _fresh[id(t)]
+    return True
+
+
+def add_dual(d, g):
+    """Add the cotangent ``g`` into the owned dual value ``d`` in place; returns the arrays
+    read and written (for the profile), or None where that cannot be done (``g`` a value
+    of another trace, or of another shape)."""
+    if type(d) is not JVPTracer:
+        return None
+    if isinstance(g, Tracer):
+        if (type(g) is not JVPTracer or g._trace is not d._trace
+                or isinstance(g.primal, Tracer) or isinstance(g.tangent, Tracer)
+                or shape(g.primal) != shape(d.primal) or shape(g.tangent) != shape(d.tangent)):
+            return None
+        d.primal += g.primal
+        d.tangent += g.tangent
+        return (d.primal, d.tangent, g.primal, g.tangent)
+    if tuple(np.broadcast_shapes(shape(g), shape(d.primal))) != tuple(shape(d.primal)):
+        return None
+    d.primal += g                 # a constant cotangent: its lanes are zero
+    return (d.primal, g)
+
+
+def sum_duals(a, b):
+    """``a + b`` for two dual values of one forward trace with plain parts of equal shapes,
+    as a new dual value whose arrays are fresh (a sweep may own it); else None."""
+    if (type(a) is not JVPTracer or type(b) is not JVPTracer or a._trace is not b._trace
+            or any(isinstance(v, Tracer) for v in (a.primal, a.tangent, b.primal, b.tangent))
+            or shape(a.primal) != shape(b.primal) or shape(a.tangent) != shape(b.tangent)):
+        return None
+    return JVPTracer(a._trace, a.primal + b.primal, a.tangent + b.tangent)
 
 
 def _floating(v):

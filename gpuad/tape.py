@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 
-from .core import REGISTRY, Trace, Tracer, bind, check_order, foreign, shape, dtype
+from .core import (REGISTRY, Trace, Tracer, add_dual, bind, check_order, foreign,
+                   owned_dual, shape, dtype, sum_duals)
 from .runtime import profile as _profile
 
 
@@ -176,6 +177,11 @@ class Cotangents:
     owns it: a rule that takes ``acc`` made it for the sweep, or this store made it by
     adding two contributions. Owned buffers are offered to the fused kernels (``acc``),
     which add into them directly, so fan-out costs no extra pass.
+
+    Under a forward trace (forward-over-reverse: HVPs) the cotangents are dual values, a
+    value with K tangent lanes. The store owns one only if its arrays are a fused dual
+    kernel's fresh outputs (``core.owned_dual``) or its own sum of two dual values; it adds
+    into those in place, value and lanes, and offers them to the dual kernels as ``acc``.
     """
     __slots__ = ("entries",)
 
@@ -217,19 +223,30 @@ class Cotangents:
         i = 0
         for p, gx, buf in zip(parents, gxs, bufs):
             if p is not None and gx is not None and gx is not buf:   # (buf: added into)
-                self.add(p, gx, owned and not isinstance(gx, Tracer)
-                         and (i == 0 or not any(gx is o for o in gxs[:i])))
+                self.add(p, gx, owned and (i == 0 or not any(gx is o for o in gxs[:i]))
+                         and (not isinstance(gx, Tracer) or owned_dual(gx)))
             i += 1
 
     def add(self, key, g, owned):
         e = self.entries.get(key)
         if e is None:
             self.entries[key] = [g, owned]
-        elif e[1] and not isinstance(g, Tracer):
+        elif e[1] and not isinstance(g, Tracer) and not isinstance(e[0], Tracer):
             e[0] += g                 # in place: numpy.add / cupy.add with out=
             if _profile.ON:
                 _profile.record_launch("xp.add", getattr(e[0], "size", 1),
                                        e[0].nbytes + getattr(g, "nbytes", 0), e[0].nbytes)
+        elif e[1] and (arrays := add_dual(e[0], g)) is not None:
+            if _profile.ON:           # value and lanes added in place
+                _profile.record_launch("xp.add", getattr(arrays[0], "size", 1),
+                                       sum(getattr(a, "nbytes", 0) for a in arrays),
+                                       sum(a.nbytes for a in arrays[:2] if hasattr(a, "nbytes")))
+        elif len(shape(g)) and (total := sum_duals(e[0], g)) is not None:
+            e[0], e[1] = total, True  # fresh arrays: owned from here on
+            if _profile.ON:
+                t = total.tangent
+                _profile.record_launch("xp.add", t.size, 2 * (t.nbytes + total.primal.nbytes),
+                                       t.nbytes + total.primal.nbytes)
         else:
             e[0] = bind(REGISTRY["add"], e[0], g)
             e[1] = not isinstance(e[0], Tracer)

@@ -176,6 +176,11 @@ def _lanes_right(a, tb, nd):
     st = tuple(shape(tb))
     if len(shape(a)) != 2 or len(st) < 3 or 0 in st:
         return matmul(a, expand_lanes(tb, nd))
+    if len(st) == 3 and st[-1] == 1:
+        # Matrix times vector lanes (A @ w, or A^T @ g in a sweep): the lanes as rows,
+        # (L, k) @ a^T -> (L, m), already in the lane layout; BLAS reads a^T in place.
+        prod = matmul(reshape(tb, st[:2]), mT(a))
+        return reshape(prod, (st[0], shape(a)[0], 1))
     r = len(st)
     cols = transpose(tb, (r - 2,) + tuple(range(r - 2)) + (r - 1,))   # (k, L, ..., n)
     prod = matmul(a, reshape(cols, (st[-2], math.prod(st) // st[-2])))  # (m, L*...*n)
