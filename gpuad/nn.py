@@ -6,6 +6,10 @@ from . import numpy as gnp
 __all__ = ["relu", "sigmoid", "softplus", "logsumexp", "softmax", "log_softmax"]
 
 
+def __dir__():          # the functions only, not the modules and names they are written with
+    return sorted(__all__)
+
+
 def relu(x):
     """``max(x, 0)`` elementwise; derivative 1 for ``x > 0`` and 0 elsewhere (0 at the
     kink ``x = 0``, the kernel's convention).

@@ -28,7 +28,11 @@ NumPy array meets a CuPy one fails here too. Each rule below was read in CuPy 14
 - arrays are made on the current device (``cupy.cuda.Device(i)`` as a context manager);
   two devices exist; operands on different devices raise ValueError;
 - reading values to the host (``get``, ``item``, ``float``, ``bool``, ...) calls
-  ``cupy._core.syncdetect._declare_synchronize`` as ``ndarray.get`` does (core.pyx).
+  ``cupy._core.syncdetect._declare_synchronize`` as ``ndarray.get`` does (core.pyx);
+- ``cupyx.scipy.signal.convolve``/``correlate`` take CuPy arrays only, check their inputs
+  as ``_check_conv_inputs`` does, and ``method='auto'`` refuses N-d inputs
+  (``_choose_conv_method``: "Only 1d inputs are supported currently"; cupyx/scipy/signal/
+  _signaltools.py, cupy/_math/misc.py); no other ``cupyx.scipy`` module is provided.
 """
 from __future__ import annotations
 
@@ -643,11 +647,68 @@ cuda = types.SimpleNamespace(
     is_available=is_available)
 
 
+# ------------------------------------------------------------------ cupyx.scipy.signal
+def _signal_fn(name, convolution):
+    """``cupyx.scipy.signal.convolve`` / ``correlate`` as CuPy 14.2 has them
+    (cupyx/scipy/signal/_signaltools.py: ``_correlate``; _signaltools_core.py:
+    ``_check_conv_inputs``, ``_direct_correlate``; cupy/_math/misc.py:
+    ``_choose_conv_method``), the numbers from scipy.signal with the method chosen."""
+    def fn(in1, in2, mode="full", method="auto"):
+        d = _current()
+        for x in (in1, in2):
+            if isinstance(x, np.ndarray):        # reaches a CuPy kernel: refused there
+                raise _unsupported(x)
+            if not isinstance(x, ndarray):       # ``in1.ndim`` on what is not an array
+                raise AttributeError(f"{type(x).__name__!r} object has no attribute 'ndim'")
+        if in1.ndim == in2.ndim == 0:
+            return in1 * (in2 if convolution else in2.conj())
+        if in1.ndim != in2.ndim:
+            raise ValueError("in1 and in2 should have the same dimensionality")
+        if in1.size == 0 or in2.size == 0:
+            return array([], dtype=in1.dtype)
+        if mode not in ("full", "same", "valid"):
+            raise ValueError('acceptable modes are "valid", "same", or "full"')
+        if method not in ("auto", "direct", "fft"):
+            raise ValueError('acceptable methods are "auto", "direct", or "fft"')
+        if method == "auto":                     # _choose_conv_method: 1-d only
+            if in1.ndim != 1 or in2.ndim != 1:
+                raise NotImplementedError("Only 1d inputs are supported currently")
+            method = "direct" if in1.dtype.kind in "bui" or in2.dtype.kind in "bui" else "fft"
+        if method == "direct" and in1.ndim != 1 and (
+                in1.dtype.kind == "b" or (in1.dtype.kind == "f" and in1.dtype.itemsize < 4)):
+            raise ValueError("unsupported type in SciPy")
+        a, b = _unwrap(in1, d), _unwrap(in2, d)
+        if mode == "valid" and any(i < j for i, j in zip(a.shape, b.shape)) and \
+                any(i > j for i, j in zip(a.shape, b.shape)):
+            raise ValueError('For "valid" mode, one must be at least as large as the other '
+                             'in every dimension')
+        import scipy.signal
+        out = getattr(scipy.signal, name)(a, b, mode, method=method)
+        return _wrap(np.asarray(out).astype(np.result_type(a, b), copy=False), d)
+    fn.__name__ = name
+    return fn
+
+
+def _cupyx():
+    signal = types.ModuleType("cupyx.scipy.signal")
+    signal.convolve = _signal_fn("convolve", True)
+    signal.correlate = _signal_fn("correlate", False)
+    scipy = types.ModuleType("cupyx.scipy")
+    scipy.__path__ = []
+    scipy.signal = signal
+    cupyx = types.ModuleType("cupyx")
+    cupyx.__path__ = []
+    cupyx.allow_synchronize = None
+    cupyx.scipy = scipy
+    return {"cupyx": cupyx, "cupyx.scipy": scipy, "cupyx.scipy.signal": signal}
+
+
 def install():
-    """Make ``import cupy`` (and ``cupyx``) give this module; returns it."""
+    """Make ``import cupy`` (and ``cupyx``, ``cupyx.scipy.signal``) give this module;
+    returns it."""
     me = sys.modules[__name__]
     sys.modules["cupy"] = me
-    sys.modules["cupyx"] = types.SimpleNamespace(allow_synchronize=None)
+    sys.modules.update(_cupyx())
     return me
 
 

@@ -19,6 +19,8 @@ import gpuad
 import gpuad.numpy as gnp
 from gpuad.primitives import elementwise as E
 
+from _xp import host, on
+
 # Where the ops' values or derivatives are inf or NaN (as in test_zero_tangents.py): 0 (log,
 # sqrt, reciprocal), +-1 (arcsin, arccos, arctanh, log1p(-1)), +-1e10 (exp, sinh, cosh
 # overflow), +-inf and NaN (the rest), 0.5 for pairs.
@@ -55,10 +57,10 @@ def binary_case(name):
 CASES = [("unary", n) for n in E.UNARY] + [("binary", n) for n in E.BINARY]
 
 
-def setup(kind, name):
+def setup(kind, name, xp):
     op, x, keep_in = (unary_case if kind == "unary" else binary_case)(name)
     n_out = keep_in.size if kind == "unary" else keep_in.size // 2
-    keep_out = keep_in[:n_out]
+    keep_out = xp.asarray(keep_in[:n_out])
 
     def masked(z):
         return gnp.sum(gnp.where(keep_out, op(z), 0.0) ** 2)
@@ -70,11 +72,12 @@ def setup(kind, name):
         return gnp.sum(keep_out * op(z) ** 2)
 
     x_alone = np.where(keep_in, x, GOOD[0])
-    return masked, alone, x, x_alone, keep_in
+    return masked, alone, xp.asarray(x), xp.asarray(x_alone), keep_in
 
 
-def check(got, want, keep_in, what, axes=(0,), atol=0.0):
-    got, want = np.asarray(got), np.asarray(want)
+def check(got, want, keep_in, what, axes=(0,), atol=0.0, xp=np):
+    on(xp, got)
+    got, want = host(got), host(want)
     assert np.all(np.isfinite(got)), f"{what}: non-finite {got}"
     mask = np.ones(got.shape, bool)
     for ax in axes:
@@ -86,29 +89,30 @@ def check(got, want, keep_in, what, axes=(0,), atol=0.0):
 
 
 @pytest.mark.parametrize("kind,name", CASES)
-def test_masked_branch_is_exactly_zero_in_every_mode(kind, name):
-    masked, alone, x, xa, keep = setup(kind, name)
+def test_masked_branch_is_exactly_zero_in_every_mode(kind, name, xp):
+    masked, alone, x, xa, keep = setup(kind, name, xp)
     with np.errstate(all="ignore"):
         if name not in BOUNDED:     # the points bite: unmasked, the derivatives are not finite
-            bare = gpuad.hessian(lambda z: gnp.sum(masked.op(z) ** 2))(x)
+            bare = host(gpuad.hessian(lambda z: gnp.sum(masked.op(z) ** 2))(x))
             assert not np.all(np.isfinite(bare)), f"{name}: no inf/NaN derivative at BAD"
-        v = RNG.standard_normal(x.size)
-        V = RNG.standard_normal((2, x.size))
-        check(gpuad.grad(masked)(x), gpuad.grad(alone)(xa), keep, "grad")
-        _, t = gpuad.jvp(masked, (x,), (v * keep,))
-        _, ta = gpuad.jvp(alone, (xa,), (v * keep,))
-        np.testing.assert_allclose(t, ta, rtol=RTOL, err_msg="jvp")
+        v = xp.asarray(RNG.standard_normal(x.size))
+        V = xp.asarray(RNG.standard_normal((2, x.size)))
+        k = xp.asarray(keep.astype(float))
+        check(gpuad.grad(masked)(x), gpuad.grad(alone)(xa), keep, "grad", xp=xp)
+        _, t = gpuad.jvp(masked, (x,), (v * k,))
+        _, ta = gpuad.jvp(alone, (xa,), (v * k,))
+        on(xp, t)
+        np.testing.assert_allclose(host(t), host(ta), rtol=RTOL, err_msg="jvp")
         # Tangents that move the masked lanes too: where's JVP selects, the lanes drop out.
         _, t = gpuad.jvp(masked, (x,), (v,))
-        _, ta = gpuad.jvp(alone, (xa,), (v * keep,))
-        np.testing.assert_allclose(t, ta, rtol=RTOL, err_msg="jvp, masked lanes moving")
-        check(gpuad.hvp(masked, x, v), gpuad.hvp(alone, xa, v * keep), keep, "hvp",
-              atol=ATOL2)
-        check(gpuad.hvp(masked, x, V, batched=True), gpuad.hvp(alone, xa, V * keep, batched=True),
-              keep, "batched hvp", axes=(1,), atol=ATOL2)
+        np.testing.assert_allclose(host(t), host(ta), rtol=RTOL, err_msg="jvp, lanes moving")
+        check(gpuad.hvp(masked, x, v), gpuad.hvp(alone, xa, v * k), keep, "hvp",
+              atol=ATOL2, xp=xp)
+        check(gpuad.hvp(masked, x, V, batched=True), gpuad.hvp(alone, xa, V * k, batched=True),
+              keep, "batched hvp", axes=(1,), atol=ATOL2, xp=xp)
         check(gpuad.hessian(masked)(x), gpuad.hessian(alone)(xa), keep, "hessian", axes=(0, 1),
-              atol=ATOL2)
+              atol=ATOL2, xp=xp)
         # Reverse over reverse: the gradient of <grad f, v> with v moving the masked lanes too.
         gg = gpuad.grad(lambda z: gnp.sum(gpuad.grad(masked)(z) * v))(x)
-        check(gg, gpuad.grad(lambda z: gnp.sum(gpuad.grad(alone)(z) * v * keep))(xa), keep,
-              "grad of grad", atol=ATOL2)
+        check(gg, gpuad.grad(lambda z: gnp.sum(gpuad.grad(alone)(z) * v * k))(xa), keep,
+              "grad of grad", atol=ATOL2, xp=xp)

@@ -199,3 +199,12 @@ def test_einsum_and_linalg_errors(xp):
         gnp.linalg.solve(xp.eye(3), xp.ones(2))
     with pytest.raises(ValueError, match="invalid norm order 'nucl' for matrices"):
         gnp.linalg.norm(xp.eye(2), "nucl")
+
+
+def test_matrix_rank_is_numpys_integer_with_derivative_zero(xp):
+    # An integer of the matrix: piecewise constant, so a traced argument is read as its value.
+    a = xp.asarray([[1.0, 2.0], [2.0, 4.0]])
+    assert int(gnp.linalg.matrix_rank(a)) == 1
+    g = gpuad.grad(lambda a: gnp.sum(a) * gnp.linalg.matrix_rank(a))(a)
+    on(xp, g)
+    np.testing.assert_array_equal(host(g), 1.0)

@@ -43,6 +43,9 @@ never the tapes of all stages of all steps; Revolve's schedule recomputes the re
 Cost and devices: the adaptive solvers choose the mesh in a first pass on the values
 (reading the error norm on the host once per step attempt, as any adaptive solver must);
 when a transform is active a second pass over the fixed mesh records the derivatives.
+The state lives where ``y0`` lives; numbers given for ``y0`` (a float, a list) become
+arrays of the times' device, per-component tolerances are moved to the state's, and
+``func`` is always given times of the times' array module.
 Failures raise instead of returning a status: a step size below the floating-point
 spacing of t (RuntimeError, saying whether the state or ``func`` became inf or NaN), a
 non-finite state in a fixed-step solve (FloatingPointError), too many steps in an
@@ -63,6 +66,10 @@ from .. import numpy as _gnp
 from ..primitives import base as _base
 
 __all__ = ["odeint", "solve_ivp", "OdeResult"]
+
+
+def __dir__():          # the functions only, not the modules and names they are written with
+    return sorted(__all__)
 
 
 # ------------------------------------------------------------------ tableaux
@@ -160,8 +167,9 @@ class _Problem:
         self.nfev += 1
         y = _tree.unflatten(self.td, leaves)
         out = self.func(t, y, *self.args) if self.tfirst else self.func(y, t, *self.args)
+        xp = _base.xp_of(*leaves) if leaves else _np     # plain numbers: where y lives
         if self.td == _tree.LEAF and isinstance(out, (list, tuple)):
-            out = _gnp.stack([_gnp.asarray(o) for o in out]) if out else _np.zeros(0)
+            out = _gnp.stack([_gnp.asarray(o) for o in out]) if out else xp.zeros(0)
         res, otd = _tree.flatten(out)
         if otd != self.td:
             raise ValueError(f"{self.what}: {self.name} returned a value structured as {otd}, "
@@ -169,7 +177,7 @@ class _Problem:
         fixed = []
         for r, s in zip(res, self.shapes):
             if not hasattr(r, "shape"):
-                r = _np.asarray(r, dtype=self.dtype)
+                r = xp.asarray(r, dtype=self.dtype)
             if tuple(r.shape) != s:
                 if int(_np.prod(r.shape)) == int(_np.prod(s)):   # SciPy flattens too
                     r = _gnp.reshape(r, s)
@@ -190,7 +198,8 @@ def _rms_parts(xp, leaves):
     return math.sqrt(sq / max(n, 1))
 
 
-def _initial_step(fl, ys, f0, t0, t_dtype, span, direction, tab, rtol, atol, max_step, xp):
+def _initial_step(fl, ys, f0, t0, t_dtype, span, direction, tab, rtol, atol, max_step, xp,
+                  txp):
     # Hairer, Norsett & Wanner I, II.4 (SciPy's select_initial_step).
     if sum(int(v.size) for v in ys) == 0:
         return _np.inf
@@ -203,7 +212,7 @@ def _initial_step(fl, ys, f0, t0, t_dtype, span, direction, tab, rtol, atol, max
     h0 = 1e-6 if d0 < 1e-5 or d1 < 1e-5 else 0.01 * d0 / d1
     h0 = min(h0, length)
     y1 = [y + (h0 * direction) * f for y, f in zip(ys, f0)]
-    f1 = fl(y1, _np.asarray(t0 + h0 * direction, dtype=t_dtype))
+    f1 = fl(y1, txp.asarray(t0 + h0 * direction, dtype=t_dtype))
     d2 = _rms_parts(xp, [(a - b) / s for a, b, s in zip(f1, f0, scale)]) / h0
     if d1 <= 1e-15 and d2 <= 1e-15:
         h1 = max(1e-6, h0 * 1e-3)
@@ -230,6 +239,8 @@ def _adaptive_mesh(fl, ys, T, tab, rtol, atol, first_step, max_step, mxstep, eve
                    what):
     """The controller's pass on the values: the accepted steps of every interval."""
     xp = _base.xp_of(*ys) if ys else _np
+    # SciPy's per-component tolerances (host arrays, _tol) where the state lives
+    rtol, atol = (xp.asarray(v) if isinstance(v, _np.ndarray) else v for v in (rtol, atol))
     T = [_lower(x) for x in T]
     plans, outs, times = [], [list(ys)], []
     f0, t_f0 = None, None
@@ -255,7 +266,8 @@ def _adaptive_mesh(fl, ys, T, tab, rtol, atol, first_step, max_step, mxstep, eve
                                      f"(inf or NaN) at t={tcv!r}")
             if h_abs is None:
                 h_abs = (_initial_step(fl, ys, f0, tcv, Ta.dtype, sv, direction, tab, rtol,
-                                       atol, max_step, xp) if first_step is None
+                                       atol, max_step, xp, _base.xp_of(Ta))
+                         if first_step is None
                          else float(first_step))
             tbv, n_int, nonfinite = _scalar(Tb), 0, False
             while True:
@@ -378,16 +390,17 @@ def _replay(fl, ys, T, plans, tab, snapshots, memory_budget, every_step):
 
 # ------------------------------------------------------------------ shared driver
 
-def _state(y0, t_dtype, what):
-    """y0's leaves as floating arrays (a SciPy-style list of numbers is one array)."""
+def _state(y0, t_dtype, what, xp):
+    """y0's leaves as floating arrays (a SciPy-style list of numbers is one array); numbers
+    become arrays of ``xp``, the times' array module."""
     if isinstance(y0, (list, tuple)) and all(isinstance(v, (int, float, _np.number))
                                               for v in _tree.flatten(y0)[0]):
-        y0 = _np.asarray(y0, dtype=_np.float64)
+        y0 = xp.asarray(y0, dtype=_np.float64)
     leaves, td = _tree.flatten(y0)
     out = []
     for v in leaves:
         if not hasattr(v, "shape"):
-            v = _np.asarray(v)
+            v = xp.asarray(v)
         if _np.dtype(v.dtype).kind == "c":
             raise TypeError(f"{what}: complex states are not supported")
         out.append(v)
@@ -404,7 +417,8 @@ def _times(t, what):
         if any(isinstance(v, _Tracer) for v in t):
             t = _gnp.stack([_gnp.asarray(v) for v in t])
         else:
-            t = _np.asarray(t)
+            xp = _base.xp_of(*t)     # CuPy if one is a CuPy array (numpy.asarray refuses it)
+            t = _np.asarray(t) if xp is _np else xp.stack([xp.asarray(v) for v in t])
     elif not hasattr(t, "shape"):
         t = _np.asarray(t, dtype=_np.float64)
     if _np.dtype(_lower(t).dtype).kind != "f":
@@ -519,7 +533,7 @@ def odeint(func, y0, t, *args, rtol=None, atol=None, h0=0.0, hmax=0.0, mxstep=0,
     d = _np.diff(tv)
     if not ((d >= 0).all() or (d <= 0).all()):
         raise ValueError("odeint: the output times t must be monotonic")
-    ys, td, dtype = _state(y0, _lower(t).dtype, what)
+    ys, td, dtype = _state(y0, _lower(t).dtype, what, _base.xp_of(t))
     name = getattr(func, "__name__", "func")
     prob = _Problem(func, td, [tuple(v.shape) for v in ys], dtype, args, tfirst, what,
                     f"func ({name})")
@@ -618,7 +632,7 @@ def solve_ivp(fun, t_span, y0, method="RK45", t_eval=None, dense_output=False, e
         raise ValueError("solve_ivp: t_span must be (t0, t1)")
     span = _times(list(t_span), what)
     t0v, t1v = (float(v) for v in _host(_lower(span)))
-    ys, td, dtype = _state(y0, _lower(span).dtype, what)
+    ys, td, dtype = _state(y0, _lower(span).dtype, what, _base.xp_of(span))
     if td != _tree.LEAF or len(ys[0].shape) > 1:
         raise ValueError("solve_ivp: y0 must be 1-dimensional (an array of shape (n,))")
     if len(ys[0].shape) == 0:
@@ -652,7 +666,7 @@ def solve_ivp(fun, t_span, y0, method="RK45", t_eval=None, dense_output=False, e
         tt = te
         states = outs[1:]
     y = _gnp.stack([o[0] for o in states], axis=1) if states else \
-        _np.zeros((ys[0].shape[0], 0), dtype)
+        _base.xp_of(ys[0]).zeros((ys[0].shape[0], 0), dtype)
     return OdeResult(t=tt, y=y, sol=None, t_events=None, y_events=None, nfev=mesh.nfev,
                      njev=0, nlu=0, status=0,
                      message="The solver successfully reached the end of the integration "

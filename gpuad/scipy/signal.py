@@ -30,6 +30,10 @@ from ..primitives import base as _base
 
 __all__ = ["convolve", "correlate"]
 
+
+def __dir__():          # the functions only, not the modules and names they are written with
+    return sorted(__all__)
+
 _MODES = ("full", "same", "valid")
 _METHODS = ("auto", "direct", "fft")
 
@@ -50,7 +54,7 @@ def _operands(in1, in2, mode, method, what):
         if kinds & {"c"}:
             raise TypeError(f"{what}: complex inputs are not supported")
         if not kinds & {"f"}:
-            return None, None, xp           # integers and booleans: SciPy's own result
+            return in1, in2, xp             # integers and booleans: SciPy's own result
     for v in (in1, in2):
         if _np.dtype(_lower(v).dtype if hasattr(v, "dtype") else _np.float64).kind == "c":
             raise TypeError(f"{what}: complex inputs are not supported")
@@ -60,12 +64,18 @@ def _operands(in1, in2, mode, method, what):
     return in1, in2, None
 
 
-def _library(xp, what, in1, in2, mode):
+def _library(xp, what, in1, in2, mode, method):
+    """SciPy's function on NumPy arrays, cupyx.scipy.signal's on CuPy arrays (both arrays
+    of ``xp``). CuPy 14's 'auto' chooses 'direct' for integer and boolean inputs but
+    raises NotImplementedError for N-d ones (cupy/_math/misc.py, _choose_conv_method): it
+    is given 'direct', its own choice in 1-d, in every dimension."""
     if xp is _np:
         import scipy.signal as lib
-    else:                                    # pragma: no cover (GPU)
+    else:
         import cupyx.scipy.signal as lib
-    return getattr(lib, what)(in1, in2, mode=mode)
+        if method == "auto":
+            method = "direct"
+    return getattr(lib, what)(in1, in2, mode=mode, method=method)
 
 
 def _conv(a, w, mode):
@@ -127,7 +137,7 @@ def convolve(in1, in2, mode="full", method="auto"):
     """
     a, w, xp = _operands(in1, in2, mode, method, "convolve")
     if xp is not None:
-        return _library(xp, "convolve", in1, in2, mode)
+        return _library(xp, "convolve", a, w, mode, method)
     return _conv(a, w, mode)
 
 
@@ -149,5 +159,5 @@ def correlate(in1, in2, mode="full", method="auto"):
     """
     a, w, xp = _operands(in1, in2, mode, method, "correlate")
     if xp is not None:
-        return _library(xp, "correlate", in1, in2, mode)
+        return _library(xp, "correlate", a, w, mode, method)
     return _conv(a, _flip(w) if _shape(w) else w, mode)

@@ -1,0 +1,84 @@
+"""Every public namespace of array functions besides gpuad.numpy itself (tests/test_coverage.py
+walks that one), walked name by name (issue 12.1, issue 13): the namespace lists exactly its
+functions (no helper names such as ``annotations`` or ``np``), and each function is
+differentiable and in the one op table (forward against NumPy/SciPy, JVP against central
+differences, VJP by the dot-product test, second order), or is listed here with the test
+file that covers it. A namespace added later fails the first test until it is added here.
+"""
+import importlib
+import pathlib
+import pkgutil
+
+import numpy as np
+import pytest
+
+import gpuad
+
+from op_table import TABLE
+
+TESTS = pathlib.Path(__file__).resolve().parent
+ROWS = {r.name for r in TABLE}
+
+# namespace -> the prefix of its rows in tests/op_table.py
+PREFIX = {
+    "gpuad.nn": "nn_",
+    "gpuad.numpy.linalg": "linalg_",
+    "gpuad.scipy.linalg": "scipy_",
+    "gpuad.scipy.signal": "scipy_",
+    "gpuad.scipy.integrate": "",
+}
+# Names without op-table rows: why, and the test file that covers them.
+ELSEWHERE = {
+    "gpuad.numpy.linalg.LinAlgError": ("NumPy's exception class", "test_reductions_linalg.py"),
+    "gpuad.numpy.linalg.matrix_rank": ("an integer: derivative 0 (coverage 'zero')",
+                                       "test_reductions_linalg.py"),
+    "gpuad.scipy.integrate.odeint": ("agrees with SciPy only to the solver's tolerance: "
+                                     "closed forms, finite differences of the same discrete "
+                                     "solver, check_grads to order 2", "test_scipy_integrate.py"),
+    "gpuad.scipy.integrate.solve_ivp": ("as odeint", "test_scipy_integrate.py"),
+    "gpuad.scipy.integrate.OdeResult": ("solve_ivp's result type", "test_scipy_integrate.py"),
+}
+# Objects of other libraries a namespace re-exports on purpose.
+REEXPORTS = {"gpuad.numpy.linalg.LinAlgError": np.linalg.LinAlgError}
+
+
+def namespaces():
+    found = ["gpuad.nn"]
+    for pkg in ("gpuad.numpy", "gpuad.scipy"):
+        mod = importlib.import_module(pkg)
+        found += [m.name for m in pkgutil.walk_packages(mod.__path__, pkg + ".")
+                  if not any(p.startswith("_") for p in m.name.split("."))]
+    return sorted(found)
+
+
+def test_every_namespace_is_walked():
+    assert namespaces() == sorted(PREFIX), "a new public namespace: add it to PREFIX"
+
+
+@pytest.mark.parametrize("ns", sorted(PREFIX))
+def test_namespace_lists_exactly_its_functions(ns):
+    mod = importlib.import_module(ns)
+    public = sorted(n for n in dir(mod) if not n.startswith("_"))
+    assert public == sorted(mod.__all__), f"{ns}: dir() and __all__ differ (a helper leaks)"
+    for name in mod.__all__:
+        obj = getattr(mod, name)
+        full = f"{ns}.{name}"
+        if full in REEXPORTS:
+            assert obj is REEXPORTS[full]
+            continue
+        assert callable(obj) and obj.__module__.startswith("gpuad"), \
+            f"{full} is {obj!r}, not a gpuad function or class"
+        assert obj.__doc__, f"{full} has no docstring"
+
+
+@pytest.mark.parametrize("full", sorted(f"{ns}.{n}" for ns in PREFIX
+                                        for n in importlib.import_module(ns).__all__))
+def test_every_function_is_tested(full):
+    ns, name = full.rsplit(".", 1)
+    if full in ELSEWHERE:
+        why, where = ELSEWHERE[full]
+        assert name in (TESTS / where).read_text(), f"{where} does not test {full} ({why})"
+        return
+    row = PREFIX[ns] + name
+    assert row in ROWS or any(r.startswith(row + "_") for r in ROWS), \
+        f"{full} has no row {row!r} in tests/op_table.py"
