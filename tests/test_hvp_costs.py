@@ -85,9 +85,10 @@ def test_logistic_regression_reads_its_matrix_once_per_pass():
         assert mm[0].bytes_read < A.nbytes + (K + 1) * (m + n) * 8 + 1   # A read once
     rev = [r for r in p.launches if r.phase == "reverse"]
     assert not [r for r in rev if r.kernel == "add_fwd"]
-    # what is added outside a kernel: w * w's second operand and the matrix product's
-    # lanes, each once, in place
-    assert [r.kernel for r in rev if "add" in r.kernel] == ["xp.add", "xp.add"]
+    # w * w is square(w): one dual launch, one cotangent; the only addition outside a
+    # kernel is the matrix product's value and lanes, once, in place
+    assert [r.kernel for r in rev if "add" in r.kernel] == ["xp.add"]
+    assert [r.kernel for r in rev if r.n == n] == ["square_vjp_dual", "xp.add"]
 
 
 def test_batched_peak_bytes_count_the_lanes():
