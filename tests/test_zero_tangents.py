@@ -158,7 +158,7 @@ def derivatives(kind, name, x, y, dt):
         out = np.empty(n, dt); call(name, x, o(n), out, n, 1, I32(0), I32(1)); return [out]
     if kind == "unary_vjp_dual":
         gx, tgx = np.empty(n, dt), np.empty((1, n), dt)
-        call(name, x, o(n), o(1, n), None, gx, tgx, n, 1)
+        call(name, x, o(n), o(1, n), None, gx, tgx, n, 1, I32(0))
         return [gx, tgx]
     if kind == "binary_deriv":
         out = np.empty(n, dt); call(name, x, y, o(1, n), out, n, 1, I32(1), I32(1)); return [out]
