@@ -491,7 +491,8 @@ def norm(x, ord=None, axis=None, keepdims=False):
     second derivative there is taken as 0 as well (the true one is unbounded), so the
     Hessian of ``norm(x) ** 2`` at 0 comes out 0, not 2 I: write ``sum(x**2)`` for the
     squared norm. A p-norm at 0: gradient 0; for 1 < p < 2 the second derivative where an
-    entry is 0, and for p < 1 the first, are unbounded and come out NaN. ``|x|``, max and
+    entry is 0 is unbounded and comes out +inf (its true value) in the Hessian's diagonal;
+    for p < 1 the first derivative there is unbounded and comes out NaN. ``|x|``, max and
     min follow their own conventions (abs'(0) = 0; ties split evenly); singular values
     follow ``svd`` (a zero singular value has derivative 0, so ord 2 / 'nuc' at 0 give 0).
 

@@ -670,9 +670,19 @@ def _pnorm_weights(x, n, axes, p):
     if p == 2:
         return multiply(x, r)
     xp, dt = module_dtype(x)
+    q = xp.asarray(p - 1, dtype=dt)
+    if 1 < p < 2:
+        # |x| as x times a constant +-1 (+1 at 0), not abs: abs'(0) = 0 would make the
+        # tangent of a zero entry exactly 0, and the zero rule would then turn the unbounded
+        # second derivative (p - 1) |x|^(p - 2) n^(1 - p) there into a silent 0. This way it
+        # is +inf, its true value, and the value and the first derivative are unchanged.
+        # (|x| r)^q as |x|^q r^q: the product's partial in r, q |x|^q r^(q-1), is then 0 at
+        # a zero entry, where the chain rule through the product's power would form 0 * inf.
+        s = xp.where(full_lower(x) >= 0, xp.ones((), dt), -xp.ones((), dt))
+        pw = bind(PRIMS["power"], multiply(x, s), q)
+        return multiply(multiply(s, pw), bind(PRIMS["power"], r, q))
     scaled = multiply(bind(PRIMS["abs"], x), r)
-    return multiply(bind(PRIMS["sign"], x),
-                    bind(PRIMS["power"], scaled, xp.asarray(p - 1, dtype=dt)))
+    return multiply(bind(PRIMS["sign"], x), bind(PRIMS["power"], scaled, q))
 
 
 def _pnorm_jvp(primals, tangents, axes, p):
