@@ -1,5 +1,11 @@
 """Derivative checks: forward mode against central differences, reverse mode against
-forward mode by the dot-product test, recursively to any order."""
+forward mode by the dot-product test, recursively to any order.
+
+Complex arrays are checked as the real vector spaces they are: central differences along
+real and along imaginary directions, and the dot-product test in the real inner product
+``Re <u, v> = Re sum(conj(u) v)``. With gpuad's convention (JAX's) a VJP pairs cotangents
+with tangents by ``Re sum(g t)``, so the adjoint in that inner product is
+``conj(vjp(conj(u)))``, and that is what the test compares with the JVP."""
 from __future__ import annotations
 
 import numpy as np
@@ -12,23 +18,49 @@ from .transforms import jvp, vjp
 
 def _to_host(x):
     x = full_lower(x)
-    return np.asarray(x.get() if hasattr(x, "get") else x, dtype=np.float64)
+    x = np.asarray(x.get() if hasattr(x, "get") else x)
+    return x.astype(np.complex128 if x.dtype.kind == "c" else np.float64)
 
 
 def _vdot(a, b):
+    """The real inner product Re sum(conj(a) b) of two pytrees."""
     la, _ = tree.flatten(a)
     lb, _ = tree.flatten(b)
-    return sum(float(np.sum(_to_host(x) * _to_host(y))) for x, y in zip(la, lb))
+    return sum(float(np.sum(np.real(np.conj(_to_host(x)) * _to_host(y))))
+               for x, y in zip(la, lb))
+
+
+def _is_complex(x):
+    return np.dtype(getattr(full_lower(x), "dtype", np.result_type(full_lower(x)))).kind == "c"
+
+
+def _conj(t):
+    return tree.tree_map(lambda x: x.conj() if _is_complex(x) else x, t)
 
 
 def _like(rng, t):
-    """A random pytree shaped like ``t`` (same dtype and array module)."""
+    """A random pytree shaped like ``t`` (same dtype and array module; complex leaves get
+    random real and imaginary parts)."""
     def one(x):
         x = full_lower(x)
         xp = launcher(x).xp
-        r = rng.standard_normal(np.shape(x) if xp is np else x.shape)
-        return xp.asarray(r, dtype=getattr(x, "dtype", np.float64))
+        shape = np.shape(x) if xp is np else x.shape
+        r = rng.standard_normal(shape)
+        if _is_complex(x):
+            r = r + 1j * rng.standard_normal(shape)
+        return xp.asarray(r, dtype=getattr(x, "dtype", np.result_type(x)))
     return tree.tree_map(one, t)
+
+
+def _directions(v):
+    """``[v]`` for real pytrees; with complex leaves the real and the imaginary direction
+    apart, ``[Re v, i Im v]`` (real leaves move along the first only)."""
+    leaves, td = tree.flatten(v)
+    if not any(_is_complex(x) for x in leaves):
+        return [v]
+    re = [x.real.astype(x.dtype) if _is_complex(x) else x for x in leaves]
+    im = [(1j * x.imag).astype(x.dtype) if _is_complex(x) else 0 * x for x in leaves]
+    return [tree.unflatten(td, re), tree.unflatten(td, im)]
 
 
 def _axpy(a, x, y):
@@ -56,29 +88,31 @@ def _assert_close(a, b, atol, rtol, what):
 def _default_tols(args):
     leaves, _ = tree.flatten(args)
     dt = np.result_type(*[getattr(full_lower(l), "dtype", np.float64) for l in leaves])
-    if dt == np.float32:
+    if dt in (np.float32, np.complex64):
         return 1e-2, 2e-3, 1e-2      # eps, atol, rtol
     return 1e-6, 2e-6, 2e-6
 
 
 def check_jvp(fun, args, eps=None, atol=None, rtol=None, rng=None):
-    """JVP against central differences along a random direction."""
+    """JVP against central differences along a random direction (for complex arguments,
+    a real and an imaginary one)."""
     rng = rng or np.random.default_rng(0)
     e, a, r = _default_tols(args)
     eps, atol, rtol = eps or e, atol or a, rtol or r
-    tangents = tuple(_like(rng, x) for x in args)
-    _, t_out = jvp(fun, tuple(args), tangents)
-    plus = fun(*[_axpy(eps, t, x) for x, t in zip(args, tangents)])
-    minus = fun(*[_axpy(-eps, t, x) for x, t in zip(args, tangents)])
-    fd = tree.tree_map(lambda p, m: (_to_host(p) - _to_host(m)) / (2 * eps), plus, minus)
-    _assert_close(t_out, fd, atol, rtol, f"JVP of {getattr(fun, '__name__', 'fun')} vs "
-                  "central differences")
+    for tangents in _directions(tuple(_like(rng, x) for x in args)):
+        _, t_out = jvp(fun, tuple(args), tangents)
+        plus = fun(*[_axpy(eps, t, x) for x, t in zip(args, tangents)])
+        minus = fun(*[_axpy(-eps, t, x) for x, t in zip(args, tangents)])
+        fd = tree.tree_map(lambda p, m: (_to_host(p) - _to_host(m)) / (2 * eps), plus, minus)
+        _assert_close(t_out, fd, atol, rtol, f"JVP of {getattr(fun, '__name__', 'fun')} vs "
+                      "central differences")
 
 
 def check_vjp(fun, args, atol=None, rtol=None, rng=None, vdot=None):
     """Dot-product test: <u, J v> (forward mode) equals <J^T u, v> (reverse mode).
     ``vdot(a, b, space)``: the inner product of the inputs' space ("in") or the outputs'
-    ("out"); default: the sum of elementwise products."""
+    ("out"); default: the real inner product Re sum(conj(a) b). The adjoint J^T u in it is
+    ``conj(vjp(conj(u)))`` (the identity for real arrays)."""
     rng = rng or np.random.default_rng(1)
     _, a, r = _default_tols(args)
     atol, rtol = atol or a, rtol or r
@@ -86,7 +120,7 @@ def check_vjp(fun, args, atol=None, rtol=None, rng=None, vdot=None):
     out, t_out = jvp(fun, tuple(args), v)
     _, f_vjp = vjp(fun, *args)
     u = _like(rng, out)
-    g = f_vjp(u)
+    g = _conj(f_vjp(_conj(u)))
     lhs, rhs = (_vdot(u, t_out), _vdot(g, v)) if vdot is None else \
         (vdot(u, t_out, "out"), vdot(g, v, "in"))
     scale = max(1.0, abs(lhs), abs(rhs))

@@ -25,25 +25,49 @@ def as_input(x, what: str):
         xp = base.xp_of(x)
         if isinstance(x, bool) or isinstance(x, numbers.Integral) and not isinstance(x, np.generic):
             raise TypeError(f"{what} is a Python {type(x).__name__}; only floating-point "
-                            "inputs can be differentiated (pass a float)")
+                            "and complex inputs can be differentiated (pass a float)")
         x = xp.asarray(x)
         dt = x.dtype
-    if np.dtype(dt).kind not in "f":
-        raise TypeError(f"{what} has dtype {np.dtype(dt)}; only floating-point inputs can be "
-                        "differentiated (cast it with .astype(float))")
-    base.ctype(dt)   # float32 or float64
+    if np.dtype(dt).kind not in "fc":
+        raise TypeError(f"{what} has dtype {np.dtype(dt)}; only floating-point and complex "
+                        "inputs can be differentiated (cast it with .astype(float))")
+    base.ctype(dt)   # float32, float64, complex64 or complex128
     return x
 
 
-def _is_py_float(x):
-    return isinstance(x, float) and not isinstance(x, np.generic)
+def _is_py_number(x):
+    return isinstance(x, (float, complex)) and not isinstance(x, np.generic)
 
 
 def _restore(g, like):
-    """A cotangent returned in the kind of the user's argument (Python float stays float)."""
-    if _is_py_float(like) and not isinstance(g, Tracer):
-        return float(g)
+    """A cotangent returned in the kind of the user's argument (a Python float or complex
+    stays one)."""
+    if _is_py_number(like) and not isinstance(g, Tracer):
+        return complex(g) if isinstance(like, complex) else float(g)
     return g
+
+
+def _kind(x):
+    return np.dtype(dtype(x)).kind
+
+
+def check_complex(name, holomorphic, inputs=None, outputs=None):
+    """JAX's rules for complex numbers in ``name`` (grad, jacfwd, jacrev, ...): without
+    ``holomorphic`` the inputs (if given) and outputs (if given) must be real, with it
+    complex. A TypeError that names ``holomorphic=True`` otherwise."""
+    for what, leaves in (("input", inputs), ("output", outputs)):
+        for x in tree.flatten(leaves)[0] if leaves is not None else ():
+            k = _kind(x)
+            if holomorphic and k != "c":
+                raise TypeError(f"{name} with holomorphic=True needs {what}s with a complex "
+                                f"dtype, got {np.dtype(dtype(x))}")
+            if not holomorphic and k == "c":
+                raise TypeError(
+                    f"{name} needs real-valued {what}s, got dtype {np.dtype(dtype(x))}. For a "
+                    f"holomorphic function pass holomorphic=True (the result is the complex "
+                    f"derivative f'(z)); for other functions of complex numbers use gpuad.vjp "
+                    f"or gpuad.jvp directly" + (", or differentiate a real value (abs, real, "
+                                                "imag) of the output" if what == "output" else ""))
 
 
 def _zeros(x):
@@ -168,13 +192,13 @@ def _argnums(argnums, nargs):
     return single, tuple(a % nargs for a in nums)
 
 
-def value_and_grad(fun, argnums=0, has_aux=False):
+def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False):
     """``fun`` and its gradient together: returns ``(fun(*args), grad)``.
 
     ``fun`` must return a real scalar; the gradient with respect to ``args[argnums]`` is
     ``d fun / d args[argnums]``, shaped like that argument (a tuple for tuple argnums).
     With ``has_aux=True`` ``fun`` returns ``(value, aux)`` and the result is
-    ``((value, aux), grad)``.
+    ``((value, aux), grad)``. Complex arguments and ``holomorphic`` as in :func:`grad`.
 
     Example::
 
@@ -185,6 +209,8 @@ def value_and_grad(fun, argnums=0, has_aux=False):
     def vg(*args, **kwargs):
         single, nums = _argnums(argnums, len(args))
         uniq = tuple(dict.fromkeys(nums))     # argnums=(0, 0): one gradient, given twice
+        if holomorphic:
+            check_complex("grad", True, inputs=[args[i] for i in uniq])
 
         @functools.wraps(fun)
         def f(*diff):
@@ -201,7 +227,8 @@ def value_and_grad(fun, argnums=0, has_aux=False):
                     else f"shape {tuple(shape(out))}")
             raise TypeError(f"grad needs a scalar output (or one of size 1), got {what}; use "
                             "gpuad.jacobian or gpuad.vjp for non-scalar outputs")
-        if np.dtype(dtype(out)).kind != "f":
+        check_complex("grad", holomorphic, outputs=out)
+        if _kind(out) not in "fc":
             raise TypeError(f"grad needs a floating-point output, got dtype {np.dtype(dtype(out))}")
         dev = launcher(out)
         with dev.scope((out,)):
@@ -213,19 +240,30 @@ def value_and_grad(fun, argnums=0, has_aux=False):
     return vg
 
 
-def grad(fun, argnums=0, has_aux=False):
+def grad(fun, argnums=0, has_aux=False, holomorphic=False):
     """The gradient of a scalar function: ``grad(f)(x) = df/dx``, shaped like ``x``.
 
     Computed in reverse mode: the forward pass records a tape, one sweep backwards applies
     each primitive's VJP kernel. ``argnums`` picks the argument(s) (an int or a tuple);
     arguments may be arrays (NumPy or CuPy), Python floats, or pytrees of them.
 
+    Complex arguments (JAX's convention): for a real ``f`` of ``z = x + iy`` the gradient is
+    ``df/dx - i df/dy`` (``grad(lambda z: abs(z) ** 2)(z)`` is ``2 conj(z)``): it is
+    ``vjp(f, z)[1](1.0)``, and ``-grad`` is the direction of steepest descent after
+    conjugation (descend with ``z - lr * conj(grad(f)(z))``). A complex output raises a
+    TypeError unless ``holomorphic=True``, which needs complex arguments and a complex
+    output and returns the complex derivative ``f'(z)``.
+
     Example::
 
         >>> gpuad.grad(lambda x: gnp.sum(gnp.sin(x) * x ** 2))(np.array([1.0, 2.0]))
         array([2.22324428, 1.97260236])
+        >>> gpuad.grad(lambda z: gnp.abs(z) ** 2)(1.0 + 2.0j)
+        (2-4j)
+        >>> gpuad.grad(gnp.sin, holomorphic=True)(np.array(1.0 + 2.0j))   # cos(z)
+        array(2.03272301-3.0518978j)
     """
-    vg = value_and_grad(fun, argnums, has_aux)
+    vg = value_and_grad(fun, argnums, has_aux, holomorphic)
 
     @functools.wraps(fun)
     def g(*args, **kwargs):
@@ -261,6 +299,9 @@ def jvp_lanes(fun, primals, tangents, lanes):
                                      f"{tuple(shape(tx))[1:] if lanes == 1 else tuple(shape(tx))}"
                                      f" but the primal has shape {tuple(shape(x))}")
                 if np.dtype(dtype(tx)) != np.dtype(dtype(x)):
+                    if _kind(tx) == "c" and _kind(x) != "c":
+                        raise TypeError(f"tangent for primal {i} is complex ({np.dtype(dtype(tx))})"
+                                        f" but the primal is real ({np.dtype(dtype(x))})")
                     tx = base.astype(tx, dtype(x))
                 xs.append(JVPTracer(trace, x, tx))
             args.append(tree.unflatten(ptd, xs))
@@ -321,6 +362,10 @@ def _add_lane(t, x, i):
 
 def hvp(fun, x, v, batched=False, chunk=None):
     """Hessian-vector product ``H(x) v`` of a scalar ``fun``, forward-over-reverse.
+
+    For complex ``x`` it is the JVP of :func:`grad` along ``v`` (JAX's ``jvp(grad(f))``):
+    with ``grad = df/dx - i df/dy``, ``hvp = (H v)_x - i (H v)_y`` for the real Hessian H
+    acting on ``v = v_x + i v_y``.
 
     The gradient is computed under a forward trace: every reverse-sweep node runs its VJP
     kernel on dual numbers, one launch carrying all directions. With ``batched=True``, ``v``
@@ -435,11 +480,13 @@ def _split_lanes(t, out_shape, x, sizes):
     return blocks[0] if td.kind == "leaf" else tree.unflatten(td, blocks)
 
 
-def jacfwd(fun, argnums=0):
+def jacfwd(fun, argnums=0, holomorphic=False):
     """Jacobian by forward mode: all basis tangents as lanes of ONE sweep.
 
     Result shape ``out.shape + x.shape``; for pytree inputs or outputs the result nests
-    the output structure around the input structure (as JAX does).
+    the output structure around the input structure (as JAX does). Complex inputs need
+    ``holomorphic=True`` (then inputs and outputs are complex and the result is the
+    complex Jacobian ``df/dz``); else a TypeError, as in JAX.
 
     Example::
 
@@ -451,21 +498,25 @@ def jacfwd(fun, argnums=0):
     def jf(*args):
         single, nums = _argnums(argnums, len(args))
         if not single:
-            return tuple(jacfwd(fun, a)(*args) for a in nums)
+            return tuple(jacfwd(fun, a, holomorphic)(*args) for a in nums)
         i = nums[0]
         x = tree.tree_map(lambda l: as_input(l, f"argument {i}"), args[i])
+        check_complex("jacfwd", holomorphic, inputs=x)
         f = _with_arg(fun, args, i)
         basis, sizes, N = _tree_basis(x)
         out, t = jvp_lanes(f, (x,), (basis,), N)
+        if holomorphic:
+            check_complex("jacfwd", True, outputs=out)
         return tree.tree_map(lambda o, tt: _split_lanes(tt, shape(o), x, sizes), out, t)
     return jf
 
 
-def jacrev(fun, argnums=0):
+def jacrev(fun, argnums=0, holomorphic=False):
     """Jacobian by reverse mode: all output cotangents pulled back in ONE sweep.
 
     The cotangent enters the sweep as a forward tangent with one lane per output element,
     so each VJP kernel runs once for all rows. Result shape ``out.shape + x.shape``.
+    Complex inputs or outputs need ``holomorphic=True``, as in :func:`jacfwd`.
 
     Example::
 
@@ -477,10 +528,12 @@ def jacrev(fun, argnums=0):
     def jr(*args):
         single, nums = _argnums(argnums, len(args))
         if not single:
-            return tuple(jacrev(fun, a)(*args) for a in nums)
+            return tuple(jacrev(fun, a, holomorphic)(*args) for a in nums)
         i = nums[0]
+        check_complex("jacrev", holomorphic, inputs=args[i])
         f = _with_arg(fun, args, i)
         out, fn, _ = reverse(f, (args[i],))
+        check_complex("jacrev", holomorphic, outputs=out)
         return _rows(out, fn, args[i])
     return jr
 
@@ -499,9 +552,10 @@ def _rows(out, fn, x):
     return base.reshape(rows, tuple(shape(out)) + tuple(shape(x)))
 
 
-def jacobian(fun, argnums=0):
+def jacobian(fun, argnums=0, holomorphic=False):
     """Jacobian ``d out / d x`` (shape ``out.shape + x.shape``), forward mode when the input
-    has fewer elements than the output, reverse mode otherwise.
+    has fewer elements than the output, reverse mode otherwise. Complex inputs or outputs
+    need ``holomorphic=True``, as in :func:`jacfwd`.
 
     Example::
 
@@ -513,24 +567,28 @@ def jacobian(fun, argnums=0):
     def j(*args):
         single, nums = _argnums(argnums, len(args))
         if not single:
-            return tuple(jacobian(fun, a)(*args) for a in nums)
+            return tuple(jacobian(fun, a, holomorphic)(*args) for a in nums)
         i = nums[0]
+        check_complex("jacobian", holomorphic, inputs=args[i])
         f = _with_arg(fun, args, i)
         # The output's size decides the mode; the reverse pass that measures it is also
         # the one reverse mode sweeps, so fun runs twice only when forward mode wins.
         out, fn, _ = reverse(f, (args[i],))
+        check_complex("jacobian", holomorphic, outputs=out)
         nin = sum(int(np.prod(shape(l), dtype=np.int64)) for l in tree.flatten(args[i])[0])
         nout = sum(int(np.prod(shape(o), dtype=np.int64)) for o in tree.flatten(out)[0])
         if nin < nout or isinstance(out, (tuple, list, dict)) \
                 or isinstance(args[i], (tuple, list, dict)):   # pytrees: forward mode
-            return jacfwd(fun, argnums)(*args)
+            return jacfwd(fun, argnums, holomorphic)(*args)
         return _rows(out, fn, args[i])
     return j
 
 
-def hessian(fun, argnums=0):
+def hessian(fun, argnums=0, holomorphic=False):
     """Hessian of a scalar function, shape ``x.shape + x.shape``: forward over reverse, all
-    ``x.size`` directions as lanes of one sweep.
+    ``x.size`` directions as lanes of one sweep. ``holomorphic=True``: the second complex
+    derivative of a holomorphic function (complex inputs and output), as in JAX; a real
+    function of complex inputs: use :func:`hvp` (JAX's jvp of grad).
 
     Example::
 
@@ -538,7 +596,7 @@ def hessian(fun, argnums=0):
         array([[ 6.,  0.],
                [ 0., 12.]])
     """
-    return jacfwd(grad(fun, argnums), argnums)
+    return jacfwd(grad(fun, argnums, holomorphic=holomorphic), argnums, holomorphic)
 
 
 # ------------------------------------------------------------------ stop_gradient

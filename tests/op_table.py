@@ -13,10 +13,13 @@ from typing import Callable
 
 import numpy as np
 import scipy.linalg as sl
+import scipy.special as sc
 
 import gpuad.numpy as gnp
 import gpuad.scipy.linalg as gsl
+import gpuad.scipy.special as gss
 from gpuad import nn
+from gpuad.runtime.launch import launcher
 
 
 @dataclasses.dataclass
@@ -32,10 +35,22 @@ class Row:
     grad_args: tuple | None = None          # which args are differentiated (default: all)
     forward_only_dtypes: tuple = ()
     rtol32: float = 2e-5                    # float32 forward tolerance (a few ulps of the result)
+    cdomain: Callable = None                # complex inputs (default: complexify(domain))
 
 
 def uniform(lo, hi):
     return lambda rng, s: rng.uniform(lo, hi, size=s)
+
+
+def complexify(gen):
+    """Complex inputs from a real generator: its values as real parts, imaginary parts
+    uniform on [-0.5, 0.5] (0 where the real part is exactly 0, so zeros stay zeros). The
+    real domains keep away from the branch cuts of log, sqrt, arcsin, ... (on the real
+    axis), and the imaginary parts from the axis itself."""
+    def g(rng, s):
+        x = np.asarray(gen(rng, s), dtype=np.float64)
+        return x + 1j * rng.uniform(-0.5, 0.5, size=s) * (x != 0)
+    return g
 
 
 def away_from(points, lo=-2.0, hi=2.0, gap=0.1):
@@ -108,6 +123,15 @@ ELEMENTWISE = [
     b("maximum", np.maximum),
     b("minimum", np.minimum),
     b("arctan2", np.arctan2, away_from([0.0], gap=0.3)),
+    u("arcsinh", np.arcsinh, uniform(-3, 3)),
+    u("asinh", np.arcsinh, uniform(-3, 3)),
+    u("arccosh", np.arccosh, uniform(1.2, 3)),
+    u("acosh", np.arccosh, uniform(1.2, 3)),
+    u("cbrt", np.cbrt, away_from([0.0], gap=0.2)),
+    u("sinc", np.sinc, uniform(-2.5, 2.5)),
+    Row("sinc_near_0", gnp.sinc, np.sinc, UNARY_SHAPES, uniform(-0.3, 0.3)),
+    u("i0", np.i0, uniform(-3, 3)),
+    b("hypot", np.hypot, away_from([0.0], gap=0.2)),
     Row("clip", lambda x: gnp.clip(x, -0.5, 0.7), lambda x: np.clip(x, -0.5, 0.7),
         UNARY_SHAPES, away_from([-0.5, 0.7])),
     Row("where", lambda x, y: gnp.where(x > 0, x, y), lambda x, y: np.where(x > 0, x, y),
@@ -248,23 +272,69 @@ def symmetric(rng, s):
     return (v * w[..., None, :]) @ np.swapaxes(v, -1, -2)
 
 
+def _unitary(rng, batch, m, k):
+    """Random complex (..., m, k) matrices with orthonormal columns."""
+    z = rng.standard_normal(batch + (m, k)) + 1j * rng.standard_normal(batch + (m, k))
+    q, r = np.linalg.qr(z)
+    d = np.diagonal(r, axis1=-2, axis2=-1)
+    return q * (d / np.abs(d))[..., None, :]
+
+
+def _complex_other(rng, s):
+    return rng.uniform(-2, 2, size=s) + 1j * rng.uniform(-1, 1, size=s)
+
+
+def hpd(rng, s):
+    """Hermitian positive definite (..., n, n): B B^H / n + I, B complex, eigenvalues in
+    [1, 3]; other shapes complex uniform (right-hand sides)."""
+    if not _square(s):
+        return _complex_other(rng, s)
+    b = rng.uniform(-1, 1, size=s) + 1j * rng.uniform(-1, 1, size=s)
+    return b @ np.conj(np.swapaxes(b, -1, -2)) / max(s[-1], 1) + np.eye(s[-1])
+
+
+def hermitian(rng, s):
+    """Hermitian (..., n, n) = V diag(w) V^H, V unitary, eigenvalues as :func:`symmetric`."""
+    *batch, n, _ = s
+    w = 0.6 * (np.arange(n) - n / 2) + rng.uniform(0, 0.1, tuple(batch) + (n,))
+    v = _unitary(rng, tuple(batch), n, n)
+    return (v * w[..., None, :]) @ np.conj(np.swapaxes(v, -1, -2))
+
+
+def cspectrum(rng, s):
+    """Complex (..., m, n) = U diag(d) V^H with the singular values of :func:`spectrum`."""
+    if len(s) < 2:
+        return _complex_other(rng, s)
+    *batch, m, n = s
+    k = min(m, n)
+    d = 0.5 + 0.6 * np.arange(k)[::-1] + rng.uniform(0, 0.1, tuple(batch) + (k,))
+    u, v = _unitary(rng, tuple(batch), m, k), _unitary(rng, tuple(batch), n, k)
+    return (u * d[..., None, :]) @ np.conj(np.swapaxes(v, -1, -2))
+
+
 def rank_deficient(drop):
     """Square (..., n, n) of rank n - drop (a product of (n, n - drop) and (n - drop, n)
     Gaussian factors); other shapes uniform on [-2, 2]. det is a polynomial, so its
-    derivatives at these singular matrices are checked like anywhere else."""
-    def gen(rng, s):
+    derivatives at these singular matrices are checked like anywhere else. Its
+    ``complex`` attribute: the same with complex Gaussian factors."""
+    def gen(rng, s, cplx=False):
         if not _square(s):
-            return rng.uniform(-2, 2, size=s)
+            return _complex_other(rng, s) if cplx else rng.uniform(-2, 2, size=s)
         *batch, n, _ = s
         r = max(n - drop, 0)
-        return rng.standard_normal(tuple(batch) + (n, r)) @ rng.standard_normal(
-            tuple(batch) + (r, n))
+
+        def gauss(shape_):
+            z = rng.standard_normal(shape_)
+            return z + 1j * rng.standard_normal(shape_) if cplx else z
+        return gauss(tuple(batch) + (n, r)) @ gauss(tuple(batch) + (r, n))
+    gen.complex = lambda rng, s: gen(rng, s, True)
     return gen
 
 
 def _weights(like, k):
-    """Distinct weights 1..k (U diag(c) V^T sees every column), in the dtype of ``like``."""
-    return np.arange(1.0, k + 1, dtype=like.dtype)
+    """Distinct weights 1..k (U diag(c) V^T sees every column), in the dtype and array
+    module of ``like`` (CuPy refuses NumPy operands)."""
+    return launcher(like).xp.arange(1.0, k + 1, dtype=like.dtype)
 
 
 def _svd_uv(m, a):
@@ -272,14 +342,20 @@ def _svd_uv(m, a):
     return (u * _weights(u, s.shape[-1])) @ vh
 
 
+def _h(m, x):
+    """The conjugate transpose of the last two axes (the transpose for real x): products
+    with it are invariant under the phases of complex singular and eigenvectors."""
+    return m.conj(m.swapaxes(x, -1, -2))
+
+
 def _svd_uu(m, a):
     u = m.linalg.svd(a, full_matrices=False)[0]
-    return (u * _weights(u, u.shape[-1])) @ m.swapaxes(u, -1, -2)
+    return (u * _weights(u, u.shape[-1])) @ _h(m, u)
 
 
 def _svd_vv(m, a):
     vh = m.linalg.svd(a, full_matrices=False)[2]
-    return m.swapaxes(vh, -1, -2) @ (vh * _weights(vh, vh.shape[-2])[:, None])
+    return _h(m, vh) @ (vh * _weights(vh, vh.shape[-2])[:, None])
 
 
 def _svd_complement(m, a):
@@ -287,21 +363,20 @@ def _svd_complement(m, a):
     fixed only up to a basis change)."""
     u, s, vh = m.linalg.svd(a, full_matrices=True)
     k = s.shape[-1]
-    u2, v2 = u[..., :, k:], m.swapaxes(vh[..., k:, :], -1, -2)
-    return m.concatenate([m.reshape(u2 @ m.swapaxes(u2, -1, -2), (-1,)),
-                          m.reshape(v2 @ m.swapaxes(v2, -1, -2), (-1,))])
+    u2, v2 = u[..., :, k:], _h(m, vh[..., k:, :])
+    return m.concatenate([m.reshape(u2 @ _h(m, u2), (-1,)), m.reshape(v2 @ _h(m, v2), (-1,))])
 
 
 def _eigh_v(m, a, uplo="L"):
     w, v = m.linalg.eigh(a, uplo)
-    return (v * _weights(v, w.shape[-1])) @ m.swapaxes(v, -1, -2)
+    return (v * _weights(v, w.shape[-1])) @ _h(m, v)
 
 
 def _qr_complete(m, a):
     q, r = m.linalg.qr(a, mode="complete")
     k = min(a.shape[-2:])
     q1, q2 = q[..., :, :k], q[..., :, k:]
-    return m.concatenate([m.reshape(q1, (-1,)), m.reshape(q2 @ m.swapaxes(q2, -1, -2), (-1,)),
+    return m.concatenate([m.reshape(q1, (-1,)), m.reshape(q2 @ _h(m, q2), (-1,)),
                           m.reshape(r, (-1,))])
 
 
@@ -513,6 +588,9 @@ SCIPY_LINALG = [
     Row("scipy_solve_triangular_lower_t", *scipy_same(
         lambda m, a, b: m.solve_triangular(a, b, trans="T", lower=True)),
         [((3, 3), (3, 2)), ((2, 3, 3), (2, 3, 2))], invertible, **LA32),
+    Row("scipy_solve_triangular_conj", *scipy_same(
+        lambda m, a, b: m.solve_triangular(a, b, trans="C", lower=True)),
+        [((3, 3), (3, 2)), ((2, 3, 3), (2, 3, 1))], invertible, **LA32),
     Row("scipy_solve_triangular_unit", *scipy_same(
         lambda m, a, b: m.solve_triangular(a, b, trans=1, unit_diagonal=True)),
         [((3, 3), (3,))], invertible, **LA32),
@@ -530,6 +608,9 @@ SCIPY_LINALG = [
     Row("scipy_lu_factor", *scipy_same(lambda m, a: m.lu_factor(a)[0]),
         [((3, 3),), ((2, 4, 4),), ((1, 1),), ((0, 0),)], uniform(-2, 2), **LA32),
     Row("scipy_lu_solve", *scipy_same(lambda m, lu, b: m.lu_solve((lu, _PIV), b)),
+        [((3, 3), (3,)), ((3, 3), (3, 2))], invertible, **LA32),
+    Row("scipy_lu_solve_conj", *scipy_same(lambda m, lu, b: m.lu_solve((lu, _PIV), b,
+                                                                        trans=2)),
         [((3, 3), (3,)), ((3, 3), (3, 2))], invertible, **LA32),
     Row("scipy_lu_solve_t", *scipy_same(lambda m, lu, b: m.lu_solve((lu, _PIV), b, trans=1)),
         [((3, 3), (3,)), ((3, 3), (3, 2))], invertible, **LA32),
@@ -642,7 +723,73 @@ SHAPE = [
     ix("getitem_nonadjacent_newaxis", ([1, 1], None, [0, 2]), [((2, 3),), ((2, 3, 2),)]),
 ]
 
-TABLE = ELEMENTWISE + REDUCTIONS + LINALG + SCIPY_LINALG + SHAPE
+# ---------------------------------------------------------------- gpuad.scipy.special
+def sp(name, domain=uniform(-2, 2), shapes=UNARY_SHAPES, **kw):
+    """A row for gpuad.scipy.special.<name> against scipy.special.<name>."""
+    return Row("special_" + name, getattr(gss, name), getattr(sc, name), shapes, domain, **kw)
+
+
+def away_from_integers(lo, hi):
+    """Uniform on [lo, hi], at least 0.15 from the integers (the poles of Gamma, psi)."""
+    return lambda rng, s: np.floor(rng.uniform(lo, hi, size=s)) + rng.uniform(0.15, 0.85, size=s)
+
+
+SCIPY_SPECIAL = [
+    sp("gammaln", uniform(0.3, 5)),
+    Row("special_gammaln_negative", gss.gammaln, sc.gammaln, UNARY_SHAPES,
+        away_from_integers(-3, 0)),
+    sp("digamma", uniform(0.3, 5)),
+    Row("special_digamma_negative", gss.digamma, sc.digamma, UNARY_SHAPES,
+        away_from_integers(-3, 0)),
+    sp("psi", uniform(0.3, 5), shapes=[((3,),)]),
+    Row("special_polygamma", lambda x: gss.polygamma(1, x), lambda x: sc.polygamma(1, x),
+        UNARY_SHAPES, uniform(0.3, 5)),
+    Row("special_polygamma_orders", lambda x: gss.polygamma(np.array([0, 2, 3]), x),
+        lambda x: sc.polygamma(np.array([0, 2, 3]), x), [((3,),), ((2, 3),)], uniform(0.3, 5)),
+    Row("special_polygamma_negative", lambda x: gss.polygamma(2, x),
+        lambda x: sc.polygamma(2, x), [((3,),)], away_from_integers(-3, 0), rtol32=2e-4),
+    sp("gamma", uniform(0.3, 4)),
+    Row("special_gamma_negative", gss.gamma, sc.gamma, UNARY_SHAPES, away_from_integers(-3, 0)),
+    sp("beta", uniform(0.3, 4), BINARY_SHAPES),
+    sp("betaln", uniform(0.3, 4), BINARY_SHAPES),
+    sp("erf"),
+    sp("erfc"),
+    sp("erfinv", uniform(-0.9, 0.9)),
+    sp("erfcinv", uniform(0.1, 1.9)),
+    sp("expit", uniform(-4, 4)),
+    sp("logit", uniform(0.05, 0.95)),
+    sp("xlogy", uniform(0.3, 2), BINARY_SHAPES),
+    sp("xlog1py", uniform(-0.5, 2), BINARY_SHAPES),
+    sp("entr", uniform(0.1, 2)),
+    sp("i0", uniform(-3, 3)),
+    sp("i1", uniform(-3, 3)),
+    sp("i0e", away_from([0.0], -3, 3, gap=0.2)),
+    sp("i1e", away_from([0.0], -3, 3, gap=0.2)),
+    Row("special_i0e_far", gss.i0e, sc.i0e, [((4,),)], uniform(26, 40)),
+    Row("special_multigammaln", lambda a: gss.multigammaln(a, 3),
+        lambda a: sc.multigammaln(a, 3), UNARY_SHAPES, uniform(1.2, 4)),
+    sp("ndtr", uniform(-3, 3)),
+    sp("ndtri", uniform(0.05, 0.95)),
+    sp("log_ndtr", uniform(-5, 3)),
+    Row("special_log_ndtr_tail", gss.log_ndtr, sc.log_ndtr, [((4,),)], uniform(-40, -21)),
+    Row("special_logsumexp", gss.logsumexp, sc.logsumexp, UNARY_SHAPES),
+    Row("special_logsumexp_axis", *(lambda f: (f(gss), f(sc)))(
+        lambda m: lambda x: m.logsumexp(x, axis=-1, keepdims=True)), [((2, 3),), ((4,),)]),
+    Row("special_logsumexp_b", *(lambda f: (f(gss), f(sc)))(
+        lambda m: lambda a, b: m.logsumexp(a, axis=0, b=b + 2.5)),
+        [((3,), (3,)), ((3, 2), (2,)), ((2, 3), ())]),
+    Row("special_logsumexp_sign", *(lambda f: (f(gss), f(sc)))(
+        lambda m: lambda a, b: m.logsumexp(a, b=b - 2.5, return_sign=True)[0]),
+        [((3,), (3,)), ((2, 3), (3,))]),
+    Row("special_softmax", *(lambda f: (f(gss), f(sc)))(lambda m: lambda x: m.softmax(x)),
+        [((3,),), ((2, 3),)]),
+    Row("special_softmax_axis", *(lambda f: (f(gss), f(sc)))(
+        lambda m: lambda x: m.softmax(x, axis=0)), [((2, 3),)]),
+    Row("special_log_softmax", *(lambda f: (f(gss), f(sc)))(
+        lambda m: lambda x: m.log_softmax(x, axis=-1)), [((3,),), ((2, 3),)]),
+]
+
+TABLE = ELEMENTWISE + REDUCTIONS + LINALG + SCIPY_LINALG + SHAPE + SCIPY_SPECIAL
 
 # ---------------------------------------------------------------- NumPy's surface (issues 12, 13)
 def _near_half(rng, s):
@@ -698,6 +845,11 @@ SURFACE = [
     u("imag", np.imag),
     u("angle", np.angle, away_from([0.0])),
     Row("astype", *same(lambda m, x: m.astype(x, x.dtype) * 2.0), UNARY_SHAPES),
+    Row("astype_to_complex", *same(lambda m, x: m.astype(x, np.complex128) * (1 + 2j)),
+        UNARY_SHAPES, dtypes=("float64",)),
+    Row("astype_to_real", lambda x: gnp.astype(x, np.float64),
+        lambda x: np.real(x).astype(np.float64), UNARY_SHAPES, dtypes=("float64",)),
+    Row("angle_deg", *same(lambda m, x: m.angle(x, deg=True)), UNARY_SHAPES, away_from([0.0])),
     u("conj", np.conj),
     u("conjugate", np.conjugate),
     # rearranging (gathers on NumPy's own layout)
@@ -886,7 +1038,8 @@ STATS_SEQUENCES = [
         [((5, 2), (5,)), ((4, 1), (4, 2))], **F64),
     Row("cov_weights", lambda x, w: gnp.cov(x, fweights=[1, 3, 2, 1], aweights=w),
         lambda x, w: np.cov(x, fweights=[1, 3, 2, 1], aweights=w), [((2, 4), (4,))],
-        positive, **F64),
+        positive, cdomain=lambda r, s: (complexify(positive) if len(s) == 2 else positive)(r, s),
+        **F64),
     Row("corrcoef", gnp.corrcoef, np.corrcoef, [((3, 5),), ((2, 4),)], **F64),
     Row("corrcoef_y", *same(lambda m, x, y: m.corrcoef(x, y)), [((4,), (4,))], **F64),
     # NaN-ignoring reductions
@@ -1007,3 +1160,107 @@ SCIPY_SIGNAL = [
         lambda m, a, v: m.correlate(a, v, "full", method="fft")), [((7,), (4,))]),
 ]
 TABLE += SCIPY_SIGNAL
+
+# ---------------------------------------------------------------- gpuad.numpy.fft
+# (norm modes, n/s padding and cropping, round trips, JAX's numbers: tests/test_fft.py)
+FFT_SHAPES = [((5,),), ((2, 6),), ((3, 1),)]          # odd, even and length-1 transforms
+HALF_SHAPES = [((3,),), ((2, 4),), ((1,),)]           # half spectra: n = 4, 6, 0 -> pad
+FFT = [
+    Row("fft_fft", gnp.fft.fft, np.fft.fft, FFT_SHAPES),
+    Row("fft_ifft", gnp.fft.ifft, np.fft.ifft, FFT_SHAPES),
+    Row("fft_fft_n", *same(lambda m, x: m.fft.fft(x, n=4, axis=0)), [((3, 2),), ((6,),)]),
+    Row("fft_fft2", gnp.fft.fft2, np.fft.fft2, [((2, 5),), ((3, 4, 6),)]),
+    Row("fft_ifft2", gnp.fft.ifft2, np.fft.ifft2, [((2, 5),), ((3, 4, 6),)]),
+    Row("fft_fftn", gnp.fft.fftn, np.fft.fftn, [((3,),), ((2, 3, 4),)]),
+    Row("fft_ifftn", *same(lambda m, x: m.fft.ifftn(x, s=(4, 3), axes=(2, 0))),
+        [((3, 2, 5),)]),
+    Row("fft_rfft", gnp.fft.rfft, np.fft.rfft, FFT_SHAPES),
+    Row("fft_irfft", *same(lambda m, x: m.fft.irfft(x, n=2 * x.shape[-1] - 1)),
+        HALF_SHAPES),
+    Row("fft_irfft_default", gnp.fft.irfft, np.fft.irfft, [((3,),), ((2, 4),)]),
+    Row("fft_rfft2", gnp.fft.rfft2, np.fft.rfft2, [((3, 5),), ((2, 4, 6),)]),
+    Row("fft_irfft2", *same(lambda m, x: m.fft.irfft2(x, s=(3, 5))), [((3, 3),), ((2, 4, 2),)]),
+    Row("fft_rfftn", gnp.fft.rfftn, np.fft.rfftn, [((4,),), ((2, 3, 5),)]),
+    Row("fft_irfftn", *same(lambda m, x: m.fft.irfftn(x, axes=(0, 1))), [((3, 4),), ((2, 3, 2),)]),
+    Row("fft_hfft", gnp.fft.hfft, np.fft.hfft, HALF_SHAPES[:2]),
+    Row("fft_ihfft", gnp.fft.ihfft, np.fft.ihfft, FFT_SHAPES),
+    Row("sort_complex", gnp.sort_complex, np.sort_complex, [((5,),), ((2, 3),), ((0,),)],
+        distinct),
+    Row("fft_fftshift", gnp.fft.fftshift, np.fft.fftshift, UNARY_SHAPES[1:]),
+    Row("fft_ifftshift", *same(lambda m, x: m.fft.ifftshift(x, axes=-1)), [((5,),), ((2, 4),)]),
+]
+TABLE += FFT
+
+# ---------------------------------------------------------------- complex variants
+# Every row whose NumPy function takes complex input runs in complex128 and complex64 too
+# (complex128 only where NumPy's result is float64 for float32 input): forward against
+# NumPy in both, derivatives (forward against central differences along real and
+# imaginary directions, reverse by the dot-product test in the real inner product) in
+# complex128, to the row's order (tests/test_ops.py). Inputs: the row's ``cdomain``, else
+# complexify(domain). Rows not listed: NumPy refuses complex input (arctan2, remainder,
+# deg2rad, logaddexp, copysign, quantile, unwrap, interp's coordinates, ...), or gpuad
+# does: maximum, minimum, clip and at[].max (orderings of complex numbers are not
+# differentiated) and sigmoid, softplus, relu, erf (functions of real numbers here).
+C = ("complex128", "complex64")
+COMPLEX_ROWS = set("""
+    astype_to_complex astype_to_real angle_deg fft_fft fft_ifft fft_fft_n fft_fft2 fft_ifft2
+    fft_fftn fft_ifftn fft_irfft fft_irfft_default fft_irfft2 fft_irfftn fft_hfft
+    fft_fftshift fft_ifftshift sort_complex
+    linalg_det linalg_slogdet linalg_cholesky linalg_cholesky_upper linalg_det_rank1_deficient
+    linalg_det_rank2_deficient linalg_det_order3 linalg_svd_s linalg_svdvals linalg_svd_uv
+    linalg_svd_u linalg_svd_v linalg_svd_full_complement linalg_svd_hermitian linalg_eigh_w
+    linalg_eigh_v linalg_eigh_upper linalg_eigvalsh linalg_qr_q linalg_qr_r linalg_qr_r_mode
+    linalg_qr_complete linalg_pinv linalg_pinv_hermitian linalg_lstsq linalg_lstsq_residuals
+    linalg_lstsq_s linalg_norm_2 linalg_norm_m2_axes linalg_norm_nuc_keepdims
+    linalg_matrix_norm linalg_cond linalg_cond_p scipy_sqrtm scipy_sqrtm_spd scipy_cho_factor
+    scipy_cho_factor_lower scipy_cho_solve scipy_cho_solve_lower scipy_solve_triangular_conj
+    scipy_lu_solve_conj
+    negative exp exp2 log log2 log10 log1p expm1 sqrt sin cos tan tanh sinh cosh arctan 
+    arcsin arccos arctanh abs absolute sign reciprocal square add subtract multiply 
+    divide true_divide power where sum sum_axis mean prod prod_zeros prod_axes max 
+    max_axis amax min min_axis amin var var_axis std std_axis logsumexp logsumexp_axis 
+    logsumexp_large cumsum cumsum_axis sort sort_axis sort_none nn_logsumexp nn_softmax 
+    nn_softmax_axis nn_log_softmax matmul matmul_operator dot inner outer tensordot 
+    tensordot_axes tensordot_0 einsum einsum_implicit einsum_ellipsis 
+    einsum_ellipsis_implicit einsum_broadcast einsum_diagonal einsum_trace einsum_sum 
+    einsum_scalar einsum_three einsum_repeated trace trace_offset linalg_norm 
+    linalg_norm_axis linalg_norm_ord1 linalg_norm_ord3 linalg_norm_inf linalg_norm_fro 
+    linalg_norm_matrix1 linalg_norm_matrix_inf linalg_solve linalg_inv 
+    linalg_matrix_power linalg_matrix_power_negative linalg_matrix_power_0 
+    linalg_multi_dot linalg_matrix_norm_fro linalg_vector_norm linalg_vector_norm_all 
+    linalg_cond_1 linalg_tensorinv linalg_tensorsolve linalg_trace linalg_diagonal 
+    linalg_matrix_transpose linalg_vecdot linalg_cross linalg_outer linalg_tensordot 
+    linalg_matmul scipy_solve_triangular scipy_solve_triangular_lower_t 
+    scipy_solve_triangular_unit scipy_solve_triangular_lower_unit scipy_lu_factor 
+    scipy_lu_solve scipy_lu_solve_t scipy_lu_roundtrip scipy_expm scipy_solve_sylvester 
+    scipy_block_diag reshape transpose ravel swapaxes broadcast_to moveaxis expand_dims 
+    squeeze squeeze_axis atleast_1d atleast_2d concatenate concatenate_axis 
+    concatenate_none stack hstack vstack split split_indices array_split flip flip_axis 
+    roll roll_axes tile tile_int repeat repeat_axis pad pad_constant pad_edge 
+    pad_reflect pad_symmetric pad_wrap triu triu_k tril tril_k diag diag_k diagonal 
+    take take_axis take_along_axis take_along_axis_broadcast getitem_int getitem_ints 
+    getitem_slices getitem_newaxis getitem_ellipsis getitem_array getitem_array2d 
+    getitem_empty_array getitem_arrays getitem_mask getitem_mask2d getitem_mask_array 
+    getitem_mixed getitem_nonadjacent getitem_nonadjacent_int 
+    getitem_nonadjacent_ellipsis getitem_nonadjacent_newaxis asarray array_nested full 
+    full_like linspace linspace_axis logspace geomspace meshgrid meshgrid_ij nan_to_num 
+    float_power pow acos asin atan atanh real imag angle astype conj conjugate append 
+    append_axis insert insert_axis delete delete_axis block column_stack row_stack 
+    dstack hsplit vsplit dsplit rot90 rot90_k flipud fliplr rollaxis atleast_3d 
+    broadcast_arrays unstack concat permute_dims matrix_transpose compress extract vdot 
+    vecdot matvec vecmat kron cross cross_axes einsum_interleaved select piecewise 
+    partition apply_along_axis diagflat at_set at_add at_multiply median median_axis 
+    median_axes nanmedian nanmedian_all average average_axis average_returned 
+    average_unweighted ptp ptp_axis cov cov_y cov_weights corrcoef corrcoef_y nansum 
+    nanprod nanmean nanmean_all nanvar nanstd nanmax nanmin nancumsum nancumprod 
+    cumprod cumprod_zeros cumulative_sum cumulative_prod diff diff_prepend ediff1d 
+    gradient gradient_edge2 gradient_coordinates gradient_axes trapezoid trapezoid_dx 
+    convolve convolve_same convolve_valid correlate correlate_same correlate_valid 
+    polyval polyadd polysub polymul polyder polyint poly vander vander_increasing 
+""".split())
+_CDOMAIN = {spd: hpd, symmetric: hermitian, spectrum: cspectrum}   # their complex kin
+for _row in TABLE:
+    if _row.name in COMPLEX_ROWS:
+        _row.dtypes = _row.dtypes + (C[:1] if _row.dtypes == ("float64",) else C)
+        _row.cdomain = (_row.cdomain or _CDOMAIN.get(_row.domain)
+                        or getattr(_row.domain, "complex", None))

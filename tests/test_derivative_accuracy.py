@@ -58,6 +58,132 @@ def sig(x):
     return 1 / (1 + mp.exp(-x))
 
 
+def _lb(x):
+    """Extra bits for a reference that cancels in proportion to |x| (scaled Bessel, Mills)."""
+    return mp.workprec(PREC + 2 * int(mp.log(abs(x) + 2, 2)) + 20)
+
+
+def _fine(x):
+    """Enough bits for x mod 1 and 1 - x exactly (x < 0 in the reflection formulas)."""
+    return mp.workprec(PREC + max(0, -int(mp.log(abs(x), 2))) + 64)
+
+
+def psi(n, x):
+    """psi^(n)(x); for x < 0 by reflection (mpmath's psi is slow there): psi^(n)(x) =
+    (-1)^n psi^(n)(1-x) - pi d^n/dx^n cot(pi x), the derivative taken at x mod 1."""
+    if x > 0:
+        return mp.psi(n, x)
+    if x == int(x):
+        raise ZeroDivisionError
+    with _fine(x):
+        r = x - mp.floor(x)
+        cot = (mp.cospi(r) / mp.sinpi(r) if n == 0
+               else mp.diff(lambda t: mp.cot(mp.pi * t), r, n))
+        v = (-1) ** n * mp.psi(n, 1 - x) - mp.pi * cot
+    return +v
+
+
+def loggamma_abs(x):
+    if x > 0:
+        return mp.loggamma(x)
+    if x == int(x):
+        raise ZeroDivisionError
+    with _fine(x):
+        v = mp.log(mp.pi) - mp.log(abs(mp.sinpi(x))) - mp.loggamma(1 - x)
+    return +v
+
+
+def gamma_(x):
+    if x > 0:
+        return mp.gamma(x)
+    with _fine(x):
+        v = mp.pi / (mp.sinpi(x) * mp.gamma(1 - x))
+    return +v
+
+
+def sinc(x):
+    return mp.sinpi(x) / (mp.pi * x) if x else mp.mpf(1)
+
+
+def _small(x):
+    """sinc's derivatives cancel like x^2 near 0: that many more bits."""
+    return mp.workprec(PREC + 2 * max(0, -int(mp.log(abs(x), 2))) + 20)
+
+
+def sinc1(x):
+    if not x:
+        return mp.mpf(0)
+    with _small(x):
+        v = (mp.cospi(x) * mp.pi * x - mp.sinpi(x)) / (mp.pi * x ** 2)
+    return +v
+
+
+def sinc2(x):
+    if not x:
+        return -mp.pi ** 2 / 3
+    with _small(x):
+        v = ((2 - (mp.pi * x) ** 2) * mp.sinpi(x) - 2 * mp.pi * x * mp.cospi(x)) / (mp.pi * x ** 3)
+    return +v
+
+
+def ie(nu, x, k):
+    """d^k/dx^k e^(-|x|) I_nu(x), k = 0, 1, 2, at extra precision (it cancels for large |x|)."""
+    with _lb(x):
+        s, I = mp.sign(x), (lambda m: mp.besseli(m, x))
+        d = [I(nu), (I(abs(nu - 1)) + I(nu + 1)) / 2,
+             (I(abs(nu - 2)) + 2 * I(nu) + I(nu + 2)) / 4]
+        r = [d[0], d[1] - s * d[0], d[2] - 2 * s * d[1] + d[0]][k] * mp.exp(-abs(x))
+    return +r
+
+
+def erfcinv(q):
+    if q > 1:
+        return -erfcinv(2 - q)
+    with mp.workprec(PREC + max(0, -int(mp.log(q, 2))) + 20):
+        return +mp.erfinv(1 - q)
+
+
+def ndtri(p):
+    return -mp.sqrt(2) * erfcinv(2 * p)
+
+
+def mills(x):
+    """Phi(x) / phi(x), for x < -1000 by its asymptotic series (mpmath's erfc overflows)."""
+    if x > 1e5:       # Phi(x) = 1 - (a number far below 2^-PREC); mpmath's erfc overflows
+        return 1 / mp.npdf(x)
+    if x > -1000:
+        return mp.ncdf(x) / mp.npdf(x)
+    u, t, s, k = 1 / x ** 2, mp.mpf(1), mp.mpf(1), 1
+    while abs(t) > mp.mpf(2) ** (-mp.mp.prec - 10):
+        t *= -u * (2 * k - 1)
+        s += t
+        k += 1
+    return s / abs(x)
+
+
+def ncdf(x):
+    return mp.ncdf(x) if abs(x) < 1e5 else mp.mpf(x > 0)
+
+
+def erfc(x):
+    return mp.erfc(x) if abs(x) < 1e5 else mp.mpf(2 * (x < 0))
+
+
+def log_ndtr(x):
+    if x > 1e5:
+        return mp.mpf(0)
+    if x > -1000:
+        return mp.log(mp.ncdf(x))
+    return -x ** 2 / 2 - mp.log(mp.sqrt(2 * mp.pi)) + mp.log(mills(x))
+
+
+def log_ndtr2(x):
+    with _lb(x):
+        m = 1 / mills(x)
+        r = -m * (x + m)
+    return +r
+
+
 # name: (f, [f', f''], domain). References in closed form without cancellation, evaluated at
 # 200 bits; test_*_references_match_mpmath_diff checks them by numerical differentiation.
 UNARY = {
@@ -95,6 +221,44 @@ UNARY = {
     "relu": (lambda x: max(x, 0), [lambda x: 1 if x > 0 else 0, lambda x: 0], lambda x: x != 0),
     "erf": (mp.erf, [lambda x: 2 / mp.sqrt(mp.pi) * mp.exp(-x ** 2),
                      lambda x: -4 * x / mp.sqrt(mp.pi) * mp.exp(-x ** 2)], ALL),
+    "arcsinh": (mp.asinh, [lambda x: 1 / mp.sqrt(1 + x ** 2),
+                           lambda x: -x / (1 + x ** 2) ** 1.5], ALL),
+    "arccosh": (mp.acosh, [lambda x: 1 / mp.sqrt(x ** 2 - 1),
+                           lambda x: -x / (x ** 2 - 1) ** 1.5 if x != 1 else -mp.inf],
+                lambda x: x >= 1),
+    "cbrt": (lambda x: mp.sign(x) * mp.cbrt(abs(x)),
+             [lambda x: 1 / (3 * mp.cbrt(abs(x)) ** 2),
+              lambda x: -2 * mp.sign(x) / (9 * abs(x) * mp.cbrt(abs(x)) ** 2)], ALL),
+    "sinc": (sinc, [sinc1, sinc2], ALL),
+    "i0": (lambda x: mp.besseli(0, x), [lambda x: mp.besseli(1, x),
+                                        lambda x: (mp.besseli(0, x) + mp.besseli(2, x)) / 2], ALL),
+    "i1": (lambda x: mp.besseli(1, x),
+           [lambda x: (mp.besseli(0, x) + mp.besseli(2, x)) / 2,
+            lambda x: (3 * mp.besseli(1, x) + mp.besseli(3, x)) / 4], ALL),
+    # e^(-|x|) has a kink at 0 (README: derivative 0 there)
+    "i0e": (lambda x: ie(0, x, 0), [lambda x: ie(0, x, 1), lambda x: ie(0, x, 2)],
+            lambda x: x != 0),
+    "i1e": (lambda x: ie(1, x, 0), [lambda x: ie(1, x, 1), lambda x: ie(1, x, 2)],
+            lambda x: x != 0),
+    "gammaln": (loggamma_abs, [lambda x: psi(0, x), lambda x: psi(1, x)], ALL),
+    "gamma": (gamma_, [lambda x: gamma_(x) * psi(0, x),
+                       lambda x: gamma_(x) * (psi(0, x) ** 2 + psi(1, x))], ALL),
+    "digamma": (lambda x: psi(0, x), [lambda x: psi(1, x), lambda x: psi(2, x)], ALL),
+    "erfc": (erfc, [lambda x: -2 / mp.sqrt(mp.pi) * mp.exp(-x ** 2),
+                       lambda x: 4 * x / mp.sqrt(mp.pi) * mp.exp(-x ** 2)], ALL),
+    "erfinv": (mp.erfinv, [lambda x: mp.sqrt(mp.pi) / 2 * mp.exp(mp.erfinv(x) ** 2),
+                           lambda x: mp.pi / 2 * mp.erfinv(x) * mp.exp(2 * mp.erfinv(x) ** 2)],
+               lambda x: -1 < x < 1),
+    "erfcinv": (erfcinv, [lambda q: -mp.sqrt(mp.pi) / 2 * mp.exp(erfcinv(q) ** 2),
+                          lambda q: mp.pi / 2 * erfcinv(q) * mp.exp(2 * erfcinv(q) ** 2)],
+                lambda q: 0 < q < 2),
+    "ndtr": (ncdf, [mp.npdf, lambda x: -x * mp.npdf(x)], ALL),
+    "ndtri": (ndtri, [lambda p: 1 / mp.npdf(ndtri(p)), lambda p: ndtri(p) / mp.npdf(ndtri(p)) ** 2],
+              lambda p: 0 < p < 1),
+    "log_ndtr": (log_ndtr, [lambda x: 1 / mills(x), log_ndtr2], ALL),
+    "logit": (lambda x: mp.log(x / (1 - x)), [lambda x: 1 / (x * (1 - x)),
+                                              lambda x: (2 * x - 1) / (x * (1 - x)) ** 2],
+              lambda x: 0 < x < 1),
 }
 
 
@@ -140,6 +304,23 @@ BINARY = {
         (2, 0): lambda x, y: -2 * x * y / _r2(x, y) ** 2,
         (1, 1): lambda x, y: (x ** 2 - y ** 2) / _r2(x, y) ** 2,
         (0, 2): lambda x, y: 2 * x * y / _r2(x, y) ** 2}, lambda x, y: x != 0 or y != 0),
+    "hypot": (mp.hypot, {
+        (1, 0): lambda x, y: x / mp.hypot(x, y), (0, 1): lambda x, y: y / mp.hypot(x, y),
+        (2, 0): lambda x, y: y ** 2 / mp.hypot(x, y) ** 3,
+        (1, 1): lambda x, y: -x * y / mp.hypot(x, y) ** 3,
+        (0, 2): lambda x, y: x ** 2 / mp.hypot(x, y) ** 3}, lambda x, y: x != 0 or y != 0),
+    # the order n is an integer (README: derivative 0 in n)
+    "polygamma": (lambda n, x: psi(int(mp.nint(n)), x), {
+        (1, 0): 0, (0, 1): lambda n, x: psi(int(n) + 1, x), (2, 0): 0, (1, 1): 0,
+        (0, 2): lambda n, x: psi(int(n) + 2, x)},
+        lambda n, x: n >= 0 and n == int(n) and not (x <= 0 and x == int(x))),
+    "xlogy": (lambda x, y: x * mp.log(y) if x else mp.mpf(0), {
+        (1, 0): lambda x, y: mp.log(y), (0, 1): lambda x, y: x / y, (2, 0): 0,
+        (1, 1): lambda x, y: 1 / y, (0, 2): lambda x, y: -x / y ** 2}, lambda x, y: y > 0),
+    "xlog1py": (lambda x, y: x * mp.log1p(y) if x else mp.mpf(0), {
+        (1, 0): lambda x, y: mp.log1p(y), (0, 1): lambda x, y: x / (1 + y), (2, 0): 0,
+        (1, 1): lambda x, y: 1 / (1 + y), (0, 2): lambda x, y: -x / (1 + y) ** 2},
+        lambda x, y: y > -1),
 }
 
 
@@ -160,8 +341,29 @@ def unary_edges(name, dt):
     one, tiny = dt(1), np.finfo(dt).tiny
     below = [one - np.float64(np.finfo(dt).epsneg) * k for k in (1, 2, 3, 2 ** 10, 2 ** 20)]
     near1 = [dt(v) for v in below if dt(v) < 1] + [one]
-    if name in ("arcsin", "arccos", "arctanh"):
+    if name in ("arcsin", "arccos", "arctanh", "erfinv"):
         return [s * v for v in near1 for s in (1, -1)]
+    above1 = [one + np.float64(np.finfo(dt).eps) * k for k in (1, 2, 3, 2 ** 10, 2 ** 20)]
+    if name == "arccosh":       # the domain's edge, and the switch of formulas at 2
+        return [dt(v) for v in above1] + [one, dt(2), np.nextafter(dt(2), dt(3)),
+                                           np.nextafter(dt(2), dt(1))]
+    half = [dt(0.5), np.nextafter(dt(0.5), dt(1)), np.nextafter(dt(0.5), dt(0)), dt(0.25),
+            dt(0.75), np.nextafter(dt(0.25), dt(0)), np.nextafter(dt(0.75), dt(1))]
+    if name in ("logit", "ndtri"):
+        return near1 + half
+    if name == "erfcinv":       # 1 - x for x near +-1
+        return [one - v + one for v in near1] + [one - v for v in near1 if v < 1] + half
+    if name in ("gammaln", "gamma", "digamma"):     # psi's zero, near the poles, the switches
+        pts = [1.4616321449683622, 1.46, 1.47, 1.49, 2.0, 0.5, 10.0, 9.9, -0.5, -1.5, -2.5,
+               -1e-8, -1 + 1e-8, -1 - 1e-8, -2 - 1e-6, -20.3, -170.5, -180.5]
+        return [dt(v) for v in pts]
+    if name == "sinc":          # integers, half-integers, the series' edge at 1/4
+        pts = [1, 2, 3, 0.5, 1.5, 1e6 + 0.5, 0.25, 0.2499999, 0.2500001, 0]
+        return [dt(v) for v in pts]
+    if name in ("i0", "i1", "i0e", "i1e"):          # the switch to the asymptotic series
+        return [dt(v) for v in (24.9, 25.0, 25.1, 29.9, 30.0, 30.1, 700.0, 713.0)]
+    if name == "log_ndtr":      # the switch to the Mills series, float's and double's
+        return [dt(v) for v in (-20.0, -20.001, -19.999, -8.0, -8.001, -7.999, -38.0, 37.0, 39.0)]
     if name == "log1p":
         return [-v for v in near1]
     if name == "tan":     # the representable inputs nearest the poles k pi/2, k odd
@@ -195,6 +397,11 @@ def binary_inputs(name, dt):
                        -2, -0.5, -3, -1e10, -1e-10], dt)
         x = np.concatenate([x, np.repeat(xs, ys.size), np.repeat(m, ys.size)])
         y = np.concatenate([y, np.tile(ys, xs.size), np.tile(ys, m.size)])
+    if name == "polygamma":     # orders 0..3; x: magnitudes of both signs and the edges
+        xs = np.concatenate([magnitudes(dt, 121), -magnitudes(dt, 121),
+                             np.array(unary_edges("digamma", dt), dt)])
+        xs = xs[np.abs(xs) < 2 ** 40]     # (mpmath's psi is slow far out)
+        x, y = np.repeat(np.arange(4, dtype=dt), xs.size), np.tile(xs, 4)
     if name == "arctan2":   # the axes and the diagonals
         x = np.concatenate([x, np.zeros_like(m), m, m, -m])
         y = np.concatenate([y, m, np.zeros_like(m), m, m])
@@ -369,6 +576,7 @@ def test_binary_references_match_mpmath_diff(name):
     with mp.workprec(PREC):
         for u, v in zip(map(mp.mpf, SAMPLES), map(mp.mpf, SAMPLES[3:] + SAMPLES[:3])):
             u = abs(u) if name == "power" else u
+            u = mp.mpf(int(abs(u))) if name == "polygamma" else u
             if not dom(u, v):
                 continue
             for (a, b), d in ds.items():

@@ -4,7 +4,10 @@ references are computed on the CPU either way).
 
 References: forward kernels against NumPy; a derivative of order K against central
 differences of the order K-1 kernel (itself checked), down to NumPy's f; fused kernels
-against the derivative kernels; float32 instantiations against the float64 ones.
+against the derivative kernels; float32 instantiations against the float64 ones. The
+complex instantiations (kernels/complex.cu, T = gpuad::Complex<double> / <float>) run the
+same checks at complex points: the ops there are holomorphic, so central differences along
+the real axis give the complex derivative.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import re
 
 import numpy as np
 import pytest
+import scipy.special as sc
 
 import gpuad  # noqa: F401  (declares the instantiations)
 from gpuad import runtime
@@ -22,29 +26,47 @@ from gpuad.runtime import launch
 
 from _xp import host
 
-NAME = re.compile(r"(\w+)<ops::(\w+), (float|double)(?:, (\d+))?(?:, (\d+))?>")
+NAME = re.compile(r"(\w+)<ops::(\w+), (float|double|gpuad::Complex<float>|gpuad::Complex<double>)"
+                  r"(?:, (\d+))?(?:, (\d+))?>")
 OPS = {v[0]: k for k, v in {**E.UNARY, **E.BINARY}.items()}
 REF = {**{k: v[1] for k, v in E.UNARY.items()}, **{k: v[1] for k, v in E.BINARY.items()},
-       "erf": np.vectorize(math.erf, otypes=[np.float64])}
+       "erf": np.vectorize(math.erf, otypes=[np.float64]),
+       **{k: getattr(sc, k) for k in E.SCIPY_SPECIAL},
+       "polygamma": lambda n, x: sc.polygamma(np.round(n), x)}   # (differences in n: 0)
 N, L, H = 7, 2, 1e-5
 X = np.linspace(0.3, 0.7, N)          # inside every op's domain, away from every kink
 Y = np.linspace(1.2, 1.8, N)
+# ops whose first operand needs other points: acosh's domain, polygamma's integer orders
+XS = {"arccosh": 1.0 + X, "polygamma": np.array([0.0, 1.0, 2.0, 3.0, 0.0, 1.0, 2.0])}
+XC = X + 1j * np.linspace(0.3, -0.2, N)   # complex points away from every branch cut
+YC = Y + 1j * np.linspace(-0.4, 0.5, N)
 I32 = np.int32
+SOURCES = (E.SOURCE, E.COMPLEX_SOURCE)
 
 
 def declared():
-    return [name for spec in runtime.all_modules() if spec.source == E.SOURCE
-            for name in spec.name_expressions]
+    return [name for spec in runtime.all_modules() if spec.source in SOURCES
+            for name in spec.name_expressions if NAME.fullmatch(name)]
+
+
+def source(kernel):
+    return E.COMPLEX_SOURCE if "Complex" in kernel else E.SOURCE
 
 
 def call(kernel, *args, xp=np):
     """One thread of ``kernel`` over ``args`` (arrays of ``xp``) on ``xp``'s device."""
     dev = launch.of_module(xp)
-    dev.call(runtime.get_kernel(E.SOURCE, kernel, dev.device), (1,), (1,), dev.arguments(args))
+    dev.call(runtime.get_kernel(source(kernel), kernel, dev.device), (1,), (1,),
+             dev.arguments(args))
 
 
 def T_of(T):
-    return np.float32 if T == "float" else np.float64
+    return {"float": np.float32, "double": np.float64, "gpuad::Complex<float>": np.complex64,
+            "gpuad::Complex<double>": np.complex128}[T]
+
+
+def double_of(T):
+    return "gpuad::Complex<double>" if "Complex" in T else "double"
 
 
 # ---------------------------------------------------------------- float64 references
@@ -56,7 +78,8 @@ def f(op, x, y=None):
 def d_unary(op, K, x):
     """f^(K)(x) from the unary_jvp<K> kernel (checked separately)."""
     out = np.empty_like(x)
-    call(f"unary_jvp<ops::{E.UNARY[op][0]}, double, {K}>", x, np.ones_like(x), out, x.size, 1)
+    T = "gpuad::Complex<double>" if x.dtype.kind == "c" else "double"
+    call(f"unary_jvp<ops::{E.UNARY[op][0]}, {T}, {K}>", x, np.ones_like(x), out, x.size, 1)
     return out
 
 
@@ -68,7 +91,8 @@ def fd_unary(op, K, x):
 
 def d_binary(op, a, b, x, y):
     out = np.empty_like(x)
-    call(f"binary_deriv<ops::{E.BINARY[op][0]}, double, {a}, {b}>", x, y, np.ones_like(x),
+    T = "gpuad::Complex<double>" if x.dtype.kind == "c" else "double"
+    call(f"binary_deriv<ops::{E.BINARY[op][0]}, {T}, {a}, {b}>", x, y, np.ones_like(x),
          out, x.size, 1, I32(1), I32(1))
     return out
 
@@ -96,9 +120,10 @@ def run(kind, op, T, a, b, xp=np):
     """Launch instantiation (kind, op, T, a, b) on fixed inputs (arrays of ``xp``); return
     its outputs."""
     dt = T_of(T)
-    rng = np.random.default_rng(0)
-    x, y, t, t2, g = (xp.asarray(v.astype(dt)) for v in (
-        X, Y, rng.standard_normal((L, N)), rng.standard_normal((L, N)), rng.standard_normal(N)))
+    cplx = np.dtype(dt).kind == "c"
+    x, y = (XC, YC) if cplx else (XS.get(op, X), Y)
+    x, y = xp.asarray(x.astype(dt)), xp.asarray(y.astype(dt))
+    t, t2, g = (xp.asarray(a.astype(dt)) for a in lanes(cplx))
     name = f"{kind}<ops::{E.UNARY.get(op, E.BINARY.get(op))[0]}, {T}" + \
         (f", {a}" if a is not None else "") + (f", {b}" if b is not None else "") + ">"
     e = lambda s: xp.empty(s, dt)   # noqa: E731
@@ -149,11 +174,19 @@ def run(kind, op, T, a, b, xp=np):
     raise AssertionError(f"no check for kernel family {kind}")
 
 
-def reference(kind, op, a, b):
-    """float64 reference outputs of run(kind, op, 'double', a, b)."""
-    x, y = X, Y
+def lanes(cplx):
+    """Tangent lanes t, t2 and a cotangent g (complex ones for complex kernels)."""
     rng = np.random.default_rng(0)
-    t, t2, g = rng.standard_normal((L, N)), rng.standard_normal((L, N)), rng.standard_normal(N)
+    out = [rng.standard_normal(s) for s in ((L, N), (L, N), (N,))]
+    if cplx:
+        out = [a + 1j * rng.standard_normal(a.shape) for a in out]
+    return out
+
+
+def reference(kind, op, a, b, cplx=False):
+    """float64 (complex128) reference outputs of run(kind, op, 'double', a, b)."""
+    x, y = (XC, YC) if cplx else (XS.get(op, X), Y)
+    t, t2, g = lanes(cplx)
     if kind == "unary_fwd":
         return [f(op, x)]
     if kind == "unary_jvp":
@@ -199,12 +232,21 @@ def test_every_declared_instantiation_has_a_case():
 @pytest.mark.parametrize("kind,op,T,a,b", CASES)
 def test_kernel(kind, op, T, a, b, xp):
     got = [host(r) for r in run(kind, op, T, a, b, xp)]
-    if T == "double":
-        want = reference(kind, op, a, b)
+    if T == double_of(T):
+        want = reference(kind, op, a, b, "Complex" in T)
         rtol = 1e-6     # one central difference of an exact kernel: ~1e-10 truncation
     else:
-        want = run(kind, op, "double", a, b)
+        want = run(kind, op, double_of(T), a, b)
         rtol = 2e-4
     assert len(got) == len(want)
     for g_, w_ in zip(got, want):
         close(g_, w_, rtol)
+
+
+@pytest.mark.parametrize("T", ["float", "double"])
+def test_complex_abs(T):
+    dt = np.complex64 if T == "float" else np.complex128
+    z = np.concatenate([XC, [0.0, 3e200 + 4e200j if T == "double" else 3e30 + 4e30j]]).astype(dt)
+    out = np.empty(z.shape, np.float32 if T == "float" else np.float64)
+    runtime.get_kernel(E.COMPLEX_SOURCE, f"complex_abs<{T}>", "cpu")((1,), (1,), (z, out, z.size))
+    close(out, np.abs(z.astype(np.complex128)), 1e-6 if T == "float" else 1e-15)

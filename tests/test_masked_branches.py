@@ -116,3 +116,27 @@ def test_masked_branch_is_exactly_zero_in_every_mode(kind, name, xp):
         gg = gpuad.grad(lambda z: gnp.sum(gpuad.grad(masked)(z) * v))(x)
         check(gg, gpuad.grad(lambda z: gnp.sum(gpuad.grad(alone)(z) * v * k))(xa), keep,
               "grad of grad", atol=ATOL2, xp=xp)
+
+
+# A zero local derivative (a kink's convention, sign') stops the chain whatever comes after:
+# every op of the unary table applied after abs, relu or sign at the kink, shifted onto the
+# points where the op's derivatives are inf or NaN (0, +1, -1), has derivative exactly 0 in
+# forward mode, reverse mode and second order: the modes agree (the cotangent inf meeting
+# abs'(0) = 0 gave NaN in reverse mode while the tangent 0 meeting sqrt'(0) = inf gave 0).
+KINKS = ["abs", "relu", "sign"]
+
+
+@pytest.mark.parametrize("kink", KINKS)
+@pytest.mark.parametrize("name", list(E.UNARY))
+def test_zero_local_derivative_stops_the_chain_in_every_mode(kink, name, xp):
+    op, k = getattr(gnp, name), getattr(gnp, kink)
+    x, e = xp.zeros(1), xp.ones(1)
+    with np.errstate(all="ignore"):
+        for c in (0.0, 1.0, -1.0):
+            f = lambda z: gnp.sum(op(k(z) + c))   # noqa: E731
+            _, t = gpuad.jvp(f, (x,), (e,))
+            for what, got in [("jvp", t), ("grad", gpuad.grad(f)(x)), ("hvp", gpuad.hvp(f, x, e)),
+                              ("hessian", gpuad.hessian(f)(x)),
+                              ("grad of grad", gpuad.grad(lambda z: gnp.sum(gpuad.grad(f)(z)))(x))]:
+                on(xp, got)
+                np.testing.assert_array_equal(host(got), 0.0, err_msg=f"{name}({kink}(0) + {c}): {what}")

@@ -22,13 +22,18 @@ ROWS = {r.name for r in TABLE}
 # namespace -> the prefix of its rows in tests/op_table.py
 PREFIX = {
     "gpuad.nn": "nn_",
+    "gpuad.numpy.fft": "fft_",
     "gpuad.numpy.linalg": "linalg_",
     "gpuad.scipy.linalg": "scipy_",
     "gpuad.scipy.signal": "scipy_",
     "gpuad.scipy.integrate": "",
+    "gpuad.scipy.special": "special_",
 }
 # Names without op-table rows: why, and the test file that covers them.
 ELSEWHERE = {
+    "gpuad.numpy.fft.fftfreq": ("sample frequencies of a length: no array argument",
+                                "test_fft.py"),
+    "gpuad.numpy.fft.rfftfreq": ("as fftfreq", "test_fft.py"),
     "gpuad.numpy.linalg.LinAlgError": ("NumPy's exception class", "test_reductions_linalg.py"),
     "gpuad.numpy.linalg.matrix_rank": ("an integer: derivative 0 (coverage 'zero')",
                                        "test_reductions_linalg.py"),

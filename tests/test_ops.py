@@ -1,9 +1,11 @@
 """Generated from tests/op_table.py: one test function test_<name> per table row.
 
-Each expands over the row's shapes into: forward in float64 and float32 against the float64
-NumPy reference, a non-contiguous float64 input, and check_grads to the row's order in both
-modes (forward against central differences, reverse against forward by the dot product);
-each of these on NumPy arrays and on CuPy arrays (ids ``cupy-...``, marked ``gpu``).
+Each expands over the row's shapes into: forward in each of the row's dtypes (float64 and
+float32; complex128 and complex64 for complex rows) against the float64 (complex128) NumPy
+reference, a non-contiguous input, and check_grads to the row's order in both modes
+(forward against central differences, reverse against forward by the dot product), in
+float64 and, for complex rows, in complex128 (real and imaginary directions); each of
+these on NumPy arrays and on CuPy arrays (ids ``cupy-...``, marked ``gpu``).
 """
 from __future__ import annotations
 
@@ -13,12 +15,23 @@ import pytest
 from gpuad import tree
 from gpuad.testing import check_grads
 
-from op_table import TABLE
+from op_table import TABLE, complexify
 
 
-def _args(row, shapes, rng):
+def _args(row, shapes, rng, complex_=False):
     gen = row.domain or (lambda r, s: r.uniform(-2, 2, size=s))
-    return [np.asarray(gen(rng, s), dtype=np.float64) for s in shapes]
+    if complex_:
+        gen = row.cdomain or complexify(gen)
+    args = [np.asarray(gen(rng, s)) for s in shapes]   # (a cdomain may keep some real)
+    return [a.astype(np.complex128 if a.dtype.kind == "c" else np.float64) for a in args]
+
+
+def _kind_dtype(dt, kind):
+    """The dtype of ``dt``'s precision in ``kind`` ('f' or 'c'): complex inputs give real
+    results (abs, var, norm, angle) and real ones complex results in that precision."""
+    single = np.dtype(dt) in (np.float32, np.complex64)
+    return np.dtype({("f", True): np.float32, ("f", False): np.float64,
+                     ("c", True): np.complex64, ("c", False): np.complex128}[kind, single])
 
 
 def _noncontiguous(a, xp):
@@ -36,9 +49,11 @@ def _host(x):
 
 def _check_forward(row, shapes, dt, layout, xp):
     rng = np.random.default_rng(0)
-    args = _args(row, shapes, rng)
-    want = np.asarray(row.ref(*args), dtype=np.float64)
-    inputs = [xp.asarray(a.astype(dt)) for a in args]
+    cplx = np.dtype(dt).kind == "c"
+    args = _args(row, shapes, rng, cplx)
+    want = np.asarray(row.ref(*args))
+    want = want.astype(np.complex128 if want.dtype.kind == "c" else np.float64)
+    inputs = [xp.asarray(a.astype(_kind_dtype(dt, a.dtype.kind))) for a in args]
     if layout == "strided":
         inputs = [_noncontiguous(a, xp) for a in inputs]
     out = row.fun(*inputs)
@@ -47,15 +62,16 @@ def _check_forward(row, shapes, dt, layout, xp):
             assert type(leaf) is xp.ndarray, f"{type(leaf)} from CuPy inputs"
     got = _host(out)
     assert got.shape == want.shape, (got.shape, want.shape)
-    assert got.dtype == np.dtype(dt), f"result dtype {got.dtype}, inputs {dt}"
-    rtol = 1e-13 if dt == "float64" else row.rtol32
+    expect = _kind_dtype(dt, want.dtype.kind)
+    assert got.dtype == expect, f"result dtype {got.dtype}, inputs {dt}"
+    rtol = 1e-13 if dt in ("float64", "complex128") else row.rtol32
     scale = np.maximum(np.abs(want), 1.0)
     np.testing.assert_array_less(np.abs(got - want), rtol * scale * 4 + 1e-300)
 
 
-def _check_grads(row, shapes, xp):
+def _check_grads(row, shapes, dt, xp):
     rng = np.random.default_rng(1)
-    args = [xp.asarray(a) for a in _args(row, shapes, rng)]
+    args = [xp.asarray(a) for a in _args(row, shapes, rng, np.dtype(dt).kind == "c")]
     check_grads(row.fun, args, order=row.order, modes=("fwd", "rev"))
 
 
@@ -65,18 +81,21 @@ def _make(row):
         sid = "x".join(str(s).replace(" ", "") for s in shapes)
         for dt in row.dtypes:
             cases.append(pytest.param("fwd", shapes, dt, "contiguous", id=f"fwd-{dt}-{sid}"))
-        if all(len(s) for s in shapes):
-            cases.append(pytest.param("fwd", shapes, "float64", "strided",
-                                      id=f"fwd-strided-{sid}"))
-        cases.append(pytest.param("grad", shapes, "float64", "contiguous",
-                                  id=f"grad{row.order}-{sid}"))
+        grads = ["float64"] + (["complex128"] if "complex128" in row.dtypes else [])
+        for dt in grads:
+            tag = "" if dt == "float64" else f"-{dt}"
+            if all(len(s) for s in shapes):
+                cases.append(pytest.param("fwd", shapes, dt, "strided",
+                                          id=f"fwd-strided{tag}-{sid}"))
+            cases.append(pytest.param("grad", shapes, dt, "contiguous",
+                                      id=f"grad{row.order}{tag}-{sid}"))
 
     @pytest.mark.parametrize("kind,shapes,dt,layout", cases)
     def test(kind, shapes, dt, layout, xp):
         if kind == "fwd":
             _check_forward(row, shapes, dt, layout, xp)
         else:
-            _check_grads(row, shapes, xp)
+            _check_grads(row, shapes, dt, xp)
     test.__name__ = f"test_{row.name}"
     return test
 

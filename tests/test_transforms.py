@@ -187,8 +187,8 @@ def test_cotangent_of_wrong_shape_or_dtype(xp):
 
 
 def test_numpy_function_without_rule_is_named(xp):
-    with pytest.raises(NotImplementedError, match="cbrt"):
-        gpuad.grad(lambda x: gnp.sum(np.cbrt(x)))(xp.ones(2))
+    with pytest.raises(NotImplementedError, match="frexp"):
+        gpuad.grad(lambda x: gnp.sum(np.frexp(x)[0]))(xp.ones(2))
     with pytest.raises(NotImplementedError, match="roots"):
         gpuad.grad(lambda x: gnp.sum(np.roots(x)))(xp.ones(3))
 

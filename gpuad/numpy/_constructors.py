@@ -37,10 +37,10 @@ def _plain_dtype(dt, what):
     if dt is None:
         return None
     dt = np.dtype(dt)
-    if dt.kind != "f":
+    if dt.kind not in "fc":
         raise TypeError(f"gpuad.numpy.{what}: dtype={dt} of a traced value would drop its "
                         "derivative; convert with .astype after gpuad.stop_gradient, or keep "
-                        "a floating dtype")
+                        "a floating or complex dtype")
     return dt
 
 
@@ -142,7 +142,7 @@ def full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None):
         xp = _pb.xp_of(a)
         return xp.full_like(full_lower(a), fill_value, dtype=dtype, shape=shape)
     dt = dtype if dtype is not None else dtype_of(a)
-    return full(s, fill_value, dtype=dt if np.dtype(dt).kind == "f" else None)
+    return full(s, fill_value, dtype=dt if np.dtype(dt).kind in "fc" else None)
 
 
 def dtype_of(a):

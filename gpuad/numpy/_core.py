@@ -11,6 +11,7 @@ from ..primitives import base
 from ..runtime.launch import of_module
 
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+COMPLEX = (np.dtype(np.complex64), np.dtype(np.complex128))
 
 
 def _is_weak(x) -> bool:
@@ -19,19 +20,22 @@ def _is_weak(x) -> bool:
 
 
 def result_float_dtype(*xs):
-    """The floating dtype NumPy would give an arithmetic/transcendental op of ``xs``."""
-    strong = [np.dtype(dtype(x)) for x in xs if not _is_weak(x) and x is not None]
-    if strong:
-        dt = np.result_type(*strong)
-    else:
-        dt = np.result_type(*[type(x) for x in xs if x is not None])
+    """The floating or complex dtype NumPy would give an arithmetic/transcendental op of
+    ``xs``: NumPy's promotion (NEP 50: a Python scalar takes the precision of the arrays it
+    meets, so ``float32 + 1j`` is complex64), integers and booleans made float64."""
+    present = [x for x in xs if x is not None]
+    strong = [np.dtype(dtype(x)) for x in present if not _is_weak(x)]
+    weak = [0j if isinstance(x, complex) else 0.0 if isinstance(x, float) else 0
+            for x in present if _is_weak(x)]
+    dt = np.result_type(*strong, *weak)
     if dt.kind in "biu":
         dt = np.dtype(np.float64)
     if dt.kind == "c":
-        raise TypeError("gpuad does not differentiate complex arrays")
+        return dt if dt in COMPLEX else np.dtype(np.complex128)
     if dt not in FLOATS:
         if dt.kind == "f" and dt.itemsize < 4:
-            raise TypeError(f"gpuad kernels support float32 and float64, not {dt}")
+            raise TypeError(f"gpuad kernels support float32, float64, complex64 and complex128, "
+                            f"not {dt}")
         dt = np.dtype(np.float64)
     return dt
 

@@ -57,7 +57,6 @@ MISSING = {
     "spacing": "a constant: spacing is piecewise constant (gpuad.stop_gradient)",
     "vectorize": "gpuad.numpy functions on whole arrays (vectorize calls Python per element)",
     "apply_over_axes": "the reduction with axis=tuple of axes",
-    "sort_complex": "gpuad.numpy.sort (complex numbers are not supported yet)",
     "real_if_close": "gpuad.numpy.real",
     "trim_zeros": "slicing with indices found on the values (gpuad.stop_gradient)",
     "choose": "gpuad.numpy.take_along_axis or gpuad.numpy.select",
@@ -72,20 +71,10 @@ MISSING = {
     "ndenumerate": "gpuad.numpy functions on whole arrays",
     "ndindex": "numpy.ndindex (it yields index tuples only; import it from numpy)",
     "flatiter": "gpuad.numpy.ravel",
-    # Elementwise ops whose kernels are not written yet (they are coming with gpuad.scipy's
-    # special functions):
-    "arcsinh": "gnp.log(x + gnp.sqrt(x * x + 1)) (exact in value for moderate |x|)",
-    "asinh": "gnp.log(x + gnp.sqrt(x * x + 1)) (exact in value for moderate |x|)",
-    "arccosh": "gnp.log(x + gnp.sqrt(x * x - 1)) for x >= 1",
-    "acosh": "gnp.log(x + gnp.sqrt(x * x - 1)) for x >= 1",
-    "cbrt": "gnp.sign(x) * gnp.abs(x) ** (1 / 3)",
-    "hypot": "gnp.sqrt(x * x + y * y) (or gnp.linalg.norm of a stack)",
-    "sinc": "gnp.sin(gnp.pi * x) / (gnp.pi * x) away from 0",
-    "i0": "scipy.special.i0 (not yet in gpuad)",
 }
 
 # Submodules of NumPy gpuad.numpy provides its own of (the others are NumPy's).
-SUBMODULES = frozenset({"linalg"})
+SUBMODULES = frozenset({"linalg", "fft"})
 
 
 def status(name: str, namespace: dict) -> str:

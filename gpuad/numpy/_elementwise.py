@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as _np
 
 from ..core import Tracer, bind
+from ..core import dtype
+from ..primitives import complex as C
 from ..primitives import elementwise as E
 from ._core import _plain, numpy_semantics, prepare, lower
 
@@ -12,18 +14,32 @@ _ND = _np.ndarray
 __all__ = []
 
 
+# The functions NumPy defines on complex numbers that are not holomorphic: other primitives
+# compute them there (|z| with its own kernel, sign(z) = z / |z|).
+_COMPLEX = {"abs": lambda z: C.complex_abs(z), "absolute": lambda z: C.complex_abs(z),
+            "sign": lambda z: C.phase(z)}
+
+
 def _unary(name, prim_name=None):
     prim = E.PRIMS[prim_name or name]
+    special = _COMPLEX.get(name)
+
+    def call(x):
+        if special is not None and dtype(x).kind == "c":
+            return special(x)
+        return bind(prim, x)
 
     def f(x, /):
         if _plain(x) is None:         # (prepare's own first test, without the call)
             if not isinstance(x, Tracer):
                 return plain(x)       # integers, NumPy scalars, lists: NumPy's semantics
             (x,), _ = prepare(x)
-        r = bind(prim, x)
+            r = call(x)
+        else:
+            r = bind(prim, x)
         return r[()] if type(r) is _ND and not r.ndim else r    # NumPy's scalars
     f.__name__ = name
-    plain = numpy_semantics(name, lambda x: bind(prim, prepare(x)[0][0]))
+    plain = numpy_semantics(name, lambda x: call(prepare(x)[0][0]))
     f.__doc__ = (f"Elementwise ``{prim_name or name}``, like ``numpy.{name}``; differentiable "
                  f"to any order (kernel op {E._op(prim_name or name)} in kernels/ops/unary.cuh).")
     __all__.append(name)
@@ -61,9 +77,13 @@ def _binary(name, prim_name=None):
 
 # One function per row of the registry's tables (and its aliases).
 for _name, _row in E.UNARY.items():
+    if _name in E.SCIPY_SPECIAL:
+        continue
     for _alias in (_name, *(_row[2] if len(_row) > 2 else ())):
         globals()[_alias] = _unary(_alias, _name)
 for _name, _row in E.BINARY.items():
+    if _name in E.SCIPY_SPECIAL:
+        continue
     for _alias in (_name, *(_row[2] if len(_row) > 2 else ())):
         globals()[_alias] = _binary(_alias, _name)
 del _name, _row, _alias

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from ..primitives import base, linalg as LA
+from ..primitives import complex as _cx
 from ._core import prepare, shape, normalize_axis
 from ._elementwise import multiply
 
@@ -260,22 +261,22 @@ def trace(a, offset=0, axis1=0, axis2=1, dtype=None):
 
 
 def vdot(a, b, /):
-    """``numpy.vdot``: the dot product of the flattened arrays (no conjugation for real
-    inputs), ``sum(a.ravel() * b.ravel())``."""
+    """``numpy.vdot``: the dot product of the flattened arrays with the first one
+    conjugated, ``sum(conj(a.ravel()) * b.ravel())``."""
     (a, b), _ = prepare(a, b)
     if math.prod(shape(a)) != math.prod(shape(b)):
         raise ValueError(f"vdot: arrays of shapes {tuple(shape(a))} and {tuple(shape(b))} "
                          "have different sizes")
-    return einsum("i,i->", base.reshape(a, (-1,)), base.reshape(b, (-1,)))
+    return einsum("i,i->", _cx.conj(base.reshape(a, (-1,))), base.reshape(b, (-1,)))
 
 
 def vecdot(x1, x2, /, *, axis=-1):
     """``numpy.vecdot``: the dot product over ``axis`` (batch axes broadcast),
-    ``out[...] = sum_k x1[..., k] x2[..., k]``."""
+    ``out[...] = sum_k conj(x1[..., k]) x2[..., k]``."""
     (x1, x2), _ = prepare(x1, x2)
     from ._shape import moveaxis
     x1, x2 = moveaxis(x1, axis, -1), moveaxis(x2, axis, -1)
-    return einsum("...k,...k->...", x1, x2)
+    return einsum("...k,...k->...", _cx.conj(x1), x2)
 
 
 def matvec(x1, x2, /):
@@ -285,8 +286,9 @@ def matvec(x1, x2, /):
 
 
 def vecmat(x1, x2, /):
-    """``numpy.vecmat``: ``out[..., j] = sum_i x1[..., i] x2[..., i, j]``."""
-    return einsum("...i,...ij->...j", x1, x2)
+    """``numpy.vecmat``: ``out[..., j] = sum_i conj(x1[..., i]) x2[..., i, j]``."""
+    (x1, x2), _ = prepare(x1, x2)
+    return einsum("...i,...ij->...j", _cx.conj(x1), x2)
 
 
 def kron(a, b):

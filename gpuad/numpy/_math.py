@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from ..core import full_lower
+from ..primitives import complex as _cx
 from ._core import prepare
 from ._elementwise import (abs, add, arccos, arcsin, arctan, arctan2, arctanh, exp, exp2,
                            log1p, log2, maximum, multiply, power, subtract, where)
@@ -16,7 +17,7 @@ from ._elementwise import (abs, add, arccos, arcsin, arctan, arctan2, arctanh, e
 __all__ = ["remainder", "mod", "fmod", "divmod", "modf", "deg2rad", "rad2deg", "degrees",
            "radians", "logaddexp", "logaddexp2", "copysign", "heaviside", "nan_to_num",
            "ldexp", "float_power", "pow", "acos", "asin", "atan", "atan2", "atanh", "real",
-           "imag", "conj", "conjugate", "angle"]
+           "imag", "conj", "conjugate", "angle", "sort_complex"]
 
 
 def _values(*xs):
@@ -128,6 +129,9 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     entries and 0 at replaced ones (the replacement is a constant)."""
     (x,), xp = prepare(x)
     v = full_lower(x)
+    if v.dtype.kind == "c":           # NumPy replaces in the real and imaginary parts apart
+        kw = dict(copy=copy, nan=nan, posinf=posinf, neginf=neginf)
+        return _cx.make_complex(nan_to_num(_cx.real(x), **kw), nan_to_num(_cx.imag(x), **kw))
     info = np.finfo(v.dtype)
     big = info.max if posinf is None else posinf
     small = -info.max if neginf is None else neginf
@@ -144,10 +148,12 @@ def ldexp(x1, x2, /):
 
 
 def float_power(x1, x2, /):
-    """``numpy.float_power``: ``x1 ** x2`` computed in float64 (as :func:`power`)."""
+    """``numpy.float_power``: ``x1 ** x2`` computed in float64 (complex128 for complex
+    operands), as :func:`power`."""
     (x1, x2), _ = prepare(x1, x2)
     from ._shape import astype
-    return power(astype(x1, np.float64), astype(x2, np.float64))
+    dt = np.complex128 if full_lower(x1).dtype.kind == "c" else np.float64
+    return power(astype(x1, dt), astype(x2, dt))
 
 
 pow = power
@@ -155,30 +161,60 @@ acos, asin, atan, atan2, atanh = arccos, arcsin, arctan, arctan2, arctanh
 
 
 def real(val, /):
-    """The real part: ``val`` itself for real arrays (complex arrays: not yet supported)."""
+    """The real part (``numpy.real``): a view of a complex array, ``val`` itself for a real
+    one. Linear: its derivative is the real part of the tangent; the transpose turns a
+    real cotangent ``g`` into the complex ``g + 0i``."""
     (val,), _ = prepare(val)
-    return val
+    return _cx.real(val)
 
 
 def imag(val, /):
-    """The imaginary part: zeros for real arrays (a constant: derivative zero)."""
-    (val,), xp = prepare(val)
-    v = full_lower(val)
-    return xp.zeros(v.shape, v.dtype)
+    """The imaginary part (``numpy.imag``); zeros for real arrays (a constant: derivative
+    zero). Linear: the transpose of ``Im`` turns ``g`` into ``-i g`` (JAX's convention)."""
+    (val,), _ = prepare(val)
+    return _cx.imag(val)
 
 
 def conj(x, /):
-    """The complex conjugate: ``x`` itself for real arrays."""
+    """The complex conjugate (``numpy.conj``, ``conjugate``); ``x`` itself for real arrays.
+    Real-linear but not holomorphic: its transpose is ``conj`` again."""
     (x,), _ = prepare(x)
-    return x
+    return _cx.conj(x)
 
 
 conjugate = conj
 
 
 def angle(z, deg=False):
-    """The argument: 0 for real ``z >= 0``, pi (180 with ``deg``) for ``z < 0``; piecewise
-    constant in real ``z`` (derivative zero)."""
+    """The argument ``arctan2(Im z, Re z)`` in (-pi, pi] (degrees with ``deg``), like
+    ``numpy.angle``. Complex ``z``: differentiable away from 0 (``d angle = Im(t / z)``; at
+    0 the derivative of arctan2 at the origin). Real ``z``: 0 for ``z >= 0``, pi for
+    ``z < 0``, piecewise constant (derivative zero).
+
+    Example::
+
+        >>> gpuad.grad(gnp.angle)(1.0 + 1.0j)      # conj(d angle / dz), JAX's convention
+        (-0.5-0.5j)
+    """
     (z,), xp = prepare(z)
     v = full_lower(z)
+    if v.dtype.kind == "c":
+        a = arctan2(_cx.imag(z), _cx.real(z))
+        return multiply(a, 180.0 / math.pi) if deg else a
     return xp.where(v < 0, 180.0 if deg else math.pi, 0.0).astype(v.dtype)
+
+
+def sort_complex(a):
+    """``numpy.sort_complex``: sorted by real part, then imaginary part, as a complex
+    array (complex64 for float32/complex64 input, else complex128). Differentiated as a
+    gather by the sorting permutation (as ``sort``).
+
+    Example::
+
+        >>> gnp.sort_complex(np.array([1 + 2j, 1 - 1j, -3.0]))
+        array([-3.+0.j,  1.-1.j,  1.+2.j])
+    """
+    (a,), _ = prepare(a)
+    from ._reductions import sort
+    from ._shape import astype
+    return sort(astype(a, _cx.complex_dtype(full_lower(a).dtype)))

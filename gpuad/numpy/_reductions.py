@@ -5,6 +5,7 @@ import builtins
 
 from ..core import full_lower
 from ..primitives import base, reductions as R
+from ..primitives.complex import abs2
 from ._core import prepare, normalize_axis, shape
 from ._elementwise import divide, exp, log, add, subtract, multiply, sqrt, where
 
@@ -116,7 +117,7 @@ def var(a, axis=None, dtype=None, ddof=0, keepdims=False):
     a, axes = _reduce(a, axis, dtype)
     d = subtract(a, mean(a, axis=axes, keepdims=True))
     dof = builtins.max(_count(shape(a), axes) - ddof, 0)
-    return divide(sum(multiply(d, d), axis=axes, keepdims=keepdims), float(dof))
+    return divide(sum(abs2(d), axis=axes, keepdims=keepdims), float(dof))
 
 
 def std(a, axis=None, dtype=None, ddof=0, keepdims=False):

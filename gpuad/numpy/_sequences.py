@@ -8,6 +8,7 @@ import numpy as np
 
 from ..core import Tracer
 from ..primitives import base
+from ..primitives import complex as _cx
 from ._core import prepare, normalize_axis, shape, lower, dtype as dtype_of
 from ._elementwise import add, subtract, multiply, divide, where
 from ._reductions import sum, cumsum
@@ -228,7 +229,7 @@ def gradient(f, *varargs, axis=None, edge_order=1):
         raise TypeError("invalid number of arguments")
     if edge_order > 2:
         raise ValueError("'edge_order' greater than 2 not supported")
-    otype = dtype_of(lower(f)) if dtype_of(lower(f)).kind == "f" else np.dtype(np.float64)
+    otype = dtype_of(lower(f)) if dtype_of(lower(f)).kind in "fc" else np.dtype(np.float64)
     (f,), _ = prepare(f)
     out = []
     for ax, h in zip(axes, dx):
@@ -338,7 +339,7 @@ def interp(x, xp, fp, left=None, right=None, period=None):
     """Piecewise-linear interpolation, like ``numpy.interp``: for ``xp[j] <= x <
     xp[j+1]``, ``fp[j] + (fp[j+1] - fp[j]) / (xp[j+1] - xp[j]) * (x - xp[j])``;
     ``left``/``right`` (default ``fp[0]``/``fp[-1]``) outside, ``fp[-1]`` at ``xp[-1]``;
-    ``period`` wraps ``x`` and ``xp``. Always float64, as NumPy.
+    ``period`` wraps ``x`` and ``xp``. float64 (complex128 for a complex ``fp``), as NumPy.
 
     Differentiable in ``fp``, ``left``, ``right``, in ``xp`` and in ``x``: the slope of
     the interval. At a knot ``x == xp[j]`` the interval to the right is used (slope of
@@ -357,7 +358,15 @@ def interp(x, xp, fp, left=None, right=None, period=None):
                         "gpuad.stop_gradient(period)")
     m = _xp(x, xp, fp, left, right)
     f64 = np.dtype(np.float64)
-    x, xp, fp = (base.astype(prepare(_asarray(v, m))[0][0], f64) for v in (x, xp, fp))
+    for name, v in (("x", x), ("xp", xp)):
+        if dtype_of(lower(_asarray(v, m))).kind == "c":
+            raise TypeError(f"interp: {name} is complex; the sample points and coordinates "
+                            "must be real (NumPy's too); fp may be complex")
+    if any(v is not None and dtype_of(lower(_asarray(v, m))).kind == "c"
+           for v in (fp, left, right)):
+        f64 = np.dtype(np.complex128)      # NumPy's complex interpolation
+    x, xp = (base.astype(prepare(_asarray(v, m))[0][0], np.float64) for v in (x, xp))
+    fp = base.astype(prepare(_asarray(fp, m))[0][0], f64)
     if period is not None:
         if period == 0:
             raise ValueError("period must be a non-zero value")
@@ -464,9 +473,10 @@ def correlate(a, v, mode="valid"):
     if shape(v)[0] == 0:
         raise ValueError("second array argument cannot be empty")
     mode = _mode(mode)
+    # NumPy's correlate conjugates v: out[k] = sum_n a[n + k] conj(v[n]).
     if shape(a)[0] < shape(v)[0]:
-        return flip(_correlate(v, a, mode))
-    return _correlate(a, v, mode)
+        return flip(_cx.conj(_correlate(v, _cx.conj(a), mode)))
+    return _correlate(a, _cx.conj(v), mode)
 
 
 def convolve(a, v, mode="full"):

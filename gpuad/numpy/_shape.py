@@ -54,9 +54,12 @@ def swapaxes(a, axis1, axis2):
 
 
 def astype(a, dtype):
-    """Convert to another floating dtype (differentiable); other dtypes cut the gradient."""
+    """Convert to another floating or complex dtype (differentiable); other dtypes cut the
+    gradient. Complex to real keeps the real part (NumPy's cast, without its warning): its
+    derivative is the real part of the tangent, its transpose the cotangent as a complex
+    number."""
     dt = np.dtype(dtype)
-    if dt.kind != "f":
+    if dt.kind not in "fc":
         return lower(a).astype(dt)
     (a,), _ = prepare(a)
     return base.astype(a, dt)

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..core import Tracer
 from ..primitives import base
+from ..primitives.complex import abs2, conj, real, imag, make_complex
 from ._core import prepare, normalize_axis, shape, lower, dtype as dtype_of
 from ._elementwise import add, subtract, multiply, divide, sqrt, where
 from ._reductions import sum, mean, prod, max, min, cumsum, sort
@@ -487,7 +488,7 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=N
         _warn("Degrees of freedom <= 0 for slice")
         fact = 0.0
     X = subtract(X, base.reshape(avg, (-1, 1)))
-    X_T = base.transpose(X if w is None else multiply(X, w), (1, 0))
+    X_T = conj(base.transpose(X if w is None else multiply(X, w), (1, 0)))
     c = matmul(X, X_T)
     with np.errstate(divide="ignore"):
         inv = divide(1, fact) if isinstance(fact, Tracer) else np.true_divide(1, fact)
@@ -534,8 +535,14 @@ def corrcoef(x, y=None, rowvar=True, *, dtype=None):
     c = cov(x, y, rowvar, dtype=dtype)
     if not shape(c):
         return divide(c, c)
-    s = sqrt(diagonal(c))
+    s = sqrt(real(diagonal(c)))
     c = divide(divide(c, base.reshape(s, (-1, 1))), base.reshape(s, (1, -1)))
+    if dtype_of(c).kind == "c":       # NumPy clips the real and imaginary parts apart
+        return make_complex(_clip1(real(c)), _clip1(imag(c)))
+    return _clip1(c)
+
+
+def _clip1(c):
     cv = lower(c)
     return where(cv > 1, 1.0, where(cv < -1, -1.0, c))
 
@@ -640,7 +647,7 @@ def _nanvar(a, axis, dtype, ddof, keepdims):
     cnt = _count(m, axis, True, xp)
     avg = _per(sum(x, axis=axis, dtype=dtype, keepdims=True), cnt, None)
     d = where(m, 0.0, subtract(x, avg))
-    var = sum(multiply(d, d), axis=axis, dtype=dtype, keepdims=keepdims)
+    var = sum(abs2(d), axis=axis, dtype=dtype, keepdims=keepdims)
     dof = _count(m, axis, keepdims, xp) - ddof
     bad = dof <= 0
     if bool(xp.any(bad)):

@@ -6,9 +6,12 @@ Every derivative is taken through the decomposition the value comes from, with r
 written with primitives again, so derivatives of every order compose (grad of grad, hvp,
 hessian, jacfwd, jacrev, Taylor). The conventions at singular and degenerate points are
 listed in README.md ("Nondifferentiable points") and in each function's docstring.
-Dtypes: float32 and float64, results in the inputs' dtype (integers and Python scalars
-promote as in NumPy; complex arrays raise TypeError). eig and eigvals are absent: their
-results are complex, and gpuad differentiates real arrays.
+Dtypes: float32, float64, complex64 and complex128, results in the inputs' dtype (integers
+and Python scalars promote as in NumPy); complex matrices follow gpuad's convention (the
+VJP transposes without conjugation; ``grad`` of a real loss is ``df/dx - i df/dy``), with
+``^T`` in the real formulas read as ``^H`` where the decomposition has it. The phases of
+complex singular and eigenvectors are a gauge: see ``svd`` and ``eigh``. eig and eigvals
+are absent (no rules for nonsymmetric eigenproblems yet).
 """
 
 import operator as _operator
@@ -18,6 +21,7 @@ import numpy as _np
 
 from ..core import Tracer as _Tracer, full_lower as _lower
 from ..primitives import base as _base, linalg as _LA, decompositions as _D
+from ..primitives import complex as _CX
 from ..runtime import profile as _profile
 from ._core import prepare as _prepare, shape as _shape, normalize_axis as _normalize_axis
 from . import _elementwise as _E, _reductions as _R, _linalg as _P, _shape as _S
@@ -39,9 +43,9 @@ _QRResult = _namedtuple("QRResult", ["Q", "R"])
 def __getattr__(name):
     if name in ("eig", "eigvals"):
         raise AttributeError(
-            f"gpuad.numpy.linalg has no {name}: the eigenvalues of a nonsymmetric matrix are "
-            "complex in general and gpuad differentiates real arrays; for a symmetric matrix "
-            "use eigh / eigvalsh, for singular values svd")
+            f"gpuad.numpy.linalg has no {name}: gpuad has no derivative rules for "
+            "nonsymmetric eigenproblems yet; for a symmetric (complex: Hermitian) matrix use "
+            "eigh / eigvalsh, for singular values svd")
     raise AttributeError(f"module 'gpuad.numpy.linalg' has no attribute {name!r}")
 
 
@@ -61,13 +65,19 @@ def _square(a, what):
 
 
 def _from_triangle(a, UPLO, what):
-    """The symmetric matrix LAPACK reads from one triangle of ``a`` (as NumPy's eigh
-    does): ``tril(a) + tril(a, -1)^T`` for 'L', ``triu(a) + triu(a, 1)^T`` for 'U'."""
+    """The symmetric (complex: Hermitian) matrix LAPACK reads from one triangle of ``a``
+    (as NumPy's eigh does): ``tril(a) + tril(a, -1)^T`` for 'L', ``triu(a) + triu(a, 1)^T``
+    for 'U'; complex: ``^H``, and the real part of the diagonal (LAPACK ignores its
+    imaginary part)."""
     if UPLO not in ("L", "U"):
         raise ValueError(f"{what}: UPLO argument must be 'L' or 'U', not {UPLO!r}")
-    if UPLO == "L":
-        return _E.add(_LA.tril(a), _LA.mT(_LA.tril(a, -1)))
-    return _E.add(_LA.triu(a), _LA.mT(_LA.triu(a, 1)))
+    if _np.dtype(_base.dtype(a)).kind != "c":
+        if UPLO == "L":
+            return _E.add(_LA.tril(a), _LA.mT(_LA.tril(a, -1)))
+        return _E.add(_LA.triu(a), _LA.mT(_LA.triu(a, 1)))
+    off = _LA.tril(a, -1) if UPLO == "L" else _LA.triu(a, 1)
+    diag = _base.astype(_CX.real(_LA.diag_part(a)), _base.dtype(a))
+    return _E.add(_E.add(_LA.diag_embed(diag), off), _LA.mH(off))
 
 
 def _traced(*xs):
@@ -131,7 +141,8 @@ def pinv(a, rcond=None, hermitian=False, *, rtol=_np._NoValue):
     API's). ``hermitian=True`` reads the lower triangle, as NumPy does.
 
     Derivative at fixed rank (Golub & Pereyra 1973), ``X = a^+``:
-    ``dX = -X da X + X X^T da^T (I - a X) + (I - X a) da^T X^T X``, written with pinv and
+    ``dX = -X da X + X X^T da^T (I - a X) + (I - X a) da^T X^T X`` (complex: ``^H``),
+    written with pinv and
     products, so it differentiates again. Convention: the rank is held -- singular values
     under the cutoff stay zero -- so the derivative is finite at every matrix, rank-deficient
     ones included (pinv itself jumps where the rank changes).
@@ -198,7 +209,7 @@ def lstsq(a, b, rcond=None):
     _profile.record_host_read("lstsq rank", 8)
     if rank == n and m > n:
         r = _E.subtract(b, matmul(a, x))
-        res = _R.sum(_E.multiply(r, r), axis=0)
+        res = _R.sum(_CX.abs2(r), axis=0)
         if len(_shape(b)) == 1:
             res = _base.reshape(res, (1,))
     else:
@@ -260,7 +271,8 @@ def tensorsolve(a, b, axes=None):
 # ------------------------------------------------------------------ determinants
 
 def det(a):
-    """Determinant of ``a`` (..., n, n), like ``numpy.linalg.det`` (LU); float32/float64.
+    """Determinant of ``a`` (..., n, n), like ``numpy.linalg.det`` (LU); real or complex
+    (holomorphic: ``grad(det, holomorphic=True)`` is the cofactor matrix).
 
     Derivative: the cofactor matrix, ``d det(a) = sum(cof(a) * da)`` with ``cof(a) =
     adj(a)^T`` (``= det(a) a^-T`` where a is invertible). gpuad never inverts: with
@@ -286,8 +298,10 @@ def slogdet(a):
     """``(sign, logabsdet)`` with ``det(a) = sign * exp(logabsdet)``, like
     ``numpy.linalg.slogdet`` (LU), for ``a`` (..., n, n).
 
-    Only ``logabsdet`` is differentiable (``d logabsdet = trace(a^-1 da)``, cotangent
-    ``g a^-T``, Giles 2008); the sign is piecewise constant (derivative 0). At a singular
+    For real ``a`` only ``logabsdet`` is differentiable (``d logabsdet = trace(a^-1 da)``,
+    cotangent ``g a^-T``, Giles 2008); the sign is piecewise constant (derivative 0). For
+    complex ``a`` the sign is a phase: with ``t = trace(a^-1 da)``, ``d logabsdet = Re t``
+    and ``d sign = i sign Im t``. At a singular
     ``a`` the value is ``(0, -inf)`` and the derivative ``a^-T`` is unbounded: on the CPU
     (an exactly zero pivot) differentiating raises LinAlgError naming slogdet; on a GPU
     the derivative comes out inf/NaN. ``det`` is differentiable everywhere.
@@ -305,11 +319,13 @@ def slogdet(a):
 # ------------------------------------------------------------------ decompositions
 
 def cholesky(a, /, *, upper=False):
-    """Cholesky factor of a symmetric positive definite ``a`` (..., n, n), like
-    ``numpy.linalg.cholesky``: lower ``L`` with ``a = L L^T`` (``upper=True``: ``L^T``).
+    """Cholesky factor of a symmetric (complex: Hermitian) positive definite ``a``
+    (..., n, n), like ``numpy.linalg.cholesky``: lower ``L`` with ``a = L L^T`` (complex:
+    ``L L^H``; ``upper=True``: ``L^T``, ``L^H``).
 
-    The input is symmetrized, ``(a + a^T) / 2``, so the derivative is taken over symmetric
-    perturbations and the gradient is symmetric. ``dL = L phi(L^-1 da L^-T)`` with ``phi``
+    The input is symmetrized, ``(a + a^T) / 2`` (complex: ``(a + a^H) / 2``), so the
+    derivative is taken over symmetric (Hermitian) perturbations and the gradient is
+    symmetric (Hermitian). ``dL = L phi(L^-1 da L^-T)`` with ``phi``
     the lower triangle with a halved diagonal; the VJP is Murray's (2016)
     ``L^-T phi(L^T g) L^-1``, symmetrized. Errors: LinAlgError naming cholesky when ``a`` is
     not positive definite on the CPU (on a GPU cuSOLVER returns NaN without raising).
@@ -321,8 +337,8 @@ def cholesky(a, /, *, upper=False):
                [1., 1.]])
     """
     a = _square(a, "cholesky")
-    L = _LA.cholesky(_E.multiply(_E.add(a, _LA.mT(a)), 0.5))
-    return _LA.mT(L) if upper else L
+    L = _LA.cholesky(_E.multiply(_E.add(a, _LA.mH(a)), 0.5))
+    return _LA.mH(L) if upper else L
 
 
 def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
@@ -333,7 +349,8 @@ def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
     or gesvd (CuPy, batched). ``hermitian=True`` reads the lower triangle, as NumPy does
     (the general SVD is then used).
 
-    Derivatives (Townsend 2016; Giles 2008): with ``P = U^T da V``, ``dS = diag(P)``,
+    Derivatives (Townsend 2016; Giles 2008; complex: Wan & Zhang 2019, read ``^T`` as
+    ``^H`` below): with ``P = U^T da V``, ``dS = diag(P)`` (complex: ``Re diag(P)``),
     ``U^T dU = F o (P S + S P^T)``, ``V^T dV = F o (S P + P^T S)``, ``F_ij = 1 / (s_j^2 -
     s_i^2)``, plus ``(I - U U^T) da V S^-1`` (and the same for V) when ``a`` is not square.
     gpuad writes ``U^T dU = Fm o sym(P) + Fp o skew(P)`` and ``V^T dV = Fm o sym(P) - Fp o
@@ -361,6 +378,13 @@ def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
       arbitrary basis of the orthogonal complement; their derivative keeps
       ``U2^T dU2 = 0`` (the complement is carried along without rotating in itself), exact
       for functions of ``U2 U2^T``.
+    * complex ``a``: each pair ``(u_i, v_i)`` is fixed only up to a common phase
+      ``e^{i phi}``, which LAPACK picks. gpuad's derivative is JAX's gauge:
+      ``diag(V^H dV) = 0`` and ``diag(U^H dU) = i Im(P_ii) / s_i`` (what keeps S real). It
+      is exact for every function invariant under those phases (``U diag(c) Vh``,
+      ``U_i U_i^H``, ``|U|``, the singular values, ...), as PyTorch requires of a loss;
+      the derivative of a phase-dependent function (``U[0, 0]`` itself) is taken in that
+      gauge, not of LAPACK's phase choice.
 
     No NaN comes out of the rules at any finite matrix. Errors: LinAlgError for fewer than 2
     dimensions or when LAPACK does not converge.
@@ -395,12 +419,13 @@ def svdvals(x, /):
 
 
 def eigh(a, UPLO="L"):
-    """Eigenvalues (ascending) and orthonormal eigenvectors of a symmetric ``a``
-    (..., n, n), like ``numpy.linalg.eigh``: ``EighResult(eigenvalues, eigenvectors)`` with
-    ``a = V diag(w) V^T``. Only the ``UPLO`` triangle ('L' or 'U') is read, exactly as
-    NumPy's: the derivative is that of the symmetric matrix built from that triangle, so the
-    gradient lies in that triangle (the off-diagonal entries count twice). LAPACK syevd /
-    cuSOLVER syevd (batched).
+    """Eigenvalues (ascending) and orthonormal eigenvectors of a symmetric (complex:
+    Hermitian) ``a`` (..., n, n), like ``numpy.linalg.eigh``: ``EighResult(eigenvalues,
+    eigenvectors)`` with ``a = V diag(w) V^T`` (``V^H``; w real). Only the ``UPLO`` triangle
+    ('L' or 'U') is read, exactly as NumPy's (complex: the real part of the diagonal): the
+    derivative is that of the symmetric matrix built from that triangle, so the gradient
+    lies in that triangle (the off-diagonal entries count twice). LAPACK syevd/heevd /
+    cuSOLVER syevd/heevd (batched).
 
     Derivatives (Giles 2008): ``P = V^T da V``, ``dw = diag(P)``, ``dV = V (F o P)``,
     ``F_ij = 1 / (w_j - w_i)``. Convention: eigenvalues closer than ``n * eps * max|w|``
@@ -409,7 +434,11 @@ def eigh(a, UPLO="L"):
     symmetric function of them and of its eigenvectors through the projector ``V_c V_c^T``
     (e.g. ``sum(w)``, ``w`` weighted evenly in a cluster, the projector onto the lowest k
     eigenvectors when w_k < w_k+1); second derivatives at degenerate points are finite,
-    not exact. Errors: LinAlgError for a non-square ``a``, ValueError for another UPLO.
+    not exact. Complex ``a``: ``P = V^H da V``, ``dw = Re diag(P)``; each eigenvector is
+    fixed only up to a phase, and gpuad's derivative is JAX's gauge ``diag(V^H dV) = 0``:
+    exact for phase-invariant functions (``V diag(c) V^H``, ``|V|``, projectors), taken in
+    that gauge for others. Errors: LinAlgError for a non-square ``a``, ValueError for
+    another UPLO.
 
     Example::
 
@@ -452,7 +481,9 @@ def qr(a, mode="reduced"):
     exactly singular R1 raises LinAlgError from the solve; otherwise it is large).
     Convention for 'complete' with m > n: the last m - n columns of Q are a basis of the
     orthogonal complement that LAPACK picks; their derivative keeps ``Q2^T dQ2 = 0``,
-    exact for functions of ``Q2 Q2^T`` only.
+    exact for functions of ``Q2 Q2^T`` only. Complex ``a``: ``^T`` read as ``^H``, and
+    ``Q^H dQ`` gets the diagonal ``i Im diag(X)``: LAPACK's R has a real diagonal, so Q and R
+    have no phase freedom and their derivatives are exact.
 
     Example::
 
@@ -505,7 +536,8 @@ def norm(x, ord=None, axis=None, keepdims=False):
     nd = len(_shape(x))
     if axis is None:
         if ord is None:
-            return _keep(_LA.pnorm(x, tuple(range(nd)), 2), _shape(x), range(nd), keepdims)
+            return _keep(_LA.pnorm(_modulus(x), tuple(range(nd)), 2), _shape(x), range(nd),
+                         keepdims)
         if nd not in (1, 2):
             raise ValueError("norm: improper number of dimensions to norm (give axis)")
         axes = tuple(range(nd))
@@ -532,7 +564,13 @@ def _keep(out, xshape, axes, keepdims):
     return _base.reshape(out, tuple(1 if i in axes else d for i, d in enumerate(xshape)))
 
 
+def _modulus(x):
+    """|x| for complex x (every norm but the spectral ones is a norm of |x|), else x."""
+    return _CX.complex_abs(x) if _np.dtype(_base.dtype(x)).kind == "c" else x
+
+
 def _vector_norm(x, ord, axes, keepdims):
+    x = _modulus(x)
     if ord is None or ord == 2:
         out = _LA.pnorm(x, axes, 2)
     elif isinstance(ord, str):
@@ -553,6 +591,8 @@ def _vector_norm(x, ord, axes, keepdims):
 
 def _matrix_norm(x, ord, axes, keepdims):
     row, col = axes
+    if ord not in (2, -2, "nuc"):
+        x = _modulus(x)
     if ord is None or ord == "fro":
         out = _LA.pnorm(x, axes, 2)
     elif ord in (1, -1, _np.inf, -_np.inf):

@@ -16,16 +16,34 @@ def xp_of(*xs):
     return launcher(*xs).xp
 
 
-_CTYPE = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
-FLOATS = tuple(_CTYPE)
+_CTYPE = {np.dtype(np.float32): "float", np.dtype(np.float64): "double",
+          np.dtype(np.complex64): "gpuad::Complex<float>",
+          np.dtype(np.complex128): "gpuad::Complex<double>"}
+FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+COMPLEX = (np.dtype(np.complex64), np.dtype(np.complex128))
 
 
 def ctype(dt) -> str:
-    """The kernel scalar type for a dtype; kernels exist for float32 and float64."""
+    """The kernel scalar type for a dtype: float and double, and gpuad::Complex<float> and
+    gpuad::Complex<double> (kernels/gpuad/complex.cuh) for complex64 and complex128."""
     try:
         return _CTYPE[np.dtype(dt)]
     except KeyError:
-        raise TypeError(f"gpuad kernels support float32 and float64, not {np.dtype(dt)}") from None
+        raise TypeError(f"gpuad kernels support float32, float64, complex64 and complex128, "
+                        f"not {np.dtype(dt)}") from None
+
+
+def real_dtype(dt):
+    """The real dtype of the same precision (float32 for complex64, float64 for complex128)."""
+    dt = np.dtype(dt)
+    return np.dtype(np.float32 if dt in (np.float32, np.complex64) else np.float64) \
+        if dt.kind in "fc" else dt
+
+
+def complex_dtype(dt):
+    """The complex dtype of the same precision (complex64 for float32, else complex128)."""
+    dt = np.dtype(dt)
+    return np.dtype(np.complex64 if dt in (np.float32, np.complex64) else np.complex128)
 
 
 def contiguous(x, xp):
@@ -146,9 +164,17 @@ def transpose(x, axes):
     return bind(transpose_p, x, axes=axes)
 
 
+def _astype_impl(x, dtype):
+    if x.dtype.kind == "c" and dtype.kind != "c":
+        x = xp_of(x).real(x)        # NumPy's cast, without its ComplexWarning
+    return x.astype(dtype)
+
+
+# Real -> complex embeds (t -> t + 0i); complex -> real keeps the real part. Each one's
+# transpose is the other (JAX's convention: Re(g t) pairs a cotangent g with a tangent t).
 astype_p = register(deflinear(Primitive(
-    "astype", lambda x, dtype: x.astype(dtype), saves="none",
-    doc="convert between floating dtypes"),
+    "astype", _astype_impl, saves="none",
+    doc="convert between floating and complex dtypes (complex -> real: the real part)"),
     lanes=lambda t, dtype: astype(t, dtype),
     transpose=lambda g, ins, out, dtype: (astype(g, ins[0].dtype),)))
 

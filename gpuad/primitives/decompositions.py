@@ -2,8 +2,9 @@
 NumPy on the CPU) whose derivative rules are written with primitives again (the
 decomposition itself, products, solves, constant masks), so they differentiate to any order.
 
-``svd``     a = U diag(s) V^T, reduced or full             (Townsend 2016; Giles 2008)
-``eigh``    a = V diag(w) V^T for symmetric a               (Giles 2008)
+``svd``     a = U diag(s) V^H, reduced or full             (Townsend 2016; Giles 2008;
+                                                              Wan & Zhang 2019 complex)
+``eigh``    a = V diag(w) V^H for Hermitian a               (Giles 2008)
 ``qr``      a = Q R, reduced or complete                    (Walter & Lehmann 2018; Seeger
                                                               et al. 2017)
 ``pinv``    the Moore-Penrose pseudo-inverse, rank held     (Golub & Pereyra 1973)
@@ -13,16 +14,26 @@ eigenvectors' by w_j - w_i). Pairs closer than the tolerance ``max(m, n) * eps *
 (``n * eps * max|w|``) count as equal and their factor is 0; singular values below it count
 as zero: 1/s is then 0 and the derivative of s itself is 0 (the minimum-norm subgradient,
 as abs'(0) = 0). See gpuad.numpy.linalg.svd / eigh for what that makes exact.
+
+Complex matrices: the rules are the real ones with conjugate transposes where the math has
+them, transposed in gpuad's pairing Re sum(g t) (JAX's convention). The phases of complex
+singular and eigenvectors are a gauge; the JVPs pick JAX's: V^H dV has a zero diagonal
+(eigh, and V of svd), U^H dU the imaginary diagonal i Im(U^H da V)_ii / s_i that keeps
+the singular values real (svd), and Q^H dQ the imaginary diagonal that keeps R's diagonal
+real (qr). Functions invariant under the phases (projectors, U diag(c) V^H, |U|, ...) have
+exact derivatives; the phases themselves follow the gauge.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..core import Primitive, bind, register, shape, full_lower
-from .base import xp_of, reshape, expand_lanes
+from ..core import Primitive, bind, register, shape, dtype, full_lower
+from .base import xp_of, reshape, expand_lanes, astype
+from .complex import conj, real, imag, times_i
 from .elementwise import multiply, negative, add
 from .indexing import getitem, concatenate
-from .linalg import (_library, mT, matmul, inv, subtract, sum_terms, module_dtype, tril,
+from .linalg import (_library, mT, mH, cmul, matmul, inv, subtract, sum_terms, module_dtype,
+                     tril,
                      diag_part, diag_embed, scale_columns, scale_rows, safe_reciprocal)
 
 
@@ -71,10 +82,23 @@ def _col(x):
     return reshape(x, tuple(shape(x)) + (1,))
 
 
+def _is_complex(x):
+    return np.dtype(dtype(full_lower(x))).kind == "c"
+
+
+def _like(x, ref):
+    """x in ref's dtype (a real x cast to complex for complex matrices)."""
+    return astype(x, dtype(full_lower(ref)))
+
+
 def _skew_part_lower(x):
-    """tril(x, -1) - tril(x, -1)^T."""
+    """tril(x, -1) - tril(x, -1)^H, plus i Im diag(x) for complex x (a skew-Hermitian
+    matrix whose upper triangle, with x's, leaves a real diagonal)."""
     lo = tril(x, -1)
-    return subtract(lo, mT(lo))
+    out = subtract(lo, mH(lo))
+    if _is_complex(x):
+        out = add(out, diag_embed(times_i(imag(diag_part(x)))))
+    return out
 
 
 # ------------------------------------------------------------------ SVD
@@ -98,11 +122,13 @@ def _svd_constants(s, m, n):
 
 
 def _sym(x):
-    return multiply(add(x, mT(x)), 0.5)
+    """The Hermitian (real: symmetric) part (x + x^H) / 2."""
+    return multiply(add(x, mH(x)), 0.5)
 
 
 def _skew(x):
-    return multiply(subtract(x, mT(x)), 0.5)
+    """The skew-Hermitian (real: antisymmetric) part (x - x^H) / 2."""
+    return multiply(subtract(x, mH(x)), 0.5)
 
 
 def _svd_jvp(primals, tangents, full_matrices):
@@ -115,33 +141,37 @@ def _svd_jvp(primals, tangents, full_matrices):
     full = full_matrices and m != n
     u1 = _cols(u, 0, k) if full and m > k else u
     vh1 = _rows(vh, 0, k) if full and n > k else vh
-    v1 = mT(vh1)
+    v1 = mH(vh1)
     fm, fp, sinv, nonzero = _svd_constants(s, m, n)
     e = expand_lanes(ta, len(shape(a)))
     ev = matmul(e, v1)                                     # (L, ..., m, k)
-    p = matmul(mT(u1), ev)                                 # U^T E V
-    ds = multiply(diag_part(p), nonzero)
-    # U^T dU = F o (P S + S P^T), V^T dV = F o (S P + P^T S), F = 1 / (s_j^2 - s_i^2)
-    # (Townsend 2016), split as Fm o sym(P) +- Fp o skew(P): only the symmetric part,
-    # which splits a repeated singular value, is singular where s_i = s_j.
-    sym, skew = multiply(fm, _sym(p)), multiply(fp, _skew(p))
-    du = matmul(u1, add(sym, skew))
+    p = matmul(mH(u1), ev)                                 # U^H E V
+    ds = multiply(real(diag_part(p)), nonzero)
+    # U^H dU = F o (P S + S P^H), V^H dV = F o (S P + P^H S), F = 1 / (s_j^2 - s_i^2)
+    # (Townsend 2016), split as Fm o herm(P) +- Fp o skew(P): only the Hermitian part,
+    # which splits a repeated singular value, is singular where s_i = s_j. Complex: the
+    # gauge i Im(P_ii) / s_i on U^H dU's diagonal keeps s real (JAX's choice).
+    sym, skew = cmul(fm, _sym(p)), cmul(fp, _skew(p))
+    om_u = add(sym, skew)
+    if _is_complex(p):
+        om_u = add(om_u, diag_embed(times_i(multiply(imag(diag_part(p)), sinv))))
+    du = matmul(u1, om_u)
     dv = matmul(v1, subtract(sym, skew))
-    if m > k:       # the component of dU outside span(U): (I - U U^T) E V S^+
+    if m > k:       # the component of dU outside span(U): (I - U U^H) E V S^+
         du = add(du, scale_columns(subtract(ev, matmul(u1, p)), sinv))
     if n > k:
-        etu = matmul(mT(e), u1)
-        dv = add(dv, scale_columns(subtract(etu, matmul(v1, mT(p))), sinv))
+        ehu = matmul(mH(e), u1)
+        dv = add(dv, scale_columns(subtract(ehu, matmul(v1, mH(p))), sinv))
     if full and m > k:
-        # The complement U2 moves only as U1 does (U2^T dU2 = 0): dU2 = -U1 (dU1^T U2).
+        # The complement U2 moves only as U1 does (U2^H dU2 = 0): dU2 = -U1 (dU1^H U2).
         u2 = _cols(u, k, m)
-        du = _join([du, negative(matmul(u1, mT(scale_columns(
-            matmul(mT(u2), ev), sinv))))], -1)
+        du = _join([du, negative(matmul(u1, mH(scale_columns(
+            matmul(mH(u2), ev), sinv))))], -1)
     if full and n > k:
-        v2 = mT(_rows(vh, k, n))
+        v2 = mH(_rows(vh, k, n))
         dv = _join([dv, negative(matmul(v1, scale_rows(
-            matmul(mT(u1), matmul(e, v2)), sinv)))], -1)
-    return out, [du, ds, mT(dv)]
+            matmul(mH(u1), matmul(e, v2)), sinv)))], -1)
+    return out, [du, ds, mH(dv)]
 
 
 def _zeros_lanes(o, ta):
@@ -156,34 +186,38 @@ def _svd_vjp(g, ins, out, full_matrices):
     k = min(m, n)
     xp, dt = module_dtype(s)
     if k == 0:
-        return (xp.zeros(ins[0].shape, dt),)
+        return (xp.zeros(ins[0].shape, ins[0].dtype),)
     full = full_matrices and m != n
     u1 = _cols(u, 0, k) if full and m > k else u
     vh1 = _rows(vh, 0, k) if full and n > k else vh
-    v1 = mT(vh1)
-    gv = None if gvh is None else mT(gvh)
-    if full and m > k and gu is not None:     # the transpose of dU2 = -U1 (dU1^T U2)
+    v1 = mH(vh1)
+    cu, cvh, cv = conj(u1), conj(vh1), conj(v1)
+    gv = None if gvh is None else mH(gvh)     # the cotangent of V (dVh = dV^H)
+    if full and m > k and gu is not None:     # the transpose of dU2 = -U1 (dU1^H U2)
         u2 = _cols(u, k, m)
-        gu = subtract(_cols(gu, 0, k), matmul(u2, matmul(mT(_cols(gu, k, m)), u1)))
+        gu = subtract(_cols(gu, 0, k), matmul(conj(u2), matmul(mH(_cols(gu, k, m)), cu)))
     if full and n > k and gv is not None:
-        v2 = mT(_rows(vh, k, n))
-        gv = subtract(_cols(gv, 0, k), matmul(v2, matmul(mT(_cols(gv, k, n)), v1)))
+        v2 = mH(_rows(vh, k, n))
+        gv = subtract(_cols(gv, 0, k), matmul(conj(v2), matmul(mH(_cols(gv, k, n)), cv)))
     fm, fp, sinv, nonzero = _svd_constants(s, m, n)
-    inner = [None if gs is None else diag_embed(multiply(gs, nonzero))]
-    if gu is not None:                  # the transpose of Fm o sym(P) + Fp o skew(P)
+    inner = [None if gs is None else _like(diag_embed(multiply(gs, nonzero)), u1)]
+    if gu is not None:                  # the transpose of Fm o herm(P) + Fp o skew(P)
         j = matmul(mT(u1), gu)
-        inner.append(multiply(add(fm, fp), _skew(j)))
+        inner.append(cmul(add(fm, fp), _skew(j)))
+        if _is_complex(j):              # and of the gauge i Im(P_ii) / s_i
+            inner.append(diag_embed(times_i(multiply(imag(diag_part(j)), sinv))))
     if gv is not None:
         kk = matmul(mT(v1), gv)
-        inner.append(multiply(subtract(fm, fp), _skew(kk)))
+        inner.append(cmul(subtract(fm, fp), _skew(kk)))
     inner = sum_terms(inner)
-    terms = [None if inner is None else matmul(matmul(u1, inner), vh1)]
-    if gu is not None and m > k:        # (I - U U^T) gU S^+ V^T
-        terms.append(matmul(scale_columns(subtract(gu, matmul(u1, j)), sinv), vh1))
-    if gv is not None and n > k:        # U S^+ gV^T (I - V V^T)
-        terms.append(matmul(u1, scale_rows(mT(subtract(gv, matmul(v1, kk))), sinv)))
+    # P = U^H E V: its transpose maps M to conj(U) M V^T = conj(U) M conj(Vh).
+    terms = [None if inner is None else matmul(matmul(cu, inner), cvh)]
+    if gu is not None and m > k:        # (I - conj(U) U^T) gU S^+ conj(Vh)
+        terms.append(matmul(scale_columns(subtract(gu, matmul(cu, j)), sinv), cvh))
+    if gv is not None and n > k:        # conj(U) S^+ ((I - conj(V) V^T) gV)^H
+        terms.append(matmul(cu, scale_rows(mH(subtract(gv, matmul(cv, kk))), sinv)))
     ga = sum_terms(terms)
-    return (xp.zeros(ins[0].shape, dt) if ga is None else ga,)
+    return (xp.zeros(ins[0].shape, ins[0].dtype) if ga is None else ga,)
 
 
 svd_p = register(Primitive(
@@ -211,24 +245,26 @@ def _eigh_gaps(w):
 
 
 def _eigh_jvp(primals, tangents):
-    # a V = V diag(w) gives V^T da V = diag(dw) + F o (V^T da V) off the diagonal (Giles 2008)
+    # a V = V diag(w) gives V^H da V = diag(dw) + F o (V^H da V) off the diagonal (Giles
+    # 2008); complex: V^H dV with a zero diagonal (the phases' gauge, as JAX)
     (a,), (ta,) = primals, tangents
     w, v = out = eigh(a)
     if shape(w)[-1] == 0:
         return out, [_zeros_lanes(o, ta) for o in out]
-    p = matmul(matmul(mT(v), expand_lanes(ta, len(shape(a)))), v)
-    return out, [diag_part(p), matmul(v, multiply(_eigh_gaps(w), p))]
+    p = matmul(matmul(mH(v), expand_lanes(ta, len(shape(a)))), v)
+    return out, [real(diag_part(p)), matmul(v, cmul(_eigh_gaps(w), p))]
 
 
 def _eigh_vjp(g, ins, out):
+    # The transpose of the JVP: conj(V) (diag(gw) + F o (V^T gV)) V^T.
     gw, gv = g
     w, v = out
     xp, dt = module_dtype(w)
     if shape(w)[-1] == 0:
-        return (xp.zeros(ins[0].shape, dt),)
-    inner = sum_terms([None if gw is None else diag_embed(gw),
-                       None if gv is None else multiply(_eigh_gaps(w), matmul(mT(v), gv))])
-    return (matmul(matmul(v, inner), mT(v)),)
+        return (xp.zeros(ins[0].shape, ins[0].dtype),)
+    inner = sum_terms([None if gw is None else _like(diag_embed(gw), v),
+                       None if gv is None else cmul(_eigh_gaps(w), matmul(mT(v), gv))])
+    return (matmul(matmul(conj(v), inner), mT(v)),)
 
 
 eigh_p = register(Primitive(
@@ -263,8 +299,9 @@ def _right_solve(y, r):
 
 
 def _qr_jvp(primals, tangents, mode):
-    # a1 = Q R1 with X = Q^T da1 R1^-1: Q^T dQ = tril(X, -1) - tril(X, -1)^T,
-    # dR1 = (X - Q^T dQ) R1, dQ = Q (Q^T dQ) + (I - Q Q^T) da1 R1^-1 (Walter & Lehmann 2018).
+    # a1 = Q R1 with X = Q^H da1 R1^-1: Q^H dQ = tril(X, -1) - tril(X, -1)^H (complex:
+    # + i Im diag(X), so that R1's diagonal stays real), dR1 = (X - Q^H dQ) R1,
+    # dQ = Q (Q^H dQ) + (I - Q Q^H) da1 R1^-1 (Walter & Lehmann 2018).
     (a,), (ta,) = primals, tangents
     q, r = out = qr(a, mode)
     m, n = shape(a)[-2:]
@@ -275,19 +312,19 @@ def _qr_jvp(primals, tangents, mode):
     e = expand_lanes(ta, len(shape(a)))
     e1 = _cols(e, 0, k) if n > k else e
     y = _right_solve(e1, r1)
-    x = matmul(mT(q1), y)
+    x = matmul(mH(q1), y)
     om = _skew_part_lower(x)
     dr = matmul(subtract(x, om), r1)
     dq = matmul(q1, om)
     if m > k:
         dq = add(dq, subtract(y, matmul(q1, x)))
-    if n > k:      # R2 = Q^T a2: dR2 = dQ^T a2 + Q^T da2
+    if n > k:      # R2 = Q^H a2: dR2 = dQ^H a2 + Q^H da2
         a2, e2 = _cols(a, k, n), _cols(e, k, n)
-        dr = _join([dr, add(matmul(mT(dq), a2), matmul(mT(q1), e2))], -1)
+        dr = _join([dr, add(matmul(mH(dq), a2), matmul(mH(q1), e2))], -1)
     if mode == "complete" and m > k:
-        # The complement Q2 moves only as Q1 does (Q2^T dQ2 = 0): dQ2 = -Q1 (dQ1^T Q2).
+        # The complement Q2 moves only as Q1 does (Q2^H dQ2 = 0): dQ2 = -Q1 (dQ1^H Q2).
         q2 = _cols(q, k, m)
-        dq = _join([dq, negative(matmul(q1, mT(matmul(mT(q2), y))))], -1)
+        dq = _join([dq, negative(matmul(q1, mH(matmul(mH(q2), y))))], -1)
         dr = _join([dr, _zeros_lanes(_rows(r, k, m), ta)], -2)
     return out, [dq, dr]
 
@@ -299,25 +336,31 @@ def _qr_vjp(g, ins, out, mode):
     k = min(m, n)
     xp, dt = module_dtype(r)
     if k == 0 or (gq is None and gr is None):
-        return (xp.zeros(ins[0].shape, dt),)
+        return (xp.zeros(ins[0].shape, ins[0].dtype),)
     q1, r1 = _qr_blocks(q, r, m, n, mode)
+    cq = conj(q1)
     if mode == "complete" and m > k:
-        if gq is not None:
+        if gq is not None:              # the transpose of dQ2 = -Q1 (dQ1^H Q2)
             q2 = _cols(q, k, m)
-            gq = subtract(_cols(gq, 0, k), matmul(q2, matmul(mT(_cols(gq, k, m)), q1)))
+            gq = subtract(_cols(gq, 0, k), matmul(conj(q2), matmul(mH(_cols(gq, k, m)), cq)))
         if gr is not None:
             gr = _rows(gr, 0, k)
     gr2 = None
-    if n > k and gr is not None:        # R2 = Q^T a2, and a2 = Q R2
+    if n > k and gr is not None:        # R2 = Q^H a2, and a2 = Q R2
         gr, gr2 = _cols(gr, 0, k), _cols(gr, k, n)
-        gq = sum_terms([gq, matmul(matmul(q1, _cols(r, k, n)), mT(gr2))])
+        gq = sum_terms([gq, conj(matmul(matmul(q1, _cols(r, k, n)), mT(gr2)))])
+    # The transpose of X -> (X - Om(X)) R1 and Q Om(X): N - Om*(N), with
+    # Om*(N) = tril(N - N^H, -1) + i Im diag(N); then X = Q^H da1 R1^-1 transposes to
+    # conj(Q) (.) R1^-T.
     nn = sum_terms([None if gr is None else matmul(gr, mT(r1)),
                     None if gq is None else negative(matmul(mT(q1), gq))])
-    mm = subtract(nn, tril(subtract(nn, mT(nn)), -1))
-    ga = _right_solve(sum_terms([gq, matmul(q1, mm)]), mT(r1))
+    mm = subtract(nn, tril(subtract(nn, mH(nn)), -1))
+    if _is_complex(nn):
+        mm = subtract(mm, diag_embed(times_i(imag(diag_part(nn)))))
+    ga = _right_solve(sum_terms([gq, matmul(cq, mm)]), mT(r1))
     if n > k:
-        ga = _join([ga, matmul(q1, gr2) if gr2 is not None
-                          else xp.zeros(shape(q1)[:-1] + (n - k,), dt)], -1)
+        ga = _join([ga, matmul(cq, gr2) if gr2 is not None
+                          else xp.zeros(shape(q1)[:-1] + (n - k,), ins[0].dtype)], -1)
     return (ga,)
 
 
@@ -340,23 +383,25 @@ def _pinv_impl(xp, a, rtol):
 
 def _pinv_jvp(primals, tangents, rtol):
     # With the rank held fixed (Golub & Pereyra 1973), for X = a^+:
-    # dX = -X da X + X X^T da^T (I - a X) + (I - X a) da^T X^T X
+    # dX = -X da X + X X^H da^H (I - a X) + (I - X a) da^H X^H X
     (a,), (ta,) = primals, tangents
     x = pinv(a, rtol)
     e = expand_lanes(ta, len(shape(a)))
-    et = mT(e)
+    eh = mH(e)
     t1 = negative(matmul(matmul(x, e), x))
-    t2 = matmul(matmul(x, mT(x)), subtract(et, matmul(matmul(et, a), x)))
-    t3 = matmul(subtract(et, matmul(x, matmul(a, et))), matmul(mT(x), x))
+    t2 = matmul(matmul(x, mH(x)), subtract(eh, matmul(matmul(eh, a), x)))
+    t3 = matmul(subtract(eh, matmul(x, matmul(a, eh))), matmul(mH(x), x))
     return x, add(add(t1, t2), t3)
 
 
 def _pinv_vjp(g, ins, x, rtol):
+    # The transpose of each term in the pairing Re sum(g t): -X^T g X^T,
+    # conj((I - a X) g^T X X^H) and conj(X^H X g^T (I - X a)).
     (a,) = ins
     gt = mT(g)
     t1 = negative(matmul(matmul(mT(x), g), mT(x)))
-    t2 = matmul(subtract(gt, matmul(a, matmul(x, gt))), matmul(x, mT(x)))
-    t3 = matmul(matmul(mT(x), x), subtract(gt, matmul(matmul(gt, x), a)))
+    t2 = conj(matmul(subtract(gt, matmul(a, matmul(x, gt))), matmul(x, mH(x))))
+    t3 = conj(matmul(matmul(mH(x), x), subtract(gt, matmul(matmul(gt, x), a))))
     return (add(add(t1, t2), t3),)
 
 

@@ -30,6 +30,7 @@ from . import base
 from .base import ctype, contiguous, sum_to, expand_lanes
 
 SOURCE = "elementwise.cu"
+COMPLEX_SOURCE = "complex.cu"     # the same kernels on gpuad::Complex<T> (complex64/128)
 
 # One row per op, which generates its forward primitive (below), its kernel instantiations
 # (_declare) and its gpuad.numpy function(s) (gpuad/numpy/_elementwise.py):
@@ -62,6 +63,25 @@ UNARY = {
     "softplus": ("Softplus", lambda x: np.logaddexp(0.0, x)),
     "relu": ("Relu", lambda x: np.maximum(x, 0)),
     "erf": ("Erf", None),    # NumPy has no erf; tests use math.erf
+    "arcsinh": ("Arcsinh", np.arcsinh, ("asinh",)),
+    "arccosh": ("Arccosh", np.arccosh, ("acosh",)),
+    "cbrt": ("Cbrt", np.cbrt),
+    "sinc": ("Sinc", np.sinc),
+    "i0": ("I0", np.i0),
+    # scipy.special's (gpuad.scipy.special; references there: tests use scipy.special)
+    "i1": ("I1", None),
+    "i0e": ("I0e", None),
+    "i1e": ("I1e", None),
+    "gammaln": ("Gammaln", None),
+    "gamma": ("Gamma", None),
+    "digamma": ("Digamma", None),
+    "erfc": ("Erfc", None),
+    "erfinv": ("Erfinv", None),
+    "erfcinv": ("Erfcinv", None),
+    "ndtr": ("Ndtr", None),
+    "ndtri": ("Ndtri", None),
+    "log_ndtr": ("LogNdtr", None),
+    "logit": ("Logit", None),
 }
 
 # name -> (kernel op in kernels/ops/binary.cuh, float64 NumPy reference, gpuad.numpy aliases)
@@ -74,7 +94,25 @@ BINARY = {
     "maximum": ("Maximum", np.maximum, ("fmax",)),
     "minimum": ("Minimum", np.minimum, ("fmin",)),
     "arctan2": ("Arctan2", np.arctan2),
+    "hypot": ("Hypot", np.hypot),
+    # scipy.special's (gpuad.scipy.special)
+    "polygamma": ("Polygamma", None),
+    "xlogy": ("Xlogy", None),
+    "xlog1py": ("Xlog1py", None),
 }
+
+# Rows whose function is gpuad.scipy.special's, not gpuad.numpy's (NumPy has no such name).
+SCIPY_SPECIAL = frozenset({"i1", "i0e", "i1e", "gammaln", "gamma", "digamma", "erfc", "erfinv",
+                           "erfcinv", "ndtr", "ndtri", "log_ndtr", "logit", "polygamma",
+                           "xlogy", "xlog1py"})
+# The ops holomorphic on the complex plane (off their branch cuts), whose kernels also run
+# on complex64/complex128 (kernels/complex.cu): there df is the complex derivative f'(z),
+# and a VJP multiplies by it without conjugation (JAX's convention, see README). The others
+# (real-only in NumPy too, or not holomorphic: abs, sign) refuse complex input here;
+# gpuad.numpy computes abs and sign of complex values with other primitives.
+COMPLEX = {"negative", "exp", "exp2", "log", "log2", "log10", "log1p", "expm1", "sqrt", "sin",
+           "cos", "tan", "tanh", "sinh", "cosh", "arctan", "arcsin", "arccos", "arctanh",
+           "reciprocal", "square", "add", "subtract", "multiply", "divide", "power"}
 
 # Instantiations are built on first use in small groups, one op and dtype each: its forward
 # and first-order VJP (all a gradient needs), its other first-order kernels (forward mode,
@@ -88,8 +126,14 @@ def _op(name):
 
 
 def _declare():
-    for T in ("float", "double"):
+    for T in ("float", "double", "gpuad::Complex<float>", "gpuad::Complex<double>"):
+        cplx = T.startswith("gpuad::")
+        src = COMPLEX_SOURCE if cplx else SOURCE
+        tag = {"gpuad::Complex<float>": "complex64", "gpuad::Complex<double>": "complex128"
+               }.get(T, T)
         for name in (*UNARY, *BINARY):
+            if cplx and name not in COMPLEX:
+                continue
             op = _op(name)
             if name in UNARY:
                 grad = [f"unary_fwd<{op}, {T}>", f"unary_vjp<{op}, {T}, 1>"]
@@ -102,12 +146,24 @@ def _declare():
                        f"binary_deriv<{op}, {T}, 1, 0>", f"binary_deriv<{op}, {T}, 0, 1>"]
                 higher = [f"binary_deriv<{op}, {T}, {a}, {k - a}>" for k in range(2, HIGHER + 1)
                           for a in range(k + 1)]
-            runtime.declare(SOURCE, grad, group=f"{T}-{name}", bundle=f"{T}-first")
-            runtime.declare(SOURCE, fwd, group=f"{T}-{name}-jvp", bundle=f"{T}-first")
-            runtime.declare(SOURCE, higher, group=f"{T}-{name}-higher", bundle=f"{T}-higher")
+            runtime.declare(src, grad, group=f"{tag}-{name}", bundle=f"{tag}-first")
+            runtime.declare(src, fwd, group=f"{tag}-{name}-jvp", bundle=f"{tag}-first")
+            runtime.declare(src, higher, group=f"{tag}-{name}-higher", bundle=f"{tag}-higher")
 
 
 _declare()
+
+
+@functools.cache
+def kernel_of(name, dt):
+    """(kernel source, C++ scalar type) of op ``name``'s kernels for arrays of dtype ``dt``."""
+    dt = np.dtype(dt)
+    if dt.kind == "c":
+        if name not in COMPLEX:
+            raise TypeError(f"{name} is not defined for complex input (dtype {dt}): it is not "
+                            "holomorphic or NumPy defines it for real numbers only")
+        return COMPLEX_SOURCE, ctype(dt)
+    return SOURCE, ctype(dt)
 
 
 def _io(*arrays):
@@ -127,6 +183,16 @@ def _operand(a, out_shape, xp):
     if tuple(a.shape) != tuple(out_shape):
         a = xp.broadcast_to(a, out_shape)   # general broadcasting: materialised (a copy)
     return contiguous(a, xp), 1
+
+
+def _weak(x, y, xp, *more):
+    """x, y with a Python number among them in the dtype of the arrays (rules multiply by
+    constants such as 0.5, also complex arrays and float32 ones)."""
+    if isinstance(x, (int, float, complex)) or isinstance(y, (int, float, complex)):
+        dt = next(a.dtype for a in (x, y, *more) if hasattr(a, "dtype"))
+        x, y = (xp.asarray(a, dtype=dt) if isinstance(a, (int, float, complex)) else a
+                for a in (x, y))
+    return x, y
 
 
 def _lanes_operand(t, primal_shape, out_shape, stride, xp):
@@ -182,7 +248,8 @@ class _Fast:
 
 def _unary_fwd_impl(name):
     op = _op(name)
-    exprs = {dt: f"unary_fwd<{op}, {ctype(dt)}>" for dt in base.FLOATS}
+    exprs = {dt: (kernel_of(name, dt)[0], f"unary_fwd<{op}, {ctype(dt)}>")
+             for dt in base.FLOATS + (base.COMPLEX if name in COMPLEX else ())}
     label = f"{name}_fwd"
     fast = _Fast(f"unary_fwd<{op}, {{T}}>", label)
 
@@ -197,8 +264,8 @@ def _unary_fwd_impl(name):
         xp = dev.xp
         x = contiguous(x, xp)
         out = xp.empty(x.shape, x.dtype)
-        dev.launch(SOURCE, exprs.get(x.dtype) or ctype(x.dtype), label, x.size,
-                 (x, out, x.size), (x,), (out,))
+        dev.launch(*(exprs.get(x.dtype) or kernel_of(name, x.dtype)), label, x.size,
+                   (x, out, x.size), (x,), (out,))
         fast.learn(dev, x.dtype)
         return out
     return impl
@@ -238,8 +305,9 @@ def _single(v, xp):
 
 @functools.cache
 def _deriv_names(op, dt, order, kind):
-    """(kernel expression, profile label) of a unary derivative launch."""
-    return (f"unary_{kind}<{_op(op)}, {ctype(dt)}, {order}>",
+    """(kernel source, expression, profile label) of a unary derivative launch."""
+    src, T = kernel_of(op, dt)
+    return (src, f"unary_{kind}<{_op(op)}, {T}, {order}>",
             f"{op}_{kind}" + (f"{order}" if order > 1 else ""))
 
 
@@ -248,20 +316,20 @@ def _unary_deriv_impl(x, v, op, order, kind, acc=None):
     xp = dev.xp
     x, v = contiguous(x, xp), xp.asarray(v)
     n = x.size
-    expr, label = _deriv_names(op, x.dtype, order, kind)
+    src, expr, label = _deriv_names(op, x.dtype, order, kind)
     if kind == "vjp":
         one = _single(v, xp) if v.shape == x.shape else None
         out = acc if acc is not None else xp.empty(v.shape, dtype=v.dtype)
         v = one if one is not None else contiguous(v, xp)
         lanes = out.size // n if n else 0
-        dev.launch(SOURCE, expr, label, n,
+        dev.launch(src, expr, label, n,
                (x, v, out, n, lanes, _I32[acc is not None], _I32[one is None]),
                _io(x, v, acc), (out,))
         return out
     v = contiguous(v, xp)
     lanes = v.size // n if n else 0
     out = xp.empty(v.shape, dtype=v.dtype)
-    dev.launch(SOURCE, expr, label, n, (x, v, out, n, lanes), _io(x, v), (out,))
+    dev.launch(src, expr, label, n, (x, v, out, n, lanes), _io(x, v), (out,))
     return out
 
 
@@ -321,7 +389,8 @@ def _unary_dual_impl(x, g, tx, tg, op, order, acc=None):
         gx = xp.empty(x.shape, dtype=x.dtype)
         tgx = xp.empty((L,) + x.shape, dtype=x.dtype)
         made_fresh(gx, tgx)
-    dev.launch(SOURCE, f"unary_vjp_dual<{_op(op)}, {ctype(x.dtype)}, {order}>",
+    src, T = kernel_of(op, x.dtype)
+    dev.launch(src, f"unary_vjp_dual<{_op(op)}, {T}, {order}>",
                f"{op}_vjp_dual", n, (x, g, tx, tg, gx, tgx, np.int64(n), np.int64(L),
                                      _I32[acc is not None]),
                _io(x, g, tx, tg, *(acc or ())), _io(gx, tgx))
@@ -351,7 +420,8 @@ def _out_shape(*arrays):
 
 def _binary_fwd_impl(name):
     op = _op(name)
-    exprs = {dt: f"binary_fwd<{op}, {ctype(dt)}>" for dt in base.FLOATS}
+    exprs = {dt: (kernel_of(name, dt)[0], f"binary_fwd<{op}, {ctype(dt)}>")
+             for dt in base.FLOATS + (base.COMPLEX if name in COMPLEX else ())}
     label = f"{name}_fwd"
     fast = _Fast(f"binary_fwd<{op}, {{T}}>", label)
 
@@ -364,6 +434,7 @@ def _binary_fwd_impl(name):
                     record(label, out.size, (x, y), (out,))
                 return out
         xp = dev.xp
+        x, y = _weak(x, y, xp)
         out_shape = _out_shape(x, y)
         x, sx = _operand(x, out_shape, xp)
         y, sy = _operand(y, out_shape, xp)
@@ -372,7 +443,7 @@ def _binary_fwd_impl(name):
                             "gpuad.numpy promotes before calling the primitive")
         out = xp.empty(out_shape, dtype=x.dtype)
         n = out.size
-        dev.launch(SOURCE, exprs.get(x.dtype) or ctype(x.dtype), label, n,
+        dev.launch(*(exprs.get(x.dtype) or kernel_of(name, x.dtype)), label, n,
                    (x, y, out, n, _I32[sx], _I32[sy]), _io(x, y), (out,))
         fast.learn(dev, x.dtype)
         return out
@@ -419,6 +490,7 @@ def binary_vjp(x, y, g, op, need, acc=(None, None)):
 def _binary_jvp_impl(x, y, tx, ty, op):
     dev = launcher(x, y, tx, ty)
     xp = dev.xp
+    x, y = _weak(x, y, xp, tx, ty)
     out_shape = _out_shape(x, y)
     xs, ys = tuple(shape(x)), tuple(shape(y))
     x, sx = _operand(x, out_shape, xp)
@@ -428,7 +500,8 @@ def _binary_jvp_impl(x, y, tx, ty, op):
     L = (tx if tx is not None else ty).shape[0]
     out = xp.empty((L,) + out_shape, dtype=x.dtype)
     n = math.prod(out_shape)
-    dev.launch(SOURCE, f"binary_jvp<{_op(op)}, {ctype(x.dtype)}>", f"{op}_jvp", n,
+    src, T = kernel_of(op, x.dtype)
+    dev.launch(src, f"binary_jvp<{_op(op)}, {T}>", f"{op}_jvp", n,
            (x, y, tx, ty, out, np.int64(n), np.int64(L), np.int32(sx), np.int32(sy)),
            _io(x, y, tx, ty), (out,))
     return out
@@ -448,12 +521,14 @@ binary_jvp_p = register(Primitive(
 
 @functools.cache
 def _vjp_names(op, dt):
-    return f"binary_vjp<{_op(op)}, {ctype(dt)}>", f"{op}_vjp"
+    src, T = kernel_of(op, dt)
+    return src, f"binary_vjp<{_op(op)}, {T}>", f"{op}_vjp"
 
 
 def _binary_vjp_impl(x, y, g, op, need, acc=None):
     dev = launcher(x, y, g)
     xp = dev.xp
+    x, y = _weak(x, y, xp, g)
     out_shape = tuple(g.shape)
     x, sx = _operand(x, out_shape, xp)
     y, sy = _operand(y, out_shape, xp)
@@ -464,8 +539,8 @@ def _binary_vjp_impl(x, y, g, op, need, acc=None):
     gx = (acc[0] if acc[0] is not None else xp.empty(out_shape, dtype=g.dtype)) if need[0] else None
     gy = (acc[1] if acc[1] is not None else xp.empty(out_shape, dtype=g.dtype)) if need[1] else None
     n = math.prod(out_shape)
-    expr, label = _vjp_names(op, g.dtype)
-    dev.launch(SOURCE, expr, label, n,
+    src, expr, label = _vjp_names(op, g.dtype)
+    dev.launch(src, expr, label, n,
            (x, y, g, gx, gy, n, _I32[sx], _I32[sy], _I32[one is None],
             _I32[acc[0] is not None], _I32[acc[1] is not None]),
            _io(x, y, g, *(a for a in acc if a is not None)), _io(gx, gy))
@@ -493,6 +568,7 @@ binary_vjp_p = register(Primitive(
 def _binary_dual_impl(x, y, g, tx, ty, tg, op, need, acc=None):
     dev = launcher(x, y, g, tx, ty, tg)
     xp = dev.xp
+    x, y = _weak(x, y, xp, g)
     out_shape = tuple(shape(g))
     xs, ys = tuple(shape(x)), tuple(shape(y))
     x, sx = _operand(x, out_shape, xp)
@@ -509,7 +585,8 @@ def _binary_dual_impl(x, y, g, tx, ty, tg, op, need, acc=None):
     gy, tgy = ay if ay is not None else (buf(out_shape, need[1]), buf((L,) + out_shape, need[1]))
     made_fresh(*(a for a, o in ((gx, ax), (tgx, ax), (gy, ay), (tgy, ay)) if o is None))
     n = g.size
-    dev.launch(SOURCE, f"binary_vjp_dual<{_op(op)}, {ctype(g.dtype)}>", f"{op}_vjp_dual", n,
+    src, T = kernel_of(op, g.dtype)
+    dev.launch(src, f"binary_vjp_dual<{_op(op)}, {T}>", f"{op}_vjp_dual", n,
                (x, y, g, tx, ty, tg, gx, gy, tgx, tgy, np.int64(n), np.int64(L),
                 np.int32(sx), np.int32(sy), _I32[ax is not None], _I32[ay is not None]),
                _io(x, y, g, tx, ty, tg, *(ax or ()), *(ay or ())), _io(gx, gy, tgx, tgy))
@@ -543,6 +620,7 @@ binary_vjp_dual_p = register(Primitive(
 def _binary_deriv_impl(x, y, v, op, ax, ay):
     dev = launcher(x, y, v)
     xp = dev.xp
+    x, y = _weak(x, y, xp, v)
     out_shape = _out_shape(x, y)
     x, sx = _operand(x, out_shape, xp)
     y, sy = _operand(y, out_shape, xp)
@@ -554,7 +632,8 @@ def _binary_deriv_impl(x, y, v, op, ax, ay):
     n = math.prod(out_shape)
     lanes = v.size // n if n else 0
     out = xp.empty(v.shape, dtype=v.dtype)
-    dev.launch(SOURCE, f"binary_deriv<{_op(op)}, {ctype(v.dtype)}, {ax}, {ay}>",
+    src, T = kernel_of(op, v.dtype)
+    dev.launch(src, f"binary_deriv<{_op(op)}, {T}, {ax}, {ay}>",
            f"{op}_d{ax}{ay}", n,
            (x, y, v, out, np.int64(n), np.int64(lanes), np.int32(sx), np.int32(sy)),
            _io(x, y, v), (out,))

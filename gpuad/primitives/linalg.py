@@ -15,7 +15,9 @@ import string
 import numpy as np
 
 from ..core import Primitive, bind, register, shape, dtype, full_lower
-from .base import xp_of, record_library, reduce_sum, reshape, transpose, sum_to, expand_lanes
+from .base import (xp_of, record_library, reduce_sum, reshape, transpose, sum_to, expand_lanes,
+                   astype)
+from .complex import conj, real, imag, times_i
 from .elementwise import PRIMS, add, multiply, negative
 from .select import select
 
@@ -24,6 +26,11 @@ def mT(x):
     """Swap the last two axes."""
     nd = len(shape(x))
     return transpose(x, tuple(range(nd - 2)) + (nd - 1, nd - 2))
+
+
+def mH(x):
+    """The conjugate transpose of the last two axes (mT for real x)."""
+    return conj(mT(x))
 
 
 def _library(name, fn):
@@ -97,15 +104,24 @@ def diag_embed(v):
     return multiply(reshape(v, s + (1,)), xp.eye(s[-1], dtype=dt))
 
 
+def cmul(x, y):
+    """x * y where one factor may be real and the other complex (the real one is cast)."""
+    dx, dy = np.dtype(dtype(full_lower(x))), np.dtype(dtype(full_lower(y)))
+    if dx != dy:
+        dt = np.result_type(dx, dy)
+        x, y = astype(x, dt), astype(y, dt)
+    return multiply(x, y)
+
+
 def scale_columns(x, v):
-    """x[..., i, j] * v[..., j] (x @ diag(v))."""
+    """x[..., i, j] * v[..., j] (x @ diag(v)); v may be real for a complex x."""
     s = tuple(shape(v))
-    return multiply(x, reshape(v, s[:-1] + (1, s[-1])))
+    return cmul(x, reshape(v, s[:-1] + (1, s[-1])))
 
 
 def scale_rows(x, v):
-    """v[..., i] * x[..., i, j] (diag(v) @ x)."""
-    return multiply(x, reshape(v, tuple(shape(v)) + (1,)))
+    """v[..., i] * x[..., i, j] (diag(v) @ x); v may be real for a complex x."""
+    return cmul(x, reshape(v, tuple(shape(v)) + (1,)))
 
 
 def safe_reciprocal(x, keep):
@@ -480,13 +496,14 @@ def _parity(perm):
 def _cofactor_impl(a, *es):
     """The gradient in y of d^m det(a)[e_1, ..., e_{m-1}, y], m = len(es) + 1.
 
-    With a = U diag(s) V^T and x_l = U^T e_l V, det(a + .) = det(U) det(V) det(diag(s) + .),
+    With a = U diag(s) V^H and x_l = U^H e_l V, det(a + .) = det(U) det(V^H) det(diag(s) + .),
     and at a diagonal matrix (expanding det(diag(s) + y) over principal minors)
       d^m det(diag(s))[x_1, ..., x_m]
         = sum over distinct (i_1..i_m) of w(i) sum over permutations p of
           sign(p) prod_l x_l[i_l, i_p(l)],   w(i) = prod of s_k over k not in {i}.
-    Its gradient in x_m, rotated back by U and V, is the result: sums of products of
-    singular values, finite at every matrix.
+    Its gradient in x_m, rotated back (conj(U) G V^T, times the phase det(U) det(V^H) of a
+    complex a), is the result: sums of products of singular values, finite at every
+    matrix.
     """
     xp = xp_of(a, *es)
     m = len(es) + 1
@@ -495,9 +512,9 @@ def _cofactor_impl(a, *es):
     if n == 0 or m > n or math.prod(batch) == 0:
         return xp.zeros(batch + (n, n), dtype=a.dtype)
     u, s, vh = xp.linalg.svd(a)
-    sign = xp.linalg.det(u) * xp.linalg.det(vh)              # +-1
-    w = _leave_out_products(s, m, xp)
-    ut, v = xp.swapaxes(u, -1, -2), xp.swapaxes(vh, -1, -2)
+    sign = xp.linalg.det(u) * xp.linalg.det(vh)              # +-1 (a phase if complex)
+    w = _leave_out_products(s, m, xp).astype(a.dtype)
+    ut, v = xp.swapaxes(u.conj(), -1, -2), xp.swapaxes(vh.conj(), -1, -2)
     xs = [ut @ e @ v for e in es]
     idx = string.ascii_letters[:m]
     out = 0
@@ -511,7 +528,7 @@ def _cofactor_impl(a, *es):
         else:
             term = xp.einsum(",".join(subs) + "->..." + last + partner, *ops)
         out = out + _parity(perm) * term
-    out = u @ out @ vh * sign[..., None, None]
+    out = u.conj() @ out @ vh.conj() * sign[..., None, None]
     return xp.broadcast_to(out, batch + (n, n))
 
 
@@ -582,28 +599,40 @@ def _slogdet_impl(xp, a):
 
 
 def _dlogdet(a, ta):
-    """d log|det a| along the lanes of ta: trace(a^-1 da) = sum(a^-T * da)."""
+    """d log det a along the lanes of ta: trace(a^-1 da) = sum(a^-T * da)."""
     nd = len(shape(ta))
     return reduce_sum(multiply(mT(inv(a, "slogdet")), ta), (nd - 2, nd - 1))
 
 
 def _slogdet_jvp(primals, tangents):
+    # log det a = log|det a| + i arg: d log|det a| = Re t, d sign = sign i Im t with
+    # t = trace(a^-1 da); for real a the sign is piecewise constant (t is real).
     (a,), (ta,) = primals, tangents
-    return slogdet(a), [None, _dlogdet(a, ta)]
+    sign, logabs = out = slogdet(a)
+    t = _dlogdet(a, ta)
+    if np.dtype(dtype(full_lower(a))).kind != "c":
+        return out, [None, t]
+    return out, [multiply(sign, times_i(imag(t))), real(t)]
 
 
 def _slogdet_vjp(g, ins, out):
+    # The transpose of the JVP: g_log + i Im(g_sign sign) times a^-T.
     (a,) = ins
-    glog = g[1]
-    if glog is None:
-        return (None,)   # the sign is piecewise constant
-    return (multiply(_kept_batch(glog, a), mT(inv(a, "slogdet"))),)
+    gsign, glog = g
+    c = None if glog is None else astype(glog, dtype(full_lower(a)))
+    if gsign is not None and np.dtype(dtype(full_lower(a))).kind == "c":
+        iq = times_i(imag(multiply(gsign, out[0])))
+        c = iq if c is None else add(c, iq)
+    if c is None:
+        return (None,)   # the sign of a real a is piecewise constant
+    return (multiply(_kept_batch(c, a), mT(inv(a, "slogdet"))),)
 
 
 slogdet_p = register(Primitive(
     "slogdet", _library("linalg.slogdet", _slogdet_impl), jvp=_slogdet_jvp,
-    vjp=_slogdet_vjp, multiple_results=True,
-    doc="[sign, log|det a|] of a (..., n, n) (LU); only the second is differentiable"))
+    vjp=_slogdet_vjp, saves="both", multiple_results=True,
+    doc="[sign, log|det a|] of a (..., n, n) (LU); the sign is differentiable for complex a "
+        "only (a phase; for real a it is piecewise constant)"))
 
 
 def slogdet(a):
@@ -628,26 +657,29 @@ def _cholesky(xp, a):
 
 
 def _cholesky_jvp(primals, tangents):
-    # a = L L^T gives L^-1 da L^-T = L^-1 dL + (L^-1 dL)^T with L^-1 dL lower triangular,
-    # so dL = L phi(L^-1 da L^-T). The public functions pass symmetric a and da.
+    # a = L L^H gives L^-1 da L^-H = L^-1 dL + (L^-1 dL)^H with L^-1 dL lower triangular
+    # (and a real diagonal), so dL = L phi(L^-1 da L^-H). The public functions pass
+    # Hermitian (real: symmetric) a and da.
     (a,), (ta,) = primals, tangents
     L = cholesky(a)
     x = solve(L, expand_lanes(ta, len(shape(L))))
-    return L, matmul(L, _phi(mT(solve(L, mT(x)))))
+    return L, matmul(L, _phi(mH(solve(L, mH(x)))))
 
 
 def _cholesky_vjp(g, ins, L):
-    # The transpose of the JVP (Murray 2016): L^-T phi(L^T g) L^-1. The triangular solves
-    # go through the general solver: NumPy has no triangular one.
+    # The transpose of the JVP in the pairing Re sum(g t) (Murray 2016 for real a):
+    # L^-T phi(L^T g) conj(L)^-1. The triangular solves go through the general solver:
+    # NumPy has no triangular one.
     LT = mT(L)
     y = solve(LT, _phi(matmul(LT, g)))
-    return (mT(solve(LT, mT(y))),)
+    return (mT(solve(mH(L), mT(y))),)
 
 
 cholesky_p = register(Primitive(
     "cholesky", _library("linalg.cholesky", _cholesky),
     jvp=_cholesky_jvp, vjp=_cholesky_vjp, saves="out",
-    doc="lower Cholesky factor of a symmetric positive definite (..., n, n)"))
+    doc="lower Cholesky factor of a Hermitian (real: symmetric) positive definite "
+        "(..., n, n)"))
 
 
 def cholesky(a):

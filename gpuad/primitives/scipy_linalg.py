@@ -336,10 +336,10 @@ def _sqrtm_impl(xp, a):
         return xp.array(a, copy=True)
     fn = scipy_linalg(xp, "sqrtm", "sqrtm")
     x = per_matrix(lambda a2: xp.asarray(fn(a2)), [a], [2])
-    if x.dtype.kind == "c":
+    if x.dtype.kind == "c" and a.dtype.kind != "c":
         if bool(xp.any(x.imag != 0)):
             raise ValueError("sqrtm: a has a negative real eigenvalue, so its principal "
-                             "square root is complex; gpuad differentiates real arrays")
+                             "square root is complex; pass a complex a for it")
         x = x.real
     return x.astype(a.dtype, copy=False)
 

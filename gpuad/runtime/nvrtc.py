@@ -364,6 +364,9 @@ def main(argv=None) -> int:
     parser.add_argument("--jobs", type=int, default=None, help="parallel compiles")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="omit the per-kernel register/spill lines")
+    parser.add_argument("--bundle", action="append", default=None,
+                        help="only this declared bundle, e.g. 'elementwise.cu[double-first]' "
+                             "(repeatable; default: every bundle and every undeclared .cu file)")
     parser.add_argument("--out", type=pathlib.Path, default=None,
                         help="also write each bundle's cubin or PTX and their lowered names "
                              "(manifest.json) into OUT, for a wheel build (GPUAD_WHEEL_CUDA_DIR)")
@@ -389,6 +392,13 @@ def main(argv=None) -> int:
     root = kernel_dir()
     specs = bundles()
     extra = undeclared_sources(specs, root)
+    if args.bundle:
+        unknown = sorted(set(args.bundle) - {label_of(s) for s in specs})
+        if unknown:
+            print(f"NVRTC gate: no declared bundle {', '.join(unknown)} (the bundles: "
+                  f"{', '.join(label_of(s) for s in specs)})", file=sys.stderr)
+            return 2
+        specs, extra = [s for s in specs if label_of(s) in args.bundle], []
     print(f"{len(specs)} declared bundles, {len(extra)} undeclared .cu files "
           f"under {root}; targets: {', '.join(archs)}")
     start = time.perf_counter()

@@ -6,7 +6,7 @@ module beside this file and one name in ``_SUBPACKAGES``.
 """
 import importlib as _importlib
 
-_SUBPACKAGES = ("integrate", "linalg", "signal")
+_SUBPACKAGES = ("integrate", "linalg", "signal", "special")
 __all__ = list(_SUBPACKAGES)
 
 

@@ -6,8 +6,9 @@ sqrtm). Matrices are the last two axes; leading axes are batches (SciPy >= 1.15 
 these functions the same way). Every array argument is differentiable, to any order: the
 derivative rules are written with the same primitives again.
 
-Dtypes: float32 and float64, results in the inputs' dtype (integers promote to float64;
-complex arrays raise TypeError). ``overwrite_a`` / ``overwrite_b`` are accepted and ignored (gpuad never writes into its
+Dtypes: float32, float64, complex64 and complex128, results in the inputs' dtype (integers
+promote to float64); complex arrays follow gpuad's convention (README, "Complex numbers").
+``overwrite_a`` / ``overwrite_b`` are accepted and ignored (gpuad never writes into its
 inputs); ``check_finite`` reads the values (a host read on a GPU) and raises ValueError on
 inf or NaN, as SciPy does.
 """
@@ -15,8 +16,10 @@ import numpy as _np
 
 from ..core import full_lower as _lower
 from ..primitives import base as _base, linalg as _LA, scipy_linalg as _SL
+from ..primitives import complex as _CX
 from ..numpy import _elementwise as _E, _shape as _S
 from ..numpy._core import prepare as _prepare, shape as _shape
+from ..numpy.linalg import _from_triangle
 
 __all__ = ["solve_triangular", "cho_factor", "cho_solve", "lu_factor", "lu_solve", "sqrtm",
            "solve_sylvester", "expm", "block_diag"]
@@ -65,10 +68,25 @@ def _vector_back(x, vector):
 
 
 def _trans(trans, what):
-    codes = {0: 0, "N": 0, 1: 1, "T": 1, 2: 1, "C": 1}
+    codes = {0: 0, "N": 0, 1: 1, "T": 1, 2: 2, "C": 2}
     if trans not in codes:
         raise ValueError(f"{what}: trans must be 0, 1, 2, 'N', 'T' or 'C', not {trans!r}")
     return codes[trans]
+
+
+def _conj_trans(solve, a, b, trans):
+    """``solve(a, b, trans)`` with trans 2 (the conjugate transpose) written as the
+    transpose: ``a^H x = b`` is ``a^T conj(x) = conj(b)`` (for real arrays trans 2 is 1)."""
+    if trans != 2:
+        return solve(a, b, trans)
+    if _np.dtype(_base.dtype(a)).kind != "c" and _np.dtype(_base.dtype(b)).kind != "c":
+        return solve(a, b, 1)
+    return _CX.conj(solve(a, _CX.conj(b), 1))
+
+
+def _tsolve(c, b, lower, trans, what):
+    return _conj_trans(lambda a, r, t: _SL.triangular_solve(a, r, lower, t, False, what), c, b,
+                       trans)
 
 
 def solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False, overwrite_b=False,
@@ -76,7 +94,8 @@ def solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False, overwrite_
     """Solve ``op(T) x = b`` for triangular ``T``, like ``scipy.linalg.solve_triangular``:
     ``T`` is the lower (``lower=True``) or upper triangle of ``a`` (..., n, n), with ones on
     the diagonal if ``unit_diagonal`` (the diagonal is then not read); ``op`` is the
-    identity (``trans`` 0 / 'N') or the transpose (1 / 'T', and 2 / 'C' for real arrays).
+    identity (``trans`` 0 / 'N'), the transpose (1 / 'T') or the conjugate transpose
+    (2 / 'C'; the transpose for real arrays).
     ``b`` is (n,) or (..., n, k); batches broadcast. SciPy's trtrs on the CPU, cupyx's trsm
     (batched) on a GPU.
 
@@ -93,15 +112,17 @@ def solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False, overwrite_
         array([1., 1.])
     """
     a, b, vector = _system(a, b, check_finite, "solve_triangular")
-    x = _SL.triangular_solve(a, b, lower, _trans(trans, "solve_triangular"), unit_diagonal)
+    x = _conj_trans(lambda a_, b_, t: _SL.triangular_solve(a_, b_, lower, t, unit_diagonal),
+                    a, b, _trans(trans, "solve_triangular"))
     return _vector_back(x, vector)
 
 
 def cho_factor(a, lower=False, overwrite_a=False, check_finite=True):
     """Cholesky factorization for ``cho_solve``, like ``scipy.linalg.cho_factor``: returns
     ``(c, lower)`` where the ``lower`` (else upper) triangle of ``c`` holds the factor of
-    the symmetric positive definite matrix read from that triangle of ``a`` (..., n, n)
-    (``a = L L^T`` or ``U^T U``), and the other triangle holds ``a``'s own entries, as
+    the symmetric (complex: Hermitian) positive definite matrix read from that triangle of
+    ``a`` (..., n, n) (``a = L L^T`` or ``U^T U``; complex ``L L^H``, ``U^H U``, the
+    diagonal's real part), and the other triangle holds ``a``'s own entries, as
     LAPACK's potrf leaves them (SciPy: "random data").
 
     Derivatives: the factor's as ``gpuad.numpy.linalg.cholesky`` (Murray 2016), for the
@@ -119,10 +140,7 @@ def cho_factor(a, lower=False, overwrite_a=False, check_finite=True):
     (a,), _ = _prepare(a)
     _square(a, "cho_factor")
     _finite(check_finite, a)
-    if lower:
-        sym = _E.add(_LA.tril(a), _LA.mT(_LA.tril(a, -1)))
-    else:
-        sym = _E.add(_LA.triu(a), _LA.mT(_LA.triu(a, 1)))
+    sym = _from_triangle(a, "L" if lower else "U", "cho_factor")
     try:
         factor = _LA.cholesky(sym)
     except _np.linalg.LinAlgError:
@@ -131,7 +149,7 @@ def cho_factor(a, lower=False, overwrite_a=False, check_finite=True):
             + " triangle of a is not positive definite, so it has no Cholesky factor") from None
     if lower:
         return _E.add(factor, _LA.triu(a, 1)), lower
-    return _E.add(_LA.mT(factor), _LA.tril(a, -1)), lower
+    return _E.add(_LA.mH(factor), _LA.tril(a, -1)), lower
 
 
 def cho_solve(c_and_lower, b, overwrite_b=False, check_finite=True):
@@ -150,12 +168,12 @@ def cho_solve(c_and_lower, b, overwrite_b=False, check_finite=True):
     """
     c, lower = c_and_lower
     c, b, vector = _system(c, b, check_finite, "cho_solve")
-    if lower:     # a = L L^T
-        y = _SL.triangular_solve(c, b, True, 0, False, "cho_solve")
-        x = _SL.triangular_solve(c, y, True, 1, False, "cho_solve")
-    else:         # a = U^T U
-        y = _SL.triangular_solve(c, b, False, 1, False, "cho_solve")
-        x = _SL.triangular_solve(c, y, False, 0, False, "cho_solve")
+    if lower:     # a = L L^H
+        y = _tsolve(c, b, True, 0, "cho_solve")
+        x = _tsolve(c, y, True, 2, "cho_solve")
+    else:         # a = U^H U
+        y = _tsolve(c, b, False, 2, "cho_solve")
+        x = _tsolve(c, y, False, 0, "cho_solve")
     return _vector_back(x, vector)
 
 
@@ -186,7 +204,7 @@ def lu_factor(a, overwrite_a=False, check_finite=True):
 
 
 def lu_solve(lu_and_piv, b, trans=0, overwrite_b=False, check_finite=True):
-    """Solve ``a x = b`` (``trans`` 0), ``a^T x = b`` (1, and 2 for real arrays) from
+    """Solve ``a x = b`` (``trans`` 0), ``a^T x = b`` (1) or ``a^H x = b`` (2) from
     ``lu_factor``'s ``(lu, piv)``, like ``scipy.linalg.lu_solve``; ``b`` (n,) or
     (..., n, k).
 
@@ -204,7 +222,8 @@ def lu_solve(lu_and_piv, b, trans=0, overwrite_b=False, check_finite=True):
     lu, piv = lu_and_piv
     lu, b, vector = _system(lu, b, check_finite, "lu_solve")
     piv = _base.xp_of(_lower(lu)).asarray(_lower(piv))
-    x = _SL.lu_solve(lu, piv, b, _trans(trans, "lu_solve"))
+    x = _conj_trans(lambda lu_, b_, t: _SL.lu_solve(lu_, piv, b_, t), lu, b,
+                    _trans(trans, "lu_solve"))
     return _vector_back(x, vector)
 
 
@@ -265,7 +284,8 @@ def sqrtm(A):
 
     Derivative: ``dX`` solves the Sylvester equation ``X dX + dX X = dA``; cotangent from
     ``X^T Z + Z X^T = G`` (Higham 2008, "Functions of Matrices", 6.1). Errors: ValueError
-    when ``A`` has a negative real eigenvalue (the root is complex); at a singular ``A``
+    when a real ``A`` has a negative real eigenvalue (the root is complex: pass a complex
+    ``A``); at a singular ``A``
     (an eigenvalue 0, where the root is not differentiable, like sqrt at 0) differentiating
     raises LinAlgError naming sqrtm.
 

@@ -50,6 +50,10 @@ struct Dual {
 
 template <class T> struct is_dual { static constexpr bool value = false; };
 template <class S, int N> struct is_dual<Dual<S, N>> { static constexpr bool value = true; };
+// Complex scalars (gpuad::Complex, specialized in complex.cuh) and duals over them: their op
+// math takes no value branches (complex numbers have no order).
+template <class T> struct is_complex { static constexpr bool value = false; };
+template <class S, int N> struct is_complex<Dual<S, N>> : is_complex<S> {};
 
 // The underlying real value, through any nesting.
 template <class T> __device__ __forceinline__ double primal(T x) { return (double)x; }
@@ -63,20 +67,24 @@ template <class S, int N> __device__ __forceinline__ bool is_zero(const Dual<S, 
     return z;
 }
 
-// d v, a local derivative d times a tangent or cotangent v, where a v that is exactly zero
-// contributes exactly zero whatever d is (no 0 * inf or 0 * NaN): a branch masked out by
-// `where`, a constant's zero derivative, an input that does not move. Every derivative
-// product in the kernels and in the dual arithmetic below goes through it.
-// On a scalar the product is formed first and only a NaN that a zero v made is replaced:
+// d v, a local derivative d times a tangent or cotangent v, where an exact zero on either
+// side contributes exactly zero whatever the other is (no 0 * inf or 0 * NaN). A v that is
+// zero: a branch masked out by `where`, a constant, an input that does not move. A d that
+// is zero: a kink's convention (abs'(0), relu'(0), sign', a max tie's other side) or a
+// piecewise constant, which says the output does not move with this input; without the
+// second half, forward and reverse mode would disagree on sqrt(|x|) at 0 (the tangent
+// 0 * 1 meets sqrt' = inf and gives 0; the cotangent inf meets abs'(0) = 0 and gave NaN).
+// Every derivative product in the kernels and in the dual arithmetic below goes through it.
+// On a scalar the product is formed first and only a NaN that a zero made is replaced:
 // written as a select before the product, GCC sinks the loads behind d into the branch and
 // the host build's vectorised loops read x, y with masked loads (binary VJPs up to 1.7x slower).
 template <class T> __device__ __forceinline__ T scale(T d, T v) {
     const T p = d * v;
-    return v == T(0) && p != p ? T(0) : p;
+    return p != p && (v == T(0) || d == T(0)) ? T(0) : p;
 }
 template <class S, int N>
 __device__ __forceinline__ Dual<S, N> scale(const Dual<S, N>& d, const Dual<S, N>& v) {
-    return is_zero(v) ? Dual<S, N>(0) : d * v;
+    return is_zero(v) || is_zero(d) ? Dual<S, N>(0) : d * v;
 }
 
 // f(x) with f(x.v) = fv and f'(x.v) = dv: the chain rule applied to every component.

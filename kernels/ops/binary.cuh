@@ -5,6 +5,7 @@
 // As in unary.cuh, each partial is accurate wherever it is a normal number and stays so on duals.
 #pragma once
 #include "gpuad/dual.cuh"
+#include "ops/special.cuh"
 
 namespace ops {
 using namespace gpuad;
@@ -32,7 +33,8 @@ template <class S> __device__ __forceinline__ S div_dy(S x, S y) {
 //   its d/dy, about x**(y-1), is normal: hence the first form).
 template <class S> __device__ __forceinline__ S pow_dx(S x, S y) {
     if (y == S(0)) return S(0);
-    if (x > S(0) && y > S(-1) && y < S(1)) {
+    if constexpr (is_complex<S>::value) return y * pow(x, y - S(1));   // no order to branch on
+    else if (x > S(0) && y > S(-1) && y < S(1)) {
         if constexpr (!is_dual<S>::value) return y / x * pow(x, y);
         else if (x >= S(1) && y >= S(-0.5) && y <= S(0.5)) return y * (pow(x, y) / x);
         else return (y > S(0) ? S(1) : S(-1)) * exp(log(fabs(y)) + (y - S(1)) * log(x));
@@ -59,6 +61,11 @@ template <class S> __device__ __forceinline__ S atan2_d(S x, S y, bool dy) {
     }
 }
 
+// d/dy x log(y) = x / y; 0 at x = y = 0 (x / y is 0 for every other y on the line x = 0).
+template <class S> __device__ __forceinline__ S xlogy_dy(S x, S y) {
+    return x == S(0) && y == S(0) ? S(0) : x / y;
+}
+
 #define GPUAD_BINARY(Name, F, DFX, DFY)                                                    \
     struct Name {                                                                          \
         template <class S> __device__ __forceinline__ static S f(S x, S y) { return F; }   \
@@ -76,6 +83,14 @@ GPUAD_BINARY(Maximum,  x > y ? x : (x < y ? y : (x + y) * S(0.5)), pick(x, y), p
 GPUAD_BINARY(Minimum,  x < y ? x : (x > y ? y : (x + y) * S(0.5)), pick(y, x), pick(x, y))
 // d atan2(x, y) = (y, -x) / (x^2 + y^2)
 GPUAD_BINARY(Arctan2,  atan2(x, y),     atan2_d(x, y, false), atan2_d(x, y, true))
+// d hypot(x, y) = (x, y) / hypot(x, y); (0, 0) at (0, 0)
+GPUAD_BINARY(Hypot,    hypot(x, y),     hypot_d(x, y),        hypot_d(y, x))
+// d polygamma(n, x) = (0, polygamma(n + 1, x)): the order n is an integer
+GPUAD_BINARY(Polygamma, polygamma(order_of(x), y), S(0),      polygamma(order_of(x) + 1, y))
+// d x log(y) = (log(y), x / y), 0 where x = 0 (x log y is 0 there for every y), also for y = 0
+GPUAD_BINARY(Xlogy,    x == S(0) && y == y ? S(0) : x * log(y), log(y), xlogy_dy(x, y))
+// d x log1p(y) = (log1p(y), x / (1 + y)), as xlogy
+GPUAD_BINARY(Xlog1py,  x == S(0) && y == y ? S(0) : x * log1p(y), log1p(y), xlogy_dy(x, S(1) + y))
 
 #undef GPUAD_BINARY
 }  // namespace ops

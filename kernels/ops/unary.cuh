@@ -9,6 +9,7 @@
 // the first-order kernels, where the time goes.
 #pragma once
 #include "gpuad/dual.cuh"
+#include "ops/special.cuh"
 
 namespace ops {
 using namespace gpuad;
@@ -26,20 +27,25 @@ template <class S> __device__ __forceinline__ S sigm(S x) {  // stable for large
 // q/(1 + q/4)^2 does; not beyond, where 1/cosh^3 passes through the subnormals (|x| > 236) and
 // cosh's overflowing derivative meets the 0 of 1/cosh (|x| > 710: 0 * inf).
 template <class S> __device__ __forceinline__ S sech2(S x) {
-    if constexpr (is_dual<S>::value) {
-        if (x >= S(-1) && x <= S(1)) {
-            const S c = cosh(x);
-            return S(1) / c / c;
+    if constexpr (is_complex<S>::value) {   // no order to branch on: 1 - tanh^2
+        const S t = tanh(x);
+        return S(1) - t * t;
+    } else {
+        if constexpr (is_dual<S>::value) {
+            if (x >= S(-1) && x <= S(1)) {
+                const S c = cosh(x);
+                return S(1) / c / c;
+            }
         }
+        const S q = exp(S(1.3862943611198906188) - S(2) * fabs(x)), h = S(1) + S(0.25) * q;
+        return q / (h * h);
     }
-    const S q = exp(S(1.3862943611198906188) - S(2) * fabs(x)), h = S(1) + S(0.25) * q;
-    return q / (h * h);
 }
 // 1 / (1 + x^2) (where x^2 overflows, the result is subnormal or 0). On duals, for |x| > 1, as
 // u^2 / (1 + u^2), u = 1/x: the quotient rule's (1/(1 + x^2))/(1 + x^2) underflows where
 // -2x/(1 + x^2)^2 is normal, and for |x| > 1.3e154 meets the inf derivative of x^2.
 template <class S> __device__ __forceinline__ S inv_1p_sq(S x) {
-    if constexpr (is_dual<S>::value) {
+    if constexpr (is_dual<S>::value && !is_complex<S>::value) {
         if (x < S(-1) || x > S(1)) {
             const S u = S(1) / x;
             return u * u / (S(1) + u * u);
@@ -56,7 +62,8 @@ template <class S> __device__ __forceinline__ S erf_d(S x) {
 // 1 - x^2: (1 - x)(1 + x) for |x| >= 1/2, where 1 - x is exact (1 - x*x cancels near |x| = 1);
 // 1 - x*x below, whose derivative -2x does not cancel as -(1 + x) + (1 - x) does near 0.
 template <class S> __device__ __forceinline__ S one_minus_sq(S x) {
-    return x > S(-0.5) && x < S(0.5) ? S(1) - x * x : (S(1) - x) * (S(1) + x);
+    if constexpr (is_complex<S>::value) return S(1) - x * x;
+    else return x > S(-0.5) && x < S(0.5) ? S(1) - x * x : (S(1) - x) * (S(1) + x);
 }
 
 #define GPUAD_UNARY(Name, F, DF)                                                          \
@@ -98,6 +105,31 @@ GPUAD_UNARY(Softplus,   log1p(exp(-fabs(x))) + (x > S(0) ? x : S(0)), sigm(x))
 GPUAD_UNARY(Relu,       x > S(0) ? x : S(0),                 step(x))
 // erf' = 2/sqrt(pi) e^(-x^2)
 GPUAD_UNARY(Erf,        erf(x),                              erf_d(x))
+// asinh' = 1/sqrt(1 + x^2); acosh' = 1/sqrt(x^2 - 1) (inf at 1); cbrt' = 1/(3 cbrt(x)^2)
+GPUAD_UNARY(Arcsinh,    asinh(x),                            asinh_d(x))
+GPUAD_UNARY(Arccosh,    acosh(x),                            acosh_d(x))
+GPUAD_UNARY(Cbrt,       cbrt(x),                             S(1) / (S(3) * cbrt(x) * cbrt(x)))
+// sinc(x) = sin(pi x)/(pi x), sinc' = (cos(pi x) - sinc(x))/x (a series near 0)
+GPUAD_UNARY(Sinc,       sinc(x),                             sinc_d(x))
+// I0' = I1, I1' = (I0 + I2)/2; (e^-|x| I)' = e^-|x| (I' - sgn(x) I) (sgn(0) = 0)
+GPUAD_UNARY(I0,         bessel_i(0, x),                      bessel_i(1, x))
+GPUAD_UNARY(I1,         bessel_i(1, x),                      bessel_i_d(1, x))
+GPUAD_UNARY(I0e,        bessel_ie(0, x),                     bessel_ie_d(0, x))
+GPUAD_UNARY(I1e,        bessel_ie(1, x),                     bessel_ie_d(1, x))
+// log|Gamma|' = psi, Gamma' = Gamma psi, psi' = psi^(1)
+GPUAD_UNARY(Gammaln,    lgamma(x),                           digamma(x))
+GPUAD_UNARY(Gamma,      tgamma(x),                           tgamma(x) * digamma(x))
+GPUAD_UNARY(Digamma,    digamma(x),                          polygamma(1, x))
+// erfc' = -erf'; (erf^-1)' = sqrt(pi)/2 e^(y^2), (erfc^-1)' = -sqrt(pi)/2 e^(y^2), y the result
+GPUAD_UNARY(Erfc,       erfc(x),                             -erf_d(x))
+GPUAD_UNARY(Erfinv,     erf_inv(x),                          erf_inv_d(erf_inv(x)))
+GPUAD_UNARY(Erfcinv,    erfc_inv(x),                         -erf_inv_d(erfc_inv(x)))
+// Phi' = phi; (Phi^-1)' = sqrt(2 pi) e^(z^2/2), z the result; (log Phi)' = phi/Phi
+GPUAD_UNARY(Ndtr,       ndtr(x),                             ndtr_d(x))
+GPUAD_UNARY(Ndtri,      ndtri(x),                            ndtri_d(ndtri(x)))
+GPUAD_UNARY(LogNdtr,    log_ndtr(x),                         log_ndtr_d(x))
+// logit' = 1/(x (1 - x))
+GPUAD_UNARY(Logit,      log(x / (S(1) - x)),                 logit_d(x))
 
 #undef GPUAD_UNARY
 }  // namespace ops

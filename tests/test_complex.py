@@ -1,0 +1,197 @@
+"""Complex numbers: JAX's convention in every transform, NumPy's promotion, check_grads.
+
+Reference values marked "JAX" were computed with jax 0.10.2 (x64) on the CPU, e.g.
+``jax.jvp(jax.grad(lambda z: jnp.abs(z) ** 4), (1 + 2j,), (1 + 0.5j,))``; they are numbers
+here, JAX is not a dependency.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gpuad
+import gpuad.numpy as gnp
+from gpuad.testing import check_grads
+
+Z = np.array([1.0 + 2.0j, -0.5 + 0.3j, 0.2 - 1.1j])
+
+
+# ---------------------------------------------------------------- the convention
+
+def test_grad_of_abs_squared_is_twice_conj():
+    assert gpuad.grad(lambda z: gnp.abs(z) ** 2)(1.0 + 2.0j) == 2 - 4j       # JAX: (2-4j)
+    np.testing.assert_allclose(gpuad.grad(lambda z: gnp.sum(gnp.abs(z) ** 2))(Z),
+                               2 * np.conj(Z), rtol=1e-14)
+    np.testing.assert_allclose(gpuad.grad(lambda z: gnp.sum(gnp.real(z * gnp.conj(z))))(Z),
+                               2 * np.conj(Z), rtol=1e-14)
+
+
+def test_grad_is_dfdx_minus_i_dfdy():
+    """grad(f)(z) = df/dx - i df/dy for a real f of z = x + iy."""
+    def f(z):
+        return gnp.sum(gnp.real(z) ** 3 * gnp.imag(z) + gnp.sin(gnp.imag(z)))
+    x, y = Z.real, Z.imag
+    want = 3 * x ** 2 * y - 1j * (x ** 3 + np.cos(y))
+    np.testing.assert_allclose(gpuad.grad(f)(Z), want, rtol=1e-14)
+    assert gpuad.grad(gnp.angle)(1.0 + 2.0j) == pytest.approx(-0.4 - 0.2j)   # JAX
+
+
+def test_python_complex_argument_gives_python_complex():
+    g = gpuad.grad(lambda z: gnp.abs(z))(3.0 + 4.0j)
+    assert type(g) is complex and g == pytest.approx(0.6 - 0.8j)
+
+
+@pytest.mark.parametrize("f, df", [
+    (gnp.sin, np.cos), (gnp.exp, np.exp), (lambda z: z ** 3, lambda z: 3 * z ** 2),
+    (gnp.log, lambda z: 1 / z), (gnp.sqrt, lambda z: 0.5 / np.sqrt(z)),
+    (lambda z: 1 / (1 + z * z), lambda z: -2 * z / (1 + z * z) ** 2)])
+def test_holomorphic_grad_is_the_complex_derivative(f, df):
+    for z in Z:
+        assert gpuad.grad(f, holomorphic=True)(z) == pytest.approx(df(z), rel=1e-13)
+
+
+def test_holomorphic_second_derivative():
+    z = np.array(1.0 + 2.0j)
+    h = gpuad.hessian(gnp.sin, holomorphic=True)(z)
+    assert complex(h) == pytest.approx(-3.165778513216168 - 1.9596010414216063j)   # JAX
+    g2 = gpuad.grad(gpuad.grad(gnp.sin, holomorphic=True), holomorphic=True)(z)
+    assert complex(g2) == pytest.approx(-np.sin(1 + 2j))
+
+
+def test_grad_of_complex_output_raises_naming_holomorphic():
+    with pytest.raises(TypeError, match="holomorphic=True"):
+        gpuad.grad(gnp.sin)(Z[0])
+    with pytest.raises(TypeError, match="holomorphic=True"):
+        gpuad.value_and_grad(lambda z: gnp.sum(z))(Z)
+
+
+def test_holomorphic_needs_complex_inputs_and_output():
+    with pytest.raises(TypeError, match="complex"):
+        gpuad.grad(gnp.sin, holomorphic=True)(np.array(1.0))
+    with pytest.raises(TypeError, match="output"):
+        gpuad.grad(gnp.abs, holomorphic=True)(np.array(1.0 + 1.0j))
+
+
+def test_vjp_transposes_without_conjugation():
+    a = 2.0 + 3.0j
+    _, f = gpuad.vjp(lambda z: a * z, np.array(1.0 + 1.0j))
+    assert complex(f(np.array(1.0 + 0.0j))[0]) == a                  # JAX: (2+3j)
+    _, f = gpuad.vjp(gnp.real, np.array(1.0 + 2.0j))
+    assert complex(f(np.array(1.0))[0]) == 1.0                       # JAX: (1+0j)
+    _, f = gpuad.vjp(gnp.imag, np.array(1.0 + 2.0j))
+    assert complex(f(np.array(1.0))[0]) == -1j                       # JAX: -1j
+    _, f = gpuad.vjp(gnp.conj, np.array(1.0 + 2.0j))
+    assert complex(f(np.array(1.0 + 1.0j))[0]) == 1 - 1j
+
+
+def test_jvp_pushes_complex_tangents():
+    t = np.array([1.0 - 0.5j, 2.0j, 0.3 + 0.0j])
+    out, tout = gpuad.jvp(gnp.sin, (Z,), (t,))
+    np.testing.assert_allclose(tout, np.cos(Z) * t, rtol=1e-14)
+    out, tout = gpuad.jvp(gnp.abs, (Z,), (t,))      # d|z| = Re(conj(z) t) / |z|
+    np.testing.assert_allclose(tout, np.real(np.conj(Z) * t) / np.abs(Z), rtol=1e-14)
+    with pytest.raises(TypeError, match="complex"):
+        gpuad.jvp(gnp.sin, (np.ones(3),), (t,))
+
+
+def test_hvp_of_real_function_of_complex_input():
+    hv = gpuad.hvp(lambda z: gnp.abs(z) ** 4, np.array(1.0 + 2.0j), np.array(1.0 + 0.5j))
+    assert complex(hv) == pytest.approx(36.0 - 42.0j)                 # JAX
+    # batched: the same directions as one sweep
+    V = np.array([[1.0 + 0.5j, 0.2j, 1.0], [0.3, -1.0 + 1.0j, 2.0j]])
+    f = lambda z: gnp.sum(gnp.abs(z) ** 4 + gnp.real(z * z * z))    # noqa: E731
+    batched = gpuad.hvp(f, Z, V, batched=True)
+    for k in range(2):
+        np.testing.assert_allclose(batched[k], gpuad.hvp(f, Z, V[k]), rtol=1e-13)
+
+
+def test_jacobians_holomorphic():
+    f = lambda z: gnp.sin(z) * z                                      # noqa: E731
+    want = np.diag(np.cos(Z) * Z + np.sin(Z))
+    np.testing.assert_allclose(gpuad.jacfwd(f, holomorphic=True)(Z), want, rtol=1e-14)
+    np.testing.assert_allclose(gpuad.jacrev(f, holomorphic=True)(Z), want, rtol=1e-14)
+    np.testing.assert_allclose(gpuad.jacobian(f, holomorphic=True)(Z), want, rtol=1e-14)
+    for jac in (gpuad.jacfwd, gpuad.jacrev, gpuad.jacobian, gpuad.hessian):
+        with pytest.raises(TypeError, match="holomorphic=True"):
+            jac(lambda z: gnp.sum(gnp.abs(z)))(Z)
+    with pytest.raises(TypeError, match="holomorphic=True"):
+        gpuad.jacrev(lambda x: x * 1j)(np.ones(2))      # a real input, complex output
+
+
+def test_taylor_on_complex_program():
+    z, v = np.array(0.3 + 0.4j), np.array(1.0 - 0.5j)
+    c = gpuad.taylor(gnp.sin, z, v, order=3)
+    want = [np.sin(z), np.cos(z) * v, -np.sin(z) * v ** 2 / 2, -np.cos(z) * v ** 3 / 6]
+    for got, w in zip(c, want):
+        assert complex(got) == pytest.approx(complex(w), rel=1e-13)
+
+
+# ---------------------------------------------------------------- promotion (NumPy's rules)
+
+@pytest.mark.parametrize("a, b, want", [
+    (np.ones(2, np.float32), np.ones(2, np.complex64), np.complex64),
+    (np.ones(2, np.float64), np.ones(2, np.complex64), np.complex128),
+    (np.ones(2, np.complex64), 2.0, np.complex64),               # Python float: weak
+    (np.ones(2, np.complex64), np.float64(2.0), np.complex128),  # NumPy scalar: strong
+    (np.ones(2, np.float32), 1j, np.complex64),                  # Python complex: weak
+    (np.ones(2, np.float64), 1j, np.complex128),
+    (np.ones(2, np.int64), 1j, np.complex128),
+])
+def test_promotion(a, b, want):
+    assert np.asarray(gnp.add(a, b)).dtype == want == np.result_type(np.add(a, b))
+    assert np.asarray(gnp.multiply(b, a)).dtype == want
+    # the same under a transform, with the derivative flowing to both operands
+    if np.asarray(a).dtype.kind in "fc":
+        out, tout = gpuad.jvp(lambda x: x * b, (a,), (np.ones_like(a),))
+        assert np.asarray(out).dtype == want
+
+
+def test_astype_between_real_and_complex():
+    x = np.array([1.0, -2.0])
+    g = gpuad.grad(lambda x: gnp.sum(gnp.abs(gnp.astype(x, np.complex128) * (1 + 1j)) ** 2))(x)
+    np.testing.assert_allclose(g, 4 * x)
+    g = gpuad.grad(lambda z: gnp.sum(gnp.astype(z, np.float64) ** 2))(Z)   # the real part
+    np.testing.assert_allclose(g, 2 * Z.real + 0j)
+
+
+def test_non_holomorphic_elementwise_refuse_complex():
+    for f in (gnp.maximum, gnp.arctan2, gnp.fmax):
+        with pytest.raises(TypeError, match="complex"):
+            f(Z, Z)
+    with pytest.raises(TypeError, match="complex"):
+        gpuad.grad(lambda z: gnp.sum(gnp.abs(gnp.maximum(z, 0.0))))(Z)
+
+
+# ---------------------------------------------------------------- check_grads on complex input
+
+def test_check_grads_complex():
+    check_grads(lambda z, w: gnp.sum(gnp.exp(z) * gnp.conj(w) + gnp.abs(z * w)), (Z, Z[::-1]),
+                order=2)
+
+
+def test_check_grads_detects_a_conjugated_vjp():
+    @gpuad.custom_vjp
+    def f(z):
+        return z * (2.0 + 1.0j)
+
+    def fwd(z):
+        return f(z), None
+
+    def bwd(_, g):
+        return (g * (2.0 - 1.0j),)     # wrong: conjugated
+    f.defvjp(fwd, bwd)
+    with pytest.raises(AssertionError, match="dot-product"):
+        check_grads(f, (Z,), order=1, modes=("rev",))
+
+
+def test_check_grads_detects_a_wrong_imaginary_derivative():
+    @gpuad.custom_jvp
+    def f(z):
+        return gnp.abs(z) ** 2
+
+    @f.defjvp
+    def f_jvp(primals, tangents):
+        (z,), (t,) = primals, tangents
+        return f(z), 2 * gnp.real(z) * gnp.real(t)      # misses the imaginary direction
+    with pytest.raises(AssertionError, match="central differences"):
+        check_grads(f, (Z,), order=1, modes=("fwd",))
