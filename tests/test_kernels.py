@@ -195,7 +195,7 @@ def reference(kind, op, a, b, cplx=False):
         d = fd_unary(op, a, x)
         return [d * g, d * g, d * g[0]]
     if kind == "unary_vjp_dual":
-        d, d1 = fd_unary(op, a, x), fd_unary(op, a + 1, x) if a + 1 <= E.HIGHER else None
+        d, d1 = fd_unary(op, a, x), fd_unary(op, a + 1, x) if a + 1 <= E.higher_order(op) else None
         if d1 is None:   # f^(K+1) by differences of f^(K)
             d1 = (d_unary(op, a, x + H) - d_unary(op, a, x - H)) / (2 * H)
         return [d * g, d1 * t * g + d * t2] * 2

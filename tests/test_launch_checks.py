@@ -370,6 +370,7 @@ def test_runtime_wraps_cuda_kernels(monkeypatch):
 
 
 ENGINE_RUN = r"""
+import re
 import sys
 import numpy as np
 import gpuad, gpuad.numpy as gnp
@@ -384,7 +385,12 @@ real, sigs, seen = runtime.get_kernel, {}, set()
 def get_kernel(source, name, device):
     k = real(source, name, device)
     if source not in sigs:
-        sigs[source] = cxx.kernel_signatures((runtime.kernel_dir() / source).read_text())
+        # A source's kernels and those of the .cu files it includes (complex.cu instantiates
+        # elementwise.cu's templates on Complex<T>).
+        text = (runtime.kernel_dir() / source).read_text()
+        for inc in re.findall(r'#include "([\w.]+\.cu)"', text):
+            text = (runtime.kernel_dir() / inc).read_text() + text
+        sigs[source] = cxx.kernel_signatures(text)
     params = cxx.params_of(sigs[source], name)
     assert params is not None and all(p.size or p.pointer for p in params), name
 

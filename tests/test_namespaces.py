@@ -28,6 +28,7 @@ PREFIX = {
     "gpuad.scipy.signal": "scipy_",
     "gpuad.scipy.integrate": "",
     "gpuad.scipy.special": "special_",
+    "gpuad.scipy.stats": "stats_",
 }
 # Names without op-table rows: why, and the test file that covers them.
 ELSEWHERE = {

@@ -1,8 +1,9 @@
 """Kernels compiled ahead of time (gpuad/runtime/prebuilt.py): a wheel's first grad runs with
 no compiler; its CUDA modules are loaded by the lowered names NVRTC reported.
 
-The wheel comes from $GPUAD_TEST_WHEEL when CI has built the full one (.ci/run); otherwise
-a partial one is built here (the float64 first-order bundle for this machine's ISA)."""
+The wheel comes from $GPUAD_TEST_WHEEL when one was built with every bundle; otherwise a
+partial one is built here (the float64 first-order bundle for this machine's ISA), as in CI.
+The CUDA modules come from the NVRTC gate's output in CI ($GPUAD_TEST_CUDA_DIR)."""
 from __future__ import annotations
 
 import hashlib
@@ -178,8 +179,14 @@ def _images_from_wheel(wheel: Path):
 
 @pytest.fixture(scope="module")
 def cuda_images(tmp_path_factory):
-    """(the manifest's "cuda" section, file name -> bytes): the CI wheel's, else PTX for
-    compute_90 of every bundle compiled here (cubins add only ptxas's time)."""
+    """(the manifest's "cuda" section, file name -> bytes): what CI's NVRTC gate wrote
+    ($GPUAD_TEST_CUDA_DIR, `python -m gpuad.runtime.nvrtc --out DIR`, the directory a wheel
+    build takes its CUDA modules from) or the CI wheel's, else PTX for compute_90 of every
+    bundle compiled here (cubins add only ptxas's time)."""
+    given_dir = os.environ.get("GPUAD_TEST_CUDA_DIR")
+    if given_dir:
+        d = Path(given_dir)
+        return json.loads((d / host.MANIFEST).read_text())["cuda"], lambda name: (d / name).read_bytes()
     given = os.environ.get("GPUAD_TEST_WHEEL")
     if given:
         cuda, read = _images_from_wheel(Path(given))

@@ -159,3 +159,13 @@ def test_float32_stays_float32():
     x = np.array([0.5, 1.5], dtype=np.float32)
     for f in (gss.gammaln, gss.digamma, gss.erfinv, gss.ndtri, gss.i0e, gss.log_ndtr):
         assert f(x).dtype == np.float32
+
+
+def test_logsumexp_of_empty_arrays_is_minus_inf_with_derivative_zero():
+    # log(sum over nothing) = log 0 = -inf, as SciPy's for (0,); SciPy raises for an empty
+    # axis of a 3-d array, gpuad gives -inf for each of the other entries.
+    assert gss.logsumexp(np.ones(0)) == -np.inf
+    out = gss.logsumexp(np.ones((4, 0, 2)), axis=1)
+    assert out.shape == (4, 2) and np.all(out == -np.inf)
+    g = gpuad.grad(lambda x: gnp.sum(gss.logsumexp(x, axis=1)))(np.ones((4, 0, 2)))
+    assert g.shape == (4, 0, 2)

@@ -6,7 +6,7 @@ module beside this file and one name in ``_SUBPACKAGES``.
 """
 import importlib as _importlib
 
-_SUBPACKAGES = ("integrate", "linalg", "signal", "special")
+_SUBPACKAGES = ("integrate", "linalg", "signal", "special", "stats")
 __all__ = list(_SUBPACKAGES)
 
 

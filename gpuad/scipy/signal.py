@@ -8,8 +8,8 @@ a matrix with one row per output element and one column per element of the other
 gather and one matmul (cuBLAS on a GPU), O(output size x kernel size) work and memory.
 Every derivative is again a gather, a scatter-add or a matmul, so all transforms compose.
 
-``method``: 'direct', 'fft' and 'auto' are accepted and all compute directly. gpuad has no
-differentiable FFT yet; the direct sum gives SciPy's 'fft' values up to that method's
+``method``: 'direct', 'fft' and 'auto' are accepted and all compute directly (the 'fft'
+method is not yet routed through gpuad.numpy.fft); the direct sum gives SciPy's 'fft' values up to that method's
 rounding (the direct sum is the more accurate), so a program that asks for 'fft' gets the
 same numbers, at O(n m) instead of O(n log n) cost for large kernels.
 

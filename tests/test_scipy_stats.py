@@ -1,0 +1,334 @@
+"""gpuad.scipy.stats beyond the op table (tests/op_table.py has rows stats_* for every
+distribution's methods inside the support): values against scipy.stats on grids that include
+out-of-support points, edges of the support, NaN and invalid parameters; derivative 0 out of
+the support (README's convention); check_grads to order 2 in every continuous argument; the
+frozen forms; the cdfs that raise NotImplementedError; SciPy's errors of multivariate_normal
+and dirichlet; dtypes and scalar results."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.stats as sst
+
+import gpuad
+import gpuad.numpy as gnp
+import gpuad.scipy
+import gpuad.scipy.stats as gst
+from gpuad.testing import check_grads
+
+RNG = np.random.default_rng(11)
+MODES = ("fwd", "rev")
+
+
+def scipy_quiet(f, *args, **kw):
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return f(*args, **kw)
+
+
+def same(got, want):
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.shape == want.shape, (got.shape, want.shape)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(np.isinf(got) & (got > 0), np.isinf(want) & (want > 0))
+    np.testing.assert_array_equal(np.isinf(got) & (got < 0), np.isinf(want) & (want < 0))
+    fin = np.isfinite(want)
+    np.testing.assert_allclose(got[fin], want[fin], rtol=1e-12, atol=1e-14)
+
+
+def test_namespace():
+    assert gpuad.scipy.stats is gst
+    assert "stats" in dir(gpuad.scipy)
+    for name in gst.__all__:
+        obj = getattr(gst, name)
+        assert hasattr(sst, name), name
+        assert callable(obj) and obj.__doc__ and obj.__module__ == "gpuad.scipy.stats"
+    assert dir(gst) == sorted(gst.__all__)
+
+
+# ---------------------------------------------------------------- values on grids
+X = np.array([-3.0, -1.0, -1e-300, 0.0, 0.25, 0.5, 1.0, 1.5, 4.0, 40.0, np.nan, -np.inf,
+              np.inf])
+CONT = [  # name, methods, parameter sets (shape params..., loc, scale)
+    ("norm", ("pdf", "logpdf", "cdf", "logcdf"),
+     [(), (0.5, 2.0), (-1.0, 0.3), (0.0, 0.0), (0.0, -1.0), (np.nan, 1.0)]),
+    ("logistic", ("pdf", "logpdf", "cdf", "logcdf"),
+     [(), (0.5, 2.0), (-1.0, 0.03), (0.0, -1.0)]),
+    ("t", ("pdf", "logpdf"),
+     [(1.0,), (2.5, 0.5, 2.0), (30.0, -1.0, 0.3), (np.inf,), (0.0,), (-1.0,), (3.0, 0.0, 0.0)]),
+    ("gamma", ("pdf", "logpdf"),
+     [(1.0,), (0.5,), (2.5, 0.5, 2.0), (3.0, -1.0, 0.3), (0.0,), (-1.0,), (2.0, 0.0, -1.0)]),
+    ("chi2", ("pdf", "logpdf"),
+     [(1.0,), (2.0,), (3.0,), (5.5, 0.5, 2.0), (0.0,), (-2.0,)]),
+    ("beta", ("pdf", "logpdf"),
+     [(2.0, 3.0), (1.0, 1.0), (0.5, 0.5), (1.0, 2.0), (2.0, 1.0), (2.5, 0.7, -1.0, 3.0),
+      (0.0, 1.0), (1.0, -1.0), (2.0, 2.0, 0.0, -1.0)]),
+]
+
+
+@pytest.mark.parametrize("name,methods,params", CONT, ids=[c[0] for c in CONT])
+def test_continuous_values_match_scipy(name, methods, params):
+    for p in params:
+        for m in methods:
+            got = getattr(getattr(gst, name), m)(X, *p)
+            want = scipy_quiet(getattr(getattr(sst, name), m), X, *p)
+            same(got, want)
+
+
+def test_keyword_arguments_and_broadcasting_match_scipy():
+    x = RNG.uniform(0.1, 3, size=(2, 1, 4))
+    a, loc, scale = RNG.uniform(0.5, 3, size=(3, 1)), RNG.uniform(-0.5, 0.0, size=4), 1.7
+    same(gst.gamma.logpdf(x, a=a, loc=loc, scale=scale),
+         sst.gamma.logpdf(x, a=a, loc=loc, scale=scale))
+    same(gst.beta.pdf(x / 4, a, b=2.0, scale=1.0), sst.beta.pdf(x / 4, a, b=2.0, scale=1.0))
+    same(gst.t.logpdf(x, df=a, scale=scale), sst.t.logpdf(x, df=a, scale=scale))
+    same(gst.norm.logcdf(x, scale=scale), sst.norm.logcdf(x, scale=scale))
+    with pytest.raises(TypeError):
+        gst.t.logpdf(x)                         # df has no default, as in SciPy
+    with pytest.raises(TypeError):
+        gst.norm.logpdf(x, 0.0, 1.0, 2.0)
+
+
+def test_far_tails_match_scipy():
+    x = np.array([-800.0, -40.0, 40.0, 800.0])
+    same(gst.logistic.logpdf(x), sst.logistic.logpdf(x))
+    same(gst.logistic.logcdf(x), sst.logistic.logcdf(x))
+    same(gst.norm.logcdf(x), sst.norm.logcdf(x))
+    same(gst.norm.logpdf(x), sst.norm.logpdf(x))
+
+
+K = np.array([-2.0, -1.0, 0.0, 0.5, 1.0, 2.0, 3.0, 7.0, 30.0, np.nan])
+
+
+@pytest.mark.parametrize("mu,loc", [(1.3, 0), (0.0, 0), (4.0, 2), (4.0, 0.5), (-1.0, 0),
+                                    (np.nan, 0)])
+def test_poisson_values_match_scipy(mu, loc):
+    for m in ("pmf", "logpmf"):
+        same(getattr(gst.poisson, m)(K, mu, loc), scipy_quiet(getattr(sst.poisson, m), K, mu, loc))
+    same(gst.poisson.logpmf(K[:-1].astype(int), mu=mu, loc=loc),
+         scipy_quiet(sst.poisson.logpmf, K[:-1].astype(int), mu=mu, loc=loc))
+
+
+def test_scalars_and_dtypes():
+    for f, args in [(gst.norm.logpdf, (1.0,)), (gst.t.pdf, (1.0, 3.0)),
+                    (gst.gamma.logpdf, (-1.0, 2.0)), (gst.poisson.pmf, (2, 1.5)),
+                    (gst.logistic.cdf, (0.3,)), (gst.dirichlet.logpdf, ([0.3, 0.7], [2.0, 2.0])),
+                    (gst.multivariate_normal.logpdf, ([1.0, 2.0], [0.0, 0.0], 2.0))]:
+        r = f(*args)
+        assert type(r) is np.float64, (f, type(r))
+    x32 = np.array([-1.0, 0.5, 2.0], dtype=np.float32)
+    for r in (gst.norm.logpdf(x32), gst.gamma.pdf(x32, 2.0), gst.beta.logpdf(x32 / 4, 2.0, 2.0),
+              gst.t.logpdf(x32, 3.0), gst.logistic.logcdf(x32),
+              gst.chi2.logpdf(x32, np.float32(2.0)), gst.poisson.logpmf([0, 1], x32[1:])):
+        assert r.dtype == np.float32, r.dtype
+    np.testing.assert_allclose(gst.gamma.logpdf(x32, 2.0), sst.gamma.logpdf(x32, 2.0), rtol=1e-5)
+
+
+# ---------------------------------------------------------------- derivatives
+def test_grads_order2_in_every_continuous_argument():
+    x = np.array([0.3, 1.2, 2.5])
+    cases = [
+        (lambda x, l, s: gst.norm.logpdf(x, l, s), (x, np.array(0.1), np.array(1.3))),
+        (lambda x, l, s: gst.norm.pdf(x, l, s), (x, np.array(0.1), np.array(1.3))),
+        (lambda x, l, s: gst.norm.cdf(x, l, s), (x, np.array(0.1), np.array(1.3))),
+        (lambda x, l, s: gst.norm.logcdf(-3 * x, l, s), (x, np.array(0.1), np.array(1.3))),
+        (lambda x, l, s: gst.logistic.logpdf(x, l, s), (x - 1.2, np.array(0.0), np.array(0.7))),
+        (lambda x, l, s: gst.logistic.pdf(x, l, s), (x, np.array(0.1), np.array(0.7))),
+        (lambda x, l, s: gst.logistic.cdf(x, l, s), (x, np.array(0.1), np.array(0.7))),
+        (lambda x, l, s: gst.logistic.logcdf(x, l, s), (x, np.array(0.1), np.array(0.7))),
+        (lambda x, d, l, s: gst.t.logpdf(x, d, l, s), (x, np.array([1.0, 2.5, 30.0]),
+                                                       np.array(0.1), np.array(1.3))),
+        (lambda x, d: gst.t.pdf(x, d), (x, np.array(4.0))),
+        (lambda x, a, l, s: gst.gamma.logpdf(x, a, l, s), (x, np.array([0.5, 1.0, 3.0]),
+                                                           np.array(-0.2), np.array(1.3))),
+        (lambda x, a: gst.gamma.pdf(x, a), (x, np.array(2.5))),
+        (lambda x, d, l, s: gst.chi2.logpdf(x, d, l, s), (x, np.array([1.0, 2.0, 5.0]),
+                                                          np.array(-0.2), np.array(1.3))),
+        (lambda x, d: gst.chi2.pdf(x, d), (x, np.array(3.0))),
+        (lambda x, a, b, l, s: gst.beta.logpdf(x, a, b, l, s),
+         (x / 3, np.array([0.5, 1.0, 2.0]), np.array(1.5), np.array(-0.05), np.array(1.1))),
+        (lambda x, a, b: gst.beta.pdf(x, a, b), (x / 3, np.array(2.0), np.array(3.0))),
+        (lambda mu: gst.poisson.logpmf(np.array([0, 1, 4]), mu), (np.array([0.5, 1.0, 3.0]),)),
+        (lambda mu: gst.poisson.pmf(np.array([0, 1, 4]), mu, loc=1), (np.array(2.0),)),
+    ]
+    for f, args in cases:
+        check_grads(f, args, order=2, modes=MODES)
+
+
+def test_multivariate_grads_order2():
+    b = RNG.uniform(-1, 1, size=(3, 3))
+    cov = b @ b.T / 3 + np.eye(3)
+    x, mean = RNG.uniform(-2, 2, size=(4, 3)), RNG.uniform(-1, 1, size=3)
+    check_grads(lambda x, m, c: gst.multivariate_normal.logpdf(x, m, c), (x, mean, cov),
+                order=2, modes=MODES)
+    check_grads(lambda x, m, c: gst.multivariate_normal.pdf(x, m, c), (x[0], mean, cov),
+                order=2, modes=MODES)
+    check_grads(lambda x, c: gst.multivariate_normal.logpdf(x, cov=c),
+                (x, np.array([1.0, 2.0, 0.5])), order=2, modes=MODES)
+    # K - 1 entries: finite differences stay on the simplex (SciPy's check of the sum)
+    xd, alpha = np.array([[0.2, 0.3], [0.5, 0.1]]), np.array([0.7, 2.0, 3.0])
+    check_grads(lambda x, a: gst.dirichlet.logpdf(x, a), (xd, alpha), order=2, modes=MODES)
+    check_grads(lambda x, a: gst.dirichlet.pdf(x, a), (xd[:, 0], alpha), order=2, modes=MODES)
+    # all K entries: the gradient in the ambient space, (alpha - 1) / x
+    x3 = np.array([0.2, 0.5, 0.3])
+    g = gpuad.grad(gst.dirichlet.logpdf)(x3, alpha)
+    np.testing.assert_allclose(g, (alpha - 1) / x3, rtol=1e-14)
+
+
+def test_mvn_gradient_matches_closed_form_and_is_symmetric():
+    b = RNG.uniform(-1, 1, size=(3, 3))
+    cov = b @ b.T / 3 + np.eye(3)
+    x, mean = RNG.uniform(-2, 2, size=3), RNG.uniform(-1, 1, size=3)
+    gx, gm, gc = gpuad.grad(gst.multivariate_normal.logpdf, argnums=(0, 1, 2))(x, mean, cov)
+    ci = np.linalg.inv(cov)
+    d = ci @ (x - mean)
+    np.testing.assert_allclose(gx, -d, rtol=1e-12)
+    np.testing.assert_allclose(gm, d, rtol=1e-12)
+    np.testing.assert_allclose(gc, 0.5 * (np.outer(d, d) - ci), rtol=1e-11, atol=1e-14)
+    np.testing.assert_allclose(gc, gc.T, rtol=0, atol=1e-15)
+
+
+def test_derivative_zero_out_of_support_and_at_invalid_parameters():
+    def f(x, a, l, s):
+        return gnp.sum(gst.gamma.logpdf(x, a, l, s) * 0 + gst.gamma.pdf(x, a, l, s))
+    x = np.array([-1.0, 0.5, 2.0])
+    gx, ga, gl, gs = gpuad.grad(f, argnums=(0, 1, 2, 3))(x, np.array([2.0, -1.0, 2.0]),
+                                                        np.array(0.0), np.array(1.0))
+    assert gx[0] == 0 and ga[0] == 0 and gx[1] == 0 and ga[1] == 0 and gx[2] != 0
+    for f, args, outside in [
+        (lambda x: gst.beta.logpdf(x, 2.0, 3.0), np.array([-0.5, 0.5, 1.5]), [0, 2]),
+        (lambda x: gst.gamma.logpdf(x, 2.0), np.array([-0.5, 0.5]), [0]),
+        (lambda x: gst.chi2.pdf(x, 3.0), np.array([-0.5, 0.5]), [0]),
+        (lambda s: gst.norm.logpdf(1.0, 0.0, s), np.array([-1.0, 0.0, 2.0]), [0, 1]),
+        (lambda d: gst.t.logpdf(1.0, d), np.array([-1.0, 0.0, np.inf, 2.0]), [0, 1, 2]),
+        (lambda mu: gst.poisson.logpmf(np.array([-1.0, 0.5, 2.0]), mu), np.array([1.0, 1, 1]),
+         [0, 1]),
+        (lambda mu: gst.poisson.pmf(2, mu), np.array([-1.0, 1.0]), [0]),
+    ]:
+        t = np.ones_like(args)
+        g = np.asarray(gpuad.grad(lambda v: gnp.sum(f(v)))(args))
+        _, jt = gpuad.jvp(lambda v: f(v), (args,), (t,))
+        h = np.asarray(gpuad.hvp(lambda v: gnp.sum(f(v)), args, t))
+        for v in (g, np.asarray(jt), h):
+            assert np.all(v[outside] == 0), v
+        inside = np.setdiff1d(np.arange(args.size), outside)
+        assert np.all(np.isfinite(g[inside]))
+
+
+def test_poisson_k_is_read_as_a_value():
+    g = gpuad.grad(lambda k, mu: gst.poisson.logpmf(k, mu), argnums=(0, 1))(3.0, 1.5)
+    assert g[0] == 0 and g[1] == pytest.approx(3 / 1.5 - 1, rel=1e-14)
+
+
+def test_logistic_smooth_at_its_centre():
+    # -softplus(y) - softplus(-y): logpdf''(0) = -1/2 (no kink convention of |y|)
+    h = gpuad.hessian(lambda x: gst.logistic.logpdf(x))(np.array(0.0))
+    assert float(h) == pytest.approx(-0.5, rel=1e-14)
+    assert float(gpuad.grad(gst.logistic.logpdf)(0.0)) == 0.0
+
+
+# ---------------------------------------------------------------- frozen, errors
+def test_frozen_distributions():
+    x = RNG.uniform(0.1, 0.9, size=5)
+    same(gst.norm(1.0, scale=2.0).logpdf(x), sst.norm(1.0, scale=2.0).logpdf(x))
+    same(gst.t(3.0).pdf(x), sst.t(3.0).pdf(x))
+    same(gst.beta(2.0, 3.0).logpdf(x), sst.beta(2.0, 3.0).logpdf(x))
+    same(gst.logistic(loc=0.2).cdf(x), sst.logistic(loc=0.2).cdf(x))
+    same(gst.poisson(2.5).pmf([0, 1, 2]), sst.poisson(2.5).pmf([0, 1, 2]))
+    cov = np.array([[2.0, 0.3], [0.3, 1.0]])
+    xs = RNG.uniform(-1, 1, size=(3, 2))
+    same(gst.multivariate_normal([0.1, 0.2], cov).logpdf(xs),
+         sst.multivariate_normal([0.1, 0.2], cov).logpdf(xs))
+    same(gst.dirichlet([1.5, 2.0, 3.0]).pdf([0.2, 0.3, 0.5]),
+         sst.dirichlet([1.5, 2.0, 3.0]).pdf([0.2, 0.3, 0.5]))
+    g = gpuad.grad(lambda s: gst.norm(0.0, s).logpdf(1.0))(2.0)
+    assert g == pytest.approx(1 / 8 - 1 / 2, rel=1e-14)
+
+
+@pytest.mark.parametrize("call,needs", [
+    (lambda: gst.t.cdf(0.5, 3.0), "betainc"), (lambda: gst.t.logcdf(0.5, 3.0), "betainc"),
+    (lambda: gst.gamma.cdf(0.5, 2.0), "gammainc"), (lambda: gst.gamma.logcdf(0.5, 2.0), "gammainc"),
+    (lambda: gst.beta.cdf(0.5, 2.0, 2.0), "betainc"),
+    (lambda: gst.beta.logcdf(0.5, 2.0, 2.0), "betainc"),
+    (lambda: gst.chi2.cdf(0.5, 2.0), "gammainc"), (lambda: gst.chi2.logcdf(0.5, 2.0), "gammainc"),
+    (lambda: gst.poisson.cdf(2, 1.0), "gammaincc"),
+    (lambda: gst.poisson.logcdf(2, 1.0), "gammaincc"),
+    (lambda: gst.t(3.0).cdf(0.5), "betainc"),
+    (lambda: gst.multivariate_normal.cdf([0.0, 0.0]), "orthant"),
+    (lambda: gst.multivariate_normal.logpdf([0.0], 0.0, 1.0, allow_singular=True), "pseudo"),
+])
+def test_not_implemented_names_function_and_alternative(call, needs):
+    with pytest.raises(NotImplementedError, match=needs) as e:
+        call()
+    assert "gpuad.scipy.stats." in str(e.value) and "instead" in str(e.value)
+
+
+def test_poisson_cdf_alternative_named_in_the_error_works():
+    k, mu = 4, 1.7
+    got = gnp.sum(gst.poisson.pmf(np.arange(k + 1), mu))
+    assert float(got) == pytest.approx(sst.poisson.cdf(k, mu), rel=1e-13)
+
+
+@pytest.mark.parametrize("x,mean,cov", [
+    (np.array([0.3, -0.2, 1.0]), np.array([0.1, 0.0, -0.5]), np.diag([1.0, 2.0, 0.5])),
+    (RNG.uniform(-1, 1, size=(2, 5, 3)), None, np.array([[2.0, 0.3, 0.0], [0.3, 1.0, 0.2],
+                                                          [0.0, 0.2, 1.5]])),
+    (RNG.uniform(-1, 1, size=(5, 3)), np.zeros(3), np.array([1.0, 2.0, 0.5])),
+    (RNG.uniform(-1, 1, size=(1, 3)), np.zeros(3), 2.0),
+    (RNG.uniform(-1, 1, size=4), 0.5, 2.0),
+    (np.array(0.4), None, 1.0),
+    (np.array([0.4]), np.array([0.1]), np.array([[3.0]])),
+])
+def test_multivariate_normal_shapes_match_scipy(x, mean, cov):
+    same(gst.multivariate_normal.logpdf(x, mean, cov),
+         sst.multivariate_normal.logpdf(x, mean, cov))
+    same(gst.multivariate_normal.pdf(x, mean, cov), sst.multivariate_normal.pdf(x, mean, cov))
+
+
+def test_multivariate_normal_errors():
+    with pytest.raises(np.linalg.LinAlgError):
+        gst.multivariate_normal.logpdf([0.0, 0.0], None, np.array([[1.0, 1.0], [1.0, 1.0]]))
+    with pytest.raises(np.linalg.LinAlgError):
+        gst.multivariate_normal.logpdf([0.0, 0.0], None, np.array([1.0, 0.0]))
+    with pytest.raises(ValueError):
+        gst.multivariate_normal.logpdf([0.0, 0.0], None, np.array([1.0, -1.0]))
+    with pytest.raises(ValueError):
+        gst.multivariate_normal.logpdf([0.0, 0.0, 0.0], [0.0, 0.0], 1.0)
+
+
+@pytest.mark.parametrize("x,alpha", [
+    ([0.2, 0.3, 0.5], [1.5, 2.0, 3.0]), ([0.2, 0.3], [1.5, 2.0, 3.0]),
+    ([[0.2, 0.3], [0.5, 0.1]], [1.0, 2.0, 3.0]), ([0.0, 0.4, 0.6], [1.0, 2.0, 0.5]),
+    ([0.0, 0.4, 0.6], [2.0, 2.0, 0.5]),
+])
+def test_dirichlet_values_match_scipy(x, alpha):
+    x, alpha = np.asarray(x), np.asarray(alpha)
+    same(gst.dirichlet.logpdf(x, alpha), sst.dirichlet.logpdf(x, alpha))
+    same(gst.dirichlet.pdf(x, alpha), sst.dirichlet.pdf(x, alpha))
+
+
+@pytest.mark.parametrize("x,alpha", [
+    ([0.2, 0.3, 0.6], [1.0, 2.0, 3.0]), ([-0.1, 0.5, 0.6], [1.0, 2.0, 3.0]),
+    ([0.2, 0.3], [1.0, 2.0, 3.0, 4.0]), ([0.2, 0.8], [0.0, 2.0]), ([0.0, 1.0], [0.5, 2.0]),
+    ([0.5, 0.5], [[1.0, 2.0]]), ([1.2, -0.2], [2.0, 2.0]),
+])
+def test_dirichlet_errors_as_scipy(x, alpha):
+    x, alpha = np.asarray(x), np.asarray(alpha)
+    with pytest.raises(ValueError):
+        sst.dirichlet.logpdf(x, alpha)
+    with pytest.raises(ValueError):
+        gst.dirichlet.logpdf(x, alpha)
+
+
+# ---------------------------------------------------------------- NumPy and CuPy arrays
+def test_results_live_where_inputs_live(xp):
+    x = xp.asarray(np.array([-1.0, 0.5, 2.0]))
+    for r, want in [(gst.gamma.logpdf(x, 2.0), sst.gamma.logpdf([-1.0, 0.5, 2.0], 2.0)),
+                    (gst.norm.logcdf(x, 0.5, 2.0), sst.norm.logcdf([-1.0, 0.5, 2.0], 0.5, 2.0)),
+                    (gst.poisson.logpmf(x, 1.5), sst.poisson.logpmf([-1.0, 0.5, 2.0], 1.5))]:
+        assert type(r) is xp.ndarray
+        same(r.get() if hasattr(r, "get") else r, want)
+    g = gpuad.grad(lambda a: gnp.sum(gst.beta.logpdf(x / 3, a, 2.0)))(xp.asarray(2.0))
+    assert type(g) is xp.ndarray
