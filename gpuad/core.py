@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import inspect
 import threading
-import weakref
 
 import numpy as np
 
@@ -33,8 +32,9 @@ class Primitive:
     jvp(primals, tangents, [acc,] **params) -> (out, tangent_out)
         ``tangents`` has None for a symbolic zero; tangents carry the lane axis. A rule that
         names ``acc`` may be offered, per output, a (value, lanes) pair of arrays owned by a
-        reverse sweep (a dual cotangent buffer) to add its result into; it then returns
-        that pair's arrays themselves (see :meth:`JVPTrace.process_acc`).
+        reverse sweep (a dual cotangent buffer) to add its result into; it returns, per
+        output, either that pair's arrays themselves or new arrays no one else holds (see
+        :meth:`JVPTrace._fused`).
     vjp(g, ins, out, [need, [acc,]] **params) -> one cotangent (or None) per input
         ``ins``/``out`` are what ``saves`` keeps (``ins``: Avals, shapes and dtypes only,
         when the inputs are not saved). A rule that names ``need`` gets, per input, whether
@@ -252,12 +252,13 @@ def foreign(prim, a):
 # ------------------------------------------------------------------ forward mode
 
 class JVPTracer(Tracer):
-    __slots__ = ("primal", "tangent")
+    __slots__ = ("primal", "tangent", "fresh")
 
     def __init__(self, trace, primal, tangent):
         self._trace = trace
         self.primal = primal
         self.tangent = tangent        # None (symbolic zero) or shape (L,) + primal.shape
+        self.fresh = False            # its arrays are new, held by nothing else: JVPTrace._fused
 
     @property
     def value(self):
@@ -271,7 +272,7 @@ class JVPTrace(Trace):
         super().__init__()
         self.lanes = lanes
 
-    def process(self, prim, args, params):
+    def process(self, prim, args, params, acc=None):
         primals, tangents = [], []
         for a in args:
             if type(a) is JVPTracer and a._trace is self:
@@ -292,6 +293,8 @@ class JVPTrace(Trace):
             if prim.decompose is None:
                 raise NotImplementedError(f"primitive {prim.name!r} has no JVP rule")
             return prim.decompose(*args, **params)    # its primitives come back here
+        if prim.jvp_acc:
+            return self._fused(prim, primals, tangents, params, acc)
         out, tout = self.below(prim.jvp, primals, tangents, **params)
         if prim.multiple_results:
             return [self.wrap(o, t) for o, t in zip(out, tout)]
@@ -301,93 +304,38 @@ class JVPTrace(Trace):
         """A value of this trace: ``out`` (one level down) with tangent lanes ``tout``."""
         return out if tout is None else JVPTracer(self, out, tout)
 
-    def process_acc(self, prim, args, params, acc):
-        """``prim`` with its result added into ``acc`` where it can be: a reverse sweep under
-        this trace (forward-over-reverse) offers its dual cotangent buffers (one value, or
-        one per output; see :func:`owned_dual`), and a JVP rule that names ``acc`` (the
-        fused dual VJP kernels) adds into their arrays instead of writing new ones. An
-        output computed that way is returned as the buffer itself, so the sweep sees that
-        it was added into (``gx is buf``)."""
-        accs = list(acc) if prim.multiple_results else [acc]
+    process_acc = process     # (its ``acc``: see _fused)
+
+    def _fused(self, prim, primals, tangents, params, acc):
+        """Apply a JVP rule that names ``acc``: the fused dual VJP kernels, which a reverse
+        sweep under this trace (forward-over-reverse) calls with its dual cotangent buffers
+        as ``acc`` (one value of this trace, or one per output). The rule gets each buffer's
+        (value, lanes) arrays to add into and returns, per output, either those arrays or
+        arrays it made fresh. The first come back as the buffer itself (the sweep sees
+        ``gx is buf``); the second as a value marked ``fresh``, which one sweep may then
+        own and add into (``tape.Cotangents``): nothing else holds its arrays."""
+        multi = prim.multiple_results
+        accs = () if acc is None else acc if multi else (acc,)
         pairs = [(a.primal, a.tangent) if type(a) is JVPTracer and a._trace is self
                  and not isinstance(a.primal, Tracer) and not isinstance(a.tangent, Tracer)
                  else None for a in accs]
-        if not prim.jvp_acc or all(p is None for p in pairs) or prim.max_order is not None:
-            return self.process(prim, args, params)
-        primals, tangents = [], []
-        for a in args:
-            if type(a) is JVPTracer and a._trace is self:
-                primals.append(a.primal)
-                tangents.append(a.tangent)
-            else:
-                if isinstance(a, Tracer):
-                    foreign(prim, a)
-                primals.append(a)
-                tangents.append(None)
-        if all(t is None for t in tangents):
-            return self.process(prim, args, params)
-        out, tout = self.below(prim.jvp, primals, tangents,
-                               acc=pairs if prim.multiple_results else pairs[0], **params)
-        if not prim.multiple_results:
+        if pairs:
+            params = dict(params, acc=pairs if multi else pairs[0])
+        out, tout = self.below(prim.jvp, primals, tangents, **params)
+        if not multi:
             out, tout = [out], [tout]
-        res = [a if p is not None and o is p[0] and t is p[1] else self.wrap(o, t)
-               for a, p, o, t in zip(accs, pairs, out, tout)]
-        return res if prim.multiple_results else res[0]
-
-
-# Arrays a fused dual kernel has just allocated for its result: what a reverse sweep under a
-# forward trace may own and add into (claimed once; weak, so nothing is kept alive).
-_fresh: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
-
-
-def made_fresh(*arrays):
-    """Mark ``arrays`` (new, held by no one else yet) as a dual kernel's fresh outputs."""
-    for a in arrays:
-        if a is not None:
-            _fresh[id(a)] = a
-
-
-def owned_dual(v) -> bool:
-    """Whether a reverse sweep may own the dual value ``v`` (write into it in place): a
-    JVPTracer whose value and lanes are plain arrays a dual kernel made fresh and nobody
-    claimed before. Claims them."""
-    if type(v) is not JVPTracer:
-        return False
-    p, t = v.primal, v.tangent
-    if _fresh.get(id(p)) is not p or _fresh.get(id(t)) is not t or p is t:
-        return False
-    del _fresh[id(p)], _fresh[id(t)]
-    return True
-
-
-def add_dual(d, g):
-    """Add the cotangent ``g`` into the owned dual value ``d`` in place; returns the arrays
-    read and written (for the profile), or None where that cannot be done (``g`` a value
-    of another trace, or of another shape)."""
-    if type(d) is not JVPTracer:
-        return None
-    if isinstance(g, Tracer):
-        if (type(g) is not JVPTracer or g._trace is not d._trace
-                or isinstance(g.primal, Tracer) or isinstance(g.tangent, Tracer)
-                or shape(g.primal) != shape(d.primal) or shape(g.tangent) != shape(d.tangent)):
-            return None
-        d.primal += g.primal
-        d.tangent += g.tangent
-        return (d.primal, d.tangent, g.primal, g.tangent)
-    if tuple(np.broadcast_shapes(shape(g), shape(d.primal))) != tuple(shape(d.primal)):
-        return None
-    d.primal += g                 # a constant cotangent: its lanes are zero
-    return (d.primal, g)
-
-
-def sum_duals(a, b):
-    """``a + b`` for two dual values of one forward trace with plain parts of equal shapes,
-    as a new dual value whose arrays are fresh (a sweep may own it); else None."""
-    if (type(a) is not JVPTracer or type(b) is not JVPTracer or a._trace is not b._trace
-            or any(isinstance(v, Tracer) for v in (a.primal, a.tangent, b.primal, b.tangent))
-            or shape(a.primal) != shape(b.primal) or shape(a.tangent) != shape(b.tangent)):
-        return None
-    return JVPTracer(a._trace, a.primal + b.primal, a.tangent + b.tangent)
+        res = []
+        for j, (o, t) in enumerate(zip(out, tout)):
+            p = pairs[j] if pairs else None
+            if p is not None and o is p[0] and t is p[1]:
+                res.append(accs[j])
+                continue
+            v = self.wrap(o, t)
+            if (t is not None and not isinstance(o, Tracer) and not isinstance(t, Tracer)
+                    and (p is None or (o is not p[0] and t is not p[1]))):
+                v.fresh = True
+            res.append(v)
+        return res if multi else res[0]
 
 
 def _floating(v):

@@ -23,7 +23,7 @@ import math
 import numpy as np
 
 from .. import runtime
-from ..core import Primitive, bind, made_fresh, register, shape
+from ..core import Primitive, bind, register, shape
 from ..runtime import profile as _profile
 from ..runtime.launch import launcher, record
 from . import base
@@ -399,7 +399,6 @@ def _unary_dual_impl(x, g, tx, tg, op, order, acc=None):
     else:
         gx = xp.empty(x.shape, dtype=x.dtype)
         tgx = xp.empty((L,) + x.shape, dtype=x.dtype)
-        made_fresh(gx, tgx)
     src, T = kernel_of(op, x.dtype)
     dev.launch(src, f"unary_vjp_dual<{_op(op)}, {T}, {order}>",
                f"{op}_vjp_dual", n, (x, g, tx, tg, gx, tgx, np.int64(n), np.int64(L),
@@ -594,7 +593,6 @@ def _binary_dual_impl(x, y, g, tx, ty, tg, op, need, acc=None):
     ax, ay = acc or (None, None)     # dual cotangent buffers of the sweep: added into
     gx, tgx = ax if ax is not None else (buf(out_shape, need[0]), buf((L,) + out_shape, need[0]))
     gy, tgy = ay if ay is not None else (buf(out_shape, need[1]), buf((L,) + out_shape, need[1]))
-    made_fresh(*(a for a, o in ((gx, ax), (tgx, ax), (gy, ay), (tgy, ay)) if o is None))
     n = g.size
     src, T = kernel_of(op, g.dtype)
     dev.launch(src, f"binary_vjp_dual<{_op(op)}, {T}>", f"{op}_vjp_dual", n,
