@@ -152,14 +152,16 @@ class VJPTrace(Trace):
                 g, bufs = take(idx, node)
                 if g is not None or node.collective:
                     prim = node.prim
-                    bufs = bufs or [None] * len(node.parents)
-                    if prim.vjp_args == 2:
+                    if bufs is None:  # (a collective without a cotangent)
+                        bufs = [None] * len(node.parents)
+                    n = prim.vjp_args
+                    if n == 2:
                         gxs = prim.vjp(g, node.ins, node.out, node.need, bufs, **node.params)
-                    elif prim.vjp_args == 1:
+                    elif n == 1:
                         gxs = prim.vjp(g, node.ins, node.out, node.need, **node.params)
                     else:
                         gxs = prim.vjp(g, node.ins, node.out, **node.params)
-                    add_all(node.parents, gxs, bufs, prim.vjp_args == 2)
+                    add_all(node.parents, gxs, bufs, n == 2)
                     if observe:       # the peak: saved values, g and gx all live
                         _profile.report(g if prim.multiple_results else (g,))
                 if free:              # last use of this node's saved values
@@ -201,9 +203,8 @@ class Cotangents:
 
     def take(self, idx, node):
         """The cotangent(s) of node ``idx``'s output(s) (None if it got none), removed from
-        the store, and per input of the node an owned buffer its rule may add into. A value
-        used twice by one node (x * x) offers its buffer once: two outputs of one kernel
-        must not alias."""
+        the store, and per input of the node an owned buffer its rule may add into. A value used twice by one node (x * x) offers its buffer once: two
+        outputs of one kernel must not alias."""
         entries = self.entries
         if not node.prim.multiple_results:
             e = entries.pop((idx, 0), None)
@@ -215,10 +216,16 @@ class Cotangents:
             if all(e is None for e in gs):
                 return None, None
             g = [None if e is None else e[0] for e in gs]
-        parents, bufs = node.parents, []
-        for i, p in enumerate(parents):
-            e = None if p is None or (i and p in parents[:i]) else entries.get(p)
-            bufs.append(e[0] if e is not None and e[1] else None)
+        bufs, seen = [], None
+        for p in node.parents:
+            e = None if p is None else entries.get(p)
+            if e is None or not e[1]:
+                bufs.append(None)
+            elif seen is not None and p in seen:
+                bufs.append(None)
+            else:
+                bufs.append(e[0])
+                seen = (p,) if seen is None else (*seen, p)
         return g, bufs
 
     def add_all(self, parents, gxs, bufs, owned):

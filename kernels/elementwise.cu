@@ -12,6 +12,7 @@
 #include "gpuad/dual.cuh"
 #include "ops/unary.cuh"
 #include "ops/binary.cuh"
+#include "ops/ternary.cuh"
 
 using gpuad::scale;
 
@@ -47,6 +48,31 @@ struct BinaryD {
             gpuad::Dual<S, 1> xd(x), yd(y);
             xd.d[0] = S(1);
             return BinaryD<Op, AX - 1, AY>::at(xd, yd).d[0];
+        }
+    }
+};
+
+// The partial derivative d^(AX+AY+AZ) f / dx^AX dy^AY dz^AZ (order >= 1) of a ternary op,
+// likewise from dfx, dfy, dfz.
+template <class Op, int AX, int AY, int AZ>
+struct TernaryD {
+    template <class S> __device__ __forceinline__ static S at(S x, S y, S z) {
+        if constexpr (AX + AY + AZ == 1) {
+            if constexpr (AX == 1) return Op::dfx(x, y, z);
+            else if constexpr (AY == 1) return Op::dfy(x, y, z);
+            else return Op::dfz(x, y, z);
+        } else {
+            gpuad::Dual<S, 1> xd(x), yd(y), zd(z);
+            if constexpr (AZ >= 1) {
+                zd.d[0] = S(1);
+                return TernaryD<Op, AX, AY, AZ - 1>::at(xd, yd, zd).d[0];
+            } else if constexpr (AY >= 1) {
+                yd.d[0] = S(1);
+                return TernaryD<Op, AX, AY - 1, AZ>::at(xd, yd, zd).d[0];
+            } else {
+                xd.d[0] = S(1);
+                return TernaryD<Op, AX - 1, AY, AZ>::at(xd, yd, zd).d[0];
+            }
         }
     }
 };
@@ -352,5 +378,29 @@ __global__ void binary_deriv(const T* __restrict__ x, const T* __restrict__ y,
             T* ok = out + k * n + i0;
             for (long long j = 0; j < m; ++j) ok[j] = scale(d[j], vk[j]);
         }
+    }
+}
+
+// ---------------------------------------------------------------- ternary
+// Operands have element stride 1 or 0 (one broadcast element), as the binary ones. The
+// engine builds every rule from these two kernels (no fused JVP/VJP kernels).
+
+// out = f(x, y, z)
+template <class Op, class T>
+__global__ void ternary_fwd(const T* __restrict__ x, const T* __restrict__ y,
+                            const T* __restrict__ z, T* __restrict__ out, long long n,
+                            int sx, int sy, int sz) {
+    GPUAD_LOOP(i, n) out[i] = Op::f(x[i * sx], y[i * sy], z[i * sz]);
+}
+
+// out[k, i] = d^(AX+AY+AZ) f / dx^AX dy^AY dz^AZ (x, y, z) v[k, i]
+template <class Op, class T, int AX, int AY, int AZ>
+__global__ void ternary_deriv(const T* __restrict__ x, const T* __restrict__ y,
+                              const T* __restrict__ z, const T* __restrict__ v,
+                              T* __restrict__ out, long long n, long long lanes,
+                              int sx, int sy, int sz) {
+    GPUAD_LOOP(i, n) {
+        const T d = TernaryD<Op, AX, AY, AZ>::at(x[i * sx], y[i * sy], z[i * sz]);
+        for (long long k = 0; k < lanes; ++k) out[k * n + i] = scale(d, v[k * n + i]);
     }
 }

@@ -772,6 +772,17 @@ SCIPY_SPECIAL = [
     sp("ndtri", uniform(0.05, 0.95)),
     sp("log_ndtr", uniform(-5, 3)),
     Row("special_log_ndtr_tail", gss.log_ndtr, sc.log_ndtr, [((4,),)], uniform(-40, -21)),
+    # Both branches of P and Q (x <= max(1, a): the series; above: the continued fraction);
+    # the derivatives in a come from the dual-number series and fractions.
+    sp("gammainc", uniform(0.3, 4), BINARY_SHAPES),
+    sp("gammaincc", uniform(0.3, 4), BINARY_SHAPES),
+    Row("special_gammainc_large_a", *(lambda f: (f(gss), f(sc)))(
+        lambda m: lambda a, x: m.gammainc(20 * a, 20 * x)), [((3,), (3,))], uniform(0.6, 1.6)),
+    # betainc's three arguments (a, b in (0.4, 4), x in (0.1, 0.9)): the ternary op's rules.
+    Row("special_betainc", *(lambda f: (f(gss), f(sc)))(
+        lambda m: lambda a, b, x: m.betainc(4 * a, 4 * b, x)),
+        [((), (), ()), ((3,), (3,), (3,)), ((2, 3), (3,), ()), ((2, 1), (1, 3), (2, 3)),
+         ((0,), (0,), (0,))], uniform(0.1, 0.9)),
     # Non-empty shapes: of an empty array SciPy gives -inf ((0,)) or raises ((4, 0, 2)),
     # which the table's comparisons cannot hold; tests/test_scipy_special.py checks empties.
     Row("special_logsumexp", gss.logsumexp, sc.logsumexp, [((),), ((3,),), ((2, 3),)]),
@@ -1151,16 +1162,30 @@ SCIPY_SIGNAL = [
         _CONV_SHAPES),
     Row("scipy_convolve_valid", *signal_same(lambda m, a, v: m.convolve(a, v, "valid")),
         _VALID_SHAPES),
-    Row("scipy_convolve_fft", *signal_same(
-        lambda m, a, v: m.convolve(a, v, "same", method="fft")), [((6, 5), (3, 2))]),
     Row("scipy_correlate", *signal_same(lambda m, a, v: m.correlate(a, v)), _CONV_SHAPES),
     Row("scipy_correlate_same", *signal_same(lambda m, a, v: m.correlate(a, v, "same")),
         _CONV_SHAPES),
     Row("scipy_correlate_valid", *signal_same(lambda m, a, v: m.correlate(a, v, "valid")),
         _VALID_SHAPES),
-    Row("scipy_correlate_fft", *signal_same(
-        lambda m, a, v: m.correlate(a, v, "full", method="fft")), [((7,), (4,))]),
 ]
+
+
+def _signal_fft_rows(what):
+    """``what`` by the FFT method in every mode (SciPy's numbers by its direct method are
+    the reference), and 'auto' on a shape where SciPy's model picks the FFT."""
+    rows = [Row(f"scipy_{what}_fft{'' if mode == 'full' else '_' + mode}", *signal_same(
+        lambda m, a, v, mode=mode: getattr(m, what)(a, v, mode, method="fft")), shapes)
+        for mode, shapes in (("full", _FFT_CONV_SHAPES), ("same", _FFT_CONV_SHAPES),
+                             ("valid", _VALID_SHAPES))]
+    return rows + [Row(f"scipy_{what}_auto_fft", *signal_same(
+        lambda m, a, v: getattr(m, what)(a, v, method="auto")), [((12, 12), (6, 6))])]
+
+
+# odd and even lengths (the real transforms' half spectra differ), N-d, axes of length 1
+# (broadcast, not transformed, as scipy.signal.fftconvolve does)
+_FFT_CONV_SHAPES = [((5,), (3,)), ((4,), (6,)), ((1,), (4,)), ((4, 5), (2, 3)),
+                    ((3, 1), (2, 4)), ((2, 3, 2), (2, 2, 3))]
+SCIPY_SIGNAL += _signal_fft_rows("convolve") + _signal_fft_rows("correlate")
 TABLE += SCIPY_SIGNAL
 
 # ---------------------------------------------------------------- gpuad.numpy.fft
@@ -1258,6 +1283,10 @@ COMPLEX_ROWS = set("""
     cumprod cumprod_zeros cumulative_sum cumulative_prod diff diff_prepend ediff1d 
     gradient gradient_edge2 gradient_coordinates gradient_axes trapezoid trapezoid_dx 
     convolve convolve_same convolve_valid correlate correlate_same correlate_valid 
+    scipy_convolve scipy_convolve_same scipy_convolve_valid scipy_convolve_fft 
+    scipy_convolve_fft_same scipy_convolve_fft_valid scipy_convolve_auto_fft 
+    scipy_correlate scipy_correlate_same scipy_correlate_valid scipy_correlate_fft 
+    scipy_correlate_fft_same scipy_correlate_fft_valid scipy_correlate_auto_fft 
     polyval polyadd polysub polymul polyder polyint poly vander vander_increasing 
 """.split())
 _CDOMAIN = {spd: hpd, symmetric: hermitian, spectrum: cspectrum}   # their complex kin

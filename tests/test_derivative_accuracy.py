@@ -324,6 +324,74 @@ BINARY = {
 }
 
 
+# The incomplete gamma and beta functions: derivatives in x are the densities (closed forms);
+# in the shape parameters there are none, so the references are mpmath's numerical
+# derivatives (mp.diff) of mpmath's functions at the working precision.
+def _gp(a, x):
+    return mp.gammainc(a, 0, x, regularized=True)
+
+
+def _gq(a, x):
+    return mp.gammainc(a, x, mp.inf, regularized=True)
+
+
+def _gdens(a, x):
+    return mp.exp((a - 1) * mp.log(x) - x - mp.loggamma(a))
+
+
+def _gda(a, x, k, sign):
+    """d^k/da^k of P (sign 1) or Q (-1), differentiating the smaller of the two (mp.diff of a
+    function within 2^-200 of 1 has no digits left of a tiny derivative)."""
+    small, s = (_gp, sign) if _gp(a, x) < 0.5 else (_gq, -sign)
+    return s * mp.diff(lambda t: small(t, x), a, k)
+
+
+def _incgamma(f, sign):
+    return (f, {
+        (1, 0): lambda a, x: _gda(a, x, 1, sign),
+        (0, 1): lambda a, x: sign * _gdens(a, x),
+        (2, 0): lambda a, x: _gda(a, x, 2, sign),
+        (1, 1): lambda a, x: sign * _gdens(a, x) * (mp.log(x) - mp.psi(0, a)),
+        (0, 2): lambda a, x: sign * _gdens(a, x) * ((a - 1) / x - 1)},
+        lambda a, x: a > 0 and x > 0)
+
+
+BINARY["gammainc"] = _incgamma(_gp, 1)
+BINARY["gammaincc"] = _incgamma(_gq, -1)
+
+
+def _bi(a, b, x):
+    return mp.betainc(a, b, 0, x, regularized=True)
+
+
+def _bdens(a, b, x):
+    return mp.exp((a - 1) * mp.log(x) + (b - 1) * mp.log1p(-x) - mp.log(mp.beta(a, b)))
+
+
+def _bdiff(order):
+    """A partial in (a, b) of I_x(a, b), from 1 - I_(1-x)(b, a) where I_x(a, b) > 1/2 (as
+    _gda; the complement's variables swapped)."""
+    def d(a, b, x):
+        if _bi(a, b, x) < 0.5:
+            return mp.diff(_bi, (a, b, x), order)
+        return -mp.diff(_bi, (b, a, 1 - x), (order[1], order[0], 0))
+    return d
+
+
+# name: (f, {(a, b, c): d^(a+b+c) f / dx^a dy^b dz^c}, domain)
+TERNARY = {
+    "betainc": (_bi, {
+        (1, 0, 0): _bdiff((1, 0, 0)), (0, 1, 0): _bdiff((0, 1, 0)),
+        (0, 0, 1): _bdens,
+        (2, 0, 0): _bdiff((2, 0, 0)), (1, 1, 0): _bdiff((1, 1, 0)), (0, 2, 0): _bdiff((0, 2, 0)),
+        (1, 0, 1): lambda a, b, x: _bdens(a, b, x) * (mp.log(x) - mp.psi(0, a) + mp.psi(0, a + b)),
+        (0, 1, 1): lambda a, b, x: _bdens(a, b, x) * (mp.log1p(-x) - mp.psi(0, b)
+                                                      + mp.psi(0, a + b)),
+        (0, 0, 2): lambda a, b, x: _bdens(a, b, x) * ((a - 1) / x - (b - 1) / (1 - x))},
+        lambda a, b, x: a > 0 and b > 0 and 0 < x < 1),
+}
+
+
 # ---------------------------------------------------------------- inputs
 
 def magnitudes(dt, n):
@@ -402,6 +470,19 @@ def binary_inputs(name, dt):
                              np.array(unary_edges("digamma", dt), dt)])
         xs = xs[np.abs(xs) < 2 ** 40]     # (mpmath's psi is slow far out)
         x, y = np.repeat(np.arange(4, dtype=dt), xs.size), np.tile(xs, 4)
+    if name in ("gammainc", "gammaincc"):
+        # The domain the docstring claims, 1e-3 <= a <= 1e5: both branches (series for
+        # x <= max(1, a), continued fraction above), the switch at 10 to Stirling's prefactor,
+        # x near a (slowest convergence) and far in both tails.
+        # (At a = 1e5 only near x = a: mpmath's own series do not converge further out.)
+        a_s = [1e-3, 0.1, 0.5, 1.0, 2.5, 9.9, 10.0, 30.0, 150.0, 1e3, 1e4, 1e5]
+        x, y = [], []
+        for a in a_s:
+            for r in ((0.9, 0.99, 1.0, 1.01) if a > 1e4 else
+                      (1e-6, 0.1, 0.5, 0.9, 1.0, 1.1, 2.0, 5.0)):
+                x.append(a)
+                y.append(a * r if a >= 1 else r * 3)
+        x, y = np.array(x), np.array(y)
     if name == "arctan2":   # the axes and the diagonals
         x = np.concatenate([x, np.zeros_like(m), m, m, -m])
         y = np.concatenate([y, m, np.zeros_like(m), m, m])
@@ -480,9 +561,43 @@ def binary_refs(name, dtname):
     return x, y, fv, refs
 
 
+def ternary_inputs(dt):
+    """betainc's (a, b, x): small, unit, switch-crossing (10) and large shape parameters
+    (to 1e4), x in both tails, at the mean and on both sides of the continued fraction's
+    switch (a + 1)/(a + b + 2)."""
+    pairs = [(0.5, 0.5), (1.0, 3.0), (2.5, 1.0), (0.05, 2.0), (9.9, 10.0), (12.0, 30.0),
+             (40.0, 0.5), (0.5, 300.0), (150.0, 120.0), (1e3, 2e3), (1e4, 2.5)]
+    a, b, x = [], [], []
+    for p, q in pairs:
+        m = p / (p + q)
+        for r in (1e-4, 0.3, m, 0.5 * (1 + m), 1 - 1e-4):
+            a.append(p), b.append(q), x.append(r)
+    return tuple(np.array(v).astype(dt) for v in (a, b, x))
+
+
+@functools.lru_cache(maxsize=None)
+def ternary_refs(name, dtname):
+    dt = np.dtype(dtname).type
+    f, ds, _ = TERNARY[name]
+    a, b, x = ternary_inputs(dt)
+    with mp.workprec(PREC):
+        ps = [tuple(mp.mpf(float(v)) for v in t) for t in zip(a, b, x)]
+        fv = [_real(lambda: f(*p)) for p in ps]
+        refs = {k: [_real(lambda: d(*p)) if fz is not None else None for p, fz in zip(ps, fv)]
+                for k, d in ds.items()}
+    return a, b, x, fv, refs
+
+
 # arctan2: d^2/dxdy = (x^2 - y^2) / (x^2 + y^2)^2, 0 on |x| = |y|
 CANCELS = {("arctan2", (1, 1))}
 CANCELS_ULPS = 8
+# Measured and bounded like CANCELS, with a floor relative to the largest same-order partial:
+# d^2P/da^2 near x = a is ~a^(-3/2), a difference of terms the size of d^2P/dx^2 ~ a^(-3/2)
+# times ... 1/sqrt(a) larger (2e-12 of it at a = 1e5, the dual-number series summed over
+# ~3000 terms); d^2 I/db dx of betainc crosses zero at (0.5, 0.5, 0.75) (log(1/4) - psi(1/2)
+# + psi(1) = 0), where its reference is 5e-63.
+SCALED_FLOOR = {("gammainc", (2, 0)): 1e-11, ("gammaincc", (2, 0)): 1e-11,
+                ("betainc", (0, 1, 1)): 1e-14, ("betainc", (1, 0, 1)): 1e-14}
 
 
 # Known gaps, measured and bounded, not hidden: float32 second derivatives of two special
@@ -512,7 +627,7 @@ def check(got, ref, fv, scale, dt, where, first, floor=0.0, rtol=None):
                 continue
             ok = math.isfinite(v) and abs(v) <= rtol * scale[i]
         elif abs(r) < tiny:
-            ok = math.isfinite(v) and abs(v - r) <= tiny
+            ok = math.isfinite(v) and abs(v - r) <= max(tiny, floor * scale[i])
         else:
             ok = math.isfinite(v) and abs(v - r) <= rtol * abs(r) + floor * scale[i]
         if not ok:
@@ -553,13 +668,47 @@ def test_binary_derivative(name, ab, dt):
     got = binary_kernel(name, a, b, x, y)
     ref = [r if k else None for r, k in zip(refs[ab], keep)]
     floor = CANCELS_ULPS * float(np.finfo(dt).eps) if (name, ab) in CANCELS else 0.0
+    floor = max(floor, SCALED_FLOOR.get((name, ab), 0.0))
     bad = check(got, ref, fv, scale, dt, lambda i: f"(x, y) = ({x[i]!r}, {y[i]!r})", a + b == 1,
                 floor)
     report(bad, f"binary_deriv<{E.BINARY[name][0]}, {CTYPE[dt]}, {a}, {b}>")
 
 
+TERNARY_CASES = [(name, k) for name in sorted(E.TERNARY) for k in TERNARY[name][1]]
+
+
+@pytest.mark.parametrize("dt", DTYPES, ids=["float64", "float32"])
+@pytest.mark.parametrize("name,order", TERNARY_CASES,
+                         ids=[f"{n}-{a}{b}{c}" for n, (a, b, c) in TERNARY_CASES])
+def test_ternary_derivative(name, order, dt):
+    a, b, x, fv, refs = ternary_refs(name, np.dtype(dt).name)
+    scale = [max(abs(refs[k][i]) if refs[k][i] is not None and mp.isfinite(refs[k][i]) else 0
+                 for k in refs if sum(k) == sum(order)) for i in range(x.size)]
+    out = np.empty_like(x)
+    T = CTYPE[dt]
+    call(f"ternary_deriv<ops::{E.TERNARY[name][0]}, {T}, {order[0]}, {order[1]}, {order[2]}>",
+         a, b, x, np.ones_like(x), out, x.size, 1, I32(1), I32(1), I32(1))
+    bad = check(out, refs[order], fv, scale, dt,
+                lambda i: f"(a, b, x) = ({a[i]!r}, {b[i]!r}, {x[i]!r})", sum(order) == 1,
+                SCALED_FLOOR.get((name, order), 0.0))
+    report(bad, f"ternary_deriv<{E.TERNARY[name][0]}, {T}, {order}>")
+
+
+@pytest.mark.parametrize("dt", DTYPES, ids=["float64", "float32"])
+def test_ternary_values(dt):
+    """betainc's values themselves, against mpmath (the binary ops' values are checked by
+    tests/test_kernels.py against SciPy)."""
+    a, b, x, fv, _ = ternary_refs("betainc", np.dtype(dt).name)
+    out = np.empty_like(x)
+    call(f"ternary_fwd<ops::Betainc, {CTYPE[dt]}>", a, b, x, out, x.size, I32(1), I32(1), I32(1))
+    bad = check(out, fv, fv, [0.0] * x.size, dt,
+                lambda i: f"(a, b, x) = ({a[i]!r}, {b[i]!r}, {x[i]!r})", True)
+    report(bad, f"ternary_fwd<Betainc, {CTYPE[dt]}>")
+
+
 def test_every_op_has_a_reference():
     assert set(UNARY) == set(E.UNARY) and set(BINARY) == set(E.BINARY)
+    assert set(TERNARY) == set(E.TERNARY)
 
 
 SAMPLES = [-2.5, -0.7, -0.3, 0.4, 0.9, 1.7, 3.1]

@@ -42,7 +42,7 @@ def T(l, s):
 
 # ------------------------------------------------------------------ values
 
-@pytest.mark.parametrize("method", ["RK45", "RK23"])
+@pytest.mark.parametrize("method", ["RK45", "RK23", "DOP853"])
 def test_solve_ivp_takes_scipys_steps(method, xp):
     # Same controller, same tableau: the same accepted steps. They differ by rounding only:
     # the error estimate is a difference of two formulas of size ~rtol |y|, so a rounding of
@@ -53,8 +53,14 @@ def test_solve_ivp_takes_scipys_steps(method, xp):
     sol = gsi.solve_ivp(vdp, xp.asarray([0.0, 8.0]), xp.asarray([2.0, 0.0]), **kw)
     ref = si.solve_ivp(vdp_np, (0.0, 8.0), np.array([2.0, 0.0]), **kw)
     assert sol.t.shape == ref.t.shape and sol.y.shape == ref.y.shape
-    close(sol.t, ref.t, xp, rtol=2e-10, atol=0)
-    close(sol.y, ref.y, xp, rtol=0, atol=1e-9)
+    # DOP853: its 5th-order estimate sums 13 terms of size ~|y| with weights up to 1.7 to
+    # a result of ~1e-6 |y|; summed in another order than SciPy's np.dot it differs by
+    # ~1e-8 relative, the step by an eighth of that (err^(-1/8)): measured 1.9e-9 (7.6e-11
+    # with np.dot's order). The values then sit at times that differ by |dt| <= 8e-8 and
+    # move by |y'| |dt| <= 3 * 8e-8.
+    dop = method == "DOP853"
+    close(sol.t, ref.t, xp, rtol=1e-8 if dop else 2e-10, atol=0)
+    close(sol.y, ref.y, xp, rtol=0, atol=2.5e-7 if dop else 1e-9)
     assert sol.nfev == ref.nfev and sol.status == 0 and sol.success
     assert isinstance(sol, gsi.OdeResult)
 
@@ -106,14 +112,19 @@ def test_odeint_closed_forms_and_scipy(xp):
     np.testing.assert_array_equal(info["tcur"], tn[1:])
 
 
-def test_fixed_step_converges_at_fifth_order(xp):
+@pytest.mark.parametrize("method,order,hs", [("RK45", 5, (0.1, 0.05)), ("RK23", 3, (0.1, 0.05)),
+                                             ("DOP853", 8, (0.4, 0.2))])
+def test_fixed_step_converges_at_its_order(method, order, hs, xp):
+    # the global error of a fixed-step method of order p falls by 2^p when h halves (the
+    # steps of DOP853 are long enough for its error, ~1e-9 and ~4e-12, to stand above
+    # rounding)
     f = (lambda y, t: gnp.stack([y[1], -y[0]]))
     exact = np.array([np.cos(2.0), -np.sin(2.0)])
-    outs = [gsi.odeint(f, xp.asarray([1.0, 0.0]), xp.asarray([0.0, 2.0]), fixed_step=h)
-            for h in (0.1, 0.05)]
+    outs = [gsi.odeint(f, xp.asarray([1.0, 0.0]), xp.asarray([0.0, 2.0]), fixed_step=h,
+                       method=method) for h in hs]
     on(xp, outs)
     errs = [np.linalg.norm(host(o)[-1] - exact) for o in outs]
-    assert 2 ** 4.5 < errs[0] / errs[1] < 2 ** 5.5
+    assert 2 ** (order - 0.5) < errs[0] / errs[1] < 2 ** (order + 0.5)
 
 
 def test_pytree_state(xp):
@@ -160,19 +171,23 @@ def _forced(y, t, w, c):
     return gnp.stack([y[1], -w * gnp.sin(y[0]) + c * gnp.cos(t)])
 
 
-def test_fixed_step_derivatives_against_central_differences_to_second_order(xp):
+@pytest.mark.parametrize("method", ["RK45", "DOP853"])
+def test_fixed_step_derivatives_against_central_differences_to_second_order(method, xp):
     # Fixed steps: the solution is a smooth function of y0, t and the parameters, so
     # central differences of the same solver check the JVP, the dot-product test the VJP,
     # and the same on the first derivatives (jvp of jvp, jvp/vjp of vjp: HVPs).
     def fun(y0, t, w, c):
-        return gsi.odeint(_forced, y0, t, w, c, fixed_step=0.13)
+        # (DOP853 with longer steps: 12 stages a step, and its error is smaller still)
+        return gsi.odeint(_forced, y0, t, w, c, method=method,
+                          fixed_step=0.13 if method == "RK45" else 0.4)
     args = put(xp, (np.array([0.3, -0.2]), np.array([0.0, 0.75, 1.6]), np.array(1.3),
                     np.array(0.4)))
     on(xp, fun(*args))
     check_grads(fun, args, order=2, atol=1e-7, rtol=1e-7)
 
 
-def test_adaptive_gradient_is_the_fixed_mesh_derivative(xp):
+@pytest.mark.parametrize("method", ["RK45", "DOP853"])
+def test_adaptive_gradient_is_the_fixed_mesh_derivative(method, xp):
     # The convention: the accepted steps are constants. Central differences of the solver
     # replayed on the mesh the controller chose at the base point match the gradient
     # (to the rounding of the differences), while the solution itself is the adaptive one.
@@ -180,21 +195,21 @@ def test_adaptive_gradient_is_the_fixed_mesh_derivative(xp):
     t = xp.asarray(tn)
     y0, w = xp.asarray([0.3, -0.2]), 1.3
     loss = (lambda y0, w: gnp.sum(gsi.odeint(_forced, y0, t, w, 0.4, rtol=1e-7,
-                                             atol=1e-9) ** 2))
+                                             atol=1e-9, method=method) ** 2))
     gy, gw = gpuad.grad(loss, argnums=(0, 1))(y0, xp.asarray(w))
     on(xp, (gy, gw))
 
     T = [t[i] for i in range(3)]
     prob = gsi._Problem(_forced, gpuad.tree.LEAF, [(2,)], np.dtype(np.float64), (w, 0.4),
                         False, "test", "f")
-    mesh = gsi._adaptive_mesh(prob, [y0], T, gsi._RK45, 1e-7, 1e-9, None, np.inf,
+    mesh = gsi._adaptive_mesh(prob, [y0], T, gsi._METHODS[method], 1e-7, 1e-9, None, np.inf,
                               None, False, "test")
-    assert sum(map(len, mesh.plans)) > 10
+    assert sum(map(len, mesh.plans)) > (10 if method == "RK45" else 5)   # DOP853: longer steps
 
     def on_mesh(y0, w):
         p = gsi._Problem(_forced, gpuad.tree.LEAF, [(2,)], np.dtype(np.float64), (w, 0.4),
                          False, "test", "f")
-        outs, _ = gsi._replay(p, [y0], T, mesh.plans, gsi._RK45, None, None, False)
+        outs, _ = gsi._replay(p, [y0], T, mesh.plans, gsi._METHODS[method], None, None, False)
         on(xp, outs)
         return sum(float(xp.sum(o[0] ** 2)) for o in outs)
     np.testing.assert_allclose(on_mesh(y0, w), float(loss(y0, w)), rtol=1e-15)

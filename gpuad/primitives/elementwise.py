@@ -10,6 +10,8 @@ generic derivative primitives, parameterised by the op:
 ``binary_vjp(x, y, g; op)``           (fx g, fy g) in one launch
 ``binary_vjp_dual(x, y, g, tx, ty, tg)``  its dual-number form (one launch per HVP node)
 ``binary_deriv(x, y, v; op, ax, ay)`` d^(ax+ay) f / dx^ax dy^ay * v
+``ternary_deriv(x, y, z, v; op, ax, ay, az)``  the same for a ternary op (its only derivative
+                                      primitive: every rule of betainc is built from it)
 
 The fused ones (``*_dual``, ``binary_jvp``, ``binary_vjp``) carry a decomposition into
 ``unary_deriv``/``binary_deriv``; under a further transform they run as that, so every
@@ -99,12 +101,19 @@ BINARY = {
     "polygamma": ("Polygamma", None),
     "xlogy": ("Xlogy", None),
     "xlog1py": ("Xlog1py", None),
+    "gammainc": ("Gammainc", None),
+    "gammaincc": ("Gammaincc", None),
+}
+
+# name -> (kernel op in kernels/ops/ternary.cuh, float64 reference); real dtypes only.
+TERNARY = {
+    "betainc": ("Betainc", None),
 }
 
 # Rows whose function is gpuad.scipy.special's, not gpuad.numpy's (NumPy has no such name).
 SCIPY_SPECIAL = frozenset({"i1", "i0e", "i1e", "gammaln", "gamma", "digamma", "erfc", "erfinv",
                            "erfcinv", "ndtr", "ndtri", "log_ndtr", "logit", "polygamma",
-                           "xlogy", "xlog1py"})
+                           "xlogy", "xlog1py", "gammainc", "gammaincc", "betainc"})
 # The ops holomorphic on the complex plane (off their branch cuts), whose kernels also run
 # on complex64/complex128 (kernels/complex.cu): there df is the complex derivative f'(z),
 # and a VJP multiplies by it without conjugation (JAX's convention, see README). The others
@@ -132,7 +141,7 @@ def higher_order(name):
 
 
 def _op(name):
-    return "ops::" + (UNARY.get(name) or BINARY.get(name))[0]
+    return "ops::" + (UNARY.get(name) or BINARY.get(name) or TERNARY.get(name))[0]
 
 
 def _declare():
@@ -160,6 +169,16 @@ def _declare():
             runtime.declare(src, grad, group=f"{tag}-{name}", bundle=f"{tag}-first")
             runtime.declare(src, fwd, group=f"{tag}-{name}-jvp", bundle=f"{tag}-first")
             runtime.declare(src, higher, group=f"{tag}-{name}-higher", bundle=f"{tag}-higher")
+        for name in () if cplx else TERNARY:
+            op = _op(name)
+            orders = [(a, b, k - a - b) for k in range(1, higher_order(name) + 1)
+                      for a in range(k, -1, -1) for b in range(k - a, -1, -1)]
+            first = [f"ternary_deriv<{op}, {T}, {a}, {b}, {c}>" for a, b, c in orders[:3]]
+            runtime.declare(src, [f"ternary_fwd<{op}, {T}>", *first], group=f"{tag}-{name}",
+                            bundle=f"{tag}-first")
+            runtime.declare(src, [f"ternary_deriv<{op}, {T}, {a}, {b}, {c}>"
+                                  for a, b, c in orders[3:]],
+                            group=f"{tag}-{name}-higher", bundle=f"{tag}-higher")
 
 
 _declare()
@@ -681,6 +700,124 @@ def binary_deriv(x, y, v, op, ax, ay):
     return bind(binary_deriv_p, x, y, v, op=op, ax=ax, ay=ay)
 
 
+# ------------------------------------------------------------------ ternary
+# No fused kernels: the JVP is a sum of ternary_deriv launches (one per moving input), the
+# VJP one launch per wanted cotangent. betainc's derivatives cost a continued fraction on
+# dual numbers each, which a fused launch would not share anyway.
+
+_UNIT = ((1, 0, 0), (0, 1, 0), (0, 0, 1))
+
+
+def _ternary_operands(ins, xp):
+    if any(isinstance(a, (int, float)) for a in ins):    # a rule's constant: the arrays' dtype
+        dt = next(a.dtype for a in ins if hasattr(a, "dtype"))
+        ins = [xp.asarray(a, dtype=dt) for a in ins]
+    ins = [xp.asarray(a) for a in ins]
+    dts = {a.dtype for a in ins}
+    if len(dts) > 1:
+        raise TypeError(f"ternary op: operands have dtypes {sorted(map(str, dts))}; "
+                        "gpuad.scipy.special promotes before calling the primitive")
+    out_shape = _out_shape(*ins)
+    ops_, strides = zip(*(_operand(a, out_shape, xp) for a in ins))
+    return ops_, tuple(np.int32(s) for s in strides), out_shape
+
+
+def _ternary_fwd_impl(name):
+    def impl(x, y, z):
+        dev = launcher(x, y, z)
+        xp = dev.xp
+        (x, y, z), (sx, sy, sz), out_shape = _ternary_operands((x, y, z), xp)
+        out = xp.empty(out_shape, dtype=x.dtype)
+        n = out.size
+        src, T = kernel_of(name, x.dtype)
+        dev.launch(src, f"ternary_fwd<{_op(name)}, {T}>", f"{name}_fwd", n,
+                   (x, y, z, out, np.int64(n), sx, sy, sz), _io(x, y, z), (out,))
+        return out
+    return impl
+
+
+def _ternary_deriv_impl(x, y, z, v, op, ax, ay, az):
+    dev = launcher(x, y, z, v)
+    xp = dev.xp
+    (x, y, z), (sx, sy, sz), out_shape = _ternary_operands((x, y, z), xp)
+    v = xp.asarray(v)
+    lead = v.ndim - len(out_shape)
+    if lead < 0 or tuple(v.shape[lead:]) != out_shape:   # v broadcasts against the output
+        v = xp.broadcast_to(v, tuple(v.shape[:max(lead, 0)]) + out_shape)
+    v = contiguous(v, xp)
+    n = math.prod(out_shape)
+    lanes = v.size // n if n else 0
+    out = xp.empty(v.shape, dtype=v.dtype)
+    src, T = kernel_of(op, v.dtype)
+    dev.launch(src, f"ternary_deriv<{_op(op)}, {T}, {ax}, {ay}, {az}>",
+               f"{op}_d{ax}{ay}{az}", n,
+               (x, y, z, v, out, np.int64(n), np.int64(lanes), sx, sy, sz), _io(x, y, z, v),
+               (out,))
+    return out
+
+
+def ternary_deriv(x, y, z, v, op, order):
+    return bind(ternary_deriv_p, x, y, z, v, op=op, ax=order[0], ay=order[1], az=order[2])
+
+
+def _plus(a, b):
+    return tuple(i + j for i, j in zip(a, b))
+
+
+def _ternary_tangent(ins, tangents, v, op, order):
+    """d[f^(order)(x, y, z) v] along the tangents of x, y, z (v fixed); None if all are."""
+    ndim = len(shape(v))
+    tout = None
+    for t, e in zip(tangents, _UNIT):
+        if t is not None:
+            term = ternary_deriv(*ins, multiply(v, expand_lanes(t, ndim)), op, _plus(order, e))
+            tout = term if tout is None else add(tout, term)
+    return tout
+
+
+def _ternary_deriv_jvp(primals, tangents, op, ax, ay, az):
+    *ins, v = primals
+    *tins, tv = tangents
+    order = (ax, ay, az)
+    tout = _ternary_tangent(ins, tins, v, op, order)
+    if tv is not None:
+        term = ternary_deriv(*ins, tv, op, order)
+        tout = term if tout is None else add(tout, term)
+    return ternary_deriv(*ins, v, op, order), tout
+
+
+def _ternary_deriv_vjp(g, ins, out, need, op, ax, ay, az):
+    *xs, v = ins
+    order = (ax, ay, az)
+    vg = multiply(v, g) if any(need[:3]) else None
+    res = [sum_to(ternary_deriv(*xs, vg, op, _plus(order, e)), shape(a)) if want else None
+           for want, a, e in zip(need[:3], xs, _UNIT)]
+    gv = sum_to(ternary_deriv(*xs, g, op, order), shape(v)) if need[3] else None
+    return (*res, gv)
+
+
+ternary_deriv_p = register(Primitive(
+    "ternary_deriv", _ternary_deriv_impl, jvp=_ternary_deriv_jvp, vjp=_ternary_deriv_vjp,
+    doc="d^(ax+ay+az) f / dx^ax dy^ay dz^az (x, y, z) * v, v with optional leading lane axes"))
+
+
+def _ternary_fwd_rules(name, prim):
+    def jvp(primals, tangents):
+        ins = primals
+        ndim = len(_out_shape(*ins))
+        tout = None
+        for t, e in zip(tangents, _UNIT):
+            if t is not None:
+                term = ternary_deriv(*ins, expand_lanes(t, ndim), name, e)
+                tout = term if tout is None else add(tout, term)
+        return bind(prim, *ins), tout
+
+    def vjp(g, ins, out, need):
+        return tuple(sum_to(ternary_deriv(*ins, g, name, e), shape(a)) if want else None
+                     for want, a, e in zip(need, ins, _UNIT))
+    return jvp, vjp
+
+
 # ------------------------------------------------------------------ the forward primitives
 # add and subtract are linear: their rules hand the cotangent over (no kernel, no acc).
 
@@ -719,6 +856,9 @@ def _forward_primitive(name):
     if name in UNARY:
         p = Primitive(name, _unary_fwd_impl(name), vjp=_unary_fwd_vjp(name), doc=doc)
         p.jvp = _unary_fwd_jvp(name, p)
+    elif name in TERNARY:
+        p = Primitive(name, _ternary_fwd_impl(name), doc=doc)
+        p.jvp, p.vjp = _ternary_fwd_rules(name, p)
     elif name in ("add", "subtract"):
         sign = 1 if name == "add" else -1
         p = Primitive(name, _binary_fwd_impl(name), vjp=_lin_vjp(sign), saves="none",
@@ -730,7 +870,8 @@ def _forward_primitive(name):
     return register(p)
 
 
-PRIMS: dict[str, Primitive] = {name: _forward_primitive(name) for name in (*UNARY, *BINARY)}
+PRIMS: dict[str, Primitive] = {name: _forward_primitive(name)
+                               for name in (*UNARY, *BINARY, *TERNARY)}
 
 
 def add(x, y):

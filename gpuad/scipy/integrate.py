@@ -1,17 +1,20 @@
 """gpuad.scipy.integrate: differentiable explicit Runge-Kutta solvers with SciPy's
 signatures: :func:`odeint` (``func(y, t, *args)``, output at given times) and
-:func:`solve_ivp` (``fun(t, y, *args)``, methods 'RK45' and 'RK23').
+:func:`solve_ivp` (``fun(t, y, *args)``, methods 'RK45', 'RK23' and 'DOP853').
 
 Method. Dormand & Prince's 5(4) pair (Dormand & Prince 1980; Hairer, Norsett & Wanner,
 *Solving Ordinary Differential Equations I*, II.5) -- 'RK45', the default -- or
-Bogacki & Shampine's 3(2) pair ('RK23'), with SciPy's step-size controller (HNW I, II.4):
+Bogacki & Shampine's 3(2) pair ('RK23') or Dormand & Prince's 8(5,3) pair ('DOP853';
+HNW I, II.10, the tableau of Hairer's code), with SciPy's step-size controller (HNW I, II.4):
 the error of a step of size h is ``err = rms(h sum_j e_j k_j / (atol + rtol max(|y_n|,
-|y_n+1|)))``; the step is accepted if ``err < 1`` and the next one is ``h min(10, 0.9
+|y_n+1|)))`` (for DOP853, HNW's combination of its 5th- and 3rd-order estimates
+``|h| e5^2 / sqrt(N (e5^2 + 0.01 e3^2))``, e5 and e3 the 2-norms of the scaled
+estimates over the N components); the step is accepted if ``err < 1`` and the next one is ``h min(10, 0.9
 err^(-1/(q+1)))`` (q the embedded order; at most h after a rejection); a rejected one is
 retried with ``h max(0.2, 0.9 err^(-1/(q+1)))``. The initial step is HNW's (II.4), as in
 SciPy. With the same tolerances and no output times the accepted steps are SciPy's.
 ``fixed_step=h`` instead splits every interval between output times into
-``ceil(|dt| / h)`` equal steps of the 5th-order (or 3rd-order) formula, without error
+``ceil(|dt| / h)`` equal steps of the 5th-order (3rd-, 8th-order) formula, without error
 control.
 
 Output times are hit exactly (the step before one is shortened to land on it) rather than
@@ -81,6 +84,7 @@ class _Tableau(NamedTuple):
     A: tuple          # rows 1..s-1 of the stage matrix
     B: tuple
     E: tuple          # error weights on the s stages and f(y_n+1) (FSAL)
+    E3: tuple = ()    # DOP853: the 3rd-order estimate's weights (E is then the 5th's)
 
 
 # Dormand & Prince (1980), as in SciPy's RK45 (E = b_5 - b_4 on the 7 stages).
@@ -97,7 +101,71 @@ _RK23 = _Tableau(
     "RK23", 2, (0.0, 1 / 2, 3 / 4), ((), (1 / 2,), (0.0, 3 / 4)), (2 / 9, 1 / 3, 4 / 9),
     (5 / 72, -1 / 12, -1 / 9, 1 / 8))
 
-_METHODS = {"RK45": _RK45, "RK23": _RK23}
+
+
+def _sparse(n, *entries):
+    """A row of ``n`` coefficients from (index, value) pairs (the others zero)."""
+    row = [0.0] * n
+    for j, v in entries:
+        row[j] = v
+    return tuple(row)
+
+
+# Dormand & Prince's 8(5,3) pair, DOP853: the 12-stage tableau as published with Hairer's
+# code (Hairer, Norsett & Wanner I, II.10; the numbers of SciPy's dop853_coefficients.py),
+# with its 5th- and 3rd-order error estimators (E5 = E here, E3) on the 12 stages and f(y_n+1).
+_DOP853_B = _sparse(
+    12, (0, 5.42937341165687622380535766363e-2), (5, 4.45031289275240888144113950566),
+    (6, 1.89151789931450038304281599044), (7, -5.8012039600105847814672114227),
+    (8, 3.1116436695781989440891606237e-1), (9, -1.52160949662516078556178806805e-1),
+    (10, 2.01365400804030348374776537501e-1), (11, 4.47106157277725905176885569043e-2))
+_DOP853 = _Tableau(
+    "DOP853", 7,
+    (0.0, 0.526001519587677318785587544488e-01, 0.789002279381515978178381316732e-01,
+     0.118350341907227396726757197510, 0.281649658092772603273242802490,
+     0.333333333333333333333333333333, 0.25, 0.307692307692307692307692307692,
+     0.651282051282051282051282051282, 0.6, 0.857142857142857142857142857142, 1.0),
+    ((),
+     (5.26001519587677318785587544488e-2,),
+     (1.97250569845378994544595329183e-2, 5.91751709536136983633785987549e-2),
+     (2.95875854768068491816892993775e-2, 0.0, 8.87627564304205475450678981324e-2),
+     (2.41365134159266685502369798665e-1, 0.0, -8.84549479328286085344864962717e-1,
+      9.24834003261792003115737966543e-1),
+     _sparse(5, (0, 3.7037037037037037037037037037e-2), (3, 1.70828608729473871279604482173e-1),
+             (4, 1.25467687566822425016691814123e-1)),
+     _sparse(6, (0, 3.7109375e-2), (3, 1.70252211019544039314978060272e-1),
+             (4, 6.02165389804559606850219397283e-2), (5, -1.7578125e-2)),
+     _sparse(7, (0, 3.70920001185047927108779319836e-2), (3, 1.70383925712239993810214054705e-1),
+             (4, 1.07262030446373284651809199168e-1), (5, -1.53194377486244017527936158236e-2),
+             (6, 8.27378916381402288758473766002e-3)),
+     _sparse(8, (0, 6.24110958716075717114429577812e-1), (3, -3.36089262944694129406857109825),
+             (4, -8.68219346841726006818189891453e-1), (5, 2.75920996994467083049415600797e1),
+             (6, 2.01540675504778934086186788979e1), (7, -4.34898841810699588477366255144e1)),
+     _sparse(9, (0, 4.77662536438264365890433908527e-1), (3, -2.48811461997166764192642586468),
+             (4, -5.90290826836842996371446475743e-1), (5, 2.12300514481811942347288949897e1),
+             (6, 1.52792336328824235832596922938e1), (7, -3.32882109689848629194453265587e1),
+             (8, -2.03312017085086261358222928593e-2)),
+     _sparse(10, (0, -9.3714243008598732571704021658e-1), (3, 5.18637242884406370830023853209),
+             (4, 1.09143734899672957818500254654), (5, -8.14978701074692612513997267357),
+             (6, -1.85200656599969598641566180701e1), (7, 2.27394870993505042818970056734e1),
+             (8, 2.49360555267965238987089396762), (9, -3.0467644718982195003823669022)),
+     _sparse(11, (0, 2.27331014751653820792359768449), (3, -1.05344954667372501984066689879e1),
+             (4, -2.00087205822486249909675718444), (5, -1.79589318631187989172765950534e1),
+             (6, 2.79488845294199600508499808837e1), (7, -2.85899827713502369474065508674),
+             (8, -8.87285693353062954433549289258), (9, 1.23605671757943030647266201528e1),
+             (10, 6.43392746015763530355970484046e-1))),
+    _DOP853_B,
+    _sparse(13, (0, 0.1312004499419488073250102996e-1), (5, -0.1225156446376204440720569753e+1),
+            (6, -0.4957589496572501915214079952), (7, 0.1664377182454986536961530415e+1),
+            (8, -0.3503288487499736816886487290), (9, 0.3341791187130174790297318841),
+            (10, 0.8192320648511571246570742613e-1),
+            (11, -0.2235530786388629525884427845e-1)),
+    # E3 = b - bhat, bhat the 3rd-order weights (nonzero at stages 0, 8 and 11)
+    tuple(b - {0: 0.244094488188976377952755905512, 8: 0.733846688281611857341361741547,
+               11: 0.220588235294117647058823529412e-1}.get(j, 0.0)
+          for j, b in enumerate(_DOP853_B + (0.0,))))
+
+_METHODS = {"RK45": _RK45, "RK23": _RK23, "DOP853": _DOP853}
 _SAFETY, _MIN_FACTOR, _MAX_FACTOR = 0.9, 0.2, 10.0
 
 
@@ -221,6 +289,22 @@ def _initial_step(fl, ys, f0, t0, t_dtype, span, direction, tab, rtol, atol, max
     return min(100 * h0, h1, length, max_step)
 
 
+def _error_norm(xp, tab, K, h, scale):
+    """The controller's error of a step (SciPy's ``_estimate_error_norm``):
+    ``rms(h sum_j E_j k_j / scale)``; for DOP853 (HNW I, II.10, Hairer's dop853)
+    ``|h| e5^2 / sqrt(N (e5^2 + 0.01 e3^2))`` with ``e5``, ``e3`` the 2-norms of the scaled
+    5th- and 3rd-order estimates over the N components."""
+    def scaled(E):
+        return [sum(c * k[j] for c, k in zip(E, K) if c) / scale[j] for j in range(len(scale))]
+    if not tab.E3:
+        return _rms_parts(xp, [e * h for e in scaled(tab.E)])
+    n = sum(int(v.size) for v in scale)
+    e5, e3 = (_rms_parts(xp, scaled(E)) ** 2 * n for E in (tab.E, tab.E3))
+    if e5 == 0 and e3 == 0:
+        return 0.0
+    return abs(h) * e5 / math.sqrt((e5 + 0.01 * e3) * n)
+
+
 def _finite(xp, leaves):
     return all(bool(_host(xp.isfinite(v).all())) for v in leaves)
 
@@ -296,11 +380,7 @@ def _adaptive_mesh(fl, ys, T, tab, rtol, atol, first_step, max_step, mxstep, eve
                     K.append(f_new)
                     scale = [atol + xp.maximum(xp.abs(a), xp.abs(b)) * rtol
                              for a, b in zip(ys, y_new)]
-                    err_leaves = []
-                    for j in range(len(ys)):
-                        e = sum(c * k[j] for c, k in zip(tab.E, K) if c)
-                        err_leaves.append(e * hv / scale[j])
-                    err = _rms_parts(xp, err_leaves)
+                    err = _error_norm(xp, tab, K, hv, scale)
                     if err < 1:
                         factor = (_MAX_FACTOR if err == 0 else
                                   min(_MAX_FACTOR, _SAFETY * err ** (-1 / (tab.q + 1))))
@@ -479,7 +559,7 @@ def odeint(func, y0, t, *args, rtol=None, atol=None, h0=0.0, hmax=0.0, mxstep=0,
     shape ``(len(t),) + y0.shape``, the first row ``y0``.
 
     Explicit Runge-Kutta: Dormand-Prince 5(4) with error control (``method='RK45'``, or
-    'RK23'), every output time hit exactly; ``fixed_step=h`` for equal steps of at most h
+    'RK23', 'DOP853'), every output time hit exactly; ``fixed_step=h`` for equal steps of at most h
     without error control. Defaults as SciPy's: ``rtol = atol = 1.49012e-8``; ``h0`` the
     first step (0: chosen as in HNW II.4), ``hmax`` the largest (0: none), ``mxstep`` the
     most steps per output interval (0: 100 000). SciPy's ``args=(...)`` keyword works as
@@ -584,7 +664,8 @@ def solve_ivp(fun, t_span, y0, method="RK45", t_eval=None, dense_output=False, e
               max_step=_np.inf, fixed_step=None, snapshots=None, memory_budget=None):
     """Solve ``dy/dt = fun(t, y, *args)``, ``y(t0) = y0`` over ``t_span = (t0, t1)``, like
     ``scipy.integrate.solve_ivp`` with an explicit Runge-Kutta pair: 'RK45' (Dormand-Prince
-    5(4), the default) or 'RK23' (Bogacki-Shampine 3(2)), SciPy's controller and defaults
+    5(4), the default), 'RK23' (Bogacki-Shampine 3(2)) or 'DOP853' (Dormand-Prince 8(5,3)),
+    SciPy's controller and defaults
     (``rtol=1e-3``, ``atol=1e-6``, ``first_step``, ``max_step``). ``fixed_step=h``: equal
     steps of at most h without error control.
 

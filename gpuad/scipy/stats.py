@@ -6,7 +6,7 @@ Each distribution is an object, as in SciPy: ``norm.logpdf(x, loc=0, scale=1)``,
 ``multivariate_normal.logpdf(x, mean=None, cov=1)``, ``dirichlet.logpdf(x, alpha)``; calling
 one freezes its parameters (``norm(loc=1.0, scale=2.0).logpdf(x)``). The methods are
 compositions of gpuad.numpy and gpuad.scipy.special (gammaln, betaln, xlogy, xlog1py, ndtr,
-log_ndtr, expit, softplus), so they are differentiable in every argument in which SciPy's
+log_ndtr, expit, softplus, gammainc, gammaincc, betainc), so they are differentiable in every argument in which SciPy's
 function is continuous (x, loc, scale and the shape parameters of the continuous
 distributions; ``mu`` of ``poisson``; ``x``, ``mean`` and ``cov`` of ``multivariate_normal``;
 ``x`` and ``alpha`` of ``dirichlet``), to any order, in both modes. ``poisson``'s ``k`` and
@@ -22,12 +22,12 @@ Conventions (README, "Nondifferentiable points"):
 - on the support's closed edge (``x = loc`` for ``gamma``, ``chi2``, ``beta``) the value is
   SciPy's (``xlogy(a - 1, 0)``: 0, ``-inf`` or ``+inf``) and the derivatives those of the
   formula there (infinite where the density's are);
-- ``cdf``/``logcdf`` of ``t``, ``gamma``, ``beta``, ``chi2`` and ``poisson`` need the
-  regularized incomplete gamma or beta function, which gpuad.scipy.special does not have:
-  they raise NotImplementedError naming it and an alternative, rather than give a value
-  without a derivative. ``norm`` (``ndtr``, ``log_ndtr``) and ``logistic`` (``expit``) have
-  them. ``multivariate_normal.cdf`` (SciPy: Genz's randomized quasi-Monte Carlo) raises
-  NotImplementedError too.
+- ``cdf``/``logcdf``: ``norm`` (``ndtr``, ``log_ndtr``), ``logistic`` (``expit``), ``gamma``
+  and ``chi2`` (``gammainc``), ``beta`` and ``t`` (``betainc``), ``poisson``
+  (``gammaincc(floor(k) + 1, mu)``); below the support 0 (``-inf``), above it 1 (0), with
+  derivative 0; ``logcdf`` takes ``log1p(-complement)`` where the cdf exceeds 1/2, so
+  neither tail cancels. ``multivariate_normal.cdf`` (SciPy: Genz's randomized quasi-Monte
+  Carlo) raises NotImplementedError.
 
 Dtypes: float32 and float64, results in the inputs' dtype (integers promote to float64); a
 0-d result is a NumPy scalar, as SciPy's. Arrays are NumPy's (the CPU) or CuPy's (a GPU).
@@ -53,6 +53,11 @@ def __dir__():          # the distributions only, not the modules and names they
 
 _LOG_2PI = _math.log(2 * _math.pi)
 _HALF_LOG_2PI = 0.5 * _LOG_2PI
+
+
+def _gnp_xp(v):
+    """The array module of a (perhaps traced) value."""
+    return _prepare(v)[1]
 
 
 def _scalar(r):
@@ -206,24 +211,42 @@ class _Continuous(_Distribution):
         return _finish(_gnp.exp(lp), xp, bad, out, 0.0)
 
     def _cdf_parts(self, x, args, kwds):
+        """y clipped to the support (a constant outside it: cdf 0 below, 1 above, derivative
+        0), the shapes, xp and the NaN mask."""
         y, shapes, scale, xp, bad, out = self._parse(x, args, kwds)
-        return y, xp, bad
+        vy = _value(y)
+        for edge, side in ((self._lower_edge, vy < self._lower_edge if self._lower_edge
+                            is not None else None),
+                           (self._upper_edge, vy > self._upper_edge if self._upper_edge
+                            is not None else None)):
+            if side is not None and bool(xp.any(side)):
+                y = _gnp.where(side, _const(xp, edge, y), y)
+        return y, shapes, xp, bad
 
     def cdf(self, x, *args, **kwds):
         """The distribution function at ``x``, like SciPy's; the shape arguments, ``loc`` and ``scale`` as in the
         distribution's docstring (the math, the conventions outside the support, an
         example). Differentiable in ``x`` and every continuous parameter, to any order; a
         distribution without this method raises NotImplementedError naming what is missing."""
-        y, xp, bad = self._cdf_parts(x, args, kwds)
-        return _finish(self._cdf(y), xp, bad)
+        y, shapes, xp, bad = self._cdf_parts(x, args, kwds)
+        return _finish(self._cdf(y, *shapes), xp, bad)
 
     def logcdf(self, x, *args, **kwds):
         """The log of the distribution function at ``x``, like SciPy's; the shape arguments, ``loc`` and ``scale`` as in the
         distribution's docstring (the math, the conventions outside the support, an
         example). Differentiable in ``x`` and every continuous parameter, to any order; a
         distribution without this method raises NotImplementedError naming what is missing."""
-        y, xp, bad = self._cdf_parts(x, args, kwds)
-        return _finish(self._logcdf(y), xp, bad)
+        y, shapes, xp, bad = self._cdf_parts(x, args, kwds)
+        with _np.errstate(divide="ignore", invalid="ignore"):
+            return _finish(self._logcdf(y, *shapes), xp, bad)
+
+
+def _log_cdf(p, q):
+    """log of a distribution function p = 1 - q given both: log(p) where p < 1/2, else
+    log1p(-q) (no cancellation near 1). Each side's derivative is its own; the unused side
+    gets a zero cotangent."""
+    with _np.errstate(divide="ignore", invalid="ignore"):
+        return _gnp.where(_value(p) < 0.5, _gnp.log(p), _gnp.log1p(_gnp.negative(q)))
 
 
 class _NormGen(_Continuous):
@@ -260,13 +283,21 @@ class _TGen(_Continuous):
     ``logpdf = gammaln((df+1)/2) - gammaln(df/2) - log(df pi)/2 - (df+1)/2 log1p(y^2/df)
     - log(scale)``, ``y = (x - loc)/scale``; ``df = inf`` is the normal distribution (SciPy's
     value; derivative in df 0 there). Differentiable in x, df, loc and scale; ``df <= 0`` or
-    ``scale <= 0``: NaN. ``cdf``/``logcdf`` need the regularized incomplete beta function:
-    NotImplementedError.
+    ``scale <= 0``: NaN.
+
+    ``cdf = 1/2 + sgn(y)/2 betainc(1/2, df/2, y^2/(df + y^2))`` for ``y^2 < df``, else
+    ``betainc(df/2, 1/2, df/(df + y^2))/2`` (y < 0) or one minus it (A&S 26.7.1 with 26.5.27;
+    each betainc argument formed without cancellation); at ``y = 0``, where the chain rule
+    through ``y^2`` meets ``0 * inf``, the Taylor form ``1/2 + pdf(0) y``, exact to second
+    order. ``logcdf`` is ``log1p(-tail)`` for ``y > 0`` where the tail is below 1/4 (from the
+    second form, accurate to its own size) and the log of the cdf elsewhere. Differentiable in x, df, loc and scale (``df = inf``: ``norm``'s).
 
     Example::
 
         >>> gpuad.scipy.stats.t.logpdf(np.array(0.0), 1.0)        # Cauchy: -log(pi)
         np.float64(-1.1447298858494002)
+        >>> round(float(gpuad.scipy.stats.t.cdf(1.0, 1.0)), 14)   # 1/2 + atan(1)/pi
+        0.75
     """
     _name = "t"
     _shapes = ("df",)
@@ -287,17 +318,47 @@ class _TGen(_Continuous):
             lp = _gnp.where(inf, _NormGen._logpdf(None, y), lp)
         return lp
 
-    def cdf(self, x, *args, **kwds):
-        """Not implemented: NotImplementedError (see the class)."""
-        _not_implemented("t.cdf", "the regularized incomplete beta function (betainc)",
-                         "norm.cdf for large df, or a quadrature of t.pdf (gnp.trapezoid), or "
-                         "scipy.stats.t.cdf on values (no derivative)")
+    def _pieces(self, y, df):
+        """(centre, p, c, inf, y0): for y^2 < df the cdf c = 1/2 + sgn(y)/2 I_z(1/2, df/2),
+        z = y^2/(df + y^2); else the tail p = I_w(df/2, 1/2)/2, w = df/(df + y^2), cdf p
+        (y < 0) or 1 - p (y > 0): each argument of betainc formed without 1 - (...)."""
+        xp = _gnp_xp(y)
+        vy, vdf = _value(y), _value(df)
+        inf = vdf == _np.inf
+        anyinf = bool(xp.any(inf))
+        if anyinf:
+            df = _gnp.where(inf, 1.0, df)
+        y2 = _gnp.square(y)
+        den = _gnp.add(df, y2)
+        centre = (vy * vy < _value(df))
+        with _np.errstate(divide="ignore", invalid="ignore"):
+            p = _gnp.multiply(_sp.betainc(_gnp.multiply(df, 0.5), 0.5, _gnp.divide(df, den)),
+                              0.5)
+            iz = _sp.betainc(0.5, _gnp.multiply(df, 0.5), _gnp.divide(y2, den))
+        sg = xp.sign(vy).astype(vy.dtype)
+        c = _gnp.add(0.5, _gnp.multiply(iz, 0.5 * sg))
+        y0 = vy == 0
+        if bool(xp.any(y0)):
+            # At y = 0 the chain through z = y^2/(df + y^2) meets 0 * inf (I_z' ~ z^-1/2): the
+            # Taylor polynomial 1/2 + pdf(0; df) y there, exact through second order in (y, df).
+            pdf0 = _gnp.exp(self._logpdf(_gnp.multiply(y, 0.0), df))
+            c = _gnp.where(y0, _gnp.add(0.5, _gnp.multiply(pdf0, y)), c)
+        return centre, p, c, inf if anyinf else None, vy
 
-    def logcdf(self, x, *args, **kwds):
-        """Not implemented: NotImplementedError (see the class)."""
-        _not_implemented("t.logcdf", "the regularized incomplete beta function (betainc)",
-                         "the log of a quadrature of t.pdf (gnp.trapezoid), or "
-                         "scipy.stats.t.logcdf on values (no derivative)")
+    def _cdf(self, y, df):
+        centre, p, c, inf, vy = self._pieces(y, df)
+        out = _gnp.where(centre, c, _gnp.where(vy < 0, p, _gnp.subtract(1.0, p)))
+        return out if inf is None else _gnp.where(inf, _sp.ndtr(y), out)
+
+    def _logcdf(self, y, df):
+        # y > 0 with a tail p < 1/4: log1p(-p) in both forms (log(c) of c = 1 - 8e-12 keeps
+        # 5 digits); p from w = df/(df + y^2) is accurate to its own size there (I_w < 1/2:
+        # betainc's direct fraction). Near y = 0, where w -> 1 and p is not, log(c).
+        centre, p, c, inf, vy = self._pieces(y, df)
+        upper = (vy > 0) & ((_value(p) < 0.25) | ~centre)
+        out = _gnp.where(upper, _gnp.log1p(_gnp.negative(p)),
+                         _gnp.where(centre, _gnp.log(c), _gnp.log(p)))
+        return out if inf is None else _gnp.where(inf, _sp.log_ndtr(y), out)
 
 
 class _GammaGen(_Continuous):
@@ -307,13 +368,16 @@ class _GammaGen(_Continuous):
     ``logpdf = xlogy(a - 1, y) - y - gammaln(a) - log(scale)`` on ``y = (x - loc)/scale >= 0``;
     ``-inf`` (pdf 0, derivative 0) for ``y < 0``; at ``y = 0`` SciPy's value (0 for a = 1,
     +inf for a < 1, -inf for a > 1). Differentiable in x, a, loc and scale; ``a <= 0`` or
-    ``scale <= 0``: NaN. ``cdf``/``logcdf`` need the regularized lower incomplete gamma
-    function: NotImplementedError.
+    ``scale <= 0``: NaN. ``cdf = gammainc(a, y)`` (0 for y < 0, derivative 0 there);
+    ``logcdf = log(P)`` where ``P < 1/2``, else ``log1p(-gammaincc(a, y))`` (no cancellation
+    in the upper tail). Differentiable in x, a, loc and scale (gpuad.scipy.special.gammainc).
 
     Example::
 
         >>> gpuad.scipy.stats.gamma.pdf(np.array([-1.0, 1.0]), 1.0)       # exp(-x), x >= 0
         array([0.        , 0.36787944])
+        >>> gpuad.scipy.stats.gamma.cdf(np.array(2.0), 1.0)              # 1 - exp(-2)
+        np.float64(0.8646647167633873)
     """
     _name = "gamma"
     _shapes = ("a",)
@@ -326,18 +390,11 @@ class _GammaGen(_Continuous):
         return _gnp.subtract(_gnp.subtract(_sp.xlogy(_gnp.subtract(a, 1.0), y), y),
                              _sp.gammaln(a))
 
-    def cdf(self, x, *args, **kwds):
-        """Not implemented: NotImplementedError (see the class)."""
-        _not_implemented("gamma.cdf", "the regularized lower incomplete gamma function "
-                         "(gammainc)", "a quadrature of gamma.pdf (gnp.trapezoid), or "
-                         "scipy.stats.gamma.cdf on values (no derivative)")
+    def _cdf(self, y, a):
+        return _sp.gammainc(a, y)
 
-    def logcdf(self, x, *args, **kwds):
-        """Not implemented: NotImplementedError (see the class)."""
-        _not_implemented("gamma.logcdf", "the regularized lower incomplete gamma function "
-                         "(gammainc)", "the log of a quadrature of gamma.pdf "
-                         "(gnp.trapezoid), or scipy.stats.gamma.logcdf on values (no "
-                         "derivative)")
+    def _logcdf(self, y, a):
+        return _log_cdf(_sp.gammainc(a, y), _sp.gammaincc(a, y))
 
 
 class _BetaGen(_Continuous):
@@ -349,12 +406,16 @@ class _BetaGen(_Continuous):
     SciPy's values (finite for a = 1 or b = 1, else +-inf). Differentiable in x, a, b, loc and
     scale; ``a <= 0``, ``b <= 0`` or ``scale <= 0``: NaN. ``betaln`` is a composition of
     gammaln: for a, b much larger than 1 it loses digits (gpuad.scipy.special.betaln).
-    ``cdf``/``logcdf`` need the regularized incomplete beta function: NotImplementedError.
+    ``cdf = betainc(a, b, y)`` (0 below the support, 1 above, derivative 0 there);
+    ``logcdf = log(I)`` where ``I < 1/2``, else ``log1p(-betainc(b, a, 1 - y))``.
+    Differentiable in x, a, b, loc and scale (gpuad.scipy.special.betainc).
 
     Example::
 
         >>> gpuad.scipy.stats.beta.pdf(np.array([0.5, 2.0]), 2.0, 2.0)    # 6 x (1 - x)
         array([1.5, 0. ])
+        >>> gpuad.scipy.stats.beta.cdf(np.array([0.5, 2.0]), 2.0, 2.0)    # 3x^2 - 2x^3
+        array([0.5, 1. ])
     """
     _name = "beta"
     _shapes = ("a", "b")
@@ -369,17 +430,11 @@ class _BetaGen(_Continuous):
                       _sp.xlog1py(_gnp.subtract(b, 1.0), _gnp.negative(y)))
         return _gnp.subtract(lp, _sp.betaln(a, b))
 
-    def cdf(self, x, *args, **kwds):
-        """Not implemented: NotImplementedError (see the class)."""
-        _not_implemented("beta.cdf", "the regularized incomplete beta function (betainc)",
-                         "a quadrature of beta.pdf (gnp.trapezoid), or scipy.stats.beta.cdf "
-                         "on values (no derivative)")
+    def _cdf(self, y, a, b):
+        return _sp.betainc(a, b, y)
 
-    def logcdf(self, x, *args, **kwds):
-        """Not implemented: NotImplementedError (see the class)."""
-        _not_implemented("beta.logcdf", "the regularized incomplete beta function (betainc)",
-                         "the log of a quadrature of beta.pdf (gnp.trapezoid), or "
-                         "scipy.stats.beta.logcdf on values (no derivative)")
+    def _logcdf(self, y, a, b):
+        return _log_cdf(_sp.betainc(a, b, y), _sp.betainc(b, a, _gnp.subtract(1.0, y)))
 
 
 class _Chi2Gen(_Continuous):
@@ -389,13 +444,15 @@ class _Chi2Gen(_Continuous):
     ``logpdf = xlogy(df/2 - 1, y) - y/2 - gammaln(df/2) - df log(2)/2 - log(scale)`` on
     ``y = (x - loc)/scale >= 0`` (gamma with ``a = df/2``, scale 2); ``-inf`` for ``y < 0``
     (derivative 0); at ``y = 0`` SciPy's value. Differentiable in x, df, loc and scale;
-    ``df <= 0`` or ``scale <= 0``: NaN. ``cdf``/``logcdf`` need the regularized lower
-    incomplete gamma function: NotImplementedError.
+    ``df <= 0`` or ``scale <= 0``: NaN. ``cdf = gammainc(df/2, y/2)``, ``logcdf`` as
+    ``gamma``'s. Differentiable in x, df, loc and scale.
 
     Example::
 
         >>> gpuad.scipy.stats.chi2.pdf(np.array(0.0), 2.0)       # exp(-x/2)/2
         np.float64(0.5)
+        >>> gpuad.scipy.stats.chi2.cdf(np.array(2.0), 2.0)       # 1 - exp(-1)
+        np.float64(0.6321205588285578)
     """
     _name = "chi2"
     _shapes = ("df",)
@@ -410,18 +467,12 @@ class _Chi2Gen(_Continuous):
         return _gnp.subtract(_gnp.subtract(lp, _sp.gammaln(h)),
                              _gnp.multiply(h, _math.log(2.0)))
 
-    def cdf(self, x, *args, **kwds):
-        """Not implemented: NotImplementedError (see the class)."""
-        _not_implemented("chi2.cdf", "the regularized lower incomplete gamma function "
-                         "(gammainc(df/2, x/2))", "a quadrature of chi2.pdf "
-                         "(gnp.trapezoid), or scipy.stats.chi2.cdf on values (no derivative)")
+    def _cdf(self, y, df):
+        return _sp.gammainc(_gnp.multiply(df, 0.5), _gnp.multiply(y, 0.5))
 
-    def logcdf(self, x, *args, **kwds):
-        """Not implemented: NotImplementedError (see the class)."""
-        _not_implemented("chi2.logcdf", "the regularized lower incomplete gamma function "
-                         "(gammainc(df/2, x/2))", "the log of a quadrature of chi2.pdf "
-                         "(gnp.trapezoid), or scipy.stats.chi2.logcdf on values (no "
-                         "derivative)")
+    def _logcdf(self, y, df):
+        h, y2 = _gnp.multiply(df, 0.5), _gnp.multiply(y, 0.5)
+        return _log_cdf(_sp.gammainc(h, y2), _sp.gammaincc(h, y2))
 
 
 class _LogisticGen(_Continuous):
@@ -460,8 +511,8 @@ class _PoissonGen(_Distribution):
     ``logpmf = xlogy(k, mu) - gammaln(k + 1) - mu`` for an integer ``k - loc >= 0``; ``-inf``
     (pmf 0) for a negative or non-integer ``k - loc``; ``mu < 0``: NaN; ``mu = 0``: pmf 1 at
     ``k = 0``. Differentiable in ``mu`` to any order; ``k`` and ``loc`` are integers, read as
-    values (derivative 0). ``cdf``/``logcdf`` need the regularized upper incomplete gamma
-    function ``Q(k + 1, mu)``: NotImplementedError (sum ``pmf`` over ``0..k`` instead).
+    values (derivative 0). ``cdf = gammaincc(floor(k - loc) + 1, mu)``, differentiable in
+    ``mu`` (derivative ``-pmf(floor(k - loc), mu)``).
 
     Example::
 
@@ -472,7 +523,9 @@ class _PoissonGen(_Distribution):
     """
     _name = "poisson"
 
-    def _parts(self, k, mu, loc):
+    def _args(self, k, mu, loc):
+        """k - loc (a constant array in mu's dtype), mu on k's or mu's device, xp, the NaN
+        mask and the mask of k - loc outside the support (negative or not an integer)."""
         k_in, k = k, _lower(k)
         k = _np.asarray(k.get() if hasattr(k, "get") else k, dtype=_np.float64)
         loc = _lower(loc)
@@ -489,6 +542,10 @@ class _PoissonGen(_Distribution):
         shape = _np.broadcast_shapes(k.shape, vmu.shape)
         bad = xp.broadcast_to(xp.isnan(k) | ~(vmu >= 0), shape)
         out = xp.broadcast_to(((k < 0) | (xp.floor(k) != k)) & ~xp.isnan(k), shape) & ~bad
+        return k, mu, xp, bad, out
+
+    def _parts(self, k, mu, loc):
+        k, mu, xp, bad, out = self._args(k, mu, loc)
         kk = xp.where(out, 0, k)
         lp = _gnp.subtract(_gnp.subtract(_sp.xlogy(kk, mu), _sp.gammaln(kk + 1)), mu)
         return lp, xp, bad, out
@@ -509,17 +566,37 @@ class _PoissonGen(_Distribution):
         lp, xp, bad, out = self._parts(k, mu, loc)
         return _finish(_gnp.exp(lp), xp, bad, out, 0.0)
 
+    def _cdf_parts(self, k, mu, loc):
+        """(Q(floor(k - loc) + 1, mu), P(...), xp, bad, below): the cdf and its complement."""
+        k, mu, xp, bad, _ = self._args(k, mu, loc)
+        below = xp.broadcast_to(k < 0, bad.shape) & ~bad
+        a = xp.floor(xp.where(k < 0, 0, k)) + 1        # a constant: derivative 0 in k
+        with _np.errstate(invalid="ignore"):
+            return _sp.gammaincc(a, mu), _sp.gammainc(a, mu), xp, bad, below
+
     def cdf(self, k, mu, loc=0):
-        """Not implemented: NotImplementedError (see the class)."""
-        _not_implemented("poisson.cdf", "the regularized upper incomplete gamma function "
-                         "(gammaincc(k + 1, mu), scipy.special.pdtr)",
-                         "gnp.sum(poisson.pmf(np.arange(k + 1), mu)) (exact, differentiable)")
+        """``P(K <= k) = Q(floor(k - loc) + 1, mu)`` (gpuad.scipy.special.gammaincc; SciPy's
+        pdtr), 0 for ``k - loc < 0``; differentiable in ``mu``: ``-pmf(floor(k), mu)``.
+
+        Example::
+
+            >>> gpuad.scipy.stats.poisson.cdf(np.array([-1.0, 0.0, 1.5]), 1.0)   # 2/e at 1.5
+            array([0.        , 0.36787944, 0.73575888])
+        """
+        q, p, xp, bad, below = self._cdf_parts(k, mu, loc)
+        return _finish(q, xp, bad, below, 0.0)
 
     def logcdf(self, k, mu, loc=0):
-        """Not implemented: NotImplementedError (see the class)."""
-        _not_implemented("poisson.logcdf", "the regularized upper incomplete gamma function "
-                         "(gammaincc(k + 1, mu), scipy.special.pdtr)",
-                         "gpuad.scipy.special.logsumexp(poisson.logpmf(np.arange(k + 1), mu))")
+        """``log P(K <= k)``: ``log(Q)`` where ``Q < 1/2``, else ``log1p(-P)``; ``-inf`` for
+        ``k - loc < 0``.
+
+        Example::
+
+            >>> gpuad.scipy.stats.poisson.logcdf(np.array(0.0), 2.0)       # -mu
+            np.float64(-2.0)
+        """
+        q, p, xp, bad, below = self._cdf_parts(k, mu, loc)
+        return _finish(_log_cdf(q, p), xp, bad, below)
 
 
 # ----------------------------------------------------------------- multivariate

@@ -6,6 +6,7 @@
 #pragma once
 #include "gpuad/dual.cuh"
 #include "ops/special.cuh"
+#include "ops/incomplete.cuh"
 
 namespace ops {
 using namespace gpuad;
@@ -91,6 +92,10 @@ GPUAD_BINARY(Polygamma, polygamma(order_of(x), y), S(0),      polygamma(order_of
 GPUAD_BINARY(Xlogy,    x == S(0) && y == y ? S(0) : x * log(y), log(y), xlogy_dy(x, y))
 // d x log1p(y) = (log1p(y), x / (1 + y)), as xlogy
 GPUAD_BINARY(Xlog1py,  x == S(0) && y == y ? S(0) : x * log1p(y), log1p(y), xlogy_dy(x, S(1) + y))
+// The regularized incomplete gamma functions P(a, x), Q(a, x) (kernels/ops/incomplete.cuh):
+// d/da by the differentiated series or continued fraction, d/dx = +-x^(a-1) e^-x / Gamma(a)
+GPUAD_BINARY(Gammainc,  gammainc_pq(x, y, false), gammainc_pq_da(x, y, false), gammainc_dx(x, y))
+GPUAD_BINARY(Gammaincc, gammainc_pq(x, y, true), gammainc_pq_da(x, y, true), -gammainc_dx(x, y))
 
 #undef GPUAD_BINARY
 }  // namespace ops
