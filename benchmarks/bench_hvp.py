@@ -1,14 +1,28 @@
-"""Hessian-vector products on a logistic-regression loss with n = 10^5 parameters (CPU).
+"""Hessian-vector products on two problems (CPU), gpuad beside PyTorch and JAX eager.
 
-Reports HVP time / gradient time, and the time per HVP of one batched call with K = 32
-directions divided by the time of one single HVP; gpuad next to PyTorch (double-backward
-HVP, and torch.func.vmap over jvp(grad)) and JAX eager (vmap(jvp(grad))), each in its own
-process, measured in the same run.
+``logreg``: L2-regularised logistic regression, n = 10^5 parameters, 100 samples
+(``sum(softplus(A w) - y * A w) + 0.5 lam sum(w * w)``): its cost is two matrix products.
+``tanh``: a two-layer tanh network's regularised squared loss over N x D data with H hidden
+units, parameters (W1 (D, H), b1 (H,), w2 (H,)): the hidden layer's N x H elementwise work
+(times K lanes) dominates.
 
-    python benchmarks/bench_hvp.py [n_params] [n_samples]
+Per library: the gradient, one HVP, one batched HVP with K = 32 directions (absolute times,
+medians), and the ratios BENCHMARKS.md has always reported (HVP / grad, batched HVP per
+direction / single HVP); for gpuad also the batched call's engine peak bytes
+(``gpuad.profile().peak_bytes``). PyTorch: ``torch.func`` (jvp of grad, vmap over it for the
+batch; double backward too); JAX eager: ``jax.jvp(jax.grad)``, ``jax.vmap`` over it. Each
+library runs in its own process; ``--rounds r`` alternates them r times so that the
+machine's load falls on all of them alike, and the load average is printed beside each row.
+
+Threads: numpy's OpenBLAS gets OPENBLAS_NUM_THREADS (1 unless set; gpuad's kernels use the
+host launcher's worker threads, one per core), PyTorch ``torch.set_num_threads`` (2 unless
+TORCH_THREADS is set), XLA its default (one thread per core).
+
+    python benchmarks/bench_hvp.py [--problem logreg|tanh|both] [--rounds r]
 """
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 
@@ -19,96 +33,157 @@ from _peers import median_time, run_isolated, table   # noqa: E402
 
 K = 32
 LAM = 1e-2
+SIZES = {"logreg": (10 ** 5, 100), "tanh": (1000, 100, 1000)}   # (n, m); (N, D, H)
 
 
-def data(n, m):
+def data(problem):
     rng = np.random.default_rng(0)
-    A = rng.standard_normal((m, n)) / np.sqrt(n)
-    y = (rng.random(m) < 0.5).astype(np.float64)
-    w = rng.standard_normal(n) * 0.1
-    V = rng.standard_normal((K, n))
-    return A, y, w, V
+    if problem == "logreg":
+        n, m = SIZES[problem]
+        A = rng.standard_normal((m, n)) / np.sqrt(n)
+        y = (rng.random(m) < 0.5).astype(np.float64)
+        w = rng.standard_normal(n) * 0.1
+        V = rng.standard_normal((K, n))
+        return (A, y), w, V
+    N, D, H = SIZES[problem]
+    X = rng.standard_normal((N, D))
+    y = rng.standard_normal(N)
+    p = (rng.standard_normal((D, H)) / np.sqrt(D), rng.standard_normal(H) * 0.1,
+         rng.standard_normal(H) / np.sqrt(H))
+    V = tuple(rng.standard_normal((K,) + a.shape) for a in p)
+    return (X, y), p, V
 
 
-def case_gpuad(n, m):
+def loss_fn(problem, ns, nn_softplus, consts):
+    """The problem's loss written against a NumPy-like namespace ``ns``."""
+    if problem == "logreg":
+        A, y = consts
+
+        def loss(w):
+            z = A @ w
+            return ns.sum(nn_softplus(z) - y * z) + 0.5 * LAM * ns.sum(w * w)
+        return loss
+    X, y = consts
+    N = X.shape[0]
+
+    def loss(p):
+        W1, b1, w2 = p
+        h = ns.tanh(X @ W1 + b1)
+        r = h @ w2 - y
+        return (0.5 / N) * ns.sum(r * r) + 0.5 * LAM * (ns.sum(W1 * W1) + ns.sum(w2 * w2))
+    return loss
+
+
+def first(v):
+    return tuple(a[0] for a in v) if isinstance(v, tuple) else v[0]
+
+
+def case_gpuad(problem):
     import gpuad
     import gpuad.numpy as gnp
-    A, y, w, V = data(n, m)
-
-    def loss(w):
-        z = A @ w
-        return gnp.sum(gnp.softplus(z) - y * z) + 0.5 * LAM * gnp.sum(w * w)
+    consts, w, V = data(problem)
+    loss = loss_fn(problem, gnp, gnp.softplus, consts)
     g = gpuad.grad(loss)
-    return {"grad": median_time(lambda: g(w), 10),
-            "hvp": median_time(lambda: gpuad.hvp(loss, w, V[0]), 10),
-            "hvp_batched": median_time(lambda: gpuad.hvp(loss, w, V, batched=True), 5)}
+    v0 = first(V)
+    r = {"grad": median_time(lambda: g(w), 10),
+         "hvp": median_time(lambda: gpuad.hvp(loss, w, v0), 10),
+         "hvp_batched": median_time(lambda: gpuad.hvp(loss, w, V, batched=True), 5)}
+    with gpuad.profile() as prof:
+        gpuad.hvp(loss, w, V, batched=True)
+    r["peak_bytes"] = max(prof.peak_bytes.values())
+    with gpuad.profile() as prof:
+        g(w)
+    r["grad_peak_bytes"] = max(prof.peak_bytes.values())
+    return r
 
 
-def case_torch(n, m):
+def case_torch(problem):
     import torch
     from torch.func import grad, jvp, vmap
-    torch.set_num_threads(2)
-    A, y, w, V = (torch.from_numpy(a) for a in data(n, m))
-
-    def loss(w):
-        z = A @ w
-        return torch.sum(torch.nn.functional.softplus(z) - y * z) + 0.5 * LAM * torch.sum(w * w)
+    torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "2")))
+    consts, w, V = data(problem)
+    t = torch.from_numpy
+    consts = tuple(t(a) for a in consts)
+    w = tuple(t(a) for a in w) if isinstance(w, tuple) else t(w)
+    V = tuple(t(a) for a in V) if isinstance(V, tuple) else t(V)
+    loss = loss_fn(problem, torch, torch.nn.functional.softplus, consts)
+    ws = w if isinstance(w, tuple) else (w,)
 
     def grad_bw():
-        x = w.detach().requires_grad_(True)
-        loss(x).backward()
-        return x.grad
+        x = [a.detach().requires_grad_(True) for a in ws]
+        loss(tuple(x) if isinstance(w, tuple) else x[0]).backward()
+        return [a.grad for a in x]
 
     def hvp_double_backward(v):
-        x = w.detach().requires_grad_(True)
-        (gx,) = torch.autograd.grad(loss(x), x, create_graph=True)
-        (hv,) = torch.autograd.grad(gx, x, v)
-        return hv
+        x = [a.detach().requires_grad_(True) for a in ws]
+        gx = torch.autograd.grad(loss(tuple(x) if isinstance(w, tuple) else x[0]), x,
+                                 create_graph=True)
+        return torch.autograd.grad(gx, x, v if isinstance(v, tuple) else (v,))
     g = grad(loss)
     hvp_one = lambda v: jvp(g, (w,), (v,))[1]    # noqa: E731
+    v0 = first(V)
     return {"grad": median_time(grad_bw, 10),
-            "hvp": median_time(lambda: hvp_one(V[0]), 10),
-            "hvp_double_backward": median_time(lambda: hvp_double_backward(V[0]), 10),
+            "hvp": median_time(lambda: hvp_one(v0), 10),
+            "hvp_double_backward": median_time(lambda: hvp_double_backward(v0), 10),
             "hvp_batched": median_time(lambda: vmap(hvp_one)(V), 5)}
 
 
-def case_jax(n, m):
+def case_jax(problem):
     import jax
     jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
-    A, y, w, V = (jnp.asarray(a) for a in data(n, m))
-
-    def loss(w):
-        z = A @ w
-        return jnp.sum(jax.nn.softplus(z) - y * z) + 0.5 * LAM * jnp.sum(w * w)
+    consts, w, V = data(problem)
+    conv = lambda a: tuple(jnp.asarray(b) for b in a) if isinstance(a, tuple) else jnp.asarray(a)  # noqa: E731
+    consts, w, V = conv(consts), conv(w), conv(V)
+    loss = loss_fn(problem, jnp, jax.nn.softplus, consts)
     g = jax.grad(loss)
     hvp_one = lambda v: jax.jvp(g, (w,), (v,))[1]     # noqa: E731
     b = jax.block_until_ready
+    v0 = first(V)
     return {"grad": median_time(lambda: b(g(w)), 10),
-            "hvp": median_time(lambda: b(hvp_one(V[0])), 10),
+            "hvp": median_time(lambda: b(hvp_one(v0)), 10),
             "hvp_batched": median_time(lambda: b(jax.vmap(hvp_one)(V)), 5)}
 
 
+def load():
+    return "%.1f" % os.getloadavg()[0]
+
+
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    n = int(argv[0]) if argv else 10 ** 5
-    m = int(argv[1]) if len(argv) > 1 else 100
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--problem", default="both", choices=("logreg", "tanh", "both"))
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--libs", default="gpuad,torch,jax")
+    args = ap.parse_args(argv)
     here = os.path.abspath(__file__)
-    rows = []
-    for name in ("gpuad", "torch", "jax"):
-        r = run_isolated(here, f"case_{name}", n, m)
-        if "error" in r:
-            rows.append((name, "not available: " + r["error"], "", "", "", ""))
-            continue
-        rows.append((name, f"{r['grad'] * 1e3:.2f}", f"{r['hvp'] * 1e3:.2f}",
-                     f"{r['hvp'] / r['grad']:.2f}",
-                     f"{r['hvp_batched'] / K / r['hvp']:.3f}",
-                     f"{r['hvp_double_backward'] / r['grad']:.2f}"
-                     if "hvp_double_backward" in r else "-"))
-    print(f"logistic regression, n = {n} parameters, {m} samples, K = {K}")
-    print(table(rows, ["library", "grad ms", "HVP ms", "HVP / grad",
-                       f"batched HVP (K={K}) per direction / single HVP",
-                       "double-backward HVP / grad"]))
+    problems = ("logreg", "tanh") if args.problem == "both" else (args.problem,)
+    print(f"threads: OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '1')}, "
+          f"torch {os.environ.get('TORCH_THREADS', '2')}, XLA default; {os.cpu_count()} CPUs")
+    for problem in problems:
+        rows = []
+        for rnd in range(args.rounds):
+            for name in args.libs.split(","):
+                before = load()
+                r = run_isolated(here, f"case_{name}", problem)
+                if "error" in r:
+                    rows.append((name, "not available: " + r["error"]) + ("",) * 8)
+                    continue
+                rows.append((name, f"{r['grad'] * 1e3:.2f}", f"{r['hvp'] * 1e3:.2f}",
+                             f"{r['hvp_batched'] * 1e3:.1f}",
+                             f"{r['hvp'] / r['grad']:.2f}",
+                             f"{r['hvp_batched'] / K / r['hvp']:.3f}",
+                             f"{r['hvp_double_backward'] / r['grad']:.2f}"
+                             if "hvp_double_backward" in r else "-",
+                             f"{r['peak_bytes'] / 1e6:.1f}" if "peak_bytes" in r else "-",
+                             f"{r['grad_peak_bytes'] / 1e6:.1f}" if "peak_bytes" in r else "-",
+                             f"{before}-{load()}"))
+        sizes = ("n = %d parameters, %d samples" % SIZES[problem] if problem == "logreg" else
+                 "N = %d, D = %d, H = %d" % SIZES[problem])
+        print(f"\n{problem}: {sizes}, K = {K}")
+        print(table(rows, ["library", "grad ms", "HVP ms", f"batched HVP (K={K}) ms",
+                           "HVP / grad", "batched per direction / single HVP",
+                           "double-backward HVP / grad", "batched peak MB", "grad peak MB",
+                           "load avg"]))
 
 
 if __name__ == "__main__":

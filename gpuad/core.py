@@ -29,8 +29,12 @@ class Primitive:
     impl(*args, acc=None, **params)
         Computes on plain arrays. ``acc`` (optional support) is an array the result may be
         added into in place; an impl that did so returns ``acc`` itself.
-    jvp(primals, tangents, **params) -> (out, tangent_out)
-        ``tangents`` has None for a symbolic zero; tangents carry the lane axis.
+    jvp(primals, tangents, [acc,] **params) -> (out, tangent_out)
+        ``tangents`` has None for a symbolic zero; tangents carry the lane axis. A rule that
+        names ``acc`` may be offered, per output, a (value, lanes) pair of arrays owned by a
+        reverse sweep (a dual cotangent buffer) to add its result into; it returns, per
+        output, either that pair's arrays themselves or new arrays no one else holds (see
+        :meth:`JVPTrace._fused`).
     vjp(g, ins, out, [need, [acc,]] **params) -> one cotangent (or None) per input
         ``ins``/``out`` are what ``saves`` keeps (``ins``: Avals, shapes and dtypes only,
         when the inputs are not saved). A rule that names ``need`` gets, per input, whether
@@ -57,7 +61,7 @@ class Primitive:
         One line for ``python -m gpuad primitives``.
     """
 
-    __slots__ = ("name", "impl", "jvp", "vjp", "vjp_args", "decompose", "saves",
+    __slots__ = ("name", "impl", "jvp", "jvp_acc", "vjp", "vjp_args", "decompose", "saves",
                  "multiple_results", "linear", "max_order", "missing", "collective", "doc")
 
     def __init__(self, name, impl, *, jvp=None, vjp=None, decompose=None, saves="ins",
@@ -77,6 +81,9 @@ class Primitive:
         self.doc = doc
 
     def __setattr__(self, name, value):
+        if name == "jvp":
+            object.__setattr__(self, "jvp_acc", value is not None
+                               and "acc" in inspect.signature(value).parameters)
         if name == "vjp":   # how many of the engine's extra arguments (need, acc) it asks for
             names = list(inspect.signature(value).parameters)[3:5] if value is not None else []
             object.__setattr__(self, "vjp_args", 2 if names == ["need", "acc"] else
@@ -131,6 +138,11 @@ class Trace:
         _ctx.current = self._outer
         self.done = True
         return False
+
+    def process_acc(self, prim, args, params, acc):
+        """``process`` for a bind that offers ``acc`` (buffers to add the result into, see
+        :func:`bind`); a trace that cannot use them computes a fresh result."""
+        return self.process(prim, args, params)
 
     def bind_below(self, prim, args, params):
         """``prim`` applied one level down: with this trace's parent current."""
@@ -202,6 +214,8 @@ def bind(prim: Primitive, *args, acc=None, **params):
     """Apply ``prim`` to ``args``: on plain arrays run it, else hand it to the current trace."""
     t = _ctx.current
     if t is not None:
+        if acc is not None:
+            return t.process_acc(prim, args, params, acc)
         return t.process(prim, args, params)
     for a in args:
         if isinstance(a, Tracer):
@@ -238,12 +252,13 @@ def foreign(prim, a):
 # ------------------------------------------------------------------ forward mode
 
 class JVPTracer(Tracer):
-    __slots__ = ("primal", "tangent")
+    __slots__ = ("primal", "tangent", "fresh")
 
     def __init__(self, trace, primal, tangent):
         self._trace = trace
         self.primal = primal
         self.tangent = tangent        # None (symbolic zero) or shape (L,) + primal.shape
+        self.fresh = False            # its arrays are new, held by nothing else: JVPTrace._fused
 
     @property
     def value(self):
@@ -257,7 +272,7 @@ class JVPTrace(Trace):
         super().__init__()
         self.lanes = lanes
 
-    def process(self, prim, args, params):
+    def process(self, prim, args, params, acc=None):
         primals, tangents = [], []
         for a in args:
             if type(a) is JVPTracer and a._trace is self:
@@ -278,6 +293,8 @@ class JVPTrace(Trace):
             if prim.decompose is None:
                 raise NotImplementedError(f"primitive {prim.name!r} has no JVP rule")
             return prim.decompose(*args, **params)    # its primitives come back here
+        if prim.jvp_acc:
+            return self._fused(prim, primals, tangents, params, acc)
         out, tout = self.below(prim.jvp, primals, tangents, **params)
         if prim.multiple_results:
             return [self.wrap(o, t) for o, t in zip(out, tout)]
@@ -286,6 +303,39 @@ class JVPTrace(Trace):
     def wrap(self, out, tout):
         """A value of this trace: ``out`` (one level down) with tangent lanes ``tout``."""
         return out if tout is None else JVPTracer(self, out, tout)
+
+    process_acc = process     # (its ``acc``: see _fused)
+
+    def _fused(self, prim, primals, tangents, params, acc):
+        """Apply a JVP rule that names ``acc``: the fused dual VJP kernels, which a reverse
+        sweep under this trace (forward-over-reverse) calls with its dual cotangent buffers
+        as ``acc`` (one value of this trace, or one per output). The rule gets each buffer's
+        (value, lanes) arrays to add into and returns, per output, either those arrays or
+        arrays it made fresh. The first come back as the buffer itself (the sweep sees
+        ``gx is buf``); the second as a value marked ``fresh``, which one sweep may then
+        own and add into (``tape.Cotangents``): nothing else holds its arrays."""
+        multi = prim.multiple_results
+        accs = () if acc is None else acc if multi else (acc,)
+        pairs = [(a.primal, a.tangent) if type(a) is JVPTracer and a._trace is self
+                 and not isinstance(a.primal, Tracer) and not isinstance(a.tangent, Tracer)
+                 else None for a in accs]
+        if pairs:
+            params = dict(params, acc=pairs if multi else pairs[0])
+        out, tout = self.below(prim.jvp, primals, tangents, **params)
+        if not multi:
+            out, tout = [out], [tout]
+        res = []
+        for j, (o, t) in enumerate(zip(out, tout)):
+            p = pairs[j] if pairs else None
+            if p is not None and o is p[0] and t is p[1]:
+                res.append(accs[j])
+                continue
+            v = self.wrap(o, t)
+            if (t is not None and not isinstance(o, Tracer) and not isinstance(t, Tracer)
+                    and (p is None or (o is not p[0] and t is not p[1]))):
+                v.fresh = True
+            res.append(v)
+        return res if multi else res[0]
 
 
 def _floating(v):

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 
-from .core import REGISTRY, Trace, Tracer, bind, check_order, foreign, shape, dtype
+import numpy as np
+
+from .core import (REGISTRY, JVPTracer, Trace, Tracer, bind, check_order, foreign, shape,
+                   dtype)
 from .runtime import profile as _profile
 
 
@@ -178,6 +181,13 @@ class Cotangents:
     owns it: a rule that takes ``acc`` made it for the sweep, or this store made it by
     adding two contributions. Owned buffers are offered to the fused kernels (``acc``),
     which add into them directly, so fan-out costs no extra pass.
+
+    Under a forward trace (forward-over-reverse: HVPs) the cotangents are dual values, a
+    value with K tangent lanes. The store owns one only if a rule that takes ``acc``
+    returned it marked ``fresh`` (the forward trace marks what the fused dual kernels made:
+    ``JVPTrace._fused``; the store claims the mark, once) or if it is its own sum of two
+    dual values; it adds into those in place, value and lanes (:meth:`add_dual`), and
+    offers them to the dual kernels as ``acc``.
     """
     __slots__ = ("entries",)
 
@@ -224,19 +234,74 @@ class Cotangents:
         i = 0
         for p, gx, buf in zip(parents, gxs, bufs):
             if p is not None and gx is not None and gx is not buf:   # (buf: added into)
-                self.add(p, gx, owned and not isinstance(gx, Tracer)
-                         and (i == 0 or not any(gx is o for o in gxs[:i])))
+                self.add(p, gx, owned and (i == 0 or not any(gx is o for o in gxs[:i]))
+                         and (not isinstance(gx, Tracer) or _claim(gx)))
             i += 1
 
     def add(self, key, g, owned):
         e = self.entries.get(key)
         if e is None:
             self.entries[key] = [g, owned]
-        elif e[1] and not isinstance(g, Tracer):
+        elif e[1] and not isinstance(g, Tracer) and not isinstance(e[0], Tracer):
             e[0] += g                 # in place: numpy.add / cupy.add with out=
             if _profile.ON:
                 _profile.record_launch("xp.add", getattr(e[0], "size", 1),
                                        e[0].nbytes + getattr(g, "nbytes", 0), e[0].nbytes)
+        elif e[1] and type(e[0]) is JVPTracer and self.add_dual(e[0], g):
+            pass                      # value and lanes added in place
+        elif len(shape(g)) and (total := _sum_duals(e[0], g)) is not None:
+            e[0], e[1] = total, True  # fresh arrays: owned from here on
+            if _profile.ON:
+                t = total.tangent
+                _profile.record_launch("xp.add", t.size, 2 * (t.nbytes + total.primal.nbytes),
+                                       t.nbytes + total.primal.nbytes)
         else:
             e[0] = bind(REGISTRY["add"], e[0], g)
             e[1] = not isinstance(e[0], Tracer)
+
+    @staticmethod
+    def add_dual(d, g) -> bool:
+        """Add the cotangent ``g`` into the owned dual value ``d`` in place, if it can be:
+        ``g`` a dual value of the same trace and shapes with plain parts, or a constant
+        (its lanes are zero) of a shape that broadcasts to ``d``'s."""
+        if isinstance(g, Tracer):
+            if not _plain_dual(g, d._trace) or shape(g.primal) != shape(d.primal) \
+                    or shape(g.tangent) != shape(d.tangent):
+                return False
+            d.primal += g.primal
+            d.tangent += g.tangent
+            arrays = (d.primal, d.tangent, g.primal, g.tangent)
+        elif tuple(np.broadcast_shapes(shape(g), shape(d.primal))) == tuple(shape(d.primal)):
+            d.primal += g
+            arrays = (d.primal, g)
+        else:
+            return False
+        if _profile.ON:
+            _profile.record_launch("xp.add", getattr(d.primal, "size", 1),
+                                   sum(getattr(a, "nbytes", 0) for a in arrays),
+                                   sum(a.nbytes for a in arrays[:2] if hasattr(a, "nbytes")))
+        return True
+
+
+def _plain_dual(v, trace) -> bool:
+    """``v`` is a dual value of ``trace`` whose value and lanes are plain arrays."""
+    return (type(v) is JVPTracer and v._trace is trace and not isinstance(v.primal, Tracer)
+            and not isinstance(v.tangent, Tracer))
+
+
+def _claim(v) -> bool:
+    """Whether the sweep may own the dual value ``v``: marked fresh by its forward trace,
+    claimed here once (a second claim, by this or another sweep, is refused)."""
+    if type(v) is JVPTracer and v.fresh:
+        v.fresh = False
+        return True
+    return False
+
+
+def _sum_duals(a, b):
+    """``a + b`` for two dual values of one forward trace with plain parts of equal shapes,
+    as a new dual value whose arrays are fresh (the store owns it); else None."""
+    if (not _plain_dual(a, getattr(a, "_trace", None)) or not _plain_dual(b, a._trace)
+            or shape(a.primal) != shape(b.primal) or shape(a.tangent) != shape(b.tangent)):
+        return None
+    return JVPTracer(a._trace, a.primal + b.primal, a.tangent + b.tangent)

@@ -96,9 +96,14 @@ __global__ void unary_jvp(const T* __restrict__ x, const T* __restrict__ t, T* _
         }
         return;
     }
-    GPUAD_LOOP(i, n) {
-        T d = UnaryD<Op, K>::at(x[i]);
-        for (long long k = 0; k < lanes; ++k) out[k * n + i] = scale(d, t[k * n + i]);
+    GPUAD_TILES(i0, m, n) {
+        T d[GPUAD_TILE];
+        for (long long j = 0; j < m; ++j) d[j] = UnaryD<Op, K>::at(x[i0 + j]);
+        for (long long k = 0; k < lanes; ++k) {
+            const T* tk = t + k * n + i0;
+            T* ok = out + k * n + i0;
+            for (long long j = 0; j < m; ++j) ok[j] = scale(d[j], tk[j]);
+        }
     }
 }
 
@@ -130,33 +135,88 @@ __global__ void unary_vjp(const T* __restrict__ x, const T* __restrict__ g, T* _
         }
         return;
     }
-    GPUAD_LOOP(i, n) {
-        T d = UnaryD<Op, K>::at(x[i]);
+    GPUAD_TILES(i0, m, n) {
+        T d[GPUAD_TILE];
+        for (long long j = 0; j < m; ++j) d[j] = UnaryD<Op, K>::at(x[i0 + j]);
         for (long long k = 0; k < lanes; ++k) {
-            T v = scale(d, g[k * n + i]);
-            gx[k * n + i] = accumulate ? gx[k * n + i] + v : v;
+            const T* gk = g + k * n + i0;
+            T* ok = gx + k * n + i0;
+            if (accumulate) {
+                for (long long j = 0; j < m; ++j) ok[j] += scale(d[j], gk[j]);
+            } else {
+                for (long long j = 0; j < m; ++j) ok[j] = scale(d[j], gk[j]);
+            }
+        }
+    }
+}
+
+// One tile of a dual VJP's tangent lanes: tgz[k] (=, or += with acc) d2 t1[k] g + d t2[k]
+// over m elements, for the lanes that are there (a null t1 or t2 is a symbolic zero; s1 = 0:
+// t1 is one element per lane). Branches hoisted out of the element loops: they vectorise.
+template <class T>
+__device__ __forceinline__ void dual_tile(const T* d2, const T* gv, const T* d, const T* t1,
+                                          const T* t2, T* tgz, long long i0, long long m,
+                                          long long n, long long lanes, int s1, int acc) {
+    const long long n1 = s1 ? n : 1;
+    for (long long k = 0; k < lanes; ++k) {
+        T* o = tgz + k * n + i0;
+        const T* a = t1 ? t1 + k * n1 + i0 * s1 : nullptr;
+        const T* b = t2 ? t2 + k * n + i0 : nullptr;
+        if (a && !s1) {
+            const T a0 = a[0];
+            for (long long j = 0; j < m; ++j) {
+                T v = T(0);
+                v += scale(scale(d2[j], a0), gv[j]);
+                if (b) v += scale(d[j], b[j]);
+                o[j] = acc ? o[j] + v : v;
+            }
+        } else if (a && b) {
+            for (long long j = 0; j < m; ++j) {
+                T v = T(0);
+                v += scale(scale(d2[j], a[j]), gv[j]);
+                v += scale(d[j], b[j]);
+                o[j] = acc ? o[j] + v : v;
+            }
+        } else if (a) {
+            for (long long j = 0; j < m; ++j) {
+                T v = T(0);
+                v += scale(scale(d2[j], a[j]), gv[j]);
+                o[j] = acc ? o[j] + v : v;
+            }
+        } else if (b) {
+            for (long long j = 0; j < m; ++j) {
+                T v = T(0);
+                v += scale(d[j], b[j]);
+                o[j] = acc ? o[j] + v : v;
+            }
+        } else {
+            for (long long j = 0; j < m; ++j) o[j] = acc ? o[j] + T(0) : T(0);
         }
     }
 }
 
 // The VJP on dual numbers, all tangent lanes k in one pass, x read once:
-// gx = f^(K)(x) g,  tgx[k] = f^(K+1)(x) tx[k] g + f^(K)(x) tg[k]
+// gx = f^(K)(x) g,  tgx[k] = f^(K+1)(x) tx[k] g + f^(K)(x) tg[k]; accumulate != 0: gx and
+// tgx are added into (a cotangent buffer of the reverse sweep) instead of written.
 template <class Op, class T, int K>
 __global__ void unary_vjp_dual(const T* __restrict__ x, const T* __restrict__ g,
                                const T* __restrict__ tx, const T* __restrict__ tg,
-                               T* __restrict__ gx, T* __restrict__ tgx, long long n, long long lanes) {
-    GPUAD_LOOP(i, n) {
-        gpuad::Dual<T, 1> xd(x[i]);
-        xd.d[0] = T(1);
-        gpuad::Dual<T, 1> d = UnaryD<Op, K>::at(xd);
-        T gi = g[i];
-        gx[i] = scale(d.v, gi);
-        for (long long k = 0; k < lanes; ++k) {
-            T v = T(0);
-            if (tx) v += scale(scale(d.d[0], tx[k * n + i]), gi);
-            if (tg) v += scale(d.v, tg[k * n + i]);
-            tgx[k * n + i] = v;
+                               T* __restrict__ gx, T* __restrict__ tgx, long long n, long long lanes,
+                               int accumulate) {
+    GPUAD_TILES(i0, m, n) {
+        T dv[GPUAD_TILE], d2[GPUAD_TILE], gv[GPUAD_TILE];
+        for (long long j = 0; j < m; ++j) {
+            gpuad::Dual<T, 1> xd(x[i0 + j]);
+            xd.d[0] = T(1);
+            gpuad::Dual<T, 1> d = UnaryD<Op, K>::at(xd);
+            const T gi = g[i0 + j];
+            dv[j] = d.v;
+            d2[j] = d.d[0];
+            gv[j] = gi;
+            const T v = scale(d.v, gi);
+            gx[i0 + j] = accumulate ? gx[i0 + j] + v : v;
         }
+        dual_tile(d2, gv, dv, tx, tg, tgx, i0, m, n, lanes, 1, accumulate);
     }
 }
 
@@ -186,15 +246,45 @@ __global__ void binary_jvp(const T* __restrict__ x, const T* __restrict__ y,
                            const T* __restrict__ tx, const T* __restrict__ ty, T* __restrict__ out,
                            long long n, long long lanes, int sx, int sy) {
     const long long nx = sx ? n : 1, ny = sy ? n : 1;
-    GPUAD_LOOP(i, n) {
-        T xi = x[i * sx], yi = y[i * sy];
-        T fx = tx ? Op::dfx(xi, yi) : T(0);
-        T fy = ty ? Op::dfy(xi, yi) : T(0);
+    GPUAD_TILES(i0, m, n) {
+        T fx[GPUAD_TILE], fy[GPUAD_TILE];
+        for (long long j = 0; j < m; ++j) {
+            const long long i = i0 + j;
+            const T xi = x[i * sx], yi = y[i * sy];
+            fx[j] = tx ? Op::dfx(xi, yi) : T(0);
+            fy[j] = ty ? Op::dfy(xi, yi) : T(0);
+        }
         for (long long k = 0; k < lanes; ++k) {
-            T v = T(0);
-            if (tx) v += scale(fx, tx[k * nx + i * sx]);
-            if (ty) v += scale(fy, ty[k * ny + i * sy]);
-            out[k * n + i] = v;
+            T* o = out + k * n + i0;
+            const T* a = tx ? tx + k * nx + i0 * sx : nullptr;
+            const T* b = ty ? ty + k * ny + i0 * sy : nullptr;
+            if (a && b && sx && sy) {
+                for (long long j = 0; j < m; ++j) {
+                    T v = T(0);
+                    v += scale(fx[j], a[j]);
+                    v += scale(fy[j], b[j]);
+                    o[j] = v;
+                }
+            } else if (a && !b && sx) {
+                for (long long j = 0; j < m; ++j) {
+                    T v = T(0);
+                    v += scale(fx[j], a[j]);
+                    o[j] = v;
+                }
+            } else if (b && !a && sy) {
+                for (long long j = 0; j < m; ++j) {
+                    T v = T(0);
+                    v += scale(fy[j], b[j]);
+                    o[j] = v;
+                }
+            } else {
+                for (long long j = 0; j < m; ++j) {
+                    T v = T(0);
+                    if (a) v += scale(fx[j], a[j * sx]);
+                    if (b) v += scale(fy[j], b[j * sy]);
+                    o[j] = v;
+                }
+            }
         }
     }
 }
@@ -220,38 +310,57 @@ __global__ void binary_vjp(const T* __restrict__ x, const T* __restrict__ y, con
     }
 }
 
-// One operand's cotangent and its tangent lanes from a partial f = (fv, d/dx, d/dy) on duals.
+// One operand's cotangent gz and its tangent lanes tgz over a tile, from the tile's partials
+// f = (fv, d/dx, d/dy) on duals: tgz[k] = (f_x tx[k] + f_y ty[k]) g + fv tg[k].
 template <class T>
-__device__ __forceinline__ void dual_lanes(const gpuad::Dual<T, 2>& f, T gi, const T* tx,
-                                           const T* ty, const T* tg, T* gz, T* tgz, long long i,
-                                           long long n, long long lanes, int sx, int sy) {
-    const long long nx = sx ? n : 1, ny = sy ? n : 1;
-    gz[i] = scale(f.v, gi);
-    for (long long k = 0; k < lanes; ++k) {
-        T v = T(0);
-        if (tx) v += scale(scale(f.d[0], tx[k * nx + i * sx]), gi);
-        if (ty) v += scale(scale(f.d[1], ty[k * ny + i * sy]), gi);
-        if (tg) v += scale(f.v, tg[k * n + i]);
-        tgz[k * n + i] = v;
+__device__ __forceinline__ void dual_lanes(const T* fv, const T* fdx, const T* fdy, const T* gv,
+                                           const T* tx, const T* ty, const T* tg, T* gz, T* tgz,
+                                           long long i0, long long m, long long n,
+                                           long long lanes, int sx, int sy, int acc) {
+    for (long long j = 0; j < m; ++j) {
+        const T v = scale(fv[j], gv[j]);
+        gz[i0 + j] = acc ? gz[i0 + j] + v : v;
+    }
+    if (tx && ty) {   // both operands move: the x part, then the y part added in
+        dual_tile(fdx, gv, fv, tx, tg, tgz, i0, m, n, lanes, sx, acc);
+        dual_tile(fdy, gv, fv, ty, (const T*)nullptr, tgz, i0, m, n, lanes, sy, 1);
+    } else if (tx) {
+        dual_tile(fdx, gv, fv, tx, tg, tgz, i0, m, n, lanes, sx, acc);
+    } else {
+        dual_tile(fdy, gv, fv, ty, tg, tgz, i0, m, n, lanes, sy, acc);
     }
 }
 
 // The VJP on dual numbers, all lanes k in one pass (second derivatives from a 2-component dual):
 // gx = fx g,  tgx[k] = (fxx tx[k] + fxy ty[k]) g + fx tg[k],  and likewise gy, tgy.
+// acc_x, acc_y: add into gx, tgx (gy, tgy) instead of writing them (sweep-owned buffers).
 template <class Op, class T>
 __global__ void binary_vjp_dual(const T* __restrict__ x, const T* __restrict__ y,
                                 const T* __restrict__ g, const T* __restrict__ tx,
                                 const T* __restrict__ ty, const T* __restrict__ tg,
                                 T* __restrict__ gx, T* __restrict__ gy,
                                 T* __restrict__ tgx, T* __restrict__ tgy,
-                                long long n, long long lanes, int sx, int sy) {
-    GPUAD_LOOP(i, n) {
-        gpuad::Dual<T, 2> xd(x[i * sx]), yd(y[i * sy]);
-        if (tx) xd.d[0] = T(1);  // only seed inputs that move: the others' partials go unused
-        if (ty) yd.d[1] = T(1);
-        T gi = g[i];
-        if (gx) dual_lanes(Op::dfx(xd, yd), gi, tx, ty, tg, gx, tgx, i, n, lanes, sx, sy);
-        if (gy) dual_lanes(Op::dfy(xd, yd), gi, tx, ty, tg, gy, tgy, i, n, lanes, sx, sy);
+                                long long n, long long lanes, int sx, int sy, int acc_x, int acc_y) {
+    GPUAD_TILES(i0, m, n) {
+        T xv[GPUAD_TILE], xdx[GPUAD_TILE], xdy[GPUAD_TILE];
+        T yv[GPUAD_TILE], ydx[GPUAD_TILE], ydy[GPUAD_TILE], gv[GPUAD_TILE];
+        for (long long j = 0; j < m; ++j) {
+            const long long i = i0 + j;
+            gpuad::Dual<T, 2> xd(x[i * sx]), yd(y[i * sy]);
+            if (tx) xd.d[0] = T(1);  // only seed inputs that move: the others' partials go unused
+            if (ty) yd.d[1] = T(1);
+            gv[j] = g[i];
+            if (gx) {
+                const gpuad::Dual<T, 2> f = Op::dfx(xd, yd);
+                xv[j] = f.v; xdx[j] = f.d[0]; xdy[j] = f.d[1];
+            }
+            if (gy) {
+                const gpuad::Dual<T, 2> f = Op::dfy(xd, yd);
+                yv[j] = f.v; ydx[j] = f.d[0]; ydy[j] = f.d[1];
+            }
+        }
+        if (gx) dual_lanes(xv, xdx, xdy, gv, tx, ty, tg, gx, tgx, i0, m, n, lanes, sx, sy, acc_x);
+        if (gy) dual_lanes(yv, ydx, ydy, gv, tx, ty, tg, gy, tgy, i0, m, n, lanes, sx, sy, acc_y);
     }
 }
 
@@ -260,9 +369,15 @@ template <class Op, class T, int AX, int AY>
 __global__ void binary_deriv(const T* __restrict__ x, const T* __restrict__ y,
                              const T* __restrict__ v, T* __restrict__ out,
                              long long n, long long lanes, int sx, int sy) {
-    GPUAD_LOOP(i, n) {
-        T d = BinaryD<Op, AX, AY>::at(x[i * sx], y[i * sy]);
-        for (long long k = 0; k < lanes; ++k) out[k * n + i] = scale(d, v[k * n + i]);
+    GPUAD_TILES(i0, m, n) {
+        T d[GPUAD_TILE];
+        for (long long j = 0; j < m; ++j)
+            d[j] = BinaryD<Op, AX, AY>::at(x[(i0 + j) * sx], y[(i0 + j) * sy]);
+        for (long long k = 0; k < lanes; ++k) {
+            const T* vk = v + k * n + i0;
+            T* ok = out + k * n + i0;
+            for (long long j = 0; j < m; ++j) ok[j] = scale(d[j], vk[j]);
+        }
     }
 }
 

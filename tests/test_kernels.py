@@ -147,8 +147,10 @@ def run(kind, op, T, a, b, xp=np):
         return [plain, acc - 1, one]
     if kind == "unary_vjp_dual":
         gx, tgx = e(N), e((L, N))
-        call(name, x, g, t, t2, gx, tgx, N, L)
-        return [gx, tgx]
+        call(name, x, g, t, t2, gx, tgx, N, L, I32(0))
+        ax, atgx = xp.ones(N, dt), xp.ones((L, N), dt)
+        call(name, x, g, t, t2, ax, atgx, N, L, I32(1))         # accumulate
+        return [gx, tgx, ax - 1, atgx - 1]
     if kind == "binary_fwd":
         out, out0 = e(N), e(N)
         call(name, x, y, out, N, I32(1), I32(1))
@@ -164,8 +166,10 @@ def run(kind, op, T, a, b, xp=np):
         return [gx, gy]
     if kind == "binary_vjp_dual":
         gx, gy, tgx, tgy = e(N), e(N), e((L, N)), e((L, N))
-        call(name, x, y, g, t, t2, t, gx, gy, tgx, tgy, N, L, I32(1), I32(1))
-        return [gx, gy, tgx, tgy]
+        call(name, x, y, g, t, t2, t, gx, gy, tgx, tgy, N, L, I32(1), I32(1), I32(0), I32(0))
+        ax, ay, atx, aty = xp.ones(N, dt), e(N), xp.ones((L, N), dt), e((L, N))
+        call(name, x, y, g, t, t2, t, ax, ay, atx, aty, N, L, I32(1), I32(1), I32(1), I32(0))
+        return [gx, gy, tgx, tgy, ax - 1, ay, atx - 1, aty]     # x accumulated into
     if kind == "binary_deriv":
         out = e((L, N))
         call(name, x, y, t, out, N, L, I32(1), I32(1))
@@ -197,7 +201,7 @@ def reference(kind, op, a, b, cplx=False):
         d, d1 = fd_unary(op, a, x), fd_unary(op, a + 1, x) if a + 1 <= E.higher_order(op) else None
         if d1 is None:   # f^(K+1) by differences of f^(K)
             d1 = (d_unary(op, a, x + H) - d_unary(op, a, x - H)) / (2 * H)
-        return [d * g, d1 * t * g + d * t2]
+        return [d * g, d1 * t * g + d * t2] * 2
     if kind == "binary_fwd":
         return [f(op, x, y), f(op, x, np.full_like(y, y[0]))]
     fx, fy = fd_binary(op, 1, 0, x, y), fd_binary(op, 0, 1, x, y)
@@ -209,7 +213,7 @@ def reference(kind, op, a, b, cplx=False):
         fxx, fxy, fyy = (fd_binary(op, 2, 0, x, y), fd_binary(op, 1, 1, x, y),
                          fd_binary(op, 0, 2, x, y))
         return [fx * g, fy * g, (fxx * t + fxy * t2) * g + fx * t,
-                (fxy * t + fyy * t2) * g + fy * t]
+                (fxy * t + fyy * t2) * g + fy * t] * 2
     if kind == "binary_deriv":
         return [fd_binary(op, a, b, x, y) * t]
     raise AssertionError(kind)

@@ -93,13 +93,13 @@ def run_zero(kind, name, x, y, dt):
         ones += [acc, bacc]
     elif kind == "unary_vjp_dual":
         gx, tgx = e(n), e(2, n)
-        call(name, x, z, np.zeros((2, n), dt), np.zeros((2, n), dt), gx, tgx, n, 2)
+        call(name, x, z, np.zeros((2, n), dt), np.zeros((2, n), dt), gx, tgx, n, 2, I32(0))
         zeros += [gx, tgx]
         gx, tgx = e(n), e(2, n)                          # g = 0 kills f'' tx g; tg = 0
-        call(name, x, z, np.ones((2, n), dt), None, gx, tgx, n, 2)
+        call(name, x, z, np.ones((2, n), dt), None, gx, tgx, n, 2, I32(0))
         zeros += [gx, tgx]
         tgx = e(2, n)                                    # lane 0 of tx and tg zero, g = 1
-        call(name, x, one, lanes(n, dt), lanes(n, dt), e(n), tgx, n, 2)
+        call(name, x, one, lanes(n, dt), lanes(n, dt), e(n), tgx, n, 2, I32(0))
         zeros += [tgx[0]]
     elif kind == "binary_jvp":
         out, out2, out3 = e(2, n), e(2, n), e(1, n)
@@ -123,7 +123,7 @@ def run_zero(kind, name, x, y, dt):
     elif kind == "binary_vjp_dual":
         def launch(g, tx, ty, tg):
             outs = e(n), e(n), e(2, n), e(2, n)
-            call(name, x, y, g, tx, ty, tg, *outs, n, 2, I32(1), I32(1))
+            call(name, x, y, g, tx, ty, tg, *outs, n, 2, I32(1), I32(1), I32(0), I32(0))
             return outs
         Z2 = np.zeros((2, n), dt)
         zeros += list(launch(z, Z2, Z2, Z2))
@@ -160,7 +160,7 @@ def derivatives(kind, name, x, y, dt):
         out = np.empty(n, dt); call(name, x, o(n), out, n, 1, I32(0), I32(1)); return [out]
     if kind == "unary_vjp_dual":
         gx, tgx = np.empty(n, dt), np.empty((1, n), dt)
-        call(name, x, o(n), o(1, n), None, gx, tgx, n, 1)
+        call(name, x, o(n), o(1, n), None, gx, tgx, n, 1, I32(0))
         return [gx, tgx]
     if kind == "binary_deriv":
         out = np.empty(n, dt); call(name, x, y, o(1, n), out, n, 1, I32(1), I32(1)); return [out]

@@ -105,6 +105,19 @@ def power(x, y, /):
     return _power(x, y)
 
 
+_multiply = multiply                    # noqa: F821  (made above; the public one follows)
+
+
+def multiply(x, y, /):
+    """``x * y`` elementwise with broadcasting, like ``numpy.multiply``; differentiable to
+    any order. A traced value times itself is ``square(x)`` (the same values): one operand
+    read and one cotangent, where a product of two operands writes two and adds them (the
+    regulariser ``sum(w * w)`` of a batched HVP: one lane-wide pass less, one array less)."""
+    if x is y and isinstance(x, Tracer):
+        return square(x)              # noqa: F821
+    return _multiply(x, y)
+
+
 def positive(x, /):
     """``+x``."""
     return x

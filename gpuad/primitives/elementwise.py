@@ -363,11 +363,12 @@ def _unary_deriv_impl(x, v, op, order, kind, acc=None):
     return out
 
 
-def _unary_deriv_jvp(primals, tangents, op, order, kind):
+def _unary_deriv_jvp(primals, tangents, op, order, kind, acc=None):
     (x, v), (tx, tv) = primals, tangents
     if tuple(shape(v)) == tuple(shape(x)):
-        # The HVP case: one fused launch for the value and every tangent lane.
-        out, tout = bind(unary_vjp_dual_p, x, v, tx, tv, op=op, order=order)
+        # The HVP case: one fused launch for the value and every tangent lane (added into
+        # the sweep's dual cotangent buffer ``acc``, a (value, lanes) pair, if offered).
+        out, tout = bind(unary_vjp_dual_p, x, v, tx, tv, op=op, order=order, acc=acc)
         return out, tout
     return unary_deriv(x, v, op, order, kind), _unary_deriv_tangent(x, v, tx, tv, op, order, kind)
 
@@ -404,7 +405,7 @@ def unary_deriv(x, v, op, order, kind, acc=None):
     return bind(unary_deriv_p, x, v, op=op, order=order, kind=kind, acc=acc)
 
 
-def _unary_dual_impl(x, g, tx, tg, op, order):
+def _unary_dual_impl(x, g, tx, tg, op, order, acc=None):
     dev = launcher(x, g, tx, tg)
     xp = dev.xp
     x, g = contiguous(x, xp), contiguous(g, xp)
@@ -412,13 +413,17 @@ def _unary_dual_impl(x, g, tx, tg, op, order):
     tg = None if tg is None else contiguous(tg, xp)
     n = x.size
     L = (tx if tx is not None else tg).shape[0]
-    gx = xp.empty(x.shape, dtype=x.dtype)
-    tgx = xp.empty((L,) + x.shape, dtype=x.dtype)
+    if acc is not None:       # a dual cotangent buffer of the sweep: added into
+        gx, tgx = acc
+    else:
+        gx = xp.empty(x.shape, dtype=x.dtype)
+        tgx = xp.empty((L,) + x.shape, dtype=x.dtype)
     src, T = kernel_of(op, x.dtype)
     dev.launch(src, f"unary_vjp_dual<{_op(op)}, {T}, {order}>",
-           f"{op}_vjp_dual", n, (x, g, tx, tg, gx, tgx, np.int64(n), np.int64(L)),
-           _io(x, g, tx, tg), _io(gx, tgx))
-    return gx, tgx
+               f"{op}_vjp_dual", n, (x, g, tx, tg, gx, tgx, np.int64(n), np.int64(L),
+                                     _I32[acc is not None]),
+               _io(x, g, tx, tg, *(acc or ())), _io(gx, tgx))
+    return [gx, tgx]
 
 
 def _unary_dual_decompose(x, g, tx, tg, op, order):
@@ -576,9 +581,11 @@ def _binary_vjp_decompose(x, y, g, op, need):
             binary_deriv(x, y, g, op, 0, 1) if need[1] else None]
 
 
-def _binary_vjp_jvp(primals, tangents, op, need):
+def _binary_vjp_jvp(primals, tangents, op, need, acc=None):
     (x, y, g), (tx, ty, tg) = primals, tangents
-    gx, gy, tgx, tgy = bind(binary_vjp_dual_p, x, y, g, tx, ty, tg, op=op, need=need)
+    # acc: per operand, the sweep's dual cotangent buffer (a (value, lanes) pair) or None
+    gx, gy, tgx, tgy = bind(binary_vjp_dual_p, x, y, g, tx, ty, tg, op=op, need=need,
+                            acc=None if acc is None or all(a is None for a in acc) else tuple(acc))
     return [gx, gy], [tgx, tgy]
 
 
@@ -587,7 +594,7 @@ binary_vjp_p = register(Primitive(
     multiple_results=True, doc="(fx g, fy g) at the output shape, one launch"))
 
 
-def _binary_dual_impl(x, y, g, tx, ty, tg, op, need):
+def _binary_dual_impl(x, y, g, tx, ty, tg, op, need, acc=None):
     dev = launcher(x, y, g, tx, ty, tg)
     xp = dev.xp
     x, y = _weak(x, y, xp, g)
@@ -602,14 +609,15 @@ def _binary_dual_impl(x, y, g, tx, ty, tg, op, need):
     L = next(t for t in (tx, ty, tg) if t is not None).shape[0]
     def buf(s, want):
         return xp.empty(s, dtype=g.dtype) if want else None
-    gx, gy = buf(out_shape, need[0]), buf(out_shape, need[1])
-    tgx, tgy = buf((L,) + out_shape, need[0]), buf((L,) + out_shape, need[1])
+    ax, ay = acc or (None, None)     # dual cotangent buffers of the sweep: added into
+    gx, tgx = ax if ax is not None else (buf(out_shape, need[0]), buf((L,) + out_shape, need[0]))
+    gy, tgy = ay if ay is not None else (buf(out_shape, need[1]), buf((L,) + out_shape, need[1]))
     n = g.size
     src, T = kernel_of(op, g.dtype)
     dev.launch(src, f"binary_vjp_dual<{_op(op)}, {T}>", f"{op}_vjp_dual", n,
-           (x, y, g, tx, ty, tg, gx, gy, tgx, tgy, np.int64(n), np.int64(L),
-            np.int32(sx), np.int32(sy)),
-           _io(x, y, g, tx, ty, tg), _io(gx, gy, tgx, tgy))
+               (x, y, g, tx, ty, tg, gx, gy, tgx, tgy, np.int64(n), np.int64(L),
+                np.int32(sx), np.int32(sy), _I32[ax is not None], _I32[ay is not None]),
+               _io(x, y, g, tx, ty, tg, *(ax or ()), *(ay or ())), _io(gx, gy, tgx, tgy))
     return [gx, gy, tgx, tgy]
 
 

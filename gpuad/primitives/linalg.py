@@ -192,6 +192,17 @@ def _lanes_right(a, tb, nd):
     st = tuple(shape(tb))
     if len(shape(a)) != 2 or len(st) < 3 or 0 in st:
         return matmul(a, expand_lanes(tb, nd))
+    if len(st) == 3 and st[-1] == 1:
+        # Matrix times vector lanes (A @ w, or A^T @ g in a sweep): the lanes as rows,
+        # (L, k) @ a^T -> (L, m), already in the lane layout; BLAS reads a^T in place.
+        prod = matmul(reshape(tb, st[:2]), mT(a))
+        return reshape(prod, (st[0], shape(a)[0], 1))
+    m, k, n = shape(a)[0], st[-2], st[-1]
+    if m * k <= (m + k) * n:
+        # a is small beside a lane's operand and result: one product per lane reads a
+        # again each time (from cache) but writes the result in the lane layout, where
+        # the transposed route below copies tb and leaves a transposed result to copy.
+        return matmul(a, expand_lanes(tb, nd))
     r = len(st)
     cols = transpose(tb, (r - 2,) + tuple(range(r - 2)) + (r - 1,))   # (k, L, ..., n)
     prod = matmul(a, reshape(cols, (st[-2], math.prod(st) // st[-2])))  # (m, L*...*n)
@@ -199,8 +210,25 @@ def _lanes_right(a, tb, nd):
     return transpose(prod, tuple(range(1, r - 1)) + (0, r - 1))       # (L, ..., m, n)
 
 
+def _vector_and_lanes(a, b, tb):
+    """(a @ b, its lanes a @ tb[l]) for a column b (k, 1) with lanes tb (L, k, 1) and a
+    plain matrix a (m, k): the value and all lanes as the rows of ONE product
+    [b; tb] (L+1, k) @ a^T, so a is read once (its bytes dominate a matrix-vector product)."""
+    k, L = shape(b)[0], shape(tb)[0]
+    from .indexing import concatenate, getitem
+    rows = concatenate((reshape(b, (1, k)), reshape(tb, (L, k))), 0)
+    prod = matmul(rows, mT(a))                                        # (L+1, m)
+    m = shape(a)[0]
+    return (reshape(getitem(prod, (), (0,)), (m, 1)),
+            reshape(getitem(prod, (), (slice(1, None),)), (L, m, 1)))
+
+
 def _matmul_jvp(primals, tangents):
     (a, b), (ta, tb) = primals, tangents
+    if (ta is None and tb is not None and len(shape(a)) == 2 and len(shape(b)) == 2
+            and shape(b)[1] == 1 and len(shape(tb)) == 3 and shape(tb)[0] > 1
+            and 0 not in shape(a)):   # (one lane: two matrix-vector products are faster)
+        return _vector_and_lanes(a, b, tb)
     out = matmul(a, b)
     nd = len(shape(out))
     terms = []

@@ -183,13 +183,27 @@ device_memory = None
 
 def _buffer(x):
     """The array owning ``x``'s memory, or None for what holds none (scalars, shapes)."""
-    while getattr(x, "_trace", None) is not None:   # a tracer (gpuad.core): its value
-        x = x.value
     if not hasattr(x, "nbytes") or not hasattr(x, "base"):
         return None
     while getattr(x, "base", None) is not None and hasattr(x.base, "nbytes"):
         x = x.base
     return x
+
+
+def _buffers(x):
+    """The arrays owning the memory of ``x``: of a tracer (gpuad.core), its value's and,
+    for a forward-mode value, its tangent lanes' (K lanes of a batched HVP are K arrays'
+    worth of bytes)."""
+    out = []
+    while getattr(x, "_trace", None) is not None:
+        t = getattr(x, "tangent", None)
+        if t is not None:
+            out.extend(_buffers(t))
+        x = x.value
+    b = _buffer(x)
+    if b is not None:
+        out.append(b)
+    return out
 
 
 def hold(values) -> None:
@@ -199,10 +213,7 @@ def hold(values) -> None:
         return
     if _held.owner is not profs[0]:
         _held.reset(profs[0])         # counts begun under an earlier profile are stale
-    for v in values:
-        b = _buffer(v)
-        if b is None:
-            continue
+    for b in itertools.chain.from_iterable(_buffers(v) for v in values):
         e = _held.bufs.get(id(b))
         if e is None:
             _held.bufs[id(b)] = [1, b.nbytes, b]
@@ -220,9 +231,8 @@ def release(values) -> None:
     if not _state.profiles:
         _held.reset(None)             # no one reads the counts any more
         return
-    for v in values:
-        b = _buffer(v)
-        e = _held.bufs.get(id(b)) if b is not None else None
+    for b in itertools.chain.from_iterable(_buffers(v) for v in values):
+        e = _held.bufs.get(id(b))
         if e is not None and e[2] is b:
             e[0] -= 1
             if e[0] == 0:
@@ -254,8 +264,9 @@ def report(extra=()) -> None:
     seen = set()
     live = 0
     for v in itertools.chain(extra, (e for s in _held.sweeps for e in s.live())):
-        b = _buffer(v)
-        if b is not None and id(b) not in _held.bufs and id(b) not in seen:
+        for b in _buffers(v):
+            if id(b) in _held.bufs or id(b) in seen:
+                continue
             seen.add(id(b))
             live += b.nbytes
     record_bytes(_held.total + live)

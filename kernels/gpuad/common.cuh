@@ -10,3 +10,16 @@
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (n);       \
          i += (long long)blockDim.x * gridDim.x)
 #endif
+
+// GPUAD_TILES(i0, m, n) visits [0, n) in tiles [i0, i0 + m), m <= GPUAD_TILE, for kernels
+// over lane arrays (K tangent lanes of n elements each): a tile's per-element derivatives
+// are computed once, then each lane is swept over the tile. On a GPU a tile is one element
+// of the grid-stride loop (m = 1, the lanes read coalesced across threads); the CPU header
+// makes tiles of GPUAD_TILE consecutive elements, so each lane is read as a contiguous run
+// instead of one element every n (K streams at once, a page apart).
+#ifndef GPUAD_TILES
+#define GPUAD_TILE 1
+#define GPUAD_TILES(i0, m, n)                                                             \
+    for (long long i0 = (long long)blockIdx.x * blockDim.x + threadIdx.x, m = 1; i0 < (n); \
+         i0 += (long long)blockDim.x * gridDim.x)
+#endif

@@ -114,12 +114,24 @@ inline long long loop_bound(long long n, unsigned int next) {
     const long long q = n / P, m = n % P;
     return r * q + (r < m ? r : m);
 }
+// Elements per tile of GPUAD_TILES: each lane's run of a tile is 8 kB of doubles, the
+// tile's per-element derivatives (a few arrays of it) stay in L1/L2.
+constexpr long long TILE = 1024;
+inline long long tile(long long i, long long end) {
+    return end - i < TILE ? end - i : TILE;
+}
 }  // namespace gpuad_host
 
 // Each virtual thread walks one contiguous chunk: vectorisable, and correct for any geometry.
 #define GPUAD_LOOP(i, n)                                                                      \
     for (long long i = ::gpuad_host::loop_bound((n), 0), i##_end = ::gpuad_host::loop_bound((n), 1); \
          i < i##_end; ++i)
+
+// Tiles of GPUAD_TILE consecutive elements of the same chunk (gpuad/common.cuh).
+#define GPUAD_TILE 1024  // ::gpuad_host::TILE
+#define GPUAD_TILES(i0, m, n)                                                                  \
+    for (long long i0 = ::gpuad_host::loop_bound((n), 0), i0##_end = ::gpuad_host::loop_bound((n), 1), \
+         m = ::gpuad_host::tile(i0, i0##_end); i0 < i0##_end; i0 += m, m = ::gpuad_host::tile(i0, i0##_end))
 
 // ---------------------------------------------------------------- min / max (CUDA's overloads)
 #define GPUAD_HOST_MINMAX(A, B, R)                                   \

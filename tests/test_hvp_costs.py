@@ -1,0 +1,152 @@
+"""What a batched HVP costs (issue 18), counted rather than timed: launches, bytes, peak
+bytes; each beside a closed form of the same HVP, so a cheaper path is also a right one.
+And the lane kernels in tiles (GPUAD_TILES on the CPU) over sizes of several tiles and
+workers, against their formulas."""
+import numpy as np
+import pytest
+
+import gpuad
+import gpuad.numpy as gnp
+from gpuad.primitives import elementwise as E
+
+K = 8
+
+
+def sech2(x):
+    return 1.0 / np.cosh(x) ** 2
+
+
+def test_fan_in_accumulates_inside_the_dual_kernels():
+    # Three reverse nodes send x a cotangent: the first dual kernel's fresh result becomes
+    # the sweep's buffer and the other two add into it (value and lanes) in their own
+    # launch: no addition launches, each lane array written once per node.
+    rng = np.random.default_rng(0)
+    n = 1000
+    x, V = rng.uniform(-1, 1, n), rng.standard_normal((K, n))
+    f = lambda x: gnp.sum(gnp.sin(x)) + gnp.sum(gnp.tanh(x)) + gnp.sum(gnp.exp(x))  # noqa: E731
+    with gpuad.profile() as p:
+        H = gpuad.hvp(f, x, V, batched=True)
+    d2 = -np.sin(x) - 2 * np.tanh(x) * sech2(x) + np.exp(x)
+    np.testing.assert_allclose(H, V * d2, rtol=1e-12, atol=1e-12)
+    rev = [r for r in p.launches if r.phase == "reverse"]
+    assert sorted(r.kernel for r in rev if r.n == n) == [
+        "exp_vjp_dual", "sin_vjp_dual", "tanh_vjp_dual"]
+    assert not [r for r in rev if "add" in r.kernel]
+    lane_bytes = (K + 1) * n * 8
+    assert sum(r.bytes_written for r in rev) == 3 * lane_bytes
+
+
+def test_owned_buffers_never_write_into_shared_cotangents():
+    # add hands one dual cotangent to both operands (not the sweep's to write into); later
+    # contributions must go into a sum the store made, never into that shared one.
+    rng = np.random.default_rng(1)
+    n = 300
+    x, V = rng.uniform(-1, 1, n), rng.standard_normal((K, n))
+
+    def f(x):
+        u = gnp.tanh(x)
+        s = u + u                     # fan-out of a non-owned cotangent
+        return gnp.sum(gnp.sin(s)) + gnp.sum(u * u) + gnp.sum(gnp.sin(x) * x)
+
+    H = gpuad.hvp(f, x, V, batched=True)
+    # f = sum(sin(2 tanh x)) + sum(tanh^2 x) + sum(x sin x): diagonal Hessian
+    t, s2 = np.tanh(x), sech2(x)
+    dt, d2t = s2, -2 * t * s2
+    d2 = (-4 * np.sin(2 * t) * dt ** 2 + 2 * np.cos(2 * t) * d2t
+          + 2 * (dt ** 2 + t * d2t) + 2 * np.cos(x) - x * np.sin(x))
+    np.testing.assert_allclose(H, V * d2, rtol=1e-11, atol=1e-12)
+    for k in range(2):                # the same, lane by lane, as single HVPs
+        np.testing.assert_allclose(gpuad.hvp(f, x, V[k]), H[k], rtol=1e-12, atol=1e-12)
+
+
+def logreg(m=20, n=500, lam=0.1, seed=2):
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((m, n)) / np.sqrt(n)
+    y = (rng.random(m) < 0.5).astype(float)
+
+    def loss(w):
+        z = A @ w
+        return gnp.sum(gnp.softplus(z) - y * z) + 0.5 * lam * gnp.sum(w * w)
+    return A, loss, lam, rng
+
+
+def test_logistic_regression_reads_its_matrix_once_per_pass():
+    A, loss, lam, rng = logreg()
+    m, n = A.shape
+    w, V = rng.standard_normal(n) * 0.1, rng.standard_normal((K, n))
+    with gpuad.profile() as p:
+        H = gpuad.hvp(loss, w, V, batched=True)
+    s = 1 / (1 + np.exp(-(A @ w)))
+    Hx = A.T @ ((s * (1 - s))[:, None] * A) + lam * np.eye(n)
+    np.testing.assert_allclose(H, V @ Hx, rtol=1e-11, atol=1e-12)
+    for phase in ("forward", "reverse"):
+        mm = [r for r in p.launches if r.phase == phase and r.kernel == "xp.matmul"]
+        assert len(mm) == 1, phase            # the value and all lanes in one product
+        assert mm[0].bytes_read < A.nbytes + (K + 1) * (m + n) * 8 + 1   # A read once
+    rev = [r for r in p.launches if r.phase == "reverse"]
+    assert not [r for r in rev if r.kernel == "add_fwd"]
+    # w * w is square(w): one dual launch, one cotangent; the only addition outside a
+    # kernel is the matrix product's value and lanes, once, in place
+    assert [r.kernel for r in rev if "add" in r.kernel] == ["xp.add"]
+    assert [r.kernel for r in rev if r.n == n] == ["square_vjp_dual", "xp.add"]
+
+
+def test_batched_peak_bytes_count_the_lanes():
+    A, loss, lam, rng = logreg(m=10, n=400)
+    n = A.shape[1]
+    w, V = rng.standard_normal(n), rng.standard_normal((K, n))
+    with gpuad.profile() as p:
+        gpuad.hvp(loss, w, V, batched=True)
+    with gpuad.profile() as p1:
+        gpuad.hvp(loss, w, V[0])
+    lanes = K * n * 8
+    peak, peak1 = max(p.peak_bytes.values()), max(p1.peak_bytes.values())
+    assert peak >= A.nbytes + 2 * lanes          # the input's lanes and the result's
+    assert peak <= A.nbytes + 4 * (lanes + n * 8)
+    assert peak - peak1 >= 2 * (K - 1) * n * 8
+
+
+# ---------------------------------------------------------------- the tiled lane kernels
+
+@pytest.mark.parametrize("n", [2500, 70001])   # several tiles; two workers, ragged ends
+def test_lane_kernels_in_tiles(n):
+    rng = np.random.default_rng(3)
+    L = 3
+    x, y, g = rng.uniform(0.5, 1.5, n), rng.uniform(0.5, 1.5, n), rng.standard_normal(n)
+    tx, ty, tg = (rng.standard_normal((L, n)) for _ in range(3))
+    c = 1e-12
+    # unary: tanh' = s, tanh'' = -2 t s
+    t, s = np.tanh(x), sech2(x)
+    np.testing.assert_allclose(E._unary_deriv_impl(x, tx, "tanh", 1, "jvp"), s * tx, rtol=c)
+    np.testing.assert_allclose(E._unary_deriv_impl(x, tx, "tanh", 1, "vjp"), s * tx, rtol=c)
+    acc = np.ones((L, n))
+    E._unary_deriv_impl(x, tx, "tanh", 1, "vjp", acc=acc)
+    np.testing.assert_allclose(acc, 1 + s * tx, rtol=c, atol=1e-14)
+    gx, tgx = E._unary_dual_impl(x, g, tx, tg, "tanh", 1)
+    want = -2 * t * s * tx * g + s * tg
+    np.testing.assert_allclose(gx, s * g, rtol=c)
+    np.testing.assert_allclose(tgx, want, rtol=1e-10, atol=1e-14)
+    bufs = (np.ones(n), np.ones((L, n)))
+    r = E._unary_dual_impl(x, g, tx, None, "tanh", 1, acc=bufs)
+    assert r[0] is bufs[0] and r[1] is bufs[1]
+    np.testing.assert_allclose(bufs[1], 1 + -2 * t * s * tx * g, rtol=1e-10, atol=1e-14)
+    # binary (multiply: fx = y, fy = x, fxy = 1), a scalar operand (stride 0) too
+    np.testing.assert_allclose(E._binary_jvp_impl(x, y, tx, ty, "multiply"), y * tx + x * ty,
+                               rtol=c)
+    np.testing.assert_allclose(E._binary_jvp_impl(x, y[:1].reshape(()), tx, ty[:, :1].reshape(L),
+                                                  "multiply"),
+                               y[0] * tx + x * ty[:, :1], rtol=c)
+    gx, gy, tgx, tgy = E._binary_dual_impl(x, y, g, tx, ty, tg, "multiply", (True, True))
+    np.testing.assert_allclose(tgx, ty * g + y * tg, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(tgy, tx * g + x * tg, rtol=1e-10, atol=1e-14)
+    ax = (np.ones(n), np.ones((L, n)))
+    gx, gy, tgx, tgy = E._binary_dual_impl(x, y, g, tx, ty, None, "multiply", (True, True),
+                                           acc=(ax, None))
+    assert gx is ax[0] and tgx is ax[1]
+    np.testing.assert_allclose(tgx, 1 + ty * g, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(tgy, tx * g, rtol=1e-10)
+    y0 = y[:1].reshape(())
+    gx, _, tgx, _ = E._binary_dual_impl(x, y0, g, tx, ty[:, :1].reshape(L), tg, "multiply",
+                                        (True, False))
+    np.testing.assert_allclose(tgx, ty[:, :1] * g + y[0] * tg, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(E._binary_deriv_impl(x, y, tx, "multiply", 1, 0), y * tx, rtol=c)
