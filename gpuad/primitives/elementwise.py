@@ -645,6 +645,19 @@ binary_vjp_dual_p = register(Primitive(
     multiple_results=True, doc="the binary VJP on dual numbers: values and all lanes"))
 
 
+def _lanes(v, out_shape, xp):
+    """The tangent/cotangent lanes ``v`` of a derivative kernel as a contiguous
+    (lanes..., *out_shape) array (broadcast against the output), the element count, the
+    lane count, and the kernel's output buffer of v's shape."""
+    v = xp.asarray(v)
+    lead = v.ndim - len(out_shape)
+    if lead < 0 or tuple(v.shape[lead:]) != out_shape:   # v broadcasts against the output
+        v = xp.broadcast_to(v, tuple(v.shape[:max(lead, 0)]) + out_shape)
+    v = contiguous(v, xp)
+    n = math.prod(out_shape)
+    return v, n, (v.size // n if n else 0), xp.empty(v.shape, dtype=v.dtype)
+
+
 def _binary_deriv_impl(x, y, v, op, ax, ay):
     dev = launcher(x, y, v)
     xp = dev.xp
@@ -652,14 +665,7 @@ def _binary_deriv_impl(x, y, v, op, ax, ay):
     out_shape = _out_shape(x, y)
     x, sx = _operand(x, out_shape, xp)
     y, sy = _operand(y, out_shape, xp)
-    v = xp.asarray(v)
-    lead = v.ndim - len(out_shape)
-    if lead < 0 or tuple(v.shape[lead:]) != out_shape:   # v broadcasts against the output
-        v = xp.broadcast_to(v, tuple(v.shape[:max(lead, 0)]) + out_shape)
-    v = contiguous(v, xp)
-    n = math.prod(out_shape)
-    lanes = v.size // n if n else 0
-    out = xp.empty(v.shape, dtype=v.dtype)
+    v, n, lanes, out = _lanes(v, out_shape, xp)
     src, T = kernel_of(op, v.dtype)
     dev.launch(src, f"binary_deriv<{_op(op)}, {T}, {ax}, {ay}>",
            f"{op}_d{ax}{ay}", n,
@@ -740,14 +746,7 @@ def _ternary_deriv_impl(x, y, z, v, op, ax, ay, az):
     dev = launcher(x, y, z, v)
     xp = dev.xp
     (x, y, z), (sx, sy, sz), out_shape = _ternary_operands((x, y, z), xp)
-    v = xp.asarray(v)
-    lead = v.ndim - len(out_shape)
-    if lead < 0 or tuple(v.shape[lead:]) != out_shape:   # v broadcasts against the output
-        v = xp.broadcast_to(v, tuple(v.shape[:max(lead, 0)]) + out_shape)
-    v = contiguous(v, xp)
-    n = math.prod(out_shape)
-    lanes = v.size // n if n else 0
-    out = xp.empty(v.shape, dtype=v.dtype)
+    v, n, lanes, out = _lanes(v, out_shape, xp)
     src, T = kernel_of(op, v.dtype)
     dev.launch(src, f"ternary_deriv<{_op(op)}, {T}, {ax}, {ay}, {az}>",
                f"{op}_d{ax}{ay}{az}", n,
