@@ -226,15 +226,29 @@ __global__ void unary_vjp_dual(const T* __restrict__ x, const T* __restrict__ g,
 template <class Op, class T>
 __global__ void binary_fwd(const T* __restrict__ x, const T* __restrict__ y, T* __restrict__ out,
                            long long n, int sx, int sy) {
-    // Separate loops per broadcast pattern keep each one a plain, vectorisable loop.
-    if (sx && sy) {
+    // Separate loops per broadcast pattern keep each one a plain, vectorisable loop. A stride
+    // is 1 (full), 0 (one element) or -p: the operand repeats every p elements (a bias
+    // broadcast over the other's leading axes; the other operand is then full).
+    if (sx > 0 && sy > 0) {
         GPUAD_LOOP(i, n) out[i] = Op::f(x[i], y[i]);
-    } else if (sx) {
+    } else if (sx > 0 && sy == 0) {
         const T yv = y[0];
         GPUAD_LOOP(i, n) out[i] = Op::f(x[i], yv);
-    } else if (sy) {
+    } else if (sx == 0 && sy > 0) {
         const T xv = x[0];
         GPUAD_LOOP(i, n) out[i] = Op::f(xv, y[i]);
+    } else if (sx < 0) {
+        const long long p = -(long long)sx;
+        GPUAD_RUNS(i0, m, n, p) {
+            const T* xr = x + i0 % p;
+            for (long long k = 0; k < m; ++k) out[i0 + k] = Op::f(xr[k], y[i0 + k]);
+        }
+    } else if (sy < 0) {
+        const long long p = -(long long)sy;
+        GPUAD_RUNS(i0, m, n, p) {
+            const T* yr = y + i0 % p;
+            for (long long k = 0; k < m; ++k) out[i0 + k] = Op::f(x[i0 + k], yr[k]);
+        }
     } else {
         GPUAD_LOOP(i, n) out[i] = Op::f(x[0], y[0]);
     }

@@ -34,6 +34,7 @@ REF = {**{k: v[1] for k, v in E.UNARY.items()}, **{k: v[1] for k, v in E.BINARY.
        **{k: getattr(sc, k) for k in E.SCIPY_SPECIAL},
        "polygamma": lambda n, x: sc.polygamma(np.round(n), x)}   # (differences in n: 0)
 N, L, H = 7, 2, 1e-5
+P = 3                                 # binary_fwd's periodic operand: 3 elements repeated
 X = np.linspace(0.3, 0.7, N)          # inside every op's domain, away from every kink
 Y = np.linspace(1.2, 1.8, N)
 # ops whose first operand needs other points: acosh's domain, polygamma's integer orders
@@ -155,7 +156,12 @@ def run(kind, op, T, a, b, xp=np):
         out, out0 = e(N), e(N)
         call(name, x, y, out, N, I32(1), I32(1))
         call(name, x, y[:1].copy(), out0, N, I32(1), I32(0))    # scalar operand
-        return [out, out0]
+        # An operand of P elements repeating over the other's leading axes (stride -P);
+        # N is not a multiple of P, so the last period is cut short.
+        outx, outy = e(N), e(N)
+        call(name, x[:P].copy(), y, outx, N, I32(-P), I32(1))
+        call(name, x, y[:P].copy(), outy, N, I32(1), I32(-P))
+        return [out, out0, outx, outy]
     if kind == "binary_jvp":
         out = e((L, N))
         call(name, x, y, t, t2, out, N, L, I32(1), I32(1))
@@ -203,7 +209,8 @@ def reference(kind, op, a, b, cplx=False):
             d1 = (d_unary(op, a, x + H) - d_unary(op, a, x - H)) / (2 * H)
         return [d * g, d1 * t * g + d * t2] * 2
     if kind == "binary_fwd":
-        return [f(op, x, y), f(op, x, np.full_like(y, y[0]))]
+        per = np.arange(N) % P
+        return [f(op, x, y), f(op, x, np.full_like(y, y[0])), f(op, x[per], y), f(op, x, y[per])]
     fx, fy = fd_binary(op, 1, 0, x, y), fd_binary(op, 0, 1, x, y)
     if kind == "binary_jvp":
         return [fx * t + fy * t2]
@@ -253,3 +260,24 @@ def test_complex_abs(T):
     out = np.empty(z.shape, np.float32 if T == "float" else np.float64)
     runtime.get_kernel(E.COMPLEX_SOURCE, f"complex_abs<{T}>", "cpu")((1,), (1,), (z, out, z.size))
     close(out, np.abs(z.astype(np.complex128)), 1e-6 if T == "float" else 1e-15)
+
+
+@pytest.mark.parametrize("op", sorted(k for k in E.BINARY if k != "polygamma"))
+def test_bias_operand_is_read_in_place(op, xp):
+    # A (37,) operand against (1001, 37): binary_fwd reads it every 37 elements (stride -37)
+    # instead of a full-size copy; the host launcher's chunks end mid-row, so runs are cut
+    # at both a period's and a chunk's end. The values are those of the materialised
+    # operands, to the vector math library's 4 ulp (a run's tail may be computed scalar).
+    import gpuad.numpy as gnp
+    import gpuad.scipy.special as gss
+    rng = np.random.default_rng(0)
+    big, row = rng.uniform(0.3, 0.7, (1001, 37)), rng.uniform(1.2, 1.8, 37)
+    full = np.ascontiguousarray(np.broadcast_to(row, big.shape))
+    fn = getattr(gnp, op, None) or getattr(gss, op)
+    for a, b, fa, fb in ((big, row, big, full), (row, big, full, big),
+                         (big, row[None], big, full)):
+        a, b, fa, fb = (xp.asarray(v) for v in (a, b, fa, fb))
+        with gpuad.profile() as p:
+            got = fn(a, b)
+        assert [r.bytes_read for r in p.launches] == [(big.size + row.size) * 8], op
+        np.testing.assert_allclose(host(got), host(fn(fa, fb)), rtol=4 * np.finfo(float).eps)

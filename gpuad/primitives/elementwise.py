@@ -203,13 +203,22 @@ def _io(*arrays):
 
 # ------------------------------------------------------------------ operand preparation
 
-def _operand(a, out_shape, xp):
-    """A contiguous operand for a kernel and its element stride: 1, or 0 for one element."""
+def _operand(a, out_shape, xp, periodic=False):
+    """A contiguous operand for a kernel and its element stride: 1, or 0 for one element;
+    with ``periodic`` (binary_fwd, whose other operand is full) also ``-p`` for an operand
+    that fills out_shape's trailing axes (p elements) and repeats over its leading ones, so
+    that a bias added to every row is read in place instead of copied out to full size."""
     a = xp.asarray(a)
     if a.shape == out_shape and a.flags.c_contiguous:
         return a, 1
     if a.size == 1 and tuple(a.shape) != tuple(out_shape):
         return contiguous(a.reshape(()), xp), 0
+    if periodic and 1 < a.size < 2 ** 31:
+        trail = tuple(a.shape)
+        while trail and trail[0] == 1:
+            trail = trail[1:]
+        if tuple(out_shape[len(out_shape) - len(trail):]) == trail:
+            return contiguous(a, xp), -a.size
     if tuple(a.shape) != tuple(out_shape):
         a = xp.broadcast_to(a, out_shape)   # general broadcasting: materialised (a copy)
     return contiguous(a, xp), 1
@@ -465,15 +474,17 @@ def _binary_fwd_impl(name):
         xp = dev.xp
         x, y = _weak(x, y, xp)
         out_shape = _out_shape(x, y)
-        x, sx = _operand(x, out_shape, xp)
-        y, sy = _operand(y, out_shape, xp)
+        # One operand may be read periodically when the other is full (the kernel's rule).
+        full = [tuple(shape(v)) == out_shape for v in (x, y)]
+        x, sx = _operand(x, out_shape, xp, periodic=full[1])
+        y, sy = _operand(y, out_shape, xp, periodic=full[0])
         if x.dtype != y.dtype:
             raise TypeError(f"{name}: operands have dtypes {x.dtype} and {y.dtype}; "
                             "gpuad.numpy promotes before calling the primitive")
         out = xp.empty(out_shape, dtype=x.dtype)
         n = out.size
         dev.launch(*(exprs.get(x.dtype) or kernel_of(name, x.dtype)), label, n,
-                   (x, y, out, n, _I32[sx], _I32[sy]), _io(x, y), (out,))
+                   (x, y, out, n, np.int32(sx), np.int32(sy)), _io(x, y), (out,))
         fast.learn(dev, x.dtype)
         return out
     return impl

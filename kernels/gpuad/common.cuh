@@ -23,3 +23,14 @@
     for (long long i0 = (long long)blockIdx.x * blockDim.x + threadIdx.x, m = 1; i0 < (n); \
          i0 += (long long)blockDim.x * gridDim.x)
 #endif
+
+// GPUAD_RUNS(i0, m, n, p) visits [0, n) in runs [i0, i0 + m) that never cross a multiple of
+// p, for an operand that repeats every p elements (a bias broadcast over leading axes): its
+// elements i0 % p ... i0 % p + m - 1 are then consecutive too. On a GPU a run is one element
+// of the grid-stride loop; the CPU header makes runs as long as its chunk and p allow, so the
+// inner loop over a run is a plain, vectorisable one.
+#ifndef GPUAD_RUNS
+#define GPUAD_RUNS(i0, m, n, p)                                                           \
+    for (long long i0 = (long long)blockIdx.x * blockDim.x + threadIdx.x, m = 1; i0 < (n); \
+         i0 += (long long)blockDim.x * gridDim.x)
+#endif

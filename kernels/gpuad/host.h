@@ -120,6 +120,11 @@ constexpr long long TILE = 1024;
 inline long long tile(long long i, long long end) {
     return end - i < TILE ? end - i : TILE;
 }
+// Length of GPUAD_RUNS's run from i: to the chunk's end or the next multiple of p.
+inline long long run(long long i, long long end, long long p) {
+    const long long r = p - i % p;
+    return end - i < r ? end - i : r;
+}
 }  // namespace gpuad_host
 
 // Each virtual thread walks one contiguous chunk: vectorisable, and correct for any geometry.
@@ -132,6 +137,12 @@ inline long long tile(long long i, long long end) {
 #define GPUAD_TILES(i0, m, n)                                                                  \
     for (long long i0 = ::gpuad_host::loop_bound((n), 0), i0##_end = ::gpuad_host::loop_bound((n), 1), \
          m = ::gpuad_host::tile(i0, i0##_end); i0 < i0##_end; i0 += m, m = ::gpuad_host::tile(i0, i0##_end))
+
+// Runs of one chunk that stay inside one period of p elements (gpuad/common.cuh).
+#define GPUAD_RUNS(i0, m, n, p)                                                                 \
+    for (long long i0 = ::gpuad_host::loop_bound((n), 0), i0##_end = ::gpuad_host::loop_bound((n), 1), \
+         m = i0 < i0##_end ? ::gpuad_host::run(i0, i0##_end, (p)) : 0; i0 < i0##_end;           \
+         i0 += m, m = i0 < i0##_end ? ::gpuad_host::run(i0, i0##_end, (p)) : 0)
 
 // ---------------------------------------------------------------- min / max (CUDA's overloads)
 #define GPUAD_HOST_MINMAX(A, B, R)                                   \
