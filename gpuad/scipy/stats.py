@@ -694,29 +694,35 @@ def _spectrum(cov, d, dt):
     return s, u, eps, int(_np.sum(s > eps))
 
 
-def _limit_phi(lim, inf, s, ct, below, xp):
+def _limit_phi(lim, inf, s, ct, xp):
     """``(Phi(t), Phi(-t))``, ``t = (lim - s)/ct``, each without cancellation; where ``inf``
-    (a bool array of lim's infinite entries: ``-inf`` if ``below``, else ``+inf``) the
-    constants ``(0, 1)`` or ``(1, 0)``, lim replaced by 0 first so that no ``0 * inf``
-    reaches a derivative."""
-    if bool(inf.all()):
-        return _const(xp, 0.0 if below else 1.0, ct), _const(xp, 1.0 if below else 0.0, ct)
-    some = bool(inf.any())
+    (an int8 array: the sign of lim's infinite entries, 0 where finite) the constants
+    ``(0, 1)`` (``-inf``) or ``(1, 0)`` (``+inf``), lim replaced by 0 first so that no
+    ``0 * inf`` reaches a derivative."""
+    dt = _value(ct).dtype
+    if bool((inf != 0).all()):
+        return (inf > 0).astype(dt), (inf < 0).astype(dt)
+    some = bool((inf != 0).any())
     if some:
-        lim = _gnp.where(inf, _const(xp, 0.0, lim), lim)
+        lim = _gnp.where(inf != 0, _const(xp, 0.0, lim), lim)
     t = _gnp.divide(_gnp.subtract(lim, s), ct)
     p, q = _sp.ndtr(t), _sp.ndtr(_gnp.negative(t))
     if some:
-        p = _gnp.where(inf, _const(xp, 0.0 if below else 1.0, ct), p)
-        q = _gnp.where(inf, _const(xp, 1.0 if below else 0.0, ct), q)
+        p = _gnp.where(inf != 0, (inf > 0).astype(dt), p)
+        q = _gnp.where(inf != 0, (inf < 0).astype(dt), q)
     return p, q
+
+
+def _inf_sign(v, xp):
+    """The sign of v's infinite entries (int8), 0 where finite."""
+    return (xp.isinf(v) * xp.sign(v)).astype(_np.int8)
 
 
 def _interval(lo, lo_inf, hi, hi_inf, s, ct, xp):
     """``Phi(b') - Phi(a')`` and the pieces ``Phi(a'), Phi(b'), Phi(-a'), Phi(-b')``; the
     difference is taken of the complements above 0 (no cancellation in the upper tail)."""
-    c, cc = _limit_phi(lo, lo_inf, s, ct, True, xp)
-    e, ec = _limit_phi(hi, hi_inf, s, ct, False, xp)
+    c, cc = _limit_phi(lo, lo_inf, s, ct, xp)
+    e, ec = _limit_phi(hi, hi_inf, s, ct, xp)
     upper = _value(c) > 0.5
     dc = _gnp.subtract(e, c)
     if bool(upper.any()):
@@ -842,8 +848,7 @@ def _genz(cov, a, b, maxpts, abseps, releps, rng, xp):
                 _gnp.take_along_axis(b, perm, -1))
 
     va, vb = _value(a), _value(b)
-    lo_inf, hi_inf = xp.isinf(va)[xp.arange(n)[:, None], perm], \
-        xp.isinf(vb)[xp.arange(n)[:, None], perm]
+    lo_inf, hi_inf = (_inf_sign(v, xp)[xp.arange(n)[:, None], perm] for v in (va, vb))
     L, lo, hi = setup(_value(cov), va, vb)
     # error control on values: the per-shift sums grow with the nested points k = 1, 2, ...
     # until 3 standard errors of the mean over the shifts are below max(abseps, releps p)
@@ -992,8 +997,13 @@ class _MultivariateNormalGen(_Distribution):
         diff = x if mean is None else _gnp.subtract(x, _gnp.reshape(mean, (d,)))
         flat = _gnp.reshape(diff, (-1, d))
         sc = tuple(_shape(cov))
-        if allow_singular:
+        if allow_singular or len(sc) == 2:
+            # SciPy's rank (its _PSD): a cov cholesky would factor but whose eigenvalues fall
+            # below eps raises without allow_singular, as SciPy's
             s, u, eps, rank = _spectrum(cov, d, _value(cov).dtype)
+            if rank < d and not allow_singular:
+                raise _np.linalg.LinAlgError("When `allow_singular is False`, the input "
+                                             "matrix must be symmetric positive definite.")
             if rank < d:
                 out = self._logpdf_singular(flat, _full_cov(cov, d, xp), d, xp, s, u, eps,
                                             rank)
@@ -1084,7 +1094,8 @@ class _MultivariateNormalGen(_Distribution):
         cov = _full_cov(cov, d, xp)
         if d == 1:
             sd = _gnp.sqrt(_gnp.reshape(cov, (1, 1)))
-            p = _interval(a, xp.isinf(_value(a)), b, xp.isinf(_value(b)), 0.0, sd, xp)[0]
+            p = _interval(a, _inf_sign(_value(a), xp), b, _inf_sign(_value(b), xp), 0.0, sd,
+                          xp)[0]
             p = _gnp.reshape(p, (-1,))
         else:
             p = _genz(cov, a, b, int(maxpts), abseps, releps, rng, xp)
