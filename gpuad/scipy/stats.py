@@ -30,8 +30,11 @@ Conventions (README, "Nondifferentiable points"):
   ``chi2``, ``beta``, ``poisson`` far in the lower tail) ``logcdf`` is SciPy's ``-inf`` and
   every derivative NaN: the true log-cdf and its derivatives are finite there, but are not
   computed in log space (yet), and a NaN is not mistaken for them as a 0 would be.
-  ``multivariate_normal.cdf`` (SciPy: Genz's randomized quasi-Monte
-  Carlo) raises NotImplementedError.
+- ``multivariate_normal.cdf``/``logcdf`` (``d >= 2``) are Genz's randomized lattice rule, as
+  SciPy's: the value is an estimate within ``abseps`` (SciPy's error control), and every
+  derivative is the exact derivative of that estimate (the integration points held fixed),
+  an estimate of the true derivative of the same order of accuracy;
+  ``allow_singular=True`` differentiates at constant rank (see the class).
 
 Dtypes: float32 and float64, results in the inputs' dtype (integers promote to float64); a
 0-d result is a NumPy scalar, as SciPy's. Arrays are NumPy's (the CPU) or CuPy's (a GPU).
@@ -90,12 +93,6 @@ def _finish(out, xp, nan=None, edge=None, fill=-_np.inf):
     if nan is not None and bool(xp.any(nan)):
         out = _gnp.where(nan, _const(xp, _np.nan, out), out)
     return _scalar(out)
-
-
-def _not_implemented(name, needs, instead):
-    raise NotImplementedError(
-        f"gpuad.scipy.stats.{name} needs {needs}, which gpuad.scipy.special does not have "
-        f"(a value without its derivative is never returned); instead: {instead}")
 
 
 class _Frozen:
@@ -947,8 +944,11 @@ class _MultivariateNormalGen(_Distribution):
         >>> mvn = gpuad.scipy.stats.multivariate_normal
         >>> mvn.logpdf(np.array([0.0, 0.0]), cov=np.eye(2))        # -log(2 pi)
         np.float64(-1.8378770664093453)
-        >>> mvn.logpdf(np.array([1.0, 1.0]), cov=np.ones((2, 2)), allow_singular=True)
-        np.float64(-1.4189385332046727)
+        >>> c = np.ones((2, 2))        # rank 1, pdet 2; z^T c^+ z = 1 at z = (1, 1)
+        >>> mvn.logpdf(np.array([1.0, 1.0]), cov=c, allow_singular=True)   # -(log(2 pi) + log 2 + 1)/2
+        np.float64(-1.7655121234846454)
+        >>> mvn.logpdf(np.array([1.0, -1.0]), cov=c, allow_singular=True)  # off the support
+        np.float64(-inf)
     """
     _name = "multivariate_normal"
 
@@ -1130,10 +1130,17 @@ class _MultivariateNormalGen(_Distribution):
         modes, is the exact derivative of the returned value: an estimate of the true
         derivative with an error of the same order as the value's (the tests check it
         against ``dP/db_i = phi_i(b_i) P(X_-i <= b_-i | X_i = b_i)`` and Plackett's identity
-        ``dP/dcov_ij = d^2 P/(db_i db_j)``, and against differences of the estimate). A
-        ``u`` rounded onto 0 or 1 before ndtri is clipped to the nearest interior value (a
-        constant, derivative 0); an infinite limit is a constant (derivative 0). A singular
-        ``cov`` raises (LinAlgError; NotImplementedError with ``allow_singular=True``).
+        ``dP/dcov_ij = d^2 P/(db_i db_j)``, and against differences of the estimate). The
+        error control looks at the value only: second derivatives, whose integrand is
+        rougher, carry a few times the value's error at the N it picks (pass ``abseps=0``
+        and a ``maxpts`` to fix N). Each ``Phi(b') - Phi(a')`` is differenced in the tail
+        where it has its digits (``Phi(-a') - Phi(-b')`` above the median), and ndtri takes
+        the smaller of ``u``, ``1 - u``; a ``u`` that underflowed below the smallest normal
+        number is clipped to it (a constant, derivative 0); an infinite limit is a constant
+        (derivative 0). Far in a tail, where the estimate is below about ``1e-150``,
+        second and higher derivatives overflow (ndtri's ``1/phi(y)`` squared): inf or NaN,
+        never a silent 0. A singular ``cov`` raises (LinAlgError; NotImplementedError with
+        ``allow_singular=True``).
 
         Example::
 
