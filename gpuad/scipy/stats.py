@@ -944,8 +944,8 @@ class _MultivariateNormalGen(_Distribution):
         >>> mvn = gpuad.scipy.stats.multivariate_normal
         >>> mvn.logpdf(np.array([0.0, 0.0]), cov=np.eye(2))        # -log(2 pi)
         np.float64(-1.8378770664093453)
-        >>> c = np.ones((2, 2))        # rank 1, pdet 2; z^T c^+ z = 1 at z = (1, 1)
-        >>> mvn.logpdf(np.array([1.0, 1.0]), cov=c, allow_singular=True)   # -(log(2 pi) + log 2 + 1)/2
+        >>> c = np.ones((2, 2))   # rank 1, pdet 2, z^T c^+ z = 1: -(log(2 pi) + log 2 + 1)/2
+        >>> mvn.logpdf(np.array([1.0, 1.0]), cov=c, allow_singular=True)
         np.float64(-1.7655121234846454)
         >>> mvn.logpdf(np.array([1.0, -1.0]), cov=c, allow_singular=True)  # off the support
         np.float64(-inf)
