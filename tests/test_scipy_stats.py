@@ -2,8 +2,10 @@
 distribution's methods inside the support): values against scipy.stats on grids that include
 out-of-support points, edges of the support, NaN and invalid parameters; derivative 0 out of
 the support (README's convention); check_grads to order 2 in every continuous argument; the
-frozen forms; the cdfs that raise NotImplementedError; SciPy's errors of multivariate_normal
-and dirichlet; dtypes and scalar results."""
+frozen forms; SciPy's errors of multivariate_normal and dirichlet; dtypes and scalar results;
+multivariate_normal's cdf (Genz's lattice rule: values against closed forms and SciPy,
+derivatives against the analytic identities and differences of the estimate) and
+allow_singular."""
 from __future__ import annotations
 
 import warnings
@@ -247,13 +249,10 @@ def test_frozen_distributions():
     assert g == pytest.approx(1 / 8 - 1 / 2, rel=1e-14)
 
 
-@pytest.mark.parametrize("call,needs", [
-    (lambda: gst.multivariate_normal.cdf([0.0, 0.0]), "orthant"),
-    (lambda: gst.multivariate_normal.logpdf([0.0], 0.0, 1.0, allow_singular=True), "pseudo"),
-])
-def test_not_implemented_names_function_and_alternative(call, needs):
-    with pytest.raises(NotImplementedError, match=needs) as e:
-        call()
+def test_not_implemented_names_function_and_alternative():
+    singular = np.array([[1.0, 1.0], [1.0, 1.0]])
+    with pytest.raises(NotImplementedError, match="singular cov") as e:
+        gst.multivariate_normal.cdf([0.0, 0.0], cov=singular, allow_singular=True)
     assert "gpuad.scipy.stats." in str(e.value) and "instead" in str(e.value)
 
 
@@ -469,3 +468,318 @@ def test_logcdf_underflow_derivatives_nan_not_zero(f, z):
     g = gpuad.grad(lambda x: gst.gamma.logcdf(x, 100.0))(50.0)
     want = mp.diff(lambda x: mp.log(mp.gammainc(100, 0, x, regularized=True)), 50)
     assert g == pytest.approx(float(want), rel=1e-12)
+
+
+# ---------------------------------------------------------------- multivariate_normal.cdf
+# The value is Genz's randomized lattice estimate: its error control stops when three
+# standard errors over the 10 shifts are <= max(abseps, releps p), so |estimate - P| <= abseps
+# is the bound the tests hold it to (a fixed seed: the same points, the same outcome, every
+# run). The derivatives are those of the estimate: against the true ones they are held to the
+# same bound; against central differences of the estimate itself (abseps = 0: N fixed by
+# maxpts, so the function differenced is one smooth function) to the differences' own error.
+MVN = gst.multivariate_normal
+SMVN = sst.multivariate_normal
+
+
+def _equicorr(d, r):
+    return np.full((d, d), r) + (1 - r) * np.eye(d)
+
+
+def _phi(t):
+    return np.exp(-0.5 * t * t) / np.sqrt(2 * np.pi)
+
+
+@pytest.mark.parametrize("d,r,want", [
+    (2, 0.5, 1 / 4 + np.arcsin(0.5) / (2 * np.pi)),        # Sheppard
+    (2, -0.8, 1 / 4 + np.arcsin(-0.8) / (2 * np.pi)),
+    (3, 0.3, 1 / 8 + 3 * np.arcsin(0.3) / (4 * np.pi)),
+    (5, 0.5, 1 / 6),                                        # equicorrelated 1/2: 1/(d + 1)
+])
+def test_mvn_cdf_orthants_closed_form(d, r, want):
+    cov = _equicorr(d, r)
+    # 2 abseps: the stopping rule's "3 standard errors" is itself estimated from 10 shifts
+    # (its own relative error about 1/sqrt(2 * 9), a quarter), so a margin of 2 over it
+    assert abs(MVN.cdf(np.zeros(d), cov=cov) - want) <= 2e-5
+    assert abs(MVN.cdf(np.zeros(d), cov=cov, abseps=1e-7, releps=0) - want) <= 2e-7
+    mean = np.linspace(-0.5, 0.5, d)                       # the orthant moved with the mean
+    assert abs(MVN.cdf(mean, mean, 2.0 * cov) - want) <= 2e-5
+
+
+def test_mvn_cdf_diagonal_is_a_product_and_d1_is_norm_cdf():
+    x, mean, var = np.array([0.3, -1.2, 2.0]), np.array([0.1, 0.0, 0.5]), np.array([1.0, 2.0, 0.5])
+    want = np.prod(sst.norm.cdf(x, mean, np.sqrt(var)))
+    # a diagonal cov: every conditional limit is a constant, the integrand one number
+    for cov in (var, np.diag(var)):
+        assert MVN.cdf(x, mean, cov) == pytest.approx(want, rel=1e-13)
+    assert MVN.cdf(x, mean, 2.0) == pytest.approx(np.prod(sst.norm.cdf(x, mean, np.sqrt(2.0))),
+                                                  rel=1e-13)
+    x1 = np.array([-1.0, 0.2, 3.0, np.inf, -np.inf])
+    same(MVN.cdf(x1, 0.5, 2.0), SMVN.cdf(x1, 0.5, 2.0))
+    same(MVN.logcdf(x1[:3], 0.5, 2.0), SMVN.logcdf(x1[:3], 0.5, 2.0))
+    same(MVN.cdf(x1[:3], 0.5, 2.0, lower_limit=-0.5), SMVN.cdf(x1[:3], 0.5, 2.0, lower_limit=-0.5))
+    assert type(MVN.cdf(0.3)) is np.float64
+
+
+def _random_cov(d, seed):
+    b = np.random.default_rng(seed).normal(size=(d, d))
+    return b @ b.T / d + 0.5 * np.eye(d)
+
+
+@pytest.mark.parametrize("d", [2, 3, 5])
+def test_mvn_cdf_matches_scipy(d):
+    rng = np.random.default_rng(d)
+    cov, mean = _random_cov(d, d), rng.normal(size=d) * 0.3
+    x = rng.normal(size=(2, 3, d)) + 0.5
+    lo = x - rng.uniform(0.5, 2.5, size=d)
+    # each estimate within 2 abseps (see the orthant test; SciPy's d = 2 is exact)
+    for kw in ({}, {"lower_limit": lo}, {"lower_limit": lo[0, 0]}):
+        got, want = MVN.cdf(x, mean, cov, **kw), SMVN.cdf(x, mean, cov, rng=1, **kw)
+        assert got.shape == want.shape == (2, 3)
+        np.testing.assert_allclose(got, want, rtol=0, atol=4e-5)
+    got, want = MVN.logcdf(x, mean, cov), SMVN.logcdf(x, mean, cov, rng=1)
+    p = SMVN.cdf(x, mean, cov, rng=1)
+    np.testing.assert_allclose(got, want, rtol=0, atol=4e-5 / p.min())   # d log p = dp / p
+
+
+def test_mvn_cdf_shapes_seeds_and_signs_as_scipy():
+    cov = _random_cov(3, 0)
+    for x in (np.zeros(3), np.zeros((1, 3)), np.zeros((4, 1, 3))):
+        assert np.shape(MVN.cdf(x, cov=cov)) == np.shape(SMVN.cdf(x, cov=cov))
+    assert type(MVN.cdf(np.zeros(3), cov=cov)) is np.float64
+    x = np.array([[0.1, 0.4, -0.2], [1.0, 0.0, 0.5]])
+    a = MVN.cdf(x, cov=cov)
+    np.testing.assert_array_equal(a, MVN.cdf(x, cov=cov))                # rng=None: a fixed seed
+    np.testing.assert_array_equal(a[1], MVN.cdf(x[1], cov=cov))          # a point's value is its own
+    b = MVN.cdf(x, cov=cov, rng=np.random.default_rng(5))
+    assert not np.array_equal(a, b) and np.allclose(a, b, atol=4e-5)
+    np.testing.assert_array_equal(MVN.cdf(x, cov=cov, rng=7), MVN.cdf(x, cov=cov, rng=7))
+    # lower_limit above x in one coordinate: the sign flips (SciPy), logcdf complex
+    lo = x - 1.0
+    lo[:, 0] = x[:, 0] + 1.0
+    want = SMVN.cdf(x, cov=cov, lower_limit=lo, rng=1)
+    got = MVN.cdf(x, cov=cov, lower_limit=lo)
+    assert (got < 0).all()
+    np.testing.assert_allclose(got, want, atol=4e-5)
+    lg = MVN.logcdf(x, cov=cov, lower_limit=lo)
+    assert np.iscomplexobj(lg)
+    np.testing.assert_allclose(lg, np.log(got + 0j), rtol=1e-14)
+    # an infinite coordinate is marginalised out exactly
+    m = MVN.cdf(np.array([np.inf, 0.4, -0.3]), cov=cov)
+    assert abs(m - SMVN.cdf(np.array([0.4, -0.3]), cov=cov[1:, 1:])) <= 2e-5
+
+
+def _bvn_parts(b, r):
+    """Bivariate standard normal, correlation r, at b: dP/db (exact), the density
+    phi2 = d^2 P/db1 db2 = dP/dr (Plackett), and d^2 P/db_i^2."""
+    s = np.sqrt(1 - r * r)
+    g = np.array([_phi(b[0]) * sst.norm.cdf((b[1] - r * b[0]) / s),
+                  _phi(b[1]) * sst.norm.cdf((b[0] - r * b[1]) / s)])
+    phi2 = SMVN.pdf(b, cov=[[1, r], [r, 1]])
+    h = np.array([-b[0] * g[0] - r * phi2, -b[1] * g[1] - r * phi2])
+    return g, phi2, h
+
+
+@pytest.mark.parametrize("b,r", [(np.array([0.3, -0.4]), 0.6), (np.array([-1.0, 0.8]), -0.3),
+                                 (np.array([1.5, 1.2]), 0.9)])
+def test_mvn_cdf_derivatives_match_the_analytic_identities(b, r):
+    mean = np.array([0.2, -0.1])
+    cov = np.array([[1.0, r], [r, 1.0]])
+    g, phi2, h = _bvn_parts(b, r)
+    f = lambda x, m, c: MVN.cdf(x, m, c)                                 # noqa: E731
+    gx, gm, gc = gpuad.grad(f, argnums=(0, 1, 2))(b + mean, mean, cov)
+    # the estimate's derivatives: errors of the value's order (abseps) against the true ones
+    np.testing.assert_allclose(gx, g, atol=2e-5)
+    np.testing.assert_allclose(gm, -g, atol=2e-5)
+    # cov read symmetric: dP/dcov_12 = dP/dcov_21 = phi2 / 2; dP/dcov_ii = (d^2P/db_i^2)/2
+    np.testing.assert_allclose(gc, [[h[0] / 2, phi2 / 2], [phi2 / 2, h[1] / 2]], atol=2e-5)
+    # second derivatives: their integrand is rougher (ndtri's slope 1/phi(y) grows at the
+    # cube's faces), its lattice error not controlled by the value's rule: at the N that
+    # abseps = 1e-6 picks it is up to 1.5e-5 (r = 0.9); it falls as 1/N (measured: 6e-6 at
+    # 4e5 points, 9e-7 at 3e6), checked at 4e5 points against 1e-5
+    H = gpuad.hessian(lambda x: MVN.cdf(x, cov=cov, abseps=1e-6, releps=0))(b)
+    np.testing.assert_allclose(H, [[h[0], phi2], [phi2, h[1]]], atol=3e-5)
+    H = gpuad.hessian(lambda x: MVN.cdf(x, cov=cov, abseps=0, releps=0, maxpts=400000))(b)
+    np.testing.assert_allclose(H, [[h[0], phi2], [phi2, h[1]]], atol=1e-5)
+    # a scale: P(X <= x) with cov = diag(s) R diag(s) is the standard one at x / s
+    s = np.array([2.0, 0.5])
+    gs = gpuad.grad(lambda x: MVN.cdf(x, cov=cov * np.outer(s, s)))(b * s)
+    np.testing.assert_allclose(gs, g / s, atol=2e-5 / s.min())
+
+
+def test_mvn_logcdf_derivative_is_the_cdf_s_over_the_cdf():
+    cov, x = _random_cov(3, 4), np.array([0.2, -0.5, 0.9])
+    g = gpuad.grad(lambda x: MVN.logcdf(x, cov=cov))(x)
+    gc = gpuad.grad(lambda x: MVN.cdf(x, cov=cov))(x)
+    np.testing.assert_allclose(g, gc / MVN.cdf(x, cov=cov), rtol=1e-13)
+
+
+FIXED = {"abseps": 0.0, "releps": 0.0, "maxpts": 3000}      # N = 150 or 300 points per shift
+
+
+@pytest.mark.parametrize("d", [2, 3, 4])
+def test_mvn_cdf_derivatives_are_the_estimate_s_to_second_order(d):
+    # every argument, both modes, against central differences of the estimate (check_grads),
+    # second order too (gpuad.testing: forward and reverse modes agree, the dot-product test)
+    rng = np.random.default_rng(10 + d)
+    cov, mean = _random_cov(d, 20 + d), rng.normal(size=d) * 0.3
+    x = rng.normal(size=(2, d)) + 0.3
+    lo = x - 1.5
+    check_grads(lambda x, m, c: MVN.cdf(x, m, c, **FIXED), (x, mean, cov), order=2, modes=MODES)
+    check_grads(lambda x, lo: MVN.cdf(x, mean, cov, lower_limit=lo, **FIXED), (x, lo), order=2,
+                modes=MODES)
+    check_grads(lambda x, c: MVN.logcdf(x, cov=c, **FIXED), (x, cov), order=2, modes=MODES)
+
+
+def test_mvn_cdf_fixed_points_are_one_smooth_function():
+    # the error control's N is read from the values; with abseps = 0 it is maxpts's alone,
+    # so a step of 1e-5 in x moves the estimate by the derivative: differences of the estimate
+    # match gpuad's derivative to O(h^2 f''') + O(eps / h)
+    cov, x = _random_cov(3, 8), np.array([0.1, 0.7, -0.2])
+    f = lambda x: MVN.cdf(x, cov=cov, **FIXED)                          # noqa: E731
+    g, h = gpuad.grad(f)(x), 1e-5
+    fd = np.array([(f(x + h * e) - f(x - h * e)) / (2 * h) for e in np.eye(3)])
+    np.testing.assert_allclose(g, fd, rtol=0, atol=1e-9)
+    _, jt = gpuad.jvp(f, (x,), (np.array([1.0, -2.0, 0.5]),))
+    assert float(jt) == pytest.approx(g @ np.array([1.0, -2.0, 0.5]), rel=1e-12)
+
+
+def test_mvn_cdf_tails_and_infinite_limits_give_finite_derivatives():
+    cov = np.array([[1.0, 0.6], [0.6, 1.0]])
+    with np.errstate(all="ignore"):
+        # (-12: p ~ 1e-33; below about 1e-150 second derivatives overflow: the docstring)
+        for x, lo in [([-12.0, 1.0], None), ([np.inf, 1.0], [8.3, -1.0]), ([np.inf, 0.3], None),
+                      ([4.0, 9.0], [-np.inf, 8.5])]:
+            x, lo = np.array(x), None if lo is None else np.array(lo)
+            f = lambda x, c: MVN.cdf(x, cov=c, lower_limit=lo)           # noqa: E731
+            p = f(x, cov)
+            assert 0 < p < 1
+            for g in gpuad.grad(f, argnums=(0, 1))(x, cov):
+                assert np.isfinite(g).all()
+            assert np.isfinite(gpuad.hessian(lambda x: f(x, cov))(x)).all()
+    # the upper tail keeps its digits (the complements are differenced, not Phi near 1)
+    p = MVN.cdf(np.array([np.inf, 1.0]), cov=cov, lower_limit=np.array([8.3, -1.0]))
+    want = SMVN.cdf(np.array([-8.3, 1.0]), cov=[[1, 0.6], [0.6, 1]]) \
+        - SMVN.cdf(np.array([-8.3, -1.0]), cov=[[1, 0.6], [0.6, 1]])       # by symmetry
+    assert p == pytest.approx(want, rel=1e-2)
+    # an infinite coordinate: derivative 0 in it, the marginal density's in the other
+    g = gpuad.grad(lambda x: MVN.cdf(x, cov=cov))(np.array([np.inf, 0.3]))
+    assert g[0] == 0 and g[1] == pytest.approx(_phi(0.3), rel=1e-14)
+
+
+def test_mvn_logcdf_where_the_estimate_is_zero_has_nan_derivatives():
+    cov, x = np.array([[1.0, 0.3], [0.3, 1.0]]), np.array([0.5, 0.2])
+    f = lambda x: MVN.logcdf(x, cov=cov, lower_limit=np.array([0.5, -1.0]))   # noqa: E731
+    with np.errstate(all="ignore"):
+        assert f(x) == -np.inf
+        assert np.isnan(gpuad.grad(f)(x)).all()
+    # the cdf there is 0 with the true derivative in x_1: the face's probability density
+    g = gpuad.grad(lambda x: MVN.cdf(x, cov=cov, lower_limit=np.array([0.5, -1.0])))(x)
+    want = _phi(0.5) * (sst.norm.cdf((0.2 - 0.15) / np.sqrt(0.91))
+                        - sst.norm.cdf((-1.0 - 0.15) / np.sqrt(0.91)))
+    assert g[0] == pytest.approx(want, abs=2e-5)
+
+
+def test_mvn_cdf_errors():
+    cov = _random_cov(3, 1)
+    with pytest.raises(ValueError, match="lower_limit"):
+        MVN.cdf(np.zeros(3), cov=cov, lower_limit=np.zeros(2))
+    with pytest.raises(ValueError, match="lower_limit"):
+        MVN.cdf(np.zeros((4, 3)), cov=cov, lower_limit=np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="x's last axis"):
+        MVN.cdf(np.zeros(2), cov=cov)
+    with pytest.raises(ValueError, match="'cov'"):
+        MVN.cdf(np.zeros(3), np.zeros(3), np.eye(2))
+    with pytest.raises(ValueError, match="'mean'"):
+        MVN.cdf(np.zeros(3), np.zeros((3, 1)), cov)
+    with pytest.raises(np.linalg.LinAlgError):
+        MVN.cdf(np.zeros(2), cov=np.ones((2, 2)))
+    with pytest.raises(ValueError, match="semidefinite"):
+        MVN.cdf(np.zeros(2), cov=np.array([[1.0, 2.0], [2.0, 1.0]]))
+
+
+# ---------------------------------------------------------------- allow_singular
+def _rank_cov(d, r, seed):
+    b = np.random.default_rng(seed).normal(size=(d, r))
+    return b, b @ b.T
+
+
+@pytest.mark.parametrize("d,r", [(3, 2), (3, 1), (4, 2)])
+def test_mvn_allow_singular_values_match_scipy(d, r):
+    b, cov = _rank_cov(d, r, d + r)
+    rng = np.random.default_rng(1)
+    mean = rng.normal(size=d)
+    on = mean + rng.normal(size=(5, r)) @ b.T                   # in the support
+    off = on + rng.normal(size=(5, d))                          # almost surely not
+    x = np.concatenate([on, off])
+    for m in ("logpdf", "pdf"):
+        got = getattr(MVN, m)(x, mean, cov, allow_singular=True)
+        want = getattr(SMVN, m)(x, mean, cov, allow_singular=True)
+        assert np.isneginf(got[5:]).all() if m == "logpdf" else (got[5:] == 0).all()
+        np.testing.assert_array_equal(np.isfinite(got), np.isfinite(want))
+        # SciPy's eigh and gpuad's pinv/cholesky: a few ulps times cov's condition on its range
+        np.testing.assert_allclose(got[:5], want[:5], rtol=1e-9)
+    # a diagonal given as a vector with a zero, and a full-rank cov (the Cholesky path)
+    v = np.array([2.0, 0.0, 0.5])
+    xv = np.array([[0.3, 0.0, -1.0], [0.3, 0.1, -1.0]])
+    z = np.zeros(3)
+    same(MVN.logpdf(xv, z, v, allow_singular=True), SMVN.logpdf(xv, z, v, allow_singular=True))
+    c = _random_cov(3, 2)
+    np.testing.assert_allclose(MVN.logpdf(on[:, :3], None, c,
+                                          allow_singular=True),
+                               SMVN.logpdf(on[:, :3], None, c, allow_singular=True), rtol=1e-12)
+    with pytest.raises(np.linalg.LinAlgError):
+        MVN.logpdf(on, mean, cov)                               # without allow_singular
+
+
+@pytest.mark.parametrize("equal", [False, True])
+def test_mvn_allow_singular_derivatives_on_the_constant_rank_manifold(equal):
+    # cov = B B^T with B (3, 2) keeps rank 2 under every perturbation of B, and x = m + B c
+    # stays in the support: central differences in (B, m, c) are differences on the manifold.
+    # equal: B's columns orthogonal of one length, cov's nonzero eigenvalues repeated.
+    b = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]) if equal else _rank_cov(3, 2, 3)[0]
+    if equal:
+        q, _ = np.linalg.qr(np.random.default_rng(0).normal(size=(3, 3)))
+        b = q @ b * 1.3
+    m, c = np.array([0.1, -0.2, 0.3]), np.array([0.4, -0.7])
+
+    def f(b, m, c):
+        return MVN.logpdf(m + b @ c, m, b @ b.T, allow_singular=True)
+    check_grads(f, (b, m, c), order=2, modes=MODES)
+    check_grads(lambda b, m, c: MVN.pdf(m + b @ c, m, b @ b.T, allow_singular=True), (b, m, c),
+                order=1, modes=MODES)
+    # the closed form on the manifold: log pdet(B B^T) = log det(B^T B), maha = c^T c
+    want = -0.5 * (2 * np.log(2 * np.pi) + np.linalg.slogdet(b.T @ b)[1] + c @ c)
+    assert f(b, m, c) == pytest.approx(want, rel=1e-12)
+    gb = gpuad.grad(f)(b, m, c)
+    assert np.isfinite(gb).all()
+    np.testing.assert_allclose(gpuad.grad(f, argnums=2)(b, m, c), -c, rtol=1e-10, atol=1e-12)
+    # off the support: -inf, derivative 0
+    g = gpuad.grad(lambda x: MVN.logpdf(x, m, b @ b.T, allow_singular=True))(m + np.cross(*b.T))
+    np.testing.assert_array_equal(g, np.zeros(3))
+
+
+def test_mvn_allow_singular_errors():
+    with pytest.raises(ValueError, match="semidefinite"):
+        MVN.logpdf(np.zeros(2), None, np.array([[1.0, 2.0], [2.0, 1.0]]), allow_singular=True)
+    assert MVN.logpdf(np.zeros(2), None, np.zeros((2, 2)), allow_singular=True) == -np.inf
+
+
+def test_mvn_cdf_and_allow_singular_on_the_cupy_path(fake_cupy):
+    # CuPy played by tests/fake_cupy.py (as strict as CuPy about mixing modules): the lattice,
+    # the masks and the error control's sums live on the device; results come back there
+    cp = fake_cupy
+    cov = np.array([[1.0, 0.5, 0.2], [0.5, 1.0, 0.3], [0.2, 0.3, 1.0]])
+    x = np.array([[0.2, -0.1, 0.4], [np.inf, 0.3, -0.2]])
+    lo = np.array([-1.0, -np.inf, -2.0])
+    p = MVN.cdf(cp.asarray(x), cov=cp.asarray(cov), lower_limit=cp.asarray(lo))
+    assert type(p) is cp.ndarray
+    np.testing.assert_allclose(p.get(), MVN.cdf(x, cov=cov, lower_limit=lo), rtol=1e-12)
+    g = gpuad.grad(lambda c: gnp.sum(MVN.logcdf(cp.asarray(x), cov=c)))(cp.asarray(cov))
+    assert type(g) is cp.ndarray
+    np.testing.assert_allclose(g.get(), gpuad.grad(lambda c: gnp.sum(MVN.logcdf(x, cov=c)))(cov),
+                               rtol=1e-10)
+    b = np.array([[1.0, 0.0], [0.5, 1.0], [0.0, 2.0]])
+    xs = np.array([[0.3, 0.4, 0.1], [1.0, 1.0, 1.0]])
+    got = MVN.logpdf(cp.asarray(xs), None, cp.asarray(b @ b.T), allow_singular=True)
+    assert type(got) is cp.ndarray
+    same(got.get(), SMVN.logpdf(xs, None, b @ b.T, allow_singular=True))

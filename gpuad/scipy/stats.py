@@ -30,8 +30,11 @@ Conventions (README, "Nondifferentiable points"):
   ``chi2``, ``beta``, ``poisson`` far in the lower tail) ``logcdf`` is SciPy's ``-inf`` and
   every derivative NaN: the true log-cdf and its derivatives are finite there, but are not
   computed in log space (yet), and a NaN is not mistaken for them as a 0 would be.
-  ``multivariate_normal.cdf`` (SciPy: Genz's randomized quasi-Monte
-  Carlo) raises NotImplementedError.
+- ``multivariate_normal.cdf``/``logcdf`` (``d >= 2``) are Genz's randomized lattice rule, as
+  SciPy's: the value is an estimate within ``abseps`` (SciPy's error control), and every
+  derivative is the exact derivative of that estimate (the integration points held fixed),
+  an estimate of the true derivative of the same order of accuracy;
+  ``allow_singular=True`` differentiates at constant rank (see the class).
 
 Dtypes: float32 and float64, results in the inputs' dtype (integers promote to float64); a
 0-d result is a NumPy scalar, as SciPy's. Arrays are NumPy's (the CPU) or CuPy's (a GPU).
@@ -90,12 +93,6 @@ def _finish(out, xp, nan=None, edge=None, fill=-_np.inf):
     if nan is not None and bool(xp.any(nan)):
         out = _gnp.where(nan, _const(xp, _np.nan, out), out)
     return _scalar(out)
-
-
-def _not_implemented(name, needs, instead):
-    raise NotImplementedError(
-        f"gpuad.scipy.stats.{name} needs {needs}, which gpuad.scipy.special does not have "
-        f"(a value without its derivative is never returned); instead: {instead}")
 
 
 class _Frozen:
@@ -662,9 +659,258 @@ def _squeeze(out):
     return _scalar(out)
 
 
+def _host(v):
+    """The value of ``v`` as a float64 NumPy array (a device read for CuPy)."""
+    v = _lower(v)
+    return _np.asarray(v.get() if hasattr(v, "get") else v, dtype=_np.float64)
+
+
+def _full_cov(cov, d, xp):
+    """cov as a (d, d) matrix: a scalar times I, a vector on the diagonal."""
+    sc = tuple(_shape(cov))
+    if len(sc) == 2:
+        return cov
+    eye = xp.eye(d, dtype=_value(cov).dtype)
+    return _gnp.multiply(eye, cov if not sc else _gnp.reshape(cov, (1, d)))
+
+
+def _spectrum(cov, d, dt):
+    """SciPy's _PSD analysis of cov's value (a host eigh of ``(cov + cov^T)/2``): the
+    eigenvalues, eigenvectors, the cutoff ``eps`` (eigenvalues ``<= eps`` count as 0:
+    ``1e6 finfo(float64).eps max|s|``, SciPy's; ``1e3 finfo(float32).eps max|s|`` for float32
+    data, what SciPy's rule gives a float32 spectrum) and the rank. ValueError below ``-eps``."""
+    c = _host(cov)
+    c = _np.broadcast_to(c, (d,)) if c.ndim < 2 else c
+    c = _np.diag(c) if c.ndim == 1 else (c + c.T) / 2
+    s, u = _np.linalg.eigh(c)
+    f32 = _np.dtype(dt) == _np.float32
+    eps = (1e3 if f32 else 1e6) * _np.finfo(_np.float32 if f32 else _np.float64).eps \
+        * _np.max(_np.abs(s))
+    if _np.min(s) < -eps:
+        raise ValueError("The input matrix must be symmetric positive semidefinite.")
+    return s, u, eps, int(_np.sum(s > eps))
+
+
+def _limit_phi(lim, inf, s, ct, xp):
+    """``(Phi(t), Phi(-t))``, ``t = (lim - s)/ct``, each without cancellation; where ``inf``
+    (an int8 array: the sign of lim's infinite entries, 0 where finite) the constants
+    ``(0, 1)`` (``-inf``) or ``(1, 0)`` (``+inf``), lim replaced by 0 first so that no
+    ``0 * inf`` reaches a derivative."""
+    dt = _value(ct).dtype
+    if bool((inf != 0).all()):
+        return (inf > 0).astype(dt), (inf < 0).astype(dt)
+    some = bool((inf != 0).any())
+    if some:
+        lim = _gnp.where(inf != 0, _const(xp, 0.0, lim), lim)
+    t = _gnp.divide(_gnp.subtract(lim, s), ct)
+    p, q = _sp.ndtr(t), _sp.ndtr(_gnp.negative(t))
+    if some:
+        p = _gnp.where(inf != 0, (inf > 0).astype(dt), p)
+        q = _gnp.where(inf != 0, (inf < 0).astype(dt), q)
+    return p, q
+
+
+def _inf_sign(v, xp):
+    """The sign of v's infinite entries (int8), 0 where finite."""
+    return (xp.isinf(v) * xp.sign(v)).astype(_np.int8)
+
+
+def _interval(lo, lo_inf, hi, hi_inf, s, ct, xp):
+    """``Phi(b') - Phi(a')`` and the pieces ``Phi(a'), Phi(b'), Phi(-a'), Phi(-b')``; the
+    difference is taken of the complements above 0 (no cancellation in the upper tail)."""
+    c, cc = _limit_phi(lo, lo_inf, s, ct, xp)
+    e, ec = _limit_phi(hi, hi_inf, s, ct, xp)
+    upper = _value(c) > 0.5
+    dc = _gnp.subtract(e, c)
+    if bool(upper.any()):
+        dc = _gnp.where(upper, _gnp.subtract(cc, ec), dc)
+    return dc, c, e, cc, ec
+
+
+_GENZ_SHIFTS = 10           # random shifts of the lattice: SciPy's n_batches
+_GENZ_SEED = 20240613       # rng=None: this seed, so a call is reproducible (SciPy: global state)
+_GENZ_CHUNK = 1 << 21       # points x samples per array in the error-control rounds
+
+
+def _primes(m):
+    out, k = [], 2
+    while len(out) < m:
+        if all(k % p for p in out if p * p <= k):
+            out.append(k)
+        k += 1
+    return _np.array(out, dtype=_np.float64)
+
+
+def _genz_order(c, lo, hi):
+    """Genz's variable prioritisation (Genz & Bretz 2009, sec. 4.1.3), on values, per point:
+    at step k the remaining variable with the smallest conditional interval probability goes
+    next, conditioned on the earlier ones at their truncated means. ``c`` (d, d), ``lo``,
+    ``hi`` (n, d) host arrays; returns the permutations (n, d). A choice, not differentiated."""
+    n, d = lo.shape
+    rows = _np.arange(n)
+    perm = _np.tile(_np.arange(d), (n, 1))
+    cp = _np.array(_np.broadcast_to(c, (n, d, d)))
+    low, lo, hi = _np.zeros((n, d, d)), lo.copy(), hi.copy()
+    y = _np.zeros((n, d))
+
+    def swap(a, k, j):
+        a[rows, k], a[rows, j] = a[rows, j].copy(), a[rows, k].copy()
+
+    with _np.errstate(all="ignore"):
+        for k in range(d):
+            var = _np.diagonal(cp, axis1=1, axis2=2)[:, k:] - _np.sum(low[:, k:, :k] ** 2, -1)
+            sd = _np.sqrt(_np.maximum(var, _np.finfo(float).tiny))
+            s = _np.einsum("njk,nk->nj", low[:, k:, :k], y[:, :k])
+            a, b = (lo[:, k:] - s) / sd, (hi[:, k:] - s) / sd
+            j = k + _np.argmin(_sp.ndtr(b) - _sp.ndtr(a), axis=1)
+            a, b, sd = (v[rows, j - k] for v in (a, b, sd))
+            for arr in (perm, lo, hi):
+                swap(arr, k, j)
+            swap(low, k, j)                                      # rows
+            swap(cp, k, j)
+            cp[rows, :, k], cp[rows, :, j] = cp[rows, :, j].copy(), cp[rows, :, k].copy()
+            low[:, k, k] = sd
+            low[:, k + 1:, k] = (cp[:, k + 1:, k] - _np.einsum(
+                "nij,nj->ni", low[:, k + 1:, :k], low[:, k, :k])) / sd[:, None]
+            pa = _np.exp(-0.5 * _np.where(_np.isinf(a), 0, a) ** 2) * _np.isfinite(a)
+            pb = _np.exp(-0.5 * _np.where(_np.isinf(b), 0, b) ** 2) * _np.isfinite(b)
+            den = (_sp.ndtr(b) - _sp.ndtr(a)) * _np.sqrt(2 * _np.pi)
+            mid = _np.clip(_np.where(_np.isinf(a), b - 1, _np.where(_np.isinf(b), a + 1,
+                                                                     (a + b) / 2)), -8, 8)
+            y[:, k] = _np.where(den > 1e-300, (pa - pb) / den, mid)
+    return perm
+
+
+def _lattice(shifts, k0, k1, xp, dt):
+    """Randomly shifted Richtmyer lattice points ``frac(k sqrt(p_j) + shift_rj)``, k in
+    (k0, k1], through the tent ``|2 z - 1|``: an array (d - 1, K (k1 - k0)), shift-major."""
+    nshift, m = shifts.shape
+    q = xp.asarray(_np.sqrt(_primes(m)) % 1.0)
+    k = xp.arange(k0 + 1, k1 + 1, dtype=_np.float64)
+    z = (k[None, None, :] * q[:, None, None] + xp.asarray(shifts.T)[:, :, None]) % 1.0
+    return xp.abs(2.0 * z - 1.0).reshape(m, -1).astype(dt)
+
+
+def _genz_integrand(low, lo, hi, lo_inf, hi_inf, w, xp):
+    """Genz's separation-of-variables integrand at the points ``w`` (d - 1, M): an (n, M)
+    array ``prod_i (Phi(b_i') - Phi(a_i'))`` with ``a_i' = (a_i - sum_j<i L_ij y_j)/L_ii``,
+    ``y_j = ndtri(Phi(a_j') + w_j (Phi(b_j') - Phi(a_j')))``. ``low`` (n, d, d) lower Cholesky
+    factors, ``lo``/``hi`` (n, d) the limits, their infinite entries masked."""
+    n, d = _shape(lo)
+    dt = _value(lo).dtype
+    tiny = _np.finfo(dt).tiny
+    col = lambda v, i: v[:, i:i + 1]                              # noqa: E731
+    dc, c, e, cc, ec = _interval(col(lo, 0), lo_inf[:, :1], col(hi, 0), hi_inf[:, :1], 0.0,
+                                 col(_gnp.diagonal(low, axis1=1, axis2=2), 0), xp)
+    pv, ys = dc, []
+    for i in range(1, d):
+        # u = Phi(a') + w (Phi(b') - Phi(a')) = (1 - w) Phi(a') + w Phi(b'), and 1 - u the
+        # same of the complements: ndtri of the smaller (ndtri(u) = -ndtri(1 - u)), so u
+        # near 1 keeps its digits. ndtri(0) = -inf: a v that underflowed below tiny is
+        # clipped to tiny (a constant there, derivative 0: the clipped function's own).
+        wi = w[i - 1]
+        u = _gnp.add(_gnp.multiply(1.0 - wi, c), _gnp.multiply(wi, e))
+        uc = _gnp.add(_gnp.multiply(1.0 - wi, cc), _gnp.multiply(wi, ec))
+        flip = _value(u) > 0.5
+        v = _gnp.where(flip, uc, u)
+        small = _value(v) < tiny
+        if bool(small.any()):
+            v = _gnp.where(small, _const(xp, tiny, v), v)
+        y = _sp.ndtri(v)
+        ys.append(_gnp.where(flip, _gnp.negative(y), y))
+        s = 0.0
+        for j, y in enumerate(ys):
+            s = _gnp.add(s, _gnp.multiply(low[:, i, j:j + 1], y))
+        dc, c, e, cc, ec = _interval(col(lo, i), lo_inf[:, i:i + 1], col(hi, i),
+                                     hi_inf[:, i:i + 1], s, low[:, i, i:i + 1], xp)
+        pv = _gnp.multiply(pv, dc)
+    m = _shape(w)[1]
+    return pv if tuple(_shape(pv)) == (n, m) else _gnp.broadcast_to(pv, (n, m))
+
+
+def _genz(cov, a, b, maxpts, abseps, releps, rng, xp):
+    """P(a < X < b), X ~ N(0, cov), for the rows of a, b (n, d), d >= 2, a <= b: Genz's
+    randomized lattice rule with error control; see multivariate_normal.cdf."""
+    n, d = _shape(b)
+    dt = _value(b).dtype
+    ha, hb = _host(a), _host(b)
+    perm = xp.asarray(_genz_order(_host(cov), ha, hb))
+    shifts = _genz_shifts(rng, d - 1)
+    nshift = shifts.shape[0]
+
+    def setup(cov, a, b):
+        cp = cov[perm[:, :, None], perm[:, None, :]]
+        sym = _gnp.multiply(_gnp.add(cp, _gnp.swapaxes(cp, -1, -2)), 0.5)
+        return (_gnp.linalg.cholesky(sym), _gnp.take_along_axis(a, perm, -1),
+                _gnp.take_along_axis(b, perm, -1))
+
+    va, vb = _value(a), _value(b)
+    lo_inf, hi_inf = (_inf_sign(v, xp)[xp.arange(n)[:, None], perm] for v in (va, vb))
+    L, lo, hi = setup(_value(cov), va, vb)
+    # error control on values: the per-shift sums grow with the nested points k = 1, 2, ...
+    # until 3 standard errors of the mean over the shifts are below max(abseps, releps p)
+    # or K N would pass maxpts; each point keeps its own N (a point's value does not depend
+    # on the others in the call).
+    npts = max(1, min(maxpts, 1000 * d) // nshift)
+    sums = xp.zeros((n, nshift), dtype=_np.float64)
+    final_n = _np.zeros(n, dtype=_np.int64)
+    value = xp.zeros(n, dtype=dt)
+    active, done_k = _np.arange(n), 0
+    while True:
+        ia = xp.asarray(active)
+        step = max(1, _GENZ_CHUNK // (nshift * len(active)))
+        for k0 in range(done_k, npts, step):
+            k1 = min(npts, k0 + step)
+            w = _lattice(shifts, k0, k1, xp, dt)
+            pv = _genz_integrand(L[ia], lo[ia], hi[ia], lo_inf[ia], hi_inf[ia], w, xp)
+            sums[ia] += pv.reshape(len(active), nshift, k1 - k0).sum(-1)
+        est = sums[ia] / npts
+        p = est.mean(-1)
+        err = 3 * est.std(-1, ddof=1) / _np.sqrt(nshift)
+        stop = _host((err <= xp.maximum(abseps, releps * xp.abs(p)))) > 0
+        if 2 * npts * nshift > maxpts:
+            stop[:] = True
+        final_n[active[stop]] = npts
+        value[ia[xp.asarray(stop)]] = p[xp.asarray(stop)].astype(dt)
+        active = active[~stop]
+        if not len(active):
+            break
+        done_k, npts = npts, 2 * npts
+    if all(_value(v) is v for v in (cov, a, b)):
+        return value
+    # the same estimate, recorded: one pass per distinct N over all of its points
+    L, lo, hi = setup(cov, a, b)
+    parts, order = [], []
+    for m in _np.unique(final_n):
+        idx = _np.nonzero(final_n == m)[0]
+        ix = xp.asarray(idx)
+        w = _lattice(shifts, 0, int(m), xp, dt)
+        pv = _genz_integrand(_gnp.take(L, ix, axis=0), _gnp.take(lo, ix, axis=0),
+                             _gnp.take(hi, ix, axis=0), lo_inf[ix], hi_inf[ix], w, xp)
+        parts.append(_gnp.mean(pv, axis=-1))
+        order.append(idx)
+    out = parts[0] if len(parts) == 1 else _gnp.concatenate(parts)
+    order = _np.concatenate(order)
+    if (order != _np.arange(n)).any():
+        out = _gnp.take(out, xp.asarray(_np.argsort(order)), axis=0)
+    return out
+
+
+def _genz_shifts(rng, m):
+    """The K x m random shifts: from ``rng`` (a Generator, RandomState or seed), or from a
+    fixed seed when it is None."""
+    if rng is None:
+        rng = _np.random.default_rng(_GENZ_SEED)
+    elif not isinstance(rng, (_np.random.Generator, _np.random.RandomState)):
+        rng = _np.random.default_rng(rng)
+    return _np.asarray(rng.random((_GENZ_SHIFTS, m)), dtype=_np.float64)
+
+
 class _MultivariateNormalGen(_Distribution):
     r"""The multivariate normal distribution, like ``scipy.stats.multivariate_normal``:
-    ``pdf``, ``logpdf`` with arguments ``(x, mean=None, cov=1, allow_singular=False)``.
+    ``pdf``, ``logpdf`` with arguments ``(x, mean=None, cov=1, allow_singular=False)``;
+    ``cdf``, ``logcdf`` with ``(x, mean=None, cov=1, allow_singular=False, maxpts=None,
+    abseps=1e-5, releps=1e-5, *, lower_limit=None, rng=None)``.
 
     ``logpdf = -(d log(2 pi) + log det(cov) + (x - mean)^T cov^-1 (x - mean))/2`` by a
     Cholesky factor ``cov = L L^T`` (``log det = 2 sum log diag L``, the Mahalanobis term by a
@@ -672,37 +918,50 @@ class _MultivariateNormalGen(_Distribution):
     directly. Shapes as SciPy: ``x`` is ``(..., d)`` (a 1-d ``x`` is one point, or ``n``
     points when ``d = 1``), ``mean`` ``(d,)`` (default zeros), ``cov`` ``()``, ``(d,)`` or
     ``(d, d)``; the result is squeezed as SciPy's. Differentiable in x, mean and cov to any
-    order; ``cov`` is read as ``(cov + cov^T)/2`` (gpuad.numpy.linalg.cholesky), so its
-    gradient is symmetric. A singular or indefinite ``cov`` raises (LinAlgError from
-    cholesky; ValueError for a nonpositive diagonal), as SciPy without ``allow_singular``;
-    ``allow_singular=True`` (a pseudo-determinant, not differentiable where the rank changes)
-    and ``cdf`` (Genz's randomized quasi-Monte Carlo in SciPy) raise NotImplementedError.
+    order; ``cov`` is read as ``(cov + cov^T)/2``, so its gradient is symmetric. A singular
+    or indefinite ``cov`` raises (LinAlgError from cholesky; ValueError for a negative
+    diagonal), as SciPy without ``allow_singular``.
+
+    ``allow_singular=True`` (SciPy's ``_PSD``): eigenvalues ``s <= eps = 1e6 finfo.eps
+    max|s|`` (float32 data: ``1e3``) count as zero, ``rank`` is the number above; a ``cov``
+    of full rank takes the path above, a singular one ``logpdf = -(rank log(2 pi) +
+    log pdet(cov) + z^T cov^+ z)/2``, ``z = x - mean``, with ``cov^+`` gpuad.numpy.linalg's
+    pinv (cutoff ``eps``), ``P = cov cov^+`` the projector on cov's range and ``log pdet(cov)
+    = log det(cov + I - P)`` (the eigenvalues of ``cov + I - P`` are cov's nonzero ones and
+    1s). A point off the support (``||V^T z|| >= 1e3 eps``, V the null eigenvectors:
+    SciPy's test) gets ``-inf`` (pdf 0) as a constant, derivative 0. On the support the
+    derivatives are those at constant rank (pinv's, Golub & Pereyra 1973): exact along every
+    perturbation that keeps the rank (``cov = B B^T`` with B of fixed rank); repeated
+    eigenvalues need no eigenvectors and give no NaN. The rank is read from the values (one
+    host eigh); an eigenvalue within rounding of ``eps`` (so pinv's rank could differ)
+    raises ValueError.
+
+    ``cdf`` is ``P(lower_limit < X <= x)`` (see its docstring: Genz's randomized lattice
+    rule, the derivatives those of the returned estimate); ``logcdf`` its log.
 
     Example::
 
         >>> mvn = gpuad.scipy.stats.multivariate_normal
         >>> mvn.logpdf(np.array([0.0, 0.0]), cov=np.eye(2))        # -log(2 pi)
         np.float64(-1.8378770664093453)
+        >>> c = np.ones((2, 2))   # rank 1, pdet 2, z^T c^+ z = 1: -(log(2 pi) + log 2 + 1)/2
+        >>> mvn.logpdf(np.array([1.0, 1.0]), cov=c, allow_singular=True)
+        np.float64(-1.7655121234846454)
+        >>> mvn.logpdf(np.array([1.0, -1.0]), cov=c, allow_singular=True)  # off the support
+        np.float64(-inf)
     """
     _name = "multivariate_normal"
 
-    def logpdf(self, x, mean=None, cov=1, allow_singular=False):
-        """The log density, as the class says.
-
-        Example::
-
-            >>> gpuad.scipy.stats.multivariate_normal.logpdf(np.array([[0.0], [1.0]]), 0.0, 1.0)
-            array([-0.91893853, -1.41893853])
-        """
-        if allow_singular:
-            _not_implemented("multivariate_normal.logpdf(allow_singular=True)",
-                             "a pseudo-determinant of a singular cov (its derivative does not "
-                             "exist where the rank changes)",
-                             "a nonsingular cov (e.g. cov + eps I) with allow_singular=False")
+    def _parse(self, x, mean, cov, *more):
+        """x as (..., d), mean (or None), cov as given, d, xp and ``more`` (arrays converted
+        alongside; None kept)."""
+        given = [m for m in more if m is not None]
         ops = [_arr(x), _arr(cov)] + ([] if mean is None else [_arr(mean)])
-        ops, xp = _prepare(*ops)
+        ops, xp = _prepare(*ops, *(_arr(m) for m in given))
         x, cov = ops[0], ops[1]
-        mean = ops[2] if len(ops) > 2 else None
+        rest = iter(ops[2 + (mean is not None):])
+        mean = ops[2] if mean is not None else None
+        more = [None if m is None else next(rest) for m in more]
         sc = tuple(_shape(cov))
         if mean is not None:
             sm = tuple(_shape(mean))
@@ -723,9 +982,32 @@ class _MultivariateNormalGen(_Distribution):
         sx = tuple(_shape(x))
         if sx[-1] != d:
             raise ValueError(f"x's last axis ({sx[-1]}) is not the dimension {d}")
-        lead = sx[:-1]
+        return x, mean, cov, d, xp, more
+
+    def logpdf(self, x, mean=None, cov=1, allow_singular=False):
+        """The log density, as the class says.
+
+        Example::
+
+            >>> gpuad.scipy.stats.multivariate_normal.logpdf(np.array([[0.0], [1.0]]), 0.0, 1.0)
+            array([-0.91893853, -1.41893853])
+        """
+        x, mean, cov, d, xp, _ = self._parse(x, mean, cov)
+        lead = tuple(_shape(x))[:-1]
         diff = x if mean is None else _gnp.subtract(x, _gnp.reshape(mean, (d,)))
         flat = _gnp.reshape(diff, (-1, d))
+        sc = tuple(_shape(cov))
+        if allow_singular or len(sc) == 2:
+            # SciPy's rank (its _PSD): a cov cholesky would factor but whose eigenvalues fall
+            # below eps raises without allow_singular, as SciPy's
+            s, u, eps, rank = _spectrum(cov, d, _value(cov).dtype)
+            if rank < d and not allow_singular:
+                raise _np.linalg.LinAlgError("When `allow_singular is False`, the input "
+                                             "matrix must be symmetric positive definite.")
+            if rank < d:
+                out = self._logpdf_singular(flat, _full_cov(cov, d, xp), d, xp, s, u, eps,
+                                            rank)
+                return _squeeze(_gnp.reshape(out, lead))
         if len(sc) < 2:
             vc = _value(cov)
             if bool(xp.any(vc < 0)):
@@ -744,23 +1026,170 @@ class _MultivariateNormalGen(_Distribution):
         out = _gnp.multiply(_gnp.add(_gnp.add(maha, logdet), d * _LOG_2PI), -0.5)
         return _squeeze(_gnp.reshape(out, lead))
 
+    def _logpdf_singular(self, flat, cov, d, xp, s, u, eps, rank):
+        n = _shape(flat)[0]
+        inside = _np.linalg.norm(_host(flat) @ u[:, s <= eps], axis=-1) < 1e3 * eps
+        dt = _value(cov).dtype
+        if rank == 0 or not inside.any():
+            return xp.full((n,), -_np.inf, dtype=dt)
+        sym = _gnp.multiply(_gnp.add(cov, _gnp.transpose(cov)), 0.5)
+        pinv = _gnp.linalg.pinv(sym, rtol=eps / _np.max(_np.abs(s)))
+        proj = _gnp.matmul(sym, pinv)
+        if abs(float(_host(_gnp.trace(proj))) - rank) > 0.5:
+            raise ValueError("multivariate_normal: an eigenvalue of cov lies within rounding "
+                             "of the cutoff eps; the rank is ambiguous")
+        low = _gnp.linalg.cholesky(_gnp.add(_gnp.subtract(sym, proj),
+                                            xp.eye(d, dtype=dt)))
+        logpdet = _gnp.multiply(_gnp.sum(_gnp.log(_gnp.diagonal(low))), 2.0)
+        maha = _gnp.sum(_gnp.multiply(_gnp.matmul(flat, pinv), flat), axis=-1)
+        out = _gnp.multiply(_gnp.add(_gnp.add(maha, logpdet), rank * _LOG_2PI), -0.5)
+        if not inside.all():
+            out = _gnp.where(xp.asarray(~inside), _const(xp, -_np.inf, out), out)
+        return out
+
     def pdf(self, x, mean=None, cov=1, allow_singular=False):
         """The density ``exp(logpdf)``, as the class says."""
         return _scalar(_gnp.exp(self.logpdf(x, mean, cov, allow_singular)))
 
-    def cdf(self, x, mean=None, cov=1, allow_singular=False, **kwds):
-        """Not implemented: NotImplementedError (see the class)."""
-        _not_implemented("multivariate_normal.cdf", "an integral over a d-dimensional "
-                         "orthant (SciPy: Genz's randomized quasi-Monte Carlo, not a "
-                         "deterministic differentiable function)",
-                         "norm.cdf for d = 1 or a diagonal cov (a product of norm.cdf), or "
-                         "a Monte Carlo average of differentiable indicators' smoothings")
+    def _cdf(self, x, mean, cov, allow_singular, maxpts, abseps, releps, lower_limit, rng):
+        """The signed probability (flat, n points), the leading shape, xp and the
+        differentiable inputs (for logcdf's convention)."""
+        x, mean, cov, d, xp, (low,) = self._parse(x, mean, cov, lower_limit)
+        sx = tuple(_shape(x))
+        b = x if mean is None else _gnp.subtract(x, _gnp.reshape(mean, (d,)))
+        dt = _value(b).dtype
+        if low is not None:
+            try:
+                shape = _np.broadcast_shapes(sx, tuple(_shape(low)))
+            except ValueError:
+                raise ValueError(f"lower_limit of shape {tuple(_shape(low))} does not "
+                                 f"broadcast against x of shape {sx}") from None
+            if shape[-1] != d:
+                raise ValueError(f"lower_limit's last axis ({shape[-1]}) is not the "
+                                 f"dimension {d}")
+            a = low if mean is None else _gnp.subtract(low, _gnp.reshape(mean, (d,)))
+            a, b = _gnp.broadcast_to(a, shape), _gnp.broadcast_to(b, shape)
+        else:
+            shape = sx
+            a = xp.full(sx, -_np.inf, dtype=dt)
+        lead = shape[:-1]
+        a, b = _gnp.reshape(a, (-1, d)), _gnp.reshape(b, (-1, d))
+        va, vb = _value(a), _value(b)
+        swap = vb < va
+        sign = None
+        if bool(swap.any()):
+            a, b = _gnp.where(swap, b, a), _gnp.where(swap, a, b)
+            sign = (1 - 2 * (swap.sum(-1) % 2)).astype(dt)
+        _, _, _, rank = _spectrum(cov, d, dt)
+        if rank < d:
+            if not allow_singular:
+                raise _np.linalg.LinAlgError("When `allow_singular is False`, the input "
+                                             "matrix must be symmetric positive definite.")
+            raise NotImplementedError(
+                "gpuad.scipy.stats.multivariate_normal.cdf with a singular cov: the "
+                "integrand then has indicator factors (not differentiable, its derivative "
+                "is not the estimate's); instead: a nonsingular cov (e.g. cov + eps I)")
+        if not maxpts:
+            maxpts = 1000000 * d
+        cov = _full_cov(cov, d, xp)
+        if d == 1:
+            sd = _gnp.sqrt(_gnp.reshape(cov, (1, 1)))
+            p = _interval(a, _inf_sign(_value(a), xp), b, _inf_sign(_value(b), xp), 0.0, sd,
+                          xp)[0]
+            p = _gnp.reshape(p, (-1,))
+        else:
+            p = _genz(cov, a, b, int(maxpts), abseps, releps, rng, xp)
+        if sign is not None:
+            p = _gnp.multiply(p, xp.asarray(sign))
+        return p, lead, xp, (x, mean, cov, low)
 
-    def logcdf(self, x, mean=None, cov=1, allow_singular=False, **kwds):
-        """Not implemented: NotImplementedError (see the class)."""
-        _not_implemented("multivariate_normal.logcdf", "an integral over a d-dimensional "
-                         "orthant (SciPy: Genz's randomized quasi-Monte Carlo)",
-                         "norm.logcdf for d = 1, or a sum of norm.logcdf for a diagonal cov")
+    def cdf(self, x, mean=None, cov=1, allow_singular=False, maxpts=None, abseps=1e-5,
+            releps=1e-5, *, lower_limit=None, rng=None):
+        r"""``P(lower_limit < X <= x)``, X ~ N(mean, cov), like SciPy's (``lower_limit``
+        defaults to ``-inf``; where ``lower_limit > x`` in k coordinates the limits are
+        swapped and the sign is ``(-1)^k``, as SciPy's). ``d = 1``: ``norm.cdf``, exact.
+
+        ``d >= 2``: Genz's separation of variables (Genz 1992, J. Comput. Graph. Stat.
+        1:141-149; Genz & Bretz 2009, sec. 4.1): with ``cov = L L^T`` (variables ordered by
+        Genz's prioritisation, a choice read from the values)
+        ``P = E_w[prod_i (Phi(b_i') - Phi(a_i'))]``, ``a_i' = (a_i - sum_{j<i} L_ij y_j) /
+        L_ii``, ``y_j = ndtri(Phi(a_j') + w_j (Phi(b_j') - Phi(a_j')))``, ``w`` uniform on
+        the ``(d - 1)``-cube, averaged over a Richtmyer lattice ``frac(k sqrt(p_j))`` (p_j
+        the primes) through the tent ``|2z - 1|``, with 10 random shifts. Error control as
+        SciPy's/Genz's: the number N of lattice points per shift doubles (from
+        ``min(maxpts, 1000 d)/10``) until three standard errors of the mean over the shifts
+        are ``<= max(abseps, releps |P|)`` or ``10 N`` would pass ``maxpts`` (default
+        ``1e6 d``); each point of a batch keeps its own N. ``rng`` (a Generator, RandomState
+        or seed) draws the shifts; ``None`` uses a fixed seed, so a call is reproducible
+        (SciPy's default draws from the global state).
+
+        So the value is SciPy's estimate up to the integration error (SciPy's ``d = 2`` is
+        an exact bivariate formula; here it is this rule too). For the chosen points the
+        estimate is a smooth function of (x, mean, cov, lower_limit), written with gpuad
+        ops (cholesky, ndtr, ndtri), and every derivative returned, to any order, in both
+        modes, is the exact derivative of the returned value: an estimate of the true
+        derivative with an error of the same order as the value's (the tests check it
+        against ``dP/db_i = phi_i(b_i) P(X_-i <= b_-i | X_i = b_i)`` and Plackett's identity
+        ``dP/dcov_ij = d^2 P/(db_i db_j)``, and against differences of the estimate). The
+        error control looks at the value only: second derivatives, whose integrand is
+        rougher, carry a few times the value's error at the N it picks (pass ``abseps=0``
+        and a ``maxpts`` to fix N). Each ``Phi(b') - Phi(a')`` is differenced in the tail
+        where it has its digits (``Phi(-a') - Phi(-b')`` above the median), and ndtri takes
+        the smaller of ``u``, ``1 - u``; a ``u`` that underflowed below the smallest normal
+        number is clipped to it (a constant, derivative 0); an infinite limit is a constant
+        (derivative 0). Far in a tail, where the estimate is below about ``1e-150``,
+        second and higher derivatives overflow (ndtri's ``1/phi(y)`` squared): inf or NaN,
+        never a silent 0. A singular ``cov`` raises (LinAlgError; NotImplementedError with
+        ``allow_singular=True``).
+
+        Example::
+
+            >>> mvn = gpuad.scipy.stats.multivariate_normal
+            >>> cov = np.array([[1.0, 0.5], [0.5, 1.0]])
+            >>> p = mvn.cdf(np.zeros(2), cov=cov)      # 1/4 + arcsin(1/2)/(2 pi) = 1/3
+            >>> bool(abs(p - 1 / 3) < 1e-5)
+            True
+            >>> g = gpuad.grad(lambda x: mvn.cdf(x, cov=cov))(np.zeros(2))
+            >>> bool(np.allclose(g, 0.3989422804014327 * 0.5, atol=1e-4))  # phi(0) Phi(0)
+            True
+        """
+        p, lead, xp, _ = self._cdf(x, mean, cov, allow_singular, maxpts, abseps, releps,
+                                   lower_limit, rng)
+        return _squeeze(_gnp.reshape(p, lead))
+
+    def logcdf(self, x, mean=None, cov=1, allow_singular=False, maxpts=None, abseps=1e-5,
+               releps=1e-5, *, lower_limit=None, rng=None):
+        r"""``log cdf`` (the arguments and the estimate as ``cdf``'s): the log of the
+        estimate, its derivatives ``dP/P``. A negative ``cdf`` (limits swapped in an odd
+        number of coordinates) gives a complex log, as SciPy's. Where the estimate is 0
+        (``lower_limit = x`` in a coordinate, or underflow far in a tail) the value is
+        ``-inf`` and every derivative NaN (README's table), never a silent 0.
+
+        Example::
+
+            >>> mvn = gpuad.scipy.stats.multivariate_normal
+            >>> float(mvn.logcdf(np.array([0.0, 0.0, 0.0]), cov=np.eye(3)))  # 3 log(1/2)
+            -2.0794415416798357
+        """
+        p, lead, xp, args = self._cdf(x, mean, cov, allow_singular, maxpts, abseps, releps,
+                                      lower_limit, rng)
+        vp = _value(p)
+        if bool(xp.any(vp < 0)):
+            with _np.errstate(divide="ignore", invalid="ignore"):
+                out = _gnp.log(_gnp.add(p, 0j))
+        else:
+            x, mean, cov, low = args
+            g = 0.0
+            for v in (mean, cov):
+                if v is not None:
+                    g = _gnp.add(g, _gnp.sum(_gnp.subtract(v, _stop(v))))
+            for v in (x, low):
+                if v is not None:
+                    r = _gnp.subtract(v, _stop(v))
+                    r = _gnp.sum(_gnp.broadcast_to(r, tuple(lead) + (_shape(r)[-1],)), axis=-1)
+                    g = _gnp.add(g, _gnp.reshape(r, (-1,)))
+            out = _log_cdf(p, _gnp.subtract(1.0, p), xp.ones(_shape(p), dtype=bool), g)
+        return _squeeze(_gnp.reshape(out, lead))
 
 
 class _DirichletGen(_Distribution):
