@@ -1319,6 +1319,8 @@ _K = np.array([0.0, 1.0, 3.0])
 POS = uniform(0.5, 3)
 MVN = [((4, 3), (3,), (3, 3)), ((3,), (3,), (3, 3)), ((2, 2, 3), (3,), (3, 3))]
 DIR = [((2,), (3,)), ((2, 4), (3,))]
+MVN2 = [((4, 2), (2,), (2, 2)), ((2,), (2,), (2, 2))]
+_HI, _LO = np.ones((2, 2)), np.array([[1.0, -1.0], [-1.0, 1.0]])
 
 SCIPY_STATS = [
     st("norm_logpdf", lambda m, x, l, s: m.norm.logpdf(x, l, s), S3, uniform(0.5, 2)),
@@ -1360,6 +1362,20 @@ SCIPY_STATS = [
     st("multivariate_normal_scalar",
        lambda m, x, c: m.multivariate_normal.logpdf(x, cov=c + 3), [((5,), ())],
        uniform(-2, 2)),
+    # d = 2: Genz's bivariate formula (SciPy's too), in each of its branches: |r| < 0.3 (spd's
+    # covariances), |r| >= 0.925 of either sign (the 0.95 mixes); lower limits give 4 corners
+    st("multivariate_normal_cdf2",
+       lambda m, x, mu, c: m.multivariate_normal.cdf(x, mu, c), MVN2, spd),
+    # (float64 only: the fixed mixing matrices are float64 and promote a float32 cov)
+    st("multivariate_normal_cdf2_high",
+       lambda m, x, mu, c: m.multivariate_normal.cdf(x, mu, 0.05 * c + 0.95 * _HI), MVN2, spd,
+       dtypes=("float64",)),
+    # x + 4 - mu >= 0: away from the tail where P < 1e-10 takes the lattice estimate
+    st("multivariate_normal_logcdf2_negative",
+       lambda m, x, mu, c: m.multivariate_normal.logcdf(x + 4.0, mu, 0.05 * c + 0.95 * _LO),
+       MVN2, spd, dtypes=("float64",)),
+    st("multivariate_normal_cdf2_box",
+       lambda m, x, mu, c: m.multivariate_normal.cdf(x, mu, c, lower_limit=x - 1.5), MVN2, spd),
     st("dirichlet_logpdf", lambda m, x, a: m.dirichlet.logpdf(x, a + 1), DIR, uniform(0.1, 0.45)),
     st("dirichlet_logpdf_small_alpha", lambda m, x, a: m.dirichlet.logpdf(x, a), DIR,
        uniform(0.1, 0.45)),

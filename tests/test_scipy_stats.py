@@ -783,3 +783,89 @@ def test_mvn_cdf_and_allow_singular_on_the_cupy_path(fake_cupy):
     got = MVN.logpdf(cp.asarray(xs), None, cp.asarray(b @ b.T), allow_singular=True)
     assert type(got) is cp.ndarray
     same(got.get(), SMVN.logpdf(xs, None, b @ b.T, allow_singular=True))
+
+
+# ---------------------------------------------------------------- d = 2: Genz's formula
+
+# |r| below 0.3, 0.75, 0.925 (6, 12, 20 Gauss-Legendre nodes) and above (the high-correlation
+# form), both signs; SciPy computes d = 2 by the same formula, absolute error ~1e-15.
+BVN_R = [-0.999, -0.95, -0.93, -0.9, -0.5, -0.2, 0.0, 0.1, 0.4, 0.8, 0.92, 0.93, 0.97, 0.9999]
+
+
+@pytest.mark.parametrize("r", BVN_R)
+def test_mvn_cdf_d2_is_scipys_bivariate_formula(r):
+    rng = np.random.default_rng(int(abs(r) * 1e4))
+    for s1, s2 in [(1.0, 1.0), (2.0, 0.5)]:
+        cov = np.array([[s1 * s1, r * s1 * s2], [r * s1 * s2, s2 * s2]])
+        x = rng.uniform(-4, 4, (40, 2))
+        x[:4] *= 3                                  # |h| beyond 4: Phi near 0 and 1
+        x[4] = [0.3, 0.3 * s2 / s1]                 # h = k: the high form's b = 0
+        lo = x - rng.uniform(0.1, 5, (40, 2))
+        # ~1e-15 each (Genz 2004's bound); 4 corners for a box. Points below 1e-10 take the
+        # lattice here, not SciPy's formula (the tail test below; ~0.3 s a point): left out.
+        for kw in ({}, {"lower_limit": lo}):
+            want = SMVN.cdf(x, cov=cov, **kw)
+            keep = want > 1e-10
+            kw = {k: v[keep] for k, v in kw.items()}
+            got = MVN.cdf(x[keep], cov=cov, **kw)
+            np.testing.assert_allclose(got, want[keep], rtol=0, atol=4e-15)
+
+
+@pytest.mark.parametrize("r", BVN_R[1:-1])
+def test_mvn_cdf_d2_derivatives_are_the_identities(r):
+    # dP/dx_1 = phi(x_1) Phi((x_2 - r x_1)/s); Plackett: dP/dr = the density (split over
+    # cov[0, 1] and cov[1, 0]); dP/dcov_11 = 1/2 d^2 P/dx_1^2. The formula's derivatives
+    # are those of its quadrature of a smooth integrand: ~1e-15 like the value, times the
+    # factors (h k, 1/(1 - sin^2 t)) its terms' derivatives carry: 1e-14.
+    rng = np.random.default_rng(7)
+    cov = np.array([[1.0, r], [r, 1.0]])
+    s = np.sqrt(1 - r * r)
+    for x in rng.uniform(-3, 3, (6, 2)):
+        if SMVN.cdf(x, cov=cov) < 1e-10:
+            continue
+        gx, gc = gpuad.grad(lambda x, c: MVN.cdf(x, cov=c), argnums=(0, 1))(x, cov)
+        d1 = [_phi(x[0]) * sst.norm.cdf((x[1] - r * x[0]) / s),
+              _phi(x[1]) * sst.norm.cdf((x[0] - r * x[1]) / s)]
+        dens = np.exp(-(x @ np.linalg.solve(cov, x)) / 2) / (2 * np.pi * s)
+        d2 = -x[0] * d1[0] - _phi(x[0]) * _phi((x[1] - r * x[0]) / s) * r / s
+        np.testing.assert_allclose(gx, d1, rtol=0, atol=1e-14)
+        assert gc[0, 1] == gc[1, 0] == pytest.approx(dens / 2, rel=0, abs=1e-14)
+        assert gc[0, 0] == pytest.approx(d2 / 2, rel=0, abs=1e-14)
+
+
+@pytest.mark.parametrize("r", [-0.95, 0.5, 0.97])
+def test_mvn_cdf_d2_second_order(r):
+    cov = np.array([[1.3, r], [r, 0.9]])
+    f = lambda x, c: MVN.cdf(x, cov=c, lower_limit=np.array([-1.0, -0.5]))   # noqa: E731
+    check_grads(f, (np.array([0.3, 0.8]), cov), order=2, modes=("fwd", "rev"))
+
+
+def test_mvn_cdf_d2_tails_keep_relative_digits():
+    # Genz's formula is exact to ~1e-15 ABSOLUTE: at P(X <= (-8, -9); r = -0.5) ~ 9.4e-67
+    # its terms cancel (it returned ~1e-41), and SciPy returns 0. Below 1e-10 the lattice
+    # rule with relative error control answers instead; reference: the 1-d integral
+    # int phi(t) Phi((k - r t)/s) dt (mpmath, 30 digits).
+    mp = pytest.importorskip("mpmath")
+    mp.mp.dps = 30
+    for r, h, k in [(-0.5, -8.0, -9.0), (0.5, -20.0, -20.0), (0.93, -8.0, -9.0),
+                    (-0.95, 5.0, -12.0)]:
+        s = mp.sqrt(1 - mp.mpf(r) ** 2)
+        want = float(mp.quad(lambda t: mp.npdf(t) * mp.ncdf((k - r * t) / s),
+                             [-mp.inf, h - 5, h]))
+        got = MVN.cdf(np.array([h, k]), cov=np.array([[1.0, r], [r, 1.0]]))
+        assert got == pytest.approx(want, rel=1e-2), (r, h, k)
+        assert np.isfinite(gpuad.grad(lambda x: MVN.logcdf(x, cov=np.array(
+            [[1.0, r], [r, 1.0]])))(np.array([h, k]))).all()
+
+
+def test_mvn_frozen_passes_scipys_arguments():
+    cov = np.array([[1.0, 0.5], [0.5, 1.0]])
+    fr, sfr = MVN(np.zeros(2), cov, seed=3, abseps=1e-6), SMVN(np.zeros(2), cov, seed=3)
+    x, lo = np.array([0.2, 0.4]), np.array([-1.0, -0.5])
+    assert fr.cdf(x, lower_limit=lo) == pytest.approx(sfr.cdf(x, lower_limit=lo), abs=1e-14)
+    assert fr.logcdf(x) == pytest.approx(sfr.logcdf(x), abs=1e-14)
+    assert fr.logpdf(x) == pytest.approx(sfr.logpdf(x), abs=1e-14)
+    c3 = np.eye(3) + 0.3
+    fr3 = MVN(np.zeros(3), c3, seed=5, maxpts=20000)
+    assert fr3.cdf(np.zeros(3)) == MVN.cdf(np.zeros(3), cov=c3, maxpts=20000, rng=5)
+    assert fr3.cdf(np.zeros(3), rng=6) == MVN.cdf(np.zeros(3), cov=c3, maxpts=20000, rng=6)
