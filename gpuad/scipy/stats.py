@@ -44,6 +44,7 @@ import math as _math
 
 import numpy as _np
 
+from .. import core as _core
 from ..core import full_lower as _lower
 from .. import numpy as _gnp
 from ..numpy._core import prepare as _prepare, shape as _shape
@@ -889,6 +890,8 @@ def _lattice(shifts, k0, k1, xp, dt):
     """Randomly shifted Richtmyer lattice points ``frac(k sqrt(p_j) + shift_rj)``, k in
     (k0, k1], through the tent ``|2 z - 1|``: an array (d - 1, K (k1 - k0)), shift-major."""
     nshift, m = shifts.shape
+    if m == 0:      # rank 1: nothing to integrate (the integrand is a constant)
+        return xp.zeros((0, nshift * (k1 - k0)), dtype=dt)
     q = xp.asarray(_np.sqrt(_primes(m)) % 1.0)
     k = xp.arange(k0 + 1, k1 + 1, dtype=_np.float64)
     z = (k[None, None, :] * q[:, None, None] + xp.asarray(shifts.T)[:, :, None]) % 1.0
@@ -936,11 +939,8 @@ def _genz(cov, a, b, maxpts, abseps, releps, rng, xp):
     """P(a < X < b), X ~ N(0, cov), for the rows of a, b (n, d), d >= 2, a <= b: Genz's
     randomized lattice rule with error control; see multivariate_normal.cdf."""
     n, d = _shape(b)
-    dt = _value(b).dtype
     ha, hb = _host(a), _host(b)
     perm = xp.asarray(_genz_order(_host(cov), ha, hb))
-    shifts = _genz_shifts(rng, d - 1)
-    nshift = shifts.shape[0]
 
     def setup(cov, a, b):
         cp = cov[perm[:, :, None], perm[:, None, :]]
@@ -950,12 +950,32 @@ def _genz(cov, a, b, maxpts, abseps, releps, rng, xp):
 
     va, vb = _value(a), _value(b)
     lo_inf, hi_inf = (_inf_sign(v, xp)[xp.arange(n)[:, None], perm] for v in (va, vb))
-    L, lo, hi = setup(_value(cov), va, vb)
-    # error control on values: the per-shift sums grow with the nested points k = 1, 2, ...
-    # until 3 standard errors of the mean over the shifts are below max(abseps, releps p)
-    # or K N would pass maxpts; each point keeps its own N (a point's value does not depend
-    # on the others in the call).
-    npts = max(1, min(maxpts, 1000 * d) // nshift)
+    parts = {False: setup(_value(cov), va, vb)}
+
+    def f(ix, w, rec):
+        if rec not in parts:
+            parts[rec] = setup(cov, a, b)
+        L, lo, hi = parts[rec]
+        take = (lambda v: _gnp.take(v, ix, axis=0)) if rec else (lambda v: v[ix])  # noqa: E731
+        return _genz_integrand(take(L), take(lo), take(hi), lo_inf[ix], hi_inf[ix], w, xp)
+
+    traced = not all(_value(v) is v for v in (cov, a, b))
+    return _lattice_estimate(f, n, d - 1, _value(b).dtype, maxpts, abseps, releps, rng, xp,
+                             traced)
+
+
+def _lattice_estimate(f, n, m, dt, maxpts, abseps, releps, rng, xp, traced):
+    """The mean of an integrand over randomly shifted lattice points in the m-cube, for n
+    points at once: ``f(ix, w, recorded)`` gives the (len(ix), M) integrand of the points
+    ``ix`` (an xp index array) at ``w`` (m, M), on values or (``recorded``) through gpuad
+    ops. Error control on values: the per-shift sums grow with the nested points k = 1,
+    2, ... until 3 standard errors of the mean over the shifts are below max(abseps,
+    releps p) or K N would pass maxpts; each point keeps its own N (a point's value does
+    not depend on the others in the call). Then, when ``traced``, the same estimate
+    recorded: one pass per distinct N over all of its points."""
+    shifts = _genz_shifts(rng, m)
+    nshift = shifts.shape[0]
+    npts = max(1, min(maxpts, 1000 * (m + 1)) // nshift)
     sums = xp.zeros((n, nshift), dtype=_np.float64)
     final_n = _np.zeros(n, dtype=_np.int64)
     value = xp.zeros(n, dtype=dt)
@@ -966,7 +986,7 @@ def _genz(cov, a, b, maxpts, abseps, releps, rng, xp):
         for k0 in range(done_k, npts, step):
             k1 = min(npts, k0 + step)
             w = _lattice(shifts, k0, k1, xp, dt)
-            pv = _genz_integrand(L[ia], lo[ia], hi[ia], lo_inf[ia], hi_inf[ia], w, xp)
+            pv = f(ia, w, False)
             sums[ia] += pv.reshape(len(active), nshift, k1 - k0).sum(-1)
         est = sums[ia] / npts
         p = est.mean(-1)
@@ -980,24 +1000,138 @@ def _genz(cov, a, b, maxpts, abseps, releps, rng, xp):
         if not len(active):
             break
         done_k, npts = npts, 2 * npts
-    if all(_value(v) is v for v in (cov, a, b)):
+    if not traced:
         return value
-    # the same estimate, recorded: one pass per distinct N over all of its points
-    L, lo, hi = setup(cov, a, b)
     parts, order = [], []
-    for m in _np.unique(final_n):
-        idx = _np.nonzero(final_n == m)[0]
-        ix = xp.asarray(idx)
-        w = _lattice(shifts, 0, int(m), xp, dt)
-        pv = _genz_integrand(_gnp.take(L, ix, axis=0), _gnp.take(lo, ix, axis=0),
-                             _gnp.take(hi, ix, axis=0), lo_inf[ix], hi_inf[ix], w, xp)
-        parts.append(_gnp.mean(pv, axis=-1))
+    for k in _np.unique(final_n):
+        idx = _np.nonzero(final_n == k)[0]
+        w = _lattice(shifts, 0, int(k), xp, dt)
+        parts.append(_gnp.mean(f(xp.asarray(idx), w, True), axis=-1))
         order.append(idx)
     out = parts[0] if len(parts) == 1 else _gnp.concatenate(parts)
     order = _np.concatenate(order)
     if (order != _np.arange(n)).any():
         out = _gnp.take(out, xp.asarray(_np.argsort(order)), axis=0)
     return out
+
+
+# The folded estimate of a singular cov is continuous but kinked where a fold's max/min
+# switches (at points that move with x): its first derivative is the cdf's (a Lipschitz
+# integrand: derivative and mean commute), its second is not (the jumps of the first are
+# lost), so deeper nesting is refused by this identity of order 1 (core.check_order).
+_SINGULAR_FIRST_ORDER = _core.register(_core.Primitive(
+    "multivariate_normal_cdf_singular", lambda p: p,
+    jvp=lambda primals, tangents: (primals[0], tangents[0]), vjp=lambda g, ins, out: (g,),
+    saves="none", max_order=1,
+    missing="gpuad.scipy.stats.multivariate_normal.cdf/logcdf with a singular cov folds "
+            "the dependent variables' limits into a max/min whose kinks the estimate's "
+            "second derivative misses; instead: cov + eps I (nonsingular), or first "
+            "derivatives only",
+    doc="identity of order 1: the singular multivariate normal cdf's estimate"))
+
+
+def _genz_singular(cov, a, b, rank, maxpts, abseps, releps, rng, xp):
+    """P(a < X <= b), X ~ N(0, cov) of rank r < d, rows of a, b (n, d): X = L Z, Z ~ N(0, I_r)
+    with L (d, r) from a pivoted Cholesky factor (Genz & Bretz 2009, sec. 4.1.3 and 5.2):
+    the r pivot rows are lower triangular; each other row i constrains the variable of its
+    last nonzero column k_i, ``a_i < s_i + L_ik y_k <= b_i`` (s_i the earlier terms), which
+    is folded into y_k's interval (the largest lower and smallest upper bound: a max/min,
+    continuous, no indicator); a row of zeros (a variable of variance 0) is the constant
+    ``1{a_i < 0 <= b_i}``. The pivot choice and the k_i are read from the values (a choice,
+    not differentiated); L's entries are gpuad ops (cholesky of the pivot block, a triangular
+    solve for the other rows), so the estimate's derivatives hold at constant rank."""
+    n, d = _shape(b)
+    dt = _value(b).dtype
+    c = _host(cov)
+    c = (c + c.T) / 2
+    # pivoted Cholesky on the values: the pivots (largest remaining Schur diagonal first)
+    piv, rest, S = [], list(range(d)), c.copy()
+    for _ in range(rank):
+        j = max(rest, key=lambda i: S[i, i])
+        piv.append(j)
+        rest.remove(j)
+        col = S[:, j] / _np.sqrt(S[j, j])
+        S = S - _np.outer(col, col)
+    order = piv + rest
+    P = xp.asarray(_np.array(order))
+    C = _gnp.multiply(_gnp.add(cov, _gnp.transpose(cov)), 0.5)
+    C = _gnp.take(_gnp.take(C, P, axis=0), P, axis=1)
+    Lp = _gnp.linalg.cholesky(C[:rank, :rank])
+    Lr = _gnp.transpose(_sl.solve_triangular(Lp, _gnp.transpose(C[rank:, :rank]), lower=True))
+    L = _gnp.concatenate([Lp, Lr], axis=0)                            # (d, r), rows in `order`
+    vL = _host(L)
+    scale = _np.sqrt(_np.maximum(_np.diag(c)[order], 0)).max()
+    tol = 1e-12 * (scale if scale > 0 else 1.0)
+    last = []
+    for i in range(d):
+        nz = _np.nonzero(_np.abs(vL[i]) > tol)[0]
+        last.append(int(nz[-1]) if len(nz) else -1)
+    a, b = _gnp.take(a, P, axis=1), _gnp.take(b, P, axis=1)
+    va, vb = _value(a), _value(b)
+    zero = [i for i in range(d) if last[i] < 0]
+    # a variable of variance 0: the constant factor 1{a_i < 0 <= b_i}, on values
+    ind = xp.ones(n, dtype=dt)
+    for i in zero:
+        ind = ind * ((va[:, i] < 0) & (vb[:, i] >= 0)).astype(dt)
+    groups = [[i for i in range(d) if last[i] == k] for k in range(rank)]
+    big = _BVN_BIG
+
+    def std_limit(lim, s, coef):
+        """(lim - s)/coef with an infinite lim as the constant +-40 (Phi exact there)."""
+        lv = _value(lim)
+        inf = xp.isinf(lv)
+        t = _gnp.divide(_gnp.subtract(_gnp.where(inf, 0.0, lim), s), coef)
+        sign = xp.sign(lv) * (1.0 if float(_host(coef)) > 0 else -1.0)
+        return _gnp.where(inf, sign * big, _gnp.clip(t, -big, big))
+
+    def f(ix, w, rec):
+        A = _gnp.take(a, ix, axis=0) if rec else va[ix]
+        B = _gnp.take(b, ix, axis=0) if rec else vb[ix]
+        Lm = L if rec else vL
+        m = _shape(w)[1]
+        pv, ys = None, []
+        for k in range(rank):
+            los, his = [], []
+            for i in groups[k]:
+                s = 0.0
+                for j in range(k):
+                    s = _gnp.add(s, _gnp.multiply(Lm[i, j], ys[j]))
+                coef = Lm[i, k]
+                t1 = std_limit(A[:, i:i + 1], s, coef)
+                t2 = std_limit(B[:, i:i + 1], s, coef)
+                lo_, hi_ = (t1, t2) if float(_host(coef)) > 0 else (t2, t1)
+                los.append(lo_)
+                his.append(hi_)
+            lo_, hi_ = los[0], his[0]
+            for u, v in zip(los[1:], his[1:]):
+                lo_, hi_ = _gnp.maximum(lo_, u), _gnp.minimum(hi_, v)
+            lo_, hi_ = _gnp.broadcast_to(lo_, (len(ix), m)), _gnp.broadcast_to(hi_, (len(ix), m))
+            empty = _value(hi_) <= _value(lo_)
+            hi_ = _gnp.where(empty, lo_, hi_)
+            # Phi(hi) - Phi(lo), of the complements above 0 (no cancellation in the upper tail)
+            up = _value(lo_) > 0
+            dc = _gnp.where(up, _gnp.subtract(_sp.ndtr(_gnp.negative(lo_)),
+                                              _sp.ndtr(_gnp.negative(hi_))),
+                            _gnp.subtract(_sp.ndtr(hi_), _sp.ndtr(lo_)))
+            pv = dc if pv is None else _gnp.multiply(pv, dc)
+            if k + 1 < rank:
+                # y_k = the point w_k of the way through the interval, in probability
+                wk = w[k]
+                u = _gnp.where(up, _gnp.subtract(
+                    _sp.ndtr(_gnp.negative(lo_)), _gnp.multiply(wk, dc)),
+                    _gnp.add(_sp.ndtr(lo_), _gnp.multiply(wk, dc)))
+                tiny = _np.finfo(dt).tiny
+                small = _value(u) < tiny
+                u = _gnp.where(small, _const(xp, tiny, u), u)
+                y = _sp.ndtri(u)
+                ys.append(_gnp.where(up, _gnp.negative(y), y))
+        if not rec:
+            pv = _value(pv)
+        return _gnp.multiply(pv, _gnp.reshape(ind[ix], (-1, 1)))
+
+    traced = not all(_value(v) is v for v in (cov, a, b))
+    p = _lattice_estimate(f, n, rank - 1, dt, maxpts, abseps, releps, rng, xp, traced)
+    return _core.bind(_SINGULAR_FIRST_ORDER, p) if any(len(g) > 1 for g in groups) else p
 
 
 def _genz_shifts(rng, m):
@@ -1190,18 +1324,15 @@ class _MultivariateNormalGen(_Distribution):
             a, b = _gnp.where(swap, b, a), _gnp.where(swap, a, b)
             sign = (1 - 2 * (swap.sum(-1) % 2)).astype(dt)
         _, _, _, rank = _spectrum(cov, d, dt)
-        if rank < d:
-            if not allow_singular:
-                raise _np.linalg.LinAlgError("When `allow_singular is False`, the input "
-                                             "matrix must be symmetric positive definite.")
-            raise NotImplementedError(
-                "gpuad.scipy.stats.multivariate_normal.cdf with a singular cov: the "
-                "integrand then has indicator factors (not differentiable, its derivative "
-                "is not the estimate's); instead: a nonsingular cov (e.g. cov + eps I)")
+        if rank < d and not allow_singular:
+            raise _np.linalg.LinAlgError("When `allow_singular is False`, the input "
+                                         "matrix must be symmetric positive definite.")
         if not maxpts:
             maxpts = 1000000 * d
         cov = _full_cov(cov, d, xp)
-        if d == 1:
+        if rank < d:
+            p = _genz_singular(cov, a, b, rank, int(maxpts), abseps, releps, rng, xp)
+        elif d == 1:
             sd = _gnp.sqrt(_gnp.reshape(cov, (1, 1)))
             p = _interval(a, _inf_sign(_value(a), xp), b, _inf_sign(_value(b), xp), 0.0, sd,
                           xp)[0]
@@ -1265,8 +1396,14 @@ class _MultivariateNormalGen(_Distribution):
         number is clipped to it (a constant, derivative 0); an infinite limit is a constant
         (derivative 0). Far in a tail, where the estimate is below about ``1e-150``,
         second and higher derivatives overflow (ndtri's ``1/phi(y)`` squared): inf or NaN,
-        never a silent 0. A singular ``cov`` raises (LinAlgError; NotImplementedError with
-        ``allow_singular=True``).
+        never a silent 0. A singular ``cov`` raises LinAlgError, as SciPy's; with
+        ``allow_singular=True`` (rank r by SciPy's rule) the same rule runs over the r
+        pivot variables of a pivoted Cholesky factor, each other variable's limits folded
+        into its last pivot's interval (a max/min: continuous, no indicator; Genz & Bretz
+        2009, sec. 5.2), a variable of variance 0 a constant factor ``1{a_i < 0 <= b_i}``:
+        first derivatives at constant rank; a second derivative through a fold raises
+        NotImplementedError (the estimate is kinked where a fold's max/min switches, so
+        its second derivative is not an estimate of the cdf's).
 
         Example::
 
