@@ -97,8 +97,8 @@ erfc = _elementwise("erfc", """``1 - erf(x)`` without cancellation, like ``scipy
 
 erfinv = _elementwise("erfinv", """The inverse of ``erf`` on (-1, 1), like ``scipy.special.erfinv``.
 
-    Winitzki's closed form refined by Halley steps on erf, or on erfc near +-1 (no digits
-    lost to 1 - erf). Derivative ``sqrt(pi)/2 exp(erfinv(x)^2)``; inf at +-1.
+    Wichura's AS 241 (1988) and one Newton step on erf, or on erfc near +-1 (no digits
+    lost to 1 - erf); float32 by AS 241 alone. Derivative ``sqrt(pi)/2 exp(erfinv(x)^2)``; inf at +-1.
 
     Example::
 

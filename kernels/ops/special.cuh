@@ -16,9 +16,13 @@
 //   6.3.7, 6.4.7), the derivatives of cot as polynomials in cot. Near the positive zero
 //   x0 = 1.4616... of psi, its Taylor series, whose coefficients (-1)^(k+1) zeta(k+1, x0)
 //   were computed with mpmath at 300 bits (tests/test_derivative_accuracy.py checks psi there).
-// - erfinv, erfcinv: Winitzki's closed form (2008, "A handy approximation for the error
-//   function and its inverse") as the start, then Halley steps on erf (centre) or erfc (tails,
-//   where 1 - erf loses the digits), as gpuad/host.h does for CUDA's erfcinv.
+// - ndtri, erfinv, erfcinv: Wichura's rational approximations, M. J. Wichura (1988), "Algorithm
+//   AS 241: The percentage points of the normal distribution", Applied Statistics 37(3),
+//   477-484 (PPND16, relative accuracy about 1e-16; also R's qnorm), in three regions of
+//   p = Phi(x), with erfinv(y) = ndtri((1 + y)/2)/sqrt 2 and erfcinv(z) = -ndtri(z/2)/sqrt 2
+//   formed without rounding p; in double, one Newton step on erf (centre) or erfc (tails)
+//   after it, as the float kernels need none. The same code on both devices (CUDA's erfinv,
+//   erfcinv and normcdfinv are not used by the ops: they are not documented to ~1 ulp).
 // - I_nu (integer nu): the power series (A&S 9.6.10, all terms positive) below x = 25 + 5 nu,
 //   the asymptotic expansion e^x / sqrt(2 pi x) sum_k (-1)^k a_k(nu) / x^k above it (A&S 9.7.1);
 //   I_nu' = (I_(nu-1) + I_(nu+1)) / 2 (A&S 9.6.26), so every derivative is a sum of positive
@@ -164,36 +168,104 @@ __device__ inline double psi(int n, double x) {
     return (n % 2 ? 1.0 : -1.0) * (psi_asymptotic(n, x) + fact * s);
 }
 
-// erfc^-1(z), z in [0, 2]; erf^-1(y) = erfc^-1(1 - y) with 1 - y formed exactly where it matters.
-__device__ inline double erfc_inv(double z) {
-    if (!(z > 0.0 && z < 2.0)) return z == 0.0 ? inf() : (z == 2.0 ? -inf() : qnan());
-    if (z > 1.0) return -erfc_inv(2.0 - z);                 // exact
-    const double a = 0.147, l = log(z * (2.0 - z));
-    const double t = 2.0 / (PI * a) + 0.5 * l;
-    double x = sqrt(sqrt(t * t - l / a) - t);
-    const bool tail = z < 0.5;
-    const double y = 1.0 - z;                                // exact for z >= 0.5
-    for (int k = 0; k < 4; ++k) {
-        const double d = 1.1283791670955125739 * exp(-x * x);   // d/dx erf(x)
-        const double f = tail ? z - erfc(x) : erf(x) - y;      // both grow with x
-        x -= f / (d + x * f);
-    }
-    return x;
+// The inverse normal cdf and the inverse error functions: Wichura's AS 241 (PPND16; see the
+// file's head). q = p - 1/2; |q| <= 0.425: q A(r)/B(r), r = 0.180625 - q^2; otherwise, with
+// s = sqrt(-log min(p, 1 - p)), C(s - 1.6)/D(s - 1.6) for s <= 5, E(s - 5)/F(s - 5) beyond
+// (degree 7 over 7 each). Coefficients as published (their hash sums, the sums of the
+// mantissas, are checked by tests/test_inverse_normal.py). Callers form q, or the tail's
+// -log p, from their own argument so that no rounding of p = (1 + y)/2 or z/2 enters.
+__device__ __forceinline__ double as241_central(double r) {    // A(r)/B(r), ~ sqrt(2 pi) at q = 0
+    const double a = ((((((2509.0809287301226727 * r + 33430.575583588128105) * r
+        + 67265.770927008700853) * r + 45921.953931549871457) * r + 13731.693765509461125) * r
+        + 1971.5909503065514427) * r + 133.14166789178437745) * r + 3.3871328727963666080;
+    const double b = ((((((5226.4952788528545610 * r + 28729.085735721942674) * r
+        + 39307.895800092710610) * r + 21213.794301586595867) * r + 5394.1960214247511077) * r
+        + 687.18700749205790830) * r + 42.313330701600911252) * r + 1.0;
+    return a / b;
 }
-__device__ inline double erf_inv(double y) {
-    if (!(fabs(y) <= 1.0)) return qnan();
-    if (fabs(y) >= 0.5) return y > 0 ? erfc_inv(1.0 - y) : -erfc_inv(1.0 + y);  // exact
-    if (y == 0.0) return y;
-    const double a = 0.147, l = log1p(-y * y);
-    const double t = 2.0 / (PI * a) + 0.5 * l;
-    double x = sqrt(sqrt(t * t - l / a) - t);
-    if (!(x > 0.0)) x = 0.88622692545275801365 * fabs(y);  // tiny y: the first Taylor term
-    x = y > 0 ? x : -x;
-    for (int k = 0; k < 4; ++k) {
-        const double f = erf(x) - y;
-        x -= f / (1.1283791670955125739 * exp(-x * x) + x * f);
+// -ndtri(p) = ndtri(1 - p) for p = e^-l <= 0.075 (l >= 2.59), l up to 745 (p the smallest
+// subnormal, or z/2 of erfc_inv's).
+__device__ __forceinline__ double as241_tail(double l) {
+    double s = sqrt(l), a, b;
+    if (s <= 5.0) {
+        s -= 1.6;
+        a = ((((((7.74545014278341407640e-4 * s + 0.0227238449892691845833) * s
+            + 0.241780725177450611770) * s + 1.27045825245236838258) * s
+            + 3.64784832476320460504) * s + 5.76949722146069140550) * s
+            + 4.63033784615654529590) * s + 1.42343711074968357734;
+        b = ((((((1.05075007164441684324e-9 * s + 5.47593808499534494600e-4) * s
+            + 0.0151986665636164571966) * s + 0.148103976427480074590) * s
+            + 0.689767334985100004550) * s + 1.67638483018380384940) * s
+            + 2.05319162663775882187) * s + 1.0;
+    } else {
+        s -= 5.0;
+        a = ((((((2.01033439929228813265e-7 * s + 2.71155556874348757815e-5) * s
+            + 1.24266094738807843860e-3) * s + 0.0265321895265761230930) * s
+            + 0.296560571828504891230) * s + 1.78482653991729133580) * s
+            + 5.46378491116411436990) * s + 6.65790464350110377720;
+        b = ((((((2.04426310338993978564e-15 * s + 1.42151175831644588870e-7) * s
+            + 1.84631831751005468180e-5) * s + 7.86869131145613259100e-4) * s
+            + 0.0148753612908506148525) * s + 0.136929880922735805310) * s
+            + 0.599832206555887937690) * s + 1.0;
     }
-    return x;
+    return a / b;
+}
+constexpr double LN2 = 0.69314718055994530942, SQRT1_2 = 0.70710678118654752440;
+constexpr double SQRT2 = 1.41421356237309504880, SQRT1_8 = 0.35355339059327376220;  // 1/(2 sqrt 2)
+constexpr double TWO_OVER_SQRTPI = 1.1283791670955125739;
+
+// One Newton step on erf(u) = y (centre; y passed as yh + yl) or erfc(u) = z (tails, u > 0,
+// where 1 - erf loses the digits). AS 241's value evaluated in double is within ~5 ulp; the
+// step leaves erf's or erfc's own error (<= 1-2 ulp; in the tails divided by ~2u^2, their
+// condition there). Not taken beyond u = 26 (z < 1e-296): e^-u^2 leaves the normal range, and
+// AS 241 there is within ~4 ulp as evaluated (tests/test_inverse_normal.py).
+__device__ __forceinline__ double erf_newton(bool refine, double u, double yh, double yl) {
+    return !refine ? u : u - ((erf(u) - yh) - yl) / (TWO_OVER_SQRTPI * exp(-u * u));
+}
+__device__ __forceinline__ double erfc_newton(bool refine, double u, double z) {
+    return refine && u < 26.0 ? u + (erfc(u) - z) / (TWO_OVER_SQRTPI * exp(-u * u)) : u;
+}
+
+// Phi^-1(p) = -sqrt 2 erfc^-1(2p), refined as u = erfc^-1(2p) (Phi(x) through erfc(-x/sqrt 2)
+// would round x/sqrt 2: relative error ~x^2 eps in the far tail). q = p - 1/2 is exact for
+// p >= 1/4; below, its rounding error ql is carried (exact: Fast2Sum, |-1/2| >= p); 1 - p is
+// exact for p >= 1/2.
+__device__ inline double normal_quantile(double p, bool refine = true) {
+    if (!(p > 0.0 && p < 1.0)) return p == 0.0 ? -inf() : (p == 1.0 ? inf() : qnan());
+    const double q = p - 0.5;
+    if (fabs(q) <= 0.425) {                     // erf(u) = 1 - 2p = -2(q + ql), u = -x/sqrt 2
+        const double ql = p - (q + 0.5), r = as241_central(0.180625 - q * q) * SQRT1_2;
+        return -SQRT2 * erf_newton(refine, -(q * r + ql * r), -2.0 * q, -2.0 * ql);
+    }
+    const double m = q < 0.0 ? p : 1.0 - p;     // erfc(|u|) = 2m (m >= 1e-296 where refined)
+    const double u = erfc_newton(refine, as241_tail(-log(m)) * SQRT1_2, 2.0 * m);
+    return q < 0.0 ? -SQRT2 * u : SQRT2 * u;
+}
+// erf^-1(y) = Phi^-1((1 + y)/2) / sqrt 2: q = y/2, so the central form takes y itself (relative
+// accuracy down to the subnormals); the tails' min(p, 1 - p) = (1 - |y|)/2, exact.
+__device__ inline double erf_inv(double y, bool refine = true) {
+    const double a = fabs(y);
+    if (!(a < 1.0)) return a == 1.0 ? y * inf() : qnan();
+    if (a <= 0.85) {
+        const double r = as241_central(0.180625 - 0.25 * y * y) * SQRT1_8;
+        return erf_newton(refine, y * r, y, 0.0);
+    }
+    const double x = erfc_newton(refine, as241_tail(-log(0.5 * (1.0 - a))) * SQRT1_2, 1.0 - a);
+    return y < 0.0 ? -x : x;
+}
+// erfc^-1(z) = -Phi^-1(z/2) / sqrt 2: q = (z - 1)/2, z - 1 carried with its rounding error
+// (exact for z >= 1/2); the left tail's -log(z/2) = log 2 - log z, so z/2 never rounds (z
+// subnormal); the right tail's 1 - z/2 = (2 - z)/2, exact.
+__device__ inline double erfc_inv(double z, bool refine = true) {
+    if (!(z > 0.0 && z < 2.0)) return z == 0.0 ? inf() : (z == 2.0 ? -inf() : qnan());
+    const double t = z - 1.0;
+    if (fabs(t) <= 0.85) {                      // erf(u) = 1 - z = -(t + tl)
+        const double tl = z - (t + 1.0), r = as241_central(0.180625 - 0.25 * t * t) * SQRT1_8;
+        return erf_newton(refine, -(t * r + tl * r), -t, -tl);
+    }
+    if (t < 0.0) return erfc_newton(refine, as241_tail(LN2 - log(z)) * SQRT1_2, z);
+    const double w = 2.0 - z;                   // erfc(-u) = 2 - z
+    return -erfc_newton(refine, as241_tail(-log(0.5 * w)) * SQRT1_2, w);
 }
 
 // The Mills ratio's asymptotic sum 1 - 1/x^2 + 3/x^4 - 15/x^6 ... (|x| >= 8): Phi(x) / phi(x)
@@ -309,13 +381,15 @@ template <class S> __device__ __forceinline__ S bessel_ie_d(int nu, S x) {
     return (nu % 2 == 0 && x < S(0)) ? -d : d;   // ie_nu(-x) = (-1)^nu ie_nu(x)
 }
 
-// erf^-1, erfc^-1: derivatives +-sqrt(pi)/2 e^(y^2) at y = the result.
+// erf^-1, erfc^-1: derivatives +-sqrt(pi)/2 e^(y^2) at y = the result. The Newton step after
+// AS 241 only for double: AS 241 alone (within ~5e-16) is far inside float's rounding.
+template <class S> constexpr bool refine_inverse = sizeof(S) >= sizeof(double);
 template <class S> __device__ __forceinline__ S erf_inv(S x) {
-    if constexpr (GPUAD_PLAIN(S)) return S(special::erf_inv(double(x)));
+    if constexpr (GPUAD_PLAIN(S)) return S(special::erf_inv(double(x), refine_inverse<S>));
     else return unary_chain<ops::Erfinv>(x);
 }
 template <class S> __device__ __forceinline__ S erfc_inv(S x) {
-    if constexpr (GPUAD_PLAIN(S)) return S(special::erfc_inv(double(x)));
+    if constexpr (GPUAD_PLAIN(S)) return S(special::erfc_inv(double(x), refine_inverse<S>));
     else return unary_chain<ops::Erfcinv>(x);
 }
 // sqrt(pi)/2 e^(y^2) as one exp (the product would overflow first); inf at y = +-inf.
@@ -334,7 +408,7 @@ template <class S> __device__ __forceinline__ S ndtr_d(S x) {
     return x <= S(-40) || x >= S(40) ? S(0) : exp(S(-0.91893853320467274178) - S(0.5) * x * x);
 }
 template <class S> __device__ __forceinline__ S ndtri(S p) {
-    if constexpr (GPUAD_PLAIN(S)) return S(-1.41421356237309504880 * special::erfc_inv(2.0 * double(p)));
+    if constexpr (GPUAD_PLAIN(S)) return S(special::normal_quantile(double(p), refine_inverse<S>));
     else return unary_chain<ops::Ndtri>(p);
 }
 // 1/phi(z) = sqrt(2 pi) e^(z^2/2) as one exp.
