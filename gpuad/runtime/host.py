@@ -890,7 +890,7 @@ class HostModule:
 # be ``tiered`` (only the engine's declared modules are, runtime._build).
 _QUICK_LOCK = threading.Lock()
 _quick_dir: list = []             # this process's private directory of quick builds
-_optimizer: dict = {}             # "proc", "jobs" (a queue), "pending" {stem: [(module, prefix, parts)]}
+_optimizer: dict = {}             # "proc", "jobs" (a queue), "pending" {stem: [job, (module, prefix, parts)...]}
 
 
 def _quick_command(command, argv, version, src, out) -> list[str]:
@@ -966,9 +966,9 @@ def _submit(job: dict, waiter: tuple) -> bool:
                              daemon=True).start()
         if _optimizer["proc"] is None:
             return False
-        waiting = _optimizer["pending"].setdefault(job["stem"], [])
+        waiting = _optimizer["pending"].setdefault(job["stem"], [job])
         waiting.append(waiter)
-        if len(waiting) == 1:
+        if len(waiting) == 2:
             _optimizer["jobs"].put(json.dumps(job) + "\n")
     return True
 
@@ -1002,18 +1002,42 @@ def _optimizer_reader(proc) -> None:
             res = json.loads(line)
         except ValueError:
             continue
+        _adopt_all(res.get("stem"), bool(res.get("ok")))
+    # It has gone before answering every job (it could not start: another PYTHONPATH, a
+    # crash): this thread builds what is left, lest every process run quick builds forever.
+    while True:
         with _QUICK_LOCK:
-            waiters = _optimizer["pending"].pop(res.get("stem"), [])
-        for module, prefix, parts in waiters:
-            if res.get("ok"):
-                with contextlib.suppress(Exception):   # not there or not trusted: keep the quick one
-                    path, load, _ = _cached_build(prefix, parts, module.name, None, build=False)
-                    module._adopt(path, load)
-        with _QUICK_LOCK:
-            _optimizer["done"].notify_all()
-    with _QUICK_LOCK:                          # it has gone: nothing more will come
-        _optimizer["pending"].clear()
+            job = next(iter(_optimizer["pending"].values()), [None])[0]
+        if job is None:
+            return
+        _adopt_all(job["stem"], _run_job(job)["ok"])
+
+
+def _adopt_all(stem, ok: bool) -> None:
+    with _QUICK_LOCK:
+        _, *waiters = _optimizer["pending"].pop(stem, [None])
+    for module, prefix, parts in waiters if ok else ():
+        with contextlib.suppress(Exception):   # not there or not trusted: keep the quick one
+            path, load, _ = _cached_build(prefix, parts, module.name, None, build=False)
+            module._adopt(path, load)
+    with _QUICK_LOCK:
         _optimizer["done"].notify_all()
+
+
+def _run_job(job: dict) -> dict:
+    """Compile a tiered build's optimised library into the cache its job names, unless it is
+    there; {"stem", "ok"} and the "error" if it failed."""
+    try:
+        d = _CacheDir(Path(job["cache"]))
+        rec, _ = d.find(job["stem"])
+        if rec is None or rec["compiler"] != _compiler_identity(job["argv"]):
+            cmd = job["command"]
+            d.build(job["stem"], job["argv"],
+                    lambda src, out: [str(src) if a == _SRC else str(out) if a == _OUT else a for a in cmd],
+                    lambda: job["source"], job["what"])
+    except Exception as e:
+        return {"stem": job["stem"], "ok": False, "error": str(e)[:2000]}
+    return {"stem": job["stem"], "ok": True}
 
 
 def wait_optimized(timeout: float | None = None) -> bool:
@@ -1032,11 +1056,13 @@ def _optimizer_main() -> None:
     import queue
     # Below the process that started it, which waits for its quick builds: its own nice value,
     # and its session's (Linux autogroups share the CPU between sessions whatever a process's
-    # nice value is; making its own group nicer needs no privilege).
+    # nice value is; making its own group nicer needs no privilege). Nice 5, not 10: about a
+    # quarter of a busy core's share, where 10 (a tenth) left builds waiting for minutes on a
+    # loaded machine, and with them every process that starts meanwhile.
     with contextlib.suppress(OSError):
-        os.nice(10)
+        os.nice(5)
     with contextlib.suppress(OSError), open("/proc/self/autogroup", "w") as f:
-        f.write("10")
+        f.write("5")
     jobs: queue.Queue = queue.Queue()
 
     def read():
@@ -1045,18 +1071,7 @@ def _optimizer_main() -> None:
         jobs.put(None)
     threading.Thread(target=read, daemon=True).start()
     while (job := jobs.get()) is not None:
-        res = {"stem": job["stem"], "ok": True}
-        try:
-            d = _CacheDir(Path(job["cache"]))
-            rec, _ = d.find(job["stem"])
-            if rec is None or rec["compiler"] != _compiler_identity(job["argv"]):
-                cmd = job["command"]
-                d.build(job["stem"], job["argv"],
-                        lambda src, out: [str(src) if a == _SRC else str(out) if a == _OUT else a
-                                          for a in cmd],
-                        lambda: job["source"], job["what"])
-        except Exception as e:
-            res = {"stem": job["stem"], "ok": False, "error": str(e)[:2000]}
+        res = _run_job(job)
         with contextlib.suppress(OSError, ValueError):
             print(json.dumps(res), flush=True)
 
