@@ -964,7 +964,7 @@ def _submit(job: dict, waiter: tuple) -> bool:
             atexit.register(_hand_over, _optimizer["jobs"])
             threading.Thread(target=_optimizer_reader, args=(proc,), name="gpuad-optimizer-results",
                              daemon=True).start()
-        if _optimizer["proc"] is None:
+        if _optimizer["proc"] is None or _optimizer.get("gone"):
             return False
         waiting = _optimizer["pending"].setdefault(job["stem"], [job])
         waiting.append(waiter)
@@ -992,7 +992,7 @@ def _hand_over(jobs, timeout: float = 10.0) -> None:
     on alone), not waiting for their builds."""
     import time
     end = time.monotonic() + timeout
-    while jobs.unfinished_tasks and time.monotonic() < end:
+    while jobs.unfinished_tasks and not _optimizer.get("gone") and time.monotonic() < end:
         time.sleep(0.005)
 
 
@@ -1004,7 +1004,10 @@ def _optimizer_reader(proc) -> None:
             continue
         _adopt_all(res.get("stem"), bool(res.get("ok")))
     # It has gone before answering every job (it could not start: another PYTHONPATH, a
-    # crash): this thread builds what is left, lest every process run quick builds forever.
+    # crash): this thread builds what is left, lest every process run quick builds forever,
+    # and later modules are built optimised at once (_submit says no).
+    with _QUICK_LOCK:
+        _optimizer["gone"] = True
     while True:
         with _QUICK_LOCK:
             job = next(iter(_optimizer["pending"].values()), [None])[0]
