@@ -105,7 +105,7 @@ def _build(spec: ModuleSpec, names: tuple, device: str):
     if device == "cpu":
         from .host import HostModule
         return HostModule(spec.code(), options=NVRTC_OPTIONS, name_expressions=names,
-                          include_dirs=(kernel_dir(),), name=spec.name)
+                          include_dirs=(kernel_dir(),), name=spec.name, tiered=True)
     from .device import CheckedModule, device_module
     code = spec.code()
     return CheckedModule(device_module(code, names, include_dir=kernel_dir()), code)

@@ -97,6 +97,10 @@ VARIABLES: dict[str, Variable] = {v.name: v for v in (
     Variable("GPUAD_HOST_ISA", "instruction set of CPU builds: `auto` builds for x86-64-v3 (AVX2, "
              "FMA) where the CPU has it, `baseline` builds portable code", "`auto` or `baseline`",
              "`auto`", _choice("auto", "baseline"), "auto"),
+    Variable("GPUAD_HOST_TIERED", "tiered CPU builds of the engine's kernel modules: one not cached "
+             "is first built quickly (`-O0`) for this process, and its optimised build compiled into "
+             "the cache by a background process (`1`), or the optimised build is compiled at once "
+             "(`0`)", "`0` or `1`", "`1`", _flag, True),
     Variable("GPUAD_FASTCALL", "launch CPU kernels through the C extension (`1`) or through ctypes "
              "(`0`, about 1 us slower per launch)", "`0` or `1`", "`1`", _flag, True),
     Variable("GPUAD_FIBER_STACK_KB", "stack per CUDA thread of kernels that use barriers, in KiB "

@@ -42,6 +42,7 @@ struct Launcher {
     int need[MAX_ARGS];  // per parameter: the NumPy flags an array for it must have (0: not a pointer)
     PyObject* slow;      // Python callable (grid, block, args, shared_mem): packs anything, raises
     PyObject* on_error;  // Python callable (): raises the kernel's error
+    PyObject* old_error; // on_error of the launcher before the last retarget()
 };
 
 // CUDA's limits, as gpuad/runtime/checks.py (which raises the error naming them) and host.h.
@@ -127,14 +128,21 @@ int pack(const Launcher* self, int i, PyObject* a, long long* slot) {
 // Calls the launcher on frame `f` (grid, block and shared bytes already set; arguments
 // packed), with other Python threads free to run. 0 on success; -1 with the kernel's error
 // raised.
+// The launcher and its error callback are read together, with the GIL held: retarget()
+// (which also holds it) may swap both while this launch runs, and the error must come from
+// the library that ran it.
 int call(Launcher* k, long long* f) {
     f[F_MODE] = k->mode, f[F_PTR_OFFSET] = -1, f[F_WORKERS] = k->workers;  // -1: data pointers
+    const LaunchFn fn = k->fn;
     int rc;
     Py_BEGIN_ALLOW_THREADS
-    rc = k->fn(f);
+    rc = fn(f);
     Py_END_ALLOW_THREADS
     if (rc == 0) return 0;
-    PyObject* r = PyObject_CallNoArgs(k->on_error);
+    PyObject* on_error = Py_NewRef(k->on_error);    // the pair read above, unless swapped since
+    if (k->fn != fn) Py_SETREF(on_error, Py_NewRef(k->old_error));
+    PyObject* r = PyObject_CallNoArgs(on_error);
+    Py_DECREF(on_error);
     Py_XDECREF(r);
     if (r != nullptr) PyErr_SetString(PyExc_RuntimeError, "kernel launch failed");
     return -1;
@@ -190,8 +198,28 @@ void Launcher_dealloc(PyObject* op) {
     Py_XDECREF(self->likely);
     Py_XDECREF(self->slow);
     Py_XDECREF(self->on_error);
+    Py_XDECREF(self->old_error);
     Py_TYPE(op)->tp_free(op);
 }
+
+// retarget(fn_address, on_error): launch the same kernel from another library from now on
+// (host.py's tiered builds: the optimised library replaces the quick one). The library
+// replaced stays loaded, so a launch already running in it completes there.
+PyObject* Launcher_retarget(PyObject* op, PyObject* a) {
+    Launcher* self = (Launcher*)op;
+    unsigned long long addr;
+    PyObject* on_error;
+    if (!PyArg_ParseTuple(a, "KO", &addr, &on_error)) return nullptr;
+    Py_SETREF(self->old_error, self->on_error);
+    self->on_error = Py_NewRef(on_error);
+    self->fn = (LaunchFn)(Py_uintptr_t)addr;
+    Py_RETURN_NONE;
+}
+
+PyMethodDef launcher_methods[] = {
+    {"retarget", Launcher_retarget, METH_VARARGS,
+     "retarget(fn_address, on_error): launch through another library's launcher from now on"},
+    {nullptr, nullptr, 0, nullptr}};
 
 PyTypeObject LauncherType = {PyVarObject_HEAD_INIT(nullptr, 0)};
 
@@ -231,6 +259,7 @@ PyObject* make_launcher(PyObject*, PyObject* a) {
     self->likely = Py_NewRef(likely);
     self->slow = Py_NewRef(slow);
     self->on_error = Py_NewRef(on_error);
+    self->old_error = Py_NewRef(on_error);
     return (PyObject*)self;
 }
 
@@ -448,6 +477,7 @@ PyMODINIT_FUNC PyInit_gpuad_fastcall() {
     LauncherType.tp_vectorcall_offset = offsetof(Launcher, vectorcall);
     LauncherType.tp_call = Launcher_call;
     LauncherType.tp_dealloc = Launcher_dealloc;
+    LauncherType.tp_methods = launcher_methods;
     LauncherType.tp_doc = "A host kernel's launch path (gpuad/runtime/fastcall.cpp)";
     if (PyType_Ready(&LauncherType) < 0) return nullptr;
     return PyModule_Create(&moduledef);
