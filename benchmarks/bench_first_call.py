@@ -2,11 +2,11 @@
 a second process with that cache (warm). Wall and CPU time (this process's children: Python
 and the compilers it runs), `import gpuad` included, and the load average when it started.
 
-With tiered builds (GPUAD_HOST_TIERED, the default) a cold process may exit while its
+With tiered builds (GPUAD_HOST_TIERED=1, opt-in) a cold process may exit while its
 background process still compiles the optimised libraries into the cache: "cold wall" is
 until the process exits, "done wall" until every process it started has finished (this
 script is their subreaper, so it waits for them and their CPU time is counted), and the warm
-process starts after that. GPUAD_HOST_TIERED=0 in the environment measures the other way.
+process starts after that. Without the variable (or =0) it measures the default, untiered.
 "Cold critical path" is the cold process's wall time on an idle machine, measured as CPU
 time whatever the load: its main thread's CPU time plus that of the compilers it waited for
 (this checkout's gpuad only).
@@ -121,7 +121,7 @@ def main() -> None:
         for expr in PROGRAMS.values():     # writes gpuad's bytecode (and is not measured)
             with tempfile.TemporaryDirectory() as tmp:
                 once(args.python, expr, os.path.join(tmp, "cache"), None)
-    tiered = os.environ.get("GPUAD_HOST_TIERED", "").strip() or "1 (default)"
+    tiered = os.environ.get("GPUAD_HOST_TIERED", "").strip() or "0 (default)"
     print(f"bytecode: {'none for gpuad' if source else 'cached'}; GPUAD_HOST_TIERED={tiered}\n")
     print("| program | cold wall s | cold done wall s | cold CPU s | cold critical path CPU s "
           "| warm wall s | warm CPU s | load |")

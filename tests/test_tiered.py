@@ -51,10 +51,12 @@ print(json.dumps(res))
 """
 
 
-def run(cache: Path, mode: str = "exit", tiered: str = "1") -> dict:
+def run(cache: Path, mode: str = "exit", tiered: str | None = "1") -> dict:
+    e = {k: v for k, v in os.environ.items() if k != "GPUAD_HOST_TIERED"}
+    e.update({"PYTHONPATH": str(REPO), "GPUAD_CACHE_DIR": str(cache), "GPUAD_PREBUILT": "0"},
+             **({} if tiered is None else {"GPUAD_HOST_TIERED": tiered}))
     r = subprocess.run([sys.executable, "-c", PROGRAM, mode], capture_output=True, text=True, timeout=600,
-                       env={**os.environ, "PYTHONPATH": str(REPO), "GPUAD_CACHE_DIR": str(cache),
-                            "GPUAD_PREBUILT": "0", "GPUAD_HOST_TIERED": tiered}, cwd="/")
+                       env=e, cwd="/")
     assert r.returncode == 0, r.stderr[-3000:]
     return json.loads(r.stdout.splitlines()[-1])
 
@@ -89,7 +91,7 @@ def test_quick_build_runs_and_only_the_optimised_build_is_cached(tmp_path):
     names = sorted(os.listdir(tiered))
     assert len(names) == 4 and rec["file"] in names and not any(n.startswith(".") for n in names), names
     # ... and it is the optimised build: the same bytes as a build that is not tiered.
-    ref = run(plain, tiered="0")
+    ref = run(plain, tiered=None)               # the default: the optimised build at once
     assert ref["builds"] == 1 and ref["quick"] is False
     assert wait_for_record(plain, MULTIPLY, 0)["sha256"] == rec["sha256"]
     second = run(tiered)                       # the next process loads it and builds nothing
@@ -118,3 +120,5 @@ def test_tiered_variable_is_validated(monkeypatch):
         env.get("GPUAD_HOST_TIERED")
     monkeypatch.setenv("GPUAD_HOST_TIERED", "0")
     assert env.get("GPUAD_HOST_TIERED") is False
+    monkeypatch.delenv("GPUAD_HOST_TIERED")
+    assert env.get("GPUAD_HOST_TIERED") is False     # opt-in: off by default

@@ -100,7 +100,8 @@ VARIABLES: dict[str, Variable] = {v.name: v for v in (
     Variable("GPUAD_HOST_TIERED", "tiered CPU builds of the engine's kernel modules: one not cached "
              "is first built quickly (`-O0`) for this process, and its optimised build compiled into "
              "the cache by a background process (`1`), or the optimised build is compiled at once "
-             "(`0`)", "`0` or `1`", "`1`", _flag, True),
+             "(`0`, the default: a process's results stay the same bits throughout, and no process "
+             "outlives it)", "`0` or `1`", "`0`", _flag, False),
     Variable("GPUAD_FASTCALL", "launch CPU kernels through the C extension (`1`) or through ctypes "
              "(`0`, about 1 us slower per launch)", "`0` or `1`", "`1`", _flag, True),
     Variable("GPUAD_FIBER_STACK_KB", "stack per CUDA thread of kernels that use barriers, in KiB "

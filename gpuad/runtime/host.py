@@ -886,8 +886,9 @@ class HostModule:
 # libmvec's SIMD variants, within 4 ulp), as the vectorised loop and its scalar remainder do.
 # Quick kernels are slower while they run (sin over 10^6 float64: 14 ms against 2.6 ms); the
 # quick library keeps its idle worker threads, if a large launch started them.
-# GPUAD_HOST_TIERED=0 builds the optimised library at once, as do HostModules not asked to
-# be ``tiered`` (only the engine's declared modules are, runtime._build).
+# Opt-in (GPUAD_HOST_TIERED=1): by default the optimised library is built at once, so a
+# process's results keep the same bits throughout and no process outlives it; HostModules
+# not asked to be ``tiered`` (only the engine's declared modules are, runtime._build) always.
 _QUICK_LOCK = threading.Lock()
 _quick_dir: list = []             # this process's private directory of quick builds
 _optimizer: dict = {}             # "proc", "jobs" (a queue), "pending" {stem: [job, (module, prefix, parts)...]}
