@@ -12,7 +12,7 @@ from ..core import full_lower
 from ..primitives import complex as _cx
 from ._core import prepare
 from ._elementwise import (abs, add, arccos, arcsin, arctan, arctan2, arctanh, exp, exp2,
-                           log1p, log2, maximum, multiply, power, subtract, where)
+                           log1p, log2, maximum, multiply, negative, power, subtract, where)
 
 __all__ = ["remainder", "mod", "fmod", "divmod", "modf", "deg2rad", "rad2deg", "degrees",
            "radians", "logaddexp", "logaddexp2", "copysign", "heaviside", "nan_to_num",
@@ -25,10 +25,28 @@ def _values(*xs):
     return [full_lower(x) for x in xs]
 
 
+def _piecewise_linear(x1, x2, r, q, xp):
+    """The value ``r`` (the library's, exact) with the derivatives of ``x1 - q x2`` for the
+    piecewise-constant quotient ``q``: ``r + c``, ``c = -((v1 - x1) + q (x2 - v2))`` exactly
+    -0.0 in value (so ``r``, a signed zero too, is unchanged). A quotient beyond float range
+    (``x2`` tiny against ``x1``) is taken as the largest float of its sign, and an infinite
+    ``x2`` (where the remainder is ``x1``) has ``q = 0``, so ``0 * q`` stays 0 in the value."""
+    v1, v2 = _values(x1, x2)
+    big = np.finfo(np.result_type(r)).max
+    fin = xp.isfinite(v2)
+    q = xp.where(fin, xp.where(xp.isfinite(q), q, xp.copysign(big, q)), 0)
+    with np.errstate(invalid="ignore"):
+        d2 = subtract(where(fin, x2, 0.0), xp.where(fin, v2, 0))
+        c = add(subtract(v1, x1), multiply(q.astype(r.dtype), d2))
+    return add(r, negative(c))
+
+
 def remainder(x1, x2, /):
-    """``numpy.remainder`` (``mod``): ``x1 - floor(x1 / x2) * x2``, the sign of ``x2``.
-    Derivatives ``d/dx1 = 1``, ``d/dx2 = -floor(x1 / x2)``; at a jump (``x1 / x2`` an
-    integer) those of the piece on the right (floor's value there).
+    """``numpy.remainder`` (``mod``): the value NumPy's (exact: ``x1 - floor(x1 / x2) x2``
+    computed as the exact fmod, sign of ``x2``). Derivatives those of
+    ``x1 - floor(x1 / x2) x2``: ``d/dx1 = 1``, ``d/dx2 = -floor(x1 / x2)`` (the quotient
+    NumPy's ``floor_divide`` gives); at a jump (``x1 / x2`` an integer) those of the piece on
+    the right (floor's value there).
 
     Example::
 
@@ -37,19 +55,30 @@ def remainder(x1, x2, /):
     """
     (x1, x2), xp = prepare(x1, x2)
     v1, v2 = _values(x1, x2)
-    q = xp.floor(v1 / v2)
-    return subtract(x1, multiply(q, x2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r, q = xp.remainder(v1, v2), xp.floor_divide(v1, v2)
+    return _piecewise_linear(x1, x2, r, q, xp)
 
 
 mod = remainder
 
 
 def fmod(x1, x2, /):
-    """``numpy.fmod``: ``x1 - trunc(x1 / x2) * x2``, the sign of ``x1``. Derivatives
-    ``d/dx1 = 1``, ``d/dx2 = -trunc(x1 / x2)`` (at a jump: the piece away from zero)."""
+    """``numpy.fmod``: the value NumPy's (the exact C ``fmod``: ``x1 - trunc(x1 / x2) x2``,
+    sign of ``x1``). Derivatives ``d/dx1 = 1``, ``d/dx2 = -trunc(x1 / x2)``, the exact
+    quotient ``(x1 - fmod) / x2`` rounded (at a jump: the piece away from zero).
+
+    Example::
+
+        >>> gnp.fmod(np.array([5.0, -5.0]), 3.0)
+        array([ 2., -2.])
+    """
     (x1, x2), xp = prepare(x1, x2)
     v1, v2 = _values(x1, x2)
-    return subtract(x1, multiply(xp.trunc(v1 / v2), x2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = xp.fmod(v1, v2)
+        q = xp.round((v1 - r) / v2)
+    return _piecewise_linear(x1, x2, r, q, xp)
 
 
 def divmod(x1, x2, /):
