@@ -909,3 +909,56 @@ def test_mvn_frozen_passes_scipys_arguments():
     fr3 = MVN(np.zeros(3), c3, seed=5, maxpts=20000)
     assert fr3.cdf(np.zeros(3)) == MVN.cdf(np.zeros(3), cov=c3, maxpts=20000, rng=5)
     assert fr3.cdf(np.zeros(3), rng=6) == MVN.cdf(np.zeros(3), cov=c3, maxpts=20000, rng=6)
+
+
+@pytest.mark.parametrize("r,x", [(-0.95, [0.0, 0.0]), (-0.95, [2.0, -2.0]), (-0.95, [-1.0, 1.0]),
+                                 (0.95, [0.0, 0.0]), (0.95, [1.0, 1.0]), (0.93, [-0.4, -0.4])])
+def test_mvn_cdf_d2_derivatives_where_the_limits_tie(r, x):
+    # |r| >= 0.925 and h = +-k (the origin among them): Genz's formula kinks there in its
+    # pieces (max(h, k), |h - k|), only their sum is smooth. The derivatives come from the
+    # identities instead (a newcomer found [0, 0] for [0.1995, 0.1995] at r = -0.95).
+    x, cov = np.array(x), np.array([[1.0, r], [r, 1.0]])
+    s = np.sqrt(1 - r * r)
+
+    def ident(x):
+        return np.array([_phi(x[0]) * sst.norm.cdf((x[1] - r * x[0]) / s),
+                         _phi(x[1]) * sst.norm.cdf((x[0] - r * x[1]) / s)])
+    f = lambda x: MVN.cdf(x, cov=cov)                                  # noqa: E731
+    np.testing.assert_allclose(gpuad.grad(f)(x), ident(x), rtol=0, atol=1e-15)
+    h = 1e-5          # central differences of the exact gradient: ~h^2 f''' = 1e-10
+    fd = np.array([(ident(x + h * e) - ident(x - h * e)) / (2 * h) for e in np.eye(2)])
+    np.testing.assert_allclose(gpuad.hessian(f)(x), fd, rtol=0, atol=1e-9)
+    g = gpuad.grad(lambda m: MVN.cdf(x, mean=m, cov=cov))(np.zeros(2))
+    np.testing.assert_allclose(g, -ident(x), rtol=0, atol=1e-15)
+
+
+def test_mvn_logcdf_of_an_infinite_limit_with_zero_probability_is_minus_inf():
+    with np.errstate(all="ignore"):
+        assert MVN.logcdf(np.array([-np.inf]), cov=1.0) == -np.inf
+        assert MVN.logcdf(np.array([-np.inf, 0.0]), cov=np.eye(2)) == -np.inf
+        assert MVN.logcdf(np.zeros(3), cov=np.eye(3),
+                          lower_limit=np.array([0.0, -np.inf, -1.0])) == -np.inf
+    assert MVN.logcdf(np.array([0.5, np.inf]), cov=np.eye(2)) == \
+        pytest.approx(np.log(sst.norm.cdf(0.5)), abs=1e-15)
+
+
+def test_mvn_cdf_tiny_tail_error_control_reaches_releps():
+    # p ~ 3.6e-222: the error estimate's squared deviations (~1e-444) underflowed to 0, so
+    # the rule stopped after 200 points a shift with 1e-2 relative error
+    mp = pytest.importorskip("mpmath")
+    mp.mp.dps = 30
+    r, h, k = -0.95, -5.0, -5.0
+    s = mp.sqrt(1 - mp.mpf(r) ** 2)
+    want = float(mp.quad(lambda t: mp.npdf(t) * mp.ncdf((k - r * t) / s), [-mp.inf, h - 5, h]))
+    got = MVN.cdf(np.array([h, k]), cov=np.array([[1.0, r], [r, 1.0]]))
+    assert got == pytest.approx(want, rel=1e-4)
+
+
+def test_mvn_cdf_rank_zero_and_bad_cov():
+    assert MVN.cdf(np.array([1.0, 1.0]), cov=np.zeros((2, 2)), allow_singular=True) == 1.0
+    assert MVN.cdf(np.array([1.0, -1.0]), cov=np.zeros((2, 2)), allow_singular=True) == 0.0
+    assert MVN.cdf(np.array([0.0]), cov=0.0, allow_singular=True) == 1.0
+    with pytest.raises(ValueError, match="cov must not contain infs or NaNs"):
+        MVN.cdf(np.zeros(2), cov=np.array([[1.0, np.nan], [np.nan, 1.0]]))
+    with pytest.raises(TypeError, match="cov must be real"):
+        MVN.cdf(np.zeros(2), cov=np.array([[1.0, 0.3j], [-0.3j, 1.0]]))

@@ -51,6 +51,8 @@ from ..numpy._core import prepare as _prepare, shape as _shape
 from . import special as _sp
 from . import linalg as _sl
 from ..transforms import stop_gradient as _stop
+from ..custom.rules import custom_jvp as _custom_jvp
+from ..primitives.base import xp_of as _xp_of
 
 __all__ = ["norm", "t", "gamma", "beta", "chi2", "poisson", "logistic", "multivariate_normal",
            "dirichlet"]
@@ -680,7 +682,11 @@ def _spectrum(cov, d, dt):
     eigenvalues, eigenvectors, the cutoff ``eps`` (eigenvalues ``<= eps`` count as 0:
     ``1e6 finfo(float64).eps max|s|``, SciPy's; ``1e3 finfo(float32).eps max|s|`` for float32
     data, what SciPy's rule gives a float32 spectrum) and the rank. ValueError below ``-eps``."""
+    if _np.dtype(dt).kind == "c" or _np.iscomplexobj(_lower(cov)):
+        raise TypeError("multivariate_normal: cov must be real, got a complex array")
     c = _host(cov)
+    if not _np.isfinite(c).all():
+        raise ValueError("multivariate_normal: cov must not contain infs or NaNs")
     c = _np.broadcast_to(c, (d,)) if c.ndim < 2 else c
     c = _np.diag(c) if c.ndim == 1 else (c + c.T) / 2
     s, u = _np.linalg.eigh(c)
@@ -804,6 +810,39 @@ def _bvnu(h, k, r, rv, xp):
     return G.add(bvn, G.where(kv > hv, lo, 0.0))
 
 
+@_custom_jvp
+def _bvn_lower(h, k, r):
+    """``P(X <= h, Y <= k)`` of a standard pair of correlation ``r`` (0-d), elementwise over
+    h, k (finite, ``|.| <= 40``): the value by Genz's formula (:func:`_bvnu` at ``-h, -k``);
+    the derivatives by the identities (its JVP rule), smooth everywhere. (The formula's
+    pieces kink where h = k for ``|r| >= 0.925``, through ``max(h, k)`` and ``|h - k|``;
+    only their sum is smooth, so differentiating them would be wrong exactly there.)"""
+    return _bvnu(_gnp.negative(h), _gnp.negative(k), r, float(_host(r)), _xp_of(h, k, r))
+
+
+@_bvn_lower.defjvp
+def _bvn_lower_jvp(primals, tangents):
+    # dL/dh = phi(h) Phi((k - r h)/s), dL/dk likewise, dL/dr = the density phi_2(h, k; r)
+    # (Plackett 1954), s = sqrt(1 - r^2): gpuad ops, so every order follows.
+    G = _gnp
+    h, k, r = primals
+    out = _bvn_lower(h, k, r)
+    s2 = G.subtract(1.0, G.square(r))
+    s = G.sqrt(s2)
+    phi = lambda z: G.multiply(G.exp(G.multiply(G.square(z), -0.5)),    # noqa: E731
+                               1 / _math.sqrt(2 * _np.pi))
+    dh = G.multiply(phi(h), _sp.ndtr(G.divide(G.subtract(k, G.multiply(r, h)), s)))
+    dk = G.multiply(phi(k), _sp.ndtr(G.divide(G.subtract(h, G.multiply(r, k)), s)))
+    q = G.add(G.subtract(G.square(h), G.multiply(G.multiply(r, h), G.multiply(k, 2.0))),
+              G.square(k))
+    dr = G.divide(G.exp(G.divide(G.multiply(q, -0.5), s2)), G.multiply(s, 2 * _np.pi))
+    t = 0.0
+    for d, tv in zip((dh, dk, dr), tangents):
+        if tv is not None:
+            t = G.add(t, G.multiply(d, tv))
+    return out, G.add(G.multiply(out, 0.0), t)
+
+
 def _bvn(cov, a, b, xp):
     """``P(a < X <= b)`` for X ~ N(0, cov), d = 2, rows of a, b (n, 2): the four corners of
     the rectangle by :func:`_bvnu` (one term when a is all -inf: ``P(X <= b) = bvnu(-b)``)."""
@@ -811,7 +850,6 @@ def _bvn(cov, a, b, xp):
     sd = G.sqrt(G.diagonal(cov))
     # cov is read as (cov + cov^T)/2 (as cholesky reads it): a symmetric gradient
     r = G.divide(G.multiply(G.add(cov[0, 1], cov[1, 0]), 0.5), G.multiply(sd[0], sd[1]))
-    rv = float(_host(r))
 
     def std(v):
         """v / sd with infinite or beyond-40 entries as the constants +-40 (exact there)."""
@@ -822,7 +860,7 @@ def _bvn(cov, a, b, xp):
         return G.where(big, xp.sign(xp.where(xp.isinf(vv), vv, _value(out))) * _BVN_BIG, out)
 
     hb = std(b)
-    corner = lambda u: _bvnu(G.negative(u[:, 0]), G.negative(u[:, 1]), r, rv, xp)  # noqa: E731
+    corner = lambda u: _bvn_lower(u[:, 0], u[:, 1], r)              # noqa: E731
     p = corner(hb)
     if not bool(xp.all(xp.isneginf(_value(a)))):
         ha = std(a)
@@ -990,8 +1028,12 @@ def _lattice_estimate(f, n, m, dt, maxpts, abseps, releps, rng, xp, traced):
             sums[ia] += pv.reshape(len(active), nshift, k1 - k0).sum(-1)
         est = sums[ia] / npts
         p = est.mean(-1)
-        err = 3 * est.std(-1, ddof=1) / _np.sqrt(nshift)
-        stop = _host((err <= xp.maximum(abseps, releps * xp.abs(p)))) > 0
+        # in units of each point's largest shift estimate: squared deviations of a p below
+        # ~1e-154 would underflow to 0 (a zero error, a stop after the first round)
+        scale = xp.abs(est).max(-1)
+        scale = xp.where(scale > 0, scale, 1.0)
+        err = 3 * (est / scale[:, None]).std(-1, ddof=1) / _np.sqrt(nshift)
+        stop = _host((err <= xp.maximum(abseps / scale, releps * xp.abs(p) / scale))) > 0
         if 2 * npts * nshift > maxpts:
             stop[:] = True
         final_n[active[stop]] = npts
@@ -1042,6 +1084,9 @@ def _genz_singular(cov, a, b, rank, maxpts, abseps, releps, rng, xp):
     solve for the other rows), so the estimate's derivatives hold at constant rank."""
     n, d = _shape(b)
     dt = _value(b).dtype
+    if rank == 0:       # X = 0: the constant 1{a < 0 <= b} in every coordinate
+        va, vb = _value(a), _value(b)
+        return ((va < 0) & (vb >= 0)).all(-1).astype(dt)
     c = _host(cov)
     c = (c + c.T) / 2
     # pivoted Cholesky on the values: the pivots (largest remaining Schur diagonal first)
@@ -1443,12 +1488,20 @@ class _MultivariateNormalGen(_Distribution):
         else:
             x, mean, cov, low = args
             g = 0.0
+
+            def zero(v):
+                # exactly 0 in value, carrying v's derivatives (infinite entries: constants,
+                # whose inf - inf would put a NaN into the value)
+                vv = _value(v)
+                if bool(xp.isinf(vv).any()):
+                    v = _gnp.where(xp.isinf(vv), 0.0, v)
+                return _gnp.subtract(v, _stop(v))
             for v in (mean, cov):
                 if v is not None:
-                    g = _gnp.add(g, _gnp.sum(_gnp.subtract(v, _stop(v))))
+                    g = _gnp.add(g, _gnp.sum(zero(v)))
             for v in (x, low):
                 if v is not None:
-                    r = _gnp.subtract(v, _stop(v))
+                    r = zero(v)
                     r = _gnp.sum(_gnp.broadcast_to(r, tuple(lead) + (_shape(r)[-1],)), axis=-1)
                     g = _gnp.add(g, _gnp.reshape(r, (-1,)))
             out = _log_cdf(p, _gnp.subtract(1.0, p), xp.ones(_shape(p), dtype=bool), g)
