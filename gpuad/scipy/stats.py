@@ -1420,9 +1420,9 @@ class _MultivariateNormalGen(_Distribution):
         (SciPy's default draws from the global state).
 
         ``d = 2``: Genz's bivariate formula (Genz 2004, Statistics and Computing 14:251-260;
-        Drezner & Wesolowsky 1990), SciPy's too: absolute error about 1e-15, written with
-        gpuad ops, so its derivatives to any order are those of the formula (checked against
-        the identities below to 1e-14). Where it is below 1e-10 (a tail, where 1e-15 absolute
+        Drezner & Wesolowsky 1990), SciPy's too: absolute error about 1e-15; its derivatives
+        to any order from the identities below (a custom JVP rule written with gpuad ops;
+        the formula's pieces kink where the standardized limits tie at ``|r| >= 0.925``). Where it is below 1e-10 (a tail, where 1e-15 absolute
         is no longer 1e-5 relative) those points take the lattice rule with ``abseps = 0``
         (relative error control): what follows holds for them.
 
