@@ -13,8 +13,8 @@ Dtypes: float32 and float64, results in the inputs' dtype (integers promote to f
 Conventions at nondifferentiable points are in README's table (``polygamma``'s order,
 ``xlogy`` at ``x = y = 0``, ``i0e``/``i1e`` at 0).
 
-``gammainc``, ``gammaincc`` and ``betainc`` (kernels/ops/incomplete.cuh) are differentiable
-in every argument, the shape parameters included, to any order.
+``gammainc``, ``gammaincc``, ``betainc`` and ``betaincc`` (kernels/ops/incomplete.cuh) are
+differentiable in every argument, the shape parameters included, to any order.
 """
 import math as _math
 
@@ -28,7 +28,7 @@ from ..numpy._core import prepare as _prepare, normalize_axis as _axes, shape as
 __all__ = ["gammaln", "digamma", "psi", "polygamma", "gamma", "beta", "betaln", "erf", "erfc",
            "erfinv", "erfcinv", "expit", "logit", "logsumexp", "xlogy", "xlog1py", "entr", "i0",
            "i1", "i0e", "i1e", "multigammaln", "softmax", "log_softmax", "ndtr", "ndtri",
-           "log_ndtr", "gammainc", "gammaincc", "betainc"]
+           "log_ndtr", "gammainc", "gammaincc", "betainc", "betaincc"]
 
 _ND = _np.ndarray
 
@@ -324,6 +324,41 @@ def betainc(a, b, x):
         0.5248
     """
     return _call("betainc", a, b, x)
+
+
+def betaincc(a, b, x):
+    """The complement of the regularized incomplete beta function, ``1 - I_x(a, b)``, like
+    ``scipy.special.betaincc``, without the cancellation of ``1 - betainc`` where I is near 1:
+    the side of the switch at ``x = (a+1)/(a+b+2)`` that :func:`betainc` computes directly
+    (continued fraction, or for ``a >= 1e5``, ``b <= 5`` and x near 1 the expansion of
+    DiDonato & Morris 1992, section 9) is computed here directly too, the other as one
+    minus it (then at least about 1/2). Derivatives: ``-x^(a-1) (1-x)^(b-1) / B(a, b)`` in
+    x, in a and b the same differentiated sums as :func:`betainc`'s. Edge values and NaN
+    conventions: one minus :func:`betainc`'s (every derivative 0 at the constant edges,
+    NaN where the value is NaN).
+
+    Example::
+
+        >>> float(gpuad.scipy.special.betaincc(1.0, 2.0, 0.5))      # (1 - x)^2
+        0.25
+    """
+    return _call("betaincc", a, b, x)
+
+
+def _log_gammainc(a, x):
+    """log P(a, x) in log space (kernels/ops/incomplete.cuh): finite where P underflows;
+    internal (gpuad.scipy.stats' logcdf), SciPy has no such function."""
+    return _call("log_gammainc", a, x)
+
+
+def _log_gammaincc(a, x):
+    """log Q(a, x) in log space, as _log_gammainc."""
+    return _call("log_gammaincc", a, x)
+
+
+def _log_betainc(a, b, x):
+    """log I_x(a, b) in log space, as _log_gammainc."""
+    return _call("log_betainc", a, b, x)
 
 
 def xlogy(x, y):
