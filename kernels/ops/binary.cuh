@@ -101,6 +101,9 @@ GPUAD_BINARY(LogGammainc, log_gammainc_pq(x, y, false), log_gammainc_pq_da(x, y,
              log_gammainc_dx(x, y, false))
 GPUAD_BINARY(LogGammaincc, log_gammainc_pq(x, y, true), log_gammainc_pq_da(x, y, true),
              log_gammainc_dx(x, y, true))
+// Student's t distribution function (kernels/ops/incomplete.cuh): d/dy the t density, d/ddf
+// by the differentiated expansion or fraction
+GPUAD_BINARY(Stdtr, stdtr(x, y), stdtr_ddf(x, y), stdtr_dy(x, y))
 
 #undef GPUAD_BINARY
 }  // namespace ops

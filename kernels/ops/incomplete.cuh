@@ -341,30 +341,9 @@ template <class W> __device__ inline W bgrat_log_ratio(W b, W nu) {
     return -r * (b3 / W(3) + r * (b5 / W(10) + r * (b7 / W(21) + r * (b9 / W(36)))));
 }
 
-// I_x(a, b) = mult e^l for large a and small b, x near 1, lx = log x (accurate: from
-// log1p(-y) where y = 1 - x is the exact one): the expansion of DiDonato & Morris 1992 (ACM
-// TOMS 18(3), section 9, their BGRAT, after Temme). With x = e^-T, nu = a + (b - 1)/2,
-// z = nu T, t = e^-s turns I_x into 1/B(a, b) int_T^inf e^(-nu s) s^(b-1) phi(s) ds,
-// phi(s) = (sinh(s/2)/(s/2))^(b-1) = sum_n p_n s^2n (the exponential of (b - 1) sum_k L_k
-// s^2k, convergent for |s| < 2 pi), so I_x = e^R sum_n p_n J_n, J_n = Gamma(b + 2n, z) /
-// (Gamma(b) nu^2n), R = bgrat_log_ratio. Here K_n = J_n / J_0 (J_0 = Q(b, z)) by the upward
-// recurrence of Gamma(s, z) (DLMF 8.8.2): K_(n+1) = ((b+2n)(b+2n+1) K_n + (b+2n+1+z) rho
-// T^2n) / nu^2, rho = z^b e^-z / (Gamma(b) Q(b, z)). log_form: l = R + log Q + log sum,
-// mult = 1 (no Q formed); else l = R, mult = Q sum (Q ~ b as b -> 0 kept out of the exp,
-// as log_beta_front's factor).
-template <class W> __device__ inline W bgrat(W a, W b, W lx, bool log_form, W& mult, bool& ok) {
-    const W nu = a + (b - W(1)) * W(0.5), T = -lx, z = nu * T;
-    W q, lq;
-    if (log_form) {
-        lq = log_gamma_pq(b, z, true, ok);
-        q = exp(lq);
-    } else {
-        q = gamma_pq(b, z, true);
-        lq = log(q);
-        ok = primal(q) == primal(q);
-    }
-    if (!ok) return nan_like<W>();
-    const W rho = exp(log_gamma_front(b, z) - lq), T2 = T * T, inu2 = W(1) / (nu * nu);
+// sum_n p_n K_n of the expansion below (K_n = J_n / J_0; inu2 = 1 / nu^2; ok: converged).
+template <class W> __device__ inline W bgrat_series(W b, W z, W T, W inu2, W rho, bool& ok) {
+    const W T2 = T * T;
     W p[16];
     p[0] = W(1);
     W K = W(1), Tn = W(1), sum = W(1);
@@ -383,8 +362,30 @@ template <class W> __device__ inline W bgrat(W a, W b, W lx, bool log_form, W& m
             break;
         }
     }
+    return sum;
+}
+
+// I_x(a, b) = mult e^l for large a and small b, x near 1, lx = log x (accurate: from
+// log1p(-y) where y = 1 - x is the exact one): the expansion of DiDonato & Morris 1992 (ACM
+// TOMS 18(3), section 9, their BGRAT, after Temme). With x = e^-T, nu = a + (b - 1)/2,
+// z = nu T, t = e^-s turns I_x into 1/B(a, b) int_T^inf e^(-nu s) s^(b-1) phi(s) ds,
+// phi(s) = (sinh(s/2)/(s/2))^(b-1) = sum_n p_n s^2n (the exponential of (b - 1) sum_k L_k
+// s^2k, convergent for |s| < 2 pi), so I_x = e^R sum_n p_n J_n, J_n = Gamma(b + 2n, z) /
+// (Gamma(b) nu^2n), R = bgrat_log_ratio. Here K_n = J_n / J_0 (J_0 = Q(b, z)) by the upward
+// recurrence of Gamma(s, z) (DLMF 8.8.2): K_(n+1) = ((b+2n)(b+2n+1) K_n + (b+2n+1+z) rho
+// T^2n) / nu^2, rho = z^b e^-z / (Gamma(b) Q(b, z)). log_form: l = R + log Q + log sum,
+// mult = 1 (no Q formed); else l = R, mult = Q sum (Q ~ b as b -> 0 kept out of the exp,
+// as log_beta_front's factor).
+template <class W> __device__ inline W bgrat(W a, W b, W lx, bool log_form, W& mult, bool& ok) {
+    const W nu = a + (b - W(1)) * W(0.5), T = -lx, z = nu * T;
+    // log Q itself, not log(Q): on nested duals log(Q)'s second derivative divides by Q^2,
+    // which underflows where Q < 1e-154 (z > ~350)
+    const W lq = log_gamma_pq(b, z, true, ok);
+    if (!ok) return nan_like<W>();
+    const W rho = exp(log_gamma_front(b, z) - lq);
+    const W sum = bgrat_series(b, z, T, W(1) / (nu * nu), rho, ok);
     const W R = bgrat_log_ratio(b, nu);
-    mult = log_form ? W(1) : q * sum;
+    mult = log_form ? W(1) : gamma_pq(b, z, true) * sum;
     return log_form ? R + lq + log(sum) : R;
 }
 
@@ -492,6 +493,87 @@ template <class W> __device__ inline W log_beta_dx(W a, W b, W x) {
     return exp(l + log(a * factor) - log(x) - log(y) - log_beta_i(a, b, x));
 }
 
+// ---------------------------------------------------------------- Student's t
+// The distribution function of Student's t (scipy.special.stdtr), with df and y as the
+// variables: as betainc of df/2 and y^2/(df + y^2), the derivative in df would be the sum of
+// two terms O(1/df) through the two arguments, cancelling to O(1/df^2) (relative error
+// 1e-16 df: 1e-6 at df = 1e10). Here, for df >= T_DF and u = y^2/df <= T_U, the expansion
+// of bgrat with a = df/2, b = 1/2, x = 1/(1 + u) is written in (df, y) directly, each
+// quantity formed without that cancellation: T = log1p(u), z = nu T =
+// y^2/2 (1 - 1/(2 df)) (1 + m(u)), R by bgrat_log_ratio (a series in nu^-2); elsewhere
+// betainc's forms (A&S 26.7.1, 26.5.27), whose cancellation there is at most 1e-16 T_DF or
+// 1e-16 / T_U relative.
+constexpr double T_DF = 1e3, T_U = 0.05, T_HUGE = 1e150;   // nu^2 overflows above T_HUGE
+
+// m(u) = log(1 + u)/u - 1 = sum_k>=1 (-u)^k / (k + 1), |u| <= T_U (no division by u).
+template <class W> __device__ inline W log1p_ratio_m1(W u) {
+    W p = W(1), s = W(0);
+    for (int k = 1; k < 40; ++k) {
+        p = p * (-u);
+        const W t = p / W(k + 1.0);
+        s = s + t;
+        if (negligible(t, s)) break;
+    }
+    return s;
+}
+
+// lgamma((df + 1)/2) - lgamma(df/2) - log(nu)/2, nu = df/2 - 1/4, df >= T_DF: R of bgrat
+// (0 above T_HUGE, where it is below 1e-300 and nu^2 would overflow).
+template <class W> __device__ inline W t_ratio(W df) {
+    return primal(df) > T_HUGE ? W(0) : bgrat_log_ratio(W(0.5), df * W(0.5) - W(0.25));
+}
+
+// log of the t density, df > 0 finite: lgamma((df+1)/2) - lgamma(df/2) - log(df pi)/2 -
+// (df+1)/2 log1p(y^2/df); for df >= T_DF as R - log(2 pi)/2 + log1p(-1/(2 df))/2 -
+// y^2/2 (1 + 1/df)(1 + m(u)) (the same, without the O(1/df) differences).
+template <class W> __device__ inline W t_log_pdf(W df, W y) {
+    const W y2 = y * y, u = y2 / df;
+    if (df >= T_DF) {
+        const W lt = u <= T_U ? y2 * W(0.5) * (W(1) + W(1) / df) * (W(1) + log1p_ratio_m1(u))
+                              : (df + W(1)) * W(0.5) * log1p(u);
+        return t_ratio(df) - W(HALF_LOG_2PI) + W(0.5) * log1p(W(-0.5) / df) - lt;
+    }
+    return lgamma((df + W(1)) * W(0.5)) - lgamma(df * W(0.5))
+           - W(0.5) * log(df * W(3.14159265358979323846)) - (df + W(1)) * W(0.5) * log1p(u);
+}
+
+// P(T <= -|y|) = I_w(df/2, 1/2) / 2, w = df/(df + y^2), df > 0 finite, y finite.
+template <class W> __device__ inline W t_tail(W df, W y) {
+    if (y == 0) return W(0.5);
+    const W y2 = y * y, u = y2 / df, h = df * W(0.5);
+    if (df >= T_DF && u <= T_U) {
+        const W z = y2 * W(0.5) * (W(1) - W(0.5) / df) * (W(1) + log1p_ratio_m1(u));
+        bool ok;
+        const W lq = log_gamma_pq(W(0.5), z, true, ok);     // log erfc(sqrt(z)), as bgrat
+        const W nu = h - W(0.25);
+        const W inu2 = primal(df) > T_HUGE ? W(0) : W(1) / (nu * nu);
+        const W sum = ok ? bgrat_series(W(0.5), z, log1p(u), inu2,
+                                        exp(log_gamma_front(W(0.5), z) - lq), ok) : W(1);
+        return ok ? exp(t_ratio(df) + lq) * sum * W(0.5) : nan_like<W>();
+    }
+    const W den = df + y2, w = df / den;
+    return (w <= W(0.5) ? beta_i_edges(h, W(0.5), w)
+                        : beta_i_edges(W(0.5), h, y2 / den, true)) * W(0.5);
+}
+
+// SciPy's stdtr: NaN for df <= 0 or a NaN argument; y = -inf, inf: 0, 1; df = inf: ndtr(y).
+template <class W> __device__ inline W stdtr_edges(W df, W y) {
+    if (!(df > 0) || !(y == y)) return nan_like<W>();
+    if (primal(y) == special::inf()) return W(1);
+    if (primal(y) == -special::inf()) return W(0);
+    if (primal(df) == special::inf()) return ndtr(y);
+    const W p = t_tail(df, y);
+    return y < 0 ? p : W(1) - p;
+}
+// d/dy stdtr = the t density (closed form); the limits 0 at y = +-inf; df = inf: the normal
+// density; NaN where the value is.
+template <class W> __device__ inline W stdtr_density(W df, W y) {
+    if (!(df > 0) || !(y == y)) return nan_like<W>();
+    if (primal(y) == special::inf() || primal(y) == -special::inf()) return W(0);
+    if (primal(df) == special::inf()) return ndtr_d(y);
+    return exp(t_log_pdf(df, y));
+}
+
 }  // namespace incomplete
 
 // ---------------------------------------------------------------- generic front ends
@@ -528,6 +610,22 @@ template <class S> __device__ __forceinline__ S log_gammainc_pq_da(S a, S x, boo
 template <class S> __device__ __forceinline__ S log_gammainc_dx(S a, S x, bool upper) {
     using namespace incomplete;
     return narrow<S>::of(log_gamma_dx(widen(a), widen(x), upper));
+}
+
+template <class S> __device__ __forceinline__ S stdtr(S df, S y) {
+    using namespace incomplete;
+    return narrow<S>::of(stdtr_edges(widen(df), widen(y)));
+}
+template <class S> __device__ __forceinline__ S stdtr_ddf(S df, S y) {
+    using namespace incomplete;
+    using W = wide_t<S>;
+    Dual<W, 1> dd(widen(df)), yd(widen(y));
+    dd.d[0] = W(1);
+    return narrow<S>::of(stdtr_edges(dd, yd).d[0]);
+}
+template <class S> __device__ __forceinline__ S stdtr_dy(S df, S y) {
+    using namespace incomplete;
+    return narrow<S>::of(stdtr_density(widen(df), widen(y)));
 }
 
 template <class S> __device__ __forceinline__ S betainc(S a, S b, S x) {
