@@ -354,7 +354,7 @@ def stdtr(df, t):
     The tail ``P(T <= -|t|) = I_w(df/2, 1/2)/2``, ``w = df/(df + t^2)`` (A&S 26.7.1, 26.5.27),
     as :func:`betainc` of w where ``w <= 1/2``, else as :func:`betaincc` of
     ``1 - w = t^2/(df + t^2)`` (each formed directly); the cdf is the tail for ``t < 0``, one
-    minus it above. For ``df >= 1000`` and ``t^2 <= df/20`` the tail is the expansion of
+    minus it above. For ``df >= 100`` and ``t^2 <= df/20`` the tail is the expansion of
     DiDonato & Morris 1992 (ACM TOMS 18(3), section 9: I_x(a, b) for large a, small b) written
     in df and t themselves, so that the derivative in df (O(1/df^2)) does not come from two
     O(1/df) terms cancelling: full precision for every df up to the largest float.

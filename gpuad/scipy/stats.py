@@ -286,7 +286,7 @@ class _TGen(_Continuous):
 
     ``cdf = stdtr(df, y)`` (gpuad.scipy.special.stdtr: the tail ``I_w(df/2, 1/2)/2``,
     ``w = df/(df + y^2)``, from betainc of w or betaincc of ``1 - w``, whichever is below 1/2,
-    each formed directly; for ``df >= 1000`` near the centre the expansion of DiDonato &
+    each formed directly; for ``df >= 100`` near the centre the expansion of DiDonato &
     Morris 1992, section 9, in df and y, so the derivative in df is exact for every df, 1e300
     included); ``df = inf`` is ``norm``'s (derivative in df 0, the limit). ``logcdf`` is
     ``log1p(-stdtr(df, -y))`` for ``y > 0`` (the upper tail formed directly) and the log of
