@@ -542,7 +542,6 @@ template <class W> __device__ inline W t_log_pdf(W df, W y) {
 
 // P(T <= -|y|) = I_w(df/2, 1/2) / 2, w = df/(df + y^2), df > 0 finite, y finite.
 template <class W> __device__ inline W t_tail(W df, W y) {
-    if (y == 0) return W(0.5);
     const W y2 = y * y, u = y2 / df, h = df * W(0.5);
     if (df >= T_DF && u <= T_U) {
         const W z = y2 * W(0.5) * (W(1) - W(0.5) / df) * (W(1) + log1p_ratio_m1(u));
@@ -565,6 +564,20 @@ template <class W> __device__ inline W stdtr_edges(W df, W y) {
     if (primal(y) == special::inf()) return W(1);
     if (primal(y) == -special::inf()) return W(0);
     if (primal(df) == special::inf()) return ndtr(y);
+    if (y == 0) {
+        // 1/2 + pdf(0) sum_k binom(-(df+1)/2, k) y^(2k+1) / ((2k+1) df^k), k <= 8 (the
+        // density's binomial series integrated): value 1/2, and every partial derivative
+        // through order 18 in y of the derivatives in df (the mixed partials that
+        // differentiating d/ddf in y needs; the constant 1/2 would give them 0)
+        const W alpha = (df + W(1)) * W(-0.5), y2 = y * y;
+        W coef = W(1), yk = y, poly = y;
+        for (int k = 1; k <= 8; ++k) {
+            coef = coef * (alpha - W(k - 1.0)) / (df * W(double(k)));
+            yk = yk * y2;
+            poly = poly + coef * yk / W(2.0 * k + 1);
+        }
+        return W(0.5) + exp(t_log_pdf(df, W(0))) * poly;
+    }
     const W p = t_tail(df, y);
     return y < 0 ? p : W(1) - p;
 }
