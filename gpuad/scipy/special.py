@@ -282,10 +282,12 @@ def gammainc(a, x):
 def gammaincc(a, x):
     """The regularized upper incomplete gamma function ``Q(a, x) = 1 - P(a, x)``, like
     ``scipy.special.gammaincc``, computed without the cancellation of ``1 - P`` where Q is
-    small (its continued fraction for ``x > max(1, a)``; for ``x <= 1`` and small ``a`` as
-    ``1 - P``, losing ``log10(1/Q)`` digits there, at most 3 on the accuracy sweep's
-    ``a >= 1e-3``). Derivatives ``dQ/dx = -x^(a-1) e^-x / Gamma(a)`` and ``dQ/da`` as for
-    :func:`gammainc` (Q's own continued fraction differentiated, no cancellation).
+    small (its continued fraction for ``x > max(1, a)``; for ``a < 1``, ``x <= 1``, where
+    ``Q ~ a E1(x)`` is small with a, ``-expm1(L) - e^L a sum_(n>=1) (-x)^n / (n! (a + n))``,
+    ``L = a log x - gammaln(a + 1)``, from ``gamma(a, x) = x^a sum_n (-x)^n / (n! (a + n))``
+    (A&S 6.5.29; DiDonato & Morris 1986's small-a form); elsewhere ``1 - P`` with ``P``
+    below about 1/2). Derivatives ``dQ/dx = -x^(a-1) e^-x / Gamma(a)`` and ``dQ/da`` as for
+    :func:`gammainc` (Q's own sums differentiated, no cancellation).
     Edge values: ``Q(a, 0) = 1``, ``Q(a, inf) = 0``, ``Q(0, x) = 0`` for ``x > 0`` (every
     derivative 0 there); NaN values and derivatives where :func:`gammainc`'s are.
 

@@ -15,9 +15,9 @@
 // Sources (formulas, not code):
 // - P and Q: the series P = x^a e^-x / Gamma(a + 1) sum_n x^n / ((a+1)...(a+n)) for
 //   x <= max(1, a), and the continued fraction for Q (Legendre's, evaluated by the modified
-//   Lentz method) otherwise; the other function by complement, where it is at least ~1/2 or
-//   (x <= 1, small a) loses at most log10(1/Q) digits (Numerical Recipes 3rd ed. 6.2; the
-//   split at max(1, a) is Cephes' igam/igamc).
+//   Lentz method) otherwise; the other function by complement, where it is at least ~1/2,
+//   except Q for a < 1, x <= 1 (gamma_q_small: DiDonato & Morris 1986's small-a form)
+//   (Numerical Recipes 3rd ed. 6.2; the split at max(1, a) is Cephes' igam/igamc).
 // - I_x(a, b): the continued fraction of NR 3rd ed. 6.4 (Lentz) for x < (a + 1)/(a + b + 2),
 //   else 1 - I_(1-x)(b, a).
 // - The prefactors x^a e^-x / Gamma(a) and x^a (1-x)^b / B(a, b) for large parameters (>= 10)
@@ -167,9 +167,32 @@ template <class W> __device__ inline W gamma_cf(W a, W x, bool& ok) {
     return h;
 }
 
+// Q(a, x) for a < 1, x <= 1, where 1 - P loses log10(1/Q) digits (Q ~ a E1(x) as a -> 0):
+// gamma(a, x) = x^a sum_n (-x)^n / (n! (a + n)) (A&S 6.5.29) gives Q = -expm1(L) -
+// e^L a sum_(n>=1) (-x)^n / (n! (a + n)), L = a log x - lgamma(a + 1) (DiDonato & Morris
+// 1986, ACM TOMS 12(4), their small-a form for x < 1.1): the two terms add up to Q without
+// cancelling below x ~ 1/2 and lose at most a factor ~4 of Q up to x = 1.
+template <class W> __device__ inline W gamma_q_small(W a, W x, bool& ok) {
+    const W L = a * log(x) - lgamma(a + W(1));
+    W t = W(1), s = W(0);
+    int n = 1;
+    for (; n < 200; ++n) {
+        t = t * (-x) / W(double(n));
+        const W term = t / (a + W(double(n)));
+        s = s + term;
+        if (negligible(term, s)) break;
+    }
+    ok = n < 200;
+    return -expm1(L) - exp(L) * a * s;
+}
+
 // P(a, x) (upper = false) or Q(a, x) (upper = true), a > 0, x > 0 finite.
 template <class W> __device__ inline W gamma_pq(W a, W x, bool upper) {
     bool ok;
+    if (upper && a < 1 && x <= 1) {
+        const W q = gamma_q_small(a, x, ok);
+        return ok ? q : nan_like<W>();
+    }
     if (x <= 1 || x <= a) {                                 // the series for P
         const W sum = gamma_series(a, x, ok);
         if (!ok) return nan_like<W>();
@@ -185,12 +208,15 @@ template <class W> __device__ inline W gamma_pq(W a, W x, bool upper) {
 // log P(a, x) (upper = false) or log Q(a, x) (upper = true), a > 0, x > 0 finite: the side
 // that the branch computes (P by the series, Q by the fraction) as the log of its prefactor
 // plus the log of its sum, so it does not underflow (log P(100, 1e-5) = -1515.5...); the
-// other as log1p(-that side), which is at least about 1/2 there or (x <= 1, small a, log Q)
-// loses what gamma_pq's Q loses.
+// other as log1p(-that side), which is at least about 1/2 there; log Q for a < 1, x <= 1 where
+// P > 1/2 from gamma_q_small.
 template <class W> __device__ inline W log_gamma_pq(W a, W x, bool upper, bool& ok) {
     if (x <= 1 || x <= a) {
         const W lp = log_gamma_front1(a, x) + log(gamma_series(a, x, ok));
-        return upper ? log1p(-exp(lp)) : lp;
+        if (!upper) return lp;
+        // log Q: log1p(-P) while P < 1/2 (log of a Q near 1 would drop -P's digits)
+        return a < 1 && x <= 1 && lp > W(-0.69314718055994531) ? log(gamma_q_small(a, x, ok))
+                                                                : log1p(-exp(lp));
     }
     const W lq = log_gamma_front(a, x) + log(gamma_cf(a, x, ok));
     return upper ? lq : log1p(-exp(lq));
