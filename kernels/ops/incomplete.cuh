@@ -507,7 +507,9 @@ template <class W> __device__ inline W beta_density(W a, W b, W x) {
     return a * factor * exp(l - log(x) - log(y));
 }
 
-// d/dx log I_x(a, b) = density / I, as exp(log density - log I) (neither underflows): +inf at
+// d/dx log I_x(a, b) = density / I: a / (x y cf) below the switch (the continued fraction's
+// side), density / I above it (I >= ~1/2), else (the expansion) exp(log density - log I)
+// (neither underflows); +inf at
 // x = 0 (a / x as x -> 0), the density at x = 1 (I = 1); 0 at a = 0 or b = 0 (constants); NaN
 // where the value is.
 template <class W> __device__ inline W log_beta_dx(W a, W b, W x) {
@@ -517,6 +519,16 @@ template <class W> __device__ inline W log_beta_dx(W a, W b, W x) {
     if (x == 0) return W(special::inf());
     if (x == 1) return beta_density(a, b, x);
     const W y = W(1) - x;
+    if (!(x * (a + b + W(2)) < a + W(1))) return beta_density(a, b, x) / beta_i(a, b, x);
+    const W lx = y <= W(0.5) ? log1p(-y) : log(x);
+    if (!(a >= BGRAT_A && b <= BGRAT_B && -(a + (b - W(1)) * W(0.5)) * lx <= W(BGRAT_Z))) {
+        // I = front cf and the density = a front / (x y) share the front: density / I =
+        // a / (x y cf), without the cancellation of (log front)' against (log I)' (both ~ a/x
+        // far in the lower tail) that differentiating exp(log density - log I) would meet
+        bool ok;
+        const W cf = beta_cf(a, b, x, ok);
+        return ok ? a / (x * y * cf) : nan_like<W>();
+    }
     W factor;
     const W l = log_beta_front(a, b, x, y, factor);
     return exp(l + log(a * factor) - log(x) - log(y) - log_beta_i(a, b, x));
