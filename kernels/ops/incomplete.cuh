@@ -160,8 +160,13 @@ template <class W> __device__ inline W gamma_cf(W a, W x, bool& ok) {
         if (fabs(primal(c)) < FPMIN) c = W(FPMIN);
         d = W(1) / d;
         const W del = d * c;
-        h = h * del;
-        if (all_below(del - W(1), EPS)) break;
+        const W hn = h * del;
+        // converged: del - 1 below EPS in every component, or each component of h changed by
+        // less than EPS of itself (a large tangent, e.g. dz/dx = -nu in bgrat, scales del's
+        // derivative components beyond any absolute bound)
+        const bool done = all_below(del - W(1), EPS) || negligible(hn - h, hn);
+        h = hn;
+        if (done) break;
     }
     ok = i < MAX_ITER;
     return h;
