@@ -6,7 +6,8 @@ Each distribution is an object, as in SciPy: ``norm.logpdf(x, loc=0, scale=1)``,
 ``multivariate_normal.logpdf(x, mean=None, cov=1)``, ``dirichlet.logpdf(x, alpha)``; calling
 one freezes its parameters (``norm(loc=1.0, scale=2.0).logpdf(x)``). The methods are
 compositions of gpuad.numpy and gpuad.scipy.special (gammaln, betaln, xlogy, xlog1py, ndtr,
-log_ndtr, expit, softplus, gammainc, gammaincc, betainc), so they are differentiable in every argument in which SciPy's
+log_ndtr, expit, softplus, gammainc, gammaincc, betainc, betaincc, stdtr, and the internal
+log-space log_gammainc, log_gammaincc, log_betainc), so they are differentiable in every argument in which SciPy's
 function is continuous (x, loc, scale and the shape parameters of the continuous
 distributions; ``mu`` of ``poisson``; ``x``, ``mean`` and ``cov`` of ``multivariate_normal``;
 ``x`` and ``alpha`` of ``dirichlet``), to any order, in both modes. ``poisson``'s ``k`` and
@@ -23,13 +24,14 @@ Conventions (README, "Nondifferentiable points"):
   SciPy's (``xlogy(a - 1, 0)``: 0, ``-inf`` or ``+inf``) and the derivatives those of the
   formula there (infinite where the density's are);
 - ``cdf``/``logcdf``: ``norm`` (``ndtr``, ``log_ndtr``), ``logistic`` (``expit``), ``gamma``
-  and ``chi2`` (``gammainc``), ``beta`` and ``t`` (``betainc``), ``poisson``
+  and ``chi2`` (``gammainc``), ``beta`` (``betainc``), ``t`` (``stdtr``), ``poisson``
   (``gammaincc(floor(k) + 1, mu)``); below the support 0 (``-inf``), above it 1 (0), with
-  derivative 0; ``logcdf`` takes ``log1p(-complement)`` where the cdf exceeds 1/2, so
-  neither tail cancels. Where the cdf underflows to 0 inside the support (``gamma``,
-  ``chi2``, ``beta``, ``poisson`` far in the lower tail) ``logcdf`` is SciPy's ``-inf`` and
-  every derivative NaN: the true log-cdf and its derivatives are finite there, but are not
-  computed in log space (yet), and a NaN is not mistaken for them as a 0 would be.
+  derivative 0. ``logcdf`` of ``gamma``, ``chi2``, ``beta``, ``poisson`` is computed in log
+  space (log P, log Q, log I: the log of the series' or continued fraction's prefactor plus
+  the log of its sum, ``log1p(-complement)`` where the cdf exceeds about 1/2), so it is finite
+  and exact, derivatives included, where the cdf underflows to 0 inside the support
+  (``gamma.logcdf(1e-5, 100) = -1515.03...``; SciPy returns ``-inf`` there, the log of its
+  underflowed cdf); at the support's lower edge ``-inf`` with the derivatives' limits.
   ``multivariate_normal.cdf`` (SciPy: Genz's randomized quasi-Monte
   Carlo) raises NotImplementedError.
 
@@ -339,9 +341,9 @@ class _GammaGen(_Continuous):
     ``-inf`` (pdf 0, derivative 0) for ``y < 0``; at ``y = 0`` SciPy's value (0 for a = 1,
     +inf for a < 1, -inf for a > 1). Differentiable in x, a, loc and scale; ``a <= 0`` or
     ``scale <= 0``: NaN. ``cdf = gammainc(a, y)`` (0 for y < 0, derivative 0 there);
-    ``logcdf = log(P)`` where ``P < 1/2``, else ``log1p(-gammaincc(a, y))`` (no cancellation
-    in the upper tail); where P underflows (far lower tail, y > 0) the value is SciPy's
-    ``-inf`` and every derivative NaN (the true ones are finite: not a silent 0). Differentiable in x, a, loc and scale (gpuad.scipy.special.gammainc).
+    ``logcdf = log P(a, y)`` in log space (finite where P underflows, e.g. ``y = 1e-5``,
+    ``a = 100``: -1515.03..., where SciPy gives ``-inf``; ``log1p(-Q)`` in the upper tail).
+    Differentiable in x, a, loc and scale (gpuad.scipy.special.gammainc).
 
     Example::
 
@@ -378,9 +380,9 @@ class _BetaGen(_Continuous):
     scale; ``a <= 0``, ``b <= 0`` or ``scale <= 0``: NaN. ``betaln`` is a composition of
     gammaln: for a, b much larger than 1 it loses digits (gpuad.scipy.special.betaln).
     ``cdf = betainc(a, b, y)`` (0 below the support, 1 above, derivative 0 there);
-    ``logcdf = log(I)`` where ``I < 1/2``, else ``log1p(-betainc(b, a, 1 - y))``; where I
-    underflows (0 < y, far lower tail) ``-inf`` (SciPy's value) with every derivative NaN.
-    Differentiable in x, a, b, loc and scale (gpuad.scipy.special.betainc).
+    ``logcdf = log I_y(a, b)`` in log space (finite where I underflows: ``beta.logcdf(1e-30,
+    50, 2) = -3449.9...``, SciPy ``-inf``). Differentiable in x, a, b, loc and scale
+    (gpuad.scipy.special.betainc).
 
     Example::
 
@@ -417,7 +419,8 @@ class _Chi2Gen(_Continuous):
     ``y = (x - loc)/scale >= 0`` (gamma with ``a = df/2``, scale 2); ``-inf`` for ``y < 0``
     (derivative 0); at ``y = 0`` SciPy's value. Differentiable in x, df, loc and scale;
     ``df <= 0`` or ``scale <= 0``: NaN. ``cdf = gammainc(df/2, y/2)``, ``logcdf`` as
-    ``gamma``'s. Differentiable in x, df, loc and scale.
+    ``gamma``'s (log space: finite where the cdf underflows). Differentiable in x, df, loc
+    and scale.
 
     Example::
 
@@ -558,8 +561,9 @@ class _PoissonGen(_Distribution):
         return _finish(q, xp, bad, below, 0.0)
 
     def logcdf(self, k, mu, loc=0):
-        """``log P(K <= k)``: ``log(Q)`` where ``Q < 1/2``, else ``log1p(-P)``; ``-inf`` for
-        ``k - loc < 0``.
+        """``log P(K <= k) = log Q(floor(k - loc) + 1, mu)`` in log space (finite where Q
+        underflows: ``poisson.logcdf(0, 1000) = -1000``, SciPy ``-inf``; ``log1p(-P)`` where
+        Q exceeds about 1/2); ``-inf`` for ``k - loc < 0``.
 
         Example::
 
