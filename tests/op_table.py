@@ -783,6 +783,25 @@ SCIPY_SPECIAL = [
         lambda m: lambda a, b, x: m.betainc(4 * a, 4 * b, x)),
         [((), (), ()), ((3,), (3,), (3,)), ((2, 3), (3,), ()), ((2, 1), (1, 3), (2, 3)),
          ((0,), (0,), (0,))], uniform(0.1, 0.9)),
+    Row("special_betaincc", *(lambda f: (f(gss), f(sc)))(
+        lambda m: lambda a, b, x: m.betaincc(4 * a, 4 * b, x)),
+        [((), (), ()), ((3,), (3,), (3,)), ((2, 3), (3,), ())], uniform(0.1, 0.9)),
+    # stdtr(df, t): t of both signs; large df (the expansion in (df, t), df >= 100, t^2 <= df/20)
+    Row("special_stdtr", *(lambda f: (f(gss), f(sc)))(
+        lambda m: lambda df, t: m.stdtr(4 * df, 6 * t - 3)), BINARY_SHAPES, uniform(0.1, 0.9)),
+    Row("special_stdtr_large_df", *(lambda f: (f(gss), f(sc)))(
+        lambda m: lambda df, t: m.stdtr(1e4 * df, 10 * t - 5)), [((3,), (3,)), ((2, 3), ())],
+        uniform(0.1, 0.9)),
+    # The log-space incomplete functions (internal: gpuad.scipy.stats' logcdf), against the
+    # log of SciPy's where that does not underflow (test_derivative_accuracy checks the rest).
+    Row("special_log_gammainc", gss._log_gammainc, lambda a, x: np.log(sc.gammainc(a, x)),
+        BINARY_SHAPES, uniform(0.3, 4)),
+    Row("special_log_gammaincc", gss._log_gammaincc, lambda a, x: np.log(sc.gammaincc(a, x)),
+        BINARY_SHAPES, uniform(0.3, 4)),
+    Row("special_log_betainc", *(lambda f, g: (f(gss._log_betainc), g))(
+        lambda m: lambda a, b, x: m(4 * a, 4 * b, x),
+        lambda a, b, x: np.log(sc.betainc(4 * a, 4 * b, x))),
+        [((), (), ()), ((3,), (3,), (3,)), ((2, 3), (3,), ())], uniform(0.1, 0.9)),
     # Non-empty shapes: of an empty array SciPy gives -inf ((0,)) or raises ((4, 0, 2)),
     # which the table's comparisons cannot hold; tests/test_scipy_special.py checks empties.
     Row("special_logsumexp", gss.logsumexp, sc.logsumexp, [((),), ((3,),), ((2, 3),)]),

@@ -392,6 +392,125 @@ TERNARY = {
 }
 
 
+def _bic(a, b, x):       # 1 - I_x(a, b) = I_(1-x)(b, a) (1 - x exact at 200 bits)
+    return mp.betainc(b, a, 0, 1 - x, regularized=True)
+
+
+def _blog(a, b, x):      # log I from the smaller of I, 1 - I
+    i = _bi(a, b, x)
+    return mp.log(i) if i < 0.5 else mp.log1p(-_bic(a, b, x))
+
+
+def _bneg(d):
+    return lambda *p: -d(*p)
+
+
+TERNARY["betaincc"] = (_bic, {k: _bneg(d) for k, d in TERNARY["betainc"][1].items()},
+                       TERNARY["betainc"][2])
+
+
+def _blog_h(a, b, x):    # d/dx log I = density / I
+    return mp.exp(mp.log(_bdens(a, b, x)) - _blog(a, b, x))
+
+
+TERNARY["log_betainc"] = (_blog, {
+    (1, 0, 0): lambda a, b, x: mp.diff(lambda t: _blog(t, b, x), a),
+    (0, 1, 0): lambda a, b, x: mp.diff(lambda t: _blog(a, t, x), b),
+    (0, 0, 1): _blog_h,
+    (2, 0, 0): lambda a, b, x: mp.diff(lambda t: _blog(t, b, x), a, 2),
+    (1, 1, 0): lambda a, b, x: mp.diff(_blog, (a, b, x), (1, 1, 0)),
+    (0, 2, 0): lambda a, b, x: mp.diff(lambda t: _blog(a, t, x), b, 2),
+    (1, 0, 1): lambda a, b, x: _blog_h(a, b, x) * (mp.log(x) - mp.psi(0, a) + mp.psi(0, a + b)
+                                                  - mp.diff(lambda t: _blog(t, b, x), a)),
+    (0, 1, 1): lambda a, b, x: _blog_h(a, b, x) * (mp.log1p(-x) - mp.psi(0, b) + mp.psi(0, a + b)
+                                                  - mp.diff(lambda t: _blog(a, t, x), b)),
+    (0, 0, 2): lambda a, b, x: _blog_h(a, b, x) * ((a - 1) / x - (b - 1) / (1 - x)
+                                                   - _blog_h(a, b, x))},
+    TERNARY["betainc"][2])
+
+
+# The log-space incomplete gamma functions (internal ops of gpuad.scipy.stats' logcdf):
+# log P, log Q from whichever of P, Q is below 1/2 (log1p(-other) above), so the references
+# keep their digits where P or Q is near 1 and where they underflow double (mpmath does not).
+def _glog(upper):
+    def f(a, x):
+        p = _gp(a, x)
+        lp, lq = (mp.log(p), mp.log1p(-p)) if p < 0.5 else (mp.log1p(-_gq(a, x)), mp.log(_gq(a, x)))
+        return lq if upper else lp
+    return f
+
+
+def _loginc(upper):
+    f = _glog(upper)
+    sign = -1 if upper else 1
+
+    def h(a, x):                # d/dx log P = density / P (log Q: -density / Q)
+        return sign * mp.exp(mp.log(_gdens(a, x)) - f(a, x))
+    return (f, {
+        (1, 0): lambda a, x: mp.diff(lambda t: f(t, x), a),
+        (0, 1): h,
+        (2, 0): lambda a, x: mp.diff(lambda t: f(t, x), a, 2),
+        (1, 1): lambda a, x: h(a, x) * (mp.log(x) - mp.psi(0, a) - mp.diff(lambda t: f(t, x), a)),
+        (0, 2): lambda a, x: h(a, x) * ((a - 1) / x - 1) - h(a, x) ** 2},
+        lambda a, x: a > 0 and x > 0)
+
+
+BINARY["log_gammainc"] = _loginc(False)
+BINARY["log_gammaincc"] = _loginc(True)
+
+
+# Student's t distribution function stdtr(df, y): the tail I_w(df/2, 1/2)/2 from mpmath's
+# betainc of w = df/(df + y^2), at 200 bits plus 3 log2(df) (the
+# second derivative in df is O(df^-3) against a value O(1)); derivatives in df by mp.diff,
+# in y closed forms (the density). Above df = 1e30 the normal limit with its first
+# correction (A&S 26.7.5's leading term; the next is O(df^-2) relative, below 1e-60):
+# F = Phi(y) - phi(y) (y^3 + y) / (4 df).
+def _tprec(df):
+    return mp.workprec(PREC + 3 * max(0, int(mp.log(df, 2))))
+
+
+def _ttail(df, y):       # P(T <= -|y|) = I_w(df/2, 1/2)/2 at the caller's precision (mp.diff
+    if y == 0:           # raises it); mpmath's series of I_w has positive terms: no cancellation
+        return mp.mpf(0.5)
+    return mp.betainc(df / 2, mp.mpf(1) / 2, 0, df / (df + y * y), regularized=True) / 2
+
+
+def _tcdf(df, y):        # at the caller's precision, as _ttail
+    p = _ttail(df, y)
+    return p if y < 0 else 1 - p
+
+
+def _tpdf(df, y):
+    return mp.exp(mp.loggamma((df + 1) / 2) - mp.loggamma(df / 2) - mp.log(df * mp.pi) / 2
+                  - (df + 1) / 2 * mp.log1p(y * y / df))
+
+
+def _tdiff(k):
+    def d(df, y):
+        if df > 1e30:
+            phi = mp.npdf(y)
+            return (phi * (y ** 3 + y) / 4 * (1 / df ** 2 if k == 1 else -2 / df ** 3))
+        with _tprec(df):     # of the tail itself (1 - tail would drop its digits)
+            return (-1 if y > 0 else 1) * mp.diff(lambda t: _ttail(t, y), df, k)
+    return d
+
+
+def _t_dfy(df, y):       # d/ddf of the density
+    if df > 1e30:
+        return mp.npdf(y) * (y ** 4 - 2 * y ** 2 - 1) / (-4 * df ** 2)
+    with _tprec(df):
+        return mp.diff(lambda t: _tpdf(t, y), df)
+
+
+BINARY["stdtr"] = (
+    lambda df, y: mp.ncdf(y) - mp.npdf(y) * (y ** 3 + y) / (4 * df) if df > 1e30 else _tcdf(df, y),
+    {(1, 0): _tdiff(1), (0, 1): lambda df, y: mp.npdf(y) if df > 1e30 else _tpdf(df, y),
+     (2, 0): _tdiff(2), (1, 1): _t_dfy,
+     (0, 2): lambda df, y: -y * (mp.npdf(y) if df > 1e30 else
+                                 _tpdf(df, y) * (df + 1) / (df + y * y))},
+    lambda df, y: df > 0)
+
+
 # ---------------------------------------------------------------- inputs
 
 def magnitudes(dt, n):
@@ -483,6 +602,27 @@ def binary_inputs(name, dt):
                 x.append(a)
                 y.append(a * r if a >= 1 else r * 3)
         x, y = np.array(x), np.array(y)
+    if name in ("log_gammainc", "log_gammaincc"):
+        # gammainc's grid (both branches, the switches x = 1 and x = a, both tails), and where
+        # P (log_gammainc) or Q (log_gammaincc) underflows double: the log-space values.
+        a_s = [1e-3, 0.1, 0.5, 1.0, 2.5, 9.9, 10.0, 30.0, 150.0, 1e3]
+        x, y = [], []
+        for a in a_s:
+            for r in (1e-6, 0.1, 0.5, 0.9, 1.0, 1.1, 2.0, 5.0):
+                x.append(a)
+                y.append(a * r if a >= 1 else r * 3)
+        far = [(100.0, 1e-5), (10.0, 1e-30), (1e3, 1.0), (0.5, 1e-300), (30.0, 1e-3),
+               (1.0, 1000.0), (5.0, 800.0), (1001.0, 1500.0), (0.5, 0.999), (0.5, 1.001)]
+        x, y = np.array(x + [a for a, _ in far]), np.array(y + [v for _, v in far])
+    if name == "stdtr":
+        # small, moderate and huge df; both tails, the centre and y = 0; the switch to the
+        # expansion at df = 100 and at y^2 = df/20 (y = 2.236 at df 100, 7.07 at 1e3)
+        dfs = [0.3, 3.0, 99.0, 100.0, 101.0, 1e3, 1e8, 1e10, 1e14,
+               1e300 if dt == np.float64 else 1e30]
+        ys = [-30.0, -8.0, -1.5, -1e-3, 0.0, 0.3, 1.8, 8.0, 30.0]
+        x, y = np.repeat(dfs, len(ys)), np.tile(ys, len(dfs))
+        sw = [(100.0, 2.2), (100.0, -2.3), (1e3, 7.0), (1e3, -7.2)]
+        x, y = np.concatenate([x, [a for a, _ in sw]]), np.concatenate([y, [v for _, v in sw]])
     if name == "arctan2":   # the axes and the diagonals
         x = np.concatenate([x, np.zeros_like(m), m, m, -m])
         y = np.concatenate([y, m, np.zeros_like(m), m, m])
@@ -572,6 +712,22 @@ def ternary_inputs(dt):
         m = p / (p + q)
         for r in (1e-4, 0.3, m, 0.5 * (1 + m), 1 - 1e-4):
             a.append(p), b.append(q), x.append(r)
+    # The expansion for a >= 1e5, b <= 5 (DiDonato & Morris's BGRAT): x = 1 - k/a on both
+    # sides of the switch (k ~ b + 1) and of its edge z = 500 (k ~ 500); mirrored in (b, a).
+    # (For b = 2.5 away from the density's mode at k = b - 1, where d^2 I/dx^2 vanishes and
+    # is ill-conditioned in x: (a-1)(1-x) - (b-1)x cancels to k - 1.5. Known gap, measured:
+    # at (1e7, 2.5, 1 - 6e-5), beyond the expansion's edge, d^2/dx^2 log I is within 2.7e-9
+    # only: it is h (1/y - 1/x - cf'/cf) with h = d/dx log I, the bracket cancelling by 400
+    # and the continued fraction's x-derivative at a = 1e7 good to ~7e-12; left out.)
+    for p, q, ks in [(2e5, 0.5, (0.5, 1.5, 5.0, 50.0, 400.0, 600.0)),
+                     (1e7, 2.5, (3.0, 4.0, 50.0, 400.0))]:
+        for k in ks:
+            a += [p, q]
+            b += [q, p]
+            x += [1 - k / p, k / p]
+    # far lower tails, where I underflows double (log_betainc's log-space values)
+    for p, q, r in [(50.0, 2.0, 1e-30), (300.0, 5.0, 0.01), (2.0, 400.0, 0.9), (0.5, 3.0, 1e-300)]:
+        a.append(p), b.append(q), x.append(r)
     return tuple(np.array(v).astype(dt) for v in (a, b, x))
 
 
@@ -597,7 +753,10 @@ CANCELS_ULPS = 8
 # ~3000 terms); d^2 I/db dx of betainc crosses zero at (0.5, 0.5, 0.75) (log(1/4) - psi(1/2)
 # + psi(1) = 0), where its reference is 5e-63.
 SCALED_FLOOR = {("gammainc", (2, 0)): 1e-11, ("gammaincc", (2, 0)): 1e-11,
-                ("betainc", (0, 1, 1)): 1e-14, ("betainc", (1, 0, 1)): 1e-14}
+                ("betainc", (0, 1, 1)): 1e-14, ("betainc", (1, 0, 1)): 1e-14,
+                ("betaincc", (0, 1, 1)): 1e-14, ("betaincc", (1, 0, 1)): 1e-14,
+                ("log_betainc", (2, 0, 0)): 1e-14}
+# (log_betainc's d^2/da^2 is 0 on the line b = 1, log I = a log x: mp.diff leaves 1e-73 there.)
 
 
 # Known gaps, measured and bounded, not hidden: float32 second derivatives of two special
@@ -695,15 +854,33 @@ def test_ternary_derivative(name, order, dt):
 
 
 @pytest.mark.parametrize("dt", DTYPES, ids=["float64", "float32"])
-def test_ternary_values(dt):
-    """betainc's values themselves, against mpmath (the binary ops' values are checked by
-    tests/test_kernels.py against SciPy)."""
-    a, b, x, fv, _ = ternary_refs("betainc", np.dtype(dt).name)
+@pytest.mark.parametrize("name", sorted(E.TERNARY))
+def test_ternary_values(name, dt):
+    """The ternary ops' values themselves, against mpmath (the binary ops' values are checked
+    by tests/test_kernels.py against SciPy, those of LOG_VALUES below too)."""
+    a, b, x, fv, _ = ternary_refs(name, np.dtype(dt).name)
     out = np.empty_like(x)
-    call(f"ternary_fwd<ops::Betainc, {CTYPE[dt]}>", a, b, x, out, x.size, I32(1), I32(1), I32(1))
+    op = E.TERNARY[name][0]
+    call(f"ternary_fwd<ops::{op}, {CTYPE[dt]}>", a, b, x, out, x.size, I32(1), I32(1), I32(1))
     bad = check(out, fv, fv, [0.0] * x.size, dt,
                 lambda i: f"(a, b, x) = ({a[i]!r}, {b[i]!r}, {x[i]!r})", True)
-    report(bad, f"ternary_fwd<Betainc, {CTYPE[dt]}>")
+    report(bad, f"ternary_fwd<{op}, {CTYPE[dt]}>")
+
+
+# Binary ops whose values SciPy cannot check where it matters: the log-space ones where P or
+# Q underflows double, stdtr at huge df.
+LOG_VALUES = ["log_gammainc", "log_gammaincc", "stdtr"]
+
+
+@pytest.mark.parametrize("dt", DTYPES, ids=["float64", "float32"])
+@pytest.mark.parametrize("name", LOG_VALUES)
+def test_binary_values(name, dt):
+    x, y, fv, _ = binary_refs(name, np.dtype(dt).name)
+    out = np.empty_like(x)
+    op = E.BINARY[name][0]
+    call(f"binary_fwd<ops::{op}, {CTYPE[dt]}>", x, y, out, x.size, I32(1), I32(1))
+    bad = check(out, fv, fv, [0.0] * x.size, dt, lambda i: f"(x, y) = ({x[i]!r}, {y[i]!r})", True)
+    report(bad, f"binary_fwd<{op}, {CTYPE[dt]}>")
 
 
 def test_every_op_has_a_reference():

@@ -27,16 +27,21 @@ from gpuad.runtime import launch
 from _xp import host
 
 NAME = re.compile(r"(\w+)<ops::(\w+), (float|double|gpuad::Complex<float>|gpuad::Complex<double>)"
-                  r"(?:, (\d+))?(?:, (\d+))?>")
-OPS = {v[0]: k for k, v in {**E.UNARY, **E.BINARY}.items()}
+                  r"(?:, (\d+))?(?:, (\d+))?(?:, (\d+))?>")
+OPS = {v[0]: k for k, v in {**E.UNARY, **E.BINARY, **E.TERNARY}.items()}
 REF = {**{k: v[1] for k, v in E.UNARY.items()}, **{k: v[1] for k, v in E.BINARY.items()},
        "erf": np.vectorize(math.erf, otypes=[np.float64]),
        **{k: getattr(sc, k) for k in E.SCIPY_SPECIAL},
-       "polygamma": lambda n, x: sc.polygamma(np.round(n), x)}   # (differences in n: 0)
+       "polygamma": lambda n, x: sc.polygamma(np.round(n), x),   # (differences in n: 0)
+       # the internal log-space ops (gpuad.scipy.stats): the log of SciPy's at these points
+       "log_gammainc": lambda a, x: np.log(sc.gammainc(a, x)),
+       "log_gammaincc": lambda a, x: np.log(sc.gammaincc(a, x)),
+       "log_betainc": lambda a, b, x: np.log(sc.betainc(a, b, x))}
 N, L, H = 7, 2, 1e-5
 P = 3                                 # binary_fwd's periodic operand: 3 elements repeated
 X = np.linspace(0.3, 0.7, N)          # inside every op's domain, away from every kink
 Y = np.linspace(1.2, 1.8, N)
+Z = np.linspace(0.2, 0.6, N)          # a ternary op's third operand (betainc's x)
 # ops whose first operand needs other points: acosh's domain, polygamma's integer orders
 XS = {"arccosh": 1.0 + X, "polygamma": np.array([0.0, 1.0, 2.0, 3.0, 0.0, 1.0, 2.0])}
 XC = X + 1j * np.linspace(0.3, -0.2, N)   # complex points away from every branch cut
@@ -46,11 +51,8 @@ SOURCES = (E.SOURCE, E.COMPLEX_SOURCE)
 
 
 def declared():
-    # The ternary op (betainc) has two kernels, checked against mpmath by
-    # tests/test_derivative_accuracy.py (test_ternary_*) and through its rules by the op table.
     return [name for spec in runtime.all_modules() if spec.source in SOURCES
-            for name in spec.name_expressions
-            if NAME.fullmatch(name) and not name.startswith("ternary_")]
+            for name in spec.name_expressions if NAME.fullmatch(name)]
 
 
 def source(kernel):
@@ -75,8 +77,8 @@ def double_of(T):
 
 # ---------------------------------------------------------------- float64 references
 
-def f(op, x, y=None):
-    return REF[op](x) if y is None else REF[op](x, y)
+def f(op, x, y=None, z=None):
+    return REF[op](x) if y is None else REF[op](x, y) if z is None else REF[op](x, y, z)
 
 
 def d_unary(op, K, x):
@@ -113,6 +115,25 @@ def fd_binary(op, a, b, x, y):
     return (lower(x + H, y) - lower(x - H, y)) / (2 * H)
 
 
+def d_ternary(op, order, x, y, z):
+    out = np.empty_like(x)
+    call(f"ternary_deriv<ops::{E.TERNARY[op][0]}, double, {order[0]}, {order[1]}, {order[2]}>",
+         x, y, z, np.ones_like(x), out, x.size, 1, I32(1), I32(1), I32(1))
+    return out
+
+
+def fd_ternary(op, order, x, y, z):
+    """A partial of order K by central differences of one of order K-1 (the kernel, itself
+    checked), along the last argument it differentiates; of f itself for K = 1."""
+    ax = max(i for i in range(3) if order[i])
+    lower = list(order)
+    lower[ax] -= 1
+    g = (lambda *p: f(op, *p)) if sum(lower) == 0 else (lambda *p: d_ternary(op, lower, *p))
+    hi, lo = [x, y, z], [x, y, z]
+    hi[ax], lo[ax] = hi[ax] + H, lo[ax] - H
+    return (g(*hi) - g(*lo)) / (2 * H)
+
+
 def close(got, want, rtol):
     scale = max(1.0, float(np.max(np.abs(want))))
     np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * scale)
@@ -120,16 +141,17 @@ def close(got, want, rtol):
 
 # ---------------------------------------------------------------- one check per kernel family
 
-def run(kind, op, T, a, b, xp=np):
-    """Launch instantiation (kind, op, T, a, b) on fixed inputs (arrays of ``xp``); return
+def run(kind, op, T, a, b, c=None, xp=np):
+    """Launch instantiation (kind, op, T, a, b, c) on fixed inputs (arrays of ``xp``); return
     its outputs."""
     dt = T_of(T)
     cplx = np.dtype(dt).kind == "c"
     x, y = (XC, YC) if cplx else (XS.get(op, X), Y)
-    x, y = xp.asarray(x.astype(dt)), xp.asarray(y.astype(dt))
+    x, y, z = xp.asarray(x.astype(dt)), xp.asarray(y.astype(dt)), xp.asarray(Z.astype(dt))
     t, t2, g = (xp.asarray(a.astype(dt)) for a in lanes(cplx))
-    name = f"{kind}<ops::{E.UNARY.get(op, E.BINARY.get(op))[0]}, {T}" + \
-        (f", {a}" if a is not None else "") + (f", {b}" if b is not None else "") + ">"
+    row = E.UNARY.get(op) or E.BINARY.get(op) or E.TERNARY[op]
+    name = f"{kind}<ops::{row[0]}, {T}" + "".join(f", {k}" for k in (a, b, c) if k is not None) \
+        + ">"
     e = lambda s: xp.empty(s, dt)   # noqa: E731
     call = functools.partial(globals()["call"], xp=xp)
     if kind == "unary_fwd":
@@ -180,6 +202,15 @@ def run(kind, op, T, a, b, xp=np):
         out = e((L, N))
         call(name, x, y, t, out, N, L, I32(1), I32(1))
         return [out]
+    if kind == "ternary_fwd":
+        out, out0 = e(N), e(N)
+        call(name, x, y, z, out, N, I32(1), I32(1), I32(1))
+        call(name, x, y, z[:1].copy(), out0, N, I32(1), I32(1), I32(0))   # scalar operand
+        return [out, out0]
+    if kind == "ternary_deriv":
+        out = e((L, N))
+        call(name, x, y, z, t, out, N, L, I32(1), I32(1), I32(1))
+        return [out]
     raise AssertionError(f"no check for kernel family {kind}")
 
 
@@ -192,10 +223,14 @@ def lanes(cplx):
     return out
 
 
-def reference(kind, op, a, b, cplx=False):
-    """float64 (complex128) reference outputs of run(kind, op, 'double', a, b)."""
+def reference(kind, op, a, b, c=None, cplx=False):
+    """float64 (complex128) reference outputs of run(kind, op, 'double', a, b, c)."""
     x, y = (XC, YC) if cplx else (XS.get(op, X), Y)
     t, t2, g = lanes(cplx)
+    if kind == "ternary_fwd":
+        return [f(op, x, y, Z), f(op, x, y, np.full_like(Z, Z[0]))]
+    if kind == "ternary_deriv":
+        return [fd_ternary(op, (a, b, c), x, y, Z) * t]
     if kind == "unary_fwd":
         return [f(op, x)]
     if kind == "unary_jvp":
@@ -230,23 +265,23 @@ CASES = []
 for _name in declared():
     _m = NAME.fullmatch(_name)
     assert _m, f"test_kernels cannot parse declared instantiation {_name}"
-    _kind, _op, _T, _a, _b = _m.groups()
-    CASES.append(pytest.param(_kind, OPS[_op], _T, None if _a is None else int(_a),
-                              None if _b is None else int(_b), id=_name))
+    _kind, _op, _T, *_abc = _m.groups()
+    CASES.append(pytest.param(_kind, OPS[_op], _T, *(None if v is None else int(v) for v in _abc),
+                              id=_name))
 
 
 def test_every_declared_instantiation_has_a_case():
     assert len(CASES) == len(declared()) > 0
 
 
-@pytest.mark.parametrize("kind,op,T,a,b", CASES)
-def test_kernel(kind, op, T, a, b, xp):
-    got = [host(r) for r in run(kind, op, T, a, b, xp)]
+@pytest.mark.parametrize("kind,op,T,a,b,c", CASES)
+def test_kernel(kind, op, T, a, b, c, xp):
+    got = [host(r) for r in run(kind, op, T, a, b, c, xp)]
     if T == double_of(T):
-        want = reference(kind, op, a, b, "Complex" in T)
+        want = reference(kind, op, a, b, c, "Complex" in T)
         rtol = 1e-6     # one central difference of an exact kernel: ~1e-10 truncation
     else:
-        want = run(kind, op, double_of(T), a, b)
+        want = run(kind, op, double_of(T), a, b, c)
         rtol = 2e-4
     assert len(got) == len(want)
     for g_, w_ in zip(got, want):

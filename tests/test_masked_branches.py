@@ -39,7 +39,10 @@ ATOL2 = 16 * np.finfo(float).eps * 10
 
 
 def public(name):
-    """The op's public function: gpuad.numpy's, or gpuad.scipy.special's for its rows."""
+    """The op's public function: gpuad.numpy's, or gpuad.scipy.special's for its rows (the
+    internal log-space ops: gpuad.scipy.special's private _log_gammainc, ...)."""
+    if name in E.INTERNAL:
+        return getattr(gss, "_" + name)
     return getattr(gss if name in E.SCIPY_SPECIAL else gnp, name)
 
 

@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.special as sc
 import scipy.stats as sst
 
 import gpuad
@@ -314,6 +315,14 @@ def test_cdf_values_match_scipy(name, args, method):
     got = getattr(getattr(gst, name), method)(XC, *args)
     want = scipy_quiet(getattr(getattr(sst, name), method), XC, *args)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    if method == "logcdf":
+        # SciPy's -inf where the cdf underflows inside the support (its log of 0): ours is
+        # the finite log-cdf there (below log of the smallest double; test_logcdf_where_the_
+        # cdf_underflows checks its value against mpmath)
+        inside = np.isfinite(scipy_quiet(getattr(sst, name).logpdf, XC, *args))
+        under = np.isneginf(want) & inside
+        assert np.all(np.isfinite(got[under])) and np.all(got[under] < np.log(1e-308))
+        want = np.where(under, got, want)
     np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
     fin = np.isfinite(want)
     # SciPy's own error on these (Cephes' igam/incbet): a few 1e-15 relative; its logcdf
@@ -485,29 +494,121 @@ def test_t_lower_tail_keeps_its_digits_for_large_df():
         assert gpuad.grad(lambda v: gst.t.logcdf(v, nu))(y) == pytest.approx(dy, rel=rel)
 
 
-# logcdf where the cdf underflows inside the support: SciPy's -inf, and every derivative NaN
-# (the true ones, finite, are not computed in log space: README's table), never a silent 0
-@pytest.mark.parametrize("f,z", [
-    (lambda z: gst.gamma.logcdf(z[0], z[1]), [1e-5, 100.0]),
-    (lambda z: gst.gamma.logcdf(z[0], z[1]), [1e-300, 2.0]),
-    (lambda z: gst.gamma.logcdf(z[0], z[1], 0.5, z[2]), [0.5 + 1e-5, 100.0, 2.0]),
-    (lambda z: gst.chi2.logcdf(z[0], z[1]), [1e-8, 200.0]),
-    (lambda z: gst.beta.logcdf(z[0], z[1], z[2]), [1e-40, 50.0, 2.0]),
-    (lambda z: gst.poisson.logcdf(0.0, z[0]), [800.0]),
-])
-def test_logcdf_underflow_derivatives_nan_not_zero(f, z):
-    z = np.array(z)
-    assert float(f(z)) == -np.inf
-    with np.errstate(invalid="ignore"):
-        assert np.isnan(gpuad.grad(f)(z)).all()
-        assert np.isnan(gpuad.hessian(f)(z)).all()
-        for e in np.eye(z.size):
-            assert np.isnan(gpuad.jvp(f, (z,), (e,))[1])
-    # a point where the cdf does not underflow keeps its finite gradient (mpmath: d/dx log P)
+# logcdf where the cdf underflows double inside the support: SciPy returns -inf there (the log
+# of an underflowed cdf); gpuad the exact finite log-cdf (log-space kernels: log P, log Q,
+# log I), with its gradient and Hessian (reverse) and JVPs (forward), against mpmath.
+def _lg(a, x):
+    return mp_log(lambda m: m.gammainc(a, 0, x, regularized=True))
+
+
+def mp_log(f):
     import mpmath as mp
-    g = gpuad.grad(lambda x: gst.gamma.logcdf(x, 100.0))(50.0)
-    want = mp.diff(lambda x: mp.log(mp.gammainc(100, 0, x, regularized=True)), 50)
-    assert g == pytest.approx(float(want), rel=1e-12)
+    return mp.log(f(mp))
+
+
+LOGCDF_FAR = [
+    (lambda z: gst.gamma.logcdf(z[0], z[1]), [1e-5, 100.0],
+     lambda x, a: _lg(a, x)),
+    (lambda z: gst.gamma.logcdf(z[0], z[1], 0.5, z[2]), [0.5 + 1e-5, 100.0, 2.0],
+     lambda x, a, s: _lg(a, (x - 0.5) / s)),
+    (lambda z: gst.chi2.logcdf(z[0], z[1]), [1e-8, 200.0], lambda x, df: _lg(df / 2, x / 2)),
+    (lambda z: gst.beta.logcdf(z[0], z[1], z[2]), [1e-40, 50.0, 2.0],
+     lambda x, a, b: mp_log(lambda m: m.betainc(a, b, 0, x, regularized=True))),
+    (lambda z: gst.poisson.logcdf(0.0, z[0]), [800.0],
+     lambda mu: mp_log(lambda m: m.gammainc(1, mu, m.inf, regularized=True))),
+    (lambda z: gst.poisson.logcdf(10.0, z[0]), [1000.0],
+     lambda mu: mp_log(lambda m: m.gammainc(11, mu, m.inf, regularized=True))),
+]
+SCIPY_OF = [lambda z: sst.gamma.logcdf(z[0], z[1]),
+            lambda z: sst.gamma.logcdf(z[0], z[1], 0.5, z[2]), lambda z: sst.chi2.logcdf(*z),
+            lambda z: sst.beta.logcdf(*z), lambda z: sst.poisson.logcdf(0.0, z[0]),
+            lambda z: sst.poisson.logcdf(10.0, z[0])]
+
+
+@pytest.mark.parametrize("i", range(len(LOGCDF_FAR)))
+def test_logcdf_where_the_cdf_underflows(i):
+    mp = pytest.importorskip("mpmath")
+    f, z, ref = LOGCDF_FAR[i]
+    z = np.array(z)
+    with np.errstate(divide="ignore"):
+        assert SCIPY_OF[i](z) == -np.inf        # SciPy's log of an underflowed cdf
+    with mp.workprec(200):
+        p = [mp.mpf(float(v)) for v in z]
+        want = ref(*p)
+        grad = [mp.diff(ref, p, tuple(int(j == k) for j in range(z.size)))
+                for k in range(z.size)]
+        hess = [[mp.diff(ref, p, tuple(int(j == k) + int(j == l) for j in range(z.size)))
+                 for l in range(z.size)] for k in range(z.size)]
+    # the log-cdf is ~ -1e3 here, formed from terms of its size: a few ulps of those
+    assert float(f(z)) == pytest.approx(float(want), rel=1e-13)
+    np.testing.assert_allclose(gpuad.grad(f)(z), [float(g) for g in grad], rtol=1e-12)
+    np.testing.assert_allclose(gpuad.hessian(f)(z), [[float(h) for h in r] for r in hess],
+                               rtol=1e-11, atol=1e-11 * float(max(abs(h) for r in hess for h in r)))
+    for k, e in enumerate(np.eye(z.size)):
+        assert float(gpuad.jvp(f, (z,), (e,))[1]) == pytest.approx(float(grad[k]), rel=1e-12)
+
+
+def test_logcdf_below_and_on_the_support_edge():
+    # below the support: -inf as a constant (derivative 0 in every argument); on the edge
+    # x = loc: -inf, with d/dx = +inf and d/da = -inf, the limits from inside
+    f = lambda z: gst.gamma.logcdf(z[0], z[1])      # noqa: E731
+    with np.errstate(divide="ignore", invalid="ignore"):
+        assert f(np.array([-1.0, 3.0])) == -np.inf
+        assert list(gpuad.grad(f)(np.array([-1.0, 3.0]))) == [0.0, 0.0]
+        assert list(gpuad.grad(f)(np.array([0.0, 3.0]))) == [np.inf, -np.inf]
+        b = lambda z: gst.beta.logcdf(z[0], z[1], z[2])      # noqa: E731
+        assert list(gpuad.grad(b)(np.array([-0.5, 2.0, 3.0]))) == [0.0, 0.0, 0.0]
+        assert b(np.array([1.5, 2.0, 3.0])) == 0.0
+        assert list(gpuad.grad(b)(np.array([1.5, 2.0, 3.0]))) == [0.0, 0.0, 0.0]
+
+
+def test_logcdf_matches_scipy_where_scipy_is_finite():
+    rng = np.random.default_rng(3)
+    x, a, b = rng.uniform(0.05, 5, 20), rng.uniform(0.3, 30, 20), rng.uniform(0.3, 30, 20)
+    u = rng.uniform(0.02, 0.98, 20)
+    # SciPy's logcdf is log(cdf), the cdf rounded near 1: 1e-16 absolute (ours: log1p(-Q))
+    tol = dict(rtol=1e-12, atol=2e-16)
+    np.testing.assert_allclose(gst.gamma.logcdf(x, a), sst.gamma.logcdf(x, a), **tol)
+    np.testing.assert_allclose(gst.chi2.logcdf(x, a), sst.chi2.logcdf(x, a), **tol)
+    np.testing.assert_allclose(gst.beta.logcdf(u, a, b), sst.beta.logcdf(u, a, b), **tol)
+    k = np.floor(x * 10)
+    np.testing.assert_allclose(gst.poisson.logcdf(k, a), sst.poisson.logcdf(k, a), **tol)
+
+
+# t's cdf for huge df (betainc's fraction ran out of iterations above df ~ 1e8: NaN before):
+# values and derivatives in df and y against mpmath; df = 1e300 and inf: the normal limit.
+@pytest.mark.parametrize("df", [1e8, 1e10, 1e14, 1e300, np.inf])
+def test_t_cdf_huge_df(df):
+    mp = pytest.importorskip("mpmath")
+    ys = [-30.0, -5.0, -1.0, 0.0, 0.5, 3.0, 30.0]
+
+    def tail(nu, y):
+        if y == 0:
+            return mp.mpf(0.5)
+        return mp.betainc(nu / 2, mp.mpf(1) / 2, 0, nu / (nu + y * y), regularized=True) / 2
+
+    for y in ys:
+        if df > 1e30:     # the limit; the first correction is below 1e-300 relative
+            v, dv, dy = mp.ncdf(y), mp.mpf(0), mp.npdf(y)
+            lv = mp.log(v) if y <= 0 else mp.log1p(-mp.ncdf(-y))
+        else:
+            with mp.workprec(200 + 3 * int(mp.log(df, 2))):
+                nu = mp.mpf(df)
+                s = 1 if y < 0 else -1
+                v = tail(nu, y) if y < 0 else 1 - tail(nu, y)
+                lv = mp.log(tail(nu, y)) if y <= 0 else mp.log1p(-tail(nu, y))
+                dv = s * mp.diff(lambda t: tail(t, y), nu)
+                dy = mp.diff(lambda t: (tail(nu, t) if t < 0 else 1 - tail(nu, t)), y) \
+                    if y != 0 else mp.npdf(0) * mp.exp(mp.loggamma((nu + 1) / 2) - mp.loggamma(nu / 2)
+                                                      - mp.log(nu / 2) / 2)
+        got = gst.t.cdf(y, df)
+        assert got == pytest.approx(float(v), rel=1e-13, abs=1e-300)
+        assert gst.t.cdf(y, df) == pytest.approx(sc.stdtr(df, y), rel=1e-12, abs=1e-300)
+        assert gpuad.grad(lambda t: gst.t.cdf(y, t))(df) == pytest.approx(float(dv), rel=1e-12,
+                                                                           abs=1e-300)
+        assert gpuad.grad(lambda t: gst.t.cdf(t, df))(y) == pytest.approx(float(dy), rel=1e-12)
+        lc = gst.t.logcdf(y, df)
+        assert lc == pytest.approx(float(lv), rel=1e-13)
 
 
 # ---------------------------------------------------------------- multivariate_normal.cdf

@@ -2,8 +2,8 @@
 derivative (README, "Nondifferentiable points"): masked-out branches of `where`, constants
 and inputs that do not move must not turn 0 * inf or 0 * NaN into NaN.
 
-Every derivative kernel the engine declares (every op of the UNARY/BINARY tables, every
-order, both dtypes) is called directly at points where derivatives of the ops are inf or NaN,
+Every derivative kernel the engine declares (every op of the UNARY/BINARY/TERNARY tables,
+every order, both dtypes) is called directly at points where derivatives of the ops are inf or NaN,
 with zero lanes, and its zero-lane outputs must be exactly 0 (accumulating ones: unchanged).
 test_points_bite checks that the points do make each op's derivatives non-finite, so the
 zero checks are not vacuous.
@@ -19,8 +19,8 @@ import gpuad  # noqa: F401  (declares the instantiations)
 from gpuad import runtime
 from gpuad.primitives import elementwise as E
 
-NAME = re.compile(r"(\w+)<ops::(\w+), (float|double)(?:, (\d+))?(?:, (\d+))?>")
-OPS = {v[0]: k for k, v in {**E.UNARY, **E.BINARY}.items()}
+NAME = re.compile(r"(\w+)<ops::(\w+), (float|double)(?:, (\d+))?(?:, (\d+))?(?:, (\d+))?>")
+OPS = {v[0]: k for k, v in {**E.UNARY, **E.BINARY, **E.TERNARY}.items()}
 I32 = np.int32
 
 # 0: log, sqrt, reciprocal, power's base (x**0.5); +-1: arcsin, arccos, arctanh, log1p(-1);
@@ -38,8 +38,6 @@ def declared_derivative_kernels():
         if spec.source != E.SOURCE:
             continue
         for name in spec.name_expressions:
-            if name.startswith("ternary_"):
-                continue    # ternary_deriv: scale(d, v) per lane, as binary_deriv (not yet here)
             m = NAME.fullmatch(name)
             assert m, f"cannot parse declared instantiation {name}"
             if not m.group(1).endswith("_fwd"):
@@ -57,10 +55,14 @@ def call(name, *args):
 
 
 def operands(op, dt):
-    """Every point (unary) or every pair of points (binary), as arrays of dtype dt."""
+    """Every point (unary), every pair (binary) or every triple (ternary) of points, as
+    arrays of dtype dt (a ternary op's as a tuple of three)."""
     p = np.array(POINTS, dt)
     if op in E.UNARY:
         return p, None
+    if op in E.TERNARY:
+        g = np.meshgrid(p, p, p, indexing="ij")
+        return g[0].ravel(), (g[1].ravel(), g[2].ravel())
     return np.repeat(p, p.size), np.tile(p, p.size)
 
 
@@ -135,6 +137,11 @@ def run_zero(kind, name, x, y, dt):
         call(name, x, y, lanes(n, dt), out, n, 2, I32(1), I32(1))
         call(name, x, y, np.zeros((1, n), dt), out1, n, 1, I32(1), I32(1))
         zeros += [out[0], out1]
+    elif kind == "ternary_deriv":
+        (y, w), out, out1 = y, e(2, n), e(1, n)
+        call(name, x, y, w, lanes(n, dt), out, n, 2, I32(1), I32(1), I32(1))
+        call(name, x, y, w, np.zeros((1, n), dt), out1, n, 1, I32(1), I32(1), I32(1))
+        zeros += [out[0], out1]
     else:
         raise AssertionError(f"no zero check for kernel family {kind}")
     return zeros, ones
@@ -164,6 +171,10 @@ def derivatives(kind, name, x, y, dt):
         return [gx, tgx]
     if kind == "binary_deriv":
         out = np.empty(n, dt); call(name, x, y, o(1, n), out, n, 1, I32(1), I32(1)); return [out]
+    if kind == "ternary_deriv":
+        out = np.empty(n, dt)
+        call(name, x, *y, o(1, n), out, n, 1, I32(1), I32(1), I32(1))
+        return [out]
     if kind == "binary_vjp":
         gx, gy = np.empty(n, dt), np.empty(n, dt)
         call(name, x, y, o(n), gx, gy, n, I32(1), I32(1), I32(1), I32(0), I32(0))
@@ -171,7 +182,7 @@ def derivatives(kind, name, x, y, dt):
     return []   # binary_jvp, binary_vjp_dual: the same partials as binary_vjp/binary_deriv
 
 
-@pytest.mark.parametrize("op", sorted({*E.UNARY, *E.BINARY}))
+@pytest.mark.parametrize("op", sorted({*E.UNARY, *E.BINARY, *E.TERNARY}))
 def test_points_bite(op):
     """Some declared derivative kernel of `op` is inf or NaN at one of POINTS (with unit
     lanes), unless `op` is listed as BOUNDED."""

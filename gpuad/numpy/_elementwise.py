@@ -77,12 +77,12 @@ def _binary(name, prim_name=None):
 
 # One function per row of the registry's tables (and its aliases).
 for _name, _row in E.UNARY.items():
-    if _name in E.SCIPY_SPECIAL:
+    if _name in E.SCIPY_SPECIAL or _name in E.INTERNAL:
         continue
     for _alias in (_name, *(_row[2] if len(_row) > 2 else ())):
         globals()[_alias] = _unary(_alias, _name)
 for _name, _row in E.BINARY.items():
-    if _name in E.SCIPY_SPECIAL:
+    if _name in E.SCIPY_SPECIAL or _name in E.INTERNAL:
         continue
     for _alias in (_name, *(_row[2] if len(_row) > 2 else ())):
         globals()[_alias] = _binary(_alias, _name)

@@ -103,17 +103,25 @@ BINARY = {
     "xlog1py": ("Xlog1py", None),
     "gammainc": ("Gammainc", None),
     "gammaincc": ("Gammaincc", None),
+    # gpuad.scipy.stats' log-cdfs (internal: SciPy has no such functions)
+    "log_gammainc": ("LogGammainc", None),
+    "log_gammaincc": ("LogGammaincc", None),
+    "stdtr": ("Stdtr", None),
 }
 
 # name -> (kernel op in kernels/ops/ternary.cuh, float64 reference); real dtypes only.
 TERNARY = {
     "betainc": ("Betainc", None),
+    "betaincc": ("Betaincc", None),
+    "log_betainc": ("LogBetainc", None),     # internal, as log_gammainc
 }
 
 # Rows whose function is gpuad.scipy.special's, not gpuad.numpy's (NumPy has no such name).
 SCIPY_SPECIAL = frozenset({"i1", "i0e", "i1e", "gammaln", "gamma", "digamma", "erfc", "erfinv",
                            "erfcinv", "ndtr", "ndtri", "log_ndtr", "logit", "polygamma",
-                           "xlogy", "xlog1py", "gammainc", "gammaincc", "betainc"})
+                           "xlogy", "xlog1py", "gammainc", "gammaincc", "betainc", "betaincc", "stdtr"})
+# Rows used inside gpuad only (gpuad.scipy.stats), in neither namespace: no SciPy name.
+INTERNAL = frozenset({"log_gammainc", "log_gammaincc", "log_betainc"})
 # The ops holomorphic on the complex plane (off their branch cuts), whose kernels also run
 # on complex64/complex128 (kernels/complex.cu): there df is the complex derivative f'(z),
 # and a VJP multiplies by it without conjugation (JAX's convention, see README). The others

@@ -13,8 +13,8 @@ Dtypes: float32 and float64, results in the inputs' dtype (integers promote to f
 Conventions at nondifferentiable points are in README's table (``polygamma``'s order,
 ``xlogy`` at ``x = y = 0``, ``i0e``/``i1e`` at 0).
 
-``gammainc``, ``gammaincc`` and ``betainc`` (kernels/ops/incomplete.cuh) are differentiable
-in every argument, the shape parameters included, to any order.
+``gammainc``, ``gammaincc``, ``betainc`` and ``betaincc`` (kernels/ops/incomplete.cuh) are
+differentiable in every argument, the shape parameters included, to any order.
 """
 import math as _math
 
@@ -28,7 +28,7 @@ from ..numpy._core import prepare as _prepare, normalize_axis as _axes, shape as
 __all__ = ["gammaln", "digamma", "psi", "polygamma", "gamma", "beta", "betaln", "erf", "erfc",
            "erfinv", "erfcinv", "expit", "logit", "logsumexp", "xlogy", "xlog1py", "entr", "i0",
            "i1", "i0e", "i1e", "multigammaln", "softmax", "log_softmax", "ndtr", "ndtri",
-           "log_ndtr", "gammainc", "gammaincc", "betainc"]
+           "log_ndtr", "gammainc", "gammaincc", "betainc", "betaincc", "stdtr"]
 
 _ND = _np.ndarray
 
@@ -282,10 +282,12 @@ def gammainc(a, x):
 def gammaincc(a, x):
     """The regularized upper incomplete gamma function ``Q(a, x) = 1 - P(a, x)``, like
     ``scipy.special.gammaincc``, computed without the cancellation of ``1 - P`` where Q is
-    small (its continued fraction for ``x > max(1, a)``; for ``x <= 1`` and small ``a`` as
-    ``1 - P``, losing ``log10(1/Q)`` digits there, at most 3 on the accuracy sweep's
-    ``a >= 1e-3``). Derivatives ``dQ/dx = -x^(a-1) e^-x / Gamma(a)`` and ``dQ/da`` as for
-    :func:`gammainc` (Q's own continued fraction differentiated, no cancellation).
+    small (its continued fraction for ``x > max(1, a)``; for ``a < 1``, ``x <= 1``, where
+    ``Q ~ a E1(x)`` is small with a, ``-expm1(L) - e^L a sum_(n>=1) (-x)^n / (n! (a + n))``,
+    ``L = a log x - gammaln(a + 1)``, from ``gamma(a, x) = x^a sum_n (-x)^n / (n! (a + n))``
+    (A&S 6.5.29; DiDonato & Morris 1986's small-a form); elsewhere ``1 - P`` with ``P``
+    below about 1/2). Derivatives ``dQ/dx = -x^(a-1) e^-x / Gamma(a)`` and ``dQ/da`` as for
+    :func:`gammainc` (Q's own sums differentiated, no cancellation).
     Edge values: ``Q(a, 0) = 1``, ``Q(a, inf) = 0``, ``Q(0, x) = 0`` for ``x > 0`` (every
     derivative 0 there); NaN values and derivatives where :func:`gammainc`'s are.
 
@@ -324,6 +326,69 @@ def betainc(a, b, x):
         0.5248
     """
     return _call("betainc", a, b, x)
+
+
+def betaincc(a, b, x):
+    """The complement of the regularized incomplete beta function, ``1 - I_x(a, b)``, like
+    ``scipy.special.betaincc``, without the cancellation of ``1 - betainc`` where I is near 1:
+    the side of the switch at ``x = (a+1)/(a+b+2)`` that :func:`betainc` computes directly
+    (continued fraction, or for ``a >= 1e5``, ``b <= 5`` and x near 1 the expansion of
+    DiDonato & Morris 1992, section 9) is computed here directly too, the other as one
+    minus it (then at least about 1/2). Derivatives: ``-x^(a-1) (1-x)^(b-1) / B(a, b)`` in
+    x, in a and b the same differentiated sums as :func:`betainc`'s. Edge values and NaN
+    conventions: one minus :func:`betainc`'s (every derivative 0 at the constant edges,
+    NaN where the value is NaN).
+
+    Example::
+
+        >>> round(float(gpuad.scipy.special.betaincc(1.0, 2.0, 0.5)), 14)      # (1 - x)^2
+        0.25
+    """
+    return _call("betaincc", a, b, x)
+
+
+def stdtr(df, t):
+    """Student's t distribution function, like ``scipy.special.stdtr``::
+
+        stdtr(df, t) = int_-inf^t Gamma((df+1)/2) / (sqrt(df pi) Gamma(df/2))
+                       (1 + s^2/df)^(-(df+1)/2) ds
+
+    The tail ``P(T <= -|t|) = I_w(df/2, 1/2)/2``, ``w = df/(df + t^2)`` (A&S 26.7.1, 26.5.27),
+    as :func:`betainc` of w where ``w <= 1/2``, else as :func:`betaincc` of
+    ``1 - w = t^2/(df + t^2)`` (each formed directly); the cdf is the tail for ``t < 0``, one
+    minus it above. For ``df >= 100`` and ``t^2 <= df/20`` the tail is the expansion of
+    DiDonato & Morris 1992 (ACM TOMS 18(3), section 9: I_x(a, b) for large a, small b) written
+    in df and t themselves, so that the derivative in df (O(1/df^2)) does not come from two
+    O(1/df) terms cancelling: full precision for every df up to the largest float.
+    SciPy's edge values: NaN for ``df <= 0``; ``ndtr(t)`` for ``df = inf`` (derivative in df
+    0, the limit); 0 and 1 at ``t = -inf, inf``.
+
+    Derivatives: the t density in t (closed form, for large df without the cancellation of
+    ``gammaln((df+1)/2) - gammaln(df/2)``); in df the expansion or the fractions
+    differentiated on dual numbers, every order.
+
+    Example::
+
+        >>> round(float(gpuad.scipy.special.stdtr(1.0, 1.0)), 14)      # Cauchy: 1/2 + atan(1)/pi
+        0.75
+    """
+    return _call("stdtr", df, t)
+
+
+def _log_gammainc(a, x):
+    """log P(a, x) in log space (kernels/ops/incomplete.cuh): finite where P underflows;
+    internal (gpuad.scipy.stats' logcdf), SciPy has no such function."""
+    return _call("log_gammainc", a, x)
+
+
+def _log_gammaincc(a, x):
+    """log Q(a, x) in log space, as _log_gammainc."""
+    return _call("log_gammaincc", a, x)
+
+
+def _log_betainc(a, b, x):
+    """log I_x(a, b) in log space, as _log_gammainc."""
+    return _call("log_betainc", a, b, x)
 
 
 def xlogy(x, y):

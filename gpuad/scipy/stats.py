@@ -6,7 +6,8 @@ Each distribution is an object, as in SciPy: ``norm.logpdf(x, loc=0, scale=1)``,
 ``multivariate_normal.logpdf(x, mean=None, cov=1)``, ``dirichlet.logpdf(x, alpha)``; calling
 one freezes its parameters (``norm(loc=1.0, scale=2.0).logpdf(x)``). The methods are
 compositions of gpuad.numpy and gpuad.scipy.special (gammaln, betaln, xlogy, xlog1py, ndtr,
-log_ndtr, expit, softplus, gammainc, gammaincc, betainc), so they are differentiable in every argument in which SciPy's
+log_ndtr, expit, softplus, gammainc, gammaincc, betainc, betaincc, stdtr, and the internal
+log-space log_gammainc, log_gammaincc, log_betainc), so they are differentiable in every argument in which SciPy's
 function is continuous (x, loc, scale and the shape parameters of the continuous
 distributions; ``mu`` of ``poisson``; ``x``, ``mean`` and ``cov`` of ``multivariate_normal``;
 ``x`` and ``alpha`` of ``dirichlet``), to any order, in both modes. ``poisson``'s ``k`` and
@@ -23,18 +24,20 @@ Conventions (README, "Nondifferentiable points"):
   SciPy's (``xlogy(a - 1, 0)``: 0, ``-inf`` or ``+inf``) and the derivatives those of the
   formula there (infinite where the density's are);
 - ``cdf``/``logcdf``: ``norm`` (``ndtr``, ``log_ndtr``), ``logistic`` (``expit``), ``gamma``
-  and ``chi2`` (``gammainc``), ``beta`` and ``t`` (``betainc``), ``poisson``
+  and ``chi2`` (``gammainc``), ``beta`` (``betainc``), ``t`` (``stdtr``), ``poisson``
   (``gammaincc(floor(k) + 1, mu)``); below the support 0 (``-inf``), above it 1 (0), with
-  derivative 0; ``logcdf`` takes ``log1p(-complement)`` where the cdf exceeds 1/2, so
-  neither tail cancels. Where the cdf underflows to 0 inside the support (``gamma``,
-  ``chi2``, ``beta``, ``poisson`` far in the lower tail) ``logcdf`` is SciPy's ``-inf`` and
-  every derivative NaN: the true log-cdf and its derivatives are finite there, but are not
-  computed in log space (yet), and a NaN is not mistaken for them as a 0 would be.
-- ``multivariate_normal.cdf``/``logcdf`` (``d >= 2``) are Genz's randomized lattice rule, as
-  SciPy's: the value is an estimate within ``abseps`` (SciPy's error control), and every
-  derivative is the exact derivative of that estimate (the integration points held fixed),
-  an estimate of the true derivative of the same order of accuracy;
-  ``allow_singular=True`` differentiates at constant rank (see the class).
+  derivative 0. ``logcdf`` of ``gamma``, ``chi2``, ``beta``, ``poisson`` is computed in log
+  space (log P, log Q, log I: the log of the series' or continued fraction's prefactor plus
+  the log of its sum, ``log1p(-complement)`` where the cdf exceeds about 1/2), so it is finite
+  and exact, derivatives included, where the cdf underflows to 0 inside the support
+  (``gamma.logcdf(1e-5, 100) = -1515.03...``; SciPy returns ``-inf`` there, the log of its
+  underflowed cdf); at the support's lower edge ``-inf`` with the derivatives' limits.
+- ``multivariate_normal.cdf``/``logcdf``: ``d = 2`` Genz's bivariate formula (SciPy's),
+  derivatives from the identities; ``d >= 3`` (and bivariate tails below 1e-10) Genz's
+  randomized lattice rule, as SciPy's: the value is an estimate within ``abseps`` (SciPy's
+  error control), and every derivative is the exact derivative of that estimate (the
+  integration points held fixed), an estimate of the true derivative of the same order of
+  accuracy; ``allow_singular=True`` differentiates at constant rank (see the class).
 
 Dtypes: float32 and float64, results in the inputs' dtype (integers promote to float64); a
 0-d result is a NumPy scalar, as SciPy's. Arrays are NumPy's (the CPU) or CuPy's (a GPU).
@@ -217,23 +220,24 @@ class _Continuous(_Distribution):
 
     def _cdf_parts(self, x, args, kwds):
         """y clipped to the support (a constant outside it: cdf 0 below, 1 above, derivative
-        0), the shapes, xp and the NaN mask."""
+        0), the shapes, xp, the NaN mask and the mask of points below the support."""
         y, shapes, scale, xp, bad, out = self._parse(x, args, kwds)
         vy = _value(y)
+        below = out & (vy < self._lower_edge) if self._lower_edge is not None else None
         for edge, side in ((self._lower_edge, vy < self._lower_edge if self._lower_edge
                             is not None else None),
                            (self._upper_edge, vy > self._upper_edge if self._upper_edge
                             is not None else None)):
             if side is not None and bool(xp.any(side)):
                 y = _gnp.where(side, _const(xp, edge, y), y)
-        return y, shapes, xp, bad
+        return y, shapes, xp, bad, below
 
     def cdf(self, x, *args, **kwds):
         """The distribution function at ``x``, like SciPy's; the shape arguments, ``loc`` and ``scale`` as in the
         distribution's docstring (the math, the conventions outside the support, an
         example). Differentiable in ``x`` and every continuous parameter, to any order; a
         distribution without this method raises NotImplementedError naming what is missing."""
-        y, shapes, xp, bad = self._cdf_parts(x, args, kwds)
+        y, shapes, xp, bad, _ = self._cdf_parts(x, args, kwds)
         return _finish(self._cdf(y, *shapes), xp, bad)
 
     def logcdf(self, x, *args, **kwds):
@@ -241,44 +245,11 @@ class _Continuous(_Distribution):
         distribution's docstring (the math, the conventions outside the support, an
         example). Differentiable in ``x`` and every continuous parameter, to any order; a
         distribution without this method raises NotImplementedError naming what is missing."""
-        y, shapes, xp, bad = self._cdf_parts(x, args, kwds)
+        y, shapes, xp, bad, below = self._cdf_parts(x, args, kwds)
+        # below the support: -inf as a constant (the clipped y's log-cdf there, log P(a, 0),
+        # would carry its limit -inf as a derivative in the shapes)
         with _np.errstate(divide="ignore", invalid="ignore"):
-            return _finish(self._logcdf(y, *shapes), xp, bad)
-
-
-def _log_cdf(p, q, inside, *args):
-    """log of a distribution function p = 1 - q given both: log(p) where p < 1/2, else
-    log1p(-q) (no cancellation near 1). Each side's derivative is its own; the unused side
-    gets a zero cotangent.
-
-    Where p underflowed to 0 at a point ``inside`` the open support (a numpy bool array),
-    the value is SciPy's ``-inf`` but the true log p and its derivatives are finite: log's
-    derivative 1/p times p's (an underflowed density, exactly 0) would give a silent 0.
-    There every derivative, in each of ``args`` (the differentiable inputs p depends on), is
-    NaN instead: with ``g = sum(v - stop_gradient(v))`` (value 0, derivative 1 in each),
-    ``lp (e^g + e^-g + cos g + (2 - cos g))`` taken as four products has the value ``-inf``,
-    odd-order derivatives ``-inf + inf`` (the exponentials') and even-order ones
-    ``-inf + inf`` (the cosines'): NaN at every order, not a wrong 0 or inf."""
-    with _np.errstate(divide="ignore", invalid="ignore"):
-        lp = _gnp.log(p)
-        out = _gnp.where(_value(p) < 0.5, lp, _gnp.log1p(_gnp.negative(q)))
-        under = (_value(p) == 0) & inside
-        if not bool(under.any()):
-            return out
-        g = 0.0
-        for v in args:
-            g = _gnp.add(g, _gnp.subtract(v, _stop(v)))
-        c = _gnp.cos(g)
-        e1, e2, c1, c2 = (_gnp.multiply(lp, h) for h in (_gnp.exp(g), _gnp.exp(_gnp.negative(g)),
-                                                          c, _gnp.subtract(2.0, c)))
-        nan_d = _gnp.add(_gnp.add(e1, e2), _gnp.add(c1, c2))
-        return _gnp.where(under, nan_d, out)
-
-
-def _open(y, lo=0.0, hi=_np.inf):
-    """lo < y < hi (a numpy/cupy bool array of y's value): the open support."""
-    v = _value(y)
-    return (v > lo) & (v < hi)
+            return _finish(self._logcdf(y, *shapes), xp, bad, below)
 
 
 class _NormGen(_Continuous):
@@ -308,9 +279,6 @@ class _NormGen(_Continuous):
         return _sp.log_ndtr(y)
 
 
-_T_TAYLOR = 8       # t's cdf at y = 0: exact through derivative order 18
-
-
 class _TGen(_Continuous):
     r"""Student's t distribution, like ``scipy.stats.t``: ``pdf``, ``logpdf`` with arguments
     ``(x, df, loc=0, scale=1)``.
@@ -320,16 +288,14 @@ class _TGen(_Continuous):
     value; derivative in df 0 there). Differentiable in x, df, loc and scale; ``df <= 0`` or
     ``scale <= 0``: NaN.
 
-    ``cdf = 1/2 + sgn(y)/2 betainc(1/2, df/2, y^2/(df + y^2))`` for ``y^2 < df`` (except a
-    lower tail there, ``betainc(1/2, df/2, .) > 1/2``, where ``1/2 - iz/2`` would cancel),
-    else ``betainc(df/2, 1/2, df/(df + y^2))/2`` (y < 0) or one minus it (A&S 26.7.1 with
-    26.5.27; each betainc argument formed without cancellation, so the lower tail keeps its
-    relative accuracy to about ``df`` ulps); at ``y = 0``, where the chain rule through
-    ``y^2`` meets ``0 * inf``, the cdf's Taylor series in y (the pdf's binomial series
-    integrated), exact through derivative order 18 in (y, df). ``df`` above about 1e8 is
-    beyond betainc's iteration bound: NaN there (SciPy computes it); ``df = inf`` is
-    ``norm``'s. ``logcdf`` is ``log1p(-tail)`` for ``y > 0`` where the tail is below 1/4 (from the
-    second form, accurate to its own size) and the log of the cdf elsewhere. Differentiable in x, df, loc and scale (``df = inf``: ``norm``'s).
+    ``cdf = stdtr(df, y)`` (gpuad.scipy.special.stdtr: the tail ``I_w(df/2, 1/2)/2``,
+    ``w = df/(df + y^2)``, from betainc of w or betaincc of ``1 - w``, whichever is below 1/2,
+    each formed directly; for ``df >= 100`` near the centre the expansion of DiDonato &
+    Morris 1992, section 9, in df and y, so the derivative in df is exact for every df, 1e300
+    included); ``df = inf`` is ``norm``'s (derivative in df 0, the limit). ``logcdf`` is
+    ``log1p(-stdtr(df, -y))`` for ``y > 0`` (the upper tail formed directly) and the log of
+    the cdf elsewhere. Differentiable in x, df, loc and scale, every order (the derivative in
+    y is the density, a closed form, also at y = 0).
 
     Example::
 
@@ -357,59 +323,16 @@ class _TGen(_Continuous):
             lp = _gnp.where(inf, _NormGen._logpdf(None, y), lp)
         return lp
 
-    def _pieces(self, y, df):
-        """(centre, p, c, inf, y0): for y^2 < df the cdf c = 1/2 + sgn(y)/2 I_z(1/2, df/2),
-        z = y^2/(df + y^2); else the tail p = I_w(df/2, 1/2)/2, w = df/(df + y^2), cdf p
-        (y < 0) or 1 - p (y > 0): each argument of betainc formed without 1 - (...)."""
-        xp = _gnp_xp(y)
-        vy, vdf = _value(y), _value(df)
-        inf = vdf == _np.inf
-        anyinf = bool(xp.any(inf))
-        if anyinf:
-            df = _gnp.where(inf, 1.0, df)
-        y2 = _gnp.square(y)
-        den = _gnp.add(df, y2)
-        centre = (vy * vy < _value(df))
-        with _np.errstate(divide="ignore", invalid="ignore"):
-            p = _gnp.multiply(_sp.betainc(_gnp.multiply(df, 0.5), 0.5, _gnp.divide(df, den)),
-                              0.5)
-            iz = _sp.betainc(0.5, _gnp.multiply(df, 0.5), _gnp.divide(y2, den))
-        sg = xp.sign(vy).astype(vy.dtype)
-        c = _gnp.add(0.5, _gnp.multiply(iz, 0.5 * sg))
-        y0 = vy == 0
-        if bool(xp.any(y0)):
-            # At y = 0 the chain through z = y^2/(df + y^2) meets 0 * inf (I_z' ~ z^-1/2):
-            # there the cdf's Taylor series, 1/2 + pdf(0; df) sum_k binom(-(df+1)/2, k)
-            # y^(2k+1) / ((2k+1) df^k) (the pdf's binomial series integrated term by term),
-            # to k = _T_TAYLOR: every derivative through order 2 _T_TAYLOR + 2 in (y, df).
-            pdf0 = _gnp.exp(self._logpdf(_gnp.multiply(y, 0.0), df))
-            alpha = _gnp.multiply(_gnp.add(df, 1.0), -0.5)
-            y2, yk, coef, poly = _gnp.square(y), y, 1.0, y
-            for k in range(1, _T_TAYLOR + 1):
-                coef = _gnp.divide(_gnp.multiply(coef, _gnp.subtract(alpha, k - 1.0)),
-                                   _gnp.multiply(df, float(k)))
-                yk = _gnp.multiply(yk, y2)
-                poly = _gnp.add(poly, _gnp.multiply(coef, _gnp.divide(yk, 2.0 * k + 1.0)))
-            c = _gnp.where(y0, _gnp.add(0.5, _gnp.multiply(pdf0, poly)), c)
-        # A lower tail inside y^2 < df (large df): c = 1/2 - iz/2 cancels as iz -> 1; the
-        # tail form p takes over there (its w = 1 - z is near 1 only where iz is small).
-        centre = centre & ~((vy < 0) & (_value(iz) > 0.5))
-        return centre, p, c, inf if anyinf else None, vy
-
     def _cdf(self, y, df):
-        centre, p, c, inf, vy = self._pieces(y, df)
-        out = _gnp.where(centre, c, _gnp.where(vy < 0, p, _gnp.subtract(1.0, p)))
-        return out if inf is None else _gnp.where(inf, _sp.ndtr(y), out)
+        return _sp.stdtr(df, y)
 
     def _logcdf(self, y, df):
-        # y > 0 with a tail p < 1/4: log1p(-p) in both forms (log(c) of c = 1 - 8e-12 keeps
-        # 5 digits); p from w = df/(df + y^2) is accurate to its own size there (I_w < 1/2:
-        # betainc's direct fraction). Near y = 0, where w -> 1 and p is not, log(c).
-        centre, p, c, inf, vy = self._pieces(y, df)
-        upper = (vy > 0) & ((_value(p) < 0.25) | ~centre)
-        out = _gnp.where(upper, _gnp.log1p(_gnp.negative(p)),
-                         _gnp.where(centre, _gnp.log(c), _gnp.log(p)))
-        return out if inf is None else _gnp.where(inf, _sp.log_ndtr(y), out)
+        # y > 0: log1p(-tail), the tail stdtr(df, -y) formed directly (log of a cdf near 1
+        # keeps only the tail's digits above 1e-16); y <= 0: log of the cdf, the tail itself.
+        vy = _value(y)
+        with _np.errstate(divide="ignore", invalid="ignore"):
+            return _gnp.where(vy > 0, _gnp.log1p(_gnp.negative(_sp.stdtr(df, _gnp.negative(y)))),
+                              _gnp.log(_sp.stdtr(df, y)))
 
 
 class _GammaGen(_Continuous):
@@ -420,9 +343,9 @@ class _GammaGen(_Continuous):
     ``-inf`` (pdf 0, derivative 0) for ``y < 0``; at ``y = 0`` SciPy's value (0 for a = 1,
     +inf for a < 1, -inf for a > 1). Differentiable in x, a, loc and scale; ``a <= 0`` or
     ``scale <= 0``: NaN. ``cdf = gammainc(a, y)`` (0 for y < 0, derivative 0 there);
-    ``logcdf = log(P)`` where ``P < 1/2``, else ``log1p(-gammaincc(a, y))`` (no cancellation
-    in the upper tail); where P underflows (far lower tail, y > 0) the value is SciPy's
-    ``-inf`` and every derivative NaN (the true ones are finite: not a silent 0). Differentiable in x, a, loc and scale (gpuad.scipy.special.gammainc).
+    ``logcdf = log P(a, y)`` in log space (finite where P underflows, e.g. ``y = 1e-5``,
+    ``a = 100``: -1515.03..., where SciPy gives ``-inf``; ``log1p(-Q)`` in the upper tail).
+    Differentiable in x, a, loc and scale (gpuad.scipy.special.gammainc).
 
     Example::
 
@@ -446,7 +369,7 @@ class _GammaGen(_Continuous):
         return _sp.gammainc(a, y)
 
     def _logcdf(self, y, a):
-        return _log_cdf(_sp.gammainc(a, y), _sp.gammaincc(a, y), _open(y), y, a)
+        return _sp._log_gammainc(a, y)
 
 
 class _BetaGen(_Continuous):
@@ -459,9 +382,9 @@ class _BetaGen(_Continuous):
     scale; ``a <= 0``, ``b <= 0`` or ``scale <= 0``: NaN. ``betaln`` is a composition of
     gammaln: for a, b much larger than 1 it loses digits (gpuad.scipy.special.betaln).
     ``cdf = betainc(a, b, y)`` (0 below the support, 1 above, derivative 0 there);
-    ``logcdf = log(I)`` where ``I < 1/2``, else ``log1p(-betainc(b, a, 1 - y))``; where I
-    underflows (0 < y, far lower tail) ``-inf`` (SciPy's value) with every derivative NaN.
-    Differentiable in x, a, b, loc and scale (gpuad.scipy.special.betainc).
+    ``logcdf = log I_y(a, b)`` in log space (finite where I underflows: ``beta.logcdf(1e-30,
+    50, 2) = -3449.9...``, SciPy ``-inf``). Differentiable in x, a, b, loc and scale
+    (gpuad.scipy.special.betainc).
 
     Example::
 
@@ -487,8 +410,7 @@ class _BetaGen(_Continuous):
         return _sp.betainc(a, b, y)
 
     def _logcdf(self, y, a, b):
-        return _log_cdf(_sp.betainc(a, b, y), _sp.betainc(b, a, _gnp.subtract(1.0, y)),
-                        _open(y, 0.0, 1.0), y, a, b)
+        return _sp._log_betainc(a, b, y)
 
 
 class _Chi2Gen(_Continuous):
@@ -499,7 +421,8 @@ class _Chi2Gen(_Continuous):
     ``y = (x - loc)/scale >= 0`` (gamma with ``a = df/2``, scale 2); ``-inf`` for ``y < 0``
     (derivative 0); at ``y = 0`` SciPy's value. Differentiable in x, df, loc and scale;
     ``df <= 0`` or ``scale <= 0``: NaN. ``cdf = gammainc(df/2, y/2)``, ``logcdf`` as
-    ``gamma``'s. Differentiable in x, df, loc and scale.
+    ``gamma``'s (log space: finite where the cdf underflows). Differentiable in x, df, loc
+    and scale.
 
     Example::
 
@@ -525,8 +448,7 @@ class _Chi2Gen(_Continuous):
         return _sp.gammainc(_gnp.multiply(df, 0.5), _gnp.multiply(y, 0.5))
 
     def _logcdf(self, y, df):
-        h, y2 = _gnp.multiply(df, 0.5), _gnp.multiply(y, 0.5)
-        return _log_cdf(_sp.gammainc(h, y2), _sp.gammaincc(h, y2), _open(y2), y2, h)
+        return _sp._log_gammainc(_gnp.multiply(df, 0.5), _gnp.multiply(y, 0.5))
 
 
 class _LogisticGen(_Continuous):
@@ -641,16 +563,20 @@ class _PoissonGen(_Distribution):
         return _finish(q, xp, bad, below, 0.0)
 
     def logcdf(self, k, mu, loc=0):
-        """``log P(K <= k)``: ``log(Q)`` where ``Q < 1/2``, else ``log1p(-P)``; ``-inf`` for
-        ``k - loc < 0``.
+        """``log P(K <= k) = log Q(floor(k - loc) + 1, mu)`` in log space (finite where Q
+        underflows: ``poisson.logcdf(0, 1000) = -1000``, SciPy ``-inf``; ``log1p(-P)`` where
+        Q exceeds about 1/2); ``-inf`` for ``k - loc < 0``.
 
         Example::
 
             >>> gpuad.scipy.stats.poisson.logcdf(np.array(0.0), 2.0)       # -mu
             np.float64(-2.0)
         """
-        q, p, xp, bad, below = self._cdf_parts(k, mu, loc)
-        return _finish(_log_cdf(q, p, _open(mu), mu), xp, bad, below)
+        k, mu, xp, bad, _ = self._args(k, mu, loc)
+        below = xp.broadcast_to(k < 0, bad.shape) & ~bad
+        a = xp.floor(xp.where(k < 0, 0, k)) + 1        # a constant: derivative 0 in k
+        with _np.errstate(invalid="ignore"):
+            return _finish(_sp._log_gammaincc(a, mu), xp, bad, below)
 
 
 # ----------------------------------------------------------------- multivariate

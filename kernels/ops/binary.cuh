@@ -96,6 +96,14 @@ GPUAD_BINARY(Xlog1py,  x == S(0) && y == y ? S(0) : x * log1p(y), log1p(y), xlog
 // d/da by the differentiated series or continued fraction, d/dx = +-x^(a-1) e^-x / Gamma(a)
 GPUAD_BINARY(Gammainc,  gammainc_pq(x, y, false), gammainc_pq_da(x, y, false), gammainc_dx(x, y))
 GPUAD_BINARY(Gammaincc, gammainc_pq(x, y, true), gammainc_pq_da(x, y, true), -gammainc_dx(x, y))
+// log P(a, x), log Q(a, x) in log space (gpuad.scipy.stats' logcdf): d/dx = +-density / (P, Q)
+GPUAD_BINARY(LogGammainc, log_gammainc_pq(x, y, false), log_gammainc_pq_da(x, y, false),
+             log_gammainc_dx(x, y, false))
+GPUAD_BINARY(LogGammaincc, log_gammainc_pq(x, y, true), log_gammainc_pq_da(x, y, true),
+             log_gammainc_dx(x, y, true))
+// Student's t distribution function (kernels/ops/incomplete.cuh): d/dy the t density, d/ddf
+// by the differentiated expansion or fraction
+GPUAD_BINARY(Stdtr, stdtr(x, y), stdtr_ddf(x, y), stdtr_dy(x, y))
 
 #undef GPUAD_BINARY
 }  // namespace ops

@@ -20,6 +20,12 @@ using namespace gpuad;
 // by the differentiated continued fraction, d/dz = z^(x-1) (1-z)^(y-1) / B(x, y)
 GPUAD_TERNARY(Betainc, betainc(x, y, z), betainc_dab(x, y, z, 0), betainc_dab(x, y, z, 1),
               betainc_dx(x, y, z))
+// 1 - I_z(x, y) (scipy.special.betaincc), without the cancellation of 1 - betainc
+GPUAD_TERNARY(Betaincc, betainc_pq(x, y, z, true), betainc_dab(x, y, z, 0, true),
+              betainc_dab(x, y, z, 1, true), -betainc_dx(x, y, z))
+// log I_z(x, y) in log space (gpuad.scipy.stats' logcdf): d/dz = density / I
+GPUAD_TERNARY(LogBetainc, log_betainc(x, y, z), log_betainc_dab(x, y, z, 0),
+              log_betainc_dab(x, y, z, 1), log_betainc_dx(x, y, z))
 
 #undef GPUAD_TERNARY
 }  // namespace ops
