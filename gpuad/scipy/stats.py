@@ -580,6 +580,36 @@ class _PoissonGen(_Distribution):
 
 
 # ----------------------------------------------------------------- multivariate
+def _log_cdf(p, q, inside, *args):
+    """(multivariate_normal.logcdf's; the univariate logcdfs are computed in log space.)
+    log of a distribution function p = 1 - q given both: log(p) where p < 1/2, else
+    log1p(-q) (no cancellation near 1). Each side's derivative is its own; the unused side
+    gets a zero cotangent.
+
+    Where p underflowed to 0 at a point ``inside`` the open support (a numpy bool array),
+    the value is SciPy's ``-inf`` but the true log p and its derivatives are finite: log's
+    derivative 1/p times p's (an underflowed density, exactly 0) would give a silent 0.
+    There every derivative, in each of ``args`` (the differentiable inputs p depends on), is
+    NaN instead: with ``g = sum(v - stop_gradient(v))`` (value 0, derivative 1 in each),
+    ``lp (e^g + e^-g + cos g + (2 - cos g))`` taken as four products has the value ``-inf``,
+    odd-order derivatives ``-inf + inf`` (the exponentials') and even-order ones
+    ``-inf + inf`` (the cosines'): NaN at every order, not a wrong 0 or inf."""
+    with _np.errstate(divide="ignore", invalid="ignore"):
+        lp = _gnp.log(p)
+        out = _gnp.where(_value(p) < 0.5, lp, _gnp.log1p(_gnp.negative(q)))
+        under = (_value(p) == 0) & inside
+        if not bool(under.any()):
+            return out
+        g = 0.0
+        for v in args:
+            g = _gnp.add(g, _gnp.subtract(v, _stop(v)))
+        c = _gnp.cos(g)
+        e1, e2, c1, c2 = (_gnp.multiply(lp, h) for h in (_gnp.exp(g), _gnp.exp(_gnp.negative(g)),
+                                                          c, _gnp.subtract(2.0, c)))
+        nan_d = _gnp.add(_gnp.add(e1, e2), _gnp.add(c1, c2))
+        return _gnp.where(under, nan_d, out)
+
+
 def _squeeze(out):
     """SciPy's _squeeze_output: drop every axis of length 1; 0-d as a scalar."""
     s = tuple(_shape(out))
