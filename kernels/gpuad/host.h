@@ -69,6 +69,7 @@ GPUAD_SIMD2(pow) GPUAD_SIMD2(atan2)
 #define __host__
 #define __forceinline__ __inline__ __attribute__((always_inline))
 #define __noinline__  // a hint only; as an attribute it would break libstdc++'s __attribute__((__noinline__))
+#define GPUAD_NOINLINE  // NVRTC's compile-time aid (ops/incomplete.cuh); GCC's builds did not gain
 #define __shared__ thread_local  // one OS thread runs one block at a time
 #define __constant__
 #define __managed__

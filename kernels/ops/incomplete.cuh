@@ -30,6 +30,13 @@
 #include "gpuad/dual.cuh"
 #include "ops/special.cuh"
 
+// The series and fractions below are large and reached from many kernels of one module (the
+// value, each partial, every dual order): compiled once each, not inlined into every caller
+// (NVRTC's compile of a betainc module 34 -> 9 s, its second-order one 85 -> 55 s).
+#ifndef GPUAD_NOINLINE
+#define GPUAD_NOINLINE __noinline__
+#endif
+
 namespace gpuad {
 namespace incomplete {
 
@@ -95,7 +102,7 @@ template <class W> __device__ inline W nan_like() { return nan_fill<W>::of(); }
 // log(t) - u for t = 1 + u (both given, each formed accurately by the caller): the Taylor
 // series of log(1 + u) - u for |u| < 1/4 (no cancellation), else log(t) - u, which does not
 // round t through 1 + u (u near -1 would lose the digits of a small t).
-template <class W> __device__ inline W log1pmx(W t, W u) {
+template <class W> __device__ GPUAD_NOINLINE W log1pmx(W t, W u) {
     if (fabs(primal(u)) >= 0.25) return log(t) - u;
     W p = u * u, s = p * W(-0.5);
     for (int k = 3; k < 40; ++k) {
@@ -107,7 +114,7 @@ template <class W> __device__ inline W log1pmx(W t, W u) {
     return s;
 }
 // lgamma(z) - ((z - 1/2) log z - z + log(2 pi)/2), z >= 10: Stirling's series (A&S 6.1.41).
-template <class W> __device__ inline W stirlerr(W z) {
+template <class W> __device__ GPUAD_NOINLINE W stirlerr(W z) {
     const W r = W(1) / z, r2 = r * r;
     W s = W(-3617.0 / 122400.0);
     s = s * r2 + W(1.0 / 156.0);
@@ -124,18 +131,18 @@ constexpr double HALF_LOG_2PI = 0.91893853320467274178;
 // log(x^a e^-x / Gamma(a + 1)), x > 0. For a < 10 with lgamma(a + 1): the series' prefactor
 // without a factor 1/a whose derivatives in a (1/Gamma(a) ~ a near 0: psi(a)^2 - psi'(a))
 // would cancel at second order.
-template <class W> __device__ inline W log_gamma_front1(W a, W x) {
+template <class W> __device__ GPUAD_NOINLINE W log_gamma_front1(W a, W x) {
     if (a < 10) return a * log(x) - x - lgamma(a + W(1));
     return a * log1pmx(x / a, (x - a) / a) - W(0.5) * log(a) - W(HALF_LOG_2PI) - stirlerr(a);
 }
 // log(x^a e^-x / Gamma(a)) = log_gamma_front1 + log(a).
-template <class W> __device__ inline W log_gamma_front(W a, W x) {
+template <class W> __device__ GPUAD_NOINLINE W log_gamma_front(W a, W x) {
     if (a < 10) return a * log(x) - x - lgamma(a);
     return a * log1pmx(x / a, (x - a) / a) + W(0.5) * log(a) - W(HALF_LOG_2PI) - stirlerr(a);
 }
 
 // sum_n x^n / ((a+1)...(a+n)), P's series without its prefactor (ok: converged).
-template <class W> __device__ inline W gamma_series(W a, W x, bool& ok) {
+template <class W> __device__ GPUAD_NOINLINE W gamma_series(W a, W x, bool& ok) {
     W ap = a, del = W(1), sum = del;
     int n = 0;
     for (; n < MAX_ITER; ++n) {
@@ -148,7 +155,7 @@ template <class W> __device__ inline W gamma_series(W a, W x, bool& ok) {
     return sum;
 }
 // Q's continued fraction without its prefactor, modified Lentz: b_0 = x + 1 - a > 1 here.
-template <class W> __device__ inline W gamma_cf(W a, W x, bool& ok) {
+template <class W> __device__ GPUAD_NOINLINE W gamma_cf(W a, W x, bool& ok) {
     W b = x + W(1) - a, c = W(1.0 / FPMIN), d = W(1) / b, h = d;
     int i = 1;
     for (; i < MAX_ITER; ++i) {
@@ -177,7 +184,7 @@ template <class W> __device__ inline W gamma_cf(W a, W x, bool& ok) {
 // e^L a sum_(n>=1) (-x)^n / (n! (a + n)), L = a log x - lgamma(a + 1) (DiDonato & Morris
 // 1986, ACM TOMS 12(4), their small-a form for x < 1.1): the two terms add up to Q without
 // cancelling below x ~ 1/2 and lose at most a factor ~4 of Q up to x = 1.
-template <class W> __device__ inline W gamma_q_small(W a, W x, bool& ok) {
+template <class W> __device__ GPUAD_NOINLINE W gamma_q_small(W a, W x, bool& ok) {
     const W L = a * log(x) - lgamma(a + W(1));
     W t = W(1), s = W(0);
     int n = 1;
@@ -192,7 +199,7 @@ template <class W> __device__ inline W gamma_q_small(W a, W x, bool& ok) {
 }
 
 // P(a, x) (upper = false) or Q(a, x) (upper = true), a > 0, x > 0 finite.
-template <class W> __device__ inline W gamma_pq(W a, W x, bool upper) {
+template <class W> __device__ GPUAD_NOINLINE W gamma_pq(W a, W x, bool upper) {
     bool ok;
     if (upper && a < 1 && x <= 1) {
         const W q = gamma_q_small(a, x, ok);
@@ -215,7 +222,7 @@ template <class W> __device__ inline W gamma_pq(W a, W x, bool upper) {
 // plus the log of its sum, so it does not underflow (log P(100, 1e-5) = -1515.5...); the
 // other as log1p(-that side), which is at least about 1/2 there; log Q for a < 1, x <= 1 where
 // P > 1/2 from gamma_q_small.
-template <class W> __device__ inline W log_gamma_pq(W a, W x, bool upper, bool& ok) {
+template <class W> __device__ GPUAD_NOINLINE W log_gamma_pq(W a, W x, bool upper, bool& ok) {
     if (x <= 1 || x <= a) {
         const W lp = log_gamma_front1(a, x) + log(gamma_series(a, x, ok));
         if (!upper) return lp;
@@ -229,7 +236,7 @@ template <class W> __device__ inline W log_gamma_pq(W a, W x, bool upper, bool& 
 
 // P or Q with SciPy's values at the edges: NaN for a < 0, x < 0 or NaN; P(0, x) = 1 for
 // x > 0; P(a, 0) = 0, P(a, inf) = 1 for a > 0.
-template <class W> __device__ inline W gamma_pq_edges(W a, W x, bool upper) {
+template <class W> __device__ GPUAD_NOINLINE W gamma_pq_edges(W a, W x, bool upper) {
     if (!(a >= 0) || !(x >= 0) || (a == 0 && x == 0)) return nan_like<W>();
     if (a == 0 || primal(x) == special::inf()) return W(upper ? 0.0 : 1.0);
     if (x == 0) return W(upper ? 1.0 : 0.0);
@@ -241,7 +248,7 @@ template <class W> __device__ inline W gamma_pq_edges(W a, W x, bool upper) {
 // derivative 0), except at x = 0 for log P: there a log x - lgamma(a + 1), the leading term
 // of the series' log, whose value is -inf and whose derivative in a is its limit -inf (not
 // the 0 of a constant: log P(a, x) -> -inf along every a as x -> 0).
-template <class W> __device__ inline W log_gamma_pq_edges(W a, W x, bool upper) {
+template <class W> __device__ GPUAD_NOINLINE W log_gamma_pq_edges(W a, W x, bool upper) {
     if (!(a >= 0) || !(x >= 0) || (a == 0 && x == 0)) return nan_like<W>();
     const double ninf = -special::inf();
     if (a == 0 || primal(x) == special::inf()) return W(upper ? ninf : 0.0);
@@ -255,7 +262,7 @@ template <class W> __device__ inline W log_gamma_pq_edges(W a, W x, bool upper) 
 // d/dx P(a, x) = x^(a-1) e^-x / Gamma(a), the gamma density; at x = 0: inf (a < 1), 1
 // (a = 1), 0 (a > 1), the limits from the right. NaN where P is NaN; 0 at a = 0 (x > 0),
 // where P is the constant 1 (the convention of gamma_pq_edges' constant edge values).
-template <class W> __device__ inline W gamma_density(W a, W x) {
+template <class W> __device__ GPUAD_NOINLINE W gamma_density(W a, W x) {
     if (!(a >= 0) || !(x >= 0) || (a == 0 && x == 0)) return nan_like<W>();
     if (a == 0 || primal(a) == special::inf() || primal(x) == special::inf()) return W(0);
     if (x == 0) return a < 1 ? W(special::inf()) : W(a == 1 ? 1.0 : 0.0);
@@ -268,7 +275,7 @@ template <class W> __device__ inline W gamma_density(W a, W x) {
 // nearly, from two numbers below 1e-1500). At x = 0: +inf (log P: a / x as x -> 0), Q's
 // -density (Q = 1); at x = inf: 0 (log P), -1 (log Q: density / Q -> 1); 0 at a = 0 (the
 // constants), NaN where the value is.
-template <class W> __device__ inline W log_gamma_dx(W a, W x, bool upper) {
+template <class W> __device__ GPUAD_NOINLINE W log_gamma_dx(W a, W x, bool upper) {
     if (!(a >= 0) || !(x >= 0) || (a == 0 && x == 0)) return nan_like<W>();
     if (a == 0 || primal(a) == special::inf()) return W(0);
     if (primal(x) == special::inf()) return W(upper ? -1.0 : 0.0);
@@ -285,7 +292,7 @@ template <class W> __device__ inline W log_gamma_dx(W a, W x, bool upper) {
 // 1 / (a B(a, b)) = b Gamma(a + b) / (Gamma(a + 1) Gamma(b + 1)): the factor b is returned in
 // `factor` (kept out of the exp: exp(log b) differentiated twice cancels as 1/b^2 - 1/b^2,
 // so does 1/Gamma(b) ~ b), lgamma(a + b) - lgamma(m) without cancellation for m >= 10.
-template <class W> __device__ inline W log_beta_front(W a, W b, W x, W y, W& factor) {
+template <class W> __device__ GPUAD_NOINLINE W log_beta_front(W a, W b, W x, W y, W& factor) {
     const W ab = a + b;
     if (a >= 10 && b >= 10) {
         // a log(x (a+b)/a) + b log(y (a+b)/b) = a log1pmx(e/a) + b log1pmx(-e/b), e = xb - ya
@@ -308,7 +315,7 @@ template <class W> __device__ inline W log_beta_front(W a, W b, W x, W y, W& fac
 }
 
 // The continued fraction of I_x(a, b) = front / a * cf (NR 3rd ed. 6.4, modified Lentz).
-template <class W> __device__ inline W beta_cf(W a, W b, W x, bool& ok) {
+template <class W> __device__ GPUAD_NOINLINE W beta_cf(W a, W b, W x, bool& ok) {
     const W qab = a + b, qap = a + W(1), qam = a - W(1);
     W c = W(1), d = W(1) - qab * x / qap;
     if (fabs(primal(d)) < FPMIN) d = W(FPMIN);
@@ -363,7 +370,7 @@ constexpr double BGRAT_A = 1e5, BGRAT_B = 5, BGRAT_Z = 500;
 // B_n(1 - h) = (-1)^n B_n(h)) gives -sum_m B_(2m+1)(h) / (m (2m + 1) nu^2m), here to m = 5
 // (the next term below 1e-22 relative at nu >= 50, 1e-57 at 5e4), no difference of large logs (its derivatives in a are
 // O(nu^-3), which lgamma(a + b) - lgamma(a) would leave to cancellation).
-template <class W> __device__ inline W bgrat_log_ratio(W b, W nu) {
+template <class W> __device__ GPUAD_NOINLINE W bgrat_log_ratio(W b, W nu) {
     const W h = (b + W(1)) * W(0.5), h2 = h * h, r = W(1) / (nu * nu);
     const W b3 = h * (h2 - W(1.5) * h + W(0.5));
     const W b5 = h * (h2 * (h2 - W(2.5) * h + W(5.0 / 3)) - W(1.0 / 6));
@@ -376,7 +383,7 @@ template <class W> __device__ inline W bgrat_log_ratio(W b, W nu) {
 }
 
 // sum_n p_n K_n of the expansion below (K_n = J_n / J_0; inu2 = 1 / nu^2; ok: converged).
-template <class W> __device__ inline W bgrat_series(W b, W z, W T, W inu2, W rho, bool& ok) {
+template <class W> __device__ GPUAD_NOINLINE W bgrat_series(W b, W z, W T, W inu2, W rho, bool& ok) {
     const W T2 = T * T;
     W p[16];
     p[0] = W(1);
@@ -410,7 +417,7 @@ template <class W> __device__ inline W bgrat_series(W b, W z, W T, W inu2, W rho
 // T^2n) / nu^2, rho = z^b e^-z / (Gamma(b) Q(b, z)). log_form: l = R + log Q + log sum,
 // mult = 1 (no Q formed); else l = R, mult = Q sum (Q ~ b as b -> 0 kept out of the exp,
 // as log_beta_front's factor).
-template <class W> __device__ inline W bgrat(W a, W b, W lx, bool log_form, W& mult, bool& ok) {
+template <class W> __device__ GPUAD_NOINLINE W bgrat(W a, W b, W lx, bool log_form, W& mult, bool& ok) {
     const W nu = a + (b - W(1)) * W(0.5), T = -lx, z = nu * T;
     // log Q itself, not log(Q): on nested duals log(Q)'s second derivative divides by Q^2,
     // which underflows where Q < 1e-154 (z > ~350)
@@ -427,7 +434,7 @@ template <class W> __device__ inline W bgrat(W a, W b, W lx, bool log_form, W& m
 // y0 = 1 - x0 (the smaller of the two exact). The continued fraction, or for large a0, small
 // b0 and x0 near 1 the expansion above.
 template <class W>
-__device__ inline W beta_small(W a0, W b0, W x0, W y0, bool log_form, W& mult, bool& ok) {
+__device__ GPUAD_NOINLINE W beta_small(W a0, W b0, W x0, W y0, bool log_form, W& mult, bool& ok) {
     if (a0 >= BGRAT_A && b0 <= BGRAT_B) {
         const W lx = y0 <= W(0.5) ? log1p(-y0) : log(x0);
         if (-(a0 + (b0 - W(1)) * W(0.5)) * lx <= W(BGRAT_Z))
@@ -441,7 +448,7 @@ __device__ inline W beta_small(W a0, W b0, W x0, W y0, bool log_form, W& mult, b
 
 // I_x(a, b) (upper = false) or 1 - I_x(a, b) (upper = true), a, b > 0, 0 < x < 1: the side
 // below the switch directly, the other as its complement.
-template <class W> __device__ inline W beta_i(W a, W b, W x, bool upper = false) {
+template <class W> __device__ GPUAD_NOINLINE W beta_i(W a, W b, W x, bool upper = false) {
     const W y = W(1) - x;
     bool ok;
     W mult;
@@ -455,7 +462,7 @@ template <class W> __device__ inline W beta_i(W a, W b, W x, bool upper = false)
 
 // log I_x(a, b) (upper = false) or log(1 - I_x(a, b)) (upper = true): the computed side's
 // log itself, the other's as log1p(-I) of that side (above about 1/2: no cancellation).
-template <class W> __device__ inline W log_beta_i(W a, W b, W x, bool upper = false) {
+template <class W> __device__ GPUAD_NOINLINE W log_beta_i(W a, W b, W x, bool upper = false) {
     const W y = W(1) - x;
     bool ok;
     W mult;
@@ -470,7 +477,7 @@ template <class W> __device__ inline W log_beta_i(W a, W b, W x, bool upper = fa
 // SciPy's values at the edges: NaN outside a, b >= 0, 0 <= x <= 1; the limits in x; a = 0
 // (b > 0): 1 for x > 0; b = 0 (a > 0): 0 for x < 1; NaN at a = b = 0. upper: 1 - I
 // (scipy.special.betaincc), its own edge values 1 - those.
-template <class W> __device__ inline W beta_i_edges(W a, W b, W x, bool upper = false) {
+template <class W> __device__ GPUAD_NOINLINE W beta_i_edges(W a, W b, W x, bool upper = false) {
     if (!(a >= 0) || !(b >= 0) || !(x >= 0) || !(x <= 1) || (a == 0 && b == 0)) return nan_like<W>();
     double e = -1;                                          // a constant edge value of I
     if (a == 0) e = x > 0 ? 1.0 : 0.0;
@@ -486,7 +493,7 @@ template <class W> __device__ inline W beta_i_edges(W a, W b, W x, bool upper = 
 // except at x = 0 (a, b > 0): a log x - log(a B(a, b)), the leading term of log I, whose value
 // is -inf and whose derivatives in a and b are their limits as x -> 0 (-inf; psi(a + b) -
 // psi(b)), not the 0 of a constant.
-template <class W> __device__ inline W log_beta_i_edges(W a, W b, W x) {
+template <class W> __device__ GPUAD_NOINLINE W log_beta_i_edges(W a, W b, W x) {
     if (!(a >= 0) || !(b >= 0) || !(x >= 0) || !(x <= 1) || (a == 0 && b == 0)) return nan_like<W>();
     const double ninf = -special::inf();
     if (a == 0) return W(x > 0 ? 0.0 : ninf);
@@ -500,7 +507,7 @@ template <class W> __device__ inline W log_beta_i_edges(W a, W b, W x) {
 // d/dx I_x(a, b) = x^(a-1) (1-x)^(b-1) / B(a, b), the beta density; at x = 0 and 1 the
 // one-sided limits: inf below exponent 1, B(1, b)^-1 = b (and a) at exponent 1, else 0.
 // NaN where I is NaN (beta_i_edges); 0 at a = 0 or b = 0, where I is a constant (0 or 1).
-template <class W> __device__ inline W beta_density(W a, W b, W x) {
+template <class W> __device__ GPUAD_NOINLINE W beta_density(W a, W b, W x) {
     if (!(a >= 0) || !(b >= 0) || !(x >= 0) || !(x <= 1) || (a == 0 && b == 0)) return nan_like<W>();
     if (a == 0 || b == 0) return W(0);
     if (primal(a) == special::inf() || primal(b) == special::inf()) return nan_like<W>();
@@ -517,7 +524,7 @@ template <class W> __device__ inline W beta_density(W a, W b, W x) {
 // (neither underflows); +inf at
 // x = 0 (a / x as x -> 0), the density at x = 1 (I = 1); 0 at a = 0 or b = 0 (constants); NaN
 // where the value is.
-template <class W> __device__ inline W log_beta_dx(W a, W b, W x) {
+template <class W> __device__ GPUAD_NOINLINE W log_beta_dx(W a, W b, W x) {
     if (!(a >= 0) || !(b >= 0) || !(x >= 0) || !(x <= 1) || (a == 0 && b == 0)) return nan_like<W>();
     if (a == 0 || b == 0) return W(0);
     if (primal(a) == special::inf() || primal(b) == special::inf()) return nan_like<W>();
@@ -552,7 +559,7 @@ template <class W> __device__ inline W log_beta_dx(W a, W b, W x) {
 constexpr double T_DF = 100, T_U = 0.05, T_HUGE = 1e150;   // nu^2 overflows above T_HUGE
 
 // m(u) = log(1 + u)/u - 1 = sum_k>=1 (-u)^k / (k + 1), |u| <= T_U (no division by u).
-template <class W> __device__ inline W log1p_ratio_m1(W u) {
+template <class W> __device__ GPUAD_NOINLINE W log1p_ratio_m1(W u) {
     W p = W(1), s = W(0);
     for (int k = 1; k < 40; ++k) {
         p = p * (-u);
@@ -565,14 +572,14 @@ template <class W> __device__ inline W log1p_ratio_m1(W u) {
 
 // lgamma((df + 1)/2) - lgamma(df/2) - log(nu)/2, nu = df/2 - 1/4, df >= T_DF: R of bgrat
 // (0 above T_HUGE, where it is below 1e-300 and nu^2 would overflow).
-template <class W> __device__ inline W t_ratio(W df) {
+template <class W> __device__ GPUAD_NOINLINE W t_ratio(W df) {
     return primal(df) > T_HUGE ? W(0) : bgrat_log_ratio(W(0.5), df * W(0.5) - W(0.25));
 }
 
 // log of the t density, df > 0 finite: lgamma((df+1)/2) - lgamma(df/2) - log(df pi)/2 -
 // (df+1)/2 log1p(y^2/df); for df >= T_DF as R - log(2 pi)/2 + log1p(-1/(2 df))/2 -
 // y^2/2 (1 + 1/df)(1 + m(u)) (the same, without the O(1/df) differences).
-template <class W> __device__ inline W t_log_pdf(W df, W y) {
+template <class W> __device__ GPUAD_NOINLINE W t_log_pdf(W df, W y) {
     const W y2 = y * y, u = y2 / df;
     if (df >= T_DF) {
         const W lt = u <= T_U ? y2 * W(0.5) * (W(1) + W(1) / df) * (W(1) + log1p_ratio_m1(u))
@@ -584,7 +591,7 @@ template <class W> __device__ inline W t_log_pdf(W df, W y) {
 }
 
 // P(T <= -|y|) = I_w(df/2, 1/2) / 2, w = df/(df + y^2), df > 0 finite, y finite.
-template <class W> __device__ inline W t_tail(W df, W y) {
+template <class W> __device__ GPUAD_NOINLINE W t_tail(W df, W y) {
     const W y2 = y * y, u = y2 / df, h = df * W(0.5);
     if (df >= T_DF && u <= T_U) {
         const W z = y2 * W(0.5) * (W(1) - W(0.5) / df) * (W(1) + log1p_ratio_m1(u));
@@ -602,7 +609,7 @@ template <class W> __device__ inline W t_tail(W df, W y) {
 }
 
 // SciPy's stdtr: NaN for df <= 0 or a NaN argument; y = -inf, inf: 0, 1; df = inf: ndtr(y).
-template <class W> __device__ inline W stdtr_edges(W df, W y) {
+template <class W> __device__ GPUAD_NOINLINE W stdtr_edges(W df, W y) {
     if (!(df > 0) || !(y == y)) return nan_like<W>();
     if (primal(y) == special::inf()) return W(1);
     if (primal(y) == -special::inf()) return W(0);
@@ -626,7 +633,7 @@ template <class W> __device__ inline W stdtr_edges(W df, W y) {
 }
 // d/dy stdtr = the t density (closed form); the limits 0 at y = +-inf; df = inf: the normal
 // density; NaN where the value is.
-template <class W> __device__ inline W stdtr_density(W df, W y) {
+template <class W> __device__ GPUAD_NOINLINE W stdtr_density(W df, W y) {
     if (!(df > 0) || !(y == y)) return nan_like<W>();
     if (primal(y) == special::inf() || primal(y) == -special::inf()) return W(0);
     if (primal(df) == special::inf()) return ndtr_d(y);
