@@ -1063,3 +1063,18 @@ def test_mvn_cdf_rank_zero_and_bad_cov():
         MVN.cdf(np.zeros(2), cov=np.array([[1.0, np.nan], [np.nan, 1.0]]))
     with pytest.raises(TypeError, match="cov must be real"):
         MVN.cdf(np.zeros(2), cov=np.array([[1.0, 0.3j], [-0.3j, 1.0]]))
+
+
+def test_t_logcdf_where_the_tail_underflows_has_nan_derivatives_not_zero():
+    # t's tail is not computed in log space: where it underflows the value is SciPy's -inf,
+    # and the derivatives (true ones finite) are NaN, never log's 1/0 times an underflowed
+    # density (a newcomer found 0.0 in x and df); df = inf is norm's log_ndtr exactly.
+    f = lambda z: gst.t.logcdf(z[0], z[1])                         # noqa: E731
+    with np.errstate(all="ignore"):
+        for z in ([-1e3, 1e5], [-1e200, 3.0], [-1e10, 50.0]):
+            z = np.array(z)
+            assert f(z) == -np.inf
+            assert np.isnan(gpuad.grad(f)(z)).all()
+    assert gst.t.logcdf(-40.0, np.inf) == gst.norm.logcdf(-40.0) != -np.inf
+    g = gpuad.grad(lambda y: gst.t.logcdf(y, np.inf))(-40.0)
+    assert g == pytest.approx(gpuad.grad(gst.norm.logcdf)(-40.0), rel=1e-15)

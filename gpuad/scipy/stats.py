@@ -329,10 +329,18 @@ class _TGen(_Continuous):
     def _logcdf(self, y, df):
         # y > 0: log1p(-tail), the tail stdtr(df, -y) formed directly (log of a cdf near 1
         # keeps only the tail's digits above 1e-16); y <= 0: log of the cdf, the tail itself.
-        vy = _value(y)
+        # Where the tail underflows to 0 (y far below 0): SciPy's -inf with every derivative
+        # NaN (_log_cdf), not the silent 0 of log's 1/0 times an underflowed density: the
+        # t tail is not computed in log space (README's table). df = inf: norm's log_ndtr.
+        vy, vdf = _value(y), _value(df)
         with _np.errstate(divide="ignore", invalid="ignore"):
-            return _gnp.where(vy > 0, _gnp.log1p(_gnp.negative(_sp.stdtr(df, _gnp.negative(y)))),
-                              _gnp.log(_sp.stdtr(df, y)))
+            out = _log_cdf(_sp.stdtr(df, y), _sp.stdtr(df, _gnp.negative(y)),
+                           _np.asarray(_host(_gnp.multiply(y, 0.0)) == 0) & (_host(df) > 0),
+                           y, df)
+            inf = vdf == _np.inf
+            if bool(inf.any()):
+                out = _gnp.where(inf, _sp.log_ndtr(y), out)
+        return out
 
 
 class _GammaGen(_Continuous):
