@@ -334,9 +334,9 @@ class _TGen(_Continuous):
         # t tail is not computed in log space (README's table). df = inf: norm's log_ndtr.
         vy, vdf = _value(y), _value(df)
         with _np.errstate(divide="ignore", invalid="ignore"):
+            # inside: y finite, df > 0, on the values' device (no launch, no host read)
             out = _log_cdf(_sp.stdtr(df, y), _sp.stdtr(df, _gnp.negative(y)),
-                           _np.asarray(_host(_gnp.multiply(y, 0.0)) == 0) & (_host(df) > 0),
-                           y, df)
+                           _np.isfinite(vy) & (vdf > 0), y, df)
             inf = vdf == _np.inf
             if bool(inf.any()):
                 out = _gnp.where(inf, _sp.log_ndtr(y), out)
