@@ -301,8 +301,9 @@ def run_gate(specs, archs=DEFAULT_ARCHS, include_dir=None, *, jobs=None, verbose
                 images[(label_of(spec), arch)] = result
             n = len(result["lowered"]) or len(result["kernels"])
             note = "" if spec.name_expressions else " (no declared instantiations)"
-            print(f"ok   {label}: {n} kernels, {result['seconds']:.2f} s, "
-                  f"cubin {result['cubin_size']} B{note}", file=out)
+            size = (f"cubin {result['cubin_size']} B" if result["cubin_size"]
+                    else f"PTX {result['ptx_size']} B")
+            print(f"ok   {label}: {n} kernels, {result['seconds']:.2f} s, {size}{note}", file=out)
             for line in result["warnings"]:
                 print(f"     warning: {line}", file=out)
             if verbose:
