@@ -644,11 +644,11 @@ def binary_inputs(name, dt):
         xs = xs[np.abs(xs) < 2 ** 40]     # (mpmath's psi is slow far out)
         x, y = np.repeat(np.arange(4, dtype=dt), xs.size), np.tile(xs, 4)
     if name in ("gammainc", "gammaincc"):
-        # The domain the docstring claims, 1e-3 <= a <= 1e5: both branches (series for
+        # The domain the docstring claims, 1e-8 <= a <= 1e5: both branches (series for
         # x <= max(1, a), continued fraction above), the switch at 10 to Stirling's prefactor,
         # x near a (slowest convergence) and far in both tails.
         # (At a = 1e5 only near x = a: mpmath's own series do not converge further out.)
-        a_s = [1e-3, 0.1, 0.5, 1.0, 2.5, 9.9, 10.0, 30.0, 150.0, 1e3, 1e4, 1e5]
+        a_s = [1e-8, 1e-5, 1e-3, 0.1, 0.5, 1.0, 2.5, 9.9, 10.0, 30.0, 150.0, 1e3, 1e4, 1e5]
         x, y = [], []
         for a in a_s:
             for r in ((0.9, 0.99, 1.0, 1.01) if a > 1e4 else
@@ -659,7 +659,7 @@ def binary_inputs(name, dt):
     if name in ("log_gammainc", "log_gammaincc"):
         # gammainc's grid (both branches, the switches x = 1 and x = a, both tails), and where
         # P (log_gammainc) or Q (log_gammaincc) underflows double: the log-space values.
-        a_s = [1e-3, 0.1, 0.5, 1.0, 2.5, 9.9, 10.0, 30.0, 150.0, 1e3]
+        a_s = [1e-8, 1e-5, 1e-3, 0.1, 0.5, 1.0, 2.5, 9.9, 10.0, 30.0, 150.0, 1e3]
         x, y = [], []
         for a in a_s:
             for r in (1e-6, 0.1, 0.5, 0.9, 1.0, 1.1, 2.0, 5.0):

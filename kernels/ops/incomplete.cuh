@@ -128,11 +128,51 @@ template <class W> __device__ GPUAD_NOINLINE W stirlerr(W z) {
 }
 constexpr double HALF_LOG_2PI = 0.91893853320467274178;
 
+// log Gamma(1 + a) / a for 0 < |a| <= 0.2 by the Taylor series of log Gamma at 1, -gamma +
+// sum_(k>=2) zeta(k) (-a)^(k-1) / k (A&S 6.1.33), with no division by a (whose derivatives in
+// a would cancel as 1/a^2 - 1/a^2).
+template <class W> __device__ GPUAD_NOINLINE W lgamma1p_over_a(W a) {
+    constexpr double ZETA[30] = {      // zeta(2), ..., zeta(31)
+        1.6449340668482264, 1.2020569031595943, 1.0823232337111382, 1.0369277551433699,
+        1.0173430619844491, 1.0083492773819228, 1.0040773561979443, 1.0020083928260822,
+        1.0009945751278181, 1.0004941886041195, 1.000246086553308, 1.0001227133475785,
+        1.0000612481350587, 1.000030588236307, 1.0000152822594087, 1.0000076371976379,
+        1.000003817293265, 1.0000019082127166, 1.0000009539620339, 1.0000004769329868,
+        1.0000002384505027, 1.000000119219926, 1.0000000596081891, 1.0000000298035035,
+        1.0000000149015548, 1.0000000074507118, 1.000000003725334, 1.0000000018626597,
+        1.0000000009313274, 1.0000000004656629};
+    W p = W(-1), s = W(-0.57721566490153286);
+    for (int k = 2; k < 32; ++k) {                 // 0.2^30 / 31 < 2^-74: converged
+        p = p * (-a);                              // (-1)^k a^(k-1)
+        const W t = p * W(ZETA[k - 2] / k);
+        s = s + t;
+        if (negligible(t, s)) break;
+    }
+    return s;
+}
+constexpr double LGAMMA1P_SERIES = 0.2;
+// log Gamma(1 + a) without forming 1 + a, whose rounding is an absolute error ~1e-16 in a
+// (relative 1e-8 of a = 1e-8, and of every quantity ~a built on it: Q(a, x), log P(a, x)).
+template <class W> __device__ __forceinline__ W lgamma1p(W a) {
+    return fabs(primal(a)) <= LGAMMA1P_SERIES ? a * lgamma1p_over_a(a) : lgamma(a + W(1));
+}
+// expm1(z) / z, 1 at z = 0: the series sum z^n / (n + 1)! for |z| < 1/2 (no division by z).
+template <class W> __device__ GPUAD_NOINLINE W exprel(W z) {
+    if (!(fabs(primal(z)) < 0.5)) return expm1(z) / z;
+    W t = W(1), s = W(1);
+    for (int n = 2; n < 40; ++n) {
+        t = t * z / W(double(n));
+        s = s + t;
+        if (negligible(t, s)) break;
+    }
+    return s;
+}
+
 // log(x^a e^-x / Gamma(a + 1)), x > 0. For a < 10 with lgamma(a + 1): the series' prefactor
 // without a factor 1/a whose derivatives in a (1/Gamma(a) ~ a near 0: psi(a)^2 - psi'(a))
 // would cancel at second order.
 template <class W> __device__ GPUAD_NOINLINE W log_gamma_front1(W a, W x) {
-    if (a < 10) return a * log(x) - x - lgamma(a + W(1));
+    if (a < 10) return a * log(x) - x - lgamma1p(a);
     return a * log1pmx(x / a, (x - a) / a) - W(0.5) * log(a) - W(HALF_LOG_2PI) - stirlerr(a);
 }
 // log(x^a e^-x / Gamma(a)) = log_gamma_front1 + log(a).
@@ -140,19 +180,26 @@ template <class W> __device__ GPUAD_NOINLINE W log_gamma_front(W a, W x) {
     if (a < 10) return a * log(x) - x - lgamma(a);
     return a * log1pmx(x / a, (x - a) / a) + W(0.5) * log(a) - W(HALF_LOG_2PI) - stirlerr(a);
 }
+// x^a e^-x / Gamma(a) itself: for a < 10 as a exp(log_gamma_front1), the factor a kept out of
+// the exp (exp(log a + f) differentiated twice in a forms (1/a + f')^2 - 1/a^2: relative
+// 1e-16 / a of the second derivative lost, 1e-8 at a = 1e-8; likewise 1/Gamma(a) ~ a).
+template <class W> __device__ GPUAD_NOINLINE W gamma_front(W a, W x) {
+    return a < 10 ? a * exp(log_gamma_front1(a, x)) : exp(log_gamma_front(a, x));
+}
 
-// sum_n x^n / ((a+1)...(a+n)), P's series without its prefactor (ok: converged).
-template <class W> __device__ GPUAD_NOINLINE W gamma_series(W a, W x, bool& ok) {
-    W ap = a, del = W(1), sum = del;
+// sum_(n>=1) x^n / ((a+1)...(a+n)): P's series without its prefactor and its first term 1
+// (ok: converged).
+template <class W> __device__ GPUAD_NOINLINE W gamma_series_m1(W a, W x, bool& ok) {
+    W ap = a, del = W(1), tail = W(0);
     int n = 0;
     for (; n < MAX_ITER; ++n) {
         ap = ap + W(1);
         del = del * x / ap;
-        sum = sum + del;
-        if (negligible(del, sum)) break;
+        tail = tail + del;
+        if (negligible(del, W(1) + tail)) break;
     }
     ok = n < MAX_ITER;
-    return sum;
+    return tail;
 }
 // Q's continued fraction without its prefactor, modified Lentz: b_0 = x + 1 - a > 1 here.
 template <class W> __device__ GPUAD_NOINLINE W gamma_cf(W a, W x, bool& ok) {
@@ -181,11 +228,16 @@ template <class W> __device__ GPUAD_NOINLINE W gamma_cf(W a, W x, bool& ok) {
 
 // Q(a, x) for a < 1, x <= 1, where 1 - P loses log10(1/Q) digits (Q ~ a E1(x) as a -> 0):
 // gamma(a, x) = x^a sum_n (-x)^n / (n! (a + n)) (A&S 6.5.29) gives Q = -expm1(L) -
-// e^L a sum_(n>=1) (-x)^n / (n! (a + n)), L = a log x - lgamma(a + 1) (DiDonato & Morris
+// e^L a sum_(n>=1) (-x)^n / (n! (a + n)), L = a log x - lgamma1p(a) (DiDonato & Morris
 // 1986, ACM TOMS 12(4), their small-a form for x < 1.1): the two terms add up to Q without
 // cancelling below x ~ 1/2 and lose at most a factor ~4 of Q up to x = 1.
-template <class W> __device__ GPUAD_NOINLINE W gamma_q_small(W a, W x, bool& ok) {
-    const W L = a * log(x) - lgamma(a + W(1));
+template <class W> __device__ GPUAD_NOINLINE W gamma_q_small_over_a(W a, W x, bool& ok) {
+    // Q / a = -expm1(L) / a - e^L s: for a <= LGAMMA1P_SERIES with L / a = log x -
+    // lgamma1p(a) / a and expm1(L) / a = (L / a) exprel(L), so that nothing divides by a
+    // (Q's derivatives in a, and d/dx log Q = -density / Q, would cancel as 1/a - 1/a)
+    const bool series = primal(a) <= LGAMMA1P_SERIES;
+    const W La = series ? log(x) - lgamma1p_over_a(a) : W(0);
+    const W L = series ? a * La : a * log(x) - lgamma(a + W(1));
     W t = W(1), s = W(0);
     int n = 1;
     for (; n < 200; ++n) {
@@ -195,7 +247,10 @@ template <class W> __device__ GPUAD_NOINLINE W gamma_q_small(W a, W x, bool& ok)
         if (negligible(term, s)) break;
     }
     ok = n < 200;
-    return -expm1(L) - exp(L) * a * s;
+    return (series ? -La * exprel(L) : -expm1(L) / a) - exp(L) * s;
+}
+template <class W> __device__ __forceinline__ W gamma_q_small(W a, W x, bool& ok) {
+    return a * gamma_q_small_over_a(a, x, ok);
 }
 
 // P(a, x) (upper = false) or Q(a, x) (upper = true), a > 0, x > 0 finite.
@@ -206,32 +261,37 @@ template <class W> __device__ GPUAD_NOINLINE W gamma_pq(W a, W x, bool upper) {
         return ok ? q : nan_like<W>();
     }
     if (x <= 1 || x <= a) {                                 // the series for P
-        const W sum = gamma_series(a, x, ok);
+        const W sum = W(1) + gamma_series_m1(a, x, ok);
         if (!ok) return nan_like<W>();
         const W p = sum * exp(log_gamma_front1(a, x));
         return upper ? W(1) - p : p;
     }
     const W h = gamma_cf(a, x, ok);
     if (!ok) return nan_like<W>();
-    const W q = exp(log_gamma_front(a, x)) * h;
+    const W q = gamma_front(a, x) * h;
     return upper ? q : W(1) - q;
 }
 
 // log P(a, x) (upper = false) or log Q(a, x) (upper = true), a > 0, x > 0 finite: the side
 // that the branch computes (P by the series, Q by the fraction) as the log of its prefactor
 // plus the log of its sum, so it does not underflow (log P(100, 1e-5) = -1515.5...); the
-// other as log1p(-that side), which is at least about 1/2 there; log Q for a < 1, x <= 1 where
-// P > 1/2 from gamma_q_small.
+// other as log1p(-that side), which is at least about 1/2 there; for a < 1, x <= 1 where
+// Q < 1/2 both from the small-a form (log Q = log a + log(Q / a), log P = log1p(-Q)).
 template <class W> __device__ GPUAD_NOINLINE W log_gamma_pq(W a, W x, bool upper, bool& ok) {
     if (x <= 1 || x <= a) {
-        const W lp = log_gamma_front1(a, x) + log(gamma_series(a, x, ok));
-        if (!upper) return lp;
-        // log Q: log1p(-P) while P < 1/2 (log of a Q near 1 would drop -P's digits)
-        return a < 1 && x <= 1 && lp > W(-0.69314718055994531) ? log(gamma_q_small(a, x, ok))
-                                                                : log1p(-exp(lp));
+        if (a < 1 && x <= 1) {
+            // where Q < 1/2: log1p(-Q) and log Q = log a + log(Q / a) from the small-a form
+            // (log P from the series would be -x + log(1 + x + ...), cancelling to ~a log x)
+            const W qa = gamma_q_small_over_a(a, x, ok);
+            if (a * qa < W(0.5)) return upper ? log(a) + log(qa) : log1p(-(a * qa));
+        }
+        const W lp = log_gamma_front1(a, x) + log1p(gamma_series_m1(a, x, ok));
+        // log Q: log1p(-P) (P < 1/2 here, or a >= 1)
+        return upper ? log1p(-exp(lp)) : lp;
     }
-    const W lq = log_gamma_front(a, x) + log(gamma_cf(a, x, ok));
-    return upper ? lq : log1p(-exp(lq));
+    const W h = gamma_cf(a, x, ok);
+    // log P = log1p(-Q) with Q = gamma_front h (its factor a out of the exp, as gamma_pq)
+    return upper ? log_gamma_front(a, x) + log(h) : log1p(-(gamma_front(a, x) * h));
 }
 
 // P or Q with SciPy's values at the edges: NaN for a < 0, x < 0 or NaN; P(0, x) = 1 for
@@ -252,7 +312,7 @@ template <class W> __device__ GPUAD_NOINLINE W log_gamma_pq_edges(W a, W x, bool
     if (!(a >= 0) || !(x >= 0) || (a == 0 && x == 0)) return nan_like<W>();
     const double ninf = -special::inf();
     if (a == 0 || primal(x) == special::inf()) return W(upper ? ninf : 0.0);
-    if (x == 0) return upper ? W(0) : a * log(x) - lgamma(a + W(1));
+    if (x == 0) return upper ? W(0) : a * log(x) - lgamma1p(a);
     if (primal(a) == special::inf()) return W(upper ? 0.0 : ninf);
     bool ok;
     const W r = log_gamma_pq(a, x, upper, ok);
@@ -266,7 +326,9 @@ template <class W> __device__ GPUAD_NOINLINE W gamma_density(W a, W x) {
     if (!(a >= 0) || !(x >= 0) || (a == 0 && x == 0)) return nan_like<W>();
     if (a == 0 || primal(a) == special::inf() || primal(x) == special::inf()) return W(0);
     if (x == 0) return a < 1 ? W(special::inf()) : W(a == 1 ? 1.0 : 0.0);
-    if (a < 10) return exp((a - W(1)) * log(x) - x - lgamma(a));
+    // a < 10: gamma_front's factor a out of the exp, and x^(a-1) as one power (x^a / x
+    // differentiated twice in x cancels as 1/x^2 - 1/x^2 at a = 1)
+    if (a < 10) return a * exp((a - W(1)) * log(x) - x - lgamma1p(a));
     return exp(log_gamma_front(a, x) - log(x));
 }
 
@@ -281,6 +343,12 @@ template <class W> __device__ GPUAD_NOINLINE W log_gamma_dx(W a, W x, bool upper
     if (primal(x) == special::inf()) return W(upper ? -1.0 : 0.0);
     if (x == 0) return upper ? -gamma_density(a, x) : W(special::inf());
     bool ok;
+    if (upper && a < 1 && x <= 1) {
+        // density / Q with the factor a of both cancelled before any derivative is taken
+        const W qa = gamma_q_small_over_a(a, x, ok);
+        if (!ok) return nan_like<W>();
+        return -exp((a - W(1)) * log(x) - x - lgamma1p(a)) / qa;
+    }
     const W l = log_gamma_pq(a, x, upper, ok);
     if (!ok) return nan_like<W>();
     const W r = exp(log_gamma_front(a, x) - log(x) - l);
