@@ -960,6 +960,16 @@ SURFACE += [
         lambda x, y: _np_at(x, slice(1, None), y, "multiply"), [((3,), ()), ((4,), (3,))]),
     Row("at_max", lambda x, y: gnp.at(x)[:2].max(y),
         lambda x, y: _np_at(x, slice(None, 2), y, "max"), [((3,), (2,))], distinct),
+    # repeated indices apply every occurrence (numpy's ufunc.at, JAX's .at[]); a set of
+    # op(x[idx], v) kept the last occurrence only
+    Row("at_multiply_repeated", lambda x, y: gnp.at(x)[np.array([0, 2, 0, 0])].multiply(y),
+        lambda x, y: _np_at(x, np.array([0, 2, 0, 0]), y, "multiply"),
+        [((3,), ()), ((4,), (4,))]),
+    Row("at_max_repeated", lambda x, y: gnp.at(x)[np.array([1, 1, 0])].max(y),
+        lambda x, y: _np_at(x, np.array([1, 1, 0]), y, "max"), [((3,), (3,))], distinct),
+    Row("at_min_repeated", lambda x, y: gnp.at(x)[np.array([[1], [1]]), np.array([0, 2])].min(y),
+        lambda x, y: _np_at(x, (np.array([[1], [1]]), np.array([0, 2])), y, "min"),
+        [((2, 3), (2, 2))], distinct),
 ]
 
 
@@ -970,9 +980,11 @@ def _np_at(x, idx, v, how):
     elif how == "add":
         np.add.at(x, idx, v)
     elif how == "multiply":
-        x[idx] *= v
+        np.multiply.at(x, idx, v)
+    elif how == "min":
+        np.minimum.at(x, idx, v)
     else:
-        x[idx] = np.maximum(x[idx], v)
+        np.maximum.at(x, idx, v)
     return x
 
 

@@ -133,7 +133,8 @@ def diagflat(v, k=0):
 class _At:
     """``x.at``: ``x.at[idx].set(v)``, ``.add(v)``, ``.multiply(v)``, ``.min(v)``,
     ``.max(v)``, ``.get()`` return a new array (``x`` is not changed), differentiable in
-    ``x`` and ``v``, with NumPy's indexing (repeated indices: ``add`` accumulates, ``set``
+    ``x`` and ``v``, with NumPy's indexing (repeated indices: ``add``, ``multiply``,
+    ``min`` and ``max`` apply every occurrence, as ``numpy.add.at`` and JAX do; ``set``
     keeps one value as NumPy's assignment does)."""
     __slots__ = ("x",)
 
@@ -151,6 +152,8 @@ class _AtIndex:
         self.x, self.idx = x, idx
 
     def _parts(self, v):
+        if isinstance(v, (list, tuple)):      # nested sequences of numbers, as NumPy takes
+            v = np.asarray(v)
         (x, v), xp = prepare(self.x, v)
         template, arrays = normalize_index(self.idx, tuple(shape(x)), xp)
         return x, v, xp, template, arrays
@@ -184,20 +187,42 @@ class _AtIndex:
                                (I.ARRAY,) * len(pos), xv.shape)
         return where(hit, placed, x)
 
-    def multiply(self, v):
-        """``x`` multiplied by ``v`` at ``idx``."""
+    def _in_turn(self, v, op):
+        """``x`` with ``op(x[idx], v)`` at ``idx``, a repeated index applied once per
+        occurrence in order, as NumPy's ``ufunc.at`` and JAX's ``.at[]`` do: the k-th
+        occurrence of every position in a k-th pass whose positions are distinct. (A
+        ``set`` of ``op(x[idx], v)`` would keep one occurrence's value: a silent wrong
+        result.) The positions are read on the host (a device read for CuPy indices)."""
         x, v, xp, template, arrays = self._parts(v)
-        return self.set(multiply(I.getitem(x, arrays, template), v))
+        xv = full_lower(x)
+        sel = tuple(shape(I.getitem(xv, arrays, template)))
+        pos = xp.arange(xv.size, dtype=np.int64).reshape(xv.shape)[I.fill(template, arrays)]
+        pos = _host(pos).reshape(-1)
+        if np.unique(pos).size == pos.size:
+            return self.set(op(I.getitem(x, arrays, template), v))
+        order = np.argsort(pos, kind="stable")
+        sp = pos[order]
+        start = np.flatnonzero(np.r_[True, sp[1:] != sp[:-1]])
+        rank = np.empty(pos.size, np.int64)
+        rank[order] = np.arange(pos.size) - np.repeat(start, np.diff(np.r_[start, pos.size]))
+        flat, vflat = reshape(x, (-1,)), reshape(broadcast_to(v, sel), (-1,))
+        for r in range(int(rank.max()) + 1):
+            js = np.flatnonzero(rank == r)
+            p = xp.asarray(pos[js])
+            flat = _AtIndex(flat, p).set(op(_getitem(flat, p), _getitem(vflat, xp.asarray(js))))
+        return reshape(flat, tuple(shape(x)))
+
+    def multiply(self, v):
+        """``x`` multiplied by ``v`` at ``idx`` (repeated indices: each factor applied)."""
+        return self._in_turn(v, multiply)
 
     def min(self, v):
-        """``x`` with ``min(x[idx], v)`` at ``idx``."""
-        x, v, xp, template, arrays = self._parts(v)
-        return self.set(minimum(I.getitem(x, arrays, template), v))
+        """``x`` with ``min(x[idx], v)`` at ``idx`` (repeated indices: the minimum of all)."""
+        return self._in_turn(v, minimum)
 
     def max(self, v):
-        """``x`` with ``max(x[idx], v)`` at ``idx``."""
-        x, v, xp, template, arrays = self._parts(v)
-        return self.set(maximum(I.getitem(x, arrays, template), v))
+        """``x`` with ``max(x[idx], v)`` at ``idx`` (repeated indices: the maximum of all)."""
+        return self._in_turn(v, maximum)
 
 
 def at(x):
