@@ -38,6 +38,9 @@ ELSEWHERE = {
     "gpuad.numpy.linalg.LinAlgError": ("NumPy's exception class", "test_reductions_linalg.py"),
     "gpuad.numpy.linalg.matrix_rank": ("an integer: derivative 0 (coverage 'zero')",
                                        "test_reductions_linalg.py"),
+    "gpuad.numpy.linalg.eig": ("NumPy's own, not differentiable: NotImplementedError when "
+                               "traced", "test_reductions_linalg.py"),
+    "gpuad.numpy.linalg.eigvals": ("as eig", "test_reductions_linalg.py"),
     "gpuad.scipy.integrate.odeint": ("agrees with SciPy only to the solver's tolerance: "
                                      "closed forms, finite differences of the same discrete "
                                      "solver, check_grads to order 2", "test_scipy_integrate.py"),

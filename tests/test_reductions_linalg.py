@@ -208,3 +208,19 @@ def test_matrix_rank_is_numpys_integer_with_derivative_zero(xp):
     g = gpuad.grad(lambda a: gnp.sum(a) * gnp.linalg.matrix_rank(a))(a)
     on(xp, g)
     np.testing.assert_array_equal(host(g), 1.0)
+
+
+def test_eig_and_eigvals_pass_through_and_refuse_a_traced_matrix():
+    # NumPy's own results for a constant matrix (a NumPy name never AttributeError); a
+    # matrix being differentiated: NotImplementedError naming the way out
+    a = np.array([[2.0, 1.0], [0.5, 3.0]])
+    w, v = gnp.linalg.eig(a)
+    wn, vn = np.linalg.eig(a)
+    np.testing.assert_array_equal(w, wn)
+    np.testing.assert_array_equal(v, vn)
+    np.testing.assert_array_equal(gnp.linalg.eigvals(a), np.linalg.eigvals(a))
+    for name in ("eig", "eigvals"):
+        f = getattr(gnp.linalg, name)
+        with pytest.raises(NotImplementedError, match=f"linalg.{name}: .*use eigh"):
+            gpuad.grad(lambda m: gnp.sum(gnp.real(f(m)[0] if name == "eig" else f(m))))(a)
+    assert float(gpuad.grad(lambda m: gnp.sum(m * m))(a).sum()) == 13.0   # still usable

@@ -11,7 +11,8 @@ and Python scalars promote as in NumPy); complex matrices follow gpuad's convent
 VJP transposes without conjugation; ``grad`` of a real loss is ``df/dx - i df/dy``), with
 ``^T`` in the real formulas read as ``^H`` where the decomposition has it. The phases of
 complex singular and eigenvectors are a gauge: see ``svd`` and ``eigh``. eig and eigvals
-are absent (no rules for nonsymmetric eigenproblems yet).
+are NumPy's own, not differentiable (no rules for nonsymmetric eigenproblems yet: an array
+being differentiated raises NotImplementedError).
 """
 
 import operator as _operator
@@ -31,7 +32,7 @@ __all__ = ["LinAlgError", "solve", "inv", "det", "slogdet", "cholesky", "norm", 
            "matrix_norm", "cond", "matrix_rank", "svd", "svdvals", "eigh", "eigvalsh", "qr",
            "pinv", "lstsq", "matrix_power", "multi_dot", "matmul", "outer", "tensordot",
            "trace", "diagonal", "matrix_transpose", "vecdot", "cross", "tensorinv",
-           "tensorsolve"]
+           "tensorsolve", "eig", "eigvals"]
 
 LinAlgError = _np.linalg.LinAlgError
 _SlogdetResult = _namedtuple("SlogdetResult", ["sign", "logabsdet"])
@@ -40,13 +41,30 @@ _EighResult = _namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
 _QRResult = _namedtuple("QRResult", ["Q", "R"])
 
 
-def __getattr__(name):
-    if name in ("eig", "eigvals"):
-        raise AttributeError(
-            f"gpuad.numpy.linalg has no {name}: gpuad has no derivative rules for "
-            "nonsymmetric eigenproblems yet; for a symmetric (complex: Hermitian) matrix use "
-            "eigh / eigvalsh, for singular values svd")
-    raise AttributeError(f"module 'gpuad.numpy.linalg' has no attribute {name!r}")
+def _nonsymmetric(name, a):
+    """numpy.linalg.eig / eigvals: NumPy's (CuPy's) own result for an array that is not being
+    differentiated; a traced one has no rule (nonsymmetric eigenproblems)."""
+    if isinstance(a, _Tracer):
+        raise NotImplementedError(
+            f"gpuad.numpy.linalg.{name}: gpuad has no derivative rules for nonsymmetric "
+            "eigenproblems yet; for a symmetric (complex: Hermitian) matrix use eigh / "
+            "eigvalsh, for singular values svd")
+    (a,), xp = _prepare(a)
+    fn = getattr(xp.linalg, name, None)
+    if fn is None:
+        raise NotImplementedError(f"gpuad.numpy.linalg.{name}: {xp.__name__}.linalg has no {name}")
+    return fn(a)
+
+
+def eig(a):
+    """``numpy.linalg.eig`` passed through (not differentiable): NotImplementedError for an
+    array being differentiated (use eigh for symmetric matrices, svd for singular values)."""
+    return _nonsymmetric("eig", a)
+
+
+def eigvals(a):
+    """``numpy.linalg.eigvals`` passed through (not differentiable), as ``eig``."""
+    return _nonsymmetric("eigvals", a)
 
 
 def _matrix(a, what, square=False):
