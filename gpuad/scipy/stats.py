@@ -279,13 +279,48 @@ class _NormGen(_Continuous):
         return _sp.log_ndtr(y)
 
 
+# t's log density for df >= _T_LARGE without the O(1/df) differences of gammaln((df+1)/2) -
+# gammaln(df/2) and of (df+1)/2 log1p(y^2/df) (d/ddf of the log density is O(1/df^2): those
+# lost eps df of it, the value itself 2e-4 at df = 1e12): lgamma(nu + 3/4) - lgamma(nu + 1/4)
+# - log(nu)/2 = sum_j C_j nu^(-2j), nu = df/2 - 1/4 (the ratio of gammas' expansion, DLMF
+# 5.11.13: C_j = 2 B_(2j+1)(1/4) / (2j (2j+1)); to 1e-25 relative at df = 100), and
+# (df+1)/2 log1p(u) = y^2/2 (1 + 1/df) log1p(u)/u, u = y^2/df, log1p(u)/u by its series for
+# u <= 0.05 (as the kernels' t_log_pdf).
+_T_LARGE = 100.0
+_T_RATIO = (0.015625, -0.00244140625, 0.0012410481770833333, -0.0013208389282226562,
+            0.0024090290069580078, -0.0067123894890149434, 0.026524197443255356)
+
+
+def _t_logpdf_large(y, df):
+    nu = _gnp.subtract(_gnp.multiply(df, 0.5), 0.25)
+    r2 = _gnp.reciprocal(_gnp.square(nu))
+    acc = _T_RATIO[-1]
+    for c in _T_RATIO[-2::-1]:
+        acc = _gnp.add(_gnp.multiply(acc, r2), c)
+    ratio = _gnp.multiply(acc, r2)
+    y2 = _gnp.square(y)
+    u = _gnp.divide(y2, df)
+    near = _value(u) <= 0.05
+    us = _gnp.where(near, u, 0.0)                 # safe arguments for the branch not taken
+    series = 1.0 / 14
+    for k in range(12, -1, -1):                   # sum_k (-u)^k / (k + 1), k <= 13
+        series = _gnp.add(_gnp.multiply(series, _gnp.negative(us)), 1.0 / (k + 1))
+    ul = _gnp.where(near, 1.0, u)
+    lr = _gnp.where(near, series, _gnp.divide(_gnp.log1p(ul), ul))
+    quad = _gnp.multiply(_gnp.multiply(y2, 0.5), _gnp.multiply(_gnp.add(1.0, _gnp.reciprocal(df)), lr))
+    out = _gnp.add(_gnp.subtract(ratio, _HALF_LOG_2PI),
+                   _gnp.multiply(_gnp.log1p(_gnp.divide(-0.5, df)), 0.5))
+    return _gnp.subtract(out, quad)
+
+
 class _TGen(_Continuous):
     r"""Student's t distribution, like ``scipy.stats.t``: ``pdf``, ``logpdf`` with arguments
     ``(x, df, loc=0, scale=1)``.
 
     ``logpdf = gammaln((df+1)/2) - gammaln(df/2) - log(df pi)/2 - (df+1)/2 log1p(y^2/df)
-    - log(scale)``, ``y = (x - loc)/scale``; ``df = inf`` is the normal distribution (SciPy's
-    value; derivative in df 0 there). Differentiable in x, df, loc and scale; ``df <= 0`` or
+    - log(scale)``, ``y = (x - loc)/scale`` (for ``df >= 100`` the same by the gamma ratio's
+    expansion, DLMF 5.11.13, so its derivative in df keeps its digits at every df); ``df =
+    inf`` is the normal distribution (SciPy's value; derivative in df 0 there). Differentiable in x, df, loc and scale; ``df <= 0`` or
     ``scale <= 0``: NaN.
 
     ``cdf = stdtr(df, y)`` (gpuad.scipy.special.stdtr: the tail ``I_w(df/2, 1/2)/2``,
@@ -311,14 +346,20 @@ class _TGen(_Continuous):
         return df > 0
 
     def _logpdf(self, y, df):
-        inf = _value(df) == _np.inf
+        vdf = _value(df)
+        inf = vdf == _np.inf
         anyinf = bool(inf.any())
         if anyinf:
             df = _gnp.where(inf, 1.0, df)
-        h = _gnp.multiply(_gnp.add(df, 1.0), 0.5)
-        lp = _gnp.subtract(_gnp.subtract(_sp.gammaln(h), _sp.gammaln(_gnp.multiply(df, 0.5))),
-                           _gnp.multiply(_gnp.log(_gnp.multiply(df, _math.pi)), 0.5))
-        lp = _gnp.subtract(lp, _gnp.multiply(h, _gnp.log1p(_gnp.divide(_gnp.square(y), df))))
+        large = (vdf >= _T_LARGE) & ~inf
+        anylarge = bool(large.any())
+        small_df = _gnp.where(large, 1.0, df) if anylarge else df
+        h = _gnp.multiply(_gnp.add(small_df, 1.0), 0.5)
+        lp = _gnp.subtract(_gnp.subtract(_sp.gammaln(h), _sp.gammaln(_gnp.multiply(small_df, 0.5))),
+                           _gnp.multiply(_gnp.log(_gnp.multiply(small_df, _math.pi)), 0.5))
+        lp = _gnp.subtract(lp, _gnp.multiply(h, _gnp.log1p(_gnp.divide(_gnp.square(y), small_df))))
+        if anylarge:
+            lp = _gnp.where(large, _t_logpdf_large(y, _gnp.where(large, df, _T_LARGE)), lp)
         if anyinf:
             lp = _gnp.where(inf, _NormGen._logpdf(None, y), lp)
         return lp
@@ -437,7 +478,7 @@ class _Chi2Gen(_Continuous):
         >>> gpuad.scipy.stats.chi2.pdf(np.array(0.0), 2.0)       # exp(-x/2)/2
         np.float64(0.5)
         >>> gpuad.scipy.stats.chi2.cdf(np.array(2.0), 2.0)       # 1 - exp(-1)
-        np.float64(0.6321205588285578)
+        np.float64(0.6321205588285577)
     """
     _name = "chi2"
     _shapes = ("df",)
