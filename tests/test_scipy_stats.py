@@ -8,6 +8,7 @@ derivatives against the analytic identities and differences of the estimate) and
 allow_singular."""
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -1103,3 +1104,18 @@ def test_t_logpdf_large_df_against_mpmath(df):
         # a few ulps of the terms (|y^2/2|, the series' terms): measured <= 9e-15
         for got, w in zip((f(z), g[0], g[1], h[1][1]), want):
             assert float(got) == pytest.approx(float(w), rel=2e-14, abs=1e-300)
+
+
+def test_scipy_methods_not_here_raise_not_implemented_naming_a_way_out():
+    # a newcomer's review: norm.ppf, t.sf, ... were bare AttributeErrors
+    for obj, owner in ((gst.norm, "norm"), (gst.t(3.0), "t(...)"), (gst.gamma, "gamma"),
+                       (gst.poisson, "poisson"), (gst.dirichlet, "dirichlet"),
+                       (gst.multivariate_normal, "multivariate_normal")):
+        for name in ("sf", "logsf", "ppf", "rvs", "mean", "entropy"):
+            with pytest.raises(NotImplementedError, match=rf"stats\.{re.escape(owner)}\.{name} "
+                               r"is not implemented .*instead: "):
+                getattr(obj, name)
+            assert not hasattr(obj, name)          # duck typing still reads it as absent
+    with pytest.raises(AttributeError, match="has no attribute 'nonsense'"):
+        gst.norm.nonsense
+    assert float(gst.norm(1.0, 2.0).logpdf(1.0)) == pytest.approx(-1.612085713764618)

@@ -114,6 +114,11 @@ class _Frozen:
     def __init__(self, dist, args, kwds):
         self.dist, self.args, self.kwds = dist, args, kwds
 
+    def __getattr__(self, name):
+        if name in ("dist", "args", "kwds"):          # not set yet (copy, pickle)
+            raise AttributeError(name)
+        _missing_method(f"{self.dist._name}(...)", name)
+
     def __repr__(self):
         return f"<frozen gpuad.scipy.stats.{self.dist._name}{self.args or ''}{self.kwds or ''}>"
 
@@ -145,11 +150,43 @@ class _Frozen:
         return self._method("logcdf", x)
 
 
+# SciPy's other methods of its distributions: not here yet, each a NotImplementedError naming
+# what there is (never an AttributeError for a name SciPy has).
+_SCIPY_METHODS = {
+    "sf": "1 - cdf (for norm, t, logistic: cdf of the mirrored argument, 2 loc - x)",
+    "logsf": "logcdf of the mirrored argument (2 loc - x) for norm, t, logistic; else "
+             "log1p(-cdf)",
+    "ppf": "scipy.special.ndtri for norm (loc + scale ndtri(q)); none for the others",
+    "isf": "ppf's notes, at 1 - q", "rvs": "numpy.random / cupy.random",
+    "mean": "the closed form", "var": "the closed form", "std": "the closed form",
+    "median": "the closed form", "entropy": "the closed form", "interval": "ppf's notes",
+    "support": "the distribution's docstring", "stats": "the closed forms",
+    "moment": "the closed form", "expect": "a quadrature of pdf", "fit": "gpuad.grad of "
+    "the summed logpdf with an optimizer", "nnlf": "-sum(logpdf)", "cov": "the closed form",
+}
+
+
+class _NotImplementedMethod(NotImplementedError, AttributeError):
+    """A NotImplementedError that ``hasattr`` reads as absence (it is an AttributeError too),
+    so duck-typing code that probes for a method still works."""
+
+
+def _missing_method(owner, name):
+    if name in _SCIPY_METHODS:
+        raise _NotImplementedMethod(
+            f"gpuad.scipy.stats.{owner}.{name} is not implemented (gpuad has pdf/pmf, "
+            f"logpdf/logpmf, cdf and logcdf); instead: {_SCIPY_METHODS[name]}")
+    raise AttributeError(f"gpuad.scipy.stats.{owner} has no attribute {name!r}")
+
+
 class _Distribution:
     _name = ""
 
     def __call__(self, *args, **kwds):
         return _Frozen(self, args, kwds)
+
+    def __getattr__(self, name):
+        _missing_method(self._name, name)
 
     def __repr__(self):
         return f"<gpuad.scipy.stats.{self._name}>"
