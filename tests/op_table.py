@@ -77,6 +77,9 @@ def b(name, ref, domain=uniform(-2, 2), fun=None, **kw):
     return Row(name, fun or getattr(gnp, name), ref, BINARY_SHAPES, domain, **kw)
 
 
+W4 = np.array([True, False, True, True])     # a where= mask over a last axis of 4
+
+
 def same(call):
     """(fun, ref) for a call written once against a module: ``call(gnp, ...)``, ``call(np, ...)``."""
     return (lambda *xs: call(gnp, *xs)), (lambda *xs: call(np, *xs))
@@ -188,6 +191,18 @@ REDUCTIONS = [
     Row("std", gnp.std, np.std, [((4,),), ((2, 3),)]),
     Row("std_axis", lambda x: gnp.std(x, axis=(0, 2), ddof=1),
         lambda x: np.std(x, axis=(0, 2), ddof=1), [((2, 3, 2),), ((2, 0, 2),)]),
+    # NumPy's where= (and initial=): the entries outside the mask take no part
+    Row("sum_where", *same(lambda m, x: m.sum(x, axis=-1, where=W4, initial=0.5)),
+        [((4,),), ((3, 4),)]),
+    Row("mean_where", *same(lambda m, x: m.mean(x, axis=-1, where=W4)), [((4,),), ((3, 4),)]),
+    Row("prod_where", *same(lambda m, x: m.prod(x, axis=-1, where=W4, initial=2.0)),
+        [((4,),), ((2, 4),)]),
+    Row("var_where", *same(lambda m, x: m.var(x, axis=-1, ddof=1, where=W4)), [((3, 4),)]),
+    Row("std_where", *same(lambda m, x: m.std(x, where=W4)), [((2, 4),)]),
+    Row("max_where", *same(lambda m, x: m.max(x, axis=-1, where=W4, initial=-3.0)),
+        [((4,),), ((3, 4),)], distinct),
+    Row("min_where", *same(lambda m, x: m.min(x, axis=-1, where=W4, initial=3.0)),
+        [((3, 4),)], distinct),
     Row("logsumexp", gnp.logsumexp, _logsumexp, [((),), ((3,),), ((2, 3),)], uniform(-4, 4)),
     Row("logsumexp_axis", lambda x: gnp.logsumexp(x, axis=0, keepdims=True),
         lambda x: _logsumexp(x, axis=0, keepdims=True), [((3,),), ((3, 2),), ((2, 0),)]),
@@ -1094,6 +1109,10 @@ STATS_SEQUENCES = [
     Row("nanmean", *same(lambda m, x: m.nanmean(x, axis=-1)), [((5,),), ((3, 4),)],
         with_nans),
     Row("nanmean_all", gnp.nanmean, np.nanmean, [((3, 4),)], with_nans),
+    Row("nanmean_where", *same(lambda m, x: m.nanmean(x, axis=-1, where=W4)), [((3, 4),)],
+        with_nans),
+    Row("nanvar_where", *same(lambda m, x: m.nanvar(x, axis=-1, where=W4)), [((3, 4),)],
+        with_nans),
     Row("nanvar", *same(lambda m, x: m.nanvar(x, axis=0, ddof=1)), [((5,),), ((5, 3),)],
         with_nans),
     Row("nanstd", *same(lambda m, x: m.nanstd(x, axis=-1, keepdims=True)),

@@ -7,7 +7,9 @@ from ..core import full_lower
 from ..primitives import base, reductions as R
 from ..primitives.complex import abs2
 from ._core import prepare, normalize_axis, shape
-from ._elementwise import divide, exp, log, add, subtract, multiply, sqrt, where
+from ._elementwise import (divide, exp, log, add, subtract, multiply, sqrt, where, maximum,
+                           minimum)
+from ._elementwise import where as _select      # where the functions' where= shadows it
 
 __all__ = ["sum", "mean", "prod", "max", "min", "amax", "amin", "var", "std", "logsumexp",
            "cumsum", "sort"]
@@ -35,7 +37,20 @@ def _reduce(a, axis, dtype=None):
     return a, normalize_axis(axis, len(shape(a)))
 
 
-def sum(a, axis=None, dtype=None, keepdims=False):
+def outside(a, mask, fill):
+    """``a`` with ``fill`` (a constant: derivative 0) where the boolean ``mask`` (NumPy's
+    ``where=`` argument, broadcast to ``a``'s shape) is False."""
+    (a,), xp = prepare(a)
+    m = xp.broadcast_to(xp.asarray(full_lower(mask), dtype=bool), tuple(shape(a)))
+    return where(m, a, fill), m
+
+
+def _mask_count(m, axes, keepdims, like):
+    """The number of entries where ``m`` is True, in ``like``'s float dtype (a constant)."""
+    return m.sum(axis=axes, keepdims=keepdims).astype(full_lower(like).dtype)
+
+
+def sum(a, axis=None, dtype=None, keepdims=False, *, initial=None, where=True):
     """Sum over ``axis`` (int, tuple or None), like ``numpy.sum``. Linear: its VJP
     broadcasts the cotangent back, its JVP sums the tangent lanes.
 
@@ -45,16 +60,23 @@ def sum(a, axis=None, dtype=None, keepdims=False):
         array([2., 4.])
     """
     a, axes = _reduce(a, axis, dtype)
-    return _keep(base.reduce_sum(a, axes), shape(a), axes, keepdims)
+    if where is not True:
+        a, _ = outside(a, where, 0)
+    out = _keep(base.reduce_sum(a, axes), shape(a), axes, keepdims)
+    return out if initial is None else add(out, initial)
 
 
-def mean(a, axis=None, dtype=None, keepdims=False):
-    """Arithmetic mean over ``axis``, like ``numpy.mean``."""
+def mean(a, axis=None, dtype=None, keepdims=False, *, where=True):
+    """Arithmetic mean over ``axis``, like ``numpy.mean`` (``where``: of the entries where
+    it is True)."""
     a, axes = _reduce(a, axis, dtype)
+    if where is not True:
+        a, m = outside(a, where, 0)
+        return divide(sum(a, axis=axes, keepdims=keepdims), _mask_count(m, axes, keepdims, a))
     return divide(sum(a, axis=axes, keepdims=keepdims), float(_count(shape(a), axes)))
 
 
-def prod(a, axis=None, dtype=None, keepdims=False):
+def prod(a, axis=None, dtype=None, keepdims=False, *, initial=None, where=True):
     """Product over ``axis``, like ``numpy.prod``.
 
     ``d prod(x) / d x_i = prod_{j != i} x_j``, exact at zeros: the derivatives come from a
@@ -66,15 +88,26 @@ def prod(a, axis=None, dtype=None, keepdims=False):
         array([0., 6., 0.])
     """
     a, axes = _reduce(a, axis, dtype)
-    return _keep(R.reduce_prod(a, axes), shape(a), axes, keepdims)
+    if where is not True:
+        a, _ = outside(a, where, 1)
+    out = _keep(R.reduce_prod(a, axes), shape(a), axes, keepdims)
+    return out if initial is None else multiply(out, initial)
 
 
-def _extremum(a, axis, keepdims, op):
+def _extremum(a, axis, keepdims, op, initial=None, where=True):
     a, axes = _reduce(a, axis)
-    return _keep(R.reduce_max(a, axes, op), shape(a), axes, keepdims)
+    if where is not True:
+        if initial is None:
+            raise ValueError(f"reduction operation '{op}imum' does not have an identity, so "
+                             "to use a where mask one has to specify 'initial'")
+        a, _ = outside(a, where, initial)
+    out = _keep(R.reduce_max(a, axes, op), shape(a), axes, keepdims)
+    if initial is None:
+        return out
+    return (maximum if op == "max" else minimum)(out, initial)
 
 
-def max(a, axis=None, keepdims=False):
+def max(a, axis=None, keepdims=False, *, initial=None, where=True):
     """Largest element over ``axis``, like ``numpy.max``.
 
     The derivative is that of the maximising element; where k elements tie for the maximum,
@@ -86,10 +119,10 @@ def max(a, axis=None, keepdims=False):
         >>> gpuad.grad(lambda x: gnp.max(x))(np.array([1.0, 3.0, 3.0]))
         array([0. , 0.5, 0.5])
     """
-    return _extremum(a, axis, keepdims, "max")
+    return _extremum(a, axis, keepdims, "max", initial, where)
 
 
-def min(a, axis=None, keepdims=False):
+def min(a, axis=None, keepdims=False, *, initial=None, where=True):
     """Smallest element over ``axis``, like ``numpy.min``; ties split the derivative evenly
     as for :func:`max`.
 
@@ -98,14 +131,14 @@ def min(a, axis=None, keepdims=False):
         >>> gpuad.grad(lambda x: gnp.min(x))(np.array([1.0, 3.0]))
         array([1., 0.])
     """
-    return _extremum(a, axis, keepdims, "min")
+    return _extremum(a, axis, keepdims, "min", initial, where)
 
 
 amax = max
 amin = min
 
 
-def var(a, axis=None, dtype=None, ddof=0, keepdims=False):
+def var(a, axis=None, dtype=None, ddof=0, keepdims=False, *, where=True):
     """Variance over ``axis``, like ``numpy.var``:
     ``sum((x - mean(x))**2) / (N - ddof)`` with N the number of reduced elements.
 
@@ -115,12 +148,18 @@ def var(a, axis=None, dtype=None, ddof=0, keepdims=False):
         array([-0.88888889, -0.22222222,  1.11111111])
     """
     a, axes = _reduce(a, axis, dtype)
+    if where is not True:
+        a, m = outside(a, where, 0)
+        d = subtract(a, mean(a, axis=axes, keepdims=True, where=m))
+        dof = _mask_count(m, axes, keepdims, a) - ddof
+        dof = dof * (dof > 0)
+        return divide(sum(abs2(d), axis=axes, keepdims=keepdims, where=m), dof)
     d = subtract(a, mean(a, axis=axes, keepdims=True))
     dof = builtins.max(_count(shape(a), axes) - ddof, 0)
     return divide(sum(abs2(d), axis=axes, keepdims=keepdims), float(dof))
 
 
-def std(a, axis=None, dtype=None, ddof=0, keepdims=False):
+def std(a, axis=None, dtype=None, ddof=0, keepdims=False, *, where=True):
     """Standard deviation ``sqrt(var(x))`` over ``axis``, like ``numpy.std``.
 
     Where all reduced elements are equal (variance 0) std is not differentiable (a cone's
@@ -135,9 +174,10 @@ def std(a, axis=None, dtype=None, ddof=0, keepdims=False):
         >>> gpuad.grad(lambda x: gnp.std(x))(np.array([2.0, 2.0]))
         array([0., 0.])
     """
-    v = var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims)
+    v = var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims, where=where)
     pos = full_lower(v) > 0
-    return where(pos, sqrt(where(pos, v, 1.0)), 0.0)
+    # 0 (a constant) where the variance is 0; NaN stays NaN (no entries, dof <= 0), as NumPy's
+    return _select(pos, sqrt(_select(pos, v, 1.0)), _select(full_lower(v) == 0, 0.0, v))
 
 
 def logsumexp(a, axis=None, keepdims=False):

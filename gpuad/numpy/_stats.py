@@ -18,7 +18,8 @@ from ..primitives import base
 from ..primitives.complex import abs2, conj, real, imag, make_complex
 from ._core import prepare, normalize_axis, shape, lower, dtype as dtype_of
 from ._elementwise import add, subtract, multiply, divide, sqrt, where
-from ._reductions import sum, mean, prod, max, min, cumsum, sort
+from ._elementwise import where as _select      # where the functions' where= shadows it
+from ._reductions import sum, mean, prod, max, min, cumsum, sort, outside as _outside
 from ._indexing import take_along_axis
 from ._linalg import matmul
 from ._shape import concatenate, diagonal
@@ -557,7 +558,7 @@ def _masked(a, fill):
     return where(m, fill, a), m, xp
 
 
-def nansum(a, axis=None, dtype=None, keepdims=False):
+def nansum(a, axis=None, dtype=None, keepdims=False, *, where=True):
     """Sum treating NaN as zero, like ``numpy.nansum`` (an all-NaN slice sums to 0).
     NaN entries get derivative zero.
 
@@ -566,11 +567,13 @@ def nansum(a, axis=None, dtype=None, keepdims=False):
         >>> gpuad.grad(gnp.nansum)(np.array([1.0, np.nan]))
         array([1., 0.])
     """
+    if where is not True:         # NumPy's where=: the entries outside it as NaN (skipped)
+        a, _ = _outside(a, where, np.nan)
     x, _, _ = _masked(a, 0.0)
     return sum(x, axis=axis, dtype=dtype, keepdims=keepdims)
 
 
-def nanprod(a, axis=None, dtype=None, keepdims=False):
+def nanprod(a, axis=None, dtype=None, keepdims=False, *, where=True):
     """Product treating NaN as one, like ``numpy.nanprod``; exact at zeros as :func:`prod`.
     NaN entries get derivative zero.
 
@@ -579,6 +582,8 @@ def nanprod(a, axis=None, dtype=None, keepdims=False):
         >>> gpuad.grad(gnp.nanprod)(np.array([2.0, np.nan, 3.0]))
         array([3., 0., 2.])
     """
+    if where is not True:         # NumPy's where=: the entries outside it as NaN (skipped)
+        a, _ = _outside(a, where, np.nan)
     x, _, _ = _masked(a, 1.0)
     return prod(x, axis=axis, dtype=dtype, keepdims=keepdims)
 
@@ -621,7 +626,7 @@ def _per(total, count, bad, fill=True):
     return _nan_where(bad, out) if fill and bad is not None and bool(xp.any(bad)) else out
 
 
-def nanmean(a, axis=None, dtype=None, keepdims=False):
+def nanmean(a, axis=None, dtype=None, keepdims=False, *, where=True):
     """Mean of the non-NaN entries, like ``numpy.nanmean``: ``nansum / count``.
 
     NaN entries get derivative zero. An all-NaN (or empty) slice gives NaN with NumPy's
@@ -632,6 +637,8 @@ def nanmean(a, axis=None, dtype=None, keepdims=False):
         >>> gpuad.grad(gnp.nanmean)(np.array([1.0, np.nan, 3.0]))
         array([0.5, 0. , 0.5])
     """
+    if where is not True:         # NumPy's where=: the entries outside it as NaN (skipped)
+        a, _ = _outside(a, where, np.nan)
     x, m, xp = _masked(a, 0.0)
     cnt = _count(m, axis, keepdims, xp)
     bad = cnt == 0
@@ -655,7 +662,7 @@ def _nanvar(a, axis, dtype, ddof, keepdims):
     return _per(var, dof, bad, fill=False), bad
 
 
-def nanvar(a, axis=None, dtype=None, ddof=0, keepdims=False):
+def nanvar(a, axis=None, dtype=None, ddof=0, keepdims=False, *, where=True):
     """Variance of the non-NaN entries, like ``numpy.nanvar``:
     ``sum((x - nanmean)^2) / (count - ddof)`` over the non-NaN x.
 
@@ -668,11 +675,13 @@ def nanvar(a, axis=None, dtype=None, ddof=0, keepdims=False):
         >>> gpuad.grad(gnp.nanvar)(np.array([1.0, np.nan, 3.0]))
         array([-1.,  0.,  1.])
     """
+    if where is not True:         # NumPy's where=: the entries outside it as NaN (skipped)
+        a, _ = _outside(a, where, np.nan)
     var, bad = _nanvar(a, axis, dtype, ddof, keepdims)
     return _nan_where(bad, var) if bool(bad.any()) else var
 
 
-def nanstd(a, axis=None, dtype=None, ddof=0, keepdims=False):
+def nanstd(a, axis=None, dtype=None, ddof=0, keepdims=False, *, where=True):
     """Standard deviation of the non-NaN entries, ``sqrt(nanvar)``, like
     ``numpy.nanstd``. NaN entries get derivative zero; a NaN result (degrees of freedom
     <= 0) is a constant; where the variance is 0 (all non-NaN entries equal) the
@@ -683,9 +692,11 @@ def nanstd(a, axis=None, dtype=None, ddof=0, keepdims=False):
         >>> gpuad.grad(gnp.nanstd)(np.array([1.0, np.nan, 3.0]))
         array([-0.5,  0. ,  0.5])
     """
+    if where is not True:         # NumPy's where=: the entries outside it as NaN (skipped)
+        a, _ = _outside(a, where, np.nan)
     var, bad = _nanvar(a, axis, dtype, ddof, keepdims)
     pos = lower(var) > 0                      # (as std: no sqrt'(0) = inf meets a zero)
-    out = where(pos, sqrt(where(pos, var, 1.0)), 0.0)
+    out = _select(pos, sqrt(_select(pos, var, 1.0)), 0.0)
     if not bool(bad.any()):
         return out
     return _nan_where(bad, out)
@@ -701,7 +712,7 @@ def _nan_extremum(a, axis, keepdims, reduce, fill):
     return _nan_where(allnan, out)
 
 
-def nanmax(a, axis=None, keepdims=False):
+def nanmax(a, axis=None, keepdims=False, *, where=True):
     """Largest non-NaN entry along ``axis``, like ``numpy.nanmax``. The derivative is
     :func:`max`'s (ties share it evenly); NaN entries get zero. An all-NaN slice gives NaN
     with NumPy's "All-NaN slice encountered" RuntimeWarning, a constant (derivative zero).
@@ -711,10 +722,12 @@ def nanmax(a, axis=None, keepdims=False):
         >>> gpuad.grad(gnp.nanmax)(np.array([1.0, np.nan, 3.0]))
         array([0., 0., 1.])
     """
+    if where is not True:         # NumPy's where=: the entries outside it as NaN (skipped)
+        a, _ = _outside(a, where, np.nan)
     return _nan_extremum(a, axis, keepdims, max, -np.inf)
 
 
-def nanmin(a, axis=None, keepdims=False):
+def nanmin(a, axis=None, keepdims=False, *, where=True):
     """Smallest non-NaN entry along ``axis``, like ``numpy.nanmin``; conventions as
     :func:`nanmax`.
 
@@ -723,4 +736,6 @@ def nanmin(a, axis=None, keepdims=False):
         >>> gpuad.grad(gnp.nanmin)(np.array([1.0, np.nan, 3.0]))
         array([1., 0., 0.])
     """
+    if where is not True:         # NumPy's where=: the entries outside it as NaN (skipped)
+        a, _ = _outside(a, where, np.nan)
     return _nan_extremum(a, axis, keepdims, min, np.inf)
