@@ -224,3 +224,15 @@ def test_eig_and_eigvals_pass_through_and_refuse_a_traced_matrix():
         with pytest.raises(NotImplementedError, match=f"linalg.{name}: .*use eigh"):
             gpuad.grad(lambda m: gnp.sum(gnp.real(f(m)[0] if name == "eig" else f(m))))(a)
     assert float(gpuad.grad(lambda m: gnp.sum(m * m))(a).sum()) == 13.0   # still usable
+
+
+def test_linalg_scalar_results_are_numpy_scalars():
+    # issue 13: where NumPy returns np.float64 for NumPy inputs, so does gpuad outside a
+    # transform (a newcomer's review: norm, det, slogdet, trace gave 0-d arrays)
+    x, v = np.array([[2.0, 1.0], [1.0, 3.0]]), np.array([3.0, 4.0])
+    for name, args in [("norm", (x,)), ("norm", (v,)), ("det", (x,)), ("trace", (x,)),
+                       ("vector_norm", (v,)), ("matrix_norm", (x,)), ("cond", (x,))]:
+        got, want = getattr(gnp.linalg, name)(*args), getattr(np.linalg, name)(*args)
+        assert type(got) is type(want) and got == pytest.approx(want), name
+    sign, logdet = gnp.linalg.slogdet(x)
+    assert type(sign) is type(logdet) is np.float64

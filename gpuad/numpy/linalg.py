@@ -15,6 +15,7 @@ are NumPy's own, not differentiable (no rules for nonsymmetric eigenproblems yet
 being differentiated raises NotImplementedError).
 """
 
+import functools as _functools
 import operator as _operator
 from collections import namedtuple as _namedtuple
 
@@ -25,6 +26,7 @@ from ..primitives import base as _base, linalg as _LA, decompositions as _D
 from ..primitives import complex as _CX
 from ..runtime import profile as _profile
 from ._core import prepare as _prepare, shape as _shape, normalize_axis as _normalize_axis
+from ._core import _scalars
 from . import _elementwise as _E, _reductions as _R, _linalg as _P, _shape as _S
 from ._indexing import _getitem
 
@@ -328,7 +330,7 @@ def slogdet(a):
 
         >>> sign, logdet = gnp.linalg.slogdet(np.array([[-2.0, 0.0], [0.0, 3.0]]))
         >>> sign, logdet
-        (array(-1.), array(1.79175947))
+        (np.float64(-1.0), np.float64(1.791759469228055))
     """
     sign, logabsdet = _LA.slogdet(_square(a, "slogdet"))
     return _SlogdetResult(sign, logabsdet)
@@ -637,7 +639,7 @@ def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
     Example::
 
         >>> gnp.linalg.vector_norm(np.array([[3.0], [4.0]]))
-        array(5.)
+        np.float64(5.0)
     """
     (x,), _ = _prepare(x)
     nd = len(_shape(x))
@@ -654,7 +656,7 @@ def matrix_norm(x, /, *, keepdims=False, ord="fro"):
     Example::
 
         >>> gnp.linalg.matrix_norm(np.eye(2) * 3.0, ord="nuc")
-        array(6.)
+        np.float64(6.0)
     """
     x = _matrix(x, "matrix_norm")
     nd = len(_shape(x))
@@ -859,7 +861,7 @@ def trace(x, /, *, offset=0, dtype=None):
     Example::
 
         >>> gnp.linalg.trace(np.eye(3))
-        array(3.)
+        np.float64(3.0)
     """
     return _P.trace(x, offset=offset, axis1=-2, axis2=-1, dtype=dtype)
 
@@ -894,7 +896,7 @@ def vecdot(x1, x2, /, *, axis=-1):
     Example::
 
         >>> gnp.linalg.vecdot(np.array([1.0, 2.0]), np.array([3.0, 4.0]))
-        array(11.)
+        np.float64(11.0)
     """
     return _P.vecdot(x1, x2, axis=axis)
 
@@ -915,3 +917,18 @@ def cross(x1, x2, /, *, axis=-1):
             raise ValueError(f"cross: x{k + 1} of shape {tuple(_shape(x))} has no axis "
                              f"{axis} of length 3")
     return _P.cross(x1, x2, axis=axis)
+
+
+def _numpy_scalars(f):
+    """``f`` returning NumPy's scalar (np.float64, ...) where its result is a 0-d NumPy array,
+    as numpy.linalg does (CuPy's 0-d arrays and traced values unchanged)."""
+    @_functools.wraps(f)
+    def g(*args, **kwargs):
+        return _scalars(f(*args, **kwargs))
+    return g
+
+
+for _name in __all__:
+    if _name not in ("LinAlgError", "eig", "eigvals"):
+        globals()[_name] = _numpy_scalars(globals()[_name])
+del _name
