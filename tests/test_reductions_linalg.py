@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import gpuad
+import gpuad.scipy.special
 import gpuad.numpy as gnp
 from gpuad import nn
 from gpuad.taylor import taylor
@@ -236,3 +237,28 @@ def test_linalg_scalar_results_are_numpy_scalars():
         assert type(got) is type(want) and got == pytest.approx(want), name
     sign, logdet = gnp.linalg.slogdet(x)
     assert type(sign) is type(logdet) is np.float64
+
+
+@pytest.mark.parametrize("lse", [gnp.logsumexp, nn.logsumexp,
+                                 lambda x, **k: gpuad.scipy.special.logsumexp(x, **k)])
+def test_logsumexp_at_plus_inf_has_softmax_limit_derivatives(lse):
+    # a newcomer's review: grad at [inf, 0] was [0, 0] (a zero cotangent times exp(inf));
+    # the value is +inf and the derivatives softmax's limit, max's convention at ties
+    inf = np.inf
+    assert float(lse(np.array([inf, 0.0]))) == inf
+    np.testing.assert_array_equal(gpuad.grad(lse)(np.array([inf, 0.0])), [1.0, 0.0])
+    np.testing.assert_array_equal(gpuad.grad(lse)(np.array([inf, -1.0, inf])), [0.5, 0.0, 0.5])
+    np.testing.assert_array_equal(gpuad.hessian(lse)(np.array([inf, 0.0])), np.zeros((2, 2)))
+    x = np.array([[inf, 0.0, 1.0], [1.0, 2.0, 3.0]])
+    g = gpuad.grad(lambda v: gnp.sum(lse(v, axis=1)))(x)
+    e = np.exp(x[1] - 3.0)
+    np.testing.assert_allclose(g, [[1.0, 0.0, 0.0], e / e.sum()], rtol=1e-15)
+    assert float(gpuad.jvp(lse, (np.array([inf, 0.0]),), (np.array([2.0, 5.0]),))[1]) == 2.0
+
+
+def test_scipy_logsumexp_weights_at_plus_inf():
+    f = lambda z: gpuad.scipy.special.logsumexp(z[:3], b=z[3:])       # noqa: E731
+    z = np.array([np.inf, 0.0, 1.0, 2.0, 0.5, 1.0])
+    assert float(f(z)) == np.inf
+    # d/da: 1 at the +inf entry; d/db: 1 / (the b at +inf entries' sum) there, 0 elsewhere
+    np.testing.assert_array_equal(gpuad.grad(f)(z), [1.0, 0.0, 0.0, 0.5, 0.0, 0.0])

@@ -186,7 +186,9 @@ def logsumexp(a, axis=None, keepdims=False):
 
     With ``m = max(x)`` (a constant for differentiation: the identity holds for any m),
     ``logsumexp(x) = m + log(sum(exp(x - m)))``; no exponential overflows. The gradient is
-    ``softmax(x)``. An empty reduction gives ``-inf``.
+    ``softmax(x)``. An empty reduction gives ``-inf``. A slice holding ``+inf``: the value
+    ``+inf``, the gradient softmax's limit (``max``'s: 1 at the ``+inf`` entry, shared evenly
+    between several, 0 elsewhere; JAX and PyTorch give NaN there).
 
     Example::
 
@@ -196,6 +198,18 @@ def logsumexp(a, axis=None, keepdims=False):
         array([0.5, 0.5])
     """
     a, axes = _reduce(a, axis)
+    x = full_lower(a)
+    xp = base.xp_of(x)
+    top = (R.reduce_max(x, axes).reshape(_kept(x.shape, axes)) == xp.inf
+           if _count(x.shape, axes) and x.dtype.kind == "f" else None)
+    if top is not None and bool(top.any()):
+        # a slice holding +inf: the value +inf and the derivative the limit of softmax, max's
+        # (1 at the +inf entry, shared evenly by several), not exp(inf)/inf's NaN nor the 0
+        # that a zero cotangent times exp(inf) would make of it; the other slices as below
+        full = xp.broadcast_to(top, x.shape)
+        out = logsumexp(_select(full, 0.0, a), axis=axes, keepdims=True)
+        out = _select(top, max(_select(full, a, 0.0), axis=axes, keepdims=True), out)
+        return _drop(out, shape(a), axes, keepdims)
     m = _shift(a, axes)
     s = log(sum(exp(subtract(a, m)), axis=axes, keepdims=True))
     return _drop(add(s, m), shape(a), axes, keepdims)

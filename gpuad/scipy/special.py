@@ -554,7 +554,11 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     overflows, the term is 0 and its derivative in that ``b``, which overflows, is taken as
     0). ``return_sign=True`` returns
     ``(log|s|, sign(s))`` for a sum s that may be negative (the sign is piecewise constant);
-    without it a negative sum gives NaN, as SciPy. Gradient in ``a``: ``b exp(a) / s``.
+    without it a negative sum gives NaN, as SciPy. Gradient in ``a``: ``b exp(a) / s``. A
+    slice with ``a = +inf`` (``b != 0``) has the value ``+inf`` (or NaN where those b sum
+    below 0, as SciPy) and the derivatives' limits: in ``a`` max's (1 at the ``+inf`` entry,
+    shared evenly by several, 0 elsewhere; JAX and PyTorch give NaN), in those ``b`` one over
+    their sum.
 
     Example::
 
@@ -578,6 +582,22 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     else:
         m = xp.zeros(tuple(1 if i in axes else d for i, d in enumerate(va.shape)),
                      dtype=va.dtype)
+    top = None
+    if va.size and all(va.shape[i] for i in axes) and va.dtype.kind == "f":
+        top = xp.max(va, axis=axes, keepdims=True) == xp.inf
+        top = top if bool(top.any()) else None
+    if top is not None:
+        # slices with an a = +inf (b != 0): the value log|sum of those b| + inf and the
+        # derivatives their limits (max's in a: 1 at the +inf entry, shared evenly by
+        # several; 1 / that sum in those b; 0 elsewhere), not exp(inf)/inf's NaN or the 0
+        # that a zero cotangent times exp(inf) makes; the regular path on safe values there
+        hit = xp.broadcast_to(top, va.shape)
+        at_inf = hit & (va == xp.inf)
+        lim = _gnp.max(_gnp.where(at_inf, a, -xp.inf), axis=axes, keepdims=True)
+        b_inf = _gnp.sum(_gnp.where(at_inf, 1.0 if b is None else b, 0.0), axis=axes,
+                         keepdims=True)
+        a = _gnp.where(hit, 0.0, a)
+        m = xp.where(top, xp.zeros((), dtype=va.dtype), m)
     e = _gnp.exp(_gnp.subtract(a, m))
     if b is not None:
         ev = _lower(e)
@@ -588,12 +608,16 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
         if bool(xp.any(gone)):
             e = _gnp.where(gone, xp.zeros((), dtype=ev.dtype), e)
     s = _gnp.sum(e, axis=axes, keepdims=True)
+    if top is not None:
+        s = _gnp.where(top, b_inf, s)
     sign = None
     if return_sign:
         sign = xp.sign(_lower(s))
         s = _gnp.abs(s)
     with _np.errstate(divide="ignore", invalid="ignore"):
         out = _gnp.add(_gnp.log(s), m)
+        if top is not None:
+            out = _gnp.where(top, _gnp.add(out, lim), out)
     if not keepdims:
         keep = tuple(d for i, d in enumerate(va.shape) if i not in axes)
         out = _gnp.reshape(out, keep)
