@@ -817,6 +817,13 @@ SCIPY_SPECIAL = [
         lambda m: lambda a, b, x: m(4 * a, 4 * b, x),
         lambda a, b, x: np.log(sc.betainc(4 * a, 4 * b, x))),
         [((), (), ()), ((3,), (3,), (3,)), ((2, 3), (3,), ())], uniform(0.1, 0.9)),
+    # log stdtr on stdtr's rows' points (both signs of t; large df: the expansion's region)
+    Row("special_log_stdtr", *(lambda f, g: (f(gss._log_stdtr), f(g)))(
+        lambda m: lambda df, t: m(4 * df, 6 * t - 3), lambda df, t: np.log(sc.stdtr(df, t))),
+        BINARY_SHAPES, uniform(0.1, 0.9)),
+    Row("special_log_stdtr_large_df", *(lambda f, g: (f(gss._log_stdtr), f(g)))(
+        lambda m: lambda df, t: m(1e4 * df, 10 * t - 5), lambda df, t: np.log(sc.stdtr(df, t))),
+        [((3,), (3,)), ((2, 3), ())], uniform(0.1, 0.9)),
     # Non-empty shapes: of an empty array SciPy gives -inf ((0,)) or raises ((4, 0, 2)),
     # which the table's comparisons cannot hold; tests/test_scipy_special.py checks empties.
     Row("special_logsumexp", gss.logsumexp, sc.logsumexp, [((),), ((3,),), ((2, 3),)]),

@@ -565,6 +565,61 @@ BINARY["stdtr"] = (
     lambda df, y: df > 0)
 
 
+# log stdtr(df, y) (the log-space op of gpuad.scipy.stats' t.logcdf): the log of _ttail for
+# y < 0, log1p(-_ttail) for y > 0 (at _tprec, plus 2 log2|y| bits for the second partials in
+# y, which cancel like 1/y^2 against h^2); derivatives in df by mp.diff, in y closed forms
+# (mp.diff's steps are absolute: no digits left at |y| = 1e200): h = density / cdf, d/dy h =
+# h (d/dy log density - h), d/ddf h = h (d/ddf log density - d/ddf log cdf). Above df = 1e30
+# where y^4 / df < 1e-20 the normal limit with stdtr's first correction: log F = log Phi(y) -
+# (y^3 + y) / (4 df M), M = Phi(y) / phi(y) (mills), and its derivatives (the next terms
+# O((y^4 / df)^2) relative), for y > 0 from the upper tail Phi(-y) + phi(y) (y^3 + y) / (4 df).
+def _tlogcdf(df, y):     # at the caller's precision, as _ttail
+    return mp.log(mp.mpf(0.5)) if y == 0 else (mp.log(_ttail(df, y)) if y < 0
+                                                else mp.log1p(-_ttail(df, y)))
+
+
+def _tlimit(df, y):
+    return df > 1e30 and y ** 4 < df * mp.mpf(10) ** -20
+
+
+def _tlprec(df, y):
+    return mp.workprec(PREC + 3 * max(0, int(mp.log(df, 2))) + 2 * int(mp.log(abs(y) + 2, 2)))
+
+
+def _tlog_d(ab):
+    def d(df, y):
+        if _tlimit(df, y):
+            m = mills(y)
+            c = (y ** 3 + y) / (4 * m)
+            return {(1, 0): c / df ** 2, (2, 0): -2 * c / df ** 3, (0, 1): 1 / m,
+                    (1, 1): (3 * y ** 2 + 1 - (y ** 3 + y) * (y + 1 / m)) / (4 * df ** 2 * m),
+                    (0, 2): log_ndtr2(y)}[ab]
+        with _tlprec(df, y):
+            if ab[0] == 2:
+                return +mp.diff(lambda t: _tlogcdf(t, y), df, 2)
+            d1 = mp.diff(lambda t: _tlogcdf(t, y), df) if ab[0] else 0
+            if ab == (1, 0):
+                return +d1
+            h = mp.exp(mp.log(_tpdf(df, y)) - _tlogcdf(df, y))
+            ld_df = ((mp.psi(0, (df + 1) / 2) - mp.psi(0, df / 2) - 1 / df
+                      - mp.log1p(y * y / df)) / 2 + (df + 1) / 2 * y * y / (df * (df + y * y)))
+            return +{(0, 1): h, (0, 2): h * (-(df + 1) * y / (df + y * y) - h),
+                     (1, 1): h * (ld_df - d1)}[ab]
+    return d
+
+
+def _tlog_limit(df, y):
+    if y > 0:
+        return mp.log1p(-ncdf(-y) - mp.npdf(y) * (y ** 3 + y) / (4 * df))
+    return log_ndtr(y) + mp.log1p(-(y ** 3 + y) / (4 * df * mills(y)))
+
+
+BINARY["log_stdtr"] = (
+    lambda df, y: _tlog_limit(df, y) if _tlimit(df, y) else _tlogcdf(df, y),
+    {ab: _tlog_d(ab) for ab in [(1, 0), (0, 1), (2, 0), (1, 1), (0, 2)]},
+    lambda df, y: df > 0)
+
+
 # ---------------------------------------------------------------- inputs
 
 def magnitudes(dt, n):
@@ -676,6 +731,26 @@ def binary_inputs(name, dt):
         ys = [-30.0, -8.0, -1.5, -1e-3, 0.0, 0.3, 1.8, 8.0, 30.0]
         x, y = np.repeat(dfs, len(ys)), np.tile(ys, len(dfs))
         sw = [(100.0, 2.2), (100.0, -2.3), (1e3, 7.0), (1e3, -7.2)]
+        x, y = np.concatenate([x, [a for a, _ in sw]]), np.concatenate([y, [v for _, v in sw]])
+    if name == "log_stdtr":
+        # stdtr's grid, and where the tail underflows: |y| to 1e200 (1e30 in float32); the
+        # switches to the expansion (df = 100, y^2 = df/20), to the leading term below
+        # w = e^-69 (|y| = 9.6e14 sqrt(df)) and above df = 1e150 (the fraction overflows)
+        big = float(np.finfo(dt).max)
+        dfs = [0.3, 3.0, 99.0, 100.0, 101.0, 1e3, 1e8, 1e10, 1e14,
+               1e300 if dt == np.float64 else 1e30]
+        ys = [-1e200 if dt == np.float64 else -1e30, -1e10, -30.0, -8.0, -1.5, -1e-3, 0.0, 0.3,
+              1.8, 8.0, 30.0, 1e10]
+        x, y = np.repeat(dfs, len(ys)), np.tile(ys, len(dfs))
+        # (not df = 1e30 at |y| = 1e10: neither the limit nor mpmath's betainc of w = 1 - 1e-10,
+        # which takes minutes, serves there)
+        keep = ~((x == 1e30) & (np.abs(y) == 1e10))
+        x, y = x[keep], y[keep]
+        sw = [(100.0, 2.2), (100.0, -2.3), (1e3, 7.0), (1e3, -7.2), (3.0, -1.6e15),
+              (3.0, -1.7e15), (1e3, -3.0e16), (1e3, -3.1e16), (1e5, -1e3), (1e6, -1e5),
+              (1e14, -40.0), (0.5, -1e300), (2.0, -1e160), (0.3, 1e200), (1e150, -1e80),
+              (2e150, -1e80)]
+        sw = [(a, v) for a, v in sw if a <= big and abs(v) <= big]
         x, y = np.concatenate([x, [a for a, _ in sw]]), np.concatenate([y, [v for _, v in sw]])
     if name == "arctan2":   # the axes and the diagonals
         x = np.concatenate([x, np.zeros_like(m), m, m, -m])
@@ -921,9 +996,9 @@ def test_ternary_values(name, dt):
     report(bad, f"ternary_fwd<{op}, {CTYPE[dt]}>")
 
 
-# Binary ops whose values SciPy cannot check where it matters: the log-space ones where P or
-# Q underflows double, stdtr at huge df.
-LOG_VALUES = ["log_gammainc", "log_gammaincc", "stdtr"]
+# Binary ops whose values SciPy cannot check where it matters: the log-space ones where P,
+# Q or the t tail underflows double, stdtr at huge df.
+LOG_VALUES = ["log_gammainc", "log_gammaincc", "log_stdtr", "stdtr"]
 
 
 @pytest.mark.parametrize("dt", DTYPES, ids=["float64", "float32"])

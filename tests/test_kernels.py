@@ -36,7 +36,8 @@ REF = {**{k: v[1] for k, v in E.UNARY.items()}, **{k: v[1] for k, v in E.BINARY.
        # the internal log-space ops (gpuad.scipy.stats): the log of SciPy's at these points
        "log_gammainc": lambda a, x: np.log(sc.gammainc(a, x)),
        "log_gammaincc": lambda a, x: np.log(sc.gammaincc(a, x)),
-       "log_betainc": lambda a, b, x: np.log(sc.betainc(a, b, x))}
+       "log_betainc": lambda a, b, x: np.log(sc.betainc(a, b, x)),
+       "log_stdtr": lambda df, t: np.log(sc.stdtr(df, t))}
 N, L, H = 7, 2, 1e-5
 P = 3                                 # binary_fwd's periodic operand: 3 elements repeated
 X = np.linspace(0.3, 0.7, N)          # inside every op's domain, away from every kink

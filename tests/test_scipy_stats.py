@@ -1066,19 +1066,73 @@ def test_mvn_cdf_rank_zero_and_bad_cov():
         MVN.cdf(np.zeros(2), cov=np.array([[1.0, 0.3j], [-0.3j, 1.0]]))
 
 
-def test_t_logcdf_where_the_tail_underflows_has_nan_derivatives_not_zero():
-    # t's tail is not computed in log space: where it underflows the value is SciPy's -inf,
-    # and the derivatives (true ones finite) are NaN, never log's 1/0 times an underflowed
-    # density (a newcomer found 0.0 in x and df); df = inf is norm's log_ndtr exactly.
+# t's logcdf where the tail underflows double (SciPy: -inf), computed in log space (the
+# internal log_stdtr kernel): the tiny-w leading term (|y| > 1e15 sqrt(df), y^2 overflowing
+# for the first five), the continued fraction's log (1e5, 1e6) and the expansion's (1e14).
+T_FAR = [[-1e3, 1e5], [-1e200, 3.0], [-1e10, 50.0], [-1e300, 0.5], [-1e160, 2.0], [-40.0, 1e14],
+         [-1e5, 1e6]]
+
+
+def _t_far_refs(y, df):
+    """log P(T <= y) (y < 0) and its gradient and Hessian in (y, df): mpmath's betainc and
+    mp.diff in df; in y closed forms (mp.diff's steps are absolute: no digits at |y| = 1e200),
+    h = density / P, d/dy h = h (d/dy log density - h), d/ddf h = h (d/ddf log density -
+    d/ddf log P)."""
+    import mpmath as mp
+    with mp.workprec(200 + 3 * max(0, int(mp.log(df, 2)))):
+        y, df = mp.mpf(y), mp.mpf(df)
+        lp = lambda nu: mp.log(mp.betainc(nu / 2, mp.mpf(1) / 2, 0, nu / (nu + y * y),  # noqa: E731
+                                          regularized=True) / 2)
+        v, d1, d2 = lp(df), mp.diff(lp, df), mp.diff(lp, df, 2)
+        ld = (mp.loggamma((df + 1) / 2) - mp.loggamma(df / 2) - mp.log(df * mp.pi) / 2
+              - (df + 1) / 2 * mp.log1p(y * y / df))
+        ld_df = ((mp.psi(0, (df + 1) / 2) - mp.psi(0, df / 2) - 1 / df - mp.log1p(y * y / df)) / 2
+                 + (df + 1) / 2 * y * y / (df * (df + y * y)))
+        h = mp.exp(ld - v)
+        hyy, hydf = h * (-(df + 1) * y / (df + y * y) - h), h * (ld_df - d1)
+        return (float(v), [float(h), float(d1)],
+                [[float(hyy), float(hydf)], [float(hydf), float(d2)]])
+
+
+@pytest.mark.parametrize("z", T_FAR, ids=[f"{y:g},{df:g}" for y, df in T_FAR])
+def test_t_logcdf_where_the_tail_underflows(z):
+    # value (~ -1e3 .. -5e6, formed from terms of its size: a few ulps of those), gradient and
+    # Hessian (reverse) and JVPs (forward) in (y, df) against mpmath; entries that are
+    # subnormal (d^2/dy^2 = df/y^2 at y = -1e160) or underflow are held to 1e-300 absolute
+    pytest.importorskip("mpmath")
     f = lambda z: gst.t.logcdf(z[0], z[1])                         # noqa: E731
+    z = np.array(z)
     with np.errstate(all="ignore"):
-        for z in ([-1e3, 1e5], [-1e200, 3.0], [-1e10, 50.0]):
-            z = np.array(z)
-            assert f(z) == -np.inf
-            assert np.isnan(gpuad.grad(f)(z)).all()
+        assert sst.t.logcdf(*z) == -np.inf                          # SciPy's log of 0
+    want, grad, hess = _t_far_refs(*z)
+    assert float(f(z)) == pytest.approx(want, rel=1e-13)
+    np.testing.assert_allclose(gpuad.grad(f)(z), grad, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(gpuad.hessian(f)(z), hess, rtol=1e-11, atol=1e-300)
+    for k, e in enumerate(np.eye(2)):
+        assert float(gpuad.jvp(f, (z,), (e,))[1]) == pytest.approx(grad[k], rel=1e-12)
+
+
+def test_t_logcdf_edges():
+    # df = inf: norm's log_ndtr, bit for bit; y = -inf: -inf with d/ddf its limit -inf and
+    # d/dy 0; y = inf: 0, constant; df <= 0: NaN
     assert gst.t.logcdf(-40.0, np.inf) == gst.norm.logcdf(-40.0) != -np.inf
     g = gpuad.grad(lambda y: gst.t.logcdf(y, np.inf))(-40.0)
     assert g == pytest.approx(gpuad.grad(gst.norm.logcdf)(-40.0), rel=1e-15)
+    f = lambda z: gst.t.logcdf(z[0], z[1])                         # noqa: E731
+    with np.errstate(all="ignore"):
+        assert f(np.array([-np.inf, 3.0])) == -np.inf
+        assert list(gpuad.grad(f)(np.array([-np.inf, 3.0]))) == [0.0, -np.inf]
+        assert f(np.array([np.inf, 3.0])) == 0.0
+        assert list(gpuad.grad(f)(np.array([np.inf, 3.0]))) == [0.0, 0.0]
+        assert np.isnan(f(np.array([1.0, -1.0])))
+
+
+def test_t_logcdf_matches_scipy_where_scipy_is_finite():
+    rng = np.random.default_rng(5)
+    y = np.concatenate([rng.uniform(-30, 30, 30), -np.geomspace(1, 1e30, 10)])
+    df = np.concatenate([np.geomspace(0.3, 1e6, 30), np.full(10, 4.5)])
+    # SciPy's is log(stdtr): the cdf rounded near 1, 1e-16 absolute (ours: log1p(-tail))
+    np.testing.assert_allclose(gst.t.logcdf(y, df), sst.t.logcdf(y, df), rtol=1e-12, atol=2e-16)
 
 
 # t.logpdf for df >= 100 by the gamma ratio's expansion (DLMF 5.11.13) and log1p(u)/u's

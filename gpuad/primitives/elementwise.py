@@ -107,6 +107,7 @@ BINARY = {
     "log_gammainc": ("LogGammainc", None),
     "log_gammaincc": ("LogGammaincc", None),
     "stdtr": ("Stdtr", None),
+    "log_stdtr": ("LogStdtr", None),         # internal, as log_gammainc
 }
 
 # name -> (kernel op in kernels/ops/ternary.cuh, float64 reference); real dtypes only.
@@ -121,7 +122,7 @@ SCIPY_SPECIAL = frozenset({"i1", "i0e", "i1e", "gammaln", "gamma", "digamma", "e
                            "erfcinv", "ndtr", "ndtri", "log_ndtr", "logit", "polygamma",
                            "xlogy", "xlog1py", "gammainc", "gammaincc", "betainc", "betaincc", "stdtr"})
 # Rows used inside gpuad only (gpuad.scipy.stats), in neither namespace: no SciPy name.
-INTERNAL = frozenset({"log_gammainc", "log_gammaincc", "log_betainc"})
+INTERNAL = frozenset({"log_gammainc", "log_gammaincc", "log_betainc", "log_stdtr"})
 # The ops holomorphic on the complex plane (off their branch cuts), whose kernels also run
 # on complex64/complex128 (kernels/complex.cu): there df is the complex derivative f'(z),
 # and a VJP multiplies by it without conjugation (JAX's convention, see README). The others

@@ -391,6 +391,11 @@ def _log_betainc(a, b, x):
     return _call("log_betainc", a, b, x)
 
 
+def _log_stdtr(df, t):
+    """log stdtr(df, t) in log space, as _log_gammainc."""
+    return _call("log_stdtr", df, t)
+
+
 def xlogy(x, y):
     """``x log(y)``, 0 where ``x = 0`` (for every y but NaN), like ``scipy.special.xlogy``.
 

@@ -7,11 +7,11 @@ Each distribution is an object, as in SciPy: ``norm.logpdf(x, loc=0, scale=1)``,
 one freezes its parameters (``norm(loc=1.0, scale=2.0).logpdf(x)``). The methods are
 compositions of gpuad.numpy and gpuad.scipy.special (gammaln, betaln, xlogy, xlog1py, ndtr,
 log_ndtr, expit, softplus, gammainc, gammaincc, betainc, betaincc, stdtr, and the internal
-log-space log_gammainc, log_gammaincc, log_betainc), so they are differentiable in every argument in which SciPy's
-function is continuous (x, loc, scale and the shape parameters of the continuous
-distributions; ``mu`` of ``poisson``; ``x``, ``mean`` and ``cov`` of ``multivariate_normal``;
-``x`` and ``alpha`` of ``dirichlet``), to any order, in both modes. ``poisson``'s ``k`` and
-``loc`` are integers: read as values, derivative 0.
+log-space log_gammainc, log_gammaincc, log_betainc, log_stdtr), so they are differentiable in
+every argument in which SciPy's function is continuous (x, loc, scale and the shape
+parameters of the continuous distributions; ``mu`` of ``poisson``; ``x``, ``mean`` and
+``cov`` of ``multivariate_normal``; ``x`` and ``alpha`` of ``dirichlet``), to any order, in
+both modes. ``poisson``'s ``k`` and ``loc`` are integers: read as values, derivative 0.
 
 Conventions (README, "Nondifferentiable points"):
 
@@ -26,10 +26,10 @@ Conventions (README, "Nondifferentiable points"):
 - ``cdf``/``logcdf``: ``norm`` (``ndtr``, ``log_ndtr``), ``logistic`` (``expit``), ``gamma``
   and ``chi2`` (``gammainc``), ``beta`` (``betainc``), ``t`` (``stdtr``), ``poisson``
   (``gammaincc(floor(k) + 1, mu)``); below the support 0 (``-inf``), above it 1 (0), with
-  derivative 0. ``logcdf`` of ``gamma``, ``chi2``, ``beta``, ``poisson`` is computed in log
-  space (log P, log Q, log I: the log of the series' or continued fraction's prefactor plus
-  the log of its sum, ``log1p(-complement)`` where the cdf exceeds about 1/2), so it is finite
-  and exact, derivatives included, where the cdf underflows to 0 inside the support
+  derivative 0. ``logcdf`` of ``gamma``, ``chi2``, ``beta``, ``poisson``, ``t`` is computed in
+  log space (log P, log Q, log I: the log of the series' or continued fraction's prefactor
+  plus the log of its sum, ``log1p(-complement)`` where the cdf exceeds about 1/2), so it is
+  finite and exact, derivatives included, where the cdf underflows to 0 inside the support
   (``gamma.logcdf(1e-5, 100) = -1515.03...``; SciPy returns ``-inf`` there, the log of its
   underflowed cdf); at the support's lower edge ``-inf`` with the derivatives' limits.
 - ``multivariate_normal.cdf``/``logcdf``: ``d = 2`` Genz's bivariate formula (SciPy's),
@@ -365,9 +365,13 @@ class _TGen(_Continuous):
     each formed directly; for ``df >= 100`` near the centre the expansion of DiDonato &
     Morris 1992, section 9, in df and y, so the derivative in df is exact for every df, 1e300
     included); ``df = inf`` is ``norm``'s (derivative in df 0, the limit). ``logcdf`` is
-    ``log1p(-stdtr(df, -y))`` for ``y > 0`` (the upper tail formed directly) and the log of
-    the cdf elsewhere. Differentiable in x, df, loc and scale, every order (the derivative in
-    y is the density, a closed form, also at y = 0).
+    computed in log space: the log of the tail ``log I_w(df/2, 1/2) - log 2`` (the log of its
+    prefactor plus the log of its continued fraction or expansion; for ``w < 1e-30`` or
+    ``df > 1e150`` the leading term of I_w, DLMF 8.17.8) for ``y < 0``, ``log1p(-tail)`` for
+    ``y > 0``, so it is finite and exact, derivatives included, where the tail underflows
+    (``t.logcdf(-1e10, 50) = -1056.37...``, ``t.logcdf(-1e200, 3) = -1381.45...``; SciPy
+    returns ``-inf``); ``df = inf`` is ``norm.logcdf``. Differentiable in x, df, loc and scale,
+    every order (the derivative in y of the cdf is the density, a closed form, also at y = 0).
 
     Example::
 
@@ -375,6 +379,8 @@ class _TGen(_Continuous):
         np.float64(-1.1447298858494002)
         >>> round(float(gpuad.scipy.stats.t.cdf(1.0, 1.0)), 14)   # 1/2 + atan(1)/pi
         0.75
+        >>> round(float(gpuad.scipy.stats.t.logcdf(-1e10, 50.0)), 9)   # SciPy: -inf
+        -1056.371921064
     """
     _name = "t"
     _shapes = ("df",)
@@ -405,19 +411,12 @@ class _TGen(_Continuous):
         return _sp.stdtr(df, y)
 
     def _logcdf(self, y, df):
-        # y > 0: log1p(-tail), the tail stdtr(df, -y) formed directly (log of a cdf near 1
-        # keeps only the tail's digits above 1e-16); y <= 0: log of the cdf, the tail itself.
-        # Where the tail underflows to 0 (y far below 0): SciPy's -inf with every derivative
-        # NaN (_log_cdf), not the silent 0 of log's 1/0 times an underflowed density: the
-        # t tail is not computed in log space (README's table). df = inf: norm's log_ndtr.
-        vy, vdf = _value(y), _value(df)
-        with _np.errstate(divide="ignore", invalid="ignore"):
-            # inside: y finite, df > 0, on the values' device (no launch, no host read)
-            out = _log_cdf(_sp.stdtr(df, y), _sp.stdtr(df, _gnp.negative(y)),
-                           _np.isfinite(vy) & (vdf > 0), y, df)
-            inf = vdf == _np.inf
-            if bool(inf.any()):
-                out = _gnp.where(inf, _sp.log_ndtr(y), out)
+        # log stdtr in log space (the kernel's df = inf is log_ndtr too; the where keeps
+        # norm.logcdf's own launch there, bit for bit on every backend)
+        out = _sp._log_stdtr(df, y)
+        inf = _value(df) == _np.inf
+        if bool(inf.any()):
+            out = _gnp.where(inf, _sp.log_ndtr(y), out)
         return out
 
 

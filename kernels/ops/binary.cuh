@@ -104,6 +104,8 @@ GPUAD_BINARY(LogGammaincc, log_gammainc_pq(x, y, true), log_gammainc_pq_da(x, y,
 // Student's t distribution function (kernels/ops/incomplete.cuh): d/dy the t density, d/ddf
 // by the differentiated expansion or fraction
 GPUAD_BINARY(Stdtr, stdtr(x, y), stdtr_ddf(x, y), stdtr_dy(x, y))
+// log stdtr(df, y) in log space (gpuad.scipy.stats' t.logcdf): d/dy density / stdtr
+GPUAD_BINARY(LogStdtr, log_stdtr(x, y), log_stdtr_ddf(x, y), log_stdtr_dy(x, y))
 
 #undef GPUAD_BINARY
 }  // namespace ops

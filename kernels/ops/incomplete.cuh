@@ -530,8 +530,8 @@ template <class W> __device__ GPUAD_NOINLINE W beta_i(W a, W b, W x, bool upper 
 
 // log I_x(a, b) (upper = false) or log(1 - I_x(a, b)) (upper = true): the computed side's
 // log itself, the other's as log1p(-I) of that side (above about 1/2: no cancellation).
-template <class W> __device__ GPUAD_NOINLINE W log_beta_i(W a, W b, W x, bool upper = false) {
-    const W y = W(1) - x;
+// y = 1 - x, passed: the caller may know it exactly (log_t_tail's y^2/(df + y^2)).
+template <class W> __device__ GPUAD_NOINLINE W log_beta_i_xy(W a, W b, W x, W y, bool upper) {
     bool ok;
     W mult;
     const bool direct = x * (a + b + W(2)) < a + W(1);
@@ -540,6 +540,9 @@ template <class W> __device__ GPUAD_NOINLINE W log_beta_i(W a, W b, W x, bool up
     if (!ok) return nan_like<W>();
     const W lv = l + log(mult);
     return direct == upper ? log1p(-exp(lv)) : lv;
+}
+template <class W> __device__ GPUAD_NOINLINE W log_beta_i(W a, W b, W x, bool upper = false) {
+    return log_beta_i_xy(a, b, x, W(1) - x, upper);
 }
 
 // SciPy's values at the edges: NaN outside a, b >= 0, 0 <= x <= 1; the limits in x; a = 0
@@ -644,6 +647,14 @@ template <class W> __device__ GPUAD_NOINLINE W t_ratio(W df) {
     return primal(df) > T_HUGE ? W(0) : bgrat_log_ratio(W(0.5), df * W(0.5) - W(0.25));
 }
 
+// log1p(u), u = y^2/df, also where u or y^2 overflow (|y| > 1.3e154, small df): above
+// u = 1e300 as 2 log|y| - log(df) + log1p(df/y^2), df/y^2 formed as (df/|y|)/|y|.
+template <class W> __device__ GPUAD_NOINLINE W t_log1p_u(W df, W y, W u) {
+    if (u <= 1e300) return log1p(u);
+    const W ay = fabs(y);
+    return W(2) * log(ay) - log(df) + log1p(df / ay / ay);
+}
+
 // log of the t density, df > 0 finite: lgamma((df+1)/2) - lgamma(df/2) - log(df pi)/2 -
 // (df+1)/2 log1p(y^2/df); for df >= T_DF as R - log(2 pi)/2 + log1p(-1/(2 df))/2 -
 // y^2/2 (1 + 1/df)(1 + m(u)) (the same, without the O(1/df) differences).
@@ -651,29 +662,54 @@ template <class W> __device__ GPUAD_NOINLINE W t_log_pdf(W df, W y) {
     const W y2 = y * y, u = y2 / df;
     if (df >= T_DF) {
         const W lt = u <= T_U ? y2 * W(0.5) * (W(1) + W(1) / df) * (W(1) + log1p_ratio_m1(u))
-                              : (df + W(1)) * W(0.5) * log1p(u);
+                              : (df + W(1)) * W(0.5) * t_log1p_u(df, y, u);
         return t_ratio(df) - W(HALF_LOG_2PI) + W(0.5) * log1p(W(-0.5) / df) - lt;
     }
     return lgamma((df + W(1)) * W(0.5)) - lgamma(df * W(0.5))
-           - W(0.5) * log(df * W(3.14159265358979323846)) - (df + W(1)) * W(0.5) * log1p(u);
+           - W(0.5) * log(df * W(3.14159265358979323846))
+           - (df + W(1)) * W(0.5) * t_log1p_u(df, y, u);
+}
+
+// The expansion's P(T <= -|y|) = e^l sum / 2 (df >= T_DF, u = y^2/df <= T_U): l = R +
+// log Q(1/2, z) returned, the series in `sum`; ok: converged.
+template <class W> __device__ GPUAD_NOINLINE W t_tail_dm(W df, W y2, W u, W& sum, bool& ok) {
+    const W z = y2 * W(0.5) * (W(1) - W(0.5) / df) * (W(1) + log1p_ratio_m1(u));
+    const W lq = log_gamma_pq(W(0.5), z, true, ok);         // log erfc(sqrt(z)), as bgrat
+    const W nu = df * W(0.5) - W(0.25);
+    const W inu2 = primal(df) > T_HUGE ? W(0) : W(1) / (nu * nu);
+    sum = ok ? bgrat_series(W(0.5), z, log1p(u), inu2, exp(log_gamma_front(W(0.5), z) - lq), ok)
+             : W(1);
+    return t_ratio(df) + lq;
 }
 
 // P(T <= -|y|) = I_w(df/2, 1/2) / 2, w = df/(df + y^2), df > 0 finite, y finite.
 template <class W> __device__ GPUAD_NOINLINE W t_tail(W df, W y) {
     const W y2 = y * y, u = y2 / df, h = df * W(0.5);
     if (df >= T_DF && u <= T_U) {
-        const W z = y2 * W(0.5) * (W(1) - W(0.5) / df) * (W(1) + log1p_ratio_m1(u));
+        W sum;
         bool ok;
-        const W lq = log_gamma_pq(W(0.5), z, true, ok);     // log erfc(sqrt(z)), as bgrat
-        const W nu = h - W(0.25);
-        const W inu2 = primal(df) > T_HUGE ? W(0) : W(1) / (nu * nu);
-        const W sum = ok ? bgrat_series(W(0.5), z, log1p(u), inu2,
-                                        exp(log_gamma_front(W(0.5), z) - lq), ok) : W(1);
-        return ok ? exp(t_ratio(df) + lq) * sum * W(0.5) : nan_like<W>();
+        const W l = t_tail_dm(df, y2, u, sum, ok);
+        return ok ? exp(l) * sum * W(0.5) : nan_like<W>();
     }
     const W den = df + y2, w = df / den;
     return (w <= W(0.5) ? beta_i_edges(h, W(0.5), w)
                         : beta_i_edges(W(0.5), h, y2 / den, true)) * W(0.5);
+}
+
+// stdtr near y = 0, df > 0 finite: 1/2 + pdf(0) sum_k binom(-(df+1)/2, k) y^(2k+1) /
+// ((2k+1) df^k), k <= 8 (the density's binomial series integrated; the first term left out
+// is below (u^9 + (y^2/2)^9 / 9!) |y| relative, u = y^2/df). The ratios (-(df+1)/2 - (k-1))
+// / df as -1/2 - (k - 1/2)/df: their derivative in df, (k - 1/2)/df^2, not a difference
+// of two terms ~1/df (1e-2 relative at df = 1e14).
+template <class W> __device__ GPUAD_NOINLINE W stdtr_centre(W df, W y) {
+    const W y2 = y * y;
+    W coef = W(1), yk = y, poly = y;
+    for (int k = 1; k <= 8; ++k) {
+        coef = coef * (W(-0.5) - W(k - 0.5) / df) / W(double(k));
+        yk = yk * y2;
+        poly = poly + coef * yk / W(2.0 * k + 1);
+    }
+    return W(0.5) + exp(t_log_pdf(df, W(0))) * poly;
 }
 
 // SciPy's stdtr: NaN for df <= 0 or a NaN argument; y = -inf, inf: 0, 1; df = inf: ndtr(y).
@@ -682,20 +718,10 @@ template <class W> __device__ GPUAD_NOINLINE W stdtr_edges(W df, W y) {
     if (primal(y) == special::inf()) return W(1);
     if (primal(y) == -special::inf()) return W(0);
     if (primal(df) == special::inf()) return ndtr(y);
-    if (y == 0) {
-        // 1/2 + pdf(0) sum_k binom(-(df+1)/2, k) y^(2k+1) / ((2k+1) df^k), k <= 8 (the
-        // density's binomial series integrated): value 1/2, and every partial derivative
-        // through order 18 in y of the derivatives in df (the mixed partials that
-        // differentiating d/ddf in y needs; the constant 1/2 would give them 0)
-        const W alpha = (df + W(1)) * W(-0.5), y2 = y * y;
-        W coef = W(1), yk = y, poly = y;
-        for (int k = 1; k <= 8; ++k) {
-            coef = coef * (alpha - W(k - 1.0)) / (df * W(double(k)));
-            yk = yk * y2;
-            poly = poly + coef * yk / W(2.0 * k + 1);
-        }
-        return W(0.5) + exp(t_log_pdf(df, W(0))) * poly;
-    }
+    // y = 0: value 1/2, and every partial derivative through order 18 in y of the derivatives
+    // in df (the mixed partials that differentiating d/ddf in y needs; the constant 1/2 would
+    // give them 0)
+    if (y == 0) return stdtr_centre(df, y);
     const W p = t_tail(df, y);
     return y < 0 ? p : W(1) - p;
 }
@@ -706,6 +732,111 @@ template <class W> __device__ GPUAD_NOINLINE W stdtr_density(W df, W y) {
     if (primal(y) == special::inf() || primal(y) == -special::inf()) return W(0);
     if (primal(df) == special::inf()) return ndtr_d(y);
     return exp(t_log_pdf(df, y));
+}
+
+// h log w, h = df/2, w = df/(df + y^2), log w = log(df) - 2 log|y| - log1p(df/y^2) (neither
+// overflows nor underflows; for df/y^2 below 20), with its partials in closed form,
+// (log w + 1 - w)/2 and -df (1 - w)/y. On duals the second derivative in df, (1 - w)^2/(2 df),
+// then comes from them, not from h log w's product rule, whose h (log w)'' ~ h/df^2
+// underflows for df > ~1e154 while the sum does not.
+template <class S> __device__ inline S t_log_w(S df, S y) {
+    const S ay = fabs(y);
+    return log(df) - S(2) * log(ay) - log1p(df / ay / ay);
+}
+struct THalfLogW {
+    template <class S> __device__ static S f(S df, S y) { return df * S(0.5) * t_log_w(df, y); }
+    template <class S> __device__ static S dfx(S df, S y) {
+        const S ay = fabs(y);
+        return S(0.5) * (t_log_w(df, y) + S(1) / (S(1) + df / ay / ay));
+    }
+    template <class S> __device__ static S dfy(S df, S y) {
+        const S ay = fabs(y);
+        return -df / (S(1) + df / ay / ay) / y;
+    }
+};
+template <class W> __device__ GPUAD_NOINLINE W t_half_log_w(W df, W y) {
+    if constexpr (is_dual<W>::value) return binary_chain<THalfLogW>(df, y);
+    else return THalfLogW::f(df, y);
+}
+
+// Below w = e^T_LW (1e-30) log_t_tail takes the leading term of I_w (w underflows, or y^2
+// overflows, long before its continued fraction would need more than one step).
+constexpr double T_LW = -69.0;
+constexpr double LOG_2 = 0.69314718055994530942, HALF_LOG_PI = 0.57236494292470008707;
+
+// log P(T <= -|y|) = log I_w(df/2, 1/2) - log 2, w = df/(df + y^2), df > 0 finite, y finite
+// (y = +-inf: -inf, with the leading term's derivative in df, its limit -inf), y != 0:
+// t_tail in log space, finite where the tail underflows. The expansion's e^l sum as
+// l + log(sum); elsewhere log I from its prefactor's log (log_beta_i), w and 1 - w each
+// formed directly; but for w < e^T_LW (|y| > 1e15 sqrt(df), |y| >= 1) and for df > T_HUGE
+// (where the continued fraction's products overflow) from I_w(h, 1/2) = w^h (1 - w)^(1/2) /
+// (h B(h, 1/2)) F, F = 2F1(h + 1/2, 1; h + 1; w), h = df/2 (DLMF 8.17.8): for tiny w
+// log F = (h + 1/2)/(h + 1) w + O(w^2); for h > T_HUGE/2, where F's coefficients are
+// 1 - k/(2h) + O(k^2/h^2), log F = -log(1 - w) - 1/y^2 + O(1/h^2), its -1/y^2 (below
+// 20/df) dropped too.
+template <class W> __device__ GPUAD_NOINLINE W log_t_tail(W df, W y) {
+    const W y2 = y * y, u = y2 / df, h = df * W(0.5);
+    if (df >= T_DF && u <= T_U) {
+        W sum;
+        bool ok;
+        const W l = t_tail_dm(df, y2, u, sum, ok);
+        return ok ? l + log(sum) - W(LOG_2) : nan_like<W>();
+    }
+    const W ay = fabs(y), r = df / ay / ay;                 // df/y^2 = w / (1 - w)
+    // (|y| >= 1: the dropped O(w^2) of log P has second derivatives in df ~1/y^4, below
+    // w/df relative to log P's there; above T_HUGE, u > T_U: w < 0.96)
+    const W lw = t_log_w(df, y);
+    const bool huge = primal(df) > T_HUGE;
+    if ((ay >= 1 && lw < T_LW) || huge) {
+        // log(h B(h, 1/2)): for df >= T_DF lgamma(h + 1/2) - lgamma(h) = R + log(nu)/2
+        // (t_ratio), without the cancellation of the two lgammas
+        const W lhb = df >= T_DF
+            ? log(h) + W(HALF_LOG_PI) - t_ratio(df) - W(0.5) * log(h - W(0.25))
+            : lgamma(h + W(1)) + W(HALF_LOG_PI) - lgamma(h + W(0.5));
+        // log F; log(1 - w) = -log1p(r)
+        const W lf = huge ? log1p(r) : (h + W(0.5)) / (h + W(1)) * exp(lw);
+        return t_half_log_w(df, y) - W(0.5) * log1p(r) + lf - lhb - W(LOG_2);
+    }
+    // w = 1/(1 + u), 1 - w = u/(1 + u) for u <= 1, else r/(1 + r), 1/(1 + r): on duals each
+    // derivative relative to the quantity's own size (df/(df + y^2) differentiated twice in y
+    // passes through df/(df + y^2)^3, which underflows for y^2 above ~1e154 while the second
+    // derivative does not)
+    const bool small = u <= 1;
+    const W w = small ? W(1) / (W(1) + u) : r / (W(1) + r);
+    const W v = small ? u / (W(1) + u) : W(1) / (W(1) + r);
+    return log_beta_i_xy(h, W(0.5), w, v, false) - W(LOG_2);
+}
+
+// log stdtr(df, y) (SciPy's stdtr's log, in log space): NaN where stdtr is; df = inf:
+// log_ndtr; y = inf: 0; for y^2 <= 1e-6 min(df, 1) the log of stdtr_centre's series (exact
+// there, y = 0 included with its mixed partials; the tail's forms would meet y^2
+// underflowing for |y| < 1e-154, 1 - w = 0 with no derivatives); y < 0: the log of the tail,
+// y > 0: log1p(-tail), the tail from its log (below 1/2: no cancellation; t_tail's own tail
+// underflows for small df where y^2 overflows, e.g. 3.5e-61 at df = 0.3, y = 1e200).
+template <class W> __device__ GPUAD_NOINLINE W log_stdtr_edges(W df, W y) {
+    if (!(df > 0) || !(y == y)) return nan_like<W>();
+    if (primal(df) == special::inf()) return log_ndtr(y);
+    if (primal(y) == special::inf()) return W(0);
+    if (y * y <= W(1e-6) * (df < 1 ? df : W(1))) return log(stdtr_centre(df, y));
+    const W l = log_t_tail(df, y);
+    return y < 0 ? l : log1p(-exp(l));
+}
+
+// d/dy log stdtr = density / stdtr. For y >= -1 (stdtr >= 0.15 for every df) the two
+// themselves (stdtr as the exp of its log: the series near 0); below, log_t_tail
+// differentiated on a dual seeded in y: its log prefactor's derivative and its sum's, with no
+// cancellation, where exp(log density - log tail) would lose ~1e-16 |log tail| relative
+// (5e-10 at df = 1e6, y = -1e5; 1e-6 at df = 1e14, y = -1e5, in the expansion's region,
+// where log Q(1/2, z) ~ -z = -5e9). The limits 0 at y = +-inf (density / stdtr ~ df/|y| as
+// y -> -inf); df = inf: log_ndtr's; NaN where the value is.
+template <class W> __device__ GPUAD_NOINLINE W log_stdtr_d(W df, W y) {
+    if (!(df > 0) || !(y == y)) return nan_like<W>();
+    if (primal(df) == special::inf()) return log_ndtr_d(y);
+    if (primal(y) == special::inf() || primal(y) == -special::inf()) return W(0);
+    if (y >= -1) return stdtr_density(df, y) / exp(log_stdtr_edges(df, y));
+    Dual<W, 1> dd(df), yd(y);
+    yd.d[0] = W(1);
+    return log_t_tail(dd, yd).d[0];
 }
 
 }  // namespace incomplete
@@ -760,6 +891,23 @@ template <class S> __device__ __forceinline__ S stdtr_ddf(S df, S y) {
 template <class S> __device__ __forceinline__ S stdtr_dy(S df, S y) {
     using namespace incomplete;
     return narrow<S>::of(stdtr_density(widen(df), widen(y)));
+}
+
+// log stdtr(df, y) in log space (gpuad.scipy.stats' t.logcdf).
+template <class S> __device__ __forceinline__ S log_stdtr(S df, S y) {
+    using namespace incomplete;
+    return narrow<S>::of(log_stdtr_edges(widen(df), widen(y)));
+}
+template <class S> __device__ __forceinline__ S log_stdtr_ddf(S df, S y) {
+    using namespace incomplete;
+    using W = wide_t<S>;
+    Dual<W, 1> dd(widen(df)), yd(widen(y));
+    dd.d[0] = W(1);
+    return narrow<S>::of(log_stdtr_edges(dd, yd).d[0]);
+}
+template <class S> __device__ __forceinline__ S log_stdtr_dy(S df, S y) {
+    using namespace incomplete;
+    return narrow<S>::of(log_stdtr_d(widen(df), widen(y)));
 }
 
 template <class S> __device__ __forceinline__ S betainc(S a, S b, S x) {

@@ -415,8 +415,11 @@ template <class S> __device__ __forceinline__ S ndtri(S p) {
 template <class S> __device__ __forceinline__ S ndtri_d(S z) {
     return exp(S(0.91893853320467274178) + S(0.5) * z * z);
 }
+template <class S> __device__ __forceinline__ S log_ndtr_d(S x);
+// On duals (log_stdtr's df = inf, differentiated in df) the chain rule with log_ndtr_d.
 template <class S> __device__ __forceinline__ S log_ndtr(S x) {
-    return S(special::log_ndtr(double(x)));      // plain numbers only (no derivative calls it)
+    if constexpr (GPUAD_PLAIN(S)) return S(special::log_ndtr(double(x)));
+    else return chain(x, log_ndtr(x.v), log_ndtr_d(x.v));
 }
 // d/dx log Phi = phi / Phi, the inverse Mills ratio: |x| / mills_sum(x) in the left tail
 // (phi / Phi differentiated there cancels: -m (x + m) with m ~ -x), phi / Phi elsewhere.
