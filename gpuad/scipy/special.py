@@ -264,7 +264,7 @@ def gammainc(a, x):
     seeded in ``a``, each loop run until every derivative component has converged; for the
     series, term n contributes ``term_n (log x - psi(a + n + 1))``), and so are the second
     derivatives. Accuracy against mpmath (tests/test_derivative_accuracy.py): relative
-    error below 1e-12 for values and first and second derivatives on ``1e-3 <= a <= 1e5``
+    error below 1e-12 for values and first and second derivatives on ``1e-8 <= a <= 1e5``
     (README's table gives the exact claim). At ``a = 0`` (x > 0), where P is the constant 1,
     every derivative of every order, in a and in x, is 0. Where the value is NaN (``a < 0``,
     ``x < 0``, ``(0, 0)``, a NaN argument) every derivative of every order is NaN.
