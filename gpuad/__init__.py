@@ -7,8 +7,6 @@ same sources run on a GPU through CuPy and on the CPU through the host compiler.
     >>> gpuad.grad(lambda x: gnp.sum(gnp.sin(x) * x ** 2))(np.array([1.0, 2.0]))
     array([2.22324428, 1.97260236])
 """
-from __future__ import annotations
-
 __version__ = "0.1.0"
 
 from . import primitives as _primitives      # noqa: F401  (fills the registry)

@@ -91,3 +91,11 @@ def test_every_function_is_tested(full):
     row = PREFIX[ns] + name
     assert row in ROWS or any(r.startswith(row + "_") for r in ROWS), \
         f"{full} has no row {row!r} in tests/op_table.py"
+
+
+def test_top_level_namespace_leaks_no_helper_names():
+    # a newcomer's review: dir(gpuad) listed `annotations` (a __future__ import's binding)
+    import types
+    public = {n for n in dir(gpuad) if not n.startswith("_")
+              and (n in gpuad.__all__ or not isinstance(getattr(gpuad, n), types.ModuleType))}
+    assert public == set(gpuad.__all__), public ^ set(gpuad.__all__)
