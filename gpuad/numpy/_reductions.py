@@ -200,30 +200,25 @@ def logsumexp(a, axis=None, keepdims=False):
     a, axes = _reduce(a, axis)
     x = full_lower(a)
     xp = base.xp_of(x)
-    top = (R.reduce_max(x, axes).reshape(_kept(x.shape, axes)) == xp.inf
-           if _count(x.shape, axes) and x.dtype.kind == "f" else None)
-    if top is not None and bool(top.any()):
-        # a slice holding +inf: the value +inf and the derivative the limit of softmax, max's
-        # (1 at the +inf entry, shared evenly by several), not exp(inf)/inf's NaN nor the 0
-        # that a zero cotangent times exp(inf) would make of it; the other slices as below
-        full = xp.broadcast_to(top, x.shape)
-        out = logsumexp(_select(full, 0.0, a), axis=axes, keepdims=True)
-        out = _select(top, max(_select(full, a, 0.0), axis=axes, keepdims=True), out)
-        return _drop(out, shape(a), axes, keepdims)
-    m = _shift(a, axes)
-    s = log(sum(exp(subtract(a, m)), axis=axes, keepdims=True))
-    return _drop(add(s, m), shape(a), axes, keepdims)
-
-
-def _shift(a, axes):
-    """max(a) over axes (keepdims) as a constant, 0 where it is not finite or empty."""
-    x = full_lower(a)
-    xp = base.xp_of(x)
     kept = _kept(x.shape, axes)
     if _count(x.shape, axes) == 0:
-        return xp.zeros(kept, dtype=x.dtype)
-    m = R.reduce_max(x, axes).reshape(kept)
-    return xp.where(xp.isfinite(m), m, xp.zeros((), dtype=x.dtype))
+        m = xp.zeros(kept, dtype=x.dtype)
+    else:
+        mx = R.reduce_max(x, axes).reshape(kept)
+        top = mx == xp.inf if x.dtype.kind == "f" else None
+        if top is not None and bool(top.any()):
+            # a slice holding +inf: the value +inf and the derivative the limit of softmax,
+            # max's (1 at the +inf entry, shared evenly by several), not exp(inf)/inf's NaN
+            # nor the 0 that a zero cotangent times exp(inf) would make of it; the other
+            # slices as below
+            full = xp.broadcast_to(top, x.shape)
+            out = logsumexp(_select(full, 0.0, a), axis=axes, keepdims=True)
+            out = _select(top, max(_select(full, a, 0.0), axis=axes, keepdims=True), out)
+            return _drop(out, shape(a), axes, keepdims)
+        # the shift: max(a), a constant (the identity holds for any), 0 where not finite
+        m = xp.where(xp.isfinite(mx), mx, xp.zeros((), dtype=x.dtype))
+    s = log(sum(exp(subtract(a, m)), axis=axes, keepdims=True))
+    return _drop(add(s, m), shape(a), axes, keepdims)
 
 
 def _drop(out, x_shape, axes, keepdims):

@@ -581,16 +581,16 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     axes = _axes(axis, va.ndim)
     if b is not None:
         va = xp.where(_lower(b) != 0, va, -xp.inf)
+    top = None
     if va.size and all(va.shape[i] for i in axes):
-        m = xp.max(va, axis=axes, keepdims=True)
-        m = xp.where(xp.isfinite(m), m, xp.zeros((), dtype=va.dtype))
+        mx = xp.max(va, axis=axes, keepdims=True)
+        m = xp.where(xp.isfinite(mx), mx, xp.zeros((), dtype=va.dtype))
+        if va.dtype.kind == "f":
+            top = mx == xp.inf
+            top = top if bool(top.any()) else None
     else:
         m = xp.zeros(tuple(1 if i in axes else d for i, d in enumerate(va.shape)),
                      dtype=va.dtype)
-    top = None
-    if va.size and all(va.shape[i] for i in axes) and va.dtype.kind == "f":
-        top = xp.max(va, axis=axes, keepdims=True) == xp.inf
-        top = top if bool(top.any()) else None
     if top is not None:
         # slices with an a = +inf (b != 0): the value log|sum of those b| + inf and the
         # derivatives their limits (max's in a: 1 at the +inf entry, shared evenly by
