@@ -262,3 +262,13 @@ def test_scipy_logsumexp_weights_at_plus_inf():
     assert float(f(z)) == np.inf
     # d/da: 1 at the +inf entry; d/db: 1 / (the b at +inf entries' sum) there, 0 elsewhere
     np.testing.assert_array_equal(gpuad.grad(f)(z), [1.0, 0.0, 0.0, 0.5, 0.0, 0.0])
+
+
+def test_nanmax_nanmin_where_needs_initial_as_numpy():
+    x = np.array([[1.0, np.nan, 3.0], [2.0, 5.0, np.nan]])
+    m = np.array([True, False, True])
+    for f in (gnp.nanmax, gnp.nanmin):
+        with pytest.raises(ValueError, match="does not have an identity"):
+            f(x, where=m)
+        assert f(x, axis=1, where=m, initial=2.5).tolist() == \
+            getattr(np, f.__name__)(x, axis=1, where=m, initial=2.5).tolist()

@@ -558,7 +558,7 @@ def _masked(a, fill):
     return where(m, fill, a), m, xp
 
 
-def nansum(a, axis=None, dtype=None, keepdims=False, *, where=True):
+def nansum(a, axis=None, dtype=None, keepdims=False, *, initial=None, where=True):
     """Sum treating NaN as zero, like ``numpy.nansum`` (an all-NaN slice sums to 0).
     NaN entries get derivative zero.
 
@@ -570,10 +570,10 @@ def nansum(a, axis=None, dtype=None, keepdims=False, *, where=True):
     if where is not True:         # NumPy's where=: the entries outside it as NaN (skipped)
         a, _ = _outside(a, where, np.nan)
     x, _, _ = _masked(a, 0.0)
-    return sum(x, axis=axis, dtype=dtype, keepdims=keepdims)
+    return sum(x, axis=axis, dtype=dtype, keepdims=keepdims, initial=initial)
 
 
-def nanprod(a, axis=None, dtype=None, keepdims=False, *, where=True):
+def nanprod(a, axis=None, dtype=None, keepdims=False, *, initial=None, where=True):
     """Product treating NaN as one, like ``numpy.nanprod``; exact at zeros as :func:`prod`.
     NaN entries get derivative zero.
 
@@ -585,7 +585,7 @@ def nanprod(a, axis=None, dtype=None, keepdims=False, *, where=True):
     if where is not True:         # NumPy's where=: the entries outside it as NaN (skipped)
         a, _ = _outside(a, where, np.nan)
     x, _, _ = _masked(a, 1.0)
-    return prod(x, axis=axis, dtype=dtype, keepdims=keepdims)
+    return prod(x, axis=axis, dtype=dtype, keepdims=keepdims, initial=initial)
 
 
 def nancumsum(a, axis=None, dtype=None):
@@ -712,7 +712,7 @@ def _nan_extremum(a, axis, keepdims, reduce, fill):
     return _nan_where(allnan, out)
 
 
-def nanmax(a, axis=None, keepdims=False, *, where=True):
+def nanmax(a, axis=None, keepdims=False, *, initial=None, where=True):
     """Largest non-NaN entry along ``axis``, like ``numpy.nanmax``. The derivative is
     :func:`max`'s (ties share it evenly); NaN entries get zero. An all-NaN slice gives NaN
     with NumPy's "All-NaN slice encountered" RuntimeWarning, a constant (derivative zero).
@@ -722,12 +722,17 @@ def nanmax(a, axis=None, keepdims=False, *, where=True):
         >>> gpuad.grad(gnp.nanmax)(np.array([1.0, np.nan, 3.0]))
         array([0., 0., 1.])
     """
-    if where is not True:         # NumPy's where=: the entries outside it as NaN (skipped)
-        a, _ = _outside(a, where, np.nan)
+    if initial is not None:       # max over the non-NaN entries inside where=, and initial
+        (a,), xp = prepare(a)
+        keep = ~xp.isnan(lower(a)) & (True if where is True else xp.asarray(lower(where)))
+        return max(a, axis=axis, keepdims=keepdims, initial=initial, where=keep)
+    if where is not True:
+        raise ValueError("reduction operation 'fmax' does not have an identity, so to use a "
+                         "where mask one has to specify 'initial'")
     return _nan_extremum(a, axis, keepdims, max, -np.inf)
 
 
-def nanmin(a, axis=None, keepdims=False, *, where=True):
+def nanmin(a, axis=None, keepdims=False, *, initial=None, where=True):
     """Smallest non-NaN entry along ``axis``, like ``numpy.nanmin``; conventions as
     :func:`nanmax`.
 
@@ -736,6 +741,11 @@ def nanmin(a, axis=None, keepdims=False, *, where=True):
         >>> gpuad.grad(gnp.nanmin)(np.array([1.0, np.nan, 3.0]))
         array([1., 0., 0.])
     """
-    if where is not True:         # NumPy's where=: the entries outside it as NaN (skipped)
-        a, _ = _outside(a, where, np.nan)
+    if initial is not None:       # min over the non-NaN entries inside where=, and initial
+        (a,), xp = prepare(a)
+        keep = ~xp.isnan(lower(a)) & (True if where is True else xp.asarray(lower(where)))
+        return min(a, axis=axis, keepdims=keepdims, initial=initial, where=keep)
+    if where is not True:
+        raise ValueError("reduction operation 'fmin' does not have an identity, so to use a "
+                         "where mask one has to specify 'initial'")
     return _nan_extremum(a, axis, keepdims, min, np.inf)
