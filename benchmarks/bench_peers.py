@@ -5,6 +5,12 @@ A 100-op chain (sin, then scale, 50 times) on 10-element arrays: grad time / 100
 per-primitive cost of taping, sweeping and launching. Each library runs in 3 fresh
 processes; the table shows the median of each figure over them.
 
+The per-op cost is then measured a second way, all libraries in one process, one call of
+each in turn for ROUNDS rounds: on a shared machine whose speed drifts by 2x from one
+minute to the next, separate processes compare different moments, while a round compares
+the libraries at one moment (the ratio column is the median over rounds of each round's
+ratio to gpuad's call).
+
     python benchmarks/bench_peers.py
 """
 from __future__ import annotations
@@ -111,6 +117,84 @@ def _median_of_runs(here, name):
     return {k: float(np.median([r[k] for r in ok])) for k in ok[0]}
 
 
+ROUNDS = 300
+
+
+def _chain_grads():
+    """name -> (grad of the 100-op chain, its 10-element input) for each installed library."""
+    x = _x(10)
+    out = {}
+    import gpuad
+    import gpuad.numpy as gnp
+
+    def chain(x):
+        for _ in range(50):
+            x = gnp.sin(x) * 1.01
+        return gnp.sum(x)
+    out["gpuad"] = (gpuad.grad(chain), x)
+    try:
+        import autograd
+        import autograd.numpy as anp
+
+        def achain(x):
+            for _ in range(50):
+                x = anp.sin(x) * 1.01
+            return anp.sum(x)
+        out["autograd"] = (autograd.grad(achain), x)
+    except ImportError:
+        pass
+    try:
+        import torch
+        torch.set_num_threads(2)
+
+        def tgrad(x):
+            x = x.detach().requires_grad_(True)
+            y = x
+            for _ in range(50):
+                y = torch.sin(y) * 1.01
+            torch.sum(y).backward()
+            return x.grad
+        out["torch"] = (tgrad, torch.from_numpy(x))
+    except ImportError:
+        pass
+    try:
+        import jax
+        jax.config.update("jax_enable_x64", True)
+        import jax.numpy as jnp
+
+        def jchain(x):
+            for _ in range(50):
+                x = jnp.sin(x) * 1.01
+            return jnp.sum(x)
+        jg = jax.grad(jchain)
+        out["jax"] = (lambda x: jax.block_until_ready(jg(x)), jnp.asarray(x))
+    except ImportError:
+        pass
+    return out
+
+
+def interleaved(rounds=ROUNDS):
+    import time
+    fns = _chain_grads()
+    for g, x in fns.values():
+        g(x)
+        g(x)
+    times = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, (g, x) in fns.items():
+            t = time.perf_counter()
+            g(x)
+            times[name].append((time.perf_counter() - t) / 100 * 1e6)
+    base = np.array(times["gpuad"])
+    rows = []
+    for name, t in times.items():
+        t = np.array(t)
+        rows.append((name, f"{np.min(t):.1f}", f"{np.median(t):.1f}",
+                     f"{np.median(t / base):.2f}"))
+    return table(rows, ["library", "per-op us, min", "per-op us, median",
+                        "per round / gpuad's, median"])
+
+
 def main():
     here = os.path.abspath(__file__)
     rows = []
@@ -128,6 +212,8 @@ def main():
     print(table(rows, ["library", "forward ms", "grad ms", "grad/forward",
                        "per-op grad cost us (100-op chain, 10 elements)",
                        "per-op cost / gpuad's"]))
+    print(f"\nPer-op cost, the libraries in one process, in turn, {ROUNDS} rounds:\n")
+    print(interleaved())
 
 
 if __name__ == "__main__":
