@@ -6,8 +6,8 @@ from contextlib import nullcontext
 
 import numpy as np
 
-from .core import (REGISTRY, JVPTracer, Trace, Tracer, bind, check_order, foreign, shape,
-                   dtype)
+from .core import REGISTRY, Trace, Tracer, bind, check_order, foreign, shape, dtype
+from .forward import JVPTracer
 from .runtime import profile as _profile
 
 

@@ -9,7 +9,8 @@ import numbers
 import numpy as np
 
 from . import tree
-from .core import JVPTrace, JVPTracer, Tracer, agree, bind, full_lower, shape, dtype
+from .core import Tracer, agree, bind, full_lower, shape, dtype
+from .forward import JVPTrace, JVPTracer
 from .tape import VJPTrace, VJPTracer
 from .primitives import base
 from .runtime.launch import launcher

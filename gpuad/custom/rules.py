@@ -16,7 +16,8 @@ import threading
 import numpy as np
 
 from .. import tree
-from ..core import JVPTrace, Primitive, Tracer, current, register, shape, dtype
+from ..core import Primitive, Tracer, current, register, shape, dtype
+from ..forward import JVPTrace
 from ..primitives import base
 from ..segment import Closure, enclosing_subs
 from ..tape import VJPTrace
