@@ -324,6 +324,41 @@ def test_pinv_keeps_the_rank_at_a_rank_deficient_matrix():
     _finite_in_every_mode(lambda a: gnp.sum(gnp.linalg.lstsq(a, np.ones(4))[0]), a)
 
 
+@pytest.mark.parametrize("shape_", [(4, 3), (3, 5), (4, 4)])
+@pytest.mark.parametrize("cplx", [False, True])
+def test_pinv_cut_of_nonzero_singular_values_is_differentiated(shape_, cplx):
+    # A newcomer's review: with rcond cutting singular values that are not 0 (a full-rank
+    # matrix), pinv and lstsq gave the fixed-rank derivative at the truncated matrix, the
+    # derivative of another function (a sign flipped, 8% off); as JAX does. The truncated
+    # SVD is smooth there (no singular value near the cut): central differences, both
+    # modes, and lstsq's solution through it.
+    rng = np.random.default_rng(7)
+    m, n = shape_
+    a = rng.standard_normal(shape_) * np.geomspace(1.0, 0.01, n)
+    if cplx:
+        a = a + 0.05j * rng.standard_normal(shape_)
+    s = np.linalg.svd(a, compute_uv=False)
+    rc = float(np.sqrt(s[0] * s[1])) / s[0]           # cut between the two largest
+    assert s[1] > 0 and s[1] < rc * s[0] < s[0]
+    w = rng.standard_normal((n, m))
+    b = w[0, :m] + (0.3j * w[1, :m] if cplx else 0.0)
+    t = rng.standard_normal(shape_) + (1j * rng.standard_normal(shape_) if cplx else 0)
+    h = 1e-6
+    for f_np, f_g in ((lambda a: np.linalg.pinv(a, rcond=rc),
+                       lambda a: gnp.linalg.pinv(a, rcond=rc)),
+                      (lambda a: np.linalg.lstsq(a, b, rcond=rc)[0],
+                       lambda a: gnp.linalg.lstsq(a, b, rcond=rc)[0])):
+        fd = (f_np(a + h * t) - f_np(a - h * t)) / (2 * h)
+        _, jt = gpuad.jvp(f_g, (a,), (t,))
+        np.testing.assert_allclose(jt, fd, atol=1e-7 * np.abs(fd).max())
+        # reverse mode by the dot-product test against forward mode
+        c = rng.standard_normal(np.shape(fd)) + (1j * rng.standard_normal(np.shape(fd))
+                                                 if cplx else 0)
+        _, pb = gpuad.vjp(f_g, a)
+        lhs = np.sum(pb(c)[0] * t).real
+        assert abs(lhs - np.sum(c * jt).real) <= 1e-12 * np.abs(c).sum() * np.abs(jt).max()
+
+
 # ------------------------------------------------------------------ the namespace
 
 def test_linalg_namespace_holds_numpy_names_only():

@@ -7,7 +7,8 @@ decomposition itself, products, solves, constant masks), so they differentiate t
 ``eigh``    a = V diag(w) V^H for Hermitian a               (Giles 2008)
 ``qr``      a = Q R, reduced or complete                    (Walter & Lehmann 2018; Seeger
                                                               et al. 2017)
-``pinv``    the Moore-Penrose pseudo-inverse, rank held     (Golub & Pereyra 1973)
+``pinv``    the pseudo-inverse of the SVD cut at rtol s_max  (Golub & Pereyra 1973 where
+            the cut singular values are 0)
 
 Degenerate spectra: the rules of U and V divide by s_j - s_i and s_j + s_i (the
 eigenvectors' by w_j - w_i). Pairs closer than the tolerance ``max(m, n) * eps * s_max``
@@ -381,35 +382,89 @@ def _pinv_impl(xp, a, rtol):
     return xp.linalg.pinv(a, rtol)
 
 
+def _pad(x, p, q):
+    """x (..., m, n) with zero rows and columns appended to (..., p, q)."""
+    xp, dt = module_dtype(x)
+    *batch, m, n = shape(x)
+    if q > n:
+        x = _join((x, xp.zeros((*batch, m, q - n), dtype=dt)), -1)
+    if p > m:
+        x = _join((x, xp.zeros((*batch, p - m, q), dtype=dt)), -2)
+    return x
+
+
+def _pinv_parts(a, rtol):
+    """U (m, m), V (n, n) of a's full SVD and the real weights alpha, beta (p, p), p =
+    max(m, n), of the derivative of X = V S^+ U^H, the SVD truncated where s <= rtol s_max
+    (NumPy's cut), as the linear map dX = V M U^H of C = U^H da V (both padded to p x p):
+
+        M_ab = alpha_ab C_ab + beta_ab conj(C_ba),
+
+    from the singular vectors' first-order changes (dU = U Omega_U, dV = V Omega_V with
+    Omega_U_ij = (s_j C_ij + s_i conj C_ji) / (s_j^2 - s_i^2), Omega_V likewise; Giles
+    2008, Townsend 2016), K the kept indices, s_a = 0 beyond min(m, n):
+      a, b in K:          alpha = -1 / (s_a s_b)                 (X da X, no 1/(s_a - s_b))
+      a not in K, b in K: alpha = s_a / (s_b d), beta = 1 / d,   d = s_b^2 - s_a^2 > 0
+      a in K, b not in K: alpha = s_b / (s_a d'), beta = 1 / d', d' = s_a^2 - s_b^2 > 0.
+    With the dropped s all 0 this is Golub & Pereyra's derivative at fixed rank; with
+    nonzero dropped ones (rtol cutting a full-rank matrix) the kept vectors turn toward the
+    dropped ones and the weights say how fast (a formula at fixed rank is the derivative of
+    another function there)."""
+    u, s, vh = svd(a, full_matrices=True)
+    m, n = shape(a)[-2:]
+    p, r = max(m, n), min(m, n)
+    xp, dt = module_dtype(s)
+    sv = full_lower(s)
+    kept = sv > rtol * xp.max(sv, axis=-1, keepdims=True)
+    if p > r:
+        s = _join((s, xp.zeros(tuple(shape(s)[:-1]) + (p - r,), dtype=dt)), -1)
+        kept = xp.concatenate((kept, xp.zeros(kept.shape[:-1] + (p - r,), bool)), -1)
+    ka, kb = kept[..., :, None], kept[..., None, :]
+    kk, dk, kd = ka & kb, ~ka & kb, ka & ~kb
+    inv = safe_reciprocal(s, kept)
+    ia, ib, sa, sb = _col(inv), _row(inv), _col(s), _row(s)
+    rd = safe_reciprocal(subtract(multiply(sb, sb), multiply(sa, sa)), dk | kd)  # 1/d
+    alpha = add(add(negative(multiply(multiply(ia, ib), kk.astype(dt))),
+                    multiply(multiply(multiply(sa, ib), rd), dk.astype(dt))),
+                negative(multiply(multiply(multiply(sb, ia), rd), kd.astype(dt))))
+    beta = multiply(rd, (dk.astype(dt) - kd.astype(dt)))
+    return u, mH(vh), alpha, beta
+
+
 def _pinv_jvp(primals, tangents, rtol):
-    # With the rank held fixed (Golub & Pereyra 1973), for X = a^+:
-    # dX = -X da X + X X^H da^H (I - a X) + (I - X a) da^H X^H X
     (a,), (ta,) = primals, tangents
     x = pinv(a, rtol)
-    e = expand_lanes(ta, len(shape(a)))
-    eh = mH(e)
-    t1 = negative(matmul(matmul(x, e), x))
-    t2 = matmul(matmul(x, mH(x)), subtract(eh, matmul(matmul(eh, a), x)))
-    t3 = matmul(subtract(eh, matmul(x, matmul(a, eh))), matmul(mH(x), x))
-    return x, add(add(t1, t2), t3)
+    m, n = shape(a)[-2:]
+    if 0 in (m, n):
+        return x, expand_lanes(mT(ta), len(shape(a)))
+    u, v, alpha, beta = _pinv_parts(a, rtol)
+    p = max(m, n)
+    c = _pad(matmul(mH(u), matmul(expand_lanes(ta, len(shape(a))), v)), p, p)
+    mm = add(cmul(c, alpha), cmul(conj(mT(c)), beta))
+    mm = getitem(mm, (), (Ellipsis, slice(0, n), slice(0, m)))
+    return x, matmul(v, matmul(mm, mH(u)))
 
 
 def _pinv_vjp(g, ins, x, rtol):
-    # The transpose of each term in the pairing Re sum(g t): -X^T g X^T,
-    # conj((I - a X) g^T X X^H) and conj(X^H X g^T (I - X a)).
+    # The transpose of the JVP's map in the pairing Re sum(g t): G^ = V^T g conj(U), the
+    # cotangent of C is alpha G^ + (beta conj(G^))^T, that of a is conj(U) G_C V^T.
     (a,) = ins
-    gt = mT(g)
-    t1 = negative(matmul(matmul(mT(x), g), mT(x)))
-    t2 = conj(matmul(subtract(gt, matmul(a, matmul(x, gt))), matmul(x, mH(x))))
-    t3 = conj(matmul(matmul(mH(x), x), subtract(gt, matmul(matmul(gt, x), a))))
-    return (add(add(t1, t2), t3),)
+    m, n = shape(a)[-2:]
+    if 0 in (m, n):
+        return (mT(g),)
+    u, v, alpha, beta = _pinv_parts(a, rtol)
+    p = max(m, n)
+    gh = _pad(matmul(mT(v), matmul(g, conj(u))), p, p)
+    gc = add(cmul(gh, alpha), mT(cmul(conj(gh), beta)))
+    gc = getitem(gc, (), (Ellipsis, slice(0, m), slice(0, n)))
+    return (matmul(conj(u), matmul(gc, mT(v))),)
 
 
 pinv_p = register(Primitive(
     "pinv", _library("linalg.pinv", _pinv_impl), jvp=_pinv_jvp, vjp=_pinv_vjp,
     saves="both",
     doc="Moore-Penrose pseudo-inverse of a (..., m, n), singular values <= rtol * s_max "
-        "dropped; derivative at fixed rank"))
+        "dropped; the derivative of that truncated SVD (of the kept ones' vectors turning)"))
 
 
 def pinv(a, rtol):
