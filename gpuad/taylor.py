@@ -101,8 +101,9 @@ class TaylorTrace(Trace):
                                           f"{prim.name!r} (it has no JVP rule either)")
             rule = _nested_jvp_rule(prim)
         out, coeffs = self.below(rule, self.K, primals, series, **params)
-        if prim.multiple_results:
-            return [TaylorTracer(self, o, c[1:]) for o, c in zip(out, coeffs)]
+        if prim.multiple_results:   # (an output the rule did not compute stays None)
+            return [None if o is None else TaylorTracer(self, o, c[1:])
+                    for o, c in zip(out, coeffs)]
         return TaylorTracer(self, out, coeffs[1:])
 
 
