@@ -24,7 +24,7 @@ def result_float_dtype(*xs):
     ``xs``: NumPy's promotion (NEP 50: a Python scalar takes the precision of the arrays it
     meets, so ``float32 + 1j`` is complex64), integers and booleans made float64."""
     present = [x for x in xs if x is not None]
-    strong = [np.dtype(dtype(x)) for x in present if not _is_weak(x)]
+    strong = [_dtype_of(x) for x in present if not _is_weak(x)]
     weak = [0j if isinstance(x, complex) else 0.0 if isinstance(x, float) else 0
             for x in present if _is_weak(x)]
     dt = np.result_type(*strong, *weak)
@@ -38,6 +38,17 @@ def result_float_dtype(*xs):
                             f"not {dt}")
         dt = np.dtype(np.float64)
     return dt
+
+
+def _dtype_of(x):
+    """NumPy's dtype of an operand; a list or tuple is read as numpy.asarray reads it
+    (``np.result_type`` would take ``[0.1, 0.2]`` for a structured dtype's fields)."""
+    if isinstance(x, (list, tuple)):
+        return (np.result_type(*[_dtype_of(e) for e in x]) if len(x)
+                else np.dtype(np.float64))
+    if isinstance(x, (bool, int, float, complex)):
+        return np.asarray(x).dtype
+    return np.dtype(dtype(x))
 
 
 def to_operand(x, dt, xp, shared=False):
