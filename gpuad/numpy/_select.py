@@ -217,11 +217,13 @@ class _AtIndex:
         return self._in_turn(v, multiply)
 
     def min(self, v):
-        """``x`` with ``min(x[idx], v)`` at ``idx`` (repeated indices: the minimum of all)."""
+        """``x`` with ``min(x[idx], v)`` at ``idx`` (repeated indices: the minimum of all, one
+        ``minimum`` per occurrence in turn; at ties each splits its cotangent 1/2, 1/2)."""
         return self._in_turn(v, minimum)
 
     def max(self, v):
-        """``x`` with ``max(x[idx], v)`` at ``idx`` (repeated indices: the maximum of all)."""
+        """``x`` with ``max(x[idx], v)`` at ``idx`` (repeated indices: the maximum of all, one
+        ``maximum`` per occurrence in turn; at ties each splits its cotangent 1/2, 1/2)."""
         return self._in_turn(v, maximum)
 
 
