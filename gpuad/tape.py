@@ -13,10 +13,12 @@ from .runtime import profile as _profile
 
 class Node:
     """One primitive application on the tape (a Wengert-list entry)."""
-    __slots__ = ("prim", "params", "parents", "ins", "out", "nout", "need", "collective")
+    __slots__ = ("prim", "params", "parents", "ins", "out", "nout", "need", "collective",
+                 "frozen")
 
     def __init__(self, prim, params, parents, need, ins, out, nout, collective=False):
         self.prim = prim
+        self.frozen = None            # saved arrays this node made read-only (freeze())
         self.collective = collective  # communicates: its rule runs even without a cotangent
         self.params = params
         self.parents = parents        # per input: a key of the tape, or None (a constant)
@@ -33,7 +35,29 @@ class Node:
         """Drop the saved values: after the node's rule ran, nothing reads them again."""
         if _profile.ON:
             _profile.release(self.saved())
+        self.thaw()
         self.ins = self.out = None
+
+    def freeze(self):
+        """Make the NumPy arrays among its saved constant operands (not values of its own
+        trace: a closed-over buffer, data) read-only until the sweep has read them, so
+        that `w[:] = 3` after `y = a * w` raises NumPy's error instead of changing the
+        derivative silently. Arrays of one element and more; CuPy arrays have no such
+        flag. (The transform's own inputs are frozen by gpuad.transforms.reverse.)"""
+        if self.ins is None or isinstance(self.ins[0] if self.ins else None, Aval):
+            return
+        for v, own in zip(self.ins, self.need):
+            if not own and type(v) is np.ndarray and v.ndim and v.flags.writeable:
+                v.flags.writeable = False
+                self.frozen = (v,) if self.frozen is None else (*self.frozen, v)
+
+    def thaw(self):
+        """Make writable again what this node froze. A value saved by several nodes was
+        frozen by the first of them, which a sweep reaches last: its last reader."""
+        if self.frozen is not None:
+            for v in self.frozen:
+                v.flags.writeable = True
+            self.frozen = None
 
 
 class Aval:
@@ -65,6 +89,7 @@ class VJPTrace(Trace):
         super().__init__()
         self.tape: list[Node] = []
         self.n_inputs = 0
+        self.frozen_inputs = []       # freeze_inputs()
 
     def new_input(self, val):
         key = (-1, self.n_inputs)
@@ -73,7 +98,7 @@ class VJPTrace(Trace):
 
     def process(self, prim, args, params):
         vals, parents, need = [], [], []
-        traced = inner = False
+        traced = inner = data = False
         for a in args:
             if type(a) is VJPTracer and a._trace is self:
                 parents.append(a.key)
@@ -85,6 +110,8 @@ class VJPTrace(Trace):
                 need.append(False)
                 if isinstance(a, Tracer):
                     foreign(prim, a)
+                elif type(a) is np.ndarray and a.ndim:
+                    data = True       # an array constant: freeze it once saved
             if isinstance(a, Tracer):
                 inner = True
             vals.append(a)
@@ -100,7 +127,10 @@ class VJPTrace(Trace):
         # (not a collective: an enclosing forward trace must see it even on constants).
         out = (self.bind_below(prim, vals, params) if inner or prim.collective
                else prim.impl(*vals, **params))
-        return self._push(prim, params, parents, need, vals, out, None)
+        res = self._push(prim, params, parents, need, vals, out, None)
+        if data:
+            self.tape[-1].freeze()
+        return res
 
     def record(self, prim, args, params, out, ins=None, collective=False):
         """Append the node of ``prim`` applied to ``args`` whose output(s) ``out`` (values
@@ -110,9 +140,12 @@ class VJPTrace(Trace):
         ``collective``: the construct communicated (gpuad.distributed), so the sweep runs
         its rule on every rank, with or without a cotangent, like a collective primitive's."""
         own = [type(a) is VJPTracer and a._trace is self for a in args]
-        return self._push(prim, params, [a.key if o else None for a, o in zip(args, own)],
-                          own, [a.val if o else a for a, o in zip(args, own)], out, ins,
-                          collective)
+        res = self._push(prim, params, [a.key if o else None for a, o in zip(args, own)],
+                         own, [a.val if o else a for a, o in zip(args, own)], out, ins,
+                         collective)
+        if ins is None:
+            self.tape[-1].freeze()
+        return res
 
     def _push(self, prim, params, parents, need, vals, out, ins, collective=False):
         s = prim.saves
@@ -167,10 +200,32 @@ class VJPTrace(Trace):
                 if free:              # last use of this node's saved values
                     if observe:
                         _profile.release(node.saved())
+                    if node.frozen is not None:
+                        node.thaw()
                     node.ins = node.out = None
         if free:
             self.tape = []
+            self.thaw_inputs()
         return [acc.get((-1, i)) for i in range(self.n_inputs)]
+
+    def thaw(self):
+        """Make writable again every array the tape froze (it is dropped unswept)."""
+        for node in self.tape:
+            node.thaw()
+        self.thaw_inputs()
+
+    def freeze_inputs(self, leaves):
+        """The transform's own NumPy input arrays, read-only until the sweep has run (or
+        the tape is dropped): the caller may not change them in between."""
+        for x in leaves:
+            if type(x) is np.ndarray and x.flags.writeable:
+                x.flags.writeable = False
+                self.frozen_inputs.append(x)
+
+    def thaw_inputs(self):
+        for x in self.frozen_inputs:
+            x.flags.writeable = True
+        self.frozen_inputs = []
 
 
 class Cotangents:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import numbers
+import weakref
 
 import numpy as np
 
@@ -92,13 +93,19 @@ def reverse(fun, primals, has_aux=False, names=None):
     leaves_td = [tree.flatten(p) for p in primals]
     scope = _scope(leaves_td)
     trace = VJPTrace()
-    with scope, trace:
-        args = []
-        for i, (leaves, td) in enumerate(leaves_td):
-            what = names[i] if names else f"argument {i}"
-            xs = [trace.new_input(as_input(x, what)) for x in leaves]
-            args.append(tree.unflatten(td, xs))
-        res = fun(*args)
+    try:
+        with scope, trace:
+            args = []
+            for i, (leaves, td) in enumerate(leaves_td):
+                what = names[i] if names else f"argument {i}"
+                vals = [as_input(x, what) for x in leaves]
+                trace.freeze_inputs(vals)
+                xs = [trace.new_input(v) for v in vals]
+                args.append(tree.unflatten(td, xs))
+            res = fun(*args)
+    except BaseException:
+        trace.thaw()
+        raise
     if has_aux:
         if not (isinstance(res, (tuple, list)) and len(res) == 2):
             raise TypeError("has_aux=True needs the function to return a pair (output, aux)")
@@ -130,10 +137,13 @@ def reverse(fun, primals, has_aux=False, names=None):
                 k += 1
                 gl.append(_restore(_zeros(x) if g is None else g, x))
             res_.append(tree.unflatten(td, gl))
-        return tuple(res_)
+        return _unaliased(tuple(res_), [*given, *ct_leaves])
 
-    out = tree.unflatten(out_td, out_vals)
-    return out, vjp_fn, aux
+    # The saved arrays stay read-only while the pullback can still sweep the tape.
+    weakref.finalize(vjp_fn, VJPTrace.thaw, trace)
+    given = [x for leaves, _ in leaves_td for x in leaves]
+    out = _unaliased(tree.unflatten(out_td, out_vals), given)
+    return out, vjp_fn, (None if aux is None else _unaliased(aux, given))
 
 
 def _scope(leaves_td):
@@ -141,6 +151,25 @@ def _scope(leaves_td):
     GPU every allocation and launch then happens where the inputs live)."""
     leaves = [l for ls, _ in leaves_td for l in ls]
     return launcher(*leaves).scope(leaves)
+
+
+def _unaliased(res, given):
+    """``res`` (a pytree handed back to the caller) with every plain array leaf that shares
+    memory with an array the caller gave (``given``: primals, tangents, cotangents) or that
+    is a read-only view the engine made (a broadcast cotangent) replaced by a copy: NumPy
+    users write into arrays they get back, and writing into one of these would change
+    their own inputs (an identity function's output is its input) or raise."""
+    given = [g for g in given if not isinstance(g, Tracer) and hasattr(g, "shape")]
+
+    def own(r):
+        if isinstance(r, Tracer) or not hasattr(r, "flags"):
+            return r
+        xp = base.xp_of(r)
+        if (isinstance(r, np.ndarray) and not r.flags.writeable) or any(
+                xp.may_share_memory(r, g) for g in given if base.xp_of(g) is xp):
+            return r.copy()
+        return r
+    return tree.tree_map(own, res)
 
 
 def _check_outputs(fun, leaves):
@@ -316,7 +345,9 @@ def jvp_lanes(fun, primals, tangents, lanes):
         else:
             outs.append(o)
             touts.append(_lane_zeros(o, lanes))
-    return tree.unflatten(td, outs), tree.unflatten(td, touts)
+    given = [x for p in (*primals, *tangents) for x in tree.flatten(p)[0]]
+    return (_unaliased(tree.unflatten(td, outs), given),
+            _unaliased(tree.unflatten(td, touts), given))
 
 
 def _lane_zeros(x, lanes):
@@ -606,9 +637,27 @@ def stop_gradient(x):
     """``x``'s value, a constant for every transform (its derivative is zero at every
     order): the plain array under all tracer layers, for each leaf of a pytree.
 
+    The value of a traced leaf comes back as a read-only view (NumPy) or a copy (CuPy,
+    whose arrays have no read-only flag): it is the memory the transform computes with and
+    saves for the reverse sweep (or the caller's input), so writing into it would change
+    values and derivatives silently. Write ``gnp.where``/``.at[...].set`` instead, or copy
+    it first. A leaf that is not traced is returned as it is.
+
     Example::
 
         >>> gpuad.grad(lambda x: gnp.sum(x * gpuad.stop_gradient(x)))(np.array([3.0]))
         array([3.])
     """
-    return tree.tree_map(full_lower, x)
+    return tree.tree_map(_constant, x)
+
+
+def _constant(x):
+    if not isinstance(x, Tracer):
+        return x
+    v = full_lower(x)
+    if isinstance(v, np.ndarray):
+        v = v.view()
+        v.flags.writeable = False
+    elif hasattr(v, "copy") and hasattr(v, "__cuda_array_interface__"):
+        v = v.copy()
+    return v

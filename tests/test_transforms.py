@@ -296,3 +296,93 @@ def test_random_programs_match_finite_differences(xp, steps, seed):
     x, y = rng.uniform(-1, 1, 5), rng.uniform(-1, 1, 5)
     # maximum's kink: keep the two arguments apart
     check_grads(lambda a, b: _run(steps, a, b), put(xp, (x, y)), order=1)
+
+
+def test_stop_gradient_value_cannot_be_written_through():
+    # A newcomer's review: stop_gradient handed back the traced value's own buffer (the
+    # caller's input, or a value the tape saved); `c[c < 0] = 0` on it changed the input and
+    # the derivatives silently. Now a read-only view: NumPy's own error, nothing changed.
+    x = np.array([0.5, -1.0, 2.0])
+
+    def f(a):
+        c = gpuad.stop_gradient(a)
+        c[c < 0] = 0.0
+        return gnp.sum(a * c)
+    with pytest.raises(ValueError, match="read-only"):
+        gpuad.grad(f)(x)
+    np.testing.assert_array_equal(x, [0.5, -1.0, 2.0])
+
+    def g(a):
+        y = a * 2.0
+        c = gpuad.stop_gradient(y).copy()       # the way to a writable constant
+        c += 100.0
+        return gnp.sum(gnp.sin(y) * c)
+    v, gr = gpuad.value_and_grad(g)(x)
+    np.testing.assert_allclose(v, np.sum(np.sin(2 * x) * (2 * x + 100)), rtol=1e-14)
+    np.testing.assert_allclose(gr, 2 * np.cos(2 * x) * (2 * x + 100), rtol=1e-14)
+    plain = np.ones(2)
+    assert gpuad.stop_gradient(plain) is plain          # not traced: untouched
+
+
+def test_saved_arrays_cannot_change_before_the_sweep():
+    # A newcomer's review: the tape saved the caller's arrays by reference, so writing into
+    # one between the forward pass and the sweep changed the derivative silently.
+    buf = np.array([0.3, 1.2, -0.7])
+    out, pb = gpuad.vjp(gnp.sin, buf)
+    with pytest.raises(ValueError, match="read-only"):
+        buf[:] = 0.0
+    np.testing.assert_allclose(pb(np.ones(3))[0], np.cos([0.3, 1.2, -0.7]), rtol=1e-15)
+    del pb
+    buf[:] = 0.0                          # the pullback is gone: writable again
+
+    w = np.empty(3)
+
+    def g(a):                             # a closed-over buffer rewritten between uses
+        w[:] = 2.0
+        y = a * w
+        w[:] = 3.0
+        return gnp.sum(y * a * w)
+    with pytest.raises(ValueError, match="read-only"):
+        gpuad.grad(g)(np.array([1.0, 2.0, 3.0]))
+    assert w.flags.writeable              # thawed after the failed trace
+    x = np.array([1.0, 2.0])
+    gpuad.grad(lambda a: gnp.sum(gnp.sin(a) * w[:2]))(x)
+    assert x.flags.writeable and w.flags.writeable     # thawed after the sweep
+    frozen = np.ones(2)
+    frozen.flags.writeable = False
+    gpuad.grad(lambda a: gnp.sum(a * frozen))(x)
+    assert not frozen.flags.writeable     # a read-only array stays read-only
+
+
+def test_results_never_alias_what_the_caller_gave():
+    x = np.array([1.0, 2.0, 3.0])
+    out, pb = gpuad.vjp(gnp.copy, x)
+    assert not np.shares_memory(out, x)
+    e = np.ones(3)
+    assert not np.shares_memory(pb(e)[0], e)          # identity: the cotangent itself
+    (v, aux), g = gpuad.value_and_grad(lambda a: (gnp.sum(a), a), has_aux=True)(x)
+    assert not np.shares_memory(aux, x)
+    g = gpuad.grad(gnp.sum)(x)
+    assert g.flags.writeable                          # not the broadcast view of 1
+    g *= 2.0
+    out, t = gpuad.jvp(lambda a: a, (x,), (e,))
+    assert not np.shares_memory(out, x) and not np.shares_memory(t, e)
+    # building a Jacobian row by row with one reused basis vector
+    _, pb = gpuad.vjp(lambda a: gnp.reshape(a, (3,)), x)
+    rows = []
+    for i in range(3):
+        e[:] = 0.0
+        e[i] = 1.0
+        rows.append(pb(e)[0])
+    np.testing.assert_array_equal(np.stack(rows), np.eye(3))
+
+
+def test_taylor_of_grad_through_a_constant_operand():
+    # A newcomer's review: the Taylor trace wrapped an output the rule did not compute
+    # (binary_vjp's cotangent of a constant operand: None) and the sweep then summed it.
+    c = np.array([1.0, 2.0, 3.0, 4.0])
+    x, v = np.array([0.3, -0.5, 1.2, 2.0]), np.ones(4)
+    coeffs = gpuad.taylor(lambda y: gpuad.grad(lambda z: gnp.sum(gnp.sin(z) * c))(y),
+                          x, v, order=2)
+    for got, want in zip(coeffs, (c * np.cos(x), -c * np.sin(x), -c * np.cos(x) / 2)):
+        np.testing.assert_allclose(got, want, rtol=1e-14)
