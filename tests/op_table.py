@@ -1281,6 +1281,27 @@ FFT = [
 ]
 TABLE += FFT
 
+# ---------------------------------------------------------------- gpuad.numpy.emath
+# Real input, complex output where NumPy converts it (a negative entry; |x| > 1 for the
+# inverse trigonometric ones): the domains straddle those edges, away from the singular
+# points, so central differences along the real axis stay on one side of every branch cut
+# (the upper one: NumPy's conversion gives imaginary parts +0).
+_NEG = away_from([0.0], -4.0, 4.0, 0.3)
+_CUT = away_from([-1.0, 0.0, 1.0], -3.0, 3.0, 0.15)
+EMATH = [
+    Row("emath_sqrt", gnp.emath.sqrt, np.emath.sqrt, UNARY_SHAPES, _NEG),
+    Row("emath_log", gnp.emath.log, np.emath.log, UNARY_SHAPES, _NEG),
+    Row("emath_log2", gnp.emath.log2, np.emath.log2, UNARY_SHAPES, _NEG),
+    Row("emath_log10", gnp.emath.log10, np.emath.log10, UNARY_SHAPES, _NEG),
+    Row("emath_logn", gnp.emath.logn, np.emath.logn, BINARY_SHAPES,
+        away_from([-1.0, 0.0, 1.0], -4.0, 4.0, 0.3)),
+    Row("emath_power", gnp.emath.power, np.emath.power, BINARY_SHAPES, _NEG),
+    Row("emath_arcsin", gnp.emath.arcsin, np.emath.arcsin, UNARY_SHAPES, _CUT),
+    Row("emath_arccos", gnp.emath.arccos, np.emath.arccos, UNARY_SHAPES, _CUT),
+    Row("emath_arctanh", gnp.emath.arctanh, np.emath.arctanh, UNARY_SHAPES, _CUT),
+]
+TABLE += EMATH
+
 # ---------------------------------------------------------------- complex variants
 # Every row whose NumPy function takes complex input runs in complex128 and complex64 too
 # (complex128 only where NumPy's result is float64 for float32 input): forward against

@@ -16,6 +16,7 @@ from ._reductions import *           # noqa: F401,F403
 from ._linalg import *               # noqa: F401,F403
 from . import linalg                 # noqa: F401
 from . import fft                    # noqa: F401
+from . import emath                  # noqa: F401
 from ._shape import *                # noqa: F401,F403
 from ._indexing import *             # noqa: F401,F403
 from ._indexing import _getitem      # noqa: F401  (the operator x[idx] of traced arrays)

@@ -1,6 +1,8 @@
 """Traced arrays behave like arrays: operators, methods and NumPy's own functions."""
 from __future__ import annotations
 
+import numpy as _np
+
 from ..core import Tracer, full_lower
 from ..runtime import profile as _profile
 
@@ -72,7 +74,11 @@ def install():
     T.__repr__ = lambda s: f"Traced<{type(s._trace).__name__}>({full_lower(s)!r})"
     T.T = property(lambda s: g.transpose(s))
     T.mT = property(lambda s: g.swapaxes(s, -1, -2))
-    T.real = property(lambda s: s)
+    # NumPy's complex views as functions of the value (for a real array, real is the array
+    # itself and imag its zeros: gnp.real / gnp.imag say so).
+    T.real = property(lambda s: g.real(s))
+    T.imag = property(lambda s: g.imag(s))
+    T.conj = T.conjugate = lambda s: g.conj(s)
     T.__iter__ = lambda s: (s[i] for i in range(len(s)))
     for m in ("sum", "mean", "prod", "max", "min", "var", "std", "cumsum", "dot", "trace",
               "clip", "squeeze", "swapaxes", "ravel", "round", "take", "repeat", "diagonal",
@@ -109,13 +115,20 @@ def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
 
 
 def _array_function(self, func, types, args, kwargs):
+    # gpuad's function of the same name in the matching namespace, only when ``func`` IS
+    # NumPy's function of that name there: a name alone would send numpy.emath.sqrt (complex
+    # results for negative input) to the real sqrt, a silent NaN.
     g = _gnp()
-    mod = func.__module__ or ""
-    target = g
-    if mod.startswith("numpy.linalg"):
-        target = g.linalg
-    f = getattr(target, func.__name__, None)
-    if f is None or f is func:
-        raise NotImplementedError(f"numpy.{func.__name__} has no gpuad rule: it cannot be "
-                                  "applied to a traced array")
+    name = func.__name__
+    f = None
+    for np_ns, g_ns in ((_np, g), (_np.linalg, g.linalg), (_np.fft, g.fft),
+                        (_np.emath, g.emath)):
+        if getattr(np_ns, name, None) is func:
+            f = getattr(g_ns, name, None)
+            break
+    if f is None or f is func or not callable(f):
+        where = f"{func.__module__}.{name}" if func.__module__ else name
+        raise NotImplementedError(
+            f"{where} has no gpuad rule: it cannot be applied to a traced array (gpuad.numpy "
+            "lists the NumPy functions it differentiates)")
     return f(*args, **kwargs)
