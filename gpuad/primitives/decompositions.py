@@ -393,23 +393,24 @@ def _pad(x, p, q):
     return x
 
 
-def _pinv_parts(a, rtol):
-    """U (m, m), V (n, n) of a's full SVD and the real weights alpha, beta (p, p), p =
-    max(m, n), of the derivative of X = V S^+ U^H, the SVD truncated where s <= rtol s_max
-    (NumPy's cut), as the linear map dX = V M U^H of C = U^H da V (both padded to p x p):
+def _pinv_cut(a, rtol):
+    """What the cut adds to the fixed-rank derivative: U (m, m), V (n, n) of a's full SVD
+    and real weights alpha, beta (p, p), p = max(m, n), such that the derivative of
+    X = V S^+ U^H, the SVD truncated where s <= rtol s_max (NumPy's cut), is Golub &
+    Pereyra's fixed-rank one plus V D U^H, D_ab = alpha_ab C_ab + beta_ab conj(C_ba) of
+    C = U^H da V (padded to p x p, s_a = 0 beyond min(m, n)), K the kept indices:
 
-        M_ab = alpha_ab C_ab + beta_ab conj(C_ba),
+      a cut, b in K:  alpha = s_a s_b / (s_b^2 d),  beta = s_a^2 / (s_b^2 d),  d = s_b^2 - s_a^2
+      a in K, b cut:  alpha = s_a s_b / (s_a^2 d'), beta = s_b^2 / (s_a^2 d'), d' = -d
 
-    from the singular vectors' first-order changes (dU = U Omega_U, dV = V Omega_V with
-    Omega_U_ij = (s_j C_ij + s_i conj C_ji) / (s_j^2 - s_i^2), Omega_V likewise; Giles
-    2008, Townsend 2016), K the kept indices, s_a = 0 beyond min(m, n):
-      a, b in K:          alpha = -1 / (s_a s_b)                 (X da X, no 1/(s_a - s_b))
-      a not in K, b in K: alpha = s_a / (s_b d), beta = 1 / d,   d = s_b^2 - s_a^2 > 0
-      a in K, b not in K: alpha = s_b / (s_a d'), beta = 1 / d', d' = s_a^2 - s_b^2 > 0.
-    With the dropped s all 0 this is Golub & Pereyra's derivative at fixed rank; with
-    nonzero dropped ones (rtol cutting a full-rank matrix) the kept vectors turn toward the
-    dropped ones and the weights say how fast (a formula at fixed rank is the derivative of
-    another function there)."""
+    (the kept singular vectors turning toward the cut ones: dU = U Omega_U, dV = V Omega_V
+    with Omega_U_ij = (s_j C_ij + s_i conj C_ji) / (s_j^2 - s_i^2); Giles 2008, Townsend
+    2016; minus the fixed-rank terms). Every weight carries a cut singular value, so this
+    part vanishes where those are 0 (a rank-deficient a): only there is the fixed-rank
+    derivative the derivative of the truncated SVD. d > 0 (kept values exceed cut ones),
+    and no weight divides by a difference of kept values: repeated kept singular values
+    are fine at first order (at second order the singular vectors' own derivatives enter,
+    scaled by the cut values: exact where those are 0)."""
     u, s, vh = svd(a, full_matrices=True)
     m, n = shape(a)[-2:]
     p, r = max(m, n), min(m, n)
@@ -420,44 +421,61 @@ def _pinv_parts(a, rtol):
         s = _join((s, xp.zeros(tuple(shape(s)[:-1]) + (p - r,), dtype=dt)), -1)
         kept = xp.concatenate((kept, xp.zeros(kept.shape[:-1] + (p - r,), bool)), -1)
     ka, kb = kept[..., :, None], kept[..., None, :]
-    kk, dk, kd = ka & kb, ~ka & kb, ka & ~kb
+    dk, kd = (~ka & kb).astype(dt), (ka & ~kb).astype(dt)
     inv = safe_reciprocal(s, kept)
     ia, ib, sa, sb = _col(inv), _row(inv), _col(s), _row(s)
-    rd = safe_reciprocal(subtract(multiply(sb, sb), multiply(sa, sa)), dk | kd)  # 1/d
-    alpha = add(add(negative(multiply(multiply(ia, ib), kk.astype(dt))),
-                    multiply(multiply(multiply(sa, ib), rd), dk.astype(dt))),
-                negative(multiply(multiply(multiply(sb, ia), rd), kd.astype(dt))))
-    beta = multiply(rd, (dk.astype(dt) - kd.astype(dt)))
+    rd = safe_reciprocal(subtract(multiply(sb, sb), multiply(sa, sa)),
+                         (~ka & kb) | (ka & ~kb))                 # 1 / d
+    ia2, ib2 = multiply(ia, ia), multiply(ib, ib)
+    w_dk, w_kd = multiply(multiply(rd, ib2), dk), negative(multiply(multiply(rd, ia2), kd))
+    sab = multiply(sa, sb)
+    alpha = add(multiply(sab, w_dk), multiply(sab, w_kd))
+    beta = add(multiply(multiply(sa, sa), w_dk), multiply(multiply(sb, sb), w_kd))
     return u, mH(vh), alpha, beta
 
 
 def _pinv_jvp(primals, tangents, rtol):
+    # Golub & Pereyra 1973, the derivative at fixed rank, for X = a^+:
+    # dX = -X da X + X X^H da^H (I - a X) + (I - X a) da^H X^H X; plus the cut's part.
     (a,), (ta,) = primals, tangents
     x = pinv(a, rtol)
+    e = expand_lanes(ta, len(shape(a)))
+    eh = mH(e)
+    t1 = negative(matmul(matmul(x, e), x))
+    t2 = matmul(matmul(x, mH(x)), subtract(eh, matmul(matmul(eh, a), x)))
+    t3 = matmul(subtract(eh, matmul(x, matmul(a, eh))), matmul(mH(x), x))
+    out = add(add(t1, t2), t3)
     m, n = shape(a)[-2:]
     if 0 in (m, n):
-        return x, expand_lanes(mT(ta), len(shape(a)))
-    u, v, alpha, beta = _pinv_parts(a, rtol)
+        return x, out
+    u, v, alpha, beta = _pinv_cut(a, rtol)
     p = max(m, n)
-    c = _pad(matmul(mH(u), matmul(expand_lanes(ta, len(shape(a))), v)), p, p)
-    mm = add(cmul(c, alpha), cmul(conj(mT(c)), beta))
-    mm = getitem(mm, (), (Ellipsis, slice(0, n), slice(0, m)))
-    return x, matmul(v, matmul(mm, mH(u)))
+    c = _pad(matmul(mH(u), matmul(e, v)), p, p)
+    d = add(cmul(c, alpha), cmul(conj(mT(c)), beta))
+    d = getitem(d, (), (Ellipsis, slice(0, n), slice(0, m)))
+    return x, add(out, matmul(v, matmul(d, mH(u))))
 
 
 def _pinv_vjp(g, ins, x, rtol):
-    # The transpose of the JVP's map in the pairing Re sum(g t): G^ = V^T g conj(U), the
-    # cotangent of C is alpha G^ + (beta conj(G^))^T, that of a is conj(U) G_C V^T.
+    # The transpose of each term in the pairing Re sum(g t): -X^T g X^T,
+    # conj((I - a X) g^T X X^H) and conj(X^H X g^T (I - X a)); the cut's part: with
+    # G^ = V^T g conj(U), the cotangent of C is alpha G^ + (beta conj(G^))^T, that of a
+    # conj(U) G_C V^T.
     (a,) = ins
+    gt = mT(g)
+    t1 = negative(matmul(matmul(mT(x), g), mT(x)))
+    t2 = conj(matmul(subtract(gt, matmul(a, matmul(x, gt))), matmul(x, mH(x))))
+    t3 = conj(matmul(matmul(mH(x), x), subtract(gt, matmul(matmul(gt, x), a))))
+    out = add(add(t1, t2), t3)
     m, n = shape(a)[-2:]
     if 0 in (m, n):
-        return (mT(g),)
-    u, v, alpha, beta = _pinv_parts(a, rtol)
+        return (out,)
+    u, v, alpha, beta = _pinv_cut(a, rtol)
     p = max(m, n)
     gh = _pad(matmul(mT(v), matmul(g, conj(u))), p, p)
     gc = add(cmul(gh, alpha), mT(cmul(conj(gh), beta)))
     gc = getitem(gc, (), (Ellipsis, slice(0, m), slice(0, n)))
-    return (matmul(conj(u), matmul(gc, mT(v))),)
+    return (add(out, matmul(conj(u), matmul(gc, mT(v)))),)
 
 
 pinv_p = register(Primitive(
