@@ -10,6 +10,9 @@
 namespace gpuad {
 
 using ::hypot; using ::copysign; using ::asinh;
+// finite / infinite tests without <cmath>'s macros (x - x is 0 for finite x, NaN otherwise)
+template <class T> __device__ __forceinline__ bool isfinite_(T x) { return x - x == T(0); }
+template <class T> __device__ __forceinline__ bool isinf_(T x) { return x == x && !(x - x == T(0)); }
 
 template <class T>
 struct Complex {
@@ -85,7 +88,12 @@ GPUAD_C_T GPUAD_C times_minus_i(const GPUAD_C& z) { return GPUAD_C(z.im, -z.re);
 // arguments: Annex G's special values hold for log, log2, log10, log1p, expm1, 1/z, z^2; the
 // other functions may give NaN parts where Annex G gives an infinity or a zero (e.g.
 // exp(inf + 0i) = inf + NaN i, NumPy inf + 0i): tests/test_complex_branch_cuts.py, SPECIAL.
+// Annex G's special values (G.6.3.1) where e^x cis y would meet inf * 0 or inf * NaN:
+// exp(x +- 0i) = e^x +- 0i (x = inf, NaN included), exp(inf + i inf) = inf + NaN i.
 GPUAD_C_T GPUAD_C exp(const GPUAD_C& z) {
+    if (z.im == T(0)) return GPUAD_C(exp(z.re), z.im);
+    if (isinf_(z.re) && !isfinite_(z.im))
+        return z.re > T(0) ? GPUAD_C(z.re, z.im - z.im) : GPUAD_C(T(0), T(0));
     T e = exp(z.re);
     return GPUAD_C(e * cos(z.im), e * sin(z.im));
 }
@@ -122,6 +130,7 @@ GPUAD_C_T GPUAD_C log1p(const GPUAD_C& z) {
 }
 GPUAD_C_T GPUAD_C sqrt(const GPUAD_C& z) {
     if (z.re == T(0) && z.im == T(0)) return GPUAD_C(T(0), z.im);
+    if (isinf_(z.im)) return GPUAD_C(fabs(z.im), z.im);   // Annex G: inf + i y for y = +-inf
     T t = sqrt((fabs(z.re) + modulus(z)) * T(0.5));
     if (z.re >= T(0)) return GPUAD_C(t, z.im / (T(2) * t));
     return GPUAD_C(fabs(z.im) / (T(2) * t), copysign(t, z.im));
@@ -136,12 +145,30 @@ GPUAD_C_T GPUAD_C pow(const GPUAD_C& z, const GPUAD_C& w) {
     }
     return exp(w * log(z));
 }
-GPUAD_C_T GPUAD_C sin(const GPUAD_C& z) { return GPUAD_C(sin(z.re) * cosh(z.im), cos(z.re) * sinh(z.im)); }
-GPUAD_C_T GPUAD_C cos(const GPUAD_C& z) { return GPUAD_C(cos(z.re) * cosh(z.im), -sin(z.re) * sinh(z.im)); }
-GPUAD_C_T GPUAD_C sinh(const GPUAD_C& z) { return GPUAD_C(sinh(z.re) * cos(z.im), cosh(z.re) * sin(z.im)); }
-GPUAD_C_T GPUAD_C cosh(const GPUAD_C& z) { return GPUAD_C(cosh(z.re) * cos(z.im), sinh(z.re) * sin(z.im)); }
+// sinh, cosh with Annex G's special values (G.6.2.4, G.6.2.5) where the products would meet
+// inf * 0 or 0 * NaN; sin z = -i sinh(i z), cos z = cosh(i z) (C99 7.3.5.6, 7.3.5.5).
+GPUAD_C_T GPUAD_C sinh(const GPUAD_C& z) {
+    const T x = z.re, y = z.im;
+    if (y == T(0)) return GPUAD_C(sinh(x), y);
+    if (!isfinite_(y) && (x == T(0) || isinf_(x))) return GPUAD_C(x, y - y);
+    return GPUAD_C(sinh(x) * cos(y), cosh(x) * sin(y));
+}
+GPUAD_C_T GPUAD_C cosh(const GPUAD_C& z) {
+    const T x = z.re, y = z.im;
+    if (y == T(0)) return GPUAD_C(cosh(x), y * copysign(T(1), x));
+    if (!isfinite_(y) && x == T(0)) return GPUAD_C(y - y, x * copysign(T(1), y));
+    if (!isfinite_(y) && isinf_(x)) return GPUAD_C(fabs(x), y - y);
+    return GPUAD_C(cosh(x) * cos(y), sinh(x) * sin(y));
+}
+GPUAD_C_T GPUAD_C sin(const GPUAD_C& z) { return times_minus_i(sinh(times_i(z))); }
+GPUAD_C_T GPUAD_C cos(const GPUAD_C& z) { return cosh(times_i(z)); }
 // Kahan's formula: no cancellation, and the limit +-1 for large |Re z| without overflow.
+// Annex G (G.6.2.6): tanh(x +- 0i) = tanh x +- 0i, tanh(+-inf + i y) = +-1 + 0i sin 2y (y
+// infinite or NaN: +-1 +- 0i), tanh(+-0 + i inf) = +-0 + NaN i.
 GPUAD_C_T GPUAD_C tanh(const GPUAD_C& z) {
+    if (z.im == T(0)) return GPUAD_C(tanh(z.re), z.im);
+    if (isinf_(z.re) && !isfinite_(z.im)) return GPUAD_C(copysign(T(1), z.re), copysign(T(0), z.im));
+    if (z.re == T(0) && !isfinite_(z.im)) return GPUAD_C(z.re, z.im - z.im);   // 0 + NaN i (C11 DR 471)
     if (fabs(z.re) > T(sizeof(T) == 4 ? 9 : 22)) {
         T e = exp(T(-2) * fabs(z.re));
         return GPUAD_C(copysign(T(1), z.re), T(4) * sin(z.im) * cos(z.im) * e);
