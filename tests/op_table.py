@@ -1327,7 +1327,8 @@ COMPLEX_ROWS = set("""
     scipy_cho_factor_lower scipy_cho_solve scipy_cho_solve_lower scipy_solve_triangular_conj
     scipy_lu_solve_conj
     negative exp exp2 log log2 log10 log1p expm1 sqrt sin cos tan tanh sinh cosh arctan 
-    arcsin arccos arctanh abs absolute sign reciprocal square add subtract multiply 
+    arcsin arccos arctanh arcsinh asinh arccosh acosh abs absolute sign reciprocal square
+    add subtract multiply
     divide true_divide power where sum sum_axis mean prod prod_zeros prod_axes max 
     max_axis amax min min_axis amin var var_axis std std_axis logsumexp logsumexp_axis 
     logsumexp_large cumsum cumsum_axis sort sort_axis sort_none nn_logsumexp nn_softmax 

@@ -121,8 +121,12 @@ def phase(z, r=None):
     keep = full_lower(r) > 0
     xp = xp_of(full_lower(r))
     one = xp.ones((), dtype=dtype(full_lower(r)))
-    inv = select(keep, bind(PRIMS["reciprocal"], select(keep, r, one)), xp.zeros_like(one))
-    return multiply(z, astype(inv, dtype(z)))
+    # each part divided by the real |z|, as NumPy: its signed zeros (sign(-1 - 0i) = -1 - 0i,
+    # where z times or over |z| + 0i gives -1 + 0i); +0 + 0i at z = 0 as NumPy
+    rs = select(keep, r, one)
+    div = PRIMS["divide"]
+    q = make_complex(bind(div, real(z), rs), bind(div, imag(z), rs))
+    return select(keep, q, xp.zeros((), dtype=dtype(z)))
 
 
 def _abs_jvp(primals, tangents):

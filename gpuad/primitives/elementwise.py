@@ -129,7 +129,8 @@ INTERNAL = frozenset({"log_gammainc", "log_gammaincc", "log_betainc", "log_stdtr
 # (real-only in NumPy too, or not holomorphic: abs, sign) refuse complex input here;
 # gpuad.numpy computes abs and sign of complex values with other primitives.
 COMPLEX = {"negative", "exp", "exp2", "log", "log2", "log10", "log1p", "expm1", "sqrt", "sin",
-           "cos", "tan", "tanh", "sinh", "cosh", "arctan", "arcsin", "arccos", "arctanh",
+           "cos", "tan", "tanh", "sinh", "cosh", "arctan", "arcsin", "arccos", "arctanh", "arcsinh",
+           "arccosh",
            "reciprocal", "square", "add", "subtract", "multiply", "divide", "power"}
 
 # Instantiations are built on first use in small groups, one op and dtype each: its forward

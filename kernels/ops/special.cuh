@@ -445,7 +445,13 @@ template <class S> __device__ __forceinline__ S logit_d(S x) {
 
 // d/dx asinh = 1/sqrt(1 + x^2); for |x| > 1 as |u| / sqrt(1 + u^2), u = 1/x (x^2 overflows).
 template <class S> __device__ __forceinline__ S asinh_d(S x) {
-    if (x < S(-1) || x > S(1)) {
+    if constexpr (is_complex<S>::value) {
+        // complex: asinh z = -i asin(i z) (Kahan, complex.cuh), so asinh'(z) = asin'(i z) =
+        // 1/(sqrt(1 - iz) sqrt(1 + iz)): on the cut (the imaginary axis beyond +-i) the side
+        // the value is taken from; 1/sqrt(z^2 + 1) would take the other where 1 + z^2 drops -0.
+        const S w = times_i(x);
+        return S(1) / (sqrt(one_minus(w)) * sqrt(one_plus(w)));
+    } else if (x < S(-1) || x > S(1)) {
         const S u = S(1) / x;
         return fabs(u) / sqrt(S(1) + u * u);
     }
@@ -454,7 +460,11 @@ template <class S> __device__ __forceinline__ S asinh_d(S x) {
 // d/dx acosh = 1/sqrt(x^2 - 1): (x - 1)(x + 1) for x <= 2 (x - 1 exact; x^2 - 1 cancels), and
 // u / sqrt((1 - u)(1 + u)), u = 1/x, above (x^2 overflows).
 template <class S> __device__ __forceinline__ S acosh_d(S x) {
-    if (x > S(2)) {
+    if constexpr (is_complex<S>::value) {
+        // complex: 1/(sqrt(z - 1) sqrt(z + 1)), the square roots of Kahan's acosh (complex.cuh),
+        // z - 1 = -(1 - z) = (x - 1, y) and z + 1 = (1 + x, y): the value's side on the cut.
+        return S(1) / (sqrt(-one_minus(x)) * sqrt(one_plus(x)));
+    } else if (x > S(2)) {
         const S u = S(1) / x;
         return u / sqrt((S(1) - u) * (S(1) + u));
     }

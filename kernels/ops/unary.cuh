@@ -64,6 +64,19 @@ template <class S> __device__ __forceinline__ S one_minus_sq(S x) {
     else return x > S(-0.5) && x < S(0.5) ? S(1) - x * x : (S(1) - x) * (S(1) + x);
 }
 
+// Complex arcsin' = 1/(sqrt(1 - z) sqrt(1 + z)), the square roots of Kahan's asin (complex.cuh)
+// with 1 - z formed as (1 - x, -y): on a cut the derivative of the side the value is taken
+// from (sqrt(1 - z^2) would lose the zero's sign in 1 - z^2 and take the other side's).
+template <class S> __device__ __forceinline__ S asin_d(S x) {
+    if constexpr (is_complex<S>::value) return S(1) / (sqrt(one_minus(x)) * sqrt(one_plus(x)));
+    else return S(1) / sqrt(one_minus_sq(x));
+}
+// 1/x; NumPy's reciprocal loop on complex numbers (complex.cuh: NaN + NaN i at 0, as NumPy)
+template <class S> __device__ __forceinline__ S recip(S x) {
+    if constexpr (is_complex<S>::value && !is_dual<S>::value) return reciprocal(x);
+    else return S(1) / x;
+}
+
 #define GPUAD_UNARY(Name, F, DF)                                                          \
     struct Name {                                                                        \
         template <class S> __device__ __forceinline__ static S f(S x) { return F; }      \
@@ -89,13 +102,13 @@ GPUAD_UNARY(Sinh,       sinh(x),                             cosh(x))
 GPUAD_UNARY(Cosh,       cosh(x),                             sinh(x))
 // arctan' = 1/(1 + x^2); arcsin', arccos' = +-1/sqrt(1 - x^2); arctanh' = 1/(1 - x^2)
 GPUAD_UNARY(Arctan,     atan(x),                             inv_1p_sq(x))
-GPUAD_UNARY(Arcsin,     asin(x),                             S(1) / sqrt(one_minus_sq(x)))
-GPUAD_UNARY(Arccos,     acos(x),                             S(-1) / sqrt(one_minus_sq(x)))
+GPUAD_UNARY(Arcsin,     asin(x),                             asin_d(x))
+GPUAD_UNARY(Arccos,     acos(x),                             -asin_d(x))
 GPUAD_UNARY(Arctanh,    atanh(x),                            S(1) / one_minus_sq(x))
 GPUAD_UNARY(Abs,        fabs(x),                             sgn(x))
 GPUAD_UNARY(Sign,       sgn(x),                              S(0))
 // -1/x^2 as -(1/x)(1/x): x*x over- or underflows where 1/x^2 is normal
-GPUAD_UNARY(Reciprocal, S(1) / x,                            -(S(1) / x) * (S(1) / x))
+GPUAD_UNARY(Reciprocal, recip(x),                            -(S(1) / x) * (S(1) / x))
 GPUAD_UNARY(Square,     x * x,                               S(2) * x)
 // sigm' = sech^2(x/2) / 4 (sigm (1 - sigm) cancels to 0 for x > 37 in float64)
 GPUAD_UNARY(Sigmoid,    sigm(x),                             S(0.25) * sech2(S(0.5) * x))
