@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from . import numpy as gnp
+from .numpy._reductions import softmax_ as _softmax
 
 __all__ = ["relu", "sigmoid", "softplus", "logsumexp", "softmax", "log_softmax"]
 
@@ -59,24 +60,27 @@ def logsumexp(x, axis=None, keepdims=False):
 
 def log_softmax(x, axis=-1):
     """``x - logsumexp(x)`` along ``axis``: the log of :func:`softmax`, without its
-    underflow.
+    underflow. A slice holding ``+inf``: the log of softmax's limit there (``-log k`` at
+    its k ``+inf`` entries, ``-inf`` elsewhere) and that limit's derivatives, not NaN.
 
     Example::
 
         >>> gpuad.nn.log_softmax(np.array([0.0, 0.0]))
         array([-0.69314718, -0.69314718])
     """
-    return gnp.subtract(x, gnp.logsumexp(x, axis=axis, keepdims=True))
+    return _softmax(x, axis, log_=True)
 
 
 def softmax(x, axis=-1):
     """``exp(x_i) / sum_j exp(x_j)`` along ``axis``, computed as ``exp(log_softmax(x))``.
 
-    Its Jacobian is ``diag(s) - s s^T`` with ``s = softmax(x)``.
+    Its Jacobian is ``diag(s) - s s^T`` with ``s = softmax(x)``. A slice holding ``+inf``
+    takes the limit (logsumexp's convention): 1 at the ``+inf`` entry, shared evenly by
+    several, 0 elsewhere, with that limit's derivatives (SciPy gives NaN there).
 
     Example::
 
         >>> gpuad.nn.softmax(np.array([0.0, 0.0]))
         array([0.5, 0.5])
     """
-    return gnp.exp(log_softmax(x, axis=axis))
+    return _softmax(x, axis)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import builtins
 
+import numpy as np
+
 from ..core import full_lower
 from ..primitives import base, reductions as R
 from ..primitives.complex import abs2
@@ -269,3 +271,58 @@ def sort(a, axis=-1):
 
 def _size(a):
     return _count(shape(a), range(len(shape(a))))
+
+
+_LIMIT = []          # the custom_jvp function below, made on first use (import order)
+
+
+def _softmax_limit_fn():
+    """softmax / log_softmax of slices holding +inf: the limits, as logsumexp's (README's
+    conventions, logsumexp's row): the value 1/k at each of the k ``+inf`` entries and 0
+    elsewhere (log: -log k and -inf); the derivative that of the limit s, ``s (t - sum(s t))``
+    (log: ``t - sum(s t)``), every order (the rule is written with the function itself)."""
+    if _LIMIT:
+        return _LIMIT[0]
+    from ..custom.rules import custom_jvp
+
+    def value(x, axes, log_):
+        v = full_lower(x)
+        xp = base.xp_of(v)
+        at = v == xp.inf
+        k = xp.sum(at, axis=axes, keepdims=True).astype(v.dtype)
+        with np.errstate(divide="ignore"):
+            s = xp.where(at, 1.0 / xp.maximum(k, 1.0), xp.zeros((), dtype=v.dtype))
+            return xp.log(s) if log_ else s
+
+    lim = custom_jvp(value, nondiff_argnums=(1, 2))
+
+    @lim.defjvp
+    def _(axes, log_, primals, tangents):
+        (x,), (t,) = primals, tangents
+        s = lim(x, axes, False)
+        d = subtract(t, sum(multiply(s, t), axis=axes, keepdims=True))
+        return lim(x, axes, log_), (d if log_ else multiply(s, d))
+
+    _LIMIT.append(lim)
+    return lim
+
+
+def softmax_(a, axis, log_=False):
+    """softmax (``log_``: log_softmax) of ``a`` over ``axis``, ``exp(a - logsumexp(a))``
+    (``a - logsumexp(a)``); in slices holding ``+inf`` the limits (logsumexp's convention:
+    1 at the ``+inf`` entry, shared evenly by several, 0 elsewhere; the derivatives those of
+    the limit), not inf - inf's NaN. gpuad.nn's and gpuad.scipy.special's softmax and
+    log_softmax."""
+    a, axes = _reduce(a, axis)
+    out = subtract(a, logsumexp(a, axis=axes, keepdims=True))
+    if not log_:
+        out = exp(out)
+    x = full_lower(a)
+    if x.dtype.kind != "f" or _count(x.shape, axes) == 0:
+        return out
+    xp = base.xp_of(x)
+    top = R.reduce_max(x, axes).reshape(_kept(x.shape, axes)) == xp.inf
+    if not bool(top.any()):
+        return out
+    lim = _softmax_limit_fn()(a, axes, log_)
+    return _select(xp.broadcast_to(top, x.shape), lim, out)

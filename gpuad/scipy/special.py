@@ -23,6 +23,7 @@ import numpy as _np
 from ..core import bind as _bind, full_lower as _lower
 from ..primitives import elementwise as _E
 from .. import numpy as _gnp
+from ..numpy._reductions import softmax_ as _softmax
 from ..numpy._core import prepare as _prepare, normalize_axis as _axes, shape as _shape
 
 __all__ = ["gammaln", "digamma", "psi", "polygamma", "gamma", "beta", "betaln", "erf", "erfc",
@@ -636,7 +637,8 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
 
 def log_softmax(x, axis=None):
     """``x - logsumexp(x, axis, keepdims=True)``, like ``scipy.special.log_softmax`` (note
-    SciPy's default ``axis=None``: over all elements).
+    SciPy's default ``axis=None``: over all elements). A slice holding ``+inf``: the log of
+    :func:`softmax`'s limit there (``-log k``, ``-inf``) and its derivatives.
 
     Example::
 
@@ -644,16 +646,19 @@ def log_softmax(x, axis=None):
         array([-0.69314718, -0.69314718])
     """
     (x,), _ = _prepare(x)
-    return _gnp.subtract(x, logsumexp(x, axis=axis, keepdims=True))
+    return _softmax(x, axis, log_=True)
 
 
 def softmax(x, axis=None):
     """``exp(x - logsumexp(x, axis))``, like ``scipy.special.softmax`` (default ``axis=None``).
-    Jacobian ``diag(s) - s s^T`` along the axis.
+    Jacobian ``diag(s) - s s^T`` along the axis. A slice holding ``+inf`` takes the limit, as
+    :func:`logsumexp`'s derivatives do: 1 at the ``+inf`` entry, shared evenly by several, 0
+    elsewhere, with that limit's derivatives (SciPy gives NaN for the slice).
 
     Example::
 
         >>> gpuad.scipy.special.softmax(np.array([0.0, 0.0]))
         array([0.5, 0.5])
     """
-    return _gnp.exp(log_softmax(x, axis=axis))
+    (x,), _ = _prepare(x)
+    return _softmax(x, axis)

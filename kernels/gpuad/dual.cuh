@@ -55,6 +55,24 @@ template <class S, int N> struct is_dual<Dual<S, N>> { static constexpr bool val
 template <class T> struct is_complex { static constexpr bool value = false; };
 template <class S, int N> struct is_complex<Dual<S, N>> : is_complex<S> {};
 
+// NaN in every component (the value and each derivative, through any nesting). An op's
+// derivative returns it where the value is NaN because an argument is outside the op's
+// domain (README, "Nondifferentiable points": every derivative of every order is NaN there,
+// never finite). S(NaN) on a dual would be a NaN constant, whose zero components would make
+// the next order's derivatives finite (0, by the exact-zero rule of scale() below).
+template <class T> struct nan_fill_all {
+    __device__ __forceinline__ static T of() { return T(__longlong_as_double(0x7ff8000000000000LL)); }
+};
+template <class S, int N> struct nan_fill_all<Dual<S, N>> {
+    __device__ __forceinline__ static Dual<S, N> of() {
+        Dual<S, N> r;
+        r.v = nan_fill_all<S>::of();
+        for (int j = 0; j < N; ++j) r.d[j] = nan_fill_all<S>::of();
+        return r;
+    }
+};
+template <class T> __device__ __forceinline__ T nan_all() { return nan_fill_all<T>::of(); }
+
 // The underlying real value, through any nesting.
 template <class T> __device__ __forceinline__ double primal(T x) { return (double)x; }
 template <class S, int N> __device__ __forceinline__ double primal(const Dual<S, N>& x) { return primal(x.v); }

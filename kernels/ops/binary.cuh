@@ -35,7 +35,9 @@ template <class S> __device__ __forceinline__ S div_dy(S x, S y) {
 template <class S> __device__ __forceinline__ S pow_dx(S x, S y) {
     if (y == S(0)) return S(0);
     if constexpr (is_complex<S>::value) return y * pow(x, y - S(1));   // no order to branch on
-    else if (x > S(0) && y > S(-1) && y < S(1)) {
+    else if (x < S(0) && primal(y) != floor(primal(y))) {
+        return nan_all<S>();   // a negative base, a non-integer power: NaN value (README's rule)
+    } else if (x > S(0) && y > S(-1) && y < S(1)) {
         if constexpr (!is_dual<S>::value) return y / x * pow(x, y);
         else if (x >= S(1) && y >= S(-0.5) && y <= S(0.5)) return y * (pow(x, y) / x);
         else return (y > S(0) ? S(1) : S(-1)) * exp(log(fabs(y)) + (y - S(1)) * log(x));
@@ -66,6 +68,12 @@ template <class S> __device__ __forceinline__ S atan2_d(S x, S y, bool dy) {
 template <class S> __device__ __forceinline__ S xlogy_dy(S x, S y) {
     return x == S(0) && y == S(0) ? S(0) : x / y;
 }
+// x log(y) for y < lo (0 for xlogy, -1 for xlog1py) and x != 0: the value is NaN, and every
+// partial of every order (NaN in every component, README's rule; log(y) alone would leave d/dy
+// = x / y finite, and the x-derivatives of log(y) 0). On x = 0 the value is 0.
+template <class S> __device__ __forceinline__ bool xlog_nan(S x, S y, double lo) {
+    return x != S(0) && y < S(lo);
+}
 
 #define GPUAD_BINARY(Name, F, DFX, DFY)                                                    \
     struct Name {                                                                          \
@@ -89,9 +97,13 @@ GPUAD_BINARY(Hypot,    hypot(x, y),     hypot_d(x, y),        hypot_d(y, x))
 // d polygamma(n, x) = (0, polygamma(n + 1, x)): the order n is an integer
 GPUAD_BINARY(Polygamma, polygamma(order_of(x), y), S(0),      polygamma(order_of(x) + 1, y))
 // d x log(y) = (log(y), x / y), 0 where x = 0 (x log y is 0 there for every y), also for y = 0
-GPUAD_BINARY(Xlogy,    x == S(0) && y == y ? S(0) : x * log(y), log(y), xlogy_dy(x, y))
+GPUAD_BINARY(Xlogy,    x == S(0) && y == y ? S(0) : x * log(y),
+             xlog_nan(x, y, 0.0) ? nan_all<S>() : log(y),
+             xlog_nan(x, y, 0.0) ? nan_all<S>() : xlogy_dy(x, y))
 // d x log1p(y) = (log1p(y), x / (1 + y)), as xlogy
-GPUAD_BINARY(Xlog1py,  x == S(0) && y == y ? S(0) : x * log1p(y), log1p(y), xlogy_dy(x, S(1) + y))
+GPUAD_BINARY(Xlog1py,  x == S(0) && y == y ? S(0) : x * log1p(y),
+             xlog_nan(x, y, -1.0) ? nan_all<S>() : log1p(y),
+             xlog_nan(x, y, -1.0) ? nan_all<S>() : xlogy_dy(x, S(1) + y))
 // The regularized incomplete gamma functions P(a, x), Q(a, x) (kernels/ops/incomplete.cuh):
 // d/da by the differentiated series or continued fraction, d/dx = +-x^(a-1) e^-x / Gamma(a)
 GPUAD_BINARY(Gammainc,  gammainc_pq(x, y, false), gammainc_pq_da(x, y, false), gammainc_dx(x, y))

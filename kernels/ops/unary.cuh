@@ -76,6 +76,17 @@ template <class S> __device__ __forceinline__ S recip(S x) {
     if constexpr (is_complex<S>::value && !is_dual<S>::value) return reciprocal(x);
     else return S(1) / x;
 }
+// Outside a real domain (x < lo, or x > hi): the value is NaN and so is every derivative of
+// every order (nan_all, README's rule), where the formula alone would give a finite number
+// (1/x for log(-1), 1/(1 - x^2) for atanh(2)). Complex numbers have no such edge: false.
+template <class S> __device__ __forceinline__ bool below(S x, double lo) {
+    if constexpr (is_complex<S>::value) return false;
+    else return x < S(lo);
+}
+template <class S> __device__ __forceinline__ bool outside(S x, double lo, double hi) {
+    if constexpr (is_complex<S>::value) return false;
+    else return x < S(lo) || x > S(hi);
+}
 
 #define GPUAD_UNARY(Name, F, DF)                                                          \
     struct Name {                                                                        \
@@ -86,10 +97,10 @@ template <class S> __device__ __forceinline__ S recip(S x) {
 GPUAD_UNARY(Neg,        -x,                                  S(-1))
 GPUAD_UNARY(Exp,        exp(x),                              exp(x))
 GPUAD_UNARY(Exp2,       exp2(x),                             S(0.6931471805599453094) * exp2(x))
-GPUAD_UNARY(Log,        log(x),                              S(1) / x)
-GPUAD_UNARY(Log2,       log2(x),                             S(1.4426950408889634074) / x)
-GPUAD_UNARY(Log10,      log10(x),                            S(0.43429448190325182765) / x)
-GPUAD_UNARY(Log1p,      log1p(x),                            S(1) / (S(1) + x))
+GPUAD_UNARY(Log,        log(x),                              below(x, 0.0) ? nan_all<S>() : S(1) / x)
+GPUAD_UNARY(Log2,       log2(x),                             below(x, 0.0) ? nan_all<S>() : S(1.4426950408889634074) / x)
+GPUAD_UNARY(Log10,      log10(x),                            below(x, 0.0) ? nan_all<S>() : S(0.43429448190325182765) / x)
+GPUAD_UNARY(Log1p,      log1p(x),                            below(x, -1.0) ? nan_all<S>() : S(1) / (S(1) + x))
 GPUAD_UNARY(Expm1,      expm1(x),                            exp(x))
 GPUAD_UNARY(Sqrt,       sqrt(x),                             S(0.5) / sqrt(x))
 GPUAD_UNARY(Sin,        sin(x),                              cos(x))
@@ -100,11 +111,12 @@ GPUAD_UNARY(Tan,        tan(x),                              S(1) + tan(x) * tan
 GPUAD_UNARY(Tanh,       tanh(x),                             sech2(x))
 GPUAD_UNARY(Sinh,       sinh(x),                             cosh(x))
 GPUAD_UNARY(Cosh,       cosh(x),                             sinh(x))
-// arctan' = 1/(1 + x^2); arcsin', arccos' = +-1/sqrt(1 - x^2); arctanh' = 1/(1 - x^2)
+// arctan' = 1/(1 + x^2); arcsin', arccos' = +-1/sqrt(1 - x^2); arctanh' = 1/(1 - x^2) (NaN
+// outside [-1, 1], as log's outside x >= 0, log1p's outside x >= -1: outside() above)
 GPUAD_UNARY(Arctan,     atan(x),                             inv_1p_sq(x))
 GPUAD_UNARY(Arcsin,     asin(x),                             asin_d(x))
 GPUAD_UNARY(Arccos,     acos(x),                             -asin_d(x))
-GPUAD_UNARY(Arctanh,    atanh(x),                            S(1) / one_minus_sq(x))
+GPUAD_UNARY(Arctanh,    atanh(x),                            outside(x, -1.0, 1.0) ? nan_all<S>() : S(1) / one_minus_sq(x))
 GPUAD_UNARY(Abs,        fabs(x),                             sgn(x))
 GPUAD_UNARY(Sign,       sgn(x),                              S(0))
 // -1/x^2 as -(1/x)(1/x): x*x over- or underflows where 1/x^2 is normal
@@ -118,7 +130,7 @@ GPUAD_UNARY(Relu,       x > S(0) ? x : S(0),                 step(x))
 GPUAD_UNARY(Erf,        erf(x),                              erf_d(x))
 // asinh' = 1/sqrt(1 + x^2); acosh' = 1/sqrt(x^2 - 1) (inf at 1); cbrt' = 1/(3 cbrt(x)^2)
 GPUAD_UNARY(Arcsinh,    asinh(x),                            asinh_d(x))
-GPUAD_UNARY(Arccosh,    acosh(x),                            acosh_d(x))
+GPUAD_UNARY(Arccosh,    acosh(x),                            below(x, 1.0) ? nan_all<S>() : acosh_d(x))
 GPUAD_UNARY(Cbrt,       cbrt(x),                             S(1) / (S(3) * cbrt(x) * cbrt(x)))
 // sinc(x) = sin(pi x)/(pi x), sinc' = (cos(pi x) - sinc(x))/x (a series near 0)
 GPUAD_UNARY(Sinc,       sinc(x),                             sinc_d(x))
@@ -139,8 +151,8 @@ GPUAD_UNARY(Erfcinv,    erfc_inv(x),                         -erf_inv_d(erfc_inv
 GPUAD_UNARY(Ndtr,       ndtr(x),                             ndtr_d(x))
 GPUAD_UNARY(Ndtri,      ndtri(x),                            ndtri_d(ndtri(x)))
 GPUAD_UNARY(LogNdtr,    log_ndtr(x),                         log_ndtr_d(x))
-// logit' = 1/(x (1 - x))
-GPUAD_UNARY(Logit,      log(x / (S(1) - x)),                 logit_d(x))
+// logit' = 1/(x (1 - x)) (NaN outside [0, 1]; acosh' NaN below 1: outside(), below())
+GPUAD_UNARY(Logit,      log(x / (S(1) - x)),                 outside(x, 0.0, 1.0) ? nan_all<S>() : logit_d(x))
 
 #undef GPUAD_UNARY
 }  // namespace ops
