@@ -107,6 +107,16 @@ def test_multigammaln_refuses_its_domain_like_scipy():
         gss.multigammaln(np.array(1.0), 3)
     with pytest.raises(ValueError):
         sc.multigammaln(1.0, 3)
+    # a non-integer dimension is refused (it was truncated: d = 2.5 computed d = 2), as SciPy
+    for d in (2.5, 1.0000001, np.float64(3.5), [3], np.array([2, 3]), 0, -2):
+        with pytest.raises(ValueError, match="d should be a positive integer"):
+            gss.multigammaln(np.array(3.0), d)
+    with pytest.raises(ValueError, match="d should be a positive integer"):
+        sc.multigammaln(3.0, 2.5)
+    # integral values of any integer or float type are the dimension
+    for d in (3, np.int64(3), np.array(3), 3.0):
+        assert float(gss.multigammaln(np.array(3.0), d)) == pytest.approx(
+            sc.multigammaln(3.0, 3), rel=1e-14)
 
 
 def test_entr_and_xlogy_edges():
@@ -122,6 +132,23 @@ def test_entr_and_xlogy_edges():
     assert gy == 0.0 and gx == math.log(2.0)
     h = gpuad.hessian(lambda v: gss.xlogy(v[0], v[1]))(np.array([0.0, 2.0]))
     np.testing.assert_allclose(h, [[0.0, 0.5], [0.5, 0.0]], rtol=1e-15)
+
+
+def test_entr_derivatives_at_the_edges():
+    # d/dx entr = -log x - 1, d2 = -1/x: at x = inf -inf and 0 (it was NaN: xlogy(x, x)'s
+    # partials log(inf) + inf/inf); at 0 +inf and -inf; x < 0 (the constant -inf) 0
+    x = np.array([-1.0, 0.0, 0.5, 1e300, np.inf])
+    d1 = np.array([0.0, np.inf, -math.log(0.5) - 1, -math.log(1e300) - 1, -np.inf])
+    d2 = np.array([0.0, -np.inf, -2.0, -1e-300, 0.0])
+    f = lambda v: gnp.sum(gss.entr(v))              # noqa: E731
+    np.testing.assert_array_equal(gss.entr(x), sc.entr(x))
+    np.testing.assert_allclose(gpuad.grad(f)(x), d1, rtol=1e-15)
+    np.testing.assert_allclose(gpuad.jvp(gss.entr, (x,), (np.ones(5),))[1], d1, rtol=1e-15)
+    np.testing.assert_allclose(np.diag(gpuad.hessian(f)(x)), d2, rtol=1e-15)
+    for v, g1, g2 in zip(x, d1, d2):
+        assert gpuad.grad(gss.entr)(float(v)) == pytest.approx(g1, rel=1e-15)
+        assert gpuad.grad(gpuad.grad(gss.entr))(float(v)) == pytest.approx(g2, rel=1e-15)
+    assert gpuad.grad(gss.entr)(np.float32(np.inf)).dtype == np.float32
 
 
 def test_conventions_at_kinks_and_smooth_points():
@@ -245,3 +272,147 @@ def test_betaln_large_arguments_against_mpmath(a, b):
                                rtol=4e-15)
     assert float(gpuad.jvp(f, (z,), (np.array([1.0, 0.0]),))[1]) == pytest.approx(float(dg[0]),
                                                                                    rel=2e-15)
+
+
+# stdtr(df, t) for 0 < |t| <= 1e-5: the tail's forms met y^2/(df + y^2)'s power x^(-3/2)
+# overflowing on duals in t (|t| < ~1e-77: second partials inf, -inf, NaN) and y^2
+# underflowing (|t| < 1e-154: mixed partials 0), silently. Against mpmath: F - 1/2 = pdf(0)
+# sum_k binom(-(df+1)/2, k) t^(2k+1) / ((2k+1) df^k) (u = t^2/df <= 1e-9: 12 terms exact to
+# 50 digits), d/ddf by mp.diff at 50 digits; d/dt the density, d2/dt2 = -t pdf (df+1)/(df+t^2).
+def _stdtr_ref(mp, df, t):
+    D, T = mp.mpf(df), mp.mpf(t)
+
+    def series(d):
+        pdf0 = mp.exp(mp.loggamma((d + 1) / 2) - mp.loggamma(d / 2)) / mp.sqrt(d * mp.pi)
+        return pdf0 * mp.fsum(mp.binomial(-(d + 1) / 2, k) * T ** (2 * k + 1) / ((2 * k + 1) * d ** k)
+                              for k in range(12))
+
+    def pdf(d):
+        return mp.exp(mp.loggamma((d + 1) / 2) - mp.loggamma(d / 2)
+                      - mp.log(d * mp.pi) / 2 - (d + 1) / 2 * mp.log1p(T * T / d))
+    g = [mp.diff(series, D), pdf(D)]
+    h = [[mp.diff(series, D, 2), mp.diff(pdf, D)],
+         [None, -T * pdf(D) * (D + 1) / (D + T * T)]]
+    h[1][0] = h[0][1]
+    return 0.5 + series(D), g, h
+
+
+@pytest.mark.parametrize("df", [0.1, 3.0, 1e4])
+def test_stdtr_second_derivatives_near_zero_against_mpmath(df):
+    mp = pytest.importorskip("mpmath")
+    mp.mp.dps = 50
+    # the kernel's series: its terms' rounding and pdf(0) = exp(log pdf(0)), whose d/ddf is a
+    # difference of psi values and 1/df cancelling to ~1e-2 of their size (df = 3: measured
+    # 8e-15 relative; elsewhere a few ulps): 1e-13
+    rel = 1e-13
+    f = lambda d, t: gss.stdtr(d, t)                  # noqa: E731
+    fv = lambda v: gss.stdtr(v[0], v[1])             # noqa: E731
+    for t in [s * 10.0 ** -e for e in (300, 250, 200, 155, 150, 120, 100, 77, 76, 50, 20, 8, 5)
+              for s in (1.0, -1.0)]:
+        want, g, h = _stdtr_ref(mp, df, t)
+        g = [float(v) for v in g]
+        h = [[float(v) for v in r] for r in h]
+        z = np.array([df, t])
+        assert float(f(df, t)) == pytest.approx(float(want), rel=1e-15)
+        np.testing.assert_allclose(gpuad.grad(fv)(z), g, rtol=rel, atol=0, err_msg=str(t))
+        gg = [[gpuad.grad(gpuad.grad(f, argnums=a), argnums=b)(df, t) for b in (0, 1)]
+              for a in (0, 1)]
+        np.testing.assert_allclose(gg, h, rtol=rel, atol=0, err_msg=f"grad-grad {t}")
+        np.testing.assert_allclose(gpuad.hessian(fv)(z), h, rtol=rel, atol=0,
+                                   err_msg=f"hessian {t}")
+        jg = [gpuad.jvp(gpuad.grad(fv), (z,), (e,))[1] for e in np.eye(2)]
+        np.testing.assert_allclose(jg, h, rtol=rel, atol=0, err_msg=f"jvp-grad {t}")
+    # gpuad.scipy.stats.t.cdf is the same kernel
+    import gpuad.scipy.stats as gst
+    t = 1e-120
+    _, _, h = _stdtr_ref(mp, df, t)
+    cdf = lambda v: gst.t.cdf(v[1], v[0])             # noqa: E731
+    np.testing.assert_allclose(gpuad.hessian(cdf)(np.array([df, t])),
+                               [[float(v) for v in r] for r in h], rtol=rel, atol=0)
+
+
+# polygamma's orders above 37 were NaN (SciPy: polygamma(38, 2.5) = -1.5807e29). Values and
+# the derivative polygamma(n + 1, x) (first and second order, reverse and forward) against
+# mpmath. Error: n! by n - 1 rounded products (at most (n - 1) eps/2, typically sqrt(n) eps),
+# pow and each term exp(-(n+1) log1p(v)) a few eps (|log term| eps), the sum's rounding:
+# (n + 16) eps relative. Overflow to +-inf exactly where the value exceeds double's range.
+@pytest.mark.parametrize("n", [0, 1, 2, 5, 20, 37, 38, 50, 100, 170])
+def test_polygamma_large_orders_against_mpmath(n):
+    mp = pytest.importorskip("mpmath")
+    eps = np.finfo(float).eps
+    big = mp.mpf(np.finfo(float).max)
+
+    def ref(k, x):
+        with mp.workdps(60 + 3 * k):     # x < 0: terms up to 2^(k+1) above the value cancel
+            w = mp.polygamma(k, mp.mpf(x))
+            return float(w) if abs(w) <= big else (np.inf if w > 0 else -np.inf)
+
+    xs = [0.1, 1.0, 2.5, 10.0, 1e3, 1e-5, 57.3, 1e300]
+    if n > 37:         # orders above 37 reflect by the Hurwitz series for x < 0
+        xs += [-0.5, -1.5, -2.3, -10.7, -0.1, -100.25]
+    rel = (n + 16) * eps
+    for x in xs:
+        want = [ref(n + j, x) for j in range(3)]
+        got = [float(gss.polygamma(n, x)),
+               float(gpuad.grad(lambda t: gss.polygamma(n, t))(x)),
+               float(gpuad.grad(gpuad.grad(lambda t: gss.polygamma(n, t)))(x)),
+               float(gpuad.jvp(lambda t: gss.polygamma(n, t), (np.array(x),),
+                               (np.array(1.0),))[1]),
+               float(gpuad.hessian(lambda t: gss.polygamma(n, t))(np.array(x)))]
+        want = want + [want[1], want[2]]
+        for g, w, what in zip(got, want, ["value", "grad", "grad2", "jvp", "hessian"]):
+            if np.isinf(w) or w == 0 or abs(w) < 1e-300:
+                assert g == w or (w == 0 and abs(g) < 1e-300), (n, x, what, g, w)
+            else:
+                assert g == pytest.approx(w, rel=rel), (n, x, what)
+    # SciPy's values
+    assert float(gss.polygamma(38, 2.5)) == pytest.approx(float(sc.polygamma(38, 2.5)), rel=1e-13)
+    assert float(gss.polygamma(100, 2.5)) == pytest.approx(float(sc.polygamma(100, 2.5)),
+                                                           rel=1e-13)
+
+
+def test_polygamma_very_large_orders_and_limits():
+    mp = pytest.importorskip("mpmath")
+    mp.mp.dps = 60
+    # n up to 1000 (order_of's bound), x > 0; the half-integer reflection x -> 1 - x for even n
+    # (the cancelling terms leave a value far below the scale 2^(n+1) n!)
+    for n, x in [(500, 1e3), (1000, 2e3), (1000, 1e300), (300, 7.5)]:
+        w = mp.polygamma(n, mp.mpf(x))
+        assert float(gss.polygamma(n, x)) == pytest.approx(float(w), rel=(n + 16) * 2.3e-16)
+    assert float(gss.polygamma(100, -1000.5)) == float(gss.polygamma(100, 1001.5))
+    assert float(gss.polygamma(500, 0.5)) == -np.inf and float(gss.polygamma(501, 0.5)) == np.inf
+    assert float(gss.polygamma(40, np.inf)) == 0.0 and float(gss.polygamma(41, np.inf)) == 0.0
+    assert np.isnan(gss.polygamma(40, -3.0)) and float(gss.polygamma(41, -3.0)) == np.inf
+    # documented limits: x below -1e5 for orders above 37, orders above 1000: NaN
+    assert np.isnan(gss.polygamma(40, -1e5 - 0.5)) and np.isnan(gss.polygamma(1001, 2.0))
+
+
+# gammaincc's derivatives in a for a < 1 as x -> 0, where Q = 1 - P, P ~ x^a / Gamma(a + 1):
+# the small-a form -expm1(L)/a (times a) cancelled two O(1/a) terms down to ~P (at a = 1/2,
+# x = 1e-40 d/da Q was 0, true -d/da P = 1.04e-18). Against mpmath's -d/da P (mp.diff of the
+# regularized lower gamma at 60 digits, no cancellation). Error: P = exp(a log x - x -
+# lgamma(1 + a)) (1 + series) carries eps |a log x| from the exp's argument, its derivatives
+# in a the same plus the series': 4 eps (|a log x| + 10).
+@pytest.mark.parametrize("a", [0.1, 0.5, 0.9])
+@pytest.mark.parametrize("x", [1e-40, 1e-20, 1e-8])
+def test_gammaincc_shape_derivatives_as_x_tends_to_zero(a, x):
+    mp = pytest.importorskip("mpmath")
+    mp.mp.dps = 60
+    A, X = mp.mpf(a), mp.mpf(x)
+    P = lambda t: mp.gammainc(t, 0, X, regularized=True)      # noqa: E731
+    dens = lambda t: mp.exp(-X + (t - 1) * mp.log(X) - mp.loggamma(t))  # noqa: E731
+    want = [float(-mp.diff(P, A)), float(-mp.diff(P, A, 2)), float(-mp.diff(dens, A))]
+    rel = 4 * np.finfo(float).eps * (abs(a * math.log(x)) + 10)
+    fq = lambda t, y: gss.gammaincc(t, y)                     # noqa: E731
+    fp = lambda t, y: gss.gammainc(t, y)                      # noqa: E731
+    assert float(fq(a, x)) == pytest.approx(float(1 - P(A)), rel=1e-15)
+    da = gpuad.grad(fq, argnums=0)(a, x)
+    assert da == pytest.approx(want[0], rel=rel)
+    assert da == pytest.approx(-gpuad.grad(fp, argnums=0)(a, x), rel=rel)
+    assert gpuad.grad(gpuad.grad(fq, argnums=0), argnums=0)(a, x) == pytest.approx(want[1], rel=rel)
+    fv = lambda v: gss.gammaincc(v[0], v[1])                  # noqa: E731
+    h = gpuad.hessian(fv)(np.array([a, x]))
+    assert h[0, 0] == pytest.approx(want[1], rel=rel)
+    assert h[0, 1] == pytest.approx(want[2], rel=rel) and h[1, 0] == pytest.approx(want[2], rel=rel)
+    jg = gpuad.jvp(gpuad.grad(fv), (np.array([a, x]),), (np.array([1.0, 0.0]),))[1]
+    assert jg[0] == pytest.approx(want[1], rel=rel) and jg[1] == pytest.approx(want[2], rel=rel)

@@ -25,6 +25,8 @@ from ..primitives import elementwise as _E
 from .. import numpy as _gnp
 from ..numpy._reductions import softmax_ as _softmax
 from ..numpy._core import prepare as _prepare, normalize_axis as _axes, shape as _shape
+from ..custom.rules import custom_jvp as _custom_jvp
+from ..primitives.base import xp_of as _xp_of
 
 __all__ = ["gammaln", "digamma", "psi", "polygamma", "gamma", "beta", "betaln", "erf", "erfc",
            "erfinv", "erfcinv", "expit", "logit", "logsumexp", "xlogy", "xlog1py", "entr", "i0",
@@ -229,9 +231,12 @@ def polygamma(n, x):
     ``n`` is a nonnegative integer order (array-like, broadcast against x); it is read as a
     value and its derivative is 0 (the function is only defined at integers), as README's
     table says; a non-integer order gives NaN, as in SciPy. Derivative in x:
-    ``polygamma(n + 1, x)``. Computed by the recurrence and asymptotic series of
+    ``polygamma(n + 1, x)``. Orders up to 37: the recurrence and asymptotic series of
     :func:`digamma`; for x < 0 by reflection, the derivatives of cot as polynomials in cot
-    (A&S 6.4.7), orders up to 37.
+    (A&S 6.4.7). Orders 38 to 1000: ``(-1)^(n+1) n! zeta(n + 1, x)``, the Hurwitz series
+    (also for x < 0 off the poles, for x >= -1e5; below, NaN) scaled by its largest term, so
+    it overflows to +-inf only where the value does (``polygamma(100, 2.5) = -5.9988e117``);
+    orders above 1000 give NaN.
 
     Example::
 
@@ -425,19 +430,37 @@ def xlog1py(x, y):
 
 def entr(x):
     """``-x log(x)`` for x > 0, 0 at 0, ``-inf`` for x < 0, like ``scipy.special.entr``;
-    written as ``-xlogy(x, x)``: derivative ``-log(x) - 1`` (+inf at 0).
+    the value as ``-xlogy(x, x)``, the derivative ``-log(x) - 1`` by its own rule (+inf at 0,
+    -inf at x = inf, where xlogy's two partials would add ``log(inf) + inf/inf = NaN``; 0 for
+    x < 0, where the value is the constant -inf), and from it every higher order.
 
     Example::
 
         >>> gpuad.scipy.special.entr(np.array([0.0, 0.5]))
         array([0.        , 0.34657359])
     """
-    (x,), xp = _prepare(x)
+    (x,), _ = _prepare(x)
+    return _entr(x)
+
+
+@_custom_jvp
+def _entr(x):
+    xp = _xp_of(x)
     v = _lower(x)
     out = _gnp.subtract(0.0, xlogy(x, x))      # 0 - y, not -y: entr(0) is +0, as SciPy's
     if bool(xp.any(v < 0)):
         out = _gnp.where(v < 0, xp.asarray(-_np.inf, dtype=v.dtype), out)
     return out
+
+
+@_entr.defjvp
+def _entr_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    v = _lower(x)
+    d = _gnp.subtract(-1.0, _gnp.log(x))
+    if bool(_xp_of(x).any(v < 0)):
+        d = _gnp.where(v < 0, 0.0, d)
+    return _entr(x), _gnp.multiply(d, t)
 
 
 def _gamma_sign(v, xp):
@@ -530,16 +553,20 @@ def beta(a, b):
 def multigammaln(a, d):
     """The log of the multivariate gamma function of dimension d, like
     ``scipy.special.multigammaln``: ``d(d-1)/4 log(pi) + sum_{j<d} gammaln(a - j/2)``.
-    Requires ``a > (d - 1)/2`` everywhere (ValueError otherwise, as SciPy).
+    Requires ``a > (d - 1)/2`` everywhere (ValueError otherwise, as SciPy) and ``d`` a
+    positive integer (a non-integer or non-scalar ``d`` raises SciPy's ValueError "d should
+    be a positive integer"; an integral float such as 3.0 is read as 3).
 
     Example::
 
         >>> gpuad.scipy.special.multigammaln(np.array(3.0), 2)
         np.float64(1.5501949939575645)
     """
-    d = int(d)
-    if d < 1:
-        raise ValueError("multigammaln: d should be a positive integer")
+    dv = _np.asarray(d.get() if hasattr(d, "get") else d)[()]
+    if (not _np.isscalar(dv) or isinstance(dv, (str, bytes, bool, _np.bool_))
+            or not _np.isreal(dv) or _np.floor(dv) != dv or dv < 1):
+        raise ValueError(f"multigammaln: d should be a positive integer (dimension), got {d!r}")
+    d = int(dv)
     (a,), xp = _prepare(a)
     if bool(xp.any(_lower(a) <= 0.5 * (d - 1))):
         raise ValueError(f"multigammaln: condition a ({a}) > 0.5 * (d-1) ({0.5 * (d - 1)}) "

@@ -257,6 +257,15 @@ template <class W> __device__ __forceinline__ W gamma_q_small(W a, W x, bool& ok
 template <class W> __device__ GPUAD_NOINLINE W gamma_pq(W a, W x, bool upper) {
     bool ok;
     if (upper && a < 1 && x <= 1) {
+        // where P <= 1/2, Q = 1 - P from P's series: the value without cancellation, and Q's
+        // derivatives in a are -P's, exact relative to P (the small-a form's -expm1(L)/a,
+        // times a, differentiated in a cancels two O(1/a) terms down to ~P: at a = 1/2,
+        // x = 1e-40, where P ~ 1e-20, d/da Q came out 0)
+        const W sum = W(1) + gamma_series_m1(a, x, ok);
+        if (ok) {
+            const W p = sum * exp(log_gamma_front1(a, x));
+            if (p <= W(0.5)) return W(1) - p;
+        }
         const W q = gamma_q_small(a, x, ok);
         return ok ? q : nan_like<W>();
     }
@@ -718,10 +727,13 @@ template <class W> __device__ GPUAD_NOINLINE W stdtr_edges(W df, W y) {
     if (primal(y) == special::inf()) return W(1);
     if (primal(y) == -special::inf()) return W(0);
     if (primal(df) == special::inf()) return ndtr(y);
-    // y = 0: value 1/2, and every partial derivative through order 18 in y of the derivatives
-    // in df (the mixed partials that differentiating d/ddf in y needs; the constant 1/2 would
-    // give them 0)
-    if (y == 0) return stdtr_centre(df, y);
+    // Near y = 0 (y^2 <= 1e-6 min(df, 1), y = 0 included) the series, exact there: value 1/2
+    // + O(y), and every partial derivative through order 18 in y of the derivatives in df (the
+    // mixed partials that differentiating d/ddf in y needs; the constant 1/2 would give them
+    // 0). The tail's forms would meet y^2/(df + y^2)'s powers x^(-3/2) overflowing on duals
+    // in y (|y| < ~1e-77: inf, NaN), y^2 underflowing (|y| < 1e-154: no derivatives), and
+    // 1 - tail's cancellation in df (1e-16 absolute against partials O(|y|)).
+    if (y * y <= W(1e-6) * (df < 1 ? df : W(1))) return stdtr_centre(df, y);
     const W p = t_tail(df, y);
     return y < 0 ? p : W(1) - p;
 }

@@ -16,6 +16,8 @@
 //   6.3.7, 6.4.7), the derivatives of cot as polynomials in cot. Near the positive zero
 //   x0 = 1.4616... of psi, its Taylor series, whose coefficients (-1)^(k+1) zeta(k+1, x0)
 //   were computed with mpmath at 300 bits (tests/test_derivative_accuracy.py checks psi there).
+//   Orders above 37: (-1)^(n+1) n! zeta(n+1, x) by the Hurwitz series and the same asymptotic
+//   series, scaled by the largest term (psi_hurwitz), x < 0 included.
 // - ndtri, erfinv, erfcinv: Wichura's rational approximations, M. J. Wichura (1988), "Algorithm
 //   AS 241: The percentage points of the normal distribution", Applied Statistics 37(3),
 //   477-484 (PPND16, relative accuracy about 1e-16; also R's qnorm), in three regions of
@@ -136,9 +138,73 @@ __device__ inline double cot_derivative(int n, double c) {
     return r;
 }
 
+// The asymptotic series' bracket for n >= 1: 1 + n/(2x) + sum_k B_2k C(2k+n-1, 2k) / x^(2k),
+// x >= 10 + n (its terms' ratio below ((n + 2k)/(2 pi x))^2: 11 terms reach 1e-17).
+__device__ inline double psi_asymptotic_bracket(int n, double x) {
+    const double u = 1.0 / x, u2 = u * u;
+    double s = 1.0 + 0.5 * n * u, c = 1.0, p = u2;
+    for (int k = 1; k <= 11; ++k, p *= u2) {
+        c *= double(2 * k + n - 2) * double(2 * k + n - 1) / (double(2 * k - 1) * double(2 * k));
+        s += bernoulli2k(k) * c * p;
+    }
+    return s;
+}
+
+// Orders above PSI_N_DIRECT: psi^(n)(x) = (-1)^(n+1) n! zeta(n + 1, x), zeta(s, x) = sum_k
+// (x + k)^-s (the Hurwitz series, also for x < 0 off the poles), up to x + m >= 10 + n, then
+// the asymptotic series. The terms with x + k < 0 have magnitudes f + i (f = -x - floor(-x),
+// i < kn = floor(-x) + 1), those with x + k > 0 g + i (g = x + kn; for x > 0, kn = 0 and
+// g = x), f and g exact; for even n (odd n + 1) each negative term is summed with its partner
+// g + i first, so their cancellation is exact where it is exact (x a half-integer: f = g),
+// and the sum runs from the small terms to the large. Scaled by the largest term: n! ad^-(n+1)
+// (ad = min(f, g)) times S = sum of (ad/(c + i))^(n+1), each exp(-(n+1) log1p(v)), v = (c -
+// ad + i)/ad (relative error ~eps |log term|: the powers of a rounded ratio would lose
+// (n+1) eps), plus the series' part; n! = f 2^e and ad^-(n+1) = pow(dm, -(n+1)) 2^(-(n+1) de)
+// (frexp: dm in [1/2, 1), at most 2^1011) kept apart and joined by one ldexp: no intermediate
+// overflow or underflow, inf only where the value overflows. Orders up to PSI_N_MAX
+// (order_of reads n <= 1000; derivatives add one each); x < 0 down to -PSI_NEG_MAX (about
+// -x terms: beyond, NaN).
+constexpr int PSI_N_DIRECT = 37, PSI_N_MAX = 1010;
+constexpr double PSI_NEG_MAX = 1e5;
+__device__ inline double psi_hurwitz(int n, double x) {
+    // x < 0 a half-integer, n even: the terms x + k < 0 cancel those up to -x exactly (the
+    // rest, the value, may lie far below the scale ad^-(n+1)): psi^(n)(x) = psi^(n)(1 - x)
+    if (x < 0.0 && n % 2 == 0 && x - floor(x) == 0.5) x = 1.0 - x;
+    const double kn = x > 0.0 ? 0.0 : floor(-x) + 1.0, f = -x - (kn - 1.0), g = x + kn;
+    const double ad = (kn > 0.0 && f < g) ? f : g;
+    const double P = fmax(ceil(10.0 + n - g), kn), X = g + P;     // positive terms: g + i, i < P
+    const double s1 = double(n + 1);
+    double s = ad / n * exp(-double(n) * log1p((g - ad + P) / ad)) * psi_asymptotic_bracket(n, X);
+    for (double i = P - 1.0; i >= 0.0; i -= 1.0) {
+        const double tp = exp(-s1 * log1p((g - ad + i) / ad));
+        if (i < kn) {
+            const double tn = exp(-s1 * log1p((f - ad + i) / ad));
+            s += n % 2 ? tp + tn : tp - tn;
+        } else {
+            s += tp;
+        }
+    }
+    double fm = 1.0;
+    int fe = 0, e;
+    for (int j = 2; j <= n; ++j) {
+        fm = frexp(fm * j, &e);
+        fe += e;
+    }
+    int de;
+    const double dm = frexp(ad, &de);
+    const double sm = frexp(fm * s, &e);
+    const double r = ldexp(sm * pow(dm, -s1), fe + e - (n + 1) * de);
+    return n % 2 ? r : -r;
+}
+
 // psi^(n)(x), n >= 0 (digamma for n = 0). Poles at 0, -1, -2, ...: NaN (n even), inf (n odd).
 __device__ inline double psi(int n, double x) {
-    if (n < 0 || n > 37 || x != x) return qnan();
+    if (n < 0 || n > PSI_N_MAX || x != x) return qnan();
+    if (n > PSI_N_DIRECT) {
+        if (x <= 0.0 && x == floor(x)) return n % 2 ? inf() : qnan();
+        if (x == inf()) return n % 2 ? 0.0 : -0.0;
+        return x < -PSI_NEG_MAX ? qnan() : psi_hurwitz(n, x);
+    }
     if (x <= 0.0) {
         if (x == floor(x)) return n % 2 ? inf() : qnan();
         const double c = cos_pi(x) / sin_pi(x);
