@@ -74,7 +74,7 @@ MISSING = {
 }
 
 # Submodules of NumPy gpuad.numpy provides its own of (the others are NumPy's).
-SUBMODULES = frozenset({"linalg", "fft"})
+SUBMODULES = frozenset({"linalg", "fft", "emath"})
 
 
 def status(name: str, namespace: dict) -> str:
