@@ -2,6 +2,7 @@
 store in which it sums cotangents (:class:`Cotangents`)."""
 from __future__ import annotations
 
+import threading
 from contextlib import nullcontext
 
 import numpy as np
@@ -39,25 +40,77 @@ class Node:
         self.ins = self.out = None
 
     def freeze(self):
-        """Make the NumPy arrays among its saved constant operands (not values of its own
+        """Hold the NumPy arrays among its saved constant operands (not values of its own
         trace: a closed-over buffer, data) read-only until the sweep has read them, so
         that `w[:] = 3` after `y = a * w` raises NumPy's error instead of changing the
-        derivative silently. Arrays of one element and more; CuPy arrays have no such
-        flag. (The transform's own inputs are frozen by gpuad.transforms.reverse.)"""
+        derivative silently (:func:`hold`). Arrays of one element and more; CuPy arrays
+        have no such flag. (The transform's own inputs: VJPTrace.freeze_inputs.)"""
         if self.ins is None or isinstance(self.ins[0] if self.ins else None, Aval):
             return
         for v, own in zip(self.ins, self.need):
-            if not own and type(v) is np.ndarray and v.ndim and v.flags.writeable:
-                v.flags.writeable = False
-                self.frozen = (v,) if self.frozen is None else (*self.frozen, v)
+            if not own and type(v) is np.ndarray and v.ndim:
+                held = hold(v)
+                if held:
+                    self.frozen = held if self.frozen is None else self.frozen + held
 
     def thaw(self):
-        """Make writable again what this node froze. A value saved by several nodes was
-        frozen by the first of them, which a sweep reaches last: its last reader."""
+        """Release what this node holds (its sweep ran, or its tape is dropped)."""
         if self.frozen is not None:
-            for v in self.frozen:
-                v.flags.writeable = True
+            release(self.frozen)
             self.frozen = None
+
+
+# ------------------------------------------------------------------ arrays held read-only
+
+_HOLDS: dict = {}         # id -> [array, holders]: arrays gpuad made read-only, and why
+_PENDING: list = []       # views left read-only because their base was still held
+_HOLD_LOCK = threading.Lock()
+
+
+def hold(v) -> tuple:
+    """One more holder (a node, a tape's inputs) of the NumPy array ``v`` and of its base
+    array: the first holder makes each read-only (writes through ``v``, through its base
+    and through views made later raise NumPy's error; views made earlier cannot be
+    covered: the flag is per array object). An array read-only already (the caller's, a
+    literal's) is not held. Returns what was held, for :func:`release`."""
+    held = ()
+    with _HOLD_LOCK:
+        for a in ((v, v.base) if type(v.base) is np.ndarray else (v,)):
+            e = _HOLDS.get(id(a))
+            if e is not None:
+                e[1] += 1
+            elif a.flags.writeable:
+                a.flags.writeable = False
+                _HOLDS[id(a)] = [a, 1]
+            else:
+                continue
+            held += (a,)
+    return held
+
+
+def release(arrays) -> None:
+    """One holder fewer of each of ``arrays`` (what :func:`hold` returned): an array whose
+    last holder goes is writable again (bases before their views)."""
+    if not arrays:
+        return
+    with _HOLD_LOCK:
+        freed = False
+        for a in sorted(arrays, key=lambda a: a.base is not None):
+            e = _HOLDS.get(id(a))
+            if e is None:
+                continue
+            e[1] -= 1
+            if e[1] == 0:
+                del _HOLDS[id(a)]
+                _PENDING.append(a)
+                freed = True
+        if freed:           # a view stays read-only while its base is held elsewhere
+            for a in list(_PENDING):
+                try:
+                    a.flags.writeable = True
+                except ValueError:
+                    continue
+                _PENDING.remove(a)
 
 
 class Aval:
@@ -215,16 +268,14 @@ class VJPTrace(Trace):
         self.thaw_inputs()
 
     def freeze_inputs(self, leaves):
-        """The transform's own NumPy input arrays, read-only until the sweep has run (or
-        the tape is dropped): the caller may not change them in between."""
+        """Hold the transform's own NumPy input arrays read-only until the sweep has run
+        (or the tape is dropped): the caller may not change them in between."""
         for x in leaves:
-            if type(x) is np.ndarray and x.flags.writeable:
-                x.flags.writeable = False
-                self.frozen_inputs.append(x)
+            if type(x) is np.ndarray:
+                self.frozen_inputs.extend(hold(x))
 
     def thaw_inputs(self):
-        for x in self.frozen_inputs:
-            x.flags.writeable = True
+        release(self.frozen_inputs)
         self.frozen_inputs = []
 
 

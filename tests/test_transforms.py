@@ -386,3 +386,47 @@ def test_taylor_of_grad_through_a_constant_operand():
                           x, v, order=2)
     for got, want in zip(coeffs, (c * np.cos(x), -c * np.sin(x), -c * np.cos(x) / 2)):
         np.testing.assert_allclose(got, want, rtol=1e-14)
+
+
+def test_an_array_stays_held_while_any_tape_needs_it():
+    # A newcomer's review of the holds: dropping one pullback made an array writable while
+    # a second pullback still needed it (the second's derivative then silently wrong), and
+    # writes through the base array of a saved view went through.
+    import gc
+    from gpuad import tape
+    x = np.array([1.0, 2.0])
+    _, pb1 = gpuad.vjp(lambda v: v * v, x)
+    _, pb2 = gpuad.vjp(lambda v: v * v * v, x)
+    del pb1
+    gc.collect()
+    with pytest.raises(ValueError, match="read-only"):
+        x[:] = 100.0
+    np.testing.assert_array_equal(pb2(np.ones(2))[0], [3.0, 12.0])
+    del pb2
+    gc.collect()
+    x[:] = 5.0                                 # the last holder is gone
+    big = np.array([1.0, 2.0, 3.0, 4.0])
+    _, pb = gpuad.vjp(lambda v: v * v, big[1:3])
+    with pytest.raises(ValueError, match="read-only"):
+        big[1:3] = 100.0                       # through the base
+    np.testing.assert_array_equal(pb(np.ones(2))[0], [4.0, 6.0])
+    base = np.array([1.0, 2.0, 3.0])
+    c = base[:]
+    _, pb3 = gpuad.vjp(lambda v: gnp.sum(v * c), np.ones(3))
+    with pytest.raises(ValueError, match="read-only"):
+        base[:] = 100.0
+    del pb, pb3
+    gc.collect()
+    big[:] = 0.0
+    base[:] = 1.0
+    c[:] = 2.0                                 # the view too, once its base is free
+    assert not tape._HOLDS and not tape._PENDING
+
+
+def test_writing_a_traced_value_into_a_plain_array_says_how_to_rebind():
+    def f(v):
+        acc = np.zeros(2)
+        acc += v
+        return gnp.sum(acc)
+    with pytest.raises(NotImplementedError, match="rebind instead"):
+        gpuad.grad(f)(np.ones(2))

@@ -104,7 +104,12 @@ _UFUNC_NAMES = {"true_divide": "divide", "absolute": "abs", "fabs": "abs"}
 def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
     g = _gnp()
     name = _UFUNC_NAMES.get(ufunc.__name__, ufunc.__name__)
-    if method != "__call__" or kwargs.get("out") is not None:
+    if kwargs.get("out") is not None:
+        raise NotImplementedError(
+            f"numpy.{ufunc.__name__} with out= (or an in-place operator such as += on a "
+            "plain array) would write a traced value into an array, losing its derivative: "
+            "rebind instead (s = s + v), or use .at[...].set/.add on a traced array")
+    if method != "__call__":
         raise NotImplementedError(f"numpy.{ufunc.__name__}.{method} has no gpuad rule")
     f = getattr(g, name, None)
     if f is None:
