@@ -137,13 +137,16 @@ def reverse(fun, primals, has_aux=False, names=None):
                 k += 1
                 gl.append(_restore(_zeros(x) if g is None else g, x))
             res_.append(tree.unflatten(td, gl))
-        return _unaliased(tuple(res_), [*given, *ct_leaves])
+        with scope:                   # (CuPy compares arrays on their own device)
+            return _unaliased(tuple(res_), [*given, *ct_leaves])
 
     # The saved arrays stay read-only while the pullback can still sweep the tape.
     weakref.finalize(vjp_fn, VJPTrace.thaw, trace)
     given = [x for leaves, _ in leaves_td for x in leaves]
-    out = _unaliased(tree.unflatten(out_td, out_vals), given)
-    return out, vjp_fn, (None if aux is None else _unaliased(aux, given))
+    with scope:
+        out = _unaliased(tree.unflatten(out_td, out_vals), given)
+        aux = None if aux is None else _unaliased(aux, given)
+    return out, vjp_fn, aux
 
 
 def _scope(leaves_td):
@@ -165,8 +168,10 @@ def _unaliased(res, given):
         if isinstance(r, Tracer) or not hasattr(r, "flags"):
             return r
         xp = base.xp_of(r)
+        dev = getattr(r, "device", None)      # (arrays on two GPUs share no memory)
         if (isinstance(r, np.ndarray) and not r.flags.writeable) or any(
-                xp.may_share_memory(r, g) for g in given if base.xp_of(g) is xp):
+                xp.may_share_memory(r, g) for g in given
+                if base.xp_of(g) is xp and getattr(g, "device", None) == dev):
             return r.copy()
         return r
     return tree.tree_map(own, res)
@@ -311,7 +316,8 @@ def jvp_lanes(fun, primals, tangents, lanes):
     Returns (out, tangent lanes of out) as pytrees.
     """
     trace = JVPTrace(lanes)
-    with _scope([tree.flatten(p) for p in primals]), trace:
+    scope = _scope([tree.flatten(p) for p in primals])
+    with scope, trace:
         args = []
         for i, (p, t) in enumerate(zip(primals, tangents)):
             pl, ptd = tree.flatten(p)
@@ -346,8 +352,9 @@ def jvp_lanes(fun, primals, tangents, lanes):
             outs.append(o)
             touts.append(_lane_zeros(o, lanes))
     given = [x for p in (*primals, *tangents) for x in tree.flatten(p)[0]]
-    return (_unaliased(tree.unflatten(td, outs), given),
-            _unaliased(tree.unflatten(td, touts), given))
+    with scope:
+        return (_unaliased(tree.unflatten(td, outs), given),
+                _unaliased(tree.unflatten(td, touts), given))
 
 
 def _lane_zeros(x, lanes):
