@@ -105,12 +105,13 @@ def release(arrays) -> None:
                 _PENDING.append(a)
                 freed = True
         if freed:           # a view stays read-only while its base is held elsewhere
-            for a in list(_PENDING):
+            still = []
+            for a in sorted(_PENDING, key=lambda a: a.base is not None):   # bases first
                 try:
                     a.flags.writeable = True
                 except ValueError:
-                    continue
-                _PENDING.remove(a)
+                    still.append(a)
+            _PENDING[:] = still     # (by identity: == on arrays compares elements)
 
 
 class Aval:

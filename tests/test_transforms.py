@@ -430,3 +430,21 @@ def test_writing_a_traced_value_into_a_plain_array_says_how_to_rebind():
         return gnp.sum(acc)
     with pytest.raises(NotImplementedError, match="rebind instead"):
         gpuad.grad(f)(np.ones(2))
+
+
+def test_releasing_holds_of_several_arrays_of_other_shapes():
+    # The pending list of views was searched with ==, which compares arrays elementwise:
+    # releasing two held arrays of shapes that do not broadcast raised inside a finalizer.
+    import gc
+    from gpuad import tape
+    base, c = np.ones((4, 3)), np.ones(4)
+    view = base[:]
+    _, keep = gpuad.vjp(lambda u: gnp.sum(u), base)          # holds base
+    _, pb = gpuad.vjp(lambda u, v: gnp.sum(u) + gnp.sum(v), view, c)
+    del pb                     # view waits for base (pending); c is freed after it
+    gc.collect()
+    c[:] = 2.0
+    del keep
+    gc.collect()
+    view[:] = 2.0
+    assert not tape._HOLDS and not tape._PENDING
