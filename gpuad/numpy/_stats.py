@@ -702,7 +702,14 @@ def nanstd(a, axis=None, dtype=None, ddof=0, keepdims=False, *, where=True):
     return _nan_where(bad, out)
 
 
-def _nan_extremum(a, axis, keepdims, reduce, fill):
+def _nan_extremum(a, axis, keepdims, reduce, fill, initial, where, ufunc):
+    if initial is not None:       # the extremum over the non-NaN entries inside where=
+        (a,), xp = prepare(a)
+        keep = ~xp.isnan(lower(a)) & (True if where is True else xp.asarray(lower(where)))
+        return reduce(a, axis=axis, keepdims=keepdims, initial=initial, where=keep)
+    if where is not True:
+        raise ValueError(f"reduction operation '{ufunc}' does not have an identity, so to use "
+                         "a where mask one has to specify 'initial'")
     x, m, xp = _masked(a, fill)
     out = reduce(x, axis=axis, keepdims=keepdims)
     allnan = xp.all(m, axis=normalize_axis(axis, m.ndim), keepdims=keepdims)
@@ -722,14 +729,7 @@ def nanmax(a, axis=None, keepdims=False, *, initial=None, where=True):
         >>> gpuad.grad(gnp.nanmax)(np.array([1.0, np.nan, 3.0]))
         array([0., 0., 1.])
     """
-    if initial is not None:       # max over the non-NaN entries inside where=, and initial
-        (a,), xp = prepare(a)
-        keep = ~xp.isnan(lower(a)) & (True if where is True else xp.asarray(lower(where)))
-        return max(a, axis=axis, keepdims=keepdims, initial=initial, where=keep)
-    if where is not True:
-        raise ValueError("reduction operation 'fmax' does not have an identity, so to use a "
-                         "where mask one has to specify 'initial'")
-    return _nan_extremum(a, axis, keepdims, max, -np.inf)
+    return _nan_extremum(a, axis, keepdims, max, -np.inf, initial, where, "fmax")
 
 
 def nanmin(a, axis=None, keepdims=False, *, initial=None, where=True):
@@ -741,11 +741,4 @@ def nanmin(a, axis=None, keepdims=False, *, initial=None, where=True):
         >>> gpuad.grad(gnp.nanmin)(np.array([1.0, np.nan, 3.0]))
         array([1., 0., 0.])
     """
-    if initial is not None:       # min over the non-NaN entries inside where=, and initial
-        (a,), xp = prepare(a)
-        keep = ~xp.isnan(lower(a)) & (True if where is True else xp.asarray(lower(where)))
-        return min(a, axis=axis, keepdims=keepdims, initial=initial, where=keep)
-    if where is not True:
-        raise ValueError("reduction operation 'fmin' does not have an identity, so to use a "
-                         "where mask one has to specify 'initial'")
-    return _nan_extremum(a, axis, keepdims, min, np.inf)
+    return _nan_extremum(a, axis, keepdims, min, np.inf, initial, where, "fmin")
