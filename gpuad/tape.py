@@ -52,12 +52,26 @@ class Node:
                 held = hold(v)
                 if held:
                     self.frozen = held if self.frozen is None else self.frozen + held
+        if self.frozen is not None:
+            # A tape dropped unswept (a recorded replay, an abandoned trace) must not leave
+            # the caller's arrays read-only forever: a holding node releases when freed.
+            self.__class__ = _HoldingNode
 
     def thaw(self):
         """Release what this node holds (its sweep ran, or its tape is dropped)."""
         if self.frozen is not None:
             release(self.frozen)
             self.frozen = None
+
+
+class _HoldingNode(Node):
+    """A :class:`Node` that holds arrays read-only (:meth:`Node.freeze`): it releases them
+    when it is freed, whoever drops it. (A subclass, so nodes without holds pay nothing.)"""
+    __slots__ = ()
+
+    def __del__(self):
+        if self.frozen is not None:
+            release_when_freed(self.frozen)
 
 
 # ------------------------------------------------------------------ arrays held read-only
@@ -85,6 +99,8 @@ def hold(v) -> tuple:
             else:
                 continue
             held += (a,)
+        while _LATER:
+            _release(_LATER.pop())
     return held
 
 
@@ -94,24 +110,48 @@ def release(arrays) -> None:
     if not arrays:
         return
     with _HOLD_LOCK:
-        freed = False
-        for a in sorted(arrays, key=lambda a: a.base is not None):
-            e = _HOLDS.get(id(a))
-            if e is None:
-                continue
-            e[1] -= 1
-            if e[1] == 0:
-                del _HOLDS[id(a)]
-                _PENDING.append(a)
-                freed = True
-        if freed:           # a view stays read-only while its base is held elsewhere
-            still = []
-            for a in sorted(_PENDING, key=lambda a: a.base is not None):   # bases first
-                try:
-                    a.flags.writeable = True
-                except ValueError:
-                    still.append(a)
-            _PENDING[:] = still     # (by identity: == on arrays compares elements)
+        _release(arrays)
+        while _LATER:
+            _release(_LATER.pop())
+
+
+_LATER: list = []         # releases from finalizers that found the lock taken
+
+
+def release_when_freed(arrays) -> None:
+    """:func:`release` for a finalizer (``__del__``): the garbage collector may run it on
+    this thread in the middle of :func:`hold` or :func:`release`, with the lock taken; then
+    the release waits in ``_LATER`` for the lock's holder to do it before letting go."""
+    if _HOLD_LOCK.acquire(blocking=False):
+        try:
+            _release(arrays)
+            while _LATER:
+                _release(_LATER.pop())
+        finally:
+            _HOLD_LOCK.release()
+    else:
+        _LATER.append(arrays)
+
+
+def _release(arrays) -> None:
+    freed = False
+    for a in sorted(arrays, key=lambda a: a.base is not None):
+        e = _HOLDS.get(id(a))
+        if e is None:
+            continue
+        e[1] -= 1
+        if e[1] == 0:
+            del _HOLDS[id(a)]
+            _PENDING.append(a)
+            freed = True
+    if freed:           # a view stays read-only while its base is held elsewhere
+        still = []
+        for a in sorted(_PENDING, key=lambda a: a.base is not None):   # bases first
+            try:
+                a.flags.writeable = True
+            except ValueError:
+                still.append(a)
+        _PENDING[:] = still     # (by identity: == on arrays compares elements)
 
 
 class Aval:
@@ -278,6 +318,10 @@ class VJPTrace(Trace):
     def thaw_inputs(self):
         release(self.frozen_inputs)
         self.frozen_inputs = []
+
+    def __del__(self):                # dropped without a sweep: the inputs are free again
+        if self.frozen_inputs:
+            release_when_freed(self.frozen_inputs)
 
 
 class Cotangents:
