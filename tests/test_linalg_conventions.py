@@ -109,6 +109,45 @@ def test_p_norm_below_2_has_an_unbounded_second_derivative_at_a_zero_entry():
         np.testing.assert_allclose(h[1:, 1:], want[1:, 1:], rtol=1e-14)
 
 
+P_BELOW_1 = [-3.0, -2.0, -1.0, -0.5, 0.5]
+NORMS_P = [
+    ("norm", lambda x, p: gnp.linalg.norm(x, p)),
+    ("norm, axis", lambda x, p: gnp.sum(gnp.linalg.norm(x[None], p, axis=-1))),
+    ("vector_norm", lambda x, p: gnp.linalg.vector_norm(x, ord=p)),
+]
+
+
+@pytest.mark.parametrize("p", P_BELOW_1)
+@pytest.mark.parametrize("name,f", NORMS_P, ids=[n for n, _ in NORMS_P])
+def test_p_norm_below_1_at_value_0_is_the_subgradient_zero_in_every_mode(name, f, p):
+    # p < 0: one zero entry makes sum |x|^p infinite and the norm 0 on the whole hyperplane
+    # x_0 = 0, so the other entries' partials are exactly 0; x_0's is the kink's subgradient
+    # 0 ("gradient 0 at value 0"). 0 < p < 1: the zero vector. Every mode gives exactly 0
+    # (the weight sign(x) (|x| / n)^(p - 1) formed with 1/n taken as 0 gave 0^(p-1) = inf
+    # at the nonzero entries, and NaN at the zero ones).
+    x = np.array([0.0, 1.0, -2.0]) if p < 0 else np.zeros(3)
+    g = lambda x: f(x, p)   # noqa: E731
+    assert float(g(x)) == 0.0
+    v = RNG.standard_normal(3)
+    _assert_modes(_every_mode(g, x, v), _expected(np.zeros(3), np.zeros((3, 3)), v), 0)
+
+
+@pytest.mark.parametrize("p", P_BELOW_1)
+def test_p_norm_below_1_away_from_value_0_is_the_closed_form(p):
+    # Away from the zero-norm slices (here in one batch with one) the weights are
+    # sign(x) (|x| / n)^(p - 1), the Hessian diag((p-1)|x|^(p-2) n^(1-p)) + (1-p) w w^T / n.
+    x = np.array([[0.5, 1.0, -2.0], [0.0, 0.0, 0.0] if p > 0 else [0.0, 3.0, 1.0]])
+    n = np.sum(np.abs(x[0]) ** p) ** (1 / p)
+    w = np.sign(x[0]) * (np.abs(x[0]) / n) ** (p - 1)
+    h = np.diag((p - 1) * np.abs(x[0]) ** (p - 2) * n ** (1 - p)) + (1 - p) * np.outer(w, w) / n
+    f = lambda x: gnp.sum(gnp.linalg.norm(x, p, axis=1))   # noqa: E731
+    np.testing.assert_allclose(gpuad.grad(f)(x), [w, np.zeros(3)], rtol=1e-14)
+    H = gpuad.hessian(f)(x).reshape(6, 6)
+    np.testing.assert_allclose(H[:3, :3], h, rtol=1e-13)
+    np.testing.assert_array_equal(H[3:], 0.0)
+    np.testing.assert_array_equal(H[:, 3:], 0.0)
+
+
 # ------------------------------------------------------------------ det at singular matrices
 
 def _cofactors(a):
