@@ -306,3 +306,17 @@ def test_nanmax_nanmin_where_needs_initial_as_numpy():
             f(x, where=m)
         assert f(x, axis=1, where=m, initial=2.5).tolist() == \
             getattr(np, f.__name__)(x, axis=1, where=m, initial=2.5).tolist()
+
+
+@pytest.mark.parametrize("name", ["max", "min", "amax", "amin", "nanmax", "nanmin"])
+def test_extrema_of_no_entries_with_initial_are_initial(name, xp):
+    # NumPy: the extremum over no entries is initial; gpuad raised "zero-size array to
+    # reduction operation maximum which has no identity". The derivative is initial's.
+    f = getattr(gnp, name)
+    e = xp.zeros((0, 3))
+    eq(f(e, axis=0, initial=1.5), getattr(np, name)(np.zeros((0, 3)), axis=0, initial=1.5))
+    eq(f(e, initial=1.5, keepdims=True), [[1.5]])
+    assert float(gpuad.grad(lambda i: gnp.sum(f(e, axis=0, initial=i)))(2.0)) == 3.0
+    _, t = gpuad.jvp(lambda i: f(e, axis=0, initial=i), (2.0,), (1.0,))
+    eq(t, [1.0, 1.0, 1.0])
+    assert int(f(np.zeros(0, dtype=np.int64), initial=3)) == 3
