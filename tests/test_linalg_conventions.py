@@ -130,6 +130,8 @@ def test_p_norm_below_1_at_value_0_is_the_subgradient_zero_in_every_mode(name, f
     assert float(g(x)) == 0.0
     v = RNG.standard_normal(3)
     _assert_modes(_every_mode(g, x, v), _expected(np.zeros(3), np.zeros((3, 3)), v), 0)
+    # a NaN norm: NaN at the NaN entry, 0 at the others, as for p >= 1
+    np.testing.assert_array_equal(gpuad.grad(g)(np.array([1.0, np.nan, 2.0])), [0, np.nan, 0])
 
 
 @pytest.mark.parametrize("p", P_BELOW_1)

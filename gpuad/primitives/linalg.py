@@ -728,10 +728,11 @@ def _pnorm_weights(x, n, axes, p):
         # 0 (p < 0: a zero entry makes n = 0, and the other entries' partials are exactly 0).
         # Such slices get the constant 0 (gradient 0 at value 0, as the other p), computed
         # from a constant stand-in so that no inf meets a zero derivative.
+        # (x 0: NaN at a NaN entry of a NaN norm, 0 at the others, as for p >= 1.)
         pos = xp.broadcast_to(full_lower(kept) > 0, tuple(shape(x)))
         one, zero = xp.ones((), dtype=dt), xp.zeros((), dtype=dt)
         w = multiply(bind(PRIMS["sign"], x), bind(PRIMS["power"], select(pos, scaled, one), q))
-        return select(pos, w, zero)
+        return select(pos, w, multiply(x, zero))
     return multiply(bind(PRIMS["sign"], x), bind(PRIMS["power"], scaled, q))
 
 
