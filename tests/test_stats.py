@@ -354,3 +354,44 @@ def test_numpy_functions_dispatch_to_these_rules():
     x = np.array([3.0, 1.0, 2.0, 5.0])
     np.testing.assert_array_equal(gpuad.grad(lambda x: np.median(x))(x), [0.5, 0, 0.5, 0])
     np.testing.assert_array_equal(gpuad.grad(lambda x: np.nanmax(x))(x), [0, 0, 0, 1.0])
+
+
+# ------------------------------------------------------------------ counts
+
+def test_bincount_is_linear_in_its_weights_in_every_mode():
+    # bincount(x, weights=w) sums the weights per bin: linear in w. It was classified
+    # "zero" (read as values), so its derivative in the weights was a silent 0.
+    x = np.array([0, 2, 2, 3, 0])
+    w = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    S = np.zeros((6, 5))
+    S[x, np.arange(5)] = 1.0                       # bincount(x, w) = S @ w
+    f = lambda w: gnp.bincount(x, weights=w, minlength=6)   # noqa: E731
+    np.testing.assert_array_equal(f(w), np.bincount(x, weights=w, minlength=6))
+    c = np.arange(1.0, 7.0)
+    np.testing.assert_array_equal(gpuad.grad(lambda w: gnp.sum(f(w) * c))(w), S.T @ c)
+    np.testing.assert_array_equal(gpuad.jacfwd(f)(w), S)
+    np.testing.assert_array_equal(gpuad.jacrev(f)(w), S)
+    t = np.array([1.0, -1.0, 0.5, 2.0, 0.0])
+    np.testing.assert_array_equal(gpuad.jvp(f, (w,), (t,))[1], S @ t)
+    np.testing.assert_array_equal(gpuad.hessian(lambda w: gnp.sum(f(w) ** 2))(w), 2 * S.T @ S)
+    # float32 weights: NumPy's float64 result; the gradient in the weights' dtype
+    g = gpuad.grad(lambda w: gnp.sum(gnp.bincount(x, w)))(w.astype(np.float32))
+    assert g.dtype == np.float32
+    np.testing.assert_array_equal(g, np.ones(5))
+    # without traced weights: NumPy's own (integer counts)
+    assert gnp.bincount(x).dtype == np.bincount(x).dtype
+    with pytest.raises(ValueError):
+        gpuad.grad(lambda w: gnp.sum(gnp.bincount(x, w)))(np.ones(3))
+
+
+def test_no_function_read_as_values_takes_weights():
+    # The "zero" names read traced arguments as values (derivative 0): none may take a
+    # floating argument its result is linear in, as bincount's weights are.
+    import inspect
+    from gpuad.numpy import _coverage
+    for name in _coverage.ZERO:
+        try:
+            params = inspect.signature(getattr(np, name)).parameters
+        except (TypeError, ValueError):
+            continue
+        assert "weights" not in params, name
