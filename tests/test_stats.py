@@ -395,3 +395,28 @@ def test_no_function_read_as_values_takes_weights():
         except (TypeError, ValueError):
             continue
         assert "weights" not in params, name
+
+
+# ------------------------------------------------------------------ NaN-ignoring elementwise
+
+@pytest.mark.parametrize("name", ["fmax", "fmin"])
+def test_fmax_fmin_ignore_nan_in_value_and_derivative(name):
+    # fmax/fmin were aliases of maximum/minimum: NaN wherever either argument was NaN
+    # (gnp.fmax(1.5, nan) was nan, NumPy's 1.5), and no derivative for the other side.
+    f = getattr(gnp, name)
+    a = np.array([NAN, 1.0, NAN, 3.0, 2.0])
+    b = np.array([2.0, NAN, NAN, 1.0, 2.0])
+    np.testing.assert_array_equal(f(a, b), getattr(np, name)(a, b))
+    assert float(f(1.5, NAN)) == 1.5 and float(f(NAN, 1.5)) == 1.5
+    bigger = [0.0, 1.0, 0.0, 1.0, 0.5] if name == "fmax" else [0.0, 1.0, 0.0, 0.0, 0.5]
+    smaller = [1.0, 0.0, 0.0, 0.0, 0.5] if name == "fmax" else [1.0, 0.0, 0.0, 1.0, 0.5]
+    ga, gb = gpuad.grad(lambda a, b: gnp.sum(f(a, b)), argnums=(0, 1))(a, b)
+    np.testing.assert_array_equal(ga, bigger)
+    np.testing.assert_array_equal(gb, smaller)
+    t = np.arange(1.0, 6.0)
+    _, jt = gpuad.jvp(lambda a: f(a, b), (a,), (t,))
+    np.testing.assert_array_equal(jt, np.asarray(bigger) * t)
+    assert float(gpuad.grad(lambda x: f(x, NAN))(1.5)) == 1.0
+    # broadcasting and NumPy's dtypes without traced arguments
+    np.testing.assert_array_equal(f(a, 2.5), getattr(np, name)(a, 2.5))
+    assert f(np.array([1, 2]), 3).dtype == getattr(np, name)(np.array([1, 2]), 3).dtype
