@@ -1094,6 +1094,9 @@ STATS_SEQUENCES = [
     Row("average_returned", *same(lambda m, a, w: m.multiply(
         *m.average(a, axis=1, weights=w, returned=True, keepdims=True))),
         [((2, 3), (3,))], positive),
+    Row("bincount", *same(lambda m, w: m.bincount(np.array([0, 2, 2, 3, 0]), weights=w,
+                                                   minlength=6)), [((5,),)],
+        dtypes=("float64",)),           # NumPy: float64 for any weights
     Row("average_unweighted", *same(lambda m, a: m.average(a, axis=0)),
         [((3,),), ((2, 3),)]),
     Row("ptp", gnp.ptp, np.ptp, [((5,),), ((2, 3),)], distinct),

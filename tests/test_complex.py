@@ -205,14 +205,15 @@ _ATTRS = {
     "T": None, "mT": None, "real": None, "imag": None, "shape": None, "ndim": None,
     "size": None, "dtype": None,
     "conj": (), "conjugate": (), "copy": (), "flatten": (), "ravel": (), "squeeze": (),
-    "sum": (), "mean": (), "prod": (), "var": (), "std": (), "cumsum": (), "trace": (),
+    "sum": (), "mean": (), "prod": (), "var": (), "std": (), "cumsum": (), "cumprod": (),
+    "trace": (), "argpartition": (1,),
     "diagonal": (), "transpose": (), "all": (), "any": (), "nonzero": (),
     "max": (), "min": (), "argmax": (), "argmin": (), "argsort": (), "clip": (-1.0, 1.0),
     "round": (1,), "take": ([0, 2],), "repeat": (2,), "reshape": (3, 2),
     "swapaxes": (0, 1), "astype": (np.complex128,), "dot": (np.ones((3, 2)),),
     "item": None, "tolist": None,
 }
-_REAL_ONLY = {"max", "min", "argmax", "argmin", "argsort", "clip"}   # orderings
+_REAL_ONLY = {"max", "min", "argmax", "argmin", "argsort", "argpartition", "clip"}   # orderings
 
 
 def test_every_traced_array_attribute_is_numpys():

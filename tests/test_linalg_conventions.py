@@ -109,6 +109,96 @@ def test_p_norm_below_2_has_an_unbounded_second_derivative_at_a_zero_entry():
         np.testing.assert_allclose(h[1:, 1:], want[1:, 1:], rtol=1e-14)
 
 
+P_BELOW_1 = [-3.0, -2.0, -1.0, -0.5, 0.5]
+NORMS_P = [
+    ("norm", lambda x, p: gnp.linalg.norm(x, p)),
+    ("norm, axis", lambda x, p: gnp.sum(gnp.linalg.norm(x[None], p, axis=-1))),
+    ("vector_norm", lambda x, p: gnp.linalg.vector_norm(x, ord=p)),
+]
+
+
+@pytest.mark.parametrize("p", P_BELOW_1)
+@pytest.mark.parametrize("name,f", NORMS_P, ids=[n for n, _ in NORMS_P])
+def test_p_norm_below_1_at_value_0_is_the_subgradient_zero_in_every_mode(name, f, p):
+    # p < 0: one zero entry makes sum |x|^p infinite and the norm 0 on the whole hyperplane
+    # x_0 = 0, so the other entries' partials are exactly 0; x_0's is the kink's subgradient
+    # 0 ("gradient 0 at value 0"). 0 < p < 1: the zero vector. Every mode gives exactly 0
+    # (the weight sign(x) (|x| / n)^(p - 1) formed with 1/n taken as 0 gave 0^(p-1) = inf
+    # at the nonzero entries, and NaN at the zero ones).
+    x = np.array([0.0, 1.0, -2.0]) if p < 0 else np.zeros(3)
+    g = lambda x: f(x, p)   # noqa: E731
+    assert float(g(x)) == 0.0
+    v = RNG.standard_normal(3)
+    _assert_modes(_every_mode(g, x, v), _expected(np.zeros(3), np.zeros((3, 3)), v), 0)
+    # a NaN norm: NaN at the NaN entry, 0 at the others, as for p >= 1
+    np.testing.assert_array_equal(gpuad.grad(g)(np.array([1.0, np.nan, 2.0])), [0, np.nan, 0])
+
+
+@pytest.mark.parametrize("p", P_BELOW_1)
+def test_p_norm_below_1_away_from_value_0_is_the_closed_form(p):
+    # Away from the zero-norm slices (here in one batch with one) the weights are
+    # sign(x) (|x| / n)^(p - 1), the Hessian diag((p-1)|x|^(p-2) n^(1-p)) + (1-p) w w^T / n.
+    x = np.array([[0.5, 1.0, -2.0], [0.0, 0.0, 0.0] if p > 0 else [0.0, 3.0, 1.0]])
+    n = np.sum(np.abs(x[0]) ** p) ** (1 / p)
+    w = np.sign(x[0]) * (np.abs(x[0]) / n) ** (p - 1)
+    h = np.diag((p - 1) * np.abs(x[0]) ** (p - 2) * n ** (1 - p)) + (1 - p) * np.outer(w, w) / n
+    f = lambda x: gnp.sum(gnp.linalg.norm(x, p, axis=1))   # noqa: E731
+    np.testing.assert_allclose(gpuad.grad(f)(x), [w, np.zeros(3)], rtol=1e-14)
+    H = gpuad.hessian(f)(x).reshape(6, 6)
+    np.testing.assert_allclose(H[:3, :3], h, rtol=1e-13)
+    np.testing.assert_array_equal(H[3:], 0.0)
+    np.testing.assert_array_equal(H[:, 3:], 0.0)
+
+
+EXTREME_SV = [
+    ("norm 2", lambda x: gnp.linalg.norm(x, 2)),
+    ("norm -2", lambda x: gnp.linalg.norm(x, -2)),
+    ("norm 2, axes", lambda x: gnp.sum(gnp.linalg.norm(x[None], 2, axis=(2, 1)))),
+    ("matrix_norm 2", lambda x: gnp.linalg.matrix_norm(x, ord=2)),
+    ("matrix_norm -2", lambda x: gnp.linalg.matrix_norm(x, ord=-2)),
+]
+
+
+@pytest.mark.parametrize("name,f", EXTREME_SV, ids=[n for n, _ in EXTREME_SV])
+@pytest.mark.parametrize("a,b", [(1.0, 2.0), (1.0, 1.0), (4.0, 4.0), (5.0, 3.0)])
+def test_repeated_extreme_singular_value_splits_the_derivative_evenly(name, f, a, b):
+    # x = [[a, -b], [b, a]] = c R (R a rotation, c = |a + ib|) has both singular values c,
+    # which LAPACK returns an ulp or two apart: an exact comparison gave the whole derivative
+    # to one pair u_i v_i^T in LAPACK's basis. The tie, within svd's tolerance, splits it:
+    # (u_1 v_1^T + u_2 v_2^T) / 2 = R / 2.
+    x = np.array([[a, -b], [b, a]])
+    c = np.hypot(a, b)
+    want = x / (2 * c)
+    assert float(f(x)) == pytest.approx(c, rel=4 * EPS)
+    v = RNG.standard_normal((2, 2))
+    np.testing.assert_allclose(gpuad.grad(f)(x), want, rtol=0, atol=16 * EPS)
+    np.testing.assert_allclose(gpuad.jacrev(f)(x), want, rtol=0, atol=16 * EPS)
+    np.testing.assert_allclose(gpuad.jacfwd(f)(x), want, rtol=0, atol=16 * EPS)
+    np.testing.assert_allclose(gpuad.jvp(f, (x,), (v,))[1], np.sum(want * v), rtol=0,
+                               atol=32 * EPS)
+
+
+@pytest.mark.parametrize("p", [None, 2, -2])
+def test_cond_splits_tied_extreme_singular_values_evenly(p):
+    # cond = s_max / s_min: d s_max over the tied largest values (here 4, 4), split evenly,
+    # as max; s[0] and s[-1] by index gave it to one of them (LAPACK's order).
+    for d, big, small in (([1.0, 4.0, 4.0], [0, 0.5, 0.5], [1, 0, 0]),
+                          ([1.0, 1.0, 4.0], [0, 0, 1], [0.5, 0.5, 0])):
+        x = np.diag(d)
+        cond = 4.0 if p != -2 else 0.25
+        assert float(gnp.linalg.cond(x, p)) == cond
+        # d cond = d big / small - big d small / small^2 (p = -2: its reciprocal's)
+        want = np.asarray(big) / 1.0 - 4.0 * np.asarray(small) / 1.0
+        if p == -2:
+            want = -want * cond ** 2
+        g = gpuad.grad(lambda a: gnp.linalg.cond(a, p))(x)
+        np.testing.assert_allclose(np.diag(g), want, rtol=1e-15)
+        np.testing.assert_array_equal(g - np.diag(np.diag(g)), 0.0)
+    # c R: cond 1, its two values tied: derivative 0
+    g = gpuad.grad(lambda a: gnp.linalg.cond(a, p))(np.array([[1.0, -2.0], [2.0, 1.0]]))
+    np.testing.assert_allclose(g, 0.0, atol=8 * EPS)
+
+
 # ------------------------------------------------------------------ det at singular matrices
 
 def _cofactors(a):

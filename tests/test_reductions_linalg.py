@@ -52,6 +52,40 @@ def test_tie_split_sums_to_one_and_has_zero_hessian(xp):
     eq(gpuad.hessian(gnp.max)(x), np.zeros((3, 3)))
 
 
+NAN_EXTREMA = [
+    ("max", lambda x: gnp.max(x, axis=1), [[0, 0.5, 0, 0.5], [0, 0, 0, 1]]),
+    ("amax", lambda x: gnp.amax(x, axis=-1), [[0, 0.5, 0, 0.5], [0, 0, 0, 1]]),
+    ("min", lambda x: gnp.min(x, axis=1), [[0, 0.5, 0, 0.5], [1, 0, 0, 0]]),
+    ("amin", lambda x: gnp.amin(x, axis=(1,)), [[0, 0.5, 0, 0.5], [1, 0, 0, 0]]),
+    ("method max", lambda x: x.max(axis=1), [[0, 0.5, 0, 0.5], [0, 0, 0, 1]]),
+    ("ptp", lambda x: gnp.ptp(x, axis=1), [[0, 0, 0, 0], [-1, 0, 0, 1]]),
+    # max(abs(x)): the NaN entries' share times abs's derivative at NaN, 0
+    ("inf-norm", lambda x: gnp.linalg.norm(x, np.inf, axis=1), [[0, 0, 0, 0], [0, 0, 0, 1]]),
+    ("-inf-norm", lambda x: gnp.linalg.norm(x, -np.inf, axis=1), [[0, 0, 0, 0], [1, 0, 0, 0]]),
+]
+
+
+@pytest.mark.parametrize("f,weights", [(f, w) for _, f, w in NAN_EXTREMA],
+                         ids=[n for n, _, _ in NAN_EXTREMA])
+def test_max_min_of_a_slice_holding_nan_give_the_nan_entries_the_derivative(f, weights, xp):
+    # The extremum of a slice holding NaN is NaN, equal to no entry: its NaN entries give
+    # the value and share the derivative (as median's and sort's gather). The weights were
+    # 0/0 = NaN on the whole slice, so a cotangent 0 there (a masked NaN) made NaN gradients.
+    x = xp.asarray([[3.0, np.nan, 1.0, np.nan], [1.0, 1.5, 1.25, 2.0]])
+    out = host(f(x))
+    assert np.isnan(out[0]) and np.isfinite(out[1])
+    w = np.asarray(weights, dtype=float)
+    eq(gpuad.grad(lambda x: gnp.sum(f(x)))(x), w)
+    # the NaN masked out: its cotangent 0 gives exactly 0, not NaN
+    g = gpuad.grad(lambda x: gnp.sum(gnp.where(np.isnan(out), 0.0, f(x))))(x)
+    on(xp, g)
+    eq(g, w * [[0.0], [1.0]])
+    t = np.arange(1.0, 9.0).reshape(2, 4)
+    _, jt = gpuad.jvp(f, (x,), (xp.asarray(t),))
+    eq(jt, np.sum(w * t, axis=1))
+    eq(gpuad.hessian(lambda x: gnp.sum(f(x)))(x), np.zeros((2, 4, 2, 4)))
+
+
 # ------------------------------------------------------------------ prod with zeros
 
 def _prod_others(x):
@@ -272,3 +306,32 @@ def test_nanmax_nanmin_where_needs_initial_as_numpy():
             f(x, where=m)
         assert f(x, axis=1, where=m, initial=2.5).tolist() == \
             getattr(np, f.__name__)(x, axis=1, where=m, initial=2.5).tolist()
+
+
+@pytest.mark.parametrize("name", ["max", "min", "amax", "amin", "nanmax", "nanmin"])
+def test_extrema_of_no_entries_with_initial_are_initial(name, xp):
+    # NumPy: the extremum over no entries is initial; gpuad raised "zero-size array to
+    # reduction operation maximum which has no identity". The derivative is initial's.
+    f = getattr(gnp, name)
+    e = xp.zeros((0, 3))
+    eq(f(e, axis=0, initial=1.5), getattr(np, name)(np.zeros((0, 3)), axis=0, initial=1.5))
+    eq(f(e, initial=1.5, keepdims=True), [[1.5]])
+    assert float(gpuad.grad(lambda i: gnp.sum(f(e, axis=0, initial=i)))(2.0)) == 3.0
+    _, t = gpuad.jvp(lambda i: f(e, axis=0, initial=i), (2.0,), (1.0,))
+    eq(t, [1.0, 1.0, 1.0])
+    assert int(f(np.zeros(0, dtype=np.int64), initial=3)) == 3
+
+
+def test_traced_cumprod_argpartition_methods_as_ndarrays(xp):
+    # ndarray has these methods; a traced array raised AttributeError for them.
+    x = xp.asarray([[3.0, 1.0, 2.0], [0.5, 4.0, 0.0]])
+    for kw in ({}, {"axis": 1}, {"axis": 0}):
+        eq(gpuad.grad(lambda a: gnp.sum(a.cumprod(**kw)))(x),
+           gpuad.grad(lambda a: gnp.sum(gnp.cumprod(a, **kw)))(x))
+    seen = {}
+
+    def f(a):
+        seen["argpartition"] = host(a.argpartition(1, axis=1))
+        return gnp.sum(a)
+    gpuad.grad(f)(x)
+    eq(seen["argpartition"], np.argpartition(host(x), 1, axis=1))

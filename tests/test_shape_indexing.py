@@ -102,3 +102,34 @@ def test_batched_hvp_through_nonadjacent_indexing(xp):
     on(xp, got)
     want = np.stack([host(gpuad.hvp(f, X, vk)) for vk in v])
     np.testing.assert_allclose(host(got), want, rtol=1e-12, atol=1e-12)
+
+
+FILL_ARGUMENTS = [
+    # (name, f(a): a traced scalar used as a fill value, the derivative in a)
+    ("pad", lambda a: gnp.sum(gnp.pad(np.ones((2, 3)), ((1, 0), (2, 1)), constant_values=a)
+                              * np.arange(18.0).reshape(3, 6)), 81.0),
+    ("pad 1-d", lambda a: gnp.sum(gnp.pad(np.ones(2), 1, constant_values=a)), 2.0),
+    ("full", lambda a: gnp.sum(gnp.full((2, 3), a)), 6.0),
+    ("full_like", lambda a: gnp.sum(gnp.full_like(np.ones(3), a)), 3.0),
+    ("nan_to_num", lambda a: gnp.sum(gnp.nan_to_num(np.array([np.nan, 1.0, np.inf]), nan=a,
+                                                    posinf=2 * a)), 3.0),
+    ("interp left/right", lambda a: gnp.sum(gnp.interp(np.array([-1.0, 5.0]), np.array([0.0, 1.0]),
+                                                       np.array([0.0, 1.0]), left=a, right=2 * a)), 3.0),
+    ("insert", lambda a: gnp.sum(gnp.insert(np.ones(2), 1, a)), 1.0),
+    ("append", lambda a: gnp.sum(gnp.append(np.ones(2), a)), 1.0),
+    ("heaviside h0", lambda a: gnp.sum(gnp.heaviside(np.array([0.0, 1.0, 0.0]), a)), 2.0),
+    ("ediff1d to_begin", lambda a: gnp.sum(gnp.ediff1d(np.ones(3), to_begin=a)), 1.0),
+]
+
+
+@pytest.mark.parametrize("f,want", [(f, w) for _, f, w in FILL_ARGUMENTS],
+                         ids=[n for n, _, _ in FILL_ARGUMENTS])
+def test_a_traced_fill_value_has_its_derivative(f, want):
+    # pad read a traced constant_values as a value: its derivative was a silent 0.
+    assert float(gpuad.grad(f)(1.5)) == want
+    assert float(gpuad.jvp(f, (1.5,), (1.0,))[1]) == want
+
+
+def test_pad_refuses_traced_per_axis_constant_values():
+    with pytest.raises(TypeError, match="one scalar"):
+        gpuad.grad(lambda a: gnp.sum(gnp.pad(np.ones(2), 1, constant_values=(a, 2.0))))(1.5)

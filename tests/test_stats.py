@@ -354,3 +354,69 @@ def test_numpy_functions_dispatch_to_these_rules():
     x = np.array([3.0, 1.0, 2.0, 5.0])
     np.testing.assert_array_equal(gpuad.grad(lambda x: np.median(x))(x), [0.5, 0, 0.5, 0])
     np.testing.assert_array_equal(gpuad.grad(lambda x: np.nanmax(x))(x), [0, 0, 0, 1.0])
+
+
+# ------------------------------------------------------------------ counts
+
+def test_bincount_is_linear_in_its_weights_in_every_mode():
+    # bincount(x, weights=w) sums the weights per bin: linear in w. It was classified
+    # "zero" (read as values), so its derivative in the weights was a silent 0.
+    x = np.array([0, 2, 2, 3, 0])
+    w = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    S = np.zeros((6, 5))
+    S[x, np.arange(5)] = 1.0                       # bincount(x, w) = S @ w
+    f = lambda w: gnp.bincount(x, weights=w, minlength=6)   # noqa: E731
+    np.testing.assert_array_equal(f(w), np.bincount(x, weights=w, minlength=6))
+    c = np.arange(1.0, 7.0)
+    np.testing.assert_array_equal(gpuad.grad(lambda w: gnp.sum(f(w) * c))(w), S.T @ c)
+    np.testing.assert_array_equal(gpuad.jacfwd(f)(w), S)
+    np.testing.assert_array_equal(gpuad.jacrev(f)(w), S)
+    t = np.array([1.0, -1.0, 0.5, 2.0, 0.0])
+    np.testing.assert_array_equal(gpuad.jvp(f, (w,), (t,))[1], S @ t)
+    np.testing.assert_array_equal(gpuad.hessian(lambda w: gnp.sum(f(w) ** 2))(w), 2 * S.T @ S)
+    # float32 weights: NumPy's float64 result; the gradient in the weights' dtype
+    g = gpuad.grad(lambda w: gnp.sum(gnp.bincount(x, w)))(w.astype(np.float32))
+    assert g.dtype == np.float32
+    np.testing.assert_array_equal(g, np.ones(5))
+    # without traced weights: NumPy's own (integer counts)
+    assert gnp.bincount(x).dtype == np.bincount(x).dtype
+    with pytest.raises(ValueError):
+        gpuad.grad(lambda w: gnp.sum(gnp.bincount(x, w)))(np.ones(3))
+
+
+def test_no_function_read_as_values_takes_weights():
+    # The "zero" names read traced arguments as values (derivative 0): none may take a
+    # floating argument its result is linear in, as bincount's weights are.
+    import inspect
+    from gpuad.numpy import _coverage
+    for name in _coverage.ZERO:
+        try:
+            params = inspect.signature(getattr(np, name)).parameters
+        except (TypeError, ValueError):
+            continue
+        assert "weights" not in params, name
+
+
+# ------------------------------------------------------------------ NaN-ignoring elementwise
+
+@pytest.mark.parametrize("name", ["fmax", "fmin"])
+def test_fmax_fmin_ignore_nan_in_value_and_derivative(name):
+    # fmax/fmin were aliases of maximum/minimum: NaN wherever either argument was NaN
+    # (gnp.fmax(1.5, nan) was nan, NumPy's 1.5), and no derivative for the other side.
+    f = getattr(gnp, name)
+    a = np.array([NAN, 1.0, NAN, 3.0, 2.0])
+    b = np.array([2.0, NAN, NAN, 1.0, 2.0])
+    np.testing.assert_array_equal(f(a, b), getattr(np, name)(a, b))
+    assert float(f(1.5, NAN)) == 1.5 and float(f(NAN, 1.5)) == 1.5
+    bigger = [0.0, 1.0, 0.0, 1.0, 0.5] if name == "fmax" else [0.0, 1.0, 0.0, 0.0, 0.5]
+    smaller = [1.0, 0.0, 0.0, 0.0, 0.5] if name == "fmax" else [1.0, 0.0, 0.0, 1.0, 0.5]
+    ga, gb = gpuad.grad(lambda a, b: gnp.sum(f(a, b)), argnums=(0, 1))(a, b)
+    np.testing.assert_array_equal(ga, bigger)
+    np.testing.assert_array_equal(gb, smaller)
+    t = np.arange(1.0, 6.0)
+    _, jt = gpuad.jvp(lambda a: f(a, b), (a,), (t,))
+    np.testing.assert_array_equal(jt, np.asarray(bigger) * t)
+    assert float(gpuad.grad(lambda x: f(x, NAN))(1.5)) == 1.0
+    # broadcasting and NumPy's dtypes without traced arguments
+    np.testing.assert_array_equal(f(a, 2.5), getattr(np, name)(a, 2.5))
+    assert f(np.array([1, 2]), 3).dtype == getattr(np, name)(np.array([1, 2]), 3).dtype

@@ -21,7 +21,7 @@ import numpy as _np
 
 ZERO = frozenset("""
 all allclose any argmax argmin argpartition argsort argwhere array_equal array_equiv
-bincount bitwise_and bitwise_count bitwise_invert bitwise_left_shift bitwise_not
+bitwise_and bitwise_count bitwise_invert bitwise_left_shift bitwise_not
 bitwise_or bitwise_right_shift bitwise_xor broadcast_shapes can_cast ceil common_type
 count_nonzero digitize empty_like equal fix flatnonzero floor floor_divide gcd greater
 greater_equal invert isclose iscomplex iscomplexobj isdtype isfinite isfortran isin isinf

@@ -133,6 +133,29 @@ def clip(x, a_min=None, a_max=None):
     return x
 
 
+def _nan_ignoring(name, op):
+    def f(x, y, /):
+        (x, y), xp = prepare(x, y)
+        xv, yv = lower(x), lower(y)
+        if "c" in (xv.dtype.kind, yv.dtype.kind):
+            raise TypeError(f"{name} is not defined for complex input (dtype "
+                            f"{_np.result_type(xv, yv)}): orderings of complex numbers are "
+                            "not differentiated")
+        # NaN on one side: the other side on both (op(v, v) = v; its tie split 1/2 + 1/2
+        # gives v the whole derivative and the NaN none); NaN on both: NaN
+        r = op(where(xp.isnan(xv), y, x), where(xp.isnan(yv), x, y))
+        return r[()] if type(r) is _ND and not r.ndim else r
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = (f"``numpy.{name}``: elementwise ``{op.__name__}`` that ignores a NaN (the "
+                 "other argument's value and derivative; NaN only where both are NaN), "
+                 f"ties split as ``{op.__name__}``'s (1/2 each).")
+    return f
+
+
+fmax = _nan_ignoring("fmax", maximum)      # noqa: F821  (made above)
+fmin = _nan_ignoring("fmin", minimum)      # noqa: F821
+
+
 def where(condition, x=None, y=None, /):
     """``x`` where ``condition`` holds, else ``y`` (the condition is not differentiated).
 
@@ -146,4 +169,4 @@ def where(condition, x=None, y=None, /):
     return select.select(c, x, y)
 
 
-__all__ += ["power", "positive", "clip", "where"]
+__all__ += ["power", "positive", "clip", "where", "fmax", "fmin"]

@@ -82,7 +82,7 @@ def install():
     T.__iter__ = lambda s: (s[i] for i in range(len(s)))
     for m in ("sum", "mean", "prod", "max", "min", "var", "std", "cumsum", "dot", "trace",
               "clip", "squeeze", "swapaxes", "ravel", "round", "take", "repeat", "diagonal",
-              "argmax", "argmin", "argsort", "all", "any", "nonzero"):
+              "argmax", "argmin", "argsort", "all", "any", "nonzero", "cumprod", "argpartition"):
         if hasattr(g, m):
             setattr(T, m, (lambda f: lambda s, *a, **k: f(s, *a, **k))(getattr(g, m)))
     T.reshape = lambda s, *shape, **k: g.reshape(

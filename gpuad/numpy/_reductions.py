@@ -103,7 +103,18 @@ def _extremum(a, axis, keepdims, op, initial=None, where=True):
             raise ValueError(f"reduction operation '{op}imum' does not have an identity, so "
                              "to use a where mask one has to specify 'initial'")
         a, _ = outside(a, where, initial)
-    out = _keep(R.reduce_max(a, axes, op), shape(a), axes, keepdims)
+    xs, dt = tuple(shape(a)), np.dtype(full_lower(a).dtype)
+    if initial is not None and _count(xs, axes) == 0 and dt.kind in "fiu":
+        # no entries: the extremum is initial (NumPy's); the reduction has no identity, so
+        # it starts from the bound opposite to op (below: maximum(-inf, initial) = initial,
+        # no tie, the derivative all initial's)
+        lim = np.inf if dt.kind == "f" else np.iinfo(dt).max if op == "min" else np.iinfo(dt).min
+        lim = -lim if op == "max" and dt.kind == "f" else lim
+        out = base.xp_of(full_lower(a)).full(_kept(xs, axes) if keepdims else
+                                             tuple(d for i, d in enumerate(xs) if i not in axes),
+                                             lim, dtype=dt)
+    else:
+        out = _keep(R.reduce_max(a, axes, op), shape(a), axes, keepdims)
     if initial is None:
         return out
     return (maximum if op == "max" else minimum)(out, initial)

@@ -6,7 +6,8 @@ import numpy as np
 
 from ..primitives import base, indexing as I
 from ._core import prepare, normalize_axis, shape, dtype, lower
-from ._elementwise import add, where
+from ..core import Tracer
+from ._elementwise import add, multiply, where
 from ._indexing import _getitem, take
 
 __all__ = ["reshape", "transpose", "swapaxes", "astype", "ravel", "broadcast_to", "moveaxis",
@@ -345,8 +346,15 @@ def repeat(a, repeats, axis=None):
     return take(a, xp.asarray(np.repeat(np.arange(shape(a)[axis]), r)), axis=axis)
 
 
+def _traced(v):
+    if isinstance(v, (list, tuple)):
+        return any(_traced(u) for u in v)
+    return isinstance(v, Tracer)
+
+
 def pad(array, pad_width, mode="constant", **kwargs):
-    """``numpy.pad`` in modes 'constant' (``constant_values``, not differentiated), 'edge',
+    """``numpy.pad`` in modes 'constant' (``constant_values`` differentiated when it is one
+    traced scalar; traced per-axis values are refused), 'edge',
     'reflect', 'symmetric' and 'wrap'.
 
     Constant mode places ``array`` into zeros (its VJP slices the cotangent) and adds the
@@ -364,10 +372,19 @@ def pad(array, pad_width, mode="constant", **kwargs):
     if any(w < 0 for pair in widths for w in pair):
         raise ValueError("index can't contain negative values")
     if mode == "constant":
-        cv = lower(kwargs.pop("constant_values", 0))
+        cv = kwargs.pop("constant_values", 0)
         out_shape = tuple(n + b + a for n, (b, a) in zip(s, widths))
         where = tuple(slice(b, b + n) for n, (b, a) in zip(s, widths))
         out = I.scatter_add(x, (), where, out_shape)
+        if _traced(cv):
+            # A traced scalar: the border is cv times a constant mask, so it has its
+            # derivative (read as a value it was a silent 0). Per-axis traced values: refused.
+            if not isinstance(cv, Tracer) or tuple(shape(cv)) != ():
+                raise TypeError("gpuad.numpy.pad: a traced constant_values must be one "
+                                "scalar (per-axis traced values are not differentiated)")
+            mask = xp.pad(xp.zeros(s, dtype=dtype(x)), widths, constant_values=1)
+            return add(out, multiply(mask, cv))
+        cv = lower(cv)
         if np.any(np.asarray(cv.get() if hasattr(cv, "get") else cv) != 0):
             # The border exactly as NumPy fills it (per-axis values, corners included).
             border = xp.pad(xp.zeros(s, dtype=dtype(x)), widths, constant_values=cv)

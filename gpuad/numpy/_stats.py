@@ -25,7 +25,7 @@ from ._linalg import matmul
 from ._shape import concatenate, diagonal
 from ._sequences import cumprod
 
-__all__ = ["median", "average", "quantile", "percentile", "ptp", "cov", "corrcoef",
+__all__ = ["bincount", "median", "average", "quantile", "percentile", "ptp", "cov", "corrcoef",
            "nansum", "nanmean", "nanmax", "nanmin", "nanvar", "nanstd", "nanprod",
            "nancumsum", "nancumprod", "nanmedian", "nanquantile", "nanpercentile"]
 
@@ -380,6 +380,35 @@ nanquantile = _quantile_function("nanquantile", "The q-th quantile ignoring NaNs
                                  True, False)
 nanpercentile = _quantile_function("nanpercentile", "The q-th percentile ignoring NaNs",
                                    "25", True, True)
+
+
+# ------------------------------------------------------------------ counts
+
+def bincount(x, /, weights=None, minlength=0):
+    """``numpy.bincount``: how often each non-negative integer occurs in ``x``, or with
+    ``weights`` the sum of the weights of its occurrences (float64, as NumPy).
+
+    Linear in ``weights``: the derivative of bin i is the sum of the tangents of the
+    weights where ``x == i``; the cotangent of bin i goes to each of them. ``x`` holds
+    integers, read as values (no derivative). NumPy's checks and errors (negative entries,
+    shapes that differ).
+
+    Example::
+
+        >>> gpuad.grad(lambda w: gnp.bincount(np.array([0, 2, 2]), w)[2])(np.ones(3))
+        array([0., 1., 1.])
+    """
+    from ._select import at
+    xv = lower(x)
+    xp = base.xp_of(xv, lower(weights) if weights is not None else None)
+    xv = xp.asarray(xv)
+    if not isinstance(weights, Tracer):
+        return xp.bincount(xv, weights=None if weights is None else xp.asarray(lower(weights)),
+                           minlength=minlength)
+    # NumPy's (or CuPy's) result for the checks, the length and the dtype
+    value = xp.bincount(xv, weights=lower(weights), minlength=minlength)
+    w = base.astype(weights, value.dtype)
+    return at(xp.zeros(value.shape, dtype=value.dtype))[xv].add(w)
 
 
 # ------------------------------------------------------------------ means and spreads

@@ -625,10 +625,32 @@ def _matrix_norm(x, ord, axes, keepdims):
         nd = len(_shape(x))
         rest = [i for i in range(nd) if i not in axes]
         s = svdvals(_base.transpose(x, rest + [row, col]))
-        out = (_R.sum if ord == "nuc" else _R.max if ord == 2 else _R.min)(s, axis=-1)
+        m, n = _shape(x)[row], _shape(x)[col]
+        out = _R.sum(s, axis=-1) if ord == "nuc" else _extreme_singular(s, m, n, ord == 2)
     else:
         raise ValueError(f"norm: invalid norm order {ord!r} for matrices")
     return _keep(out, _shape(x), axes, keepdims)
+
+
+def _extreme_singular(s, m, n, largest):
+    """The largest (or smallest) of the descending singular values ``s`` (..., k) of
+    (m, n) matrices, LAPACK's value, with the derivative split evenly over the values within
+    svd's tolerance ``max(m, n) eps s_max`` of it (svd's clusters: a repeated singular value
+    comes out of LAPACK a few ulps apart, where an exact comparison would give the whole
+    derivative to one vector pair, in LAPACK's basis, not the even split of a tie)."""
+    v = _lower(s)
+    k = v.shape[-1]
+    ext = v[..., :1] if largest else v[..., k - 1:]
+    if k == 0:
+        return _R.max(s, axis=-1) if largest else _R.min(s, axis=-1)
+    xp = _base.xp_of(v)
+    tol = v[..., :1] * (max(m, n) * _np.finfo(v.dtype).eps)
+    hit = xp.abs(v - ext) <= tol
+    w = (hit / xp.maximum(xp.sum(hit, axis=-1, keepdims=True), 1)).astype(v.dtype)
+    mean = _R.sum(_E.multiply(s, w), axis=-1)
+    # + (extremum - mean), a constant formed exactly (the two within a few ulps): the value
+    # is LAPACK's extremum, bit for bit; the derivative the cluster's mean's
+    return _E.add(mean, ext[..., 0] - _lower(mean))
 
 
 def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
@@ -680,8 +702,8 @@ def cond(x, p=None):
     x = _matrix(x, "cond")
     if p in (None, 2, -2):
         s = svdvals(x)
-        k = _shape(s)[-1]
-        big, small = _getitem(s, (Ellipsis, 0)), _getitem(s, (Ellipsis, k - 1))
+        m, n = _shape(x)[-2:]
+        big, small = _extreme_singular(s, m, n, True), _extreme_singular(s, m, n, False)
         return _E.divide(small, big) if p == -2 else _E.divide(big, small)
     x = _square(x, "cond")
     nd = len(_shape(x))

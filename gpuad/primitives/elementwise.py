@@ -93,8 +93,8 @@ BINARY = {
     "multiply": ("Multiply", np.multiply),
     "divide": ("Divide", np.divide, ("true_divide",)),
     "power": ("Power", np.power),
-    "maximum": ("Maximum", np.maximum, ("fmax",)),
-    "minimum": ("Minimum", np.minimum, ("fmin",)),
+    "maximum": ("Maximum", np.maximum),
+    "minimum": ("Minimum", np.minimum),
     "arctan2": ("Arctan2", np.arctan2),
     "hypot": ("Hypot", np.hypot),
     # scipy.special's (gpuad.scipy.special)

@@ -722,6 +722,17 @@ def _pnorm_weights(x, n, axes, p):
         pw = bind(PRIMS["power"], multiply(x, s), q)
         return multiply(multiply(s, pw), bind(PRIMS["power"], r, q))
     scaled = multiply(bind(PRIMS["abs"], x), r)
+    if p < 1:
+        # q < 0: (|x| r)^q with r = 0 (the subgradient's stand-in for 1/n at n = 0) would be
+        # 0^q = inf at every entry of a zero-norm slice, where the weight (n / |x|)^(1 - p) is
+        # 0 (p < 0: a zero entry makes n = 0, and the other entries' partials are exactly 0).
+        # Such slices get the constant 0 (gradient 0 at value 0, as the other p), computed
+        # from a constant stand-in so that no inf meets a zero derivative.
+        # (x 0: NaN at a NaN entry of a NaN norm, 0 at the others, as for p >= 1.)
+        pos = xp.broadcast_to(full_lower(kept) > 0, tuple(shape(x)))
+        one, zero = xp.ones((), dtype=dt), xp.zeros((), dtype=dt)
+        w = multiply(bind(PRIMS["sign"], x), bind(PRIMS["power"], select(pos, scaled, one), q))
+        return select(pos, w, multiply(x, zero))
     return multiply(bind(PRIMS["sign"], x), bind(PRIMS["power"], scaled, q))
 
 

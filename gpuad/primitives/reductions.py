@@ -35,13 +35,21 @@ def _reduce(prim, x, axes, **params):
 
 
 def _tie_weights(x, out, axes):
-    """1/k on the k entries equal to the extremum, 0 elsewhere: ties share the derivative.
+    """1/k on the k entries equal to the extremum, 0 elsewhere: ties share the derivative
+    (in a slice holding NaN, its k NaN entries).
 
     The weights are piecewise constant in x, so they are computed on the values (constants
     of every trace): the derivative of a max is the weighted sum of its arguments' ones."""
     x, out = full_lower(x), full_lower(out)
     xp = xp_of(x)
-    hit = x == xp.reshape(out, _kept(x.shape, axes))
+    out = xp.reshape(out, _kept(x.shape, axes))
+    hit = x == out
+    if x.dtype.kind in "fc":
+        # A slice holding NaN has the extremum NaN, equal to no entry: its NaN entries are
+        # the ones that give the value (as median's and sort's gather), so they share the
+        # derivative; else the weights would be 0/0 = NaN on the whole slice, even where
+        # its cotangent is 0.
+        hit = hit | (xp.isnan(x) & xp.isnan(out))
     w = (hit / xp.sum(hit, axis=axes, keepdims=True)).astype(x.dtype)
     record_library("xp.tie_weights", w, x, out)
     return w
