@@ -452,7 +452,7 @@ def _jvp_eval(*leaves, call):
 
 def _custom_jvp_vjp(g, ins, out, call):
     # J^T g = d/dt <g, J t>: reverse mode over the rule's tangent output (linear in t).
-    idx = [i for i, x in enumerate(ins) if np.dtype(dtype(x)).kind == "f"]
+    idx = [i for i, x in enumerate(ins) if np.dtype(dtype(x)).kind in "fc"]
     keep = [j for j, x in enumerate(g) if x is not None]
     if not idx or not keep:
         return (None,) * len(ins)
