@@ -810,3 +810,33 @@ def test_custom_jvp_transposes_its_rule_for_complex_arguments(name, xp):
     for g, h in zip(gpuad.grad(loss(f), argnums=(0, len(args) - 1))(*args),
                     gpuad.grad(loss(body), argnums=(0, len(args) - 1))(*args)):
         close(xp, g, h, rtol=1e-15)
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 6])
+def test_custom_jvp_under_taylor_mode_applies_its_rule(order, xp):
+    """Taylor mode through a custom_jvp (it raised AttributeError: the call took the
+    reverse-mode path on a Taylor trace): the series of its rule, for a rule that differs
+    from the body, and for pytree arguments and outputs with a nondiff argument."""
+    _, fj = _rule_differs_from_body()
+    xh, vh = np.array([1.5, 0.5]), np.array([1.0, 2.0])
+    x, v = xp.asarray(xh), xp.asarray(vh)
+    want = [xh ** 3, 2 * xh * vh, vh ** 2] + [np.zeros(2)] * 4    # the rule's series
+    for g, w in zip(gpuad.taylor(fj, x, v, order=order), want):
+        close(xp, g, w, rtol=1e-15)
+
+    @gpuad.custom_jvp
+    def pair(d, k):
+        return {"s": d["a"] * k, "t": (d["b"] ** 2, d["a"])}
+    pair.nondiff_argnums = (1,)
+
+    @pair.defjvp
+    def _(k, p, t):
+        (d,), (td,) = p, t
+        return pair(d, k), {"s": td["a"] * k, "t": (2 * d["b"] * td["b"], td["a"])}
+
+    def via_rule(y):
+        o = pair({"a": y, "b": gnp.sin(y)}, 3.0)
+        return o["s"] + o["t"][0] * o["t"][1]
+    for g, w in zip(gpuad.taylor(via_rule, x, v, order=order),
+                    gpuad.taylor(lambda y: 3.0 * y + gnp.sin(y) ** 2 * y, x, v, order=order)):
+        close(xp, g, w, rtol=1e-13, atol=1e-13)

@@ -355,12 +355,14 @@ class custom_jvp:
             return _run_below(trace, f"custom_jvp {name!r}",
                               lambda *ls: self(*_merge_args(static, nondiff, td, ls)),
                               *leaves)
+        if not isinstance(trace, (JVPTrace, VJPTrace)) and \
+                any(isinstance(x, Tracer) for x in leaves):
+            # Another trace (Taylor mode, its own values or not): the call as a primitive,
+            # which that trace differentiates through the rule (custom_jvp_p's jvp).
+            call = _Call(self, static, nondiff, td, _out_td(self, leaves, static,
+                                                            nondiff, td))
+            return tree.unflatten(call.out_td, bind_jvp_call(leaves, call))
         if not any(_own(trace, x) for x in leaves):
-            if not isinstance(trace, (JVPTrace, VJPTrace)) and \
-                    any(isinstance(x, Tracer) for x in leaves):
-                call = _Call(self, static, nondiff, td, _out_td(self, leaves, static,
-                                                                nondiff, td))
-                return tree.unflatten(call.out_td, bind_jvp_call(leaves, call))
             return self.fun(*args)
         call = _Call(self, static, nondiff, td)
         below = _below(trace, leaves)
