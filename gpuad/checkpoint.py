@@ -21,7 +21,7 @@ from . import checkpoint_policies, tree
 from .core import Primitive, agree, current, full_lower, register
 from .tape import Cotangents, VJPTrace, VJPTracer
 from .runtime import profile as _profile
-from .segment import Closure, Replay, enclosing_subs
+from .segment import Closure, Replay, enclosing_subs, unkept
 
 
 def _own(trace, x):
@@ -119,7 +119,8 @@ def checkpoint(fun, policy=None):
     def segment(*args, **kwargs):
         trace = current()
         if not isinstance(trace, VJPTrace):
-            return fun(*args, **kwargs)     # no tape to keep small
+            with unkept(trace):             # (one node in an enclosing segment's recompute)
+                return fun(*args, **kwargs)     # no tape to keep small
         outer = enclosing_subs()
         first = Closure(outer, target=trace, keep=keep)
         leaves, td = tree.flatten((args, kwargs))
@@ -466,8 +467,9 @@ def checkpoint_loop(step, x0, n_steps, snapshots=None, memory_budget=None):
     trace = current()
     if not isinstance(trace, VJPTrace):
         x = x0
-        for _ in range(l):
-            x = step(x)
+        with unkept(trace):                 # (one node in an enclosing segment's recompute)
+            for _ in range(l):
+                x = step(x)
         return x
     if memory_budget is not None:     # state sizes may differ across ranks: one schedule
         s = agree("checkpoint_loop snapshots", s)
