@@ -130,6 +130,7 @@ class Trace:
     def __enter__(self):
         self.parent = self._outer = _ctx.current
         _ctx.current = self
+        self.done = False     # (in progress again: a Closure runs each loop advance)
         return self
 
     def __exit__(self, *exc):

@@ -153,8 +153,9 @@ class Closure(_Substitutes, Trace):
         if self.keep is not None and prim.vjp is not None and prim.jvp is not None \
                 and self.keep(prim, **params):
             self.kept.append(out)
-        if prim.multiple_results:
-            return [ClosureTracer(self, o) for o in out]
+        if prim.multiple_results:   # (an output not computed, such as a cotangent a
+            # VJP rule was not asked for, stays None)
+            return [None if o is None else ClosureTracer(self, o) for o in out]
         return ClosureTracer(self, out)
 
 

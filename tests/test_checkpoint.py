@@ -449,3 +449,35 @@ def test_policy_outputs_match_when_the_segment_nests_constructs(name, policy, xp
     want = gpuad.vjp(lambda w: plain(x * w), w)[1](ct)
     close(pb(ct), want)
     close(pb(ct), want)
+
+
+@pytest.mark.parametrize("inner", ["grad", "vjp", "jacrev", "hvp"])
+def test_a_transform_inside_a_segment_or_loop_step(inner, xp):
+    """A reverse-mode transform inside a checkpointed segment or a checkpoint_loop step
+    whose function reads the segment's (or loop's) traced values: its VJP rules return
+    None for an operand they were not asked about, and the run that computes without
+    taping (a Closure) wrapped that None as a value of shape () (ValueError "cannot
+    reshape array of size 1 into shape (4,)" in the first run)."""
+    c = xp.asarray(DATA["V"])
+    x = xp.asarray(DATA["X0"])
+    ops = {
+        "grad": lambda w: gpuad.grad(lambda y: gnp.sum(gnp.sin(y) ** 2 * w))(c),
+        "vjp": lambda w: gpuad.vjp(lambda y: gnp.sin(y) * w, c)[1](c)[0],
+        "jacrev": lambda w: gpuad.jacrev(lambda y: gnp.sin(y) * w)(c) @ c,
+        "hvp": lambda w: gpuad.hvp(lambda y: gnp.sum(gnp.sin(y) ** 3 * w), c, c),
+    }
+    op = ops[inner]
+    body = lambda w: gnp.cos(op(w) * w) * w
+    plain = lambda x: gnp.sum(body(x))
+    close(gpuad.grad(lambda x: gnp.sum(gpuad.checkpoint(body)(x)))(x), gpuad.grad(plain)(x))
+    close(gpuad.grad(lambda x: gnp.sum(gpuad.checkpoint(
+        body, policy=policies.everything_saveable)(x)))(x), gpuad.grad(plain)(x))
+    loop = lambda x: gnp.sum(gpuad.checkpoint_loop(lambda s: s + 0.1 * body(s), x, 3,
+                                                   snapshots=1))
+
+    def unrolled(x):
+        for _ in range(3):
+            x = x + 0.1 * body(x)
+        return gnp.sum(x)
+    close(gpuad.grad(loop)(x), gpuad.grad(unrolled)(x))
+    close(gpuad.hvp(loop, x, c), gpuad.hvp(unrolled, x, c), rtol=1e-11)
