@@ -481,3 +481,40 @@ def test_a_transform_inside_a_segment_or_loop_step(inner, xp):
         return gnp.sum(x)
     close(gpuad.grad(loop)(x), gpuad.grad(unrolled)(x))
     close(gpuad.hvp(loop, x, c), gpuad.hvp(unrolled, x, c), rtol=1e-11)
+
+
+@pytest.mark.parametrize("snapshots", [1, 2, None])
+def test_a_transform_inside_a_loop_step_reads_the_parameters(snapshots, xp):
+    """A grad (or jvp) inside a checkpoint_loop step (or a checkpointed segment) that
+    reads a parameter of the enclosing grad: in the reverse sweep's recompute the
+    enclosing trace has finished and the parameter is read through the construct's
+    substitution or capture, but the inner transform met it first and called it an
+    escaped tracer (RuntimeError)."""
+    x = xp.asarray(DATA["X0"] * 0.5)
+    w = xp.asarray(DATA["W"])
+    c = xp.asarray(DATA["V"])
+    inner = {
+        "grad": lambda s, w: gpuad.grad(lambda y: gnp.sum(s * gnp.sin(y * s * w)))(c),
+        "jvp": lambda s, w: gpuad.jvp(lambda y: s * gnp.sin(y * s * w), (c,), (c,))[1],
+    }
+    for name, op in inner.items():
+        step = lambda s, w: s + 0.1 * gnp.tanh(op(s, w))
+
+        def looped(w, x):
+            return gnp.sum(gpuad.checkpoint_loop(lambda s: step(s, w), x, 4,
+                                                 snapshots=snapshots) ** 2)
+
+        def segmented(w, x):
+            for _ in range(4):
+                x = gpuad.checkpoint(lambda s: step(s, w))(x)
+            return gnp.sum(x ** 2)
+
+        def unrolled(w, x):
+            for _ in range(4):
+                x = step(x, w)
+            return gnp.sum(x ** 2)
+        want = gpuad.grad(unrolled, argnums=(0, 1))(w, x)
+        close(gpuad.grad(looped, argnums=(0, 1))(w, x), want)
+        close(gpuad.grad(segmented, argnums=(0, 1))(w, x), want)
+        # the state itself closed over (the parameter is the initial state)
+        close(gpuad.grad(lambda w: looped(w, w))(w), gpuad.grad(lambda w: unrolled(w, w))(w))
