@@ -17,6 +17,8 @@ import math
 import operator
 from typing import NamedTuple
 
+import numpy as np
+
 from . import checkpoint_policies, tree
 from .core import Primitive, agree, current, full_lower, register
 from .tape import Cotangents, VJPTrace, VJPTracer
@@ -296,10 +298,23 @@ class _Loop:
     def taped(self, x, clo):
         """Step x -> y taped: (the Replay, y's leaves); its inputs: x's leaves, the closure."""
         replay = Replay(self.outer)
-        xs = [replay.new_input(v) for v in x]
+        xs = _state_inputs(replay, x)
         replay.inputs(self.closure, clo)
         with replay:
             return replay, _step_leaves(self.step, self.td, xs)
+
+
+def _state_inputs(replay, x):
+    """The state's leaves as inputs of a taped step, one input per leaf (the sweep reads
+    their cotangents by position); an integer or boolean leaf (a step counter) is handed
+    to the step as its plain value: it has no derivative (JAX's float0), and its
+    arithmetic taped would sum integer cotangents, which no kernel takes."""
+    xs = []
+    for v in x:
+        t = replay.new_input(v)
+        kind = np.dtype(getattr(full_lower(v), "dtype", np.float64)).kind
+        xs.append(t if kind in "fc" else v)
+    return xs
 
 
 def _step_leaves(step, td, x):
@@ -483,7 +498,7 @@ def checkpoint_loop(step, x0, n_steps, snapshots=None, memory_budget=None):
     # The first reversal's taped step is the forward pass's last step: its tape is kept
     # for the sweep, so no step runs twice (Revolve's "firsturn").
     replay = Replay(outer, target=trace)          # (a value first read in this step, too)
-    xs = [replay.new_input(v) for v in run.x]
+    xs = _state_inputs(replay, run.x)
     replay.inputs(first.captured, [t.val for t in first.captured])
     with replay:
         ys = _step_leaves(step, td, xs)

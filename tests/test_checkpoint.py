@@ -518,3 +518,32 @@ def test_a_transform_inside_a_loop_step_reads_the_parameters(snapshots, xp):
         close(gpuad.grad(segmented, argnums=(0, 1))(w, x), want)
         # the state itself closed over (the parameter is the initial state)
         close(gpuad.grad(lambda w: looped(w, w))(w), gpuad.grad(lambda w: unrolled(w, w))(w))
+
+
+@pytest.mark.parametrize("snapshots", [1, 2, None])
+def test_loop_state_with_an_integer_counter(snapshots, xp):
+    """An integer (or boolean) leaf of the state, a step counter: no derivative, and the
+    other leaves' derivatives as the unrolled loop's (the sweep summed the counter's
+    integer cotangents: TypeError "gpuad kernels support float32, ..., not int64"), in
+    grad, hessian and hvp, the counter also read after the loop."""
+    x = xp.asarray(DATA["X0"] * 0.5)
+
+    def step(s):
+        y, i, flag = s
+        return (y * 0.9 + 0.1 * gnp.sin(y) * (i + 1) * gnp.where(flag, 1.0, 2.0), i + 1,
+                gnp.logical_not(flag))
+
+    def looped(x):
+        y, i, _ = gpuad.checkpoint_loop(step, (x, xp.asarray(0), xp.asarray(True)), 5,
+                                        snapshots=snapshots)
+        return gnp.sum(y ** 2) * i
+
+    def unrolled(x):
+        s = (x, xp.asarray(0), xp.asarray(True))
+        for _ in range(5):
+            s = step(s)
+        return gnp.sum(s[0] ** 2) * s[1]
+    close(gpuad.grad(looped)(x), gpuad.grad(unrolled)(x))
+    close(gpuad.hessian(looped)(x), gpuad.hessian(unrolled)(x), rtol=1e-11)
+    v = xp.asarray(DATA["V"])
+    close(gpuad.hvp(looped, x, v), gpuad.hvp(unrolled, x, v), rtol=1e-11)
