@@ -47,18 +47,23 @@ class _Segment:
     in force where it was created (``outer``). Its node's inputs: the ``dyn`` leaves, then
     the closure. ``outs``: which output leaves are node outputs (not inputs passed back)."""
 
-    def __init__(self, fun, td, static, dyn, closure, keep, outer, outs):
+    def __init__(self, fun, td, static, dyn, closure, keep, outer, outs, idx=None):
         self.fun, self.td, self.static, self.dyn = fun, td, static, dyn
         self.closure, self.keep, self.outer, self.outs = closure, keep, outer, outs
-        self.n_in = len(dyn) + len(closure)
+        # idx[k]: the input holding dyn leaf k (one input per distinct traced value: the
+        # same value passed twice is one input)
+        self.idx = list(range(len(dyn))) if idx is None else idx
+        self.n_dyn = len(set(self.idx))
+        self.n_in = self.n_dyn + len(closure)
 
     def run(self, trace, xs):
-        """``fun`` on inputs ``xs`` (the dyn leaves, then the closure's replacements) under
-        ``trace`` (a Closure or a Replay), which is current while it runs."""
+        """``fun`` on inputs ``xs`` (the distinct dyn leaves, then the closure's
+        replacements) under ``trace`` (a Closure or a Replay), which is current while it
+        runs."""
         leaves = list(self.static)
-        for i, v in zip(self.dyn, xs):
-            leaves[i] = v
-        trace.substitute(self.closure, xs[len(self.dyn):])
+        for i, k in zip(self.dyn, self.idx):
+            leaves[i] = xs[k]
+        trace.substitute(self.closure, xs[self.n_dyn:])
         with trace:
             args, kwargs = tree.unflatten(self.td, leaves)
             out = tree.flatten(self.fun(*args, **kwargs))[0]
@@ -128,8 +133,8 @@ def checkpoint(fun, policy=None):
         leaves, td = tree.flatten((args, kwargs))
         leaves = first.substituted(leaves)   # (inside another segment's rerun)
         dyn = [i for i, x in enumerate(leaves) if _own(trace, x)]
-        for i in dyn:
-            first.capture(leaves[i])
+        idx = [first.capture(leaves[i]) for i in dyn]
+        n_dyn = len(first.captured)
         with first:
             out_leaves, out_td = tree.flatten(fun(*args, **kwargs))
         out_leaves = first.lower(out_leaves)
@@ -137,7 +142,7 @@ def checkpoint(fun, policy=None):
             return tree.unflatten(out_td, out_leaves)    # nothing traced flows in
         outs = tuple(i for i, o in enumerate(out_leaves) if not _own(trace, o))
         seg = _Segment(fun, td, [None if i in dyn else x for i, x in enumerate(leaves)], dyn,
-                       first.captured[len(dyn):], keep, outer, outs)
+                       first.captured[n_dyn:], keep, outer, outs, idx)
         ins = first.captured
         res = trace.record(checkpoint_p, ins, {"seg": seg}, [out_leaves[i] for i in outs],
                            ins=tuple(t.val for t in ins) + tuple(first.kept),

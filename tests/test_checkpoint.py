@@ -547,3 +547,22 @@ def test_loop_state_with_an_integer_counter(snapshots, xp):
     close(gpuad.hessian(looped)(x), gpuad.hessian(unrolled)(x), rtol=1e-11)
     v = xp.asarray(DATA["V"])
     close(gpuad.hvp(looped, x, v), gpuad.hvp(unrolled, x, v), rtol=1e-11)
+
+
+@pytest.mark.parametrize("policy", [None, policies.dots_saveable, policies.everything_saveable])
+def test_checkpoint_of_one_traced_value_passed_twice(policy, xp):
+    """The same traced value passed as two (or three) arguments is one input of the node;
+    its inputs were counted once per argument, so the closure's values were taken from
+    the wrong positions: the segment read None for the second argument (TypeError) or a
+    closed-over parameter as an escaped tracer (RuntimeError)."""
+    w = xp.asarray(DATA["W"])
+    u = xp.asarray(DATA["V"])
+    x = xp.asarray(DATA["X0"])
+    f = lambda w, u_: gnp.sum(gpuad.checkpoint(
+        lambda a, b, c: gnp.sin(a * b) * c * u_ + gnp.tanh(x * b), policy=policy)(w, w, w))
+    fp = lambda w, u_: gnp.sum(gnp.sin(w * w) * w * u_ + gnp.tanh(x * w))
+    close(gpuad.grad(f, argnums=(0, 1))(w, u), gpuad.grad(fp, argnums=(0, 1))(w, u))
+    close(gpuad.hessian(lambda w: f(w, u))(w), gpuad.hessian(lambda w: fp(w, u))(w), rtol=1e-11)
+    pair = gpuad.checkpoint(lambda a, b: (a, b * 2.0), policy=policy)
+    g = lambda w: (lambda o: gnp.sum(o[0] * o[1]))(pair(w, w))
+    close(gpuad.grad(g)(w), 4 * w)
