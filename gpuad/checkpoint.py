@@ -47,7 +47,8 @@ class _Segment:
     in force where it was created (``outer``). Its node's inputs: the ``dyn`` leaves, then
     the closure. ``outs``: which output leaves are node outputs (not inputs passed back)."""
 
-    def __init__(self, fun, td, static, dyn, closure, keep, outer, outs, idx=None):
+    def __init__(self, fun, td, static, dyn, closure, keep, outer, outs, idx=None,
+                 args=()):
         self.fun, self.td, self.static, self.dyn = fun, td, static, dyn
         self.closure, self.keep, self.outer, self.outs = closure, keep, outer, outs
         # idx[k]: the input holding dyn leaf k (one input per distinct traced value: the
@@ -55,6 +56,9 @@ class _Segment:
         self.idx = list(range(len(dyn))) if idx is None else idx
         self.n_dyn = len(set(self.idx))
         self.n_in = self.n_dyn + len(closure)
+        # the distinct traced arguments, read as the inputs where the function also
+        # closes over them (checkpoint(lambda z: z * x)(x))
+        self.args = list(args)
 
     def run(self, trace, xs):
         """``fun`` on inputs ``xs`` (the distinct dyn leaves, then the closure's
@@ -63,7 +67,7 @@ class _Segment:
         leaves = list(self.static)
         for i, k in zip(self.dyn, self.idx):
             leaves[i] = xs[k]
-        trace.substitute(self.closure, xs[self.n_dyn:])
+        trace.substitute(self.args + list(self.closure), xs[self.n_dyn - len(self.args):])
         with trace:
             args, kwargs = tree.unflatten(self.td, leaves)
             out = tree.flatten(self.fun(*args, **kwargs))[0]
@@ -142,7 +146,7 @@ def checkpoint(fun, policy=None):
             return tree.unflatten(out_td, out_leaves)    # nothing traced flows in
         outs = tuple(i for i, o in enumerate(out_leaves) if not _own(trace, o))
         seg = _Segment(fun, td, [None if i in dyn else x for i, x in enumerate(leaves)], dyn,
-                       first.captured[n_dyn:], keep, outer, outs, idx)
+                       first.captured[n_dyn:], keep, outer, outs, idx, first.captured[:n_dyn])
         ins = first.captured
         res = trace.record(checkpoint_p, ins, {"seg": seg}, [out_leaves[i] for i in outs],
                            ins=tuple(t.val for t in ins) + tuple(first.kept),

@@ -566,3 +566,20 @@ def test_checkpoint_of_one_traced_value_passed_twice(policy, xp):
     pair = gpuad.checkpoint(lambda a, b: (a, b * 2.0), policy=policy)
     g = lambda w: (lambda o: gnp.sum(o[0] * o[1]))(pair(w, w))
     close(gpuad.grad(g)(w), 4 * w)
+
+
+@pytest.mark.parametrize("policy", [None, policies.dots_saveable, policies.everything_saveable])
+def test_checkpoint_argument_also_closed_over(policy, xp):
+    """A traced value passed to the segment and also read by it as a closure
+    (checkpoint(lambda z: tanh(z) * x)(x)): the recompute substituted only the argument,
+    so the closure read the finished trace's tracer (RuntimeError "escaped") in grad,
+    hessian and jacrev."""
+    x = xp.asarray(DATA["X0"] * 0.5)
+    M = xp.asarray(np.array([[0.3, -0.2, 0.1, 0.4], [0.1, 0.5, -0.3, 0.2],
+                             [0.2, 0.1, 0.6, -0.1], [-0.4, 0.3, 0.2, 0.5]]))
+    f = lambda x: gpuad.checkpoint(lambda z: M @ gnp.tanh(z) * x + gnp.sin(x), policy=policy)(x)
+    fp = lambda x: M @ gnp.tanh(x) * x + gnp.sin(x)
+    close(gpuad.grad(lambda x: gnp.sum(f(x) ** 2))(x), gpuad.grad(lambda x: gnp.sum(fp(x) ** 2))(x))
+    close(gpuad.hessian(lambda x: gnp.sum(f(x) ** 2))(x),
+          gpuad.hessian(lambda x: gnp.sum(fp(x) ** 2))(x), rtol=1e-11)
+    close(gpuad.jacrev(f)(x), gpuad.jacfwd(fp)(x))
