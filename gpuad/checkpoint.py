@@ -17,11 +17,13 @@ import math
 import operator
 from typing import NamedTuple
 
+import numpy as np
+
 from . import checkpoint_policies, tree
 from .core import Primitive, agree, current, full_lower, register
 from .tape import Cotangents, VJPTrace, VJPTracer
 from .runtime import profile as _profile
-from .segment import Closure, Replay, enclosing_subs
+from .segment import Closure, Replay, enclosing_subs, unkept
 
 
 def _own(trace, x):
@@ -45,18 +47,27 @@ class _Segment:
     in force where it was created (``outer``). Its node's inputs: the ``dyn`` leaves, then
     the closure. ``outs``: which output leaves are node outputs (not inputs passed back)."""
 
-    def __init__(self, fun, td, static, dyn, closure, keep, outer, outs):
+    def __init__(self, fun, td, static, dyn, closure, keep, outer, outs, idx=None,
+                 args=()):
         self.fun, self.td, self.static, self.dyn = fun, td, static, dyn
         self.closure, self.keep, self.outer, self.outs = closure, keep, outer, outs
-        self.n_in = len(dyn) + len(closure)
+        # idx[k]: the input holding dyn leaf k (one input per distinct traced value: the
+        # same value passed twice is one input)
+        self.idx = list(range(len(dyn))) if idx is None else idx
+        self.n_dyn = len(set(self.idx))
+        self.n_in = self.n_dyn + len(closure)
+        # the distinct traced arguments, read as the inputs where the function also
+        # closes over them (checkpoint(lambda z: z * x)(x))
+        self.args = list(args)
 
     def run(self, trace, xs):
-        """``fun`` on inputs ``xs`` (the dyn leaves, then the closure's replacements) under
-        ``trace`` (a Closure or a Replay), which is current while it runs."""
+        """``fun`` on inputs ``xs`` (the distinct dyn leaves, then the closure's
+        replacements) under ``trace`` (a Closure or a Replay), which is current while it
+        runs."""
         leaves = list(self.static)
-        for i, v in zip(self.dyn, xs):
-            leaves[i] = v
-        trace.substitute(self.closure, xs[len(self.dyn):])
+        for i, k in zip(self.dyn, self.idx):
+            leaves[i] = xs[k]
+        trace.substitute(self.args + list(self.closure), xs[self.n_dyn - len(self.args):])
         with trace:
             args, kwargs = tree.unflatten(self.td, leaves)
             out = tree.flatten(self.fun(*args, **kwargs))[0]
@@ -119,14 +130,15 @@ def checkpoint(fun, policy=None):
     def segment(*args, **kwargs):
         trace = current()
         if not isinstance(trace, VJPTrace):
-            return fun(*args, **kwargs)     # no tape to keep small
+            with unkept(trace):             # (one node in an enclosing segment's recompute)
+                return fun(*args, **kwargs)     # no tape to keep small
         outer = enclosing_subs()
         first = Closure(outer, target=trace, keep=keep)
         leaves, td = tree.flatten((args, kwargs))
         leaves = first.substituted(leaves)   # (inside another segment's rerun)
         dyn = [i for i, x in enumerate(leaves) if _own(trace, x)]
-        for i in dyn:
-            first.capture(leaves[i])
+        idx = [first.capture(leaves[i]) for i in dyn]
+        n_dyn = len(first.captured)
         with first:
             out_leaves, out_td = tree.flatten(fun(*args, **kwargs))
         out_leaves = first.lower(out_leaves)
@@ -134,7 +146,7 @@ def checkpoint(fun, policy=None):
             return tree.unflatten(out_td, out_leaves)    # nothing traced flows in
         outs = tuple(i for i, o in enumerate(out_leaves) if not _own(trace, o))
         seg = _Segment(fun, td, [None if i in dyn else x for i, x in enumerate(leaves)], dyn,
-                       first.captured[len(dyn):], keep, outer, outs)
+                       first.captured[n_dyn:], keep, outer, outs, idx, first.captured[:n_dyn])
         ins = first.captured
         res = trace.record(checkpoint_p, ins, {"seg": seg}, [out_leaves[i] for i in outs],
                            ins=tuple(t.val for t in ins) + tuple(first.kept),
@@ -295,10 +307,23 @@ class _Loop:
     def taped(self, x, clo):
         """Step x -> y taped: (the Replay, y's leaves); its inputs: x's leaves, the closure."""
         replay = Replay(self.outer)
-        xs = [replay.new_input(v) for v in x]
+        xs = _state_inputs(replay, x)
         replay.inputs(self.closure, clo)
         with replay:
             return replay, _step_leaves(self.step, self.td, xs)
+
+
+def _state_inputs(replay, x):
+    """The state's leaves as inputs of a taped step, one input per leaf (the sweep reads
+    their cotangents by position); an integer or boolean leaf (a step counter) is handed
+    to the step as its plain value: it has no derivative (JAX's float0), and its
+    arithmetic taped would sum integer cotangents, which no kernel takes."""
+    xs = []
+    for v in x:
+        t = replay.new_input(v)
+        kind = np.dtype(getattr(full_lower(v), "dtype", np.float64)).kind
+        xs.append(t if kind in "fc" else v)
+    return xs
 
 
 def _step_leaves(step, td, x):
@@ -466,8 +491,9 @@ def checkpoint_loop(step, x0, n_steps, snapshots=None, memory_budget=None):
     trace = current()
     if not isinstance(trace, VJPTrace):
         x = x0
-        for _ in range(l):
-            x = step(x)
+        with unkept(trace):                 # (one node in an enclosing segment's recompute)
+            for _ in range(l):
+                x = step(x)
         return x
     if memory_budget is not None:     # state sizes may differ across ranks: one schedule
         s = agree("checkpoint_loop snapshots", s)
@@ -481,7 +507,7 @@ def checkpoint_loop(step, x0, n_steps, snapshots=None, memory_budget=None):
     # The first reversal's taped step is the forward pass's last step: its tape is kept
     # for the sweep, so no step runs twice (Revolve's "firsturn").
     replay = Replay(outer, target=trace)          # (a value first read in this step, too)
-    xs = [replay.new_input(v) for v in run.x]
+    xs = _state_inputs(replay, run.x)
     replay.inputs(first.captured, [t.val for t in first.captured])
     with replay:
         ys = _step_leaves(step, td, xs)

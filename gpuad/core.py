@@ -130,6 +130,7 @@ class Trace:
     def __enter__(self):
         self.parent = self._outer = _ctx.current
         _ctx.current = self
+        self.done = False     # (in progress again: a Closure runs each loop advance)
         return self
 
     def __exit__(self, *exc):
@@ -242,9 +243,25 @@ def check_order(prim, args):
 
 
 def foreign(prim, a):
-    """A tracer of another trace met by the current one: only enclosing ones may appear."""
-    if a._trace.done:
+    """A tracer of another trace met by the current one: only enclosing ones may appear,
+    or one of a finished trace that a trace below substitutes or reads as its value (a
+    value a checkpointed segment or loop step closes over, met in its rerun by a
+    transform inside it)."""
+    if a._trace.done and not _substituted(a):
         raise escaped(prim)
+
+
+def _substituted(a):
+    t = _ctx.current
+    while t is not None:
+        if getattr(t, "target", None) is a._trace:    # (read as its value there)
+            return True
+        for m in getattr(t, "subs", ()):
+            hit = m.get(id(a))
+            if hit is not None and hit[0] is a:
+                return True
+        t = t.parent
+    return False
 
 
 # ------------------------------------------------------------------ one schedule on every rank

@@ -68,6 +68,30 @@ class _Substitutes:
         return [self._resolve(a) if isinstance(a, Tracer) else a for a in args]
 
 
+class unkept:
+    """Within it, the current trace keeps and reuses no primitive outputs for a
+    checkpoint policy: a construct nested in a checkpointed segment (another checkpoint,
+    a checkpoint_loop) runs its body inline in the segment's first run but is one node in
+    the recompute, and a primitive without a VJP rule decomposes in the recompute but not
+    in the first run; the outputs the policy keeps must be the same primitives, in the
+    same order, in both runs."""
+
+    def __init__(self, trace=None):
+        self.trace = _ctx.current if trace is None else trace
+
+    def __enter__(self):
+        t = self.trace
+        self.saved = t.keep if isinstance(t, _Substitutes) else None
+        if self.saved is not None:
+            t.keep = None
+        return self
+
+    def __exit__(self, *exc):
+        if self.saved is not None:
+            self.trace.keep = self.saved
+        return False
+
+
 class ClosureTracer(Tracer):
     """A value of a :class:`Closure` run: it only routes the operations the function
     applies to it (operators included) to the Closure."""
@@ -129,8 +153,9 @@ class Closure(_Substitutes, Trace):
         if self.keep is not None and prim.vjp is not None and prim.jvp is not None \
                 and self.keep(prim, **params):
             self.kept.append(out)
-        if prim.multiple_results:
-            return [ClosureTracer(self, o) for o in out]
+        if prim.multiple_results:   # (an output not computed, such as a cotangent a
+            # VJP rule was not asked for, stays None)
+            return [None if o is None else ClosureTracer(self, o) for o in out]
         return ClosureTracer(self, out)
 
 
@@ -167,8 +192,8 @@ class Replay(_Substitutes, VJPTrace):
     def process(self, prim, args, params):
         args = [self._resolve(a) if isinstance(a, Tracer) and a._trace is not self else a
                 for a in args]
-        if self.kept is not None and prim.vjp is not None and prim.jvp is not None \
-                and self.keep(prim, **params):
+        if self.kept is not None and self.keep is not None and prim.vjp is not None \
+                and prim.jvp is not None and self.keep(prim, **params):
             k, self.n_kept = self.n_kept, self.n_kept + 1
             if k >= len(self.kept):
                 raise RuntimeError("a checkpointed segment applied more saveable primitives "
@@ -177,6 +202,9 @@ class Replay(_Substitutes, VJPTrace):
             if prim.collective or any(isinstance(a, Tracer) and a._trace is self for a in args):
                 return self.record(prim, args, params, self.kept[k])    # (every rank)
             return self.kept[k]
+        if prim.vjp is None and self.keep is not None:
+            with unkept(self):        # (its decomposition: no primitive of the first run)
+                return VJPTrace.process(self, prim, args, params)
         return VJPTrace.process(self, prim, args, params)
 
 

@@ -18,7 +18,7 @@ from .core import Trace, Tracer, bind, shape, dtype, REGISTRY
 from .primitives import base
 from .primitives import elementwise as E
 from .primitives.indexing import concatenate, getitem
-from .transforms import as_input, jvp
+from .transforms import _unaliased, as_input, jvp
 
 # Primitives linear in each argument separately (products; einsum takes any number).
 MULTILINEAR = {"multiply", "matmul", "einsum"}
@@ -256,6 +256,7 @@ def taylor(fun, x, v, order=2):
     """
     if order < 1:
         raise ValueError(f"order must be >= 1, got {order}")
+    given = [x, v]
     x = as_input(x, "x")
     xp = base.xp_of(x)
     v = xp.asarray(v) if not isinstance(v, Tracer) else v
@@ -268,9 +269,13 @@ def taylor(fun, x, v, order=2):
     if isinstance(out, TaylorTracer) and out._trace is trace:
         cs = [c if c is not None else base.xp_of(out.primal).zeros(shape(out.primal), dtype(out.primal))
               for c in out.coeffs]
-        return [out.primal] + cs
-    z = base.xp_of(out).zeros(shape(out), dtype(out))
-    return [out] + [z] * order
+        res = [out.primal] + cs
+    else:
+        xp_out = base.xp_of(out)
+        res = [out] + [xp_out.zeros(shape(out), dtype(out)) for _ in range(order)]
+    # (the caller's x or v handed back, e.g. by an identity, is copied; so is a
+    # read-only view the engine made)
+    return _unaliased(res, [*given, x, v])
 
 
 def unsupported(names, mode):

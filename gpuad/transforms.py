@@ -536,17 +536,35 @@ def jacfwd(fun, argnums=0, holomorphic=False):
     @functools.wraps(fun)
     def jf(*args):
         single, nums = _argnums(argnums, len(args))
-        if not single:
-            return tuple(jacfwd(fun, a, holomorphic)(*args) for a in nums)
-        i = nums[0]
-        x = tree.tree_map(lambda l: as_input(l, f"argument {i}"), args[i])
+        if single:
+            i = nums[0]
+            x = tree.tree_map(lambda l: as_input(l, f"argument {i}"), args[i])
+            f = _with_arg(fun, args, i)
+            regroup = None
+        else:
+            # Tuple argnums: the arguments as one tuple input, so the result nests the
+            # output structure around the tuple (JAX's order: out[...][k] is d out / d
+            # args[argnums[k]]), all of them in one sweep.
+            uniq = tuple(dict.fromkeys(nums))
+            x = tuple(tree.tree_map(lambda l, i=i: as_input(l, f"argument {i}"), args[i])
+                      for i in uniq)
+
+            def f(xs):
+                a = list(args)
+                for i, xi in zip(uniq, xs):
+                    a[i] = xi
+                return fun(*a)
+            pos = [uniq.index(i) for i in nums]
+            regroup = lambda blocks: tuple(blocks[k] for k in pos)
         check_complex("jacfwd", holomorphic, inputs=x)
-        f = _with_arg(fun, args, i)
         basis, sizes, N = _tree_basis(x)
         out, t = jvp_lanes(f, (x,), (basis,), N)
         if holomorphic:
             check_complex("jacfwd", True, outputs=out)
-        return tree.tree_map(lambda o, tt: _split_lanes(tt, shape(o), x, sizes), out, t)
+        if regroup is None:
+            return tree.tree_map(lambda o, tt: _split_lanes(tt, shape(o), x, sizes), out, t)
+        return tree.tree_map(lambda o, tt: regroup(_split_lanes(tt, shape(o), x, sizes)),
+                             out, t)
     return jf
 
 
@@ -606,6 +624,13 @@ def jacobian(fun, argnums=0, holomorphic=False):
     def j(*args):
         single, nums = _argnums(argnums, len(args))
         if not single:
+            # Tuple argnums: a tuple of Jacobians, one per argument, for one array
+            # output; for a pytree output jacfwd's nesting (the output's structure around
+            # the tuple, as JAX), which pytree outputs take anyway.
+            if any(isinstance(args[a], (tuple, list, dict)) for a in nums) or isinstance(
+                    reverse(_with_arg(fun, args, nums[0]), (args[nums[0]],))[0],
+                    (tuple, list, dict)):
+                return jacfwd(fun, argnums, holomorphic)(*args)
             return tuple(jacobian(fun, a, holomorphic)(*args) for a in nums)
         i = nums[0]
         check_complex("jacobian", holomorphic, inputs=args[i])

@@ -386,3 +386,200 @@ def test_no_host_reads_in_reverse_checkpointed_loop_and_segment(xp):
         x = gpuad.checkpoint_loop(lambda x: x + 0.1 * seg(x), MX, 20, snapshots=3)
         return gnp.sum(x ** 2)
     assert _reverse_reads(loss, W1) == []
+
+
+def _nested_bodies(x_shape):
+    """Segment bodies (checkpointed form, plain form) that apply, between other
+    primitives whose outputs a policy keeps, a construct that is one node when the
+    segment is recomputed but runs inline in its first run, or a primitive that
+    decomposes only in the recompute (no VJP rule)."""
+    M = np.array([[0.3, -0.2, 0.1, 0.4], [0.1, 0.5, -0.3, 0.2], [0.2, 0.1, 0.6, -0.1],
+                  [-0.4, 0.3, 0.2, 0.5]])
+
+    @gpuad.custom_vjp
+    def cv(z):
+        return gnp.sin(z)
+    cv.defvjp(lambda z: (gnp.sin(z), z), lambda z, g: (gnp.cos(z) * g,))
+
+    @gpuad.custom_jvp
+    def cj(z):
+        return gnp.sin(z)
+    cj.defjvp(lambda p, t: (gnp.sin(p[0]), gnp.cos(p[0]) * t[0]))
+    inner = gpuad.checkpoint(lambda z: gnp.sin(z))
+    inner_dots = gpuad.checkpoint(lambda z: gnp.sin(z @ M), policy=policies.dots_saveable)
+    wrap = lambda core: (lambda x: gnp.cos((core(x) * x) @ M) * gnp.exp(0.1 * x))
+    return {
+        "checkpoint": (wrap(inner), wrap(gnp.sin)),
+        "checkpoint with a policy": (wrap(inner_dots), wrap(lambda z: gnp.sin(z @ M))),
+        "checkpoint_loop": (wrap(lambda z: gpuad.checkpoint_loop(lambda s: gnp.sin(s) * 1.1, z, 3)),
+                            wrap(lambda z: gnp.sin(gnp.sin(gnp.sin(z) * 1.1) * 1.1) * 1.1)),
+        "checkpoint_loop, 1 snapshot": (
+            wrap(lambda z: gpuad.checkpoint_loop(lambda s: gnp.sin(s) * 1.1, z, 3, snapshots=1)),
+            wrap(lambda z: gnp.sin(gnp.sin(gnp.sin(z) * 1.1) * 1.1) * 1.1)),
+        "custom_vjp": (wrap(cv), wrap(gnp.sin)),
+        "custom_jvp": (wrap(cj), wrap(gnp.sin)),
+        "prod": (wrap(lambda z: gnp.prod(z) * z), wrap(lambda z: gnp.prod(z) * z)),
+        "sort": (wrap(lambda z: gnp.sort(z) * z), wrap(lambda z: gnp.sort(z) * z)),
+    }
+
+
+@pytest.mark.parametrize("policy", [policies.dots_saveable, policies.everything_saveable],
+                         ids=["dots_saveable", "everything_saveable"])
+@pytest.mark.parametrize("name", list(_nested_bodies((4,))))
+def test_policy_outputs_match_when_the_segment_nests_constructs(name, policy, xp):
+    """A policy's kept outputs are reused by position in the recompute. A construct
+    nested in the segment (checkpoint, checkpoint_loop) ran inline in the first run,
+    its primitives' outputs kept, but is one node in the recompute: later primitives
+    took those outputs (everything_saveable: a silently wrong gradient, [0.43, 1.19] for
+    [1.07, 0.51]; dots_saveable: a shape error). A primitive without a VJP rule (prod,
+    sort) decomposed only in the recompute (an error). Each now matches the plain body."""
+    seg, plain = _nested_bodies((4,))[name]
+    x = xp.asarray(DATA["X0"] * 0.5)
+    f = lambda x: gnp.sum(gnp.exp(gpuad.checkpoint(seg, policy=policy)(x)))
+    fp = lambda x: gnp.sum(gnp.exp(plain(x)))
+    close(gpuad.grad(f)(x), gpuad.grad(fp)(x))
+    close(gpuad.hessian(f)(x), gpuad.hessian(fp)(x), rtol=1e-11)
+    close(gpuad.grad(lambda x: gnp.sum(gpuad.grad(f)(x) ** 2))(x),
+          gpuad.grad(lambda x: gnp.sum(gpuad.grad(fp)(x) ** 2))(x), rtol=1e-11)
+    # the segment's own parameters closed over, swept twice through vjp
+    w = xp.asarray(DATA["W"])
+    g = lambda w: gpuad.checkpoint(lambda x: seg(x * w), policy=policy)(x)
+    out, pb = gpuad.vjp(g, w)
+    ct = xp.asarray(DATA["V"])
+    want = gpuad.vjp(lambda w: plain(x * w), w)[1](ct)
+    close(pb(ct), want)
+    close(pb(ct), want)
+
+
+@pytest.mark.parametrize("inner", ["grad", "vjp", "jacrev", "hvp"])
+def test_a_transform_inside_a_segment_or_loop_step(inner, xp):
+    """A reverse-mode transform inside a checkpointed segment or a checkpoint_loop step
+    whose function reads the segment's (or loop's) traced values: its VJP rules return
+    None for an operand they were not asked about, and the run that computes without
+    taping (a Closure) wrapped that None as a value of shape () (ValueError "cannot
+    reshape array of size 1 into shape (4,)" in the first run)."""
+    c = xp.asarray(DATA["V"])
+    x = xp.asarray(DATA["X0"])
+    ops = {
+        "grad": lambda w: gpuad.grad(lambda y: gnp.sum(gnp.sin(y) ** 2 * w))(c),
+        "vjp": lambda w: gpuad.vjp(lambda y: gnp.sin(y) * w, c)[1](c)[0],
+        "jacrev": lambda w: gpuad.jacrev(lambda y: gnp.sin(y) * w)(c) @ c,
+        "hvp": lambda w: gpuad.hvp(lambda y: gnp.sum(gnp.sin(y) ** 3 * w), c, c),
+    }
+    op = ops[inner]
+    body = lambda w: gnp.cos(op(w) * w) * w
+    plain = lambda x: gnp.sum(body(x))
+    close(gpuad.grad(lambda x: gnp.sum(gpuad.checkpoint(body)(x)))(x), gpuad.grad(plain)(x))
+    close(gpuad.grad(lambda x: gnp.sum(gpuad.checkpoint(
+        body, policy=policies.everything_saveable)(x)))(x), gpuad.grad(plain)(x))
+    loop = lambda x: gnp.sum(gpuad.checkpoint_loop(lambda s: s + 0.1 * body(s), x, 3,
+                                                   snapshots=1))
+
+    def unrolled(x):
+        for _ in range(3):
+            x = x + 0.1 * body(x)
+        return gnp.sum(x)
+    close(gpuad.grad(loop)(x), gpuad.grad(unrolled)(x))
+    close(gpuad.hvp(loop, x, c), gpuad.hvp(unrolled, x, c), rtol=1e-11)
+
+
+@pytest.mark.parametrize("snapshots", [1, 2, None])
+def test_a_transform_inside_a_loop_step_reads_the_parameters(snapshots, xp):
+    """A grad (or jvp) inside a checkpoint_loop step (or a checkpointed segment) that
+    reads a parameter of the enclosing grad: in the reverse sweep's recompute the
+    enclosing trace has finished and the parameter is read through the construct's
+    substitution or capture, but the inner transform met it first and called it an
+    escaped tracer (RuntimeError)."""
+    x = xp.asarray(DATA["X0"] * 0.5)
+    w = xp.asarray(DATA["W"])
+    c = xp.asarray(DATA["V"])
+    inner = {
+        "grad": lambda s, w: gpuad.grad(lambda y: gnp.sum(s * gnp.sin(y * s * w)))(c),
+        "jvp": lambda s, w: gpuad.jvp(lambda y: s * gnp.sin(y * s * w), (c,), (c,))[1],
+    }
+    for name, op in inner.items():
+        step = lambda s, w: s + 0.1 * gnp.tanh(op(s, w))
+
+        def looped(w, x):
+            return gnp.sum(gpuad.checkpoint_loop(lambda s: step(s, w), x, 4,
+                                                 snapshots=snapshots) ** 2)
+
+        def segmented(w, x):
+            for _ in range(4):
+                x = gpuad.checkpoint(lambda s: step(s, w))(x)
+            return gnp.sum(x ** 2)
+
+        def unrolled(w, x):
+            for _ in range(4):
+                x = step(x, w)
+            return gnp.sum(x ** 2)
+        want = gpuad.grad(unrolled, argnums=(0, 1))(w, x)
+        close(gpuad.grad(looped, argnums=(0, 1))(w, x), want)
+        close(gpuad.grad(segmented, argnums=(0, 1))(w, x), want)
+        # the state itself closed over (the parameter is the initial state)
+        close(gpuad.grad(lambda w: looped(w, w))(w), gpuad.grad(lambda w: unrolled(w, w))(w))
+
+
+@pytest.mark.parametrize("snapshots", [1, 2, None])
+def test_loop_state_with_an_integer_counter(snapshots, xp):
+    """An integer (or boolean) leaf of the state, a step counter: no derivative, and the
+    other leaves' derivatives as the unrolled loop's (the sweep summed the counter's
+    integer cotangents: TypeError "gpuad kernels support float32, ..., not int64"), in
+    grad, hessian and hvp, the counter also read after the loop."""
+    x = xp.asarray(DATA["X0"] * 0.5)
+
+    def step(s):
+        y, i, flag = s
+        return (y * 0.9 + 0.1 * gnp.sin(y) * (i + 1) * gnp.where(flag, 1.0, 2.0), i + 1,
+                gnp.logical_not(flag))
+
+    def looped(x):
+        y, i, _ = gpuad.checkpoint_loop(step, (x, xp.asarray(0), xp.asarray(True)), 5,
+                                        snapshots=snapshots)
+        return gnp.sum(y ** 2) * i
+
+    def unrolled(x):
+        s = (x, xp.asarray(0), xp.asarray(True))
+        for _ in range(5):
+            s = step(s)
+        return gnp.sum(s[0] ** 2) * s[1]
+    close(gpuad.grad(looped)(x), gpuad.grad(unrolled)(x))
+    close(gpuad.hessian(looped)(x), gpuad.hessian(unrolled)(x), rtol=1e-11)
+    v = xp.asarray(DATA["V"])
+    close(gpuad.hvp(looped, x, v), gpuad.hvp(unrolled, x, v), rtol=1e-11)
+
+
+@pytest.mark.parametrize("policy", [None, policies.dots_saveable, policies.everything_saveable])
+def test_checkpoint_of_one_traced_value_passed_twice(policy, xp):
+    """The same traced value passed as two (or three) arguments is one input of the node;
+    its inputs were counted once per argument, so the closure's values were taken from
+    the wrong positions: the segment read None for the second argument (TypeError) or a
+    closed-over parameter as an escaped tracer (RuntimeError)."""
+    w = xp.asarray(DATA["W"])
+    u = xp.asarray(DATA["V"])
+    x = xp.asarray(DATA["X0"])
+    f = lambda w, u_: gnp.sum(gpuad.checkpoint(
+        lambda a, b, c: gnp.sin(a * b) * c * u_ + gnp.tanh(x * b), policy=policy)(w, w, w))
+    fp = lambda w, u_: gnp.sum(gnp.sin(w * w) * w * u_ + gnp.tanh(x * w))
+    close(gpuad.grad(f, argnums=(0, 1))(w, u), gpuad.grad(fp, argnums=(0, 1))(w, u))
+    close(gpuad.hessian(lambda w: f(w, u))(w), gpuad.hessian(lambda w: fp(w, u))(w), rtol=1e-11)
+    pair = gpuad.checkpoint(lambda a, b: (a, b * 2.0), policy=policy)
+    g = lambda w: (lambda o: gnp.sum(o[0] * o[1]))(pair(w, w))
+    close(gpuad.grad(g)(w), 4 * w)
+
+
+@pytest.mark.parametrize("policy", [None, policies.dots_saveable, policies.everything_saveable])
+def test_checkpoint_argument_also_closed_over(policy, xp):
+    """A traced value passed to the segment and also read by it as a closure
+    (checkpoint(lambda z: tanh(z) * x)(x)): the recompute substituted only the argument,
+    so the closure read the finished trace's tracer (RuntimeError "escaped") in grad,
+    hessian and jacrev."""
+    x = xp.asarray(DATA["X0"] * 0.5)
+    M = xp.asarray(np.array([[0.3, -0.2, 0.1, 0.4], [0.1, 0.5, -0.3, 0.2],
+                             [0.2, 0.1, 0.6, -0.1], [-0.4, 0.3, 0.2, 0.5]]))
+    f = lambda x: gpuad.checkpoint(lambda z: M @ gnp.tanh(z) * x + gnp.sin(x), policy=policy)(x)
+    fp = lambda x: M @ gnp.tanh(x) * x + gnp.sin(x)
+    close(gpuad.grad(lambda x: gnp.sum(f(x) ** 2))(x), gpuad.grad(lambda x: gnp.sum(fp(x) ** 2))(x))
+    close(gpuad.hessian(lambda x: gnp.sum(f(x) ** 2))(x),
+          gpuad.hessian(lambda x: gnp.sum(fp(x) ** 2))(x), rtol=1e-11)
+    close(gpuad.jacrev(f)(x), gpuad.jacfwd(fp)(x))

@@ -723,3 +723,120 @@ def test_every_custom_source_that_ran_compiles_under_nvrtc():
     for code, names in by_source.items():
         nvrtc.compile_source(code, names, "sm_80", include_dirs=(runtime.kernel_dir(),),
                              name="custom_test_source.cu")
+
+
+# ------------------------------------------------------------------ the rule of an enclosing trace
+
+def _rule_differs_from_body():
+    """f(x) = x^3 whose rule says f'(x) = 2x (so using the body instead shows), as a
+    custom_vjp and as a custom_jvp."""
+    @gpuad.custom_vjp
+    def fv(x):
+        return x ** 3
+    fv.defvjp(lambda x: (fv(x), x), lambda x, g: (2.0 * g * x,))
+
+    @gpuad.custom_jvp
+    def fj(x):
+        return x ** 3
+
+    @fj.defjvp
+    def _(p, t):
+        return fj(p[0]), 2.0 * p[0] * t[0]
+    return fv, fj
+
+
+@pytest.mark.parametrize("kind", ["vjp", "jvp"])
+def test_custom_rule_reaches_the_trace_that_owns_the_argument(kind, xp):
+    """A custom function applied to a value of an enclosing transform, while an inner one
+    is current (grad of grad, jvp of grad, grad of jvp, jvp of jvp), or to a value a
+    checkpointed segment or loop step closes over (read in the taped rerun as a
+    substitute), is differentiated by its rule, not by its body (it got 3x^2 for 2x)."""
+    fv, fj = _rule_differs_from_body()
+    F = fv if kind == "vjp" else fj
+    x, c, one = xp.asarray(1.5), xp.asarray(0.7), xp.asarray(1.0)
+    r = 2.0 * 1.5                     # the rule's derivative at x
+    # forward mode through a custom_vjp differentiates fwd (3x^2), by design
+    fwd_d = 3 * 1.5 ** 2 if kind == "vjp" else r
+    close(xp, gpuad.grad(lambda x: gpuad.grad(lambda y: y * F(x))(c))(x), r)
+    close(xp, gpuad.grad(lambda x: gpuad.grad(lambda y: gnp.sin(y) * F(x))(c))(x), np.cos(0.7) * r)
+    close(xp, gpuad.jvp(lambda x: gpuad.grad(lambda y: y * F(x))(c), (x,), (one,))[1], fwd_d)
+    close(xp, gpuad.grad(lambda x: gpuad.jvp(lambda y: y * F(x), (c,), (one,))[1])(x), r)
+    close(xp, gpuad.jvp(lambda x: gpuad.jvp(lambda y: y * F(x), (c,), (one,))[1], (x,),
+                        (one,))[1], fwd_d)
+    close(xp, gpuad.grad(lambda x: x * gpuad.grad(lambda y: x * F(y))(c))(x), 2 * 1.5 * 2 * 0.7)
+    close(xp, gpuad.grad(lambda x: gpuad.checkpoint(lambda y: F(x) * y)(c))(x), 0.7 * r)
+    for pol in (gpuad.checkpoint_policies.dots_saveable,
+                gpuad.checkpoint_policies.everything_saveable):
+        close(xp, gpuad.grad(lambda x: gpuad.checkpoint(lambda y: F(x) * y, policy=pol)(c))(x),
+              0.7 * r)
+    for n, s in ((1, None), (3, 1), (3, 2), (4, 1), (6, 3)):
+        got = gpuad.grad(lambda x: gpuad.checkpoint_loop(lambda y: 0.5 * y + F(x), c, n,
+                                                         snapshots=s))(x)
+        close(xp, got, sum(0.5 ** k for k in range(n)) * r, rtol=1e-14)
+    # a dict state and a closure over a value of the enclosing grad
+    got = gpuad.grad(lambda x: gpuad.checkpoint_loop(
+        lambda s: {"a": s["a"] + F(x), "b": s["b"] * 2.0}, {"a": c, "b": c}, 3,
+        snapshots=2)["a"])(x)
+    close(xp, got, 3 * r)
+    # hessian of a function with a checkpoint whose body applies the rule to a closure
+    close(xp, gpuad.hessian(lambda x: gnp.sum(gpuad.checkpoint(lambda y: F(x) * y)(c)))(x),
+          0.7 * 2.0)
+
+
+@pytest.mark.parametrize("name", ["square", "exp", "abs2", "real_to_complex", "mixed"])
+def test_custom_jvp_transposes_its_rule_for_complex_arguments(name, xp):
+    """Reverse mode through a custom_jvp takes the rule's transpose for complex arguments
+    too (they got a zero cotangent: only float inputs were transposed), equal to reverse
+    mode through the body itself, for complex and real inputs and outputs."""
+    z = xp.asarray([1.0 + 2.0j, -0.5 + 0.3j])
+    w = xp.asarray([0.3, -0.8])
+    body, rule, args = {
+        "square": (lambda z: z * z, lambda p, t: 2.0 * p[0] * t[0], (z,)),
+        "exp": (lambda z: gnp.exp(z), lambda p, t: gnp.exp(p[0]) * t[0], (z,)),
+        "abs2": (lambda z: gnp.real(z * gnp.conj(z)),
+                 lambda p, t: 2.0 * gnp.real(gnp.conj(p[0]) * t[0]), (z,)),
+        "real_to_complex": (lambda x: x * (1.0 + 2.0j), lambda p, t: t[0] * (1.0 + 2.0j), (w,)),
+        "mixed": (lambda z, x: z * x, lambda p, t: t[0] * p[1] + p[0] * t[1], (z, w)),
+    }[name]
+    f = gpuad.custom_jvp(body)
+    f.defjvp(lambda p, t: (f(*p), rule(p, t)))
+    out = body(*args)
+    ct = xp.full(out.shape, 0.4 + 0.1j if out.dtype.kind == "c" else 0.4, dtype=out.dtype)
+    want = gpuad.vjp(body, *args)[1](ct)
+    got = gpuad.vjp(f, *args)[1](ct)
+    for g, h in zip(got, want):
+        close(xp, g, h, rtol=1e-15)
+    loss = lambda fn: (lambda *a: gnp.sum(gnp.real(fn(*a) * (0.3 - 0.7j))))
+    for g, h in zip(gpuad.grad(loss(f), argnums=(0, len(args) - 1))(*args),
+                    gpuad.grad(loss(body), argnums=(0, len(args) - 1))(*args)):
+        close(xp, g, h, rtol=1e-15)
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 6])
+def test_custom_jvp_under_taylor_mode_applies_its_rule(order, xp):
+    """Taylor mode through a custom_jvp (it raised AttributeError: the call took the
+    reverse-mode path on a Taylor trace): the series of its rule, for a rule that differs
+    from the body, and for pytree arguments and outputs with a nondiff argument."""
+    _, fj = _rule_differs_from_body()
+    xh, vh = np.array([1.5, 0.5]), np.array([1.0, 2.0])
+    x, v = xp.asarray(xh), xp.asarray(vh)
+    want = [xh ** 3, 2 * xh * vh, vh ** 2] + [np.zeros(2)] * 4    # the rule's series
+    for g, w in zip(gpuad.taylor(fj, x, v, order=order), want):
+        close(xp, g, w, rtol=1e-15)
+
+    @gpuad.custom_jvp
+    def pair(d, k):
+        return {"s": d["a"] * k, "t": (d["b"] ** 2, d["a"])}
+    pair.nondiff_argnums = (1,)
+
+    @pair.defjvp
+    def _(k, p, t):
+        (d,), (td,) = p, t
+        return pair(d, k), {"s": td["a"] * k, "t": (2 * d["b"] * td["b"], td["a"])}
+
+    def via_rule(y):
+        o = pair({"a": y, "b": gnp.sin(y)}, 3.0)
+        return o["s"] + o["t"][0] * o["t"][1]
+    for g, w in zip(gpuad.taylor(via_rule, x, v, order=order),
+                    gpuad.taylor(lambda y: 3.0 * y + gnp.sin(y) ** 2 * y, x, v, order=order)):
+        close(xp, g, w, rtol=1e-13, atol=1e-13)

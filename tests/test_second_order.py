@@ -246,3 +246,33 @@ def test_chunks_replay_one_recorded_tape(xp):
     got = gpuad.hvp(f, x, V, batched=True, chunk=3)
     assert len(calls) == 1            # traced once for 4 chunks
     close(got, want, xp, rtol=1e-13, atol=1e-14)
+
+
+def test_taylor_results_never_share_memory_with_x_or_v(xp):
+    """taylor hands back no array the caller passed (x or v through an identity, as the
+    other transforms) and no coefficient twice (the zeros of a constant output
+    were one array listed K times): writing into a result changes nothing else."""
+    x, v, c = xp.asarray([0.5, 1.2]), xp.asarray([1.0, 2.0]), xp.asarray([3.0, 4.0])
+
+    @gpuad.custom_vjp
+    def cid(y):
+        return y
+    cid.defvjp(lambda y: (y, None), lambda r, g: (g,))
+
+    @gpuad.custom_jvp
+    def jid(y):
+        return y
+    jid.defjvp(lambda p, t: (p[0], t[0]))
+    funs = {"identity": lambda y: y, "constant": lambda y: c, "stop_gradient": gpuad.stop_gradient,
+            "checkpoint": gpuad.checkpoint(lambda y: y), "custom_vjp": cid, "custom_jvp": jid,
+            "loop of 0 steps": lambda y: gpuad.checkpoint_loop(lambda s: 2 * s, y, 0),
+            "scaled": lambda y: 2 * y}
+    for name, f in funs.items():
+        for order in (1, 3):
+            res = gpuad.taylor(f, x, v, order=order)
+            for i, r in enumerate(res):
+                others = [x, v] + [o for j, o in enumerate(res) if j != i]
+                assert not any(xp.may_share_memory(r, o) for o in others), (name, order, i)
+                assert getattr(r, "flags", None) is None or r.flags.writeable, (name, order, i)
+    close(x, [0.5, 1.2], xp)
+    close(v, [1.0, 2.0], xp)

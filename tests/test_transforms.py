@@ -503,3 +503,44 @@ def test_every_transform_lets_go_of_the_arrays_it_held(name):
     assert set(tape._HOLDS) == before and id(W) not in tape._HOLDS
     W[:] = 1.0                         # writable again
     x[:] = 1.0
+
+
+@pytest.mark.parametrize("argnums", [(0, 1), (1, 0), (0, 2, 1), (-1, 0), (1, 1)])
+def test_tuple_argnums_nest_the_output_around_the_arguments(argnums, xp):
+    """jacfwd, jacobian and hessian with tuple argnums: entry [out...][k] is the
+    derivative with respect to args[argnums[k]], with shape out.shape + arg.shape (JAX's
+    nesting). They nested the other way round (the tuple outside the output's structure),
+    so hessian(f, (0, 1))[0][1] held d/dx0 of df/dx1, the transposed block, and a pytree
+    output's Jacobian came back with the tuple outermost."""
+    a, b = xp.asarray([0.3, -0.7]), xp.asarray([1.2, 0.4])    # same shapes: a transpose shows
+    c = xp.asarray([[0.5, -0.1, 0.2]])
+    args = (a, b, c)
+
+    def f(x, y, z):
+        return gnp.sum(gnp.sin(gnp.outer(x, y) ** 2) * x[:, None]) + gnp.sum(z ** 2) * gnp.sum(x * y ** 3)
+
+    def vec(x, y, z):
+        return {"p": gnp.tanh(x * y[::-1]), "q": (gnp.sum(z) * x ** 2, gnp.sum(y * z[0, :2]))}
+    nums = tuple(k % 3 for k in argnums)
+    H = gpuad.hessian(f, argnums=argnums)(*args)
+    assert isinstance(H, tuple) and len(H) == len(nums)
+    for i, ni in enumerate(nums):
+        assert isinstance(H[i], tuple) and len(H[i]) == len(nums)
+        for j, nj in enumerate(nums):
+            want = gpuad.jacfwd(gpuad.grad(f, argnums=ni), argnums=nj)(*args)
+            assert H[i][j].shape == args[ni].shape + args[nj].shape
+            close(H[i][j], host(want), xp, rtol=1e-13, atol=1e-15)
+    for jac in (gpuad.jacfwd, gpuad.jacobian):
+        J = jac(vec, argnums=argnums)(*args)
+        assert sorted(J) == ["p", "q"] and isinstance(J["q"], tuple) and len(J["q"]) == 2
+        for k, nk in enumerate(nums):
+            want = gpuad.jacfwd(vec, argnums=nk)(*args)
+            for got, w, o in ((J["p"][k], want["p"], "p"), (J["q"][0][k], want["q"][0], "q0"),
+                              (J["q"][1][k], want["q"][1], "q1")):
+                assert got.shape == w.shape, (jac.__name__, o, k)
+                close(got, host(w), xp, rtol=1e-14, atol=1e-15)
+        # one array output: a tuple of Jacobians, one per argument
+        J = jac(lambda x, y, z: vec(x, y, z)["p"], argnums=argnums)(*args)
+        for k, nk in enumerate(nums):
+            close(J[k], host(gpuad.jacfwd(lambda *s: vec(*s)["p"], argnums=nk)(*args)), xp,
+                  rtol=1e-14)

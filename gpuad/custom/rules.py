@@ -19,7 +19,7 @@ from .. import tree
 from ..core import Primitive, Tracer, current, register, shape, dtype
 from ..forward import JVPTrace
 from ..primitives import base
-from ..segment import Closure, enclosing_subs
+from ..segment import Closure, Replay, enclosing_subs
 from ..tape import VJPTrace
 from ..transforms import jvp_lanes, reverse
 
@@ -103,6 +103,25 @@ def _run_below(trace, what, fn, *args):
                         "its rule cannot return that value's derivative, so it would be lost: "
                         "pass the value as an argument")
     return r
+
+
+def _resolved(trace, leaves):
+    """``leaves`` as ``trace`` reads them: in a construct's taped rerun (a Replay), the
+    values it substitutes (what a checkpointed segment or loop step closes over) replaced
+    by its own inputs, as its ``process`` replaces a primitive's arguments."""
+    if not isinstance(trace, Replay):
+        return leaves
+    return [trace._resolve(a) if isinstance(a, Tracer) and a._trace is not trace else a
+            for a in leaves]
+
+
+def _enclosing_only(trace, leaves):
+    """Whether the traced leaves all belong to transforms enclosing the current one
+    ``trace`` (a forward or reverse trace): the function is then a constant here, and its
+    rule is for the trace that owns them, one level down (perturbation confusion
+    otherwise: ``trace`` would differentiate the function's body, not the rule)."""
+    return isinstance(trace, (JVPTrace, VJPTrace)) and not any(
+        _own(trace, x) for x in leaves) and any(isinstance(x, Tracer) for x in leaves)
 
 
 def _check_cotangents(call, gx, ins, what):
@@ -208,7 +227,11 @@ class custom_vjp:
             return self.fun(*args)
         if isinstance(trace, Closure):            # a construct's run: its trace below
             return trace.call_below(self, leaves, _Call(None, static, nondiff, td).args)
+        leaves = _resolved(trace, leaves)
         call = _Call(self, static, nondiff, td)
+        if _enclosing_only(trace, leaves):        # the rule is an enclosing trace's
+            return _run_below(trace, f"custom_vjp {name!r}",
+                              lambda *ls: self(*call.args(ls)), *leaves)
         if not (isinstance(trace, VJPTrace) and any(_own(trace, x) for x in leaves)):
             return _fwd(call, leaves)[0]          # forward mode differentiates fwd
         out, res = _run_below(trace, f"custom_vjp {name!r}",
@@ -326,12 +349,20 @@ class custom_jvp:
         trace = current()
         if isinstance(trace, Closure):            # a construct's run: its trace below
             return trace.call_below(self, leaves, _Call(None, static, nondiff, td).args)
+        leaves = _resolved(trace, leaves)
+        args = _merge_args(static, nondiff, td, leaves)
+        if _enclosing_only(trace, leaves):        # the rule is an enclosing trace's
+            return _run_below(trace, f"custom_jvp {name!r}",
+                              lambda *ls: self(*_merge_args(static, nondiff, td, ls)),
+                              *leaves)
+        if not isinstance(trace, (JVPTrace, VJPTrace)) and \
+                any(isinstance(x, Tracer) for x in leaves):
+            # Another trace (Taylor mode, its own values or not): the call as a primitive,
+            # which that trace differentiates through the rule (custom_jvp_p's jvp).
+            call = _Call(self, static, nondiff, td, _out_td(self, leaves, static,
+                                                            nondiff, td))
+            return tree.unflatten(call.out_td, bind_jvp_call(leaves, call))
         if not any(_own(trace, x) for x in leaves):
-            if not isinstance(trace, (JVPTrace, VJPTrace)) and \
-                    any(isinstance(x, Tracer) for x in leaves):
-                call = _Call(self, static, nondiff, td, _out_td(self, leaves, static,
-                                                                nondiff, td))
-                return tree.unflatten(call.out_td, bind_jvp_call(leaves, call))
             return self.fun(*args)
         call = _Call(self, static, nondiff, td)
         below = _below(trace, leaves)
@@ -423,7 +454,7 @@ def _jvp_eval(*leaves, call):
 
 def _custom_jvp_vjp(g, ins, out, call):
     # J^T g = d/dt <g, J t>: reverse mode over the rule's tangent output (linear in t).
-    idx = [i for i, x in enumerate(ins) if np.dtype(dtype(x)).kind == "f"]
+    idx = [i for i, x in enumerate(ins) if np.dtype(dtype(x)).kind in "fc"]
     keep = [j for j, x in enumerate(g) if x is not None]
     if not idx or not keep:
         return (None,) * len(ins)
