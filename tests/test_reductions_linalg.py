@@ -335,3 +335,26 @@ def test_traced_cumprod_argpartition_methods_as_ndarrays(xp):
         return gnp.sum(a)
     gpuad.grad(f)(x)
     eq(seen["argpartition"], np.argpartition(host(x), 1, axis=1))
+
+
+@pytest.mark.parametrize("name", ["std", "var"])
+@pytest.mark.parametrize("where", [None, np.array([True, True, False])])
+def test_no_degrees_of_freedom_give_numpys_inf_and_no_finite_derivative(name, where):
+    # ddof >= N: NumPy's value inf (its divisor clamped at 0). std's derivative was
+    # sqrt'(inf) = 0 times var's: a silent 0; with where= the clamp made -0.0 and the value
+    # -inf. (nanstd/nanvar give NaN there, a constant: README's nan* convention.)
+    import warnings
+    f = getattr(gnp, name)
+    x = np.array([1.0, 2.0, 4.0])
+    n = 3 if where is None else 2
+    kw = {} if where is None else {"where": where}
+    inside = np.ones(3, bool) if where is None else where
+    for ddof in (n, n + 1):
+        g = lambda u: f(u, ddof=ddof, **kw)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            assert g(x) == getattr(np, name)(x, ddof=ddof, **kw) == np.inf
+            gr = gpuad.grad(g)(x)
+            _, t = gpuad.jvp(g, (x,), (np.array([1.0, -1.0, 0.5]),))
+        assert not np.isfinite(gr[inside]).any() and not np.isfinite(t)
+        assert (gr[~inside] == 0).all()

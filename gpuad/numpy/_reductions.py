@@ -165,7 +165,7 @@ def var(a, axis=None, dtype=None, ddof=0, keepdims=False, *, where=True):
         a, m = outside(a, where, 0)
         d = subtract(a, mean(a, axis=axes, keepdims=True, where=m))
         dof = _mask_count(m, axes, keepdims, a) - ddof
-        dof = dof * (dof > 0)
+        dof = np.maximum(dof, 0)      # (NumPy's clamp; dof * (dof > 0) made -0.0: -inf)
         return divide(sum(abs2(d), axis=axes, keepdims=keepdims, where=m), dof)
     d = subtract(a, mean(a, axis=axes, keepdims=True))
     dof = builtins.max(_count(shape(a), axes) - ddof, 0)
@@ -178,7 +178,9 @@ def std(a, axis=None, dtype=None, ddof=0, keepdims=False, *, where=True):
     Where all reduced elements are equal (variance 0) std is not differentiable (a cone's
     tip); its derivative there is the subgradient 0 (as for ``linalg.norm`` at 0, and as
     PyTorch does), in every mode: the square root is taken of the variance only where it is
-    positive (a constant 1 elsewhere), so no infinite derivative meets a zero one.
+    positive (a constant 1 elsewhere), so no infinite derivative meets a zero one. With
+    ``ddof >= N`` (no degrees of freedom) the value is NumPy's (inf, NaN for equal entries)
+    and the derivatives are var's (not finite), not sqrt'(inf) = 0.
 
     Example::
 
@@ -188,9 +190,11 @@ def std(a, axis=None, dtype=None, ddof=0, keepdims=False, *, where=True):
         array([0., 0.])
     """
     v = var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims, where=where)
-    pos = full_lower(v) > 0
-    # 0 (a constant) where the variance is 0; NaN stays NaN (no entries, dof <= 0), as NumPy's
-    return _select(pos, sqrt(_select(pos, v, 1.0)), _select(full_lower(v) == 0, 0.0, v))
+    lv = full_lower(v)
+    pos = (lv > 0) & (lv < np.inf)
+    # 0 (a constant) where the variance is 0; NaN and inf stay the variance's (no entries,
+    # dof <= 0: NumPy's values, and var's non-finite derivatives there, not sqrt'(inf) = 0)
+    return _select(pos, sqrt(_select(pos, v, 1.0)), _select(lv == 0, 0.0, v))
 
 
 def logsumexp(a, axis=None, keepdims=False):
