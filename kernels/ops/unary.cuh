@@ -16,11 +16,6 @@ using namespace gpuad;
 
 template <class S> __device__ __forceinline__ S step(S x) { return x > S(0) ? S(1) : S(0); }
 template <class S> __device__ __forceinline__ S sgn(S x) { return x > S(0) ? S(1) : (x < S(0) ? S(-1) : S(0)); }
-template <class S> __device__ __forceinline__ S sigm(S x) {  // stable for large |x|
-    if (x >= S(0)) return S(1) / (S(1) + exp(-x));
-    S e = exp(x);
-    return e / (S(1) + e);
-}
 // sech^2 x as q/(1 + q/4)^2, q = 4e^(-2|x|) = e^(log 4 - 2|x|): 1 - tanh^2 cancels, cosh^2
 // overflows, and 4 * e^(-2|x|) is subnormal, where the result is normal. On duals by the chain
 // rule with (sech^2)' = -2 tanh sech^2 on the value: a product of two accurate factors (the
@@ -37,6 +32,19 @@ template <class S> __device__ __forceinline__ S sech2(S x) {
     } else {
         const S q = exp(S(1.3862943611198906188) - S(2) * fabs(x)), h = S(1) + S(0.25) * q;
         return q / (h * h);
+    }
+}
+// The logistic function, stable for large |x|. On duals by the chain rule with sigm' =
+// sech^2(x/2)/4 on the value: the quotient rule on 1/(1 + e^-x) cancels near 0, where the
+// even derivatives vanish like x (softplus''' was 0 at x = 1e-20, true -x/8).
+template <class S> __device__ __forceinline__ S sigm(S x) {
+    if constexpr (is_dual<S>::value) {
+        const auto s = sigm(x.v);
+        return chain(x, s, decltype(s)(0.25) * sech2(decltype(s)(0.5) * x.v));
+    } else {
+        if (x >= S(0)) return S(1) / (S(1) + exp(-x));
+        S e = exp(x);
+        return e / (S(1) + e);
     }
 }
 // 1 / (1 + x^2) (where x^2 overflows, the result is subnormal or 0). On duals, for |x| > 1, as
