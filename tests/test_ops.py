@@ -151,3 +151,40 @@ def test_logistic_family_derivatives_of_every_order_keep_relative_accuracy(dtype
                 got = d(xa)
                 assert np.asarray(got).dtype == dtype
                 assert abs(float(got) - want) <= 64 * eps * abs(want), (f.__name__, x, k)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_softmax_family_is_exact_to_its_dtype_far_from_zero(dtype):
+    # softmax and log_softmax are invariant under a shift of the slice: at logits of size
+    # C the result must keep its digits, not lose C eps (x - logsumexp(x) rounded
+    # logsumexp at C: float32 log_softmax([-1000, -1001]) was -0.31323 for -0.31326).
+    # Values against SciPy on the shifted slice; first and second derivatives equal to
+    # those at the unshifted logits. Every softmax-like function.
+    import scipy.special as ss
+    import gpuad
+    import gpuad.nn as nn
+    import gpuad.numpy as gnp
+    import gpuad.scipy.special as gss
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal((3, 4))
+    w = rng.standard_normal((3, 4))
+    eps = float(np.finfo(dtype).eps)
+    fams = [(nn.softmax, ss.softmax), (nn.log_softmax, ss.log_softmax),
+            (gss.softmax, ss.softmax), (gss.log_softmax, ss.log_softmax)]
+    for shift in (-1000.0, 3e4) if dtype == np.float32 else (-1e10, 3e12):
+        x = (base + shift).astype(dtype)
+        rel = x - x.max(axis=-1, keepdims=True)        # exact (Sterbenz) for these sizes
+        for f, ref in fams:
+            for axis in (-1, 0):
+                want = ref(rel.astype(np.float64) if axis == -1 else
+                           (x - x.max(axis=0, keepdims=True)).astype(np.float64), axis=axis)
+                got = np.asarray(f(x, axis=axis))
+                assert got.dtype == dtype
+                np.testing.assert_allclose(got, want, rtol=8 * eps, atol=0)
+                loss = lambda z: gnp.sum(f(z, axis=axis) * w)             # noqa: E731
+                z0 = (x - x.max(axis=axis, keepdims=True))
+                np.testing.assert_allclose(gpuad.grad(loss)(x), gpuad.grad(loss)(z0),
+                                           rtol=16 * eps, atol=16 * eps)
+                np.testing.assert_allclose(gpuad.hvp(loss, x, w.astype(dtype)),
+                                           gpuad.hvp(loss, z0, w.astype(dtype)),
+                                           rtol=64 * eps, atol=64 * eps)
