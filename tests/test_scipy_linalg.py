@@ -132,6 +132,26 @@ def test_solve_sylvester_without_a_unique_solution_is_refused():
     np.testing.assert_allclose(a @ x + x @ (-b + 0.5 * np.eye(2)), np.ones((2, 2)), atol=1e-14)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_sylvester_refusal_measures_complex_matrices_by_their_moduli(dtype):
+    # The refusal's scale ||a|| + ||b|| is a Frobenius norm: sum |m|^2, not sum m^2 (for
+    # complex matrices the latter is complex, its real part can be 0 or negative, and the
+    # comparison then let a near-common eigenvalue through: a 1e15 answer without a word).
+    # Every user of the Sylvester solver: solve_sylvester and sqrtm's derivative.
+    rot = np.eye(2, dtype=dtype) * (1j if dtype == np.complex128 else 1)
+    a = np.array([[2.0, 1.0], [0.0, 3.0]]) * rot
+    b = np.array([[-2.0 + 1e-16, 0.0], [1.0, -5.0]]) * rot
+    with pytest.raises(np.linalg.LinAlgError, match="^solve_sylvester: a and -b have a common"):
+        gsl.solve_sylvester(a, b, np.ones((2, 2), dtype=dtype))
+    s = np.diag([1e-40, -1.0]).astype(dtype) if dtype == np.complex128 else np.diag([1e-40, 1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(np.linalg.LinAlgError, match="^sqrtm: a is singular"):
+            gpuad.jvp(gsl.sqrtm, (s,), (np.ones((2, 2), dtype=dtype),))
+        with pytest.raises(np.linalg.LinAlgError, match="^sqrtm: a is singular"):
+            gpuad.grad(lambda m: gpuad.numpy.sum(gpuad.numpy.real(gsl.sqrtm(m))))(s)
+
+
 @pytest.mark.parametrize("call", [
     lambda: gsl.solve_triangular(np.eye(2), np.ones(3)),
     lambda: gsl.cho_solve((np.eye(2), False), np.ones((3, 1))),

@@ -329,14 +329,20 @@ def softmax_(a, axis, log_=False):
     the limit), not inf - inf's NaN. gpuad.nn's and gpuad.scipy.special's softmax and
     log_softmax."""
     a, axes = _reduce(a, axis)
+    x = full_lower(a)
+    if x.dtype.kind == "f" and _count(x.shape, axes):
+        # Shift by the slice's finite max first, a constant (the result is invariant under
+        # it, every derivative too): a - logsumexp(a) rounds logsumexp at the size of a and
+        # loses |max a| eps (float32 log_softmax([-1000, -1001]) was off 1e-4 relative).
+        xp = base.xp_of(x)
+        mx = R.reduce_max(x, axes).reshape(_kept(x.shape, axes))
+        a = subtract(a, xp.where(xp.isfinite(mx), mx, 0).astype(x.dtype, copy=False))
     out = subtract(a, logsumexp(a, axis=axes, keepdims=True))
     if not log_:
         out = exp(out)
-    x = full_lower(a)
     if x.dtype.kind != "f" or _count(x.shape, axes) == 0:
         return out
-    xp = base.xp_of(x)
-    top = R.reduce_max(x, axes).reshape(_kept(x.shape, axes)) == xp.inf
+    top = mx == xp.inf
     if not bool(top.any()):
         return out
     lim = _softmax_limit_fn()(a, axes, log_)

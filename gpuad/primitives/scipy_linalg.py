@@ -291,7 +291,7 @@ def _sylvester_impl(xp, a, b, q, what):
     # a and -b share an eigenvalue: refuse where they do to working precision.
     la, lb = xp.linalg.eigvals(a), xp.linalg.eigvals(b)
     gap = xp.min(xp.abs(la[..., :, None] + lb[..., None, :]), axis=(-2, -1))
-    norm = lambda m: xp.sqrt(xp.sum(m * m, axis=(-2, -1)))          # noqa: E731
+    norm = lambda m: xp.sqrt(xp.sum(xp.abs(m) ** 2, axis=(-2, -1)))   # noqa: E731  (|m|: complex too)
     tol = (a.shape[-1] + b.shape[-1]) * np.finfo(q.dtype).eps * (norm(a) + norm(b))
     if bool(xp.any(gap <= tol)):
         raise singular(what, f"min |eig(a) + eig(b)| = {float(xp.min(gap)):.3g}")

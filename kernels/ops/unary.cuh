@@ -16,13 +16,8 @@ using namespace gpuad;
 
 template <class S> __device__ __forceinline__ S step(S x) { return x > S(0) ? S(1) : S(0); }
 template <class S> __device__ __forceinline__ S sgn(S x) { return x > S(0) ? S(1) : (x < S(0) ? S(-1) : S(0)); }
-template <class S> __device__ __forceinline__ S sigm(S x) {  // stable for large |x|
-    if (x >= S(0)) return S(1) / (S(1) + exp(-x));
-    S e = exp(x);
-    return e / (S(1) + e);
-}
-// sech^2 x as q/(1 + q/4)^2, q = 4e^(-2|x|) = e^(log 4 - 2|x|): 1 - tanh^2 cancels, cosh^2
-// overflows, and 4 * e^(-2|x|) is subnormal, where the result is normal. On duals by the chain
+// sech^2 x as q/(1 + q/4)^2, q = 4e^(-2|x|) (e^(log 4 - 2|x|) where e^(-2|x|) is subnormal
+// and the result normal): 1 - tanh^2 cancels and cosh^2 overflows. On duals by the chain
 // rule with (sech^2)' = -2 tanh sech^2 on the value: a product of two accurate factors (the
 // dual arithmetic on q/(1 + q/4)^2 cancels near 0; 1/cosh/cosh passes through the
 // subnormals for |x| > 236 and meets 0 * inf beyond 710), one exp and one tanh per element
@@ -35,8 +30,26 @@ template <class S> __device__ __forceinline__ S sech2(S x) {
         const auto s = sech2(x.v);
         return chain(x, s, decltype(s)(-2) * tanh(x.v) * s);
     } else {
-        const S q = exp(S(1.3862943611198906188) - S(2) * fabs(x)), h = S(1) + S(0.25) * q;
+        // 4 e^(-2|x|) where e^(-2|x|) is normal: 2|x| is exact, so one rounding in exp;
+        // log 4 - 2|x| rounds the argument, |x| eps relative (24 ulps in float32 at x = 40)
+        const S t = S(2) * fabs(x);
+        const S q = t <= S(sizeof(S) == 4 ? 87 : 708) ? S(4) * exp(-t)
+                                                       : exp(S(1.3862943611198906188) - t);
+        const S h = S(1) + S(0.25) * q;
         return q / (h * h);
+    }
+}
+// The logistic function, stable for large |x|. On duals by the chain rule with sigm' =
+// sech^2(x/2)/4 on the value: the quotient rule on 1/(1 + e^-x) cancels near 0, where the
+// even derivatives vanish like x (softplus''' was 0 at x = 1e-20, true -x/8).
+template <class S> __device__ __forceinline__ S sigm(S x) {
+    if constexpr (is_dual<S>::value) {
+        const auto s = sigm(x.v);
+        return chain(x, s, decltype(s)(0.25) * sech2(decltype(s)(0.5) * x.v));
+    } else {
+        if (x >= S(0)) return S(1) / (S(1) + exp(-x));
+        S e = exp(x);
+        return e / (S(1) + e);
     }
 }
 // 1 / (1 + x^2) (where x^2 overflows, the result is subnormal or 0). On duals, for |x| > 1, as
