@@ -469,12 +469,6 @@ def _recorded(fun, x):
     return program
 
 
-def _basis(x):
-    xp = base.xp_of(x)
-    n = int(np.prod(shape(x), dtype=np.int64))
-    return xp.eye(n, dtype=dtype(x)).reshape((n,) + tuple(shape(x)))
-
-
 def _with_arg(fun, args, i):
     """``fun`` as a function of its argument ``i`` alone, the others fixed to ``args``."""
     def f(xx):
@@ -584,29 +578,66 @@ def jacrev(fun, argnums=0, holomorphic=False):
     @functools.wraps(fun)
     def jr(*args):
         single, nums = _argnums(argnums, len(args))
-        if not single:
-            return tuple(jacrev(fun, a, holomorphic)(*args) for a in nums)
-        i = nums[0]
-        check_complex("jacrev", holomorphic, inputs=args[i])
-        f = _with_arg(fun, args, i)
-        out, fn, _ = reverse(f, (args[i],))
+        if single:
+            i = nums[0]
+            check_complex("jacrev", holomorphic, inputs=args[i])
+            out, fn, _ = reverse(_with_arg(fun, args, i), (args[i],))
+            check_complex("jacrev", holomorphic, outputs=out)
+            return _rows(out, fn, args[i])
+        # Tuple argnums: the arguments as one tuple input (as jacfwd), so the result nests
+        # the output structure around the tuple (JAX's order), all rows in one sweep.
+        uniq = tuple(dict.fromkeys(nums))
+        xs = tuple(args[i] for i in uniq)
+        check_complex("jacrev", holomorphic, inputs=xs)
+
+        def f(x):
+            a = list(args)
+            for i, xi in zip(uniq, x):
+                a[i] = xi
+            return fun(*a)
+        out, fn, _ = reverse(f, (xs,))
         check_complex("jacrev", holomorphic, outputs=out)
-        return _rows(out, fn, args[i])
+        pos = [uniq.index(i) for i in nums]
+        return _rows(out, fn, xs, regroup=lambda b: tuple(b[k] for k in pos))
     return jr
 
 
-def _rows(out, fn, x):
-    """The Jacobian from a recorded reverse pass (``out``, its ``vjp_fn``) at ``x``."""
-    if isinstance(out, (tuple, list, dict)):
-        raise TypeError("jacrev supports a single array output")
-    x = base.xp_of(x).asarray(x) if not isinstance(x, Tracer) else x
-    m = int(np.prod(shape(out), dtype=np.int64))
-    if m == 0:
-        return base.xp_of(x).zeros(tuple(shape(out)) + tuple(shape(x)), dtype=dtype(x))
-    # vjp_fn is linear in its cotangent: pushing the basis as tangent lanes of the
-    # cotangent gives every row J^T e_k from one sweep.
-    _, rows = jvp_lanes(lambda ct: fn(ct)[0], (_zeros(out),), (_basis(out),), m)
-    return base.reshape(rows, tuple(shape(out)) + tuple(shape(x)))
+def _rows(out, fn, x, regroup=None):
+    """The Jacobian from a recorded reverse pass (``out``, its ``vjp_fn``) at ``x``: for
+    pytrees the output's structure around the input's, each block shaped
+    ``out_leaf.shape + x_leaf.shape`` (as :func:`jacfwd`); ``regroup`` maps each output
+    leaf's entry (tuple argnums)."""
+    out_leaves, otd = tree.flatten(out)
+    x_leaves, xtd = tree.flatten(x)
+    x_leaves = [base.xp_of(l).asarray(l) if not isinstance(l, Tracer) else l for l in x_leaves]
+    # vjp_fn is linear in its cotangent: the basis of all (floating) output elements
+    # together as tangent lanes of the cotangent gives every row J^T e_k from one sweep.
+    diff = [_kind(o) in "fc" for o in out_leaves]
+    sizes = [int(np.prod(shape(o), dtype=np.int64)) if d else 0
+             for o, d in zip(out_leaves, diff)]
+    M = sum(sizes)
+    cts = [_zeros(o) for o, d in zip(out_leaves, diff) if d]
+    if M:
+        basis = _tree_basis(cts)[0]
+
+        def pull(*c):
+            it = iter(c)
+            full = [next(it) if d else _zeros(o) for o, d in zip(out_leaves, diff)]
+            return tree.flatten(fn(tree.unflatten(otd, full))[0])[0]
+        _, rows = jvp_lanes(pull, tuple(cts), tuple(basis), M)
+    res, start = [], 0
+    for o, n in zip(out_leaves, sizes):
+        bl = []
+        for j, xl in enumerate(x_leaves):
+            want = tuple(shape(o)) + tuple(shape(xl))
+            if n:
+                bl.append(base.reshape(rows[j][start:start + n], want))
+            else:
+                bl.append(base.xp_of(xl).zeros(want, dtype=dtype(xl)))
+        start += n
+        e = bl[0] if xtd.kind == "leaf" else tree.unflatten(xtd, bl)
+        res.append(e if regroup is None else regroup(e))
+    return tree.unflatten(otd, res)
 
 
 def jacobian(fun, argnums=0, holomorphic=False):
