@@ -114,7 +114,7 @@ def reverse(fun, primals, has_aux=False, names=None):
     else:
         aux = None
     out_leaves, out_td = tree.flatten(res)
-    _check_outputs(fun, out_leaves)
+    _check_outputs(fun, out_leaves, out_td)
     out_vals = [_unwrap(o, trace) for o in out_leaves]
 
     def vjp_fn(ct, _free=False):
@@ -123,6 +123,11 @@ def reverse(fun, primals, has_aux=False, names=None):
             raise ValueError(f"cotangent structure {ct_td} does not match the output's {out_td}")
         outs, cts = [], []
         for o, v, c in zip(out_leaves, out_vals, ct_leaves):
+            if v is None:             # a None in the output: its cotangent is None too
+                if c is not None:
+                    raise ValueError("cotangent for a None in the output must be None, got "
+                                     f"a {type(c).__name__}")
+                continue
             c = _check_ct(c, v)
             if isinstance(o, VJPTracer) and o._trace is trace:
                 outs.append(o)
@@ -177,9 +182,12 @@ def _unaliased(res, given):
     return tree.tree_map(own, res)
 
 
-def _check_outputs(fun, leaves):
-    """A transformed function returns arrays (NumPy, CuPy, traced) or numbers."""
+def _check_outputs(fun, leaves, td=None):
+    """A transformed function returns arrays (NumPy, CuPy, traced) or numbers; a pytree
+    of them may hold None (an empty subtree, as in JAX: its derivatives are None)."""
     for o in leaves:
+        if o is None and td is not None and td.kind != "leaf":
+            continue
         if not (isinstance(o, (Tracer, numbers.Number, np.generic)) or
                 hasattr(o, "shape") and hasattr(o, "dtype")):
             name = getattr(fun, "__name__", "the function")
@@ -345,7 +353,10 @@ def jvp_lanes(fun, primals, tangents, lanes):
     leaves, td = tree.flatten(res)
     outs, touts = [], []
     for o in leaves:
-        if isinstance(o, JVPTracer) and o._trace is trace:
+        if o is None:                 # an empty subtree (as in JAX): no tangent
+            outs.append(None)
+            touts.append(None)
+        elif isinstance(o, JVPTracer) and o._trace is trace:
             outs.append(o.primal)
             touts.append(o.tangent if o.tangent is not None else _lane_zeros(o.primal, lanes))
         else:
@@ -382,7 +393,8 @@ def jvp(fun, primals, tangents):
     for i, (p, t) in enumerate(zip(primals, tangents)):
         lanes_t.append(tree.tree_map(lambda x, tx: _add_lane(tx, x, i), p, t))
     out, tout = jvp_lanes(fun, tuple(primals), tuple(lanes_t), 1)
-    tout = tree.tree_map(lambda t: base.reshape(t, tuple(shape(t))[1:]), tout)
+    tout = tree.tree_map(lambda t: None if t is None else base.reshape(t, tuple(shape(t))[1:]),
+                         tout)
     return out, tout
 
 
@@ -556,9 +568,9 @@ def jacfwd(fun, argnums=0, holomorphic=False):
         if holomorphic:
             check_complex("jacfwd", True, outputs=out)
         if regroup is None:
-            return tree.tree_map(lambda o, tt: _split_lanes(tt, shape(o), x, sizes), out, t)
-        return tree.tree_map(lambda o, tt: regroup(_split_lanes(tt, shape(o), x, sizes)),
-                             out, t)
+            regroup = lambda b: b
+        return tree.tree_map(lambda o, tt: None if o is None else
+                             regroup(_split_lanes(tt, shape(o), x, sizes)), out, t)
     return jf
 
 
@@ -612,7 +624,7 @@ def _rows(out, fn, x, regroup=None):
     x_leaves = [base.xp_of(l).asarray(l) if not isinstance(l, Tracer) else l for l in x_leaves]
     # vjp_fn is linear in its cotangent: the basis of all (floating) output elements
     # together as tangent lanes of the cotangent gives every row J^T e_k from one sweep.
-    diff = [_kind(o) in "fc" for o in out_leaves]
+    diff = [o is not None and _kind(o) in "fc" for o in out_leaves]
     sizes = [int(np.prod(shape(o), dtype=np.int64)) if d else 0
              for o, d in zip(out_leaves, diff)]
     M = sum(sizes)
@@ -622,11 +634,15 @@ def _rows(out, fn, x, regroup=None):
 
         def pull(*c):
             it = iter(c)
-            full = [next(it) if d else _zeros(o) for o, d in zip(out_leaves, diff)]
+            full = [next(it) if d else None if o is None else _zeros(o)
+                    for o, d in zip(out_leaves, diff)]
             return tree.flatten(fn(tree.unflatten(otd, full))[0])[0]
         _, rows = jvp_lanes(pull, tuple(cts), tuple(basis), M)
     res, start = [], 0
     for o, n in zip(out_leaves, sizes):
+        if o is None:                 # an empty subtree: no Jacobian block
+            res.append(None)
+            continue
         bl = []
         for j, xl in enumerate(x_leaves):
             want = tuple(shape(o)) + tuple(shape(xl))

@@ -613,3 +613,40 @@ def test_jacrev_of_every_pytree_input_and_output(inputs, outputs, xp):
     for nums in ((0, 1), (1, 0), (2, 0, 1), (1,)):
         _same_tree(gpuad.jacrev(g, argnums=nums)(*args), gpuad.jacfwd(g, argnums=nums)(*args),
                    xp, 1e-14, nums)
+
+
+def test_none_in_an_output_stays_none_in_every_transform(xp):
+    """A None inside a pytree output is an empty subtree (JAX's convention): jvp's
+    tangent, jacfwd's/jacrev's/jacobian's block and vjp's cotangent there are None. jvp
+    and jacfwd gave a zero array (a 0-d tangent, a Jacobian block of shape x.shape) in its
+    place, a leaf that is not there; vjp, jacrev and jacobian refused the output."""
+    a = xp.asarray([0.3, -0.7, 1.1])
+
+    def f(x):
+        return {"y": gnp.sin(x) * 2.0, "n": None, "t": (None, x[:2] ** 2, [None])}
+    want_J = {"y": np.diag(2 * np.cos(host(a))), "n": None,
+              "t": (None, np.eye(3)[:2] * 2 * host(a), [None])}
+    for jac in (gpuad.jacfwd, gpuad.jacrev, gpuad.jacobian):
+        J = jac(f)(a)
+        assert gpuad.tree.flatten(J)[1] == gpuad.tree.flatten(want_J)[1], jac.__name__
+        close(J["y"], want_J["y"], xp, rtol=1e-15)
+        close(J["t"][1], want_J["t"][1], xp, rtol=1e-15)
+    out, t = gpuad.jvp(f, (a,), (xp.ones(3),))
+    assert out["n"] is None and t["n"] is None and t["t"][0] is None and t["t"][2] == [None]
+    close(t["y"], 2 * np.cos(host(a)), xp, rtol=1e-15)
+    out, pull = gpuad.vjp(f, a)
+    assert out["n"] is None and out["t"][2] == [None]
+    ct = {"y": xp.ones(3), "n": None, "t": (None, xp.ones(2), [None])}
+    close(pull(ct)[0], 2 * np.cos(host(a)) + np.r_[2 * host(a)[:2], 0.0], xp, rtol=1e-14)
+    with pytest.raises(ValueError, match="None"):
+        pull({"y": xp.ones(3), "n": xp.ones(1), "t": (None, xp.ones(2), [None])})
+    # two lanes and tuple argnums keep the Nones too
+    H = gpuad.hvp(lambda x: gnp.sum(x ** 3), a, xp.ones((2, 3)), batched=True)
+    close(H, np.tile(6 * host(a), (2, 1)), xp, rtol=1e-15)
+    J = gpuad.jacfwd(lambda x, y: (x * y, None), argnums=(0, 1))(a, a)
+    assert J[1] is None and isinstance(J[0], tuple)
+    J = gpuad.jacrev(lambda x, y: (x * y, None), argnums=(0, 1))(a, a)
+    assert J[1] is None and isinstance(J[0], tuple)
+    # a function that returns None altogether is still a missing return
+    with pytest.raises(TypeError, match="missing return"):
+        gpuad.vjp(lambda x: None, a)
