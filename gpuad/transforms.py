@@ -391,6 +391,9 @@ def jvp(fun, primals, tangents):
         raise ValueError(f"{len(primals)} primals but {len(tangents)} tangents")
     lanes_t = []
     for i, (p, t) in enumerate(zip(primals, tangents)):
+        ptd, ttd = tree.flatten(p)[1], tree.flatten(t)[1]
+        if ptd != ttd:
+            raise ValueError(f"tangent {i} has structure {ttd}, primal has {ptd}")
         lanes_t.append(tree.tree_map(lambda x, tx: _add_lane(tx, x, i), p, t))
     out, tout = jvp_lanes(fun, tuple(primals), tuple(lanes_t), 1)
     tout = tree.tree_map(lambda t: None if t is None else base.reshape(t, tuple(shape(t))[1:]),
@@ -445,6 +448,8 @@ def hvp(fun, x, v, batched=False, chunk=None):
                             min(chunk, K - s))[1] for s in range(0, K, chunk)]
         xp = base.xp_of(vl[0])
         return tree.tree_map(lambda *ps: xp.concatenate(ps, axis=0), *parts)
+    if tree.flatten(v)[1] != tree.flatten(x)[1]:
+        raise ValueError(f"v has structure {tree.flatten(v)[1]}, x has {tree.flatten(x)[1]}")
     vt = tree.tree_map(lambda vv, xx: _add_lane(vv, xx, 0), v, x)
     _, t = jvp_lanes(g, (x,), (vt,), 1)
     return tree.tree_map(lambda tt: base.reshape(tt, tuple(shape(tt))[1:]), t)

@@ -650,3 +650,33 @@ def test_none_in_an_output_stays_none_in_every_transform(xp):
     # a function that returns None altogether is still a missing return
     with pytest.raises(TypeError, match="missing return"):
         gpuad.vjp(lambda x: None, a)
+
+
+@pytest.mark.parametrize("mismatch", ["dict keys", "extra entry", "list for tuple",
+                                      "nested keys"])
+def test_a_tangent_of_another_structure_is_refused(mismatch, xp):
+    """Tangents (jvp, hvp's v in every mode) must have their primal's pytree structure.
+    jvp zipped the leaves of the two trees: a tangent {'a', 'c'} for a primal {'a', 'b'}
+    silently became b's tangent, an extra entry was dropped, and a list passed for a
+    tuple; hvp's v likewise."""
+    a, b = xp.asarray([1.0, 2.0]), xp.asarray([3.0, 4.0])
+    p = {"dict keys": {"a": a, "b": b}, "extra entry": (a, b), "list for tuple": (a, b),
+         "nested keys": ({"a": a, "b": b},)}[mismatch]
+    t = {"dict keys": {"a": xp.ones(2), "c": xp.ones(2)},
+         "extra entry": (xp.ones(2), xp.ones(2), xp.ones(2)),
+         "list for tuple": [xp.ones(2), xp.ones(2)],
+         "nested keys": ({"a": xp.ones(2), "c": xp.ones(2)},)}[mismatch]
+
+    def f(q):
+        q0, q1 = tuple(gpuad.tree.flatten(q)[0])[:2]
+        return gnp.sum(q0 ** 2 * q1)
+    with pytest.raises(ValueError, match="structure"):
+        gpuad.jvp(f, (p,), (t,))
+    with pytest.raises(ValueError, match="structure"):
+        gpuad.hvp(f, p, t)
+    T = gpuad.tree.tree_map(lambda l: xp.stack([l, l, l]), t)
+    for chunk in (None, 2):
+        with pytest.raises(ValueError, match="structure"):
+            gpuad.hvp(f, p, T, batched=True, chunk=chunk)
+    with pytest.raises(ValueError, match="structure"):
+        gpuad.tree.tree_map(lambda u, v: u + v, p, t)
