@@ -12,3 +12,69 @@ def test_mismatch_reports_the_worst_leaf_not_the_last():
     # and within one leaf, the largest error's index
     msg = _mismatch([np.array([1.0, 3.0, 2.0])], [np.zeros(3)], 1e-6, 1e-6)
     assert "index (1,)" in msg and "max |error| 3" in msg, msg
+
+
+# ------------------------------------------------------------------ wrong rules are caught
+
+import pytest  # noqa: E402
+
+import gpuad  # noqa: E402
+import gpuad.numpy as gnp  # noqa: E402
+from gpuad.testing import check_grads  # noqa: E402
+
+
+def _wrong_rules():
+    """sin with a custom rule wrong at first order (a factor 1.01) or only at second
+    order (cos held constant: the first derivative right, its derivative 0), as a
+    custom_vjp (``bwd`` wrong) and as a custom_jvp (the JVP rule wrong)."""
+    @gpuad.custom_vjp
+    def vjp1(x):
+        return gnp.sin(x)
+    vjp1.defvjp(lambda x: (vjp1(x), x), lambda x, g: (1.01 * g * gnp.cos(x),))
+
+    @gpuad.custom_vjp
+    def vjp2(x):
+        return gnp.sin(x)
+    vjp2.defvjp(lambda x: (vjp2(x), x), lambda x, g: (g * gpuad.stop_gradient(gnp.cos(x)),))
+
+    @gpuad.custom_jvp
+    def jvp1(x):
+        return gnp.sin(x)
+    jvp1.defjvp(lambda p, t: (jvp1(p[0]), 1.01 * gnp.cos(p[0]) * t[0]))
+
+    @gpuad.custom_jvp
+    def jvp2(x):
+        return gnp.sin(x)
+    jvp2.defjvp(lambda p, t: (jvp2(p[0]), gpuad.stop_gradient(gnp.cos(p[0])) * t[0]))
+    return {"custom_vjp, first order": (vjp1, 1), "custom_vjp, second order": (vjp2, 2),
+            "custom_jvp, first order": (jvp1, 1), "custom_jvp, second order": (jvp2, 2)}
+
+
+@pytest.mark.parametrize("rule", list(_wrong_rules()))
+@pytest.mark.parametrize("modes", [("fwd",), ("rev",), ("fwd", "rev")])
+@pytest.mark.parametrize("dt", [np.float64, np.complex128])
+def test_check_grads_catches_a_wrong_rule_in_every_mode_it_exercises(rule, modes, dt):
+    """check_grads fails on a wrong derivative rule in every mode and order that checks
+    the rule against central differences: "fwd" checks forward mode (a custom_jvp's rule;
+    forward mode through a custom_vjp differentiates its fwd, so never its bwd), and "rev"
+    checks reverse mode against forward mode by the dot-product test, as documented. So
+    the default ("fwd", "rev") catches every wrong rule at its order and above, while
+    ("rev",) alone is a consistency check: it catches a custom_vjp's bwd wrong at first
+    order (forward mode runs fwd), but not a custom_jvp rule (transposed into reverse
+    mode, the error on both sides) nor a bwd wrong only at second order (forward over
+    reverse differentiates bwd as reverse over reverse does)."""
+    f, wrong_order = _wrong_rules()[rule]
+    x = np.array([0.3, -0.7, 1.1]).astype(dt)
+    if dt == np.complex128:
+        x = x + 1j * np.array([0.2, 0.5, -0.4])
+    caught = {("fwd",): rule.startswith("custom_jvp"),
+              ("rev",): rule == "custom_vjp, first order",
+              ("fwd", "rev"): True}[modes]
+    for order in (1, 2, 3):
+        if caught and order >= wrong_order:
+            with pytest.raises(AssertionError):
+                check_grads(f, (x,), order=order, modes=modes)
+        else:
+            check_grads(f, (x,), order=order, modes=modes)
+    # and the right rule passes every mode and order
+    check_grads(gnp.sin, (x,), order=3, modes=modes)
