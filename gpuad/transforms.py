@@ -339,9 +339,9 @@ def jvp_lanes(fun, primals, tangents, lanes):
                     tx = launcher(x).put(tx, like=x)
                 want = (lanes,) + tuple(shape(x))
                 if tuple(shape(tx)) != want:
-                    raise ValueError(f"tangent for primal {i} has shape "
-                                     f"{tuple(shape(tx))[1:] if lanes == 1 else tuple(shape(tx))}"
-                                     f" but the primal has shape {tuple(shape(x))}")
+                    raise ValueError(f"tangent lanes for primal {i} have shape "
+                                     f"{tuple(shape(tx))}; {lanes} lane(s) of the primal's "
+                                     f"shape {tuple(shape(x))} have shape {want}")
                 if np.dtype(dtype(tx)) != np.dtype(dtype(x)):
                     if _kind(tx) == "c" and _kind(x) != "c":
                         raise TypeError(f"tangent for primal {i} is complex ({np.dtype(dtype(tx))})"
@@ -433,8 +433,20 @@ def hvp(fun, x, v, batched=False, chunk=None):
     """
     g = grad(fun)
     if batched:
-        vl, _ = tree.flatten(v)
+        vl, vtd = tree.flatten(v)
+        xl, xtd = tree.flatten(x)
+        if vtd != xtd:
+            raise ValueError(f"v has structure {vtd}, x has {xtd}")
+        if not vl or not len(shape(vl[0])):
+            raise ValueError("batched=True needs v with a leading axis of K directions "
+                             f"(shape (K,) + x's shape), got shape {tuple(shape(vl[0])) if vl else None}")
         K = int(shape(vl[0])[0])
+        for j, (vv, xx) in enumerate(zip(vl, xl)):   # every leaf the same K directions
+            want = (K,) + tuple(shape(xx))
+            if tuple(shape(vv)) != want:
+                raise ValueError(
+                    f"v's leaf {j} has shape {tuple(shape(vv))}; batched=True with K = {K} "
+                    f"directions (v's first leaf) needs (K,) + x's leaf shape = {want}")
         if chunk is not None:     # every rank sweeps the same chunks (gpuad.distributed)
             K = agree("hvp directions", K, same=True)
             chunk = agree("hvp chunk", chunk)
