@@ -78,3 +78,43 @@ def test_check_grads_catches_a_wrong_rule_in_every_mode_it_exercises(rule, modes
             check_grads(f, (x,), order=order, modes=modes)
     # and the right rule passes every mode and order
     check_grads(gnp.sin, (x,), order=3, modes=modes)
+
+
+@pytest.mark.parametrize("dts", [(np.float32, np.float64), (np.complex64, np.complex128),
+                                 (np.float64, np.complex64), (np.float64, np.float64)])
+@pytest.mark.parametrize("modes", [("fwd",), ("rev",), ("fwd", "rev")])
+def test_check_grads_on_mixed_precision_and_none_outputs(dts, modes):
+    """check_grads failed a right derivative when one argument leaf was float32 (or
+    complex64) and another float64: its step and tolerances came from numpy.result_type
+    of the leaves (float64), so float32 leaves moved by 1e-6 (central differences all
+    rounding) against float64 tolerances. They now come from the least precise leaf.
+    And a None inside the output (an empty subtree, None in every transform) gave NaN
+    against NaN. A wrong rule is still caught in both."""
+    a = np.array([0.3, -0.7, 1.1]).astype(dts[0])
+    b = np.array([0.5, 0.2]).astype(dts[1])
+    if np.dtype(dts[0]).kind == "c":
+        a = (a + 0.4j).astype(dts[0])
+    if np.dtype(dts[1]).kind == "c":
+        b = (b - 0.3j).astype(dts[1])
+    p = {"a": a, "b": b}
+
+    def f(p):
+        return {"u": gnp.sin(p["a"]) * gnp.sum(p["b"] ** 2), "n": None,
+                "v": (None, gnp.exp(p["b"]) * p["a"][0])}
+    check_grads(f, (p,), order=2, modes=modes)
+    # (a factor 3: float32's tolerances are 1e-2, and one dot-product test sums all leaves)
+    @gpuad.custom_vjp
+    def wrong_vjp(x):
+        return gnp.sin(x)
+    wrong_vjp.defvjp(lambda x: (wrong_vjp(x), x), lambda x, g: (3 * g * gnp.cos(x),))
+
+    @gpuad.custom_jvp
+    def wrong_jvp(x):
+        return gnp.sin(x)
+    wrong_jvp.defjvp(lambda p, t: (wrong_jvp(p[0]), 3 * gnp.cos(p[0]) * t[0]))
+    wrong = wrong_jvp if modes == ("fwd",) else wrong_vjp
+
+    def g(p):
+        return {"u": wrong(p["a"]) * gnp.sum(p["b"] ** 2), "n": None}
+    with pytest.raises(AssertionError):
+        check_grads(g, (p,), order=1, modes=modes)
