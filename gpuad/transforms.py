@@ -59,6 +59,8 @@ def check_complex(name, holomorphic, inputs=None, outputs=None):
     complex. A TypeError that names ``holomorphic=True`` otherwise."""
     for what, leaves in (("input", inputs), ("output", outputs)):
         for x in tree.flatten(leaves)[0] if leaves is not None else ():
+            if x is None:
+                continue
             k = _kind(x)
             if holomorphic and k != "c":
                 raise TypeError(f"{name} with holomorphic=True needs {what}s with a complex "
@@ -98,9 +100,10 @@ def reverse(fun, primals, has_aux=False, names=None):
             args = []
             for i, (leaves, td) in enumerate(leaves_td):
                 what = names[i] if names else f"argument {i}"
-                vals = [as_input(x, what) for x in leaves]
-                trace.freeze_inputs(vals)
-                xs = [trace.new_input(v) for v in vals]
+                # (None: an empty subtree, as in JAX; its gradient is None)
+                vals = [None if x is None else as_input(x, what) for x in leaves]
+                trace.freeze_inputs([v for v in vals if v is not None])
+                xs = [None if v is None else trace.new_input(v) for v in vals]
                 args.append(tree.unflatten(td, xs))
             res = fun(*args)
     except BaseException:
@@ -138,6 +141,9 @@ def reverse(fun, primals, has_aux=False, names=None):
         for (leaves, td), primal in zip(leaves_td, primals):
             gl = []
             for x in leaves:
+                if x is None:
+                    gl.append(None)
+                    continue
                 g = gs[k]
                 k += 1
                 gl.append(_restore(_zeros(x) if g is None else g, x))
@@ -157,7 +163,7 @@ def reverse(fun, primals, has_aux=False, names=None):
 def _scope(leaves_td):
     """The device of the input leaves, current while a transform computes on them (on a
     GPU every allocation and launch then happens where the inputs live)."""
-    leaves = [l for ls, _ in leaves_td for l in ls]
+    leaves = [l for ls, _ in leaves_td for l in ls if l is not None]
     return launcher(*leaves).scope(leaves)
 
 
@@ -334,6 +340,12 @@ def jvp_lanes(fun, primals, tangents, lanes):
                 raise ValueError(f"tangent {i} has structure {ttd}, primal has {ptd}")
             xs = []
             for x, tx in zip(pl, tl):
+                if x is None or tx is None:   # an empty subtree: None in both
+                    if x is not tx:
+                        raise ValueError(f"tangent {i} has None where the primal has an "
+                                         "array, or the reverse")
+                    xs.append(None)
+                    continue
                 x = as_input(x, f"primal {i}")
                 if not isinstance(tx, Tracer):    # on the primal's device
                     tx = launcher(x).put(tx, like=x)
@@ -402,6 +414,8 @@ def jvp(fun, primals, tangents):
 
 
 def _add_lane(t, x, i):
+    if t is None or x is None:        # (an empty subtree: jvp_lanes checks both are None)
+        return t
     if isinstance(t, Tracer):
         return base.reshape(t, (1,) + tuple(shape(t)))
     xp = base.xp_of(t, x)
@@ -437,11 +451,15 @@ def hvp(fun, x, v, batched=False, chunk=None):
         xl, xtd = tree.flatten(x)
         if vtd != xtd:
             raise ValueError(f"v has structure {vtd}, x has {xtd}")
-        if not vl or not len(shape(vl[0])):
+        vl_ = [l for l in vl if l is not None]
+        if not vl_ or not len(shape(vl_[0])):
             raise ValueError("batched=True needs v with a leading axis of K directions "
-                             f"(shape (K,) + x's shape), got shape {tuple(shape(vl[0])) if vl else None}")
-        K = int(shape(vl[0])[0])
+                             "(shape (K,) + x's shape), got shape "
+                             f"{tuple(shape(vl_[0])) if vl_ else None}")
+        K = int(shape(vl_[0])[0])
         for j, (vv, xx) in enumerate(zip(vl, xl)):   # every leaf the same K directions
+            if vv is None or xx is None:
+                continue
             want = (K,) + tuple(shape(xx))
             if tuple(shape(vv)) != want:
                 raise ValueError(
@@ -456,15 +474,18 @@ def hvp(fun, x, v, batched=False, chunk=None):
         # Bounded memory for very large K: one sweep per chunk of lanes, each replaying
         # one recorded tape of fun (its Python runs once).
         g = grad(_recorded(fun, x))
-        parts = [jvp_lanes(g, (x,), (tree.tree_map(lambda a: a[s:s + chunk], v),),
+        parts = [jvp_lanes(g, (x,), (tree.tree_map(lambda a: None if a is None else
+                                                    a[s:s + chunk], v),),
                             min(chunk, K - s))[1] for s in range(0, K, chunk)]
-        xp = base.xp_of(vl[0])
-        return tree.tree_map(lambda *ps: xp.concatenate(ps, axis=0), *parts)
+        xp = base.xp_of(vl_[0])
+        return tree.tree_map(lambda *ps: None if ps[0] is None else xp.concatenate(ps, axis=0),
+                             *parts)
     if tree.flatten(v)[1] != tree.flatten(x)[1]:
         raise ValueError(f"v has structure {tree.flatten(v)[1]}, x has {tree.flatten(x)[1]}")
     vt = tree.tree_map(lambda vv, xx: _add_lane(vv, xx, 0), v, x)
     _, t = jvp_lanes(g, (x,), (vt,), 1)
-    return tree.tree_map(lambda tt: base.reshape(tt, tuple(shape(tt))[1:]), t)
+    return tree.tree_map(lambda tt: None if tt is None else
+                         base.reshape(tt, tuple(shape(tt))[1:]), t)
 
 
 class _Recorder(VJPTrace):
@@ -483,12 +504,14 @@ def _recorded(fun, x):
     rec = _Recorder()
     leaves, td = tree.flatten(x)
     with rec:
-        res = fun(tree.unflatten(td, [rec.new_input(as_input(l, "x")) for l in leaves]))
+        res = fun(tree.unflatten(td, [None if l is None else rec.new_input(as_input(l, "x"))
+                                      for l in leaves]))
     tape = rec.tape
     key = res.key if isinstance(res, VJPTracer) and res._trace is rec else None
 
     def program(xx):
-        env = {(-1, i): l for i, l in enumerate(tree.flatten(xx)[0])}
+        env = {(-1, i): l for i, l in enumerate(l for l in tree.flatten(xx)[0]
+                                                if l is not None)}
         for idx, node in enumerate(tape):
             args = [v if p is None else env[p] for p, v in zip(node.parents, node.ins)]
             out = bind(node.prim, *args, **node.params)
@@ -510,10 +533,13 @@ def _with_arg(fun, args, i):
 def _tree_basis(x):
     """Tangent lanes for a pytree: lane k is the k-th unit vector of all leaves together."""
     leaves, td = tree.flatten(x)
-    sizes = [int(np.prod(shape(l), dtype=np.int64)) for l in leaves]
+    sizes = [0 if l is None else int(np.prod(shape(l), dtype=np.int64)) for l in leaves]
     N = sum(sizes)
     out, start = [], 0
     for l, n in zip(leaves, sizes):
+        if l is None:                 # an empty subtree: no lanes of its own
+            out.append(None)
+            continue
         xp = base.xp_of(l)
         e = xp.zeros((N, n), dtype=dtype(l))
         if n:
@@ -536,6 +562,9 @@ def _split_lanes(t, out_shape, x, sizes):
     leaves, td = tree.flatten(x)
     blocks, start = [], 0
     for l, n in zip(leaves, sizes):
+        if l is None:
+            blocks.append(None)
+            continue
         part = t[start:start + n] if n != t.shape[0] or start else t
         blocks.append(_lanes_last(part, out_shape, shape(l)))
         start += n
@@ -561,7 +590,8 @@ def jacfwd(fun, argnums=0, holomorphic=False):
         single, nums = _argnums(argnums, len(args))
         if single:
             i = nums[0]
-            x = tree.tree_map(lambda l: as_input(l, f"argument {i}"), args[i])
+            x = tree.tree_map(lambda l: None if l is None else as_input(l, f"argument {i}"),
+                              args[i])
             f = _with_arg(fun, args, i)
             regroup = None
         else:
@@ -569,8 +599,8 @@ def jacfwd(fun, argnums=0, holomorphic=False):
             # output structure around the tuple (JAX's order: out[...][k] is d out / d
             # args[argnums[k]]), all of them in one sweep.
             uniq = tuple(dict.fromkeys(nums))
-            x = tuple(tree.tree_map(lambda l, i=i: as_input(l, f"argument {i}"), args[i])
-                      for i in uniq)
+            x = tuple(tree.tree_map(lambda l, i=i: None if l is None else
+                                    as_input(l, f"argument {i}"), args[i]) for i in uniq)
 
             def f(xs):
                 a = list(args)
@@ -638,7 +668,8 @@ def _rows(out, fn, x, regroup=None):
     leaf's entry (tuple argnums)."""
     out_leaves, otd = tree.flatten(out)
     x_leaves, xtd = tree.flatten(x)
-    x_leaves = [base.xp_of(l).asarray(l) if not isinstance(l, Tracer) else l for l in x_leaves]
+    x_leaves = [l if l is None or isinstance(l, Tracer) else base.xp_of(l).asarray(l)
+                for l in x_leaves]
     # vjp_fn is linear in its cotangent: the basis of all (floating) output elements
     # together as tangent lanes of the cotangent gives every row J^T e_k from one sweep.
     diff = [o is not None and _kind(o) in "fc" for o in out_leaves]
@@ -662,6 +693,9 @@ def _rows(out, fn, x, regroup=None):
             continue
         bl = []
         for j, xl in enumerate(x_leaves):
+            if xl is None:            # an empty subtree of the input: no block
+                bl.append(None)
+                continue
             want = tuple(shape(o)) + tuple(shape(xl))
             if n:
                 bl.append(base.reshape(rows[j][start:start + n], want))

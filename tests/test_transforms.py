@@ -680,3 +680,48 @@ def test_a_tangent_of_another_structure_is_refused(mismatch, xp):
             gpuad.hvp(f, p, T, batched=True, chunk=chunk)
     with pytest.raises(ValueError, match="structure"):
         gpuad.tree.tree_map(lambda u, v: u + v, p, t)
+
+
+def test_none_in_an_input_is_an_empty_subtree_in_every_transform(xp):
+    """A None inside a pytree argument is an empty subtree (JAX's convention): nothing to
+    differentiate, None where its gradient, tangent or Jacobian block would be. Every
+    transform refused it ("argument 0 has dtype object")."""
+    a, b = xp.asarray([0.3, -0.7]), xp.asarray(0.5)
+    x = {"a": a, "n": None, "t": (None, b, [None])}
+    v = {"a": xp.asarray([1.0, -1.0]), "n": None, "t": (None, xp.asarray(2.0), [None])}
+    ah, bh = host(a), host(b)
+    s = lambda p: gnp.sum(gnp.sin(p["a"]) * p["t"][1] ** 2)
+    nones = lambda t: gpuad.tree.flatten(t)[1] == gpuad.tree.flatten(x)[1]
+    g = gpuad.grad(s)(x)
+    assert nones(g) and g["n"] is None and g["t"][0] is None and g["t"][2] == [None]
+    close(g["a"], np.cos(ah) * bh ** 2, xp, rtol=1e-15)
+    close(g["t"][1], 2 * bh * np.sum(np.sin(ah)), xp, rtol=1e-15)
+    gv = gpuad.grad(lambda p, q: s(p) * q, argnums=(1, 0))(x, b)
+    assert nones(gv[1])
+    out, t = gpuad.jvp(s, (x,), (v,))
+    close(t, np.sum(np.cos(ah) * host(v["a"])) * bh ** 2 + 2 * bh * 2 * np.sum(np.sin(ah)), xp,
+          rtol=1e-14)
+    assert nones(gpuad.vjp(s, x)[1](xp.asarray(1.0))[0])
+    H = gpuad.hessian(s)(x)
+    assert H["n"] is None and H["t"][0] is None and H["a"]["n"] is None
+    close(H["a"]["a"], np.diag(-np.sin(ah) * bh ** 2), xp, rtol=1e-15)
+    close(H["a"]["t"][1], 2 * bh * np.cos(ah), xp, rtol=1e-15)
+    hv = gpuad.hvp(s, x, v)
+    assert nones(hv)
+    want = gpuad.hvp(lambda p: s({"a": p[0], "n": None, "t": (None, p[1], [None])}),
+                     (a, b), (v["a"], v["t"][1]))
+    close(hv["a"], host(want[0]), xp, rtol=1e-15)
+    V = gpuad.tree.tree_map(lambda l: None if l is None else xp.stack([l, 2 * l, -l]), v)
+    for chunk in (None, 1, 2):
+        HV = gpuad.hvp(s, x, V, batched=True, chunk=chunk)
+        assert nones(HV)
+        close(HV["a"], np.stack([1, 2, -1])[:, None] * host(want[0]), xp, rtol=1e-14)
+        close(HV["t"][1], np.stack([1, 2, -1]) * host(want[1]), xp, rtol=1e-14)
+    f = lambda p: {"y": gnp.sin(p["a"]) * p["t"][1], "m": None}
+    for jac in (gpuad.jacfwd, gpuad.jacrev, gpuad.jacobian):
+        J = jac(f)(x)
+        assert J["m"] is None and nones(J["y"]), jac.__name__
+        close(J["y"]["a"], np.diag(np.cos(ah) * bh), xp, rtol=1e-15)
+        close(J["y"]["t"][1], np.sin(ah), xp, rtol=1e-15)
+    with pytest.raises(ValueError, match="None"):
+        gpuad.jvp(s, (x,), ({"a": v["a"], "n": xp.ones(1), "t": (None, v["t"][1], [None])},))
