@@ -59,6 +59,8 @@ def check_complex(name, holomorphic, inputs=None, outputs=None):
     complex. A TypeError that names ``holomorphic=True`` otherwise."""
     for what, leaves in (("input", inputs), ("output", outputs)):
         for x in tree.flatten(leaves)[0] if leaves is not None else ():
+            if x is None:
+                continue
             k = _kind(x)
             if holomorphic and k != "c":
                 raise TypeError(f"{name} with holomorphic=True needs {what}s with a complex "
@@ -98,9 +100,10 @@ def reverse(fun, primals, has_aux=False, names=None):
             args = []
             for i, (leaves, td) in enumerate(leaves_td):
                 what = names[i] if names else f"argument {i}"
-                vals = [as_input(x, what) for x in leaves]
-                trace.freeze_inputs(vals)
-                xs = [trace.new_input(v) for v in vals]
+                # (None: an empty subtree, as in JAX; its gradient is None)
+                vals = [None if x is None else as_input(x, what) for x in leaves]
+                trace.freeze_inputs([v for v in vals if v is not None])
+                xs = [None if v is None else trace.new_input(v) for v in vals]
                 args.append(tree.unflatten(td, xs))
             res = fun(*args)
     except BaseException:
@@ -114,7 +117,7 @@ def reverse(fun, primals, has_aux=False, names=None):
     else:
         aux = None
     out_leaves, out_td = tree.flatten(res)
-    _check_outputs(fun, out_leaves)
+    _check_outputs(fun, out_leaves, out_td)
     out_vals = [_unwrap(o, trace) for o in out_leaves]
 
     def vjp_fn(ct, _free=False):
@@ -123,6 +126,11 @@ def reverse(fun, primals, has_aux=False, names=None):
             raise ValueError(f"cotangent structure {ct_td} does not match the output's {out_td}")
         outs, cts = [], []
         for o, v, c in zip(out_leaves, out_vals, ct_leaves):
+            if v is None:             # a None in the output: its cotangent is None too
+                if c is not None:
+                    raise ValueError("cotangent for a None in the output must be None, got "
+                                     f"a {type(c).__name__}")
+                continue
             c = _check_ct(c, v)
             if isinstance(o, VJPTracer) and o._trace is trace:
                 outs.append(o)
@@ -133,6 +141,9 @@ def reverse(fun, primals, has_aux=False, names=None):
         for (leaves, td), primal in zip(leaves_td, primals):
             gl = []
             for x in leaves:
+                if x is None:
+                    gl.append(None)
+                    continue
                 g = gs[k]
                 k += 1
                 gl.append(_restore(_zeros(x) if g is None else g, x))
@@ -152,7 +163,7 @@ def reverse(fun, primals, has_aux=False, names=None):
 def _scope(leaves_td):
     """The device of the input leaves, current while a transform computes on them (on a
     GPU every allocation and launch then happens where the inputs live)."""
-    leaves = [l for ls, _ in leaves_td for l in ls]
+    leaves = [l for ls, _ in leaves_td for l in ls if l is not None]
     return launcher(*leaves).scope(leaves)
 
 
@@ -177,9 +188,12 @@ def _unaliased(res, given):
     return tree.tree_map(own, res)
 
 
-def _check_outputs(fun, leaves):
-    """A transformed function returns arrays (NumPy, CuPy, traced) or numbers."""
+def _check_outputs(fun, leaves, td=None):
+    """A transformed function returns arrays (NumPy, CuPy, traced) or numbers; a pytree
+    of them may hold None (an empty subtree, as in JAX: its derivatives are None)."""
     for o in leaves:
+        if o is None and td is not None and td.kind != "leaf":
+            continue
         if not (isinstance(o, (Tracer, numbers.Number, np.generic)) or
                 hasattr(o, "shape") and hasattr(o, "dtype")):
             name = getattr(fun, "__name__", "the function")
@@ -326,14 +340,20 @@ def jvp_lanes(fun, primals, tangents, lanes):
                 raise ValueError(f"tangent {i} has structure {ttd}, primal has {ptd}")
             xs = []
             for x, tx in zip(pl, tl):
+                if x is None or tx is None:   # an empty subtree: None in both
+                    if x is not tx:
+                        raise ValueError(f"tangent {i} has None where the primal has an "
+                                         "array, or the reverse")
+                    xs.append(None)
+                    continue
                 x = as_input(x, f"primal {i}")
                 if not isinstance(tx, Tracer):    # on the primal's device
                     tx = launcher(x).put(tx, like=x)
                 want = (lanes,) + tuple(shape(x))
                 if tuple(shape(tx)) != want:
-                    raise ValueError(f"tangent for primal {i} has shape "
-                                     f"{tuple(shape(tx))[1:] if lanes == 1 else tuple(shape(tx))}"
-                                     f" but the primal has shape {tuple(shape(x))}")
+                    raise ValueError(f"tangent lanes for primal {i} have shape "
+                                     f"{tuple(shape(tx))}; {lanes} lane(s) of the primal's "
+                                     f"shape {tuple(shape(x))} have shape {want}")
                 if np.dtype(dtype(tx)) != np.dtype(dtype(x)):
                     if _kind(tx) == "c" and _kind(x) != "c":
                         raise TypeError(f"tangent for primal {i} is complex ({np.dtype(dtype(tx))})"
@@ -345,7 +365,10 @@ def jvp_lanes(fun, primals, tangents, lanes):
     leaves, td = tree.flatten(res)
     outs, touts = [], []
     for o in leaves:
-        if isinstance(o, JVPTracer) and o._trace is trace:
+        if o is None:                 # an empty subtree (as in JAX): no tangent
+            outs.append(None)
+            touts.append(None)
+        elif isinstance(o, JVPTracer) and o._trace is trace:
             outs.append(o.primal)
             touts.append(o.tangent if o.tangent is not None else _lane_zeros(o.primal, lanes))
         else:
@@ -380,13 +403,19 @@ def jvp(fun, primals, tangents):
         raise ValueError(f"{len(primals)} primals but {len(tangents)} tangents")
     lanes_t = []
     for i, (p, t) in enumerate(zip(primals, tangents)):
+        ptd, ttd = tree.flatten(p)[1], tree.flatten(t)[1]
+        if ptd != ttd:
+            raise ValueError(f"tangent {i} has structure {ttd}, primal has {ptd}")
         lanes_t.append(tree.tree_map(lambda x, tx: _add_lane(tx, x, i), p, t))
     out, tout = jvp_lanes(fun, tuple(primals), tuple(lanes_t), 1)
-    tout = tree.tree_map(lambda t: base.reshape(t, tuple(shape(t))[1:]), tout)
+    tout = tree.tree_map(lambda t: None if t is None else base.reshape(t, tuple(shape(t))[1:]),
+                         tout)
     return out, tout
 
 
 def _add_lane(t, x, i):
+    if t is None or x is None:        # (an empty subtree: jvp_lanes checks both are None)
+        return t
     if isinstance(t, Tracer):
         return base.reshape(t, (1,) + tuple(shape(t)))
     xp = base.xp_of(t, x)
@@ -418,8 +447,24 @@ def hvp(fun, x, v, batched=False, chunk=None):
     """
     g = grad(fun)
     if batched:
-        vl, _ = tree.flatten(v)
-        K = int(shape(vl[0])[0])
+        vl, vtd = tree.flatten(v)
+        xl, xtd = tree.flatten(x)
+        if vtd != xtd:
+            raise ValueError(f"v has structure {vtd}, x has {xtd}")
+        vl_ = [l for l in vl if l is not None]
+        if not vl_ or not len(shape(vl_[0])):
+            raise ValueError("batched=True needs v with a leading axis of K directions "
+                             "(shape (K,) + x's shape), got shape "
+                             f"{tuple(shape(vl_[0])) if vl_ else None}")
+        K = int(shape(vl_[0])[0])
+        for j, (vv, xx) in enumerate(zip(vl, xl)):   # every leaf the same K directions
+            if vv is None or xx is None:
+                continue
+            want = (K,) + tuple(shape(xx))
+            if tuple(shape(vv)) != want:
+                raise ValueError(
+                    f"v's leaf {j} has shape {tuple(shape(vv))}; batched=True with K = {K} "
+                    f"directions (v's first leaf) needs (K,) + x's leaf shape = {want}")
         if chunk is not None:     # every rank sweeps the same chunks (gpuad.distributed)
             K = agree("hvp directions", K, same=True)
             chunk = agree("hvp chunk", chunk)
@@ -429,13 +474,18 @@ def hvp(fun, x, v, batched=False, chunk=None):
         # Bounded memory for very large K: one sweep per chunk of lanes, each replaying
         # one recorded tape of fun (its Python runs once).
         g = grad(_recorded(fun, x))
-        parts = [jvp_lanes(g, (x,), (tree.tree_map(lambda a: a[s:s + chunk], v),),
+        parts = [jvp_lanes(g, (x,), (tree.tree_map(lambda a: None if a is None else
+                                                    a[s:s + chunk], v),),
                             min(chunk, K - s))[1] for s in range(0, K, chunk)]
-        xp = base.xp_of(vl[0])
-        return tree.tree_map(lambda *ps: xp.concatenate(ps, axis=0), *parts)
+        xp = base.xp_of(vl_[0])
+        return tree.tree_map(lambda *ps: None if ps[0] is None else xp.concatenate(ps, axis=0),
+                             *parts)
+    if tree.flatten(v)[1] != tree.flatten(x)[1]:
+        raise ValueError(f"v has structure {tree.flatten(v)[1]}, x has {tree.flatten(x)[1]}")
     vt = tree.tree_map(lambda vv, xx: _add_lane(vv, xx, 0), v, x)
     _, t = jvp_lanes(g, (x,), (vt,), 1)
-    return tree.tree_map(lambda tt: base.reshape(tt, tuple(shape(tt))[1:]), t)
+    return tree.tree_map(lambda tt: None if tt is None else
+                         base.reshape(tt, tuple(shape(tt))[1:]), t)
 
 
 class _Recorder(VJPTrace):
@@ -454,12 +504,14 @@ def _recorded(fun, x):
     rec = _Recorder()
     leaves, td = tree.flatten(x)
     with rec:
-        res = fun(tree.unflatten(td, [rec.new_input(as_input(l, "x")) for l in leaves]))
+        res = fun(tree.unflatten(td, [None if l is None else rec.new_input(as_input(l, "x"))
+                                      for l in leaves]))
     tape = rec.tape
     key = res.key if isinstance(res, VJPTracer) and res._trace is rec else None
 
     def program(xx):
-        env = {(-1, i): l for i, l in enumerate(tree.flatten(xx)[0])}
+        env = {(-1, i): l for i, l in enumerate(l for l in tree.flatten(xx)[0]
+                                                if l is not None)}
         for idx, node in enumerate(tape):
             args = [v if p is None else env[p] for p, v in zip(node.parents, node.ins)]
             out = bind(node.prim, *args, **node.params)
@@ -467,12 +519,6 @@ def _recorded(fun, x):
                 env[(idx, j)] = o
         return res if key is None else env[key]
     return program
-
-
-def _basis(x):
-    xp = base.xp_of(x)
-    n = int(np.prod(shape(x), dtype=np.int64))
-    return xp.eye(n, dtype=dtype(x)).reshape((n,) + tuple(shape(x)))
 
 
 def _with_arg(fun, args, i):
@@ -487,10 +533,13 @@ def _with_arg(fun, args, i):
 def _tree_basis(x):
     """Tangent lanes for a pytree: lane k is the k-th unit vector of all leaves together."""
     leaves, td = tree.flatten(x)
-    sizes = [int(np.prod(shape(l), dtype=np.int64)) for l in leaves]
+    sizes = [0 if l is None else int(np.prod(shape(l), dtype=np.int64)) for l in leaves]
     N = sum(sizes)
     out, start = [], 0
     for l, n in zip(leaves, sizes):
+        if l is None:                 # an empty subtree: no lanes of its own
+            out.append(None)
+            continue
         xp = base.xp_of(l)
         e = xp.zeros((N, n), dtype=dtype(l))
         if n:
@@ -513,6 +562,9 @@ def _split_lanes(t, out_shape, x, sizes):
     leaves, td = tree.flatten(x)
     blocks, start = [], 0
     for l, n in zip(leaves, sizes):
+        if l is None:
+            blocks.append(None)
+            continue
         part = t[start:start + n] if n != t.shape[0] or start else t
         blocks.append(_lanes_last(part, out_shape, shape(l)))
         start += n
@@ -538,7 +590,8 @@ def jacfwd(fun, argnums=0, holomorphic=False):
         single, nums = _argnums(argnums, len(args))
         if single:
             i = nums[0]
-            x = tree.tree_map(lambda l: as_input(l, f"argument {i}"), args[i])
+            x = tree.tree_map(lambda l: None if l is None else as_input(l, f"argument {i}"),
+                              args[i])
             f = _with_arg(fun, args, i)
             regroup = None
         else:
@@ -546,8 +599,8 @@ def jacfwd(fun, argnums=0, holomorphic=False):
             # output structure around the tuple (JAX's order: out[...][k] is d out / d
             # args[argnums[k]]), all of them in one sweep.
             uniq = tuple(dict.fromkeys(nums))
-            x = tuple(tree.tree_map(lambda l, i=i: as_input(l, f"argument {i}"), args[i])
-                      for i in uniq)
+            x = tuple(tree.tree_map(lambda l, i=i: None if l is None else
+                                    as_input(l, f"argument {i}"), args[i]) for i in uniq)
 
             def f(xs):
                 a = list(args)
@@ -562,9 +615,9 @@ def jacfwd(fun, argnums=0, holomorphic=False):
         if holomorphic:
             check_complex("jacfwd", True, outputs=out)
         if regroup is None:
-            return tree.tree_map(lambda o, tt: _split_lanes(tt, shape(o), x, sizes), out, t)
-        return tree.tree_map(lambda o, tt: regroup(_split_lanes(tt, shape(o), x, sizes)),
-                             out, t)
+            regroup = lambda b: b
+        return tree.tree_map(lambda o, tt: None if o is None else
+                             regroup(_split_lanes(tt, shape(o), x, sizes)), out, t)
     return jf
 
 
@@ -584,29 +637,74 @@ def jacrev(fun, argnums=0, holomorphic=False):
     @functools.wraps(fun)
     def jr(*args):
         single, nums = _argnums(argnums, len(args))
-        if not single:
-            return tuple(jacrev(fun, a, holomorphic)(*args) for a in nums)
-        i = nums[0]
-        check_complex("jacrev", holomorphic, inputs=args[i])
-        f = _with_arg(fun, args, i)
-        out, fn, _ = reverse(f, (args[i],))
+        if single:
+            i = nums[0]
+            check_complex("jacrev", holomorphic, inputs=args[i])
+            out, fn, _ = reverse(_with_arg(fun, args, i), (args[i],))
+            check_complex("jacrev", holomorphic, outputs=out)
+            return _rows(out, fn, args[i])
+        # Tuple argnums: the arguments as one tuple input (as jacfwd), so the result nests
+        # the output structure around the tuple (JAX's order), all rows in one sweep.
+        uniq = tuple(dict.fromkeys(nums))
+        xs = tuple(args[i] for i in uniq)
+        check_complex("jacrev", holomorphic, inputs=xs)
+
+        def f(x):
+            a = list(args)
+            for i, xi in zip(uniq, x):
+                a[i] = xi
+            return fun(*a)
+        out, fn, _ = reverse(f, (xs,))
         check_complex("jacrev", holomorphic, outputs=out)
-        return _rows(out, fn, args[i])
+        pos = [uniq.index(i) for i in nums]
+        return _rows(out, fn, xs, regroup=lambda b: tuple(b[k] for k in pos))
     return jr
 
 
-def _rows(out, fn, x):
-    """The Jacobian from a recorded reverse pass (``out``, its ``vjp_fn``) at ``x``."""
-    if isinstance(out, (tuple, list, dict)):
-        raise TypeError("jacrev supports a single array output")
-    x = base.xp_of(x).asarray(x) if not isinstance(x, Tracer) else x
-    m = int(np.prod(shape(out), dtype=np.int64))
-    if m == 0:
-        return base.xp_of(x).zeros(tuple(shape(out)) + tuple(shape(x)), dtype=dtype(x))
-    # vjp_fn is linear in its cotangent: pushing the basis as tangent lanes of the
-    # cotangent gives every row J^T e_k from one sweep.
-    _, rows = jvp_lanes(lambda ct: fn(ct)[0], (_zeros(out),), (_basis(out),), m)
-    return base.reshape(rows, tuple(shape(out)) + tuple(shape(x)))
+def _rows(out, fn, x, regroup=None):
+    """The Jacobian from a recorded reverse pass (``out``, its ``vjp_fn``) at ``x``: for
+    pytrees the output's structure around the input's, each block shaped
+    ``out_leaf.shape + x_leaf.shape`` (as :func:`jacfwd`); ``regroup`` maps each output
+    leaf's entry (tuple argnums)."""
+    out_leaves, otd = tree.flatten(out)
+    x_leaves, xtd = tree.flatten(x)
+    x_leaves = [l if l is None or isinstance(l, Tracer) else base.xp_of(l).asarray(l)
+                for l in x_leaves]
+    # vjp_fn is linear in its cotangent: the basis of all (floating) output elements
+    # together as tangent lanes of the cotangent gives every row J^T e_k from one sweep.
+    diff = [o is not None and _kind(o) in "fc" for o in out_leaves]
+    sizes = [int(np.prod(shape(o), dtype=np.int64)) if d else 0
+             for o, d in zip(out_leaves, diff)]
+    M = sum(sizes)
+    cts = [_zeros(o) for o, d in zip(out_leaves, diff) if d]
+    if M:
+        basis = _tree_basis(cts)[0]
+
+        def pull(*c):
+            it = iter(c)
+            full = [next(it) if d else None if o is None else _zeros(o)
+                    for o, d in zip(out_leaves, diff)]
+            return tree.flatten(fn(tree.unflatten(otd, full))[0])[0]
+        _, rows = jvp_lanes(pull, tuple(cts), tuple(basis), M)
+    res, start = [], 0
+    for o, n in zip(out_leaves, sizes):
+        if o is None:                 # an empty subtree: no Jacobian block
+            res.append(None)
+            continue
+        bl = []
+        for j, xl in enumerate(x_leaves):
+            if xl is None:            # an empty subtree of the input: no block
+                bl.append(None)
+                continue
+            want = tuple(shape(o)) + tuple(shape(xl))
+            if n:
+                bl.append(base.reshape(rows[j][start:start + n], want))
+            else:
+                bl.append(base.xp_of(xl).zeros(want, dtype=dtype(xl)))
+        start += n
+        e = bl[0] if xtd.kind == "leaf" else tree.unflatten(xtd, bl)
+        res.append(e if regroup is None else regroup(e))
+    return tree.unflatten(otd, res)
 
 
 def jacobian(fun, argnums=0, holomorphic=False):

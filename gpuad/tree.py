@@ -15,6 +15,8 @@ class TreeDef:
     def __repr__(self):
         if self.kind == "leaf":
             return "*"
+        if self.kind == "dict":
+            return "{" + ", ".join(f"{k!r}: {c!r}" for k, c in zip(self.meta, self.children)) + "}"
         return f"{self.kind}({', '.join(map(repr, self.children))})"
 
 
@@ -59,6 +61,14 @@ def _unflatten(td, it):
 
 
 def tree_map(f, tree, *rest):
+    """``f`` applied leaf by leaf; every tree in ``rest`` must have ``tree``'s structure (a
+    ValueError otherwise: zipping the leaves of different structures would pair leaves
+    that do not correspond, or drop some, silently)."""
     leaves, td = flatten(tree)
-    others = [flatten(r)[0] for r in rest]
+    others = []
+    for r in rest:
+        rl, rtd = flatten(r)
+        if rtd != td:
+            raise ValueError(f"pytree structures differ: {rtd} where {td} was expected")
+        others.append(rl)
     return unflatten(td, [f(*xs) for xs in zip(leaves, *others)])

@@ -442,6 +442,53 @@ def trap_shared_declaration_gives_the_whole_gradient():
         assert np.max(np.abs(mine - H(gpuad.grad(serial)(A(w))))) > 1e-3
 
 
+@check
+def none_leaves_pass_through_collectives():
+    """A None inside a pytree is an empty subtree for the collectives too (psum, pmean,
+    all_gather, psum_scatter, bcast, shift), in every mode; psum and pmean handed None on
+    as an object array, all_gather raised."""
+    R, N, left, right = ctx()
+    x = data(R, "none", (2 * N,))
+
+    def loss(p):
+        s = dist.psum({"a": gnp.sum(gnp.sin(p["a"]) ** 2), "n": None})
+        m = dist.pmean({"n": None, "b": p["a"][0] * p["t"][1]})
+        g = dist.all_gather((p["a"] ** 2, None))
+        r = dist.psum_scatter([None, p["a"] * 3.0])
+        z = dist.shift({"k": gnp.cos(p["a"]), "n": None}, dest=right, source=left)
+        b = dist.bcast((None, p["t"][1] ** 2))
+        assert s["n"] is None and m["n"] is None and g[1] is None and r[0] is None
+        assert z["n"] is None and b[0] is None
+        return s["a"] + dist.psum(m["b"] + gnp.sum(g[0]) + gnp.sum(r[1] ** 2)
+                                  + gnp.sum(z["k"] * p["a"]) + b[1])
+
+    def plain(a, t):
+        return loss({"a": a, "n": None, "t": (None, t)})
+    p = {"a": A(x), "n": None, "t": (None, A(0.5))}
+    v = {"a": A(np.cos(x)), "n": None, "t": (None, A(2.0))}
+    f, fp = dist.spmd(loss, shared=()), dist.spmd(plain, shared=())
+    close(f(p), fp(p["a"], p["t"][1]), 1e-14, "value")
+    g, gp = gpuad.grad(f)(p), gpuad.grad(fp, argnums=(0, 1))(p["a"], p["t"][1])
+    assert g["n"] is None and g["t"][0] is None
+    close(g["a"], gp[0], 1e-14, "grad a")
+    close(g["t"][1], gp[1], 1e-14, "grad t")
+    _, t = gpuad.jvp(loss, (p,), (v,))
+    close(t, gpuad.jvp(plain, (p["a"], p["t"][1]), (v["a"], v["t"][1]))[1], 1e-14, "jvp")
+    V = gpuad.tree.tree_map(lambda l: None if l is None else XP.stack([l, -2 * l]), v)
+    fp2 = dist.spmd(lambda q: plain(*q), shared=())
+    want = gpuad.hvp(fp2, (p["a"], p["t"][1]), (V["a"], V["t"][1]), batched=True)
+    for chunk in (None, 1):
+        hv = gpuad.hvp(f, p, V, batched=True, chunk=chunk)
+        assert hv["n"] is None and hv["t"][0] is None
+        close(hv["a"], want[0], 1e-13, f"hvp a, chunk {chunk}")
+        close(hv["t"][1], want[1], 1e-13, f"hvp t, chunk {chunk}")
+    Hp = gpuad.hessian(fp2)((p["a"], p["t"][1]))
+    Hf = gpuad.hessian(f)(p)
+    assert Hf["n"] is None and Hf["a"]["n"] is None
+    close(Hf["a"]["a"], Hp[0][0], 1e-13, "hessian a a")
+    close(Hf["t"][1]["a"], Hp[1][0], 1e-13, "hessian t a")
+
+
 # ------------------------------------------------------------------ the debug mode
 
 def diverge():

@@ -276,3 +276,30 @@ def test_taylor_results_never_share_memory_with_x_or_v(xp):
                 assert getattr(r, "flags", None) is None or r.flags.writeable, (name, order, i)
     close(x, [0.5, 1.2], xp)
     close(v, [1.0, 2.0], xp)
+
+
+@pytest.mark.parametrize("chunk", [None, 1, 2, 3, 4, 10])
+@pytest.mark.parametrize("bad", ["extra lanes", "fewer lanes", "no lane axis", "wrong leaf shape"])
+def test_batched_hvp_refuses_directions_that_do_not_line_up(bad, chunk):
+    """hvp(batched=True) takes K directions: every leaf of v is (K,) + its x leaf's shape.
+    With chunk=2 a v whose second leaf held 5 directions and whose first held 4 returned
+    4 products, the fifth direction of that leaf dropped without an error (the chunks were
+    cut by the first leaf's K); every chunk size now refuses it, as the one-sweep path
+    did."""
+    import gpuad.numpy as gnp
+    x = {"a": np.array([1.0, 2.0, 3.0]), "b": np.array(0.5)}
+    V = {"extra lanes": {"a": np.ones((4, 3)), "b": np.ones(5)},
+         "fewer lanes": {"a": np.ones((5, 3)), "b": np.ones(4)},
+         "no lane axis": {"a": np.ones(3), "b": np.ones(())},
+         "wrong leaf shape": {"a": np.ones((4, 2)), "b": np.ones(4)}}[bad]
+    f = lambda p: gnp.sum(p["a"] ** 2) * p["b"] ** 2
+    with pytest.raises(ValueError, match="shape"):
+        gpuad.hvp(f, x, V, batched=True, chunk=chunk)
+    # lined-up directions: one product per direction, every chunk size the same
+    W = {"a": np.arange(12.0).reshape(4, 3), "b": np.arange(4.0)}
+    H = gpuad.hessian(f)(x)
+    want_a = W["a"] @ H["a"]["a"].T + W["b"][:, None] * H["a"]["b"]
+    want_b = W["a"] @ H["b"]["a"] + W["b"] * H["b"]["b"]
+    got = gpuad.hvp(f, x, W, batched=True, chunk=chunk)
+    np.testing.assert_allclose(got["a"], want_a, rtol=1e-14)
+    np.testing.assert_allclose(got["b"], want_b, rtol=1e-14)

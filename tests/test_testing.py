@@ -12,3 +12,109 @@ def test_mismatch_reports_the_worst_leaf_not_the_last():
     # and within one leaf, the largest error's index
     msg = _mismatch([np.array([1.0, 3.0, 2.0])], [np.zeros(3)], 1e-6, 1e-6)
     assert "index (1,)" in msg and "max |error| 3" in msg, msg
+
+
+# ------------------------------------------------------------------ wrong rules are caught
+
+import pytest  # noqa: E402
+
+import gpuad  # noqa: E402
+import gpuad.numpy as gnp  # noqa: E402
+from gpuad.testing import check_grads  # noqa: E402
+
+
+def _wrong_rules():
+    """sin with a custom rule wrong at first order (a factor 1.01) or only at second
+    order (cos held constant: the first derivative right, its derivative 0), as a
+    custom_vjp (``bwd`` wrong) and as a custom_jvp (the JVP rule wrong)."""
+    @gpuad.custom_vjp
+    def vjp1(x):
+        return gnp.sin(x)
+    vjp1.defvjp(lambda x: (vjp1(x), x), lambda x, g: (1.01 * g * gnp.cos(x),))
+
+    @gpuad.custom_vjp
+    def vjp2(x):
+        return gnp.sin(x)
+    vjp2.defvjp(lambda x: (vjp2(x), x), lambda x, g: (g * gpuad.stop_gradient(gnp.cos(x)),))
+
+    @gpuad.custom_jvp
+    def jvp1(x):
+        return gnp.sin(x)
+    jvp1.defjvp(lambda p, t: (jvp1(p[0]), 1.01 * gnp.cos(p[0]) * t[0]))
+
+    @gpuad.custom_jvp
+    def jvp2(x):
+        return gnp.sin(x)
+    jvp2.defjvp(lambda p, t: (jvp2(p[0]), gpuad.stop_gradient(gnp.cos(p[0])) * t[0]))
+    return {"custom_vjp, first order": (vjp1, 1), "custom_vjp, second order": (vjp2, 2),
+            "custom_jvp, first order": (jvp1, 1), "custom_jvp, second order": (jvp2, 2)}
+
+
+@pytest.mark.parametrize("rule", list(_wrong_rules()))
+@pytest.mark.parametrize("modes", [("fwd",), ("rev",), ("fwd", "rev")])
+@pytest.mark.parametrize("dt", [np.float64, np.complex128])
+def test_check_grads_catches_a_wrong_rule_in_every_mode_it_exercises(rule, modes, dt):
+    """check_grads fails on a wrong derivative rule in every mode and order that checks
+    the rule against central differences: "fwd" checks forward mode (a custom_jvp's rule;
+    forward mode through a custom_vjp differentiates its fwd, so never its bwd), and "rev"
+    checks reverse mode against forward mode by the dot-product test, as documented. So
+    the default ("fwd", "rev") catches every wrong rule at its order and above, while
+    ("rev",) alone is a consistency check: it catches a custom_vjp's bwd wrong at first
+    order (forward mode runs fwd), but not a custom_jvp rule (transposed into reverse
+    mode, the error on both sides) nor a bwd wrong only at second order (forward over
+    reverse differentiates bwd as reverse over reverse does)."""
+    f, wrong_order = _wrong_rules()[rule]
+    x = np.array([0.3, -0.7, 1.1]).astype(dt)
+    if dt == np.complex128:
+        x = x + 1j * np.array([0.2, 0.5, -0.4])
+    caught = {("fwd",): rule.startswith("custom_jvp"),
+              ("rev",): rule == "custom_vjp, first order",
+              ("fwd", "rev"): True}[modes]
+    for order in (1, 2, 3):
+        if caught and order >= wrong_order:
+            with pytest.raises(AssertionError):
+                check_grads(f, (x,), order=order, modes=modes)
+        else:
+            check_grads(f, (x,), order=order, modes=modes)
+    # and the right rule passes every mode and order
+    check_grads(gnp.sin, (x,), order=3, modes=modes)
+
+
+@pytest.mark.parametrize("dts", [(np.float32, np.float64), (np.complex64, np.complex128),
+                                 (np.float64, np.complex64), (np.float64, np.float64)])
+@pytest.mark.parametrize("modes", [("fwd",), ("rev",), ("fwd", "rev")])
+def test_check_grads_on_mixed_precision_and_none_outputs(dts, modes):
+    """check_grads failed a right derivative when one argument leaf was float32 (or
+    complex64) and another float64: its step and tolerances came from numpy.result_type
+    of the leaves (float64), so float32 leaves moved by 1e-6 (central differences all
+    rounding) against float64 tolerances. They now come from the least precise leaf.
+    And a None inside the output (an empty subtree, None in every transform) gave NaN
+    against NaN. A wrong rule is still caught in both."""
+    a = np.array([0.3, -0.7, 1.1]).astype(dts[0])
+    b = np.array([0.5, 0.2]).astype(dts[1])
+    if np.dtype(dts[0]).kind == "c":
+        a = (a + 0.4j).astype(dts[0])
+    if np.dtype(dts[1]).kind == "c":
+        b = (b - 0.3j).astype(dts[1])
+    p = {"a": a, "b": b}
+
+    def f(p):
+        return {"u": gnp.sin(p["a"]) * gnp.sum(p["b"] ** 2), "n": None,
+                "v": (None, gnp.exp(p["b"]) * p["a"][0])}
+    check_grads(f, (p,), order=2, modes=modes)
+    # (a factor 3: float32's tolerances are 1e-2, and one dot-product test sums all leaves)
+    @gpuad.custom_vjp
+    def wrong_vjp(x):
+        return gnp.sin(x)
+    wrong_vjp.defvjp(lambda x: (wrong_vjp(x), x), lambda x, g: (3 * g * gnp.cos(x),))
+
+    @gpuad.custom_jvp
+    def wrong_jvp(x):
+        return gnp.sin(x)
+    wrong_jvp.defjvp(lambda p, t: (wrong_jvp(p[0]), 3 * gnp.cos(p[0]) * t[0]))
+    wrong = wrong_jvp if modes == ("fwd",) else wrong_vjp
+
+    def g(p):
+        return {"u": wrong(p["a"]) * gnp.sum(p["b"] ** 2), "n": None}
+    with pytest.raises(AssertionError):
+        check_grads(g, (p,), order=1, modes=modes)

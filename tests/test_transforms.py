@@ -544,3 +544,184 @@ def test_tuple_argnums_nest_the_output_around_the_arguments(argnums, xp):
         for k, nk in enumerate(nums):
             close(J[k], host(gpuad.jacfwd(lambda *s: vec(*s)["p"], argnums=nk)(*args)), xp,
                   rtol=1e-14)
+
+
+def _same_tree(got, want, xp, rtol, where="", dtypes=True):
+    """``got`` has ``want``'s pytree structure, leaf shapes and dtypes, and its values."""
+    gl, gtd = gpuad.tree.flatten(got)
+    wl, wtd = gpuad.tree.flatten(want)
+    assert gtd == wtd, (where, gtd, wtd)
+    for g, w in zip(gl, wl):
+        assert tuple(g.shape) == tuple(w.shape), (where, g.shape, w.shape)
+        assert g.dtype == w.dtype or not dtypes, (where, g.dtype, w.dtype)
+        close(g, host(w), xp, rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("inputs", ["tuple", "list", "dict", "nested", "namedtuple", "mixed"])
+@pytest.mark.parametrize("outputs", ["array", "tuple", "dict"])
+def test_jacrev_of_every_pytree_input_and_output(inputs, outputs, xp):
+    """jacrev (and jacobian, which takes reverse mode for an array input) on pytree inputs
+    and outputs nests the output's structure around the input's, each block shaped
+    out_leaf.shape + in_leaf.shape, as jacfwd does. jacrev turned a pytree input into one
+    array (numpy.asarray of the leaves): two leaves of one shape came back as a single
+    stacked (out, 2, n) array of interleaved rows, with no error; other inputs raised, and
+    pytree outputs were refused."""
+    import collections
+    a, b = xp.asarray([0.3, -0.7, 1.1]), xp.asarray([1.2, 0.4, -0.5])   # same shapes
+    Pair = collections.namedtuple("Pair", "p q")
+    x = {"tuple": (a, b), "list": [a, b], "dict": {"q": b, "p": a},
+         "nested": {"p": (a, [xp.asarray(0.5)]), "q": b, "e": xp.zeros((0, 2))},
+         "namedtuple": Pair(a, b),
+         "mixed": {"p": a.astype(np.float32), "q": b}}[inputs]
+
+    def parts(x):
+        if inputs == "nested":
+            return x["p"][0] * x["p"][1][0] + gnp.sum(x["e"]), x["q"]
+        if inputs in ("dict", "mixed"):
+            return x["p"], x["q"]
+        return x[0], x[1]
+
+    def f(x):
+        p, q = parts(x)
+        if outputs == "array":
+            return gnp.sin(p) * q ** 2
+        r = (gnp.sin(p) * q ** 2, gnp.sum(p * q ** 3) * gnp.ones(2), p[:0] * 2)
+        return r if outputs == "tuple" else {"s": r[0], "t": {"u": r[1], "v": r[2]}}
+    want = gpuad.jacfwd(f)(x)
+    for jac in (gpuad.jacrev, gpuad.jacobian):
+        # (a mixed float32/float64 block: jacfwd's has the output's dtype, jacrev's the
+        # input's, as in JAX)
+        _same_tree(jac(f)(x), want, xp, 1e-6 if inputs == "mixed" else 1e-14, jac.__name__,
+                   dtypes=inputs != "mixed")
+    # the blocks themselves: d sin(p) q^2 / dp = diag(cos(p) q^2), / dq = diag(2 sin(p) q)
+    J = gpuad.jacrev(f)(x)
+    J0 = J if outputs == "array" else J[0] if outputs == "tuple" else J["s"]
+    ph, qh = host(a), host(b)
+    dp = {"tuple": lambda j: j[0], "list": lambda j: j[0], "dict": lambda j: j["p"],
+          "nested": lambda j: j["p"][0], "namedtuple": lambda j: j.p,
+          "mixed": lambda j: j["p"]}[inputs](J0)
+    dq = {"tuple": lambda j: j[1], "list": lambda j: j[1], "namedtuple": lambda j: j.q}.get(
+        inputs, lambda j: j["q"])(J0)
+    s = 0.5 if inputs == "nested" else 1.0
+    close(dp, np.diag(s * np.cos(s * ph) * qh ** 2), xp, rtol=1e-6, atol=1e-7)
+    close(dq, np.diag(2 * np.sin(s * ph) * qh), xp, rtol=1e-6, atol=1e-7)
+    # tuple argnums: the output's structure around the tuple of arguments, every order
+    g = lambda u, v, w: f({"tuple": (u, v), "list": [u, v], "dict": {"p": u, "q": v},
+                           "namedtuple": Pair(u, v), "mixed": {"p": u, "q": v},
+                           "nested": {"p": (u, [w]), "q": v, "e": xp.zeros((0, 2))}}[inputs])
+    args = (a, b, xp.asarray(0.5 if inputs == "nested" else 1.0))
+    for nums in ((0, 1), (1, 0), (2, 0, 1), (1,)):
+        _same_tree(gpuad.jacrev(g, argnums=nums)(*args), gpuad.jacfwd(g, argnums=nums)(*args),
+                   xp, 1e-14, nums)
+
+
+def test_none_in_an_output_stays_none_in_every_transform(xp):
+    """A None inside a pytree output is an empty subtree (JAX's convention): jvp's
+    tangent, jacfwd's/jacrev's/jacobian's block and vjp's cotangent there are None. jvp
+    and jacfwd gave a zero array (a 0-d tangent, a Jacobian block of shape x.shape) in its
+    place, a leaf that is not there; vjp, jacrev and jacobian refused the output."""
+    a = xp.asarray([0.3, -0.7, 1.1])
+
+    def f(x):
+        return {"y": gnp.sin(x) * 2.0, "n": None, "t": (None, x[:2] ** 2, [None])}
+    want_J = {"y": np.diag(2 * np.cos(host(a))), "n": None,
+              "t": (None, np.eye(3)[:2] * 2 * host(a), [None])}
+    for jac in (gpuad.jacfwd, gpuad.jacrev, gpuad.jacobian):
+        J = jac(f)(a)
+        assert gpuad.tree.flatten(J)[1] == gpuad.tree.flatten(want_J)[1], jac.__name__
+        close(J["y"], want_J["y"], xp, rtol=1e-15)
+        close(J["t"][1], want_J["t"][1], xp, rtol=1e-15)
+    out, t = gpuad.jvp(f, (a,), (xp.ones(3),))
+    assert out["n"] is None and t["n"] is None and t["t"][0] is None and t["t"][2] == [None]
+    close(t["y"], 2 * np.cos(host(a)), xp, rtol=1e-15)
+    out, pull = gpuad.vjp(f, a)
+    assert out["n"] is None and out["t"][2] == [None]
+    ct = {"y": xp.ones(3), "n": None, "t": (None, xp.ones(2), [None])}
+    close(pull(ct)[0], 2 * np.cos(host(a)) + np.r_[2 * host(a)[:2], 0.0], xp, rtol=1e-14)
+    with pytest.raises(ValueError, match="None"):
+        pull({"y": xp.ones(3), "n": xp.ones(1), "t": (None, xp.ones(2), [None])})
+    # two lanes and tuple argnums keep the Nones too
+    H = gpuad.hvp(lambda x: gnp.sum(x ** 3), a, xp.ones((2, 3)), batched=True)
+    close(H, np.tile(6 * host(a), (2, 1)), xp, rtol=1e-15)
+    J = gpuad.jacfwd(lambda x, y: (x * y, None), argnums=(0, 1))(a, a)
+    assert J[1] is None and isinstance(J[0], tuple)
+    J = gpuad.jacrev(lambda x, y: (x * y, None), argnums=(0, 1))(a, a)
+    assert J[1] is None and isinstance(J[0], tuple)
+    # a function that returns None altogether is still a missing return
+    with pytest.raises(TypeError, match="missing return"):
+        gpuad.vjp(lambda x: None, a)
+
+
+@pytest.mark.parametrize("mismatch", ["dict keys", "extra entry", "list for tuple",
+                                      "nested keys"])
+def test_a_tangent_of_another_structure_is_refused(mismatch, xp):
+    """Tangents (jvp, hvp's v in every mode) must have their primal's pytree structure.
+    jvp zipped the leaves of the two trees: a tangent {'a', 'c'} for a primal {'a', 'b'}
+    silently became b's tangent, an extra entry was dropped, and a list passed for a
+    tuple; hvp's v likewise."""
+    a, b = xp.asarray([1.0, 2.0]), xp.asarray([3.0, 4.0])
+    p = {"dict keys": {"a": a, "b": b}, "extra entry": (a, b), "list for tuple": (a, b),
+         "nested keys": ({"a": a, "b": b},)}[mismatch]
+    t = {"dict keys": {"a": xp.ones(2), "c": xp.ones(2)},
+         "extra entry": (xp.ones(2), xp.ones(2), xp.ones(2)),
+         "list for tuple": [xp.ones(2), xp.ones(2)],
+         "nested keys": ({"a": xp.ones(2), "c": xp.ones(2)},)}[mismatch]
+
+    def f(q):
+        q0, q1 = tuple(gpuad.tree.flatten(q)[0])[:2]
+        return gnp.sum(q0 ** 2 * q1)
+    with pytest.raises(ValueError, match="structure"):
+        gpuad.jvp(f, (p,), (t,))
+    with pytest.raises(ValueError, match="structure"):
+        gpuad.hvp(f, p, t)
+    T = gpuad.tree.tree_map(lambda l: xp.stack([l, l, l]), t)
+    for chunk in (None, 2):
+        with pytest.raises(ValueError, match="structure"):
+            gpuad.hvp(f, p, T, batched=True, chunk=chunk)
+    with pytest.raises(ValueError, match="structure"):
+        gpuad.tree.tree_map(lambda u, v: u + v, p, t)
+
+
+def test_none_in_an_input_is_an_empty_subtree_in_every_transform(xp):
+    """A None inside a pytree argument is an empty subtree (JAX's convention): nothing to
+    differentiate, None where its gradient, tangent or Jacobian block would be. Every
+    transform refused it ("argument 0 has dtype object")."""
+    a, b = xp.asarray([0.3, -0.7]), xp.asarray(0.5)
+    x = {"a": a, "n": None, "t": (None, b, [None])}
+    v = {"a": xp.asarray([1.0, -1.0]), "n": None, "t": (None, xp.asarray(2.0), [None])}
+    ah, bh = host(a), host(b)
+    s = lambda p: gnp.sum(gnp.sin(p["a"]) * p["t"][1] ** 2)
+    nones = lambda t: gpuad.tree.flatten(t)[1] == gpuad.tree.flatten(x)[1]
+    g = gpuad.grad(s)(x)
+    assert nones(g) and g["n"] is None and g["t"][0] is None and g["t"][2] == [None]
+    close(g["a"], np.cos(ah) * bh ** 2, xp, rtol=1e-15)
+    close(g["t"][1], 2 * bh * np.sum(np.sin(ah)), xp, rtol=1e-15)
+    gv = gpuad.grad(lambda p, q: s(p) * q, argnums=(1, 0))(x, b)
+    assert nones(gv[1])
+    out, t = gpuad.jvp(s, (x,), (v,))
+    close(t, np.sum(np.cos(ah) * host(v["a"])) * bh ** 2 + 2 * bh * 2 * np.sum(np.sin(ah)), xp,
+          rtol=1e-14)
+    assert nones(gpuad.vjp(s, x)[1](xp.asarray(1.0))[0])
+    H = gpuad.hessian(s)(x)
+    assert H["n"] is None and H["t"][0] is None and H["a"]["n"] is None
+    close(H["a"]["a"], np.diag(-np.sin(ah) * bh ** 2), xp, rtol=1e-15)
+    close(H["a"]["t"][1], 2 * bh * np.cos(ah), xp, rtol=1e-15)
+    hv = gpuad.hvp(s, x, v)
+    assert nones(hv)
+    want = gpuad.hvp(lambda p: s({"a": p[0], "n": None, "t": (None, p[1], [None])}),
+                     (a, b), (v["a"], v["t"][1]))
+    close(hv["a"], host(want[0]), xp, rtol=1e-15)
+    V = gpuad.tree.tree_map(lambda l: None if l is None else xp.stack([l, 2 * l, -l]), v)
+    for chunk in (None, 1, 2):
+        HV = gpuad.hvp(s, x, V, batched=True, chunk=chunk)
+        assert nones(HV)
+        close(HV["a"], np.stack([1, 2, -1])[:, None] * host(want[0]), xp, rtol=1e-14)
+        close(HV["t"][1], np.stack([1, 2, -1]) * host(want[1]), xp, rtol=1e-14)
+    f = lambda p: {"y": gnp.sin(p["a"]) * p["t"][1], "m": None}
+    for jac in (gpuad.jacfwd, gpuad.jacrev, gpuad.jacobian):
+        J = jac(f)(x)
+        assert J["m"] is None and nones(J["y"]), jac.__name__
+        close(J["y"]["a"], np.diag(np.cos(ah) * bh), xp, rtol=1e-15)
+        close(J["y"]["t"][1], np.sin(ah), xp, rtol=1e-15)
+    with pytest.raises(ValueError, match="None"):
+        gpuad.jvp(s, (x,), ({"a": v["a"], "n": xp.ones(1), "t": (None, v["t"][1], [None])},))

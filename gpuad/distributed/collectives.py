@@ -280,6 +280,8 @@ def _apply(name, prim, x, comm, **params):
     _guard(name)
 
     def one(a):
+        if a is None:                 # an empty subtree (as in JAX): nothing to send
+            return None
         if not isinstance(a, Tracer) and not hasattr(a, "shape"):
             a = np.asarray(a)
         return bind(prim, a, comm=t, xp=xp_of(a), **params)
@@ -322,7 +324,7 @@ def pmean(x, comm=None):
         array(3.)
     """
     n = transport(comm).size
-    return tree.tree_map(lambda s: s / n if n > 1 else s, psum(x, comm))
+    return tree.tree_map(lambda s: s / n if n > 1 and s is not None else s, psum(x, comm))
 
 
 def pvary(x, comm=None):
@@ -360,8 +362,8 @@ def all_gather(x, axis=0, comm=None):
         >>> gpuad.distributed.all_gather(np.array([1.0, 2.0]))
         array([1., 2.])
     """
-    return tree.tree_map(lambda a: _apply("all_gather", all_gather_p, a, comm,
-                                          axis=_axis(a, axis)), x)
+    return tree.tree_map(lambda a: None if a is None else _apply(
+        "all_gather", all_gather_p, a, comm, axis=_axis(a, axis)), x)
 
 
 def psum_scatter(x, axis=0, comm=None):
@@ -375,8 +377,8 @@ def psum_scatter(x, axis=0, comm=None):
         >>> gpuad.distributed.psum_scatter(np.arange(3.0))
         array([0., 1., 2.])
     """
-    return tree.tree_map(lambda a: _apply("psum_scatter", psum_scatter_p, a, comm,
-                                          axis=_axis(a, axis)), x)
+    return tree.tree_map(lambda a: None if a is None else _apply(
+        "psum_scatter", psum_scatter_p, a, comm, axis=_axis(a, axis)), x)
 
 
 def bcast(x, root=0, comm=None):

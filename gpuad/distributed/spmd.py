@@ -32,7 +32,7 @@ def _digest(x):
 
 def _check_shared(t, args, nums, name):
     for i in sorted(nums):
-        mine = [_digest(l) for l in tree.flatten(args[i])[0]]
+        mine = [_digest(l) for l in tree.flatten(args[i])[0] if l is not None]
         every = t.gather_object(mine)
         if any(e != every[0] for e in every):
             raise ValueError(
