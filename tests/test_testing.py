@@ -23,24 +23,31 @@ import gpuad.numpy as gnp  # noqa: E402
 from gpuad.testing import check_grads  # noqa: E402
 
 
+def _sin_wrong_at_first_order(factor):
+    """sin with its derivative rule off by ``factor``: a custom_vjp (``bwd`` wrong) and a
+    custom_jvp (the JVP rule wrong)."""
+    @gpuad.custom_vjp
+    def vjp1(x):
+        return gnp.sin(x)
+    vjp1.defvjp(lambda x: (vjp1(x), x), lambda x, g: (factor * g * gnp.cos(x),))
+
+    @gpuad.custom_jvp
+    def jvp1(x):
+        return gnp.sin(x)
+    jvp1.defjvp(lambda p, t: (jvp1(p[0]), factor * gnp.cos(p[0]) * t[0]))
+    return vjp1, jvp1
+
+
 def _wrong_rules():
     """sin with a custom rule wrong at first order (a factor 1.01) or only at second
     order (cos held constant: the first derivative right, its derivative 0), as a
     custom_vjp (``bwd`` wrong) and as a custom_jvp (the JVP rule wrong)."""
-    @gpuad.custom_vjp
-    def vjp1(x):
-        return gnp.sin(x)
-    vjp1.defvjp(lambda x: (vjp1(x), x), lambda x, g: (1.01 * g * gnp.cos(x),))
+    vjp1, jvp1 = _sin_wrong_at_first_order(1.01)
 
     @gpuad.custom_vjp
     def vjp2(x):
         return gnp.sin(x)
     vjp2.defvjp(lambda x: (vjp2(x), x), lambda x, g: (g * gpuad.stop_gradient(gnp.cos(x)),))
-
-    @gpuad.custom_jvp
-    def jvp1(x):
-        return gnp.sin(x)
-    jvp1.defjvp(lambda p, t: (jvp1(p[0]), 1.01 * gnp.cos(p[0]) * t[0]))
 
     @gpuad.custom_jvp
     def jvp2(x):
@@ -103,15 +110,7 @@ def test_check_grads_on_mixed_precision_and_none_outputs(dts, modes):
                 "v": (None, gnp.exp(p["b"]) * p["a"][0])}
     check_grads(f, (p,), order=2, modes=modes)
     # (a factor 3: float32's tolerances are 1e-2, and one dot-product test sums all leaves)
-    @gpuad.custom_vjp
-    def wrong_vjp(x):
-        return gnp.sin(x)
-    wrong_vjp.defvjp(lambda x: (wrong_vjp(x), x), lambda x, g: (3 * g * gnp.cos(x),))
-
-    @gpuad.custom_jvp
-    def wrong_jvp(x):
-        return gnp.sin(x)
-    wrong_jvp.defjvp(lambda p, t: (wrong_jvp(p[0]), 3 * gnp.cos(p[0]) * t[0]))
+    wrong_vjp, wrong_jvp = _sin_wrong_at_first_order(3)
     wrong = wrong_jvp if modes == ("fwd",) else wrong_vjp
 
     def g(p):
