@@ -97,6 +97,19 @@ def test_batched_hvp_chunks_agree(xp):
           rtol=1e-14)
 
 
+@pytest.mark.parametrize("chunk", [0, -1, 1.5, True])
+def test_batched_hvp_refuses_a_chunk_that_is_not_a_positive_integer(chunk):
+    """chunk=0 raised range()'s 'arg 3 must not be zero', chunk=-1 tree_map()'s 'missing 1
+    required positional argument' (no chunk swept), chunk=1.5 'float object cannot be
+    interpreted as an integer'; True swept one direction at a time."""
+    f = lambda u: gpuad.numpy.sum(u ** 3)
+    with pytest.raises(ValueError, match="hvp chunk must be a positive integer"):
+        gpuad.hvp(f, np.ones(2), np.ones((3, 2)), batched=True, chunk=chunk)
+    np.testing.assert_array_equal(
+        gpuad.hvp(f, np.ones(2), np.ones((3, 2)), batched=True, chunk=np.int64(2)),
+        np.full((3, 2), 6.0))
+
+
 def test_batched_hvp_chunks_replay_constants_of_linear_primitives():
     # The replayed tape keeps every constant input, also of primitives whose VJP saves
     # nothing (add with a constant array; it used to replay an Aval in its place).
