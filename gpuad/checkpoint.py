@@ -476,8 +476,9 @@ def checkpoint_loop(step, x0, n_steps, snapshots=None, memory_budget=None):
     states: e.g. T(1000, 10) = 4636, and 2l-1 when every state is stored. Memory is s
     states plus one step's tape, instead of l steps' tapes.
 
-    The state may be a pytree of floating arrays; ``step`` returns one of the same
-    structure and may close over traced values (e.g. parameters), whose gradients flow
+    The state may be a pytree of floating arrays (integer or boolean leaves, e.g. a step
+    counter, too: the step reads them as plain values, without derivative); ``step``
+    returns one of the same structure and may close over traced values (e.g. parameters), whose gradients flow
     as usual. Under forward mode (jvp) the steps simply run; under forward-over-reverse
     (hvp) the schedule runs on dual values.
 
