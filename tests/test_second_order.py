@@ -261,6 +261,20 @@ def test_chunks_replay_one_recorded_tape(xp):
     close(got, want, xp, rtol=1e-13, atol=1e-14)
 
 
+def test_taylor_refuses_pytrees_by_name():
+    """taylor takes one array and a function returning one array: a tuple output raised
+    "Conversion to a NumPy array ... of a traced value" (as if the user had called
+    numpy.asarray), a dict x "x has dtype object"."""
+    x, v = np.array([0.5, 1.2]), np.array([1.0, 2.0])
+    with pytest.raises(TypeError, match="taylor needs a function returning one array"):
+        gpuad.taylor(lambda y: (y, 2 * y), x, v)
+    with pytest.raises(TypeError, match="taylor takes one array x"):
+        gpuad.taylor(lambda y: y["p"], {"p": x}, {"p": v})
+    with pytest.raises(TypeError, match="taylor takes one array v"):
+        gpuad.taylor(lambda y: y, x, None)
+    close(gpuad.taylor(lambda y: y ** 2, [0.5, 1.2], [1.0, 2.0], order=1)[1], [1.0, 4.8], np)
+
+
 def test_taylor_results_never_share_memory_with_x_or_v(xp):
     """taylor hands back no array the caller passed (x or v through an identity, as the
     other transforms) and no coefficient twice (the zeros of a constant output
