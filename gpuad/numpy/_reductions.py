@@ -117,7 +117,16 @@ def _extremum(a, axis, keepdims, op, initial=None, where=True):
         out = _keep(R.reduce_max(a, axes, op), shape(a), axes, keepdims)
     if initial is None:
         return out
-    return (maximum if op == "max" else minimum)(out, initial)
+    res = (maximum if op == "max" else minimum)(out, initial)
+    v = full_lower(out)
+    if getattr(v, "dtype", np.dtype(float)).kind == "f":
+        # a slice holding NaN: the extremum is its NaN, whose entries share the derivative
+        # (as without initial=); maximum(NaN, initial) would give it to neither side
+        xp = base.xp_of(v)
+        nan = xp.isnan(v)
+        if bool(nan.any()):
+            res = _select(nan, out, res)
+    return res
 
 
 def max(a, axis=None, keepdims=False, *, initial=None, where=True):
