@@ -326,6 +326,14 @@ def _state_inputs(replay, x):
     return xs
 
 
+def _wrap_state(c, x):
+    """The state's leaves as values of the untaped run ``c``; an integer or boolean leaf
+    stays its plain value, as in a taped step (:func:`_state_inputs`): routed through the
+    run, its arithmetic went to the float kernels and the counter came back float64."""
+    return [c.wrap(v) if np.dtype(getattr(full_lower(v), "dtype", np.float64)).kind in "fc"
+            else v for v in x]
+
+
 def _step_leaves(step, td, x):
     out, otd = tree.flatten(step(tree.unflatten(td, x)))
     if otd != td:
@@ -355,7 +363,7 @@ class _Run:
         else:
             c = self.closure
             with c:
-                x = c.wrap(self.x)
+                x = _wrap_state(c, self.x)
                 for _ in range(act.a, act.b):
                     x = _step_leaves(self.step, self.td, x)
             self.x = c.lower(x)
@@ -380,7 +388,7 @@ def _loop_eval(*args, loop):
     # current trace): every step, untaped.
     c = loop.untaped(args[loop.n_state:])
     with c:
-        x = c.wrap(list(args[:loop.n_state]))
+        x = _wrap_state(c, list(args[:loop.n_state]))
         for _ in range(loop.l):
             x = _step_leaves(loop.step, loop.td, x)
     return c.lower(x)
@@ -468,8 +476,9 @@ def checkpoint_loop(step, x0, n_steps, snapshots=None, memory_budget=None):
     states: e.g. T(1000, 10) = 4636, and 2l-1 when every state is stored. Memory is s
     states plus one step's tape, instead of l steps' tapes.
 
-    The state may be a pytree of floating arrays; ``step`` returns one of the same
-    structure and may close over traced values (e.g. parameters), whose gradients flow
+    The state may be a pytree of floating arrays (integer or boolean leaves, e.g. a step
+    counter, too: the step reads them as plain values, without derivative); ``step``
+    returns one of the same structure and may close over traced values (e.g. parameters), whose gradients flow
     as usual. Under forward mode (jvp) the steps simply run; under forward-over-reverse
     (hvp) the schedule runs on dual values.
 

@@ -256,6 +256,10 @@ def taylor(fun, x, v, order=2):
     """
     if order < 1:
         raise ValueError(f"order must be >= 1, got {order}")
+    for what, a in (("x", x), ("v", v)):
+        if isinstance(a, dict) or a is None:
+            raise TypeError(f"taylor takes one array {what} (not a pytree), got a "
+                            f"{type(a).__name__}")
     given = [x, v]
     x = as_input(x, "x")
     xp = base.xp_of(x)
@@ -266,6 +270,9 @@ def taylor(fun, x, v, order=2):
     trace = TaylorTrace(order)
     with trace:
         out = fun(TaylorTracer(trace, x, [v] + [None] * (order - 1)))
+    if isinstance(out, (tuple, list, dict)) or out is None:
+        raise TypeError("taylor needs a function returning one array (not a pytree), got a "
+                        f"{type(out).__name__}")
     if isinstance(out, TaylorTracer) and out._trace is trace:
         cs = [c if c is not None else base.xp_of(out.primal).zeros(shape(out.primal), dtype(out.primal))
               for c in out.coeffs]

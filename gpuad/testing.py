@@ -35,7 +35,7 @@ def _is_complex(x):
 
 
 def _conj(t):
-    return tree.tree_map(lambda x: x.conj() if _is_complex(x) else x, t)
+    return tree.tree_map(lambda x: x.conj() if x is not None and _is_complex(x) else x, t)
 
 
 def _like(rng, t):
@@ -60,13 +60,14 @@ def _directions(v):
     leaves, td = tree.flatten(v)
     if not any(_is_complex(x) for x in leaves):
         return [v]
-    re = [x.real.astype(x.dtype) if _is_complex(x) else x for x in leaves]
-    im = [(1j * x.imag).astype(x.dtype) if _is_complex(x) else 0 * x for x in leaves]
+    re = [x.real.astype(x.dtype) if x is not None and _is_complex(x) else x for x in leaves]
+    im = [None if x is None else (1j * x.imag).astype(x.dtype) if _is_complex(x) else 0 * x
+          for x in leaves]
     return [tree.unflatten(td, re), tree.unflatten(td, im)]
 
 
 def _axpy(a, x, y):
-    return tree.tree_map(lambda xi, yi: yi + a * xi, x, y)
+    return tree.tree_map(lambda xi, yi: None if yi is None else yi + a * xi, x, y)
 
 
 def _assert_close(a, b, atol, rtol, what):

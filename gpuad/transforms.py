@@ -466,6 +466,11 @@ def hvp(fun, x, v, batched=False, chunk=None):
                     f"v's leaf {j} has shape {tuple(shape(vv))}; batched=True with K = {K} "
                     f"directions (v's first leaf) needs (K,) + x's leaf shape = {want}")
         if chunk is not None:     # every rank sweeps the same chunks (gpuad.distributed)
+            if isinstance(chunk, bool) or not isinstance(chunk, numbers.Integral) \
+                    or chunk < 1:
+                raise ValueError(f"hvp chunk must be a positive integer (directions per "
+                                 f"sweep), got {chunk!r}")
+            chunk = int(chunk)
             K = agree("hvp directions", K, same=True)
             chunk = agree("hvp chunk", chunk)
         if chunk is None or chunk >= K:

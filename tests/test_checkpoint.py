@@ -583,3 +583,32 @@ def test_checkpoint_argument_also_closed_over(policy, xp):
     close(gpuad.hessian(lambda x: gnp.sum(f(x) ** 2))(x),
           gpuad.hessian(lambda x: gnp.sum(fp(x) ** 2))(x), rtol=1e-11)
     close(gpuad.jacrev(f)(x), gpuad.jacfwd(fp)(x))
+
+
+@pytest.mark.parametrize("snapshots", [1, 2, None])
+def test_loop_integer_counter_stays_integer_in_the_untaped_steps(snapshots, xp):
+    """The forward pass's (and the recomputations') untaped steps routed an integer or
+    boolean leaf through the Closure run, whose arithmetic went to the float kernels: the
+    counter came back float64, so a step indexing with it raised IndexError, ~flag raised
+    TypeError, and the counter after the loop was a float."""
+    w = xp.asarray(DATA["X0"][:4] * 0.5)
+    x = xp.asarray(DATA["X0"][:2])
+
+    def step(s, w_):
+        y, i, flag = s
+        return y * w_[i] * gnp.where(flag, 2.0, 1.0), i + 1, ~flag
+
+    def looped(w_):
+        y, i, flag = gpuad.checkpoint_loop(lambda s: step(s, w_),
+                                           (x, xp.asarray(0), xp.asarray(True)), 4,
+                                           snapshots=snapshots)
+        assert i.dtype.kind == "i" and flag.dtype == bool
+        return gnp.sum(y ** 2) * i
+
+    def unrolled(w_):
+        s = (x, xp.asarray(0), xp.asarray(True))
+        for _ in range(4):
+            s = step(s, w_)
+        return gnp.sum(s[0] ** 2) * s[1]
+    close(gpuad.grad(looped)(w), gpuad.grad(unrolled)(w))
+    close(gpuad.hessian(looped)(w), gpuad.hessian(unrolled)(w), rtol=1e-11)

@@ -190,6 +190,37 @@ def test_softmax_family_is_exact_to_its_dtype_far_from_zero(dtype):
                                            rtol=64 * eps, atol=64 * eps)
 
 
+@pytest.mark.parametrize("dtype", [np.complex128, np.complex64])
+def test_complex_softmax_family_is_exact_to_its_dtype_far_from_zero(dtype):
+    # The shift by the slice's max (above) skipped complex logits: complex64
+    # log_softmax([-1000, -1001]) was still -0.31323 (true -0.31326), complex128 at 1e10
+    # off 6e-7 relative. They shift by the max of the real parts; the derivatives are
+    # those at the unshifted logits.
+    import scipy.special as ss
+    import gpuad
+    import gpuad.nn as nn
+    import gpuad.numpy as gnp
+    import gpuad.scipy.special as gss
+    rng = np.random.default_rng(1)
+    rel = rng.standard_normal((3, 4)) + 1j * rng.standard_normal((3, 4))
+    w = rng.standard_normal((3, 4))
+    eps = float(np.finfo(dtype).eps)
+    fams = [(nn.softmax, ss.softmax), (nn.log_softmax, ss.log_softmax),
+            (gss.softmax, ss.softmax), (gss.log_softmax, ss.log_softmax)]
+    for shift in (-1000.0, 3e4) if dtype == np.complex64 else (-1e10, 3e12):
+        rel = rel - rel.real.max(axis=-1, keepdims=True)
+        x = (rel + shift).astype(dtype)
+        z0 = (x - x.real.max(axis=-1, keepdims=True)).astype(dtype)   # exact (Sterbenz)
+        for f, ref in fams:
+            want = ref(z0.astype(np.complex128), axis=-1)
+            got = np.asarray(f(x, axis=-1))
+            assert got.dtype == dtype
+            np.testing.assert_allclose(got, want, rtol=16 * eps, atol=16 * eps)
+            loss = lambda z: gnp.sum(gnp.real(f(z, axis=-1)) * w)         # noqa: E731
+            np.testing.assert_allclose(gpuad.grad(loss)(x), gpuad.grad(loss)(z0),
+                                       rtol=16 * eps, atol=16 * eps)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_sech2_derivatives_keep_their_digits_in_the_tails(dtype):
     # tanh' = sech^2 x and sigmoid' = sech^2(x/2)/4 (nn.sigmoid, scipy.special.expit) from

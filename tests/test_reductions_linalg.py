@@ -59,6 +59,10 @@ NAN_EXTREMA = [
     ("amin", lambda x: gnp.amin(x, axis=(1,)), [[0, 0.5, 0, 0.5], [1, 0, 0, 0]]),
     ("method max", lambda x: x.max(axis=1), [[0, 0.5, 0, 0.5], [0, 0, 0, 1]]),
     ("ptp", lambda x: gnp.ptp(x, axis=1), [[0, 0, 0, 0], [-1, 0, 0, 1]]),
+    # with initial= (and where=) the NaN went through maximum(NaN, initial): 0 both sides
+    ("max initial", lambda x: gnp.max(x, axis=1, initial=-5.0), [[0, 0.5, 0, 0.5], [0, 0, 0, 1]]),
+    ("min where", lambda x: gnp.min(x, axis=1, initial=9.0, where=np.array([1, 1, 1, 0], bool)),
+     [[0, 1, 0, 0], [1, 0, 0, 0]]),
     # max(abs(x)): the NaN entries' share times abs's derivative at NaN, 0
     ("inf-norm", lambda x: gnp.linalg.norm(x, np.inf, axis=1), [[0, 0, 0, 0], [0, 0, 0, 1]]),
     ("-inf-norm", lambda x: gnp.linalg.norm(x, -np.inf, axis=1), [[0, 0, 0, 0], [1, 0, 0, 0]]),

@@ -97,6 +97,19 @@ def test_batched_hvp_chunks_agree(xp):
           rtol=1e-14)
 
 
+@pytest.mark.parametrize("chunk", [0, -1, 1.5, True])
+def test_batched_hvp_refuses_a_chunk_that_is_not_a_positive_integer(chunk):
+    """chunk=0 raised range()'s 'arg 3 must not be zero', chunk=-1 tree_map()'s 'missing 1
+    required positional argument' (no chunk swept), chunk=1.5 'float object cannot be
+    interpreted as an integer'; True swept one direction at a time."""
+    f = lambda u: gpuad.numpy.sum(u ** 3)
+    with pytest.raises(ValueError, match="hvp chunk must be a positive integer"):
+        gpuad.hvp(f, np.ones(2), np.ones((3, 2)), batched=True, chunk=chunk)
+    np.testing.assert_array_equal(
+        gpuad.hvp(f, np.ones(2), np.ones((3, 2)), batched=True, chunk=np.int64(2)),
+        np.full((3, 2), 6.0))
+
+
 def test_batched_hvp_chunks_replay_constants_of_linear_primitives():
     # The replayed tape keeps every constant input, also of primitives whose VJP saves
     # nothing (add with a constant array; it used to replay an Aval in its place).
@@ -246,6 +259,20 @@ def test_chunks_replay_one_recorded_tape(xp):
     got = gpuad.hvp(f, x, V, batched=True, chunk=3)
     assert len(calls) == 1            # traced once for 4 chunks
     close(got, want, xp, rtol=1e-13, atol=1e-14)
+
+
+def test_taylor_refuses_pytrees_by_name():
+    """taylor takes one array and a function returning one array: a tuple output raised
+    "Conversion to a NumPy array ... of a traced value" (as if the user had called
+    numpy.asarray), a dict x "x has dtype object"."""
+    x, v = np.array([0.5, 1.2]), np.array([1.0, 2.0])
+    with pytest.raises(TypeError, match="taylor needs a function returning one array"):
+        gpuad.taylor(lambda y: (y, 2 * y), x, v)
+    with pytest.raises(TypeError, match="taylor takes one array x"):
+        gpuad.taylor(lambda y: y["p"], {"p": x}, {"p": v})
+    with pytest.raises(TypeError, match="taylor takes one array v"):
+        gpuad.taylor(lambda y: y, x, None)
+    close(gpuad.taylor(lambda y: y ** 2, [0.5, 1.2], [1.0, 2.0], order=1)[1], [1.0, 4.8], np)
 
 
 def test_taylor_results_never_share_memory_with_x_or_v(xp):

@@ -133,3 +133,18 @@ def test_a_traced_fill_value_has_its_derivative(f, want):
 def test_pad_refuses_traced_per_axis_constant_values():
     with pytest.raises(TypeError, match="one scalar"):
         gpuad.grad(lambda a: gnp.sum(gnp.pad(np.ones(2), 1, constant_values=(a, 2.0))))(1.5)
+
+
+def test_pad_fills_a_traced_constant_in_the_arrays_dtype():
+    """NumPy fills in the array's dtype; a traced float64 constant_values made a float32
+    array's pad float64 (value and tangent), a traced complex one a real array's complex."""
+    x = np.ones(3, np.float32)
+    y, t = gpuad.jvp(lambda c: gnp.pad(x, 1, constant_values=c), (np.array(2.5),),
+                     (np.array(1.0),))
+    assert y.dtype == t.dtype == np.float32
+    np.testing.assert_array_equal(y, np.pad(x, 1, constant_values=2.5))
+    np.testing.assert_array_equal(t, [1, 0, 0, 0, 1])
+    y, t = gpuad.jvp(lambda c: gnp.pad(np.ones(3), 1, constant_values=c), (np.array(2.0 + 1j),),
+                     (np.array(1.0 + 1j),))
+    assert y.dtype == t.dtype == np.float64
+    np.testing.assert_array_equal(t, [1, 0, 0, 0, 1])

@@ -117,3 +117,15 @@ def test_check_grads_on_mixed_precision_and_none_outputs(dts, modes):
         return {"u": wrong(p["a"]) * gnp.sum(p["b"] ** 2), "n": None}
     with pytest.raises(AssertionError):
         check_grads(g, (p,), order=1, modes=modes)
+
+
+def test_check_grads_takes_a_none_inside_an_argument():
+    """A None inside a pytree argument is an empty subtree (26f409f), but check_grads'
+    finite differences computed x + eps * t on it: TypeError "unsupported operand type(s)
+    for *: 'float' and 'NoneType'" (real), and complex arguments split Re/Im on it too."""
+    import gpuad
+    import gpuad.numpy as gnp
+    x = {"a": np.array([0.3, -0.8]), "n": None, "b": (np.array(1.5), None)}
+    gpuad.check_grads(lambda p: {"o": gnp.sin(p["a"]) * p["b"][0], "z": None}, (x,), order=2)
+    xc = {"a": np.array([0.3 + 1j, -0.8]), "n": None}
+    gpuad.check_grads(lambda p: gnp.sin(p["a"]), (xc,), order=2)

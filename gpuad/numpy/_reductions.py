@@ -117,7 +117,16 @@ def _extremum(a, axis, keepdims, op, initial=None, where=True):
         out = _keep(R.reduce_max(a, axes, op), shape(a), axes, keepdims)
     if initial is None:
         return out
-    return (maximum if op == "max" else minimum)(out, initial)
+    res = (maximum if op == "max" else minimum)(out, initial)
+    v = full_lower(out)
+    if getattr(v, "dtype", np.dtype(float)).kind == "f":
+        # a slice holding NaN: the extremum is its NaN, whose entries share the derivative
+        # (as without initial=); maximum(NaN, initial) would give it to neither side
+        xp = base.xp_of(v)
+        nan = xp.isnan(v)
+        if bool(nan.any()):
+            res = _select(nan, out, res)
+    return res
 
 
 def max(a, axis=None, keepdims=False, *, initial=None, where=True):
@@ -330,13 +339,18 @@ def softmax_(a, axis, log_=False):
     log_softmax."""
     a, axes = _reduce(a, axis)
     x = full_lower(a)
-    if x.dtype.kind == "f" and _count(x.shape, axes):
+    if x.dtype.kind in "fc" and _count(x.shape, axes):
         # Shift by the slice's finite max first, a constant (the result is invariant under
         # it, every derivative too): a - logsumexp(a) rounds logsumexp at the size of a and
         # loses |max a| eps (float32 log_softmax([-1000, -1001]) was off 1e-4 relative).
+        # Complex logits: by the max of the real parts (complex64's was off as float32's).
         xp = base.xp_of(x)
-        mx = R.reduce_max(x, axes).reshape(_kept(x.shape, axes))
-        a = subtract(a, xp.where(xp.isfinite(mx), mx, 0).astype(x.dtype, copy=False))
+        if x.dtype.kind == "f":
+            mx = R.reduce_max(x, axes).reshape(_kept(x.shape, axes))
+            m = mx
+        else:
+            m = xp.max(x.real, axis=axes, keepdims=True)
+        a = subtract(a, xp.where(xp.isfinite(m), m, 0).astype(x.dtype, copy=False))
     out = subtract(a, logsumexp(a, axis=axes, keepdims=True))
     if not log_:
         out = exp(out)

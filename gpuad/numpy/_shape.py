@@ -383,6 +383,8 @@ def pad(array, pad_width, mode="constant", **kwargs):
                 raise TypeError("gpuad.numpy.pad: a traced constant_values must be one "
                                 "scalar (per-axis traced values are not differentiated)")
             mask = xp.pad(xp.zeros(s, dtype=dtype(x)), widths, constant_values=1)
+            if np.dtype(dtype(cv)) != np.dtype(dtype(x)):   # NumPy fills in the array's dtype
+                cv = astype(cv, dtype(x))
             return add(out, multiply(mask, cv))
         cv = lower(cv)
         if np.any(np.asarray(cv.get() if hasattr(cv, "get") else cv) != 0):
