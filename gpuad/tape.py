@@ -39,16 +39,19 @@ class Node:
         self.thaw()
         self.ins = self.out = None
 
-    def freeze(self):
+    def freeze(self, values=None):
         """Hold the NumPy arrays among its saved constant operands (not values of its own
-        trace: a closed-over buffer, data) read-only until the sweep has read them, so
+        trace: a closed-over buffer, data), or among ``values`` (what its rule reads
+        besides: a custom_vjp's residuals), read-only until the sweep has read them, so
         that `w[:] = 3` after `y = a * w` raises NumPy's error instead of changing the
         derivative silently (:func:`hold`). Arrays of one element and more; CuPy arrays
         have no such flag. (The transform's own inputs: VJPTrace.freeze_inputs.)"""
-        if self.ins is None or isinstance(self.ins[0] if self.ins else None, Aval):
-            return
-        for v, own in zip(self.ins, self.need):
-            if not own and type(v) is np.ndarray and v.ndim:
+        if values is None:
+            if self.ins is None or isinstance(self.ins[0] if self.ins else None, Aval):
+                return
+            values = [v for v, own in zip(self.ins, self.need) if not own]
+        for v in values:
+            if type(v) is np.ndarray and v.ndim:
                 held = hold(v)
                 if held:
                     self.frozen = held if self.frozen is None else self.frozen + held

@@ -840,3 +840,25 @@ def test_custom_jvp_under_taylor_mode_applies_its_rule(order, xp):
     for g, w in zip(gpuad.taylor(via_rule, x, v, order=order),
                     gpuad.taylor(lambda y: 3.0 * y + gnp.sin(y) ** 2 * y, x, v, order=order)):
         close(xp, g, w, rtol=1e-13, atol=1e-13)
+
+
+def test_a_custom_vjp_residual_is_held_until_the_pullback_ran():
+    # A newcomer's review: bwd read the caller's array from its residuals, and a write
+    # into it between vjp and the pullback changed the derivative silently.
+    import gc
+    from gpuad import tape
+    W = np.array([1.0, 2.0, 3.0])
+    x = np.array([0.1, 0.2, 0.3])
+
+    @gpuad.custom_vjp
+    def f(u):
+        return gnp.sin(u) * W
+    f.defvjp(lambda u: (f(u), (u, W)), lambda r, g: (g * gnp.cos(r[0]) * r[1],))
+    _, pb = gpuad.vjp(f, x)
+    with pytest.raises(ValueError, match="read-only"):
+        W[:] = 100.0
+    np.testing.assert_allclose(pb(np.ones(3))[0], np.cos(x) * [1.0, 2.0, 3.0], rtol=1e-15)
+    del pb
+    gc.collect()
+    W[:] = 5.0                        # free again once no tape needs it
+    assert id(W) not in tape._HOLDS

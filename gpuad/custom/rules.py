@@ -242,6 +242,7 @@ class custom_vjp:
         like = next(iter(_below(trace, leaves)))
         outs = trace.record(custom_vjp_p, leaves, {"call": call},
                             [_as_array(o, like) for o in ol] + [r for r in rl if _is_array(r)])
+        trace.tape[-1].freeze(rl)     # bwd reads the residuals: the caller's arrays among them
         return tree.unflatten(call.out_td, outs[:call.n_out])
 
 
