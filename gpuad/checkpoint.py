@@ -151,6 +151,7 @@ def checkpoint(fun, policy=None):
         res = trace.record(checkpoint_p, ins, {"seg": seg}, [out_leaves[i] for i in outs],
                            ins=tuple(t.val for t in ins) + tuple(first.kept),
                            collective=first.collective)
+        trace.tape[-1].freeze(first.constants.values())     # the recompute reads them
         for i, r in zip(outs, res):
             out_leaves[i] = r
         return tree.unflatten(out_td, out_leaves)
@@ -531,6 +532,7 @@ def checkpoint_loop(step, x0, n_steps, snapshots=None, memory_budget=None):
     res = trace.record(checkpoint_loop_p, leaves + closure, {"loop": loop},
                        [y.val if _own(replay, y) else y for y in ys],
                        ins=(*vals, _Reversal(run, replay, ys)), collective=collective)
+    trace.tape[-1].freeze(first.constants.values())     # the recomputed steps read them
     return tree.unflatten(td, res)
 
 

@@ -12,6 +12,8 @@ reaches them.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from . import tree
 from .core import Trace, Tracer, _ctx
 from .tape import VJPTrace
@@ -120,6 +122,7 @@ class Closure(_Substitutes, Trace):
         self._setup(subs, target)
         self.keep = keep
         self.kept: list = []
+        self.constants: dict = {}     # id -> NumPy array it read (for the node to hold)
 
     def wrap(self, tree_):
         """Values of this run (so that their operators reach it)."""
@@ -147,6 +150,9 @@ class Closure(_Substitutes, Trace):
         return a.val
 
     def process(self, prim, args, params):
+        for a in args:      # what the sweep's recompute reads again: the caller's arrays
+            if type(a) is np.ndarray and a.ndim:
+                self.constants[id(a)] = a
         out = self.bind_below(prim, self.resolve(args), params)
         if prim.collective:
             self.collective = True

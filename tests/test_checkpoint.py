@@ -612,3 +612,27 @@ def test_loop_integer_counter_stays_integer_in_the_untaped_steps(snapshots, xp):
         return gnp.sum(s[0] ** 2) * s[1]
     close(gpuad.grad(looped)(w), gpuad.grad(unrolled)(w))
     close(gpuad.hessian(looped)(w), gpuad.hessian(unrolled)(w), rtol=1e-11)
+
+
+@pytest.mark.parametrize("construct", ["checkpoint", "checkpoint_loop"])
+def test_arrays_the_recompute_reads_are_held_until_the_pullback_ran(construct):
+    # A newcomer's review: the sweep recomputes a segment (a loop's steps) reading the
+    # caller's closed-over array again; a write into it between vjp and the pullback
+    # changed the derivative silently (a plain f refused the write).
+    import gc
+    from gpuad import tape
+    W = np.array([1.0, 2.0, 3.0])
+    x = np.array([0.1, 0.2, 0.3])
+    if construct == "checkpoint":
+        f = gpuad.checkpoint(lambda u: gnp.sin(u) * W)
+    else:
+        f = lambda u: gpuad.checkpoint_loop(lambda s: gnp.sin(s) * W, u, 4, snapshots=2)
+    want = gpuad.grad(lambda u: gnp.sum(f(u)))(x)
+    _, pb = gpuad.vjp(f, x)
+    with pytest.raises(ValueError, match="read-only"):
+        W[:] = 100.0
+    np.testing.assert_array_equal(pb(np.ones(3))[0], want)
+    del pb
+    gc.collect()
+    W[:] = 5.0                        # free again once no tape needs it
+    assert id(W) not in tape._HOLDS
