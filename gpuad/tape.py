@@ -81,7 +81,29 @@ class _HoldingNode(Node):
 
 _HOLDS: dict = {}         # id -> [array, holders]: arrays gpuad made read-only, and why
 _PENDING: list = []       # views left read-only because their base was still held
-_HOLD_LOCK = threading.Lock()
+_HOLD_LOCK = threading.RLock()
+_LATER: list = []         # releases a finalizer met in the middle of an update (below)
+_BUSY = [None]            # the thread updating _HOLDS now (inside the lock)
+
+
+def _update(fn, *args):
+    """``fn(*args)`` on the holds, under the lock. The garbage collector may run a
+    finalizer (:func:`release_when_freed`) on this thread in the middle of it: that
+    release waits in ``_LATER`` and is done here before the lock is let go."""
+    me = threading.get_ident()
+    with _HOLD_LOCK:
+        _BUSY[0] = me
+        try:
+            out = fn(*args)
+            while True:
+                while _LATER:
+                    _release(_LATER.pop())
+                _BUSY[0] = None
+                if not _LATER:            # (none arrived after the last look)
+                    return out
+                _BUSY[0] = me
+        finally:
+            _BUSY[0] = None
 
 
 def hold(v) -> tuple:
@@ -90,50 +112,39 @@ def hold(v) -> tuple:
     and through views made later raise NumPy's error; views made earlier cannot be
     covered: the flag is per array object). An array read-only already (the caller's, a
     literal's) is not held. Returns what was held, for :func:`release`."""
+    return _update(_hold, v)
+
+
+def _hold(v) -> tuple:
     held = ()
-    with _HOLD_LOCK:
-        for a in ((v, v.base) if type(v.base) is np.ndarray else (v,)):
-            e = _HOLDS.get(id(a))
-            if e is not None:
-                e[1] += 1
-            elif a.flags.writeable:
-                a.flags.writeable = False
-                _HOLDS[id(a)] = [a, 1]
-            else:
-                continue
-            held += (a,)
-        while _LATER:
-            _release(_LATER.pop())
+    for a in ((v, v.base) if type(v.base) is np.ndarray else (v,)):
+        e = _HOLDS.get(id(a))
+        if e is not None:
+            e[1] += 1
+        elif a.flags.writeable:
+            a.flags.writeable = False
+            _HOLDS[id(a)] = [a, 1]
+        else:
+            continue
+        held += (a,)
     return held
 
 
 def release(arrays) -> None:
     """One holder fewer of each of ``arrays`` (what :func:`hold` returned): an array whose
     last holder goes is writable again (bases before their views)."""
-    if not arrays:
-        return
-    with _HOLD_LOCK:
-        _release(arrays)
-        while _LATER:
-            _release(_LATER.pop())
-
-
-_LATER: list = []         # releases from finalizers that found the lock taken
+    if arrays:
+        _update(_release, arrays)
 
 
 def release_when_freed(arrays) -> None:
-    """:func:`release` for a finalizer (``__del__``): the garbage collector may run it on
-    this thread in the middle of :func:`hold` or :func:`release`, with the lock taken; then
-    the release waits in ``_LATER`` for the lock's holder to do it before letting go."""
-    if _HOLD_LOCK.acquire(blocking=False):
-        try:
-            _release(arrays)
-            while _LATER:
-                _release(_LATER.pop())
-        finally:
-            _HOLD_LOCK.release()
-    else:
+    """:func:`release` for a finalizer (``__del__``): in the middle of this thread's own
+    update it waits in ``_LATER`` (the update does it before letting go of the lock);
+    another thread's update it waits for."""
+    if _BUSY[0] == threading.get_ident():
         _LATER.append(arrays)
+    else:
+        release(arrays)
 
 
 def _release(arrays) -> None:

@@ -725,3 +725,23 @@ def test_none_in_an_input_is_an_empty_subtree_in_every_transform(xp):
         close(J["y"]["t"][1], np.sin(ah), xp, rtol=1e-15)
     with pytest.raises(ValueError, match="None"):
         gpuad.jvp(s, (x,), ({"a": v["a"], "n": xp.ones(1), "t": (None, v["t"][1], [None])},))
+
+
+def test_a_release_from_a_finalizer_inside_an_update_is_done_before_the_update_ends():
+    # The garbage collector may free a holding node in the middle of hold()/release() on
+    # the same thread: its release waits and is done before the lock is let go (never
+    # stranded until some later call, never deadlocked, never interleaved).
+    from gpuad import tape
+    a, b = np.array([1.0, 2.0]), np.array([3.0, 4.0])
+    held_a = tape.hold(a)
+
+    def hold_b_while_a_node_dies(v):
+        tape.release_when_freed(held_a)       # what a __del__ would do here
+        assert id(a) in tape._HOLDS            # (deferred: the update is in progress)
+        return tape._hold(v)
+
+    held_b = tape._update(hold_b_while_a_node_dies, b)
+    assert a.flags.writeable and id(a) not in tape._HOLDS
+    assert not b.flags.writeable
+    tape.release(held_b)
+    assert b.flags.writeable and not tape._LATER
