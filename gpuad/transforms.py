@@ -363,6 +363,7 @@ def jvp_lanes(fun, primals, tangents, lanes):
             args.append(tree.unflatten(ptd, xs))
         res = fun(*args)
     leaves, td = tree.flatten(res)
+    _check_outputs(fun, leaves, td)   # (as reverse mode: a bare None is a missing return)
     outs, touts = [], []
     for o in leaves:
         if o is None:                 # an empty subtree (as in JAX): no tangent

@@ -647,9 +647,14 @@ def test_none_in_an_output_stays_none_in_every_transform(xp):
     assert J[1] is None and isinstance(J[0], tuple)
     J = gpuad.jacrev(lambda x, y: (x * y, None), argnums=(0, 1))(a, a)
     assert J[1] is None and isinstance(J[0], tuple)
-    # a function that returns None altogether is still a missing return
-    with pytest.raises(TypeError, match="missing return"):
-        gpuad.vjp(lambda x: None, a)
+    # a function that returns None altogether is still a missing return, in every
+    # transform (forward mode returned None and a None tangent)
+    for call in (lambda f: gpuad.vjp(f, a), lambda f: gpuad.jvp(f, (a,), (a,)),
+                 lambda f: gpuad.jacfwd(f)(a), lambda f: gpuad.jacrev(f)(a),
+                 lambda f: gpuad.jacobian(f)(a), lambda f: gpuad.hessian(f)(a),
+                 lambda f: gpuad.grad(f)(a)):
+        with pytest.raises(TypeError, match="missing return"):
+            call(lambda x: None)
 
 
 @pytest.mark.parametrize("mismatch", ["dict keys", "extra entry", "list for tuple",
