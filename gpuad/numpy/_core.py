@@ -156,14 +156,42 @@ def _scalars(r):
     return r
 
 
+# The reductions with NumPy's ``dtype=``: an integer or boolean one makes the result
+# NumPy's integer one (a piecewise constant of the values: no derivative).
+_DTYPE_REDUCTIONS = frozenset(["sum", "prod", "mean", "var", "std", "cumsum", "cumprod",
+                               "nansum", "nanprod", "nanmean", "nanvar", "nanstd",
+                               "nancumsum", "nancumprod", "trace"])
+
+
+def _integral_dtype(f, args, kwargs):
+    """The ``dtype=`` argument of a call of ``f`` if it is an integer or boolean dtype."""
+    dt = kwargs.get("dtype")
+    if dt is None:
+        import inspect
+        try:
+            dt = inspect.signature(f).bind_partial(*args).arguments.get("dtype")
+        except TypeError:
+            return None
+    if dt is None:
+        return None
+    dt = np.dtype(dt)
+    return dt if dt.kind in "biu" else None
+
+
 def numpy_semantics(name, f):
     """``f`` (a gpuad.numpy function) where called with no traced argument behaving as
     NumPy's ``name`` does in what gpuad does not compute: integer and boolean inputs go to
     NumPy's (CuPy's) own function, keeping integer dtypes (``prod((28, 28))`` is 784), and
     a 0-d NumPy result is a NumPy scalar."""
     np_f = getattr(np, name, None)
+    by_dtype = name in _DTYPE_REDUCTIONS and np_f is not None
 
     def g(*args, **kwargs):
+        if by_dtype and _integral_dtype(f, args, kwargs) is not None:
+            args, kwargs = [full_lower(a) for a in args], {k: full_lower(v) for k, v in
+                                                           kwargs.items()}
+            xp = base.xp_of(*[a for a in args if hasattr(a, "shape")])
+            return getattr(xp, name, np_f)(*args, **kwargs)
         traced, floating, integral = _kinds(kwargs.values(), _kinds(args, [False] * 3))
         if traced:
             return f(*args, **kwargs)
