@@ -63,3 +63,69 @@ def test_integral_dtype_argument_of_reductions(name, dt, src):
         np.testing.assert_array_equal(g, np.zeros_like(x))
         _, t = gpuad.jvp(lambda v: gf(v, dtype=dt), (x,), (np.ones_like(x),))
         assert not np.any(np.asarray(t))
+
+
+# Functions of a sequence of arrays, as (NumPy's or gpuad's module, x, y) -> result.
+JOINS = {
+    "concatenate": lambda m, x, y: m.concatenate([x, y]),
+    "concatenate_none": lambda m, x, y: m.concatenate([x, y], axis=None),
+    "concat": lambda m, x, y: m.concat([x, y]),
+    "stack": lambda m, x, y: m.stack([x, y]),
+    "vstack": lambda m, x, y: m.vstack([x, y]),
+    "row_stack": lambda m, x, y: m.vstack([x, y]),
+    "hstack": lambda m, x, y: m.hstack([x, y]),
+    "dstack": lambda m, x, y: m.dstack([x, y]),
+    "column_stack": lambda m, x, y: m.column_stack([x, y]),
+    "block": lambda m, x, y: m.block([x, y]),
+    "append": lambda m, x, y: m.append(x, y),
+    "append_axis0": lambda m, x, y: m.append(x, y, axis=0),
+    "insert": lambda m, x, y: m.insert(x, 1, y),
+    "array": lambda m, x, y: m.array([x, y]),
+}
+ARRAYS = {"float32": X32, "float64": X32.astype(np.float64),
+          "complex64": (X32 + 1j).astype(np.complex64), "int32": np.arange(6, dtype=np.int32).reshape(2, 3),
+          "int8": np.arange(6, dtype=np.int8).reshape(2, 3), "bool": X32 > 0}
+SECONDS = {**ARRAYS, "py_float": 2.5, "py_int": 3, "py_complex": 1j,
+           "np_float64": np.float64(2.5), "np_float32": np.float32(2.5), "list_int": [[1, 2, 3]],
+           "list_float": [[1.0, 2.0, 3.0]]}
+
+
+def _numpy_or_error(f, *args):
+    try:
+        with np.errstate(all="ignore"):
+            return f(*args), None
+    except (ValueError, TypeError) as e:
+        return None, type(e)
+
+
+@pytest.mark.parametrize("b", list(SECONDS))
+@pytest.mark.parametrize("a", list(ARRAYS))
+@pytest.mark.parametrize("name", list(JOINS))
+def test_joins_promote_as_numpy(name, a, b):
+    """The dtype and values of joining ``a`` and ``b`` are NumPy's: an int8 block next to a
+    float32 one gives float32 (vstack/hstack made each int block float64 first), a Python
+    scalar appended or stacked is an array of its own dtype (float64), concatenate's is
+    weak, and insert casts the values to the array's dtype. Under grad, in a float array,
+    the result's dtype is the same and the gradient has the input's dtype."""
+    join = JOINS[name]
+    x, y = ARRAYS[a], SECONDS[b]
+    want, err = _numpy_or_error(join, np, x, y)
+    if err is not None:
+        with pytest.raises((ValueError, TypeError)):
+            join(gnp, x, y)
+        return
+    got = join(gnp, x, y)
+    assert np.asarray(got).dtype == want.dtype
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-6)
+    if x.dtype.kind != "f":
+        return
+    seen = {}
+
+    def f(v):
+        r = join(gnp, v, y)
+        seen["r"] = r
+        return gnp.sum(gnp.real(r))
+    g = gpuad.grad(f)(x)
+    assert gpuad.core.full_lower(seen["r"]).dtype == want.dtype
+    assert g.dtype == x.dtype
+

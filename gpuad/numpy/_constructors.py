@@ -8,7 +8,7 @@ import numpy as np
 
 from ..core import Tracer, full_lower
 from ..primitives import base as _pb
-from ._core import prepare, shape, dtype
+from ._core import prepare, result_float_dtype, shape, dtype, strong
 from ._elementwise import add, exp, log, multiply, power
 from ._shape import broadcast_to, reshape, stack
 
@@ -44,8 +44,17 @@ def _plain_dtype(dt, what):
     return dt
 
 
+def _leaves(obj):
+    if isinstance(obj, (list, tuple)):
+        return [leaf for o in obj for leaf in _leaves(o)]
+    return [strong(obj)]
+
+
 def _nested(obj, dt, what):
-    """A nested list/tuple of tracers and constants as one traced array (a stack)."""
+    """A nested list/tuple of tracers and constants as one traced array (a stack) of
+    NumPy's dtype for all its entries (``dt`` if given)."""
+    if dt is None:
+        dt = result_float_dtype(*_leaves(obj))   # an int8 entry beside float32 ones: float32
     if not isinstance(obj, (list, tuple)):
         (x,), _ = prepare(obj)
         return x if dt is None else _pb.astype(x, dt)

@@ -40,6 +40,14 @@ def result_float_dtype(*xs):
     return dt
 
 
+def strong(x):
+    """``x``, a Python scalar made a 0-d array: an entry of a sequence of arrays
+    (concatenate, stack, append, ...) is converted by ``numpy.asarray`` and takes part in
+    the promotion with its own dtype (``append(float32, 2.5)`` is float64), unlike an
+    operand of arithmetic (NEP 50's weak scalars)."""
+    return np.asarray(x) if _is_weak(x) else x
+
+
 def _dtype_of(x):
     """NumPy's dtype of an operand; a list or tuple is read as numpy.asarray reads it
     (``np.result_type`` would take ``[0.1, 0.2]`` for a structured dtype's fields)."""
@@ -123,7 +131,7 @@ def lower(x):
     return full_lower(x)
 
 
-__all__ = ["prepare", "normalize_axis", "lower", "result_float_dtype",
+__all__ = ["prepare", "strong", "normalize_axis", "lower", "result_float_dtype",
            "to_operand", "shape", "dtype"]
 
 
