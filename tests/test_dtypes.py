@@ -129,3 +129,32 @@ def test_joins_promote_as_numpy(name, a, b):
     assert gpuad.core.full_lower(seen["r"]).dtype == want.dtype
     assert g.dtype == x.dtype
 
+
+A0, A1, A2 = np.array(1.5), np.array([1.5, 0.5]), np.array([[1.5, 0.5]])
+# Calls whose 0-d result NumPy returns as a 0-d array (constructors, shape functions, ...)
+# and, last, ones whose 0-d result is a NumPy scalar (ufuncs, reductions, dot).
+ZERO_D = [("array", (1.5,)), ("asarray", (1.5,)), ("asanyarray", (A0,)),
+          ("ascontiguousarray", (A0,)), ("copy", (A0,)), ("full", ((), 1.5)),
+          ("full_like", (A0, 2.0)), ("reshape", (A1[:1], ())), ("squeeze", (A1[:1],)),
+          ("transpose", (A0,)), ("permute_dims", (A0,)), ("broadcast_to", (1.5, ())),
+          ("where", (True, 1.5, 2.0)), ("real", (A0,)), ("imag", (A0,)),
+          ("moveaxis", (A0, (), ())), ("select", ([A0 > 0], [A0])), ("tensordot", (A1, A1, 1)),
+          ("piecewise", (A0, [A0 > 0], [1.0, 0.0])), ("cov", (A1,)), ("corrcoef", (A2, A2)),
+          ("cross", (A1, A1[::-1])), ("block", ([A0],)), ("i0", (A0,)), ("i0", (1.5,)),
+          ("sum", (A1,)), ("mean", (A1,)), ("exp", (A0,)), ("add", (A0, 1.0)),
+          ("dot", (A1, A1)), ("vdot", (A1, A1)), ("inner", (A1, A1)), ("max", (A1,)),
+          ("einsum", ("i,i", A1, A1)), ("trapezoid", (A1,)), ("interp", (0.5, [0, 1], [0, 1]))]
+
+
+@pytest.mark.parametrize("dt", [np.float64, np.float32])
+@pytest.mark.parametrize("name,args", ZERO_D, ids=[f"{n}-{k}" for k, (n, _) in enumerate(ZERO_D)])
+def test_zero_d_results_array_or_scalar_as_numpy(name, args, dt):
+    """``gnp.array(1.5)`` is a 0-d array (a writable buffer), as ``np.array(1.5)``, not
+    ``np.float64(1.5)``; a sum's 0-d result is a NumPy scalar; both of NumPy's dtype."""
+    args = tuple(a.astype(dt) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
+                 for a in args)
+    with np.errstate(all="ignore"):
+        want, got = getattr(np, name)(*args), getattr(gnp, name)(*args)
+    assert type(got) is type(want), (got, want)
+    assert np.asarray(got).dtype == np.asarray(want).dtype
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-6)

@@ -186,12 +186,22 @@ def _integral_dtype(f, args, kwargs):
     return dt if dt.kind in "biu" else None
 
 
+# Functions whose 0-d results NumPy returns as 0-d arrays, not as NumPy scalars (the
+# constructors, the shape functions and the others not built on ufuncs or reductions).
+_ARRAY_RESULTS = frozenset([
+    "array", "asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "copy", "full",
+    "full_like", "reshape", "squeeze", "transpose", "permute_dims", "matrix_transpose",
+    "broadcast_to", "where", "real", "imag", "moveaxis", "swapaxes", "rollaxis", "select",
+    "tensordot", "piecewise", "cov", "corrcoef", "cross", "require", "block", "i0"])
+
+
 def numpy_semantics(name, f):
     """``f`` (a gpuad.numpy function) where called with no traced argument behaving as
     NumPy's ``name`` does in what gpuad does not compute: integer and boolean inputs go to
     NumPy's (CuPy's) own function, keeping integer dtypes (``prod((28, 28))`` is 784), and
     a 0-d NumPy result is a NumPy scalar."""
     np_f = getattr(np, name, None)
+    scalars = _scalars if name not in _ARRAY_RESULTS else (lambda r: r)
     by_dtype = name in _DTYPE_REDUCTIONS and np_f is not None
 
     def g(*args, **kwargs):
@@ -206,7 +216,7 @@ def numpy_semantics(name, f):
         if integral and not floating and np_f is not None:
             xp = base.xp_of(*[a for a in args if hasattr(a, "shape")])
             return getattr(xp, name, np_f)(*args, **kwargs)
-        return _scalars(f(*args, **kwargs))
+        return scalars(f(*args, **kwargs))
     g.__name__, g.__qualname__, g.__doc__ = f.__name__, f.__qualname__, f.__doc__
     g.__module__, g.__wrapped__ = "gpuad.numpy", f
     return g

@@ -23,6 +23,9 @@ _COMPLEX = {"abs": lambda z: C.complex_abs(z), "absolute": lambda z: C.complex_a
 def _unary(name, prim_name=None):
     prim = E.PRIMS[prim_name or name]
     special = _COMPLEX.get(name)
+    # numpy.i0 is no ufunc: its 0-d results are 0-d arrays, not NumPy scalars
+    scalar = (lambda r: r) if name == "i0" else \
+        (lambda r: r[()] if type(r) is _ND and not r.ndim else r)
 
     def call(x):
         if special is not None and dtype(x).kind == "c":
@@ -37,7 +40,7 @@ def _unary(name, prim_name=None):
             r = call(x)
         else:
             r = bind(prim, x)
-        return r[()] if type(r) is _ND and not r.ndim else r    # NumPy's scalars
+        return scalar(r)              # NumPy's scalars
     f.__name__ = name
     plain = numpy_semantics(name, lambda x: call(prepare(x)[0][0]))
     f.__doc__ = (f"Elementwise ``{prim_name or name}``, like ``numpy.{name}``; differentiable "

@@ -322,5 +322,5 @@ def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     y = multiply(c(a, 2, na), c(b, 0, nb)) - multiply(c(a, 0, na), c(b, 2, nb))
     z = multiply(c(a, 0, na), c(b, 1, nb)) - multiply(c(a, 1, na), c(b, 0, nb))
     if na == 2 and nb == 2:
-        return z
+        return prepare(z)[0][0]       # (an array, 0-d for two 2-vectors, as NumPy's)
     return moveaxis(stack(prepare(x, y, z)[0], axis=-1), -1, axisc)
