@@ -158,3 +158,39 @@ def test_zero_d_results_array_or_scalar_as_numpy(name, args, dt):
     assert type(got) is type(want), (got, want)
     assert np.asarray(got).dtype == np.asarray(want).dtype
     np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-6)
+
+
+# Products that convert every operand with numpy.asarray: a Python scalar operand is an
+# array of its own dtype (float64, int64, complex128), not a weak scalar.
+PRODUCTS = {
+    "dot": lambda m, x, s: m.dot(x, s), "dot_left": lambda m, x, s: m.dot(s, x),
+    "inner": lambda m, x, s: m.inner(x, s), "outer": lambda m, x, s: m.outer(x, s),
+    "kron": lambda m, x, s: m.kron(x, s), "kron_left": lambda m, x, s: m.kron(s, x),
+    "tensordot": lambda m, x, s: m.tensordot(x, s, 0), "vdot": lambda m, x, s: m.vdot(x[:1], s),
+    "einsum": lambda m, x, s: m.einsum("i,->i", x, s),
+}
+
+
+@pytest.mark.parametrize("s", [2.5, 3, 1j, np.float32(2.5), np.float64(2.5)], ids=repr)
+@pytest.mark.parametrize("src", [np.float32, np.float64, np.complex64])
+@pytest.mark.parametrize("name", list(PRODUCTS))
+def test_products_with_python_scalars_as_numpy(name, src, s):
+    """``dot(float32 array, 2.5)`` is float64, as NumPy's (the scalar becomes a float64
+    array), untraced and under grad; the gradient keeps the input's dtype."""
+    prod = PRODUCTS[name]
+    x = X32[0].astype(src)
+    want = prod(np, x, s)
+    got = prod(gnp, x, s)
+    assert type(got) is type(want)
+    assert np.asarray(got).dtype == np.asarray(want).dtype
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-6)
+    if x.dtype.kind == "f":
+        seen = {}
+
+        def f(v):
+            seen["r"] = prod(gnp, v, s)
+            return gnp.sum(gnp.real(seen["r"]))
+        g = gpuad.grad(f)(x)
+        assert gpuad.core.full_lower(seen["r"]).dtype == np.asarray(want).dtype
+        assert g.dtype == x.dtype
+
