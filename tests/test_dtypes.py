@@ -194,3 +194,42 @@ def test_products_with_python_scalars_as_numpy(name, src, s):
         assert gpuad.core.full_lower(seen["r"]).dtype == np.asarray(want).dtype
         assert g.dtype == x.dtype
 
+
+# Values NumPy casts to the array's dtype: reductions' initial=, nan_to_num's replacements.
+CAST_IN = {
+    **{f"{n}_initial": (lambda n: lambda m, x, v: getattr(m, n)(x, initial=v))(n)
+       for n in ["sum", "prod", "max", "min", "amax", "amin", "nansum", "nanprod", "nanmax",
+                 "nanmin"]},
+    **{f"{n}_initial_where": (lambda n: lambda m, x, v: getattr(m, n)(x, initial=v,
+                                                                      where=x > 0))(n)
+       for n in ["sum", "prod", "max", "min", "nansum", "nanmax"]},
+    "nan_to_num_nan": lambda m, x, v: m.nan_to_num(x, nan=v),
+    "nan_to_num_posinf": lambda m, x, v: m.nan_to_num(x, posinf=v),
+    "nan_to_num_neginf": lambda m, x, v: m.nan_to_num(x, neginf=-v),
+}
+XNAN = np.array([0.5, np.nan, np.inf, -2.0, -np.inf, 3.0])
+
+
+@pytest.mark.parametrize("v", [np.float64(5.0), 5, 2.5, np.int64(2), np.float32(4.0)], ids=repr)
+@pytest.mark.parametrize("src", [np.float32, np.float64])
+@pytest.mark.parametrize("name", list(CAST_IN))
+def test_values_cast_to_the_array_dtype(name, src, v):
+    """``sum(float32, initial=np.float64(1))`` and ``nan_to_num(float32, nan=np.float64(1))``
+    are float32 (NumPy casts them), untraced and under grad."""
+    fn = CAST_IN[name]
+    x = (XNAN if name.startswith("nan_to") else X32[0]).astype(src)
+    with np.errstate(all="ignore"):
+        want, got = fn(np, x, v), fn(gnp, x, v)
+    assert type(got) is type(want)
+    assert np.asarray(got).dtype == np.asarray(want).dtype
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-6)
+    seen = {}
+
+    def f(u):
+        seen["r"] = fn(gnp, u, v)
+        return gnp.sum(seen["r"])
+    with np.errstate(all="ignore"):
+        g = gpuad.grad(f)(x)
+    assert gpuad.core.full_lower(seen["r"]).dtype == np.asarray(want).dtype
+    assert g.dtype == x.dtype
+

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..core import full_lower
 from ..primitives import complex as _cx
-from ._core import prepare
+from ._core import prepare, to_operand
 from ._elementwise import (abs, add, arccos, arcsin, arctan, arctan2, arctanh, exp, exp2,
                            log1p, log2, maximum, multiply, negative, power, subtract, where)
 
@@ -164,6 +164,8 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     info = np.finfo(v.dtype)
     big = info.max if posinf is None else posinf
     small = -info.max if neginf is None else neginf
+    # the replacements take x's dtype (NumPy's copyto): nan=np.float64(1) keeps float32
+    nan, big, small = (to_operand(r, v.dtype, xp) for r in (nan, big, small))
     out = where(xp.isnan(v), nan, x)
     out = where(xp.isposinf(v), big, out)
     return where(xp.isneginf(v), small, out)
