@@ -233,3 +233,13 @@ def test_values_cast_to_the_array_dtype(name, src, v):
     assert gpuad.core.full_lower(seen["r"]).dtype == np.asarray(want).dtype
     assert g.dtype == x.dtype
 
+
+@pytest.mark.parametrize("src", [np.float32, np.float64, np.complex64, np.complex128])
+def test_sort_complex_dtype_as_numpy(src):
+    """numpy.sort_complex of float32 is complex128 (``astype('D')``); complex stays."""
+    x = np.array([1.5, -2.0, 0.5]).astype(src)
+    want, got = np.sort_complex(x), gnp.sort_complex(x)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+    _, t = gpuad.jvp(gnp.sort_complex, (x,), (np.ones_like(x),))
+    assert t.dtype == want.dtype

@@ -237,7 +237,8 @@ def angle(z, deg=False):
 
 def sort_complex(a):
     """``numpy.sort_complex``: sorted by real part, then imaginary part, as a complex
-    array (complex64 for float32/complex64 input, else complex128). Differentiated as a
+    array of NumPy's dtype (complex64 for complex64 input, else complex128: float32 input
+    gives complex128, as NumPy's ``astype('D')``). Differentiated as a
     gather by the sorting permutation (as ``sort``).
 
     Example::
@@ -248,4 +249,5 @@ def sort_complex(a):
     (a,), _ = prepare(a)
     from ._reductions import sort
     from ._shape import astype
-    return sort(astype(a, _cx.complex_dtype(full_lower(a).dtype)))
+    dt = full_lower(a).dtype
+    return sort(astype(a, dt if dt.kind == "c" else np.dtype(np.complex128)))
