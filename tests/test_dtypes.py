@@ -243,3 +243,39 @@ def test_sort_complex_dtype_as_numpy(src):
     np.testing.assert_array_equal(got, want)
     _, t = gpuad.jvp(gnp.sort_complex, (x,), (np.ones_like(x),))
     assert t.dtype == want.dtype
+
+
+OPERATORS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+             "/": lambda a, b: a / b, "**": lambda a, b: a ** b, "%": lambda a, b: a % b,
+             "//": lambda a, b: a // b, "divmod0": lambda a, b: divmod(a, b)[0],
+             "divmod1": lambda a, b: divmod(a, b)[1]}
+OTHERS = {"py_float": 0.75, "py_int": 2, "np_float64": np.float64(0.75),
+          "np_float32": np.float32(0.75), "np_int8": np.int8(2), "int8": np.array([1, 2, 3], np.int8),
+          "int32": np.array([1, 2, 3], np.int32), "float64": np.array([0.5, 1.5, 2.5])}
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+@pytest.mark.parametrize("other", list(OTHERS))
+@pytest.mark.parametrize("src", [np.float32, np.float64])
+@pytest.mark.parametrize("op", list(OPERATORS))
+def test_operators_on_traced_arrays_as_numpy(op, src, other, side):
+    """Python's operators on a traced array (``x % 1.0``, ``3 // x``, ``divmod``) exist
+    and give NumPy's dtype and values (NEP 50 for the scalars); the gradient keeps the
+    input's dtype."""
+    fn, o = OPERATORS[op], OTHERS[other]
+    x = np.array([0.5, 1.25, 2.5], dtype=src)
+
+    def call(v):
+        return fn(v, o) if side == "left" else fn(o, v + 3)
+    with np.errstate(all="ignore"):
+        want = call(x)
+        seen = {}
+
+        def f(v):
+            seen["r"] = call(v)
+            return gnp.sum(seen["r"])
+        g = gpuad.grad(f)(x)
+    got = gpuad.core.full_lower(seen["r"])
+    assert got.dtype == want.dtype
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    assert g.dtype == x.dtype
