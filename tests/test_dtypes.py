@@ -279,3 +279,30 @@ def test_operators_on_traced_arrays_as_numpy(op, src, other, side):
     assert got.dtype == want.dtype
     np.testing.assert_allclose(got, want, rtol=1e-6)
     assert g.dtype == x.dtype
+
+
+SPACES = ["linspace", "logspace", "geomspace"]
+
+
+@pytest.mark.parametrize("stop", [np.float32(3.0), 3.0, np.float64(3.0), np.array([3.0, 4.0], np.float32)],
+                         ids=repr)
+@pytest.mark.parametrize("start", [np.float32(1.5), np.float64(1.5), np.array([1.5, 2.0], np.float32),
+                                   np.complex64(1.5 + 0.5j)], ids=repr)
+@pytest.mark.parametrize("name", SPACES)
+def test_spaces_dtype_as_numpy(name, start, stop):
+    """linspace/logspace/geomspace of traced end points have NumPy's dtype (geomspace is
+    float64 at least: float32 end points give float64), the gradient the input's."""
+    fn = getattr(gnp, name)
+    with np.errstate(all="ignore"):
+        want = getattr(np, name)(start, stop, 4)
+        got = fn(start, stop, 4)
+        seen = {}
+
+        def f(a):
+            seen["r"] = fn(a, stop, 4)
+            return gnp.sum(gnp.real(seen["r"]))
+        g = gpuad.grad(f)(np.asarray(start))
+    assert np.asarray(got).dtype == want.dtype
+    np.testing.assert_allclose(gpuad.core.full_lower(seen["r"]), want, rtol=1e-5)
+    assert gpuad.core.full_lower(seen["r"]).dtype == want.dtype
+    assert np.asarray(g).dtype == np.asarray(start).dtype

@@ -213,7 +213,9 @@ def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
     xp = _module((start, stop))
     if not _traced((start, stop)) and hasattr(xp, "geomspace"):
         return xp.geomspace(start, stop, num=num, endpoint=endpoint, dtype=dtype, axis=axis)
-    (start, stop), xp = prepare(start, stop)
+    # NumPy's dtype: result_type(start, stop, zeros((), dtype)), float64 at least (float32
+    # end points give float64)
+    (start, stop, _), xp = prepare(start, stop, np.zeros(()))
     s0, s1 = full_lower(start), full_lower(stop)
     if xp.any(s0 == 0) or xp.any(s1 == 0) or xp.any((s0 < 0) != (s1 < 0)):
         raise ValueError("Geometric sequence cannot include zero, and the end points must "
