@@ -359,3 +359,64 @@ def test_sequence_functions_promote_as_numpy(name, other):
         assert np.asarray(r).dtype == np.asarray(want).dtype
         np.testing.assert_allclose(np.asarray(r), np.asarray(want), rtol=1e-5)
     assert g.dtype == x.dtype
+
+
+IM = np.array([[2, 1], [1, 3]])
+IV = np.array([1, 2])
+LINALG_INT = {
+    "outer": (IV, IV), "cross": (np.array([1, 2, 3]), np.array([3, 2, 1])), "matmul": (IM, IM),
+    "vecdot": (IV, IV), "matrix_power": (IM, 3), "multi_dot": ([IM, IM, IM],),
+    "tensordot": (IM, IM), "matrix_transpose": (IM,), "trace": (IM,), "diagonal": (IM,),
+    "norm": (IV,), "vector_norm": (IV,), "matrix_norm": (IM,), "det": (IM,), "inv": (IM,),
+    "solve": (IM, IV), "svdvals": (IM,), "cond": (IM,), "pinv": (IM,), "slogdet": (IM,),
+    "eigvalsh": (IM,), "cholesky": (IM,),
+}
+
+
+def _leaves_of(r):
+    return list(r) if isinstance(r, tuple) else [r]
+
+
+@pytest.mark.parametrize("kind", ["int64", "int8", "bool"])
+@pytest.mark.parametrize("name", list(LINALG_INT))
+def test_linalg_integer_inputs_as_numpy(name, kind):
+    """Without traced values, gpuad.numpy.linalg keeps numpy.linalg's integer results
+    (matmul, outer, matrix_power, multi_dot, ... of ints are ints; tensordot's 0-d result
+    a 0-d array) and its float64 ones for the LAPACK functions."""
+    args = tuple([a.astype(kind) for a in x] if isinstance(x, list) else
+                 x.astype(kind) if isinstance(x, np.ndarray) else x for x in LINALG_INT[name])
+    try:
+        want = getattr(np.linalg, name)(*args)
+    except (np.linalg.LinAlgError, TypeError, ValueError):
+        pytest.skip("NumPy refuses")
+    got = getattr(gnp.linalg, name)(*args)
+    for w, g in zip(_leaves_of(want), _leaves_of(got)):
+        assert type(g) is type(w), (g, w)
+        assert np.asarray(g).dtype == np.asarray(w).dtype
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-12)
+
+
+LAPACK_PAIRS = {"solve": lambda m, a, b: m.linalg.solve(a, b),
+                "lstsq": lambda m, a, b: m.linalg.lstsq(a, b, rcond=None)[0],
+                "tensorsolve": lambda m, a, b: m.linalg.tensorsolve(a, b)}
+
+
+@pytest.mark.parametrize("bk", ["int8", "int64", "bool", "float32", "float64"])
+@pytest.mark.parametrize("name", list(LAPACK_PAIRS))
+def test_linalg_solvers_count_integers_as_float64(name, bk):
+    """numpy.linalg.solve(float32, int8) is float64 (its _commonType takes integers as
+    double), untraced and under grad in ``a``."""
+    fn = LAPACK_PAIRS[name]
+    a = IM.astype(np.float32)
+    b = np.array([1, 1]).astype(bk)
+    want = fn(np, a, b)
+    assert fn(gnp, a, b).dtype == want.dtype
+    seen = {}
+
+    def f(u):
+        seen["r"] = fn(gnp, u, b)
+        return gnp.sum(seen["r"])
+    g = gpuad.grad(f)(a)
+    assert gpuad.core.full_lower(seen["r"]).dtype == want.dtype
+    np.testing.assert_allclose(gpuad.core.full_lower(seen["r"]), want, rtol=1e-5)
+    assert g.dtype == a.dtype

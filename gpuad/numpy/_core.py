@@ -195,12 +195,21 @@ _ARRAY_RESULTS = frozenset([
     "tensordot", "piecewise", "cov", "corrcoef", "cross", "require", "block", "i0"])
 
 
-def numpy_semantics(name, f):
+def _module_of(args, module, name, np_f):
+    """``module``'s function ``name`` (NumPy's ``np_f``) on CuPy's side for CuPy arrays."""
+    xp = base.xp_of(*[a for a in args if hasattr(a, "shape")])
+    if xp is np:
+        return np_f
+    sub = xp if module is np else getattr(xp, module.__name__.rsplit(".", 1)[-1], None)
+    return getattr(sub, name, np_f)
+
+
+def numpy_semantics(name, f, module=np):
     """``f`` (a gpuad.numpy function) where called with no traced argument behaving as
     NumPy's ``name`` does in what gpuad does not compute: integer and boolean inputs go to
     NumPy's (CuPy's) own function, keeping integer dtypes (``prod((28, 28))`` is 784), and
     a 0-d NumPy result is a NumPy scalar."""
-    np_f = getattr(np, name, None)
+    np_f = getattr(module, name, None)
     scalars = _scalars if name not in _ARRAY_RESULTS else (lambda r: r)
     by_dtype = name in _DTYPE_REDUCTIONS and np_f is not None
 
@@ -208,15 +217,13 @@ def numpy_semantics(name, f):
         if by_dtype and _integral_dtype(f, args, kwargs) is not None:
             args, kwargs = [full_lower(a) for a in args], {k: full_lower(v) for k, v in
                                                            kwargs.items()}
-            xp = base.xp_of(*[a for a in args if hasattr(a, "shape")])
-            return getattr(xp, name, np_f)(*args, **kwargs)
+            return _module_of(args, module, name, np_f)(*args, **kwargs)
         traced, floating, integral = _kinds(kwargs.values(), _kinds(args, [False] * 3))
         if traced:
             return f(*args, **kwargs)
         if integral and not floating and np_f is not None:
-            xp = base.xp_of(*[a for a in args if hasattr(a, "shape")])
-            return getattr(xp, name, np_f)(*args, **kwargs)
+            return _module_of(args, module, name, np_f)(*args, **kwargs)
         return scalars(f(*args, **kwargs))
     g.__name__, g.__qualname__, g.__doc__ = f.__name__, f.__qualname__, f.__doc__
-    g.__module__, g.__wrapped__ = "gpuad.numpy", f
+    g.__module__, g.__wrapped__ = "gpuad." + module.__name__, f
     return g
