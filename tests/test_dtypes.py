@@ -420,3 +420,13 @@ def test_linalg_solvers_count_integers_as_float64(name, bk):
     assert gpuad.core.full_lower(seen["r"]).dtype == want.dtype
     np.testing.assert_allclose(gpuad.core.full_lower(seen["r"]), want, rtol=1e-5)
     assert g.dtype == a.dtype
+
+
+@pytest.mark.parametrize("kind", ["int32", "int8", "bool", "float32", "list"])
+@pytest.mark.parametrize("name", ["fftshift", "ifftshift"])
+def test_fft_shifts_keep_numpy_dtypes(name, kind):
+    """fftshift of an integer or boolean array is that dtype (was float64), as NumPy's."""
+    a = [[1, 2, 3], [4, 5, 6]] if kind == "list" else np.arange(6).reshape(2, 3).astype(kind)
+    want, got = getattr(np.fft, name)(a), getattr(gnp.fft, name)(a)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
