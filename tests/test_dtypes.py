@@ -430,3 +430,33 @@ def test_fft_shifts_keep_numpy_dtypes(name, kind):
     want, got = getattr(np.fft, name)(a), getattr(gnp.fft, name)(a)
     assert got.dtype == want.dtype
     np.testing.assert_array_equal(got, want)
+
+
+FIRST_DECIDES = {
+    "pad": lambda m, a, v: m.pad(a, 1, constant_values=v),
+    "nan_to_num": lambda m, a, v: m.nan_to_num(a, nan=v, posinf=v),
+    "insert": lambda m, a, v: m.insert(a, 1, v),
+}
+
+
+@pytest.mark.parametrize("v", [2.5, np.float64(2.5), np.float32(2.5), 3], ids=repr)
+@pytest.mark.parametrize("kind", ["int8", "int64", "uint8", "bool"])
+@pytest.mark.parametrize("name", list(FIRST_DECIDES))
+def test_integer_array_keeps_its_dtype_with_float_values(name, kind, v):
+    """pad(int8 array, constant_values=2.5), nan_to_num(int8, nan=1.5) and insert(int8,
+    1, 2.5) are int8 (NumPy casts the values into the array's dtype), not float64; with a
+    traced value too (its derivative is 0: the cast drops it)."""
+    fn = FIRST_DECIDES[name]
+    a = np.array([1, 0, 3]).astype(kind)
+    want, got = fn(np, a, v), fn(gnp, a, v)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+    if not isinstance(v, int):
+        seen = {}
+
+        def f(u):
+            seen["r"] = fn(gnp, a, u)
+            return gnp.sum(u * 0.0) + 1.0 * gnp.sum(seen["r"])
+        g = gpuad.grad(f)(np.asarray(v))
+        assert np.asarray(gpuad.core.full_lower(seen["r"])).dtype == want.dtype
+        assert float(g) == 0.0

@@ -195,6 +195,12 @@ _ARRAY_RESULTS = frozenset([
     "tensordot", "piecewise", "cov", "corrcoef", "cross", "require", "block", "i0"])
 
 
+# Functions whose result has their first argument's dtype, the other values cast to it
+# (pad's constant_values, nan_to_num's replacements): an integer or boolean first argument
+# gives NumPy's integer result, whatever the other arguments are.
+_FIRST_DECIDES = frozenset(["pad", "nan_to_num"])
+
+
 def _module_of(args, module, name, np_f):
     """``module``'s function ``name`` (NumPy's ``np_f``) on CuPy's side for CuPy arrays."""
     xp = base.xp_of(*[a for a in args if hasattr(a, "shape")])
@@ -212,9 +218,12 @@ def numpy_semantics(name, f, module=np):
     np_f = getattr(module, name, None)
     scalars = _scalars if name not in _ARRAY_RESULTS else (lambda r: r)
     by_dtype = name in _DTYPE_REDUCTIONS and np_f is not None
+    by_first = name in _FIRST_DECIDES and np_f is not None
 
     def g(*args, **kwargs):
-        if by_dtype and _integral_dtype(f, args, kwargs) is not None:
+        if (by_dtype and _integral_dtype(f, args, kwargs) is not None) or (
+                by_first and args and not isinstance(args[0], Tracer)
+                and _dtype_of(args[0]).kind in "biu"):
             args, kwargs = [full_lower(a) for a in args], {k: full_lower(v) for k, v in
                                                            kwargs.items()}
             return _module_of(args, module, name, np_f)(*args, **kwargs)
