@@ -460,3 +460,35 @@ def test_integer_array_keeps_its_dtype_with_float_values(name, kind, v):
         g = gpuad.grad(f)(np.asarray(v))
         assert np.asarray(gpuad.core.full_lower(seen["r"])).dtype == want.dtype
         assert float(g) == 0.0
+
+
+# Calls whose NumPy result is a new array (never the input nor a view of it).
+FRESH = {
+    "positive": lambda m, x: m.positive(x), "power_1": lambda m, x: m.power(x, 1),
+    "conj": lambda m, x: m.conj(x), "conjugate": lambda m, x: m.conjugate(x),
+    "astype_same": lambda m, x: m.astype(x, x.dtype), "clip_none": lambda m, x: m.clip(x, None, None),
+    "roll_0": lambda m, x: m.roll(x, 0), "tile_1": lambda m, x: m.tile(x, 1),
+    "concatenate_1": lambda m, x: m.concatenate([x]), "vstack_1": lambda m, x: m.vstack([x]),
+    "hstack_1": lambda m, x: m.hstack([x]), "stack_1": lambda m, x: m.stack([x])[0],
+    "sum_no_axes": lambda m, x: m.sum(x, axis=()), "max_no_axes": lambda m, x: m.max(x, axis=()),
+    "prod_no_axes": lambda m, x: m.prod(x, axis=()), "mean_no_axes": lambda m, x: m.mean(x, axis=()),
+    "fftshift_no_axes": lambda m, x: m.fft.fftshift(x, axes=()),
+    "matrix_power_1": lambda m, x: m.linalg.matrix_power(x, 1),
+    "multiply_1": lambda m, x: m.multiply(x, 1.0), "where_true": lambda m, x: m.where(True, x, 0.0),
+}
+
+
+@pytest.mark.parametrize("src", [np.float32, np.float64])
+@pytest.mark.parametrize("name", list(FRESH))
+def test_results_do_not_alias_inputs(name, src):
+    """Writing into ``gnp.conj(x)`` (x real), ``gnp.power(x, 1)``, ``gnp.clip(x, None,
+    None)``, ``gnp.astype(x, x.dtype)``, ... must not write into ``x``: NumPy's results
+    are new arrays, gpuad's were ``x`` itself. Same values and dtypes as NumPy's."""
+    fn = FRESH[name]
+    x = np.array([[1.0, 2.0], [3.0, 4.0]], dtype=src)
+    want = fn(np, x.copy())
+    assert not np.shares_memory(want, x)
+    got = fn(gnp, x)
+    assert type(got) is type(want) and got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+    assert not np.shares_memory(got, x)

@@ -201,6 +201,45 @@ _ARRAY_RESULTS = frozenset([
 _FIRST_DECIDES = frozenset(["pad", "nan_to_num"])
 
 
+# Functions that NumPy may answer with a view of (or the very) input array. Every other
+# function's result is a new array: where gpuad's untraced result shares memory with an
+# input (an identity: conj of a real array, clip without bounds, astype to the same dtype,
+# a sum over no axes, concatenate of one array), it is copied, so writing into the result
+# does not write into the input.
+_VIEWS = frozenset([
+    "reshape", "ravel", "squeeze", "transpose", "permute_dims", "matrix_transpose",
+    "moveaxis", "swapaxes", "rollaxis", "expand_dims", "broadcast_to", "broadcast_arrays",
+    "atleast_1d", "atleast_2d", "atleast_3d", "asarray", "asanyarray", "ascontiguousarray",
+    "asfortranarray", "require", "array", "real", "imag", "diagonal", "diag", "split",
+    "array_split", "hsplit", "vsplit", "dsplit", "unstack", "flip", "flipud", "fliplr",
+    "rot90", "trim_zeros", "nan_to_num", "copy", "diff"])
+
+
+def _arrays_in(values, acc):
+    for v in values:
+        if isinstance(v, (list, tuple)):
+            _arrays_in(v, acc)
+        elif hasattr(v, "shape") and hasattr(v, "dtype") and not isinstance(v, np.generic):
+            acc.append(v)
+    return acc
+
+
+def _fresh(r, ins):
+    """``r`` (a result, or a tuple/list of them) copied where it shares memory with one of
+    the input arrays ``ins``."""
+    if isinstance(r, (list, tuple)):
+        out = [_fresh(e, ins) for e in r]
+        return type(r)(*out) if hasattr(r, "_fields") else type(r)(out)
+    if not hasattr(r, "shape") or isinstance(r, (np.generic, Tracer)):
+        return r
+    for a in ins:
+        if r is a or (type(r) is np.ndarray and type(a) is np.ndarray
+                      and np.may_share_memory(r, a)) or (
+                getattr(r, "base", None) is not None and (r.base is a or r.base is a.base)):
+            return r.copy()
+    return r
+
+
 def _module_of(args, module, name, np_f):
     """``module``'s function ``name`` (NumPy's ``np_f``) on CuPy's side for CuPy arrays."""
     xp = base.xp_of(*[a for a in args if hasattr(a, "shape")])
@@ -217,6 +256,7 @@ def numpy_semantics(name, f, module=np):
     a 0-d NumPy result is a NumPy scalar."""
     np_f = getattr(module, name, None)
     scalars = _scalars if name not in _ARRAY_RESULTS else (lambda r: r)
+    fresh = name not in _VIEWS
     by_dtype = name in _DTYPE_REDUCTIONS and np_f is not None
     by_first = name in _FIRST_DECIDES and np_f is not None
 
@@ -232,7 +272,10 @@ def numpy_semantics(name, f, module=np):
             return f(*args, **kwargs)
         if integral and not floating and np_f is not None:
             return _module_of(args, module, name, np_f)(*args, **kwargs)
-        return scalars(f(*args, **kwargs))
+        r = f(*args, **kwargs)
+        if fresh:
+            r = _fresh(r, _arrays_in(kwargs.values(), _arrays_in(args, [])))
+        return scalars(r)
     g.__name__, g.__qualname__, g.__doc__ = f.__name__, f.__qualname__, f.__doc__
     g.__module__, g.__wrapped__ = "gpuad." + module.__name__, f
     return g

@@ -97,11 +97,13 @@ __all__.remove("power")
 def power(x, y, /):
     """``x ** y`` elementwise with broadcasting, like ``numpy.power``. A constant exponent
     of 2, 1 or 0.5 uses the cheaper square/identity/sqrt kernels (same values)."""
-    if isinstance(y, (int, float)) and not isinstance(y, bool):
+    if isinstance(y, (int, float)) and not isinstance(y, bool) and (
+            isinstance(x, Tracer) or _plain(x) is not None):
+        # (float operands only: an integer or boolean x is NumPy's power, whose dtype
+        # square's may not be: power(bool, 2) is int64, square(bool) int8)
         if y == 2:
             return square(x)
-        if y == 1:
-            (x,), _ = prepare(x)
+        if y == 1 and isinstance(x, Tracer):   # (a plain array: a new one, as NumPy's)
             return x
         if y == 0.5:
             return sqrt(x)
