@@ -492,3 +492,18 @@ def test_results_do_not_alias_inputs(name, src):
     assert type(got) is type(want) and got.dtype == want.dtype
     np.testing.assert_array_equal(got, want)
     assert not np.shares_memory(got, x)
+
+
+@pytest.mark.parametrize("y", [2, 1, 0.5, 2.0, 1.0, 3], ids=repr)
+@pytest.mark.parametrize("x", [np.array([2, 3]), np.array([2, 3], np.int8), np.array([True, False]),
+                               np.array([2.0, 3.0], np.float32), np.float32(2.0), 2.0, np.int8(3)],
+                         ids=lambda v: f"{type(v).__name__}-{np.asarray(v).dtype}")
+def test_power_shortcuts_keep_numpy_dtypes(x, y):
+    """power's cheaper kernels for y = 2, 1, 0.5 give NumPy's type and dtype: power(int
+    array, 1) stays int (was float64), power(bool array, 2) is int64 (was square's int8),
+    power(np.float32(2), 1) a NumPy scalar (was a 0-d array)."""
+    with np.errstate(all="ignore"):
+        want, got = np.power(x, y), gnp.power(x, y)
+    assert type(got) is type(want)
+    assert np.asarray(got).dtype == np.asarray(want).dtype
+    np.testing.assert_allclose(np.asarray(got, dtype=float), np.asarray(want, dtype=float))
