@@ -507,3 +507,67 @@ def test_power_shortcuts_keep_numpy_dtypes(x, y):
     assert type(got) is type(want)
     assert np.asarray(got).dtype == np.asarray(want).dtype
     np.testing.assert_allclose(np.asarray(got, dtype=float), np.asarray(want, dtype=float))
+
+
+PIECES = {"np_float64": [np.float64(2.5), 0], "py_float": [2.5, 0.0],
+          "fn_float64": [lambda v: v * np.float64(2.0), 1.5],
+          "fn_complex": [lambda v: v + 1j, 0.0], "py_int": [3, 0]}
+
+
+@pytest.mark.parametrize("kind", ["float32", "float64", "int64", "int8"])
+@pytest.mark.parametrize("pieces", list(PIECES))
+def test_piecewise_has_x_dtype(pieces, kind):
+    """numpy.piecewise fills zeros_like(x): its result has x's dtype whatever the pieces
+    give (float32 x with an np.float64 piece was float64; an int x was float64)."""
+    x = np.array([0.5, 1.5, -2.0, 3.0]).astype(kind)
+    fl = PIECES[pieces]
+    with np.errstate(all="ignore"), _nowarn():
+        want, got = np.piecewise(x, [x > 0], fl), gnp.piecewise(x, [x > 0], fl)
+    assert got.dtype == want.dtype
+    np.testing.assert_allclose(got, want)
+    if x.dtype.kind == "f":
+        seen = {}
+
+        def f(v):
+            seen["r"] = gnp.piecewise(v, [x > 0], fl)
+            return gnp.sum(seen["r"])
+        with _nowarn():
+            g = gpuad.grad(f)(x)
+        assert gpuad.core.full_lower(seen["r"]).dtype == want.dtype
+        assert g.dtype == x.dtype
+
+
+def _nowarn():
+    """Warnings ignored (NumPy's ComplexWarning of a complex piece cast into real x)."""
+    import contextlib
+    import warnings
+
+    @contextlib.contextmanager
+    def quiet():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    return quiet()
+
+
+@pytest.mark.parametrize("other", [np.array([3, 4]), np.array([3, 4], np.int8), [3.0, 4.0],
+                                   np.array([1.0, 2.0], np.float32), 3],
+                         ids=lambda v: f"{type(v).__name__}-{np.asarray(v).dtype}")
+@pytest.mark.parametrize("indexing", ["xy", "ij"])
+def test_meshgrid_keeps_each_dtype(other, indexing):
+    """meshgrid(traced float32, int array): each output has its own input's dtype, as
+    NumPy's (the int one was float64)."""
+    x = np.array([0.5, 1.5, -2.0], np.float32)
+    want = np.meshgrid(x, other, indexing=indexing)
+    seen = {}
+
+    def f(v):
+        seen["r"] = gnp.meshgrid(v, other, indexing=indexing)
+        return gnp.sum(seen["r"][0])
+    g = gpuad.grad(f)(x)
+    for w, r in zip(want, seen["r"]):
+        r = gpuad.core.full_lower(r)
+        assert r.dtype == w.dtype
+        np.testing.assert_array_equal(r, w)
+    np.testing.assert_array_equal(g, np.full(3, np.asarray(other).size, np.float32))
+    assert g.dtype == x.dtype

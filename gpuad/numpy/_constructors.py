@@ -237,7 +237,8 @@ def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
         return _module(xi).meshgrid(*xi, copy=copy, sparse=sparse, indexing=indexing)
     if indexing not in ("xy", "ij"):
         raise ValueError("Valid values for `indexing` are 'xy' and 'ij'.")
-    xs = [reshape(asarray(x), (-1,)) for x in xi]
+    xs = [reshape(asarray(x), (-1,)) if isinstance(x, Tracer) else
+          _module(x).asarray(x).reshape(-1) for x in xi]
     n = len(xs)
     outs = []
     for i, x in enumerate(xs):
@@ -245,8 +246,10 @@ def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
         s[i] = -1
         if indexing == "xy" and n > 1 and i < 2:
             s[0], s[1] = s[1], s[0]
-        outs.append(reshape(x, tuple(s)))
+        outs.append(reshape(x, tuple(s)) if isinstance(x, Tracer) else x.reshape(tuple(s)))
     if sparse:
         return outs
     full_shape = np.broadcast_shapes(*[tuple(shape(o)) for o in outs])
-    return [broadcast_to(o, full_shape) for o in outs]
+    # an untraced coordinate array keeps its dtype (NumPy's: an int one stays int)
+    return [broadcast_to(o, full_shape) if isinstance(o, Tracer) else
+            _pb.xp_of(o).broadcast_to(o, full_shape).copy() for o in outs]

@@ -198,7 +198,7 @@ _ARRAY_RESULTS = frozenset([
 # Functions whose result has their first argument's dtype, the other values cast to it
 # (pad's constant_values, nan_to_num's replacements): an integer or boolean first argument
 # gives NumPy's integer result, whatever the other arguments are.
-_FIRST_DECIDES = frozenset(["pad", "nan_to_num"])
+_FIRST_DECIDES = frozenset(["pad", "nan_to_num", "piecewise"])
 
 
 # Functions that NumPy may answer with a view of (or the very) input array. Every other
