@@ -168,7 +168,8 @@ def _scalars(r):
 # NumPy's integer one (a piecewise constant of the values: no derivative).
 _DTYPE_REDUCTIONS = frozenset(["sum", "prod", "mean", "var", "std", "cumsum", "cumprod",
                                "nansum", "nanprod", "nanmean", "nanvar", "nanstd",
-                               "nancumsum", "nancumprod", "trace"])
+                               "nancumsum", "nancumprod", "trace", "cumulative_sum",
+                               "cumulative_prod"])
 
 
 def _integral_dtype(f, args, kwargs):
