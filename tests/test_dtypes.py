@@ -573,3 +573,28 @@ def test_meshgrid_keeps_each_dtype(other, indexing):
         np.testing.assert_array_equal(r, w)
     np.testing.assert_array_equal(g, np.full(3, np.asarray(other).size, np.float32))
     assert g.dtype == x.dtype
+
+
+SPECIAL = np.array([-7.0, 7.0, -0.0, 0.0, 1.5, -1.5, np.inf, -np.inf, np.nan, 1e300, 2.0])
+
+
+@pytest.mark.parametrize("src", [np.float32, np.float64])
+def test_heaviside_special_values_as_numpy(src):
+    """heaviside(NaN, h0) is NaN (was 0); every pair of special values gives NumPy's
+    value and dtype, untraced and traced (in either argument)."""
+    a = np.repeat(SPECIAL, SPECIAL.size).astype(src)
+    b = np.tile(SPECIAL, SPECIAL.size).astype(src)
+    with np.errstate(all="ignore"):
+        want = np.heaviside(a, b)
+        outs = [gnp.heaviside(a, b)]
+        for k in (0, 1):
+            seen = {}
+
+            def f(u):
+                seen["r"] = gnp.heaviside(u, b) if k == 0 else gnp.heaviside(a, u)
+                return gnp.sum(seen["r"] * 0.0)
+            gpuad.grad(f)(a if k == 0 else b)
+            outs.append(gpuad.core.full_lower(seen["r"]))
+    for got in outs:
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)

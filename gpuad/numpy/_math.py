@@ -145,11 +145,13 @@ def copysign(x1, x2, /):
 
 
 def heaviside(x1, x2, /):
-    """``numpy.heaviside``: 0 for ``x1 < 0``, ``x2`` at ``x1 == 0``, 1 for ``x1 > 0``. Its
-    derivative in ``x1`` is 0 (piecewise constant), in ``x2`` 1 where ``x1 == 0``."""
+    """``numpy.heaviside``: 0 for ``x1 < 0``, ``x2`` at ``x1 == 0``, 1 for ``x1 > 0``, NaN
+    for a NaN ``x1``. Its derivative in ``x1`` is 0 (piecewise constant), in ``x2`` 1 where
+    ``x1 == 0``."""
     (x1, x2), xp = prepare(x1, x2)
     v1 = full_lower(x1)
-    return where(v1 == 0, x2, xp.where(v1 > 0, 1.0, 0.0).astype(v1.dtype))
+    step = xp.where(v1 > 0, 1.0, xp.where(xp.isnan(v1), np.nan, 0.0)).astype(v1.dtype)
+    return where(v1 == 0, x2, step)
 
 
 def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
