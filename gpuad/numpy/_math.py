@@ -222,7 +222,7 @@ def angle(z, deg=False):
     """The argument ``arctan2(Im z, Re z)`` in (-pi, pi] (degrees with ``deg``), like
     ``numpy.angle``. Complex ``z``: differentiable away from 0 (``d angle = Im(t / z)``; at
     0 the derivative of arctan2 at the origin). Real ``z``: 0 for ``z >= 0``, pi for
-    ``z < 0``, piecewise constant (derivative zero).
+    ``z < 0`` (and -0.0; NaN for NaN), piecewise constant (derivative zero).
 
     Example::
 
@@ -234,7 +234,9 @@ def angle(z, deg=False):
     if v.dtype.kind == "c":
         a = arctan2(_cx.imag(z), _cx.real(z))
         return multiply(a, 180.0 / math.pi) if deg else a
-    return xp.where(v < 0, 180.0 if deg else math.pi, 0.0).astype(v.dtype)
+    # arctan2(0, x), NumPy's: pi for x < 0 and for -0.0, NaN for NaN (a constant)
+    a = xp.arctan2(xp.zeros_like(v), v)
+    return (a * (180.0 / math.pi) if deg else a).astype(v.dtype)
 
 
 def sort_complex(a):
