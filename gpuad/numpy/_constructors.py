@@ -8,7 +8,7 @@ import numpy as np
 
 from ..core import Tracer, full_lower
 from ..primitives import base as _pb
-from ._core import prepare, shape, dtype
+from ._core import prepare, result_float_dtype, shape, dtype, strong
 from ._elementwise import add, exp, log, multiply, power
 from ._shape import broadcast_to, reshape, stack
 
@@ -44,8 +44,17 @@ def _plain_dtype(dt, what):
     return dt
 
 
+def _leaves(obj):
+    if isinstance(obj, (list, tuple)):
+        return [leaf for o in obj for leaf in _leaves(o)]
+    return [strong(obj)]
+
+
 def _nested(obj, dt, what):
-    """A nested list/tuple of tracers and constants as one traced array (a stack)."""
+    """A nested list/tuple of tracers and constants as one traced array (a stack) of
+    NumPy's dtype for all its entries (``dt`` if given)."""
+    if dt is None:
+        dt = result_float_dtype(*_leaves(obj))   # an int8 entry beside float32 ones: float32
     if not isinstance(obj, (list, tuple)):
         (x,), _ = prepare(obj)
         return x if dt is None else _pb.astype(x, dt)
@@ -204,7 +213,9 @@ def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
     xp = _module((start, stop))
     if not _traced((start, stop)) and hasattr(xp, "geomspace"):
         return xp.geomspace(start, stop, num=num, endpoint=endpoint, dtype=dtype, axis=axis)
-    (start, stop), xp = prepare(start, stop)
+    # NumPy's dtype: result_type(start, stop, zeros((), dtype)), float64 at least (float32
+    # end points give float64)
+    (start, stop, _), xp = prepare(start, stop, np.zeros(()))
     s0, s1 = full_lower(start), full_lower(stop)
     if xp.any(s0 == 0) or xp.any(s1 == 0) or xp.any((s0 < 0) != (s1 < 0)):
         raise ValueError("Geometric sequence cannot include zero, and the end points must "
@@ -226,7 +237,8 @@ def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
         return _module(xi).meshgrid(*xi, copy=copy, sparse=sparse, indexing=indexing)
     if indexing not in ("xy", "ij"):
         raise ValueError("Valid values for `indexing` are 'xy' and 'ij'.")
-    xs = [reshape(asarray(x), (-1,)) for x in xi]
+    xs = [reshape(asarray(x), (-1,)) if isinstance(x, Tracer) else
+          _module(x).asarray(x).reshape(-1) for x in xi]
     n = len(xs)
     outs = []
     for i, x in enumerate(xs):
@@ -234,8 +246,10 @@ def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
         s[i] = -1
         if indexing == "xy" and n > 1 and i < 2:
             s[0], s[1] = s[1], s[0]
-        outs.append(reshape(x, tuple(s)))
+        outs.append(reshape(x, tuple(s)) if isinstance(x, Tracer) else x.reshape(tuple(s)))
     if sparse:
         return outs
     full_shape = np.broadcast_shapes(*[tuple(shape(o)) for o in outs])
-    return [broadcast_to(o, full_shape) for o in outs]
+    # an untraced coordinate array keeps its dtype (NumPy's: an int one stays int)
+    return [broadcast_to(o, full_shape) if isinstance(o, Tracer) else
+            _pb.xp_of(o).broadcast_to(o, full_shape).copy() for o in outs]

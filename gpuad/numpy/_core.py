@@ -40,6 +40,14 @@ def result_float_dtype(*xs):
     return dt
 
 
+def strong(x):
+    """``x``, a Python scalar made a 0-d array: an entry of a sequence of arrays
+    (concatenate, stack, append, ...) is converted by ``numpy.asarray`` and takes part in
+    the promotion with its own dtype (``append(float32, 2.5)`` is float64), unlike an
+    operand of arithmetic (NEP 50's weak scalars)."""
+    return np.asarray(x) if _is_weak(x) else x
+
+
 def _dtype_of(x):
     """NumPy's dtype of an operand; a list or tuple is read as numpy.asarray reads it
     (``np.result_type`` would take ``[0.1, 0.2]`` for a structured dtype's fields)."""
@@ -123,7 +131,7 @@ def lower(x):
     return full_lower(x)
 
 
-__all__ = ["prepare", "normalize_axis", "lower", "result_float_dtype",
+__all__ = ["prepare", "strong", "normalize_axis", "lower", "result_float_dtype",
            "to_operand", "shape", "dtype"]
 
 
@@ -156,21 +164,119 @@ def _scalars(r):
     return r
 
 
-def numpy_semantics(name, f):
+# The reductions with NumPy's ``dtype=``: an integer or boolean one makes the result
+# NumPy's integer one (a piecewise constant of the values: no derivative).
+_DTYPE_REDUCTIONS = frozenset(["sum", "prod", "mean", "var", "std", "cumsum", "cumprod",
+                               "nansum", "nanprod", "nanmean", "nanvar", "nanstd",
+                               "nancumsum", "nancumprod", "trace", "cumulative_sum",
+                               "cumulative_prod"])
+
+
+def _integral_dtype(f, args, kwargs):
+    """The ``dtype=`` argument of a call of ``f`` if it is an integer or boolean dtype."""
+    dt = kwargs.get("dtype")
+    if dt is None:
+        import inspect
+        try:
+            dt = inspect.signature(f).bind_partial(*args).arguments.get("dtype")
+        except TypeError:
+            return None
+    if dt is None:
+        return None
+    dt = np.dtype(dt)
+    return dt if dt.kind in "biu" else None
+
+
+# Functions whose 0-d results NumPy returns as 0-d arrays, not as NumPy scalars (the
+# constructors, the shape functions and the others not built on ufuncs or reductions).
+_ARRAY_RESULTS = frozenset([
+    "array", "asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "copy", "full",
+    "full_like", "reshape", "squeeze", "transpose", "permute_dims", "matrix_transpose",
+    "broadcast_to", "where", "real", "imag", "moveaxis", "swapaxes", "rollaxis", "select",
+    "tensordot", "piecewise", "cov", "corrcoef", "cross", "require", "block", "i0"])
+
+
+# Functions whose result has their first argument's dtype, the other values cast to it
+# (pad's constant_values, nan_to_num's replacements): an integer or boolean first argument
+# gives NumPy's integer result, whatever the other arguments are.
+_FIRST_DECIDES = frozenset(["pad", "nan_to_num", "piecewise"])
+
+
+# Functions that NumPy may answer with a view of (or the very) input array. Every other
+# function's result is a new array: where gpuad's untraced result shares memory with an
+# input (an identity: conj of a real array, clip without bounds, astype to the same dtype,
+# a sum over no axes, concatenate of one array), it is copied, so writing into the result
+# does not write into the input.
+_VIEWS = frozenset([
+    "reshape", "ravel", "squeeze", "transpose", "permute_dims", "matrix_transpose",
+    "moveaxis", "swapaxes", "rollaxis", "expand_dims", "broadcast_to", "broadcast_arrays",
+    "atleast_1d", "atleast_2d", "atleast_3d", "asarray", "asanyarray", "ascontiguousarray",
+    "asfortranarray", "require", "array", "real", "imag", "diagonal", "diag", "split",
+    "array_split", "hsplit", "vsplit", "dsplit", "unstack", "flip", "flipud", "fliplr",
+    "rot90", "trim_zeros", "nan_to_num", "copy", "diff"])
+
+
+def _arrays_in(values, acc):
+    for v in values:
+        if isinstance(v, (list, tuple)):
+            _arrays_in(v, acc)
+        elif hasattr(v, "shape") and hasattr(v, "dtype") and not isinstance(v, np.generic):
+            acc.append(v)
+    return acc
+
+
+def _fresh(r, ins):
+    """``r`` (a result, or a tuple/list of them) copied where it shares memory with one of
+    the input arrays ``ins``."""
+    if isinstance(r, (list, tuple)):
+        out = [_fresh(e, ins) for e in r]
+        return type(r)(*out) if hasattr(r, "_fields") else type(r)(out)
+    if not hasattr(r, "shape") or isinstance(r, (np.generic, Tracer)):
+        return r
+    for a in ins:
+        if r is a or (type(r) is np.ndarray and type(a) is np.ndarray
+                      and np.may_share_memory(r, a)) or (
+                getattr(r, "base", None) is not None and (r.base is a or r.base is a.base)):
+            return r.copy()
+    return r
+
+
+def _module_of(args, module, name, np_f):
+    """``module``'s function ``name`` (NumPy's ``np_f``) on CuPy's side for CuPy arrays."""
+    xp = base.xp_of(*[a for a in args if hasattr(a, "shape")])
+    if xp is np:
+        return np_f
+    sub = xp if module is np else getattr(xp, module.__name__.rsplit(".", 1)[-1], None)
+    return getattr(sub, name, np_f)
+
+
+def numpy_semantics(name, f, module=np):
     """``f`` (a gpuad.numpy function) where called with no traced argument behaving as
     NumPy's ``name`` does in what gpuad does not compute: integer and boolean inputs go to
     NumPy's (CuPy's) own function, keeping integer dtypes (``prod((28, 28))`` is 784), and
     a 0-d NumPy result is a NumPy scalar."""
-    np_f = getattr(np, name, None)
+    np_f = getattr(module, name, None)
+    scalars = _scalars if name not in _ARRAY_RESULTS else (lambda r: r)
+    fresh = name not in _VIEWS
+    by_dtype = name in _DTYPE_REDUCTIONS and np_f is not None
+    by_first = name in _FIRST_DECIDES and np_f is not None
 
     def g(*args, **kwargs):
+        if (by_dtype and _integral_dtype(f, args, kwargs) is not None) or (
+                by_first and args and not isinstance(args[0], Tracer)
+                and _dtype_of(args[0]).kind in "biu"):
+            args, kwargs = [full_lower(a) for a in args], {k: full_lower(v) for k, v in
+                                                           kwargs.items()}
+            return _module_of(args, module, name, np_f)(*args, **kwargs)
         traced, floating, integral = _kinds(kwargs.values(), _kinds(args, [False] * 3))
         if traced:
             return f(*args, **kwargs)
         if integral and not floating and np_f is not None:
-            xp = base.xp_of(*[a for a in args if hasattr(a, "shape")])
-            return getattr(xp, name, np_f)(*args, **kwargs)
-        return _scalars(f(*args, **kwargs))
+            return _module_of(args, module, name, np_f)(*args, **kwargs)
+        r = f(*args, **kwargs)
+        if fresh:
+            r = _fresh(r, _arrays_in(kwargs.values(), _arrays_in(args, [])))
+        return scalars(r)
     g.__name__, g.__qualname__, g.__doc__ = f.__name__, f.__qualname__, f.__doc__
-    g.__module__, g.__wrapped__ = "gpuad.numpy", f
+    g.__module__, g.__wrapped__ = "gpuad." + module.__name__, f
     return g

@@ -23,6 +23,9 @@ _COMPLEX = {"abs": lambda z: C.complex_abs(z), "absolute": lambda z: C.complex_a
 def _unary(name, prim_name=None):
     prim = E.PRIMS[prim_name or name]
     special = _COMPLEX.get(name)
+    # numpy.i0 is no ufunc: its 0-d results are 0-d arrays, not NumPy scalars
+    scalar = (lambda r: r) if name == "i0" else \
+        (lambda r: r[()] if type(r) is _ND and not r.ndim else r)
 
     def call(x):
         if special is not None and dtype(x).kind == "c":
@@ -37,7 +40,7 @@ def _unary(name, prim_name=None):
             r = call(x)
         else:
             r = bind(prim, x)
-        return r[()] if type(r) is _ND and not r.ndim else r    # NumPy's scalars
+        return scalar(r)              # NumPy's scalars
     f.__name__ = name
     plain = numpy_semantics(name, lambda x: call(prepare(x)[0][0]))
     f.__doc__ = (f"Elementwise ``{prim_name or name}``, like ``numpy.{name}``; differentiable "
@@ -94,11 +97,13 @@ __all__.remove("power")
 def power(x, y, /):
     """``x ** y`` elementwise with broadcasting, like ``numpy.power``. A constant exponent
     of 2, 1 or 0.5 uses the cheaper square/identity/sqrt kernels (same values)."""
-    if isinstance(y, (int, float)) and not isinstance(y, bool):
+    if isinstance(y, (int, float)) and not isinstance(y, bool) and (
+            isinstance(x, Tracer) or _plain(x) is not None):
+        # (float operands only: an integer or boolean x is NumPy's power, whose dtype
+        # square's may not be: power(bool, 2) is int64, square(bool) int8)
         if y == 2:
             return square(x)
-        if y == 1:
-            (x,), _ = prepare(x)
+        if y == 1 and isinstance(x, Tracer):   # (a plain array: a new one, as NumPy's)
             return x
         if y == 0.5:
             return sqrt(x)

@@ -9,7 +9,9 @@ import numpy as np
 
 from ..core import full_lower
 from ..primitives import indexing as I
-from ._core import prepare, shape
+from ..core import Tracer, dtype
+from ..primitives import base
+from ._core import _dtype_of, prepare, shape, strong, to_operand
 from ._shape import (broadcast_to, concatenate, moveaxis, reshape, squeeze, swapaxes,
                      transpose)
 
@@ -31,7 +33,7 @@ def _labels(xs):
 def rearranged(np_fn, arrays):
     """``np_fn(*labels)`` (NumPy's function on integer labels of ``arrays``' entries; it
     returns an array or a list/tuple of arrays) as gathers from ``arrays``."""
-    xs, xp = prepare(*arrays)
+    xs, xp = prepare(*map(strong, arrays))
     layout = np_fn(*_labels(xs))
     flat = concatenate([reshape(x, (-1,)) for x in xs]) if len(xs) > 1 else \
         reshape(xs[0], (-1,))
@@ -55,6 +57,13 @@ def insert(arr, obj, values, axis=None):
     """``numpy.insert``: ``values`` inserted before the indices ``obj``; differentiable in
     ``arr`` and ``values`` (``obj`` gives positions only)."""
     obj = full_lower(obj)
+    if not isinstance(arr, Tracer) and _dtype_of(arr).kind in "biu":
+        # an integer or boolean arr keeps its dtype: NumPy's, the values cast (no derivative)
+        arr = full_lower(arr)
+        xp = base.xp_of(arr) if hasattr(arr, "shape") else np
+        return xp.insert(arr, obj, full_lower(values), axis=axis)
+    (arr,), xp = prepare(arr)
+    values = to_operand(values, dtype(arr), xp)    # NumPy casts values to arr's dtype
     return rearranged(lambda a, v: np.insert(a, obj, v, axis=axis), [arr, values])
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..primitives import base, linalg as LA
 from ..primitives import complex as _cx
-from ._core import prepare, shape, normalize_axis
+from ._core import prepare, shape, normalize_axis, strong
 from ._elementwise import multiply
 
 __all__ = ["matmul", "einsum", "dot", "inner", "outer", "tensordot", "trace", "vdot", "vecdot",
@@ -107,7 +107,7 @@ def einsum(subscripts, *operands, optimize=None):
     """
     if not isinstance(subscripts, str):
         subscripts, operands = _interleaved(subscripts, operands)
-    ops, _ = prepare(*operands)
+    ops, _ = prepare(*map(strong, operands))   # (as numpy.asarray each: no weak scalars)
     ins, out = _explicit(subscripts, [shape(o) for o in ops])
     sizes: dict = {}
     for sub, o in zip(ins, ops):
@@ -155,7 +155,7 @@ def dot(a, b, /):
         >>> gpuad.grad(lambda x: gnp.dot(x, x))(np.array([1.0, 2.0]))
         array([2., 4.])
     """
-    (a, b), _ = prepare(a, b)
+    (a, b), _ = prepare(strong(a), strong(b))   # a Python scalar is an array here
     sa, sb = tuple(shape(a)), tuple(shape(b))
     if not sa or not sb:
         return multiply(a, b)
@@ -179,7 +179,7 @@ def inner(a, b, /):
         >>> gnp.inner(np.array([1.0, 2.0]), np.array([3.0, 4.0]))
         np.float64(11.0)
     """
-    (a, b), _ = prepare(a, b)
+    (a, b), _ = prepare(strong(a), strong(b))   # a Python scalar is an array here
     sa, sb = tuple(shape(a)), tuple(shape(b))
     if not sa or not sb:
         return multiply(a, b)
@@ -199,7 +199,7 @@ def outer(a, b, /):
         array([[3.],
                [6.]])
     """
-    (a, b), _ = prepare(a, b)
+    (a, b), _ = prepare(strong(a), strong(b))   # a Python scalar is an array here
     a = base.reshape(a, (int(np.prod(shape(a), dtype=np.int64)),))
     b = base.reshape(b, (int(np.prod(shape(b), dtype=np.int64)),))
     return einsum("i,j->ij", a, b)
@@ -217,7 +217,7 @@ def tensordot(a, b, /, axes=2):
         array([[3., 3.],
                [3., 3.]])
     """
-    (a, b), _ = prepare(a, b)
+    (a, b), _ = prepare(strong(a), strong(b))   # a Python scalar is an array here
     sa, sb = tuple(shape(a)), tuple(shape(b))
     if isinstance(axes, (int, np.integer)):
         xa, xb = list(range(len(sa) - int(axes), len(sa))), list(range(int(axes)))
@@ -263,7 +263,7 @@ def trace(a, offset=0, axis1=0, axis2=1, dtype=None):
 def vdot(a, b, /):
     """``numpy.vdot``: the dot product of the flattened arrays with the first one
     conjugated, ``sum(conj(a.ravel()) * b.ravel())``."""
-    (a, b), _ = prepare(a, b)
+    (a, b), _ = prepare(strong(a), strong(b))   # a Python scalar is an array here
     if math.prod(shape(a)) != math.prod(shape(b)):
         raise ValueError(f"vdot: arrays of shapes {tuple(shape(a))} and {tuple(shape(b))} "
                          "have different sizes")
@@ -294,7 +294,7 @@ def vecmat(x1, x2, /):
 def kron(a, b):
     """``numpy.kron``: the Kronecker product, ``kron(a, b)[i*m + k, j*n + l] = a[i, j]
     b[k, l]`` (in as many dimensions as the larger operand; bilinear)."""
-    (a, b), _ = prepare(a, b)
+    (a, b), _ = prepare(strong(a), strong(b))   # a Python scalar is an array here
     sa, sb = tuple(shape(a)), tuple(shape(b))
     nd = max(len(sa), len(sb))
     sa, sb = (1,) * (nd - len(sa)) + sa, (1,) * (nd - len(sb)) + sb
@@ -322,5 +322,5 @@ def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     y = multiply(c(a, 2, na), c(b, 0, nb)) - multiply(c(a, 0, na), c(b, 2, nb))
     z = multiply(c(a, 0, na), c(b, 1, nb)) - multiply(c(a, 1, na), c(b, 0, nb))
     if na == 2 and nb == 2:
-        return z
+        return prepare(z)[0][0]       # (an array, 0-d for two 2-vectors, as NumPy's)
     return moveaxis(stack(prepare(x, y, z)[0], axis=-1), -1, axisc)

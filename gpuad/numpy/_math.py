@@ -10,7 +10,7 @@ import numpy as np
 
 from ..core import full_lower
 from ..primitives import complex as _cx
-from ._core import prepare
+from ._core import prepare, to_operand
 from ._elementwise import (abs, add, arccos, arcsin, arctan, arctan2, arctanh, exp, exp2,
                            log1p, log2, maximum, multiply, negative, power, subtract, where)
 
@@ -145,11 +145,13 @@ def copysign(x1, x2, /):
 
 
 def heaviside(x1, x2, /):
-    """``numpy.heaviside``: 0 for ``x1 < 0``, ``x2`` at ``x1 == 0``, 1 for ``x1 > 0``. Its
-    derivative in ``x1`` is 0 (piecewise constant), in ``x2`` 1 where ``x1 == 0``."""
+    """``numpy.heaviside``: 0 for ``x1 < 0``, ``x2`` at ``x1 == 0``, 1 for ``x1 > 0``, NaN
+    for a NaN ``x1``. Its derivative in ``x1`` is 0 (piecewise constant), in ``x2`` 1 where
+    ``x1 == 0``."""
     (x1, x2), xp = prepare(x1, x2)
     v1 = full_lower(x1)
-    return where(v1 == 0, x2, xp.where(v1 > 0, 1.0, 0.0).astype(v1.dtype))
+    step = xp.where(v1 > 0, 1.0, xp.where(xp.isnan(v1), np.nan, 0.0)).astype(v1.dtype)
+    return where(v1 == 0, x2, step)
 
 
 def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
@@ -164,6 +166,8 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     info = np.finfo(v.dtype)
     big = info.max if posinf is None else posinf
     small = -info.max if neginf is None else neginf
+    # the replacements take x's dtype (NumPy's copyto): nan=np.float64(1) keeps float32
+    nan, big, small = (to_operand(r, v.dtype, xp) for r in (nan, big, small))
     out = where(xp.isnan(v), nan, x)
     out = where(xp.isposinf(v), big, out)
     return where(xp.isneginf(v), small, out)
@@ -218,7 +222,7 @@ def angle(z, deg=False):
     """The argument ``arctan2(Im z, Re z)`` in (-pi, pi] (degrees with ``deg``), like
     ``numpy.angle``. Complex ``z``: differentiable away from 0 (``d angle = Im(t / z)``; at
     0 the derivative of arctan2 at the origin). Real ``z``: 0 for ``z >= 0``, pi for
-    ``z < 0``, piecewise constant (derivative zero).
+    ``z < 0`` (and -0.0; NaN for NaN), piecewise constant (derivative zero).
 
     Example::
 
@@ -230,12 +234,15 @@ def angle(z, deg=False):
     if v.dtype.kind == "c":
         a = arctan2(_cx.imag(z), _cx.real(z))
         return multiply(a, 180.0 / math.pi) if deg else a
-    return xp.where(v < 0, 180.0 if deg else math.pi, 0.0).astype(v.dtype)
+    # arctan2(0, x), NumPy's: pi for x < 0 and for -0.0, NaN for NaN (a constant)
+    a = xp.arctan2(xp.zeros_like(v), v)
+    return (a * (180.0 / math.pi) if deg else a).astype(v.dtype)
 
 
 def sort_complex(a):
     """``numpy.sort_complex``: sorted by real part, then imaginary part, as a complex
-    array (complex64 for float32/complex64 input, else complex128). Differentiated as a
+    array of NumPy's dtype (complex64 for complex64 input, else complex128: float32 input
+    gives complex128, as NumPy's ``astype('D')``). Differentiated as a
     gather by the sorting permutation (as ``sort``).
 
     Example::
@@ -246,4 +253,5 @@ def sort_complex(a):
     (a,), _ = prepare(a)
     from ._reductions import sort
     from ._shape import astype
-    return sort(astype(a, _cx.complex_dtype(full_lower(a).dtype)))
+    dt = full_lower(a).dtype
+    return sort(astype(a, dt if dt.kind == "c" else np.dtype(np.complex128)))

@@ -46,7 +46,8 @@ def install():
     g = _gnp()
     T = Tracer
     for op, f in (("add", g.add), ("sub", g.subtract), ("mul", g.multiply),
-                  ("truediv", g.divide), ("pow", g.power), ("matmul", g.matmul)):
+                  ("truediv", g.divide), ("pow", g.power), ("matmul", g.matmul),
+                  ("mod", g.remainder), ("floordiv", g.floor_divide), ("divmod", g.divmod)):
         # The function itself, not a lambda around it: one call less per operator.
         setattr(T, f"__{op}__", f)
         setattr(T, f"__r{op}__", lambda s, o, f=f: f(o, s))

@@ -8,7 +8,7 @@ import numpy as np
 from ..core import full_lower
 from ..primitives import base, reductions as R
 from ..primitives.complex import abs2
-from ._core import prepare, normalize_axis, shape
+from ._core import prepare, normalize_axis, shape, dtype, to_operand
 from ._elementwise import (divide, exp, log, add, subtract, multiply, sqrt, where, maximum,
                            minimum)
 from ._elementwise import where as _select      # where the functions' where= shadows it
@@ -39,6 +39,14 @@ def _reduce(a, axis, dtype=None):
     return a, normalize_axis(axis, len(shape(a)))
 
 
+def _initial(initial, a):
+    """``initial`` in ``a``'s dtype (NumPy casts it to the reduction's: ``sum(float32,
+    initial=np.float64(1))`` is float32); None stays None."""
+    if initial is None:
+        return None
+    return to_operand(initial, dtype(a), base.xp_of(full_lower(a)))
+
+
 def outside(a, mask, fill):
     """``a`` with ``fill`` (a constant: derivative 0) where the boolean ``mask`` (NumPy's
     ``where=`` argument, broadcast to ``a``'s shape) is False."""
@@ -62,6 +70,7 @@ def sum(a, axis=None, dtype=None, keepdims=False, *, initial=None, where=True):
         array([2., 4.])
     """
     a, axes = _reduce(a, axis, dtype)
+    initial = _initial(initial, a)
     if where is not True:
         a, _ = outside(a, where, 0)
     out = _keep(base.reduce_sum(a, axes), shape(a), axes, keepdims)
@@ -90,6 +99,7 @@ def prod(a, axis=None, dtype=None, keepdims=False, *, initial=None, where=True):
         array([0., 6., 0.])
     """
     a, axes = _reduce(a, axis, dtype)
+    initial = _initial(initial, a)
     if where is not True:
         a, _ = outside(a, where, 1)
     out = _keep(R.reduce_prod(a, axes), shape(a), axes, keepdims)
@@ -98,6 +108,7 @@ def prod(a, axis=None, dtype=None, keepdims=False, *, initial=None, where=True):
 
 def _extremum(a, axis, keepdims, op, initial=None, where=True):
     a, axes = _reduce(a, axis)
+    initial = _initial(initial, a)
     if where is not True:
         if initial is None:
             raise ValueError(f"reduction operation '{op}imum' does not have an identity, so "

@@ -8,7 +8,8 @@ import numpy as np
 
 from ..core import full_lower
 from ..primitives import indexing as I
-from ._core import prepare, shape
+from ..primitives import base
+from ._core import prepare, shape, to_operand
 from ._elementwise import maximum, minimum, multiply, where
 from ._indexing import _getitem, normalize_index, take_along_axis
 from ._shape import broadcast_to, diag, moveaxis, reshape, stack
@@ -76,10 +77,11 @@ def piecewise(x, condlist, funclist, *args, **kw):
             pos = tuple(xp.asarray(i) for i in np.nonzero(c))
             vals = f(I.getitem(x, pos, (I.ARRAY,) * len(pos)), *args, **kw)
             (vals,), _ = prepare(vals)
+            vals = base.astype(vals, xv.dtype)      # NumPy assigns into zeros_like(x)
             vals = broadcast_to(vals, (len(pos[0]),) if pos else ())
             piece = I.scatter_add(vals, pos, (I.ARRAY,) * len(pos), xv.shape)
         else:
-            piece = f
+            piece = to_operand(f, xv.dtype, xp)     # (x's dtype, as NumPy's)
         out = where(xp.asarray(c), piece, out)
     return out
 

@@ -148,17 +148,13 @@ def diff(a, n=1, axis=-1, prepend=_NO_VALUE, append=_NO_VALUE):
     if nd == 0:
         raise ValueError("diff requires input that is at least one dimensional")
     (axis,) = normalize_axis(axis, nd)
-    parts = []
-    for extra in (prepend, a, append):
-        if extra is _NO_VALUE:
-            continue
-        extra = _asarray(extra, xp)
+    parts = [_asarray(e, xp) for e in (prepend, a, append) if e is not _NO_VALUE]
+    parts, _ = prepare(*parts)        # one dtype, NumPy's for all (an int8 prepend: a's)
+    for i, extra in enumerate(parts):
         if not shape(extra):
             s = list(shape(a))
             s[axis] = 1
-            (extra,), _ = prepare(extra)
-            extra = base.broadcast_to(extra, tuple(s))
-        parts.append(extra)
+            parts[i] = base.broadcast_to(extra, tuple(s))
     x = concatenate(parts, axis) if len(parts) > 1 else prepare(a)[0][0]
     for _ in range(n):
         x = subtract(_slice(x, axis, 1), _slice(x, axis, None, -1))
@@ -534,6 +530,7 @@ def polyval(p, x):
 
 def _padded_pair(a1, a2):
     xp = _xp(a1, a2)
+    a1, a2 = prepare(_asarray(a1, xp), _asarray(a2, xp))[0]   # one dtype, NumPy's for both
     a1, a2 = _coefficients(a1, xp), _coefficients(a2, xp)
     d = shape(a2)[0] - shape(a1)[0]
     if d > 0:
@@ -586,6 +583,7 @@ def polymul(a1, a2):
         array([ 1.,  0., -1.])
     """
     xp = _xp(a1, a2)
+    a1, a2 = prepare(_asarray(a1, xp), _asarray(a2, xp))[0]   # one dtype, NumPy's for both
     return convolve(_trimmed(a1, xp), _trimmed(a2, xp))
 
 
@@ -743,6 +741,9 @@ def unwrap(p, discont=None, axis=-1, *, period=2 * np.pi):
         ddmod = xp.where((ddmod == -high) & (dd > 0), high, ddmod)
     correct = xp.where(abs(dd) < discont, 0, ddmod - dd)
     offsets = xp.cumsum(correct, axis=axis)
-    offsets = xp.concatenate([xp.zeros_like(pv[_along(axis, nd, slice(0, 1))]),
-                              offsets.astype(pv.dtype)], axis=axis)
-    return add(p, offsets)
+    # NumPy's result dtype: result_type(diff(p), period) (np.float64 period: float64)
+    dt = np.result_type(dd.dtype, period)
+    dt = dt if dt.kind in "fc" else pv.dtype
+    offsets = xp.concatenate([xp.zeros_like(pv[_along(axis, nd, slice(0, 1))], dtype=dt),
+                              offsets.astype(dt)], axis=axis)
+    return add(base.astype(p, dt), offsets)

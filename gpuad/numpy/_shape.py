@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..primitives import base, indexing as I
-from ._core import prepare, normalize_axis, shape, dtype, lower
+from ._core import prepare, normalize_axis, shape, dtype, lower, strong
 from ..core import Tracer
 from ._elementwise import add, multiply, where
 from ._indexing import _getitem, take
@@ -166,7 +166,7 @@ def concatenate(arrays, axis=0):
     arrays = list(arrays)
     if not arrays:
         raise ValueError("need at least one array to concatenate")
-    xs, _ = prepare(*arrays)
+    xs, _ = prepare(*arrays)          # (NumPy's concatenate takes Python scalars as weak)
     if axis is None:
         xs, axis = [base.reshape(x, (-1,)) for x in xs], 0
     s0 = tuple(shape(xs[0]))
@@ -193,7 +193,7 @@ def stack(arrays, axis=0):
     arrays = list(arrays)
     if not arrays:
         raise ValueError("need at least one array to stack")
-    xs, _ = prepare(*arrays)
+    xs, _ = prepare(*map(strong, arrays))
     shapes = [tuple(shape(x)) for x in xs]
     if len(set(shapes)) != 1:
         raise ValueError(f"all input arrays must have the same shape, got shapes {shapes}")
@@ -208,7 +208,7 @@ def hstack(tup):
         >>> gnp.hstack([np.zeros(2), np.ones(3)]).shape
         (5,)
     """
-    xs = [atleast_1d(x) for x in tup]
+    xs = [atleast_1d(x) for x in prepare(*map(strong, tup))[0]] if len(tup) else []
     return concatenate(xs, axis=0 if xs and len(shape(xs[0])) == 1 else 1)
 
 
@@ -220,7 +220,8 @@ def vstack(tup):
         >>> gnp.vstack([np.zeros(2), np.ones(2)]).shape
         (2, 2)
     """
-    return concatenate([atleast_2d(x) for x in tup], axis=0)
+    xs = prepare(*map(strong, tup))[0] if len(tup) else []   # one dtype for all first
+    return concatenate([atleast_2d(x) for x in xs], axis=0)
 
 
 def array_split(ary, indices_or_sections, axis=0):

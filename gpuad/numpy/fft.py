@@ -623,3 +623,15 @@ def rfftfreq(n, d=1.0, device=None):
 
 fftfreq.__doc__ = fftfreq.__doc__.format(freq=_FREQ.format(m="n"))
 rfftfreq.__doc__ = rfftfreq.__doc__.format(freq=_FREQ.format(m="n // 2 + 1"))
+
+
+def _keep_numpy_dtypes():
+    # Without traced values, the shifts of integer and boolean arrays are numpy.fft's own
+    # (an int array stays int, as NumPy's; the transforms make every input complex anyway).
+    from ._core import numpy_semantics
+    g = globals()
+    for name in ("fftshift", "ifftshift"):
+        g[name] = numpy_semantics(name, g[name], _np.fft)
+
+
+_keep_numpy_dtypes()

@@ -26,7 +26,7 @@ from ..primitives import base as _base, linalg as _LA, decompositions as _D
 from ..primitives import complex as _CX
 from ..runtime import profile as _profile
 from ._core import prepare as _prepare, shape as _shape, normalize_axis as _normalize_axis
-from ._core import _scalars
+from ._core import _dtype_of, numpy_semantics as _numpy_semantics
 from . import _elementwise as _E, _reductions as _R, _linalg as _P, _shape as _S
 from ._indexing import _getitem
 
@@ -104,6 +104,15 @@ def _traced(*xs):
     return any(isinstance(x, _Tracer) for x in xs)
 
 
+def _lapack(x):
+    """``x`` with an integer or boolean dtype made float64, as numpy.linalg's LAPACK
+    functions take it (``_commonType``: ``solve(float32, int8)`` is float64, not float32)."""
+    if not isinstance(x, _Tracer) and _dtype_of(x).kind in "biu":
+        return _base.xp_of(x).asarray(x, dtype=_np.float64) if hasattr(x, "shape") else \
+            _np.asarray(x, dtype=_np.float64)
+    return x
+
+
 # ------------------------------------------------------------------ solving and inverting
 
 def solve(a, b):
@@ -124,7 +133,7 @@ def solve(a, b):
         (array([0.5 , 0.25]), array([0.5 , 0.25]))
     """
     a = _square(a, "solve")
-    (a, b), _ = _prepare(a, b)
+    (a, b), _ = _prepare(_lapack(a), _lapack(b))
     sa, sb = tuple(_shape(a)), tuple(_shape(b))
     vector = len(sb) == 1
     if vector:
@@ -211,7 +220,7 @@ def lstsq(a, b, rcond=None):
         >>> gnp.linalg.lstsq(a, b)[0]
         array([1., 2.])
     """
-    (a, b), _ = _prepare(a, b)
+    (a, b), _ = _prepare(_lapack(a), _lapack(b))
     if len(_shape(a)) != 2 or len(_shape(b)) not in (1, 2):
         raise LinAlgError(f"lstsq: a must be 2-D and b 1-D or 2-D, not {tuple(_shape(a))} "
                           f"and {tuple(_shape(b))}")
@@ -270,7 +279,7 @@ def tensorsolve(a, b, axes=None):
         >>> gnp.linalg.tensorsolve(np.eye(4).reshape(2, 2, 2, 2), np.ones((2, 2))).shape
         (2, 2)
     """
-    (a, b), _ = _prepare(a, b)
+    (a, b), _ = _prepare(_lapack(a), _lapack(b))
     an = len(_shape(a))
     if axes is not None:
         order = list(range(an))
@@ -941,16 +950,9 @@ def cross(x1, x2, /, *, axis=-1):
     return _P.cross(x1, x2, axis=axis)
 
 
-def _numpy_scalars(f):
-    """``f`` returning NumPy's scalar (np.float64, ...) where its result is a 0-d NumPy array,
-    as numpy.linalg does (CuPy's 0-d arrays and traced values unchanged)."""
-    @_functools.wraps(f)
-    def g(*args, **kwargs):
-        return _scalars(f(*args, **kwargs))
-    return g
-
-
 for _name in __all__:
     if _name not in ("LinAlgError", "eig", "eigvals"):
-        globals()[_name] = _numpy_scalars(globals()[_name])
+        # NumPy's scalars for 0-d results; integer and boolean inputs without traced
+        # values are numpy.linalg's own (matmul, outer, matrix_power of ints stay ints)
+        globals()[_name] = _numpy_semantics(_name, globals()[_name], _np.linalg)
 del _name

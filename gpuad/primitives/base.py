@@ -183,6 +183,9 @@ def astype(x, dt):
     dt = np.dtype(dt)
     if dtype(x) == dt:
         return x
+    if dt.kind not in "fc":
+        # an integer or boolean result is piecewise constant: its value, no derivative
+        return full_lower(x).astype(dt)
     return bind(astype_p, x, dtype=dt)
 
 

@@ -16,6 +16,10 @@ using namespace gpuad;
 
 template <class S> __device__ __forceinline__ S step(S x) { return x > S(0) ? S(1) : S(0); }
 template <class S> __device__ __forceinline__ S sgn(S x) { return x > S(0) ? S(1) : (x < S(0) ? S(-1) : S(0)); }
+// numpy.sign: NaN for NaN (x / x: NaN in the value and, on duals, in every component)
+template <class S> __device__ __forceinline__ S sgn_nan(S x) {
+    return x > S(0) ? S(1) : (x < S(0) ? S(-1) : (x == S(0) ? S(0) : x / x));
+}
 // sech^2 x as q/(1 + q/4)^2, q = 4e^(-2|x|) (e^(log 4 - 2|x|) where e^(-2|x|) is subnormal
 // and the result normal): 1 - tanh^2 cancels and cosh^2 overflows. On duals by the chain
 // rule with (sech^2)' = -2 tanh sech^2 on the value: a product of two accurate factors (the
@@ -131,7 +135,7 @@ GPUAD_UNARY(Arcsin,     asin(x),                             asin_d(x))
 GPUAD_UNARY(Arccos,     acos(x),                             -asin_d(x))
 GPUAD_UNARY(Arctanh,    atanh(x),                            outside(x, -1.0, 1.0) ? nan_all<S>() : S(1) / one_minus_sq(x))
 GPUAD_UNARY(Abs,        fabs(x),                             sgn(x))
-GPUAD_UNARY(Sign,       sgn(x),                              S(0))
+GPUAD_UNARY(Sign,       sgn_nan(x),                          S(0))
 // -1/x^2 as -(1/x)(1/x): x*x over- or underflows where 1/x^2 is normal
 GPUAD_UNARY(Reciprocal, recip(x),                            -(S(1) / x) * (S(1) / x))
 GPUAD_UNARY(Square,     x * x,                               S(2) * x)
