@@ -320,8 +320,9 @@ def test_extrema_of_no_entries_with_initial_are_initial(name, xp):
     e = xp.zeros((0, 3))
     eq(f(e, axis=0, initial=1.5), getattr(np, name)(np.zeros((0, 3)), axis=0, initial=1.5))
     eq(f(e, initial=1.5, keepdims=True), [[1.5]])
-    assert float(gpuad.grad(lambda i: gnp.sum(f(e, axis=0, initial=i)))(2.0)) == 3.0
-    _, t = gpuad.jvp(lambda i: f(e, axis=0, initial=i), (2.0,), (1.0,))
+    i0, t0 = xp.asarray(2.0), xp.asarray(1.0)        # (initial on e's device)
+    assert float(gpuad.grad(lambda i: gnp.sum(f(e, axis=0, initial=i)))(i0)) == 3.0
+    _, t = gpuad.jvp(lambda i: f(e, axis=0, initial=i), (i0,), (t0,))
     eq(t, [1.0, 1.0, 1.0])
     assert int(f(np.zeros(0, dtype=np.int64), initial=3)) == 3
 

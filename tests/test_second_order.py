@@ -300,7 +300,7 @@ def test_taylor_results_never_share_memory_with_x_or_v(xp):
             for i, r in enumerate(res):
                 others = [x, v] + [o for j, o in enumerate(res) if j != i]
                 assert not any(xp.may_share_memory(r, o) for o in others), (name, order, i)
-                assert getattr(r, "flags", None) is None or r.flags.writeable, (name, order, i)
+                assert getattr(getattr(r, "flags", None), "writeable", True), (name, order, i)  # (CuPy: no flag)
     close(x, [0.5, 1.2], xp)
     close(v, [1.0, 2.0], xp)
 
