@@ -172,15 +172,19 @@ _DTYPE_REDUCTIONS = frozenset(["sum", "prod", "mean", "var", "std", "cumsum", "c
                                "cumulative_prod"])
 
 
-def _integral_dtype(f, args, kwargs):
-    """The ``dtype=`` argument of a call of ``f`` if it is an integer or boolean dtype."""
+def _dtype_position(f):
+    """The position of ``f``'s ``dtype`` parameter (None without one), read once."""
+    import inspect
+    names = list(inspect.signature(f).parameters)
+    return names.index("dtype") if "dtype" in names else None
+
+
+def _integral_dtype(pos, args, kwargs):
+    """The ``dtype=`` argument of a call (keyword, or positional at ``pos``) if it is an
+    integer or boolean dtype."""
     dt = kwargs.get("dtype")
-    if dt is None:
-        import inspect
-        try:
-            dt = inspect.signature(f).bind_partial(*args).arguments.get("dtype")
-        except TypeError:
-            return None
+    if dt is None and pos is not None and len(args) > pos:
+        dt = args[pos]
     if dt is None:
         return None
     dt = np.dtype(dt)
@@ -259,10 +263,11 @@ def numpy_semantics(name, f, module=np):
     scalars = _scalars if name not in _ARRAY_RESULTS else (lambda r: r)
     fresh = name not in _VIEWS
     by_dtype = name in _DTYPE_REDUCTIONS and np_f is not None
+    pos = _dtype_position(f) if by_dtype else None
     by_first = name in _FIRST_DECIDES and np_f is not None
 
     def g(*args, **kwargs):
-        if (by_dtype and _integral_dtype(f, args, kwargs) is not None) or (
+        if (by_dtype and _integral_dtype(pos, args, kwargs) is not None) or (
                 by_first and args and not isinstance(args[0], Tracer)
                 and _dtype_of(args[0]).kind in "biu"):
             args, kwargs = [full_lower(a) for a in args], {k: full_lower(v) for k, v in
