@@ -536,6 +536,22 @@ def _with_arg(fun, args, i):
     return f
 
 
+def _with_args(fun, args, nums):
+    """Tuple argnums ``nums``: (the distinct arguments ``uniq``, ``fun`` as a function of
+    them as ONE tuple input, ``regroup`` mapping per-``uniq`` blocks to ``nums``' order), so
+    a Jacobian nests the output structure around the tuple (JAX's order: out[...][k] is
+    d out / d args[nums[k]]), all of them in one sweep."""
+    uniq = tuple(dict.fromkeys(nums))
+
+    def f(xs):
+        a = list(args)
+        for i, xi in zip(uniq, xs):
+            a[i] = xi
+        return fun(*a)
+    pos = [uniq.index(i) for i in nums]
+    return uniq, f, lambda blocks: tuple(blocks[k] for k in pos)
+
+
 def _tree_basis(x):
     """Tangent lanes for a pytree: lane k is the k-th unit vector of all leaves together."""
     leaves, td = tree.flatten(x)
@@ -601,20 +617,9 @@ def jacfwd(fun, argnums=0, holomorphic=False):
             f = _with_arg(fun, args, i)
             regroup = None
         else:
-            # Tuple argnums: the arguments as one tuple input, so the result nests the
-            # output structure around the tuple (JAX's order: out[...][k] is d out / d
-            # args[argnums[k]]), all of them in one sweep.
-            uniq = tuple(dict.fromkeys(nums))
+            uniq, f, regroup = _with_args(fun, args, nums)
             x = tuple(tree.tree_map(lambda l, i=i: None if l is None else
                                     as_input(l, f"argument {i}"), args[i]) for i in uniq)
-
-            def f(xs):
-                a = list(args)
-                for i, xi in zip(uniq, xs):
-                    a[i] = xi
-                return fun(*a)
-            pos = [uniq.index(i) for i in nums]
-            regroup = lambda blocks: tuple(blocks[k] for k in pos)
         check_complex("jacfwd", holomorphic, inputs=x)
         basis, sizes, N = _tree_basis(x)
         out, t = jvp_lanes(f, (x,), (basis,), N)
@@ -649,21 +654,12 @@ def jacrev(fun, argnums=0, holomorphic=False):
             out, fn, _ = reverse(_with_arg(fun, args, i), (args[i],))
             check_complex("jacrev", holomorphic, outputs=out)
             return _rows(out, fn, args[i])
-        # Tuple argnums: the arguments as one tuple input (as jacfwd), so the result nests
-        # the output structure around the tuple (JAX's order), all rows in one sweep.
-        uniq = tuple(dict.fromkeys(nums))
+        uniq, f, regroup = _with_args(fun, args, nums)     # (as jacfwd)
         xs = tuple(args[i] for i in uniq)
         check_complex("jacrev", holomorphic, inputs=xs)
-
-        def f(x):
-            a = list(args)
-            for i, xi in zip(uniq, x):
-                a[i] = xi
-            return fun(*a)
         out, fn, _ = reverse(f, (xs,))
         check_complex("jacrev", holomorphic, outputs=out)
-        pos = [uniq.index(i) for i in nums]
-        return _rows(out, fn, xs, regroup=lambda b: tuple(b[k] for k in pos))
+        return _rows(out, fn, xs, regroup=regroup)
     return jr
 
 
