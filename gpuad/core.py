@@ -60,7 +60,8 @@ class Primitive:
     """
 
     __slots__ = ("name", "impl", "jvp", "jvp_acc", "vjp", "vjp_args", "decompose", "saves",
-                 "multiple_results", "linear", "max_order", "missing", "collective", "doc")
+                 "saves_ins", "saves_out", "multiple_results", "linear", "max_order", "missing",
+                 "collective", "doc")
 
     def __init__(self, name, impl, *, jvp=None, vjp=None, decompose=None, saves="ins",
                  multiple_results=False, linear=False, max_order=None, missing="",
@@ -86,6 +87,9 @@ class Primitive:
             names = list(inspect.signature(value).parameters)[3:5] if value is not None else []
             object.__setattr__(self, "vjp_args", 2 if names == ["need", "acc"] else
                                1 if names[:1] == ["need"] else 0)
+        if name == "saves":   # (read by the tape for every node: two flags, not a string)
+            object.__setattr__(self, "saves_ins", value in ("ins", "both"))
+            object.__setattr__(self, "saves_out", value in ("out", "both"))
         object.__setattr__(self, name, value)
 
     def __repr__(self):

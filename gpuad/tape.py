@@ -207,21 +207,23 @@ class VJPTrace(Trace):
     def process(self, prim, args, params):
         vals, parents, need = [], [], []
         traced = inner = data = False
-        for a in args:
+        for a in args:                # (plain arrays tested first: the common case, per op)
             if type(a) is VJPTracer and a._trace is self:
                 parents.append(a.key)
                 need.append(True)
                 a = a.val
                 traced = True
+                if type(a) is not np.ndarray and isinstance(a, Tracer):
+                    inner = True
             else:
                 parents.append(None)
                 need.append(False)
-                if isinstance(a, Tracer):
+                if type(a) is np.ndarray:
+                    if a.ndim:
+                        data = True   # an array constant: freeze it once saved
+                elif isinstance(a, Tracer):
                     foreign(prim, a)
-                elif type(a) is np.ndarray and a.ndim:
-                    data = True       # an array constant: freeze it once saved
-            if isinstance(a, Tracer):
-                inner = True
+                    inner = True
             vals.append(a)
         if not traced and not prim.collective:
             return self.bind_below(prim, vals, params)
@@ -234,7 +236,7 @@ class VJPTrace(Trace):
         # With no tracer left one level down, bind there would run impl: call it directly
         # (not a collective: an enclosing forward trace must see it even on constants).
         out = (self.bind_below(prim, vals, params) if inner or prim.collective
-               else prim.impl(*vals, **params))
+               else prim.impl(*vals, **params) if params else prim.impl(*vals))
         res = self._push(prim, params, parents, need, vals, out, None)
         if data:
             self.tape[-1].freeze()
@@ -256,15 +258,13 @@ class VJPTrace(Trace):
         return res
 
     def _push(self, prim, params, parents, need, vals, out, ins, collective=False):
-        s = prim.saves
         if ins is None:
-            ins = (vals if s == "ins" or s == "both" else
-                   [Aval(shape(v), dtype(v)) for v in vals])
-        idx = len(self.tape)
-        node = Node(prim, params, parents, need, ins,
-                    out if s == "out" or s == "both" else None,
+            ins = vals if prim.saves_ins else [Aval(shape(v), dtype(v)) for v in vals]
+        tape = self.tape
+        idx = len(tape)
+        node = Node(prim, params, parents, need, ins, out if prim.saves_out else None,
                     len(out) if prim.multiple_results else 1, prim.collective or collective)
-        self.tape.append(node)
+        tape.append(node)
         if _profile.ON:
             _profile.hold(node.saved())
             _profile.report()
@@ -286,23 +286,53 @@ class VJPTrace(Trace):
             if g is not None:
                 acc.add(o.key, g, owned=False)
         observe = _profile.ON and _profile.active()
-        tape, take, add_all = self.tape, acc.take, acc.add_all
+        tape, entries, add = self.tape, acc.entries, acc.add
         with _profile.phase("reverse"), (_profile.sweep(acc) if observe else nullcontext()):
             for idx in range(len(tape) - 1, -1, -1):
                 node = tape[idx]
-                g, bufs = take(idx, node)
+                prim = node.prim
+                # The node's cotangent(s), taken out of the store.
+                if prim.multiple_results:
+                    gs = [entries.pop((idx, j), None) for j in range(node.nout)]
+                    g = (None if all(e is None for e in gs) else
+                         [None if e is None else e[0] for e in gs])
+                else:
+                    e = entries.pop((idx, 0), None)
+                    g = None if e is None else e[0]
                 if g is not None or node.collective:
-                    prim = node.prim
-                    if bufs is None:  # (a collective without a cotangent)
-                        bufs = [None] * len(node.parents)
-                    n = prim.vjp_args
+                    # Per input, the buffer its rule may add into: the sweep's own (owned)
+                    # cotangent of that parent. A value used twice by one node (x * x)
+                    # offers it once: two outputs of one kernel must not alias.
+                    parents = node.parents
+                    bufs = [None] * len(parents)
+                    if g is not None:
+                        for i, p in enumerate(parents):
+                            if p is not None and (e := entries.get(p)) is not None and e[1] \
+                                    and (i == 0 or p not in parents[:i]):
+                                bufs[i] = e[0]
+                    n, params = prim.vjp_args, node.params
                     if n == 2:
-                        gxs = prim.vjp(g, node.ins, node.out, node.need, bufs, **node.params)
+                        gxs = (prim.vjp(g, node.ins, node.out, node.need, bufs, **params) if params
+                               else prim.vjp(g, node.ins, node.out, node.need, bufs))
                     elif n == 1:
-                        gxs = prim.vjp(g, node.ins, node.out, node.need, **node.params)
+                        gxs = prim.vjp(g, node.ins, node.out, node.need, **params)
                     else:
-                        gxs = prim.vjp(g, node.ins, node.out, **node.params)
-                    add_all(node.parents, gxs, bufs, n == 2)
+                        gxs = prim.vjp(g, node.ins, node.out, **params)
+                    # Add the input cotangents. A rule that takes ``acc`` made them for the
+                    # sweep, which then owns them and may write into them later, unless
+                    # one is returned twice or is a dual value the store cannot claim.
+                    for i, p in enumerate(parents):
+                        if p is None:
+                            continue
+                        gx = gxs[i]
+                        if gx is None or gx is bufs[i]:     # (bufs[i]: added into)
+                            continue
+                        owned = n == 2 and (i == 0 or not any(gx is o for o in gxs[:i])) and (
+                            not isinstance(gx, Tracer) or _claim(gx))
+                        if p in entries:
+                            add(p, gx, owned)
+                        else:
+                            entries[p] = [gx, owned]
                     if observe:       # the peak: saved values, g and gx all live
                         _profile.report(g if prim.multiple_results else (g,))
                 if free:              # last use of this node's saved values
@@ -365,43 +395,6 @@ class Cotangents:
 
     def live(self):
         return (e[0] for e in self.entries.values())
-
-    def take(self, idx, node):
-        """The cotangent(s) of node ``idx``'s output(s) (None if it got none), removed from
-        the store, and per input of the node an owned buffer its rule may add into. A value used twice by one node (x * x) offers its buffer once: two
-        outputs of one kernel must not alias."""
-        entries = self.entries
-        if not node.prim.multiple_results:
-            e = entries.pop((idx, 0), None)
-            if e is None:
-                return None, None
-            g = e[0]
-        else:
-            gs = [entries.pop((idx, j), None) for j in range(node.nout)]
-            if all(e is None for e in gs):
-                return None, None
-            g = [None if e is None else e[0] for e in gs]
-        bufs, seen = [], None
-        for p in node.parents:
-            e = None if p is None else entries.get(p)
-            if e is None or not e[1]:
-                bufs.append(None)
-            elif seen is not None and p in seen:
-                bufs.append(None)
-            else:
-                bufs.append(e[0])
-                seen = (p,) if seen is None else (*seen, p)
-        return g, bufs
-
-    def add_all(self, parents, gxs, bufs, owned):
-        """Add a node's input cotangents ``gxs``; ``owned``: its rule made them for the
-        sweep (a rule that takes ``acc``), which then may write into them later."""
-        i = 0
-        for p, gx, buf in zip(parents, gxs, bufs):
-            if p is not None and gx is not None and gx is not buf:   # (buf: added into)
-                self.add(p, gx, owned and (i == 0 or not any(gx is o for o in gxs[:i]))
-                         and (not isinstance(gx, Tracer) or _claim(gx)))
-            i += 1
 
     def add(self, key, g, owned):
         e = self.entries.get(key)

@@ -7,6 +7,7 @@ from ..core import Tracer, bind
 from ..core import dtype
 from ..primitives import complex as C
 from ..primitives import elementwise as E
+from ..tape import VJPTracer
 from ._core import _plain, numpy_semantics, prepare, lower
 
 _ND = _np.ndarray
@@ -24,8 +25,7 @@ def _unary(name, prim_name=None):
     prim = E.PRIMS[prim_name or name]
     special = _COMPLEX.get(name)
     # numpy.i0 is no ufunc: its 0-d results are 0-d arrays, not NumPy scalars
-    scalar = (lambda r: r) if name == "i0" else \
-        (lambda r: r[()] if type(r) is _ND and not r.ndim else r)
+    keep_0d = name == "i0"
 
     def call(x):
         if special is not None and dtype(x).kind == "c":
@@ -33,14 +33,20 @@ def _unary(name, prim_name=None):
         return bind(prim, x)
 
     def f(x, /):
-        if _plain(x) is None:         # (prepare's own first test, without the call)
+        # prepare's own first test (_plain), inline for a traced or plain float array
+        v = x.val if type(x) is VJPTracer else x
+        if type(v) is not _ND or v.dtype.char not in "fd":
+            v = _plain(x)
+        if v is None:
             if not isinstance(x, Tracer):
                 return plain(x)       # integers, NumPy scalars, lists: NumPy's semantics
             (x,), _ = prepare(x)
             r = call(x)
         else:
             r = bind(prim, x)
-        return scalar(r)              # NumPy's scalars
+        if type(r) is _ND and not r.ndim and not keep_0d:
+            return r[()]              # NumPy's scalars
+        return r
     f.__name__ = name
     plain = numpy_semantics(name, lambda x: call(prepare(x)[0][0]))
     f.__doc__ = (f"Elementwise ``{prim_name or name}``, like ``numpy.{name}``; differentiable "
@@ -56,7 +62,9 @@ def _binary(name, prim_name=None):
         # prepare's common cases, without the call: float array (op) Python number, and
         # two float arrays of one dtype.
         ty = type(y)
-        v = _plain(x)
+        v = x.val if type(x) is VJPTracer else x        # (_plain, inline for the common case)
+        if type(v) is not _ND or v.dtype.char not in "fd":
+            v = _plain(x)
         if v is not None:
             if ty is float or ty is int:
                 r = bind(prim, x, _np.asarray(y, dtype=v.dtype))
