@@ -324,7 +324,10 @@ class VJPTrace(Trace):
                     for i, p in enumerate(parents):
                         if p is None:
                             continue
-                        gx = gxs[i]
+                        try:
+                            gx = gxs[i]
+                        except (IndexError, TypeError):
+                            raise _short_rule(prim, gxs, parents) from None
                         if gx is None or gx is bufs[i]:     # (bufs[i]: added into)
                             continue
                         owned = n == 2 and (i == 0 or not any(gx is o for o in gxs[:i])) and (
@@ -366,6 +369,17 @@ class VJPTrace(Trace):
     def __del__(self):                # dropped without a sweep: the inputs are free again
         if self.frozen_inputs:
             release_when_freed(self.frozen_inputs)
+
+
+def _short_rule(prim, gxs, parents):
+    """The error for a VJP rule that gave no cotangent for a traced input (its contribution
+    would be lost: the rule contract asks one cotangent, or None, per input)."""
+    what = (f"{len(gxs)} cotangent(s) for {len(parents)} inputs"
+            if isinstance(gxs, (tuple, list)) else f"a {type(gxs).__name__}")
+    return TypeError(
+        f"the VJP rule of primitive {prim.name!r} returned {what}: it must return a tuple or "
+        "list with one cotangent (or None) per input; a traced input left without one would "
+        "lose its contribution to the derivative")
 
 
 class Cotangents:

@@ -750,3 +750,39 @@ def test_a_release_from_a_finalizer_inside_an_update_is_done_before_the_update_e
     assert not b.flags.writeable
     tape.release(held_b)
     assert b.flags.writeable and not tape._LATER
+
+
+@pytest.mark.parametrize("wants", [0, 1, 2, "iterator"])
+def test_a_vjp_rule_returning_too_few_cotangents_is_refused(wants):
+    # The rule contract: one cotangent (or None) per input. A rule that leaves a traced
+    # input without one (a short tuple, or an iterator) would drop its contribution
+    # silently (d/dx sum(sin(x) e^x) would lose sin(x) e^x): an error names the primitive,
+    # whichever of the engine's extra arguments (need, acc) the rule asks for. A constant
+    # input past the end needs nothing; the engine stays usable.
+    def vjp0(g, ins, out):
+        return (g * ins[1],)
+
+    def vjp1(g, ins, out, need):
+        return (g * ins[1],)
+
+    def vjp2(g, ins, out, need, acc):
+        return (g * ins[1],)
+
+    def vjp_iter(g, ins, out):
+        return iter([g * ins[1], None])
+
+    rule = {0: vjp0, 1: vjp1, 2: vjp2, "iterator": vjp_iter}[wants]
+    prim = core.Primitive("test_scale_fewer_cotangents", lambda x, k: x * k, vjp=rule)
+    x = np.array([0.5, -1.5, 2.0])
+
+    def f(x):
+        k = gnp.exp(x)                        # traced: a parent the rule gives nothing
+        return gnp.sum(core.bind(prim, gnp.sin(x), k))
+
+    with pytest.raises(TypeError, match="test_scale_fewer_cotangents.*one cotangent"):
+        gpuad.grad(f)(x)
+    if wants != "iterator":                   # a constant second input: nothing is lost
+        k = np.exp(x)
+        g = gpuad.grad(lambda x: gnp.sum(core.bind(prim, gnp.sin(x), k)))(x)
+        np.testing.assert_allclose(g, np.cos(x) * k, rtol=1e-15)
+    np.testing.assert_allclose(gpuad.grad(lambda x: gnp.sum(gnp.sin(x)))(x), np.cos(x))
