@@ -23,14 +23,15 @@ def median_time(fn, repeat=20, warmup=3):
     return ts[len(ts) // 2]
 
 
-def run_isolated(script: str, func: str, *args):
+def run_isolated(script: str, func: str, *args, blas_threads: int = 1):
     """Run ``func(*args)`` of a benchmark script in a fresh Python process (FACTS.md: torch
-    measured 3x slower when sharing a process with other libraries); returns its JSON."""
+    measured 3x slower when sharing a process with other libraries); returns its JSON.
+    ``blas_threads``: OPENBLAS_NUM_THREADS there (NumPy's BLAS: gpuad's matrix products)."""
     code = (f"import json, sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(script))!r}); "
             f"import {os.path.splitext(os.path.basename(script))[0]} as m; "
             f"print('RESULT' + json.dumps(m.{func}(*{list(args)!r})))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                       env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+                       env={**os.environ, "OPENBLAS_NUM_THREADS": str(blas_threads)})
     for line in r.stdout.splitlines():
         if line.startswith("RESULT"):
             return json.loads(line[6:])

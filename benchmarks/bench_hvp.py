@@ -14,11 +14,12 @@ batch; double backward too); JAX eager: ``jax.jvp(jax.grad)``, ``jax.vmap`` over
 library runs in its own process; ``--rounds r`` alternates them r times so that the
 machine's load falls on all of them alike, and the load average is printed beside each row.
 
-Threads: numpy's OpenBLAS gets OPENBLAS_NUM_THREADS (1 unless set; gpuad's kernels use the
-host launcher's worker threads, one per core), PyTorch ``torch.set_num_threads`` (2 unless
+Threads: NumPy's OpenBLAS (gpuad's matrix products) gets ``--blas-threads`` (default 1: idle
+OpenBLAS threads spin, taking the core from gpuad's kernels), gpuad's kernels the host
+launcher's worker threads (one per core), PyTorch ``torch.set_num_threads`` (2 unless
 TORCH_THREADS is set), XLA its default (one thread per core).
 
-    python benchmarks/bench_hvp.py [--problem logreg|tanh|both] [--rounds r]
+    python benchmarks/bench_hvp.py [--problem logreg|tanh|both] [--rounds r] [--blas-threads t]
 """
 from __future__ import annotations
 
@@ -154,17 +155,18 @@ def main(argv=None):
     ap.add_argument("--problem", default="both", choices=("logreg", "tanh", "both"))
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--libs", default="gpuad,torch,jax")
+    ap.add_argument("--blas-threads", type=int, default=1)
     args = ap.parse_args(argv)
     here = os.path.abspath(__file__)
     problems = ("logreg", "tanh") if args.problem == "both" else (args.problem,)
-    print(f"threads: OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '1')}, "
+    print(f"threads: OPENBLAS_NUM_THREADS={args.blas_threads}, "
           f"torch {os.environ.get('TORCH_THREADS', '2')}, XLA default; {os.cpu_count()} CPUs")
     for problem in problems:
         rows = []
         for rnd in range(args.rounds):
             for name in args.libs.split(","):
                 before = load()
-                r = run_isolated(here, f"case_{name}", problem)
+                r = run_isolated(here, f"case_{name}", problem, blas_threads=args.blas_threads)
                 if "error" in r:
                     rows.append((name, "not available: " + r["error"]) + ("",) * 8)
                     continue
