@@ -55,17 +55,21 @@ class Primitive:
         never skipped for a symbolic zero. Under a transform it is differentiated even where
         its inputs are constants on this rank (its JVP rule then gets zero tangent lanes),
         and its VJP rule runs even where its outputs got no cotangent (``g`` None: zeros).
+    acc_via_reshape
+        True for a rule that takes ``acc`` and may add into a buffer of its operand's
+        reshape's input (matmul's vector operand, reshaped to a column): where the reshaped
+        value has no cotangent yet, the sweep offers that input's owned buffer, reshaped.
     doc
         One line for ``python -m gpuad primitives``.
     """
 
     __slots__ = ("name", "impl", "jvp", "jvp_acc", "vjp", "vjp_args", "decompose", "saves",
                  "saves_ins", "saves_out", "multiple_results", "linear", "max_order", "missing",
-                 "collective", "doc")
+                 "collective", "acc_via_reshape", "doc")
 
     def __init__(self, name, impl, *, jvp=None, vjp=None, decompose=None, saves="ins",
                  multiple_results=False, linear=False, max_order=None, missing="",
-                 collective=False, doc=""):
+                 collective=False, acc_via_reshape=False, doc=""):
         self.name = name
         self.impl = impl
         self.jvp = jvp
@@ -77,6 +81,7 @@ class Primitive:
         self.max_order = max_order
         self.missing = missing
         self.collective = collective
+        self.acc_via_reshape = acc_via_reshape
         self.doc = doc
 
     def __setattr__(self, name, value):

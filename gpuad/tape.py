@@ -307,8 +307,12 @@ class VJPTrace(Trace):
                     bufs = [None] * len(parents)
                     if g is not None:
                         for i, p in enumerate(parents):
-                            if p is not None and (e := entries.get(p)) is not None and e[1] \
-                                    and (i == 0 or p not in parents[:i]):
+                            if p is None:
+                                continue
+                            e = entries.get(p)
+                            if e is None and prim.acc_via_reshape:
+                                e = _reshaped_buffer(tape, entries, p)
+                            if e is not None and e[1] and (i == 0 or p not in parents[:i]):
                                 bufs[i] = e[0]
                     n, params = prim.vjp_args, node.params
                     if n == 2:
@@ -369,6 +373,29 @@ class VJPTrace(Trace):
     def __del__(self):                # dropped without a sweep: the inputs are free again
         if self.frozen_inputs:
             release_when_freed(self.frozen_inputs)
+
+
+def _reshaped_buffer(tape, entries, p):
+    """For tape key ``p`` the output of a reshape of x, with no cotangent yet: the sweep's
+    owned buffer of x, reshaped as p (a view: what is added into it is added into x's), as
+    a store entry; None where x has none, or a reshape of it would copy."""
+    if p[0] < 0:                      # (an input of the transform: no node made it)
+        return None
+    node = tape[p[0]]
+    q = node.parents[0] if node.prim is REGISTRY["reshape"] else None
+    e = None if q is None else entries.get(q)
+    if e is None or not e[1]:
+        return None
+    buf, new = e[0], tuple(node.params["shape"])
+    if type(buf) is JVPTracer:
+        v, t = buf.primal, buf.tangent
+        if isinstance(v, Tracer) or isinstance(t, Tracer) or not (
+                v.flags.c_contiguous and t.flags.c_contiguous):
+            return None
+        return [JVPTracer(buf._trace, v.reshape(new), t.reshape(t.shape[:1] + new)), True]
+    if isinstance(buf, Tracer) or not buf.flags.c_contiguous:
+        return None
+    return [buf.reshape(new), True]
 
 
 def _short_rule(prim, gxs, parents):

@@ -14,7 +14,8 @@ import string
 
 import numpy as np
 
-from ..core import Primitive, bind, register, shape, dtype, full_lower
+from ..core import Primitive, Tracer, bind, register, shape, dtype, full_lower
+from ..runtime import launch as _launch
 from .base import (xp_of, record_library, reduce_sum, reshape, transpose, sum_to, expand_lanes,
                    astype)
 from .complex import conj, real, imag, times_i
@@ -223,12 +224,48 @@ def _vector_and_lanes(a, b, tb):
             reshape(getitem(prod, (), (slice(1, None),)), (L, m, 1)))
 
 
-def _matmul_jvp(primals, tangents):
+# A product added into a sweep's buffer goes block by block of its rows, so that no
+# result-sized temporary is made: a block's result (about this many bytes) stays in cache,
+# and the matrix is still read once (each block reads its own rows).
+_ACC_BLOCK_BYTES = 1 << 20
+
+
+def _plain_2d(*arrays):
+    return all(not isinstance(v, Tracer) and len(v.shape) == 2 for v in arrays)
+
+
+def _vector_and_lanes_into(a, b, tb, acc):
+    """:func:`_vector_and_lanes` added into ``acc``, a reverse sweep's dual cotangent
+    buffer (value (m, 1), lanes (L, m, 1)), block by block: no (L+1, m) product is made
+    (the sweep's buffer of a matrix-vector product's vector is the HVP's K lanes; issue 18).
+    Returns acc's arrays, or None where they do not fit (then the caller makes new ones)."""
+    v, lanes = acc
+    m, L = shape(a)[0], shape(tb)[0]
+    if not (_plain_2d(a, b) and not isinstance(tb, Tracer) and not isinstance(v, Tracer)
+            and not isinstance(lanes, Tracer) and tuple(v.shape) == (m, 1)
+            and tuple(lanes.shape) == (L, m, 1) and v.dtype == lanes.dtype == a.dtype
+            == b.dtype == tb.dtype and v.flags.c_contiguous and lanes.flags.c_contiguous):
+        return None
+    xp, k = xp_of(a, b, tb), shape(b)[0]
+    rows = xp.concatenate((b.reshape(1, k), tb.reshape(L, k)))
+    cols = [v.reshape(m)] + [lanes[l].reshape(m) for l in range(L)]   # views of acc
+    step = max(256, _ACC_BLOCK_BYTES // ((L + 1) * rows.itemsize))
+    for i in range(0, m, step):
+        blk = rows @ a[i:i + step].T                                     # (L+1, block)
+        for r, col in enumerate(cols):
+            col[i:i + step] += blk[r]
+    _launch.record("xp.matmul", m * (L + 1), (a, rows, v, lanes), (v, lanes))
+    return v, lanes
+
+
+def _matmul_jvp(primals, tangents, acc=None):
     (a, b), (ta, tb) = primals, tangents
     if (ta is None and tb is not None and len(shape(a)) == 2 and len(shape(b)) == 2
-            and shape(b)[1] == 1 and len(shape(tb)) == 3 and shape(tb)[0] > 1
-            and 0 not in shape(a)):   # (one lane: two matrix-vector products are faster)
-        return _vector_and_lanes(a, b, tb)
+            and shape(b)[1] == 1 and len(shape(tb)) == 3 and 0 not in shape(a)):
+        if acc is not None and (into := _vector_and_lanes_into(a, b, tb, acc)) is not None:
+            return into
+        if shape(tb)[0] > 1:          # (one lane: two matrix-vector products are faster)
+            return _vector_and_lanes(a, b, tb)
     out = matmul(a, b)
     nd = len(shape(out))
     terms = []
@@ -239,10 +276,16 @@ def _matmul_jvp(primals, tangents):
     return out, _sum_terms(terms)
 
 
-def _matmul_vjp(g, ins, out, need):
+def _matmul_vjp(g, ins, out, need, acc):
     a, b = ins
     ga = sum_to(matmul(g, mT(b)), shape(a)) if need[0] else None
-    gb = sum_to(matmul(mT(a), g), shape(b)) if need[1] else None
+    if need[1] and acc[1] is not None and len(shape(a)) == 2 and len(shape(b)) == 2:
+        # Offered the sweep's buffer of b (through the column reshape of a vector: the
+        # sweep's ``acc_via_reshape``): a forward trace above (an HVP) adds the product's
+        # value and lanes into it (_matmul_jvp); anywhere else it is a new array.
+        gb = bind(matmul_p, mT(a), g, acc=acc[1])
+    else:
+        gb = sum_to(matmul(mT(a), g), shape(b)) if need[1] else None
     return ga, gb
 
 
@@ -254,9 +297,11 @@ def _matmul(xp, a, b):
     return xp.matmul(a, b)
 
 
+_matmul_impl = _library("matmul", _matmul)
+
 matmul_p = register(Primitive(
-    "matmul", _library("matmul", _matmul),
-    jvp=_matmul_jvp, vjp=_matmul_vjp,
+    "matmul", lambda a, b, acc=None: _matmul_impl(a, b),    # (acc: a new array, see the VJP)
+    jvp=_matmul_jvp, vjp=_matmul_vjp, acc_via_reshape=True,
     doc="numpy.matmul of operands with >= 2 axes (cuBLAS on a GPU)"))
 
 
