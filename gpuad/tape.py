@@ -312,7 +312,8 @@ class VJPTrace(Trace):
                             e = entries.get(p)
                             if e is None and prim.acc_via_reshape:
                                 e = _reshaped_buffer(tape, entries, p)
-                            if e is not None and e[1] and (i == 0 or p not in parents[:i]):
+                            if e is not None and e[1] and (i == 0 or p not in parents[:i]) \
+                                    and _c_order(e[0]):
                                 bufs[i] = e[0]
                     n, params = prim.vjp_args, node.params
                     if n == 2:
@@ -373,6 +374,18 @@ class VJPTrace(Trace):
     def __del__(self):                # dropped without a sweep: the inputs are free again
         if self.frozen_inputs:
             release_when_freed(self.frozen_inputs)
+
+
+def _c_order(buf) -> bool:
+    """Whether an owned buffer can be offered as ``acc``: the kernels that add into it walk
+    it in C order. An owned buffer need not be C-contiguous (a matrix product's fresh lanes
+    may be a transposed view, a sum of transposed cotangents keeps their layout); such a
+    one is not offered, the rule makes a new cotangent and the store adds it in place."""
+    if type(buf) is JVPTracer:
+        return all(isinstance(a, Tracer) or a.flags.c_contiguous
+                   for a in (buf.primal, buf.tangent) if a is not None)
+    flags = getattr(buf, "flags", None)
+    return flags is None or flags.c_contiguous
 
 
 def _reshaped_buffer(tape, entries, p):

@@ -114,6 +114,30 @@ def test_batched_peak_bytes_count_the_lanes():
     assert peak1 >= A.nbytes + V[0].nbytes + 2 * n * 8
 
 
+def test_owned_cotangents_in_another_layout_are_not_offered_to_kernels():
+    # The sweep owns A^T g of A @ W (a matrix product's value and lanes, fresh), whose lanes
+    # come out of one product as a transposed view; sin(W)'s dual kernel, swept next, adds
+    # into the C-ordered buffers it is offered: it must not be offered those lanes (nor a
+    # sum of two transposed cotangents), but add its own result to them.
+    rng = np.random.default_rng(4)
+    A, W = rng.standard_normal((10, 10)), rng.standard_normal((10, 2)) * 0.3
+    V = rng.standard_normal((K, 10, 2))
+    f = lambda W: gnp.sum(gnp.sin(W)) + gnp.sum(gnp.tanh(A @ W))   # noqa: E731
+    Z = A @ W
+    want = -np.sin(W) * V + A.T @ (-2 * np.tanh(Z) * sech2(Z) * (A @ V))
+    np.testing.assert_allclose(gpuad.hvp(f, W, V, batched=True), want, rtol=1e-12, atol=1e-12)
+    H = gpuad.hessian(f)(W)
+    np.testing.assert_allclose(np.einsum("ijkl,vkl->vij", H, V), want, rtol=1e-12, atol=1e-12)
+
+    X, c = rng.standard_normal((3, 4)), rng.standard_normal((4, 3))
+    g = lambda X: (gnp.sum(gnp.sin(X)) + gnp.sum(gnp.tanh(gnp.transpose(X) * c))   # noqa: E731
+                   + gnp.sum(gnp.exp(gnp.transpose(X) * c)))
+    U = rng.standard_normal((K, 3, 4))
+    t, e = np.tanh(X * c.T), np.exp(X * c.T)
+    want = (-np.sin(X) + (-2 * t * sech2(X * c.T) + e) * c.T ** 2) * U
+    np.testing.assert_allclose(gpuad.hvp(g, X, U, batched=True), want, rtol=1e-12, atol=1e-12)
+
+
 # ---------------------------------------------------------------- the tiled lane kernels
 
 @pytest.mark.parametrize("n", [2500, 70001])   # several tiles; two workers, ragged ends
