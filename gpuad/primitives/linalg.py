@@ -248,12 +248,12 @@ def _vector_and_lanes_into(a, b, tb, acc):
         return None
     xp, k = xp_of(a, b, tb), shape(b)[0]
     rows = xp.concatenate((b.reshape(1, k), tb.reshape(L, k)))
-    cols = [v.reshape(m)] + [lanes[l].reshape(m) for l in range(L)]   # views of acc
+    value, lane_rows = v.reshape(m), lanes.reshape(L, m)                # views of acc
     step = max(256, _ACC_BLOCK_BYTES // ((L + 1) * rows.itemsize))
     for i in range(0, m, step):
         blk = rows @ a[i:i + step].T                                     # (L+1, block)
-        for r, col in enumerate(cols):
-            col[i:i + step] += blk[r]
+        value[i:i + step] += blk[0]
+        lane_rows[:, i:i + step] += blk[1:]
     _launch.record("xp.matmul", m * (L + 1), (a, rows, v, lanes), (v, lanes))
     return v, lanes
 
