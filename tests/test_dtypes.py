@@ -644,3 +644,42 @@ def test_unary_special_values_as_numpy(name, src):
         ok = (nan_w & nan_r) | (~nan_w & ~nan_r & ((r == want) | close)
                                 & (np.signbit(r) == np.signbit(want)))
         assert ok.all(), list(zip(x[~ok], want[~ok], r[~ok]))
+
+
+# Orderings of complex numbers (NumPy's lexicographic maximum/minimum/fmax/fmin) are refused
+# on purpose: README, "Complex numbers".
+_COMPLEX_ORDERINGS = {"maximum", "minimum", "fmax", "fmin"}
+
+
+@pytest.mark.parametrize("name", sorted(
+    n for n in dir(gnp) if isinstance(getattr(np, n, None), np.ufunc)
+    and getattr(np, n).signature is None and callable(getattr(gnp, n))))
+def test_complex_input_is_refused_where_numpys_ufunc_refuses_it(name):
+    # Every gpuad.numpy function that is an elementwise NumPy ufunc: complex operands give a
+    # TypeError exactly where NumPy's gives one (deg2rad/rad2deg/heaviside computed a value
+    # before). Names gpuad does not provide say so for any input.
+    f, g = getattr(np, name), getattr(gnp, name)
+    args = (np.array([0.5 + 0.25j, -1.5 + 2.0j]),) * f.nin
+    try:
+        g(*(np.array([0.5, 1.5]),) * f.nin)
+    except NotImplementedError:
+        with pytest.raises(NotImplementedError, match="not provided"):
+            g(*args)
+        return
+    except TypeError:                 # (integer-only ufuncs: float input refused too)
+        pass
+    try:
+        with np.errstate(all="ignore"):
+            f(*args)
+        numpy_refuses = False
+    except TypeError:
+        numpy_refuses = True
+    if numpy_refuses:                 # (NumPy's own message where gpuad hands it on)
+        with pytest.raises(TypeError):
+            g(*args)
+    elif name not in _COMPLEX_ORDERINGS:
+        with np.errstate(all="ignore"):
+            g(*args)
+    else:
+        with pytest.raises(TypeError, match="complex"):
+            g(*args)

@@ -96,13 +96,25 @@ def modf(x, /):
     return subtract(x, t), t
 
 
+def _real_only(name, *xs):
+    """NumPy defines ``name`` for real numbers only: complex input is refused as there."""
+    for x in xs:
+        v = full_lower(x)
+        dt = v.dtype if hasattr(v, "dtype") else np.asarray(v).dtype
+        if dt.kind == "c":
+            raise TypeError(f"{name} is not defined for complex input (dtype {dt}): NumPy "
+                            "defines it for real numbers only")
+
+
 def deg2rad(x, /):
-    """``x * pi / 180`` (``numpy.deg2rad``, ``radians``)."""
+    """``x * pi / 180`` (``numpy.deg2rad``, ``radians``); real input only, as NumPy's."""
+    _real_only("deg2rad", x)
     return multiply(x, math.pi / 180.0)
 
 
 def rad2deg(x, /):
-    """``x * 180 / pi`` (``numpy.rad2deg``, ``degrees``)."""
+    """``x * 180 / pi`` (``numpy.rad2deg``, ``degrees``); real input only, as NumPy's."""
+    _real_only("rad2deg", x)
     return multiply(x, 180.0 / math.pi)
 
 
@@ -147,7 +159,8 @@ def copysign(x1, x2, /):
 def heaviside(x1, x2, /):
     """``numpy.heaviside``: 0 for ``x1 < 0``, ``x2`` at ``x1 == 0``, 1 for ``x1 > 0``, NaN
     for a NaN ``x1``. Its derivative in ``x1`` is 0 (piecewise constant), in ``x2`` 1 where
-    ``x1 == 0``."""
+    ``x1 == 0``. Real input only, as NumPy's."""
+    _real_only("heaviside", x1, x2)
     (x1, x2), xp = prepare(x1, x2)
     v1 = full_lower(x1)
     step = xp.where(v1 > 0, 1.0, xp.where(xp.isnan(v1), np.nan, 0.0)).astype(v1.dtype)
