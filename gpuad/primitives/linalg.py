@@ -230,10 +230,6 @@ def _vector_and_lanes(a, b, tb):
 _ACC_BLOCK_BYTES = 1 << 20
 
 
-def _plain_2d(*arrays):
-    return all(not isinstance(v, Tracer) and len(v.shape) == 2 for v in arrays)
-
-
 def _vector_and_lanes_into(a, b, tb, acc):
     """:func:`_vector_and_lanes` added into ``acc``, a reverse sweep's dual cotangent
     buffer (value (m, 1), lanes (L, m, 1)), block by block: no (L+1, m) product is made
@@ -241,10 +237,10 @@ def _vector_and_lanes_into(a, b, tb, acc):
     Returns acc's arrays, or None where they do not fit (then the caller makes new ones)."""
     v, lanes = acc
     m, L = shape(a)[0], shape(tb)[0]
-    if not (_plain_2d(a, b) and not isinstance(tb, Tracer) and not isinstance(v, Tracer)
-            and not isinstance(lanes, Tracer) and tuple(v.shape) == (m, 1)
-            and tuple(lanes.shape) == (L, m, 1) and v.dtype == lanes.dtype == a.dtype
-            == b.dtype == tb.dtype and v.flags.c_contiguous and lanes.flags.c_contiguous):
+    if any(isinstance(u, Tracer) for u in (a, b, tb, v, lanes)) or not (
+            tuple(v.shape) == (m, 1) and tuple(lanes.shape) == (L, m, 1)
+            and v.dtype == lanes.dtype == a.dtype == b.dtype == tb.dtype
+            and v.flags.c_contiguous and lanes.flags.c_contiguous):
         return None
     xp, k = xp_of(a, b, tb), shape(b)[0]
     rows = xp.concatenate((b.reshape(1, k), tb.reshape(L, k)))
