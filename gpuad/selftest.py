@@ -437,7 +437,9 @@ def markdown(r) -> str:
         else:
             out.append(f"- {k} {v.get('version')} on {v.get('device')}")
     out.append("")
-    out.append(f"Verdict: **{r['verdict']}**" + (f" ({'; '.join(r['problems'])})" if r["problems"] else ""))
+    why = ("; ".join(r["problems"]) if r["problems"] else
+           f"tests not run: {r['tests']['status']}" if r["verdict"] == "untested" else "")
+    out.append(f"Verdict: **{r['verdict']}**" + (f" ({why})" if why else ""))
     return "\n".join(out) + "\n"
 
 
@@ -510,7 +512,10 @@ def main(argv=None, info_lines=lambda: []) -> int:
     if any(v != 1 for v in c.get("launches_per_elementwise_vjp", {}).values()):
         problems.append("an elementwise VJP took more than one launch")
     report["problems"] = problems
-    report["verdict"] = "ok" if not problems else "problems"
+    # Tests asked for but not run (no pytest, no tests/, no budget) are no failure, and no
+    # pass either: "untested", so that no one reads "ok" as "tested".
+    untested = a.tests and t["status"].startswith("skipped")
+    report["verdict"] = "problems" if problems else "untested" if untested else "ok"
     report["seconds"] = round(time.monotonic() - t_start, 1)
     base = pathlib.Path(a.report)
     base.parent.mkdir(parents=True, exist_ok=True)

@@ -87,3 +87,13 @@ def test_sync_counter_counts_device_reads(fake_cupy):
     with launch.HOST.count_syncs() as none:
         np.zeros(3).sum()
     assert none.count == 0
+
+
+def test_selftest_whose_tests_could_not_run_says_untested(tmp_path):
+    # Tests asked for but not run (here: no budget left for them) are no pass: the verdict
+    # says "untested" with the reason, never "ok" (a newcomer without pytest saw "ok").
+    r, rep, md = _run(["--no-peers", "--size", "65536", "--budget", "30", "--quick"], tmp_path)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert rep["tests"]["status"].startswith("skipped"), rep["tests"]
+    assert rep["verdict"] == "untested" and not rep["problems"]
+    assert "Verdict: **untested** (tests not run: skipped" in md
