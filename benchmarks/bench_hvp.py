@@ -14,10 +14,11 @@ batch; double backward too); JAX eager: ``jax.jvp(jax.grad)``, ``jax.vmap`` over
 library runs in its own process; ``--rounds r`` alternates them r times so that the
 machine's load falls on all of them alike, and the load average is printed beside each row.
 
-Threads: NumPy's OpenBLAS (gpuad's matrix products) gets ``--blas-threads`` (default 1: idle
-OpenBLAS threads spin, taking the core from gpuad's kernels), gpuad's kernels the host
-launcher's worker threads (one per core), PyTorch ``torch.set_num_threads`` (2 unless
-TORCH_THREADS is set), XLA its default (one thread per core).
+Threads: NumPy's OpenBLAS gets ``--blas-threads`` (default: the CPU count, NumPy's own
+default; gpuad holds it at one thread while its products run and splits them over its own
+threads, gpuad/runtime/blas.py), gpuad's kernels the host launcher's worker threads (one per
+core), PyTorch ``torch.set_num_threads`` (2 unless TORCH_THREADS is set), XLA its default
+(one thread per core).
 
     python benchmarks/bench_hvp.py [--problem logreg|tanh|both] [--rounds r] [--blas-threads t]
 """
@@ -155,7 +156,7 @@ def main(argv=None):
     ap.add_argument("--problem", default="both", choices=("logreg", "tanh", "both"))
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--libs", default="gpuad,torch,jax")
-    ap.add_argument("--blas-threads", type=int, default=1)
+    ap.add_argument("--blas-threads", type=int, default=os.cpu_count() or 1)
     args = ap.parse_args(argv)
     here = os.path.abspath(__file__)
     problems = ("logreg", "tanh") if args.problem == "both" else (args.problem,)

@@ -8,6 +8,7 @@ whose rules are again matrix products and solves, so they differentiate to any o
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import string
@@ -15,7 +16,7 @@ import string
 import numpy as np
 
 from ..core import Primitive, Tracer, bind, register, shape, dtype, full_lower
-from ..runtime import launch as _launch
+from ..runtime import blas as _blas, launch as _launch
 from .base import (xp_of, record_library, reduce_sum, reshape, transpose, sum_to, expand_lanes,
                    astype)
 from .complex import conj, real, imag, times_i
@@ -233,7 +234,9 @@ _ACC_BLOCK_BYTES = 1 << 20
 def _vector_and_lanes_into(a, b, tb, acc):
     """:func:`_vector_and_lanes` added into ``acc``, a reverse sweep's dual cotangent
     buffer (value (m, 1), lanes (L, m, 1)), block by block: no (L+1, m) product is made
-    (the sweep's buffer of a matrix-vector product's vector is the HVP's K lanes; issue 18).
+    (the sweep's buffer of a matrix-vector product's vector is the HVP's K lanes; issue 18),
+    except on the host where it is small beside ``a`` (then one product split over gpuad's
+    threads along the contraction, runtime/blas.py, is faster than the blocks).
     Returns acc's arrays, or None where they do not fit (then the caller makes new ones)."""
     v, lanes = acc
     m, L = shape(a)[0], shape(tb)[0]
@@ -245,11 +248,30 @@ def _vector_and_lanes_into(a, b, tb, acc):
     xp, k = xp_of(a, b, tb), shape(b)[0]
     rows = xp.concatenate((b.reshape(1, k), tb.reshape(L, k)))
     value, lane_rows = v.reshape(m), lanes.reshape(L, m)                # views of acc
-    step = max(256, _ACC_BLOCK_BYTES // ((L + 1) * rows.itemsize))
-    for i in range(0, m, step):
-        blk = rows @ a[i:i + step].T                                     # (L+1, block)
-        value[i:i + step] += blk[0]
-        lane_rows[:, i:i + step] += blk[1:]
+    if _blas.split_is_small(a, (L + 1) * m):
+        # On the host with few lanes: one product split over gpuad's threads (their partial
+        # sums are small beside a), then added in.
+        prod = _blas.matmul(rows, a.T)                                   # (L+1, m)
+        value += prod[0]
+        lane_rows += prod[1:]
+    else:
+        step = max(256, _ACC_BLOCK_BYTES // ((L + 1) * rows.itemsize))
+        threads = _blas.workers() if xp is np else 1
+        # numpy.dot releases the GIL (and copies a's strided block into cache first);
+        # numpy.matmul reads the block in place but holds the GIL.
+        dot = np.dot if threads > 1 else xp.matmul
+
+        def blocks(lo, hi):        # a's rows lo:hi, block by block
+            for i in range(lo, hi, step):
+                e = min(i + step, hi)
+                blk = dot(rows, a[i:e].T)                                # (L+1, block)
+                value[i:e] += blk[0]
+                lane_rows[:, i:e] += blk[1:]
+        if xp is np:               # each of gpuad's threads its share of the rows
+            share = -(-m // threads)
+            _blas.run(functools.partial(blocks, i, min(i + share, m)) for i in range(0, m, share))
+        else:
+            blocks(0, m)
     _launch.record("xp.matmul", m * (L + 1), (a, rows, v, lanes), (v, lanes))
     return v, lanes
 
@@ -260,8 +282,7 @@ def _matmul_jvp(primals, tangents, acc=None):
             and shape(b)[1] == 1 and len(shape(tb)) == 3 and 0 not in shape(a)):
         if acc is not None and (into := _vector_and_lanes_into(a, b, tb, acc)) is not None:
             return into
-        if shape(tb)[0] > 1:          # (one lane: two matrix-vector products are faster)
-            return _vector_and_lanes(a, b, tb)
+        return _vector_and_lanes(a, b, tb)
     out = matmul(a, b)
     nd = len(shape(out))
     terms = []
@@ -290,6 +311,8 @@ def _matmul(xp, a, b):
     # by the library's broadcasting multiply, 2x faster than a k = 1 GEMM (OpenBLAS).
     if a.shape[-1] == 1 and len(a.shape) >= 2 and len(b.shape) >= 2:
         return xp.multiply(a, b)
+    if xp is np:            # the host: NumPy's BLAS on gpuad's threads (runtime/blas.py)
+        return _blas.matmul(a, b)
     return xp.matmul(a, b)
 
 

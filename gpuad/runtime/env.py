@@ -88,7 +88,7 @@ VARIABLES: dict[str, Variable] = {v.name: v for v in (
              "must be a directory of this user that no one else can write, else a private "
              "per-process directory is used (with a warning)",
              "an absolute path (`~` expands)", "`~/.cache/gpuad/host`", _directory),
-    Variable("GPUAD_NUM_THREADS", "OS threads one CPU kernel launch may use",
+    Variable("GPUAD_NUM_THREADS", "OS threads one CPU kernel launch or host matrix product may use",
              f"an integer 1..{MAX_THREADS}", "the CPUs this process may run on",
              _int_range(1, MAX_THREADS)),
     Variable("GPUAD_HOST_CXXFLAGS", "extra flags for the host C++ compiler (part of the cache key; "

@@ -1,0 +1,236 @@
+"""Matrix products on the CPU: NumPy's BLAS, run on gpuad's threads, never on BLAS's own.
+
+Why: NumPy's OpenBLAS runs a product on its own thread pool, and those threads keep spinning
+for about 0.1 s after each call (OpenBLAS's ``THREAD_TIMEOUT``). gpuad's kernels that follow
+the product then share a core with a spinning thread: on 2 cores a tanh over 10^6 float64
+took 5.8 ms after a two-threaded product against 2.1 ms after a one-threaded one (issue 18).
+PyTorch and XLA avoid this by running BLAS and their kernels on one pool; gpuad does the
+same from the other side: its host products hold the BLAS library at one thread for the
+duration of the call (``threadpoolctl``, restored afterwards, so the caller's own NumPy
+products keep their threads) and split a large product into blocks that run at once on up
+to :func:`gpuad.runtime.host.cpu_workers` threads (``numpy.dot`` releases the GIL around
+BLAS; ``numpy.matmul`` of one pair of matrices does not: NumPy lets a ufunc loop run
+without the GIL only from 500 iterations of its outer loop).
+
+Each block is one BLAS call on a slice of the operands, so a block's numbers are those of
+BLAS on that slice; they can differ from the unsplit call's in the last bits (another kernel
+or blocking over the contraction), within the product's rounding bound.
+
+Products of one floating or complex dtype are split: a 2-D product by rows, columns or the
+contraction (whichever lets each thread read its own share of the large operand), a stack
+of products by groups of its matrices. The rest (mixed or integer dtypes, products below
+``MIN_SPLIT`` multiply-adds) is one ``numpy.matmul`` call, still at one BLAS thread.
+Where threadpoolctl finds no BLAS library to hold (or is not installed) nothing is held
+and products are not split (BLAS's own threads then do the work, as in plain NumPy).
+"""
+from __future__ import annotations
+
+import functools
+import math
+import os
+import threading
+
+import numpy as np
+
+from . import host
+
+# Multiply-adds below which a product is one call: handing a block to another thread costs
+# tens of microseconds, about what 2^21 multiply-adds take on one core.
+MIN_SPLIT = 1 << 21
+_SPLIT_DTYPES = frozenset("fdFD")
+
+
+@functools.cache
+def _blas_libraries():
+    """threadpoolctl's controllers of the BLAS libraries loaded now (NumPy's among them)."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return ()
+    return tuple(ThreadpoolController().select(user_api="blas").lib_controllers)
+
+
+class _OneBlasThread:
+    """Hold every BLAS library at one thread while any gpuad host product runs (nested and
+    concurrent products share one hold: the first in sets it, the last out restores)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._saved = ()
+
+    def __enter__(self):
+        with self._lock:
+            if self._depth == 0:
+                libs = _blas_libraries()
+                self._saved = tuple((lib, lib.get_num_threads()) for lib in libs)
+                for lib, n in self._saved:
+                    if n != 1:
+                        lib.set_num_threads(1)
+            self._depth += 1
+
+    def __exit__(self, *exc):
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0:
+                for lib, n in self._saved:
+                    if n != 1:
+                        lib.set_num_threads(n)
+                self._saved = ()
+
+
+one_blas_thread = _OneBlasThread()
+
+_pool_state = {"pid": None, "pool": None, "size": 0}
+_pool_lock = threading.Lock()
+
+
+def _pool(size: int):
+    """At least ``size`` threads that run blocks beside the caller's: one pool, grown when
+    asked for more, and a fresh one after fork() (whose child has none of the parent's)."""
+    import concurrent.futures        # (on first use: it costs `import gpuad` 5 ms)
+    with _pool_lock:
+        s = _pool_state
+        if s["pool"] is None or s["pid"] != os.getpid() or s["size"] < size:
+            if s["pool"] is not None and s["pid"] == os.getpid():
+                s["pool"].shutdown(wait=False)       # its threads end once idle
+            s.update(pid=os.getpid(), size=size,
+                     pool=concurrent.futures.ThreadPoolExecutor(size, "gpuad-blas"))
+        return s["pool"]
+
+
+def workers() -> int:
+    """How many threads a split product or :func:`run` uses (the kernels' count), 1 where
+    no BLAS library can be held at one thread (two pools would then oversubscribe)."""
+    return host.cpu_workers() if _blas_libraries() else 1
+
+
+def run(tasks) -> None:
+    """Run the callables ``tasks`` at once, the caller's thread taking the first, with BLAS
+    held at one thread; returns when all have finished, raising the first one's error.
+    A task must not call :func:`run` itself (the pool's threads could all be waiting)."""
+    tasks = list(tasks)
+    with one_blas_thread:
+        futures = [_pool(len(tasks) - 1).submit(t) for t in tasks[1:]] if len(tasks) > 1 else []
+        try:
+            if tasks:
+                tasks[0]()
+        finally:
+            # Every block is finished before anything is raised: none writes after return.
+            for f in futures:
+                f.exception()
+        for f in futures:
+            f.result()
+
+
+def split_is_small(a, out_size: int) -> bool:
+    """Whether a product that reads ``a`` and makes ``out_size`` elements may be made whole
+    and split over gpuad's threads (on the host, where the partial outs of all but one
+    thread are at most an eighth of a's bytes) rather than block by block on one thread
+    (linalg._vector_and_lanes_into, which keeps a lane-sized partial out of memory)."""
+    parts = workers() if isinstance(a, np.ndarray) else 1
+    return parts > 1 and (parts - 1) * out_size * 8 <= a.size
+
+
+def _bounds(n: int, parts: int):
+    step = -(-n // parts)
+    return [(i, min(i + step, n)) for i in range(0, n, step)]
+
+
+def _split_axis(a, b, parts):
+    """How to split ``a @ b``: ("m", a, b) (rows of a and out), ("n", a, b) (columns of b
+    and out) or ("k", a, b) (the contraction; each block a partial out, summed), with the
+    operands laid out for it, or None. numpy.dot copies a block that is not a contiguous
+    slice, per block, so an operand the split needs in another layout is copied once first;
+    the way that partitions the most bytes, less those copies and the partial outs, wins
+    (these are products that read a large operand, and each thread should read its share)."""
+    (m, k), n = a.shape, b.shape[1]
+    out = m * n
+    ways = []            # (bytes partitioned less bytes copied, axis, a's order, b's order)
+
+    def copy(x, order):
+        return 0 if (x.flags.c_contiguous if order == "C" else x.flags.f_contiguous) else x.size
+    if m >= parts:
+        ways.append((a.size + out - copy(a, "C"), "m", "C", None))
+    if n >= parts:
+        ways.append((b.size + out - copy(b, "F"), "n", None, "F"))
+    if k >= parts:
+        ways.append((a.size + b.size - (parts - 1) * out - copy(a, "F") - copy(b, "C"),
+                     "k", "F", "C"))
+    gain, axis, a_order, b_order = max(ways, default=(0, None, None, None))
+    if gain <= 0:
+        return None
+    return (axis, a if a_order is None else np.asarray(a, order=a_order),
+            b if b_order is None else np.asarray(b, order=b_order))
+
+
+def _matrices(x, batch):
+    """x broadcast to ``batch`` + its matrix shape (a view), its matrices copied once into
+    C order first where they are neither C- nor F-contiguous (numpy.dot would copy each)."""
+    first = x[(0,) * (x.ndim - 2)] if x.ndim > 2 else x
+    if not (first.flags.c_contiguous or first.flags.f_contiguous):
+        x = np.ascontiguousarray(x)
+    return np.broadcast_to(x, batch + x.shape[-2:])
+
+
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``numpy.matmul(a, b)`` for NumPy arrays with at least two axes, BLAS held at one
+    thread; a large product split over gpuad's threads (see the module's docstring): a
+    stack of matrix products by groups of its matrices, one product by blocks."""
+    parts = workers()
+    if (parts < 2 or a.dtype != b.dtype or a.dtype.char not in _SPLIT_DTYPES
+            or a.ndim < 2 or b.ndim < 2):
+        with one_blas_thread:
+            return np.matmul(a, b)
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    count = math.prod(batch)
+    if count * a.shape[-2] * a.shape[-1] * b.shape[-1] < MIN_SPLIT:
+        with one_blas_thread:
+            return np.matmul(a, b)
+    if not batch:
+        return _split(a, b, parts)
+    ab, bb = _matrices(a, batch), _matrices(b, batch)
+    out = np.empty(batch + (a.shape[-2], b.shape[-1]), a.dtype)
+    if count < parts:            # fewer matrices than threads: each product split
+        for idx in np.ndindex(*batch):
+            out[idx] = _split(ab[idx], bb[idx], parts)
+        return out
+
+    def group(lo, hi):
+        for i in range(lo, hi):
+            idx = np.unravel_index(i, batch)
+            np.dot(ab[idx], bb[idx], out=out[idx])
+    run(functools.partial(group, i, j) for i, j in _bounds(count, parts))
+    return out
+
+
+def _split(a, b, parts):
+    """One 2-D product a @ b, split by :func:`_split_axis` where that gains."""
+    how = _split_axis(a, b, parts) if a.shape[0] * a.shape[1] * b.shape[1] >= MIN_SPLIT else None
+    if how is None:
+        with one_blas_thread:
+            return np.matmul(a, b)
+    axis, a, b = how
+    (m, k), n = a.shape, b.shape[1]
+    if axis == "m":
+        # Row blocks, each written into its C-contiguous slab of out (numpy.dot's out=).
+        out = np.empty((m, n), a.dtype)
+        run(functools.partial(np.dot, a[i:j], b, out=out[i:j]) for i, j in _bounds(m, parts))
+        return out
+    if axis == "n":
+        out = np.empty((m, n), a.dtype)
+
+        def columns(i, j):
+            out[:, i:j] = np.dot(a, b[:, i:j])
+        run(functools.partial(columns, i, j) for i, j in _bounds(n, parts))
+        return out
+    partial = [None] * parts
+
+    def terms(p, i, j):
+        partial[p] = np.dot(a[:, i:j], b[i:j])
+    run(functools.partial(terms, p, i, j) for p, (i, j) in enumerate(_bounds(k, parts)))
+    out = partial[0]
+    for t in partial[1:]:
+        if t is not None:
+            out += t
+    return out

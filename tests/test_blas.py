@@ -1,0 +1,210 @@
+"""gpuad/runtime/blas.py: host matrix products on gpuad's threads with BLAS held at one.
+
+Every product is checked against numpy.matmul within the rounding bound of a length-k dot
+product, |error| <= k eps (|a| @ |b|) (Higham, Accuracy and Stability of Numerical
+Algorithms, 2nd ed., section 3.1): a split product's blocks are BLAS calls on slices, whose
+summation order may differ from the unsplit call's.
+"""
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+import pytest
+from threadpoolctl import ThreadpoolController
+
+import gpuad
+import gpuad.numpy as gnp
+from gpuad.runtime import blas
+
+RNG = np.random.default_rng(7)
+
+
+def _close(got, a, b):
+    want = np.matmul(a, b)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    if want.dtype.kind in "iub":
+        np.testing.assert_array_equal(got, want)
+        return
+    k = a.shape[-1]
+    bound = 2 * k * np.finfo(want.dtype).eps * np.matmul(np.abs(a), np.abs(b)) + np.finfo(
+        want.dtype).tiny
+    assert np.all(np.abs(got - want) <= bound)
+
+
+def _arr(shape, dtype=np.float64):
+    x = RNG.standard_normal(shape)
+    if np.dtype(dtype).kind == "c":
+        x = x + 1j * RNG.standard_normal(shape)
+    return x.astype(dtype)
+
+
+@pytest.fixture
+def two_workers(monkeypatch):
+    """Two threads for products whatever this machine has (the split is what is tested)."""
+    monkeypatch.setattr(blas.host, "cpu_workers", lambda: 2)
+    if not blas._blas_libraries():
+        pytest.fail("threadpoolctl finds no BLAS library under NumPy: products are not split")
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """How many tasks each blas.run call ran."""
+    calls = []
+    run = blas.run
+
+    def counting(tasks):
+        tasks = list(tasks)
+        calls.append(len(tasks))
+        return run(tasks)
+    monkeypatch.setattr(blas, "run", counting)
+    return calls
+
+
+# (a, b, the way the product is split): the logistic-regression products of issue 18 (a
+# row-major matrix times a vector; its transpose times one; lanes times the transpose) and
+# a GEMM in each layout.
+M, K = 60, 40000
+_A = _arr((M, K))
+SPLITS = [
+    ("matrix @ vector", _A, _arr((K, 1)), "m"),
+    ("matrix.T @ vector", _A.T, _arr((M, 1)), "k"),
+    ("lanes @ matrix.T", _arr((3, K)), _A.T, "n"),
+    ("lanes @ matrix", _arr((3, M)), _A, "k"),
+    ("C @ C", _arr((300, 200)), _arr((200, 300)), "m"),
+    ("F @ F", np.asfortranarray(_arr((300, 200))), np.asfortranarray(_arr((200, 300))), "n"),
+    ("strided @ C", _arr((600, 400))[::2, ::2], _arr((200, 300)), None),   # copied first
+]
+
+
+@pytest.mark.parametrize("name,a,b,axis", SPLITS, ids=[s[0] for s in SPLITS])
+def test_split_products_equal_numpy_matmul(two_workers, counted, name, a, b, axis):
+    how = blas._split_axis(a, b, 2)
+    assert how is not None and how[0] == (axis or how[0])
+    _close(blas.matmul(a, b), a, b)
+    assert counted == [2]                       # one run of two blocks
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.complex64, np.complex128])
+def test_split_products_in_other_dtypes(two_workers, counted, dtype):
+    a, b = _arr((200, 300), dtype), _arr((300, 100), dtype)
+    _close(blas.matmul(a, b), a, b)
+    assert counted == [2]
+
+
+@pytest.mark.parametrize("sa,sb", [((8, 100, 60), (60, 90)), ((100, 60), (8, 60, 90)),
+                                   ((2, 1, 100, 60), (1, 4, 60, 90)), ((1, 100, 60), (60, 900))])
+def test_stacks_of_products_equal_numpy_matmul(two_workers, sa, sb):
+    a, b = _arr(sa), _arr(sb)
+    _close(blas.matmul(a, b), a, b)
+    bt = np.swapaxes(_arr(sb[:-2] + sb[-2:][::-1]), -1, -2)        # F-ordered matrices
+    _close(blas.matmul(a, bt), a, bt)
+    bs = _arr(sb[:-2] + (sb[-2], 2 * sb[-1]))[..., ::2]                 # neither C nor F
+    _close(blas.matmul(a, bs), a, bs)
+
+
+@pytest.mark.parametrize("a,b", [
+    (_arr((3, 4)), _arr((4, 5))),                                  # below the split size
+    (np.arange(600 * 400).reshape(600, 400) % 7, np.ones((400, 300), np.int64)),  # integers
+    (_arr((600, 400), np.float32), _arr((400, 300))),              # mixed dtypes
+    (_arr((600, 0)), _arr((0, 300))),                              # empty contraction
+    (_arr((0, 400)), _arr((400, 300))),
+])
+def test_products_not_split_are_numpy_matmul(two_workers, counted, a, b):
+    got = blas.matmul(a, b)
+    assert counted == []
+    _close(got, a, b)         # (BLAS's own thread count may change the rounding)
+
+
+def test_one_thread_means_no_split(monkeypatch, counted):
+    monkeypatch.setenv("GPUAD_NUM_THREADS", "1")
+    a, b = _arr((300, 200)), _arr((200, 300))
+    _close(blas.matmul(a, b), a, b)
+    assert counted == [] and blas.workers() == 1
+
+
+def _blas_threads():
+    return [lib.get_num_threads() for lib in ThreadpoolController().select(
+        user_api="blas").lib_controllers]
+
+
+def test_blas_is_held_at_one_thread_and_restored(two_workers):
+    before = _blas_threads()
+    seen = []
+    blas.run([lambda: seen.append(_blas_threads()), lambda: seen.append(_blas_threads())])
+    assert seen == [[1] * len(before)] * 2
+    assert _blas_threads() == before
+
+
+def test_a_failing_block_raises_after_all_blocks_and_restores_the_threads(two_workers):
+    before, done = _blas_threads(), []
+
+    def slow():
+        threading.Event().wait(0.05)
+        done.append("slow")
+
+    def fail():
+        raise MemoryError("block")
+    with pytest.raises(MemoryError, match="block"):
+        blas.run([fail, slow])
+    assert done == ["slow"] and _blas_threads() == before
+    with pytest.raises(ZeroDivisionError):
+        blas.run([slow, lambda: 1 / 0])
+    assert _blas_threads() == before
+    a, b = _arr((300, 200)), _arr((200, 300))
+    _close(blas.matmul(a, b), a, b)               # still usable
+
+
+def test_concurrent_products_share_one_hold(two_workers):
+    before = _blas_threads()
+    a, b = _arr((300, 200)), _arr((200, 300))
+    errors = []
+
+    def work():
+        try:
+            for _ in range(20):
+                _close(blas.matmul(a, b), a, b)
+        except BaseException as e:                # noqa: BLE001 - reported below
+            errors.append(e)
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and _blas_threads() == before
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX-only")
+def test_a_forked_child_gets_its_own_threads(two_workers):
+    a, b = _arr((300, 200)), _arr((200, 300))
+    blas.matmul(a, b)                              # the parent's pool exists
+    pid = os.fork()
+    if pid == 0:                                   # the child: a fresh pool, same numbers
+        ok = np.allclose(blas.matmul(a, b), a @ b, rtol=1e-12, atol=1e-12)
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_gradients_through_split_products_match_closed_forms(two_workers, counted):
+    """The logistic-regression loss of issue 18 at a size that splits: its gradient and
+    Hessian-vector products (single and batched) against closed forms."""
+    m, n = 30, 20000
+    A, y = _arr((m, n)) / np.sqrt(n), (RNG.random(m) < 0.5).astype(float)
+    w, V = _arr(n) * 0.1, _arr((4, n))
+    lam = 1e-2
+
+    def loss(w):
+        z = A @ w
+        return gnp.sum(gnp.logaddexp(0.0, z) - y * z) + 0.5 * lam * gnp.sum(w * w)
+    s = 1 / (1 + np.exp(-(A @ w)))
+    grad = A.T @ (s - y) + lam * w
+
+    def hvp(v):
+        return A.T @ (s * (1 - s) * (A @ v)) + lam * v
+    np.testing.assert_allclose(gpuad.grad(loss)(w), grad, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(gpuad.hvp(loss, w, V[0]), hvp(V[0]), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(gpuad.hvp(loss, w, V, batched=True),
+                               np.stack([hvp(v) for v in V]), rtol=1e-12, atol=1e-14)
+    assert counted                                # the products above were split
