@@ -110,6 +110,7 @@ def test_stacks_of_products_equal_numpy_matmul(two_workers, sa, sb):
     (_arr((600, 400), np.float32), _arr((400, 300))),              # mixed dtypes
     (_arr((600, 0)), _arr((0, 300))),                              # empty contraction
     (_arr((0, 400)), _arr((400, 300))),
+    (_arr((600, 400)).astype(">f8"), _arr((400, 300)).astype(">f8")),   # big-endian
 ])
 def test_products_not_split_are_numpy_matmul(two_workers, counted, a, b):
     got = blas.matmul(a, b)
@@ -173,6 +174,86 @@ def test_concurrent_products_share_one_hold(two_workers):
     for t in threads:
         t.join()
     assert not errors and _blas_threads() == before
+
+
+def test_the_hold_works_from_any_thread_and_leaves_the_callers_control(two_workers):
+    """threadpoolctl lets one Python thread at a time set OpenBLAS's count and ignores the
+    others: the hold gives the control back after each change, so a product in a worker
+    thread after one in the main thread is still held, concurrent products restore the
+    count, and the caller's own threadpool_limits works afterwards."""
+    from threadpoolctl import threadpool_limits
+    before = _blas_threads()
+    a, b = _arr((300, 200)), _arr((200, 300))
+    blas.matmul(a, b)                              # the main thread first
+    seen = []
+
+    def held():
+        blas.run([lambda: seen.append(_blas_threads())])
+    t = threading.Thread(target=held)
+    t.start()
+    t.join()
+    assert seen == [[1] * len(before)]
+    for _ in range(5):                             # overlapping products, several threads
+        threads = [threading.Thread(target=lambda: [blas.matmul(a, b) for _ in range(10)])
+                   for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert _blas_threads() == before
+    used, keep = threading.Event(), threading.Event()
+    worker = threading.Thread(target=lambda: (blas.matmul(a, b), used.set(), keep.wait(10)))
+    worker.start()                                 # a long-lived thread that used gpuad
+    used.wait(10)
+    try:
+        with threadpool_limits(3, user_api="blas"):
+            assert set(_blas_threads()) == {3}
+    finally:
+        keep.set()
+        worker.join()
+    assert _blas_threads() == before
+
+
+def test_one_pool_serves_every_caller(two_workers):
+    """Blocks of concurrent products go to one pool that is never replaced in a process
+    (replacing it raced with another thread's submit)."""
+    pools = set()
+
+    def work(parts):
+        blas.run([lambda: None] * parts)
+        pools.add(id(blas._pool()))
+    threads = [threading.Thread(target=work, args=(p,)) for p in [2, 3] * 10]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(pools) == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX-only")
+def test_a_child_forked_during_another_threads_product_starts_unheld(two_workers):
+    before = _blas_threads()
+    inside, leave = threading.Event(), threading.Event()
+
+    def holder():
+        with blas.one_blas_thread:
+            inside.set()
+            leave.wait(10)
+    t = threading.Thread(target=holder)
+    t.start()
+    inside.wait(10)
+    pid = os.fork()
+    if pid == 0:       # the child: no hold (its holder thread does not exist here), usable
+        a, b = _arr((300, 200)), _arr((200, 300))
+        ok = (blas.one_blas_thread._depth == 0 and _blas_threads() == before
+              and np.allclose(blas.matmul(a, b), a @ b, rtol=1e-12, atol=1e-12)
+              and _blas_threads() == before)
+        os._exit(0 if ok else 1)
+    leave.set()
+    t.join()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert _blas_threads() == before
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX-only")

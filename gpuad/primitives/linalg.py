@@ -236,7 +236,7 @@ def _vector_and_lanes_into(a, b, tb, acc):
     buffer (value (m, 1), lanes (L, m, 1)), block by block: no (L+1, m) product is made
     (the sweep's buffer of a matrix-vector product's vector is the HVP's K lanes; issue 18),
     except on the host where it is small beside ``a`` (then one product split over gpuad's
-    threads along the contraction, runtime/blas.py, is faster than the blocks).
+    threads, runtime/blas.py, is faster than the blocks).
     Returns acc's arrays, or None where they do not fit (then the caller makes new ones)."""
     v, lanes = acc
     m, L = shape(a)[0], shape(tb)[0]
@@ -258,7 +258,7 @@ def _vector_and_lanes_into(a, b, tb, acc):
         step = max(256, _ACC_BLOCK_BYTES // ((L + 1) * rows.itemsize))
         threads = _blas.workers() if xp is np else 1
         # numpy.dot releases the GIL (and copies a's strided block into cache first);
-        # numpy.matmul reads the block in place but holds the GIL.
+        # numpy.matmul reads the block in place, but two threads of it took as long as one.
         dot = np.dot if threads > 1 else xp.matmul
 
         def blocks(lo, hi):        # a's rows lo:hi, block by block

@@ -8,18 +8,20 @@ PyTorch and XLA avoid this by running BLAS and their kernels on one pool; gpuad 
 same from the other side: its host products hold the BLAS library at one thread for the
 duration of the call (``threadpoolctl``, restored afterwards, so the caller's own NumPy
 products keep their threads) and split a large product into blocks that run at once on up
-to :func:`gpuad.runtime.host.cpu_workers` threads (``numpy.dot`` releases the GIL around
-BLAS; ``numpy.matmul`` of one pair of matrices does not: NumPy lets a ufunc loop run
-without the GIL only from 500 iterations of its outer loop).
+to :func:`gpuad.runtime.host.cpu_workers` threads with ``numpy.dot``, which releases the GIL
+around BLAS (``numpy.matmul`` held it for the matrix-vector products measured here, NumPy
+2.4: two threads took as long as one).
 
 Each block is one BLAS call on a slice of the operands, so a block's numbers are those of
 BLAS on that slice; they can differ from the unsplit call's in the last bits (another kernel
 or blocking over the contraction), within the product's rounding bound.
 
-Products of one floating or complex dtype are split: a 2-D product by rows, columns or the
-contraction (whichever lets each thread read its own share of the large operand), a stack
-of products by groups of its matrices. The rest (mixed or integer dtypes, products below
-``MIN_SPLIT`` multiply-adds) is one ``numpy.matmul`` call, still at one BLAS thread.
+Products of two arrays of one of BLAS's types (float32/64, complex64/128, native byte
+order) are split: a 2-D product by rows, columns or the contraction (whichever lets each
+thread read its own share of the large operand, less the copies that needs), a stack of
+products by groups of its matrices. The rest (other or mixed dtypes, products below
+``MIN_SPLIT`` multiply-adds, 2-D products where no split gains) is one ``numpy.matmul``
+call, still at one BLAS thread.
 Where threadpoolctl finds no BLAS library to hold (or is not installed) nothing is held
 and products are not split (BLAS's own threads then do the work, as in plain NumPy).
 """
@@ -32,7 +34,7 @@ import threading
 
 import numpy as np
 
-from . import host
+from . import env, host
 
 # Multiply-adds below which a product is one call: handing a block to another thread costs
 # tens of microseconds, about what 2^21 multiply-adds take on one core.
@@ -50,9 +52,24 @@ def _blas_libraries():
     return tuple(ThreadpoolController().select(user_api="blas").lib_controllers)
 
 
+def _set_threads(lib, n: int) -> bool:
+    """Set a BLAS library's thread count; whether it took. threadpoolctl (3.6 and later)
+    lets one Python thread at a time control a process-wide OpenBLAS pool and silently
+    ignores the others: the control is given back at once, so that the thread that restores
+    (the last product out, maybe another thread) and the caller's own ``threadpool_limits``
+    can take it; where another thread holds it, nothing is changed."""
+    lib.set_num_threads(n)
+    release = getattr(lib, "clear_controlling_thread", None)
+    if release is not None:
+        release()
+    return lib.get_num_threads() == n
+
+
 class _OneBlasThread:
     """Hold every BLAS library at one thread while any gpuad host product runs (nested and
-    concurrent products share one hold: the first in sets it, the last out restores)."""
+    concurrent products share one hold: the first in sets it, the last out restores what it
+    changed). The count is process-wide: a NumPy product of the caller's in another thread
+    meanwhile also runs on one thread."""
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -62,40 +79,55 @@ class _OneBlasThread:
     def __enter__(self):
         with self._lock:
             if self._depth == 0:
-                libs = _blas_libraries()
-                self._saved = tuple((lib, lib.get_num_threads()) for lib in libs)
-                for lib, n in self._saved:
-                    if n != 1:
-                        lib.set_num_threads(1)
+                before = [(lib, lib.get_num_threads()) for lib in _blas_libraries()]
+                self._saved = tuple((lib, n) for lib, n in before
+                                    if n != 1 and _set_threads(lib, 1))
             self._depth += 1
 
     def __exit__(self, *exc):
         with self._lock:
             self._depth -= 1
             if self._depth == 0:
-                for lib, n in self._saved:
-                    if n != 1:
-                        lib.set_num_threads(n)
-                self._saved = ()
+                self._restore()
+
+    def _restore(self):
+        for lib, n in self._saved:
+            _set_threads(lib, n)
+        self._saved = ()
+
+    def _after_fork_in_child(self):
+        # The child has only the forking thread: a hold taken by another thread would never
+        # end there, and its lock might be held forever. The child starts unheld.
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._restore()
 
 
 one_blas_thread = _OneBlasThread()
-
-_pool_state = {"pid": None, "pool": None, "size": 0}
+_pool_state = {"pid": None, "pool": None}
 _pool_lock = threading.Lock()
 
 
-def _pool(size: int):
-    """At least ``size`` threads that run blocks beside the caller's: one pool, grown when
-    asked for more, and a fresh one after fork() (whose child has none of the parent's)."""
+def _after_fork_in_child():
+    global _pool_lock
+    _pool_lock = threading.Lock()          # (another thread may have held it at the fork)
+    one_blas_thread._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _pool():
+    """The threads that run blocks beside the callers' (a fresh pool after fork(), whose
+    child has none of the parent's). Its threads start as blocks need them, up to
+    env.MAX_THREADS: one pool serves every caller, and is never replaced while in use."""
     import concurrent.futures        # (on first use: it costs `import gpuad` 5 ms)
     with _pool_lock:
         s = _pool_state
-        if s["pool"] is None or s["pid"] != os.getpid() or s["size"] < size:
-            if s["pool"] is not None and s["pid"] == os.getpid():
-                s["pool"].shutdown(wait=False)       # its threads end once idle
-            s.update(pid=os.getpid(), size=size,
-                     pool=concurrent.futures.ThreadPoolExecutor(size, "gpuad-blas"))
+        if s["pool"] is None or s["pid"] != os.getpid():
+            s.update(pid=os.getpid(), pool=concurrent.futures.ThreadPoolExecutor(
+                env.MAX_THREADS, "gpuad-blas"))
         return s["pool"]
 
 
@@ -111,7 +143,7 @@ def run(tasks) -> None:
     A task must not call :func:`run` itself (the pool's threads could all be waiting)."""
     tasks = list(tasks)
     with one_blas_thread:
-        futures = [_pool(len(tasks) - 1).submit(t) for t in tasks[1:]] if len(tasks) > 1 else []
+        futures = [_pool().submit(t) for t in tasks[1:]]
         try:
             if tasks:
                 tasks[0]()
@@ -179,6 +211,7 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     stack of matrix products by groups of its matrices, one product by blocks."""
     parts = workers()
     if (parts < 2 or a.dtype != b.dtype or a.dtype.char not in _SPLIT_DTYPES
+            or not a.dtype.isnative
             or a.ndim < 2 or b.ndim < 2):
         with one_blas_thread:
             return np.matmul(a, b)
