@@ -118,6 +118,31 @@ def test_products_not_split_are_numpy_matmul(two_workers, counted, a, b):
     _close(got, a, b)         # (BLAS's own thread count may change the rounding)
 
 
+def test_small_products_are_numpys_own(two_workers, counted, monkeypatch):
+    """Below MIN_HOLD multiply-adds BLAS's own threads run a product (cheaper than holding
+    them): no hold, no split; from MIN_HOLD held, from MIN_SPLIT split."""
+    holds = []
+
+    class Counting:
+        def __enter__(self):
+            holds.append(1)
+
+        def __exit__(self, *exc):
+            pass
+    monkeypatch.setattr(blas, "one_blas_thread", Counting())
+    a, b = _arr((450, 300)), _arr((300, 1))
+    assert a.size * b.shape[1] < blas.MIN_HOLD
+    _close(blas.matmul(a, b), a, b)
+    assert holds == [] and counted == []
+    a, b = _arr((1000, 1000)), _arr((1000, 1))
+    assert blas.MIN_HOLD <= a.size * b.shape[1] < blas.MIN_SPLIT
+    _close(blas.matmul(a, b), a, b)
+    assert holds == [1] and counted == []
+    a, b = _arr((600, 400)), _arr((400, 300))
+    _close(blas.matmul(a, b), a, b)
+    assert holds == [1, 1] and counted == [2]
+
+
 def test_one_thread_means_no_split(monkeypatch, counted):
     monkeypatch.setenv("GPUAD_NUM_THREADS", "1")
     a, b = _arr((300, 200)), _arr((200, 300))

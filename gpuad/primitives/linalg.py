@@ -231,6 +231,12 @@ def _vector_and_lanes(a, b, tb):
 _ACC_BLOCK_BYTES = 1 << 20
 
 
+# One lane's product fused with the value's only where reading a twice costs more than
+# the fused route's four extra primitives (~30 us): a of at least this many elements
+# (512 KB of float64, ~50 us to read).
+_FUSE_ONE_LANE = 1 << 16
+
+
 def _vector_and_lanes_into(a, b, tb, acc):
     """:func:`_vector_and_lanes` added into ``acc``, a reverse sweep's dual cotangent
     buffer (value (m, 1), lanes (L, m, 1)), block by block: no (L+1, m) product is made
@@ -282,7 +288,8 @@ def _matmul_jvp(primals, tangents, acc=None):
             and shape(b)[1] == 1 and len(shape(tb)) == 3 and 0 not in shape(a)):
         if acc is not None and (into := _vector_and_lanes_into(a, b, tb, acc)) is not None:
             return into
-        return _vector_and_lanes(a, b, tb)
+        if shape(tb)[0] > 1 or math.prod(shape(a)) >= _FUSE_ONE_LANE:
+            return _vector_and_lanes(a, b, tb)
     out = matmul(a, b)
     nd = len(shape(out))
     terms = []

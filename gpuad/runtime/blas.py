@@ -1,4 +1,4 @@
-"""Matrix products on the CPU: NumPy's BLAS, run on gpuad's threads, never on BLAS's own.
+"""Matrix products on the CPU: large ones on gpuad's threads, NumPy's BLAS held at one thread.
 
 Why: NumPy's OpenBLAS runs a product on its own thread pool, and those threads keep spinning
 for about 0.1 s after each call (OpenBLAS's ``THREAD_TIMEOUT``). gpuad's kernels that follow
@@ -16,12 +16,13 @@ Each block is one BLAS call on a slice of the operands, so a block's numbers are
 BLAS on that slice; they can differ from the unsplit call's in the last bits (another kernel
 or blocking over the contraction), within the product's rounding bound.
 
-Products of two arrays of one of BLAS's types (float32/64, complex64/128, native byte
-order) are split: a 2-D product by rows, columns or the contraction (whichever lets each
+Products of at least ``MIN_HOLD`` multiply-adds are held; smaller ones are plain
+``numpy.matmul`` on BLAS's own threads (faster there, and shorter than the hold). Held
+products of at least ``MIN_SPLIT`` multiply-adds of two arrays of one of BLAS's types
+(float32/64, complex64/128, native byte order) are split: a 2-D product by rows, columns or the contraction (whichever lets each
 thread read its own share of the large operand, less the copies that needs), a stack of
-products by groups of its matrices. The rest (other or mixed dtypes, products below
-``MIN_SPLIT`` multiply-adds, 2-D products where no split gains) is one ``numpy.matmul``
-call, still at one BLAS thread.
+products by groups of its matrices. The rest (other or mixed dtypes, 2-D products where no
+split gains) is one ``numpy.matmul`` call, still at one BLAS thread.
 Where threadpoolctl finds no BLAS library to hold (or is not installed) nothing is held
 and products are not split (BLAS's own threads then do the work, as in plain NumPy).
 """
@@ -39,6 +40,12 @@ from . import env, host
 # Multiply-adds below which a product is one call: handing a block to another thread costs
 # tens of microseconds, about what 2^21 multiply-adds take on one core.
 MIN_SPLIT = 1 << 21
+# Multiply-adds below which a product is not held either: OpenBLAS runs a GEMM this small
+# on one thread itself, and a held matrix-vector product this small took 71 us against 31
+# on BLAS's two threads (450 x 300), more than their spin cost the small kernels around it.
+# From here up the spin costs more: a tanh network's 1000 x 1000 matrix-vector products,
+# 2^20 multiply-adds, left unheld, made its gradient 35 ms against 19-27.
+MIN_HOLD = 1 << 18
 _SPLIT_DTYPES = frozenset("fdFD")
 
 
@@ -206,18 +213,21 @@ def _matrices(x, batch):
 
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``numpy.matmul(a, b)`` for NumPy arrays with at least two axes, BLAS held at one
-    thread; a large product split over gpuad's threads (see the module's docstring): a
-    stack of matrix products by groups of its matrices, one product by blocks."""
-    parts = workers()
-    if (parts < 2 or a.dtype != b.dtype or a.dtype.char not in _SPLIT_DTYPES
-            or not a.dtype.isnative
-            or a.ndim < 2 or b.ndim < 2):
-        with one_blas_thread:
-            return np.matmul(a, b)
+    """``numpy.matmul(a, b)`` for NumPy arrays with at least two axes. A product of at least
+    ``MIN_HOLD`` multiply-adds runs with BLAS held at one thread, and from ``MIN_SPLIT``
+    split over gpuad's threads where it can be (see the module's docstring): a stack of
+    matrix products by groups of its matrices, one product by blocks. A smaller one is plain
+    numpy.matmul on BLAS's own threads."""
+    if a.ndim < 2 or b.ndim < 2:
+        return np.matmul(a, b)
     batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     count = math.prod(batch)
-    if count * a.shape[-2] * a.shape[-1] * b.shape[-1] < MIN_SPLIT:
+    size = count * a.shape[-2] * a.shape[-1] * b.shape[-1]
+    if size < MIN_HOLD:
+        return np.matmul(a, b)
+    parts = workers()
+    if (size < MIN_SPLIT or parts < 2 or a.dtype != b.dtype
+            or a.dtype.char not in _SPLIT_DTYPES or not a.dtype.isnative):
         with one_blas_thread:
             return np.matmul(a, b)
     if not batch:
@@ -239,7 +249,7 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _split(a, b, parts):
     """One 2-D product a @ b, split by :func:`_split_axis` where that gains."""
-    how = _split_axis(a, b, parts) if a.shape[0] * a.shape[1] * b.shape[1] >= MIN_SPLIT else None
+    how = _split_axis(a, b, parts)
     if how is None:
         with one_blas_thread:
             return np.matmul(a, b)
