@@ -62,6 +62,21 @@ def counted(monkeypatch):
     return calls
 
 
+@pytest.fixture
+def holds(monkeypatch):
+    """One entry per hold taken (blas.one_blas_thread replaced by a counter)."""
+    taken = []
+
+    class Counting:
+        def __enter__(self):
+            taken.append(1)
+
+        def __exit__(self, *exc):
+            pass
+    monkeypatch.setattr(blas, "one_blas_thread", Counting())
+    return taken
+
+
 # (a, b, the way the product is split): the logistic-regression products of issue 18 (a
 # row-major matrix times a vector; its transpose times one; lanes times the transpose) and
 # a GEMM in each layout.
@@ -118,18 +133,9 @@ def test_products_not_split_are_numpy_matmul(two_workers, counted, a, b):
     _close(got, a, b)         # (BLAS's own thread count may change the rounding)
 
 
-def test_small_products_are_numpys_own(two_workers, counted, monkeypatch):
+def test_small_products_are_numpys_own(two_workers, counted, holds):
     """Below MIN_HOLD multiply-adds BLAS's own threads run a product (cheaper than holding
     them): no hold, no split; from MIN_HOLD held, from MIN_SPLIT split."""
-    holds = []
-
-    class Counting:
-        def __enter__(self):
-            holds.append(1)
-
-        def __exit__(self, *exc):
-            pass
-    monkeypatch.setattr(blas, "one_blas_thread", Counting())
     a, b = _arr((450, 300)), _arr((300, 1))
     assert a.size * b.shape[1] < blas.MIN_HOLD
     _close(blas.matmul(a, b), a, b)
@@ -314,3 +320,58 @@ def test_gradients_through_split_products_match_closed_forms(two_workers, counte
     np.testing.assert_allclose(gpuad.hvp(loss, w, V, batched=True),
                                np.stack([hvp(v) for v in V]), rtol=1e-12, atol=1e-14)
     assert counted                                # the products above were split
+
+
+def test_stacks_of_small_matrices_are_one_call(two_workers, counted):
+    """A stack whose matrices are each below MIN_HOLD goes to numpy.matmul whole (a loop
+    over 40000 4 x 4 products took 50x numpy's time), however large the stack."""
+    a, b = _arr((40000, 4, 4)), _arr((40000, 4, 4))
+    _close(blas.matmul(a, b), a, b)
+    a, b = _arr((100000, 1, 3)), _arr((3, 8))
+    _close(blas.matmul(a, b), a, b)
+    assert counted == []
+
+
+@pytest.mark.parametrize("a,b", [(_arr((3, 60)), _arr((61, 40000))),
+                                 (_arr((150, 200)), _arr((199, 300))),
+                                 (_arr((4, 150, 200)), _arr((4, 199, 300)))])
+def test_mismatched_shapes_raise_numpys_error(two_workers, a, b):
+    with pytest.raises(ValueError) as ours:
+        blas.matmul(a, b)
+    with pytest.raises(ValueError) as numpys:
+        np.matmul(a, b)
+    assert str(ours.value) == str(numpys.value)
+
+
+def test_integer_products_are_not_held(two_workers, holds):
+    a, b = np.ones((600, 400), np.int64), np.ones((400, 300), np.int64)
+    np.testing.assert_array_equal(blas.matmul(a, b), np.full((600, 300), 400))
+    assert holds == []
+
+
+def test_a_small_batched_hvp_uses_no_threads(two_workers, counted):
+    """The batched HVP's reverse product of a small problem is made in place, unheld."""
+    A, w, V = _arr((30, 20)), _arr(20), _arr((4, 20))
+
+    def loss(w):
+        return gnp.sum(gnp.logaddexp(0.0, A @ w)) + 0.5 * gnp.sum(w * w)
+    s = 1 / (1 + np.exp(-(A @ w)))
+    want = np.stack([A.T @ (s * (1 - s) * (A @ v)) + v for v in V])
+    np.testing.assert_allclose(gpuad.hvp(loss, w, V, batched=True), want, rtol=1e-12,
+                               atol=1e-14)
+    assert counted == []
+
+
+def test_openmp_builds_of_openblas_are_neither_held_nor_split(monkeypatch):
+    """OpenBLAS built with OpenMP keeps a thread count per calling thread: a hold could not
+    reach gpuad's other threads, so gpuad leaves such a library alone."""
+    import threadpoolctl
+
+    class Lib:
+        threading_layer = "openmp"
+
+    class Controller:
+        def select(self, **kw):
+            return type("S", (), {"lib_controllers": [Lib()]})()
+    monkeypatch.setattr(threadpoolctl, "ThreadpoolController", Controller)
+    assert blas._blas_libraries.__wrapped__() == ()

@@ -8,6 +8,7 @@ whose rules are again matrix products and solves, so they differentiate to any o
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import math
@@ -262,7 +263,8 @@ def _vector_and_lanes_into(a, b, tb, acc):
         lane_rows += prod[1:]
     else:
         step = max(256, _ACC_BLOCK_BYTES // ((L + 1) * rows.itemsize))
-        threads = _blas.workers() if xp is np else 1
+        size = (L + 1) * k * m                                           # multiply-adds
+        threads = _blas.workers() if xp is np and size >= _blas.MIN_SPLIT else 1
         # numpy.dot releases the GIL (and copies a's strided block into cache first);
         # numpy.matmul reads the block in place, but two threads of it took as long as one.
         dot = np.dot if threads > 1 else xp.matmul
@@ -273,11 +275,12 @@ def _vector_and_lanes_into(a, b, tb, acc):
                 blk = dot(rows, a[i:e].T)                                # (L+1, block)
                 value[i:e] += blk[0]
                 lane_rows[:, i:e] += blk[1:]
-        if xp is np:               # each of gpuad's threads its share of the rows
+        if threads > 1:            # each of gpuad's threads its share of the rows
             share = -(-m // threads)
             _blas.run(functools.partial(blocks, i, min(i + share, m)) for i in range(0, m, share))
         else:
-            blocks(0, m)
+            with _blas.held(size) if xp is np else contextlib.nullcontext():
+                blocks(0, m)
     _launch.record("xp.matmul", m * (L + 1), (a, rows, v, lanes), (v, lanes))
     return v, lanes
 

@@ -28,6 +28,7 @@ and products are not split (BLAS's own threads then do the work, as in plain Num
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
@@ -44,7 +45,7 @@ MIN_SPLIT = 1 << 21
 # on one thread itself, and a held matrix-vector product this small took 71 us against 31
 # on BLAS's two threads (450 x 300), more than their spin cost the small kernels around it.
 # From here up the spin costs more: a tanh network's 1000 x 1000 matrix-vector products,
-# 2^20 multiply-adds, left unheld, made its gradient 35 ms against 19-27.
+# 10^6 multiply-adds, left unheld, made its gradient 35 ms against 19-27.
 MIN_HOLD = 1 << 18
 _SPLIT_DTYPES = frozenset("fdFD")
 
@@ -56,7 +57,12 @@ def _blas_libraries():
         from threadpoolctl import ThreadpoolController
     except ImportError:
         return ()
-    return tuple(ThreadpoolController().select(user_api="blas").lib_controllers)
+    libs = ThreadpoolController().select(user_api="blas").lib_controllers
+    # An OpenMP build of OpenBLAS keeps a count per calling thread: a hold taken in one
+    # thread would not reach the others. None is held there, and nothing split.
+    if any(getattr(lib, "threading_layer", None) == "openmp" for lib in libs):
+        return ()
+    return tuple(libs)
 
 
 def _set_threads(lib, n: int) -> bool:
@@ -76,7 +82,8 @@ class _OneBlasThread:
     """Hold every BLAS library at one thread while any gpuad host product runs (nested and
     concurrent products share one hold: the first in sets it, the last out restores what it
     changed). The count is process-wide: a NumPy product of the caller's in another thread
-    meanwhile also runs on one thread."""
+    meanwhile also runs on one thread, and a ``threadpool_limits`` of the caller's in
+    another thread that overlaps a hold finds one thread and restores one."""
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -162,11 +169,18 @@ def run(tasks) -> None:
             f.result()
 
 
+def held(size: int):
+    """The hold for a product of ``size`` multiply-adds made block by block by its caller:
+    :data:`one_blas_thread` from ``MIN_HOLD``, else nothing."""
+    return one_blas_thread if size >= MIN_HOLD else contextlib.nullcontext()
+
+
 def split_is_small(a, out_size: int) -> bool:
     """Whether a product that reads ``a`` and makes ``out_size`` elements may be made whole
-    and split over gpuad's threads (on the host, where the partial outs of all but one
-    thread are at most an eighth of a's bytes) rather than block by block on one thread
-    (linalg._vector_and_lanes_into, which keeps a lane-sized partial out of memory)."""
+    by :func:`matmul` (on the host, where ``out_size`` times the threads but one is at most
+    an eighth of a's elements: the bound on partial outs should it be split over the
+    contraction) rather than block by block into a buffer
+    (linalg._vector_and_lanes_into, which keeps a lane-sized result out of memory)."""
     parts = workers() if isinstance(a, np.ndarray) else 1
     return parts > 1 and (parts - 1) * out_size * 8 <= a.size
 
@@ -214,24 +228,29 @@ def _matrices(x, batch):
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``numpy.matmul(a, b)`` for NumPy arrays with at least two axes. A product of at least
-    ``MIN_HOLD`` multiply-adds runs with BLAS held at one thread, and from ``MIN_SPLIT``
-    split over gpuad's threads where it can be (see the module's docstring): a stack of
-    matrix products by groups of its matrices, one product by blocks. A smaller one is plain
-    numpy.matmul on BLAS's own threads."""
-    if a.ndim < 2 or b.ndim < 2:
-        return np.matmul(a, b)
-    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    count = math.prod(batch)
-    size = count * a.shape[-2] * a.shape[-1] * b.shape[-1]
-    if size < MIN_HOLD:
+    ``MIN_HOLD`` multiply-adds in BLAS's types runs with BLAS held at one thread, and from
+    ``MIN_SPLIT`` is split over gpuad's threads where it can be (see the module's
+    docstring): a stack of matrices of ``MIN_HOLD`` and up by groups of its matrices, one
+    product by blocks. A smaller one is plain numpy.matmul on BLAS's own threads."""
+    if a.ndim < 2 or b.ndim < 2 or a.shape[-1] != b.shape[-2]:
+        return np.matmul(a, b)             # (NumPy's own errors for mismatched shapes)
+    one = a.shape[-2] * a.shape[-1] * b.shape[-1]
+    if a.ndim == b.ndim == 2:
+        batch, size = (), one
+    else:
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        size = math.prod(batch) * one
+    if size < MIN_HOLD or np.result_type(a, b).kind not in "fc":   # (no BLAS, nothing held)
         return np.matmul(a, b)
     parts = workers()
-    if (size < MIN_SPLIT or parts < 2 or a.dtype != b.dtype
+    if (size < MIN_SPLIT or parts < 2 or a.dtype != b.dtype or one < MIN_HOLD
             or a.dtype.char not in _SPLIT_DTYPES or not a.dtype.isnative):
+        # (A stack of small matrices: one call; a Python loop over them costs more.)
         with one_blas_thread:
             return np.matmul(a, b)
     if not batch:
         return _split(a, b, parts)
+    count = math.prod(batch)
     ab, bb = _matrices(a, batch), _matrices(b, batch)
     out = np.empty(batch + (a.shape[-2], b.shape[-1]), a.dtype)
     if count < parts:            # fewer matrices than threads: each product split
