@@ -118,13 +118,16 @@ class _OneBlasThread:
 
 
 one_blas_thread = _OneBlasThread()
-_pool_state = {"pid": None, "pool": None}
+_pool_state = {"pool": None}
 _pool_lock = threading.Lock()
 
 
 def _after_fork_in_child():
+    # The child has only the forking thread: none of the pool's, and a lock another thread
+    # held at the fork would stay held. It starts with neither a pool nor a hold.
     global _pool_lock
-    _pool_lock = threading.Lock()          # (another thread may have held it at the fork)
+    _pool_lock = threading.Lock()
+    _pool_state["pool"] = None
     one_blas_thread._after_fork_in_child()
 
 
@@ -133,16 +136,15 @@ if hasattr(os, "register_at_fork"):
 
 
 def _pool():
-    """The threads that run blocks beside the callers' (a fresh pool after fork(), whose
-    child has none of the parent's). Its threads start as blocks need them, up to
-    env.MAX_THREADS: one pool serves every caller, and is never replaced while in use."""
+    """The threads that run blocks beside the callers'. Its threads start as blocks need
+    them, up to env.MAX_THREADS: one pool serves every caller, and is never replaced while
+    in use (a child of fork() starts a new one)."""
     import concurrent.futures        # (on first use: it costs `import gpuad` 5 ms)
     with _pool_lock:
-        s = _pool_state
-        if s["pool"] is None or s["pid"] != os.getpid():
-            s.update(pid=os.getpid(), pool=concurrent.futures.ThreadPoolExecutor(
-                env.MAX_THREADS, "gpuad-blas"))
-        return s["pool"]
+        if _pool_state["pool"] is None:
+            _pool_state["pool"] = concurrent.futures.ThreadPoolExecutor(
+                env.MAX_THREADS, "gpuad-blas")
+        return _pool_state["pool"]
 
 
 def workers() -> int:
