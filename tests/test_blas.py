@@ -319,6 +319,14 @@ def test_gradients_through_split_products_match_closed_forms(two_workers, counte
     np.testing.assert_allclose(gpuad.hvp(loss, w, V[0]), hvp(V[0]), rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(gpuad.hvp(loss, w, V, batched=True),
                                np.stack([hvp(v) for v in V]), rtol=1e-12, atol=1e-14)
+    # Forward and reverse mode of the product alone (the split products of A w and A^T g),
+    # and the dot-product test between them.
+    z = gpuad.jvp(lambda w: A @ w, (w,), (V[0],))[1]
+    np.testing.assert_allclose(z, A @ V[0], rtol=1e-12, atol=1e-14)
+    out, pullback = gpuad.vjp(lambda w: A @ w, w)
+    (gw,) = pullback(s - y)
+    np.testing.assert_allclose(gw, A.T @ (s - y), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(np.dot(z, s - y), np.dot(V[0], gw), rtol=1e-12)
     assert counted                                # the products above were split
 
 
