@@ -40,6 +40,7 @@ def test_nothing_else_reads_the_environment():
 @pytest.mark.parametrize("name,value", [
     ("GPUAD_NUM_THREADS", "abc"), ("GPUAD_NUM_THREADS", "0"), ("GPUAD_NUM_THREADS", "-3"),
     ("GPUAD_NUM_THREADS", "2.5"), ("GPUAD_NUM_THREADS", "100000"),
+    ("GPUAD_HOST_CACHE_MB", "-1"), ("GPUAD_HOST_CACHE_MB", "1GB"), ("GPUAD_HOST_CACHE_MB", "2000000"),
     ("GPUAD_FIBER_STACK_KB", "8"), ("GPUAD_FIBER_STACK_KB", "lots"),
     ("GPUAD_HOST_ISA", "native"), ("GPUAD_FASTCALL", "yes"), ("GPUAD_QUIET", "2"),
     ("GPUAD_CACHE_DIR", "relative/cache"), ("GPUAD_HOST_CXXFLAGS", "-DX='1"), ("CXX", "'g++"),
@@ -58,6 +59,7 @@ def test_malformed_values_are_refused_by_name(monkeypatch, name, value):
 @pytest.mark.parametrize("name,value,parsed", [
     ("GPUAD_NUM_THREADS", " 3 ", 3), ("GPUAD_NUM_THREADS", "", None),
     ("GPUAD_FIBER_STACK_KB", "256", 256), ("GPUAD_FIBER_STACK_KB", "", 128),
+    ("GPUAD_HOST_CACHE_MB", "0", 0), ("GPUAD_HOST_CACHE_MB", " 64 ", 64), ("GPUAD_HOST_CACHE_MB", "", None),
     ("GPUAD_HOST_ISA", "Baseline", "baseline"), ("GPUAD_HOST_ISA", "", "auto"),
     ("GPUAD_FASTCALL", "0", False), ("GPUAD_FASTCALL", "", True), ("GPUAD_QUIET", "1", True),
     ("GPUAD_HOST_CXXFLAGS", "-g '-DX=a b'", ["-g", "-DX=a b"]), ("CXX", "ccache g++", ["ccache", "g++"]),

@@ -124,6 +124,12 @@ class _Host(Launcher):
             self._workers = cpu_workers()
         return (max(1, min(self._workers, n // SPLIT)),), _ONE
 
+    def scope(self, arrays):
+        # NumPy allocates from gpuad's cache of host memory meanwhile (hostmem.py: a freed
+        # large array's pages are kept instead of page-faulted afresh by the next one).
+        from . import hostmem
+        return hostmem.cached
+
     def put(self, x, like=None):
         # A CuPy array comes to the host by its get() (a device-to-host copy).
         return x.get() if hasattr(x, "get") and not isinstance(x, np.ndarray) else np.asarray(x)
