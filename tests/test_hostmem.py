@@ -86,7 +86,7 @@ def test_same_bits_with_and_without_the_cache(x):
 
 
 def test_calloc_from_a_dirty_block_is_zero_and_realloc_keeps_contents():
-    with hostmem.cached:
+    with hostmem.scope():
         a = np.empty(BIG)
         a.fill(7.0)
         del a
@@ -105,9 +105,84 @@ def test_calloc_from_a_dirty_block_is_zero_and_realloc_keeps_contents():
     assert get_handler_name(z) == "gpuad_host_cache"
 
 
+def test_contexts_that_interleave_in_one_thread_restore_their_own():
+    # (greenlets and asyncio tasks each run in a context of their own: the bookkeeping of
+    # the scope lives in a ContextVar beside NumPy's own allocator)
+    import contextvars
+    a, b = contextvars.Context(), contextvars.Context()
+    scope = hostmem.scope()
+    a.run(scope.__enter__)
+    b.run(scope.__enter__)
+    a.run(scope.__exit__, None, None, None)
+    assert a.run(get_handler_name) == "default_allocator"
+    assert b.run(get_handler_name) == "gpuad_host_cache"
+    b.run(scope.__exit__, None, None, None)
+    assert b.run(get_handler_name) == "default_allocator"
+    with pytest.raises(RuntimeError, match="left more often than entered"):
+        scope.__exit__(None, None, None)
+
+
+def test_release_unmaps_at_once_and_keeps_the_limit():
+    def resident():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    if not os.path.exists("/proc/self/statm"):
+        pytest.skip("no /proc here to read the resident size from")
+    limit = hostmem.stats()["limit_bytes"]
+    with hostmem.scope():
+        a = np.ones(64 << 17)                      # 64 MiB, written: resident
+        del a                                      # kept
+    assert hostmem.stats()["cached_bytes"] >= 64 << 20
+    before = resident()
+    threads = [threading.Thread(target=hostmem.release) for _ in range(4)]
+    for t in threads:                              # (concurrent releases: the limit stays)
+        t.start()
+    for t in threads:
+        t.join()
+    assert hostmem.stats()["cached_bytes"] == 0
+    assert hostmem.stats()["limit_bytes"] == limit
+    assert before - resident() >= 60 << 20
+
+
+def test_random_allocations_keep_their_contents():
+    # A random walk of allocations (small and cached sizes, zeroed or not, grown), frees
+    # and limit changes; every live array keeps its own value, the limit always holds.
+    ext = hostmem._ext()
+    limit = ext.host_cache(-1)[3]
+    rng = np.random.default_rng(4)
+    live = {}
+    try:
+        with hostmem.scope():
+            for step in range(3000):
+                op = rng.integers(0, 10)
+                if op < 5 or not live:
+                    n = int(rng.choice([7, 1000, BIG // 2, BIG, BIG + 100, 3 * BIG]))
+                    a = np.zeros(n) if op == 0 else np.empty(n)
+                    if op == 0:
+                        assert not a.any()
+                    a.fill(step)
+                    live[step] = a
+                elif op < 9:
+                    k = list(live)[int(rng.integers(0, len(live)))]
+                    assert (live[k] == k).all()
+                    del live[k]
+                elif rng.integers(0, 2):
+                    ext.host_cache(int(rng.choice([0, BIG * 8, 8 * BIG * 8, 1 << 30])))
+                else:
+                    k = list(live)[int(rng.integers(0, len(live)))]
+                    live[k].resize(live[k].size + BIG, refcheck=False)
+                    live[k][-BIG:] = k
+                s = hostmem.stats()
+                assert s["cached_bytes"] <= s["limit_bytes"]
+        for k, a in live.items():
+            assert (a == k).all()
+    finally:
+        ext.host_cache(limit)
+
+
 def test_nested_scopes_restore_in_order():
-    with hostmem.cached:
-        with hostmem.cached:
+    with hostmem.scope():
+        with hostmem.scope():
             assert get_handler_name() == "gpuad_host_cache"
         assert get_handler_name() == "gpuad_host_cache"
     assert get_handler_name() == "default_allocator"
@@ -119,7 +194,7 @@ def test_the_limit_bounds_what_is_kept_and_release_empties_it():
     try:
         ext.host_cache(0)                        # empty, then room for three blocks
         ext.host_cache(3 * BIG * 8)
-        with hostmem.cached:
+        with hostmem.scope():
             arrays = [np.ones(BIG) for _ in range(6)]
             del arrays
         s = hostmem.stats()
@@ -142,7 +217,7 @@ def test_a_full_cache_drops_its_oldest_blocks():
     try:
         ext.host_cache(0)
         ext.host_cache((2 * BIG + 3072) * 8)         # room for the last two
-        with hostmem.cached:
+        with hostmem.scope():
             for n in sizes:                          # freed in this order
                 a = np.ones(n)
                 del a
@@ -162,7 +237,7 @@ def test_threads_allocate_and_free_at_once_without_mixing_blocks():
 
     def work(k):
         try:
-            with hostmem.cached:
+            with hostmem.scope():
                 for i in range(200):
                     a = np.full(BIG + 512 * (i % 3), float(k))
                     b = np.zeros(BIG)
@@ -183,7 +258,7 @@ def test_threads_allocate_and_free_at_once_without_mixing_blocks():
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
 def test_a_forked_child_allocates_from_the_cache():
-    with hostmem.cached:
+    with hostmem.scope():
         keep = np.ones(BIG)
         del keep
         pid = os.fork()
@@ -222,6 +297,7 @@ print(get_handler_name(g), hostmem.stats())
 def test_cache_size_zero_keeps_nothing():
     r = run_child(CHILD, GPUAD_HOST_CACHE_MB="0")
     assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("default_allocator")      # not even switched to
     assert "'cached_bytes': 0, 'limit_bytes': 0" in r.stdout
     assert "'hits': 0" in r.stdout
 

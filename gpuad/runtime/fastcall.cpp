@@ -19,11 +19,11 @@
 #include <numpy/arrayscalars.h>
 
 #include <pthread.h>
+#include <sys/mman.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <utility>
 #include <vector>
 
 namespace {
@@ -284,7 +284,9 @@ bool plain(PyObject* a) {  // an aligned, native-order, C-contiguous NumPy array
 
 bool same_shape(PyArrayObject* a, PyArrayObject* b) {
     const int nd = PyArray_NDIM(a);
-    return nd == PyArray_NDIM(b) && std::memcmp(PyArray_DIMS(a), PyArray_DIMS(b), nd * sizeof(npy_intp)) == 0;
+    // (0-d: no dims to compare; memcmp's pointers must not be null even for 0 bytes)
+    return nd == PyArray_NDIM(b) &&
+           (nd == 0 || std::memcmp(PyArray_DIMS(a), PyArray_DIMS(b), nd * sizeof(npy_intp)) == 0);
 }
 
 // The launcher for `a`'s element type (float64: kd, float32: kf), or null.
@@ -459,40 +461,94 @@ PyObject* set_split(PyObject*, PyObject* v) {
 
 
 // ---------------------------------------------------------------- host array memory cache
-// NumPy's data allocator (NEP 49) while gpuad's transforms run on the host: hostmem.py makes
-// it current in the calling thread's context for their duration. Why: glibc hands a freed
-// block of a few hundred KiB and up back to the OS (it unmaps it, or trims the heap's top),
-// and the next array of that size then page-faults on every page it writes: about 2 us per
-// 4 KiB page on the machines measured, 4 ms of a 21 ms tanh-network gradient (issue 18).
-// Blocks of MIN_CACHED bytes and up are kept when freed, for the next array of the same size
-// rounded up to a page, while the cache holds at most `limit` bytes (the oldest go first);
-// every block is made by (and smaller ones and the surplus go back to) NumPy's default
-// allocator, whose small-block cache and huge-page advice stay as they are. Each block
-// starts with a header of HEADER bytes (its sizes), which keeps NumPy's 16-byte alignment.
+// NumPy's data allocator (NEP 49) while gpuad's transforms run on the host (the host
+// launcher's scope, hostmem.py). Why: a freed block of a few hundred KiB and up goes back
+// to the OS (glibc unmaps it, or trims the heap's top), and the next array of that size
+// page-faults on every page it writes: about 2 us per 4 KiB page on the machines measured,
+// 4 ms of a 21 ms tanh-network gradient (issue 18).
+// Blocks of MIN_CACHED bytes and up are mapped here (mmap; huge pages advised from 4 MiB, as
+// NumPy does) and kept when freed, for the next array of the same size rounded up to a page,
+// while the cache holds at most `limit` bytes (the oldest go first; unmapped when dropped,
+// so the memory goes back to the OS at once). Smaller blocks are NumPy's default
+// allocator's (its small-block cache included). Each block has a BlockHeader just before
+// its data: small ones at 16 bytes (NumPy's alignment), mapped ones at 64 (a cache line).
 struct BlockHeader {
-    size_t raw_size, capacity;
+    size_t capacity, offset;   // usable bytes; from the block's start to its data
 };
-constexpr size_t HEADER = 64;
-constexpr size_t MIN_CACHED = size_t(1) << 18, PAGE = 4096;
-static_assert(sizeof(BlockHeader) <= HEADER, "header fits");
+constexpr size_t SMALL_OFFSET = 16, LARGE_OFFSET = 64;
+constexpr size_t MIN_CACHED = size_t(1) << 18, PAGE = 4096, HUGE_ADVICE = size_t(1) << 22;
+static_assert(sizeof(BlockHeader) <= SMALL_OFFSET, "header fits");
+
+// A kept block's first bytes (its data, unused while kept) link it into two lists: all kept
+// blocks and those of its capacity, each oldest first. (No node is allocated: a block can
+// always be kept, and std::list/unordered_map doubled this file's compile time.)
+struct FreeBlock {
+    FreeBlock *older, *newer, *older_same, *newer_same;
+    size_t cap;
+};
+struct SizeList {
+    size_t cap;
+    FreeBlock *oldest, *newest;
+};
 
 struct Cache {
     pthread_mutex_t lock;
-    std::vector<std::pair<size_t, char*>> blocks;   // (capacity, raw block), oldest first
+    FreeBlock *oldest = nullptr, *newest = nullptr;
+    std::vector<SizeList> sizes;           // the capacities kept, ascending
     size_t cached = 0, limit = 0;
     unsigned long long hits = 0, misses = 0;
     Cache() { pthread_mutex_init(&lock, nullptr); }
 
-    // Drop the oldest blocks until `room` more bytes fit; the caller frees `out`'s blocks
-    // after unlocking (a full cache keeps what was freed last, not what was freed first).
-    // Throws std::bad_alloc before it changes anything.
+    size_t find(size_t cap) const {        // the first entry of sizes with capacity >= cap
+        size_t lo = 0, hi = sizes.size();
+        while (lo < hi) {
+            const size_t mid = (lo + hi) / 2;
+            if (sizes[mid].cap < cap) lo = mid + 1; else hi = mid;
+        }
+        return lo;
+    }
+    void unlink(FreeBlock* b) {
+        (b->older ? b->older->newer : oldest) = b->newer;
+        (b->newer ? b->newer->older : newest) = b->older;
+        const size_t i = find(b->cap);
+        SizeList& same = sizes[i];
+        (b->older_same ? b->older_same->newer_same : same.oldest) = b->newer_same;
+        (b->newer_same ? b->newer_same->older_same : same.newest) = b->older_same;
+        if (same.oldest == nullptr) sizes.erase(sizes.begin() + i);
+        cached -= b->cap;
+    }
+    char* take(size_t cap) {               // the latest freed block of `cap` bytes, or null
+        const size_t i = find(cap);
+        if (i == sizes.size() || sizes[i].cap != cap) return nullptr;
+        FreeBlock* b = sizes[i].newest;
+        unlink(b);
+        return reinterpret_cast<char*>(b);
+    }
+    void put(size_t cap, char* data) {     // throws std::bad_alloc before it changes anything
+        const size_t i = find(cap);
+        if (i == sizes.size() || sizes[i].cap != cap)
+            sizes.insert(sizes.begin() + i, SizeList{cap, nullptr, nullptr});
+        SizeList& same = sizes[i];
+        FreeBlock* b = reinterpret_cast<FreeBlock*>(data);
+        *b = FreeBlock{newest, nullptr, same.newest, nullptr, cap};
+        (newest ? newest->newer : oldest) = b;
+        newest = b;
+        (same.newest ? same.newest->newer_same : same.oldest) = b;
+        same.newest = b;
+        cached += cap;
+    }
+    // Drop the oldest blocks until `room` more bytes fit; the caller unmaps `out`'s blocks
+    // after unlocking. Throws std::bad_alloc before it changes anything.
     void evict(size_t room, std::vector<char*>& out) {
         size_t k = 0, freed = 0;
-        while (k < blocks.size() && cached - freed + room > limit) freed += blocks[k++].first;
+        for (FreeBlock* b = oldest; b != nullptr && cached - freed + room > limit; b = b->newer)
+            ++k, freed += b->cap;
         out.reserve(out.size() + k);
-        for (size_t i = 0; i < k; ++i) out.push_back(blocks[i].second);
-        blocks.erase(blocks.begin(), blocks.begin() + k);
-        cached -= freed;
+        for (; k > 0; --k) {
+            FreeBlock* b = oldest;
+            unlink(b);
+            out.push_back(reinterpret_cast<char*>(b));
+        }
     }
 };
 
@@ -505,45 +561,44 @@ Cache& cache() {
 const PyDataMemAllocator* numpy_allocator;   // NumPy's default (set at import)
 
 BlockHeader* header_of(void* p) {
-    return reinterpret_cast<BlockHeader*>(static_cast<char*>(p) - HEADER);
+    return reinterpret_cast<BlockHeader*>(static_cast<char*>(p) - sizeof(BlockHeader));
 }
 
-void give_back(const std::vector<char*>& raws) {
-    for (char* raw : raws) {
-        const size_t raw_size = reinterpret_cast<BlockHeader*>(raw)->raw_size;
-        numpy_allocator->free(numpy_allocator->ctx, raw, raw_size);
-    }
+char* map_block(size_t cap) {
+    void* base = mmap(nullptr, LARGE_OFFSET + cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                      -1, 0);
+    if (base == MAP_FAILED) return nullptr;
+#ifdef MADV_HUGEPAGE
+    if (cap >= HUGE_ADVICE) madvise(base, LARGE_OFFSET + cap, MADV_HUGEPAGE);
+#endif
+    char* data = static_cast<char*>(base) + LARGE_OFFSET;
+    *header_of(data) = BlockHeader{cap, LARGE_OFFSET};
+    return data;
+}
+
+void unmap_blocks(const std::vector<char*>& blocks) {
+    for (char* data : blocks) munmap(data - LARGE_OFFSET, LARGE_OFFSET + header_of(data)->capacity);
 }
 
 void* cache_alloc(size_t n, bool zero) {
-    if (n > SIZE_MAX - HEADER - PAGE) return nullptr;
-    const size_t cap = n < MIN_CACHED ? n : (n + PAGE - 1) / PAGE * PAGE;
-    char* raw = nullptr;
-    if (cap >= MIN_CACHED) {
-        Cache& c = cache();
-        pthread_mutex_lock(&c.lock);
-        for (size_t i = c.blocks.size(); i-- > 0;) {    // the latest freed of its size
-            if (c.blocks[i].first == cap) {
-                raw = c.blocks[i].second;
-                c.blocks.erase(c.blocks.begin() + i);
-                c.cached -= cap;
-                break;
-            }
-        }
-        ++(raw != nullptr ? c.hits : c.misses);
-        pthread_mutex_unlock(&c.lock);
-        if (raw != nullptr && zero) std::memset(raw + HEADER, 0, cap);
-    }
-    if (raw == nullptr) {
+    if (n > SIZE_MAX - LARGE_OFFSET - PAGE) return nullptr;
+    if (n < MIN_CACHED) {
         const PyDataMemAllocator& a = *numpy_allocator;
-        raw = static_cast<char*>(zero ? a.calloc(a.ctx, 1, HEADER + cap)
-                                      : a.malloc(a.ctx, HEADER + cap));
+        char* raw = static_cast<char*>(zero ? a.calloc(a.ctx, 1, SMALL_OFFSET + n)
+                                            : a.malloc(a.ctx, SMALL_OFFSET + n));
         if (raw == nullptr) return nullptr;
+        *header_of(raw + SMALL_OFFSET) = BlockHeader{n, SMALL_OFFSET};
+        return raw + SMALL_OFFSET;
     }
-    BlockHeader* h = reinterpret_cast<BlockHeader*>(raw);
-    h->raw_size = HEADER + cap;
-    h->capacity = cap;
-    return raw + HEADER;
+    const size_t cap = (n + PAGE - 1) / PAGE * PAGE;
+    Cache& c = cache();
+    pthread_mutex_lock(&c.lock);
+    char* data = c.take(cap);
+    ++(data != nullptr ? c.hits : c.misses);
+    pthread_mutex_unlock(&c.lock);
+    if (data == nullptr) return map_block(cap);      // (fresh pages read as zeros)
+    if (zero) std::memset(data, 0, n);
+    return data;
 }
 
 void* cache_malloc(void*, size_t n) { return cache_alloc(n, false); }
@@ -555,34 +610,33 @@ void* cache_calloc(void*, size_t nelem, size_t elsize) {
 
 void cache_free(void*, void* p, size_t) {
     if (p == nullptr) return;
-    BlockHeader* h = header_of(p);
-    const size_t cap = h->capacity, raw_size = h->raw_size;
-    char* raw = reinterpret_cast<char*>(h);
-    std::vector<char*> drop;
-    if (cap >= MIN_CACHED) {
-        Cache& c = cache();
-        bool kept = false;
-        pthread_mutex_lock(&c.lock);
-        if (cap <= c.limit) {
-            try {
-                c.evict(cap, drop);
-                c.blocks.emplace_back(cap, raw);
-                c.cached += cap;
-                kept = true;
-            } catch (...) {   // (no memory for the lists: the block goes back instead)
-            }
-        }
-        pthread_mutex_unlock(&c.lock);
-        give_back(drop);
-        if (kept) return;
+    const BlockHeader h = *header_of(p);
+    char* data = static_cast<char*>(p);
+    if (h.offset == SMALL_OFFSET) {
+        numpy_allocator->free(numpy_allocator->ctx, data - SMALL_OFFSET, SMALL_OFFSET + h.capacity);
+        return;
     }
-    numpy_allocator->free(numpy_allocator->ctx, raw, raw_size);
+    std::vector<char*> drop;
+    bool kept = false;
+    Cache& c = cache();
+    pthread_mutex_lock(&c.lock);
+    if (h.capacity <= c.limit) {
+        try {
+            c.evict(h.capacity, drop);
+            c.put(h.capacity, data);
+            kept = true;
+        } catch (...) {   // (no memory for the lists: the block is unmapped instead)
+        }
+    }
+    pthread_mutex_unlock(&c.lock);
+    if (!kept) drop.push_back(data);
+    unmap_blocks(drop);
 }
 
 void* cache_realloc(void* ctx, void* p, size_t n) {
     if (p == nullptr) return cache_alloc(n, false);
     const size_t cap = header_of(p)->capacity;
-    if (n <= cap) return p;                  // (its capacity still says how to free it)
+    if (n <= cap) return p;                  // (its header still says how to free it)
     void* q = cache_alloc(n, false);
     if (q == nullptr) return nullptr;        // (p stays valid, as realloc's contract says)
     std::memcpy(q, p, cap);
@@ -592,9 +646,11 @@ void* cache_realloc(void* ctx, void* p, size_t n) {
 
 PyDataMem_Handler cache_handler = {
     "gpuad_host_cache", 1, {nullptr, cache_malloc, cache_calloc, cache_realloc, cache_free}};
+PyObject* cache_capsule;      // the handler as NumPy takes it
+PyObject* scope_stack;        // ContextVar: (handler to restore or None, the entry below) or None
 
-// host_cache(limit): the cache's most bytes (-1: unchanged), freeing blocks above it;
-// returns (hits, misses, cached bytes, limit).
+// host_cache(limit): the cache's most bytes (-1: unchanged), unmapping the oldest blocks
+// above it; returns (hits, misses, cached bytes, limit).
 PyObject* host_cache(PyObject*, PyObject* v) {
     long long limit = PyLong_AsLongLong(v);
     if (limit == -1 && PyErr_Occurred()) return nullptr;
@@ -603,10 +659,12 @@ PyObject* host_cache(PyObject*, PyObject* v) {
     std::vector<char*> drop;
     pthread_mutex_lock(&c.lock);
     if (limit >= 0) {
+        const size_t before = c.limit;
         c.limit = size_t(limit);
         try {
             c.evict(0, drop);
         } catch (...) {
+            c.limit = before;
             pthread_mutex_unlock(&c.lock);
             return PyErr_NoMemory();
         }
@@ -614,18 +672,114 @@ PyObject* host_cache(PyObject*, PyObject* v) {
     const unsigned long long hits = c.hits, misses = c.misses;
     const size_t cached = c.cached, most = c.limit;
     pthread_mutex_unlock(&c.lock);
-    give_back(drop);
+    unmap_blocks(drop);
     return Py_BuildValue("(KKnn)", hits, misses, Py_ssize_t(cached), Py_ssize_t(most));
 }
 
-// swap_mem_handler(handler): make the capsule `handler` (NEP 49) NumPy's allocator in the
-// current context; returns the one it replaces.
-PyObject* swap_mem_handler(PyObject*, PyObject* handler) {
-    return PyDataMem_SetHandler(handler);
+// host_cache_release(): unmap every kept block (the limit stays).
+PyObject* host_cache_release(PyObject*, PyObject*) {
+    Cache& c = cache();
+    std::vector<char*> drop;
+    pthread_mutex_lock(&c.lock);
+    const size_t limit = c.limit;
+    c.limit = 0;
+    try {
+        c.evict(0, drop);
+    } catch (...) {
+        c.limit = limit;
+        pthread_mutex_unlock(&c.lock);
+        return PyErr_NoMemory();
+    }
+    c.limit = limit;
+    pthread_mutex_unlock(&c.lock);
+    unmap_blocks(drop);
+    Py_RETURN_NONE;
 }
 
+// The scope: `with host_cache_scope:` makes the cache NumPy's allocator in the current
+// context (where the current one is NumPy's default or the cache itself, and the limit is
+// not 0) and restores the one before on leaving; nested scopes stack. Entering and leaving
+// are each one C call, so no signal (KeyboardInterrupt) can land between the switch and
+// its bookkeeping, and the bookkeeping lives in a ContextVar beside NumPy's own, so
+// contexts that interleave in one thread (greenlets, asyncio tasks) restore their own.
+PyObject* scope_enter(PyObject* self, PyObject*) {
+    Cache& c = cache();
+    pthread_mutex_lock(&c.lock);
+    const bool on = c.limit > 0;
+    pthread_mutex_unlock(&c.lock);
+    PyObject* saved = Py_None;          // the handler to restore on leaving, or None
+    Py_INCREF(saved);
+    if (on) {
+        PyObject* current = PyDataMem_GetHandler();
+        if (current == nullptr) {
+            Py_DECREF(saved);
+            return nullptr;
+        }
+        const bool replace = current == PyDataMem_DefaultHandler || current == cache_capsule;
+        Py_DECREF(current);
+        if (replace) {
+            PyObject* old = PyDataMem_SetHandler(cache_capsule);
+            if (old == nullptr) {
+                Py_DECREF(saved);
+                return nullptr;
+            }
+            Py_DECREF(saved);
+            saved = old;
+        }
+    }
+    PyObject* below = nullptr;
+    PyObject* entry = nullptr;
+    PyObject* token = nullptr;
+    if (PyContextVar_Get(scope_stack, Py_None, &below) == 0) {
+        entry = PyTuple_Pack(2, saved, below);
+        Py_DECREF(below);
+        if (entry != nullptr) token = PyContextVar_Set(scope_stack, entry);
+        Py_XDECREF(entry);
+    }
+    if (token == nullptr) {             // (undo the switch: nothing changed)
+        if (saved != Py_None) Py_XDECREF(PyDataMem_SetHandler(saved));
+        Py_DECREF(saved);
+        return nullptr;
+    }
+    Py_DECREF(token);
+    Py_DECREF(saved);
+    Py_INCREF(self);
+    return self;
+}
+
+PyObject* scope_exit(PyObject*, PyObject*) {
+    PyObject* entry = nullptr;
+    if (PyContextVar_Get(scope_stack, Py_None, &entry) < 0) return nullptr;
+    if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 2) {
+        Py_DECREF(entry);
+        return PyErr_Format(PyExc_RuntimeError, "gpuad's host cache scope left more often than entered");
+    }
+    PyObject* saved = PyTuple_GET_ITEM(entry, 0);
+    if (saved != Py_None) {
+        PyObject* ours = PyDataMem_SetHandler(saved);
+        if (ours == nullptr) {
+            Py_DECREF(entry);
+            return nullptr;
+        }
+        Py_DECREF(ours);
+    }
+    PyObject* token = PyContextVar_Set(scope_stack, PyTuple_GET_ITEM(entry, 1));
+    Py_DECREF(entry);
+    if (token == nullptr) return nullptr;
+    Py_DECREF(token);
+    Py_RETURN_FALSE;
+}
+
+PyMethodDef scope_methods[] = {
+    {"__enter__", scope_enter, METH_NOARGS, "make the cache NumPy's allocator here"},
+    {"__exit__", scope_exit, METH_VARARGS, "restore the allocator current before"},
+    {nullptr, nullptr, 0, nullptr}};
+
+PyTypeObject ScopeType = {PyVarObject_HEAD_INIT(nullptr, 0)};
+
 void cache_after_fork_in_child() {
-    // Only the forking thread goes on: a lock another thread held stays held otherwise.
+    // Only the forking thread goes on: a lock another thread held stays held otherwise
+    // (every holder also holds the GIL, which the forking thread has: none holds it now).
     pthread_mutex_init(&cache().lock, nullptr);
 }
 
@@ -638,7 +792,7 @@ PyMethodDef methods[] = {
      "binary_vjp(kd, kf, g, ins, need, acc) -> [gx, gy] or None"},
     {"set_split", set_split, METH_O, "set_split(elements per CPU worker)"},
     {"host_cache", host_cache, METH_O, "host_cache(limit bytes or -1) -> (hits, misses, cached bytes, limit)"},
-    {"swap_mem_handler", swap_mem_handler, METH_O, "swap_mem_handler(capsule) -> the handler it replaces"},
+    {"host_cache_release", host_cache_release, METH_NOARGS, "host_cache_release(): unmap every kept block"},
     {"launcher", make_launcher, METH_VARARGS,
      "launcher(fn_address, accept, dtypes, likely, need, mode, workers, slow, on_error) -> callable(grid, block, "
      "args, shared_mem=0)"},
@@ -665,11 +819,26 @@ PyMODINIT_FUNC PyInit_gpuad_fastcall() {
     numpy_allocator = &numpy_handler->allocator;
     cache();
     pthread_atfork(nullptr, nullptr, cache_after_fork_in_child);
+    ScopeType.tp_name = "gpuad_fastcall.HostCacheScope";
+    ScopeType.tp_basicsize = sizeof(PyObject);
+    ScopeType.tp_flags = Py_TPFLAGS_DEFAULT;
+    ScopeType.tp_methods = scope_methods;
+    ScopeType.tp_doc = "gpuad's host array cache as NumPy's allocator inside `with` (hostmem.py)";
+    if (PyType_Ready(&ScopeType) < 0) return nullptr;
+    cache_capsule = PyCapsule_New(&cache_handler, "mem_handler", nullptr);
+    scope_stack = PyContextVar_New("gpuad_host_cache_scope", nullptr);
+    if (cache_capsule == nullptr || scope_stack == nullptr) return nullptr;
     PyObject* m = PyModule_Create(&moduledef);
     if (m == nullptr) return nullptr;
-    PyObject* capsule = PyCapsule_New(&cache_handler, "mem_handler", nullptr);
-    if (capsule == nullptr || PyModule_AddObject(m, "host_cache_handler", capsule) < 0) {
-        Py_XDECREF(capsule);
+    PyObject* scope = PyType_GenericAlloc(&ScopeType, 0);
+    if (scope == nullptr || PyModule_AddObject(m, "host_cache_scope", scope) < 0) {
+        Py_XDECREF(scope);
+        Py_DECREF(m);
+        return nullptr;
+    }
+    Py_INCREF(cache_capsule);
+    if (PyModule_AddObject(m, "host_cache_handler", cache_capsule) < 0) {
+        Py_DECREF(cache_capsule);
         Py_DECREF(m);
         return nullptr;
     }

@@ -8,35 +8,43 @@ in one gradient of a tanh network (1000 x 1000 hidden layer) about 1900 page fau
 with allocators of their own; CuPy's memory pool does it on the GPU.
 
 While a transform (grad, vjp, jvp, hvp, ...) runs on host arrays, the arrays NumPy makes in
-that thread come from gpuad's allocator (NumPy's allocator interface, NEP 49, in the C
-extension ``runtime/fastcall.cpp``): a freed block of 256 KiB or more is kept for the next
-array of the same size (rounded up to 4 KiB), up to ``GPUAD_HOST_CACHE_MB`` MiB in all
-(default: 1024, or an eighth of the machine's memory if less); beyond that, and for smaller
-blocks, NumPy's own allocator takes them back. Arrays made there and freed later (a returned
-gradient) come back to the cache too. Nothing is kept where the C extension is not in use
-(``GPUAD_FASTCALL=0``, no Python headers) or where the caller has set an allocator of their
-own. The numbers are the same either way: only where the memory comes from changes.
+that context (the thread's, or an asyncio task's or greenlet's) come from gpuad's allocator
+(NumPy's allocator interface, NEP 49, in the C extension ``runtime/fastcall.cpp``): blocks of
+256 KiB and more are mapped by it and kept when freed, for the next array of the same size
+(rounded up to 4 KiB), up to ``GPUAD_HOST_CACHE_MB`` MiB in all (default: 1024, or an eighth
+of the machine's memory if less; the oldest are unmapped first); smaller blocks are NumPy's
+own allocator's. Arrays made there and freed later (a returned gradient) come back to the
+cache too, and a context copied inside a transform (a task created there) keeps allocating
+from it. What is kept stays mapped until :func:`release`, a lower limit, or the process's end.
+Nothing changes where the C extension is not in use (``GPUAD_FASTCALL=0``, no Python
+headers), where the limit is 0, or where the caller has made an allocator of their own
+current. The numbers are the same either way: only where the memory comes from changes.
 
-:func:`stats` says what the cache did; :func:`release` hands every kept block back.
+:func:`stats` says what the cache did; :func:`release` unmaps every kept block.
 """
 from __future__ import annotations
 
+import contextlib
 import os
-import threading
 
 from . import env
 
 _state = {"ext": None, "ready": False}
-_local = threading.local()
+_NO_SCOPE = contextlib.nullcontext()
 
 
-def _ext():
+def _ext(build: bool = True):
     """The C extension with the cache, its limit set from the environment, or None (not in
-    use, or still being built in the background: then the caller goes without this time)."""
+    use; or not built yet: then a transform goes without the cache while it builds in the
+    background, and with ``build`` False nothing starts a build)."""
     if _state["ready"]:
         return _state["ext"]
-    from .host import fastcall_if_ready
-    settled, ext = fastcall_if_ready()
+    from . import host
+    if build:
+        settled, ext = host.fastcall_if_ready()
+    else:
+        ext = host._load_fastcall(build=False)
+        settled = ext is not None
     if not settled:
         return None
     if ext is not None:
@@ -58,55 +66,25 @@ def limit_bytes() -> int:
     return min(1 << 30, physical // 8)
 
 
-try:
-    from numpy._core.multiarray import get_handler_name
-except ImportError:                          # NumPy < 2
-    from numpy.core.multiarray import get_handler_name
-
-# NumPy's default allocator and gpuad's own (a nested transform) are replaced; any other is
-# the caller's, and stays.
-_REPLACED = ("default_allocator", "gpuad_host_cache")
-
-
-class _Cached:
-    """The context (reusable, nestable, per thread) inside which NumPy allocates from the
-    cache; on leaving, the allocator that was current before is current again."""
-
-    def __enter__(self):
-        stack = getattr(_local, "stack", None)
-        if stack is None:
-            stack = _local.stack = []
-        ext = _ext()
-        if ext is None or get_handler_name() not in _REPLACED:
-            stack.append(None)
-        else:
-            stack.append(ext.swap_mem_handler(ext.host_cache_handler))
-        return self
-
-    def __exit__(self, *exc):
-        before = _local.stack.pop()
-        if before is not None:
-            _state["ext"].swap_mem_handler(before)
-        return False
-
-
-cached = _Cached()
+def scope():
+    """The context inside which NumPy allocates from the cache (the host launcher's scope,
+    runtime/launch.py): reusable and nestable, entered and left in C."""
+    ext = _ext()
+    return _NO_SCOPE if ext is None else ext.host_cache_scope
 
 
 def stats() -> dict:
     """What the cache did in this process: ``hits`` (arrays given a kept block), ``misses``
     (arrays of a cached size that found none), ``cached_bytes`` (kept now) and
     ``limit_bytes``; all zero where the cache is not in use."""
-    ext = _ext()
+    ext = _ext(build=False)
     hits, misses, cached_bytes, limit = ext.host_cache(-1) if ext is not None else (0, 0, 0, 0)
     return {"hits": hits, "misses": misses, "cached_bytes": cached_bytes, "limit_bytes": limit}
 
 
 def release() -> None:
-    """Hand every kept block back to NumPy's allocator (and so to the operating system); the
+    """Unmap every kept block (the memory goes back to the operating system at once); the
     cache goes on keeping blocks afterwards."""
-    ext = _ext()
+    ext = _ext(build=False)
     if ext is not None:
-        limit = ext.host_cache(-1)[3]
-        ext.host_cache(0)
-        ext.host_cache(limit)
+        ext.host_cache_release()

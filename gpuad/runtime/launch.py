@@ -128,7 +128,7 @@ class _Host(Launcher):
         # NumPy allocates from gpuad's cache of host memory meanwhile (hostmem.py: a freed
         # large array's pages are kept instead of page-faulted afresh by the next one).
         from . import hostmem
-        return hostmem.cached
+        return hostmem.scope()
 
     def put(self, x, like=None):
         # A CuPy array comes to the host by its get() (a device-to-host copy).
