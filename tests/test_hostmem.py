@@ -213,21 +213,44 @@ def test_the_limit_bounds_what_is_kept_and_release_empties_it():
 def test_a_full_cache_drops_its_oldest_blocks():
     ext = hostmem._ext()
     limit = ext.host_cache(-1)[3]
-    sizes = [BIG, BIG + 1024, BIG + 2048]            # three distinct page-rounded sizes
+    sizes = [BIG, 2 * BIG, 3 * BIG]                  # more than a quarter apart
     try:
         ext.host_cache(0)
-        ext.host_cache((2 * BIG + 3072) * 8)         # room for the last two
+        ext.host_cache(5 * BIG * 8)                  # room for the last two
         with hostmem.scope():
             for n in sizes:                          # freed in this order
                 a = np.ones(n)
                 del a
-            assert hostmem.stats()["cached_bytes"] == (2 * BIG + 3072) * 8
+            assert hostmem.stats()["cached_bytes"] == 5 * BIG * 8
             s0 = hostmem.stats()
             c = np.empty(sizes[2])                   # kept: a hit
             a = np.empty(sizes[0])                   # the oldest, dropped: a miss
             s1 = hostmem.stats()
         assert (s1["hits"] - s0["hits"], s1["misses"] - s0["misses"]) == (1, 1)
         del a, c
+    finally:
+        ext.host_cache(limit)
+
+
+def test_a_kept_block_serves_an_array_up_to_a_quarter_smaller():
+    ext = hostmem._ext()
+    limit = ext.host_cache(-1)[3]
+    try:
+        ext.host_cache(0)
+        ext.host_cache(1 << 30)
+        with hostmem.scope():
+            a = np.ones(5 * BIG)
+            del a
+            s0 = hostmem.stats()
+            half = np.ones(5 * BIG // 2)             # too small for it: a miss
+            s1 = hostmem.stats()
+            b = np.full(4 * BIG, 2.0)                # fits with a quarter to spare: a hit
+            s2 = hostmem.stats()
+            assert (b == 2.0).all()
+            b.resize(5 * BIG, refcheck=False)        # grows within its block, in place
+            assert (b[:4 * BIG] == 2.0).all() and not b[4 * BIG:].any()
+        assert (s1["misses"] - s0["misses"], s2["hits"] - s1["hits"]) == (1, 1)
+        del half, b
     finally:
         ext.host_cache(limit)
 

@@ -92,7 +92,7 @@ VARIABLES: dict[str, Variable] = {v.name: v for v in (
              f"an integer 1..{MAX_THREADS}", "the CPUs this process may run on",
              _int_range(1, MAX_THREADS)),
     Variable("GPUAD_HOST_CACHE_MB", "MiB of freed host array memory (blocks of 256 KiB and up "
-             "made inside gpuad's transforms) kept mapped for reuse instead of page-faulting fresh "
+             "made inside gpuad's transforms) kept for reuse instead of page-faulting fresh "
              "memory, until released (gpuad/runtime/hostmem.py); `0` keeps none and leaves "
              "NumPy's allocator in place", f"an integer 0..{1 << 20}",
              "1024, or an eighth of physical memory if less", _int_range(0, 1 << 20)),

@@ -19,7 +19,9 @@
 #include <numpy/arrayscalars.h>
 
 #include <pthread.h>
-#include <sys/mman.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <cstddef>
 #include <cstdint>
@@ -466,18 +468,19 @@ PyObject* set_split(PyObject*, PyObject* v) {
 // to the OS (glibc unmaps it, or trims the heap's top), and the next array of that size
 // page-faults on every page it writes: about 2 us per 4 KiB page on the machines measured,
 // 4 ms of a 21 ms tanh-network gradient (issue 18).
-// Blocks of MIN_CACHED bytes and up are mapped here (mmap; huge pages advised from 4 MiB, as
-// NumPy does) and kept when freed, for the next array of the same size rounded up to a page,
-// while the cache holds at most `limit` bytes (the oldest go first; unmapped when dropped,
-// so the memory goes back to the OS at once). Smaller blocks are NumPy's default
-// allocator's (its small-block cache included). Each block has a BlockHeader just before
-// its data: small ones at 16 bytes (NumPy's alignment), mapped ones at 64 (a cache line).
+// Every block is made by NumPy's default allocator (its small-block cache and huge-page
+// advice included). One of MIN_CACHED bytes and up (rounded up to a page) is kept when
+// freed, while the cache holds at most `limit` bytes (the oldest go back first), and handed
+// to the next array that fits it with at most a quarter to spare (a miss takes a block
+// from NumPy's allocator, as without the cache: mapping fresh ones instead made gradients
+// over many sizes 20% slower than glibc's reuse of its heap). Each block starts with a
+// BlockHeader (its capacity), 16 bytes: NumPy's alignment is kept.
 struct BlockHeader {
-    size_t capacity, offset;   // usable bytes; from the block's start to its data
+    size_t capacity, pad;
 };
-constexpr size_t SMALL_OFFSET = 16, LARGE_OFFSET = 64;
-constexpr size_t MIN_CACHED = size_t(1) << 18, PAGE = 4096, HUGE_ADVICE = size_t(1) << 22;
-static_assert(sizeof(BlockHeader) <= SMALL_OFFSET, "header fits");
+constexpr size_t HEADER = 16;
+constexpr size_t MIN_CACHED = size_t(1) << 18, PAGE = 4096;
+static_assert(sizeof(BlockHeader) == HEADER, "header size");
 
 // A kept block's first bytes (its data, unused while kept) link it into two lists: all kept
 // blocks and those of its capacity, each oldest first. (No node is allocated: a block can
@@ -517,9 +520,10 @@ struct Cache {
         if (same.oldest == nullptr) sizes.erase(sizes.begin() + i);
         cached -= b->cap;
     }
-    char* take(size_t cap) {               // the latest freed block of `cap` bytes, or null
+    // The latest freed block of the least capacity in [cap, most], or null.
+    char* take(size_t cap, size_t most) {
         const size_t i = find(cap);
-        if (i == sizes.size() || sizes[i].cap != cap) return nullptr;
+        if (i == sizes.size() || sizes[i].cap > most) return nullptr;
         FreeBlock* b = sizes[i].newest;
         unlink(b);
         return reinterpret_cast<char*>(b);
@@ -537,7 +541,7 @@ struct Cache {
         same.newest = b;
         cached += cap;
     }
-    // Drop the oldest blocks until `room` more bytes fit; the caller unmaps `out`'s blocks
+    // Drop the oldest blocks until `room` more bytes fit; the caller gives `out`'s blocks back
     // after unlocking. Throws std::bad_alloc before it changes anything.
     void evict(size_t room, std::vector<char*>& out) {
         size_t k = 0, freed = 0;
@@ -561,44 +565,37 @@ Cache& cache() {
 const PyDataMemAllocator* numpy_allocator;   // NumPy's default (set at import)
 
 BlockHeader* header_of(void* p) {
-    return reinterpret_cast<BlockHeader*>(static_cast<char*>(p) - sizeof(BlockHeader));
+    return reinterpret_cast<BlockHeader*>(static_cast<char*>(p) - HEADER);
 }
 
-char* map_block(size_t cap) {
-    void* base = mmap(nullptr, LARGE_OFFSET + cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                      -1, 0);
-    if (base == MAP_FAILED) return nullptr;
-#ifdef MADV_HUGEPAGE
-    if (cap >= HUGE_ADVICE) madvise(base, LARGE_OFFSET + cap, MADV_HUGEPAGE);
-#endif
-    char* data = static_cast<char*>(base) + LARGE_OFFSET;
-    *header_of(data) = BlockHeader{cap, LARGE_OFFSET};
-    return data;
+void give_back(char* data) {
+    numpy_allocator->free(numpy_allocator->ctx, data - HEADER, HEADER + header_of(data)->capacity);
 }
 
-void unmap_blocks(const std::vector<char*>& blocks) {
-    for (char* data : blocks) munmap(data - LARGE_OFFSET, LARGE_OFFSET + header_of(data)->capacity);
+void give_back(const std::vector<char*>& blocks) {
+    for (char* data : blocks) give_back(data);
 }
 
 void* cache_alloc(size_t n, bool zero) {
-    if (n > SIZE_MAX - LARGE_OFFSET - PAGE) return nullptr;
-    if (n < MIN_CACHED) {
-        const PyDataMemAllocator& a = *numpy_allocator;
-        char* raw = static_cast<char*>(zero ? a.calloc(a.ctx, 1, SMALL_OFFSET + n)
-                                            : a.malloc(a.ctx, SMALL_OFFSET + n));
-        if (raw == nullptr) return nullptr;
-        *header_of(raw + SMALL_OFFSET) = BlockHeader{n, SMALL_OFFSET};
-        return raw + SMALL_OFFSET;
+    if (n > SIZE_MAX - HEADER - PAGE) return nullptr;
+    const size_t cap = n < MIN_CACHED ? n : (n + PAGE - 1) / PAGE * PAGE;
+    if (cap >= MIN_CACHED) {
+        Cache& c = cache();
+        pthread_mutex_lock(&c.lock);
+        char* data = c.take(cap, cap + cap / 4);
+        ++(data != nullptr ? c.hits : c.misses);
+        pthread_mutex_unlock(&c.lock);
+        if (data != nullptr) {
+            if (zero) std::memset(data, 0, n);
+            return data;
+        }
     }
-    const size_t cap = (n + PAGE - 1) / PAGE * PAGE;
-    Cache& c = cache();
-    pthread_mutex_lock(&c.lock);
-    char* data = c.take(cap);
-    ++(data != nullptr ? c.hits : c.misses);
-    pthread_mutex_unlock(&c.lock);
-    if (data == nullptr) return map_block(cap);      // (fresh pages read as zeros)
-    if (zero) std::memset(data, 0, n);
-    return data;
+    const PyDataMemAllocator& a = *numpy_allocator;
+    char* raw = static_cast<char*>(zero ? a.calloc(a.ctx, 1, HEADER + cap)
+                                        : a.malloc(a.ctx, HEADER + cap));
+    if (raw == nullptr) return nullptr;
+    *reinterpret_cast<BlockHeader*>(raw) = BlockHeader{cap, 0};
+    return raw + HEADER;
 }
 
 void* cache_malloc(void*, size_t n) { return cache_alloc(n, false); }
@@ -610,27 +607,25 @@ void* cache_calloc(void*, size_t nelem, size_t elsize) {
 
 void cache_free(void*, void* p, size_t) {
     if (p == nullptr) return;
-    const BlockHeader h = *header_of(p);
     char* data = static_cast<char*>(p);
-    if (h.offset == SMALL_OFFSET) {
-        numpy_allocator->free(numpy_allocator->ctx, data - SMALL_OFFSET, SMALL_OFFSET + h.capacity);
-        return;
-    }
+    const size_t cap = header_of(data)->capacity;
     std::vector<char*> drop;
     bool kept = false;
-    Cache& c = cache();
-    pthread_mutex_lock(&c.lock);
-    if (h.capacity <= c.limit) {
-        try {
-            c.evict(h.capacity, drop);
-            c.put(h.capacity, data);
-            kept = true;
-        } catch (...) {   // (no memory for the lists: the block is unmapped instead)
+    if (cap >= MIN_CACHED) {
+        Cache& c = cache();
+        pthread_mutex_lock(&c.lock);
+        if (cap <= c.limit) {
+            try {
+                c.evict(cap, drop);
+                c.put(cap, data);
+                kept = true;
+            } catch (...) {   // (no memory for the size list: the block goes back instead)
+            }
         }
+        pthread_mutex_unlock(&c.lock);
     }
-    pthread_mutex_unlock(&c.lock);
     if (!kept) drop.push_back(data);
-    unmap_blocks(drop);
+    give_back(drop);
 }
 
 void* cache_realloc(void* ctx, void* p, size_t n) {
@@ -649,7 +644,7 @@ PyDataMem_Handler cache_handler = {
 PyObject* cache_capsule;      // the handler as NumPy takes it
 PyObject* scope_stack;        // ContextVar: (handler to restore or None, the entry below) or None
 
-// host_cache(limit): the cache's most bytes (-1: unchanged), unmapping the oldest blocks
+// host_cache(limit): the cache's most bytes (-1: unchanged), giving the oldest blocks back
 // above it; returns (hits, misses, cached bytes, limit).
 PyObject* host_cache(PyObject*, PyObject* v) {
     long long limit = PyLong_AsLongLong(v);
@@ -672,11 +667,12 @@ PyObject* host_cache(PyObject*, PyObject* v) {
     const unsigned long long hits = c.hits, misses = c.misses;
     const size_t cached = c.cached, most = c.limit;
     pthread_mutex_unlock(&c.lock);
-    unmap_blocks(drop);
+    give_back(drop);
     return Py_BuildValue("(KKnn)", hits, misses, Py_ssize_t(cached), Py_ssize_t(most));
 }
 
-// host_cache_release(): unmap every kept block (the limit stays).
+// host_cache_release(): every kept block back to NumPy's allocator, and glibc's free memory
+// back to the OS (malloc_trim); the limit stays.
 PyObject* host_cache_release(PyObject*, PyObject*) {
     Cache& c = cache();
     std::vector<char*> drop;
@@ -692,7 +688,10 @@ PyObject* host_cache_release(PyObject*, PyObject*) {
     }
     c.limit = limit;
     pthread_mutex_unlock(&c.lock);
-    unmap_blocks(drop);
+    give_back(drop);
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
     Py_RETURN_NONE;
 }
 
@@ -792,7 +791,7 @@ PyMethodDef methods[] = {
      "binary_vjp(kd, kf, g, ins, need, acc) -> [gx, gy] or None"},
     {"set_split", set_split, METH_O, "set_split(elements per CPU worker)"},
     {"host_cache", host_cache, METH_O, "host_cache(limit bytes or -1) -> (hits, misses, cached bytes, limit)"},
-    {"host_cache_release", host_cache_release, METH_NOARGS, "host_cache_release(): unmap every kept block"},
+    {"host_cache_release", host_cache_release, METH_NOARGS, "host_cache_release(): every kept block back, free memory to the OS"},
     {"launcher", make_launcher, METH_VARARGS,
      "launcher(fn_address, accept, dtypes, likely, need, mode, workers, slow, on_error) -> callable(grid, block, "
      "args, shared_mem=0)"},

@@ -9,18 +9,19 @@ with allocators of their own; CuPy's memory pool does it on the GPU.
 
 While a transform (grad, vjp, jvp, hvp, ...) runs on host arrays, the arrays NumPy makes in
 that context (the thread's, or an asyncio task's or greenlet's) come from gpuad's allocator
-(NumPy's allocator interface, NEP 49, in the C extension ``runtime/fastcall.cpp``): blocks of
-256 KiB and more are mapped by it and kept when freed, for the next array of the same size
-(rounded up to 4 KiB), up to ``GPUAD_HOST_CACHE_MB`` MiB in all (default: 1024, or an eighth
-of the machine's memory if less; the oldest are unmapped first); smaller blocks are NumPy's
-own allocator's. Arrays made there and freed later (a returned gradient) come back to the
-cache too, and a context copied inside a transform (a task created there) keeps allocating
-from it. What is kept stays mapped until :func:`release`, a lower limit, or the process's end.
+(NumPy's allocator interface, NEP 49, in the C extension ``runtime/fastcall.cpp``): a freed
+block of 256 KiB or more is kept, for the next array that fits it with at most a quarter to
+spare, up to ``GPUAD_HOST_CACHE_MB`` MiB in all (default: 1024, or an eighth of the
+machine's memory if less; the oldest go back first). Blocks are made by NumPy's own
+allocator (a miss costs what it costs without the cache); smaller ones are left to it.
+Arrays made there and freed later (a returned gradient) come back to the cache too, and a
+context copied inside a transform (a task created there) keeps allocating from it. What is
+kept stays resident until :func:`release`, a lower limit, or the process's end.
 Nothing changes where the C extension is not in use (``GPUAD_FASTCALL=0``, no Python
 headers), where the limit is 0, or where the caller has made an allocator of their own
 current. The numbers are the same either way: only where the memory comes from changes.
 
-:func:`stats` says what the cache did; :func:`release` unmaps every kept block.
+:func:`stats` says what the cache did; :func:`release` hands every kept block back.
 """
 from __future__ import annotations
 
@@ -83,8 +84,8 @@ def stats() -> dict:
 
 
 def release() -> None:
-    """Unmap every kept block (the memory goes back to the operating system at once); the
-    cache goes on keeping blocks afterwards."""
+    """Hand every kept block back to NumPy's allocator, and glibc's free memory back to the
+    operating system (``malloc_trim``); the cache goes on keeping blocks afterwards."""
     ext = _ext(build=False)
     if ext is not None:
         ext.host_cache_release()
