@@ -243,6 +243,38 @@ def test_lanes_of_a_transposed_matrix_are_multiplied_in_place():
     np.testing.assert_allclose(H, want, rtol=1e-11, atol=1e-12)
     lanes = np.zeros((K, n, m))
     assert _rows_merge(lanes) and _rows_merge(lanes[:, :1]) and _rows_merge(lanes[:1, :, :5])
+    assert _rows_merge(np.zeros((K, 5, 5)).transpose(0, 2, 1))   # (tiny: copied, one product)
     assert not _rows_merge(lanes.transpose(0, 2, 1)) and not _rows_merge(lanes[:, :100])
     assert _rows_merge(lanes[:, ::2])                 # (rows 2 apart: still one stride)
     assert not _rows_merge(np.broadcast_to(lanes[0], lanes.shape))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128, np.complex64])
+@pytest.mark.parametrize("m,k,n,lanes", [(30, 1, 40, 3), (12, 2, 50, 1), (4, 0, 6, 3),
+                                         (30, 1, 40, 0), (0, 1, 5, 2), (5, 1, 0, 2),
+                                         (8, 40, 6, 3), (6, 1, 7, 0)])
+def test_the_matmul_rule_on_lanes_against_its_formula(xp, dtype, m, k, n, lanes):
+    # The JVP rule of a @ b with both factors traced, on every dtype and empty size: the
+    # joined product where the contraction is short (the first four), else two products,
+    # a's lanes a transposed view (multiplied per lane in place where they are not tiny,
+    # (8, 40, 6, 3)); against ta @ b + a @ tb in float64 NumPy.
+    from gpuad.primitives.linalg import _joins, _matmul_jvp
+    from _xp import host, put
+    rng = np.random.default_rng(5)
+
+    def draw(*shape):
+        x = rng.standard_normal(shape)
+        return x + 1j * rng.standard_normal(shape) if np.dtype(dtype).kind == "c" else x
+    a, b, ta, tb = draw(m, k), draw(k, n), draw(lanes, k, m), draw(lanes, k, n)
+    ta = ta.transpose(0, 2, 1)                                   # (lanes, m, k), a view
+    want = np.einsum("lmk,kn->lmn", ta, b) + np.einsum("mk,lkn->lmn", a, tb)
+    args = [put(xp, x.astype(dtype)) for x in (a, b)]
+    tans = [put(xp, np.ascontiguousarray(ta.astype(dtype).transpose(0, 2, 1))).transpose(0, 2, 1),
+            put(xp, tb.astype(dtype))]
+    out, tout = _matmul_jvp(args, tans)
+    eps = np.finfo(dtype).eps
+    assert tout.dtype == dtype and tuple(tout.shape) == (lanes, m, n)
+    bound = 4 * (k + 1) * eps * (np.einsum("lmk,kn->lmn", abs(ta), abs(b))
+                                 + np.einsum("mk,lkn->lmn", abs(a), abs(tb)))
+    assert (abs(host(tout) - want) <= bound + 1e-30).all()
+    assert _joins(*args, *tans) == (4 * k * (m + n) <= m * n)
