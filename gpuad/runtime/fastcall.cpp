@@ -609,23 +609,22 @@ void cache_free(void*, void* p, size_t) {
     if (p == nullptr) return;
     char* data = static_cast<char*>(p);
     const size_t cap = header_of(data)->capacity;
+    if (cap < MIN_CACHED) return give_back(data);
     std::vector<char*> drop;
     bool kept = false;
-    if (cap >= MIN_CACHED) {
-        Cache& c = cache();
-        pthread_mutex_lock(&c.lock);
-        if (cap <= c.limit) {
-            try {
-                c.evict(cap, drop);
-                c.put(cap, data);
-                kept = true;
-            } catch (...) {   // (no memory for the size list: the block goes back instead)
-            }
+    Cache& c = cache();
+    pthread_mutex_lock(&c.lock);
+    if (cap <= c.limit) {
+        try {
+            c.evict(cap, drop);
+            c.put(cap, data);
+            kept = true;
+        } catch (...) {   // (no memory for the size list: the block goes back instead)
         }
-        pthread_mutex_unlock(&c.lock);
     }
-    if (!kept) drop.push_back(data);
+    pthread_mutex_unlock(&c.lock);
     give_back(drop);
+    if (!kept) give_back(data);
 }
 
 void* cache_realloc(void* ctx, void* p, size_t n) {

@@ -4,8 +4,8 @@ Why: glibc hands a freed block of a few hundred KiB and up back to the operating
 unmaps it, or trims the heap's top), so the next array of that size page-faults on every
 4 KiB page it writes. A reverse sweep makes and frees arrays of the same sizes over and over:
 in one gradient of a tanh network (1000 x 1000 hidden layer) about 1900 page faults, 4 ms of
-21 (about 2 us each on the machines measured, issue 18). PyTorch and XLA avoid the same cost
-with allocators of their own; CuPy's memory pool does it on the GPU.
+21 (about 2 us each on the machines measured, issue 18). CuPy's memory pool does the same on
+the GPU.
 
 While a transform (grad, vjp, jvp, hvp, ...) runs on host arrays, the arrays NumPy makes in
 that context (the thread's, or an asyncio task's or greenlet's) come from gpuad's allocator
