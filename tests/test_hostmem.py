@@ -325,6 +325,22 @@ def test_cache_size_zero_keeps_nothing():
     assert "'hits': 0" in r.stdout
 
 
+def test_the_default_limit_is_an_eighth_of_a_containers_memory(tmp_path, monkeypatch):
+    v2, v1 = tmp_path / "memory.max", tmp_path / "memory.limit_in_bytes"
+    monkeypatch.delenv("GPUAD_HOST_CACHE_MB", raising=False)
+    monkeypatch.setattr(hostmem, "_CGROUP_LIMITS", (str(v2), str(v1)))
+    physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    assert hostmem.limit_bytes() == min(1 << 30, physical // 8)      # (no files: physical)
+    v2.write_text("max\n")                                           # cgroup v2, no limit
+    assert hostmem.limit_bytes() == min(1 << 30, physical // 8)
+    v2.write_text("1073741824\n")                                    # a 1 GiB container
+    assert hostmem.limit_bytes() == 128 << 20
+    v1.write_text("536870912\n")                                     # (the lower one counts)
+    assert hostmem.limit_bytes() == 64 << 20
+    monkeypatch.setenv("GPUAD_HOST_CACHE_MB", "300")                  # the variable wins
+    assert hostmem.limit_bytes() == 300 << 20
+
+
 def test_a_malformed_cache_size_is_refused_by_name():
     r = run_child(CHILD, GPUAD_HOST_CACHE_MB="lots")
     assert r.returncode != 0

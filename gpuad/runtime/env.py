@@ -95,7 +95,8 @@ VARIABLES: dict[str, Variable] = {v.name: v for v in (
              "made inside gpuad's transforms) kept for reuse instead of page-faulting fresh "
              "memory, until released (gpuad/runtime/hostmem.py); `0` keeps none and leaves "
              "NumPy's allocator in place", f"an integer 0..{1 << 20}",
-             "1024, or an eighth of physical memory if less", _int_range(0, 1 << 20)),
+             "1024, or an eighth of physical memory (or of a container's limit) if less",
+             _int_range(0, 1 << 20)),
     Variable("GPUAD_HOST_CXXFLAGS", "extra flags for the host C++ compiler (part of the cache key; "
              "`-march=native` keys the cache by CPU)", "shell words, e.g. `-march=native -g`",
              "none", _words, []),

@@ -12,7 +12,7 @@ that context (the thread's, or an asyncio task's or greenlet's) come from gpuad'
 (NumPy's allocator interface, NEP 49, in the C extension ``runtime/fastcall.cpp``): a freed
 block of 256 KiB or more is kept, for the next array that fits it with at most a quarter to
 spare, up to ``GPUAD_HOST_CACHE_MB`` MiB in all (default: 1024, or an eighth of the
-machine's memory if less; the oldest go back first). Blocks are made by NumPy's own
+memory the process may use if less, a container's limit counted; the oldest go back first). Blocks are made by NumPy's own
 allocator (a miss costs what it costs without the cache); smaller ones are left to it.
 Arrays made there and freed later (a returned gradient) come back to the cache too, and a
 context copied inside a transform (a task created there) keeps allocating from it. What is
@@ -54,17 +54,36 @@ def _ext(build: bool = True):
     return ext
 
 
+# A container's memory limit (cgroup v2, v1): where lower than the machine's memory, the
+# default limit is an eighth of it instead.
+_CGROUP_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+
+
+def _memory_bytes() -> int:
+    """The memory this process may use: physical memory, or its cgroup's limit if lower."""
+    try:
+        most = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        most = 8 << 30
+    for path in _CGROUP_LIMITS:
+        try:
+            with open(path) as f:
+                text = f.read().strip()
+        except OSError:
+            continue
+        if text.isdigit():                  # ("max": no limit)
+            most = min(most, int(text))
+    return most
+
+
 def limit_bytes() -> int:
     """The most bytes the cache keeps: ``GPUAD_HOST_CACHE_MB`` MiB, by default the smaller
-    of 1 GiB and an eighth of physical memory."""
+    of 1 GiB and an eighth of the memory this process may use (physical memory, or a
+    container's cgroup limit where lower)."""
     mb = env.get("GPUAD_HOST_CACHE_MB")
     if mb is not None:
         return mb << 20
-    try:
-        physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        physical = 8 << 30
-    return min(1 << 30, physical // 8)
+    return min(1 << 30, _memory_bytes() // 8)
 
 
 def scope():
