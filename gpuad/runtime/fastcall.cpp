@@ -541,11 +541,11 @@ struct Cache {
         same.newest = b;
         cached += cap;
     }
-    // Drop the oldest blocks until `room` more bytes fit; the caller gives `out`'s blocks back
-    // after unlocking. Throws std::bad_alloc before it changes anything.
-    void evict(size_t room, std::vector<char*>& out) {
+    // Drop the oldest blocks until at most `keep` bytes stay; the caller gives `out`'s
+    // blocks back after unlocking. Throws std::bad_alloc before it changes anything.
+    void shrink(size_t keep, std::vector<char*>& out) {
         size_t k = 0, freed = 0;
-        for (FreeBlock* b = oldest; b != nullptr && cached - freed + room > limit; b = b->newer)
+        for (FreeBlock* b = oldest; b != nullptr && cached - freed > keep; b = b->newer)
             ++k, freed += b->cap;
         out.reserve(out.size() + k);
         for (; k > 0; --k) {
@@ -616,7 +616,7 @@ void cache_free(void*, void* p, size_t) {
     pthread_mutex_lock(&c.lock);
     if (cap <= c.limit) {
         try {
-            c.evict(cap, drop);
+            c.shrink(c.limit - cap, drop);
             c.put(cap, data);
             kept = true;
         } catch (...) {   // (no memory for the size list: the block goes back instead)
@@ -643,51 +643,44 @@ PyDataMem_Handler cache_handler = {
 PyObject* cache_capsule;      // the handler as NumPy takes it
 PyObject* scope_stack;        // ContextVar: (handler to restore or None, the entry below) or None
 
+// Give the oldest kept blocks back until at most `keep` bytes stay, then make `limit` the
+// limit unless it is -1; false, with MemoryError set, where there was no memory for the list.
+bool trim(size_t keep, long long limit) {
+    Cache& c = cache();
+    std::vector<char*> drop;
+    pthread_mutex_lock(&c.lock);
+    try {
+        c.shrink(keep, drop);
+    } catch (...) {
+        pthread_mutex_unlock(&c.lock);
+        PyErr_NoMemory();
+        return false;
+    }
+    if (limit >= 0) c.limit = size_t(limit);
+    pthread_mutex_unlock(&c.lock);
+    give_back(drop);
+    return true;
+}
+
 // host_cache(limit): the cache's most bytes (-1: unchanged), giving the oldest blocks back
 // above it; returns (hits, misses, cached bytes, limit).
 PyObject* host_cache(PyObject*, PyObject* v) {
     long long limit = PyLong_AsLongLong(v);
     if (limit == -1 && PyErr_Occurred()) return nullptr;
     if (limit < -1) return PyErr_Format(PyExc_ValueError, "host cache limit must be >= 0 bytes");
+    if (limit >= 0 && !trim(size_t(limit), limit)) return nullptr;
     Cache& c = cache();
-    std::vector<char*> drop;
     pthread_mutex_lock(&c.lock);
-    if (limit >= 0) {
-        const size_t before = c.limit;
-        c.limit = size_t(limit);
-        try {
-            c.evict(0, drop);
-        } catch (...) {
-            c.limit = before;
-            pthread_mutex_unlock(&c.lock);
-            return PyErr_NoMemory();
-        }
-    }
     const unsigned long long hits = c.hits, misses = c.misses;
     const size_t cached = c.cached, most = c.limit;
     pthread_mutex_unlock(&c.lock);
-    give_back(drop);
     return Py_BuildValue("(KKnn)", hits, misses, Py_ssize_t(cached), Py_ssize_t(most));
 }
 
 // host_cache_release(): every kept block back to NumPy's allocator, and glibc's free memory
 // back to the OS (malloc_trim); the limit stays.
 PyObject* host_cache_release(PyObject*, PyObject*) {
-    Cache& c = cache();
-    std::vector<char*> drop;
-    pthread_mutex_lock(&c.lock);
-    const size_t limit = c.limit;
-    c.limit = 0;
-    try {
-        c.evict(0, drop);
-    } catch (...) {
-        c.limit = limit;
-        pthread_mutex_unlock(&c.lock);
-        return PyErr_NoMemory();
-    }
-    c.limit = limit;
-    pthread_mutex_unlock(&c.lock);
-    give_back(drop);
+    if (!trim(0, -1)) return nullptr;
 #ifdef __GLIBC__
     malloc_trim(0);
 #endif
