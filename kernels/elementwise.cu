@@ -2,7 +2,8 @@
 // op (kernels/ops/*.cuh hold the math) and the scalar type T (float or double).
 // Layouts: arrays are contiguous; a "lanes" array holds `lanes` consecutive copies of the
 // element shape (tangent directions). Binary operands have element stride sx, sy: 1, or 0
-// for a single broadcast element (other broadcasting is materialised by the engine).
+// for a single broadcast element (binary_fwd also reads an operand broadcast over leading or
+// trailing axes in place; other broadcasting is materialised by the engine).
 // A null pointer stands for a symbolic zero (a tangent or cotangent that is not there).
 // Every product of a derivative and a tangent or cotangent lane is gpuad::scale(d, v): a lane
 // value that is exactly 0 contributes exactly 0, even where d is inf or NaN. In the plain loops
@@ -227,14 +228,30 @@ template <class Op, class T>
 __global__ void binary_fwd(const T* __restrict__ x, const T* __restrict__ y, T* __restrict__ out,
                            long long n, int sx, int sy) {
     // Separate loops per broadcast pattern keep each one a plain, vectorisable loop. A stride
-    // is 1 (full), 0 (one element) or -p: the operand repeats every p elements (a bias
-    // broadcast over the other's leading axes; the other operand is then full).
-    if (sx > 0 && sy > 0) {
+    // is 1 (full), 0 (one element), -p: the operand repeats every p elements (a bias
+    // broadcast over the other's leading axes), or q > 1: each of its elements stands for q
+    // consecutive outputs (a column broadcast over the other's trailing q elements). A
+    // periodic or held operand's partner is full, or (an outer product) held or periodic
+    // with the same p = q.
+    if (sx > 1 || sy > 1) {
+        const long long q = sx > 1 ? sx : sy;
+        GPUAD_RUNS(i0, m, n, q) {   // (a run stays in one period: the held value is fixed)
+            if (sx > 1) {
+                const T xv = x[i0 / q];
+                const T* yr = y + (sy > 0 ? i0 : i0 % q);
+                for (long long k = 0; k < m; ++k) out[i0 + k] = Op::f(xv, yr[k]);
+            } else {
+                const T yv = y[i0 / q];
+                const T* xr = x + (sx > 0 ? i0 : i0 % q);
+                for (long long k = 0; k < m; ++k) out[i0 + k] = Op::f(xr[k], yv);
+            }
+        }
+    } else if (sx == 1 && sy == 1) {
         GPUAD_LOOP(i, n) out[i] = Op::f(x[i], y[i]);
-    } else if (sx > 0 && sy == 0) {
+    } else if (sx == 1 && sy == 0) {
         const T yv = y[0];
         GPUAD_LOOP(i, n) out[i] = Op::f(x[i], yv);
-    } else if (sx == 0 && sy > 0) {
+    } else if (sx == 0 && sy == 1) {
         const T xv = x[0];
         GPUAD_LOOP(i, n) out[i] = Op::f(xv, y[i]);
     } else if (sx < 0) {

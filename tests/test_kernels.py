@@ -299,22 +299,31 @@ def test_complex_abs(T):
 
 
 @pytest.mark.parametrize("op", sorted(k for k in E.BINARY if k != "polygamma"))
-def test_bias_operand_is_read_in_place(op, xp):
-    # A (37,) operand against (1001, 37): binary_fwd reads it every 37 elements (stride -37)
-    # instead of a full-size copy; the host launcher's chunks end mid-row, so runs are cut
-    # at both a period's and a chunk's end. The values are those of the materialised
-    # operands, to the vector math library's 4 ulp (a run's tail may be computed scalar).
+def test_broadcast_operands_are_read_in_place(op, xp):
+    # binary_fwd reads an operand broadcast over leading axes (a (37,) row against
+    # (1001, 37): stride -37) or over trailing ones (a (1001, 1) column: stride 37), and a
+    # column with a row (an outer product), in place instead of as full-size copies; the
+    # host launcher's chunks end mid-row, so runs are cut at both a period's and a chunk's
+    # end. The values are those of the materialised operands, to the vector math library's
+    # 4 ulp (a run's tail may be computed scalar).
     import gpuad.numpy as gnp
     import gpuad.scipy.special as gss
     rng = np.random.default_rng(0)
     big, row = rng.uniform(0.3, 0.7, (1001, 37)), rng.uniform(1.2, 1.8, 37)
+    col = rng.uniform(0.3, 0.7, (1001, 1))
+    cube, col3 = rng.uniform(0.3, 0.7, (7, 11, 13)), rng.uniform(0.3, 0.7, (7, 1, 1))
     full = np.ascontiguousarray(np.broadcast_to(row, big.shape))
+    cfull = np.ascontiguousarray(np.broadcast_to(col, big.shape))
     # the public function, or the internal one for ops without a SciPy name (log_gammainc)
     fn = getattr(gnp, op, None) or getattr(gss, op, None) or getattr(gss, "_" + op)
     for a, b, fa, fb in ((big, row, big, full), (row, big, full, big),
-                         (big, row[None], big, full)):
-        a, b, fa, fb = (xp.asarray(v) for v in (a, b, fa, fb))
+                         (big, row[None], big, full), (big, col, big, cfull),
+                         (col, big, cfull, big), (col, row, cfull, full),
+                         (row, col, full, cfull), (col3, cube[0] + 1, *np.broadcast_arrays(
+                             col3, cube[0] + 1)), (cube, col3, *np.broadcast_arrays(cube, col3))):
+        want = fn(*(xp.asarray(np.ascontiguousarray(v)) for v in (fa, fb)))
+        a, b = xp.asarray(a), xp.asarray(b)
         with gpuad.profile() as p:
             got = fn(a, b)
-        assert [r.bytes_read for r in p.launches] == [(big.size + row.size) * 8], op
-        np.testing.assert_allclose(host(got), host(fn(fa, fb)), rtol=4 * np.finfo(float).eps)
+        assert [r.bytes_read for r in p.launches] == [a.nbytes + b.nbytes], (op, a.shape, b.shape)
+        np.testing.assert_allclose(host(got), host(want), rtol=4 * np.finfo(float).eps)

@@ -213,25 +213,54 @@ def _io(*arrays):
 
 # ------------------------------------------------------------------ operand preparation
 
-def _operand(a, out_shape, xp, periodic=False):
-    """A contiguous operand for a kernel and its element stride: 1, or 0 for one element;
-    with ``periodic`` (binary_fwd, whose other operand is full) also ``-p`` for an operand
-    that fills out_shape's trailing axes (p elements) and repeats over its leading ones, so
-    that a bias added to every row is read in place instead of copied out to full size."""
+def _operand(a, out_shape, xp):
+    """A contiguous operand for a kernel and its element stride: 1, or 0 for one element
+    (other broadcasting is materialised: a copy)."""
     a = xp.asarray(a)
     if a.shape == out_shape and a.flags.c_contiguous:
         return a, 1
     if a.size == 1 and tuple(a.shape) != tuple(out_shape):
         return contiguous(a.reshape(()), xp), 0
-    if periodic and 1 < a.size < 2 ** 31:
-        trail = tuple(a.shape)
-        while trail and trail[0] == 1:
-            trail = trail[1:]
-        if tuple(out_shape[len(out_shape) - len(trail):]) == trail:
-            return contiguous(a, xp), -a.size
     if tuple(a.shape) != tuple(out_shape):
         a = xp.broadcast_to(a, out_shape)   # general broadcasting: materialised (a copy)
     return contiguous(a, xp), 1
+
+
+def _fwd_stride(s, out_shape):
+    """binary_fwd's stride for an operand of shape ``s`` broadcast to ``out_shape`` (not
+    equal to it, more than one element) where the kernel reads it in place: -p where it
+    fills out's trailing axes (p elements) and repeats over the leading ones (a bias), q
+    where it fills the leading axes and each element stands for the q trailing elements (a
+    column); else None."""
+    s = (1,) * (len(out_shape) - len(s)) + tuple(s)
+    lead, trail = len(s), 0
+    while lead and s[lead - 1] == 1:
+        lead -= 1
+    while trail < len(s) and s[trail] == 1:
+        trail += 1
+    p = math.prod(s)
+    if out_shape[trail:] == s[trail:] and 1 < p < 2 ** 31:
+        return -p
+    q = math.prod(out_shape[lead:])
+    if out_shape[:lead] == s[:lead] and 1 < q < 2 ** 31:
+        return q
+    return None
+
+
+def _fwd_operands(x, y, out_shape, xp):
+    """x, y laid out for binary_fwd and their strides (its rule in kernels/elementwise.cu):
+    1 full, 0 one element, -p periodic or q held where the partner is full, or an outer
+    product's held and periodic pair (q = p); everything else materialised (a copy)."""
+    x, y = xp.asarray(x), xp.asarray(y)
+    sx = 1 if x.shape == out_shape else 0 if x.size == 1 else _fwd_stride(x.shape, out_shape)
+    sy = 1 if y.shape == out_shape else 0 if y.size == 1 else _fwd_stride(y.shape, out_shape)
+    if sx == 0 or sy == 0 or sx is None or sy is None or (sx != 1 and sy != 1 and sx != -sy):
+        return (*_operand(x, out_shape, xp), *_operand(y, out_shape, xp))
+    if sx != 1:
+        x = x.reshape(-1)      # (its elements in order: the broadcast axes have length 1)
+    if sy != 1:
+        y = y.reshape(-1)
+    return contiguous(x, xp), sx, contiguous(y, xp), sy
 
 
 def _weak(x, y, xp, *more):
@@ -484,10 +513,7 @@ def _binary_fwd_impl(name):
         xp = dev.xp
         x, y = _weak(x, y, xp)
         out_shape = _out_shape(x, y)
-        # One operand may be read periodically when the other is full (the kernel's rule).
-        full = [tuple(shape(v)) == out_shape for v in (x, y)]
-        x, sx = _operand(x, out_shape, xp, periodic=full[1])
-        y, sy = _operand(y, out_shape, xp, periodic=full[0])
+        x, sx, y, sy = _fwd_operands(x, y, out_shape, xp)
         if x.dtype != y.dtype:
             raise TypeError(f"{name}: operands have dtypes {x.dtype} and {y.dtype}; "
                             "gpuad.numpy promotes before calling the primitive")

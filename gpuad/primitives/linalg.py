@@ -356,8 +356,12 @@ def _matmul_vjp(g, ins, out, need, acc):
 
 def _matmul(xp, a, b):
     # A contraction of length 1 is an outer product: the same products (a sum of one term)
-    # by the library's broadcasting multiply, 2x faster than a k = 1 GEMM (OpenBLAS).
+    # by gpuad's multiply kernel, which reads a column and a row in place on all the
+    # kernels' threads (1000 x 1000 float64 on the host: 0.45 ms against 1.5 for NumPy's
+    # broadcasting multiply and 2 for a k = 1 GEMM).
     if a.shape[-1] == 1 and len(a.shape) >= 2 and len(b.shape) >= 2:
+        if a.dtype == b.dtype and a.dtype.char in "fdFD":
+            return PRIMS["multiply"].impl(a, b)
         return xp.multiply(a, b)
     if xp is np:            # the host: NumPy's BLAS on gpuad's threads (runtime/blas.py)
         return _blas.matmul(a, b)
