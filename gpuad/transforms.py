@@ -33,7 +33,11 @@ def as_input(x, what: str):
     if np.dtype(dt).kind not in "fc":
         raise TypeError(f"{what} has dtype {np.dtype(dt)}; only floating-point and complex "
                         "inputs can be differentiated (cast it with .astype(float))")
-    base.ctype(dt)   # float32, float64, complex64 or complex128
+    if np.dtype(dt) not in base.FLOATS + base.COMPLEX:   # float16, longdouble, ...
+        to = "complex64" if np.dtype(dt).kind == "c" else "float32"
+        raise TypeError(f"{what} has dtype {np.dtype(dt)}; gpuad's kernels differentiate "
+                        "float32, float64, complex64 and complex128 (cast it with "
+                        f".astype(numpy.{to}))")
     return x
 
 

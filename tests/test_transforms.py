@@ -178,6 +178,22 @@ def test_integer_input_is_refused_with_its_dtype(xp):
         gpuad.grad(lambda x: gnp.sum(x * 1.0))(xp.asarray([True]))
 
 
+@pytest.mark.parametrize("dt, to", [(np.float16, "float32"), (np.longdouble, "float32"),
+                                    (np.clongdouble, "complex64")])
+def test_unsupported_float_input_names_its_argument(dt, to):
+    # float16 and the extended types have no kernels: the error names the transform's
+    # argument, its dtype and the cast, and the engine stays usable afterwards.
+    if np.dtype(dt) in (np.float64, np.complex128):
+        pytest.skip("long double is double on this platform")
+    x = np.ones(3, dt)
+    for transform in (lambda f: gpuad.grad(f, argnums=1), lambda f: gpuad.jacfwd(f, argnums=1)):
+        with pytest.raises(TypeError, match=rf"argument 1 .*{np.dtype(dt)}.*astype\(numpy\.{to}\)"):
+            transform(lambda a, b: gnp.sum(gnp.real(a * b)))(np.ones(3), x)
+    with pytest.raises(TypeError, match=rf"primal 0 .*{np.dtype(dt)}"):
+        gpuad.jvp(gnp.sin, (x,), (x,))
+    np.testing.assert_allclose(gpuad.grad(lambda a: gnp.sum(a * a))(np.ones(3)), 2.0)
+
+
 def test_cotangent_of_wrong_shape_or_dtype(xp):
     _, f_vjp = gpuad.vjp(gnp.sin, xp.ones(3))
     with pytest.raises(ValueError, match=r"\(2,\).*\(3,\)"):
