@@ -802,3 +802,35 @@ def test_a_vjp_rule_returning_too_few_cotangents_is_refused(wants):
         g = gpuad.grad(lambda x: gnp.sum(core.bind(prim, gnp.sin(x), k)))(x)
         np.testing.assert_allclose(g, np.cos(x) * k, rtol=1e-15)
     np.testing.assert_allclose(gpuad.grad(lambda x: gnp.sum(gnp.sin(x)))(x), np.cos(x))
+
+
+# A differentiated Python float is traced as a 0-d NumPy array; beside CuPy arrays (closed
+# over here) each function that hands its operands to a library call must move it to the
+# device (CuPy refuses host arrays): the derivative is the one NumPy arrays give.
+_SCALAR_BESIDE_ARRAYS = {
+    "where": lambda x, s: gnp.sum(gnp.where(x > 0.5, x * s, s)),
+    "stack": lambda x, s: gnp.sum(gnp.stack([x[0] * s, s])),
+    "concatenate": lambda x, s: gnp.sum(gnp.concatenate([x * s, gnp.reshape(s, (1,))])),
+    "hstack": lambda x, s: gnp.sum(gnp.hstack([x, gnp.reshape(s, (1,))]) ** 2),
+    "append": lambda x, s: gnp.sum(gnp.append(x, s) ** 2),
+    "select": lambda x, s: gnp.sum(gnp.select([x > 0.5], [x], s)),
+    "piecewise": lambda x, s: gnp.sum(gnp.piecewise(x, [x > 0.5], [lambda v: v * s, s])),
+    "nan_to_num": lambda x, s: gnp.sum(gnp.nan_to_num(x * gnp.inf, posinf=s)),
+    "nanmax_initial": lambda x, s: gnp.nanmax(x, initial=s),
+    "fmax": lambda x, s: gnp.sum(gnp.fmax(x, s)),
+    "fmin": lambda x, s: gnp.sum(gnp.fmin(x, s)),
+    "interp": lambda x, s: gnp.interp(s, x, x * x),
+    "at_add": lambda x, s: gnp.sum((x * s).at[1].add(s)),
+    "at_max": lambda x, s: gnp.sum((x * s).at[1].max(s)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_SCALAR_BESIDE_ARRAYS))
+def test_python_float_beside_arrays(name, xp):
+    f = _SCALAR_BESIDE_ARRAYS[name]
+    x = np.linspace(0.1, 0.9, 4)
+    want = gpuad.grad(lambda s: f(x, s))(0.7)
+    got = gpuad.grad(lambda s: f(xp.asarray(x), s))(0.7)
+    assert isinstance(got, float) and isinstance(want, float)
+    np.testing.assert_allclose(got, want, rtol=1e-15)
+    assert want != 0.0 or name == "nanmax_initial"

@@ -385,7 +385,8 @@ def interp(x, xp, fp, left=None, right=None, period=None):
         raise ValueError("array of sample points is empty")
     if shape(fp)[0] != n:
         raise ValueError("fp and xp are not of the same length.")
-    xv, xpv = lower(x), lower(xp)
+    # (a traced Python scalar x is a NumPy value beside CuPy data: moved for the comparisons)
+    xv, xpv = base.on_device(m, (lower(x), lower(xp)))
     below, above = xv < xpv[0], xv > xpv[-1]
     left = _getitem(fp, 0) if left is None else _asarray(left, m)
     right = _getitem(fp, -1) if right is None else _asarray(right, m)

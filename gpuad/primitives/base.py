@@ -16,6 +16,18 @@ def xp_of(*xs):
     return launcher(*xs).xp
 
 
+def on_device(xp, xs):
+    """``xs`` for a library call of ``xp``, NumPy arrays of one element among them moved to
+    CuPy's device where ``xp`` is CuPy: a differentiated Python or NumPy scalar is traced as
+    a 0-d NumPy array (reshaped, it stays one element), and CuPy's functions refuse one
+    beside their arrays (they take Python and NumPy scalars, not host arrays). Larger NumPy
+    arrays stay, and CuPy refuses them as it does without gpuad."""
+    if xp is np:
+        return xs
+    return type(xs)(xp.asarray(x) if isinstance(x, np.ndarray) and x.size == 1 else x
+                    for x in xs)
+
+
 _CTYPE = {np.dtype(np.float32): "float", np.dtype(np.float64): "double",
           np.dtype(np.complex64): "gpuad::Complex<float>",
           np.dtype(np.complex128): "gpuad::Complex<double>"}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import Primitive, bind, register, shape, dtype
-from .base import xp_of, record_library, transpose, deflinear
+from .base import xp_of, on_device, record_library, transpose, deflinear
 
 ARRAY = "array"     # a template's placeholder for the next index array (never a valid index)
 
@@ -130,7 +130,7 @@ def scatter_add(g, arrays, idx, shape_, acc=None):
 
 def _concat_impl(*xs, axis):
     xp = xp_of(*xs)
-    out = xp.concatenate(xs, axis=axis)
+    out = xp.concatenate(on_device(xp, xs), axis=axis)
     record_library("xp.concatenate", out, *xs)
     return out
 

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from ..core import Primitive, bind, register, shape
-from .base import xp_of, sum_to, expand_lanes, record_library
+from .base import xp_of, on_device, sum_to, expand_lanes, record_library
 
 
 def _impl(c, x, y):
     xp = xp_of(c, x, y)
-    out = xp.where(c, x, y)
+    out = xp.where(*on_device(xp, (c, x, y)))
     record_library("xp.where", out, c, x, y)
     return out
 
