@@ -327,3 +327,32 @@ def test_broadcast_operands_are_read_in_place(op, xp):
             got = fn(a, b)
         assert [r.bytes_read for r in p.launches] == [a.nbytes + b.nbytes], (op, a.shape, b.shape)
         np.testing.assert_allclose(host(got), host(want), rtol=4 * np.finfo(float).eps)
+    # Periods under MIN_PERIOD (runs too short for the vectorised loop) are copied out.
+    narrow = xp.asarray(big[:, :E.MIN_PERIOD - 1])
+    for a, b in ((narrow, xp.asarray(col)), (narrow, xp.asarray(row[:E.MIN_PERIOD - 1]))):
+        with gpuad.profile() as p:
+            got = fn(a, b)
+        assert [r.bytes_read for r in p.launches] == [2 * narrow.nbytes], (op, b.shape)
+        np.testing.assert_allclose(host(got), host(fn(a, xp.asarray(np.ascontiguousarray(
+            np.broadcast_to(host(b), narrow.shape))))), rtol=4 * np.finfo(float).eps)
+
+
+def test_outer_product_matmul_runs_where_read_in_place(xp):
+    # matmul with a contraction of 1: the multiply kernel where it reads both factors in
+    # place (one launch, the factors' bytes), the library's broadcasting multiply for a stack
+    # (the kernel would copy both out first) and for byte orders the kernels lack.
+    from gpuad.primitives.linalg import matmul_p
+    rng = np.random.default_rng(0)
+    for sa, sb, kernel in (((300, 1), (1, 200), True), ((5, 300, 1), (1, 200), True),
+                           ((5, 300, 1), (5, 1, 200), False), ((300, 1), (5, 1, 200), False)):
+        a, b = rng.standard_normal(sa), rng.standard_normal(sb)
+        with gpuad.profile() as p:
+            got = matmul_p.impl(xp.asarray(a), xp.asarray(b))
+        names = [r.kernel for r in p.launches]
+        assert names == (["multiply_fwd"] if kernel else ["xp.matmul"]), (sa, sb, names)
+        if kernel:
+            assert p.launches[0].bytes_read == a.nbytes + b.nbytes
+        np.testing.assert_array_equal(host(got), a @ b)
+    a, b = np.arange(3.0).reshape(3, 1).astype(">f8"), np.arange(4.0).reshape(1, 4).astype(">f8")
+    if xp is np:
+        np.testing.assert_array_equal(matmul_p.impl(a, b), a @ b)

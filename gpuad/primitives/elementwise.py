@@ -226,12 +226,18 @@ def _operand(a, out_shape, xp):
     return contiguous(a, xp), 1
 
 
+# The shortest period read in place: a run of outputs ends at each period's end, and runs
+# shorter than this left the vectorised math library for scalar calls (arctan2 and power
+# over (n, q) against an (n, 1) column took 1.2-2.8x a copy's time for q = 2..7 on the host).
+MIN_PERIOD = 16
+
+
 def _fwd_stride(s, out_shape):
     """binary_fwd's stride for an operand of shape ``s`` broadcast to ``out_shape`` (not
     equal to it, more than one element) where the kernel reads it in place: -p where it
     fills out's trailing axes (p elements) and repeats over the leading ones (a bias), q
     where it fills the leading axes and each element stands for the q trailing elements (a
-    column); else None."""
+    column); else None (p, q at least MIN_PERIOD)."""
     s = (1,) * (len(out_shape) - len(s)) + tuple(s)
     lead, trail = len(s), 0
     while lead and s[lead - 1] == 1:
@@ -239,23 +245,35 @@ def _fwd_stride(s, out_shape):
     while trail < len(s) and s[trail] == 1:
         trail += 1
     p = math.prod(s)
-    if out_shape[trail:] == s[trail:] and 1 < p < 2 ** 31:
+    if out_shape[trail:] == s[trail:] and MIN_PERIOD <= p < 2 ** 31:
         return -p
     q = math.prod(out_shape[lead:])
-    if out_shape[:lead] == s[:lead] and 1 < q < 2 ** 31:
+    if out_shape[:lead] == s[:lead] and MIN_PERIOD <= q < 2 ** 31:
         return q
     return None
 
 
-def _fwd_operands(x, y, out_shape, xp):
-    """x, y laid out for binary_fwd and their strides (its rule in kernels/elementwise.cu):
-    1 full, 0 one element, -p periodic or q held where the partner is full, or an outer
-    product's held and periodic pair (q = p); everything else materialised (a copy)."""
-    x, y = xp.asarray(x), xp.asarray(y)
-    sx = 1 if x.shape == out_shape else 0 if x.size == 1 else _fwd_stride(x.shape, out_shape)
-    sy = 1 if y.shape == out_shape else 0 if y.size == 1 else _fwd_stride(y.shape, out_shape)
+def fwd_strides(xs, ys, out_shape):
+    """binary_fwd's strides (sx, sy) for operands of shapes xs, ys broadcast to out_shape
+    (its rule in kernels/elementwise.cu): 1 full, 0 one element, -p periodic or q held where
+    the partner is full, or an outer product's held and periodic pair (q = p); None where an
+    operand must be materialised (a copy)."""
+    xs, ys, out_shape = tuple(xs), tuple(ys), tuple(out_shape)
+    sx = 1 if xs == out_shape else 0 if math.prod(xs) == 1 else _fwd_stride(xs, out_shape)
+    sy = 1 if ys == out_shape else 0 if math.prod(ys) == 1 else _fwd_stride(ys, out_shape)
     if sx == 0 or sy == 0 or sx is None or sy is None or (sx != 1 and sy != 1 and sx != -sy):
+        return None
+    return sx, sy
+
+
+def _fwd_operands(x, y, out_shape, xp):
+    """x, y laid out for binary_fwd and their strides (:func:`fwd_strides`; where it finds
+    none, each operand is materialised unless it is full or one element)."""
+    x, y = xp.asarray(x), xp.asarray(y)
+    strides = fwd_strides(x.shape, y.shape, out_shape)
+    if strides is None:
         return (*_operand(x, out_shape, xp), *_operand(y, out_shape, xp))
+    sx, sy = strides
     if sx != 1:
         x = x.reshape(-1)      # (its elements in order: the broadcast axes have length 1)
     if sy != 1:

@@ -22,6 +22,7 @@ from .base import (xp_of, record_library, reduce_sum, reshape, transpose, sum_to
                    astype, broadcast_to)
 from .indexing import concatenate
 from .complex import conj, real, imag, times_i
+from . import elementwise as _ew
 from .elementwise import PRIMS, add, multiply, negative
 from .select import select
 
@@ -354,21 +355,26 @@ def _matmul_vjp(g, ins, out, need, acc):
     return ga, gb
 
 
-def _matmul(xp, a, b):
-    # A contraction of length 1 is an outer product: the same products (a sum of one term)
-    # by gpuad's multiply kernel, which reads a column and a row in place on all the
-    # kernels' threads (1000 x 1000 float64 on the host: 0.45 ms against 1.5 for NumPy's
-    # broadcasting multiply and 2 for a k = 1 GEMM).
+def _matmul_impl(a, b):
+    xp = xp_of(a, b)
     if a.shape[-1] == 1 and len(a.shape) >= 2 and len(b.shape) >= 2:
-        if a.dtype == b.dtype and a.dtype.char in "fdFD":
+        # A contraction of length 1 is an outer product: the same products (a sum of one
+        # term) by gpuad's multiply kernel where it reads both factors in place (a column
+        # and a row, on all the kernels' threads: 1000 x 1000 float64 on the host 0.45 ms
+        # against 1.5 for NumPy's broadcasting multiply and 2 for a k = 1 GEMM; recorded as
+        # multiply_fwd), else by the library's broadcasting multiply (a stack of them: the
+        # kernel would copy both factors out to the result's size first).
+        out_shape = tuple(np.broadcast_shapes(a.shape, b.shape))
+        if (a.dtype == b.dtype and a.dtype.char in "fdFD" and a.dtype.isnative
+                and _ew.fwd_strides(a.shape, b.shape, out_shape) is not None):
             return PRIMS["multiply"].impl(a, b)
-        return xp.multiply(a, b)
-    if xp is np:            # the host: NumPy's BLAS on gpuad's threads (runtime/blas.py)
-        return _blas.matmul(a, b)
-    return xp.matmul(a, b)
-
-
-_matmul_impl = _library("matmul", _matmul)
+        out = xp.multiply(a, b)
+    elif xp is np:          # the host: NumPy's BLAS on gpuad's threads (runtime/blas.py)
+        out = _blas.matmul(a, b)
+    else:
+        out = xp.matmul(a, b)
+    record_library("xp.matmul", out, a, b)
+    return out
 
 matmul_p = register(Primitive(
     "matmul", lambda a, b, acc=None: _matmul_impl(a, b),    # (acc: a new array, see the VJP)
