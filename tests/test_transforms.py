@@ -13,6 +13,7 @@ import gpuad
 import gpuad.numpy as gnp
 from gpuad import core
 from gpuad.testing import check_grads
+import gpuad.scipy.special  # noqa: F401  (gpuad.scipy.special in the tables)
 
 from _xp import close, host, on, put
 
@@ -822,6 +823,20 @@ _SCALAR_BESIDE_ARRAYS = {
     "interp": lambda x, s: gnp.interp(s, x, x * x),
     "at_add": lambda x, s: gnp.sum((x * s).at[1].add(s)),
     "at_max": lambda x, s: gnp.sum((x * s).at[1].max(s)),
+    "at_set": lambda x, s: gnp.sum((x * s).at[1].set(s)),
+    "einsum": lambda x, s: gnp.einsum("i,->", x, s),
+    "outer": lambda x, s: gnp.sum(gnp.outer(x, gnp.reshape(s, (1,))) ** 2),
+    "kron": lambda x, s: gnp.sum(gnp.kron(x, gnp.reshape(s, (1,))) ** 2),
+    "matmul": lambda x, s: gnp.sum(gnp.reshape(x, (4, 1)) @ gnp.reshape(s * s, (1, 1))),
+    "convolve": lambda x, s: gnp.sum(gnp.convolve(x, gnp.stack([s, 1.0])) ** 2),
+    "solve": lambda x, s: gnp.sum(gnp.linalg.solve(gnp.reshape(s, (1, 1)), x[:1])),
+    "quantile": lambda x, s: gnp.quantile(x, s),
+    "copysign": lambda x, s: gnp.sum(gnp.copysign(x, s) * s),
+    "logaddexp": lambda x, s: gnp.sum(gnp.logaddexp(x, s)),
+    "interp_period": lambda x, s: gnp.interp(s, x, x * x, period=1.0),
+    "logsumexp_b": lambda x, s: gpuad.scipy.special.logsumexp(x, b=s),
+    "betaln": lambda x, s: gnp.sum(gpuad.scipy.special.betaln(s, x + 1)),
+    "full_like": lambda x, s: gnp.sum(gnp.vstack([x, gnp.full_like(x, s)]) ** 2),
 }
 
 
@@ -834,3 +849,21 @@ def test_python_float_beside_arrays(name, xp):
     assert isinstance(got, float) and isinstance(want, float)
     np.testing.assert_allclose(got, want, rtol=1e-15)
     assert want != 0.0 or name == "nanmax_initial"
+
+
+def test_python_floats_beside_arrays_in_every_mode(xp):
+    # Several differentiated Python floats: forward mode carries their tangents as host
+    # lanes (more than one element), which the library calls move too; a Hessian, a
+    # Jacobian over a tuple and a batched HVP on both array modules agree.
+    x = np.linspace(0.1, 0.9, 4)
+
+    def run(x):
+        f = lambda a, b: gnp.sum(gnp.where(x > 0.5, x * a * b, b) ** 2)
+        return [gpuad.hessian(f, argnums=(0, 1))(0.7, 1.3),
+                gpuad.jacfwd(lambda p: gnp.stack([x[0] * p[0], p[1] * p[0]]))((0.7, 1.3)),
+                gpuad.hvp(lambda s: gnp.sum(gnp.append(x, s) ** 3), 0.7, np.ones(3),
+                          batched=True)]
+    want, got = run(x), run(xp.asarray(x))
+    flat = lambda v: [float(v_) for e in gpuad.tree.flatten(v)[0] for v_ in np.ravel(host(e))]
+    np.testing.assert_allclose(flat(got), flat(want), rtol=1e-15)
+    assert all(v != 0 for v in flat(want)[:2])

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..core import Tracer, full_lower, shape, dtype
 from ..tape import VJPTracer
-from ..primitives import base
+from ..primitives import base, elementwise as _elementwise
 from ..runtime.launch import of_module
 
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -63,6 +63,11 @@ def to_operand(x, dt, xp, shared=False):
     """``x`` as an array or tracer of dtype ``dt`` on the module ``xp``; ``shared``: a
     scalar may become a cached constant of the device (an operand nothing writes into)."""
     if isinstance(x, Tracer):
+        if xp is not np and type(full_lower(x)) is np.ndarray:
+            # A traced Python or NumPy scalar (a host value) beside CuPy arrays: moved to
+            # the device by adding a device zero (its derivative passes through), since
+            # CuPy's functions refuse host arrays beside their own.
+            x = _elementwise.add(x, of_module(xp).constant(0, dtype(x)))
         return base.astype(x, dt)
     if _is_weak(x) or isinstance(x, np.generic):
         return of_module(xp).constant(x, dt) if shared else xp.asarray(x, dtype=dt)

@@ -412,7 +412,7 @@ def interp(x, xp, fp, left=None, right=None, period=None):
 
 def _mod(x, period, m):
     """``x % period`` (NumPy's value exactly) with the derivative of ``x``."""
-    r = m.mod(lower(x), period)
+    r = m.mod(*base.on_device(m, (lower(x),)), period)   # (a traced Python float x: host)
     if not isinstance(x, Tracer):
         return r
     return add(subtract(x, lower(x)), r)

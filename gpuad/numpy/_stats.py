@@ -196,7 +196,7 @@ def _interpolation(method, n, q, qv, xp):
         vi = n * qv - 1
     else:                                       # midpoint
         vi = 0.5 * (xp.floor((n - 1) * qv) + xp.ceil((n - 1) * qv))
-    v = lower(vi)
+    (v,) = base.on_device(xp, (lower(vi),))    # (a traced Python float q: a host value)
     prev = xp.floor(v)
     gamma = vi - prev
     if method == "averaged_inverted_cdf":

@@ -17,15 +17,14 @@ def xp_of(*xs):
 
 
 def on_device(xp, xs):
-    """``xs`` for a library call of ``xp``, NumPy arrays of one element among them moved to
-    CuPy's device where ``xp`` is CuPy: a differentiated Python or NumPy scalar is traced as
-    a 0-d NumPy array (reshaped, it stays one element), and CuPy's functions refuse one
-    beside their arrays (they take Python and NumPy scalars, not host arrays). Larger NumPy
-    arrays stay, and CuPy refuses them as it does without gpuad."""
+    """``xs`` for a library call of ``xp``, NumPy arrays among them moved to CuPy's device
+    where ``xp`` is CuPy: a differentiated Python or NumPy scalar is traced as a 0-d NumPy
+    array (its tangent lanes, its reshapes and broadcasts are NumPy arrays too), and CuPy's
+    functions refuse host arrays beside their own. (gpuad's kernels move them as well: a
+    NumPy operand of an elementwise op beside a CuPy one is copied to the device.)"""
     if xp is np:
         return xs
-    return type(xs)(xp.asarray(x) if isinstance(x, np.ndarray) and x.size == 1 else x
-                    for x in xs)
+    return type(xs)(xp.asarray(x) if type(x) is np.ndarray else x for x in xs)
 
 
 _CTYPE = {np.dtype(np.float32): "float", np.dtype(np.float64): "double",

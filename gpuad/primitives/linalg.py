@@ -18,8 +18,8 @@ import numpy as np
 
 from ..core import Primitive, Tracer, bind, register, shape, dtype, full_lower
 from ..runtime import blas as _blas, launch as _launch
-from .base import (xp_of, record_library, reduce_sum, reshape, transpose, sum_to, expand_lanes,
-                   astype, broadcast_to)
+from .base import (xp_of, on_device, record_library, reduce_sum, reshape, transpose, sum_to,
+                   expand_lanes, astype, broadcast_to)
 from .indexing import concatenate
 from .complex import conj, real, imag, times_i
 from . import elementwise as _ew
@@ -42,7 +42,7 @@ def _library(name, fn):
     """An impl that calls ``fn`` (a library routine of xp) and records the launch."""
     def impl(*args, **params):
         xp = xp_of(*args)
-        out = fn(xp, *args, **params)
+        out = fn(xp, *on_device(xp, args), **params)
         record_library(f"xp.{name}", out[-1] if isinstance(out, list) else out, *args)
         return out
     return impl
@@ -357,6 +357,7 @@ def _matmul_vjp(g, ins, out, need, acc):
 
 def _matmul_impl(a, b):
     xp = xp_of(a, b)
+    a, b = on_device(xp, (a, b))
     if a.shape[-1] == 1 and len(a.shape) >= 2 and len(b.shape) >= 2:
         # A contraction of length 1 is an outer product: the same products (a sum of one
         # term) by gpuad's multiply kernel where it reads both factors in place (a column
@@ -407,7 +408,7 @@ def fresh_labels(k, used):
 def _einsum_impl(*ops, spec):
     xp = xp_of(*ops)
     # optimize lets NumPy hand contractions to BLAS (tensordot) and pick a pairwise order.
-    out = xp.asarray(xp.einsum(spec, *ops, optimize=len(ops) > 1))
+    out = xp.asarray(xp.einsum(spec, *on_device(xp, ops), optimize=len(ops) > 1))
     record_library("xp.einsum", out, *ops)
     return out
 
