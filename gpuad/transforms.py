@@ -34,7 +34,11 @@ def as_input(x, what: str):
         raise TypeError(f"{what} has dtype {np.dtype(dt)}; only floating-point and complex "
                         "inputs can be differentiated (cast it with .astype(float))")
     if np.dtype(dt) not in base.FLOATS + base.COMPLEX:   # float16, longdouble, ...
-        to = "complex64" if np.dtype(dt).kind == "c" else "float32"
+        # the nearest supported type: float32 for float16 (it holds every value), the
+        # double types for the extended ones
+        wide = np.dtype(dt).itemsize > (16 if np.dtype(dt).kind == "c" else 8)
+        to = ("complex128" if wide else "complex64") if np.dtype(dt).kind == "c" else \
+            ("float64" if wide else "float32")
         raise TypeError(f"{what} has dtype {np.dtype(dt)}; gpuad's kernels differentiate "
                         "float32, float64, complex64 and complex128 (cast it with "
                         f".astype(numpy.{to}))")
@@ -655,13 +659,13 @@ def jacrev(fun, argnums=0, holomorphic=False):
         if single:
             i = nums[0]
             check_complex("jacrev", holomorphic, inputs=args[i])
-            out, fn, _ = reverse(_with_arg(fun, args, i), (args[i],))
+            out, fn, _ = reverse(_with_arg(fun, args, i), (args[i],), names=[f"argument {i}"])
             check_complex("jacrev", holomorphic, outputs=out)
             return _rows(out, fn, args[i])
         uniq, f, regroup = _with_args(fun, args, nums)     # (as jacfwd)
         xs = tuple(args[i] for i in uniq)
         check_complex("jacrev", holomorphic, inputs=xs)
-        out, fn, _ = reverse(f, (xs,))
+        out, fn, _ = reverse(f, (xs,), names=["arguments " + ", ".join(map(str, uniq))])
         check_complex("jacrev", holomorphic, outputs=out)
         return _rows(out, fn, xs, regroup=regroup)
     return jr
@@ -732,7 +736,8 @@ def jacobian(fun, argnums=0, holomorphic=False):
             # output; for a pytree output jacfwd's nesting (the output's structure around
             # the tuple, as JAX), which pytree outputs take anyway.
             if any(isinstance(args[a], (tuple, list, dict)) for a in nums) or isinstance(
-                    reverse(_with_arg(fun, args, nums[0]), (args[nums[0]],))[0],
+                    reverse(_with_arg(fun, args, nums[0]), (args[nums[0]],),
+                            names=[f"argument {nums[0]}"])[0],
                     (tuple, list, dict)):
                 return jacfwd(fun, argnums, holomorphic)(*args)
             return tuple(jacobian(fun, a, holomorphic)(*args) for a in nums)
@@ -741,7 +746,7 @@ def jacobian(fun, argnums=0, holomorphic=False):
         f = _with_arg(fun, args, i)
         # The output's size decides the mode; the reverse pass that measures it is also
         # the one reverse mode sweeps, so fun runs twice only when forward mode wins.
-        out, fn, _ = reverse(f, (args[i],))
+        out, fn, _ = reverse(f, (args[i],), names=[f"argument {i}"])
         check_complex("jacobian", holomorphic, outputs=out)
         nin = sum(int(np.prod(shape(l), dtype=np.int64)) for l in tree.flatten(args[i])[0])
         nout = sum(int(np.prod(shape(o), dtype=np.int64)) for o in tree.flatten(out)[0])
