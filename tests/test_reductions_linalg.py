@@ -52,6 +52,28 @@ def test_tie_split_sums_to_one_and_has_zero_hessian(xp):
     eq(gpuad.hessian(gnp.max)(x), np.zeros((3, 3)))
 
 
+@pytest.mark.parametrize("name", ["maximum", "minimum", "fmax", "fmin"])
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_elementwise_extrema_at_ties_are_numpys_values(name, dt, xp):
+    # Every pair of special values, bitwise NumPy's: a tie gives y (maximum(0.0, -0.0) is
+    # -0.0), equal huge values stay finite (a mean of the two overflowed to inf), equal
+    # subnormals keep their last bit, NaN propagates (maximum) or is ignored (fmax); first
+    # and second derivatives at the ties split 1/2 each and their Hessian is 0.
+    fi = np.finfo(dt)
+    v = np.array([fi.max, -fi.max, fi.smallest_subnormal, -fi.smallest_subnormal, 0.0, -0.0,
+                  np.inf, -np.inf, np.nan, 1.5], dt)
+    x, y = np.repeat(v, v.size), np.tile(v, v.size)
+    got = host(getattr(gnp, name)(xp.asarray(x), xp.asarray(y)))
+    want = getattr(np, name)(x, y)
+    bits = np.uint32 if dt == np.float32 else np.uint64
+    same = (got.view(bits) == want.view(bits)) | (np.isnan(got) & np.isnan(want))
+    assert same.all(), [(x[i], y[i], got[i], want[i]) for i in np.flatnonzero(~same)][:4]
+    a = xp.asarray(np.array([fi.max / 4, 2.0, fi.max / 4], dt))
+    f = lambda a: gnp.sum(getattr(gnp, name)(a, a[::-1]))
+    eq(gpuad.grad(f)(a), [1.0, 1.0, 1.0])
+    eq(gpuad.hessian(f)(a), np.zeros((3, 3)))
+
+
 NAN_EXTREMA = [
     ("max", lambda x: gnp.max(x, axis=1), [[0, 0.5, 0, 0.5], [0, 0, 0, 1]]),
     ("amax", lambda x: gnp.amax(x, axis=-1), [[0, 0.5, 0, 0.5], [0, 0, 0, 1]]),

@@ -14,6 +14,20 @@ using namespace gpuad;
 template <class S> __device__ __forceinline__ S pick(S a, S b) {  // 1 where a > b, 1/2 on a tie
     return a > b ? S(1) : (a == b ? S(0.5) : S(0));
 }
+// maximum/minimum at a tie (x == y, or a NaN among them): y, as NumPy's (maximum(0.0, -0.0)
+// is -0.0), or the NaN; on duals each derivative component is the mean of the two (the tie's
+// 1/2 split). (x + y) / 2 overflowed at x = y = 1.7e308 (maximum was inf) and rounded the
+// last bit of equal subnormals away.
+template <class S> __device__ __forceinline__ S tie(S x, S y) {
+    if constexpr (is_dual<S>::value) {
+        S r(tie(x.v, y.v));
+        for (int j = 0; j < (int)(sizeof(x.d) / sizeof(x.d[0])); ++j)
+            r.d[j] = (x.d[j] + y.d[j]) * decltype(x.v)(0.5);
+        return r;
+    } else {
+        return x != x ? x : y;
+    }
+}
 // d/dy x/y = -x/y^2 as -(x/y)(1/y), 1/y shared with d/dx (y*y over- or underflows where x/y^2
 // is normal). On duals -(x/y)/y: d/dy of -(x/y)(1/y) has (1/y)/y, which overflows where 2x/y^3
 // is normal.
@@ -88,8 +102,8 @@ GPUAD_BINARY(Multiply, x * y,           y,                    x)
 GPUAD_BINARY(Divide,   x / y,           S(1) / y,             div_dy(x, y))
 // d x**y = (y x**(y-1), log(x) x**y)
 GPUAD_BINARY(Power,    pow(x, y),       pow_dx(x, y),         x == S(0) ? S(0) : log(x) * pow(x, y))
-GPUAD_BINARY(Maximum,  x > y ? x : (x < y ? y : (x + y) * S(0.5)), pick(x, y), pick(y, x))
-GPUAD_BINARY(Minimum,  x < y ? x : (x > y ? y : (x + y) * S(0.5)), pick(y, x), pick(x, y))
+GPUAD_BINARY(Maximum,  x > y ? x : (x < y ? y : tie(x, y)), pick(x, y), pick(y, x))
+GPUAD_BINARY(Minimum,  x < y ? x : (x > y ? y : tie(x, y)), pick(y, x), pick(x, y))
 // d atan2(x, y) = (y, -x) / (x^2 + y^2)
 GPUAD_BINARY(Arctan2,  atan2(x, y),     atan2_d(x, y, false), atan2_d(x, y, true))
 // d hypot(x, y) = (x, y) / hypot(x, y); (0, 0) at (0, 0)
