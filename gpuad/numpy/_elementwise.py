@@ -156,9 +156,7 @@ def _nan_ignoring(name, op):
                             "not differentiated")
         # NaN on one side: the other side on both (op(v, v) = v; its tie split 1/2 + 1/2
         # gives v the whole derivative and the NaN none); NaN on both: NaN
-        # (each value's own module: a traced Python scalar's is NumPy beside CuPy arrays)
-        r = op(where(_np.isnan(xv) if type(xv) is _ND else xp.isnan(xv), y, x),
-               where(_np.isnan(yv) if type(yv) is _ND else xp.isnan(yv), x, y))
+        r = op(where(xp.isnan(xv), y, x), where(xp.isnan(yv), x, y))
         return r[()] if type(r) is _ND and not r.ndim else r
     f.__name__ = f.__qualname__ = name
     f.__doc__ = (f"``numpy.{name}``: elementwise ``{op.__name__}`` that ignores a NaN (the "
