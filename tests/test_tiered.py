@@ -25,8 +25,11 @@ import numpy as np, gpuad, gpuad.numpy as gnp
 from gpuad import runtime
 from gpuad.runtime import host, launch
 import threading
-if sys.argv[1] == "no-helper":      # the background process dies at once
-    host._OPTIMIZER_BOOT = "raise SystemExit(3)"
+if sys.argv[1] == "no-helper":
+    # The background process dies on its first job, which the gate below holds back until the
+    # quick build is checked: dying at start raced that build on a loaded machine (this
+    # process's own optimised build finished first, and the module never ran quick).
+    host._OPTIMIZER_BOOT = "import sys; sys.stdin.readline(); raise SystemExit(3)"
 gate, writer = threading.Event(), host._optimizer_writer   # the job waits until the check below
 host._optimizer_writer = lambda proc, jobs: (gate.wait(), writer(proc, jobs))
 x = np.linspace(-2.0, 3.0, 100003)
