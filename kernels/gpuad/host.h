@@ -26,12 +26,14 @@
 // glibc's libmvec has SIMD variants of these (<= 4 ulp); declaring them lets GCC vectorise
 // elementwise loops that call them (the host build links -lmvec). Set by runtime/host.py
 // only where glibc >= 2.35 provides all of them.
-#define GPUAD_SIMD1(f)                                                                   \
-    _Pragma("omp declare simd notinbranch") extern "C" double f(double) noexcept;         \
-    _Pragma("omp declare simd notinbranch") extern "C" float f##f(float) noexcept;
-#define GPUAD_SIMD2(f)                                                                   \
-    _Pragma("omp declare simd notinbranch") extern "C" double f(double, double) noexcept; \
-    _Pragma("omp declare simd notinbranch") extern "C" float f##f(float, float) noexcept;
+// The float name is the double one with an f pasted on: name##f (a parameter called f made
+// f##f paste the argument twice, declaring expexp, tanhtanh, ...: no float loop vectorised).
+#define GPUAD_SIMD1(name)                                                                    \
+    _Pragma("omp declare simd notinbranch") extern "C" double name(double) noexcept;         \
+    _Pragma("omp declare simd notinbranch") extern "C" float name##f(float) noexcept;
+#define GPUAD_SIMD2(name)                                                                    \
+    _Pragma("omp declare simd notinbranch") extern "C" double name(double, double) noexcept; \
+    _Pragma("omp declare simd notinbranch") extern "C" float name##f(float, float) noexcept;
 GPUAD_SIMD1(exp) GPUAD_SIMD1(exp2) GPUAD_SIMD1(expm1) GPUAD_SIMD1(log) GPUAD_SIMD1(log2)
 GPUAD_SIMD1(log10) GPUAD_SIMD1(log1p) GPUAD_SIMD1(sin) GPUAD_SIMD1(cos) GPUAD_SIMD1(tan)
 GPUAD_SIMD1(sinh) GPUAD_SIMD1(cosh) GPUAD_SIMD1(tanh) GPUAD_SIMD1(atan) GPUAD_SIMD1(asin)
