@@ -127,6 +127,16 @@ def _fastcall_line() -> str:
         return f"off: {exc}"
 
 
+def _isa_line() -> str:
+    try:
+        from .runtime import env, host
+        cap = env.get("GPUAD_HOST_ISA")
+        why = "the highest level this CPU has" if cap == "auto" else f"GPUAD_HOST_ISA={cap}"
+        return f"{host.host_isa()} ({why})"
+    except Exception as exc:       # info reports; it does not fail
+        return f"unknown ({exc})"
+
+
 def info_lines() -> list[str]:
     """The report printed by ``gpuad info``, one line per fact."""
     import numpy
@@ -140,6 +150,7 @@ def info_lines() -> list[str]:
     else:
         lines.append(f"C++ compiler (CPU path): {shlex.join(cxx[0])}: {cxx[1]}")
     lines.append(f"C launch path (CPU): {_fastcall_line()}")
+    lines.append(f"CPU kernels built for: {_isa_line()}")
     try:
         from .runtime.prebuilt import status
         lines.append(f"prebuilt kernels: {status()}")

@@ -481,32 +481,48 @@ def test_launch_after_fork(mod):
 def test_isa_level_follows_the_cpu(monkeypatch):
     cxx, version = host._compiler()
     x86 = os.uname().machine in ("x86_64", "AMD64")
-    v3 = x86 and host._X86_64_V3 <= host._cpu_features()
-    assert ("-march=x86-64-v3" in host._flags(version, cxx)) == v3
-    monkeypatch.setenv("GPUAD_HOST_ISA", "baseline")
-    assert not any(f.startswith("-march") for f in host._flags(version, cxx))
+    have = host._cpu_features()
+    top = ("x86-64-v4" if x86 and host._X86_64_V4 <= have else
+           "x86-64-v3" if x86 and host._X86_64_V3 <= have else "baseline")
+    levels = list(host.ISAS)
+    for cap in ("auto", *levels):
+        monkeypatch.setenv("GPUAD_HOST_ISA", cap)
+        want = top if cap == "auto" else levels[min(levels.index(top), levels.index(cap))]
+        assert host.host_isa() == want
+        march = [f for f in host._flags(version, cxx) if f.startswith("-march")]
+        known = subprocess.run([*cxx, *host.ISAS[want], "-x", "c++", "-E", "-"], input="",
+                               capture_output=True).returncode == 0
+        if known:
+            assert march == list(host.ISAS[want]), (cap, march)
+        else:   # an older compiler: the highest lower level it knows
+            assert tuple(march) in [host.ISAS[lv] for lv in levels[:levels.index(want)]], march
 
 
-def test_baseline_and_v3_builds_agree():
-    # The same kernels built without -march (what a CPU without AVX2 gets) give the same
-    # numbers up to libmvec's error bound (4 ulp), here and in a baseline process.
+def test_builds_for_every_level_of_this_cpu_agree():
+    # The same kernels built for each lower level (what an older CPU gets, down to portable
+    # code without -march) give the same numbers up to libmvec's error bound (4 ulp), in both
+    # precisions.
     code = ("import numpy as np, gpuad.numpy as gnp\n"
             "x = np.linspace(0.05, 3.0, 1001)\n"
-            "for f in (gnp.exp, gnp.log, gnp.sin, gnp.tanh):\n"
-            "    print(repr(f(x).tolist()))\n"
-            "print(repr(gnp.power(x, x[::-1]).tolist()))\n")
+            "for dt in (np.float64, np.float32):\n"
+            "    for f in (gnp.exp, gnp.log, gnp.sin, gnp.tanh):\n"
+            "        print(repr(f(x.astype(dt)).astype(float).tolist()))\n"
+            "    print(repr(gnp.power(x.astype(dt), x[::-1].astype(dt)).astype(float).tolist()))\n")
+    levels = list(host.ISAS)
     runs = []
-    for isa in ("", "baseline"):
+    for isa in levels[:levels.index(host.host_isa()) + 1]:
         env = dict(os.environ, GPUAD_HOST_ISA=isa, PYTHONPATH=str(REPO))
         r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            env=env, cwd=REPO, timeout=900)
         assert r.returncode == 0, r.stderr[-2000:]
         runs.append([np.array(eval(line)) for line in r.stdout.splitlines()])
-    x = np.linspace(0.05, 3.0, 1001)
-    refs = [np.exp(x), np.log(x), np.sin(x), np.tanh(x), np.power(x, x[::-1])]
-    for a, b, ref in zip(*runs, refs):
-        np.testing.assert_allclose(a, ref, rtol=4 * np.finfo(float).eps, atol=1e-300)
-        np.testing.assert_allclose(b, ref, rtol=4 * np.finfo(float).eps, atol=1e-300)
+    for dt in (np.float64, np.float32):
+        x = np.linspace(0.05, 3.0, 1001).astype(dt).astype(float)
+        refs = [np.exp(x), np.log(x), np.sin(x), np.tanh(x), np.power(x, x[::-1])]
+        for i, ref in enumerate(refs):
+            for run in runs:
+                got = run[i + (5 if dt == np.float32 else 0)]
+                np.testing.assert_allclose(got, ref, rtol=4 * np.finfo(dt).eps, atol=1e-300)
 
 
 def test_cached_module_loads_without_scanning_headers(mod, monkeypatch):

@@ -21,6 +21,8 @@ def test_info_command_reports_backend():
                 "host kernel cache: ", "NVRTC: "):
         assert key in out
     assert "C launch path (CPU): on (" in out     # this machine has Python's headers
+    from gpuad.runtime import host
+    assert f"CPU kernels built for: {host.host_isa()} (the highest level this CPU has)" in out
 
 
 def test_info_cache_dir_follows_env(monkeypatch, tmp_path):

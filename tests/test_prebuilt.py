@@ -318,3 +318,26 @@ def test_loader_ignores_modules_of_other_sources_or_damaged_files(shipped, monke
     runtime.get_kernel("elementwise.cu", "unary_fwd<ops::Sin, double>", "cuda")
     runtime.get_kernel("elementwise.cu", "unary_fwd<ops::Sin, float>", "cuda")
     assert [("code" in m.kw) for m in made] == [True, True]
+
+
+def test_a_wheel_without_this_cpus_level_serves_the_highest_lower_one(monkeypatch):
+    # An AVX-512 CPU given a wheel built for baseline and x86-64-v3 only runs the v3 build
+    # (compiling nothing), not the portable one; nothing above this CPU's level is ever asked.
+    unit = host._Unit("__global__ void k(float* x) { x[0] = 1.0f; }", (), ("k",), (), "levels")
+    levels = list(host.ISAS)
+    keys = {unit.portable_key(isa): isa for isa in levels}
+    for top in levels:
+        for shipped in ([], *[levels[:i + 1] for i in range(len(levels))]):
+            asked = []
+
+            def lookup(name, key):
+                asked.append(keys[key])
+                return (Path("/x"), keys[key]) if keys[key] in shipped else None
+            monkeypatch.setattr(host, "shipped_library", lookup)
+            monkeypatch.setattr(host, "host_isa", lambda: top)
+            monkeypatch.setenv("GPUAD_PREBUILT", "1")
+            monkeypatch.delenv("GPUAD_HOST_CXXFLAGS", raising=False)
+            usable = [lv for lv in shipped if levels.index(lv) <= levels.index(top)]
+            got = host._prebuilt_library(unit)
+            assert got == ((Path("/x"), usable[-1]) if usable else None), (top, shipped)
+            assert all(levels.index(a) <= levels.index(top) for a in asked), asked

@@ -100,9 +100,11 @@ VARIABLES: dict[str, Variable] = {v.name: v for v in (
     Variable("GPUAD_HOST_CXXFLAGS", "extra flags for the host C++ compiler (part of the cache key; "
              "`-march=native` keys the cache by CPU)", "shell words, e.g. `-march=native -g`",
              "none", _words, []),
-    Variable("GPUAD_HOST_ISA", "instruction set of CPU builds: `auto` builds for x86-64-v3 (AVX2, "
-             "FMA) where the CPU has it, `baseline` builds portable code", "`auto` or `baseline`",
-             "`auto`", _choice("auto", "baseline"), "auto"),
+    Variable("GPUAD_HOST_ISA", "instruction set of CPU builds: `auto` builds for the highest level "
+             "the CPU has, x86-64-v4 (AVX-512) or x86-64-v3 (AVX2, FMA); a level caps it there; "
+             "`baseline` builds portable code",
+             "`auto`, `x86-64-v4`, `x86-64-v3` or `baseline`", "`auto`",
+             _choice("auto", "x86-64-v4", "x86-64-v3", "baseline"), "auto"),
     Variable("GPUAD_HOST_TIERED", "tiered CPU builds of the engine's kernel modules: one not cached "
              "is first built quickly (`-O0`) for this process, and its optimised build compiled into "
              "the cache by a background process (`1`), or the optimised build is compiled at once "
@@ -136,8 +138,9 @@ VARIABLES: dict[str, Variable] = {v.name: v for v in (
              "ship the sources only (`0`); editable installs never do", "`0` or `1`", "`1`",
              _flag, True),
     Variable("GPUAD_WHEEL_ISAS", "wheel builds: the CPU instruction sets to ship host kernels for",
-             "comma-separated `baseline`, `x86-64-v3`; `none`",
-             "`baseline,x86-64-v3` on x86-64, else `baseline`", _list(r"baseline|x86-64-v3")),
+             "comma-separated `baseline`, `x86-64-v3`, `x86-64-v4`; `none`",
+             "`baseline,x86-64-v3,x86-64-v4` on x86-64, else `baseline`",
+             _list(r"baseline|x86-64-v3|x86-64-v4")),
     Variable("GPUAD_WHEEL_CUDA_TARGETS", "wheel builds: NVRTC targets to ship (`sm_XY`: a cubin; "
              "`compute_XY`: PTX the driver compiles for newer GPUs); none where NVRTC is not installed",
              "comma-separated `sm_XY`, `compute_XY`; `none`", "`sm_80,sm_90,compute_90`",

@@ -162,7 +162,7 @@ def _compiler_identity(argv: Sequence[str]) -> str:
 
 
 def _flags(version: str, argv: Sequence[str] = (), isa: str | None = None) -> list[str]:
-    """The compiler's flags; ``isa`` ("baseline", "x86-64-v3") overrides this machine's choice
+    """The compiler's flags; ``isa`` (a key of ISAS) overrides this machine's choice
     (ahead-of-time builds) and leaves out $GPUAD_HOST_CXXFLAGS."""
     gcc = "clang" not in version.lower()
     isa_flags = _isa_flags(tuple(argv)) if isa is None else ISAS[isa]
@@ -172,27 +172,35 @@ def _flags(version: str, argv: Sequence[str] = (), isa: str | None = None) -> li
 
 def _flags_key() -> str:
     """What decides the flags besides the compiler (which the build record keys), known
-    without running it: $CXX as written, extra flags, the ISA mode and whether this CPU has
-    x86-64-v3, vector math, and the CPU itself for -march=native builds."""
+    without running it: $CXX as written, extra flags, the instruction set (host_isa), vector
+    math, and the CPU itself for -march=native builds."""
     extra = env.get("GPUAD_HOST_CXXFLAGS")
-    return repr((env.get("CXX"), extra, env.get("GPUAD_HOST_ISA"), _v3_cpu(), VECTOR_MATH,
+    return repr((env.get("CXX"), extra, host_isa(), VECTOR_MATH,
                  _machine_identity(extra)))
 
 
-# x86-64-v3 (AVX2, FMA, BMI2, ...): NumPy picks its AVX2 loops at run time, and so does the
-# host build: where the CPU has every v3 feature (and the compiler knows the level), kernels
-# are built for it. With libmvec that is what took exp, log and pow from 1.4-1.8x NumPy's
-# time to 0.65-0.95x. The flag is part of the cache key, so a cache shared with an older CPU
-# never hands it these builds. No FMA contraction follows: in ISO C++ mode (-std=c++17) GCC
-# and clang keep a*b+c as two roundings. GPUAD_HOST_ISA=baseline keeps portable code.
+# x86-64-v3 (AVX2, FMA, BMI2, ...) and x86-64-v4 (v3 and AVX-512 F/BW/CD/DQ/VL): NumPy picks
+# its AVX2 or AVX-512 loops at run time, and so does the host build: kernels are built for the
+# highest level whose every feature the CPU has (and the compiler knows). With libmvec, v3
+# took exp, log and pow from 1.4-1.8x NumPy's time to 0.65-0.95x; v4 (libmvec's 8-wide double
+# variants) took a further 1.2-2x off the transcendental kernels on a Sapphire Rapids Xeon
+# (tanh, expm1, log1p, pow; BENCHMARKS.md). The level is part of the cache key, so a cache
+# shared with an older CPU never hands it these builds. No FMA contraction follows: in ISO C++
+# mode (-std=c++17) GCC and clang keep a*b+c as two roundings. GPUAD_HOST_ISA caps the level.
 _X86_64_V3 = frozenset({"avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave"})
-ISAS = {"baseline": (), "x86-64-v3": ("-march=x86-64-v3",)}    # name -> flags
+_X86_64_V4 = _X86_64_V3 | {"avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"}
+ISAS = {"baseline": (), "x86-64-v3": ("-march=x86-64-v3",),
+        "x86-64-v4": ("-march=x86-64-v4",)}    # name -> flags, lowest level first
 
 
 def host_isa() -> str:
-    """The instruction set this machine's kernels are built for without a compiler's say:
-    "x86-64-v3" where the CPU has it (and GPUAD_HOST_ISA allows it), else "baseline"."""
-    return "x86-64-v3" if env.get("GPUAD_HOST_ISA") == "auto" and _v3_cpu() else "baseline"
+    """The instruction set this machine's kernels are built for without a compiler's say: the
+    highest of "x86-64-v4", "x86-64-v3" the CPU has, capped by GPUAD_HOST_ISA, else
+    "baseline"."""
+    levels = list(ISAS)
+    cap = env.get("GPUAD_HOST_ISA")
+    top = levels.index(_cpu_isa())
+    return levels[min(top, len(levels) - 1 if cap == "auto" else levels.index(cap))]
 
 
 def _cpu_features() -> frozenset:
@@ -207,24 +215,34 @@ def _cpu_features() -> frozenset:
 
 
 @functools.cache
-def _v3_cpu() -> bool:
-    return platform.machine() in ("x86_64", "AMD64") and _X86_64_V3 <= _cpu_features()
+def _cpu_isa() -> str:
+    """The highest level this CPU has every feature of (Linux lists in /proc/cpuinfo only the
+    features the kernel enabled, AVX-512's register state included)."""
+    if platform.machine() not in ("x86_64", "AMD64"):
+        return "baseline"
+    have = _cpu_features()
+    return "x86-64-v4" if _X86_64_V4 <= have else "x86-64-v3" if _X86_64_V3 <= have else "baseline"
 
 
 def _isa_flags(argv: tuple) -> tuple:
-    if env.get("GPUAD_HOST_ISA") == "baseline" or not argv:
+    if not argv:
         return ()
-    return _v3_flags(argv)
+    return _level_flags(argv, host_isa())
 
 
 @functools.cache
-def _v3_flags(argv: tuple) -> tuple:
-    """("-march=x86-64-v3",) where this CPU has it and the compiler knows the level."""
-    if not _v3_cpu():
-        return ()
-    r = subprocess.run([*argv, "-march=x86-64-v3", "-x", "c++", "-E", "-"], input="",
-                       capture_output=True, text=True)
-    return ("-march=x86-64-v3",) if r.returncode == 0 else ()
+def _level_flags(argv: tuple, isa: str) -> tuple:
+    """The flags of ``isa``, or of the highest lower level the compiler knows (GCC < 11 and
+    clang < 12 know no x86-64-v3/v4)."""
+    levels = list(ISAS)
+    for level in reversed(levels[:levels.index(isa) + 1]):
+        if not ISAS[level]:
+            return ()
+        r = subprocess.run([*argv, *ISAS[level], "-x", "c++", "-E", "-"], input="",
+                           capture_output=True, text=True)
+        if r.returncode == 0:
+            return ISAS[level]
+    return ()
 
 
 def _machine_identity(flags: Sequence[str]) -> str:
@@ -732,10 +750,16 @@ class _Unit:
 def _prebuilt_library(unit: _Unit):
     """(path, load path) of the prebuilt library shipped for ``unit`` on this machine, or None:
     none is shipped, it does not match (sources, ISA, platform), GPUAD_PREBUILT=0, or
-    GPUAD_HOST_CXXFLAGS asks for other flags."""
+    GPUAD_HOST_CXXFLAGS asks for other flags. A wheel shipped without this CPU's level (say
+    baseline and x86-64-v3 only, on an AVX-512 CPU) serves its highest lower level."""
     if not env.get("GPUAD_PREBUILT") or env.get("GPUAD_HOST_CXXFLAGS"):
         return None
-    return shipped_library(unit.name, unit.portable_key(host_isa()))
+    levels = list(ISAS)        # this machine's level, else the highest lower one shipped
+    for isa in reversed(levels[:levels.index(host_isa()) + 1]):
+        found = shipped_library(unit.name, unit.portable_key(isa))
+        if found is not None:
+            return found
+    return None
 
 
 def build_unit(unit: _Unit, isa: str, out_dir: Path) -> Path:

@@ -4,7 +4,8 @@ loads it, and how a wheel build (``setup.py``) or a warm-up makes it.
 A wheel built by ``python -m build --wheel`` carries, beside the sources:
 
 - the host build of every bundle (:func:`gpuad.runtime.bundles`) for each instruction set
-  (``baseline``, ``x86-64-v3``), so the CPU path needs no compiler;
+  (``baseline``, ``x86-64-v3``, ``x86-64-v4``; a CPU takes the highest it has), so the CPU
+  path needs no compiler;
 - the C launch path (``fastcall.cpp``) for the Python that built the wheel;
 - NVRTC's cubins (``sm_80``, ``sm_90``) and PTX (``compute_90``, which the driver compiles for
   newer GPUs) of every bundle, where NVRTC was installed at build time;
@@ -136,7 +137,7 @@ def _selected(names) -> list:
 
 
 def default_isas() -> list[str]:
-    return ["baseline", "x86-64-v3"] if platform.machine() in ("x86_64", "AMD64") else ["baseline"]
+    return list(host.ISAS) if platform.machine() in ("x86_64", "AMD64") else ["baseline"]
 
 
 def build_host(specs, isas, out: Path, jobs: int, log) -> dict:
