@@ -1,7 +1,7 @@
 """Wheel builds compile gpuad's kernels ahead of time (gpuad/runtime/prebuilt.py).
 
 ``python -m build --wheel`` runs ``build_py`` below: after the sources are copied it compiles
-every kernel bundle for the host (baseline and x86-64-v3), the C launch path for this Python,
+every kernel bundle for the host (baseline, x86-64-v3, x86-64-v4), the C launch path for this Python,
 and, where NVRTC is installed in the build environment, the CUDA modules (cubins for sm_80
 and sm_90, PTX for newer GPUs) into ``gpuad/_prebuilt`` with a manifest, and the wheel is
 tagged for this Python and platform. ``GPUAD_WHEEL_PREBUILT=0`` ships the sources only (a

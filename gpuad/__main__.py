@@ -128,11 +128,27 @@ def _fastcall_line() -> str:
 
 
 def _isa_line() -> str:
+    """The level builds here get (the compiler may know only a lower one), and the level of
+    the shipped prebuilt libraries that serve instead, where a wheel ships them."""
     try:
         from .runtime import env, host
         cap = env.get("GPUAD_HOST_ISA")
+        isa = host.host_isa()
         why = "the highest level this CPU has" if cap == "auto" else f"GPUAD_HOST_ISA={cap}"
-        return f"{host.host_isa()} ({why})"
+        try:
+            flags = host._level_flags(tuple(host._compiler()[0]), isa)
+            built = next(k for k, v in host.ISAS.items() if v == flags)
+        except Exception:          # no compiler: only prebuilt libraries can serve
+            built = isa
+        line = f"{built} ({why})" if built == isa else f"{built} (the compiler knows no {isa}; {why})"
+        sh = host.shipped()
+        if sh is not None and env.get("GPUAD_PREBUILT") and not env.get("GPUAD_HOST_CXXFLAGS"):
+            levels = list(host.ISAS)
+            have = {e.get("isa") for es in sh.manifest.get("host", {}).values() for e in es}
+            serve = [lv for lv in levels[:levels.index(isa) + 1] if lv in have]
+            if serve and serve[-1] != isa:
+                line += f"; the prebuilt libraries that serve first are {serve[-1]} (none shipped for {isa})"
+        return line
     except Exception as exc:       # info reports; it does not fail
         return f"unknown ({exc})"
 

@@ -22,7 +22,7 @@ def test_info_command_reports_backend():
         assert key in out
     assert "C launch path (CPU): on (" in out     # this machine has Python's headers
     from gpuad.runtime import host
-    assert f"CPU kernels built for: {host.host_isa()} (the highest level this CPU has)" in out
+    assert f"CPU kernels built for: {host.host_isa()} (" in out     # GCC 12 knows every level
 
 
 def test_info_cache_dir_follows_env(monkeypatch, tmp_path):
@@ -107,3 +107,23 @@ def test_info_on_a_device_reports_nvrtc_through_cupy(fake_cupy, monkeypatch):
     line = next(x for x in cli.info_lines() if x.startswith("NVRTC (CuPy)"))
     assert "compiling fails (RuntimeError: Failed to find CUDA headers)" in line
     assert "cuda-cudart-dev" in line
+
+
+def test_info_names_the_prebuilt_level_that_serves(monkeypatch):
+    # A wheel shipped without this CPU's level serves its highest lower one: info says so
+    # rather than naming a level no library here was built for.
+    from gpuad import __main__ as cli
+    from gpuad.runtime import host
+    levels = list(host.ISAS)
+    monkeypatch.setattr(host, "host_isa", lambda: levels[-1])
+    monkeypatch.setenv("GPUAD_PREBUILT", "1")
+    monkeypatch.delenv("GPUAD_HOST_CXXFLAGS", raising=False)
+    for shipped, serving in ((levels[:-1], levels[-2]), (levels, None), ([], None)):
+        sh = types.SimpleNamespace(manifest={"host": {"m": [{"isa": lv} for lv in shipped]}})
+        monkeypatch.setattr(host, "shipped", lambda: sh)
+        line = cli._isa_line()
+        assert line.startswith(levels[-1]), line
+        if serving is None:
+            assert "prebuilt" not in line, line
+        else:
+            assert f"the prebuilt libraries that serve first are {serving} (none shipped for {levels[-1]})" in line
