@@ -143,11 +143,10 @@ def _isa_line() -> str:
         line = f"{built} ({why})" if built == isa else f"{built} (the compiler knows no {isa}; {why})"
         sh = host.shipped()
         if sh is not None and env.get("GPUAD_PREBUILT") and not env.get("GPUAD_HOST_CXXFLAGS"):
-            levels = list(host.ISAS)
             have = {e.get("isa") for es in sh.manifest.get("host", {}).values() for e in es}
-            serve = [lv for lv in levels[:levels.index(isa) + 1] if lv in have]
-            if serve and serve[-1] != isa:
-                line += f"; the prebuilt libraries that serve first are {serve[-1]} (none shipped for {isa})"
+            serve = next((lv for lv in host.levels_down(isa) if lv in have), isa)
+            if serve != isa:
+                line += f"; the prebuilt libraries that serve first are {serve} (none shipped for {isa})"
         return line
     except Exception as exc:       # info reports; it does not fail
         return f"unknown ({exc})"

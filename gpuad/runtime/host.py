@@ -203,6 +203,13 @@ def host_isa() -> str:
     return levels[min(top, len(levels) - 1 if cap == "auto" else levels.index(cap))]
 
 
+def levels_down(isa: str) -> list[str]:
+    """``isa`` and every lower level of ISAS, highest first: what may serve a machine of
+    level ``isa`` (a lower level's code runs there too)."""
+    levels = list(ISAS)
+    return levels[:levels.index(isa) + 1][::-1]
+
+
 def _cpu_features() -> frozenset:
     try:
         with open("/proc/cpuinfo") as f:
@@ -234,8 +241,7 @@ def _isa_flags(argv: tuple) -> tuple:
 def _level_flags(argv: tuple, isa: str) -> tuple:
     """The flags of ``isa``, or of the highest lower level the compiler knows (GCC < 11 and
     clang < 12 know no x86-64-v3/v4)."""
-    levels = list(ISAS)
-    for level in reversed(levels[:levels.index(isa) + 1]):
+    for level in levels_down(isa):
         if not ISAS[level]:
             return ()
         r = subprocess.run([*argv, *ISAS[level], "-x", "c++", "-E", "-"], input="",
@@ -754,8 +760,7 @@ def _prebuilt_library(unit: _Unit):
     baseline and x86-64-v3 only, on an AVX-512 CPU) serves its highest lower level."""
     if not env.get("GPUAD_PREBUILT") or env.get("GPUAD_HOST_CXXFLAGS"):
         return None
-    levels = list(ISAS)        # this machine's level, else the highest lower one shipped
-    for isa in reversed(levels[:levels.index(host_isa()) + 1]):
+    for isa in levels_down(host_isa()):     # this machine's level, else the highest lower one
         found = shipped_library(unit.name, unit.portable_key(isa))
         if found is not None:
             return found
