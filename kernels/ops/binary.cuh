@@ -60,6 +60,21 @@ template <class S> __device__ __forceinline__ S pow_dx(S x, S y) {
     return y - y1 == S(1) ? y * pow(x, y1) : pow(x, y) / x * y;
 }
 
+// d/dy x**y = log(x) x**y, 0 at x = 0. Where y log(x) > 700 (85 in float32), x**y may overflow
+// where the derivative does not (1/e < x < e: 2**1024 overflows, log(2) 2**1024 does not): as
+// (log(x) x**(y/2)) x**(y/2) there, y/2 exact; the halving a product, not a select (exp2_d).
+template <class S> __device__ __forceinline__ S pow_dy(S x, S y) {
+    if (x == S(0)) return S(0);
+    const S lx = log(x);
+    if constexpr (is_complex<S>::value) {
+        return lx * pow(x, y);
+    } else {
+        const S k = S(y * lx > S(sizeof(typename base_of<S>::type) == 4 ? 85 : 700));
+        const S q = pow(x, y * (S(1) - S(0.5) * k));
+        return lx * q * (k * q + (S(1) - k));
+    }
+}
+
 // d atan2(x, y) = (y, -x) / (x^2 + y^2), scaled so that no square over- or underflows where the
 // result is normal: with k = 1/max(|x|, |y|), (y k, -x k) k / ((x k)^2 + (y k)^2), two
 // divisions shared by both partials (the max has a statement of its own: GCC turns
@@ -101,7 +116,7 @@ GPUAD_BINARY(Subtract, x - y,           S(1),                 S(-1))
 GPUAD_BINARY(Multiply, x * y,           y,                    x)
 GPUAD_BINARY(Divide,   x / y,           S(1) / y,             div_dy(x, y))
 // d x**y = (y x**(y-1), log(x) x**y)
-GPUAD_BINARY(Power,    pow(x, y),       pow_dx(x, y),         x == S(0) ? S(0) : log(x) * pow(x, y))
+GPUAD_BINARY(Power,    pow(x, y),       pow_dx(x, y),         pow_dy(x, y))
 GPUAD_BINARY(Maximum,  x > y ? x : (x < y ? y : tie(x, y)), pick(x, y), pick(y, x))
 GPUAD_BINARY(Minimum,  x < y ? x : (x > y ? y : tie(x, y)), pick(y, x), pick(x, y))
 // d atan2(x, y) = (y, -x) / (x^2 + y^2)

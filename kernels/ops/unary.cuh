@@ -20,7 +20,7 @@ template <class S> __device__ __forceinline__ S sgn(S x) { return x > S(0) ? S(1
 template <class S> __device__ __forceinline__ S sgn_nan(S x) {
     return x > S(0) ? S(1) : (x < S(0) ? S(-1) : (x == S(0) ? S(0) : x / x));
 }
-// sech^2 x as q/(1 + q/4)^2, q = 4e^(-2|x|) (e^(log 4 - 2|x|) where e^(-2|x|) is subnormal
+// sech^2 x as q/(1 + q/4)^2, q = 4e^(-2|x|) (4e^-2 e^(2 - 2|x|) where e^(-2|x|) is subnormal
 // and the result normal): 1 - tanh^2 cancels and cosh^2 overflows. On duals by the chain
 // rule with (sech^2)' = -2 tanh sech^2 on the value: a product of two accurate factors (the
 // dual arithmetic on q/(1 + q/4)^2 cancels near 0; 1/cosh/cosh passes through the
@@ -34,14 +34,15 @@ template <class S> __device__ __forceinline__ S sech2(S x) {
         const auto s = sech2(x.v);
         return chain(x, s, decltype(s)(-2) * tanh(x.v) * s);
     } else {
-        // 4 e^(-2|x|) where e^(-2|x|) is normal: 2|x| is exact, so one rounding in exp;
-        // log 4 - 2|x| rounds the argument, |x| eps relative (24 ulps in float32 at x = 40)
-        // One exp, its argument shifted by a product rather than chosen by a select (GCC
-        // turns exp of a select into a select of two exps, both computed when vectorised).
+        // 4 e^(-2|x|): 2|x| is exact, and so is 2 - 2|x| beyond the switch (both multiples of
+        // the spacing at 2|x| >= 64), so exp's argument is never rounded (log 4 - 2|x| was:
+        // 34 ulps at x = 354, 47 in float32 at x = 44). One exp, its argument shifted by a
+        // product rather than chosen by a select (GCC turns exp of a select into a select of
+        // two exps, both computed when vectorised); the factor, 4 or 4e^-2, exactly selected.
         const S t = S(2) * fabs(x);
         const S big = S(t > S(sizeof(S) == 4 ? 87 : 708));
-        const S e = exp(big * S(1.3862943611198906188) - t);
-        const S q = e * (S(4) - S(3) * big);
+        const S e = exp(S(2) * big - t);
+        const S q = e * (big * S(0.5413411329464508) + (S(1) - big) * S(4));
         const S h = S(1) + S(0.25) * q;
         return q / (h * h);
     }
@@ -71,11 +72,48 @@ template <class S> __device__ __forceinline__ S inv_1p_sq(S x) {
     }
     return S(1) / (S(1) + x * x);
 }
-// 2/sqrt(pi) e^(-x^2) as e^(log(2/sqrt(pi)) - x^2): the product would pass through a subnormal
-// where the result is normal. 0 for |x| >= 28, where it is 0 in float64 too: beyond, on duals,
-// x*x and its derivative 2x overflow and meet that 0 (0 * inf). NaN stays NaN.
+// 2/sqrt(pi) e^(-x^2) as e^(log(2/sqrt(pi)) - x^2), the exponent exact (exp_c_sq, special.cuh):
+// the product would pass through a subnormal where the result is normal. 0 for |x| >= 28, where
+// it is 0 in float64 too (and x*x would overflow on duals far out). NaN stays NaN.
 template <class S> __device__ __forceinline__ S erf_d(S x) {
-    return x <= S(-28) || x >= S(28) ? S(0) : exp(S(0.12078223763524522235) - x * x);
+    return x <= S(-28) || x >= S(28) ? S(0)
+                                     : exp_c_sq(x, 0.12078223763546703, -2.2180450282754918e-13, 1.0);
+}
+// exp2' = ln 2 * 2^x; near the top (x > 1000, 120 in float32) as 2 ln 2 * 2^(x - 1), x - 1
+// exact there: 2^x overflows at x = 1024 where the derivative, 1.25e308, does not. The shift is
+// a product, not a select (exp2 of a select is two exp2s when vectorised; as in sech2 above).
+template <class S> __device__ __forceinline__ S exp2_d(S x) {
+    if constexpr (is_complex<S>::value) {
+        return S(0.6931471805599453094) * exp2(x);
+    } else {
+        const S big = S(x > S(sizeof(typename base_of<S>::type) == 4 ? 120 : 1000));
+        return exp2(x - big) * ((S(1) + big) * S(0.6931471805599453094));
+    }
+}
+// tan, float in double: libmvec's and CUDA's tanf (up to 4 ulp) would double in tan' = 1 + tan^2
+// (5 ulps) and reach 7 in tan''. On duals the chain rule with tan_d (the value widened too).
+template <class S> __device__ __forceinline__ S tan_d(S x);
+template <class S> __device__ __forceinline__ S tan_w(S x) {
+    if constexpr (is_dual<S>::value && !is_complex<S>::value) return chain(x, tan_w(x.v), tan_d(x.v));
+    else if constexpr (sizeof(S) < sizeof(double) && !is_complex<S>::value) return S(tan(double(x)));
+    else return tan(x);
+}
+// tan' = 1 + tan^2 (no representable x is close enough to a pole for tan^2 to overflow); on real
+// duals the chain rule with tan'' = 2 tan tan' on the value, each factor accurate (the dual
+// arithmetic on 1 + t*t would carry tanf's error into tan''). float: in double.
+template <class S> __device__ __forceinline__ S tan_d(S x) {
+    if constexpr (is_complex<S>::value) {
+        return S(1) + tan(x) * tan(x);
+    } else if constexpr (is_dual<S>::value) {
+        const auto d = tan_d(x.v);
+        return chain(x, d, decltype(d)(2) * tan_w(x.v) * d);
+    } else if constexpr (sizeof(S) < sizeof(double)) {
+        const double t = tan(double(x));
+        return S(1.0 + t * t);
+    } else {
+        const S t = tan(x);
+        return S(1) + t * t;
+    }
 }
 // 1 - x^2: (1 - x)(1 + x) for |x| >= 1/2, where 1 - x is exact (1 - x*x cancels near |x| = 1);
 // 1 - x*x below, whose derivative -2x does not cancel as -(1 + x) + (1 - x) does near 0.
@@ -87,9 +125,17 @@ template <class S> __device__ __forceinline__ S one_minus_sq(S x) {
 // Complex arcsin' = 1/(sqrt(1 - z) sqrt(1 + z)), the square roots of Kahan's asin (complex.cuh)
 // with 1 - z formed as (1 - x, -y): on a cut the derivative of the side the value is taken
 // from (sqrt(1 - z^2) would lose the zero's sign in 1 - z^2 and take the other side's).
+// Real: 1/sqrt(1 - x^2); on duals the chain rule with asin'' = asin' x/(1 - x^2) on the value
+// (the dual arithmetic on 1/sqrt compounds four roundings into asin'': 5.7 ulps).
 template <class S> __device__ __forceinline__ S asin_d(S x) {
-    if constexpr (is_complex<S>::value) return S(1) / (sqrt(one_minus(x)) * sqrt(one_plus(x)));
-    else return S(1) / sqrt(one_minus_sq(x));
+    if constexpr (is_complex<S>::value) {
+        return S(1) / (sqrt(one_minus(x)) * sqrt(one_plus(x)));
+    } else if constexpr (is_dual<S>::value) {
+        const auto a = asin_d(x.v);
+        return chain(x, a, a * (x.v / one_minus_sq(x.v)));
+    } else {
+        return S(1) / sqrt(one_minus_sq(x));
+    }
 }
 // 1/x; NumPy's reciprocal loop on complex numbers (complex.cuh: NaN + NaN i at 0, as NumPy)
 template <class S> __device__ __forceinline__ S recip(S x) {
@@ -116,7 +162,7 @@ template <class S> __device__ __forceinline__ bool outside(S x, double lo, doubl
 
 GPUAD_UNARY(Neg,        -x,                                  S(-1))
 GPUAD_UNARY(Exp,        exp(x),                              exp(x))
-GPUAD_UNARY(Exp2,       exp2(x),                             S(0.6931471805599453094) * exp2(x))
+GPUAD_UNARY(Exp2,       exp2(x),                             exp2_d(x))
 GPUAD_UNARY(Log,        log(x),                              below(x, 0.0) ? nan_all<S>() : S(1) / x)
 GPUAD_UNARY(Log2,       log2(x),                             below(x, 0.0) ? nan_all<S>() : S(1.4426950408889634074) / x)
 GPUAD_UNARY(Log10,      log10(x),                            below(x, 0.0) ? nan_all<S>() : S(0.43429448190325182765) / x)
@@ -125,8 +171,8 @@ GPUAD_UNARY(Expm1,      expm1(x),                            exp(x))
 GPUAD_UNARY(Sqrt,       sqrt(x),                             S(0.5) / sqrt(x))
 GPUAD_UNARY(Sin,        sin(x),                              cos(x))
 GPUAD_UNARY(Cos,        cos(x),                              -sin(x))
-// tan' = 1 + tan^2: no representable x is close enough to a pole for tan^2 to overflow
-GPUAD_UNARY(Tan,        tan(x),                              S(1) + tan(x) * tan(x))
+// tan' = 1 + tan^2 (tan_d)
+GPUAD_UNARY(Tan,        tan(x),                              tan_d(x))
 // tanh' = sech^2 (1 - tanh^2 cancels to 0 for |x| > 19 in float64)
 GPUAD_UNARY(Tanh,       tanh(x),                             sech2(x))
 GPUAD_UNARY(Sinh,       sinh(x),                             cosh(x))
