@@ -331,10 +331,15 @@ def grad(fun, argnums=0, has_aux=False, holomorphic=False):
 
 # ------------------------------------------------------------------ forward mode
 
-def jvp_lanes(fun, primals, tangents, lanes):
+def jvp_lanes(fun, primals, tangents, lanes, names=None):
     """Push ``lanes`` tangent directions through ``fun`` in one forward sweep.
 
     ``tangents`` mirror ``primals`` with an extra leading axis of length ``lanes``.
+    ``names[i]``: (primal's name, tangent's name) in error messages (default ``primal i``,
+    ``tangent i``; hvp's are ``x`` and ``v``). A tangent's dtype is its primal's, or one
+    that casts to it exactly (float32 for a float64 primal); another (float64 for a float32
+    primal) is refused, as vjp refuses a cotangent's and JAX's jvp: rounding it would
+    push a direction other than the one given.
     Returns (out, tangent lanes of out) as pytrees.
     """
     trace = JVPTrace(lanes)
@@ -342,31 +347,39 @@ def jvp_lanes(fun, primals, tangents, lanes):
     with scope, trace:
         args = []
         for i, (p, t) in enumerate(zip(primals, tangents)):
+            pname, tname = names[i] if names else (f"primal {i}", f"tangent {i}")
             pl, ptd = tree.flatten(p)
             tl, ttd = tree.flatten(t)
             if ptd != ttd:
-                raise ValueError(f"tangent {i} has structure {ttd}, primal has {ptd}")
+                raise ValueError(f"{tname} has structure {ttd}, {pname} has {ptd}")
             xs = []
-            for x, tx in zip(pl, tl):
+            for j, (x, tx) in enumerate(zip(pl, tl)):
+                # a pytree's leaves by position (tree.flatten's order)
+                at = f" (leaf {j} of {len(pl)})" if len(pl) > 1 else ""
                 if x is None or tx is None:   # an empty subtree: None in both
                     if x is not tx:
-                        raise ValueError(f"tangent {i} has None where the primal has an "
-                                         "array, or the reverse")
+                        raise ValueError(f"{tname}{at} is None where {pname} has an array, "
+                                         "or the reverse")
                     xs.append(None)
                     continue
-                x = as_input(x, f"primal {i}")
+                x = as_input(x, pname + at)
                 if not isinstance(tx, Tracer):    # on the primal's device
                     tx = launcher(x).put(tx, like=x)
                 want = (lanes,) + tuple(shape(x))
                 if tuple(shape(tx)) != want:
-                    raise ValueError(f"tangent lanes for primal {i} have shape "
-                                     f"{tuple(shape(tx))}; {lanes} lane(s) of the primal's "
-                                     f"shape {tuple(shape(x))} have shape {want}")
-                if np.dtype(dtype(tx)) != np.dtype(dtype(x)):
+                    raise ValueError(f"{tname}{at} has shape {tuple(shape(tx))} with its "
+                                     f"lanes; {lanes} lane(s) of {pname}'s shape "
+                                     f"{tuple(shape(x))} have shape {want}")
+                td, xd = np.dtype(dtype(tx)), np.dtype(dtype(x))
+                if td != xd:
                     if _kind(tx) == "c" and _kind(x) != "c":
-                        raise TypeError(f"tangent for primal {i} is complex ({np.dtype(dtype(tx))})"
-                                        f" but the primal is real ({np.dtype(dtype(x))})")
-                    tx = base.astype(tx, dtype(x))
+                        raise TypeError(f"{tname}{at} is complex ({td}) but {pname} is real "
+                                        f"({xd})")
+                    if not np.can_cast(td, xd, "safe"):
+                        raise TypeError(f"{tname}{at} has dtype {td} but {pname} has dtype "
+                                        f"{xd}; casting would round the tangent: pass it as "
+                                        f"{xd} (.astype({xd.name!r}))")
+                    tx = base.astype(tx, xd)
                 xs.append(JVPTracer(trace, x, tx))
             args.append(tree.unflatten(ptd, xs))
         res = fun(*args)
@@ -398,8 +411,13 @@ def jvp(fun, primals, tangents):
     """Forward mode: ``(fun(*primals), J @ tangents)``.
 
     ``primals`` and ``tangents`` are tuples of the same structure; each tangent has its
-    primal's shape. The tangent is pushed through each primitive's hand-written JVP kernel
-    alongside the forward pass.
+    primal's shape and dtype, or a dtype that casts to it exactly (float32 or int32 for a
+    float64 primal; Python numbers take the primal's dtype). The tangent is pushed through
+    each primitive's hand-written JVP kernel alongside the forward pass.
+
+    Raises ValueError for a tangent of another structure or shape, TypeError for one whose
+    cast would round it (float64 for a float32 primal: pass ``t.astype(x.dtype)``) or a
+    complex tangent of a real primal, each naming the argument (and pytree leaf).
 
     Example::
 
@@ -414,28 +432,35 @@ def jvp(fun, primals, tangents):
     for i, (p, t) in enumerate(zip(primals, tangents)):
         ptd, ttd = tree.flatten(p)[1], tree.flatten(t)[1]
         if ptd != ttd:
-            raise ValueError(f"tangent {i} has structure {ttd}, primal has {ptd}")
-        lanes_t.append(tree.tree_map(lambda x, tx: _add_lane(tx, x, i), p, t))
+            raise ValueError(f"tangent {i} has structure {ttd}, primal {i} has {ptd}")
+        lanes_t.append(tree.tree_map(lambda x, tx: _add_lane(tx, x, f"tangent {i}",
+                                                             f"primal {i}"), p, t))
     out, tout = jvp_lanes(fun, tuple(primals), tuple(lanes_t), 1)
     tout = tree.tree_map(lambda t: None if t is None else base.reshape(t, tuple(shape(t))[1:]),
                          tout)
     return out, tout
 
 
-def _add_lane(t, x, i):
+def _add_lane(t, x, tname, pname):
     if t is None or x is None:        # (an empty subtree: jvp_lanes checks both are None)
         return t
     if isinstance(t, Tracer):
         return base.reshape(t, (1,) + tuple(shape(t)))
     xp = base.xp_of(t, x)
+    weak = not hasattr(t, "dtype")    # Python numbers and lists take the primal's dtype (NEP 50)
     t = xp.asarray(t)
+    if weak and not (_kind(t) == "c" and _kind(x) != "c"):
+        t = t.astype(dtype(x))
     if tuple(t.shape) != tuple(np.shape(x) if not isinstance(x, Tracer) else x.shape):
-        raise ValueError(f"tangent {i} has shape {tuple(t.shape)} but the primal has shape "
+        raise ValueError(f"{tname} has shape {tuple(t.shape)} but {pname} has shape "
                          f"{tuple(shape(x))}")
     return t.reshape((1,) + t.shape)
 
 
 # ------------------------------------------------------------------ compositions
+
+HVP_NAMES = (("x", "v"),)
+
 
 def hvp(fun, x, v, batched=False, chunk=None):
     """Hessian-vector product ``H(x) v`` of a scalar ``fun``, forward-over-reverse.
@@ -483,21 +508,21 @@ def hvp(fun, x, v, batched=False, chunk=None):
             K = agree("hvp directions", K, same=True)
             chunk = agree("hvp chunk", chunk)
         if chunk is None or chunk >= K:
-            _, t = jvp_lanes(g, (x,), (v,), K)
+            _, t = jvp_lanes(g, (x,), (v,), K, names=HVP_NAMES)
             return t
         # Bounded memory for very large K: one sweep per chunk of lanes, each replaying
         # one recorded tape of fun (its Python runs once).
         g = grad(_recorded(fun, x))
         parts = [jvp_lanes(g, (x,), (tree.tree_map(lambda a: None if a is None else
                                                     a[s:s + chunk], v),),
-                            min(chunk, K - s))[1] for s in range(0, K, chunk)]
+                            min(chunk, K - s), names=HVP_NAMES)[1] for s in range(0, K, chunk)]
         xp = base.xp_of(vl_[0])
         return tree.tree_map(lambda *ps: None if ps[0] is None else xp.concatenate(ps, axis=0),
                              *parts)
     if tree.flatten(v)[1] != tree.flatten(x)[1]:
         raise ValueError(f"v has structure {tree.flatten(v)[1]}, x has {tree.flatten(x)[1]}")
-    vt = tree.tree_map(lambda vv, xx: _add_lane(vv, xx, 0), v, x)
-    _, t = jvp_lanes(g, (x,), (vt,), 1)
+    vt = tree.tree_map(lambda vv, xx: _add_lane(vv, xx, "v", "x"), v, x)
+    _, t = jvp_lanes(g, (x,), (vt,), 1, names=HVP_NAMES)
     return tree.tree_map(lambda tt: None if tt is None else
                          base.reshape(tt, tuple(shape(tt))[1:]), t)
 
