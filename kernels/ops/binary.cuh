@@ -68,8 +68,16 @@ template <class S> __device__ __forceinline__ S pow_dy(S x, S y) {
     const S lx = log(x);
     if constexpr (is_complex<S>::value) {
         return lx * pow(x, y);
+    } else if constexpr (is_dual<S>::value) {
+        // a branch: pow(x, y) shared with the value and d/dx below the band (the product
+        // form computed two pows of different exponents on each level: 5x the time)
+        if (y * lx > S(sizeof(typename base_of<S>::type) == 4 ? 85 : 700)) {
+            const S q = pow(x, S(0.5) * y);
+            return lx * q * q;
+        }
+        return lx * pow(x, y);
     } else {
-        const S k = S(y * lx > S(sizeof(typename base_of<S>::type) == 4 ? 85 : 700));
+        const S k = S(y * lx > S(sizeof(S) == 4 ? 85 : 700));
         const S q = pow(x, y * (S(1) - S(0.5) * k));
         return lx * q * (k * q + (S(1) - k));
     }

@@ -401,21 +401,25 @@ __device__ inline double bessel_i(int nu, double x) {
 
 // e^(c - s x^2) for s = 1 or 1/2, |x| < 64 (callers return 0 beyond their bound first), c =
 // c_hi + c_lo with c_hi a multiple of 2^-41: the Gaussian factor of erf' and phi. exp(c - s*x*x)
-// rounds the exponent first, |s x^2| eps absolute: 490 ulps of erf' at x = 26, 60 in float32 at
-// x = 9. Here x = h + l with h a multiple of 2^-20 (x + 1.5 2^32 - 1.5 2^32: no multiplication to
-// contract): h has at most 26 bits, so s h^2 is exact and so is c_hi - s h^2 (a multiple of 2^-41
-// below 2^11); the rest, r = c_lo - s l (2h + l), is below 4e-5, and e^r its cubic, within 1e-19.
-// float: in double, where x^2 is exact and the exponent's rounding 2^-43 of the result. On duals
-// the chain rule with -2 s x times the value, both from w = e^(8 + c - s x^2) times e^-8 (8 is
-// exact in c_hi): where the value is subnormal its derivative, up to 2 s |x| (75) times larger,
-// may be normal and would carry the subnormal's lost bits (16 ulps of erf'' at x = 26.7).
-// Complex numbers: as written.
+// rounds the exponent first, |s x^2| eps absolute: up to 475 ulps of erf' near x = 24, 60 in
+// float32 near x = 8.3. Here x = h + l with h a multiple of 2^-20 (x + 1.5 2^32 - 1.5 2^32: no
+// multiplication to contract): h has at most 26 bits, so s h^2 is exact and so is c_hi - s h^2
+// (a multiple of 2^-41 below 2^11); the rest, r = c_lo - s l (2h + l), is below 6.1e-5 (2.7e-5
+// for erf's and phi's ranges), and e^r its cubic, within 1e-18. float: in double, where x^2 is
+// exact and the exponent's rounding 2^-43 of the result (the policy of the special functions
+// above; on the CPU the float32 VJPs of erf and phi take 1.5-2x their old time). On duals the
+// chain rule with -2 s x times the value, both from w = e^(8 + c - s x^2) times e^-8 (8 is exact
+// in c_hi; added at the outermost dual only, so that no order overflows float): where the value
+// is subnormal its derivative, up to 2 s |x| (56) times larger, may be normal and would carry
+// the subnormal's lost bits (16 ulps of erf'' at x = 26.7). Complex numbers: as written.
 template <class S> __device__ __forceinline__ S exp_c_sq(S x, double c_hi, double c_lo, double s) {
     if constexpr (is_complex<S>::value) {
         return exp(S(c_hi + c_lo) - S(s) * x * x);
     } else if constexpr (is_dual<S>::value) {
         using V = decltype(x.v);
-        const V w = exp_c_sq(x.v, c_hi + 8.0, c_lo, s), em8 = V(3.3546262790251185e-4);
+        const bool outer = c_hi < 4.0;    // (|c| < 1 for both callers)
+        const V w = exp_c_sq(x.v, outer ? c_hi + 8.0 : c_hi, c_lo, s);
+        const V em8 = V(outer ? 3.3546262790251185e-4 : 1.0);
         return chain(x, w * em8, V(-2 * s) * x.v * w * em8);
     } else if constexpr (sizeof(S) < sizeof(double)) {
         const double d = x;

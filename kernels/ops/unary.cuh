@@ -36,7 +36,7 @@ template <class S> __device__ __forceinline__ S sech2(S x) {
     } else {
         // 4 e^(-2|x|): 2|x| is exact, and so is 2 - 2|x| beyond the switch (both multiples of
         // the spacing at 2|x| >= 64), so exp's argument is never rounded (log 4 - 2|x| was:
-        // 34 ulps at x = 354, 47 in float32 at x = 44). One exp, its argument shifted by a
+        // 35 ulps at x = 354.2, 48 in float32 at x = 43.67). One exp, its argument shifted by a
         // product rather than chosen by a select (GCC turns exp of a select into a select of
         // two exps, both computed when vectorised); the factor, 4 or 4e^-2, exactly selected.
         const S t = S(2) * fabs(x);
@@ -79,16 +79,24 @@ template <class S> __device__ __forceinline__ S erf_d(S x) {
     return x <= S(-28) || x >= S(28) ? S(0)
                                      : exp_c_sq(x, 0.12078223763546703, -2.2180450282754918e-13, 1.0);
 }
-// exp2' = ln 2 * 2^x; near the top (x > 1000, 120 in float32) as 2 ln 2 * 2^(x - 1), x - 1
-// exact there: 2^x overflows at x = 1024 where the derivative, 1.25e308, does not. The shift is
-// a product, not a select (exp2 of a select is two exp2s when vectorised; as in sech2 above).
-template <class S> __device__ __forceinline__ S exp2_d(S x) {
-    if constexpr (is_complex<S>::value) {
-        return S(0.6931471805599453094) * exp2(x);
+// exp2' = ln 2 * 2^x and every higher derivative ln 2^k 2^x: near the top (x > 1000, 120 in
+// float32) as 4 ln 2^k 2^(x - 2), x - 2 exact there: 2^x overflows at x = 1024 where exp2',
+// 1.25e308, and exp2'' (to 1025.06) do not. The shift is a product, not a select (exp2 of a
+// select is two exp2s when vectorised; as in sech2 above). On duals the chain rule with the
+// next order on the value (one exp2 per element: every order shares 2^(x - 2 big)).
+template <class S> __device__ __forceinline__ S exp2_k(S x, int k) {
+    if constexpr (is_dual<S>::value) {
+        return chain(x, exp2_k(x.v, k), exp2_k(x.v, k + 1));
     } else {
-        const S big = S(x > S(sizeof(typename base_of<S>::type) == 4 ? 120 : 1000));
-        return exp2(x - big) * ((S(1) + big) * S(0.6931471805599453094));
+        S c = S(1);
+        for (int j = 0; j < k; ++j) c *= S(0.6931471805599453094);
+        const S big = S(x > S(sizeof(S) == 4 ? 120 : 1000));
+        return exp2(x - S(2) * big) * ((S(1) + S(3) * big) * c);
     }
+}
+template <class S> __device__ __forceinline__ S exp2_d(S x) {
+    if constexpr (is_complex<S>::value) return S(0.6931471805599453094) * exp2(x);
+    else return exp2_k(x, 1);
 }
 // tan, float in double: libmvec's and CUDA's tanf (up to 4 ulp) would double in tan' = 1 + tan^2
 // (5 ulps) and reach 7 in tan''. On duals the chain rule with tan_d (the value widened too).
@@ -131,6 +139,9 @@ template <class S> __device__ __forceinline__ S asin_d(S x) {
     if constexpr (is_complex<S>::value) {
         return S(1) / (sqrt(one_minus(x)) * sqrt(one_plus(x)));
     } else if constexpr (is_dual<S>::value) {
+        // Outside [-1, 1] NaN in every component: x/(1 - x^2) is an exact 0 for |x| > 1e154
+        // (1 - x^2 overflows), which the chain's exact-zero rule would let through as 0.
+        if (x < S(-1) || x > S(1)) return nan_all<S>();
         const auto a = asin_d(x.v);
         return chain(x, a, a * (x.v / one_minus_sq(x.v)));
     } else {
