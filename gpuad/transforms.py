@@ -337,9 +337,9 @@ def jvp_lanes(fun, primals, tangents, lanes, names=None):
     ``tangents`` mirror ``primals`` with an extra leading axis of length ``lanes``.
     ``names[i]``: (primal's name, tangent's name) in error messages (default ``primal i``,
     ``tangent i``; hvp's are ``x`` and ``v``). A tangent's dtype is its primal's, or one
-    that casts to it exactly (float32 for a float64 primal); another (float64 for a float32
-    primal) is refused, as vjp refuses a cotangent's and JAX's jvp: rounding it would
-    push a direction other than the one given.
+    NumPy casts safely (float32 for a float64 primal); another (float64 for a float32
+    primal), which may round it and push a direction other than the one given, is refused
+    (vjp refuses every other cotangent dtype; JAX's jvp, with x64, every other tangent dtype).
     Returns (out, tangent lanes of out) as pytrees.
     """
     trace = JVPTrace(lanes)
@@ -373,11 +373,11 @@ def jvp_lanes(fun, primals, tangents, lanes, names=None):
                 td, xd = np.dtype(dtype(tx)), np.dtype(dtype(x))
                 if td != xd:
                     if _kind(tx) == "c" and _kind(x) != "c":
-                        raise TypeError(f"{tname}{at} is complex ({td}) but {pname} is real "
-                                        f"({xd})")
+                        raise TypeError(f"{tname}{at} is complex ({td}) but {pname}{at} is "
+                                        f"real ({xd})")
                     if not np.can_cast(td, xd, "safe"):
-                        raise TypeError(f"{tname}{at} has dtype {td} but {pname} has dtype "
-                                        f"{xd}; casting would round the tangent: pass it as "
+                        raise TypeError(f"{tname}{at} has dtype {td} but {pname}{at} has dtype "
+                                        f"{xd}; the cast may round the tangent: pass it as "
                                         f"{xd} (.astype({xd.name!r}))")
                     tx = base.astype(tx, xd)
                 xs.append(JVPTracer(trace, x, tx))
@@ -411,12 +411,13 @@ def jvp(fun, primals, tangents):
     """Forward mode: ``(fun(*primals), J @ tangents)``.
 
     ``primals`` and ``tangents`` are tuples of the same structure; each tangent has its
-    primal's shape and dtype, or a dtype that casts to it exactly (float32 or int32 for a
-    float64 primal; Python numbers take the primal's dtype). The tangent is pushed through
+    primal's shape and dtype, or a dtype NumPy casts to it safely (float32 or int32 for a
+    float64 primal; host scalars, Python or NumPy numbers, take the primal's dtype, as vjp's
+    cotangents do). The tangent is pushed through
     each primitive's hand-written JVP kernel alongside the forward pass.
 
     Raises ValueError for a tangent of another structure or shape, TypeError for one whose
-    cast would round it (float64 for a float32 primal: pass ``t.astype(x.dtype)``) or a
+    cast may round it (float64 for a float32 primal: pass ``t.astype(x.dtype)``) or a
     complex tangent of a real primal, each naming the argument (and pytree leaf).
 
     Example::
@@ -447,7 +448,8 @@ def _add_lane(t, x, tname, pname):
     if isinstance(t, Tracer):
         return base.reshape(t, (1,) + tuple(shape(t)))
     xp = base.xp_of(t, x)
-    weak = not hasattr(t, "dtype")    # Python numbers and lists take the primal's dtype (NEP 50)
+    # host scalars (Python and NumPy numbers) take the primal's dtype, as vjp's cotangent does
+    weak = not hasattr(t, "dtype") or isinstance(t, np.generic)
     t = xp.asarray(t)
     if weak and not (_kind(t) == "c" and _kind(x) != "c"):
         t = t.astype(dtype(x))

@@ -876,14 +876,14 @@ def test_python_floats_beside_arrays_in_every_mode(xp):
 def test_a_tangent_that_would_round_is_refused_and_an_exact_one_taken(xp):
     """jvp and hvp took a tangent of any real dtype and cast it to the primal's: a float64
     tangent for a float32 primal was rounded, pushing a direction other than the one given
-    (vjp refuses such a cotangent, JAX's jvp both). Now a cast that rounds is refused, naming
-    the argument (hvp's x and v, a pytree's leaf) and the way out; a widening one (float32 or
-    int32 for float64) is exact and taken, and Python numbers take the primal's dtype."""
+    (vjp refuses such a cotangent, JAX's jvp both). Now a cast that may round is refused, naming
+    the argument (hvp's x and v, a pytree's leaf) and the way out; a safe one (float32 or
+    int32 for float64) is taken, and host scalars take the primal's dtype."""
     x32 = xp.asarray([0.5, 2.0], np.float32)
     t64 = xp.asarray([1.0, 0.1])                       # 0.1 is not a float32
     f = lambda x: gnp.sum(gnp.sin(x) * x)              # noqa: E731
     with pytest.raises(TypeError, match=r"tangent 0 has dtype float64 but primal 0 has dtype "
-                                        r"float32.*astype\('float32'\)"):
+                                        r"float32; the cast may round.*astype\('float32'\)"):
         gpuad.jvp(f, (x32,), (t64,))
     with pytest.raises(TypeError, match=r"^v has dtype float64 but x has dtype float32"):
         gpuad.hvp(f, x32, t64)
@@ -891,7 +891,8 @@ def test_a_tangent_that_would_round_is_refused_and_an_exact_one_taken(xp):
         with pytest.raises(TypeError, match=r"^v has dtype float64 but x has dtype float32"):
             gpuad.hvp(f, x32, xp.stack([t64, t64]), batched=True, chunk=chunk)
     tree_p = {"a": x32, "b": x32}
-    with pytest.raises(TypeError, match=r"tangent 0 \(leaf 1 of 2\) has dtype int64"):
+    with pytest.raises(TypeError, match=r"tangent 0 \(leaf 1 of 2\) has dtype int64 but "
+                                        r"primal 0 \(leaf 1 of 2\) has dtype float32"):
         gpuad.jvp(lambda q: f(q["a"]) + f(q["b"]), (tree_p,),
                   ({"a": x32, "b": xp.asarray([1, 2], np.int64)},))
     # the engine is usable afterwards, and exact casts are taken: the same numbers as the
@@ -903,6 +904,7 @@ def test_a_tangent_that_would_round_is_refused_and_an_exact_one_taken(xp):
         assert got.dtype == np.float64
         close(got, want, xp, rtol=0, atol=0)
         close(gpuad.hvp(f, x64, t), gpuad.hvp(f, x64, xp.asarray([1.0, 3.0])), xp, rtol=0, atol=0)
-    out, t = gpuad.jvp(gnp.sin, (np.float32(0.5),), (0.1,))   # a Python float: weak
-    assert t.dtype == np.float32
-    close(t, np.cos(0.5) * 0.1, rtol=3e-7)
+    for s in (0.1, np.float64(0.1)):   # host scalars are weak, as vjp's cotangents
+        out, t = gpuad.jvp(gnp.sin, (np.float32(0.5),), (s,))
+        assert t.dtype == np.float32
+        close(t, np.cos(0.5) * 0.1, rtol=3e-7)
