@@ -14,11 +14,13 @@ from __future__ import annotations
 import itertools
 import math
 
+import numpy as np
+
 from .core import Trace, Tracer, bind, shape, dtype, REGISTRY
 from .primitives import base
 from .primitives import elementwise as E
 from .primitives.indexing import concatenate, getitem
-from .transforms import _unaliased, as_input, jvp
+from .transforms import _unaliased, as_input, cast_tangent, jvp
 
 # Primitives linear in each argument separately (products; einsum takes any number).
 MULTILINEAR = {"multiply", "matmul", "einsum"}
@@ -263,10 +265,16 @@ def taylor(fun, x, v, order=2):
     given = [x, v]
     x = as_input(x, "x")
     xp = base.xp_of(x)
+    weak = not hasattr(v, "dtype") or isinstance(v, np.generic)   # host scalars, as jvp's
     v = xp.asarray(v) if not isinstance(v, Tracer) else v
     if tuple(shape(v)) != tuple(shape(x)):
         raise ValueError(f"direction v has shape {tuple(shape(v))} but x has shape {tuple(shape(x))}")
-    v = base.astype(v, dtype(x))
+    # the rule of jvp's tangents: a cast that may round v, or a complex v for a real x
+    # (its imaginary part was dropped), is refused
+    if weak and not (np.dtype(dtype(v)).kind == "c" and np.dtype(dtype(x)).kind != "c"):
+        v = base.astype(v, dtype(x))
+    else:
+        v = cast_tangent(v, x, "v", "x")
     trace = TaylorTrace(order)
     with trace:
         out = fun(TaylorTracer(trace, x, [v] + [None] * (order - 1)))

@@ -331,6 +331,21 @@ def grad(fun, argnums=0, has_aux=False, holomorphic=False):
 
 # ------------------------------------------------------------------ forward mode
 
+def cast_tangent(t, x, tname, pname):
+    """A tangent array in its primal's dtype: a safe cast (float32 for float64) is taken;
+    one that may round (float64 for float32) or a complex tangent of a real primal is a
+    TypeError naming both (jvp, hvp, taylor's direction)."""
+    td, xd = np.dtype(dtype(t)), np.dtype(dtype(x))
+    if td == xd:
+        return t
+    if td.kind == "c" and xd.kind != "c":
+        raise TypeError(f"{tname} is complex ({td}) but {pname} is real ({xd})")
+    if not np.can_cast(td, xd, "safe"):
+        raise TypeError(f"{tname} has dtype {td} but {pname} has dtype {xd}; the cast may "
+                        f"round the tangent: pass it as {xd} (.astype({xd.name!r}))")
+    return base.astype(t, xd)
+
+
 def jvp_lanes(fun, primals, tangents, lanes, names=None):
     """Push ``lanes`` tangent directions through ``fun`` in one forward sweep.
 
@@ -370,16 +385,7 @@ def jvp_lanes(fun, primals, tangents, lanes, names=None):
                     raise ValueError(f"{tname}{at} has shape {tuple(shape(tx))} with its "
                                      f"lanes; {lanes} lane(s) of {pname}'s shape "
                                      f"{tuple(shape(x))} have shape {want}")
-                td, xd = np.dtype(dtype(tx)), np.dtype(dtype(x))
-                if td != xd:
-                    if _kind(tx) == "c" and _kind(x) != "c":
-                        raise TypeError(f"{tname}{at} is complex ({td}) but {pname}{at} is "
-                                        f"real ({xd})")
-                    if not np.can_cast(td, xd, "safe"):
-                        raise TypeError(f"{tname}{at} has dtype {td} but {pname}{at} has dtype "
-                                        f"{xd}; the cast may round the tangent: pass it as "
-                                        f"{xd} (.astype({xd.name!r}))")
-                    tx = base.astype(tx, xd)
+                tx = cast_tangent(tx, x, tname + at, pname + at)
                 xs.append(JVPTracer(trace, x, tx))
             args.append(tree.unflatten(ptd, xs))
         res = fun(*args)

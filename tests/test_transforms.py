@@ -908,3 +908,18 @@ def test_a_tangent_that_would_round_is_refused_and_an_exact_one_taken(xp):
         out, t = gpuad.jvp(gnp.sin, (np.float32(0.5),), (s,))
         assert t.dtype == np.float32
         close(t, np.cos(0.5) * 0.1, rtol=3e-7)
+
+
+def test_taylor_direction_follows_the_tangent_dtype_rule():
+    """taylor's direction v is a tangent: it was cast to x's dtype silently (a float64 v
+    rounded for float32 x, a complex v's imaginary part dropped for real x); now as jvp's."""
+    x32 = np.array([0.5, 1.0], np.float32)
+    with pytest.raises(TypeError, match=r"^v has dtype float64 but x has dtype float32"):
+        gpuad.taylor(gnp.sin, x32, np.array([1.0, 0.1]), order=2)
+    with pytest.raises(TypeError, match=r"^v is complex \(complex64\) but x is real"):
+        gpuad.taylor(gnp.sin, x32, np.array([1 + 1j, 0], np.complex64), order=2)
+    c = gpuad.taylor(gnp.sin, np.array([0.5, 1.0]), x32, order=2)      # a safe cast: taken
+    close(c[1], np.cos([0.5, 1.0]) * x32.astype(float), rtol=1e-15)
+    c = gpuad.taylor(gnp.sin, np.float32(0.5), np.float64(0.1), order=2)   # a host scalar
+    assert c[1].dtype == np.float32
+    close(c[1], np.cos(0.5) * 0.1, rtol=3e-7)
