@@ -1077,7 +1077,7 @@ def test_binary_references_match_mpmath_diff(name):
 # erf' 468 and 58 ulps, erf'' 475 and 59, phi' 459 and 63, phi'' 504 and 57, tanh' 35 and 48,
 # sigmoid' 25 and 34, softplus'' 25 and 34, float32 tan' 4.1 and tan'' 5.3, arcsin'' 5.2 and
 # 4.5, exp2' and d/dy x**y inf.
-ULPS = {1: 5.0, 2: 6.0}
+ULPS = {1: 5.0, 2: 6.0, 3: 7.0}
 ULPS_TIGHT = {("tan", np.float32): {1: 1.0, 2: 3.0}, ("arcsin", np.float64): {2: 3.5},
               ("arcsin", np.float32): {2: 3.5}, ("arccos", np.float64): {2: 3.5},
               ("arccos", np.float32): {2: 3.5}}
@@ -1175,10 +1175,13 @@ def power_band(dt):
 
 
 @pytest.mark.parametrize("dt", DTYPES, ids=["float64", "float32"])
-@pytest.mark.parametrize("ab", [(0, 1), (0, 2)])
+@pytest.mark.parametrize("ab", [(0, 1), (0, 2), (0, 3)])
 def test_power_dy_near_overflow_ulps(ab, dt):
-    """d/dy x**y (and d^2/dy^2) where x**y overflows but they do not: 2**1024 is inf,
-    log(2) 2**1024 = 1.25e308 is not. Also where x**y does not overflow, up to max/e^2."""
+    """d/dy x**y (and d^2/dy^2, d^3/dy^3) where x**y overflows but they do not: 2**1024 is
+    inf, log(2) 2**1024 = 1.25e308 is not. Also where x**y does not overflow, up to max/e^2.
+    The higher orders run the dual arithmetic, whose x**y and partials share one pow
+    (binary.cuh, pow_all): its value is q*q in the band. Measured: 2.9, 3.9, 2.7 ulps
+    (float64), up to 3.3 (float32 third order)."""
     x, y = power_band(dt)
     with mp.workprec(120):
         ref = [mp.log(mp.mpf(float(a))) ** ab[1] * mp.power(mp.mpf(float(a)), mp.mpf(float(b)))

@@ -123,11 +123,24 @@ template <class Op, class S, int N>
 __device__ __forceinline__ Dual<S, N> unary_chain(const Dual<S, N>& x) {
     return chain(x, Op::f(x.v), Op::df(x.v));
 }
+// f and both partials at one point: Op::all where an op computes them together (Power: one
+// x**y for all three), else Op::f, dfx, dfy.
+template <class Op, class S>
+__device__ __forceinline__ auto value_partials(const S& x, const S& y, S& f, S& fx, S& fy, int)
+    -> decltype(Op::all(x, y, f, fx, fy)) {
+    Op::all(x, y, f, fx, fy);
+}
+template <class Op, class S>
+__device__ __forceinline__ void value_partials(const S& x, const S& y, S& f, S& fx, S& fy, long) {
+    f = Op::f(x, y);
+    fx = Op::dfx(x, y);
+    fy = Op::dfy(x, y);
+}
 template <class Op, class S, int N>
 __device__ __forceinline__ Dual<S, N> binary_chain(const Dual<S, N>& x, const Dual<S, N>& y) {
     Dual<S, N> r;
-    r.v = Op::f(x.v, y.v);
-    const S fx = Op::dfx(x.v, y.v), fy = Op::dfy(x.v, y.v);
+    S fx, fy;
+    value_partials<Op>(x.v, y.v, r.v, fx, fy, 0);
     for (int j = 0; j < N; ++j) r.d[j] = scale(fx, x.d[j]) + scale(fy, y.d[j]);
     return r;
 }

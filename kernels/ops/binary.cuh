@@ -46,41 +46,73 @@ template <class S> __device__ __forceinline__ S div_dy(S x, S y) {
 //   formed before the factor y, no intermediate below the result;
 // - otherwise sgn(y) e^(log|y| + (y-1) log x), one exp (subnormal for x >= 1 and tiny y, where
 //   its d/dy, about x**(y-1), is normal: hence the first form).
-template <class S> __device__ __forceinline__ S pow_dx(S x, S y) {
+// p: x**y where the caller has it (pow_all: the value and both partials from one pow).
+template <class S> __device__ __forceinline__ S pow_dx(S x, S y, const S* p = nullptr) {
     if (y == S(0)) return S(0);
     if constexpr (is_complex<S>::value) return y * pow(x, y - S(1));   // no order to branch on
     else if (x < S(0) && primal(y) != floor(primal(y))) {
         return nan_all<S>();   // a negative base, a non-integer power: NaN value (README's rule)
     } else if (x > S(0) && y > S(-1) && y < S(1)) {
-        if constexpr (!is_dual<S>::value) return y / x * pow(x, y);
-        else if (x >= S(1) && y >= S(-0.5) && y <= S(0.5)) return y * (pow(x, y) / x);
+        if constexpr (!is_dual<S>::value) return y / x * (p ? *p : pow(x, y));
+        else if (x >= S(1) && y >= S(-0.5) && y <= S(0.5)) return y * ((p ? *p : pow(x, y)) / x);
         else return (y > S(0) ? S(1) : S(-1)) * exp(log(fabs(y)) + (y - S(1)) * log(x));
     }
     const S y1 = y - S(1);
-    return y - y1 == S(1) ? y * pow(x, y1) : pow(x, y) / x * y;
+    return y - y1 == S(1) ? y * pow(x, y1) : (p ? *p : pow(x, y)) / x * y;
 }
 
-// d/dy x**y = log(x) x**y, 0 at x = 0. Where y log(x) > 700 (85 in float32), x**y may overflow
-// where the derivative does not (1/e < x < e: 2**1024 overflows, log(2) 2**1024 does not): as
-// (log(x) x**(y/2)) x**(y/2) there, y/2 exact; the halving a product, not a select (exp2_d).
+// d/dy x**y = log(x) x**y, 0 at x = 0. In the band where x**y overflows but the derivative
+// may not (y log(x) above log of the largest number, 709.78 / 88.72 in float32: 1/e < x < e,
+// 2**1024 is inf, log(2) 2**1024 is not) as (log(x) q) q with q = x**(y/2), y/2 exact. The
+// threshold's margin (0.0027) is far above the rounding of y log(x) (1e-12; 4e-5 in float32).
+// y log(x) = inf is outside the band (x = 0 or inf, y = +-inf): q = x**y is right there.
+// k = 1 in the band, else 0, as a product of two 0/1 numbers: GCC 12 leaves a loop over
+// `a && b` scalar ("no vectype").
+template <class S> __device__ __forceinline__ S pow_band(S lx, S y) {
+    const S t = y * lx;
+    return S(t > S(sizeof(S) == 4 ? 88.72 : 709.78)) * S(t < S(special::inf()));
+}
+// q = x**(y (1 - k/2)), x**y itself outside the band, and m: q in the band, else 1, so that
+// x**y = q m. One pow, which pow_all shares with the value and d/dx: m is arithmetic, not a
+// select on k (GCC 12 turns a select on k, or a pow of a select, into two pows per element).
+// Outside the band where q = inf, k q is 0 * inf: m is 1 there too.
+template <class S> __device__ __forceinline__ S pow_half(S x, S y, S k, S& m) {
+    const S q = pow(x, y * (S(1) - S(0.5) * k));
+    m = k * q + (S(1) - k);
+    m = m == m ? m : S(1);
+    return q;
+}
 template <class S> __device__ __forceinline__ S pow_dy(S x, S y) {
     if (x == S(0)) return S(0);
     const S lx = log(x);
     if constexpr (is_complex<S>::value) {
         return lx * pow(x, y);
     } else if constexpr (is_dual<S>::value) {
-        // a branch: pow(x, y) shared with the value and d/dx below the band (the product
-        // form computed two pows of different exponents on each level: 5x the time)
-        if (y * lx > S(sizeof(typename base_of<S>::type) == 4 ? 85 : 700)) {
-            const S q = pow(x, S(0.5) * y);
-            return lx * q * q;
-        }
-        return lx * pow(x, y);
+        // The band from the value; branches, not m's dual products, which cost the scalar dual
+        // loops (binary_vjp_dual) 1.2x. One dual pow: where GCC vectorises (binary_deriv),
+        // it if-converts the branches around it, and a branch to two pows took 2x the time.
+        using B = typename base_of<S>::type;
+        const bool band = pow_band(B(primal(lx)), B(primal(y))) != B(0);
+        S h = y;
+        if (band) h = S(0.5) * y;
+        const S q = pow(x, h), d = lx * q;
+        if (band) return d * q;
+        return d;
     } else {
-        const S k = S(y * lx > S(sizeof(S) == 4 ? 85 : 700));
-        const S q = pow(x, y * (S(1) - S(0.5) * k));
-        return lx * q * (k * q + (S(1) - k));
+        S m;
+        const S q = pow_half(x, y, pow_band(lx, y), m);
+        return lx * q * m;
     }
+}
+// x**y and both partials from one pow (the dual arithmetic's binary_chain: d^2/dy^2 x**y took
+// two pows of different exponents per element, 2-2.5x the time). Plain real numbers only.
+template <class S> __device__ __forceinline__ void pow_all(S x, S y, S& f, S& fx, S& fy) {
+    const S lx = log(x);
+    S m;
+    const S q = pow_half(x, y, pow_band(lx, y), m);
+    f = q * m;   // outside the band exactly pow(x, y); in it (x**y >= 0.997 max) 1.5 ulp
+    fy = x == S(0) ? S(0) : lx * q * m;
+    fx = pow_dx(x, y, &f);
 }
 
 // d atan2(x, y) = (y, -x) / (x^2 + y^2), scaled so that no square over- or underflows where the
@@ -123,8 +155,16 @@ GPUAD_BINARY(Add,      x + y,           S(1),                 S(1))
 GPUAD_BINARY(Subtract, x - y,           S(1),                 S(-1))
 GPUAD_BINARY(Multiply, x * y,           y,                    x)
 GPUAD_BINARY(Divide,   x / y,           S(1) / y,             div_dy(x, y))
-// d x**y = (y x**(y-1), log(x) x**y)
-GPUAD_BINARY(Power,    pow(x, y),       pow_dx(x, y),         pow_dy(x, y))
+// d x**y = (y x**(y-1), log(x) x**y); on duals the three from one pow (pow_all)
+struct Power {
+    template <class S> __device__ __forceinline__ static S f(S x, S y) { return pow(x, y); }
+    template <class S> __device__ __forceinline__ static S dfx(S x, S y) { return pow_dx(x, y); }
+    template <class S> __device__ __forceinline__ static S dfy(S x, S y) { return pow_dy(x, y); }
+    template <class S> __device__ __forceinline__ static void all(S x, S y, S& f, S& fx, S& fy) {
+        if constexpr (is_complex<S>::value) { f = pow(x, y); fx = pow_dx(x, y); fy = pow_dy(x, y); }
+        else pow_all(x, y, f, fx, fy);
+    }
+};
 GPUAD_BINARY(Maximum,  x > y ? x : (x < y ? y : tie(x, y)), pick(x, y), pick(y, x))
 GPUAD_BINARY(Minimum,  x < y ? x : (x > y ? y : tie(x, y)), pick(y, x), pick(x, y))
 // d atan2(x, y) = (y, -x) / (x^2 + y^2)
