@@ -5,7 +5,10 @@ Forward: gnp.<op>(x) vs np.<op>(x). Fused VJP: gpuad's one-pass VJP kernel vs th
 expression of the same cotangent (which needs two or three passes). Launch overhead: a
 kernel call on 10 elements through the runtime, and through gpuad.numpy.
 
-    python benchmarks/bench_elementwise.py [--dtype float64|float32]
+    python benchmarks/bench_elementwise.py [--dtype float64|float32] [--derivatives]
+
+--derivatives: instead, the derivative kernels alone (unary_jvp<Op, T, K>, binary_deriv<Op,
+T, a, b>), launched on one thread, best of 5, both dtypes: the cost of their forms.
 
 The instruction set the kernels were built for is printed (GPUAD_HOST_ISA caps it; compare
 levels by running once per value).
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -54,10 +58,49 @@ def cases(dt):
     return x, y, g, forward, binary, vjp
 
 
+# (label, op, orders): unary (K,) or binary (a, b); x in (0.5, 3), y in (-3, 3)
+DERIVATIVES = [("d^2/dy^2 x**y", "power", (0, 2)), ("d/dy x**y", "power", (0, 1)),
+               ("exp2''", "exp2", (2,)), ("exp2'", "exp2", (1,)), ("erf''", "erf", (2,)),
+               ("tan''", "tan", (2,))]
+
+
+def derivatives():
+    from gpuad.primitives import elementwise as E
+    rng = np.random.default_rng(0)
+    rows = []
+    for dt in (np.float64, np.float32):
+        ct = {np.float64: "double", np.float32: "float"}[dt]
+        x, y = rng.uniform(0.5, 3, N).astype(dt), rng.uniform(-3, 3, N).astype(dt)
+        ones, out = np.ones(N, dt), np.empty(N, dt)
+        for label, op, k in DERIVATIVES:
+            if len(k) == 1:   # unary: the op on y (both signs)
+                name = f"unary_jvp<ops::{E.UNARY[op][0]}, {ct}, {k[0]}>"
+                args = (y, ones, out, N, 1)
+            else:
+                name = f"binary_deriv<ops::{E.BINARY[op][0]}, {ct}, {k[0]}, {k[1]}>"
+                args = (x, y, ones, out, N, 1, np.int32(1), np.int32(1))
+            kern = runtime.get_kernel(E.SOURCE, name, "cpu")
+            kern((1,), (1,), args)   # the build, then best of 5
+            ts = []
+            for _ in range(5):
+                t0 = time.perf_counter()
+                kern((1,), (1,), args)
+                ts.append(time.perf_counter() - t0)
+            t = min(ts)
+            rows.append((label, dt.__name__, f"{t * 1e3:.1f}"))
+    print(f"derivative kernels over {N} elements, one thread, best of 5, "
+          f"kernels built for {gpuad.runtime.host.host_isa()}")
+    print(table(rows, ["kernel", "dtype", "ms"]))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dtype", choices=("float64", "float32"), default="float64")
-    dt = np.dtype(ap.parse_args().dtype)
+    ap.add_argument("--derivatives", action="store_true")
+    a = ap.parse_args()
+    if a.derivatives:
+        return derivatives()
+    dt = np.dtype(a.dtype)
     x, y, g, forward, binary, vjp = cases(dt)
     rows = []
     for name, f, ref in forward:
