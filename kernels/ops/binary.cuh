@@ -69,8 +69,8 @@ template <class S> __device__ __forceinline__ S pow_dx(S x, S y, const S* p = nu
 // k = 1 in the band, else 0, as a product of two 0/1 numbers: GCC 12 leaves a loop over
 // `a && b` scalar ("no vectype").
 template <class S> __device__ __forceinline__ S pow_band(S lx, S y) {
-    const S t = y * lx;
-    return S(t > S(sizeof(S) == 4 ? 88.72 : 709.78)) * S(t < S(special::inf()));
+    const S t = y * lx, top = S(sizeof(typename base_of<S>::type) == 4 ? 88.72 : 709.78);
+    return S(t > top) * S(t < S(special::inf()));
 }
 // q = x**(y (1 - k/2)), x**y itself outside the band, and m: q in the band, else 1, so that
 // x**y = q m. One pow, which pow_all shares with the value and d/dx: m is arithmetic, not a
@@ -105,7 +105,8 @@ template <class S> __device__ __forceinline__ S pow_dy(S x, S y) {
     }
 }
 // x**y and both partials from one pow (the dual arithmetic's binary_chain: d^2/dy^2 x**y took
-// two pows of different exponents per element, 2-2.5x the time). Plain real numbers only.
+// two pows of different exponents per element, 2-2.5x the time). Real numbers or duals over
+// them (third order and up: the duals' own pow_all then shares the pow one level down).
 template <class S> __device__ __forceinline__ void pow_all(S x, S y, S& f, S& fx, S& fy) {
     const S lx = log(x);
     S m;
