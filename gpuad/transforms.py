@@ -133,13 +133,13 @@ def reverse(fun, primals, has_aux=False, names=None):
         if ct_td != out_td:
             raise ValueError(f"cotangent structure {ct_td} does not match the output's {out_td}")
         outs, cts = [], []
-        for o, v, c in zip(out_leaves, out_vals, ct_leaves):
+        for o, v, c, at in zip(out_leaves, out_vals, ct_leaves, tree.paths(out_td)):
             if v is None:             # a None in the output: its cotangent is None too
                 if c is not None:
-                    raise ValueError("cotangent for a None in the output must be None, got "
-                                     f"a {type(c).__name__}")
+                    raise ValueError(f"cotangent{at} for a None in the output must be None, "
+                                     f"got a {type(c).__name__}")
                 continue
-            c = _check_ct(c, v)
+            c = _check_ct(c, v, at)
             if isinstance(o, VJPTracer) and o._trace is trace:
                 outs.append(o)
                 cts.append(c)
@@ -210,17 +210,18 @@ def _check_outputs(fun, leaves, td=None):
                             "arrays (or pytrees of them)")
 
 
-def _check_ct(c, out):
+def _check_ct(c, out, at=""):
+    """at: the leaf's path in a pytree output ("[1]", "['loss']"), for the messages."""
     if isinstance(c, (numbers.Number, np.generic)) and not isinstance(c, Tracer):
         c = base.xp_of(out).asarray(c, dtype=dtype(out))
     elif not isinstance(c, Tracer):   # a NumPy cotangent of a CuPy output, or the reverse
         c = launcher(out).put(c, like=out)
     if tuple(shape(c)) != tuple(shape(out)):
-        raise ValueError(f"cotangent has shape {tuple(shape(c))} but the output has shape "
-                         f"{tuple(shape(out))}")
+        raise ValueError(f"cotangent{at} has shape {tuple(shape(c))} but the output{at} has "
+                         f"shape {tuple(shape(out))}")
     if np.dtype(dtype(c)) != np.dtype(dtype(out)):
-        raise ValueError(f"cotangent has dtype {np.dtype(dtype(c))} but the output has dtype "
-                         f"{np.dtype(dtype(out))} (shape {tuple(shape(out))})")
+        raise ValueError(f"cotangent{at} has dtype {np.dtype(dtype(c))} but the output{at} has "
+                         f"dtype {np.dtype(dtype(out))} (shape {tuple(shape(out))})")
     return c
 
 
@@ -368,9 +369,7 @@ def jvp_lanes(fun, primals, tangents, lanes, names=None):
             if ptd != ttd:
                 raise ValueError(f"{tname} has structure {ttd}, {pname} has {ptd}")
             xs = []
-            for j, (x, tx) in enumerate(zip(pl, tl)):
-                # a pytree's leaves by position (tree.flatten's order)
-                at = f" (leaf {j} of {len(pl)})" if len(pl) > 1 else ""
+            for x, tx, at in zip(pl, tl, tree.paths(ptd)):   # at: the leaf's path, "['W1']"
                 if x is None or tx is None:   # an empty subtree: None in both
                     if x is not tx:
                         raise ValueError(f"{tname}{at} is None where {pname} has an array, "
@@ -499,14 +498,14 @@ def hvp(fun, x, v, batched=False, chunk=None):
                              "(shape (K,) + x's shape), got shape "
                              f"{tuple(shape(vl_[0])) if vl_ else None}")
         K = int(shape(vl_[0])[0])
-        for j, (vv, xx) in enumerate(zip(vl, xl)):   # every leaf the same K directions
+        for vv, xx, at in zip(vl, xl, tree.paths(xtd)):   # every leaf the same K directions
             if vv is None or xx is None:
                 continue
             want = (K,) + tuple(shape(xx))
             if tuple(shape(vv)) != want:
                 raise ValueError(
-                    f"v's leaf {j} has shape {tuple(shape(vv))}; batched=True with K = {K} "
-                    f"directions (v's first leaf) needs (K,) + x's leaf shape = {want}")
+                    f"v{at} has shape {tuple(shape(vv))}; batched=True with K = {K} "
+                    f"directions (v's first leaf) needs (K,) + x{at}'s shape = {want}")
         if chunk is not None:     # every rank sweeps the same chunks (gpuad.distributed)
             if isinstance(chunk, bool) or not isinstance(chunk, numbers.Integral) \
                     or chunk < 1:

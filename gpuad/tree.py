@@ -41,6 +41,29 @@ def _flatten(t, leaves):
     return LEAF
 
 
+def paths(treedef):
+    """Each leaf's path in flatten's order, as an index expression: ``"[0]"``, ``"['W1']"``,
+    ``".bias"`` (a namedtuple's field), ``"[1]['b']"``; ``""`` for a bare leaf. For error
+    messages that name a leaf of a pytree argument."""
+    out: list = []
+    _paths(treedef, "", out)
+    return out
+
+
+def _paths(td, at, out):
+    if td.kind == "leaf":
+        out.append(at)
+    elif td.kind == "dict":
+        for k, c in zip(td.meta, td.children):
+            _paths(c, f"{at}[{k!r}]", out)
+    elif td.kind == "namedtuple":
+        for f, c in zip(td.meta._fields, td.children):
+            _paths(c, f"{at}.{f}", out)
+    else:
+        for i, c in enumerate(td.children):
+            _paths(c, f"{at}[{i}]", out)
+
+
 def unflatten(treedef, leaves):
     it = iter(leaves)
     out = _unflatten(treedef, it)

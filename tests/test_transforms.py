@@ -205,6 +205,15 @@ def test_cotangent_of_wrong_shape_or_dtype(xp):
         f_vjp(xp.ones(2))
     with pytest.raises(ValueError, match="float32.*float64"):
         f_vjp(xp.ones(3, np.float32))
+    # a pytree output: the message names the leaf by its path, not its position
+    _, f_vjp = gpuad.vjp(lambda x: {"loss": gnp.sum(x), "per": (x, gnp.sin(x))}, xp.ones(3))
+    with pytest.raises(ValueError, match=r"^cotangent\['per'\]\[1\] has shape \(2,\) but "
+                                         r"the output\['per'\]\[1\] has shape \(3,\)"):
+        f_vjp({"loss": 1.0, "per": (xp.ones(3), xp.ones(2))})
+    with pytest.raises(ValueError, match=r"^cotangent\['per'\]\[0\] has dtype float32"):
+        f_vjp({"loss": 1.0, "per": (xp.ones(3, np.float32), xp.ones(3))})
+    g = f_vjp({"loss": 1.0, "per": (xp.ones(3), xp.zeros(3))})[0]    # still usable
+    close(g, [2.0, 2.0, 2.0], xp)
 
 
 def test_numpy_function_without_rule_is_named(xp):
@@ -891,8 +900,8 @@ def test_a_tangent_that_would_round_is_refused_and_an_exact_one_taken(xp):
         with pytest.raises(TypeError, match=r"^v has dtype float64 but x has dtype float32"):
             gpuad.hvp(f, x32, xp.stack([t64, t64]), batched=True, chunk=chunk)
     tree_p = {"a": x32, "b": x32}
-    with pytest.raises(TypeError, match=r"tangent 0 \(leaf 1 of 2\) has dtype int64 but "
-                                        r"primal 0 \(leaf 1 of 2\) has dtype float32"):
+    with pytest.raises(TypeError, match=r"tangent 0\['b'\] has dtype int64 but "
+                                        r"primal 0\['b'\] has dtype float32"):
         gpuad.jvp(lambda q: f(q["a"]) + f(q["b"]), (tree_p,),
                   ({"a": x32, "b": xp.asarray([1, 2], np.int64)},))
     # the engine is usable afterwards, and exact casts are taken: the same numbers as the
@@ -923,3 +932,17 @@ def test_taylor_direction_follows_the_tangent_dtype_rule():
     c = gpuad.taylor(gnp.sin, np.float32(0.5), np.float64(0.1), order=2)   # a host scalar
     assert c[1].dtype == np.float32
     close(c[1], np.cos(0.5) * 0.1, rtol=3e-7)
+
+
+def test_tree_paths_name_each_leaf_in_flatten_order():
+    """tree.paths: each leaf's index expression (messages name a pytree's leaf by it)."""
+    from collections import namedtuple
+    from gpuad import tree
+    P = namedtuple("P", "w bias")
+    t = {"b": [1, (2, 3)], "a": P(4, {"z": 5}), "c": None}
+    leaves, td = tree.flatten(t)
+    assert leaves == [4, 5, 1, 2, 3, None]
+    assert tree.paths(td) == ["['a'].w", "['a'].bias['z']", "['b'][0]", "['b'][1][0]",
+                              "['b'][1][1]", "['c']"]
+    assert tree.paths(tree.flatten(7)[1]) == [""]
+    assert tree.paths(tree.flatten(())[1]) == []
