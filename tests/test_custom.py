@@ -621,9 +621,15 @@ def test_custom_vjp_cotangent_of_the_wrong_shape_names_the_rule_and_both_shapes(
                                          r"returned a cotangent of shape \(7,\).*shape \(5,\)"):
         gpuad.grad(lambda x: gnp.sum(h(gnp.exp(x))))(xp.linspace(0.1, 1, 5))
     h.defvjp(lambda x: (h(x), None), lambda res, g: (g.astype(np.float32),))
-    with pytest.raises(TypeError, match=r"dtype float32 for argument leaf 0, which has dtype "
+    with pytest.raises(TypeError, match=r"dtype float32 for argument 0, which has dtype "
                                         r"float64"):
         gpuad.grad(lambda x: gnp.sum(h(x)))(xp.ones(3))
+    # a pytree argument after a nondiff one: the leaf named as written
+    k = gpuad.custom_vjp(lambda n, p: p["w"] * n, nondiff_argnums=(0,))
+    k.defvjp(lambda n, p: (k(n, p), None), lambda n, res, g: ({"w": xp.ones(2)},))
+    with pytest.raises(ValueError, match=r"shape \(2,\) for argument 1\['w'\], which has "
+                                         r"shape \(3,\)"):
+        gpuad.grad(lambda w: gnp.sum(k(2.0, {"w": w})))(xp.ones(3))
     h.defvjp(lambda x: (h(x), None), lambda res, g: ((g, g),))
     with pytest.raises(TypeError, match=r"structure"):
         gpuad.grad(lambda x: gnp.sum(h(x)))(xp.ones(3))

@@ -124,21 +124,33 @@ def _enclosing_only(trace, leaves):
         _own(trace, x) for x in leaves) and any(isinstance(x, Tracer) for x in leaves)
 
 
+def _leaf_names(call):
+    """Each differentiable input leaf as the user wrote it: "argument 1['w']" (the function's
+    argument positions, nondiff_argnums counted)."""
+    n = len(call.static) + len(call.td.children)
+    pos = [i for i in range(n) if i not in call.nondiff]
+    out = []
+    for p in tree.paths(call.td):         # "[k]..." for the k-th differentiable argument
+        k, rest = p[1:].split("]", 1)
+        out.append(f"argument {pos[int(k)]}{rest}")
+    return out
+
+
 def _check_cotangents(call, gx, ins, what):
     """The user rule's cotangents, one per input leaf: shape and dtype checked."""
     out = []
-    for i, (c, x) in enumerate(zip(gx, ins)):
+    for c, x, at in zip(gx, ins, _leaf_names(call)):
         if c is None:
             out.append(None)
             continue
         c = _as_array(c, x)
         if tuple(shape(c)) != tuple(shape(x)):
             raise ValueError(f"custom_vjp {call.name!r}: {what} returned a cotangent of shape "
-                             f"{tuple(shape(c))} for argument leaf {i}, which has shape "
+                             f"{tuple(shape(c))} for {at}, which has shape "
                              f"{tuple(shape(x))}")
         if np.dtype(dtype(c)) != np.dtype(dtype(x)):
             raise TypeError(f"custom_vjp {call.name!r}: {what} returned a cotangent of dtype "
-                            f"{np.dtype(dtype(c))} for argument leaf {i}, which has dtype "
+                            f"{np.dtype(dtype(c))} for {at}, which has dtype "
                             f"{np.dtype(dtype(x))}")
         out.append(c)
     return out
