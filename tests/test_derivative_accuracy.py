@@ -1192,6 +1192,48 @@ def test_power_dy_near_overflow_ulps(ab, dt):
     assert e <= 2 * ULPS[sum(ab)], f"binary_deriv<Power, {CTYPE[dt]}, {ab}>: {e:.2f} ulps at {at}"
 
 
+def power_mixed_band(dt):
+    """(x, y) with x near 1 (or at 0.6, 1.5) and y log x from log(max) - 30 to log(max): the
+    Hessian of x**y, whose mixed partial x**(y-1) (1 + y log x) is finite where y x**(y-1),
+    an intermediate of the dual arithmetic, is not (|y| up to 1e17)."""
+    lm = math.log(float(np.finfo(dt).max))
+    bases = (1.0001, 0.9999, 1.001, 1 + 2.0 ** -20, 0.6, 1.5) + (
+        (1.0000000000000064, 0.9999999999930651) if dt == np.float64 else (1 + 2.0 ** -12,))
+    xs, ys = [], []
+    for x in bases:
+        x = float(dt(x))
+        for t in np.linspace(lm - 30, lm, 61)[:-1]:
+            xs.append(x), ys.append(t / math.log(x))
+    return np.array(xs, dt), np.array(ys, dt)
+
+
+@pytest.mark.parametrize("dt", DTYPES, ids=["float64", "float32"])
+def test_power_hessian_near_overflow_ulps(dt):
+    """The Hessian of x**y through the HVP's kernel (binary_vjp_dual: d/dx of the dual d/dy,
+    d/dy of the dual d/dx): d^2/dx dy was inf where y log(x) + log|y/x| passed log(max), its
+    intermediate (y/x) x**y overflowing while the partial does not (x = 1 + 6e-15, y = 1e17
+    from y log x = 680; 1.0001 from 694); now both orders of the mixed partial and d^2/dy^2
+    within the dense grids' bound of mpmath, and the two mixed ones agree."""
+    import gpuad
+    import gpuad.numpy as gnp
+    x, y = power_mixed_band(dt)
+    f = lambda z: gnp.sum(z[0] ** z[1])   # noqa: E731
+    e0, e1 = np.array([1, 0], dt), np.array([0, 1], dt)
+    fx_ = np.array([gpuad.hvp(f, np.array([a, b]), e0) for a, b in zip(x, y)])  # (fxx, fyx)
+    fy_ = np.array([gpuad.hvp(f, np.array([a, b]), e1) for a, b in zip(x, y)])  # (fxy, fyy)
+    with mp.workprec(120):
+        X = [mp.mpf(float(a)) for a in x]
+        Y = [mp.mpf(float(b)) for b in y]
+        mixed = [mp.power(a, b - 1) * (1 + b * mp.log(a)) for a, b in zip(X, Y)]
+        yy = [mp.log(a) ** 2 * mp.power(a, b) for a, b in zip(X, Y)]
+    for got, ref, what in ((fx_[:, 1], mixed, "d/dy d/dx"), (fy_[:, 0], mixed, "d/dx d/dy"),
+                           (fy_[:, 1], yy, "d^2/dy^2")):
+        errs = ulp_errors(got, ref, [0] * x.size, dt)
+        assert sum(e is not None for e in errs) > 0.5 * x.size, what
+        e, at = worst(errs, lambda i: f"(x, y) = ({x[i]!r}, {y[i]!r})")
+        assert e <= 2 * ULPS[2], f"hvp of x**y, {what}, {CTYPE[dt]}: {e:.2f} ulps at {at}"
+
+
 DOMAIN_OPS = sorted(n for n, (_, _, dom) in UNARY.items() if dom is not ALL)
 FAR = (-1e300, -1e200, -1e154, -1e30, -1e20, -1e10, -3.7, -1.3, -1e-3, 1.3, 2.6, 1e10, 1e20,
        1e30, 1e154, 1e200, 1e300)

@@ -123,8 +123,8 @@ template <class Op, class S, int N>
 __device__ __forceinline__ Dual<S, N> unary_chain(const Dual<S, N>& x) {
     return chain(x, Op::f(x.v), Op::df(x.v));
 }
-// f and both partials at one point: Op::all where an op computes them together (Power: one
-// x**y for all three), else Op::f, dfx, dfy.
+// f and both partials at one point: Op::all where an op computes them together (Power: x**y
+// shared by all three), else Op::f, dfx, dfy.
 template <class Op, class S>
 __device__ __forceinline__ auto value_partials(const S& x, const S& y, S& f, S& fx, S& fy, int)
     -> decltype(Op::all(x, y, f, fx, fy)) {

@@ -39,26 +39,39 @@ template <class S> __device__ __forceinline__ S div_dy(S x, S y) {
 // d/dx x**y = y x**(y-1), 0 where y = 0. For x > 0, |y| < 1 as (y/x) x**y, x**y shared with
 // d/dy: x**(y-1) overflows for x near the smallest normal where y x**(y-1) does not; y/x cannot.
 // Where y - 1 is inexact (|y| >= 2^53, 2^24 in float32) as x**y / x y, which keeps the parity
-// of y for a negative base. On duals, for x > 0, |y| < 1, forms whose derivatives are single
-// products or sums that cannot cancel (d/dx and d/dy of y x**(y-1) and of (y/x) x**y are sums
-// of terms that overflow or underflow where the partial is normal):
+// of y for a negative base (at x = +-inf, where that is NaN, as below). On duals, for x > 0,
+// |y| < 1, forms whose derivatives are single products or sums that cannot cancel (d/dx and
+// d/dy of y x**(y-1) and of (y/x) x**y are sums of terms that overflow or underflow where the
+// partial is normal):
 // - x >= 1, |y| <= 1/2: y (x**y / x); its d/dx is y (y - 1) x**(y-2) with y x**(y-2) - x**(y-2)
 //   formed before the factor y, no intermediate below the result;
 // - otherwise sgn(y) e^(log|y| + (y-1) log x), one exp (subnormal for x >= 1 and tiny y, where
 //   its d/dy, about x**(y-1), is normal: hence the first form).
-// p: x**y where the caller has it (pow_all: the value and both partials from one pow).
+// p: x**y where the caller has it (pow_all: the value and d/dy from one pow, which d/dx
+// shares for |y| < 1 and where y - 1 is inexact; elsewhere it needs x**(y-1)).
 template <class S> __device__ __forceinline__ S pow_dx(S x, S y, const S* p = nullptr) {
     if (y == S(0)) return S(0);
-    if constexpr (is_complex<S>::value) return y * pow(x, y - S(1));   // no order to branch on
-    else if (x < S(0) && primal(y) != floor(primal(y))) {
-        return nan_all<S>();   // a negative base, a non-integer power: NaN value (README's rule)
-    } else if (x > S(0) && y > S(-1) && y < S(1)) {
-        if constexpr (!is_dual<S>::value) return y / x * (p ? *p : pow(x, y));
-        else if (x >= S(1) && y >= S(-0.5) && y <= S(0.5)) return y * ((p ? *p : pow(x, y)) / x);
-        else return (y > S(0) ? S(1) : S(-1)) * exp(log(fabs(y)) + (y - S(1)) * log(x));
+    if constexpr (is_complex<S>::value) {
+        return y * pow(x, y - S(1));   // no order to branch on
+    } else {
+        if (x < S(0) && primal(y) != floor(primal(y))) {
+            return nan_all<S>();   // a negative base, a non-integer power: NaN (README's rule)
+        } else if (x > S(0) && y > S(-1) && y < S(1)) {
+            if constexpr (!is_dual<S>::value) return y / x * (p ? *p : pow(x, y));
+            else if (x >= S(1) && y >= S(-0.5) && y <= S(0.5))
+                return y * ((p ? *p : pow(x, y)) / x);
+            else return (y > S(0) ? S(1) : S(-1)) * exp(log(fabs(y)) + (y - S(1)) * log(x));
+        }
+        const S y1 = y - S(1), p1 = pow(x, y1);
+        if (y - y1 == S(1)) return y * p1;
+        if constexpr (!is_dual<S>::value) {
+            // y - 1 inexact, x = +-inf, y finite (|x| + 0 y is inf only there: one comparison,
+            // which GCC vectorises), where x**y / x is inf / inf: y x**(y-1) with the sign of
+            // x**(odd) put back (every such y is even; y - 1 rounds to an even neighbour)
+            if (fabs(x) + S(0) * y == S(special::inf())) return (x > S(0) ? y : -y) * p1;
+        }
+        return (p ? *p : pow(x, y)) / x * y;
     }
-    const S y1 = y - S(1);
-    return y - y1 == S(1) ? y * pow(x, y1) : (p ? *p : pow(x, y)) / x * y;
 }
 
 // d/dy x**y = log(x) x**y, 0 at x = 0. In the band where x**y overflows but the derivative
@@ -68,9 +81,12 @@ template <class S> __device__ __forceinline__ S pow_dx(S x, S y, const S* p = nu
 // y log(x) = inf is outside the band (x = 0 or inf, y = +-inf): q = x**y is right there.
 // k = 1 in the band, else 0, as a product of two 0/1 numbers: GCC 12 leaves a loop over
 // `a && b` scalar ("no vectype").
+template <class S> __device__ __forceinline__ S pow_top() {
+    return S(sizeof(typename base_of<S>::type) == 4 ? 88.72 : 709.78);
+}
 template <class S> __device__ __forceinline__ S pow_band(S lx, S y) {
-    const S t = y * lx, top = S(sizeof(typename base_of<S>::type) == 4 ? 88.72 : 709.78);
-    return S(t > top) * S(t < S(special::inf()));
+    const S t = y * lx;
+    return S(t > pow_top<S>()) * S(t < S(special::inf()));
 }
 // q = x**(y (1 - k/2)), x**y itself outside the band, and m: q in the band, else 1, so that
 // x**y = q m. One pow, which pow_all shares with the value and d/dx: m is arithmetic, not a
@@ -88,11 +104,17 @@ template <class S> __device__ __forceinline__ S pow_dy(S x, S y) {
     if constexpr (is_complex<S>::value) {
         return lx * pow(x, y);
     } else if constexpr (is_dual<S>::value) {
-        // The band from the value; branches, not m's dual products, which cost the scalar dual
-        // loops (binary_vjp_dual) 1.2x. One dual pow: where GCC vectorises (binary_deriv),
-        // it if-converts the branches around it, and a branch to two pows took 2x the time.
+        // The band from the value, wider on duals: the x-component of log(x) x**y passes
+        // through d/dx x**y = (y/x) x**y, which overflows where y log(x) + log|y/x| > top
+        // while the mixed partial x**(y-1) (1 + y log(x)) does not (x near 1, y large: the
+        // Hessian's d^2/dxdy was inf from y log(x) = 680, x = 1 + 6e-15, y = 1e17).
+        // Branches, not m's dual products, which cost the scalar dual loops
+        // (binary_vjp_dual) 1.2x. One dual pow: where GCC vectorises (binary_deriv), it
+        // if-converts the branches around it, and a branch to two pows took 2x the time.
         using B = typename base_of<S>::type;
-        const bool band = pow_band(B(primal(lx)), B(primal(y))) != B(0);
+        const B bl = B(primal(lx)), by = B(primal(y)), t = by * bl;
+        const B wide = B(t < B(special::inf())) * B(t + log(fabs(by)) - bl > pow_top<B>());
+        const bool band = pow_band(bl, by) + wide != B(0);   // (`||` left the loops scalar)
         S h = y;
         if (band) h = S(0.5) * y;
         const S q = pow(x, h), d = lx * q;
@@ -104,9 +126,10 @@ template <class S> __device__ __forceinline__ S pow_dy(S x, S y) {
         return lx * q * m;
     }
 }
-// x**y and both partials from one pow (the dual arithmetic's binary_chain: d^2/dy^2 x**y took
-// two pows of different exponents per element, 2-2.5x the time). Real numbers or duals over
-// them (third order and up: the duals' own pow_all then shares the pow one level down).
+// x**y and both partials sharing one pow (the dual arithmetic's binary_chain: d^2/dy^2 x**y
+// took two pows of different exponents per element, 2-2.5x the time; d/dx adds x**(y-1)).
+// Real numbers or duals over them (third order and up: the duals' own pow_all then shares
+// the pow one level down).
 template <class S> __device__ __forceinline__ void pow_all(S x, S y, S& f, S& fx, S& fy) {
     const S lx = log(x);
     S m;
@@ -156,7 +179,7 @@ GPUAD_BINARY(Add,      x + y,           S(1),                 S(1))
 GPUAD_BINARY(Subtract, x - y,           S(1),                 S(-1))
 GPUAD_BINARY(Multiply, x * y,           y,                    x)
 GPUAD_BINARY(Divide,   x / y,           S(1) / y,             div_dy(x, y))
-// d x**y = (y x**(y-1), log(x) x**y); on duals the three from one pow (pow_all)
+// d x**y = (y x**(y-1), log(x) x**y); on duals the three sharing x**y (pow_all)
 struct Power {
     template <class S> __device__ __forceinline__ static S f(S x, S y) { return pow(x, y); }
     template <class S> __device__ __forceinline__ static S dfx(S x, S y) { return pow_dx(x, y); }
