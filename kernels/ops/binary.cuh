@@ -104,16 +104,19 @@ template <class S> __device__ __forceinline__ S pow_dy(S x, S y) {
     if constexpr (is_complex<S>::value) {
         return lx * pow(x, y);
     } else if constexpr (is_dual<S>::value) {
-        // The band from the value, wider on duals: the x-component of log(x) x**y passes
-        // through d/dx x**y = (y/x) x**y, which overflows where y log(x) + log|y/x| > top
-        // while the mixed partial x**(y-1) (1 + y log(x)) does not (x near 1, y large: the
-        // Hessian's d^2/dxdy was inf from y log(x) = 680, x = 1 + 6e-15, y = 1e17).
+        // The band from the value, wider on duals, whose x-component of log(x) x**y is
+        // (1/x) x**y + log(x) (y/x) x**y: (y/x) x**y overflows where y log(x) + log|y/x| >
+        // top while the mixed partial x**(y-1) (1 + y log(x)) does not (x near 1, y large:
+        // the Hessian's d^2/dxdy was inf from y log(x) = 680, x = 1 + 6e-15, y = 1e17), and
+        // x**y underflows where y log(x) < log of the smallest normal (-708.4, -87.3) while
+        // x**(y-1) does not (x = 1e-174, y = 2: the term x**(y-1) lost, 0.1%).
         // Branches, not m's dual products, which cost the scalar dual loops
         // (binary_vjp_dual) 1.2x. One dual pow: where GCC vectorises (binary_deriv), it
         // if-converts the branches around it, and a branch to two pows took 2x the time.
         using B = typename base_of<S>::type;
         const B bl = B(primal(lx)), by = B(primal(y)), t = by * bl;
-        const B wide = B(t < B(special::inf())) * B(t + log(fabs(by)) - bl > pow_top<B>());
+        const B wide = B(t < B(special::inf())) * B(t + log(fabs(by)) - bl > pow_top<B>()) +
+                       B(t < B(sizeof(B) == 4 ? -87.0 : -708.0)) * B(t > -B(special::inf()));
         const bool band = pow_band(bl, by) + wide != B(0);   // (`||` left the loops scalar)
         S h = y;
         if (band) h = S(0.5) * y;
