@@ -1245,8 +1245,8 @@ def test_power_hessian_near_overflow_ulps(dt):
     """The Hessian of x**y through the HVP's kernel (binary_vjp_dual: d/dx of the dual d/dy,
     d/dy of the dual d/dx): d^2/dx dy was inf where y log(x) + log|y/x| passed log(max), its
     intermediate (y/x) x**y overflowing while the partial does not (x = 1 + 6e-15, y = 1e17
-    from y log x = 680; 1.0001 from 694); now both orders of the mixed partial and d^2/dy^2
-    within the dense grids' bound of mpmath, and the two mixed ones agree."""
+    from y log x = 670; 1.0001 from 694); now both orders of the mixed partial and d^2/dy^2
+    within the dense grids' bound of mpmath."""
     import gpuad
     import gpuad.numpy as gnp
     x, y = power_mixed_band(dt)
@@ -1259,12 +1259,33 @@ def test_power_hessian_near_overflow_ulps(dt):
         Y = [mp.mpf(float(b)) for b in y]
         mixed = [mp.power(a, b - 1) * (1 + b * mp.log(a)) for a, b in zip(X, Y)]
         yy = [mp.log(a) ** 2 * mp.power(a, b) for a, b in zip(X, Y)]
-    for got, ref, what in ((fx_[:, 1], mixed, "d/dy d/dx"), (fy_[:, 0], mixed, "d/dx d/dy"),
+    for got, ref, what in ((fx_[:, 1], mixed, "d/dx of dfy"), (fy_[:, 0], mixed, "d/dy of dfx"),
                            (fy_[:, 1], yy, "d^2/dy^2")):
         errs = ulp_errors(got, ref, [0] * x.size, dt)
         assert sum(e is not None for e in errs) > 0.5 * x.size, what
         e, at = worst(errs, lambda i: f"(x, y) = ({x[i]!r}, {y[i]!r})")
         assert e <= 2 * ULPS[2], f"hvp of x**y, {what}, {CTYPE[dt]}: {e:.2f} ulps at {at}"
+
+
+@pytest.mark.parametrize("dt", DTYPES, ids=["float64", "float32"])
+def test_power_hessian_at_zero_exponent_and_edges(dt):
+    """d/dx x**y = 0 at y = 0 (README's rule) was a constant on duals, so the Hessian's
+    d^2/dxdy there was 0 one way and 1/x the other (x = 2: 0 against 0.5, a silent zero);
+    d/dx x**y at x = +-0, +-inf with |y| >= 2^53 was NaN (0/0, inf/inf)."""
+    import gpuad
+    f = lambda z: z[0] ** z[1]   # noqa: E731
+    for x in (2.0, 0.5, 3.0, 1.0, 1e-30, 1e30):
+        H = gpuad.hessian(f)(np.array([x, 0.0], dt))
+        want = np.array([[0.0, 1 / x], [1 / x, math.log(x) ** 2]])
+        np.testing.assert_allclose(H, want, rtol=4 * float(np.finfo(dt).eps), atol=0,
+                                   err_msg=f"Hessian of x**y at ({x}, 0)")
+    big = float(2 ** (np.finfo(dt).nmant + 1)) + 2        # y - 1 inexact
+    x = np.array([0.0, -0.0, 0.0, -0.0, np.inf, -np.inf, np.inf, -np.inf], dt)
+    y = np.array([big, big, -big, -big] * 2, dt)
+    got = binary_kernel("power", 1, 0, x, y)
+    want = np.array([0.0, -0.0, -np.inf, np.inf, np.inf, -np.inf, -0.0, 0.0], dt)
+    np.testing.assert_array_equal(got, want)
+    assert list(np.signbit(got)) == list(np.signbit(want))
 
 
 DOMAIN_OPS = sorted(n for n, (_, _, dom) in UNARY.items() if dom is not ALL)

@@ -50,7 +50,17 @@ template <class S> __device__ __forceinline__ S div_dy(S x, S y) {
 // p: x**y where the caller has it (pow_all: the value and d/dy from one pow, which d/dx
 // shares for |y| < 1 and where y - 1 is inexact; elsewhere it needs x**(y-1)).
 template <class S> __device__ __forceinline__ S pow_dx(S x, S y, const S* p = nullptr) {
-    if (y == S(0)) return S(0);
+    if (y == S(0)) {
+        // on duals, for 0 < x < inf (complex: x != 0), y x**(y-1): its value 0 carries the
+        // y-component x**-1, the mixed partial (a constant 0 dropped it: d^2/dxdy x**y at
+        // y = 0 was 0, not 1/x)
+        if constexpr (is_dual<S>::value && is_complex<S>::value) {
+            if (x != S(0)) return y * pow(x, y - S(1));
+        } else if constexpr (is_dual<S>::value) {
+            if (primal(x) > 0 && primal(x) < special::inf()) return y * pow(x, y - S(1));
+        }
+        return S(0);
+    }
     if constexpr (is_complex<S>::value) {
         return y * pow(x, y - S(1));   // no order to branch on
     } else {
@@ -65,10 +75,12 @@ template <class S> __device__ __forceinline__ S pow_dx(S x, S y, const S* p = nu
         const S y1 = y - S(1), p1 = pow(x, y1);
         if (y - y1 == S(1)) return y * p1;
         if constexpr (!is_dual<S>::value) {
-            // y - 1 inexact, x = +-inf, y finite (|x| + 0 y is inf only there: one comparison,
-            // which GCC vectorises), where x**y / x is inf / inf: y x**(y-1) with the sign of
-            // x**(odd) put back (every such y is even; y - 1 rounds to an even neighbour)
-            if (fabs(x) + S(0) * y == S(special::inf())) return (x > S(0) ? y : -y) * p1;
+            // y - 1 inexact, x = +-0 or +-inf with y finite (|x| + 0 y is inf only there),
+            // where x**y / x is 0/0 or inf/inf: y x**(y-1) with the sign of x**(odd) put back
+            // (every such y is even; y - 1 rounds to an even neighbour); sums of 0/1 numbers
+            // (GCC leaves a loop over `a || b` scalar)
+            const S edge = S(fabs(x) + S(0) * y == S(special::inf())) + S(x == S(0));
+            if (edge != S(0)) return copysign(S(1), x) * y * p1;
         }
         return (p ? *p : pow(x, y)) / x * y;
     }
@@ -116,7 +128,8 @@ template <class S> __device__ __forceinline__ S pow_dy(S x, S y) {
         using B = typename base_of<S>::type;
         const B bl = B(primal(lx)), by = B(primal(y)), t = by * bl;
         const B wide = B(t < B(special::inf())) * B(t + log(fabs(by)) - bl > pow_top<B>()) +
-                       B(t < B(sizeof(B) == 4 ? -87.0 : -708.0)) * B(t > -B(special::inf()));
+                       B(t < B(sizeof(B) == 4 ? -87.0 : -708.0)) * B(t > -B(special::inf())) *
+                           B(bl > -pow_top<B>());   // not x < 1/max: 1/x, the log's x-part, is inf
         const bool band = pow_band(bl, by) + wide != B(0);   // (`||` left the loops scalar)
         S h = y;
         if (band) h = S(0.5) * y;
