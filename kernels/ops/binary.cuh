@@ -39,7 +39,7 @@ template <class S> __device__ __forceinline__ S div_dy(S x, S y) {
 // d/dx x**y = y x**(y-1), 0 where y = 0. For x > 0, |y| < 1 as (y/x) x**y, x**y shared with
 // d/dy: x**(y-1) overflows for x near the smallest normal where y x**(y-1) does not; y/x cannot.
 // Where y - 1 is inexact (|y| >= 2^53, 2^24 in float32) as x**y / x y, which keeps the parity
-// of y for a negative base (at x = +-inf, where that is NaN, as below). On duals, for x > 0,
+// of y for a negative base (not at x = +-0, +-inf: 0/0, inf/inf, see below). On duals, x > 0,
 // |y| < 1, forms whose derivatives are single products or sums that cannot cancel (d/dx and
 // d/dy of y x**(y-1) and of (y/x) x**y are sums of terms that overflow or underflow where the
 // partial is normal):
@@ -119,7 +119,7 @@ template <class S> __device__ __forceinline__ S pow_dy(S x, S y) {
         // The band from the value, wider on duals, whose x-component of log(x) x**y is
         // (1/x) x**y + log(x) (y/x) x**y: (y/x) x**y overflows where y log(x) + log|y/x| >
         // top while the mixed partial x**(y-1) (1 + y log(x)) does not (x near 1, y large:
-        // the Hessian's d^2/dxdy was inf from y log(x) = 680, x = 1 + 6e-15, y = 1e17), and
+        // the Hessian's d^2/dxdy was inf from y log(x) = 670, x = 1 + 6e-15, y = 1e17), and
         // x**y underflows where y log(x) < log of the smallest normal (-708.4, -87.3) while
         // x**(y-1) does not (x = 1e-174, y = 2: the term x**(y-1) lost, 0.1%).
         // Branches, not m's dual products, which cost the scalar dual loops
