@@ -129,11 +129,8 @@ def _leaf_names(call):
     argument positions, nondiff_argnums counted)."""
     n = len(call.static) + len(call.td.children)
     pos = [i for i in range(n) if i not in call.nondiff]
-    out = []
-    for p in tree.paths(call.td):         # "[k]..." for the k-th differentiable argument
-        k, rest = p[1:].split("]", 1)
-        out.append(f"argument {pos[int(k)]}{rest}")
-    return out
+    return [f"argument {i}{at}" for i, arg_td in zip(pos, call.td.children)
+            for at in tree.paths(arg_td)]
 
 
 def _check_cotangents(call, gx, ins, what):
