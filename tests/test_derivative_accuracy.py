@@ -33,6 +33,7 @@ sign at 0; maximum/minimum at ties; power's x = 0 beyond first order).
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 
 import mpmath as mp
@@ -1286,6 +1287,99 @@ def test_power_hessian_at_zero_exponent_and_edges(dt):
     want = np.array([0.0, -0.0, -np.inf, np.inf, np.inf, -np.inf, -0.0, 0.0], dt)
     np.testing.assert_array_equal(got, want)
     assert list(np.signbit(got)) == list(np.signbit(want))
+
+
+# The finite partners of an infinite argument.
+INF_PARTNERS = (-1e10, -3.5, -1.0, -0.5, 0.3, 0.7, 1.0, 2.5, 1e10)
+# Binary ops of a shape or order parameter and x, not walked at infinite arguments: their
+# references at 10^400 take minutes (mp.diff of the incomplete gamma functions in a, the t
+# distribution's in df) or fail, and at a shape of 10^400 log P's density over P cancels
+# hundreds of digits (200 bits gave a false limit 1). gpuad's values there: P(inf, x) = 0
+# with derivatives 0; log P(inf, x) = -inf with derivatives 0 (the limits are +-inf: not
+# fixed, the note's gaps). At x = +-inf no partial of theirs is NaN where the value is not
+# (SciPy's values, checked when this test was written); polygamma's NaN rule below.
+SPECIAL_BINARY = frozenset(("gammainc", "gammaincc", "log_gammainc", "log_gammaincc", "stdtr",
+                            "log_stdtr", "polygamma"))
+
+
+def _limit(d, big, other, big_first, dt):
+    """d at an infinite argument: the value mpmath's d takes at +-10^400 and +-10^800 (the
+    sign of ``big``; beyond float64's range) where both round to the same number of dtype
+    dt, else None (no limit there, a pole of the other argument, or none this test sees)."""
+    seen = set()
+    for e in (400, 800):
+        with mp.workprec(PREC):
+            b = mp.mpf(10) ** e * (1 if big > 0 else -1)
+            try:      # (a division by 0: a pole in the finite argument, no limit seen here)
+                v = _real(d(b, other) if big_first else d(other, b)) if callable(d) else d
+            except (ZeroDivisionError, ValueError):
+                return None
+        if v is None:
+            return None
+        with np.errstate(over="ignore"):     # (a limit beyond float32's range rounds to inf)
+            seen.add(float(dt(float(v))) if mp.isfinite(v) else float(v))
+    return seen.pop() if len(seen) == 1 else None
+
+
+@pytest.mark.parametrize("dt", DTYPES, ids=["float64", "float32"])
+@pytest.mark.parametrize("name", sorted(set(E.BINARY) - SPECIAL_BINARY))
+def test_binary_partials_at_an_infinite_argument(name, dt):
+    """Where one argument is +-inf, the other finite, the value not NaN and a partial has a
+    limit there, the partial is that limit (orders 1 and 2; x**y's first order only, README):
+    arctan2's were NaN (inf/inf, 0 inf) where the limits are 0, hypot's d/dx at x = +-inf NaN
+    (limit +-1), x**y's d/dx NaN at x = +inf, 0 < y < 1 and at y = +-inf where x**y = 0, and
+    its d/dy NaN at x = +inf, y < 0 (limits 0)."""
+    f, ds, _ = BINARY[name]
+    op = E.BINARY[name][0]
+    xs, ys = [], []
+    for big in (np.inf, -np.inf):
+        for o in INF_PARTNERS:
+            xs += [big, o]
+            ys += [o, big]
+    x, y = np.array(xs, dt), np.array(ys, dt)
+    val = np.empty_like(x)
+    call(f"binary_fwd<ops::{op}, {CTYPE[dt]}>", x, y, val, x.size, I32(1), I32(1))
+    orders = [(1, 0), (0, 1)] + ([] if name == "power" else [(2, 0), (1, 1), (0, 2)])
+    bad = []
+    for a, b in orders:
+        got = binary_kernel(name, a, b, x, y)
+        for i in range(x.size):
+            if np.isnan(val[i]) or not defined(name, (a, b), float(x[i]), float(y[i])):
+                continue
+            big_first = bool(np.isinf(x[i]))
+            big, other = (x[i], y[i]) if big_first else (y[i], x[i])
+            want = _limit(ds[(a, b)], float(big), mp.mpf(float(other)), big_first, dt)
+            if want is None:
+                continue
+            g = float(got[i])
+            ok = g == want if want == 0 or math.isinf(want) else \
+                abs(g - want) <= 8 * float(np.finfo(dt).eps) * abs(want)
+            if not ok:
+                bad.append(f"d{(a, b)} at (x, y) = ({x[i]!r}, {y[i]!r}): {g!r}, limit {want!r}")
+    assert not bad, f"binary_deriv<{op}, {CTYPE[dt]}> at an infinite argument: " + "; ".join(bad)
+
+
+NAN_GRID = (-2.5, -2.0, -1.0, -0.5, -0.0, 0.0, 0.5, 1.0, 2.0, 2.5, 40.0, 1001.0, -2e5)
+
+
+@pytest.mark.parametrize("dt", DTYPES, ids=["float64", "float32"])
+@pytest.mark.parametrize("name", sorted(E.BINARY))
+def test_binary_nan_value_nan_partials(name, dt):
+    """README's rule, every binary op: where the value is NaN at finite arguments (outside the
+    op's domain), every partial of orders 1 and 2 is NaN, never finite: polygamma's d/dy was
+    polygamma(0, y) (digamma, finite) for every order that is not an integer, and its d/dn 0.
+    Not x / y at (0, 0): a pole, not outside a domain (d/dx = 1/y is +-inf for every x)."""
+    op = E.BINARY[name][0]
+    x, y = (np.array(v, dt) for v in zip(*itertools.product(NAN_GRID, NAN_GRID)))
+    val = np.empty_like(x)
+    call(f"binary_fwd<ops::{op}, {CTYPE[dt]}>", x, y, val, x.size, I32(1), I32(1))
+    at = np.isnan(val) & ~((name == "divide") & (x == 0) & (y == 0))
+    bad = []
+    for ab in ((1, 0), (0, 1), (2, 0), (1, 1), (0, 2)):
+        got = binary_kernel(name, *ab, x, y)
+        bad += [f"d{ab} at ({x[i]!r}, {y[i]!r}): {got[i]!r}"
+                for i in np.nonzero(at & ~np.isnan(got))[0]]
+    assert not bad, f"binary_deriv<{op}, {CTYPE[dt]}> where the value is NaN: " + "; ".join(bad[:20])
 
 
 DOMAIN_OPS = sorted(n for n, (_, _, dom) in UNARY.items() if dom is not ALL)

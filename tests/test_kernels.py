@@ -113,6 +113,8 @@ def fd_binary(op, a, b, x, y):
         lower = lambda u, v: d_binary(op, a - 1, b, u, v)   # noqa: E731
     if b and (a + b > 1 or a == 0):
         return (lower(x, y + H) - lower(x, y - H)) / (2 * H)
+    if op == "polygamma":     # the order n is an integer (NaN results off the integers): 0
+        return np.zeros_like(x)
     return (lower(x + H, y) - lower(x - H, y)) / (2 * H)
 
 

@@ -67,7 +67,9 @@ template <class S> __device__ __forceinline__ S pow_dx(S x, S y, const S* p = nu
         if (x < S(0) && primal(y) != floor(primal(y))) {
             return nan_all<S>();   // a negative base, a non-integer power: NaN (README's rule)
         } else if (x > S(0) && y > S(-1) && y < S(1)) {
-            if constexpr (!is_dual<S>::value) return y / x * (p ? *p : pow(x, y));
+            // (at x = +inf y/x x**y is 0 inf for y > 0: the limit y x**(y-1) = 0 instead)
+            if constexpr (!is_dual<S>::value)
+                return x == S(special::inf()) ? S(0) * y : y / x * (p ? *p : pow(x, y));
             else if (x >= S(1) && y >= S(-0.5) && y <= S(0.5))
                 return y * ((p ? *p : pow(x, y)) / x);
             else return (y > S(0) ? S(1) : S(-1)) * exp(log(fabs(y)) + (y - S(1)) * log(x));
@@ -81,6 +83,11 @@ template <class S> __device__ __forceinline__ S pow_dx(S x, S y, const S* p = nu
             // (GCC leaves a loop over `a || b` scalar)
             const S edge = S(fabs(x) + S(0) * y == S(special::inf())) + S(x == S(0));
             if (edge != S(0)) return copysign(S(1), x) * y * p1;
+            // y = +-inf where x**y = 0 (|x| < 1 and y = inf, |x| > 1 and y = -inf): x**y / x y
+            // is 0 inf; the limit of y x**(y-1) is 0
+            const S P = p ? *p : pow(x, y);
+            const S lim = S(P == S(0)) * S(fabs(y) == S(special::inf()));
+            return lim != S(0) ? copysign(S(0), y) : P / x * y;
         }
         return (p ? *p : pow(x, y)) / x * y;
     }
@@ -109,6 +116,13 @@ template <class S> __device__ __forceinline__ S pow_half(S x, S y, S k, S& m) {
     m = k * q + (S(1) - k);
     m = m == m ? m : S(1);
     return q;
+}
+// log(x) as the factor of x**y in d/dy, but +-1 where x**y = 0 (and log(x) is not NaN):
+// at x = +inf, y < 0, log(x) x**y is inf 0, whose limit is 0; elsewhere the product is the
+// same signed 0 (the select is on a factor, not on pow's argument: GCC keeps one pow).
+template <class S> __device__ __forceinline__ S pow_log(S lx, S q) {
+    const S z = S(q == S(0)) * S(lx == lx);
+    return z != S(0) ? copysign(S(1), lx) : lx;
 }
 template <class S> __device__ __forceinline__ S pow_dy(S x, S y) {
     if (x == S(0)) return S(0);
@@ -139,7 +153,7 @@ template <class S> __device__ __forceinline__ S pow_dy(S x, S y) {
     } else {
         S m;
         const S q = pow_half(x, y, pow_band(lx, y), m);
-        return lx * q * m;
+        return pow_log(lx, q) * q * m;
     }
 }
 // x**y and both partials sharing one pow (the dual arithmetic's binary_chain: d^2/dy^2 x**y
@@ -151,7 +165,8 @@ template <class S> __device__ __forceinline__ void pow_all(S x, S y, S& f, S& fx
     S m;
     const S q = pow_half(x, y, pow_band(lx, y), m);
     f = q * m;   // outside the band exactly pow(x, y); in it (x**y >= 0.997 max) 1.5 ulp
-    fy = x == S(0) ? S(0) : lx * q * m;
+    if constexpr (is_dual<S>::value) fy = x == S(0) ? S(0) : lx * q * m;
+    else fy = x == S(0) ? S(0) : pow_log(lx, q) * q * m;
     fx = pow_dx(x, y, &f);
 }
 
@@ -161,15 +176,24 @@ template <class S> __device__ __forceinline__ void pow_all(S x, S y, S& f, S& fx
 // 1/(c ? a : b) into c ? 1/a : 1/b, a third division). On duals, r the larger of x, y in magnitude and t the
 // other over r (x/r and y/r are 1 and t), as (y/r, -x/r) / r / (1 + t^2): divisions in sequence,
 // as the quotient rule's -(a/b)/b b' overflows for b = r^2 (1 + t^2) where the partial is normal.
+// One argument infinite, the other finite: the partials' limits, 0 with the signs of y and
+// -x, and every derivative of theirs 0 (on duals a constant; the forms above are inf/inf or
+// 0 inf there). Both infinite: no limit, NaN.
 template <class S> __device__ __forceinline__ S atan2_d(S x, S y, bool dy) {
     if constexpr (is_dual<S>::value) {
+        using B = typename base_of<S>::type;
+        const B px = B(primal(x)), py = B(primal(y)), inf = B(special::inf());
+        if ((fabs(px) == inf) != (fabs(py) == inf) && px == px && py == py)
+            return S(dy ? -copysign(B(0), px) : copysign(B(0), py));
         const bool xr = fabs(x) >= fabs(y);
         const S r = xr ? x : y, t = (xr ? y : x) / r, u = xr != dy ? t : S(1);
         return (dy ? -u : u) / r / (S(1) + t * t);
     } else {
         const S ax = fabs(x), ay = fabs(y), m = ax > ay ? ax : ay, k = S(1) / m;
         const S a = x * k, b = y * k, w = k / (a * a + b * b);
-        return dy ? -a * w : b * w;
+        const S r = dy ? -a * w : b * w, z = dy ? -copysign(S(0), x) : copysign(S(0), y);
+        const S lim = S(m == S(special::inf())) * S(ax != ay);   // (0/1 numbers: see pow_band)
+        return lim != S(0) ? z : r;   // (the select last: both partials share k and w)
     }
 }
 
@@ -211,8 +235,11 @@ GPUAD_BINARY(Minimum,  x < y ? x : (x > y ? y : tie(x, y)), pick(y, x), pick(x, 
 GPUAD_BINARY(Arctan2,  atan2(x, y),     atan2_d(x, y, false), atan2_d(x, y, true))
 // d hypot(x, y) = (x, y) / hypot(x, y); (0, 0) at (0, 0)
 GPUAD_BINARY(Hypot,    hypot(x, y),     hypot_d(x, y),        hypot_d(y, x))
-// d polygamma(n, x) = (0, polygamma(n + 1, x)): the order n is an integer
-GPUAD_BINARY(Polygamma, polygamma(order_of(x), y), S(0),      polygamma(order_of(x) + 1, y))
+// d polygamma(n, x) = (0, polygamma(n + 1, x)): the order n is an integer; NaN where the
+// value is (polygamma_nan)
+GPUAD_BINARY(Polygamma, polygamma(order_of(x), y),
+             polygamma_nan(x, y) ? nan_all<S>() : S(0),
+             polygamma_nan(x, y) ? nan_all<S>() : polygamma(order_of(x) + 1, y))
 // d x log(y) = (log(y), x / y), 0 where x = 0 (x log y is 0 there for every y), also for y = 0
 GPUAD_BINARY(Xlogy,    x == S(0) && y == y ? S(0) : x * log(y),
              xlog_nan(x, y, 0.0) ? nan_all<S>() : log(y),

@@ -599,9 +599,15 @@ template <class S> __device__ __forceinline__ S sinc_d(S x) {
 // d/dx hypot(x, y) = x / hypot(x, y); 0 at (0, 0) (the subgradient, as linalg.norm). On duals
 // as sgn(x) / sqrt(1 + t^2), t = y/x (|x| >= |y|), or s sgn(y) / sqrt(1 + s^2), s = x/y: the
 // derivatives of x / hypot (y^2 / r^3, -x y / r^3) would cancel as 1/r - x^2/r^3.
+// x infinite, y finite: the limit sgn(x) (x / hypot is inf/inf), y infinite, x finite: 0;
+// every derivative of theirs 0 (on duals a constant). Both infinite: no limit, NaN.
 template <class S> __device__ __forceinline__ S hypot_d(S x, S y) {
     if (x == S(0) && y == S(0)) return S(0);
     if constexpr (is_dual<S>::value) {
+        using B = typename base_of<S>::type;
+        const B px = B(primal(x)), py = B(primal(y)), inf = B(special::inf());
+        if ((fabs(px) == inf) != (fabs(py) == inf) && px == px && py == py)
+            return S(fabs(px) == inf ? copysign(B(1), px) : copysign(B(0), px));
         if (fabs(x) >= fabs(y)) {
             const S t = y / x;
             return (x > S(0) ? S(1) : S(-1)) / sqrt(S(1) + t * t);
@@ -609,7 +615,9 @@ template <class S> __device__ __forceinline__ S hypot_d(S x, S y) {
         const S s = x / y;
         return (y > S(0) ? s : -s) / sqrt(S(1) + s * s);
     } else {
-        return x / hypot(x, y);
+        const S ax = fabs(x), inf = S(special::inf());
+        const S lim = S(ax == inf) * S(fabs(y) < inf);   // (0/1 numbers: see pow_band)
+        return lim != S(0) ? copysign(S(1), x) : x / hypot(x, y);
     }
 }
 
@@ -617,6 +625,16 @@ template <class S> __device__ __forceinline__ S hypot_d(S x, S y) {
 template <class S> __device__ __forceinline__ int order_of(S n) {
     const double v = primal(n);
     return v >= 0.0 && v <= 1000.0 && v == floor(v) ? int(v) : -1;
+}
+// Where polygamma(n, y) is NaN (an order that is not an integer in [0, 1000], y NaN, a pole
+// y = 0, -1, ... of an even order, y below -PSI_NEG_MAX for the Hurwitz orders): every
+// derivative of every order, in n as in y, is NaN there (README's rule; d/dy was
+// polygamma(0, y), finite, for every invalid order, and d/dn 0).
+template <class S> __device__ __forceinline__ bool polygamma_nan(S n, S y) {
+    const int k = order_of(n);
+    const double v = primal(y);
+    return k < 0 || v != v || (v <= 0.0 && v == floor(v) && k % 2 == 0) ||
+           (k > special::PSI_N_DIRECT && v < -special::PSI_NEG_MAX);
 }
 
 // The libm functions on duals: their ops' f and df (kernels/ops/unary.cuh), chained.
