@@ -49,6 +49,17 @@ template <class S> __device__ __forceinline__ S div_dy(S x, S y) {
 //   its d/dy, about x**(y-1), is normal: hence the first form).
 // p: x**y where the caller has it (pow_all: the value and d/dy from one pow, which d/dx
 // shares for |y| < 1 and where y - 1 is inexact; elsewhere it needs x**(y-1)).
+// Duals at an infinite argument where a partial of x**y tends to 0 with every derivative of
+// it (the dual forms are inf 0 there): d/dx at x = +inf, 0 < |y| < 1 and at y = +-inf where
+// x**y = 0 (|x| < 1, y = inf; |x| > 1, y = -inf); d/dy at x = +inf, y < 0 and at those y =
+// +-inf, x > 0. 1: d/dx's, 2: d/dy's, 3: both, else 0.
+template <class S> __device__ __forceinline__ int pow_dual_limit(S x, S y) {
+    const double px = primal(x), py = primal(y), inf = special::inf();
+    const bool at_y = fabs(py) == inf && (py > 0 ? fabs(px) < 1 : fabs(px) > 1 && px == px);
+    const int dx = (px == inf && fabs(py) < 1 && py != 0) || at_y;
+    const int dy = (px == inf && py < 0) || (at_y && px > 0);
+    return dx + 2 * dy;
+}
 template <class S> __device__ __forceinline__ S pow_dx(S x, S y, const S* p = nullptr) {
     if (y == S(0)) {
         // on duals, for 0 < x < inf (complex: x != 0), y x**(y-1): its value 0 carries the
@@ -64,6 +75,9 @@ template <class S> __device__ __forceinline__ S pow_dx(S x, S y, const S* p = nu
     if constexpr (is_complex<S>::value) {
         return y * pow(x, y - S(1));   // no order to branch on
     } else {
+        if constexpr (is_dual<S>::value) {
+            if (pow_dual_limit(x, y) & 1) return S(copysign(0.0, primal(y)));
+        }
         if (x < S(0) && primal(y) != floor(primal(y))) {
             return nan_all<S>();   // a negative base, a non-integer power: NaN (README's rule)
         } else if (x > S(0) && y > S(-1) && y < S(1)) {
@@ -77,17 +91,18 @@ template <class S> __device__ __forceinline__ S pow_dx(S x, S y, const S* p = nu
         const S y1 = y - S(1), p1 = pow(x, y1);
         if (y - y1 == S(1)) return y * p1;
         if constexpr (!is_dual<S>::value) {
+            // y = +-inf where x**y = 0 (|x| < 1, x = +-0 included, and y = inf; |x| > 1 and
+            // y = -inf): x**y / x y is 0 inf; the limit of y x**(y-1) is 0
+            const S P = p ? *p : pow(x, y);
+            const S lim = S(P == S(0)) * S(fabs(y) == S(special::inf()));
+            if (lim != S(0)) return copysign(S(0), y);
             // y - 1 inexact, x = +-0 or +-inf with y finite (|x| + 0 y is inf only there),
             // where x**y / x is 0/0 or inf/inf: y x**(y-1) with the sign of x**(odd) put back
             // (every such y is even; y - 1 rounds to an even neighbour); sums of 0/1 numbers
             // (GCC leaves a loop over `a || b` scalar)
             const S edge = S(fabs(x) + S(0) * y == S(special::inf())) + S(x == S(0));
             if (edge != S(0)) return copysign(S(1), x) * y * p1;
-            // y = +-inf where x**y = 0 (|x| < 1 and y = inf, |x| > 1 and y = -inf): x**y / x y
-            // is 0 inf; the limit of y x**(y-1) is 0
-            const S P = p ? *p : pow(x, y);
-            const S lim = S(P == S(0)) * S(fabs(y) == S(special::inf()));
-            return lim != S(0) ? copysign(S(0), y) : P / x * y;
+            return P / x * y;
         }
         return (p ? *p : pow(x, y)) / x * y;
     }
@@ -130,6 +145,7 @@ template <class S> __device__ __forceinline__ S pow_dy(S x, S y) {
     if constexpr (is_complex<S>::value) {
         return lx * pow(x, y);
     } else if constexpr (is_dual<S>::value) {
+        if (pow_dual_limit(x, y) & 2) return S(primal(x) < 1 ? -0.0 : 0.0);
         // The band from the value, wider on duals, whose x-component of log(x) x**y is
         // (1/x) x**y + log(x) (y/x) x**y: (y/x) x**y overflows where y log(x) + log|y/x| >
         // top while the mixed partial x**(y-1) (1 + y log(x)) does not (x near 1, y large:
@@ -165,7 +181,8 @@ template <class S> __device__ __forceinline__ void pow_all(S x, S y, S& f, S& fx
     S m;
     const S q = pow_half(x, y, pow_band(lx, y), m);
     f = q * m;   // outside the band exactly pow(x, y); in it (x**y >= 0.997 max) 1.5 ulp
-    if constexpr (is_dual<S>::value) fy = x == S(0) ? S(0) : lx * q * m;
+    if constexpr (is_dual<S>::value)
+        fy = x == S(0) || pow_dual_limit(x, y) & 2 ? pow_dy(x, y) : lx * q * m;
     else fy = x == S(0) ? S(0) : pow_log(lx, q) * q * m;
     fx = pow_dx(x, y, &f);
 }
@@ -192,7 +209,7 @@ template <class S> __device__ __forceinline__ S atan2_d(S x, S y, bool dy) {
         const S ax = fabs(x), ay = fabs(y), m = ax > ay ? ax : ay, k = S(1) / m;
         const S a = x * k, b = y * k, w = k / (a * a + b * b);
         const S r = dy ? -a * w : b * w, z = dy ? -copysign(S(0), x) : copysign(S(0), y);
-        const S lim = S(m == S(special::inf())) * S(ax != ay);   // (0/1 numbers: see pow_band)
+        const S lim = S(m == S(special::inf())) * S(ax != ay) * S(x == x) * S(y == y);  // (0/1: pow_band)
         return lim != S(0) ? z : r;   // (the select last: both partials share k and w)
     }
 }

@@ -627,14 +627,15 @@ template <class S> __device__ __forceinline__ int order_of(S n) {
     return v >= 0.0 && v <= 1000.0 && v == floor(v) ? int(v) : -1;
 }
 // Where polygamma(n, y) is NaN (an order that is not an integer in [0, 1000], y NaN, a pole
-// y = 0, -1, ... of an even order, y below -PSI_NEG_MAX for the Hurwitz orders): every
+// y = 0, -1, ... of an even order, y off the poles below -PSI_NEG_MAX for the Hurwitz
+// orders, as psi): every
 // derivative of every order, in n as in y, is NaN there (README's rule; d/dy was
 // polygamma(0, y), finite, for every invalid order, and d/dn 0).
 template <class S> __device__ __forceinline__ bool polygamma_nan(S n, S y) {
     const int k = order_of(n);
     const double v = primal(y);
     return k < 0 || v != v || (v <= 0.0 && v == floor(v) && k % 2 == 0) ||
-           (k > special::PSI_N_DIRECT && v < -special::PSI_NEG_MAX);
+           (k > special::PSI_N_DIRECT && v < -special::PSI_NEG_MAX && v != floor(v));
 }
 
 // The libm functions on duals: their ops' f and df (kernels/ops/unary.cuh), chained.
