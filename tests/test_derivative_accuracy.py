@@ -964,13 +964,19 @@ def test_binary_derivative(name, ab, dt):
     report(bad, f"binary_deriv<{E.BINARY[name][0]}, {CTYPE[dt]}, {a}, {b}>")
 
 
-def dual_mixed_kernel(name, x, y):
-    """d/dx of dfy from the HVP's kernel, binary_vjp_dual (x seeded, g = 1: tgy = f_yx)."""
-    gy, tgy = np.empty_like(x), np.empty_like(x)
+def vjp_dual(name, x, y):
+    """The HVP's kernel, binary_vjp_dual, with x seeded and g = 1: the first partials as it
+    forms them on duals (gx = f_x, gy = f_y) and tgy = f_yx, d/dx of dfy."""
+    gx, gy, tgx, tgy = (np.empty_like(x) for _ in range(4))
     call(f"binary_vjp_dual<ops::{E.BINARY[name][0]}, {CTYPE[x.dtype.type]}>", x, y,
-         np.ones_like(x), np.ones_like(x), None, None, None, gy, None, tgy, x.size, 1, I32(1),
+         np.ones_like(x), np.ones_like(x), None, None, gx, gy, tgx, tgy, x.size, 1, I32(1),
          I32(1), I32(0), I32(0))
-    return tgy
+    return gx, gy, tgy
+
+
+def dual_mixed_kernel(name, x, y):
+    """d/dx of dfy from the HVP's kernel (vjp_dual)."""
+    return vjp_dual(name, x, y)[2]
 
 
 @pytest.mark.parametrize("dt", DTYPES, ids=["float64", "float32"])
@@ -1324,15 +1330,6 @@ def _limit(d, big, other, big_first, dt):
     return (seen.pop(), signed) if len(seen) == 1 else (None, False)
 
 
-def dual_first_partials(name, x, y):
-    """The first partials as the HVP's kernel (binary_vjp_dual) forms them on duals."""
-    gx, gy, tgx, tgy = (np.empty_like(x) for _ in range(4))
-    one = np.ones_like(x)
-    call(f"binary_vjp_dual<ops::{E.BINARY[name][0]}, {CTYPE[x.dtype.type]}>", x, y, one, one,
-         one, None, gx, gy, tgx, tgy, x.size, 1, I32(1), I32(1), I32(0), I32(0))
-    return gx, gy
-
-
 @pytest.mark.parametrize("dt", DTYPES, ids=["float64", "float32"])
 @pytest.mark.parametrize("name", sorted(set(E.BINARY) - SPECIAL_BINARY))
 def test_binary_partials_at_an_infinite_argument(name, dt):
@@ -1353,7 +1350,7 @@ def test_binary_partials_at_an_infinite_argument(name, dt):
     x, y = np.array(xs, dt), np.array(ys, dt)
     val = np.empty_like(x)
     call(f"binary_fwd<ops::{op}, {CTYPE[dt]}>", x, y, val, x.size, I32(1), I32(1))
-    dual = dict(zip(((1, 0), (0, 1)), dual_first_partials(name, x, y)))
+    dual = dict(zip(((1, 0), (0, 1)), vjp_dual(name, x, y)[:2]))
     # second order where README claims the limits (the others' signs of zero and their
     # conventions on the lines x = 0 of xlogy are not this test's)
     orders = [(1, 0), (0, 1)] + ([(2, 0), (1, 1), (0, 2)] if name in ("arctan2", "hypot") else [])
