@@ -1391,6 +1391,83 @@ def test_binary_partials_at_an_infinite_argument(name, dt):
 
 
 NAN_GRID = (-2.5, -2.0, -1.0, -0.5, -0.0, 0.0, 0.5, 1.0, 2.0, 2.5, 38.0, 1001.0, -2e5, -2e5 - 0.5)
+# log P(a, x) far in its lower tail (x << a) and log Q far in its upper one (x >> a), where
+# log P or log Q is ~ -a log(a / x) or ~ -x: d/dx was exp(log density - log P), two logs of that
+# size cancelling (4.3e15 for 5e14 at a = 1e15, x = 2; 1 for 5e19 at a = 1e20). References
+# at 60 digits beyond twice the arguments' exponent (the second partials' formulas cancel
+# h^2 against h (a - 1) / x, ~1e40 at a = 1e20; the terms of log P are ~a log a): P by its series (DLMF 8.7.1) P = x^a e^-x
+# / Gamma(a + 1) sum_k x^k / ((a + 1)...(a + k)), as mpmath's gammainc does not converge at
+# these a; Q by mpmath's gammainc.
+FAR_LOWER = [(1e3, 1e-3), (1e3, 2.0), (1e8, 2.0), (1e8, 50.0), (1e15, 2.0), (1e20, 2.0),
+             (1e20, 1e-3), (1e150, 2.0)]
+FAR_UPPER = [(2.0, 1e3), (2.0, 1e10), (3.0, 1e16), (3.0, 1e300), (0.5, 1e3), (50.0, 1e4),
+             (50.0, 1e16)]
+
+
+def _far_log(upper):
+    def f(a, x):
+        if upper:
+            return mp.log(mp.gammainc(a, x, mp.inf, regularized=True))
+        s = mp.nsum(lambda k: mp.exp(k * mp.log(x) - mp.loggamma(a + 1 + k) + mp.loggamma(a + 1)),
+                    [0, mp.inf])
+        return a * mp.log(x) - x - mp.loggamma(a + 1) + mp.log(s)
+    sign = -1 if upper else 1
+
+    def h(a, x):
+        return sign * mp.exp((a - 1) * mp.log(x) - x - mp.loggamma(a) - f(a, x))
+    return {(0, 0): f, (1, 0): lambda a, x: mp.diff(lambda t: f(t, x), a), (0, 1): h,
+            (2, 0): lambda a, x: mp.diff(lambda t: f(t, x), a, 2),
+            (1, 1): lambda a, x: h(a, x) * (mp.log(x) - mp.psi(0, a) - mp.diff(lambda t: f(t, x), a)),
+            (0, 2): lambda a, x: h(a, x) * ((a - 1) / x - 1) - h(a, x) ** 2}
+
+
+@pytest.mark.parametrize("dt", DTYPES, ids=["float64", "float32"])
+@pytest.mark.parametrize("name", ["log_gammainc", "log_gammaincc"])
+def test_log_incomplete_gamma_far_in_the_tails(name, dt):
+    """log P far in its lower tail, log Q far in its upper one: the value and every partial
+    of orders 1 and 2 (log Q: but d2/dx2) within 64 ulps of mpmath's (the series or
+    fraction's terms, each a few roundings, and the quotient a / (x sum) or 1 / (x h): d/dx
+    was off by 8.6x at a = 1e15, log Q's d/da by 2.5e-4 at x = 1e16);
+    and at a = inf, x finite, log P's limits: -inf, d/da -inf, d/dx +inf, d2/da2 0,
+    d2/dadx 1/x, d2/dx2 -inf (log Q: 0 and 0 everywhere), plain and on duals."""
+    upper = name == "log_gammaincc"
+    big = float(np.finfo(dt).max)
+    pts = [(a, v) for a, v in (FAR_UPPER if upper else FAR_LOWER) if a <= big and v <= big]
+    x, y = (np.array(v, dt) for v in zip(*pts))
+    refs = _far_log(upper)
+    bad = []
+    # (not log Q's d2/dx2: the note's gap, its fraction's derivative cancels in Lentz's
+    # factors, 2e-10 relative at a = 2, x = 1e10)
+    def kernel(a, b, x, y):       # the value (order (0, 0)) or a partial
+        if a + b:
+            return binary_kernel(name, a, b, x, y)
+        out = np.empty_like(x)
+        call(f"binary_fwd<ops::{E.BINARY[name][0]}, {CTYPE[dt]}>", x, y, out, x.size, I32(1), I32(1))
+        return out
+    for a, b in [(0, 0), (1, 0), (0, 1), (2, 0), (1, 1)] + ([] if upper else [(0, 2)]):
+        got = kernel(a, b, x, y)
+        for i in range(x.size):
+            # (the terms' size, ~a log a, and 60 digits more)
+            with mp.workdps(60 + 2 * int(math.log10(max(float(x[i]), float(y[i]), 10.0)))):
+                want = float(dt(float(refs[(a, b)](mp.mpf(float(x[i])), mp.mpf(float(y[i]))))))
+            if not abs(float(got[i]) - want) <= 64 * float(np.finfo(dt).eps) * abs(want):
+                bad.append(f"d{(a, b)} at (a, x) = ({x[i]!r}, {y[i]!r}): {got[i]!r}, mpmath {want!r}")
+    xi = np.array([np.inf, np.inf, np.inf], dt)
+    yi = np.array([1e-3, 2.0, 50.0], dt)
+    for (a, b), lim in {(0, 0): lambda v: -np.inf, (1, 0): lambda v: -np.inf,
+                        (0, 1): lambda v: np.inf, (2, 0): lambda v: 0.0,
+                        (1, 1): lambda v: 1 / v, (0, 2): lambda v: -np.inf}.items():
+        got = kernel(a, b, xi, yi)
+        gd = dict(zip(((1, 0), (0, 1)), vjp_dual(name, xi, yi)[:2]))
+        for i, v in enumerate(yi):
+            want = 0.0 if upper else float(dt(lim(float(v))))
+            for how, g in (("", float(got[i])),) + (((" on duals", float(gd[(a, b)][i])),)
+                                                    if (a, b) in gd else ()):
+                if not (g == want or abs(g - want) <= 4 * float(np.finfo(dt).eps) * abs(want)):
+                    bad.append(f"d{(a, b)}{how} at (a, x) = (inf, {v!r}): {g!r}, limit {want!r}")
+    assert not bad, f"{name} ({CTYPE[dt]}) far in the tail: " + "; ".join(bad)
+
+
 
 
 @pytest.mark.parametrize("dt", DTYPES, ids=["float64", "float32"])
