@@ -223,15 +223,13 @@ template <class W> __device__ GPUAD_NOINLINE W gamma_series_m1(W a, W x, bool& o
     ok = n < MAX_ITER;
     return tail;
 }
-// Q's continued fraction without its prefactor, modified Lentz: b_0 = x + 1 - a > 1 here.
-// times_x: x times it, its first factor x / b_0 as 1 / (1 + (1 - a) / x), whose derivative in
-// x, (a - 1) / (x + 1 - a)^2, is not 1 / b_0 - x / b_0^2 cancelling (d2/dx2 log Q = -d/dx
-// 1 / (x h) lost every digit at x = 1e16).
-template <class W> __device__ GPUAD_NOINLINE W gamma_cf(W a, W x, bool& ok, bool times_x = false) {
-    W b = x + W(1) - a, c = W(1.0 / FPMIN), d = W(1) / b;
-    W h = times_x ? W(1) / (W(1) + (W(1) - a) / x) : d;
-    int i = 1;
-    for (; i < MAX_ITER; ++i) {
+// Q's continued fraction without its prefactor, modified Lentz: 1 / (b_0 + a_1 / (b_1 + a_2 /
+// (b_2 + ...))), a_n = -n (n - a), b_n = x + 2n + 1 - a (b_0 > 1 here); from `start` on, its
+// tail 1 / (b_start + a_(start+1) / (b_(start+1) + ...)).
+template <class W> __device__ GPUAD_NOINLINE W gamma_cf(W a, W x, bool& ok, int start = 0) {
+    W b = x + W(double(2 * start + 1)) - a, c = W(1.0 / FPMIN), d = W(1) / b, h = d;
+    int i = start + 1;
+    for (; i < start + MAX_ITER; ++i) {
         const W an = W(-double(i)) * (W(double(i)) - a);
         b = b + W(2);
         d = an * d + b;
@@ -248,7 +246,7 @@ template <class W> __device__ GPUAD_NOINLINE W gamma_cf(W a, W x, bool& ok, bool
         h = hn;
         if (done) break;
     }
-    ok = i < MAX_ITER;
+    ok = i < start + MAX_ITER;
     return h;
 }
 
@@ -373,7 +371,7 @@ template <class W> __device__ GPUAD_NOINLINE W gamma_density(W a, W x) {
 // d/dx log P = density / P (sign +1) and d/dx log Q = -density / Q (sign -1). On the side
 // log_gamma_pq's branch computes itself, P = front1 sum by the series (density = a front1 /
 // x) and Q = front h by the fraction (density = front / x), the prefactor cancels exactly:
-// a / (x sum) and -1 / (x h), neither of which underflows (x = 1e-5, a = 100: 1e4 = a / x
+// a / (x sum) and -1 / (x h) = -1 + (a - 1)(1 - h_1) / x, neither of which underflows (x = 1e-5, a = 100: 1e4 = a / x
 // nearly, from two numbers below 1e-1500). exp(log density - log P) there cancelled two
 // logs of ~a log(a / x): at a = 1e15, x = 2 it was 4.3e15 against 5e14, at a = 1e20 1 against
 // 5e19; log Q's at x = 1e3, a = 2 off by 6e-14. The other side (P or Q >= ~1/2) as
@@ -400,8 +398,11 @@ template <class W> __device__ GPUAD_NOINLINE W log_gamma_dx(W a, W x, bool upper
         return ok ? a / (x * sum) : nan_like<W>();
     }
     if (!series && upper) {
-        const W xh = gamma_cf(a, x, ok, true);
-        return ok ? W(-1) / xh : nan_like<W>();
+        // -1 / (x h) = -(b_0 + a_1 h_1) / x (gamma_cf's terms, a_1 = a - 1): its derivatives
+        // in x do not cancel as 1 / (x h)'s did (x h -> 1: d2/dx2 2e-10 relative at a = 2,
+        // x = 1e10, every digit lost at x = 1e16)
+        const W h1 = gamma_cf(a, x, ok, 1);
+        return ok ? W(-1) + (a - W(1)) * (W(1) - h1) / x : nan_like<W>();
     }
     const W l = log_gamma_pq(a, x, upper, ok);
     if (!ok) return nan_like<W>();
