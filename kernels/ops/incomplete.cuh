@@ -115,7 +115,9 @@ template <class W> __device__ GPUAD_NOINLINE W log1pmx(W t, W u) {
 }
 // log(x / a), x, a > 0; where x / a under- or overflows log x - log a. On duals d = dx / x -
 // da / a, not the quotient's derivative through x / a: -x / a^2 underflows for a above ~1e154
-// (x ~ 1), where a log(x / a)'s derivative in a needs it times a^2 / x (it lost its -1).
+// (x ~ 1), where a log(x / a)'s derivative in a needs it times a^2 / x (it lost its -1). Its
+// second derivative in a, 1 / a^2, still underflows there (a log(x / a)'s -1 / a comes out
+// -2 / a: the note's gap).
 template <class W> __device__ GPUAD_NOINLINE W log_ratio(W x, W a) {
     const W t = x / a;
     return t >= W(2.2250738585072014e-308) && t <= W(1.7976931348623157e308) ? log(t) : log(x) - log(a);
@@ -127,9 +129,9 @@ template <class S, int N> __device__ GPUAD_NOINLINE Dual<S, N> log_ratio(Dual<S,
     return r;
 }
 // a log1pmx(x / a, (x - a) / a) = a (log(x / a) - (x - a) / a), x > 0, a >= 10: the series near
-// x = a; elsewhere a log(x / a) - (x - a), whose derivatives do not cancel: a (log t - u)'s
-// derivative in a cancels -u against x / a (~1e14 each at x = 1e16, a = 50: d/da log Q was
-// 32.9475 for 32.9394, d2/da2 off by 2.5%, d2/dx2 at a = 3 by 85%).
+// x = a; elsewhere a log(x / a) - (x - a), whose derivative in a, (log(x / a) - 1) + 1, has
+// no term of u's size: a (log t - u)'s cancels -u against x / a (~1e14 each at x = 1e16,
+// a = 50: d/da log Q was 32.9475 for 32.9394, d2/da2 off by 2.5%).
 template <class W> __device__ GPUAD_NOINLINE W a_log1pmx(W a, W x) {
     const W u = (x - a) / a;
     if (fabs(primal(u)) < 0.25) return a * log1pmx(x / a, u);
@@ -370,8 +372,10 @@ template <class W> __device__ GPUAD_NOINLINE W gamma_density(W a, W x) {
 
 // d/dx log P = density / P (sign +1) and d/dx log Q = -density / Q (sign -1). On the side
 // log_gamma_pq's branch computes itself, P = front1 sum by the series (density = a front1 /
-// x) and Q = front h by the fraction (density = front / x), the prefactor cancels exactly:
-// a / (x sum) and -1 / (x h) = -1 + (a - 1)(1 - h_1) / x, neither of which underflows (x = 1e-5, a = 100: 1e4 = a / x
+// x; the identity holds where a < 1, x <= 1 too, where log_gamma_pq takes log P from the
+// small-a form) and Q = front h by the fraction (density = front / x), the prefactor cancels
+// exactly: a / x / sum and -1 / (x h) (formed from the fraction's tail h_1), neither of which
+// underflows (x = 1e-5, a = 100: 1e4 = a / x
 // nearly, from two numbers below 1e-1500). exp(log density - log P) there cancelled two
 // logs of ~a log(a / x): at a = 1e15, x = 2 it was 4.3e15 against 5e14, at a = 1e20 1 against
 // 5e19; log Q's at x = 1e3, a = 2 off by 6e-14. The other side (P or Q >= ~1/2) as
@@ -394,15 +398,21 @@ template <class W> __device__ GPUAD_NOINLINE W log_gamma_dx(W a, W x, bool upper
     }
     const bool series = x <= 1 || x <= a;                   // log_gamma_pq's branch
     if (series && !upper) {
+        // (a / x first: x sum overflows for x near the largest double, and on duals the
+        // quotient's derivative -(a / (x sum)) / (x sum) overflowed for x ~ 1e-160)
         const W sum = W(1) + gamma_series_m1(a, x, ok);
-        return ok ? a / (x * sum) : nan_like<W>();
+        return ok ? a / x / sum : nan_like<W>();
     }
     if (!series && upper) {
-        // -1 / (x h) = -(b_0 + a_1 h_1) / x (gamma_cf's terms, a_1 = a - 1): its derivatives
-        // in x do not cancel as 1 / (x h)'s did (x h -> 1: d2/dx2 2e-10 relative at a = 2,
-        // x = 1e10, every digit lost at x = 1e16)
+        // -1 / (x h) = -(b_0 + a_1 h_1) / x (gamma_cf's terms, b_0 = x + 1 - a, a_1 = a - 1):
+        // so for x <= 2a, where b_0 is small and exact near x = a; beyond, where x h -> 1 and
+        // that quotient's derivatives in x cancel (b_0' / x against b_0 / x^2: d2/dx2 2e-10
+        // relative at a = 2, x = 1e10, every digit lost at x = 1e16), as -1 + a_1 (1 - h_1) / x
+        // (whose second term is below 1/2 there: a 1 - a / x cancelling near x = a instead)
         const W h1 = gamma_cf(a, x, ok, 1);
-        return ok ? W(-1) + (a - W(1)) * (W(1) - h1) / x : nan_like<W>();
+        if (!ok) return nan_like<W>();
+        return x > W(2) * a ? W(-1) + (a - W(1)) * (W(1) - h1) / x
+                            : -(x + W(1) - a + (a - W(1)) * h1) / x;
     }
     const W l = log_gamma_pq(a, x, upper, ok);
     if (!ok) return nan_like<W>();
