@@ -1434,7 +1434,8 @@ def test_log_incomplete_gamma_far_in_the_tails(name, dt):
     d2/dadx 1/x, d2/dx2 -inf (log Q: 0 and 0 everywhere), plain and on duals."""
     upper = name == "log_gammaincc"
     big = float(np.finfo(dt).max)
-    pts = [(a, v) for a, v in (FAR_UPPER if upper else FAR_LOWER) if a <= big and v <= big]
+    tiny = float(np.finfo(dt).tiny)
+    pts = [(a, v) for a, v in (FAR_UPPER if upper else FAR_LOWER) if a <= big and tiny <= v <= big]
     x, y = (np.array(v, dt) for v in zip(*pts))
     refs = _far_log(upper)
     bad = []
