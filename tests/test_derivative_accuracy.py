@@ -1474,6 +1474,123 @@ def test_log_incomplete_gamma_far_in_the_tails(name, dt):
     assert not bad, f"{name} ({CTYPE[dt]}) far in the tail: " + "; ".join(bad)
 
 
+# Q's continued fraction (gamma_cf) did not converge for x from ~1e10 on at any a: its step
+# del, the product of two factors ~b_i and ~1/b_i, rounded to 1 +- an ulp and never met the
+# test, so P, Q, their logs and their derivatives in a were NaN there (194 of this grid's
+# 130 x 130 points); for a >= ~5e8 with x near a the series and the fraction needed more
+# than their 200,000 terms (NaN; Temme's expansion there now); d2/dx2 log Q was NaN for
+# a < 1, x < ~1e-154 (+inf - inf where the true value overflows).
+GAMMA_GRID = sorted(m * 10.0 ** e for e in range(-300, 301, 10) for m in (1.0, 3.7))
+INCOMPLETE_GAMMA = ["gammainc", "gammaincc", "log_gammainc", "log_gammaincc"]
+
+
+@pytest.mark.parametrize("dt", DTYPES, ids=["float64", "float32"])
+@pytest.mark.parametrize("name", INCOMPLETE_GAMMA)
+def test_incomplete_gamma_has_a_number_everywhere(name, dt):
+    """P, Q, log P, log Q and every partial of orders 1 and 2 are a number (finite or
+    infinite, never NaN) at every a, x > 0 of a grid from 1e-300 to 3.7e300 (the dtype's
+    range), plain and on the duals an HVP runs."""
+    info = np.finfo(dt)
+    g = [v for v in GAMMA_GRID if float(info.tiny) <= v <= float(info.max)]
+    pts = list(itertools.product(g, g))
+    x, y = (np.array(v, dt) for v in zip(*pts))
+    op = E.BINARY[name][0]
+    got = {(0, 0): np.empty_like(x)}
+    call(f"binary_fwd<ops::{op}, {CTYPE[dt]}>", x, y, got[(0, 0)], x.size, I32(1), I32(1))
+    for ab in ((1, 0), (0, 1), (2, 0), (1, 1), (0, 2)):
+        got[ab] = binary_kernel(name, *ab, x, y)
+    gx, gy, tgy = vjp_dual(name, x, y)
+    got.update({"(1, 0) on duals": gx, "(0, 1) on duals": gy, "(1, 1) on duals": tgy})
+    bad = [f"d{k} at (a, x) = ({x[i]!r}, {y[i]!r})"
+           for k, v in got.items() for i in np.nonzero(np.isnan(v))[0]]
+    assert not bad, f"{name} ({CTYPE[dt]}) NaN at {len(bad)} points: " + "; ".join(bad[:12])
+
+
+# a from 1e8 near x = a (x = a + t sqrt(a), and x / a - 1 = +-1e-3, the edges of Temme's
+# region in kernels/ops/incomplete.cuh), where the series and the fraction needed more than
+# their 200,000 terms from a ~ 5e8 on (NaN). Partials in a where differences of the series
+# stay cheap (a = 1e8, |t| <= 5).
+LARGE_A = [(a, a + t * math.sqrt(a)) for a in (1e8, 1e9, 1e10) for t in (-5.0, 0.0, 5.0)] + \
+          [(1e9, 1e9 * (1 - 1e-3)), (1e9, 1e9 * (1 + 1e-3)), (1e12, 1e12 + 3e6)]
+
+
+def _large_a_refs(a, x):
+    """mpmath's Q (its gammainc converges here for the upper function) and, from it, P, the
+    logs, and the partials: d/dx by the density, d/da by differences of Q."""
+    q = lambda s: mp.gammainc(s, x, mp.inf, regularized=True)      # noqa: E731
+    Q, dens = q(a), mp.exp((a - 1) * mp.log(x) - x - mp.loggamma(a))
+    P = 1 - Q                           # (to 40 digits less P's exponent: used from 1e-20)
+    refs = {("gammaincc", (0, 0)): Q, ("gammaincc", (0, 1)): -dens,
+            ("log_gammaincc", (0, 1)): -dens / Q}
+    if Q < 0.5:
+        refs.update({("log_gammaincc", (0, 0)): mp.log(Q), ("log_gammainc", (0, 0)): mp.log1p(-Q)})
+    if P > mp.mpf(10) ** -20:
+        refs.update({("gammainc", (0, 0)): P, ("gammainc", (0, 1)): dens,
+                     ("log_gammainc", (0, 1)): dens / P})
+        if Q >= 0.5:
+            refs.update({("log_gammainc", (0, 0)): mp.log(P),
+                         ("log_gammaincc", (0, 0)): mp.log1p(-P)})
+    if a <= 1e8 and abs(x - a) <= 5 * math.sqrt(a) + 1:
+        # central differences of 1 - P, P by its series (DLMF 8.7.1; mpmath's gammainc
+        # converges here only for integer a), at 40 digits, h = 1e-3: truncation ~(h/sqrt(a))^2
+        # = 1e-14 relative, the second difference keeps ~20 of Q's 40 digits
+        def q(s):
+            term = total = mp.mpf(1)
+            k = 0
+            while term > total * mp.mpf(10) ** -45:
+                k += 1
+                term *= x / (s + k)
+                total += term
+            return 1 - total * mp.exp(s * mp.log(x) - x - mp.loggamma(s + 1))
+        h = mp.mpf(10) ** -3
+        qp, qm = q(a + h), q(a - h)
+        dq, d2q = (qp - qm) / (2 * h), (qp - 2 * Q + qm) / h ** 2
+        refs.update({("gammaincc", (1, 0)): dq, ("gammainc", (1, 0)): -dq,
+                     ("log_gammaincc", (1, 0)): dq / Q, ("log_gammainc", (1, 0)): -dq / P,
+                     ("gammaincc", (2, 0)): d2q, ("gammainc", (2, 0)): -d2q,
+                     ("gammaincc", (1, 1)): -dens * (mp.log(x) - mp.psi(0, a)),
+                     ("gammaincc", (0, 2)): -dens * ((a - 1) / x - 1),
+                     ("gammainc", (1, 1)): dens * (mp.log(x) - mp.psi(0, a)),
+                     ("gammainc", (0, 2)): dens * ((a - 1) / x - 1)})
+    return refs
+
+
+def test_incomplete_gamma_for_large_a_near_x_equals_a():
+    """P, Q, log P, log Q and their partials for a from 1e8 to 1e12 near x = a (Temme's
+    uniform expansion there) against mpmath in float64: values and d/dx within 64 ulps times
+    1 + w^2 (w = eta sqrt(a), Temme's variable: a relative error e in w moves the tail
+    phi(w) by w^2 e), d/da within 1e-10 relative and second partials within 1e-10 of the
+    largest (README's bounds), and the HVP's dual forms of the first partials the same."""
+    a, x = (np.array(v) for v in zip(*LARGE_A))
+    with mp.workdps(40):
+        refs = [_large_a_refs(mp.mpf(float(u)), mp.mpf(float(v))) for u, v in zip(a, x)]
+        w2 = [float(2 * (v - u - u * mp.log(v / u))) for u, v in zip(map(mp.mpf, a), map(mp.mpf, x))]
+    bad = []
+    for name in INCOMPLETE_GAMMA:
+        got = {}
+        got[(0, 0)] = np.empty_like(a)
+        call(f"binary_fwd<ops::{E.BINARY[name][0]}, double>", a, x, got[(0, 0)], a.size,
+             I32(1), I32(1))
+        for ab in ((1, 0), (0, 1), (2, 0), (1, 1), (0, 2)):
+            got[ab] = binary_kernel(name, *ab, a, x)
+        gx, gy, _ = vjp_dual(name, a, x)
+        forms = [(k, "", v) for k, v in got.items()] + [((1, 0), " on duals", gx),
+                                                         ((0, 1), " on duals", gy)]
+        for i in range(a.size):
+            for key, how, g in forms:
+                want = refs[i].get((name, key))
+                if want is None:
+                    continue
+                want = float(want)
+                second = [abs(float(v)) for (n, k), v in refs[i].items() if n == name and sum(k) == 2]
+                tol = (64 * 2.2e-16 * (1 + w2[i]) * abs(want) if sum(key) == 0 or key == (0, 1)
+                       else 1e-10 * (max(second) if sum(key) == 2 else abs(want)))
+                if not abs(float(g[i]) - want) <= tol:
+                    bad.append(f"{name} d{key}{how} at (a, x) = ({a[i]!r}, {x[i]!r}): {g[i]!r}, "
+                               f"mpmath {want!r}")
+    assert not bad, "; ".join(bad)
+
+
 
 
 @pytest.mark.parametrize("dt", DTYPES, ids=["float64", "float32"])

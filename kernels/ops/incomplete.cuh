@@ -234,17 +234,25 @@ template <class W> __device__ GPUAD_NOINLINE W gamma_cf(W a, W x, bool& ok, int 
     for (; i < start + MAX_ITER; ++i) {
         const W an = W(-double(i)) * (W(double(i)) - a);
         b = b + W(2);
-        d = an * d + b;
-        if (fabs(primal(d)) < FPMIN) d = W(FPMIN);
-        c = b + an / c;
-        if (fabs(primal(c)) < FPMIN) c = W(FPMIN);
+        const W q2 = an * d, q1 = an / c;
+        d = q2 + b;
+        bool clamped = fabs(primal(d)) < FPMIN;
+        if (clamped) d = W(FPMIN);
+        c = b + q1;
+        if (fabs(primal(c)) < FPMIN) c = W(FPMIN), clamped = true;
         d = W(1) / d;
         const W del = d * c;
         const W hn = h * del;
         // converged: del - 1 below EPS in every component, or each component of h changed by
         // less than EPS of itself (a large tangent, e.g. dz/dx = -nu in bgrat, scales del's
-        // derivative components beyond any absolute bound)
-        const bool done = all_below(del - W(1), EPS) || negligible(hn - h, hn);
+        // derivative components beyond any absolute bound), or the step's own size below
+        // EPS: del - 1 = D_i (a_i / C_(i-1) - a_i D_(i-1)) (C_i = b_i + a_i / C_(i-1),
+        // 1 / D_i = b_i + a_i D_(i-1), unless a clamp replaced one), where del, a product of
+        // factors ~b_i and ~1/b_i, rounds to 1 +- an ulp: at x = 1e30, a = 1000 it never
+        // reached 1 and the fraction ran out of iterations (P, Q and their logs were NaN for
+        // x from ~1e10 on).
+        const bool done = all_below(del - W(1), EPS) || negligible(hn - h, hn)
+                          || (!clamped && all_below(d * (q1 - q2), EPS));
         h = hn;
         if (done) break;
     }
@@ -279,6 +287,80 @@ template <class W> __device__ __forceinline__ W gamma_q_small(W a, W x, bool& ok
     return a * gamma_q_small_over_a(a, x, ok);
 }
 
+// Temme's uniform expansion for large a near x = a (DLMF 8.12.3-8.12.9; Temme 1979, SIAM J.
+// Math. Anal. 10(4)), where the series and the fraction need O(sqrt(a)) terms and ran out of
+// their 200,000 for a >= ~5e8 (P, Q and their logs were NaN): with mu = x/a - 1 and eta =
+// mu sqrt(-2 (log(1 + mu) - mu) / mu^2) (eta^2/2 = mu - log(1 + mu), the sign of mu),
+// w = eta sqrt(a), P = Phi(w) - phi(w) s and Q = Phi(-w) + phi(w) s, s = (c_0(eta) + c_1(eta)/a
+// + c_2(0)/a^2) / sqrt(a). c_0, c_1 by their Maclaurin series (DLMF 8.12.11; the d_(k,n) of
+// DiDonato & Morris 1986, here from 8.12.9 and the reversion 8.12.13 in exact fractions:
+// 8 and 4 terms, the first left out below 1e-19 at |eta| <= 1.1e-3), c_2(0) = 25/6048. The
+// next term, c_3 / a^3, is below 1e-27 relative from TEMME_A on.
+constexpr double TEMME_A = 1e8, TEMME_U = 1e-3;
+template <class W> __device__ __forceinline__ bool temme_region(W a, W x) {
+    return primal(a) >= TEMME_A && fabs(primal(x) - primal(a)) <= TEMME_U * primal(a);
+}
+// w, and s in `s`.
+template <class W> __device__ GPUAD_NOINLINE W temme_w(W a, W x, W& s) {
+    const W mu = (x - a) / a;                  // (x - a exact: x / a is within 1 +- 1e-3)
+    W g = W(2.0 / 9.0);                        // sum_(k=0..7) 2 (-mu)^k / (k + 2)
+    for (int k = 6; k >= 0; --k) g = g * (-mu) + W(2.0 / (k + 2));
+    const W eta = mu * sqrt(g);
+    constexpr double D0[8] = {-1.0 / 3.0, 1.0 / 12.0, -2.0 / 135.0, 1.0 / 864.0, 1.0 / 2835.0,
+                              -139.0 / 777600.0, 1.0 / 25515.0, -571.0 / 261273600.0};
+    constexpr double D1[4] = {-1.0 / 540.0, -1.0 / 288.0, 1.0 / 378.0, -77.0 / 77760.0};
+    W c0 = W(D0[7]), c1 = W(D1[3]);
+    for (int k = 6; k >= 0; --k) c0 = c0 * eta + W(D0[k]);
+    for (int k = 2; k >= 0; --k) c1 = c1 * eta + W(D1[k]);
+    const W r = sqrt(a);
+    s = (c0 + (c1 + W(25.0 / 6048.0) / a) / a) / r;
+    return eta * r;
+}
+// The tail of P (w < 0) or of Q (w > 0) in Temme's region, whichever is the smaller, as
+// phi(w) (m -+ s), m = Phi(-|w|) / phi(w) the Mills ratio (its asymptotic sum from |w| = 20,
+// as log_ndtr: the sum's smallest term there ~e^(-w^2/2) = e^-200; at 8 it is ~1e-14);
+// `upper_tail`: it is Q's. Neither factor underflows (|w| reaches 1e-3 sqrt(a): 1e7 at
+// a = 1e20), so logs and d/dx of logs are formed from quotients of numbers ~1/|w|, never an
+// exp of a difference of logs ~w^2/2; the other function is 1 - the tail (log1p of it: log Q
+// = log(1 - P) rounded to 0 for P < 1e-16, the true -P lost).
+template <class W> __device__ GPUAD_NOINLINE W temme_tail(W a, W x, W& w, W& m_s, bool& upper_tail) {
+    W s;
+    w = temme_w(a, x, s);
+    upper_tail = w > 0;
+    const W v = upper_tail ? -w : w;
+    const W m = v <= W(-20) ? special::mills_sum(v) / -v : ndtr(v) / ndtr_d(v);
+    m_s = upper_tail ? m + s : m - s;
+    return ndtr_d(w) * m_s;
+}
+// P (upper = false) or Q there.
+template <class W> __device__ GPUAD_NOINLINE W temme_pq(W a, W x, bool upper) {
+    W w, m_s;
+    bool upper_tail;
+    const W t = temme_tail(a, x, w, m_s, upper_tail);
+    return upper == upper_tail ? t : W(1) - t;
+}
+// log P (upper = false) or log Q there, and phi(w) / (P or Q) in `ratio`.
+template <class W> __device__ GPUAD_NOINLINE W temme_log_pq(W a, W x, bool upper, W& ratio) {
+    W w, m_s;
+    bool upper_tail;
+    const W t = temme_tail(a, x, w, m_s, upper_tail);
+    if (upper == upper_tail) {
+        ratio = W(1) / m_s;
+        return W(-0.5) * w * w - W(HALF_LOG_2PI) + log(m_s);
+    }
+    ratio = ndtr_d(w) / (W(1) - t);
+    return log1p(-t);
+}
+// d/dx log P (upper = false) or log Q there: +-density / (P or Q), density = phi(w) sqrt(a) /
+// (x Gamma*(a)) (x^(a-1) e^-x / Gamma(a) with a log x - x = a log a - a - a eta^2/2 and
+// Gamma(a) = Gamma*(a) sqrt(2 pi / a) (a/e)^a, Gamma* = exp(stirlerr)).
+template <class W> __device__ GPUAD_NOINLINE W temme_log_dx(W a, W x, bool upper) {
+    W ratio;
+    temme_log_pq(a, x, upper, ratio);
+    const W r = sqrt(a) / (x * exp(stirlerr(a))) * ratio;
+    return upper ? -r : r;
+}
+
 // P(a, x) (upper = false) or Q(a, x) (upper = true), a > 0, x > 0 finite.
 template <class W> __device__ GPUAD_NOINLINE W gamma_pq(W a, W x, bool upper) {
     bool ok;
@@ -295,6 +377,7 @@ template <class W> __device__ GPUAD_NOINLINE W gamma_pq(W a, W x, bool upper) {
         const W q = gamma_q_small(a, x, ok);
         return ok ? q : nan_like<W>();
     }
+    if (temme_region(a, x)) return temme_pq(a, x, upper);
     if (x <= 1 || x <= a) {                                 // the series for P
         const W sum = W(1) + gamma_series_m1(a, x, ok);
         if (!ok) return nan_like<W>();
@@ -313,6 +396,11 @@ template <class W> __device__ GPUAD_NOINLINE W gamma_pq(W a, W x, bool upper) {
 // other as log1p(-that side), which is at least about 1/2 there; for a < 1, x <= 1 where
 // Q < 1/2 both from the small-a form (log Q = log a + log(Q / a), log P = log1p(-Q)).
 template <class W> __device__ GPUAD_NOINLINE W log_gamma_pq(W a, W x, bool upper, bool& ok) {
+    if (temme_region(a, x)) {
+        ok = true;
+        W ratio;
+        return temme_log_pq(a, x, upper, ratio);
+    }
     if (x <= 1 || x <= a) {
         if (a < 1 && x <= 1) {
             // where Q < 1/2: log1p(-Q) and log Q = log a + log(Q / a) from the small-a form
@@ -391,11 +479,15 @@ template <class W> __device__ GPUAD_NOINLINE W log_gamma_dx(W a, W x, bool upper
     if (x == 0) return upper ? -gamma_density(a, x) : W(special::inf());
     bool ok;
     if (upper && a < 1 && x <= 1) {
-        // density / Q with the factor a of both cancelled before any derivative is taken
+        // density / Q with the factor a of both cancelled before any derivative is taken;
+        // Q / a by its log inside the exp: on duals d/dx is then h ((a - 1) / x - 1 - h), one
+        // product, where the quotient's was +inf - inf = NaN for x < ~1e-154 (the true
+        // d2/dx2 overflows there: h ~ -1 / (x |log x|))
         const W qa = gamma_q_small_over_a(a, x, ok);
         if (!ok) return nan_like<W>();
-        return -exp((a - W(1)) * log(x) - x - lgamma1p(a)) / qa;
+        return -exp((a - W(1)) * log(x) - x - lgamma1p(a) - log(qa));
     }
+    if (temme_region(a, x)) return temme_log_dx(a, x, upper);
     const bool series = x <= 1 || x <= a;                   // log_gamma_pq's branch
     if (series && !upper) {
         // (a / x first: x sum overflows for x near the largest double, and on duals the
