@@ -294,8 +294,9 @@ template <class W> __device__ __forceinline__ W gamma_q_small(W a, W x, bool& ok
 // w = eta sqrt(a), P = Phi(w) - phi(w) s and Q = Phi(-w) + phi(w) s, s = (c_0(eta) + c_1(eta)/a
 // + c_2(0)/a^2) / sqrt(a). c_0, c_1 by their Maclaurin series (DLMF 8.12.11; the d_(k,n) of
 // DiDonato & Morris 1986, here from 8.12.9 and the reversion 8.12.13 in exact fractions:
-// 8 and 4 terms, the first left out below 1e-19 at |eta| <= 1.1e-3), c_2(0) = 25/6048. The
-// next term, c_3 / a^3, is below 1e-27 relative from TEMME_A on.
+// 8 and 4 terms: the first left out of c_0 is ~1e-30 at |eta| <= 1.1e-3, that of c_1 ~3e-16,
+// 3e-24 after the division by a), c_2(0) = 25/6048. The next term, c_3 / a^3, is below
+// 1e-27 relative from TEMME_A on.
 constexpr double TEMME_A = 1e8, TEMME_U = 1e-3;
 template <class W> __device__ __forceinline__ bool temme_region(W a, W x) {
     return primal(a) >= TEMME_A && fabs(primal(x) - primal(a)) <= TEMME_U * primal(a);
@@ -319,10 +320,11 @@ template <class W> __device__ GPUAD_NOINLINE W temme_w(W a, W x, W& s) {
 // The tail of P (w < 0) or of Q (w > 0) in Temme's region, whichever is the smaller, as
 // phi(w) (m -+ s), m = Phi(-|w|) / phi(w) the Mills ratio (its asymptotic sum from |w| = 20,
 // as log_ndtr: the sum's smallest term there ~e^(-w^2/2) = e^-200; at 8 it is ~1e-14);
-// `upper_tail`: it is Q's. Neither factor underflows (|w| reaches 1e-3 sqrt(a): 1e7 at
-// a = 1e20), so logs and d/dx of logs are formed from quotients of numbers ~1/|w|, never an
-// exp of a difference of logs ~w^2/2; the other function is 1 - the tail (log1p of it: log Q
-// = log(1 - P) rounded to 0 for P < 1e-16, the true -P lost).
+// `upper_tail`: it is Q's. |w| reaches 1e-3 sqrt(a) (1e7 at a = 1e20), where phi(w)
+// underflows (the tail is 0 as a value) but m -+ s (~1/|w|) does not: log P, log Q and d/dx
+// of them are formed from log phi(w) = -w^2/2 - log sqrt(2 pi) and quotients of m -+ s,
+// never an exp of a difference of logs ~w^2/2; the other function is 1 - the tail (log1p of
+// it: log Q = log(1 - P) rounded to 0 for P < 1e-16, the true -P lost).
 template <class W> __device__ GPUAD_NOINLINE W temme_tail(W a, W x, W& w, W& m_s, bool& upper_tail) {
     W s;
     w = temme_w(a, x, s);
@@ -481,8 +483,8 @@ template <class W> __device__ GPUAD_NOINLINE W log_gamma_dx(W a, W x, bool upper
     if (upper && a < 1 && x <= 1) {
         // density / Q with the factor a of both cancelled before any derivative is taken;
         // Q / a by its log inside the exp: on duals d/dx is then h ((a - 1) / x - 1 - h), one
-        // product, where the quotient's was +inf - inf = NaN for x < ~1e-154 (the true
-        // d2/dx2 overflows there: h ~ -1 / (x |log x|))
+        // product, where the quotient's was +inf - inf = NaN for x < ~1e-154 (its two terms
+        // overflow; d2/dx2 itself does too for a |log x| << 1, h ~ -1 / (x |log x|) there)
         const W qa = gamma_q_small_over_a(a, x, ok);
         if (!ok) return nan_like<W>();
         return -exp((a - W(1)) * log(x) - x - lgamma1p(a) - log(qa));
