@@ -260,7 +260,9 @@ def gammainc(a, x):
     Values: the series ``x^a e^-x / Gamma(a+1) sum_n x^n / ((a+1)...(a+n))`` for
     ``x <= max(1, a)``, else ``1 - Q`` with Q's continued fraction (Numerical Recipes 3rd ed.
     6.2, modified Lentz); for ``a >= 10`` the prefactor through Stirling's series and
-    ``log1p(u) - u`` (DiDonato & Morris 1986), so that large ``a`` keeps full accuracy.
+    ``log1p(u) - u`` (DiDonato & Morris 1986), so that large ``a`` keeps full accuracy; for
+    ``a >= 1e8`` with ``|x/a - 1| <= 1e-3``, where those need O(sqrt(a)) terms, Temme's
+    uniform expansion (DLMF 8.12.3-8.12.11).
     SciPy's edge values: ``P(a, 0) = 0``, ``P(a, inf) = 1``, ``P(0, x) = 1`` for ``x > 0``;
     NaN for ``a < 0``, ``x < 0`` and at ``(0, 0)``.
 

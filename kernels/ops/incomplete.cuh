@@ -24,8 +24,10 @@
 //   through Stirling's series and log1pmx(u) = log(1 + u) - u, without the cancellation of
 //   a log x - lgamma(a) (DiDonato & Morris 1986, ACM TOMS 12(4), and 1992, ACM TOMS 18(3):
 //   the forms of their rcomp and brcomp).
-// Iterations are capped at MAX_ITER; a sum that has not converged by then gives NaN (the
-// Python layer bounds the parameters so that this does not happen: gpuad/scipy/special.py).
+// - P and Q for a >= 1e8 near x = a (|x/a - 1| <= 1e-3), where the series and the fraction
+//   need O(sqrt(a)) terms: Temme's uniform expansion (DLMF 8.12; temme_w below).
+// Iterations are capped at MAX_ITER; a sum that has not converged by then gives NaN (README's
+// rows for gammainc and stdtr list where that still happens).
 #pragma once
 #include "gpuad/dual.cuh"
 #include "ops/special.cuh"
