@@ -320,8 +320,8 @@ template <class W> __device__ GPUAD_NOINLINE W temme_w(W a, W x, W& s) {
     return eta * r;
 }
 // The tail of P (w < 0) or of Q (w > 0) in Temme's region, whichever is the smaller, as
-// phi(w) (m -+ s), m = Phi(-|w|) / phi(w) the Mills ratio (its asymptotic sum from |w| = 20,
-// as log_ndtr: the sum's smallest term there ~e^(-w^2/2) = e^-200; at 8 it is ~1e-14);
+// phi(w) (m -+ s), m = Phi(-|w|) / phi(w) the Mills ratio, 1 / log_ndtr_d (its asymptotic sum
+// from |w| = 20: the sum's smallest term there ~e^(-w^2/2) = e^-200; at 8 it is ~1e-14);
 // `upper_tail`: it is Q's. |w| reaches 1e-3 sqrt(a) (1e7 at a = 1e20), where phi(w)
 // underflows (the tail is 0 as a value) but m -+ s (~1/|w|) does not: log P, log Q and d/dx
 // of them are formed from log phi(w) = -w^2/2 - log sqrt(2 pi) and quotients of m -+ s,
@@ -332,7 +332,7 @@ template <class W> __device__ GPUAD_NOINLINE W temme_tail(W a, W x, W& w, W& m_s
     w = temme_w(a, x, s);
     upper_tail = w > 0;
     const W v = upper_tail ? -w : w;
-    const W m = v <= W(-20) ? special::mills_sum(v) / -v : ndtr(v) / ndtr_d(v);
+    const W m = W(1) / log_ndtr_d(v);
     m_s = upper_tail ? m + s : m - s;
     return ndtr_d(w) * m_s;
 }
