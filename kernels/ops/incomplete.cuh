@@ -76,6 +76,33 @@ template <class S, int N> __device__ inline bool all_below(const Dual<S, N>& r, 
     for (int j = 0; j < N; ++j) ok = ok && all_below(r.d[j], tol);
     return ok;
 }
+// The magnitude of every component of a product d * c as the product rule sums it:
+// |d| * |c| with each component of d and c replaced by its absolute value.
+__device__ __forceinline__ double abs_parts(double x) { return fabs(x); }
+template <class S, int N> __device__ inline Dual<S, N> abs_parts(const Dual<S, N>& x) {
+    Dual<S, N> r;
+    r.v = abs_parts(x.v);
+    for (int j = 0; j < N; ++j) r.d[j] = abs_parts(x.d[j]);
+    return r;
+}
+// r = d * c - 1 at 0 to rounding in every component: within EPS or 16 ulps of the magnitude of
+// the terms the product rule sums for it (`mag`, abs_parts(d) * abs_parts(c)), the test
+// lentz_step applies to derivative components: a modified Lentz step's derivative components are sums
+// of terms O(1) that round to +-an ulp of them, not to 0, so an absolute bound alone is never
+// met (2.8e-17 at a = 5e-9, b = 1/2, x = 1e-8 on duals: betainc's fraction ran out of
+// iterations, stdtr's d/ddf was NaN for df below ~1e-7).
+// A NaN component (a derivative whose intermediates overflowed, inf - inf) passes: it cannot
+// converge, stays NaN in the result, and must not make the value and the other components NaN
+// by running the fraction out of iterations (d/ddf stdtr on the HVP's duals at df = 3.7e-300,
+// y = 1e-150, where d2/ddf2's intermediates overflow).
+__device__ __forceinline__ bool at_rounding(double r, double mag) {
+    return !(fabs(r) > EPS && fabs(r) > 16 * 1.1102230246251565e-16 * mag);
+}
+template <class S, int N> __device__ inline bool at_rounding(const Dual<S, N>& r, const Dual<S, N>& mag) {
+    bool ok = at_rounding(r.v, mag.v);
+    for (int j = 0; j < N; ++j) ok = ok && at_rounding(r.d[j], mag.d[j]);
+    return ok;
+}
 // |t| <= EPS |s| componentwise: a series term negligible against its sum.
 __device__ __forceinline__ bool negligible(double t, double s) { return fabs(t) <= EPS * fabs(s); }
 template <class S, int N> __device__ inline bool negligible(const Dual<S, N>& t, const Dual<S, N>& s) {
@@ -543,6 +570,29 @@ template <class W> __device__ GPUAD_NOINLINE W log_beta_front(W a, W b, W x, W y
     return a * lx + b * ly - lgamma(s + W(1)) + lr - log(m);
 }
 
+// One step of the modified Lentz method with partial numerator aa (the partial denominators
+// are 1): C_i = 1 + aa / C_(i-1), D_i = 1 / (1 + aa D_(i-1)), h *= C_i D_i. Returns whether
+// the step is converged: the value's del - 1 below EPS, or the step's own size, del - 1 =
+// D_i aa (1 / C_(i-1) - D_(i-1)) (cancellation-free as gamma_cf's), below EPS unless a clamp
+// replaced C or D; and every derivative component at rounding (at_rounding).
+// del, a product of factors ~1 - x and ~1 / (1 - x), rounds to 1 +- an ulp: at a = 1.85e40,
+// b = 1/2, x = 37/47 (stdtr at df = 3.7e40, y = 1e20) it never reached 1 and the fraction ran
+// out of iterations (NaN).
+template <class W> __device__ inline bool lentz_step(const W& aa, W& c, W& d, W& h) {
+    const double c0 = primal(c), d0 = primal(d);
+    d = W(1) + aa * d;
+    bool clamped = fabs(primal(d)) < FPMIN;
+    if (clamped) d = W(FPMIN);
+    c = W(1) + aa / c;
+    if (fabs(primal(c)) < FPMIN) c = W(FPMIN), clamped = true;
+    d = W(1) / d;
+    const W del = d * c;
+    h = h * del;
+    const bool value = fabs(primal(del) - 1) <= EPS
+                       || (!clamped && fabs(primal(d) * primal(aa) * (1 / c0 - d0)) <= EPS);
+    return value && at_rounding(del - W(1), abs_parts(d) * abs_parts(c));
+}
+
 // The continued fraction of I_x(a, b) = front / a * cf (NR 3rd ed. 6.4, modified Lentz).
 template <class W> __device__ GPUAD_NOINLINE W beta_cf(W a, W b, W x, bool& ok) {
     const W qab = a + b, qap = a + W(1), qam = a - W(1);
@@ -553,23 +603,9 @@ template <class W> __device__ GPUAD_NOINLINE W beta_cf(W a, W b, W x, bool& ok) 
     ok = false;
     for (int m = 1; m < MAX_ITER; ++m) {
         const W mm = W(double(m)), m2 = W(2.0 * m);
-        W aa = mm * (b - mm) * x / ((qam + m2) * (a + m2));
-        d = W(1) + aa * d;
-        if (fabs(primal(d)) < FPMIN) d = W(FPMIN);
-        c = W(1) + aa / c;
-        if (fabs(primal(c)) < FPMIN) c = W(FPMIN);
-        d = W(1) / d;
-        const W del1 = d * c;
-        h = h * del1;
-        aa = -(a + mm) * (qab + mm) * x / ((a + m2) * (qap + m2));
-        d = W(1) + aa * d;
-        if (fabs(primal(d)) < FPMIN) d = W(FPMIN);
-        c = W(1) + aa / c;
-        if (fabs(primal(c)) < FPMIN) c = W(FPMIN);
-        d = W(1) / d;
-        const W del = d * c;
-        h = h * del;
-        if (all_below(del - W(1), EPS) && all_below(del1 - W(1), EPS)) {
+        const bool even = lentz_step(mm * (b - mm) * x / ((qam + m2) * (a + m2)), c, d, h);
+        const bool odd = lentz_step(-(a + mm) * (qab + mm) * x / ((a + m2) * (qap + m2)), c, d, h);
+        if (even && odd) {
             ok = true;
             break;
         }
@@ -843,6 +879,9 @@ template <class W> __device__ GPUAD_NOINLINE W t_tail_dm(W df, W y2, W u, W& sum
     return t_ratio(df) + lq;
 }
 
+template <class W> __device__ GPUAD_NOINLINE W log_t_tail_small_df(W df, W y, W w);
+template <class W> __device__ GPUAD_NOINLINE W log_t_tail(W df, W y);
+
 // P(T <= -|y|) = I_w(df/2, 1/2) / 2, w = df/(df + y^2), df > 0 finite, y finite.
 template <class W> __device__ GPUAD_NOINLINE W t_tail(W df, W y) {
     const W y2 = y * y, u = y2 / df, h = df * W(0.5);
@@ -852,23 +891,28 @@ template <class W> __device__ GPUAD_NOINLINE W t_tail(W df, W y) {
         const W l = t_tail_dm(df, y2, u, sum, ok);
         return ok ? exp(l) * sum * W(0.5) : nan_like<W>();
     }
+    // above T_HUGE from log_t_tail's form (the continued fraction's products overflow there:
+    // NaN for |y| ~ sqrt(df) and above, e.g. df = 1e160, y = 1e140)
+    if (primal(df) > T_HUGE) return exp(log_t_tail(df, y));
     const W den = df + y2, w = df / den;
+    if (df <= W(1) && w <= W(0.5)) return exp(log_t_tail_small_df(df, y, w)) * W(0.5);
     return (w <= W(0.5) ? beta_i_edges(h, W(0.5), w)
                         : beta_i_edges(W(0.5), h, y2 / den, true)) * W(0.5);
 }
 
 // stdtr near y = 0, df > 0 finite: 1/2 + pdf(0) sum_k binom(-(df+1)/2, k) y^(2k+1) /
 // ((2k+1) df^k), k <= 8 (the density's binomial series integrated; the first term left out
-// is below (u^9 + (y^2/2)^9 / 9!) |y| relative, u = y^2/df). The ratios (-(df+1)/2 - (k-1))
-// / df as -1/2 - (k - 1/2)/df: their derivative in df, (k - 1/2)/df^2, not a difference
-// of two terms ~1/df (1e-2 relative at df = 1e14).
+// is below (u^9 + (y^2/2)^9 / 9!) |y| relative, u = y^2/df). Term k is term k-1 times
+// (-y^2/2 - (k - 1/2) u) / k: no coefficient ~df^-k (which overflowed for df below ~1e-38
+// while y^2k underflowed: NaN), no difference of two terms ~1/df in its derivative in df
+// (1e-2 relative at df = 1e14), and u as (y / sqrt(df))^2, whose derivatives in df do not
+// overflow where y^2 is subnormal (y / df's would: -(y / df) / df at df = 1e-300).
 template <class W> __device__ GPUAD_NOINLINE W stdtr_centre(W df, W y) {
-    const W y2 = y * y;
-    W coef = W(1), yk = y, poly = y;
+    const W y2 = y * y, s = y / sqrt(df), u = s * s;
+    W term = y, poly = y;
     for (int k = 1; k <= 8; ++k) {
-        coef = coef * (W(-0.5) - W(k - 0.5) / df) / W(double(k));
-        yk = yk * y2;
-        poly = poly + coef * yk / W(2.0 * k + 1);
+        term = term * (W(-0.5) * y2 - W(k - 0.5) * u) / W(double(k));
+        poly = poly + term / W(2.0 * k + 1);
     }
     return W(0.5) + exp(t_log_pdf(df, W(0))) * poly;
 }
@@ -928,6 +972,27 @@ template <class W> __device__ GPUAD_NOINLINE W t_half_log_w(W df, W y) {
 constexpr double T_LW = -69.0;
 constexpr double LOG_2 = 0.69314718055994530942, HALF_LOG_PI = 0.57236494292470008707;
 
+// log I_w(h, 1/2), h = df/2, for df <= 1 and w = df/(df + y^2) <= 1/2, by DLMF 8.17.7:
+// I_w(h, 1/2) = w^h / (h B(h, 1/2)) F, F = 2F1(h, 1/2; h + 1; w) = sum_k h/(h + k) (1/2)_k /
+// k! w^k (positive terms, falling by w <= 1/2 or faster). Its w-derivative is O(h); the
+// continued fraction's form, w^h (1 - w)^(1/2) / (h B) cf, carries the factor (1 - w)^(1/2)
+// whose derivative in df, -w'/(2 (1 - w)) with w' = y^2/(df + y^2)^2 up to 1/(4 df), cancels
+// against cf's to O(log(1/w)): d/ddf stdtr was 0 at df = 1e-100, y = -1e-40 (true -11.6),
+// off by 1.4e-8 at df = 1e-20, y = -1e-5. h log w by t_half_log_w (its partials in closed
+// form), log(h B(h, 1/2)) = lgamma(h + 1) + log(pi)/2 - lgamma(h + 1/2).
+template <class W> __device__ GPUAD_NOINLINE W log_t_tail_small_df(W df, W y, W w) {
+    const W h = df * W(0.5);
+    W r = W(1), F = W(1);
+    for (int k = 1; k < 400; ++k) {                      // 0.5^400: converged long before
+        r = r * W((k - 0.5) / k) * w;
+        const W t = h / (h + W(double(k))) * r;
+        F = F + t;
+        if (negligible(t, F)) break;
+    }
+    const W lhb = lgamma(h + W(1)) + W(HALF_LOG_PI) - lgamma(h + W(0.5));
+    return t_half_log_w(df, y) - lhb + log(F);
+}
+
 // log P(T <= -|y|) = log I_w(df/2, 1/2) - log 2, w = df/(df + y^2), df > 0 finite, y finite
 // (y = +-inf: -inf, with the leading term's derivative in df, its limit -inf), y != 0:
 // t_tail in log space, finite where the tail underflows. The expansion's e^l sum as
@@ -968,6 +1033,7 @@ template <class W> __device__ GPUAD_NOINLINE W log_t_tail(W df, W y) {
     const bool small = u <= 1;
     const W w = small ? W(1) / (W(1) + u) : r / (W(1) + r);
     const W v = small ? u / (W(1) + u) : W(1) / (W(1) + r);
+    if (df <= W(1) && w <= W(0.5)) return log_t_tail_small_df(df, y, w) - W(LOG_2);
     return log_beta_i_xy(h, W(0.5), w, v, false) - W(LOG_2);
 }
 
