@@ -697,17 +697,28 @@ template <class W> __device__ GPUAD_NOINLINE W bgrat(W a, W b, W lx, bool log_fo
 
 // I_x0(a0, b0) = mult e^l, the side that is below about 1/2: x0 < (a0 + 1)/(a0 + b0 + 2),
 // y0 = 1 - x0 (the smaller of the two exact). The continued fraction, or for large a0, small
-// b0 and x0 near 1 the expansion above.
+// b0 and x0 near 1 the expansion above. Where only e^l mult is used (exp_only) and
+// l < -2200 (mult = factor cf, two doubles, is below DBL_MAX^2 ~ e^1419, so e^l mult is below
+// the smallest subnormal, e^-744) the fraction is not run: mult = its factor, the side 0 with
+// every derivative (the true ones underflow too).
+// There it could fail: at x0 = 1 - y0 rounded (b = 1e30, a = 1e-10, x = 1e-20: x0 = 1 with
+// shape 1e30) it ran out of iterations and betainc was NaN where it is 1.
 template <class W>
-__device__ GPUAD_NOINLINE W beta_small(W a0, W b0, W x0, W y0, bool log_form, W& mult, bool& ok) {
+__device__ GPUAD_NOINLINE W beta_small(W a0, W b0, W x0, W y0, bool log_form, W& mult, bool& ok,
+                                       bool exp_only) {
     if (a0 >= BGRAT_A && b0 <= BGRAT_B) {
         const W lx = y0 <= W(0.5) ? log1p(-y0) : log(x0);
         if (-(a0 + (b0 - W(1)) * W(0.5)) * lx <= W(BGRAT_Z))
             return bgrat(a0, b0, lx, log_form, mult, ok);
     }
     W factor;
-    const W cf = beta_cf(a0, b0, x0, ok), l = log_beta_front(a0, b0, x0, y0, factor);
-    mult = factor * cf;
+    const W l = log_beta_front(a0, b0, x0, y0, factor);
+    if (exp_only && primal(l) < -2200) {
+        ok = true;
+        mult = factor;
+        return l;
+    }
+    mult = factor * beta_cf(a0, b0, x0, ok);
     return l;
 }
 
@@ -718,8 +729,8 @@ template <class W> __device__ GPUAD_NOINLINE W beta_i(W a, W b, W x, bool upper 
     bool ok;
     W mult;
     const bool direct = x * (a + b + W(2)) < a + W(1);
-    const W l = direct ? beta_small(a, b, x, y, false, mult, ok)
-                       : beta_small(b, a, y, x, false, mult, ok);
+    const W l = direct ? beta_small(a, b, x, y, false, mult, ok, true)
+                       : beta_small(b, a, y, x, false, mult, ok, true);
     if (!ok) return nan_like<W>();
     const W v = mult * exp(l);
     return direct == upper ? W(1) - v : v;
@@ -732,8 +743,10 @@ template <class W> __device__ GPUAD_NOINLINE W log_beta_i_xy(W a, W b, W x, W y,
     bool ok;
     W mult;
     const bool direct = x * (a + b + W(2)) < a + W(1);
-    const W l = direct ? beta_small(a, b, x, y, true, mult, ok)
-                       : beta_small(b, a, y, x, true, mult, ok);
+    // as the complement (direct == upper) only the computed side's exp enters (beta_small's
+    // exp_only)
+    const W l = direct ? beta_small(a, b, x, y, true, mult, ok, direct == upper)
+                       : beta_small(b, a, y, x, true, mult, ok, direct == upper);
     if (!ok) return nan_like<W>();
     const W lv = l + log(mult);
     return direct == upper ? log1p(-exp(lv)) : lv;
@@ -783,8 +796,12 @@ template <class W> __device__ GPUAD_NOINLINE W beta_density(W a, W b, W x) {
     if (x == 1) return b < 1 ? W(special::inf()) : (b == 1 ? a : W(0));
     const W y = W(1) - x;
     W factor;
-    const W l = log_beta_front(a, b, x, y, factor);
-    return a * factor * exp(l - log(x) - log(y));
+    const W e = log_beta_front(a, b, x, y, factor) - log(x) - log(y);
+    // a factor kept out of the exp (log_beta_front), unless the exp alone overflows: e^828 at
+    // a = b = 1e-60, x = 1e-300, where a factor = 1e-120 (the density, ~5e239, was inf and
+    // its derivative in a NaN)
+    if (primal(e) > 700) return exp(e + log(a * factor));
+    return a * factor * exp(e);
 }
 
 // d/dx log I_x(a, b) = density / I: a / (x y cf) below the switch (the continued fraction's
