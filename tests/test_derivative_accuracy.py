@@ -1596,7 +1596,7 @@ def _t_tail_mp(df, y):
                                   (1e-8, -1e-3), (0.9, -0.2), (0.5, -3.0)])
 def test_stdtr_small_df_against_mpmath(df, y):
     """d/ddf and d2/ddf2 of stdtr for df <= 1 within 1e-13 of mpmath. The continued
-    fraction's form carried (1 - w)^(1/2), whose derivative in df (up to 1/(8 df)) cancelled
+    fraction's form carried (1 - w)^(1/2), whose derivative in df (up to 1/(4 df)) cancelled
     against the fraction's: d/ddf was 0 at df = 1e-100, y = -1e-40 (true -11.6), off by 1.4e-8
     at df = 1e-20, y = -1e-5 (DLMF 8.17.7's series in kernels/ops/incomplete.cuh now)."""
     xs, ys = np.array([df]), np.array([y])
@@ -1608,6 +1608,26 @@ def test_stdtr_small_df_against_mpmath(df, y):
             want = sign * mp.diff(lambda v: _t_tail_mp(v, yv), d, k, h=step)
             got = binary_kernel("stdtr", k, 0, xs, ys)[0]
             assert abs(got - want) <= 1e-13 * abs(want), (k, got, float(want))
+
+
+def _t_pdf_mp(df, y):
+    return mp.exp(mp.loggamma((df + 1) / 2) - mp.loggamma(df / 2) - mp.log(df * mp.pi) / 2
+                  - (df + 1) / 2 * mp.log1p(y * y / df))
+
+
+@pytest.mark.parametrize("df,y", [(1e-100, -1e80), (1e-20, -1e140), (1e-150, 1e20), (0.5, -3.0)])
+def test_stdtr_mixed_partial_where_y2_over_df_overflows(df, y):
+    """d2 stdtr / ddf dy = d/ddf of the density, in both orders (binary_deriv<1, 1> and the
+    HVP's kernel, d/ddf of dfy) within 1e-12 of mpmath where y^2/df's derivative in df,
+    -y^2/df^2, overflows: log1p(y^2/df) on duals went through it (inf for 5e-81 at
+    df = 1e-100, y = -1e80)."""
+    xs, ys = np.array([df]), np.array([y])
+    with mp.workprec(400):
+        d = mp.mpf(df)
+        want = mp.diff(lambda v: _t_pdf_mp(v, mp.mpf(y)), d, h=d * mp.mpf(10) ** -40)
+    for how, got in (("binary_deriv<1, 1>", binary_kernel("stdtr", 1, 1, xs, ys)[0]),
+                     ("on duals", dual_mixed_kernel("stdtr", xs, ys)[0])):
+        assert abs(got - want) <= 1e-12 * abs(want), (how, got, float(want))
 
 
 # a from 1e8 near x = a (x = a + t sqrt(a); t = +-20, where Temme's tail switches from

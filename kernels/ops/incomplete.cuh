@@ -862,11 +862,37 @@ template <class W> __device__ GPUAD_NOINLINE W t_ratio(W df) {
 }
 
 // log1p(u), u = y^2/df, also where u or y^2 overflow (|y| > 1.3e154, small df): above
-// u = 1e300 as 2 log|y| - log(df) + log1p(df/y^2), df/y^2 formed as (df/|y|)/|y|.
-template <class W> __device__ GPUAD_NOINLINE W t_log1p_u(W df, W y, W u) {
-    if (u <= 1e300) return log1p(u);
-    const W ay = fabs(y);
-    return W(2) * log(ay) - log(df) + log1p(df / ay / ay);
+// u = 1e300 as 2 log|y| - log(df) + log1p(df/y^2), df/y^2 formed as (df/|y|)/|y|. On duals
+// its partials in closed form, -u/(df + y^2) and 2y/(df + y^2), for u > 1 as
+// -1/(df (1 + r)) and 2/(y (1 + r)), r = df/y^2: differentiating log1p(y^2/df) through the
+// quotient formed -u/df, which overflows where the partial (~ -1/df) does not (d2/ddf dy of
+// stdtr on the HVP's duals was inf at df = 1e-100, y = -1e80, true 5e-81).
+template <class W> __device__ GPUAD_NOINLINE W t_log1p_u(W df, W y);
+struct TLog1pU {
+    template <class S> __device__ static S f(S df, S y) { return t_log1p_u(df, y); }
+    template <class S> __device__ static S dfx(S df, S y) {
+        if (primal(y) * primal(y) <= primal(df)) {
+            const S y2 = y * y;
+            return -(y2 / df) / (df + y2);          // (not over df^2: it underflows at y = 0)
+        }
+        const S ay = fabs(y);
+        return S(-1) / (df * (S(1) + df / ay / ay));
+    }
+    template <class S> __device__ static S dfy(S df, S y) {
+        if (primal(y) * primal(y) <= primal(df)) return S(2) * y / (df + y * y);
+        const S ay = fabs(y);
+        return S(2) / (y * (S(1) + df / ay / ay));
+    }
+};
+template <class W> __device__ GPUAD_NOINLINE W t_log1p_u(W df, W y) {
+    if constexpr (is_dual<W>::value) {
+        return binary_chain<TLog1pU>(df, y);
+    } else {
+        const W u = y * y / df;
+        if (u <= 1e300) return log1p(u);
+        const W ay = fabs(y);
+        return W(2) * log(ay) - log(df) + log1p(df / ay / ay);
+    }
 }
 
 // log of the t density, df > 0 finite: lgamma((df+1)/2) - lgamma(df/2) - log(df pi)/2 -
@@ -876,12 +902,12 @@ template <class W> __device__ GPUAD_NOINLINE W t_log_pdf(W df, W y) {
     const W y2 = y * y, u = y2 / df;
     if (df >= T_DF) {
         const W lt = u <= T_U ? y2 * W(0.5) * (W(1) + W(1) / df) * (W(1) + log1p_ratio_m1(u))
-                              : (df + W(1)) * W(0.5) * t_log1p_u(df, y, u);
+                              : (df + W(1)) * W(0.5) * t_log1p_u(df, y);
         return t_ratio(df) - W(HALF_LOG_2PI) + W(0.5) * log1p(W(-0.5) / df) - lt;
     }
     return lgamma((df + W(1)) * W(0.5)) - lgamma(df * W(0.5))
            - W(0.5) * log(df * W(3.14159265358979323846))
-           - (df + W(1)) * W(0.5) * t_log1p_u(df, y, u);
+           - (df + W(1)) * W(0.5) * t_log1p_u(df, y);
 }
 
 // The expansion's P(T <= -|y|) = e^l sum / 2 (df >= T_DF, u = y^2/df <= T_U): l = R +
