@@ -54,10 +54,7 @@ struct BinaryD {
 };
 
 // The partial derivative d^(AX+AY+AZ) f / dx^AX dy^AY dz^AZ (order >= 1) of a ternary op,
-// likewise from dfx, dfy, dfz: x's derivatives taken outermost, z's innermost, so that a mixed
-// partial in z differentiates dfz (betainc's closed-form density) along the others rather
-// than the continued fraction's shape derivative along z (d2/dadx at a = b = 1e-60,
-// x = 1e-300 was NaN that way; the density on a dual in a gives its 2.5e299).
+// likewise from dfx, dfy, dfz.
 template <class Op, int AX, int AY, int AZ>
 struct TernaryD {
     template <class S> __device__ __forceinline__ static S at(S x, S y, S z) {
@@ -67,15 +64,15 @@ struct TernaryD {
             else return Op::dfz(x, y, z);
         } else {
             gpuad::Dual<S, 1> xd(x), yd(y), zd(z);
-            if constexpr (AX >= 1) {
-                xd.d[0] = S(1);
-                return TernaryD<Op, AX - 1, AY, AZ>::at(xd, yd, zd).d[0];
+            if constexpr (AZ >= 1) {
+                zd.d[0] = S(1);
+                return TernaryD<Op, AX, AY, AZ - 1>::at(xd, yd, zd).d[0];
             } else if constexpr (AY >= 1) {
                 yd.d[0] = S(1);
                 return TernaryD<Op, AX, AY - 1, AZ>::at(xd, yd, zd).d[0];
             } else {
-                zd.d[0] = S(1);
-                return TernaryD<Op, AX, AY, AZ - 1>::at(xd, yd, zd).d[0];
+                xd.d[0] = S(1);
+                return TernaryD<Op, AX - 1, AY, AZ>::at(xd, yd, zd).d[0];
             }
         }
     }

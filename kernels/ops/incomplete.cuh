@@ -799,8 +799,9 @@ template <class W> __device__ GPUAD_NOINLINE W beta_density(W a, W b, W x) {
     const W e = log_beta_front(a, b, x, y, factor) - log(x) - log(y);
     // a factor kept out of the exp (log_beta_front), unless the exp alone overflows: e^828 at
     // a = b = 1e-60, x = 1e-300, where a factor = 1e-120 (the density, ~5e239, was inf and
-    // its derivative in a NaN)
-    if (primal(e) > 700) return exp(e + log(a * factor));
+    // its derivative in a NaN); log a + log factor, not log(a factor), which underflows for
+    // a b below 5e-324
+    if (primal(e) > 700) return exp(e + log(a) + log(factor));
     return a * factor * exp(e);
 }
 
