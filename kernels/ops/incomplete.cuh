@@ -802,7 +802,9 @@ template <class W> __device__ GPUAD_NOINLINE W beta_density(W a, W b, W x) {
     // its derivative in a NaN); log a + log factor, not log(a factor), which underflows for
     // a b below 5e-324
     if (primal(e) > 700) return exp(e + log(a) + log(factor));
-    return a * factor * exp(e);
+    // a (factor e^e), not (a factor) e^e: a factor underflows for a b below 5e-324 (density 0
+    // at a = b = 1e-170, x = 1/2, true 2e-170), factor e^e = density / a does not
+    return a * (factor * exp(e));
 }
 
 // d/dx log I_x(a, b) = density / I: a / (x y cf) below the switch (the continued fraction's
