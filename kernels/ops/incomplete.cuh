@@ -24,6 +24,8 @@
 //   through Stirling's series and log1pmx(u) = log(1 + u) - u, without the cancellation of
 //   a log x - lgamma(a) (DiDonato & Morris 1986, ACM TOMS 12(4), and 1992, ACM TOMS 18(3):
 //   the forms of their rcomp and brcomp).
+// - Student's t for df <= 1 on the side w = df/(df + y^2) <= 1/2: I_w(df/2, 1/2) by DLMF
+//   8.17.7's hypergeometric series (log_t_tail_small_df below).
 // - P and Q for a >= 1e8 near x = a (|x/a - 1| <= 1e-3), where the series and the fraction
 //   need O(sqrt(a)) terms: Temme's uniform expansion (DLMF 8.12; temme_w below).
 // Iterations are capped at MAX_ITER; a sum that has not converged by then gives NaN (README's
@@ -86,8 +88,8 @@ template <class S, int N> __device__ inline Dual<S, N> abs_parts(const Dual<S, N
     return r;
 }
 // r = d * c - 1 at 0 to rounding in every component: within EPS or 16 ulps of the magnitude of
-// the terms the product rule sums for it (`mag`, abs_parts(d) * abs_parts(c)), the test
-// lentz_step applies to derivative components: a modified Lentz step's derivative components are sums
+// the terms the product rule sums for it (`mag`, abs_parts(d) * abs_parts(c)), lentz_step's
+// test of derivative components: a modified Lentz step's derivative components are sums
 // of terms O(1) that round to +-an ulp of them, not to 0, so an absolute bound alone is never
 // met (2.8e-17 at a = 5e-9, b = 1/2, x = 1e-8 on duals: betainc's fraction ran out of
 // iterations, stdtr's d/ddf was NaN for df below ~1e-7).
@@ -1042,7 +1044,8 @@ template <class W> __device__ GPUAD_NOINLINE W log_t_tail_small_df(W df, W y, W 
 // log P(T <= -|y|) = log I_w(df/2, 1/2) - log 2, w = df/(df + y^2), df > 0 finite, y finite
 // (y = +-inf: -inf, with the leading term's derivative in df, its limit -inf), y != 0:
 // t_tail in log space, finite where the tail underflows. The expansion's e^l sum as
-// l + log(sum); elsewhere log I from its prefactor's log (log_beta_i), w and 1 - w each
+// l + log(sum); for df <= 1, w <= 1/2 log_t_tail_small_df (DLMF 8.17.7's series);
+// elsewhere log I from its prefactor's log (log_beta_i), w and 1 - w each
 // formed directly; but for w < e^T_LW (|y| > 1e15 sqrt(df), |y| >= 1) and for df > T_HUGE
 // (where the continued fraction's products overflow) from I_w(h, 1/2) = w^h (1 - w)^(1/2) /
 // (h B(h, 1/2)) F, F = 2F1(h + 1/2, 1; h + 1; w), h = df/2 (DLMF 8.17.8): for tiny w
