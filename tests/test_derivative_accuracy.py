@@ -1548,8 +1548,8 @@ def test_stdtr_has_a_number_everywhere(name, dt):
 # run there), the density overflowing before its factor a (inf where 5e239). Not held (README's row
 # for betainc): a + b >= 1e10 near the mean (the fraction needs O(sqrt(a + b)) iterations
 # there, beyond its cap: NaN; no uniform expansion yet) unless a shape is <= 5 (BGRAT), and
-# for log I a shape <= 1e-20 (log I formed from 1 - its complement ~1: -inf, NaN second
-# partials), and d2/dadx at tiny shapes and x (gap below).
+# d2/dadx at tiny shapes and x (gap below). (log I with a shape <= 1e-20, formed from 1 - its
+# complement ~1, was -inf with NaN second partials: held since beta_small_shape.)
 BETA_SHAPES = [10.0 ** e for e in range(-60, 61, 10)] + [0.5, 2.0, 7.3, 100.0]
 BETA_X = sorted({m * 10.0 ** e for e in range(-300, 0, 10) for m in (1.0, 3.7)}
                 | {1 - m * 10.0 ** e for e in range(-10, 0) for m in (1.0, 3.7)} | {0.5})
@@ -1578,8 +1578,6 @@ def test_incomplete_beta_has_a_number_everywhere(name, dt):
     sd = np.sqrt(mean * (1 - mean) / (n + 1))
     near = np.abs(xf - mean) <= 20 * sd + 4 * np.finfo(np.float64).eps * xf
     held = ~((n >= 1e10) & (np.minimum(af, bf) > 5) & near)
-    if name == "log_betainc":
-        held &= np.minimum(af, bf) > 1e-20
     # d2/dadx, d/dx of the shape derivative's continued fraction, where the density exceeds
     # ~e^575 at tiny shapes (the closed-form density along a was tried: it broke log I's
     # mixed partials for x < 1e-154, see README's betainc row)
@@ -1587,6 +1585,72 @@ def test_incomplete_beta_has_a_number_everywhere(name, dt):
     bad = [f"d{k} at (a, b, x) = ({a[i]!r}, {b[i]!r}, {x[i]!r})" for k, v in got.items()
            for i in np.nonzero(np.isnan(v) & held & ~gap.get(k, False))[0]]
     assert not bad, f"{name} ({T}) NaN at {len(bad)} points: " + "; ".join(bad[:12])
+
+
+# I_x(a, b) where a shape is small (kernels/ops/incomplete.cuh, beta_small_shape): 1 - I and
+# I ~ 1 are formed without the 1. Before: betainc(7.3, 1e-20, 1 - 3.7e-10) = -2.6e-17 (true
+# 1.9e-19) and log I = -inf (true -43.1); 6.5e-9 relative at b = 1e-8; d2/db2 of
+# betainc(1e-20, 7.3, 3.7e-10) -6.9e-18 (true -2.2e-22); d2/da2 at (1e4, 0.3, 0.99987) 7.6e-8.
+# And log I's partials through the shape that is the fraction's factor (log(factor cf)):
+# d2/db dx log I 1.5e-8 off at (30, 1e-8, 1/2), 1.1e-4 at b = 1e-12; through the
+# complement's exp(l + log factor): d2/da2 log I 1.4e-8 off at (1e-8, 2, 0.8).
+SMALL_SHAPE = [(7.3, 1e-20, 1 - 3.7e-10), (7.3, 1e-8, 1 - 3.7e-10), (1e4, 0.3, 0.99987),
+               (1e4, 1e-20, 1 - 1.01e-4), (1e12, 1e-8, 1 - 3e-13), (0.5, 1e-3, 0.9),
+               (1e-20, 7.3, 3.7e-10), (1e-100, 0.5, 1e-30), (1e-8, 1e12, 1.4e-12),
+               (0.9, 7.3, 0.1), (30.0, 1e-8, 0.5), (30.0, 1e-12, 0.5), (1e-8, 2.0, 0.8),
+               (1e-12, 30.0, 0.5)]
+SMALL_SHAPE_ORDERS = [k for k in itertools.product(range(3), repeat=3) if sum(k) <= 2]
+
+
+@functools.lru_cache(maxsize=None)
+def _bi_wide(a, b, x):
+    return mp.betainc(a, b, 0, x, regularized=True)
+
+
+def _central(f, p, h, k):
+    """The partial k (orders per variable, each <= 2) of f at p by central differences with
+    steps h: truncation ~h^2 relative."""
+    stencil = {0: [(0, 1)], 1: [(1, 0.5), (-1, -0.5)], 2: [(1, 1), (0, -2), (-1, 1)]}
+    total = mp.mpf(0)
+    for terms in itertools.product(*(stencil[n] for n in k)):
+        w = mp.mpf(1)
+        for (_, c), n, hv in zip(terms, k, h):
+            w *= c / hv ** n
+        total += w * f(*(v + o * hv for (o, _), v, hv in zip(terms, p, h)))
+    return total
+
+
+@pytest.mark.parametrize("a,b,x", SMALL_SHAPE)
+def test_incomplete_beta_small_shape_against_mpmath(a, b, x):
+    """I, 1 - I, log I and every partial of orders 1 and 2 within 1e-12 of mpmath where a shape
+    is small. References: mpmath's I at 1500 bits (1 - I keeps its digits: mpmath's own
+    complement, betainc(b, a, 0, 1 - x), is 1.0 where it is 7e-6 at (1e-8, 1/2, 1e-300)),
+    partials by central differences with steps 1e-25 relative (to x's distance from 0 or 1)."""
+    A, B, X = (np.array([v]) for v in (a, b, x))
+    forms = {"betainc": lambda v: v, "betaincc": lambda v: 1 - v, "log_betainc": mp.log}
+    bad = []
+    with mp.workprec(1500):
+        p = tuple(mp.mpf(v) for v in (a, b, x))
+        h = (p[0] * mp.mpf(10) ** -25, p[1] * mp.mpf(10) ** -25,
+             min(p[2], 1 - p[2]) * mp.mpf(10) ** -25)
+        for name, g in forms.items():
+            op = E.TERNARY[name][0]
+            for k in SMALL_SHAPE_ORDERS:
+                out = np.empty(1)
+                if k == (0, 0, 0):
+                    call(f"ternary_fwd<ops::{op}, double>", A, B, X, out, 1, I32(1), I32(1),
+                         I32(1))
+                else:
+                    call(f"ternary_deriv<ops::{op}, double, {k[0]}, {k[1]}, {k[2]}>", A, B, X,
+                         np.ones(1), out, 1, 1, I32(1), I32(1), I32(1))
+                want = _central(lambda *q: g(_bi_wide(*q)), p, h, k)
+                if abs(want) > np.finfo(np.float64).max:       # overflows: inf of its sign
+                    ok = np.isinf(out[0]) and np.sign(out[0]) == mp.sign(want)
+                else:
+                    ok = abs(out[0] - want) <= 1e-12 * abs(want)
+                if not ok:
+                    bad.append(f"{name} d{k}: got {out[0]!r}, want {mp.nstr(want, 17)}")
+    assert not bad, f"at (a, b, x) = ({a!r}, {b!r}, {x!r}): " + "; ".join(bad)
 
 
 def _t_tail_mp(df, y):

@@ -720,15 +720,109 @@ __device__ GPUAD_NOINLINE W beta_small(W a0, W b0, W x0, W y0, bool log_form, W&
         mult = factor;
         return l;
     }
-    mult = factor * beta_cf(a0, b0, x0, ok);
+    const W cf = beta_cf(a0, b0, x0, ok);
+    // log_form: log factor + log cf, never log(factor cf), whose partials in b0 (factor = b0)
+    // and then a0 pass through terms ~1/b0 that cancel (d2/db da log I was 1.7e-8 off at
+    // b = 1e-8, 1.1e-4 at 1e-12)
+    if (log_form) {
+        mult = cf;
+        return l + log(factor);
+    }
+    mult = factor * cf;
     return l;
 }
 
-// I_x(a, b) (upper = false) or 1 - I_x(a, b) (upper = true), a, b > 0, 0 < x < 1: the side
-// below the switch directly, the other as its complement.
+// (lgamma(q + p) - lgamma(q)) / p, 0 < p <= 1, p <= q: for p <= q/8 the Taylor series
+// sum_k>=1 psi^(k-1)(q) p^(k-1) / k! (its terms fall by p/q or faster: |psi^(k)(q)| <=
+// k! (1/q^(k+1) + 1/(k q^k))), where the two lgammas' difference cancels (to nothing at
+// p = 1e-20, q = 7.3); else the difference itself: there q < 8 p <= 8, and its rounding,
+// ~eps |lgamma(q)| / p < 8 eps |lgamma(q)| / q, is small against the quotient (~1/q for
+// small q, O(1) near q ~ 1).
+template <class W> __device__ GPUAD_NOINLINE W lgamma_shift_over_p(W q, W p) {
+    if (!(p * W(8) <= q)) return (lgamma(q + p) - lgamma(q)) / p;
+    W c = W(1), s = digamma(q);
+    for (int k = 2; k < 60; ++k) {                 // 8^-58: converged long before
+        c = c * p / W(double(k));                  // p^(k-1) / k!
+        const W t = polygamma(k - 1, q) * c;
+        s = s + t;
+        if (negligible(t, s)) break;
+    }
+    return s;
+}
+
+// I_z(p, q) and 1 - I_z(p, q) for a small shape p: 0 < p <= BETA_SMALL_P, p <= q, z up to a
+// little above the switch (p + 1)/(p + q + 2) (small_shape_applies), zc = 1 - z (the smaller
+// of the two exact). DLMF 8.17.7: I_z(p, q) = z^p / (p B(p, q)) F, F = 2F1(p, 1 - q; p + 1;
+// z) = 1 + p S, S = sum_j>=1 (1 - q)_j z^j / (j! (p + j)); z^p / (p B(p, q)) = e^(p e1), e1 = log z +
+// (lgamma(q + p) - lgamma(q)) / p - lgamma(1 + p) / p. So I_z(p, q) = e^(p e1) (1 + p S),
+// log I_z(p, q) = p e1 + log1p(p S), and (comp) 1 - I_z(p, q) = p K = -expm1(p e1) -
+// p e^(p e1) S, log: log p + log K, K = -e1 exprel(p e1) - e^(p e1) S: the 1 cancelled
+// exactly, the factor p out of every exp and log. 1 - I_z(p, q) as 1 minus I_z(p, q) ~ 1 lost everything below ~1e-16
+// (betainc(7.3, 1e-20, 1 - 3.7e-10) was -2.6e-17, true 1.9e-19; 6.5e-9 relative at b = 1e-8),
+// and the derivatives of I ~ 1 in the other shape, O(p), kept only an absolute ~1e-17
+// (d2/db2 of betainc(1e-20, 7.3, 3.7e-10): -6.9e-18, true -2.2e-22). log I as log1p(-p K)
+// would cancel K^2 against 2 K' in d2/dp2 (1e-11 at z = 1e-300); as exp(log p + log K),
+// -1/p^2 against (1/p)^2 (p = 1e-20: d2/dp2 lost). As p -> 0, K -> -(log z + psi(q) + gamma)
+// - S: DiDonato & Morris 1992's APSER (first order only, whose second derivatives in p would
+// be 0). S's terms fall as (q z)^j / j! for large q (q z < 2) and as z^j, z < 3/4, for
+// small q.
+constexpr double BETA_SMALL_P = 1, BETA_SMALL_W = 1.5;
+// Whether I_x(a, b) is taken from beta_small_shape: the smaller shape p <= BETA_SMALL_P, and
+// z (x where p = a, else y) below the (p, q, z) side's switch, z (p + q + 2) < p + 1, or a
+// little above it, z (p + q + 2) < BETA_SMALL_W, where the continued fraction needs
+// O(sqrt(q)) steps (5.9e-13 relative at q = 1e4, p = 1e-20; 7.6e-8 in d2/da2 at a = 1e4,
+// b = 0.3, x = 0.99987). There q z < 1.5, and 1 - I_z(p, q) ~ p E1(q z) (large q) is at least
+// a tenth of K's terms ~log(q z) + gamma: the cancellation within K stays below a digit
+// (beyond the switch at p ~ 1, q z ~ 2.9, it cost two: not taken). b_small: p = b (I_x(a, b)
+// = 1 - I_y(b, a)); else p = a.
+template <class W>
+__device__ inline bool small_shape_applies(const W& a, const W& b, const W& x, const W& y, bool& b_small) {
+    b_small = primal(b) <= primal(a);
+    const double p = b_small ? primal(b) : primal(a), q = b_small ? primal(a) : primal(b);
+    const double z = b_small ? primal(y) : primal(x);
+    if (!(p <= BETA_SMALL_P && z * (p + q + 2) < fmax(p + 1, BETA_SMALL_W))) return false;
+    // and 1 - I_z(p, q) ~ -p e1 at most ~1/2, p |log z + psi(q) + gamma| <= 1: where I_z(p, q)
+    // is small (p ~ 1, z << the switch) its q-derivatives pass through terms ~e^(p e1) / q^2
+    // that cancel to ~z^2 (d2/da2 betainc(2.5, 1, 0.9999) 3.5e-10 off), while the side's own
+    // fraction is accurate and its complement has no cancellation
+    return p * fabs(log(z) + special::psi(0, q) + 0.57721566490153286) <= 1;
+}
+template <class W>
+__device__ GPUAD_NOINLINE W beta_small_shape(W p, W q, W z, W zc, bool comp, bool log_form, bool& ok) {
+    W r = W(1), S = W(0);
+    ok = false;
+    for (int j = 1; j < 2000; ++j) {
+        r = r * (W(double(j)) - q) * z / W(double(j));        // (1 - q)_j z^j / j!
+        const W t = r / (p + W(double(j)));
+        S = S + t;
+        if (negligible(t, S)) {
+            ok = true;
+            break;
+        }
+    }
+    const W lz = z <= W(0.5) ? log(z) : log1p(-zc);
+    const W lg1 = p <= W(LGAMMA1P_SERIES) ? lgamma1p_over_a(p) : lgamma(p + W(1)) / p;
+    const W e1 = lz + lgamma_shift_over_p(q, p) - lg1, pe = p * e1;
+    if (!comp) return log_form ? pe + log1p(p * S) : exp(pe) * (W(1) + p * S);
+    // p K = -expm1(p e1) - p e^(p e1) S: p K's own form, whose derivatives do not pass through
+    // K's (~1/p larger: e1's in a shape q times p e1's in x overflowed at p = 1e-60,
+    // q = 1e-50, x = 1e-300, where d2/dq dx (1 - I) is 1e280)
+    if (!log_form) return -expm1(pe) - p * exp(pe) * S;
+    return log(p) + log(-e1 * exprel(pe) - exp(pe) * S);
+}
+
+// I_x(a, b) (upper = false) or 1 - I_x(a, b) (upper = true), a, b > 0, 0 < x < 1: for a small
+// shape beta_small_shape; else the side below the switch directly, the other as its
+// complement.
 template <class W> __device__ GPUAD_NOINLINE W beta_i(W a, W b, W x, bool upper = false) {
     const W y = W(1) - x;
-    bool ok;
+    bool ok, b_small;
+    if (small_shape_applies(a, b, x, y, b_small)) {
+        // b_small: I_x(a, b) = 1 - I_y(b, a)
+        const W v = b_small ? beta_small_shape(b, a, y, x, !upper, false, ok)
+                            : beta_small_shape(a, b, x, y, upper, false, ok);
+        return ok ? v : nan_like<W>();
+    }
     W mult;
     const bool direct = x * (a + b + W(2)) < a + W(1);
     const W l = direct ? beta_small(a, b, x, y, false, mult, ok, true)
@@ -738,20 +832,30 @@ template <class W> __device__ GPUAD_NOINLINE W beta_i(W a, W b, W x, bool upper 
     return direct == upper ? W(1) - v : v;
 }
 
-// log I_x(a, b) (upper = false) or log(1 - I_x(a, b)) (upper = true): the computed side's
-// log itself, the other's as log1p(-I) of that side (above about 1/2: no cancellation).
+// log I_x(a, b) (upper = false) or log(1 - I_x(a, b)) (upper = true): for a small shape
+// beta_small_shape's logs; else the computed side's log itself, the other's as log1p(-I) of
+// that side (above about 1/2: no cancellation).
 // y = 1 - x, passed: the caller may know it exactly (log_t_tail's y^2/(df + y^2)).
 template <class W> __device__ GPUAD_NOINLINE W log_beta_i_xy(W a, W b, W x, W y, bool upper) {
     bool ok;
     W mult;
     const bool direct = x * (a + b + W(2)) < a + W(1);
+    bool b_small;
+    if (small_shape_applies(a, b, x, y, b_small)) {
+        const W v = b_small ? beta_small_shape(b, a, y, x, !upper, true, ok)
+                            : beta_small_shape(a, b, x, y, upper, true, ok);
+        return ok ? v : nan_like<W>();
+    }
     // as the complement (direct == upper) only the computed side's exp enters (beta_small's
-    // exp_only)
-    const W l = direct ? beta_small(a, b, x, y, true, mult, ok, direct == upper)
-                       : beta_small(b, a, y, x, true, mult, ok, direct == upper);
+    // exp_only), as log1p(-v) of v = mult e^l with its factor (a shape) out of the exp: exp(l +
+    // log factor) differentiated twice in that shape cancels -1/factor^2 against
+    // (1/factor)^2 (d2/da2 log I was 1.4e-8 off at a = 1e-8, b = 2, x = 0.8; 4.4e-5 at
+    // a = 1e-12, b = 30, x = 1/2)
+    const bool comp = direct == upper;
+    const W l = direct ? beta_small(a, b, x, y, !comp, mult, ok, comp)
+                       : beta_small(b, a, y, x, !comp, mult, ok, comp);
     if (!ok) return nan_like<W>();
-    const W lv = l + log(mult);
-    return direct == upper ? log1p(-exp(lv)) : lv;
+    return comp ? log1p(-(mult * exp(l))) : l + log(mult);
 }
 template <class W> __device__ GPUAD_NOINLINE W log_beta_i(W a, W b, W x, bool upper = false) {
     return log_beta_i_xy(a, b, x, W(1) - x, upper);
@@ -810,9 +914,9 @@ template <class W> __device__ GPUAD_NOINLINE W beta_density(W a, W b, W x) {
 }
 
 // d/dx log I_x(a, b) = density / I: a / (x y cf) below the switch (the continued fraction's
-// side), density / I above it (I >= ~1/2), else (the expansion) exp(log density - log I)
-// (neither underflows); +inf at
-// x = 0 (a / x as x -> 0), the density at x = 1 (I = 1); 0 at a = 0 or b = 0 (constants); NaN
+// side), density / I above it (I >= ~1/2) and where b is the small shape (I from
+// beta_small_shape, at least ~b/10), else (the expansion) exp(log density - log I) (neither
+// underflows); +inf at x = 0 (a / x as x -> 0), the density at x = 1 (I = 1); 0 at a = 0 or b = 0 (constants); NaN
 // where the value is.
 template <class W> __device__ GPUAD_NOINLINE W log_beta_dx(W a, W b, W x) {
     if (!(a >= 0) || !(b >= 0) || !(x >= 0) || !(x <= 1) || (a == 0 && b == 0)) return nan_like<W>();
@@ -821,7 +925,10 @@ template <class W> __device__ GPUAD_NOINLINE W log_beta_dx(W a, W b, W x) {
     if (x == 0) return W(special::inf());
     if (x == 1) return beta_density(a, b, x);
     const W y = W(1) - x;
-    if (!(x * (a + b + W(2)) < a + W(1))) return beta_density(a, b, x) / beta_i(a, b, x);
+    bool b_small;
+    // (b the small shape: I = 1 - I_y(b, a) by beta_small_shape, at least ~E1(1.5) b)
+    if (!(x * (a + b + W(2)) < a + W(1)) || (small_shape_applies(a, b, x, y, b_small) && b_small))
+        return beta_density(a, b, x) / beta_i(a, b, x);
     const W lx = y <= W(0.5) ? log1p(-y) : log(x);
     if (!(a >= BGRAT_A && b <= BGRAT_B && -(a + (b - W(1)) * W(0.5)) * lx <= W(BGRAT_Z))) {
         // I = front cf and the density = a front / (x y) share the front: density / I =
