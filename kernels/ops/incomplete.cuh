@@ -722,8 +722,8 @@ __device__ GPUAD_NOINLINE W beta_small(W a0, W b0, W x0, W y0, bool log_form, W&
     }
     const W cf = beta_cf(a0, b0, x0, ok);
     // log_form: log factor + log cf, never log(factor cf), whose partials in b0 (factor = b0)
-    // and then a0 pass through terms ~1/b0 that cancel (d2/db da log I was 1.7e-8 off at
-    // b = 1e-8, 1.1e-4 at 1e-12)
+    // and then another variable pass through terms ~1/b0 that cancel (d2/db dx log I was
+    // 1.5e-8 off at (30, 1e-8, 1/2), 1.1e-4 at b = 1e-12; d2/da db 2.7e-10, 3.6e-6)
     if (log_form) {
         mult = cf;
         return l + log(factor);
@@ -732,12 +732,12 @@ __device__ GPUAD_NOINLINE W beta_small(W a0, W b0, W x0, W y0, bool log_form, W&
     return l;
 }
 
-// (lgamma(q + p) - lgamma(q)) / p, 0 < p <= 1, p <= q: for p <= q/8 the Taylor series
-// sum_k>=1 psi^(k-1)(q) p^(k-1) / k! (its terms fall by p/q or faster: |psi^(k)(q)| <=
-// k! (1/q^(k+1) + 1/(k q^k))), where the two lgammas' difference cancels (to nothing at
-// p = 1e-20, q = 7.3); else the difference itself: there q < 8 p <= 8, and its rounding,
-// ~eps |lgamma(q)| / p < 8 eps |lgamma(q)| / q, is small against the quotient (~1/q for
-// small q, O(1) near q ~ 1).
+// (lgamma(q + p) - lgamma(q)) / p, 0 < p <= 1, p <= q, q >= BETA_SMALL_Q: for p <= q/8 the
+// Taylor series sum_k>=1 psi^(k-1)(q) p^(k-1) / k! (its terms fall by p/q or faster:
+// |psi^(k)(q)| <= k! (1/q^(k+1) + 1/(k q^k)), at most ~k! 5^(k+1), no overflow), where the two
+// lgammas' difference cancels (to nothing at p = 1e-20, q = 7.3); else the difference itself:
+// there 0.2 <= q < 8 p <= 8, and its rounding, ~eps |lgamma(q)| / p < 8 eps |lgamma(q)| / q,
+// is small against the quotient, O(1), and p >= 0.025 (its derivatives through 1/p tame).
 template <class W> __device__ GPUAD_NOINLINE W lgamma_shift_over_p(W q, W p) {
     if (!(p * W(8) <= q)) return (lgamma(q + p) - lgamma(q)) / p;
     W c = W(1), s = digamma(q);
@@ -766,8 +766,11 @@ template <class W> __device__ GPUAD_NOINLINE W lgamma_shift_over_p(W q, W p) {
 // - S: DiDonato & Morris 1992's APSER (first order only, whose second derivatives in p would
 // be 0). S's terms fall as (q z)^j / j! for large q (q z < 2) and as z^j, z < 3/4, for
 // small q.
-constexpr double BETA_SMALL_P = 1, BETA_SMALL_W = 1.5;
-// Whether I_x(a, b) is taken from beta_small_shape: the smaller shape p <= BETA_SMALL_P, and
+constexpr double BETA_SMALL_P = 1, BETA_SMALL_Q = 0.2, BETA_SMALL_W = 1.5;
+// Whether I_x(a, b) is taken from beta_small_shape: the smaller shape p <= BETA_SMALL_P, the
+// larger q >= BETA_SMALL_Q (below, psi^(k)(q) ~ k!/q^(k+1) overflowed in e1's series before
+// p^k/k! could shrink it, I was inf at (1e-20, 1e-19, 1/2), and e1 ~ -1/q's derivatives pass
+// through 1/q^3: both shapes small stay with the continued fraction, README's known gap), and
 // z (x where p = a, else y) below the (p, q, z) side's switch, z (p + q + 2) < p + 1, or a
 // little above it, z (p + q + 2) < BETA_SMALL_W, where the continued fraction needs
 // O(sqrt(q)) steps (5.9e-13 relative at q = 1e4, p = 1e-20; 7.6e-8 in d2/da2 at a = 1e4,
@@ -780,7 +783,8 @@ __device__ inline bool small_shape_applies(const W& a, const W& b, const W& x, c
     b_small = primal(b) <= primal(a);
     const double p = b_small ? primal(b) : primal(a), q = b_small ? primal(a) : primal(b);
     const double z = b_small ? primal(y) : primal(x);
-    if (!(p <= BETA_SMALL_P && z * (p + q + 2) < fmax(p + 1, BETA_SMALL_W))) return false;
+    if (!(p <= BETA_SMALL_P && q >= BETA_SMALL_Q && z * (p + q + 2) < fmax(p + 1, BETA_SMALL_W)))
+        return false;
     // and 1 - I_z(p, q) ~ -p e1 at most ~1/2, p |log z + psi(q) + gamma| <= 1: where I_z(p, q)
     // is small (p ~ 1, z << the switch) its q-derivatives pass through terms ~e^(p e1) / q^2
     // that cancel to ~z^2 (d2/da2 betainc(2.5, 1, 0.9999) 3.5e-10 off), while the side's own
