@@ -750,22 +750,21 @@ template <class W> __device__ GPUAD_NOINLINE W lgamma_shift_over_p(W q, W p) {
     return s;
 }
 
-// I_z(p, q) and 1 - I_z(p, q) for a small shape p: 0 < p <= BETA_SMALL_P, p <= q, z up to a
-// little above the switch (p + 1)/(p + q + 2) (small_shape_applies), zc = 1 - z (the smaller
-// of the two exact). DLMF 8.17.7: I_z(p, q) = z^p / (p B(p, q)) F, F = 2F1(p, 1 - q; p + 1;
-// z) = 1 + p S, S = sum_j>=1 (1 - q)_j z^j / (j! (p + j)); z^p / (p B(p, q)) = e^(p e1), e1 = log z +
-// (lgamma(q + p) - lgamma(q)) / p - lgamma(1 + p) / p. So I_z(p, q) = e^(p e1) (1 + p S),
-// log I_z(p, q) = p e1 + log1p(p S), and (comp) 1 - I_z(p, q) = p K = -expm1(p e1) -
-// p e^(p e1) S, log: log p + log K, K = -e1 exprel(p e1) - e^(p e1) S: the 1 cancelled
-// exactly, the factor p out of every exp and log. 1 - I_z(p, q) as 1 minus I_z(p, q) ~ 1 lost everything below ~1e-16
-// (betainc(7.3, 1e-20, 1 - 3.7e-10) was -2.6e-17, true 1.9e-19; 6.5e-9 relative at b = 1e-8),
-// and the derivatives of I ~ 1 in the other shape, O(p), kept only an absolute ~1e-17
-// (d2/db2 of betainc(1e-20, 7.3, 3.7e-10): -6.9e-18, true -2.2e-22). log I as log1p(-p K)
-// would cancel K^2 against 2 K' in d2/dp2 (1e-11 at z = 1e-300); as exp(log p + log K),
-// -1/p^2 against (1/p)^2 (p = 1e-20: d2/dp2 lost). As p -> 0, K -> -(log z + psi(q) + gamma)
-// - S: DiDonato & Morris 1992's APSER (first order only, whose second derivatives in p would
-// be 0). S's terms fall as (q z)^j / j! for large q (q z < 2) and as z^j, z < 3/4, for
-// small q.
+// I_z(p, q) and 1 - I_z(p, q) for a small shape p: 0 < p <= BETA_SMALL_P, p <= q, z up to a little
+// above the switch (p + 1)/(p + q + 2) (small_shape_applies), zc = 1 - z (the smaller of the two
+// exact). DLMF 8.17.7: I_z(p, q) = z^p / (p B(p, q)) F, F = 2F1(p, 1 - q; p + 1; z) = 1 + p S,
+// S = sum_j>=1 (1 - q)_j z^j / (j! (p + j)); z^p / (p B(p, q)) = e^(p e1), e1 = log z +
+// (lgamma(q + p) - lgamma(q)) / p - lgamma(1 + p) / p. So I_z(p, q) = e^(p e1) (1 + p S), log
+// I_z(p, q) = p e1 + log1p(p S), and (comp) 1 - I_z(p, q) = p K = -expm1(p e1) - p e^(p e1) S, log:
+// log p + log K, K = -e1 exprel(p e1) - e^(p e1) S: the 1 cancelled exactly, the factor p out of
+// every exp and log. 1 - I_z(p, q) as 1 minus I_z(p, q) ~ 1 lost everything below ~1e-16
+// (betainc(7.3, 1e-20, 1 - 3.7e-10) was -2.6e-17, true 1.9e-19; 6.5e-9 relative at b = 1e-8), and
+// the derivatives of I ~ 1 in the other shape, O(p), kept only an absolute ~1e-17 (d2/db2 of
+// betainc(1e-20, 7.3, 3.7e-10): -6.9e-18, true -2.2e-22). log I as log1p(-p K) would cancel K^2
+// against 2 K' in d2/dp2 (1e-11 at z = 1e-300); as exp(log p + log K), -1/p^2 against (1/p)^2 (p =
+// 1e-20: d2/dp2 lost). As p -> 0, K -> -(log z + psi(q) + gamma) - S: DiDonato & Morris 1992's
+// APSER (first order only, whose second derivatives in p would be 0). S's terms fall as (q z)^j /
+// j! for large q (q z < 2) and as z^j, z < 3/4, for small q.
 constexpr double BETA_SMALL_P = 1, BETA_SMALL_Q = 0.2, BETA_SMALL_W = 1.5;
 // Whether I_x(a, b) is taken from beta_small_shape: the smaller shape p <= BETA_SMALL_P, the
 // larger q >= BETA_SMALL_Q (below, psi^(k)(q) ~ k!/q^(k+1) overflowed in e1's series before
@@ -815,18 +814,24 @@ __device__ GPUAD_NOINLINE W beta_small_shape(W p, W q, W z, W zc, bool comp, boo
     return log(p) + log(-e1 * exprel(pe) - exp(pe) * S);
 }
 
+// I_x(a, b) or 1 - I_x(a, b) (upper), or their logs, by beta_small_shape, where
+// small_shape_applies gave b_small (p = b: I_x(a, b) = 1 - I_y(b, a)); NaN if S did not converge.
+template <class W>
+__device__ inline W small_shape_i(W a, W b, W x, W y, bool b_small, bool upper, bool log_form) {
+    bool ok;
+    const W v = b_small ? beta_small_shape(b, a, y, x, !upper, log_form, ok)
+                        : beta_small_shape(a, b, x, y, upper, log_form, ok);
+    return ok ? v : nan_like<W>();
+}
+
 // I_x(a, b) (upper = false) or 1 - I_x(a, b) (upper = true), a, b > 0, 0 < x < 1: for a small
 // shape beta_small_shape; else the side below the switch directly, the other as its
 // complement.
 template <class W> __device__ GPUAD_NOINLINE W beta_i(W a, W b, W x, bool upper = false) {
     const W y = W(1) - x;
     bool ok, b_small;
-    if (small_shape_applies(a, b, x, y, b_small)) {
-        // b_small: I_x(a, b) = 1 - I_y(b, a)
-        const W v = b_small ? beta_small_shape(b, a, y, x, !upper, false, ok)
-                            : beta_small_shape(a, b, x, y, upper, false, ok);
-        return ok ? v : nan_like<W>();
-    }
+    if (small_shape_applies(a, b, x, y, b_small))
+        return small_shape_i(a, b, x, y, b_small, upper, false);
     W mult;
     const bool direct = x * (a + b + W(2)) < a + W(1);
     const W l = direct ? beta_small(a, b, x, y, false, mult, ok, true)
@@ -841,15 +846,11 @@ template <class W> __device__ GPUAD_NOINLINE W beta_i(W a, W b, W x, bool upper 
 // that side (above about 1/2: no cancellation).
 // y = 1 - x, passed: the caller may know it exactly (log_t_tail's y^2/(df + y^2)).
 template <class W> __device__ GPUAD_NOINLINE W log_beta_i_xy(W a, W b, W x, W y, bool upper) {
-    bool ok;
+    bool ok, b_small;
+    if (small_shape_applies(a, b, x, y, b_small))
+        return small_shape_i(a, b, x, y, b_small, upper, true);
     W mult;
     const bool direct = x * (a + b + W(2)) < a + W(1);
-    bool b_small;
-    if (small_shape_applies(a, b, x, y, b_small)) {
-        const W v = b_small ? beta_small_shape(b, a, y, x, !upper, true, ok)
-                            : beta_small_shape(a, b, x, y, upper, true, ok);
-        return ok ? v : nan_like<W>();
-    }
     // as the complement (direct == upper) only the computed side's exp enters (beta_small's
     // exp_only), as log1p(-v) of v = mult e^l with its factor (a shape) out of the exp: exp(l +
     // log factor) differentiated twice in that shape cancels -1/factor^2 against
@@ -920,8 +921,8 @@ template <class W> __device__ GPUAD_NOINLINE W beta_density(W a, W b, W x) {
 // d/dx log I_x(a, b) = density / I: a / (x y cf) below the switch (the continued fraction's
 // side), density / I above it (I >= ~1/2) and where b is the small shape (I from
 // beta_small_shape, at least ~b/10), else (the expansion) exp(log density - log I) (neither
-// underflows); +inf at x = 0 (a / x as x -> 0), the density at x = 1 (I = 1); 0 at a = 0 or b = 0 (constants); NaN
-// where the value is.
+// underflows); +inf at x = 0 (a / x as x -> 0), the density at x = 1 (I = 1); 0 at a = 0 or
+// b = 0 (constants); NaN where the value is.
 template <class W> __device__ GPUAD_NOINLINE W log_beta_dx(W a, W b, W x) {
     if (!(a >= 0) || !(b >= 0) || !(x >= 0) || !(x <= 1) || (a == 0 && b == 0)) return nan_like<W>();
     if (a == 0 || b == 0) return W(0);
