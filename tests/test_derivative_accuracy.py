@@ -1548,9 +1548,9 @@ def test_stdtr_has_a_number_everywhere(name, dt):
 # run there), the density overflowing before its factor a (inf where 5e239). Not held (README's row
 # for betainc): a + b >= 1e10 near the mean (the fraction needs O(sqrt(a + b)) iterations
 # there, beyond its cap: NaN; no uniform expansion yet) unless a shape is <= 5 (BGRAT), and
-# for log I a shape <= 1e-20 with the other below 0.2 (log I formed from 1 - its complement
-# ~1: -inf, NaN; held where the other is >= 0.2 since beta_small_shape), and d2/dadx at tiny
-# shapes and x (gap below).
+# d2/dadx at tiny shapes and x (gap below). log I with both shapes small is held since
+# beta_small_shape's second form (it was -inf or NaN where one shape is <= 1e-20: 1 minus a
+# complement ~1).
 BETA_SHAPES = [10.0 ** e for e in range(-60, 61, 10)] + [0.5, 2.0, 7.3, 100.0]
 BETA_X = sorted({m * 10.0 ** e for e in range(-300, 0, 10) for m in (1.0, 3.7)}
                 | {1 - m * 10.0 ** e for e in range(-10, 0) for m in (1.0, 3.7)} | {0.5})
@@ -1579,8 +1579,6 @@ def test_incomplete_beta_has_a_number_everywhere(name, dt):
     sd = np.sqrt(mean * (1 - mean) / (n + 1))
     near = np.abs(xf - mean) <= 20 * sd + 4 * np.finfo(np.float64).eps * xf
     held = ~((n >= 1e10) & (np.minimum(af, bf) > 5) & near)
-    if name == "log_betainc":     # both shapes small, one <= 1e-20: README's known gap
-        held &= (np.minimum(af, bf) > 1e-20) | (np.maximum(af, bf) >= 0.2)
     # d2/dadx, d/dx of the shape derivative's continued fraction, where the density exceeds
     # ~e^575 at tiny shapes (the closed-form density along a was tried: it broke log I's
     # mixed partials for x < 1e-154, see README's betainc row)
@@ -1602,10 +1600,20 @@ SMALL_SHAPE = [(7.3, 1e-20, 1 - 3.7e-10), (7.3, 1e-8, 1 - 3.7e-10), (1e4, 0.3, 0
                (1e-20, 7.3, 3.7e-10), (1e-100, 0.5, 1e-30), (1e-8, 1e12, 1.4e-12),
                (0.9, 7.3, 0.1), (30.0, 1e-8, 0.5), (30.0, 1e-12, 0.5), (1e-8, 2.0, 0.8),
                (1e-12, 30.0, 0.5), (1e-30, 0.25, 0.5)]
-# Both shapes small (the continued fraction's: beta_small_shape's series overflowed there, I
-# was inf at (1e-20, 1e-19, 1/2) and 0 at (1e-30, 1e-29, 1/2)): values and first partials.
+# Both shapes below 0.2 (beta_small_shape's second form; a first version's polygamma series
+# overflowed: I was inf at (1e-20, 1e-19, 1/2), 0 at (1e-30, 1e-29, 1/2)). The continued
+# fraction's forms before: betainc(1e-40, 1e-60, 1/2) -1.6e-15 (true 1e-20, log I NaN),
+# 4.7e-8 off at (0.01, 1e-10, 0.99); d2/da db at (1e-20, 1e-20, 0.3) 3.0e23 (true -2.1e19),
+# d2/da dx at (1e-60, 1e-40, 1/2) -3.3e24 (true 4); and in first versions of the series:
+# d2/da dx 6e-7 off at (1e-10, 1e-20, 0.1) (p q/(p + q) as p share(q, p)), d/da of 1 - I
+# 2e-8 off at (0.05, 0.05, 1e-200) (p/(p + q) - h X's partials: 5 - 5), log I 2e-10 off at
+# (1e-20, 1e-10, 0.9) (log M for log1p(-q X)), d2/dx2 log I 0 at (1e-40, 1e-60, 1/2).
 BOTH_SMALL = [(1e-20, 1e-19, 0.5), (1e-30, 1e-29, 0.5), (1e-19, 1e-20, 0.9),
-              (3.0993e-37, 2.6961e-36, 3.5552e-9), (1e-16, 1e-15, 0.5), (1e-103, 1e-103, 0.5)]
+              (3.0993e-37, 2.6961e-36, 3.5552e-9), (1e-16, 1e-15, 0.5), (1e-103, 1e-103, 0.3),
+              (1e-20, 1e-20, 0.3), (1e-40, 1e-60, 0.5), (1e-60, 1e-40, 0.5), (0.1, 0.05, 0.4),
+              (0.01, 1e-10, 0.99), (1e-10, 0.01, 1e-5), (0.19, 1e-8, 0.9), (1e-10, 1e-20, 0.1),
+              (1e-6, 1e-6, 0.2), (0.15, 1e-15, 1e-30), (0.05, 0.05, 1e-200), (1e-100, 1e-90, 0.7),
+              (0.12, 0.12, 0.003), (1e-3, 0.19, 1e-300)]
 SMALL_SHAPE_ORDERS = [k for k in itertools.product(range(3), repeat=3) if sum(k) <= 2]
 
 
@@ -1627,11 +1635,10 @@ def _central(f, p, h, k):
     return total
 
 
-@pytest.mark.parametrize("a,b,x,order", [p + (2,) for p in SMALL_SHAPE]
-                         + [p + (1,) for p in BOTH_SMALL])
-def test_incomplete_beta_small_shape_against_mpmath(a, b, x, order):
-    """I, 1 - I, log I and every partial up to `order` within 1e-12 of mpmath where a shape
-    is small. References: mpmath's I at 1500 bits (1 - I keeps its digits: mpmath's own
+@pytest.mark.parametrize("a,b,x", SMALL_SHAPE + BOTH_SMALL)
+def test_incomplete_beta_small_shape_against_mpmath(a, b, x):
+    """I, 1 - I, log I and every partial of orders 1 and 2 within 1e-12 of mpmath where a
+    shape is small. References: mpmath's I at 1500 bits (1 - I keeps its digits: mpmath's own
     complement, betainc(b, a, 0, 1 - x), is 1.0 where it is 7e-6 at (1e-8, 1/2, 1e-300)),
     partials by central differences with steps 1e-25 relative (to x's distance from 0 or 1)."""
     A, B, X = (np.array([v]) for v in (a, b, x))
@@ -1643,7 +1650,7 @@ def test_incomplete_beta_small_shape_against_mpmath(a, b, x, order):
              min(p[2], 1 - p[2]) * mp.mpf(10) ** -25)
         for name, g in forms.items():
             op = E.TERNARY[name][0]
-            for k in (k for k in SMALL_SHAPE_ORDERS if sum(k) <= order):
+            for k in SMALL_SHAPE_ORDERS:
                 out = np.empty(1)
                 if k == (0, 0, 0):
                     call(f"ternary_fwd<ops::{op}, double>", A, B, X, out, 1, I32(1), I32(1),

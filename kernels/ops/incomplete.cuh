@@ -183,10 +183,9 @@ template <class W> __device__ GPUAD_NOINLINE W stirlerr(W z) {
 }
 constexpr double HALF_LOG_2PI = 0.91893853320467274178;
 
-// log Gamma(1 + a) / a for 0 < |a| <= 0.2 by the Taylor series of log Gamma at 1, -gamma +
-// sum_(k>=2) zeta(k) (-a)^(k-1) / k (A&S 6.1.33), with no division by a (whose derivatives in
-// a would cancel as 1/a^2 - 1/a^2).
-template <class W> __device__ GPUAD_NOINLINE W lgamma1p_over_a(W a) {
+// zeta(k), k >= 2: a table to zeta(31), beyond it 1 + 2^-k + 3^-k (the next term, 4^-k, is
+// below 5e-20 there).
+__device__ __forceinline__ double zeta_int(int k) {
     constexpr double ZETA[30] = {      // zeta(2), ..., zeta(31)
         1.6449340668482264, 1.2020569031595943, 1.0823232337111382, 1.0369277551433699,
         1.0173430619844491, 1.0083492773819228, 1.0040773561979443, 1.0020083928260822,
@@ -196,10 +195,35 @@ template <class W> __device__ GPUAD_NOINLINE W lgamma1p_over_a(W a) {
         1.0000002384505027, 1.000000119219926, 1.0000000596081891, 1.0000000298035035,
         1.0000000149015548, 1.0000000074507118, 1.000000003725334, 1.0000000018626597,
         1.0000000009313274, 1.0000000004656629};
-    W p = W(-1), s = W(-0.57721566490153286);
+    return k <= 31 ? ZETA[k - 2] : 1 + ldexp(1.0, -k) + pow(3.0, -k);
+}
+constexpr double EULER_GAMMA = 0.57721566490153286;
+
+// log Gamma(1 + a) / a for 0 < |a| <= 0.2 by the Taylor series of log Gamma at 1, -gamma +
+// sum_(k>=2) zeta(k) (-a)^(k-1) / k (A&S 6.1.33), with no division by a (whose derivatives in
+// a would cancel as 1/a^2 - 1/a^2).
+template <class W> __device__ GPUAD_NOINLINE W lgamma1p_over_a(W a) {
+    W p = W(-1), s = W(-EULER_GAMMA);
     for (int k = 2; k < 32; ++k) {                 // 0.2^30 / 31 < 2^-74: converged
         p = p * (-a);                              // (-1)^k a^(k-1)
-        const W t = p * W(ZETA[k - 2] / k);
+        const W t = p * W(zeta_int(k) / k);
+        s = s + t;
+        if (negligible(t, s)) break;
+    }
+    return s;
+}
+// (log Gamma(1 + q + p) - log Gamma(1 + q)) / p, p, q > 0, p + q < 0.4: A&S 6.1.33's series
+// (above) differenced term by term, -gamma + sum_(k>=2) (-1)^k zeta(k) / k h_k with h_k =
+// ((q + p)^k - q^k) / p by its recurrence h_1 = 1, h_(k+1) = (q + p) h_k + q^k (positive
+// terms: no cancellation). The difference of the two logs would lose ~eps q / p relative
+// (everything at p = 1e-20, q = 1e-3). Its terms fall by about q + p each.
+template <class W> __device__ GPUAD_NOINLINE W lgamma1p_diff_over_p(W q, W p) {
+    const W qp = q + p;
+    W h = W(1), qk = q, s = W(-EULER_GAMMA);
+    for (int k = 2; k < 120; ++k) {                // 0.4^100: converged long before
+        h = qp * h + qk;
+        qk = qk * q;
+        const W t = h * W((k % 2 ? -1 : 1) * zeta_int(k) / k);
         s = s + t;
         if (negligible(t, s)) break;
     }
@@ -732,6 +756,55 @@ __device__ GPUAD_NOINLINE W beta_small(W a0, W b0, W x0, W y0, bool log_form, W&
     return l;
 }
 
+// x with its value (innermost primal) replaced by v, its derivatives kept: where one formula
+// gives the value accurately and an equal one the derivatives.
+__device__ __forceinline__ double with_primal(double, double v) { return v; }
+template <class S, int N> __device__ inline Dual<S, N> with_primal(Dual<S, N> x, double v) {
+    x.v = with_primal(x.v, v);
+    return x;
+}
+// p/(p + q), p, q > 0, as an op whose partials are q/(p + q)^2 and -p/(p + q)^2 (ShareDp), and
+// theirs -2q/(p + q)^3 and (p - q)/(p + q)^3, each from its own formula: the quotient rule
+// forms the mixed one as -1/(p + q)^2 + 2p/(p + q)^3, which cancel to it (to nothing at
+// p = q, where d2/da db of I_x(a, b) ~ 1/a as a = b -> 0 comes from the other factors: it was
+// -3.0e19 at a = b = 1e-20, x = 0.3, true -2.1e19).
+struct ShareDp {
+    template <class S> __device__ __forceinline__ static S f(S p, S q) {
+        const S s = p + q;
+        return q / s / s;
+    }
+    template <class S> __device__ __forceinline__ static S dfx(S p, S q) {
+        const S s = p + q;
+        return S(-2) * (q / s) / s / s;
+    }
+    template <class S> __device__ __forceinline__ static S dfy(S p, S q) {
+        const S s = p + q;
+        return (p - q) / s / s / s;
+    }
+};
+__device__ __forceinline__ double share_dp(double p, double q) { return ShareDp::f(p, q); }
+template <class S, int N> __device__ inline Dual<S, N> share_dp(const Dual<S, N>& p, const Dual<S, N>& q) {
+    return binary_chain<ShareDp>(p, q);
+}
+struct Share {
+    template <class S> __device__ __forceinline__ static S f(S p, S q) { return p / (p + q); }
+    template <class S> __device__ __forceinline__ static S dfx(S p, S q) { return share_dp(p, q); }
+    template <class S> __device__ __forceinline__ static S dfy(S p, S q) { return -share_dp(q, p); }
+};
+__device__ __forceinline__ double share(double p, double q) { return Share::f(p, q); }
+template <class S, int N> __device__ inline Dual<S, N> share(const Dual<S, N>& p, const Dual<S, N>& q) {
+    return binary_chain<Share>(p, q);
+}
+// log(p/(p + q)), p, q > 0: for p >= q as -log1p(q/p); below, its partials from log p -
+// log(p + q) (1/p - 1/(p + q), -1/(p + q), and 1/(p + q)^2 mixed: no cancellation for p < q,
+// where log1p(q/p)'s mixed one cancels terms ~1/(p (p + q)) to it) and its value from the
+// quotient (log p - log(p + q) would lose ~eps |log p| / |log(p/(p + q))|).
+template <class W> __device__ inline W log_share(W p, W q) {
+    if (p >= q) return -log1p(q / p);
+    const double pv = primal(p);
+    return with_primal(log(p) - log(p + q), log(pv / (pv + primal(q))));
+}
+
 // (lgamma(q + p) - lgamma(q)) / p, 0 < p <= 1, p <= q, q >= BETA_SMALL_Q: for p <= q/8 the
 // Taylor series sum_k>=1 psi^(k-1)(q) p^(k-1) / k! (its terms fall by p/q or faster:
 // |psi^(k)(q)| <= k! (1/q^(k+1) + 1/(k q^k)), at most ~k! 5^(k+1), no overflow), where the two
@@ -750,10 +823,11 @@ template <class W> __device__ GPUAD_NOINLINE W lgamma_shift_over_p(W q, W p) {
     return s;
 }
 
-// I_z(p, q) and 1 - I_z(p, q) for a small shape p: 0 < p <= BETA_SMALL_P, p <= q, z up to a little
-// above the switch (p + 1)/(p + q + 2) (small_shape_applies), zc = 1 - z (the smaller of the two
-// exact). DLMF 8.17.7: I_z(p, q) = z^p / (p B(p, q)) F, F = 2F1(p, 1 - q; p + 1; z) = 1 + p S,
-// S = sum_j>=1 (1 - q)_j z^j / (j! (p + j)); z^p / (p B(p, q)) = e^(p e1), e1 = log z +
+// I_z(p, q) and 1 - I_z(p, q) by DLMF 8.17.7 (small_shape_applies says where): zc = 1 - z (the
+// smaller of the two exact). I_z(p, q) = z^p / (p B(p, q)) F, F = 2F1(p, 1 - q; p + 1; z) =
+// 1 + p S, S = sum_j>=1 (1 - q)_j z^j / (j! (p + j)) (its terms fall as (q z)^j / j! for large q,
+// q z < 2, and as z^j for small q).
+// One small shape p <= q, q >= BETA_SMALL_Q: z^p / (p B(p, q)) = e^(p e1), e1 = log z +
 // (lgamma(q + p) - lgamma(q)) / p - lgamma(1 + p) / p. So I_z(p, q) = e^(p e1) (1 + p S), log
 // I_z(p, q) = p e1 + log1p(p S), and (comp) 1 - I_z(p, q) = p K = -expm1(p e1) - p e^(p e1) S, log:
 // log p + log K, K = -e1 exprel(p e1) - e^(p e1) S: the 1 cancelled exactly, the factor p out of
@@ -763,35 +837,28 @@ template <class W> __device__ GPUAD_NOINLINE W lgamma_shift_over_p(W q, W p) {
 // betainc(1e-20, 7.3, 3.7e-10): -6.9e-18, true -2.2e-22). log I as log1p(-p K) would cancel K^2
 // against 2 K' in d2/dp2 (1e-11 at z = 1e-300); as exp(log p + log K), -1/p^2 against (1/p)^2 (p =
 // 1e-20: d2/dp2 lost). As p -> 0, K -> -(log z + psi(q) + gamma) - S: DiDonato & Morris 1992's
-// APSER (first order only, whose second derivatives in p would be 0). S's terms fall as (q z)^j /
-// j! for large q (q z < 2) and as z^j, z < 3/4, for small q.
+// APSER (first order only, whose second derivatives in p would be 0).
+// Both shapes below BETA_SMALL_Q (either the larger), z <= 1/2: Gamma(q) = Gamma(1 + q)/q gives
+// z^p / (p B(p, q)) = e^(p c) q/(p + q), c = log z + lgamma1p_diff_over_p(q, p) - lgamma1p(p)/p
+// (lgamma_shift_over_p's polygammas ~k!/q^(k+1) overflowed before p^k/k! could shrink them:
+// I was inf at (1e-20, 1e-19, 1/2)). With e^(p c) (1 + p S) = 1 + p X, X = c exprel(p c) +
+// e^(p c) S ~ log(z/(1 - z)) <= ~0 (c ~ log z, S ~ -log(1 - z)) and h = p q/(p + q):
+// I_z(p, q) = q/(p + q) + h X and 1 - I_z(p, q) = p/(p + q) - h X (log: log(p/(p + q)) +
+// log1p(-q X)), whose terms add where e^(p c) >= ~1/2; below (p |log z| large) I_z(p, q) =
+// e^(p c) q/(p + q) (1 + p S) < ~1/4, and 1 - I_z(p, q) 1 minus it. q/(p + q), p/(p + q) and h
+// by share, whose second partials carry the leading terms. The continued fraction's 1 minus a
+// complement ~1 lost all of 1 - I ~ p/q (betainc(1e-40, 1e-60, 1/2) was -1.6e-15, true 1e-20),
+// 8 digits at (0.01, 1e-10, 0.99); d2/da db was off by 1e4 at (1e-20, 1e-20, 0.3).
+// The density d/dz I_z(p, q) = p e^(p e1) zc^(q - 1) / z: over I_z(p, q), p zc^(q - 1) /
+// (z (1 + p S)); over 1 - I_z(p, q), e^(p e1) zc^(q - 1) / (z K), or (both small)
+// q e^(p c) zc^(q - 1) / (z M), M = 1 - q X: no partials through the ~1/p or 1/q factors the
+// two share (d2/db dx log I was 0 at a = b = 1e-20, x = 0.3, true -1.7e-20).
+// form: what beta_small_shape returns: I_z(p, q) (1 - I_z(p, q): comp), its log, or the
+// density over it.
+enum SmallForm { SMALL_VALUE, SMALL_LOG, SMALL_DX_RATIO };
 constexpr double BETA_SMALL_P = 1, BETA_SMALL_Q = 0.2, BETA_SMALL_W = 1.5;
-// Whether I_x(a, b) is taken from beta_small_shape: the smaller shape p <= BETA_SMALL_P, the
-// larger q >= BETA_SMALL_Q (below, psi^(k)(q) ~ k!/q^(k+1) overflowed in e1's series before
-// p^k/k! could shrink it, I was inf at (1e-20, 1e-19, 1/2), and e1 ~ -1/q's derivatives pass
-// through 1/q^3: both shapes small stay with the continued fraction, README's known gap), and
-// z (x where p = a, else y) below the (p, q, z) side's switch, z (p + q + 2) < p + 1, or a
-// little above it, z (p + q + 2) < BETA_SMALL_W, where the continued fraction needs
-// O(sqrt(q)) steps (5.9e-13 relative at q = 1e4, p = 1e-20; 7.6e-8 in d2/da2 at a = 1e4,
-// b = 0.3, x = 0.99987). There q z < 1.5, and 1 - I_z(p, q) ~ p E1(q z) (large q) is at least
-// a tenth of K's terms ~log(q z) + gamma: the cancellation within K stays below a digit
-// (beyond the switch at p ~ 1, q z ~ 2.9, it cost two: not taken). b_small: p = b (I_x(a, b)
-// = 1 - I_y(b, a)); else p = a.
 template <class W>
-__device__ inline bool small_shape_applies(const W& a, const W& b, const W& x, const W& y, bool& b_small) {
-    b_small = primal(b) <= primal(a);
-    const double p = b_small ? primal(b) : primal(a), q = b_small ? primal(a) : primal(b);
-    const double z = b_small ? primal(y) : primal(x);
-    if (!(p <= BETA_SMALL_P && q >= BETA_SMALL_Q && z * (p + q + 2) < fmax(p + 1, BETA_SMALL_W)))
-        return false;
-    // and 1 - I_z(p, q) ~ -p e1 at most ~1/2, p |log z + psi(q) + gamma| <= 1: where I_z(p, q)
-    // is small (p ~ 1, z << the switch) its q-derivatives pass through terms ~e^(p e1) / q^2
-    // that cancel to ~z^2 (d2/da2 betainc(2.5, 1, 0.9999) 3.5e-10 off), while the side's own
-    // fraction is accurate and its complement has no cancellation
-    return p * fabs(log(z) + special::psi(0, q) + 0.57721566490153286) <= 1;
-}
-template <class W>
-__device__ GPUAD_NOINLINE W beta_small_shape(W p, W q, W z, W zc, bool comp, bool log_form, bool& ok) {
+__device__ GPUAD_NOINLINE W beta_small_shape(W p, W q, W z, W zc, bool comp, SmallForm form, bool& ok) {
     W r = W(1), S = W(0);
     ok = false;
     for (int j = 1; j < 2000; ++j) {
@@ -805,22 +872,76 @@ __device__ GPUAD_NOINLINE W beta_small_shape(W p, W q, W z, W zc, bool comp, boo
     }
     const W lz = z <= W(0.5) ? log(z) : log1p(-zc);
     const W lg1 = p <= W(LGAMMA1P_SERIES) ? lgamma1p_over_a(p) : lgamma(p + W(1)) / p;
-    const W e1 = lz + lgamma_shift_over_p(q, p) - lg1, pe = p * e1;
-    if (!comp) return log_form ? pe + log1p(p * S) : exp(pe) * (W(1) + p * S);
-    // p K = -expm1(p e1) - p e^(p e1) S: p K's own form, whose derivatives do not pass through
-    // K's (~1/p larger: e1's in a shape q times p e1's in x overflowed at p = 1e-60,
-    // q = 1e-50, x = 1e-300, where d2/dq dx (1 - I) is 1e280)
-    if (!log_form) return -expm1(pe) - p * exp(pe) * S;
-    return log(p) + log(-e1 * exprel(pe) - exp(pe) * S);
+    // zc^(q - 1) / z as zc^q / (z zc): z zc's derivative zc - z is exactly 0 at z = 1/2, where
+    // (q - 1)/zc - 1/z = -2q lost q against 2 - 2 (d2/dx2 log I was 0 at (1e-40, 1e-60, 1/2))
+    const W lzc = zc <= W(0.5) ? log(zc) : log1p(-z), zzc = z * zc;
+    if (form == SMALL_DX_RATIO && !comp) return p * exp(q * lzc) / (zzc * (W(1) + p * S));
+    if (q >= W(BETA_SMALL_Q)) {
+        const W e1 = lz + lgamma_shift_over_p(q, p) - lg1, pe = p * e1;
+        if (!comp) return form == SMALL_LOG ? pe + log1p(p * S) : exp(pe) * (W(1) + p * S);
+        // p K = -expm1(p e1) - p e^(p e1) S: p K's own form, whose derivatives do not pass
+        // through K's (~1/p larger: e1's in a shape q times p e1's in x overflowed at p = 1e-60,
+        // q = 1e-50, x = 1e-300, where d2/dq dx (1 - I) is 1e280)
+        if (form == SMALL_VALUE) return -expm1(pe) - p * exp(pe) * S;
+        const W K = -e1 * exprel(pe) - exp(pe) * S;
+        if (form == SMALL_LOG) return log(p) + log(K);
+        return exp(pe + q * lzc) / (zzc * K);
+    }
+    const W c = lz + lgamma1p_diff_over_p(q, p) - lg1, pc = p * c;
+    if (!comp && form == SMALL_LOG) return pc + log_share(q, p) + log1p(p * S);
+    const W X = c * exprel(pc) + exp(pc) * S;
+    // h = p q/(p + q) as (smaller) share(larger, smaller): its partials q^2/(p + q)^2 and
+    // 2 p q/(p + q)^3 sums of positive terms (the other way round they cancel, by a factor
+    // ~larger/smaller)
+    const W h = p <= q ? p * share(q, p) : q * share(p, q);
+    if (form == SMALL_DX_RATIO) return q * exp(pc + q * lzc) / (zzc * (W(1) - q * X));
+    // I_z(p, q) = q/(p + q) + h X (e^(p c) (1 + p S) = 1 + p X): as e^(p c) q/(p + q) (1 + p S)
+    // its partials in x and p carry p q/(p + q) as p share(q, p), which cancels by p/q (d2/da dx
+    // at (1e-10, 1e-20, 0.1) 6e-7 off, 0 at (1e-40, 1e-60, 1/2)). That form, and 1 - I as 1
+    // minus it, where e^(p c) < ~1/2 (p |log z| large): there q/(p + q) + h X would cancel, and
+    // so would p/(p + q) - h X's partials in p (5 - 5 to 2.4e-8 at (0.05, 0.05, 1e-200))
+    if (primal(pc) < -0.69) {
+        const W i = exp(pc) * share(q, p) * (W(1) + p * S);
+        if (!comp) return i;
+        return form == SMALL_LOG ? log1p(-i) : W(1) - i;
+    }
+    if (!comp) return share(q, p) + h * X;
+    return form == SMALL_LOG ? log_share(p, q) + log1p(-q * X) : share(p, q) - h * X;
 }
 
-// I_x(a, b) or 1 - I_x(a, b) (upper), or their logs, by beta_small_shape, where
-// small_shape_applies gave b_small (p = b: I_x(a, b) = 1 - I_y(b, a)); NaN if S did not converge.
+// Whether I_x(a, b) is taken from beta_small_shape, and with which shape as p (b_side: p = b,
+// z = y, I_x(a, b) = 1 - I_y(b, a); else p = a, z = x):
+// - both shapes below BETA_SMALL_Q: always, p the shape of the smaller of x, y (z <= 1/2);
+// - else the smaller shape p <= BETA_SMALL_P and z below the (p, q, z) side's switch,
+//   z (p + q + 2) < p + 1, or a little above it, z (p + q + 2) < BETA_SMALL_W, where the
+//   continued fraction needs O(sqrt(q)) steps (5.9e-13 relative at q = 1e4, p = 1e-20; 7.6e-8
+//   in d2/da2 at a = 1e4, b = 0.3, x = 0.99987). There q z < 1.5, and 1 - I_z(p, q) ~ p E1(q z)
+//   (large q) is at least a tenth of K's terms ~log(q z) + gamma: the cancellation within K
+//   stays below a digit (beyond the switch at p ~ 1, q z ~ 2.9, it cost two: not taken).
 template <class W>
-__device__ inline W small_shape_i(W a, W b, W x, W y, bool b_small, bool upper, bool log_form) {
+__device__ inline bool small_shape_applies(const W& a, const W& b, const W& x, const W& y, bool& b_side) {
+    if (primal(a) < BETA_SMALL_Q && primal(b) < BETA_SMALL_Q) {
+        b_side = primal(y) < primal(x);
+        return true;
+    }
+    b_side = primal(b) <= primal(a);
+    const double p = b_side ? primal(b) : primal(a), q = b_side ? primal(a) : primal(b);
+    const double z = b_side ? primal(y) : primal(x);
+    if (!(p <= BETA_SMALL_P && z * (p + q + 2) < fmax(p + 1, BETA_SMALL_W))) return false;
+    // and 1 - I_z(p, q) ~ -p e1 at most ~1/2, p |log z + psi(q) + gamma| <= 1: where I_z(p, q)
+    // is small (p ~ 1, z << the switch) its q-derivatives pass through terms ~e^(p e1) / q^2
+    // that cancel to ~z^2 (d2/da2 betainc(2.5, 1, 0.9999) 3.5e-10 off), while the side's own
+    // fraction is accurate and its complement has no cancellation
+    return p * fabs(log(z) + special::psi(0, q) + EULER_GAMMA) <= 1;
+}
+
+// I_x(a, b) or 1 - I_x(a, b) (upper), their logs or d/dx I_x(a, b) over them (form), by
+// beta_small_shape where small_shape_applies gave b_side; NaN if S did not converge.
+template <class W>
+__device__ inline W small_shape_i(W a, W b, W x, W y, bool b_side, bool upper, SmallForm form) {
     bool ok;
-    const W v = b_small ? beta_small_shape(b, a, y, x, !upper, log_form, ok)
-                        : beta_small_shape(a, b, x, y, upper, log_form, ok);
+    const W v = b_side ? beta_small_shape(b, a, y, x, !upper, form, ok)
+                       : beta_small_shape(a, b, x, y, upper, form, ok);
     return ok ? v : nan_like<W>();
 }
 
@@ -829,9 +950,9 @@ __device__ inline W small_shape_i(W a, W b, W x, W y, bool b_small, bool upper, 
 // complement.
 template <class W> __device__ GPUAD_NOINLINE W beta_i(W a, W b, W x, bool upper = false) {
     const W y = W(1) - x;
-    bool ok, b_small;
-    if (small_shape_applies(a, b, x, y, b_small))
-        return small_shape_i(a, b, x, y, b_small, upper, false);
+    bool ok, b_side;
+    if (small_shape_applies(a, b, x, y, b_side))
+        return small_shape_i(a, b, x, y, b_side, upper, SMALL_VALUE);
     W mult;
     const bool direct = x * (a + b + W(2)) < a + W(1);
     const W l = direct ? beta_small(a, b, x, y, false, mult, ok, true)
@@ -846,9 +967,9 @@ template <class W> __device__ GPUAD_NOINLINE W beta_i(W a, W b, W x, bool upper 
 // that side (above about 1/2: no cancellation).
 // y = 1 - x, passed: the caller may know it exactly (log_t_tail's y^2/(df + y^2)).
 template <class W> __device__ GPUAD_NOINLINE W log_beta_i_xy(W a, W b, W x, W y, bool upper) {
-    bool ok, b_small;
-    if (small_shape_applies(a, b, x, y, b_small))
-        return small_shape_i(a, b, x, y, b_small, upper, true);
+    bool ok, b_side;
+    if (small_shape_applies(a, b, x, y, b_side))
+        return small_shape_i(a, b, x, y, b_side, upper, SMALL_LOG);
     W mult;
     const bool direct = x * (a + b + W(2)) < a + W(1);
     // as the complement (direct == upper) only the computed side's exp enters (beta_small's
@@ -907,21 +1028,25 @@ template <class W> __device__ GPUAD_NOINLINE W beta_density(W a, W b, W x) {
     if (x == 1) return b < 1 ? W(special::inf()) : (b == 1 ? a : W(0));
     const W y = W(1) - x;
     W factor;
-    const W e = log_beta_front(a, b, x, y, factor) - log(x) - log(y);
-    // a factor kept out of the exp (log_beta_front), unless the exp alone overflows: e^828 at
-    // a = b = 1e-60, x = 1e-300, where a factor = 1e-120 (the density, ~5e239, was inf and
-    // its derivative in a NaN); log a + log factor, not log(a factor), which underflows for
-    // a b below 5e-324
-    if (primal(e) > 700) return exp(e + log(a) + log(factor));
+    // log(x y), not log x + log y: its derivative in x, (y - x)/(x y), is exactly 0 at x = 1/2,
+    // where (a - 1)/x - (b - 1)/y = 2 (a - b) for shapes ~1e-40 was lost against -2 + 2
+    // (d2/dx2 of betainc(1e-40, 1e-60, 1/2) was 0, true 8e-100)
+    const W e = log_beta_front(a, b, x, y, factor) - log(x * y);
+    // a factor kept out of the exp (log_beta_front), unless the exp alone or its derivative in
+    // x, ~e^e / min(x, y), overflows: e^828 at a = b = 1e-60, x = 1e-300, where a factor =
+    // 1e-120 (the density, ~5e239, was inf and its derivative in a NaN); d/dx of the density
+    // was -inf at (5.5e-13, 1.4e-3, 3.3e-156), true -5e298. log a + log factor, not
+    // log(a factor), which underflows for a b below 5e-324
+    if (primal(e) - log(fmin(primal(x), primal(y))) > 700) return exp(e + log(a) + log(factor));
     // a (factor e^e), not (a factor) e^e: a factor underflows for a b below 5e-324 (density 0
     // at a = b = 1e-170, x = 1/2, true 2e-170), factor e^e = density / a does not
     return a * (factor * exp(e));
 }
 
-// d/dx log I_x(a, b) = density / I: a / (x y cf) below the switch (the continued fraction's
-// side), density / I above it (I >= ~1/2) and where b is the small shape (I from
-// beta_small_shape, at least ~b/10), else (the expansion) exp(log density - log I) (neither
-// underflows); +inf at x = 0 (a / x as x -> 0), the density at x = 1 (I = 1); 0 at a = 0 or
+// d/dx log I_x(a, b) = density / I: where I is beta_small_shape's, its form with the factors
+// density and I share cancelled; a / (x y cf) below the switch (the continued fraction's
+// side), density / I above it (I >= ~1/2), else (the expansion) exp(log density - log I)
+// (neither underflows); +inf at x = 0 (a / x as x -> 0), the density at x = 1 (I = 1); 0 at a = 0 or
 // b = 0 (constants); NaN where the value is.
 template <class W> __device__ GPUAD_NOINLINE W log_beta_dx(W a, W b, W x) {
     if (!(a >= 0) || !(b >= 0) || !(x >= 0) || !(x <= 1) || (a == 0 && b == 0)) return nan_like<W>();
@@ -930,10 +1055,10 @@ template <class W> __device__ GPUAD_NOINLINE W log_beta_dx(W a, W b, W x) {
     if (x == 0) return W(special::inf());
     if (x == 1) return beta_density(a, b, x);
     const W y = W(1) - x;
-    bool b_small;
-    // (b the small shape: I = 1 - I_y(b, a) by beta_small_shape, at least ~E1(1.5) b)
-    if (!(x * (a + b + W(2)) < a + W(1)) || (small_shape_applies(a, b, x, y, b_small) && b_small))
-        return beta_density(a, b, x) / beta_i(a, b, x);
+    bool b_side;
+    if (small_shape_applies(a, b, x, y, b_side))
+        return small_shape_i(a, b, x, y, b_side, false, SMALL_DX_RATIO);
+    if (!(x * (a + b + W(2)) < a + W(1))) return beta_density(a, b, x) / beta_i(a, b, x);
     const W lx = y <= W(0.5) ? log1p(-y) : log(x);
     if (!(a >= BGRAT_A && b <= BGRAT_B && -(a + (b - W(1)) * W(0.5)) * lx <= W(BGRAT_Z))) {
         // I = front cf and the density = a front / (x y) share the front: density / I =
