@@ -783,7 +783,8 @@ struct ShareDp {
     }
 };
 __device__ __forceinline__ double share_dp(double p, double q) { return ShareDp::f(p, q); }
-template <class S, int N> __device__ inline Dual<S, N> share_dp(const Dual<S, N>& p, const Dual<S, N>& q) {
+template <class S, int N>
+__device__ inline Dual<S, N> share_dp(const Dual<S, N>& p, const Dual<S, N>& q) {
     return binary_chain<ShareDp>(p, q);
 }
 struct Share {
@@ -792,7 +793,8 @@ struct Share {
     template <class S> __device__ __forceinline__ static S dfy(S p, S q) { return -share_dp(q, p); }
 };
 __device__ __forceinline__ double share(double p, double q) { return Share::f(p, q); }
-template <class S, int N> __device__ inline Dual<S, N> share(const Dual<S, N>& p, const Dual<S, N>& q) {
+template <class S, int N>
+__device__ inline Dual<S, N> share(const Dual<S, N>& p, const Dual<S, N>& q) {
     return binary_chain<Share>(p, q);
 }
 // log(p/(p + q)), p, q > 0: for p >= q as -log1p(q/p); below, its partials from log p -
@@ -858,7 +860,8 @@ template <class W> __device__ GPUAD_NOINLINE W lgamma_shift_over_p(W q, W p) {
 enum SmallForm { SMALL_VALUE, SMALL_LOG, SMALL_DX_RATIO };
 constexpr double BETA_SMALL_P = 1, BETA_SMALL_Q = 0.2, BETA_SMALL_W = 1.5;
 template <class W>
-__device__ GPUAD_NOINLINE W beta_small_shape(W p, W q, W z, W zc, bool comp, SmallForm form, bool& ok) {
+__device__ GPUAD_NOINLINE W beta_small_shape(W p, W q, W z, W zc, bool comp, SmallForm form,
+                                             bool& ok) {
     W r = W(1), S = W(0);
     ok = false;
     for (int j = 1; j < 2000; ++j) {
@@ -872,10 +875,15 @@ __device__ GPUAD_NOINLINE W beta_small_shape(W p, W q, W z, W zc, bool comp, Sma
     }
     const W lz = z <= W(0.5) ? log(z) : log1p(-zc);
     const W lg1 = p <= W(LGAMMA1P_SERIES) ? lgamma1p_over_a(p) : lgamma(p + W(1)) / p;
-    // zc^(q - 1) / z as zc^q / (z zc): z zc's derivative zc - z is exactly 0 at z = 1/2, where
-    // (q - 1)/zc - 1/z = -2q lost q against 2 - 2 (d2/dx2 log I was 0 at (1e-40, 1e-60, 1/2))
-    const W lzc = zc <= W(0.5) ? log(zc) : log1p(-z), zzc = z * zc;
-    if (form == SMALL_DX_RATIO && !comp) return p * exp(q * lzc) / (zzc * (W(1) + p * S));
+    // the density's zc^(q - 1) / z as zc^q / (z zc): z zc's derivative zc - z is exactly 0 at
+    // z = 1/2, where (q - 1)/zc - 1/z = -2q lost q against 2 - 2 (d2/dx2 log I was 0 at
+    // (1e-40, 1e-60, 1/2))
+    W lzc, zzc;
+    if (form == SMALL_DX_RATIO) {
+        lzc = zc <= W(0.5) ? log(zc) : log1p(-z);
+        zzc = z * zc;
+        if (!comp) return p * exp(q * lzc) / (zzc * (W(1) + p * S));
+    }
     if (q >= W(BETA_SMALL_Q)) {
         const W e1 = lz + lgamma_shift_over_p(q, p) - lg1, pe = p * e1;
         if (!comp) return form == SMALL_LOG ? pe + log1p(p * S) : exp(pe) * (W(1) + p * S);
@@ -890,10 +898,6 @@ __device__ GPUAD_NOINLINE W beta_small_shape(W p, W q, W z, W zc, bool comp, Sma
     const W c = lz + lgamma1p_diff_over_p(q, p) - lg1, pc = p * c;
     if (!comp && form == SMALL_LOG) return pc + log_share(q, p) + log1p(p * S);
     const W X = c * exprel(pc) + exp(pc) * S;
-    // h = p q/(p + q) as (smaller) share(larger, smaller): its partials q^2/(p + q)^2 and
-    // 2 p q/(p + q)^3 sums of positive terms (the other way round they cancel, by a factor
-    // ~larger/smaller)
-    const W h = p <= q ? p * share(q, p) : q * share(p, q);
     if (form == SMALL_DX_RATIO) return q * exp(pc + q * lzc) / (zzc * (W(1) - q * X));
     // I_z(p, q) = q/(p + q) + h X (e^(p c) (1 + p S) = 1 + p X): as e^(p c) q/(p + q) (1 + p S)
     // its partials in x and p carry p q/(p + q) as p share(q, p), which cancels by p/q (d2/da dx
@@ -905,6 +909,10 @@ __device__ GPUAD_NOINLINE W beta_small_shape(W p, W q, W z, W zc, bool comp, Sma
         if (!comp) return i;
         return form == SMALL_LOG ? log1p(-i) : W(1) - i;
     }
+    // h = p q/(p + q) as (smaller) share(larger, smaller): its partials q^2/(p + q)^2 and
+    // 2 p q/(p + q)^3 sums of positive terms (the other way round they cancel, by a factor
+    // ~larger/smaller)
+    const W h = p <= q ? p * share(q, p) : q * share(p, q);
     if (!comp) return share(q, p) + h * X;
     return form == SMALL_LOG ? log_share(p, q) + log1p(-q * X) : share(p, q) - h * X;
 }
@@ -919,7 +927,8 @@ __device__ GPUAD_NOINLINE W beta_small_shape(W p, W q, W z, W zc, bool comp, Sma
 //   (large q) is at least a tenth of K's terms ~log(q z) + gamma: the cancellation within K
 //   stays below a digit (beyond the switch at p ~ 1, q z ~ 2.9, it cost two: not taken).
 template <class W>
-__device__ inline bool small_shape_applies(const W& a, const W& b, const W& x, const W& y, bool& b_side) {
+__device__ inline bool small_shape_applies(const W& a, const W& b, const W& x, const W& y,
+                                           bool& b_side) {
     if (primal(a) < BETA_SMALL_Q && primal(b) < BETA_SMALL_Q) {
         b_side = primal(y) < primal(x);
         return true;
@@ -1046,8 +1055,8 @@ template <class W> __device__ GPUAD_NOINLINE W beta_density(W a, W b, W x) {
 // d/dx log I_x(a, b) = density / I: where I is beta_small_shape's, its form with the factors
 // density and I share cancelled; a / (x y cf) below the switch (the continued fraction's
 // side), density / I above it (I >= ~1/2), else (the expansion) exp(log density - log I)
-// (neither underflows); +inf at x = 0 (a / x as x -> 0), the density at x = 1 (I = 1); 0 at a = 0 or
-// b = 0 (constants); NaN where the value is.
+// (neither underflows); +inf at x = 0 (a / x as x -> 0), the density at x = 1 (I = 1); 0 at
+// a = 0 or b = 0 (constants); NaN where the value is.
 template <class W> __device__ GPUAD_NOINLINE W log_beta_dx(W a, W b, W x) {
     if (!(a >= 0) || !(b >= 0) || !(x >= 0) || !(x <= 1) || (a == 0 && b == 0)) return nan_like<W>();
     if (a == 0 || b == 0) return W(0);
