@@ -204,13 +204,38 @@ GPUAD_CMP(!=)
 #define GPUAD_MATH1(fn, Op) \
     GPUAD_DUAL_T GPUAD_DUAL fn(const GPUAD_DUAL& x) { return unary_chain<ops::Op>(x); }
 GPUAD_MATH1(exp, Exp)       GPUAD_MATH1(expm1, Expm1)   GPUAD_MATH1(exp2, Exp2)
-GPUAD_MATH1(log, Log)       GPUAD_MATH1(log1p, Log1p)   GPUAD_MATH1(log2, Log2)
-GPUAD_MATH1(log10, Log10)   GPUAD_MATH1(sqrt, Sqrt)     GPUAD_MATH1(sin, Sin)
+GPUAD_MATH1(sqrt, Sqrt)     GPUAD_MATH1(sin, Sin)
 GPUAD_MATH1(cos, Cos)       GPUAD_MATH1(tan, Tan)       GPUAD_MATH1(sinh, Sinh)
 GPUAD_MATH1(cosh, Cosh)     GPUAD_MATH1(tanh, Tanh)     GPUAD_MATH1(atan, Arctan)
 GPUAD_MATH1(asin, Arcsin)   GPUAD_MATH1(acos, Arccos)   GPUAD_MATH1(atanh, Arctanh)
 GPUAD_MATH1(erf, Erf)       GPUAD_MATH1(fabs, Abs)
 #undef GPUAD_MATH1
+
+// The logarithms on duals: each component c x_j / u (u = x, or 1 + x for log1p; c the base's
+// constant), one quotient, not the chain's (c / u) x_j: the next order's derivative of c / u,
+// -c / u^2, overflows for u below ~1e-154 where x_j / u and its own derivative are normal
+// (d2/da2 of log I_x(a, b) at x = 1e-200, through log(x (a + b)/a), was -inf, true -0.006).
+// Outside 0 < u < inf the chain on the op (NaN below 0, inf at 0, the exact-zero rule); on
+// complex duals the chain.
+#define GPUAD_LOG(fn, Op, u_of, c)                                                         \
+    GPUAD_DUAL_T GPUAD_DUAL fn(const GPUAD_DUAL& x) {                                      \
+        if constexpr (is_complex<S>::value) {                                              \
+            return unary_chain<ops::Op>(x);                                                \
+        } else {                                                                           \
+            const S u = u_of;                                                              \
+            const double uv = primal(u);                                                   \
+            if (!(uv > 0 && uv <= 1.7976931348623157e308)) return unary_chain<ops::Op>(x); \
+            GPUAD_DUAL r;                                                                  \
+            r.v = fn(x.v);                                                                 \
+            for (int j = 0; j < N; ++j) r.d[j] = c == 1 ? x.d[j] / u : x.d[j] / u * S(c);  \
+            return r;                                                                      \
+        }                                                                                  \
+    }
+GPUAD_LOG(log, Log, x.v, 1)
+GPUAD_LOG(log1p, Log1p, S(1) + x.v, 1)
+GPUAD_LOG(log2, Log2, x.v, 1.4426950408889634074)
+GPUAD_LOG(log10, Log10, x.v, 0.43429448190325182765)
+#undef GPUAD_LOG
 
 // Binary ones, also with a plain number on either side. pow's d/dy term, log(x) x**y, is NaN
 // for a negative base; along a component where y does not move, scale() drops it, so a
