@@ -756,13 +756,27 @@ __device__ GPUAD_NOINLINE W beta_small(W a0, W b0, W x0, W y0, bool log_form, W&
     return l;
 }
 
-// x with its value (innermost primal) replaced by v, its derivatives kept: where one formula
-// gives the value accurately and an equal one the derivatives.
-__device__ __forceinline__ double with_primal(double, double v) { return v; }
-template <class S, int N> __device__ inline Dual<S, N> with_primal(Dual<S, N> x, double v) {
-    x.v = with_primal(x.v, v);
-    return x;
+// x (1 - x) from x and y = 1 - x, the smaller of which is exact (the caller's argument, or
+// 1 - x >= 1/2, exact): m - m^2 of that one, m, whose derivative m' (1 - 2m) is exact for m in
+// [1/4, 1/2] (Sterbenz). x y with y = 1 - x rounded (x in [1/4, 1/2)) has y - x off by up to
+// an ulp of y, ~5e-17 / (1 - 2x) relative in the slope: the density's derivative in x
+// (d2/dx2 of I) was 5.1e-7 off at (5.06e-85, 2.65e-93, 0.5 - 5.4e-11).
+template <class W> __device__ inline W x_one_minus_x(const W& x, const W& y) {
+    const W& m = y < x ? y : x;
+    return m - m * m;
 }
+// (a - 1) log x + (b - 1) log y, y = 1 - x, as (s - 1) log(x y) + d log(x / y), s = (a + b)/2,
+// d = (a - b)/2, for its derivatives: the slope (s - 1)(1 - 2x)/(x y) + d/(x y) has no
+// cancellation at a = b, where (a - 1)/x - (b - 1)/y cancels to (a - 1)(1 - 2x)/(x y) near
+// x = 1/2 (each quotient's rounding, and y's, then ~eps / (1 - 2x) relative: d2/dx2 of I was
+// 8.3e-9 off at (2, 2, 0.49999999), 2.3e-10 at (30, 30, 0.5000001)). For 1/4 < x < 3/4, where
+// its derivatives in a and b, log(x y) +- log(x / y) halved, do not cancel either.
+template <class W> __device__ inline W beta_log_slope(const W& a, const W& b, const W& x,
+                                                      const W& y) {
+    const W lx = x <= W(0.5) ? log(x) : log1p(-y), ly = y <= W(0.5) ? log(y) : log1p(-x);
+    return ((a + b) * W(0.5) - W(1)) * log(x_one_minus_x(x, y)) + (a - b) * W(0.5) * (lx - ly);
+}
+
 // p/(p + q), p, q > 0, as an op whose partials are q/(p + q)^2 and -p/(p + q)^2 (ShareDp), and
 // theirs -2q/(p + q)^3 and (p - q)/(p + q)^3, each from its own formula: the quotient rule
 // forms the mixed one as -1/(p + q)^2 + 2p/(p + q)^3, which cancel to it (to nothing at
@@ -797,14 +811,50 @@ template <class S, int N>
 __device__ inline Dual<S, N> share(const Dual<S, N>& p, const Dual<S, N>& q) {
     return binary_chain<Share>(p, q);
 }
-// log(p/(p + q)), p, q > 0: for p >= q as -log1p(q/p); below, its partials from log p -
-// log(p + q) (1/p - 1/(p + q), -1/(p + q), and 1/(p + q)^2 mixed: no cancellation for p < q,
-// where log1p(q/p)'s mixed one cancels terms ~1/(p (p + q)) to it) and its value from the
-// quotient (log p - log(p + q) would lose ~eps |log p| / |log(p/(p + q))|).
-template <class W> __device__ inline W log_share(W p, W q) {
-    if (p >= q) return -log1p(q / p);
-    const double pv = primal(p);
-    return with_primal(log(p) - log(p + q), log(pv / (pv + primal(q))));
+// p q/(p + q) (half the harmonic mean), p, q > 0, as an op whose partials are share(q, p)^2 and
+// share(p, q)^2: theirs, 2 share share', products of numbers ~1 and ~1/p. Through the product
+// rule of p share(q, p) the second partials passed through p share''(q, p), ~p/p^2, which
+// overflows for shapes below ~1e-154 and made inf - inf (d2/da2 of I_0.3(1e-160, 1e-160) NaN,
+// true +inf: share's own second partial, 2.5e319, overflows). The value as (smaller)
+// share(larger, smaller), whose first partial is a sum of positive terms (the other way round
+// they cancel by a factor ~larger/smaller).
+struct HalfHarmonic {
+    template <class S> __device__ __forceinline__ static S f(S p, S q) {
+        return p <= q ? p * share(q, p) : q * share(p, q);
+    }
+    template <class S> __device__ __forceinline__ static S dfx(S p, S q) {
+        const S s = share(q, p);
+        return s * s;
+    }
+    template <class S> __device__ __forceinline__ static S dfy(S p, S q) {
+        const S s = share(p, q);
+        return s * s;
+    }
+};
+__device__ __forceinline__ double half_harmonic(double p, double q) {
+    return HalfHarmonic::f(p, q);
+}
+template <class S, int N>
+__device__ inline Dual<S, N> half_harmonic(const Dual<S, N>& p, const Dual<S, N>& q) {
+    return binary_chain<HalfHarmonic>(p, q);
+}
+// log(p/(p + q)), p, q > 0, as an op: its value -log1p(q/p) for p >= q, else log of the
+// quotient (log p - log(p + q) would lose ~eps |log p| / |log(p/(p + q))|); its partials
+// share(q, p)/p = q/(p (p + q)) and -1/(p + q), whose own are sums of same-signed terms or one
+// term (1/(p + q)^2 mixed). As -log1p(q/p) the mixed one cancelled terms ~1/(p (p + q)) to it;
+// as log p - log(p + q), d2/dp2 was -1/p^2 + 1/(p + q)^2, inf - inf for shapes below ~1e-154
+// (d2/db2 log I at (1e-160, 1e-200, 0.01) NaN, true -1e400).
+struct LogShare {
+    template <class S> __device__ __forceinline__ static S f(S p, S q) {
+        return p >= q ? -log1p(q / p) : log(p / (p + q));
+    }
+    template <class S> __device__ __forceinline__ static S dfx(S p, S q) { return share(q, p) / p; }
+    template <class S> __device__ __forceinline__ static S dfy(S p, S q) { return S(-1) / (p + q); }
+};
+__device__ __forceinline__ double log_share(double p, double q) { return LogShare::f(p, q); }
+template <class S, int N>
+__device__ inline Dual<S, N> log_share(const Dual<S, N>& p, const Dual<S, N>& q) {
+    return binary_chain<LogShare>(p, q);
 }
 
 // (lgamma(q + p) - lgamma(q)) / p, 0 < p <= 1, p <= q, q >= BETA_SMALL_Q: for p <= q/8 the
@@ -875,13 +925,13 @@ __device__ GPUAD_NOINLINE W beta_small_shape(W p, W q, W z, W zc, bool comp, Sma
     }
     const W lz = z <= W(0.5) ? log(z) : log1p(-zc);
     const W lg1 = p <= W(LGAMMA1P_SERIES) ? lgamma1p_over_a(p) : lgamma(p + W(1)) / p;
-    // the density's zc^(q - 1) / z as zc^q / (z zc): z zc's derivative zc - z is exactly 0 at
+    // the density's zc^(q - 1) / z as zc^q / (z zc): z zc's derivative 1 - 2z is exactly 0 at
     // z = 1/2, where (q - 1)/zc - 1/z = -2q lost q against 2 - 2 (d2/dx2 log I was 0 at
-    // (1e-40, 1e-60, 1/2))
+    // (1e-40, 1e-60, 1/2)); and exact beside it (x_one_minus_x)
     W lzc, zzc;
     if (form == SMALL_DX_RATIO) {
         lzc = zc <= W(0.5) ? log(zc) : log1p(-z);
-        zzc = z * zc;
+        zzc = x_one_minus_x(z, zc);
         if (!comp) return p * exp(q * lzc) / (zzc * (W(1) + p * S));
     }
     if (q >= W(BETA_SMALL_Q)) {
@@ -909,10 +959,7 @@ __device__ GPUAD_NOINLINE W beta_small_shape(W p, W q, W z, W zc, bool comp, Sma
         if (!comp) return i;
         return form == SMALL_LOG ? log1p(-i) : W(1) - i;
     }
-    // h = p q/(p + q) as (smaller) share(larger, smaller): its partials q^2/(p + q)^2 and
-    // 2 p q/(p + q)^3 sums of positive terms (the other way round they cancel, by a factor
-    // ~larger/smaller)
-    const W h = p <= q ? p * share(q, p) : q * share(p, q);
+    const W h = half_harmonic(p, q);
     if (!comp) return share(q, p) + h * X;
     return form == SMALL_LOG ? log_share(p, q) + log1p(-q * X) : share(p, q) - h * X;
 }
@@ -1036,11 +1083,19 @@ template <class W> __device__ GPUAD_NOINLINE W beta_density(W a, W b, W x) {
     if (x == 0) return a < 1 ? W(special::inf()) : (a == 1 ? b : W(0));
     if (x == 1) return b < 1 ? W(special::inf()) : (b == 1 ? a : W(0));
     const W y = W(1) - x;
-    W factor;
-    // log(x y), not log x + log y: its derivative in x, (y - x)/(x y), is exactly 0 at x = 1/2,
+    W factor, e;
+    // log(x y), not log x + log y: its derivative in x, (1 - 2x)/(x y), is exactly 0 at x = 1/2,
     // where (a - 1)/x - (b - 1)/y = 2 (a - b) for shapes ~1e-40 was lost against -2 + 2
-    // (d2/dx2 of betainc(1e-40, 1e-60, 1/2) was 0, true 8e-100)
-    const W e = log_beta_front(a, b, x, y, factor) - log(x * y);
+    // (d2/dx2 of betainc(1e-40, 1e-60, 1/2) was 0, true 8e-100). Near x = 1/2 the slope in x
+    // from beta_log_slope: e at x's value held constant (x0) plus that form's change from x0
+    // (value 0; x0's derivative components 0, those in a and b the same on both sides)
+    if (is_dual<W>::value && x > W(0.25) && x < W(0.75)) {
+        const W x0 = W(primal(x)), y0 = W(1) - x0;
+        e = log_beta_front(a, b, x0, y0, factor) - log(x_one_minus_x(x0, y0))
+            + (beta_log_slope(a, b, x, y) - beta_log_slope(a, b, x0, y0));
+    } else {
+        e = log_beta_front(a, b, x, y, factor) - log(x_one_minus_x(x, y));
+    }
     // a factor kept out of the exp (log_beta_front), unless the exp alone or its derivative in
     // x, ~e^e / min(x, y), overflows: e^828 at a = b = 1e-60, x = 1e-300, where a factor =
     // 1e-120 (the density, ~5e239, was inf and its derivative in a NaN); d/dx of the density
@@ -1075,7 +1130,7 @@ template <class W> __device__ GPUAD_NOINLINE W log_beta_dx(W a, W b, W x) {
         // far in the lower tail) that differentiating exp(log density - log I) would meet
         bool ok;
         const W cf = beta_cf(a, b, x, ok);
-        return ok ? a / (x * y * cf) : nan_like<W>();
+        return ok ? a / (x_one_minus_x(x, y) * cf) : nan_like<W>();
     }
     W factor;
     const W l = log_beta_front(a, b, x, y, factor);
