@@ -1610,7 +1610,10 @@ BOTH_SMALL = [(1e-20, 1e-19, 0.5), (1e-30, 1e-29, 0.5), (1e-19, 1e-20, 0.9),
               (1e-20, 1e-20, 0.3), (1e-40, 1e-60, 0.5), (1e-60, 1e-40, 0.5), (0.1, 0.05, 0.4),
               (0.01, 1e-10, 0.99), (1e-10, 0.01, 1e-5), (0.19, 1e-8, 0.9), (1e-10, 1e-20, 0.1),
               (1e-6, 1e-6, 0.2), (0.15, 1e-15, 1e-30), (0.05, 0.05, 1e-200), (1e-100, 1e-90, 0.7),
-              (0.12, 0.12, 0.003), (1e-3, 0.19, 1e-300), (1e-20, 1e-20, 1e-250)]
+              (0.12, 0.12, 0.003), (1e-3, 0.19, 1e-300), (1e-20, 1e-20, 1e-250),
+              (1e-160, 1e-160, 0.3), (1e-170, 1e-165, 0.7), (1e-160, 1e-200, 0.01)]
+# The last three: second partials in the shapes that overflow (share's ~1/p^2) were NaN, not
+# inf, below shapes ~1e-154 (p q/(p + q) and log(p/(p + q)) by product rules: inf - inf).
 SMALL_SHAPE_ORDERS = [k for k in itertools.product(range(3), repeat=3) if sum(k) <= 2]
 
 
@@ -1632,12 +1635,12 @@ def _central(f, p, h, k):
     return total
 
 
-@pytest.mark.parametrize("a,b,x", SMALL_SHAPE + BOTH_SMALL)
-def test_incomplete_beta_small_shape_against_mpmath(a, b, x):
-    """I, 1 - I, log I and every partial of orders 1 and 2 within 1e-12 of mpmath where a
-    shape is small. References: mpmath's I at 1500 bits (1 - I keeps its digits: mpmath's own
-    complement, betainc(b, a, 0, 1 - x), is 1.0 where it is 7e-6 at (1e-8, 1/2, 1e-300)),
-    partials by central differences with steps 1e-25 relative (to x's distance from 0 or 1)."""
+def _check_incomplete_beta_against_mpmath(a, b, x, orders):
+    """I, 1 - I, log I and their partials of the given orders within 1e-12 of mpmath (an
+    overflowing one: inf of its sign). References: mpmath's I at 1500 bits (1 - I keeps its
+    digits: mpmath's own complement, betainc(b, a, 0, 1 - x), is 1.0 where it is 7e-6 at
+    (1e-8, 1/2, 1e-300)), partials by central differences with steps 1e-25 relative (to x's
+    distance from 0 or 1)."""
     A, B, X = (np.array([v]) for v in (a, b, x))
     forms = {"betainc": lambda v: v, "betaincc": lambda v: 1 - v, "log_betainc": mp.log}
     bad = []
@@ -1647,7 +1650,7 @@ def test_incomplete_beta_small_shape_against_mpmath(a, b, x):
              min(p[2], 1 - p[2]) * mp.mpf(10) ** -25)
         for name, g in forms.items():
             op = E.TERNARY[name][0]
-            for k in SMALL_SHAPE_ORDERS:
+            for k in orders:
                 out = np.empty(1)
                 if k == (0, 0, 0):
                     call(f"ternary_fwd<ops::{op}, double>", A, B, X, out, 1, I32(1), I32(1),
@@ -1658,11 +1661,98 @@ def test_incomplete_beta_small_shape_against_mpmath(a, b, x):
                 want = _central(lambda *q: g(_bi_wide(*q)), p, h, k)
                 if abs(want) > np.finfo(np.float64).max:       # overflows: inf of its sign
                     ok = np.isinf(out[0]) and np.sign(out[0]) == mp.sign(want)
+                elif abs(want) < mp.mpf(2) ** -1075:            # underflows: 0
+                    ok = out[0] == 0
                 else:
                     ok = abs(out[0] - want) <= 1e-12 * abs(want)
                 if not ok:
                     bad.append(f"{name} d{k}: got {out[0]!r}, want {mp.nstr(want, 17)}")
     assert not bad, f"at (a, b, x) = ({a!r}, {b!r}, {x!r}): " + "; ".join(bad)
+
+
+@pytest.mark.parametrize("a,b,x", SMALL_SHAPE + BOTH_SMALL)
+def test_incomplete_beta_small_shape_against_mpmath(a, b, x):
+    """Every partial of orders 1 and 2 where a shape is small."""
+    _check_incomplete_beta_against_mpmath(a, b, x, SMALL_SHAPE_ORDERS)
+
+
+# Where P (Q's complement) or I underflows and the density does not (x far below the bulk:
+# the density over P is a / x), d2/da dx was d/dx of the underflowed shape partial, through
+# exp(l) of the underflowed side: 0 (true -6.9e-298 for P at a = 2, x = 1e-300; 6.4e-203 for
+# d2I/db dx at (1.75, 2.14, 6.3e-272)). The shape partial of the density instead
+# (kernels/ops/incomplete.cuh, gamma_da_dx, beta_dab_dx). Every function with a shape partial
+# whose derivative in x can underflow so (the logs' cannot: log P's terms are logs).
+GAMMA_LOWER_TAIL = [(2.0, 1e-300), (2.0, 1e-200), (5.0, 1e-70), (1.5, 1e-250)]
+
+
+@pytest.mark.parametrize("name,sign", [("gammainc", 1), ("gammaincc", -1)])
+@pytest.mark.parametrize("a,x", GAMMA_LOWER_TAIL)
+def test_incomplete_gamma_mixed_partial_where_p_underflows(name, sign, a, x):
+    """d2/da dx of P and Q (binary_deriv<1, 1> and the HVP's kernel) against d/da of the
+    density x^(a-1) e^-x / Gamma(a) = density (log x - psi(a)), by mpmath: within 4 eps
+    (1 + |log density|), the rounding of exp(log density)."""
+    xs, ys = np.array([a]), np.array([x])
+    with mp.workprec(200):
+        av, xv = mp.mpf(a), mp.mpf(x)
+        dens = xv ** (av - 1) * mp.exp(-xv) / mp.gamma(av)
+        want = sign * dens * (mp.log(xv) - mp.digamma(av))
+    tol = 4 * np.finfo(np.float64).eps * (1 + abs(mp.log(dens)))
+    for how, got in (("binary_deriv<1, 1>", binary_kernel(name, 1, 1, xs, ys)[0]),
+                     ("on duals", dual_mixed_kernel(name, xs, ys)[0])):
+        assert abs(got - want) <= tol * abs(want), (how, got, float(want))
+
+
+BETA_LOWER_TAIL = [(1.7476925673949908, 2.141976224249011, 6.2816143939907e-272),
+                   (3.199327810104545, 36.74657951606005, 4.972976365419684e-121),
+                   (2.0, 3.0, 1e-200), (1.2, 5.0, 1e-300)]
+
+
+@pytest.mark.parametrize("name,sign", [("betainc", 1), ("betaincc", -1)])
+@pytest.mark.parametrize("a,b,x", BETA_LOWER_TAIL)
+def test_incomplete_beta_mixed_partials_where_i_underflows(name, sign, a, b, x):
+    """d2/da dx and d2/db dx of I and 1 - I against the shape partials of the density
+    x^(a-1) (1 - x)^(b-1) / B(a, b): density (log x - psi(a) + psi(a + b)) and
+    density (log(1 - x) - psi(b) + psi(a + b)), by mpmath, within 4 eps (1 + |log density|)."""
+    A, B, X = (np.array([v]) for v in (a, b, x))
+    with mp.workprec(200):
+        av, bv, xv = mp.mpf(a), mp.mpf(b), mp.mpf(x)
+        dens = xv ** (av - 1) * (1 - xv) ** (bv - 1) / mp.beta(av, bv)
+        wants = {(1, 0, 1): dens * (mp.log(xv) - mp.digamma(av) + mp.digamma(av + bv)),
+                 (0, 1, 1): dens * (mp.log1p(-xv) - mp.digamma(bv) + mp.digamma(av + bv))}
+    tol = 4 * np.finfo(np.float64).eps * (1 + abs(mp.log(dens)))
+    for k, want in wants.items():
+        out = np.empty(1)
+        call(f"ternary_deriv<ops::{E.TERNARY[name][0]}, double, {k[0]}, {k[1]}, {k[2]}>", A, B,
+             X, np.ones(1), out, 1, 1, I32(1), I32(1), I32(1))
+        assert abs(out[0] - sign * want) <= tol * abs(want), (k, out[0], float(sign * want))
+
+
+# Near x = 1/2 with a ~ b the density's slope (a - 1)/x - (b - 1)/y cancels to
+# (a - 1)(1 - 2x)/(x y); each quotient's rounding, and y = 1 - x's (x in [1/4, 1/2)), then
+# cost ~eps / (1 - 2x): d2/dx2 of I 8.3e-9 off at (2, 2, 0.49999999), 2.3e-10 at
+# (30, 30, 0.5000001), 5.1e-7 at (5.06e-85, 2.65e-93, 0.5 - 5.4e-11).
+NEAR_HALF = [(2.0, 2.0, 0.49999999), (2.0, 2.0, 0.50000001), (30.0, 30.0, 0.4999999),
+             (30.0, 30.0, 0.5000001), (0.5, 0.5, 0.4999999), (1e-8, 1e-8, 0.49999999),
+             (5.06e-85, 2.65e-93, 0.49999999994588545), (1e-3, 1e-3, 0.5000001)]
+
+
+# Far in the lower tail (I ~ 1e-7390 underflows; log I's partials are normal): log I's
+# partials in the shapes pass through log(x (a + b)/a) (log_beta_front), whose second
+# derivative on duals took the derivative of 1/u, -1/u^2, which overflows at u ~ 1e-200:
+# d2/da2 log I was -inf (true -0.006 at (37, 12, 1e-200)), d2/da dx inf (true 1e200).
+TINY_X = [(37.0, 12.0, 1e-200), (300.0, 12.0, 1e-200), (12.0, 37.0, 1e-250)]
+
+
+@pytest.mark.parametrize("a,b,x", TINY_X)
+def test_incomplete_beta_far_lower_tail_against_mpmath(a, b, x):
+    """Every partial of orders 1 and 2 where I underflows and log I does not."""
+    _check_incomplete_beta_against_mpmath(a, b, x, SMALL_SHAPE_ORDERS)
+
+
+@pytest.mark.parametrize("a,b,x", NEAR_HALF)
+def test_incomplete_beta_slope_near_half_against_mpmath(a, b, x):
+    """d/dx, d2/dx2 and the mixed partials in x near x = 1/2."""
+    _check_incomplete_beta_against_mpmath(a, b, x, [(0, 0, 1), (0, 0, 2), (1, 0, 1), (0, 1, 1)])
 
 
 def _t_tail_mp(df, y):
