@@ -48,6 +48,10 @@ struct Dual {
     }
 };
 
+// The innermost scalar of a (nested) dual.
+template <class T> struct base_of { using type = T; };
+template <class S, int N> struct base_of<Dual<S, N>> { using type = typename base_of<S>::type; };
+
 template <class T> struct is_dual { static constexpr bool value = false; };
 template <class S, int N> struct is_dual<Dual<S, N>> { static constexpr bool value = true; };
 // Complex scalars (gpuad::Complex, specialized in complex.cuh) and duals over them: their op
@@ -215,8 +219,11 @@ GPUAD_MATH1(erf, Erf)       GPUAD_MATH1(fabs, Abs)
 // constant), one quotient, not the chain's (c / u) x_j: the next order's derivative of c / u,
 // -c / u^2, overflows for u below ~1e-154 where x_j / u and its own derivative are normal
 // (d2/da2 of log I_x(a, b) at x = 1e-200, through log(x (a + b)/a), was -inf, true -0.006).
-// Outside 0 < u < inf the chain on the op (NaN below 0, inf at 0, the exact-zero rule); on
-// complex duals the chain.
+// For u from the smallest normal number up to the largest finite one only: below, 1 / u
+// overflows and the quotient's next order meets 0 * inf in a zero component (d2/dx2 of
+// xlogy at y = 1e-310 NaN, true 0 along x; log P(a, x)'s at x = 1e-310 NaN, true inf), where
+// the chain's exact-zero rule holds. Elsewhere the chain on the op (NaN below 0, inf at 0);
+// on complex duals the chain.
 #define GPUAD_LOG(fn, Op, u_of, c)                                                         \
     GPUAD_DUAL_T GPUAD_DUAL fn(const GPUAD_DUAL& x) {                                      \
         if constexpr (is_complex<S>::value) {                                              \
@@ -224,7 +231,9 @@ GPUAD_MATH1(erf, Erf)       GPUAD_MATH1(fabs, Abs)
         } else {                                                                           \
             const S u = u_of;                                                              \
             const double uv = primal(u);                                                   \
-            if (!(uv > 0 && uv <= 1.7976931348623157e308)) return unary_chain<ops::Op>(x); \
+            const double tiny = sizeof(typename base_of<S>::type) == 4                     \
+                                    ? 1.1754943508222875e-38 : 2.2250738585072014e-308;    \
+            if (!(uv >= tiny && uv <= 1.7976931348623157e308)) return unary_chain<ops::Op>(x); \
             GPUAD_DUAL r;                                                                  \
             r.v = fn(x.v);                                                                 \
             for (int j = 0; j < N; ++j) r.d[j] = c == 1 ? x.d[j] / u : x.d[j] / u * S(c);  \

@@ -29,11 +29,18 @@ template <class S> __device__ __forceinline__ S tie(S x, S y) {
     }
 }
 // d/dy x/y = -x/y^2 as -(x/y)(1/y), 1/y shared with d/dx (y*y over- or underflows where x/y^2
-// is normal). On duals -(x/y)/y: d/dy of -(x/y)(1/y) has (1/y)/y, which overflows where 2x/y^3
-// is normal.
+// is normal), but -(x/y)/y where 1/y overflows (y subnormal: -inf at x = 5e-324,
+// y = 5.4e-312, true -1.7e299). On duals -(x/y)/y: d/dy of -(x/y)(1/y) has (1/y)/y, which
+// overflows where 2x/y^3 is normal.
 template <class S> __device__ __forceinline__ S div_dy(S x, S y) {
-    if constexpr (is_dual<S>::value) return -(x / y) / y;
-    else return -(x / y) * (S(1) / y);
+    if constexpr (is_dual<S>::value) {
+        return -(x / y) / y;
+    } else if constexpr (is_complex<S>::value) {
+        return -(x / y) * (S(1) / y);
+    } else {
+        const S r = S(1) / y, q = x / y;
+        return fabs(r) < S(special::inf()) ? -q * r : -q / y;
+    }
 }
 
 // d/dx x**y = y x**(y-1), 0 where y = 0. For x > 0, |y| < 1 as (y/x) x**y, x**y shared with
@@ -82,8 +89,14 @@ template <class S> __device__ __forceinline__ S pow_dx(S x, S y, const S* p = nu
             return nan_all<S>();   // a negative base, a non-integer power: NaN (README's rule)
         } else if (x > S(0) && y > S(-1) && y < S(1)) {
             // (at x = +inf y/x x**y is 0 inf for y > 0: the limit y x**(y-1) = 0 instead)
-            if constexpr (!is_dual<S>::value)
+            // (for a subnormal x as sgn(y) e^(log|y| + (y-1) log x): y/x overflowed at
+            // x = 5e-324, y = 0.75, where y x**(y-1) = 5e80, and x**y there is subnormal,
+            // rounded to few digits; e^((y-1) log x) alone overflows for tiny y)
+            if constexpr (!is_dual<S>::value) {
+                if (x < S(sizeof(S) == 4 ? 1.1754943508222875e-38 : 2.2250738585072014e-308))
+                    return copysign(exp(log(fabs(y)) + (y - S(1)) * log(x)), y);
                 return x == S(special::inf()) ? S(0) * y : y / x * (p ? *p : pow(x, y));
+            }
             else if (x >= S(1) && y >= S(-0.5) && y <= S(0.5))
                 return y * ((p ? *p : pow(x, y)) / x);
             else return (y > S(0) ? S(1) : S(-1)) * exp(log(fabs(y)) + (y - S(1)) * log(x));
@@ -206,9 +219,12 @@ template <class S> __device__ __forceinline__ S atan2_d(S x, S y, bool dy) {
         const S r = xr ? x : y, t = (xr ? y : x) / r, u = xr != dy ? t : S(1);
         return (dy ? -u : u) / r / (S(1) + t * t);
     } else {
-        const S ax = fabs(x), ay = fabs(y), m = ax > ay ? ax : ay, k = S(1) / m;
-        const S a = x * k, b = y * k, w = k / (a * a + b * b);
-        const S r = dy ? -a * w : b * w, z = dy ? -copysign(S(0), x) : copysign(S(0), y);
+        // (m below 2^-900 scaled up first, tiny_scale, the scale put back last: 1/m of a
+        // subnormal m overflowed, NaN at x = y = 5e-324)
+        const S ax = fabs(x), ay = fabs(y), m0 = ax > ay ? ax : ay, s = tiny_scale(m0);
+        const S m = m0 * s, k = S(1) / m;
+        const S a = x * s * k, b = y * s * k, w = k / (a * a + b * b);
+        const S r = (dy ? -a * w : b * w) * s, z = dy ? -copysign(S(0), x) : copysign(S(0), y);
         const S lim = S(m == S(special::inf())) * S(ax != ay) * S(x == x) * S(y == y);  // (0/1: pow_band)
         return lim != S(0) ? z : r;   // (the select last: both partials share k and w)
     }

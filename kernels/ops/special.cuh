@@ -45,10 +45,6 @@ namespace gpuad {
 using ::cbrt; using ::lgamma; using ::tgamma; using ::erfc; using ::hypot; using ::asinh;
 using ::acosh;
 
-// The innermost scalar of a (nested) dual.
-template <class T> struct base_of { using type = T; };
-template <class S, int N> struct base_of<Dual<S, N>> { using type = typename base_of<S>::type; };
-
 namespace special {
 
 __device__ __forceinline__ double inf() { return __longlong_as_double(0x7ff0000000000000LL); }
@@ -207,6 +203,9 @@ __device__ inline double psi(int n, double x) {
     }
     if (x <= 0.0) {
         if (x == floor(x)) return n % 2 ? inf() : qnan();
+        // just below 0: -1/x - gamma + zeta(2) x (the next term, zeta(3) x^2, below an ulp):
+        // the reflection's cot(pi x) overflows where -1/x does not (psi(-5e-312) was NaN)
+        if (n == 0 && x > -1e-9) return -1.0 / x - 0.57721566490153286 + 1.6449340668482264 * x;
         const double c = cos_pi(x) / sin_pi(x);
         double pin = PI;
         for (int j = 0; j < n; ++j) pin *= PI;
@@ -596,6 +595,15 @@ template <class S> __device__ __forceinline__ S sinc_d(S x) {
     return (cos_pi(x) - sinc(x)) / x;
 }
 
+// A power of two that lifts m, a magnitude below 2^-900 (2^-100 in float32), into the normal
+// numbers with room (2^600, 2^64; else 1): a partial formed from the scaled arguments and
+// scaled back last has no subnormal intermediate, and no 1/m that overflows where the
+// partial does not. Exact: multiplying by a power of two rounds nothing in the normal range.
+template <class S> __device__ __forceinline__ S tiny_scale(S m) {
+    if constexpr (sizeof(S) == 4) return m < S(7.888609052210118e-31) ? S(1.8446744073709552e19) : S(1);
+    else return m < S(1.1830521861667747e-271) ? S(4.149515568880993e180) : S(1);
+}
+
 // d/dx hypot(x, y) = x / hypot(x, y); 0 at (0, 0) (the subgradient, as linalg.norm). On duals
 // as sgn(x) / sqrt(1 + t^2), t = y/x (|x| >= |y|), or s sgn(y) / sqrt(1 + s^2), s = x/y: the
 // derivatives of x / hypot (y^2 / r^3, -x y / r^3) would cancel as 1/r - x^2/r^3.
@@ -617,7 +625,9 @@ template <class S> __device__ __forceinline__ S hypot_d(S x, S y) {
     } else {
         const S ax = fabs(x), inf = S(special::inf());
         const S lim = S(ax == inf) * S(fabs(y) < inf);   // (0/1 numbers: see pow_band)
-        return lim != S(0) ? copysign(S(1), x) : x / hypot(x, y);
+        // (scaled up where hypot would round on the subnormal grid: 1 at x = y = 5e-324)
+        const S k = tiny_scale(ax > fabs(y) ? ax : fabs(y));
+        return lim != S(0) ? copysign(S(1), x) : x * k / hypot(x * k, y * k);
     }
 }
 
