@@ -653,7 +653,8 @@ __device__ inline Dual<S, N> log_share(const Dual<S, N>& p, const Dual<S, N>& q)
     return binary_chain<LogShare>(p, q);
 }
 
-// (lgamma(q + p) - lgamma(q)) / p, 0 < p <= 1, p <= q, q >= 0.2 (BETA_SMALL_Q): for p <= q/8 the
+// (lgamma(q + p) - lgamma(q)) / p, 0 < p <= q, q >= 0.2 (BETA_SMALL_Q; p <= 1 unless p <= q/8,
+// as lgamma_ratio calls it): for p <= q/8 the
 // Taylor series sum_k>=1 psi^(k-1)(q) p^(k-1) / k! (its terms fall by p/q or faster:
 // |psi^(k)(q)| <= k! (1/q^(k+1) + 1/(k q^k)), at most ~k! 5^(k+1), no overflow), where the two
 // lgammas' difference cancels (to nothing at p = 1e-20, q = 7.3); else the difference itself:
@@ -665,6 +666,21 @@ template <class W> __device__ GPUAD_NOINLINE W lgamma_shift_over_p(W q, W p) {
     for (int k = 2; k < 60; ++k) {                 // 8^-58: converged long before
         c = c * p / W(double(k));                  // p^(k-1) / k!
         const W t = polygamma(k - 1, q) * c;
+        s = s + t;
+        if (negligible(t, s)) break;
+    }
+    return s;
+}
+
+// (lgamma(q + p) - lgamma(q) - lgamma(1 + p)) / p for p <= min(q, 1)/8, q >= 0.2:
+// lgamma_shift_over_p's series less its own terms at q = 1, term by term from the same
+// polygamma calls, so exactly 0 at q = 1 in the value and every derivative in p (the series
+// against lgamma(1 + p) left ~4e-16 there: d2/db2 of I at (1, 0.125, 1e-8) 2e-7 off).
+template <class W> __device__ GPUAD_NOINLINE W lgamma_shift_less_1p_over_p(W q, W p) {
+    W c = W(1), s = digamma(q) - digamma(W(1));
+    for (int k = 2; k < 60; ++k) {                 // 8^-58: converged long before
+        c = c * p / W(double(k));                  // p^(k-1) / k!
+        const W t = (polygamma(k - 1, q) - polygamma(k - 1, W(1))) * c;
         s = s + t;
         if (negligible(t, s)) break;
     }
@@ -684,6 +700,12 @@ template <class W> __device__ inline W lgamma_ratio(W s, W m) {
     const W sm = s + m;
     return m >= 10 ? (m - W(0.5)) * log1p(s / m) + s * log(sm) - s + stirlerr(sm) - stirlerr(m)
                    : lgamma(sm) - lgamma(m);
+}
+// lgamma(s + m) - lgamma(m) - lgamma(1 + s): 0 at m = 1 exactly, with its derivatives in s
+// (lgamma_shift_less_1p_over_p for s <= 1/8; above, the difference's lgamma(1 + s) twice).
+template <class W> __device__ inline W lgamma_ratio_less_1p(W s, W m) {
+    if (s * W(8) <= m && s * W(8) <= W(1) && m >= W(0.2)) return s * lgamma_shift_less_1p_over_p(m, s);
+    return lgamma_ratio(s, m) - lgamma(s + W(1));
 }
 
 // log(x^a y^b / (a B(a, b))), 0 < x < 1, y = 1 - x (passed: the caller may know it exactly);
@@ -717,7 +739,7 @@ template <class W> __device__ GPUAD_NOINLINE W log_beta_front(W a, W b, W x, W y
     const bool amax = a >= b;
     const W m = amax ? a : b, s = amax ? b : a;
     factor = b;
-    return a * lx + b * ly - lgamma(s + W(1)) + lgamma_ratio(s, m) - log(m);
+    return a * lx + b * ly + lgamma_ratio_less_1p(s, m) - log(m);
 }
 
 // One step of the modified Lentz method with partial numerator aa (the partial denominators
@@ -1481,7 +1503,7 @@ __device__ GPUAD_NOINLINE Dual<double, N> gamma_da_dx(Dual<double, N> r, Dual<do
     return r;
 }
 // d/da (which = 0) or d/db of the beta density, 0 < x < 1, normal finite shapes: the density
-// times the shape partial of its log, a log x + b log(1 - x) + lgamma_ratio(s, m) - lgamma(s)
+// (in logs where it is below 1e-290) times the shape partial of its log, a log x + b log(1 - x) + lgamma_ratio(s, m) - lgamma(s)
 // (s, m = min, max(a, b)): log x + psi(a + b) - psi(a) or log(1 - x) + psi(a + b) - psi(b),
 // each psi difference from lgamma_ratio's. As the density's own partial, through the factor
 // b kept out of its exp (log_beta_front), the product rule's 1 - 1 (b e^e' with e' ~ -1/b)
@@ -1499,7 +1521,14 @@ __device__ GPUAD_NOINLINE double beta_density_dab(double a, double b, double x, 
     const Dual<double, 1>& s = a <= b ? a1 : b1;
     const Dual<double, 1>& m = a <= b ? b1 : a1;
     const Dual<double, 1> l = a1 * lx + b1 * ly + lgamma_ratio(s, m) - lgamma(s);
-    return beta_density(a, b, x) * l.d[0];
+    const double dens = beta_density(a, b, x), g = l.d[0];
+    if (dens >= 1e-290 || g == 0) return dens * g;
+    // the density (~ s R, s the tiny shape) underflows where the partial (~ R) need not:
+    // exp(log density + log|g|) (0 at (3, 1e-200, 1e-100), true 1e-200)
+    double factor;
+    const double ld = log_beta_front(a, b, x, y, factor) + log(a) + log(factor)
+                      - log(x_one_minus_x(x, y));
+    return copysign(exp(ld + log(fabs(g))), g);
 }
 template <class W> __device__ inline W beta_dab_dx(W r, W, W, W, int, bool) { return r; }
 template <int N>
