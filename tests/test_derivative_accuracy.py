@@ -910,11 +910,13 @@ GAPS = {("i1e", 2, np.float32): 2e-4, ("log_ndtr", 2, np.float32): 2e-4}
 
 # Known gap, measured, not hidden (README, "Nondifferentiable points", subnormal arguments):
 # second partials at a subnormal argument (below 2.2e-308, 1.2e-38 in float32) of these ops
-# are formed on duals whose intermediate first partial 1/x overflows where the second partial
-# itself is finite: hypot's d2/dx dy -inf at (5.4e-312, 5e-324) (true -1.7e299); power's
-# d2/dx2 -inf at (5e-324, 1 - 2^-53) (true -2.2e307), d2/dx dy inf at (2.2e-308, 5e-324)
-# (true 4.5e307); log Q(a, x)'s d2/da dx NaN at (0.3, 5.4e-312) (true 1.8e220) and d2/dx2 NaN
-# at (2, 5e-324) (true -1). Their first partials there are checked (the scalar forms scale or
+# are formed on duals whose intermediate first partial (1/x, 1/y, or log Q's through the
+# subnormal P) overflows where the second partial itself is finite: inf of either sign or NaN
+# there. hypot's d2/dx dy -inf at (5.4e-312, 5e-324) (true -1.7e299); power's d2/dx2 -inf at
+# (5e-324, 1 - 2^-53) (true -2.2e307), d2/dx dy inf at (2.2e-308, 5e-324) (true 4.5e307: d/dy
+# of log|y|) and +inf at (5e-324, 0.3) in the HVP's order (true -4.6e228); log Q(a, x)'s
+# d2/da dx NaN at (0.3, 5.4e-312) (true 1.8e220), d2/dx2 -inf at (1, 5e-324) (true 0) and
+# (2, 5e-324) (true -1). Their first partials there are checked (the scalar forms scale or
 # take logs: tiny_scale in kernels/ops/special.cuh).
 SUBNORMAL_SECOND_ORDER_GAPS = {"hypot", "power", "log_gammaincc"}
 
@@ -1715,7 +1717,8 @@ def test_incomplete_beta_small_shape_against_mpmath(a, b, x):
 # d2I/db dx at (1.75, 2.14, 6.3e-272)). The shape partial of the density instead
 # (kernels/ops/incomplete.cuh, gamma_da_dx, beta_dab_dx; for the beta density its log's
 # shape partial, beta_density_dab). Every function with a shape partial whose derivative in x
-# can underflow so (the logs' cannot: log P's terms are logs).
+# can underflow so (log P's cannot: its terms are logs; log Q's d2/da dx can, and is a known
+# gap: 0 at (2, 1e-300), true 6.9e-298, README).
 GAMMA_LOWER_TAIL = [(2.0, 1e-300), (2.0, 1e-200), (5.0, 1e-70), (1.5, 1e-250)]
 
 
@@ -1744,9 +1747,13 @@ BETA_LOWER_TAIL = [(1.7476925673949908, 2.141976224249011, 6.2816143939907e-272)
 # ~ a psi'(b) to rounding (d2/db dx 0 at (1e-300, 3, 1e-300), true -6.05e-301), and so did I's
 # partial in x where both shapes are small, through h = a b/(a + b) whose partial in b
 # underflowed (d2/db dx 1.2e-154 at (1.488e-168, 0.00608, 2.894e-182), true 2.07e-150).
+# Where the density itself underflows (~ b R with b tiny) and the partial (~ R) does not, the
+# density times its log's partial was 0 (d2/db dx at (3, 1e-200, 1e-100), true 1e-200).
 BETA_TINY_OTHER_SHAPE = [(1e-300, 3.0, 1e-300), (1e-300, 0.3, 1e-50), (1e-300, 50.0, 1e-150),
                          (1e-272, 3.0, 1e-300), (3.0, 1e-300, 1 - 2.0 ** -53),
-                         (0.3, 1e-300, 1 - 2.0 ** -53), (1.488e-168, 0.00608, 2.894e-182)]
+                         (0.3, 1e-300, 1 - 2.0 ** -53), (1.488e-168, 0.00608, 2.894e-182),
+                         (3.0, 1e-200, 1e-100), (2.0, 1e-300, 1e-280), (5.0, 1e-50, 1e-70),
+                         (1e-200, 20.0, 1 - 2.0 ** -53)]
 
 
 @pytest.mark.parametrize("name,sign", [("betainc", 1), ("betaincc", -1)])
@@ -1769,7 +1776,23 @@ def test_incomplete_beta_mixed_partials_where_a_shape_partial_is_tiny(name, sign
         out = np.empty(1)
         call(f"ternary_deriv<ops::{E.TERNARY[name][0]}, double, {k[0]}, {k[1]}, {k[2]}>", A, B,
              X, np.ones(1), out, 1, 1, I32(1), I32(1), I32(1))
-        assert abs(out[0] - sign * want) <= tol * abs(want), (k, out[0], float(sign * want))
+        # (a true partial below the subnormals, 2^-1075, rounds to 0; a subnormal one within
+        # the subnormals' spacing)
+        slack = 2.0 ** -1074 if abs(want) < np.finfo(np.float64).tiny else 0.0
+        assert abs(out[0] - sign * want) <= tol * abs(want) + slack, (k, out[0], float(sign * want))
+
+
+# A shape exactly 1 (the larger, m): lgamma(s + m) - lgamma(m) by its Taylor series in s
+# against log_beta_front's lgamma(1 + s) left ~4e-16 where the exact difference is 0, and
+# d2/db2 of I at (1, 0.125, 1e-8), where I'' / I cancels, was 2e-7 off (lgamma_ratio_less_1p).
+UNIT_SHAPE = [(1.0, 0.125, 1e-8), (1.0, 0.01, 1e-5), (1.0, 1e-4, 1e-5), (1.0, 0.1, 0.3)]
+
+
+@pytest.mark.parametrize("a,b,x", UNIT_SHAPE)
+def test_incomplete_beta_unit_shape_against_mpmath(a, b, x):
+    """The shape partials of orders 1 and 2 with the larger shape exactly 1."""
+    _check_incomplete_beta_against_mpmath(a, b, x, [(1, 0, 0), (0, 1, 0), (0, 2, 0), (1, 1, 0),
+                                                    (0, 1, 1)])
 
 
 # Near x = 1/2 with a ~ b the density's slope (a - 1)/x - (b - 1)/y cancels to
