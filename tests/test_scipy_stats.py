@@ -194,31 +194,47 @@ def test_mvn_gradient_matches_closed_form_and_is_symmetric():
     np.testing.assert_allclose(gc, gc.T, rtol=0, atol=1e-15)
 
 
-def test_derivative_zero_out_of_support_and_at_invalid_parameters():
+def test_derivative_zero_out_of_support_nan_at_invalid_parameters():
+    # off the support the function is locally constant (derivative 0); at invalid parameters
+    # (and a NaN x) it is undefined: its value is NaN and so is every derivative of every
+    # order in every argument (a 0 there was a silent zero: grad of norm.logpdf in a
+    # negative scale returned 0.0, and an optimizer read it as a stationary point)
     def f(x, a, l, s):
         return gnp.sum(gst.gamma.logpdf(x, a, l, s) * 0 + gst.gamma.pdf(x, a, l, s))
     x = np.array([-1.0, 0.5, 2.0])
     gx, ga, gl, gs = gpuad.grad(f, argnums=(0, 1, 2, 3))(x, np.array([2.0, -1.0, 2.0]),
                                                         np.array(0.0), np.array(1.0))
-    assert gx[0] == 0 and ga[0] == 0 and gx[1] == 0 and ga[1] == 0 and gx[2] != 0
-    for f, args, outside in [
-        (lambda x: gst.beta.logpdf(x, 2.0, 3.0), np.array([-0.5, 0.5, 1.5]), [0, 2]),
-        (lambda x: gst.gamma.logpdf(x, 2.0), np.array([-0.5, 0.5]), [0]),
-        (lambda x: gst.chi2.pdf(x, 3.0), np.array([-0.5, 0.5]), [0]),
-        (lambda s: gst.norm.logpdf(1.0, 0.0, s), np.array([-1.0, 0.0, 2.0]), [0, 1]),
-        (lambda d: gst.t.logpdf(1.0, d), np.array([-1.0, 0.0, np.inf, 2.0]), [0, 1, 2]),
-        (lambda mu: gst.poisson.logpmf(np.array([-1.0, 0.5, 2.0]), mu), np.array([1.0, 1, 1]),
-         [0, 1]),
-        (lambda mu: gst.poisson.pmf(2, mu), np.array([-1.0, 1.0]), [0]),
+    assert gx[0] == 0 and ga[0] == 0 and np.isnan(gx[1]) and np.isnan(ga[1])
+    assert np.all(np.isfinite([gx[2], ga[2]])) and gx[2] != 0
+    assert np.isnan(gl) and np.isnan(gs)          # loc, scale are shared with the NaN entry
+    for f, args, outside, invalid in [
+        (lambda x: gst.beta.logpdf(x, 2.0, 3.0), np.array([-0.5, 0.5, 1.5]), [0, 2], []),
+        (lambda x: gst.gamma.logpdf(x, 2.0), np.array([-0.5, 0.5]), [0], []),
+        (lambda x: gst.chi2.pdf(x, 3.0), np.array([-0.5, 0.5]), [0], []),
+        (lambda x: gst.gamma.cdf(x, 2.0), np.array([-0.5, 0.5, np.nan]), [0], [2]),
+        (lambda s: gst.norm.logpdf(1.0, 0.0, s), np.array([-1.0, 0.0, 2.0]), [], [0, 1]),
+        (lambda s: gst.norm.cdf(1.0, 0.0, s), np.array([-1.0, 0.0, 2.0]), [], [0, 1]),
+        (lambda s: gst.logistic.pdf(1.0, 0.0, s), np.array([-1.0, 2.0]), [], [0]),
+        (lambda d: gst.t.logpdf(1.0, d), np.array([-1.0, 0.0, np.inf, 2.0]), [2], [0, 1]),
+        (lambda d: gst.t.logcdf(-1.0, d), np.array([-1.0, 2.0]), [], [0]),
+        (lambda a: gst.gamma.logcdf(0.5, a), np.array([-1.0, 0.0, 2.0]), [], [0, 1]),
+        (lambda b: gst.beta.cdf(0.5, 2.0, b), np.array([-1.0, 2.0]), [], [0]),
+        (lambda mu: gst.poisson.logpmf(np.array([-1.0, 0.5, 2.0, 2.0]), mu),
+         np.array([1.0, 1, 1, -1]), [0, 1], [3]),
+        (lambda mu: gst.poisson.pmf(2, mu), np.array([-1.0, 1.0]), [], [0]),
+        (lambda mu: gst.poisson.cdf(2, mu), np.array([-1.0, 1.0]), [], [0]),
+        (lambda mu: gst.poisson.logcdf(2, mu), np.array([-1.0, 1.0]), [], [0]),
     ]:
         t = np.ones_like(args)
         g = np.asarray(gpuad.grad(lambda v: gnp.sum(f(v)))(args))
         _, jt = gpuad.jvp(lambda v: f(v), (args,), (t,))
         h = np.asarray(gpuad.hvp(lambda v: gnp.sum(f(v)), args, t))
-        for v in (g, np.asarray(jt), h):
+        hh = np.diagonal(np.asarray(gpuad.hessian(lambda v: gnp.sum(f(v)))(args)))
+        for v in (g, np.asarray(jt), h, hh):
             assert np.all(v[outside] == 0), v
-        inside = np.setdiff1d(np.arange(args.size), outside)
-        assert np.all(np.isfinite(g[inside]))
+            assert np.all(np.isnan(v[invalid])), v
+        inside = np.setdiff1d(np.arange(args.size), outside + invalid)
+        assert np.all(np.isfinite(g[inside])) and np.all(np.isfinite(hh[inside]))
 
 
 def test_poisson_k_is_read_as_a_value():

@@ -18,8 +18,9 @@ Conventions (README, "Nondifferentiable points"):
 - outside the support (e.g. ``x < loc`` for ``gamma``, a non-integer ``k`` for ``poisson``)
   the values are SciPy's, ``-inf`` from ``logpdf``/``logpmf``/``logcdf``, ``0`` from
   ``pdf``/``pmf``/``cdf``, taken as constants: every derivative there is 0;
-- invalid parameters (``scale <= 0``, ``df <= 0``, ``a <= 0``, ``mu < 0``, ...) give NaN, as
-  SciPy, also as constants (derivative 0); a NaN ``x`` gives NaN;
+- invalid parameters (``scale <= 0``, ``df <= 0``, ``a <= 0``, ``mu < 0``, ...) and a NaN
+  ``x`` give NaN, as SciPy, and there every derivative of every order, in every continuous
+  argument, is NaN (the function is undefined there; a 0 would be a silent zero);
 - on the support's closed edge (``x = loc`` for ``gamma``, ``chi2``, ``beta``) the value is
   SciPy's (``xlogy(a - 1, 0)``: 0, ``-inf`` or ``+inf``) and the derivatives those of the
   formula there (infinite where the density's are);
@@ -91,13 +92,25 @@ def _const(xp, v, like):
     return xp.asarray(v, dtype=_lower(like).dtype)
 
 
-def _finish(out, xp, nan=None, edge=None, fill=-_np.inf):
-    """``out`` with ``fill`` (a constant) where ``edge`` and NaN where ``nan`` (numpy bool
-    arrays or None): those entries' derivatives are exactly 0."""
+def _nan_every_order(args, like, xp):
+    """NaN whose derivatives of every order, in each of ``args`` (the differentiable inputs),
+    are NaN: ``NaN exp(g)``, ``g = sum(v - stop_gradient(v))`` (value 0, each first partial
+    1, so every partial of exp(g) of every order is 1, times NaN). A NaN constant would have
+    derivative 0, and grad would return that 0 where the function is undefined."""
+    g = 0.0
+    for v in args:
+        g = _gnp.add(g, _gnp.subtract(v, _stop(v)))
+    return _gnp.multiply(_const(xp, _np.nan, like), _gnp.exp(g))
+
+
+def _finish(out, xp, nan=None, edge=None, fill=-_np.inf, args=()):
+    """``out`` with ``fill`` (a constant, derivative 0: off the support the function is
+    locally constant) where ``edge``, and NaN where ``nan`` (numpy bool arrays or None):
+    there every derivative of every order in each of ``args`` is NaN, never 0."""
     if edge is not None and bool(xp.any(edge)):
         out = _gnp.where(edge, _const(xp, fill, out), out)
     if nan is not None and bool(xp.any(nan)):
-        out = _gnp.where(nan, _const(xp, _np.nan, out), out)
+        out = _gnp.where(nan, _nan_every_order(args, out, xp), out)
     return _scalar(out)
 
 
@@ -235,30 +248,30 @@ class _Continuous(_Distribution):
         if out_of.shape != bad.shape:
             shape = _np.broadcast_shapes(out_of.shape, bad.shape)
             out_of, bad = xp.broadcast_to(out_of, shape), xp.broadcast_to(bad, shape)
-        return y, shapes, scale, xp, bad, out_of & ~bad
+        return y, shapes, scale, xp, (bad, tuple(ops)), out_of & ~bad
 
     def logpdf(self, x, *args, **kwds):
         """The log of the density at ``x``, ``log f((x - loc) / scale) - log(scale)``, like SciPy's; the shape arguments, ``loc`` and ``scale`` as in the
         distribution's docstring (the math, the conventions outside the support, an
         example). Differentiable in ``x`` and every continuous parameter, to any order; a
         distribution without this method raises NotImplementedError naming what is missing."""
-        y, shapes, scale, xp, bad, out = self._parse(x, args, kwds)
+        y, shapes, scale, xp, (bad, ops), out = self._parse(x, args, kwds)
         lp = _gnp.subtract(self._logpdf(y, *shapes), _gnp.log(scale))
-        return _finish(lp, xp, bad, out)
+        return _finish(lp, xp, bad, out, args=ops)
 
     def pdf(self, x, *args, **kwds):
         """The density at ``x``, ``exp(logpdf)``, like SciPy's; the shape arguments, ``loc`` and ``scale`` as in the
         distribution's docstring (the math, the conventions outside the support, an
         example). Differentiable in ``x`` and every continuous parameter, to any order; a
         distribution without this method raises NotImplementedError naming what is missing."""
-        y, shapes, scale, xp, bad, out = self._parse(x, args, kwds)
+        y, shapes, scale, xp, (bad, ops), out = self._parse(x, args, kwds)
         lp = _gnp.subtract(self._logpdf(y, *shapes), _gnp.log(scale))
-        return _finish(_gnp.exp(lp), xp, bad, out, 0.0)
+        return _finish(_gnp.exp(lp), xp, bad, out, 0.0, args=ops)
 
     def _cdf_parts(self, x, args, kwds):
         """y clipped to the support (a constant outside it: cdf 0 below, 1 above, derivative
         0), the shapes, xp, the NaN mask and the mask of points below the support."""
-        y, shapes, scale, xp, bad, out = self._parse(x, args, kwds)
+        y, shapes, scale, xp, (bad, ops), out = self._parse(x, args, kwds)
         vy = _value(y)
         below = out & (vy < self._lower_edge) if self._lower_edge is not None else None
         for edge, side in ((self._lower_edge, vy < self._lower_edge if self._lower_edge
@@ -267,26 +280,26 @@ class _Continuous(_Distribution):
                             is not None else None)):
             if side is not None and bool(xp.any(side)):
                 y = _gnp.where(side, _const(xp, edge, y), y)
-        return y, shapes, xp, bad, below
+        return y, shapes, xp, (bad, ops), below
 
     def cdf(self, x, *args, **kwds):
         """The distribution function at ``x``, like SciPy's; the shape arguments, ``loc`` and ``scale`` as in the
         distribution's docstring (the math, the conventions outside the support, an
         example). Differentiable in ``x`` and every continuous parameter, to any order; a
         distribution without this method raises NotImplementedError naming what is missing."""
-        y, shapes, xp, bad, _ = self._cdf_parts(x, args, kwds)
-        return _finish(self._cdf(y, *shapes), xp, bad)
+        y, shapes, xp, (bad, ops), _ = self._cdf_parts(x, args, kwds)
+        return _finish(self._cdf(y, *shapes), xp, bad, args=ops)
 
     def logcdf(self, x, *args, **kwds):
         """The log of the distribution function at ``x``, like SciPy's; the shape arguments, ``loc`` and ``scale`` as in the
         distribution's docstring (the math, the conventions outside the support, an
         example). Differentiable in ``x`` and every continuous parameter, to any order; a
         distribution without this method raises NotImplementedError naming what is missing."""
-        y, shapes, xp, bad, below = self._cdf_parts(x, args, kwds)
+        y, shapes, xp, (bad, ops), below = self._cdf_parts(x, args, kwds)
         # below the support: -inf as a constant (the clipped y's log-cdf there, log P(a, 0),
         # would carry its limit -inf as a derivative in the shapes)
         with _np.errstate(divide="ignore", invalid="ignore"):
-            return _finish(self._logcdf(y, *shapes), xp, bad, below)
+            return _finish(self._logcdf(y, *shapes), xp, bad, below, args=ops)
 
 
 class _NormGen(_Continuous):
@@ -295,7 +308,7 @@ class _NormGen(_Continuous):
 
     ``logpdf = -y^2/2 - log(2 pi)/2 - log(scale)``, ``y = (x - loc)/scale``;
     ``cdf = ndtr(y)``, ``logcdf = log_ndtr(y)`` (accurate far in the lower tail).
-    Differentiable in x, loc and scale, to any order; ``scale <= 0`` gives NaN (derivative 0).
+    Differentiable in x, loc and scale, to any order; ``scale <= 0`` gives NaN (every derivative NaN).
 
     Example::
 
@@ -609,7 +622,7 @@ class _PoissonGen(_Distribution):
         k, mu, xp, bad, out = self._args(k, mu, loc)
         kk = xp.where(out, 0, k)
         lp = _gnp.subtract(_gnp.subtract(_sp.xlogy(kk, mu), _sp.gammaln(kk + 1)), mu)
-        return lp, xp, bad, out
+        return lp, mu, xp, bad, out
 
     def logpmf(self, k, mu, loc=0):
         """``log P(K = k)``, as the class says.
@@ -619,21 +632,21 @@ class _PoissonGen(_Distribution):
             >>> gpuad.scipy.stats.poisson.logpmf(np.array([-1.0, 0.5, 0.0]), 2.0)
             array([-inf, -inf,  -2.])
         """
-        lp, xp, bad, out = self._parts(k, mu, loc)
-        return _finish(lp, xp, bad, out)
+        lp, mu, xp, bad, out = self._parts(k, mu, loc)
+        return _finish(lp, xp, bad, out, args=(mu,))
 
     def pmf(self, k, mu, loc=0):
         """``P(K = k) = exp(logpmf)``, as the class says."""
-        lp, xp, bad, out = self._parts(k, mu, loc)
-        return _finish(_gnp.exp(lp), xp, bad, out, 0.0)
+        lp, mu, xp, bad, out = self._parts(k, mu, loc)
+        return _finish(_gnp.exp(lp), xp, bad, out, 0.0, args=(mu,))
 
     def _cdf_parts(self, k, mu, loc):
-        """(Q(floor(k - loc) + 1, mu), P(...), xp, bad, below): the cdf and its complement."""
+        """(Q(floor(k - loc) + 1, mu), P(...), mu, xp, bad, below): the cdf and its complement."""
         k, mu, xp, bad, _ = self._args(k, mu, loc)
         below = xp.broadcast_to(k < 0, bad.shape) & ~bad
         a = xp.floor(xp.where(k < 0, 0, k)) + 1        # a constant: derivative 0 in k
         with _np.errstate(invalid="ignore"):
-            return _sp.gammaincc(a, mu), _sp.gammainc(a, mu), xp, bad, below
+            return _sp.gammaincc(a, mu), _sp.gammainc(a, mu), mu, xp, bad, below
 
     def cdf(self, k, mu, loc=0):
         """``P(K <= k) = Q(floor(k - loc) + 1, mu)`` (gpuad.scipy.special.gammaincc; SciPy's
@@ -644,8 +657,8 @@ class _PoissonGen(_Distribution):
             >>> gpuad.scipy.stats.poisson.cdf(np.array([-1.0, 0.0, 1.5]), 1.0)   # 2/e at 1.5
             array([0.        , 0.36787944, 0.73575888])
         """
-        q, p, xp, bad, below = self._cdf_parts(k, mu, loc)
-        return _finish(q, xp, bad, below, 0.0)
+        q, p, mu, xp, bad, below = self._cdf_parts(k, mu, loc)
+        return _finish(q, xp, bad, below, 0.0, args=(mu,))
 
     def logcdf(self, k, mu, loc=0):
         """``log P(K <= k) = log Q(floor(k - loc) + 1, mu)`` in log space (finite where Q
@@ -661,7 +674,7 @@ class _PoissonGen(_Distribution):
         below = xp.broadcast_to(k < 0, bad.shape) & ~bad
         a = xp.floor(xp.where(k < 0, 0, k)) + 1        # a constant: derivative 0 in k
         with _np.errstate(invalid="ignore"):
-            return _finish(_sp._log_gammaincc(a, mu), xp, bad, below)
+            return _finish(_sp._log_gammaincc(a, mu), xp, bad, below, args=(mu,))
 
 
 # ----------------------------------------------------------------- multivariate
