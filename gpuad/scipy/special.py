@@ -571,8 +571,8 @@ def multigammaln(a, d):
     d = int(dv)
     (a,), xp = _prepare(a)
     if bool(xp.any(_lower(a) <= 0.5 * (d - 1))):
-        raise ValueError(f"multigammaln: condition a ({a}) > 0.5 * (d-1) ({0.5 * (d - 1)}) "
-                         "not met")
+        raise ValueError(f"multigammaln: condition a ({_lower(a)}) > 0.5 * (d-1) "
+                         f"({0.5 * (d - 1)}) not met")
     out = gammaln(a)
     for j in range(1, d):
         out = _gnp.add(out, gammaln(_gnp.subtract(a, 0.5 * j)))
