@@ -704,6 +704,13 @@ SHAPE = [
     Row("pad_symmetric", *same(lambda m, x: m.pad(x, (3, 1), mode="symmetric")),
         [((2,),), ((2, 3),)]),
     Row("pad_wrap", *same(lambda m, x: m.pad(x, (4, 2), mode="wrap")), [((3,),), ((2, 3),)]),
+    # odd reflection: 2 edge - mirror, iterated past the array's length (7 > 3 - 1)
+    Row("pad_reflect_odd", *same(lambda m, x: m.pad(x, (7, 2), mode="reflect",
+                                                    reflect_type="odd")),
+        [((3,),), ((2, 3),), ((1,),)]),
+    Row("pad_symmetric_odd", *same(lambda m, x: m.pad(x, ((1, 2), (5, 0)), mode="symmetric",
+                                                      reflect_type="odd")),
+        [((2, 3),), ((3, 1),)]),
     Row("triu", gnp.triu, np.triu, [((3,),), ((2, 3),), ((2, 3, 4),), ((0, 2),)]),
     Row("triu_k", *same(lambda m, x: m.triu(x, 1)), [((3, 3),), ((2, 4, 3),)]),
     Row("tril", gnp.tril, np.tril, [((3,),), ((2, 3),), ((2, 3, 4),), ((0, 2),)]),
@@ -1353,7 +1360,7 @@ COMPLEX_ROWS = set("""
     squeeze squeeze_axis atleast_1d atleast_2d concatenate concatenate_axis 
     concatenate_none stack hstack vstack split split_indices array_split flip flip_axis 
     roll roll_axes tile tile_int repeat repeat_axis pad pad_constant pad_edge 
-    pad_reflect pad_symmetric pad_wrap triu triu_k tril tril_k diag diag_k diagonal 
+    pad_reflect pad_symmetric pad_wrap pad_reflect_odd pad_symmetric_odd triu triu_k tril tril_k diag diag_k diagonal 
     take take_axis take_along_axis take_along_axis_broadcast getitem_int getitem_ints 
     getitem_slices getitem_newaxis getitem_ellipsis getitem_array getitem_array2d 
     getitem_empty_array getitem_arrays getitem_mask getitem_mask2d getitem_mask_array 

@@ -7,7 +7,7 @@ import numpy as np
 from ..primitives import base, indexing as I
 from ._core import prepare, normalize_axis, shape, dtype, lower, strong
 from ..core import Tracer
-from ._elementwise import add, multiply, where
+from ._elementwise import add, multiply, subtract, where
 from ._indexing import _getitem, take
 
 __all__ = ["reshape", "transpose", "swapaxes", "astype", "ravel", "broadcast_to", "moveaxis",
@@ -360,7 +360,9 @@ def pad(array, pad_width, mode="constant", **kwargs):
 
     Constant mode places ``array`` into zeros (its VJP slices the cotangent) and adds the
     border values; the other modes gather along each axis with the source indices
-    ``np.pad(arange(n), pad_width, mode)``, so the VJP sums the cotangent of every copy.
+    ``np.pad(arange(n), pad_width, mode)``, so the VJP sums the cotangent of every copy;
+    ``reflect_type='odd'`` (reflect, symmetric) pads ``2 edge - mirror`` chunk by chunk as
+    NumPy does (the same values; linear, so the derivative is exact).
 
     Example::
 
@@ -395,10 +397,43 @@ def pad(array, pad_width, mode="constant", **kwargs):
         return out
     if mode not in ("edge", "reflect", "symmetric", "wrap"):
         raise NotImplementedError(f"gpuad.numpy.pad does not support mode {mode!r}")
+    odd = mode in ("reflect", "symmetric") and kwargs.get("reflect_type") == "odd"
     for ax, (b, a) in enumerate(widths):
         if b or a:
+            # (NumPy's own checks of the widths and keywords; the even gather's indices)
             src = np.pad(np.arange(s[ax]), (b, a), mode=mode, **kwargs)
-            x = take(x, xp.asarray(src), axis=ax)
+            if odd and s[ax] > 1:
+                x = _pad_odd(x, ax, b, a, s[ax], mode == "symmetric", xp)
+            else:       # (a length-1 axis: NumPy repeats the edge, odd or not)
+                if odd:
+                    src = np.pad(np.arange(s[ax]), (b, a), mode="edge")
+                x = take(x, xp.asarray(src), axis=ax)
+    return x
+
+
+def _pad_odd(x, ax, b, a, n, include_edge, xp):
+    """``reflect_type='odd'`` along axis ``ax``: NumPy's iteration (``_set_reflect_both``),
+    each chunk ``2 edge - mirror`` of the part filled so far, in the same operations (the
+    same values, bit for bit); linear in x, so the derivative is exact through the gathers.
+    (Source indices alone cannot say it: padding them gave indices 2 edge - k, negative or
+    past the end, read wrapped: wrong values and a wrong gradient, silently.)"""
+    off = 1 if include_edge else 0
+    while b or a:
+        m = shape(x)[ax]
+        # the chunk length NumPy allows: whole periods of the original length
+        old = m // n * n if include_edge else (m - 1) // (n - 1) * (n - 1)
+        cb, ca = min(old, b), min(old, a)
+        parts = [x]
+        if cb:
+            edge = take(x, xp.asarray([0]), axis=ax)
+            mirror = take(x, xp.arange(cb - off, -off, -1), axis=ax)
+            parts.insert(0, subtract(multiply(2, edge), mirror))
+        if ca:
+            edge = take(x, xp.asarray([m - 1]), axis=ax)
+            mirror = take(x, xp.arange(m - 2 + off, m - 2 + off - ca, -1), axis=ax)
+            parts.append(subtract(multiply(2, edge), mirror))
+        x = concatenate(parts, axis=ax)
+        b, a = b - cb, a - ca
     return x
 
 
