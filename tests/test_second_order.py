@@ -331,3 +331,40 @@ def test_batched_hvp_refuses_directions_that_do_not_line_up(bad, chunk):
     got = gpuad.hvp(f, x, W, batched=True, chunk=chunk)
     np.testing.assert_allclose(got["a"], want_a, rtol=1e-14)
     np.testing.assert_allclose(got["b"], want_b, rtol=1e-14)
+
+
+# Smooth functions written with a switch or a tie inside (max + log1p(e^-|d|), a shift by
+# the max, a branch of a kernel): their Hessian at the switch itself, where both sides'
+# conventions meet, against central differences of the gradient (smooth there: step 1e-5,
+# error ~1e-10 relative). logaddexp's was 0 at x1 == x2 (true 1/4: the kinks of max and
+# |d| cancel in the value, not in the conventions abs''(0) = max'' = 0).
+_LOG2 = math.log(2.0)
+_AT_THE_SWITCH = {
+    "logaddexp": (lambda x: gnp.logaddexp(x[0], x[1]), [[0.3, 0.3], [-40.0, -40.0]]),
+    "logaddexp2": (lambda x: gnp.logaddexp2(x[0], x[1]), [[0.3, 0.3], [7.0, 7.0]]),
+    "logaddexp_scalar": (lambda x: gnp.sum(gnp.logaddexp(x, 0.5)), [[0.5, 0.5]]),
+    "nn_logsumexp": (lambda x: gpuad.nn.logsumexp(x), [[0.3, 0.3, 0.3], [1.0, 1.0, -2.0]]),
+    "special_logsumexp_b": (lambda x: gpuad.scipy.special.logsumexp(x, b=[2.0, 0.5, 1.0]),
+                            [[0.3, 0.3, 0.3]]),
+    "log_softmax": (lambda x: gnp.sum(gpuad.nn.log_softmax(x) * gnp.asarray([1.0, 2.0, 3.0])),
+                    [[0.3, 0.3, 0.3]]),
+    "softplus": (lambda x: gnp.sum(gnp.softplus(x)), [[0.0, -0.0]]),
+    "sigmoid": (lambda x: gnp.sum(gpuad.nn.sigmoid(x) ** 2), [[0.0, 1e-300]]),
+    "logistic_logpdf": (lambda x: gnp.sum(gpuad.scipy.stats.logistic.logpdf(x)), [[0.0, 0.0]]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_AT_THE_SWITCH))
+def test_hessian_at_a_tie_or_switch_is_the_smooth_functions(name):
+    import gpuad.nn, gpuad.scipy.special, gpuad.scipy.stats  # noqa: F401
+    f, points = _AT_THE_SWITCH[name]
+    g = gpuad.grad(f)
+    for x in points:
+        x = np.asarray(x, dtype=np.float64)
+        h = np.asarray(gpuad.hessian(f)(x))
+        e = 1e-5
+        fd = np.stack([(np.asarray(g(x + e * u)) - np.asarray(g(x - e * u))) / (2 * e)
+                       for u in np.eye(x.size)])
+        scale = np.max(np.abs(fd))
+        assert scale > 0, name
+        np.testing.assert_allclose(h, fd, rtol=0, atol=1e-8 * scale, err_msg=f"{name} at {x}")

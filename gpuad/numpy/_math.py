@@ -124,16 +124,24 @@ radians, degrees = deg2rad, rad2deg
 def _logaddexp(x1, x2, log1p_exp):
     (x1, x2), xp = prepare(x1, x2)
     v1, v2 = _values(x1, x2)
-    # max(x1, x2) + log(1 + e^-|x1 - x2|): never overflows. Where x1 == x2 (both infinite
-    # too) the difference is a constant 0, so inf - inf never makes a NaN.
-    same = v1 == v2
-    d = where(same, 0.0, subtract(x1, x2))
-    return add(maximum(x1, x2), log1p_exp(multiply(abs(d), -1.0)))
+    # hi + log(1 + e^(lo - hi)), hi and lo the larger and the smaller by value (x1 at a
+    # tie): never overflows, and smooth through a tie to every order (max(x1, x2) +
+    # log1p(e^-|x1 - x2|) has two kinks there that cancel in the value but not in the
+    # conventions, abs''(0) = max'' = 0: its second derivative at x1 == x2 was 0, true 1/4).
+    # Both infinite and equal: max(x1, x2) + log 2, the difference a constant 0 (inf - inf
+    # would be NaN), derivative 1/2 each (max's split).
+    first = v1 >= v2
+    both_inf = (v1 == v2) & xp.isinf(v1)
+    hi, lo = where(first, x1, x2), where(first, x2, x1)
+    d = where(both_inf, 0.0, subtract(lo, hi))
+    return add(where(both_inf, maximum(x1, x2), hi), log1p_exp(d))
 
 
 def logaddexp(x1, x2, /):
-    """``log(exp(x1) + exp(x2))`` without overflow: ``max + log1p(exp(-|x1 - x2|))``. The
-    derivative is the softmax weight of each argument; at ``x1 == x2`` exactly 1/2 each.
+    """``log(exp(x1) + exp(x2))`` without overflow: ``hi + log1p(exp(lo - hi))``, hi and lo
+    the larger and the smaller argument. The derivative is the softmax weight s of each
+    argument, the second ``s (1 - s)``; at ``x1 == x2`` exactly 1/2 each and 1/4 (smooth
+    there).
 
     Example::
 
