@@ -208,7 +208,24 @@ CAST_IN = {
     "nan_to_num_nan": lambda m, x, v: m.nan_to_num(x, nan=v),
     "nan_to_num_posinf": lambda m, x, v: m.nan_to_num(x, posinf=v),
     "nan_to_num_neginf": lambda m, x, v: m.nan_to_num(x, neginf=-v),
+    # x.at[idx].op(v) as NumPy's assignment and ufunc.at: x's dtype (float64 from a float32
+    # x and an np.float64 v before)
+    **{f"at_{op}": (lambda op, uf: lambda m, x, v: _at_numpy(x, v, op, uf) if m is np
+                    else getattr(gnp.at(x)[np.array([1, 2, 1])], op)(v))(op, uf)
+       for op, uf in [("set", None), ("add", np.add), ("multiply", np.multiply),
+                      ("max", np.maximum), ("min", np.minimum)]},
 }
+
+
+def _at_numpy(x, v, op, ufunc):
+    y = x.copy()
+    if ufunc is None:
+        y[np.array([1, 2, 1])] = v
+    else:
+        ufunc.at(y, np.array([1, 2, 1]), v)
+    return y
+
+
 XNAN = np.array([0.5, np.nan, np.inf, -2.0, -np.inf, 3.0])
 
 
@@ -683,3 +700,11 @@ def test_complex_input_is_refused_where_numpys_ufunc_refuses_it(name):
     else:
         with pytest.raises(TypeError, match="complex"):
             g(*args)
+
+
+def test_at_refuses_a_complex_value_into_a_real_array():
+    # NumPy's assignment drops the imaginary part with a ComplexWarning; a derivative in the
+    # imaginary part would be lost with it: refused by name
+    with pytest.raises(TypeError, match=r"\.at\[\.\.\.\]: a complex value .* real array"):
+        gnp.at(np.ones(3))[0].set(1j)
+    assert gnp.at(np.ones(3, complex))[0].add(2.0).dtype == np.complex128

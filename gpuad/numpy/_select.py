@@ -9,10 +9,10 @@ import numpy as np
 from ..core import full_lower
 from ..primitives import indexing as I
 from ..primitives import base
-from ._core import prepare, shape, to_operand
+from ._core import dtype, prepare, shape, to_operand
 from ._elementwise import maximum, minimum, multiply, where
 from ._indexing import _getitem, normalize_index, take_along_axis
-from ._shape import broadcast_to, diag, moveaxis, reshape, stack
+from ._shape import astype, broadcast_to, diag, moveaxis, reshape, stack
 
 __all__ = ["select", "piecewise", "partition", "apply_along_axis", "diagflat"]
 
@@ -156,7 +156,17 @@ class _AtIndex:
     def _parts(self, v):
         if isinstance(v, (list, tuple)):      # nested sequences of numbers, as NumPy takes
             v = np.asarray(v)
-        (x, v), xp = prepare(self.x, v)
+        # the result keeps x's dtype, v cast to it, as NumPy's assignment and ufunc.at (and
+        # JAX's .at) do: promoting x to v's dtype returned float64 for a float32 x
+        (x,), xp = prepare(self.x, like=(v,))
+        (v,), _ = prepare(v, like=(x,))
+        xd, vd = np.dtype(dtype(x)), np.dtype(dtype(v))
+        if vd != xd:
+            if vd.kind == "c" and xd.kind != "c":
+                raise TypeError(f"gpuad.numpy .at[...]: a complex value ({vd}) into a real "
+                                f"array ({xd}) would drop its imaginary part; pass "
+                                "gnp.real(v), or make x complex")
+            v = astype(v, xd)
         template, arrays = normalize_index(self.idx, tuple(shape(x)), xp)
         return x, v, xp, template, arrays
 
