@@ -721,6 +721,11 @@ SHAPE = [
     Row("take", *same(lambda m, x: m.take(x, [[0, 2], [2, 2]])), [((3,),), ((2, 3),)]),
     Row("take_axis", *same(lambda m, x: m.take(x, [1, -1, 1], axis=-1)),
         [((2, 3),), ((0, 2),)]),
+    # NumPy's modes: indices out of range wrapped (repeats accumulate) or clipped
+    Row("take_wrap", *same(lambda m, x: m.take(x, [7, -4, 2, 12], mode="wrap")),
+        [((3,),), ((2, 3),)]),
+    Row("take_clip", *same(lambda m, x: m.take(x, [[-5, 1], [9, 2]], axis=-1, mode="clip")),
+        [((3,),), ((2, 3),)]),
     Row("take_along_axis", *same(lambda m, x: m.take_along_axis(
         x, np.array([[0, 0], [2, 1], [1, 1], [2, 2]]), axis=0)), [((3, 2),), ((3, 1),)]),
     Row("take_along_axis_broadcast", *same(lambda m, x: m.take_along_axis(
@@ -1361,7 +1366,7 @@ COMPLEX_ROWS = set("""
     concatenate_none stack hstack vstack split split_indices array_split flip flip_axis 
     roll roll_axes tile tile_int repeat repeat_axis pad pad_constant pad_edge 
     pad_reflect pad_symmetric pad_wrap pad_reflect_odd pad_symmetric_odd triu triu_k tril tril_k diag diag_k diagonal 
-    take take_axis take_along_axis take_along_axis_broadcast getitem_int getitem_ints 
+    take take_axis take_wrap take_clip take_along_axis take_along_axis_broadcast getitem_int getitem_ints 
     getitem_slices getitem_newaxis getitem_ellipsis getitem_array getitem_array2d 
     getitem_empty_array getitem_arrays getitem_mask getitem_mask2d getitem_mask_array 
     getitem_mixed getitem_nonadjacent getitem_nonadjacent_int 

@@ -102,20 +102,30 @@ def _getitem(x, idx):
     return I.getitem(x, arrays, template)
 
 
-def take(a, indices, axis=None):
+def take(a, indices, axis=None, mode="raise"):
     """``numpy.take``: ``out[..., j, ...] = a[..., indices[j], ...]`` along ``axis`` (the
     flattened array for ``axis=None``). Its VJP scatter-adds, so repeats accumulate.
+    ``mode`` as NumPy's: 'raise' (an index out of range is an IndexError), 'wrap' (indices
+    modulo the length), 'clip' (clipped to the range; negative indices too).
 
     Example::
 
         >>> gnp.take(np.array([1.0, 2.0, 3.0]), [2, 0])
         array([3., 1.])
     """
+    if mode not in ("raise", "wrap", "clip"):
+        raise ValueError(f"gpuad.numpy.take: mode must be 'raise', 'wrap' or 'clip', got {mode!r}")
     (a,), xp = prepare(a)
     if axis is None:
         a, axis = base.reshape(a, (-1,)), 0
     (axis,) = normalize_axis(axis, len(shape(a)))
-    return _getitem(a, (slice(None),) * axis + (_index_array(indices, xp),))
+    idx = _index_array(indices, xp)
+    n = shape(a)[axis]
+    if mode != "raise":
+        if n == 0 and idx.size:
+            raise IndexError("cannot do a non-empty take from an empty axes.")
+        idx = idx % n if mode == "wrap" else xp.clip(idx, 0, max(n - 1, 0))
+    return _getitem(a, (slice(None),) * axis + (idx,))
 
 
 def take_along_axis(arr, indices, axis):
