@@ -15,9 +15,9 @@ wherever the value is.
 
 Deliberate exceptions (README's conventions table) are rows this selection does not hold
 or that the points never reach:
-- `scipy.stats` densities: "SciPy's values (`-inf` log-density, 0 density; NaN) as
-  constants: derivative 0" (the row `scipy.stats` densities, `poisson`'s pmf); not
-  selected (their rows are SCIPY_STATS).
+- `scipy.stats` densities: not selected (their rows are SCIPY_STATS); they follow the rule
+  at invalid parameters, walked by tests/test_scipy_stats.py
+  (test_derivative_zero_out_of_support_nan_at_invalid_parameters).
 - `nan*` reductions: "an all-NaN slice gives NumPy's NaN (and warning) as a constant:
   derivative 0, never NaN" (row `nan*` reductions); a NaN there comes from NaN inputs,
   which this test never makes.
@@ -27,7 +27,8 @@ or that the points never reach:
 - `scipy.special.entr` at x < 0: "-inf, a constant (derivative 0)" (row
   `scipy.special.entr`): the value is not NaN, so no point is kept.
 Points where the value is NaN only by a pole or 0/0 (integers, 0) are not candidates: the
-rule is about points outside a domain.
+rule is about points outside a domain (remainder and fmod at x2 = 0 and an infinite x1 follow
+it: tests/test_remainders.py).
 """
 from __future__ import annotations
 

@@ -36,3 +36,23 @@ def test_derivatives_are_those_of_x1_minus_q_x2(name, quotient):
         _, t = gpuad.jvp(lambda a, b: f(a, b), (np.array(x1), np.array(x2)),
                          (np.array(1.0), np.array(0.5)))
         assert t == pytest.approx(1.0 - 0.5 * np.round(q), rel=1e-15)
+
+
+@pytest.mark.parametrize("name", ["remainder", "fmod"])
+def test_nan_values_have_nan_derivatives_of_every_order(name):
+    # x2 = 0, an infinite x1, a NaN argument: NumPy's NaN, and (README's rule) every
+    # derivative NaN; d/dx1 was 1 there, a finite derivative of a NaN value. The entries
+    # beside them keep theirs (exact-zero rule).
+    f = getattr(gnp, name)
+    x = np.array([1.0, np.inf, 3.0, np.nan, 5.0, 7.5])
+    y = np.array([0.0, 2.0, 2.0, 2.0, 0.0, np.nan])
+    bad = np.isnan(getattr(np, name)(x, y))
+    ok = ~bad
+    gx, gy = gpuad.grad(lambda a, b: gnp.sum(f(a, b)), argnums=(0, 1))(x, y)
+    _, jt = gpuad.jvp(lambda a, b: f(a, b), (x, y), (np.ones(6), np.ones(6)))
+    h = gpuad.hessian(lambda a, b: gnp.sum(f(a, b) ** 2), argnums=(0, 1))(x, y)
+    hd = [np.diagonal(np.asarray(h[i][j])) for i in range(2) for j in range(2)]
+    for v in [gx, gy, np.asarray(jt)] + hd:
+        assert np.all(np.isnan(v[bad])), v
+        assert np.all(np.isfinite(v[ok])), v
+    assert gx[2] == 1.0 and gy[2] == -1.0        # 3 = 1 * 2 + 1 (floor and trunc agree)

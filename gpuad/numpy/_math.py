@@ -25,6 +25,22 @@ def _values(*xs):
     return [full_lower(x) for x in xs]
 
 
+def undefined_where(bad, out, args, xp):
+    """``out`` with NaN where ``bad`` (a bool array, broadcast to out's shape), where every
+    derivative of every order in each of ``args`` (the differentiable inputs) is NaN too:
+    README's rule for a NaN value from a point outside the domain (a NaN constant would have
+    derivative 0, and grad would return that 0 where the function is undefined). The NaN is
+    ``NaN exp(g)``, ``g = sum(v - value(v))``: g is 0 with each first partial 1, so every
+    partial of exp(g) of every order is 1, times NaN. One host read (``any(bad)``)."""
+    if not bool(xp.any(bad)):
+        return out
+    g = 0.0
+    for v in args:
+        g = add(g, subtract(v, full_lower(v)))
+    nan = multiply(xp.asarray(np.nan, dtype=full_lower(out).dtype), exp(g))
+    return where(bad, nan, out)
+
+
 def _piecewise_linear(x1, x2, r, q, xp):
     """The value ``r`` (the library's, exact) with the derivatives of ``x1 - q x2`` for the
     piecewise-constant quotient ``q``: ``r + c``, ``c = -((v1 - x1) + q (x2 - v2))`` exactly
@@ -38,7 +54,9 @@ def _piecewise_linear(x1, x2, r, q, xp):
     with np.errstate(invalid="ignore"):
         d2 = subtract(where(fin, x2, 0.0), xp.where(fin, v2, 0))
         c = add(subtract(v1, x1), multiply(q.astype(r.dtype), d2))
-    return add(r, negative(c))
+    # NaN where the remainder is (x2 = 0, x1 infinite, a NaN argument) with NaN derivatives:
+    # the line's d/dx1 = 1 there was a finite derivative of a NaN value
+    return undefined_where(xp.isnan(r), add(r, negative(c)), (x1, x2), xp)
 
 
 def remainder(x1, x2, /):

@@ -52,6 +52,7 @@ from .. import core as _core
 from ..core import full_lower as _lower
 from .. import numpy as _gnp
 from ..numpy._core import prepare as _prepare, shape as _shape
+from ..numpy._math import undefined_where as _undefined_where
 from . import special as _sp
 from . import linalg as _sl
 from ..transforms import stop_gradient as _stop
@@ -92,25 +93,14 @@ def _const(xp, v, like):
     return xp.asarray(v, dtype=_lower(like).dtype)
 
 
-def _nan_every_order(args, like, xp):
-    """NaN whose derivatives of every order, in each of ``args`` (the differentiable inputs),
-    are NaN: ``NaN exp(g)``, ``g = sum(v - stop_gradient(v))`` (value 0, each first partial
-    1, so every partial of exp(g) of every order is 1, times NaN). A NaN constant would have
-    derivative 0, and grad would return that 0 where the function is undefined."""
-    g = 0.0
-    for v in args:
-        g = _gnp.add(g, _gnp.subtract(v, _stop(v)))
-    return _gnp.multiply(_const(xp, _np.nan, like), _gnp.exp(g))
-
-
 def _finish(out, xp, nan=None, edge=None, fill=-_np.inf, args=()):
     """``out`` with ``fill`` (a constant, derivative 0: off the support the function is
     locally constant) where ``edge``, and NaN where ``nan`` (numpy bool arrays or None):
     there every derivative of every order in each of ``args`` is NaN, never 0."""
     if edge is not None and bool(xp.any(edge)):
         out = _gnp.where(edge, _const(xp, fill, out), out)
-    if nan is not None and bool(xp.any(nan)):
-        out = _gnp.where(nan, _nan_every_order(args, out, xp), out)
+    if nan is not None:
+        out = _undefined_where(nan, out, args, xp)
     return _scalar(out)
 
 
