@@ -212,8 +212,13 @@ def full_lower(x):
     return x
 
 
+class EscapedTracer(RuntimeError):
+    """A traced value used after its transform finished (stored, or read by a rule that
+    runs in the sweep): a distinct class so that such a rule can name itself."""
+
+
 def escaped(prim):
-    return RuntimeError(
+    return EscapedTracer(
         f"a traced value escaped its transform and reached {prim.name!r}: return it from "
         "the transformed function instead of storing it")
 

@@ -635,6 +635,48 @@ def test_custom_vjp_cotangent_of_the_wrong_shape_names_the_rule_and_both_shapes(
         gpuad.grad(lambda x: gnp.sum(h(x)))(xp.ones(3))
 
 
+def test_a_rule_closing_over_a_value_of_its_own_transform_is_named(xp):
+    # A rule runs below the trace that reached the call (custom_jvp) or in its sweep
+    # (custom_vjp's bwd): a value of that trace read from the rule's closure is stale
+    # there and its own derivative would be lost. The error names the rule and the way
+    # out; a value closed over from an enclosing transform stays right.
+    x, w = xp.linspace(0.1, 1.0, 4), xp.asarray(2.0)
+
+    def with_vjp(x, w):
+        f = gpuad.custom_vjp(lambda x: gnp.sin(x))
+        f.defvjp(lambda x: (gnp.sin(x), x), lambda res, g: (g * gnp.cos(res) * w,))
+        return gnp.sum(f(x))
+
+    def with_jvp(x, w):
+        f = gpuad.custom_jvp(lambda x: gnp.sin(x) * w)
+        f.defjvp(lambda p, t: (f(p[0]), gnp.cos(p[0]) * t[0] * w))
+        return gnp.sum(f(x))
+
+    def with_jvp_rule(x, w):          # the function is free of w, its rule is not
+        f = gpuad.custom_jvp(lambda x: gnp.sin(x) * 2.0)
+        f.defjvp(lambda p, t: (f(p[0]), gnp.cos(p[0]) * t[0] * w))
+        return gnp.sum(f(x))
+
+    for loss, rule in [(with_vjp, "custom_vjp .*: bwd reads a traced value it was not "
+                                  "given.*pass that value to the function as an argument "
+                                  "and return what bwd needs from fwd"),
+                       (with_jvp, "custom_jvp '[^']*' reads a traced value it was not "
+                                  "given.*pass that value to the function as an argument"),
+                       (with_jvp_rule, "custom_jvp '[^']*': the rule reads a traced value "
+                                       "it was not given.*pass that value to the function "
+                                       "as an argument")]:
+        for transform in [lambda: gpuad.grad(loss, argnums=(0, 1))(x, w),
+                          lambda: gpuad.hessian(loss, argnums=(0, 1))(x, w),
+                          lambda: gpuad.jvp(lambda w: gpuad.grad(loss, argnums=(0, 1))(x, w),
+                                            (w,), (xp.asarray(1.0),))]:
+            with pytest.raises(TypeError, match=rule):
+                transform()
+        # w differentiated by an enclosing transform only: d/dw sum(cos(x) w) = sum(cos x)
+        close(xp, gpuad.grad(lambda w: gnp.sum(gpuad.grad(loss)(x, w)))(w),
+              float(np.sum(np.cos(np.linspace(0.1, 1.0, 4)))))
+    close(xp, gpuad.grad(lambda x: gnp.sum(gnp.sin(x)))(x), xp.cos(x))   # engine usable
+
+
 def test_custom_jvp_tangent_of_the_wrong_shape_is_refused(xp):
     @gpuad.custom_jvp
     def f(x):

@@ -10,13 +10,14 @@ differentiates ``fwd``.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 
 import numpy as np
 
 from .. import tree
-from ..core import Primitive, Tracer, current, register, shape, dtype
+from ..core import EscapedTracer, Primitive, Tracer, current, register, shape, dtype
 from ..forward import JVPTrace
 from ..primitives import base
 from ..segment import Closure, Replay, enclosing_subs
@@ -24,6 +25,19 @@ from ..tape import VJPTrace
 from ..transforms import jvp_lanes, reverse
 
 __all__ = ["custom_vjp", "custom_jvp"]
+
+
+@contextlib.contextmanager
+def _naming_stale_reads(what, way_out="pass that value to the function as an argument"):
+    """Name the user's function when it reads a value of a trace it runs below or after
+    (its closure over a variable the same transform differentiates): the engine's own
+    error would name only the primitive it reached."""
+    try:
+        yield
+    except EscapedTracer as e:
+        raise TypeError(f"{what} reads a traced value it was not given (a variable it "
+                        f"closes over, differentiated by the same transform): {way_out}"
+                        ) from e
 
 
 def _split_args(args, nondiff, what):
@@ -195,7 +209,9 @@ class custom_vjp:
     ``bwd`` are written with gpuad.numpy: hvp/hessian push tangents through ``bwd``; grad
     of grad differentiates ``bwd`` and ``fwd``. ``nondiff_argnums`` name static arguments
     (passed first to ``bwd``). The functions may not read traced values they are not given
-    (their derivative would be lost): that raises TypeError.
+    (their derivative would be lost; ``bwd`` runs after the forward pass): that raises a
+    TypeError naming the function, or ``bwd``; a value an enclosing transform
+    differentiates may be closed over.
 
     Example (a norm whose gradient at 0 is 0, not NaN)::
 
@@ -226,6 +242,10 @@ class custom_vjp:
 
     def __call__(self, *args):
         name = getattr(self.fun, "__qualname__", "fun")
+        with _naming_stale_reads(f"custom_vjp {name!r}"):
+            return self._call(name, *args)
+
+    def _call(self, name, *args):
         if self.fwd is None:
             raise TypeError(f"custom_vjp function {name!r} has no rules: call "
                             ".defvjp(fwd, bwd) first")
@@ -278,7 +298,12 @@ def _vjp_rule(g, ins, out, call):
                                        for s in call.res_static])
     ct = tree.unflatten(call.out_td, [_zeros(o) if x is None else x
                                       for x, o in zip(g[:n], out[:n])])
-    r = call.f.bwd(*call.static, res, ct)
+    # bwd runs in the sweep, after the forward pass traced: a value of that pass read from
+    # its closure is stale there (and its own derivative would be lost).
+    with _naming_stale_reads(f"custom_vjp {call.name!r}: bwd", "pass that value to the "
+                             "function as an argument and return what bwd needs from fwd "
+                             "among the residuals"):
+        r = call.f.bwd(*call.static, res, ct)
     if not isinstance(r, (tuple, list)) or len(r) != len(call.td.children):
         raise TypeError(f"custom_vjp {call.name!r}: bwd must return a tuple with one "
                         f"cotangent per argument ({len(call.td.children)}), got {r!r}")
@@ -322,7 +347,11 @@ class custom_jvp:
     rule linear in t yields J t for every lane. Reverse mode is derived from the same rule:
     since ``t -> J t`` is linear, ``J^T g`` is the gradient of ``<g, J t>`` with respect to
     t, computed by reverse mode over the rule. So one rule serves jvp, grad, hvp, hessian
-    and, when the rule is written with gpuad.numpy, every higher order.
+    and, when the rule is written with gpuad.numpy, every higher order. The function and
+    its rule may not read a traced value the same transform differentiates without being
+    given it (its derivative would be lost): a TypeError names the function and says to
+    pass the value as an argument; one an enclosing transform differentiates may be
+    closed over.
 
     Example (log-sum-exp, stable in both directions)::
 
@@ -352,6 +381,10 @@ class custom_jvp:
 
     def __call__(self, *args):
         name = getattr(self.fun, "__qualname__", "fun")
+        with _naming_stale_reads(f"custom_jvp {name!r}"):
+            return self._call(name, *args)
+
+    def _call(self, name, *args):
         if self.jvp_fn is None:
             raise TypeError(f"custom_jvp function {name!r} has no rule: call .defjvp(jvp_fn)")
         static, nondiff, leaves, td = _split_args(args, self.nondiff_argnums,
@@ -410,7 +443,8 @@ def _jvp_apply(call, primals, tangents):
     primal-shaped tangents."""
     p = list(tree.unflatten(call.td, primals))
     t = list(tree.unflatten(call.td, tangents))
-    r = call.f.jvp_fn(*call.static, tuple(p), tuple(t))
+    with _naming_stale_reads(f"custom_jvp {call.name!r}: the rule"):
+        r = call.f.jvp_fn(*call.static, tuple(p), tuple(t))
     if not (isinstance(r, (tuple, list)) and len(r) == 2):
         raise TypeError(f"custom_jvp {call.name!r}: the rule must return (out, tangent_out)")
     ol, otd = tree.flatten(r[0])
