@@ -419,3 +419,102 @@ def test_gammaincc_shape_derivatives_as_x_tends_to_zero(a, x):
     assert h[0, 1] == pytest.approx(want[2], rel=rel) and h[1, 0] == pytest.approx(want[2], rel=rel)
     jg = gpuad.jvp(gpuad.grad(fv), (np.array([a, x]),), (np.array([1.0, 0.0]),))[1]
     assert jg[0] == pytest.approx(want[1], rel=rel) and jg[1] == pytest.approx(want[2], rel=rel)
+
+
+# beta and betaln near their poles (one argument small, or both): the gammaln sum cancelled,
+# silently: d/db log B(1e-17, 2) came out 0 (truth -1.6e-17, and d/db B = -0.645), and
+# d2B/da db at (1e-12, 2) 1.06e8 for 0.847. Every first and second partial of both, in both
+# orderings, at the regions' edges and far inside, against mpmath (psi differences at enough
+# digits that a + b is exact). Inside the pole regions a few ulps; in the gap between them
+# (a small, b/a and a + b moderate) B's mixed partial still comes out of terms of size
+# B/(a+b)^2, which bounds its error.
+_POLE_POINTS = [(1e-300, 2.0), (1e-17, 2.0), (1e-12, 2.0), (1e-12, 1.4616321449683622),
+                (1e-8, 1e-5), (1e-17, 1e-10), (1e-5, 1e-3), (1e-3, 0.011), (0.05, 1.0),
+                (0.051, 1.0), (0.04, 0.8), (0.04, 0.81), (1e-6, 1e12), (0.02, 1e300),
+                (0.1, 0.1), (0.1, 0.1001), (0.005, 0.1), (0.02, 0.21), (0.5, 0.011),
+                (0.2, 0.3), (1e-150, 3e-150), (0.01, 1e10)]
+
+
+def _beta_reference(mp, a, b):
+    A, B = mp.mpf(a), mp.mpf(b)
+    d = [mp.psi(0, A) - mp.psi(0, A + B), mp.psi(0, B) - mp.psi(0, A + B)]
+    t = -mp.psi(1, A + B)
+    h = [[mp.psi(1, A) + t, t], [t, mp.psi(1, B) + t]]
+    v = mp.beta(A, B)
+    return (mp.log(v), d, h, v, [v * x for x in d],
+            [[v * (h[i][j] + d[i] * d[j]) for j in range(2)] for i in range(2)])
+
+
+@pytest.mark.parametrize("a,b", _POLE_POINTS + [(b, a) for a, b in _POLE_POINTS])
+def test_beta_betaln_near_poles_against_mpmath(a, b):
+    mp = pytest.importorskip("mpmath")
+    eps = np.finfo(float).eps
+    digits = int(40 + 2.5 * sum(abs(math.log10(v)) for v in (a, b, a + b)))
+    with mp.workdps(digits):
+        want = [np.array(mp.matrix(w).tolist() if isinstance(w, list) else w, dtype=float)
+                for w in _beta_reference(mp, a, b)]
+    z = np.array([a, b])
+    fl, fb = (lambda z: gss.betaln(z[0], z[1])), (lambda z: gss.beta(z[0], z[1]))
+    got = [fl(z), gpuad.grad(fl)(z), gpuad.hessian(fl)(z),
+           fb(z), gpuad.grad(fb)(z), gpuad.hessian(fb)(z)]
+    lo, s = min(a, b), a + b
+    inside = s <= 0.2 or (lo <= 0.05 and lo <= 0.05 * max(a, b))
+    # outside: B (psi' + psi psi) with terms of size B/s^2 against the mixed partial
+    gap = 1.0 if inside else float(want[3]) / (s * s * abs(want[5][0, 1]))
+    for k, (g, w) in enumerate(zip(got, want)):
+        g = np.asarray(g)
+        w = w.reshape(g.shape)
+        fin = np.isfinite(w)
+        assert (g[~fin] == w[~fin]).all()
+        rtol = 64 * eps * (gap if k == 5 else 1.0)
+        np.testing.assert_allclose(g[fin], w[fin], rtol=rtol, atol=0,
+                                   err_msg=f"{['betaln', 'd betaln', 'd2 betaln', 'beta', 'd beta', 'd2 beta'][k]}")
+
+
+def test_beta_betaln_near_poles_keep_float32():
+    for a, b in [(1e-5, 2.0), (0.01, 0.02), (2.0, 1e-3), (1e-3, 1e5), (3.0, 4.0)]:
+        A, B = np.float32(a), np.float32(b)
+        for f, ref in ((gss.beta, sc.beta), (gss.betaln, sc.betaln)):
+            got = f(np.array([A]), np.array([B]))
+            assert got.dtype == np.float32, (f, a, b)
+            g = gpuad.grad(lambda x: gnp.sum(f(x, np.array([B]))))(np.array([A]))
+            assert g.dtype == np.float32
+            np.testing.assert_allclose(got, ref(np.float64(A), np.float64(B)), rtol=4e-7)
+
+
+def test_dirichlet_log_normaliser_with_tiny_concentrations():
+    """log B(alpha) of the Dirichlet density is the same telescoping betaln sum: with the
+    other entries tiny, d/dalpha_0 = psi(alpha_0) - psi(sum alpha) came out 0."""
+    mp = pytest.importorskip("mpmath")
+    x = np.array([0.2, 0.3, 0.5])
+    for alpha in ([2.0, 1e-17, 3.0], [1e-10, 1e-12, 5.0], [1e-17, 1e-17, 2.0], [1.5, 2.0, 3.0]):
+        alpha = np.array(alpha)
+        with mp.workdps(80):
+            A = [mp.mpf(v) for v in alpha]
+            S = mp.fsum(A)
+            want = [float(mp.log(xi) - (mp.psi(0, ai) - mp.psi(0, S))) for xi, ai in zip(x, A)]
+            hw = [[float((mp.psi(1, S) - (mp.psi(1, ai) if i == j else 0))) for j, aj in
+                   enumerate(A)] for i, ai in enumerate(A)]
+        f = lambda a: gpuad.scipy.stats.dirichlet.logpdf(x, a)          # noqa: E731
+        np.testing.assert_allclose(gpuad.grad(f)(alpha), want, rtol=64 * np.finfo(float).eps)
+        np.testing.assert_allclose(gpuad.hessian(f)(alpha), hw, rtol=64 * np.finfo(float).eps)
+
+
+def test_polygamma_result_dtype_is_scipys():
+    """n and x promote together (SciPy converts n to an array): an integer order with float32
+    x gives float64, a float32 order keeps float32."""
+    for n in (1, np.int32(1), np.array([1, 2]), 1.0, np.float32(1)):
+        for x in (np.float32(2.0), np.array([2.0, 3.0], np.float32), 2.0):
+            got, want = gss.polygamma(n, x), sc.polygamma(n, x)
+            assert np.asarray(got).dtype == np.asarray(want).dtype, (n, x)
+            np.testing.assert_allclose(got, want, rtol=2e-7 if want.dtype == np.float32 else 1e-14)
+
+
+def test_ndtr_float32_lower_tail():
+    """float32 ndtr in double: the float rounding of -x/sqrt 2 cost 2 y^2 eps (1.1e-5 at -13)."""
+    x = np.array([-13.0, -10.0, -5.0, -1.0, 0.5, 3.0], np.float32)
+    want = sc.ndtr(x.astype(np.float64))
+    got = gss.ndtr(x)
+    assert got.dtype == np.float32
+    # one rounding to float32 (6.1e-39 at -13 is subnormal: its spacing 1.4e-45)
+    np.testing.assert_allclose(got, want, rtol=np.finfo(np.float32).eps, atol=1.5e-45)

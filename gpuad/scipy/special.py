@@ -236,7 +236,8 @@ def polygamma(n, x):
     (A&S 6.4.7). Orders 38 to 1000: ``(-1)^(n+1) n! zeta(n + 1, x)``, the Hurwitz series
     (also for x < 0 off the poles, for x >= -1e5; below, NaN) scaled by its largest term, so
     it overflows to +-inf only where the value does (``polygamma(100, 2.5) = -5.9988e117``);
-    orders above 1000 give NaN.
+    orders above 1000 give NaN. Result dtype SciPy's: n's and x's promoted together, so an
+    integer order with float32 x gives float64 (``np.float32(n)`` keeps float32).
 
     Example::
 
@@ -246,7 +247,10 @@ def polygamma(n, x):
     n = _lower(n)
     n = _np.asarray(n.get() if hasattr(n, "get") else n)
     (x,), xp = _prepare(x)
-    dt = _lower(x).dtype
+    # SciPy's dtype: n and x promoted together (an integer order makes float32 x float64)
+    dt = _np.result_type(n.dtype if n.dtype.kind in "biuf" else _np.float64, _lower(x).dtype)
+    if dt != _lower(x).dtype:
+        x = _gnp.astype(x, dt)
     nn = xp.asarray(_np.asarray(n, dtype=dt))
     return _scalar(_bind(_E.PRIMS["polygamma"], nn, x))
 
@@ -488,33 +492,185 @@ def _stirlerr(x):
 
 
 def _betaln_large(s, m):
-    """log B(s, m) for 0 < s, m >= 10, s not necessarily the smaller: Stirling's form with
-    the gammas' x log x terms combined as -(x - 1/2) log1p(y/x), so nothing of size
-    m log m cancels (gammaln(m) - gammaln(m + s) loses eps m log m: log B(1e15, 2) came out
-    -68.0 for -69.08)."""
+    """log B(s, m) for 0 < s <= m, m >= 10: Stirling's form with the gammas' x log x terms
+    combined as -(x - 1/2) log1p(y/x), so nothing of size m log m cancels (gammaln(m) -
+    gammaln(m + s) loses eps m log m: log B(1e15, 2) came out -68.0 for -69.08).
+    m log1p(s/m) is written s (log1p(x)/x) at x = s/m and log1p(m/s) as log t - log s for
+    m/s > 1e100:
+    the chain rule through s/m or m/s underflowed (d/dm at m = 1e300 came out twice the
+    truth) or overflowed (d2/ds2 at s = 30, m = 1e300 30x off)."""
     t = _gnp.add(s, m)
+    x = _gnp.divide(s, m)
+    # (m - 1/2) log1p(s/m)
+    m_log1p = _gnp.subtract(_gnp.multiply(s, _log1p_over_x(x)), _gnp.multiply(_gnp.log1p(x), 0.5))
     # s < 10: gammaln(s) + lgamma(m) - lgamma(m + s) by Stirling for the two large ones
-    small = _gnp.add(_gnp.subtract(gammaln(s), _gnp.multiply(_gnp.subtract(m, 0.5),
-                                                              _gnp.log1p(_gnp.divide(s, m)))),
+    small = _gnp.add(_gnp.subtract(gammaln(s), m_log1p),
                      _gnp.subtract(_gnp.subtract(s, _gnp.multiply(s, _gnp.log(t))),
                                    _gnp.subtract(_stirlerr(t), _stirlerr(m))))
-    # s >= 10 as well: Stirling for all three
-    both = _gnp.add(_gnp.multiply(_gnp.subtract(s, 0.5), _gnp.log1p(_gnp.divide(m, s))),
-                    _gnp.multiply(_gnp.subtract(m, 0.5), _gnp.log1p(_gnp.divide(s, m))))
-    both = _gnp.subtract(_gnp.subtract(_HALF_LOG_2PI, both), _gnp.multiply(_gnp.log(t), 0.5))
+    # s >= 10 as well: Stirling for all three; (s - 1/2) log1p(m/s), as log t - log s where
+    # m/s > 1e100 (there it loses under 3 ulps, and (m/s^2)^2 would overflow on duals)
+    far = _lower(m) > 1e100 * _lower(s)
+    log1p_ms = _gnp.log1p(_gnp.divide(_gnp.where(far, s, m), s))
+    if bool(far.any()):
+        log1p_ms = _gnp.where(far, _gnp.subtract(_gnp.log(t), _gnp.log(s)), log1p_ms)
+    s_log1p = _gnp.multiply(_gnp.subtract(s, 0.5), log1p_ms)
+    both = _gnp.subtract(_gnp.subtract(_HALF_LOG_2PI, _gnp.add(s_log1p, m_log1p)),
+                         _gnp.multiply(_gnp.log(t), 0.5))
     both = _gnp.add(both, _gnp.subtract(_gnp.add(_stirlerr(_gnp.where(_gnp.less(s, 10.0), 10.0, s)), _stirlerr(m)),
                                         _stirlerr(t)))
     return _gnp.where(_gnp.less(s, 10.0), small, both)
 
 
+# Near the poles of B (an argument small: a <= 0.05 and a <= 0.05 b, or a + b <= 0.2) the
+# gammaln sum cancels: d/db log B = psi(b) - psi(a + b) ~ -a psi'(b) came out 0 at a = 1e-17,
+# and B = exp(log B) subtracted O(B/(a+b)^2) terms for d2B/da db = O(1). There log B and B
+# are written with their pole parts as separate terms and the rest smooth, so that no
+# derivative of any order cancels:
+#   log Gamma(1 + x) = -gamma x + sum_{k>=2} (-1)^k zeta(k)/k x^k,  |x| < 1      (DLMF 5.7.3)
+# (each series to below 2^-60 of its sum on its region)
+#   one small:  B(a, b) = exp(a Q) / a,  Q = log Gamma(1 + a)/a - (log Gamma(b + a) -
+#               log Gamma(b))/a, the latter = -log1p(a/b)/a + sum_k a^(k-1)/k! psi^(k-1)(1 + b)
+#               (Taylor in a about 1 + b, radius 1 + b: a/(1+b) <= 0.05, 13 terms);
+#               log B = -log a + a Q,  B = 1/a + Q exprel(a Q)
+#   both small: B(a, b) = (1/a + 1/b) exp(ab h),  h = -sum_k (-1)^k zeta(k)/k P_k,
+#               P_k = ((a+b)^k - a^k - b^k)/(ab) = (a+b) P_(k-1) + a^(k-2) + b^(k-2) (all
+#               terms positive); log B = -log(lo) + log1p(lo/hi) + ab h,
+#               B = 1/a + 1/b + (a+b) h exprel(ab h)
+_ZETA = (1.6449340668482264, 1.2020569031595942, 1.0823232337111381, 1.03692775514337,
+         1.0173430619844492, 1.008349277381923, 1.0040773561979444, 1.0020083928260821,
+         1.000994575127818, 1.0004941886041194, 1.000246086553308, 1.0001227133475785,
+         1.0000612481350588, 1.000030588236307, 1.0000152822594086, 1.0000076371976379,
+         1.000003817293265, 1.0000019082127165, 1.0000009539620338, 1.0000004769329869)
+_ZETA += tuple(1 + 2.0 ** -k + 3.0 ** -k + 4.0 ** -k for k in range(22, 31))   # 5^-22 < 2^-51
+_EULER = 0.5772156649015329                                        # zeta(2..30) above
+_SMALL, _RATIO, _BOTH = 5e-2, 5e-2, 0.2
+
+
+def _series_or(x, cut, coef, far):
+    """sum_k coef[k] x^k where |x| <= cut (Horner), far(x) beyond; each side evaluated at a
+    safe argument where it is not taken (no NaN or inf reaches a cotangent)."""
+    beyond = _gnp.greater(_gnp.abs(x), cut)
+    xs = _gnp.where(beyond, 0.0, x)
+    acc = 0.0
+    for c in coef[::-1]:
+        acc = _gnp.add(_gnp.multiply(acc, xs), c)
+    if not bool(_lower(beyond).any()):
+        return acc
+    return _gnp.where(beyond, far(_gnp.where(beyond, x, 2 * cut)), acc)
+
+
+def _exprel(y):
+    """(e^y - 1)/y: its series for |y| <= 1/2 (19 terms, the rest below 2^-60), expm1(y)/y
+    beyond (derivatives there lose a few ulps)."""
+    return _series_or(y, 0.5, [1.0 / _math.factorial(k + 1) for k in range(19)],
+                      lambda y: _gnp.divide(_gnp.expm1(y), y))
+
+
+def _log1p_over_x(x):
+    """log1p(x)/x for x >= 0: the series for x <= 0.1 (20 terms), the quotient beyond (its
+    derivatives there lose up to 20 ulps)."""
+    return _series_or(x, 0.1, [(-1) ** k / (k + 1) for k in range(20)],
+                      lambda x: _gnp.divide(_gnp.log1p(x), x))
+
+
+def _lgamma1p_over_x(a):
+    """log Gamma(1 + a) / a for |a| <= 0.05 (DLMF 5.7.3; the a^15 term is below 2^-60)."""
+    acc = 0.0
+    for k in range(16, 1, -1):
+        acc = _gnp.add(_gnp.multiply(acc, a), (-1) ** k * _ZETA[k - 2] / k)
+    return _gnp.subtract(_gnp.multiply(acc, a), _EULER)
+
+
+def _beta_q(a, b):
+    """Q(a, b) = log(a B(a, b)) / a for 0 < a <= 0.05, a <= 0.05 b (see above)."""
+    taylor, b1, dt = 0.0, _gnp.add(b, 1.0), _lower(b).dtype
+    for k in range(13, 0, -1):                  # (the order in b's dtype: float32 stays so)
+        taylor = _gnp.add(_gnp.multiply(taylor, a),
+                          _gnp.divide(polygamma(_np.array(k - 1, dt), b1), _math.factorial(k)))
+    g = _gnp.subtract(taylor, _gnp.divide(_log1p_over_x(_gnp.divide(a, b)), b))
+    return _gnp.subtract(_lgamma1p_over_x(a), g)
+
+
+def _beta_h(a, b):
+    """h(a, b) = log(B(a, b) / (1/a + 1/b)) / (ab) for a, b > 0, a + b <= 0.2 (above; the
+    k = 30 term is below 2^-60 of h)."""
+    s = _gnp.add(a, b)
+    # P_1 = 0; a^(k-2), b^(k-2) (arrays from the start: two Python 1.0s would add to float64)
+    p, ak, bk, h = 0.0, _gnp.ones_like(a), _gnp.ones_like(b), 0.0
+    for k in range(2, 31):
+        p = _gnp.add(_gnp.multiply(s, p), _gnp.add(ak, bk))
+        h = _gnp.subtract(h, _gnp.multiply(p, (-1) ** k * _ZETA[k - 2] / k))
+        ak, bk = _gnp.multiply(ak, a), _gnp.multiply(bk, b)
+    return h
+
+
+def _near_poles(a, b):
+    """Masks of the regimes near the poles: a small, b small, both small."""
+    va, vb = _lower(a), _lower(b)
+    pos = (va > 0) & (vb > 0) & (va + vb < _np.inf)
+    both = pos & (va + vb <= _BOTH)
+    small_a = pos & ~both & (va <= _SMALL) & (va <= _RATIO * vb)
+    small_b = pos & ~both & (vb <= _SMALL) & (vb <= _RATIO * va)
+    return small_a, small_b, both
+
+
+def _pole_forms(a, b, log):
+    """(mask, log B or B) near the poles (the forms above), or None where no element is."""
+    out = None
+    small_a, small_b, both = _near_poles(a, b)
+    for m, s, l in ((small_a, a, b), (small_b, b, a)):
+        if bool(m.any()):
+            s, l = _gnp.where(m, s, 1e-3), _gnp.where(m, l, 2.0)        # safe elsewhere
+            q = _beta_q(s, l)
+            sq = _gnp.multiply(s, q)
+            if log:
+                v = _gnp.subtract(sq, _gnp.log(s))
+            else:
+                # 1/a + Q exprel(aQ) where B ~ 1/a; where exp(aQ) is far from 1 (b huge:
+                # B(0.02, 1e300) = 5e-5) that sum cancels, and exp(aQ)/a has no pole part to
+                # separate: its mixed partial loses at most a factor 2
+                near = _np.abs(_lower(sq)) <= 0.5
+                v = _gnp.add(_gnp.reciprocal(s), _gnp.multiply(q, _exprel(sq)))
+                if not bool(near.all()):
+                    v = _gnp.where(near, v, _gnp.divide(_gnp.exp(sq), s))
+            out = (m, v) if out is None else (out[0] | m, _gnp.where(m, v, out[1]))
+    if bool(both.any()):
+        s, l = _gnp.where(both, a, 1e-3), _gnp.where(both, b, 2e-3)
+        h = _beta_h(s, l)
+        abh = _gnp.multiply(_gnp.multiply(s, l), h)
+        if log:
+            # the smaller over the larger by a constant mask: exact one-sided derivatives
+            first = _lower(s) <= _lower(l)
+            lo, hi = _gnp.where(first, s, l), _gnp.where(first, l, s)
+            v = _gnp.add(_gnp.subtract(_gnp.log1p(_gnp.divide(lo, hi)), _gnp.log(lo)), abh)
+        else:
+            v = _gnp.add(_gnp.add(_gnp.reciprocal(s), _gnp.reciprocal(l)),
+                         _gnp.multiply(_gnp.multiply(_gnp.add(s, l), h), _exprel(abh)))
+        out = (both, v) if out is None else (out[0] | both, _gnp.where(both, v, out[1]))
+    return out
+
+
+def _safe_off(poles, a, b):
+    """a, b with harmless values where the pole forms are taken (their cotangents there are
+    zero, and must not meet an inf of the other forms)."""
+    if poles is None:
+        return a, b
+    return _gnp.where(poles[0], 1.0, a), _gnp.where(poles[0], 2.0, b)
+
+
 def betaln(a, b):
-    """``log|B(a, b)| = gammaln(a) + gammaln(b) - gammaln(a + b)``, like
+    """``log|B(a, b)| = log|Gamma(a) Gamma(b) / Gamma(a + b)|``, like
     ``scipy.special.betaln``; derivatives ``psi(a) - psi(a + b)`` and ``psi(b) - psi(a + b)``.
 
+    Away from the poles and from large arguments ``gammaln(a) + gammaln(b) - gammaln(a + b)``.
     For positive a, b with max(a, b) >= 10 by Stirling's series (DLMF 5.11.1) with the
     ``x log x`` terms combined, as SciPy's asymptotic form: the gammaln difference loses
-    ``eps max(a, b) log max(a, b)`` (the whole value at 1e15). Each ordering is its own
-    smooth formula, so derivatives of every order are those of log B itself (also at a = b).
+    ``eps max(a, b) log max(a, b)`` (the whole value at 1e15). Near the poles (``a <= 0.05``
+    and ``a <= 0.05 b``, the same in b, or ``a + b <= 0.2``) by series in the small argument
+    (DLMF 5.7.3 and Taylor's in psi), because there ``psi(b) - psi(a + b) ~ -a psi'(b)``
+    cancels (it came out 0 at a = 1e-17). Each form is smooth on its region, so derivatives
+    of every order are those of log B itself (to a few ulps; checked against mpmath in
+    tests/test_scipy_special.py).
 
     Example::
 
@@ -522,23 +678,34 @@ def betaln(a, b):
         np.float64(-2.4849066497880004)
     """
     (a, b), xp = _prepare(a, b)
-    plain = _gnp.subtract(_gnp.add(gammaln(a), gammaln(b)), gammaln(_gnp.add(a, b)))
-    va, vb = _lower(a), _lower(b)
+    poles = _pole_forms(a, b, log=True)
+    a0, b0 = _safe_off(poles, a, b)
+    plain = _gnp.subtract(_gnp.add(gammaln(a0), gammaln(b0)), gammaln(_gnp.add(a0, b0)))
+    va, vb = _lower(a0), _lower(b0)
     big_a = (va >= vb) & (va >= 10) & (vb > 0)
     big_b = (vb > va) & (vb >= 10) & (va > 0)
-    if not bool((big_a | big_b).any()):
-        return plain
-    # safe arguments where a branch is not taken (no warnings, no NaN cotangents)
-    sa = _gnp.where(big_a, b, 1.0), _gnp.where(big_a, a, 20.0)
-    sb = _gnp.where(big_b, a, 1.0), _gnp.where(big_b, b, 20.0)
-    out = _gnp.where(big_a, _betaln_large(*sa), plain)
-    return _gnp.where(big_b, _betaln_large(*sb), out)
+    out = plain
+    if bool((big_a | big_b).any()):
+        # safe arguments where a branch is not taken (no warnings, no NaN cotangents)
+        sa = _gnp.where(big_a, b0, 1.0), _gnp.where(big_a, a0, 20.0)
+        sb = _gnp.where(big_b, a0, 1.0), _gnp.where(big_b, b0, 20.0)
+        out = _gnp.where(big_a, _betaln_large(*sa), plain)
+        out = _gnp.where(big_b, _betaln_large(*sb), out)
+    return _scalar(out if poles is None else _gnp.where(poles[0], poles[1], out))
 
 
 def beta(a, b):
     """``B(a, b) = Gamma(a) Gamma(b) / Gamma(a + b)``, like ``scipy.special.beta``, as
     ``sign * exp(betaln(a, b))`` (no overflow of the Gammas); derivatives
     ``B(a, b) (psi(a) - psi(a + b))`` and likewise in b.
+
+    Near the poles (the regions of :func:`betaln`) ``B = 1/a + Q(a, b) exprel(a Q(a, b))``
+    with ``Q = log(a B)/a`` smooth (``exp(a Q)/a`` where ``|a Q| > 1/2``, B far below
+    1/a), and ``B = 1/a + 1/b + (a + b) h exprel(ab h)`` when both
+    are small, so that the pole parts are separate terms: through ``exp(log B)`` the mixed
+    partial ``d2B/da db = O(1)`` came out of ``O(B/(a+b)^2)`` terms that cancel (1e8 for 0.85
+    at a = 1e-12, b = 2). Elsewhere its relative error is at most about
+    ``eps B / ((a + b)^2 |d2B/da db|)`` (below 1e-10).
 
     Example::
 
@@ -548,7 +715,10 @@ def beta(a, b):
     (a, b), xp = _prepare(a, b)
     va, vb = _lower(a), _lower(b)
     s = _gamma_sign(va, xp) * _gamma_sign(vb, xp) * _gamma_sign(va + vb, xp)
-    r = _gnp.exp(betaln(a, b))
+    poles = _pole_forms(a, b, log=False)
+    r = _gnp.exp(betaln(*_safe_off(poles, a, b)))
+    if poles is not None:
+        r = _scalar(_gnp.where(poles[0], poles[1], r))
     return _scalar(_gnp.multiply(r, s)) if bool(xp.any(s < 0)) else r
 
 
