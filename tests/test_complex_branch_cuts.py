@@ -172,3 +172,69 @@ def test_small_arguments_keep_relative_accuracy(name, mp):
         want = complex(getattr(mpmath, mp)(mpmath.mpc(z.real, z.imag)))
         assert abs(got.real - want.real) <= 4e-16 * abs(want.real), (name, z, got, want)
         assert abs(got.imag - want.imag) <= 4e-16 * abs(want.imag), (name, z, got, want)
+
+
+# First, second and third derivatives of the complex inverse and hyperbolic functions against
+# their closed forms in mpmath, normwise (the standard for complex arithmetic), where the
+# derivative formulas cancelled silently: the dual arithmetic on 1/(sqrt(1-z) sqrt(1+z))
+# near 0 (arcsin''((6+8i)e-31) came out 8e-31i for (6+8i)e-31), 1 + z*z near the branch
+# points +-i and 1 - z*z near +-1 (eps/|z -+ 1|), z*z overflowing (arctan' NaN + NaN i past
+# |z| = 1.3e154), and 1 - tanh^2 / 1 + tan^2 far from the real / imaginary axis (tanh'(20+i)
+# lost its real part). A = the first derivative, q = 1/(1 -+ z^2), s = sech^2 or sec^2.
+def _closed_forms(mp, name, z):
+    if name in ("arcsin", "arccos"):
+        a = 1 / (mp.sqrt(1 - z) * mp.sqrt(1 + z))
+        d = [a, z * a ** 3, (1 + 2 * z * z) * a ** 5]
+        return [-v for v in d] if name == "arccos" else d
+    if name == "arcsinh":
+        a = 1 / (mp.sqrt(1 - 1j * z) * mp.sqrt(1 + 1j * z))
+        return [a, -z * a ** 3, (2 * z * z - 1) * a ** 5]
+    if name == "arccosh":
+        a = 1 / (mp.sqrt(z - 1) * mp.sqrt(z + 1))
+        return [a, -z * a ** 3, (2 * z * z + 1) * a ** 5]
+    if name == "arctan":
+        q = 1 / (1 + z * z)
+        return [q, -2 * z * q ** 2, (6 * z * z - 2) * q ** 3]
+    if name == "arctanh":
+        q = 1 / (1 - z * z)
+        return [q, 2 * z * q ** 2, (6 * z * z + 2) * q ** 3]
+    if name == "tanh":
+        t = mp.tanh(z)
+        s = 1 / mp.cosh(z) ** 2
+        return [s, -2 * t * s, 4 * t * t * s - 2 * s * s]
+    t = mp.tan(z)
+    s = 1 / mp.cos(z) ** 2
+    return [s, 2 * t * s, 4 * t * t * s + 2 * s * s]
+
+
+_CX_POINTS = {
+    "near 0": [(6 + 8j) * 1e-31, -3e-9 + 1e-12j, 1e-200 - 1e-201j],
+    "moderate": [0.3 + 0.2j, 0.5 - 2.5j, -1.2 + 0.7j],
+    "near the branch points": [1 + 1e-9j, -1 + 1e-7 - 1e-8j, 1e-9 + (1 - 1e-8) * 1j,
+                               -1e-8 - (1 + 1e-9) * 1j, 1e-5 + 1j],
+    "far out": [5e153 + 2e153j, -1e200 + 3e199j, 20 + 1j, -30 - 2j, 400 + 0.3j, 3 + 40j,
+                0.3 + 700j, 1 - 300j],
+}
+
+
+@pytest.mark.parametrize("where", list(_CX_POINTS))
+@pytest.mark.parametrize("name", ["arcsin", "arccos", "arcsinh", "arccosh", "arctan", "arctanh",
+                                  "tanh", "tan"])
+def test_complex_derivatives_to_third_order_against_closed_forms(name, where):
+    mp = pytest.importorskip("mpmath")
+
+    def d(f):
+        return lambda z: gpuad.jvp(f, (z,), (np.ones_like(z),))[1]
+    f = getattr(gnp, name)
+    fs = [d(f), d(d(f)), d(d(d(f)))]
+    tiny = np.finfo(float).tiny
+    for z in _CX_POINTS[where]:
+        with mp.workdps(450):
+            want = [complex(v) for v in _closed_forms(mp, name, mp.mpc(z.real, z.imag))]
+        for k, (g, w) in enumerate(zip(fs, want), 1):
+            got = complex(g(np.array(z)))
+            if abs(w) < 1e4 * tiny:         # underflows: 0 or a subnormal, never NaN
+                assert abs(got) < 1e5 * tiny, (name, z, k, got, w)
+                continue
+            # a few roundings of the arguments' own error (|z| eps), times the order
+            assert abs(got - w) <= 16 * k * np.finfo(float).eps * abs(w), (name, z, k, got, w)

@@ -21,18 +21,23 @@ template <class S> __device__ __forceinline__ S sgn_nan(S x) {
     return x > S(0) ? S(1) : (x < S(0) ? S(-1) : (x == S(0) ? S(0) : x / x));
 }
 // sech^2 x as q/(1 + q/4)^2, q = 4e^(-2|x|) (4e^-2 e^(2 - 2|x|) where e^(-2|x|) is subnormal
-// and the result normal): 1 - tanh^2 cancels and cosh^2 overflows. On duals by the chain
+// and the result normal): 1 - tanh^2 cancels and cosh^2 overflows. Complex: the same form.
+// On duals (real or complex) by the chain
 // rule with (sech^2)' = -2 tanh sech^2 on the value: a product of two accurate factors (the
 // dual arithmetic on q/(1 + q/4)^2 cancels near 0; 1/cosh/cosh passes through the
 // subnormals for |x| > 236 and meets 0 * inf beyond 710), one exp and one tanh per element
 // and no branch on the value (the second-order kernels of an HVP, e.g. tanh_vjp_dual).
 template <class S> __device__ __forceinline__ S sech2(S x) {
-    if constexpr (is_complex<S>::value) {   // no order to branch on: 1 - tanh^2
-        const S t = tanh(x);
-        return S(1) - t * t;
-    } else if constexpr (is_dual<S>::value) {
+    if constexpr (is_dual<S>::value) {
         const auto s = sech2(x.v);
         return chain(x, s, decltype(s)(-2) * tanh(x.v) * s);
+    } else if constexpr (is_complex<S>::value) {
+        // 4q/(1 + q)^2, q = e^(-2z) (e^(2z) for Re z < 0, so |q| <= 1): 1 - tanh^2 lost the
+        // whole value to the rounding of tanh near +-1 (tanh'(20 + i) came out -1.5e-17i for
+        // -7.1e-18 - 1.5e-17i), and 1/cosh^2 overflows to NaN beyond |Re z| = 710.
+        const S q = exp(x.re < 0 ? S(2) * x : S(-2) * x);
+        const S h = S(1) + q;
+        return S(4) * q / (h * h);
     } else {
         // 4 e^(-2|x|): 2|x| is exact, and so is 2 - 2|x| beyond the switch (both multiples of
         // the spacing at 2|x| >= 64), so exp's argument is never rounded (log 4 - 2|x| was:
@@ -60,10 +65,13 @@ template <class S> __device__ __forceinline__ S sigm(S x) {
         return e / (S(1) + e);
     }
 }
-// 1 / (1 + x^2) (where x^2 overflows, the result is subnormal or 0). On duals, for |x| > 1, as
+// 1 / (1 + x^2) (where x^2 overflows, the result is subnormal or 0); complex: 1/(1 - (iz)^2)
+// by inv_1m_sq_c below (1 + z*z cancelled near +-i). On real duals, for |x| > 1, as
 // u^2 / (1 + u^2), u = 1/x: the quotient rule's (1/(1 + x^2))/(1 + x^2) underflows where
 // -2x/(1 + x^2)^2 is normal, and for |x| > 1.3e154 meets the inf derivative of x^2.
+template <class S> __device__ __forceinline__ S inv_1p_sq_c(S z);
 template <class S> __device__ __forceinline__ S inv_1p_sq(S x) {
+    if constexpr (is_complex<S>::value) return inv_1p_sq_c(x);
     if constexpr (is_dual<S>::value && !is_complex<S>::value) {
         if (x < S(-1) || x > S(1)) {
             const S u = S(1) / x;
@@ -106,15 +114,16 @@ template <class S> __device__ __forceinline__ S tan_w(S x) {
     else if constexpr (sizeof(S) < sizeof(double) && !is_complex<S>::value) return S(tan(double(x)));
     else return tan(x);
 }
-// tan' = 1 + tan^2 (no representable x is close enough to a pole for tan^2 to overflow); on real
-// duals the chain rule with tan'' = 2 tan tan' on the value, each factor accurate (the dual
+// tan' = 1 + tan^2 (no representable x is close enough to a pole for tan^2 to overflow); complex:
+// sec^2 z = sech^2(i z). On duals the chain rule with tan'' = 2 tan tan' on the value, each factor accurate (the dual
 // arithmetic on 1 + t*t would carry tanf's error into tan''). float: in double.
 template <class S> __device__ __forceinline__ S tan_d(S x) {
-    if constexpr (is_complex<S>::value) {
-        return S(1) + tan(x) * tan(x);
-    } else if constexpr (is_dual<S>::value) {
+    if constexpr (is_dual<S>::value) {
         const auto d = tan_d(x.v);
         return chain(x, d, decltype(d)(2) * tan_w(x.v) * d);
+    } else if constexpr (is_complex<S>::value) {
+        // sec^2 z = sech^2(i z) (cos z = cosh(i z)): 1 + tan^2 cancelled for large |Im z|
+        return sech2(times_i(x));
     } else if constexpr (sizeof(S) < sizeof(double)) {
         const double t = tan(double(x));
         return S(1.0 + t * t);
@@ -126,8 +135,15 @@ template <class S> __device__ __forceinline__ S tan_d(S x) {
 // 1 - x^2: (1 - x)(1 + x) for |x| >= 1/2, where 1 - x is exact (1 - x*x cancels near |x| = 1);
 // 1 - x*x below, whose derivative -2x does not cancel as -(1 + x) + (1 - x) does near 0.
 template <class S> __device__ __forceinline__ S one_minus_sq(S x) {
-    if constexpr (is_complex<S>::value) return S(1) - x * x;
-    else return x > S(-0.5) && x < S(0.5) ? S(1) - x * x : (S(1) - x) * (S(1) + x);
+    return x > S(-0.5) && x < S(0.5) ? S(1) - x * x : (S(1) - x) * (S(1) + x);
+}
+// (inv_1m_sq_c, complex 1/(1 - z^2): special.cuh, beside asinh_d which uses it)
+// 1/(1 + z^2) = 1/(1 - (iz)^2) (iz exact): arctan'
+template <class S> __device__ __forceinline__ S inv_1p_sq_c(S z) { return inv_1m_sq_c(times_i(z)); }
+// 1/(1 - x^2): arctanh'
+template <class S> __device__ __forceinline__ S inv_1m_sq(S x) {
+    if constexpr (is_complex<S>::value) return inv_1m_sq_c(x);
+    else return S(1) / one_minus_sq(x);
 }
 
 // Complex arcsin' = 1/(sqrt(1 - z) sqrt(1 + z)), the square roots of Kahan's asin (complex.cuh)
@@ -136,7 +152,12 @@ template <class S> __device__ __forceinline__ S one_minus_sq(S x) {
 // Real: 1/sqrt(1 - x^2); on duals the chain rule with asin'' = asin' x/(1 - x^2) on the value
 // (the dual arithmetic on 1/sqrt compounds four roundings into asin'': 5.7 ulps).
 template <class S> __device__ __forceinline__ S asin_d(S x) {
-    if constexpr (is_complex<S>::value) {
+    if constexpr (is_complex<S>::value && is_dual<S>::value) {
+        // asin'' = asin' z/(1 - z^2) on the value: the dual arithmetic on the square roots
+        // cancelled near 0 (asin''((6 + 8i)e-31) came out 8e-31i for (6 + 8i)e-31)
+        const auto a = asin_d(x.v);
+        return chain(x, a, a * x.v * inv_1m_sq_c(x.v));
+    } else if constexpr (is_complex<S>::value) {
         return S(1) / (sqrt(one_minus(x)) * sqrt(one_plus(x)));
     } else if constexpr (is_dual<S>::value) {
         // Outside [-1, 1] NaN in every component: x/(1 - x^2) is an exact 0 for |x| > 1e154
@@ -193,7 +214,7 @@ GPUAD_UNARY(Cosh,       cosh(x),                             sinh(x))
 GPUAD_UNARY(Arctan,     atan(x),                             inv_1p_sq(x))
 GPUAD_UNARY(Arcsin,     asin(x),                             asin_d(x))
 GPUAD_UNARY(Arccos,     acos(x),                             -asin_d(x))
-GPUAD_UNARY(Arctanh,    atanh(x),                            outside(x, -1.0, 1.0) ? nan_all<S>() : S(1) / one_minus_sq(x))
+GPUAD_UNARY(Arctanh,    atanh(x),                            outside(x, -1.0, 1.0) ? nan_all<S>() : inv_1m_sq(x))
 GPUAD_UNARY(Abs,        fabs(x),                             sgn(x))
 GPUAD_UNARY(Sign,       sgn_nan(x),                          S(0))
 // -1/x^2 as -(1/x)(1/x): x*x over- or underflows where 1/x^2 is normal
