@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import math
 import operator
+import weakref
 from typing import NamedTuple
 
 import numpy as np
@@ -59,6 +60,7 @@ class _Segment:
         # the distinct traced arguments, read as the inputs where the function also
         # closes over them (checkpoint(lambda z: z * x)(x))
         self.args = list(args)
+        self.forward = None   # weak references to the forward pass's output values (host)
 
     def run(self, trace, xs):
         """``fun`` on inputs ``xs`` (the distinct dyn leaves, then the closure's
@@ -89,7 +91,32 @@ def _ckpt_vjp(g, ins, out, seg):
     with _profile.phase("recompute"):
         xs = [replay.new_input(v) for v in ins[:n]]
         outs = seg.run(replay, xs)
+    _same_as_forward(seg, outs, replay)
     return _sweep(replay, outs, g)
+
+
+def _same_as_forward(seg, outs, replay):
+    """Raise where the rerun's outputs differ from the forward pass's (those still alive:
+    the segment keeps weak references, on the host only; a comparison costs a read of the
+    outputs, a GPU's would cost a host read). A segment that read an array outside its
+    arguments by Python (``c[1]``: no primitive sees ``c``, so nothing holds it read-only)
+    which was then written into, or one that is not a function of its inputs, would
+    otherwise be differentiated as a different function, silently."""
+    for ref, o in zip(seg.forward or (), outs):
+        first = ref() if ref is not None else None
+        if first is None:
+            continue
+        again = o.val if _own(replay, o) else o
+        if type(again) is np.ndarray and not np.array_equal(first, again, equal_nan=True):
+            name = getattr(seg.fun, "__qualname__", repr(seg.fun))
+            raise RuntimeError(
+                f"gpuad.checkpoint: the reverse sweep's rerun of {name} gave outputs that "
+                "differ from the forward pass's, so its derivative would be another "
+                "function's. A checkpointed function must compute the same thing every "
+                "time it runs: no randomness or state kept between calls, and no array it "
+                "reads besides its arguments changed between the forward pass and the "
+                "sweep (such as one indexed in Python, c[1], then written into after vjp "
+                "returned). Pass such arrays as arguments, or copy them.")
 
 
 checkpoint_p = register(Primitive(
@@ -152,6 +179,8 @@ def checkpoint(fun, policy=None):
                            ins=tuple(t.val for t in ins) + tuple(first.kept),
                            collective=first.collective)
         trace.tape[-1].freeze(first.constants.values())     # the recompute reads them
+        seg.forward = [weakref.ref(v) if type(v) is np.ndarray else None
+                       for v in (out_leaves[i] for i in outs)]
         for i, r in zip(outs, res):
             out_leaves[i] = r
         return tree.unflatten(out_td, out_leaves)
@@ -322,17 +351,24 @@ def _state_inputs(replay, x):
     xs = []
     for v in x:
         t = replay.new_input(v)
-        kind = np.dtype(getattr(full_lower(v), "dtype", np.float64)).kind
-        xs.append(t if kind in "fc" else v)
+        xs.append(t if _inexact(v) else v)
     return xs
+
+
+def _inexact(v) -> bool:
+    """Whether a state leaf is a float or complex value (differentiated); a Python int or
+    bool (a step counter, as README shows) is not: it has no dtype and was read as float64,
+    which crashed under grad."""
+    if isinstance(v, (bool, int, np.bool_, np.integer)):
+        return False
+    return np.dtype(getattr(full_lower(v), "dtype", np.float64)).kind in "fc"
 
 
 def _wrap_state(c, x):
     """The state's leaves as values of the untaped run ``c``; an integer or boolean leaf
     stays its plain value, as in a taped step (:func:`_state_inputs`): routed through the
     run, its arithmetic went to the float kernels and the counter came back float64."""
-    return [c.wrap(v) if np.dtype(getattr(full_lower(v), "dtype", np.float64)).kind in "fc"
-            else v for v in x]
+    return [c.wrap(v) if _inexact(v) else v for v in x]
 
 
 def _step_leaves(step, td, x):
@@ -483,6 +519,13 @@ def checkpoint_loop(step, x0, n_steps, snapshots=None, memory_budget=None):
     as usual. Under forward mode (jvp) the steps simply run; under forward-over-reverse
     (hvp) the schedule runs on dual values.
 
+    ``step`` is rerun from the stored states in the sweep, so it must be a function of the
+    state and what it closes over: no randomness or Python state kept between calls (a
+    ``nonlocal`` step index counts the reruns too, and the gradient is silently another
+    loop's: carry the index in the state instead, as a Python or NumPy integer leaf), and
+    no array it reads changed before the sweep (the NumPy arrays a primitive of the step
+    reads, and x0's, are held read-only until then).
+
     Example::
 
         >>> def loss(w, x0):
@@ -532,7 +575,9 @@ def checkpoint_loop(step, x0, n_steps, snapshots=None, memory_budget=None):
     res = trace.record(checkpoint_loop_p, leaves + closure, {"loop": loop},
                        [y.val if _own(replay, y) else y for y in ys],
                        ins=(*vals, _Reversal(run, replay, ys)), collective=collective)
-    trace.tape[-1].freeze(first.constants.values())     # the recomputed steps read them
+    # the recomputed steps read them, and x0's plain arrays (the first snapshot) as well
+    trace.tape[-1].freeze(list(first.constants.values())
+                          + [x for x in leaves if type(x) is np.ndarray])
     return tree.unflatten(td, res)
 
 

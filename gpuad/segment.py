@@ -151,7 +151,7 @@ class Closure(_Substitutes, Trace):
 
     def process(self, prim, args, params):
         for a in args:      # what the sweep's recompute reads again: the caller's arrays
-            if type(a) is np.ndarray and a.ndim:
+            if type(a) is np.ndarray:    # (0-d ones too: as writable)
                 self.constants[id(a)] = a
         out = self.bind_below(prim, self.resolve(args), params)
         if prim.collective:

@@ -44,14 +44,14 @@ class Node:
         trace: a closed-over buffer, data), or among ``values`` (what its rule reads
         besides: a custom_vjp's residuals), read-only until the sweep has read them, so
         that `w[:] = 3` after `y = a * w` raises NumPy's error instead of changing the
-        derivative silently (:func:`hold`). Arrays of one element and more; CuPy arrays
-        have no such flag. (The transform's own inputs: VJPTrace.freeze_inputs.)"""
+        derivative silently (:func:`hold`). Every NumPy array, 0-d ones included (a 0-d
+        constant written in place changed the gradient); CuPy arrays have no such flag. (The transform's own inputs: VJPTrace.freeze_inputs.)"""
         if values is None:
             if self.ins is None or isinstance(self.ins[0] if self.ins else None, Aval):
                 return
             values = [v for v, own in zip(self.ins, self.need) if not own]
         for v in values:
-            if type(v) is np.ndarray and v.ndim:
+            if type(v) is np.ndarray:    # 0-d included: np.array(2.0) is as writable
                 held = hold(v)
                 if held:
                     self.frozen = held if self.frozen is None else self.frozen + held
@@ -219,8 +219,7 @@ class VJPTrace(Trace):
                 parents.append(None)
                 need.append(False)
                 if type(a) is np.ndarray:
-                    if a.ndim:
-                        data = True   # an array constant: freeze it once saved
+                    data = True       # an array constant (0-d too): freeze it once saved
                 elif isinstance(a, Tracer):
                     foreign(prim, a)
                     inner = True

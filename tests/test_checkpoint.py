@@ -636,3 +636,68 @@ def test_arrays_the_recompute_reads_are_held_until_the_pullback_ran(construct):
     gc.collect()
     W[:] = 5.0                        # free again once no tape needs it
     assert id(W) not in tape._HOLDS
+
+
+# ------------------------------------------------------------------ what the rerun reads
+
+def test_zero_d_constants_are_held_read_only_in_every_mode():
+    """A 0-d NumPy constant written between vjp and its pullback changed the gradient
+    silently (plain, checkpoint and checkpoint_loop): held read-only like larger ones."""
+    x = np.array([0.3, -0.7, 1.1])
+    for kind in ("plain", "checkpoint", "checkpoint_loop"):
+        c = np.array(2.0)
+        f = {"plain": lambda x: gnp.sin(x * c),
+             "checkpoint": lambda x: gpuad.checkpoint(lambda z: gnp.sin(z * c))(x),
+             "checkpoint_loop": lambda x: gpuad.checkpoint_loop(lambda z: gnp.sin(z * c), x, 2,
+                                                                snapshots=1)}[kind]
+        _, pb = gpuad.vjp(f, x)
+        with pytest.raises(ValueError, match="read-only"):
+            c[...] = 5.0
+        want = pb(np.ones(3))[0]
+        del pb
+        c[...] = 5.0                     # writable again once the pullback is dropped
+        assert np.isfinite(want).all()
+
+
+def test_checkpoint_loop_holds_its_initial_state():
+    """x0, a plain array, is the first snapshot: reusing its buffer after the loop changed
+    the recomputed steps (the gradient silently another loop's); now the write raises."""
+    w = np.array([0.5, -0.4, 1.1])
+
+    def f(u):
+        buf = np.array([0.3, 0.7, -1.2])
+        y = gpuad.checkpoint_loop(lambda y: gnp.sin(y * u) + y, buf, 4, snapshots=2)
+        buf[:] = 0.0
+        return gnp.sum(y)
+    with pytest.raises(ValueError, match="read-only"):
+        gpuad.grad(f)(w)
+    assert np.isfinite(gpuad.grad(lambda u: gnp.sum(gnp.sin(u)))(w)).all()   # still usable
+
+
+def test_checkpoint_rerun_that_differs_raises_naming_checkpoint():
+    """A segment reading c by Python indexing (no primitive sees c, nothing holds it): c
+    written before the pullback made the rerun another function, silently."""
+    x = np.array([0.3, 0.7, -1.2])
+    c = np.array([1.0, 2.0, 3.0])
+    seg = gpuad.checkpoint(lambda z: gnp.sin(z) * c[1])
+    _, pb = gpuad.vjp(lambda z: gnp.sum(seg(z) ** 2), x)
+    c[:] = 5.0
+    with pytest.raises(RuntimeError, match="checkpoint.*differ from the forward"):
+        pb(1.0)
+    # unchanged: the same segment differentiates as before
+    c[:] = [1.0, 2.0, 3.0]
+    _, pb = gpuad.vjp(lambda z: gnp.sum(seg(z) ** 2), x)
+    np.testing.assert_allclose(pb(1.0)[0], 2 * np.sin(x) * np.cos(x) * 4.0, rtol=1e-14)
+
+
+@pytest.mark.parametrize("counter", [0, False, np.int64(0)])
+def test_checkpoint_loop_python_int_or_bool_leaf(counter):
+    """A Python int or bool in the state (a step counter) crashed under grad: it was read
+    as a float input. It is a plain value, as NumPy integers are."""
+    w, x0 = np.array([0.5, 1.5]), np.array([0.3, -0.7])
+
+    def L(w):
+        xT, i = gpuad.checkpoint_loop(lambda st: (st[0] * w + st[1], st[1] + 1), (x0, counter), 3)
+        return gnp.sum(xT)
+    want = gpuad.grad(lambda w: gnp.sum(((x0 * w + 0) * w + 1) * w + 2))(w)
+    np.testing.assert_allclose(gpuad.grad(L)(w), want, rtol=1e-14)
