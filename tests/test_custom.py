@@ -502,7 +502,7 @@ def test_custom_vjp_reverse_forward_and_second_order(xp):
     xh = np.array([3.0, 4.0])
     x = xp.asarray(xh)
     close(xp, gpuad.grad(safe_norm)(x), xh / 5, rtol=1e-15)
-    # forward mode keeps working: it differentiates fwd
+    # forward mode uses the rule (bwd transposed)
     close(xp, gpuad.jvp(safe_norm, (x,), (xp.asarray([1.0, 0.0]),))[1], 0.6)
     H = (np.eye(2) - np.outer(xh, xh) / 25) / 5
     close(xp, gpuad.hessian(safe_norm)(x), H, rtol=1e-13)
@@ -521,7 +521,8 @@ def test_custom_vjp_uses_bwd_and_static_args(xp):
     scaled.nondiff_argnums = (0,)
     scaled.defvjp(lambda k, x: (scaled(k, x), None), lambda k, res, g: (10 * k * g,))
     close(xp, gpuad.grad(lambda x: gnp.sum(scaled(2.0, x)))(Xd), 20.0)
-    close(xp, gpuad.jvp(lambda x: scaled(2.0, x), (Xd,), (xp.ones(3),))[1], 2.0)
+    # forward mode uses the rule too (bwd transposed), as grad does: not the function's k
+    close(xp, gpuad.jvp(lambda x: scaled(2.0, x), (Xd,), (xp.ones(3),))[1], 20.0)
     with pytest.raises(TypeError, match="has no rules"):
         gpuad.grad(lambda x: gnp.sum(gpuad.custom_vjp(lambda x: x)(x)))(Xd)
 
@@ -803,8 +804,8 @@ def test_custom_rule_reaches_the_trace_that_owns_the_argument(kind, xp):
     F = fv if kind == "vjp" else fj
     x, c, one = xp.asarray(1.5), xp.asarray(0.7), xp.asarray(1.0)
     r = 2.0 * 1.5                     # the rule's derivative at x
-    # forward mode through a custom_vjp differentiates fwd (3x^2), by design
-    fwd_d = 3 * 1.5 ** 2 if kind == "vjp" else r
+    # forward mode through a custom_vjp applies its rule too (bwd transposed), not 3x^2
+    fwd_d = r
     close(xp, gpuad.grad(lambda x: gpuad.grad(lambda y: y * F(x))(c))(x), r)
     close(xp, gpuad.grad(lambda x: gpuad.grad(lambda y: gnp.sin(y) * F(x))(c))(x), np.cos(0.7) * r)
     close(xp, gpuad.jvp(lambda x: gpuad.grad(lambda y: y * F(x))(c), (x,), (one,))[1], fwd_d)
@@ -910,3 +911,40 @@ def test_a_custom_vjp_residual_is_held_until_the_pullback_ran():
     gc.collect()
     W[:] = 5.0                        # free again once no tape needs it
     assert id(W) not in tape._HOLDS
+
+
+def test_custom_vjp_whose_fwd_calls_itself_keeps_its_rule_at_every_order():
+    """fwd calling the function itself (as safe_norm's docstring does): inside fwd the call
+    was the raw function at every enclosing level, so with an opaque implementation
+    (stop_gradient) the second derivative lost a term and forward mode gave zeros. The
+    rule holds at every order now, forward mode by transposing bwd (JAX's jacrev(grad)
+    gives the same 0.75/sqrt(x); JAX refuses forward mode)."""
+    @gpuad.custom_vjp
+    def opaque_sqrt(x):
+        return gpuad.stop_gradient(gnp.sqrt(x))
+
+    def fwd(x):
+        y = opaque_sqrt(x)
+        return y, (y,)
+    opaque_sqrt.defvjp(fwd, lambda res, g: (g / (2 * res[0]),))
+    x = np.array([0.5, 2.0, 4.0])
+    f = lambda x: gnp.sum(opaque_sqrt(x) * x)        # noqa: E731  sum x^1.5
+    np.testing.assert_allclose(gpuad.grad(f)(x), 1.5 * np.sqrt(x), rtol=1e-15)
+    h = np.diag(0.75 / np.sqrt(x))
+    for H in (gpuad.jacrev(gpuad.grad(f))(x), gpuad.hessian(f)(x),
+              gpuad.jacfwd(gpuad.grad(f))(x)):
+        np.testing.assert_allclose(H, h, rtol=1e-15, atol=1e-300)
+    np.testing.assert_allclose(gpuad.hvp(f, x, np.ones(3)), 0.75 / np.sqrt(x), rtol=1e-15)
+    np.testing.assert_allclose(gpuad.hvp(f, x, np.eye(3), batched=True), h, rtol=1e-15)
+    np.testing.assert_allclose(gpuad.jvp(f, (x,), (np.ones(3),))[1], np.sum(1.5 * np.sqrt(x)),
+                               rtol=1e-15)
+    np.testing.assert_allclose(gpuad.jacfwd(opaque_sqrt)(x), np.diag(0.5 / np.sqrt(x)),
+                               rtol=1e-15)
+    # a rule that differs from the function's own derivative is the one used in forward mode
+    @gpuad.custom_vjp
+    def clipped(x):
+        return gnp.clip(x, -1.0, 1.0)
+    clipped.defvjp(lambda x: (clipped(x), None), lambda res, g: (g,))    # straight-through
+    z = np.array([-3.0, 0.5, 2.0])
+    np.testing.assert_array_equal(gpuad.jvp(clipped, (z,), (np.ones(3),))[1], np.ones(3))
+    np.testing.assert_array_equal(gpuad.grad(lambda z: gnp.sum(clipped(z)))(z), np.ones(3))

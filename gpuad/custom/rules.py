@@ -6,7 +6,7 @@ Under a reverse trace each call is ONE node (gpuad/segment.py): the function (or
 runs one level below the trace, so what it computes there is differentiated there as
 usual (grad of grad differentiates ``fwd`` and ``bwd`` themselves), and the node's VJP
 is the user's rule. Under forward mode, ``custom_jvp`` applies its rule; ``custom_vjp``
-differentiates ``fwd``.
+its ``bwd`` transposed (reverse mode over bwd, linear in its cotangent).
 """
 from __future__ import annotations
 
@@ -175,14 +175,20 @@ class _InFwd(threading.local):
 _in_fwd = _InFwd()
 
 
-def _fwd(call, leaves):
-    """``(out, residuals)`` of the custom_vjp's fwd on ``leaves``; inside it, the function
-    itself is its definition (fwd usually calls it)."""
-    _in_fwd.running.append(call.f)
+def _fwd(call, leaves, same_level=False):
+    """``(out, residuals)`` of the custom_vjp's fwd on ``leaves``. Run one level below the
+    trace that records the call, a call of the function itself inside fwd (as fwd usually
+    makes) is the custom function again at that level: an enclosing reverse-mode trace
+    applies the rule too (grad of grad used the raw function there, and a function whose
+    implementation is opaque got the wrong second derivative). Run at the same level
+    (``same_level``: a replayed tape), the function itself is its definition."""
+    if same_level:
+        _in_fwd.running.append(call.f)
     try:
         r = call.f.fwd(*call.args(leaves))
     finally:
-        _in_fwd.running.pop()
+        if same_level:
+            _in_fwd.running.pop()
     if not (isinstance(r, (tuple, list)) and len(r) == 2):
         raise TypeError(f"custom_vjp {call.name!r}: fwd must return (out, residuals)")
     return r
@@ -204,10 +210,13 @@ class custom_vjp:
     Reverse mode (grad, vjp, jacrev) runs ``fwd`` in the forward pass and ``bwd`` in the
     sweep: ``bwd(res, g)`` returns ``J^T g`` as a tuple with one entry per (non-static)
     argument, shaped like it (None for zero); a cotangent of another shape or dtype is
-    refused with an error naming both. Forward mode (jvp, jacfwd) differentiates ``fwd``
-    itself, so it keeps working (JAX refuses it). Higher order works when ``fwd`` and
-    ``bwd`` are written with gpuad.numpy: hvp/hessian push tangents through ``bwd``; grad
-    of grad differentiates ``bwd`` and ``fwd``. ``nondiff_argnums`` name static arguments
+    refused with an error naming both. Forward mode (jvp, jacfwd; JAX refuses it) uses the
+    rule too: ``J t`` is the transpose of the linear ``g -> bwd(res, g)``, computed by
+    reverse mode over ``bwd``, with ``fwd``'s value. Higher order works when ``fwd`` and
+    ``bwd`` are written with gpuad.numpy (so must ``bwd`` be for forward mode): hvp/hessian
+    push tangents through ``bwd``; grad of grad differentiates ``bwd`` and ``fwd``, and a
+    call of the function itself inside ``fwd`` is the custom function at the enclosing
+    level, so the rule holds at every order. ``nondiff_argnums`` name static arguments
     (passed first to ``bwd``). The functions may not read traced values they are not given
     (their derivative would be lost; ``bwd`` runs after the forward pass): that raises a
     TypeError naming the function, or ``bwd``; a value an enclosing transform
@@ -233,12 +242,46 @@ class custom_vjp:
         self.fun = fun
         self.nondiff_argnums = tuple(nondiff_argnums)
         self.fwd = self.bwd = None
+        self._twin = None
 
     def defvjp(self, fwd, bwd):
         """Set the rules: ``fwd(*args) -> (out, residuals)``, ``bwd(*static, residuals, g)
         -> tuple of cotangents``. Returns ``self``."""
         self.fwd, self.bwd = fwd, bwd
+        self._twin = None
         return self
+
+    def _jvp_twin(self):
+        """A custom_jvp of the same function whose rule is fwd's value and ``J t`` by
+        transposing bwd: ``t -> J t`` is the transpose of the linear ``g -> J^T g =
+        bwd(res, g)``, so J t is the pullback of t through bwd at any g (reverse mode over
+        bwd). Differentiating fwd instead (as before) met the function itself inside fwd,
+        whose own derivative is not the rule's (zero for an opaque implementation)."""
+        if self._twin is not None:
+            return self._twin
+        nd, f = self.nondiff_argnums, self
+
+        def rule(*a):
+            from ..transforms import vjp          # (transforms imports this module)
+            static, primals, tangents = a[:-2], a[-2], a[-1]
+            args, s, p = [], iter(static), iter(primals)
+            for i in range(len(static) + len(primals)):
+                args.append(next(s) if i in nd else next(p))
+            out, res = f.fwd(*args)
+            ol, otd = tree.flatten(out)
+            g0 = tree.unflatten(otd, [_zeros(_as_array(o, o)) for o in ol])
+
+            def transposed(g):
+                r = f.bwd(*static, res, g)
+                return tuple(tree.tree_map(_zeros, p) if c is None else c
+                             for c, p in zip(r, primals))
+            _, pb = vjp(transposed, g0)
+            ct = tuple(tree.tree_map(_zeros, p) if t is None else t
+                       for t, p in zip(tangents, primals))
+            return out, pb(ct)[0]
+        self._twin = custom_jvp(self.fun, nondiff_argnums=nd)
+        self._twin.defjvp(rule)
+        return self._twin
 
     def __call__(self, *args):
         name = getattr(self.fun, "__qualname__", "fun")
@@ -262,7 +305,8 @@ class custom_vjp:
             return _run_below(trace, f"custom_vjp {name!r}",
                               lambda *ls: self(*call.args(ls)), *leaves)
         if not (isinstance(trace, VJPTrace) and any(_own(trace, x) for x in leaves)):
-            return _fwd(call, leaves)[0]          # forward mode differentiates fwd
+            # forward mode: fwd's value, and J t from bwd transposed (a custom_jvp twin)
+            return self._jvp_twin()(*args)
         out, res = _run_below(trace, f"custom_vjp {name!r}",
                               lambda *ls: _fwd(call, ls), *_below(trace, leaves))
         ol, call.out_td = tree.flatten(out)
@@ -278,7 +322,7 @@ class custom_vjp:
 def _vjp_fwd(*leaves, call):
     """The generic path (a replayed tape): fwd's outputs, then its residuals' array leaves,
     with the structures of the call that recorded it."""
-    out, res = _fwd(call, leaves)
+    out, res = _fwd(call, leaves, same_level=True)
     ol, otd = tree.flatten(out)
     rl, rtd = tree.flatten(res)
     if otd != call.out_td or rtd != call.res_td:
@@ -324,7 +368,7 @@ custom_vjp_p = register(Primitive(
     "custom_vjp_call", _vjp_fwd, vjp=_vjp_rule, decompose=_vjp_fwd, saves="both",
     multiple_results=True,
     doc="a custom_vjp function: fwd in the forward pass, bwd in the sweep; forward mode "
-        "differentiates fwd"))
+        "transposes bwd"))
 
 
 # ------------------------------------------------------------------ custom_jvp
