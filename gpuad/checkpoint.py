@@ -150,7 +150,12 @@ def checkpoint(fun, policy=None):
         >>> gpuad.grad(lambda x: gnp.sum(block(block(x))))(np.array([0.5, 1.0]))
         array([0.39937609, 0.70805107])
     """
+    if not callable(fun):
+        raise TypeError(f"checkpoint: fun must be a function, got {type(fun).__name__}")
     policy = policy or checkpoint_policies.nothing_saveable
+    if not callable(policy):
+        raise TypeError(f"checkpoint: policy must be a function (prim, **params) -> bool, such "
+                        f"as gpuad.checkpoint_policies.dots_saveable, got {policy!r}")
     keep = None if policy is checkpoint_policies.nothing_saveable else policy
 
     @functools.wraps(fun)
@@ -373,6 +378,9 @@ def _wrap_state(c, x):
 
 def _step_leaves(step, td, x):
     out, otd = tree.flatten(step(tree.unflatten(td, x)))
+    if any(v is None for v in out):
+        raise TypeError(f"checkpoint_loop: step returned None where the state ({td}) has a "
+                        "value: it must return the next state (did it forget a return?)")
     if otd != td:
         raise TypeError(f"checkpoint_loop: step must return a state shaped like x0 ({td}), "
                         f"got {otd}")
@@ -534,10 +542,22 @@ def checkpoint_loop(step, x0, n_steps, snapshots=None, memory_budget=None):
         ...     return gnp.sum(xT ** 2)
         >>> gw = gpuad.grad(loss)(np.ones(3), np.linspace(0.0, 1.0, 3))   # 4636 steps
     """
-    l = operator.index(n_steps)
+    if not callable(step):
+        raise TypeError(f"checkpoint_loop: step must be a function of the state, got "
+                        f"{type(step).__name__}")
+    if isinstance(n_steps, (bool, np.bool_)):
+        raise TypeError("checkpoint_loop: n_steps must be an integer, got a bool")
+    try:
+        l = operator.index(n_steps)
+    except TypeError:
+        raise TypeError(f"checkpoint_loop: n_steps must be an integer (a count of steps), got "
+                        f"{n_steps!r} of type {type(n_steps).__name__}") from None
     if l < 0:
-        raise ValueError(f"n_steps must be >= 0, got {l}")
+        raise ValueError(f"checkpoint_loop: n_steps must be >= 0, got {l}")
     leaves, td = tree.flatten(x0)
+    if any(v is None for v in leaves):
+        raise TypeError("checkpoint_loop: the state x0 has a None leaf; give arrays (or "
+                        "Python/NumPy numbers) as the state")
     if l == 0:
         return x0
     s = _snapshots_for(leaves, l, snapshots, memory_budget)

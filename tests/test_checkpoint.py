@@ -701,3 +701,23 @@ def test_checkpoint_loop_python_int_or_bool_leaf(counter):
         return gnp.sum(xT)
     want = gpuad.grad(lambda w: gnp.sum(((x0 * w + 0) * w + 1) * w + 2))(w)
     np.testing.assert_allclose(gpuad.grad(L)(w), want, rtol=1e-14)
+
+
+def test_checkpoint_and_loop_argument_errors_name_the_function_and_argument():
+    x, w = np.array([0.3, -0.7, 1.1]), np.array([0.5, 1.5, -0.8])
+    g = gpuad.grad
+    with pytest.raises(TypeError, match="checkpoint_loop: n_steps must be an integer.*3.0"):
+        g(lambda w: gnp.sum(gpuad.checkpoint_loop(lambda z: z * w, x, 3.0)))(w)
+    with pytest.raises(TypeError, match="checkpoint_loop: n_steps must be an integer, got a bool"):
+        g(lambda w: gnp.sum(gpuad.checkpoint_loop(lambda z: z * w, x, True)))(w)
+    with pytest.raises(TypeError, match="checkpoint_loop: step returned None"):
+        g(lambda w: gnp.sum(gpuad.checkpoint_loop(lambda z: None, x * w, 3)))(w)
+    with pytest.raises(TypeError, match="checkpoint_loop: the state x0 has a None leaf"):
+        gpuad.checkpoint_loop(lambda z: z, None, 3)
+    with pytest.raises(TypeError, match="checkpoint_loop: step must be a function"):
+        gpuad.checkpoint_loop(3, x, 3)
+    with pytest.raises(TypeError, match="checkpoint: fun must be a function"):
+        gpuad.checkpoint(3)
+    with pytest.raises(TypeError, match="checkpoint: policy must be a function.*'dots'"):
+        gpuad.checkpoint(gnp.sin, policy="dots")
+    np.testing.assert_allclose(g(lambda w: gnp.sum(gpuad.checkpoint(gnp.sin)(w)))(w), np.cos(w))
