@@ -21,10 +21,10 @@ from typing import NamedTuple
 import numpy as np
 
 from . import checkpoint_policies, tree
-from .core import Primitive, agree, current, full_lower, register
+from .core import Primitive, Tracer, agree, current, full_lower, register
 from .tape import Cotangents, VJPTrace, VJPTracer
 from .runtime import profile as _profile
-from .segment import Closure, Replay, enclosing_subs, unkept
+from .segment import Closure, Replay, _Substitutes, enclosing_subs, unkept
 
 
 def _own(trace, x):
@@ -378,6 +378,12 @@ def _wrap_state(c, x):
 
 def _step_leaves(step, td, x):
     out, otd = tree.flatten(step(tree.unflatten(td, x)))
+    run = current()
+    if isinstance(run, _Substitutes):
+        # a value the step closes over returned as it is (no primitive met it there): read
+        # it as this run's, captured (it reached the levels below as an EscapedTracer)
+        out = [run._resolve(v) if isinstance(v, Tracer) and v._trace is not run else v
+               for v in out]
     if any(v is None for v in out):
         raise TypeError(f"checkpoint_loop: step returned None where the state ({td}) has a "
                         "value: it must return the next state (did it forget a return?)")

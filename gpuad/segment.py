@@ -56,7 +56,14 @@ class _Substitutes:
 
     def _resolve(self, a):
         a = self._sub(a)
-        if self.target is not None and isinstance(a, Tracer) and a._trace is self.target:
+        t = self.target
+        if isinstance(t, _Substitutes) and isinstance(a, Tracer) and a._trace is not t:
+            # The target captures lazily too (a Replay: a loop's last step taped in the
+            # forward pass): a value of the trace it captures from, met first here (a
+            # checkpoint inside that step), is made its input first, then ours; it went
+            # below the trace it belongs to (EscapedTracer).
+            a = t._resolve(a)
+        if t is not None and isinstance(a, Tracer) and a._trace is t:
             self.capture(a)
             return self._captured_value(a)
         return a

@@ -721,3 +721,42 @@ def test_checkpoint_and_loop_argument_errors_name_the_function_and_argument():
     with pytest.raises(TypeError, match="checkpoint: policy must be a function.*'dots'"):
         gpuad.checkpoint(gnp.sin, policy="dots")
     np.testing.assert_allclose(g(lambda w: gnp.sum(gpuad.checkpoint(gnp.sin)(w)))(w), np.cos(w))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_value_first_read_in_the_loops_last_step_inside_a_nested_construct(n):
+    """A traced value met first in the loop's last step (taped in the forward pass) inside
+    a checkpoint or a custom function there went below its trace (a spurious
+    EscapedTracer; with one step always). Against the unrolled loop."""
+    x, w = np.array([0.3, -0.7, 1.1]), np.array([0.5, 1.5, -0.8])
+
+    @gpuad.custom_vjp
+    def cv(q):
+        return gnp.sin(q)
+    cv.defvjp(lambda q: (gnp.sin(q), (q,)), lambda r, g: (g * gnp.cos(r[0]),))
+    steps = {
+        "checkpoint": lambda u: lambda z: gpuad.checkpoint(lambda q: gnp.sin(q * u))(z),
+        "checkpoint, u passed": lambda u: lambda z: gpuad.checkpoint(
+            lambda q, uu: gnp.sin(q * uu))(z, u),
+        "custom_vjp": lambda u: lambda z: cv(z * u),
+        "custom_vjp in checkpoint": lambda u: lambda z: gpuad.checkpoint(lambda q: cv(q * u))(z),
+    }
+
+    def unrolled(u):
+        z = x
+        for _ in range(n):
+            z = gnp.sin(z * u)
+        return gnp.sum(z)
+    want = gpuad.grad(unrolled)(w)
+    for name, make in steps.items():
+        got = gpuad.grad(lambda u: gnp.sum(gpuad.checkpoint_loop(make(u), x, n, snapshots=1)))(w)
+        np.testing.assert_allclose(got, want, rtol=1e-14, err_msg=name)
+
+
+def test_loop_step_returning_a_closed_over_value_unchanged():
+    """(u, b a): u, a value of the enclosing grad, returned as it is; it escaped."""
+    x, w = np.array([0.3, 0.7, -1.2]), np.array([0.5, -0.4, 1.1])
+    for s in (1, 2):
+        g = gpuad.grad(lambda u: gnp.sum(gpuad.checkpoint_loop(
+            lambda st: (u, st[1] * st[0]), (x, x), 2, snapshots=s)[1]))(w)
+        np.testing.assert_allclose(g, x * x, rtol=1e-15)
