@@ -211,7 +211,7 @@ _ATTRS = {
     "max": (), "min": (), "argmax": (), "argmin": (), "argsort": (), "clip": (-1.0, 1.0),
     "round": (1,), "take": ([0, 2],), "repeat": (2,), "reshape": (3, 2),
     "swapaxes": (0, 1), "astype": (np.complex128,), "dot": (np.ones((3, 2)),),
-    "item": None, "tolist": None,
+    "compress": ([True, False, True], 1), "item": None, "tolist": None,
 }
 _REAL_ONLY = {"max", "min", "argmax", "argmin", "argsort", "argpartition", "clip"}   # orderings
 
@@ -253,3 +253,62 @@ def test_real_imag_conj_methods_derivatives():
     np.testing.assert_allclose(g, [-48j, -12j])
     _, t = gpuad.jvp(lambda z: z.conjugate(), (z,), (np.array([1 + 1j, 2 - 1j]),))
     np.testing.assert_array_equal(t, [1 - 1j, 2 + 1j])
+
+
+@pytest.mark.parametrize("kw", [{}, {"endpoint": False}, {"axis": 1}], ids=repr)
+def test_geomspace_of_complex_end_points(kw):
+    """Traced complex geomspace (it raised the real "one sign" ValueError): NumPy's values
+    (rotated to start's direction start / |start|, end points exact), grad = df/dx -
+    i df/dy and jvp along real and imaginary directions by central differences."""
+    a, b = np.array([1.0 + 1.0j, -2.0 + 0.5j]), np.array([3.0 - 1.0j, 0.5 + 2.0j])
+    w = np.random.default_rng(3).standard_normal((2, 5, 2))
+    ref = lambda a, b: np.geomspace(a, b, 5, **kw)
+    np.testing.assert_allclose(gnp.geomspace(a, b, 5, **kw), ref(a, b), rtol=1e-14)
+    seen = {}
+
+    def loss(a, b, m=gnp):
+        o = m.geomspace(a, b, 5, **kw)
+        if m is gnp:
+            seen["o"] = gpuad.core.full_lower(o)
+        return m.sum(w[0].reshape(o.shape) * m.real(o) + w[1].reshape(o.shape) * m.imag(o))
+    ga, gb = gpuad.grad(loss, argnums=(0, 1))(a, b)
+    np.testing.assert_allclose(seen["o"], ref(a, b), rtol=1e-14)
+    h = 1e-6
+    for g, which in ((ga, 0), (gb, 1)):
+        fd = np.zeros(2, complex)
+        for i in range(2):
+            for d, part in ((1.0, 1.0), (1j, -1j)):   # df/dx - i df/dy
+                e = np.zeros(2, complex)
+                e[i] = h * d
+                args_p = [a, b]
+                args_m = [a, b]
+                args_p[which], args_m[which] = args_p[which] + e, args_m[which] - e
+                fd[i] += part * (loss(*args_p, m=np) - loss(*args_m, m=np)) / (2 * h)
+        np.testing.assert_allclose(g, fd, rtol=1e-7, atol=1e-8)
+    for t in (np.array([1.0, 0.0]), np.array([0.0, 1j]), np.array([0.3 - 0.2j, 1j])):
+        _, jt = gpuad.jvp(lambda a: gnp.geomspace(a, b, 5, **kw), (a,), (t.astype(complex),))
+        fd = (ref(a + h * t, b) - ref(a - h * t, b)) / (2 * h)
+        np.testing.assert_allclose(jt, fd, rtol=1e-7, atol=1e-8)
+
+
+def test_geomspace_traced_matches_numpy_on_signs_and_dtypes():
+    """Traced geomspace is NumPy's computation: a complex dtype rotates real end points of
+    two signs, real ones of two signs give NaN between them, a zero is NumPy's error."""
+    cases = [((-1.0, 1.0, 3), {}), ((-1.0, 1.0, 3), {"dtype": complex}), ((1j, -1j, 3), {}),
+             ((-1.0 + 0j, 1.0, 4), {}), ((np.complex64(1 + 1j), 8.0, 4), {}),
+             ((2.0, 1.0, 4), {"dtype": np.complex64}), ((1 + 1j, 2.0, 0), {})]
+    with np.errstate(invalid="ignore"):
+        for args, kw in cases:
+            want = np.geomspace(*args, **kw)
+            seen = {}
+
+            def f(s):
+                seen["o"] = gnp.geomspace(s, *args[1:], **kw)
+                return gnp.sum(gnp.abs(seen["o"]))
+            gpuad.grad(f)(np.asarray(args[0]))
+            got = gpuad.core.full_lower(seen["o"])
+            assert got.dtype == want.dtype, (args, kw)
+            np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-15)
+    for s, e in ((0.0, 1.0), (1j, 0j)):
+        with pytest.raises(ValueError, match="cannot include zero"):
+            gpuad.grad(lambda s: gnp.sum(gnp.abs(gnp.geomspace(s, e, 3))))(s)

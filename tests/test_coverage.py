@@ -148,3 +148,122 @@ def test_no_helper_names_leak():
     public = [n for n in dir(gnp) if not n.startswith("_")]
     assert not [n for n in public if n not in NAMES and n not in EXTRA], \
         [n for n in public if n not in NAMES and n not in EXTRA]
+
+
+_UFUNC_DEFAULTS = {"out": None, "where": True, "casting": "same_kind", "order": "K",
+                   "dtype": None, "subok": True}
+
+
+def _ufunc_names():
+    return sorted(n for n in NAMES if STATUS[n] == "implemented"
+                  and isinstance(getattr(np, n, None), np.ufunc)
+                  and getattr(np, n).signature is None)     # (not matmul & co.: gufuncs)
+
+
+@pytest.mark.parametrize("name", _ufunc_names())
+def test_ufunc_keywords_at_numpys_defaults_are_accepted(name):
+    """Every differentiable ufunc takes NumPy's ufunc keywords at their defaults (they were
+    a bare "unexpected keyword argument"), traced and untraced, with the same values;
+    another value of out=/where= on a traced array is a TypeError naming the function and
+    the keyword."""
+    uf = getattr(np, name)
+    defaults = dict(_UFUNC_DEFAULTS, out=(None,) * uf.nout if uf.nout > 1 else None)
+    args = [np.array([0.25, 0.5, 0.75]) + k for k in range(uf.nin)]
+    if name == "ldexp":
+        args[1] = np.array([1, 2, 3])
+    with np.errstate(all="ignore"):
+        want = uf(*args)
+        got = getattr(gnp, name)(*args, **defaults)
+        first = lambda r: r[0] if isinstance(r, tuple) else r
+        np.testing.assert_allclose(first(got), first(want), rtol=1e-14)
+        seen = {}
+
+        def f(v):
+            seen["r"] = first(getattr(gnp, name)(v, *args[1:], **defaults))
+            return gnp.sum(seen["r"])
+        gpuad.jvp(f, (args[0],), (np.ones(3),))
+        np.testing.assert_allclose(gpuad.core.full_lower(seen["r"]), first(want), rtol=1e-14)
+        out = (np.zeros(3),) * uf.nout if uf.nout > 1 else np.zeros(3)
+        for kw, word in (({"out": out}, "out="), ({"where": args[0] > 0.3}, "where=")):
+            with pytest.raises(TypeError, match=rf"gpuad.numpy.\w+: NumPy's keyword {word}"):
+                gpuad.jvp(lambda v: first(getattr(gnp, name)(v, *args[1:], **kw)),
+                          (args[0],), (np.ones(3),))
+
+
+def test_numpy_keywords_implemented_or_named():
+    """NumPy 2 keywords: ufunc dtype= (computed in that dtype, derivative by central
+    differences), out= untraced (NumPy's own call), sort kind=/stable=, clip min=/max=,
+    einsum dtype=/casting=/out=, joins' dtype=, fft out=, device='cpu'; otherwise a
+    TypeError naming the function and the keyword."""
+    x = np.array([0.5, 1.25, 2.0], np.float32)
+    g = gpuad.grad(lambda v: gnp.sum(gnp.sin(gnp.multiply(v, v, dtype=np.float64))))(x)
+    assert g.dtype == np.float32
+    np.testing.assert_allclose(g, 2 * x.astype(float) * np.cos(x.astype(float) ** 2),
+                               rtol=1e-6)
+    _, t = gpuad.jvp(lambda v: gnp.add(v, 1.0, dtype=np.float64), (x,), (np.ones(3, np.float32),))
+    assert t.dtype == np.float64
+    o = np.zeros(3, np.float32)
+    assert gnp.add(x, x, out=o) is o and np.array_equal(o, 2 * x)
+    with pytest.raises(TypeError, match="gpuad.numpy.multiply: dtype=int64 .* derivative"):
+        gpuad.grad(lambda v: gnp.sum(gnp.multiply(v, v, dtype=np.int64)))(x)
+    with pytest.raises(TypeError, match="gpuad.numpy.add.. got an unexpected keyword "
+                                        "argument 'bogus'"):
+        gpuad.grad(lambda v: gnp.sum(gnp.add(v, v, bogus=1)))(x)
+    # sort
+    y = np.array([[3.0, -1.0, 2.0], [0.5, 4.0, 0.5]])
+    for kw in ({"kind": "stable"}, {"kind": "quicksort"}, {"kind": "m"}, {"stable": True},
+               {"stable": False}):
+        np.testing.assert_array_equal(gnp.sort(y, **kw), np.sort(y, **kw))
+        gpuad.grad(lambda v: gnp.sum(gnp.sort(v, **kw) * np.arange(3.0)))(y)
+    for kw in ({"kind": "stable", "stable": True}, {"order": "f"}, {"kind": "bogus"}):
+        with pytest.raises(ValueError):
+            np.sort(y, **kw)
+        with pytest.raises(ValueError):
+            gnp.sort(y, **kw)
+    # clip
+    for args, kw in [((), {"min": 0.0}), ((), {"max": 1.0}), ((), {"min": 0.0, "max": 1.0}),
+                     ((0.0, 1.0), {}), ((None, 1.0), {})]:
+        np.testing.assert_array_equal(gnp.clip(y, *args, **kw), np.clip(y, *args, **kw))
+        gc = gpuad.grad(lambda v: gnp.sum(gnp.clip(v, *args, **kw)))(y)
+        lo, hi = (args + (None, None))[:2] if args else (kw.get("min"), kw.get("max"))
+        inside = (y > (-np.inf if lo is None else lo)) & (y < (np.inf if hi is None else hi))
+        np.testing.assert_array_equal(gc, inside.astype(float))
+    for args, kw, err in [((0.0,), {}, TypeError), ((0.0, 1.0), {"min": 0.0}, ValueError)]:
+        with pytest.raises(err):
+            np.clip(y, *args, **kw)
+        with pytest.raises(err):
+            gnp.clip(y, *args, **kw)
+    # einsum
+    y32 = y.astype(np.float32)
+    r = gnp.einsum("ij,ij->i", y32, y32, dtype=np.float64)
+    assert r.dtype == np.float64
+    np.testing.assert_allclose(r, np.einsum("ij,ij->i", y32, y32, dtype=np.float64))
+    ge = gpuad.grad(lambda v: gnp.sum(gnp.einsum("ij,ij->i", v, v, dtype=np.float64)))(y32)
+    assert ge.dtype == np.float32
+    np.testing.assert_allclose(ge, 2 * y32, rtol=1e-6)
+    with pytest.raises(TypeError, match="casting='safe'"):
+        gnp.einsum("ij,ij->i", y, y, dtype=np.float32)
+    np.testing.assert_allclose(gnp.einsum("ij,ij->i", y, y, dtype=np.float32,
+                                          casting="same_kind"),
+                               np.einsum("ij,ij->i", y, y, dtype=np.float32, casting="same_kind"))
+    o2 = np.zeros(2)
+    assert gnp.einsum("ij,ij->i", y, y, out=o2) is o2
+    np.testing.assert_allclose(o2, np.einsum("ij,ij->i", y, y))
+    # joins, fft, device
+    seen = {}
+
+    def join(v):
+        seen["r"] = gnp.concatenate([v, v], dtype=np.float32)
+        return gnp.sum(seen["r"])
+    np.testing.assert_array_equal(gpuad.grad(join)(y), np.full(y.shape, 2.0))
+    assert gpuad.core.full_lower(seen["r"]).dtype == np.float32
+    with pytest.raises(TypeError, match="cannot cast"):
+        gpuad.grad(lambda v: gnp.sum(gnp.stack([v, v], dtype=np.int64)))(y)
+    of = np.zeros((2, 3), complex)
+    assert gnp.fft.fft(y, out=of) is of
+    np.testing.assert_allclose(of, np.fft.fft(y))
+    with pytest.raises(TypeError, match="gpuad.numpy.fft.fft: out= is not supported"):
+        gpuad.grad(lambda v: gnp.sum(gnp.real(gnp.fft.fft(v, out=of))))(y)
+    gpuad.grad(lambda v: gnp.sum(gnp.asarray(v, device="cpu")))(y)
+    with pytest.raises(TypeError, match="gpuad.numpy.matmul: NumPy's keyword axes="):
+        gpuad.grad(lambda v: gnp.sum(gnp.matmul(v, v.T, axes=[(0, 1), (1, 0), (0, 1)])))(y)

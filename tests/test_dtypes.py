@@ -327,6 +327,29 @@ def test_spaces_dtype_as_numpy(name, start, stop):
     assert np.asarray(g).dtype == np.asarray(start).dtype
 
 
+def test_logspace_traced_dtype_error_and_array_base():
+    """Traced logspace: an integer dtype is refused naming logspace (it named linspace);
+    an array base is broadcast with the end points along ``axis`` as NumPy's (it failed
+    to broadcast), its derivative by central differences."""
+    with pytest.raises(TypeError, match="gpuad.numpy.logspace: dtype=int64"):
+        gpuad.grad(lambda s: gnp.sum(gnp.logspace(s, 2.0, 3, dtype=int)))(1.0)
+    start, base = np.array([1.0, 2.0]), np.array([2.0, 3.0])
+    for axis in (0, 1, -1):
+        want = np.logspace(start, 3.0, 4, base=base, axis=axis)
+        seen = {}
+
+        def f(b):
+            seen["r"] = gnp.logspace(start, 3.0, 4, base=b, axis=axis)
+            return gnp.sum(gnp.sin(seen["r"]))
+        g = gpuad.grad(f)(base)
+        np.testing.assert_allclose(gpuad.core.full_lower(seen["r"]), want, rtol=1e-14)
+        h = 1e-6
+        fd = [(np.sum(np.sin(np.logspace(start, 3.0, 4, base=base + h * e, axis=axis)))
+               - np.sum(np.sin(np.logspace(start, 3.0, 4, base=base - h * e, axis=axis))))
+              / (2 * h) for e in np.eye(2)]
+        np.testing.assert_allclose(g, fd, rtol=1e-6)
+
+
 # Functions of a float array and a second operand (of every kind below) that NumPy
 # promotes together: (module, x, o) -> result.
 SEQUENCES = {
@@ -526,6 +549,60 @@ def test_power_shortcuts_keep_numpy_dtypes(x, y):
     assert type(got) is type(want)
     assert np.asarray(got).dtype == np.asarray(want).dtype
     np.testing.assert_allclose(np.asarray(got, dtype=float), np.asarray(want, dtype=float))
+
+
+# Every binary elementwise function; power's exponents 2, 1 and 0.5 take cheaper kernels.
+BINARY = ["add", "subtract", "multiply", "divide", "true_divide", "power", "pow", "maximum",
+          "minimum", "fmax", "fmin", "arctan2", "hypot", "remainder", "mod", "fmod",
+          "logaddexp", "logaddexp2", "copysign", "heaviside", "float_power", "floor_divide"]
+SCALARS = [np.float64, np.float32, np.int64, np.int32, float, int]
+
+
+@pytest.mark.parametrize("src", [np.float32, np.float64])
+@pytest.mark.parametrize("name", BINARY)
+def test_binary_functions_with_scalars_as_numpy(name, src):
+    """A NumPy scalar is strong under NEP 50 (``float32 ** np.float64(2)`` is float64), a
+    Python one weak, on either side, untraced and under grad and jvp (np.float64, a
+    subclass of float, took power's shortcut for 2, 1, 0.5 and kept float32; with 1 the
+    traced and untraced dtypes differed)."""
+    gf, nf = getattr(gnp, name), getattr(np, name)
+    x = np.array([0.75, 1.25, 2.0], dtype=src)
+    for kind in SCALARS:
+        for v in (2.0, 1.0, 0.5, 3.0):
+            s = kind(v) if kind not in (int, np.int64, np.int32) else kind(int(v))
+            for call in (lambda f, a: f(a, s), lambda f, a: f(s, a)):
+                with np.errstate(all="ignore"):
+                    want = call(nf, x)
+                    got = call(gf, x)
+                    seen = {}
+
+                    def f(a):
+                        seen["r"] = call(gf, a)
+                        return gnp.sum(seen["r"])
+                    gpuad.grad(f)(x)
+                    rg = gpuad.core.full_lower(seen["r"])
+                    _, t = gpuad.jvp(f, (x,), (np.ones_like(x),))
+                    rj = gpuad.core.full_lower(seen["r"])
+                what = (name, src, kind, v)
+                assert got.dtype == rg.dtype == rj.dtype == want.dtype, what
+                np.testing.assert_allclose(got, want, rtol=1e-6, err_msg=str(what))
+                np.testing.assert_allclose(rg, want, rtol=1e-6, err_msg=str(what))
+
+
+@pytest.mark.parametrize("y", [np.float64(2.0), np.float64(1.0), np.float64(0.5)], ids=repr)
+def test_power_of_float32_by_float64_scalar_derivative(y):
+    """``float32 ** np.float64(y)`` is float64 and its derivative ``y x^(y-1)`` (central
+    differences), in float32 for the float32 input."""
+    x = np.array([0.5, 1.5, 2.25], dtype=np.float32)
+    f = lambda v: gnp.sum(gnp.sin(v ** y))
+    g = gpuad.grad(f)(x)
+    assert g.dtype == np.float32
+    x64, h = x.astype(np.float64), 1e-6
+    fd = [(np.sin((x64[i] + h) ** y) - np.sin((x64[i] - h) ** y)) / (2 * h) for i in range(3)]
+    np.testing.assert_allclose(g, fd, rtol=1e-5)
+    _, t = gpuad.jvp(lambda v: gnp.power(v, y), (x,), (np.ones_like(x),))
+    assert t.dtype == np.float64
+    np.testing.assert_allclose(t, y * x64 ** (y - 1), rtol=1e-12)
 
 
 PIECES = {"np_float64": [np.float64(2.5), 0], "py_float": [2.5, 0.0],

@@ -209,3 +209,41 @@ def test_errors_as_numpy():
         gnp.fft.fft(real(4), norm="unitary")
     with pytest.raises(ValueError, match="Invalid number of FFT data points"):
         gnp.fft.fft(real(4), n=0)
+
+
+@pytest.mark.parametrize("src", [np.float32, np.float64, np.complex64, np.int64])
+@pytest.mark.parametrize("name,kw", [("fftn", {"axes": []}), ("ifftn", {"axes": ()}),
+                                     ("fft2", {"axes": []}), ("ifft2", {"axes": ()}),
+                                     ("fftn", {"axes": [], "s": []})],
+                         ids=lambda v: str(v))
+def test_no_axes_returns_the_input_as_numpy(name, kw, src):
+    """An n-d complex transform over no axis (axes=[], s=[]) is NumPy's identity: the
+    input with its own dtype (a real array was made complex); under grad and jvp the
+    identity, derivative 1 (central differences of the real input)."""
+    x = (np.arange(6.0).reshape(2, 3) - 2.5).astype(src)
+    want, got = getattr(np.fft, name)(x, **kw), getattr(gnp.fft, name)(x, **kw)
+    assert type(got) is type(want) and got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+    if src in (np.float32, np.float64):
+        f = lambda v: gnp.sum(gnp.sin(getattr(gnp.fft, name)(v, **kw)))
+        g = gpuad.grad(f)(x)
+        assert g.dtype == x.dtype
+        h = 1e-3 if src is np.float32 else 1e-6
+        fd = (np.sin(x.astype(float) + h) - np.sin(x.astype(float) - h)) / (2 * h)
+        np.testing.assert_allclose(g, fd, rtol=1e-4 if src is np.float32 else 1e-7)
+        out, t = gpuad.jvp(lambda v: getattr(gnp.fft, name)(v, **kw), (x,), (np.ones_like(x),))
+        assert out.dtype == t.dtype == x.dtype
+        np.testing.assert_array_equal(t, np.ones_like(x))
+    # a 0-d input has no axis either
+    np.testing.assert_array_equal(gnp.fft.fftn(np.float32(2.0)), np.fft.fftn(np.float32(2.0)))
+    assert gnp.fft.ifftn(np.float32(2.0)).dtype == np.float32
+
+
+@pytest.mark.parametrize("name", ["rfftn", "irfftn", "rfft2", "irfft2"])
+def test_real_transforms_refuse_no_axes(name):
+    """The real transforms need an axis (NumPy fails with an IndexError): a ValueError that
+    names the function."""
+    with pytest.raises(IndexError):
+        getattr(np.fft, name)(real(2, 3), axes=[])
+    with pytest.raises(ValueError, match=f"{name}: at least one axis is needed"):
+        getattr(gnp.fft, name)(real(2, 3), axes=[])

@@ -262,6 +262,67 @@ def test_einsum_and_linalg_errors(xp):
         gnp.linalg.norm(xp.eye(2), "nucl")
 
 
+NORM_ORDS = [None, np.inf, -np.inf, 0, 1, -1, 2, -2, 3, 0.5, "fro", "f", "nuc"]
+NORM_AXES = [None, 0, 1, -1, 2, (0, 1), (1, 0), (-2, -1), (0, 2), (1, 2), (0, 0), (0, 1, 2)]
+
+
+@pytest.mark.parametrize("shape", [(0,), (0, 3), (3, 0), (0, 0), (2, 0, 3), (0, 2, 3), (),
+                                   (2, 3)], ids=str)
+def test_norm_of_empty_arrays_as_numpy(shape):
+    """linalg.norm of every ord and axis on empty arrays: NumPy's value (0 where its max
+    has initial=0: ord inf of zeros(0), 1 of zeros((3, 0)), 2 / 'nuc' of zeros((0, 3));
+    gpuad's max refused the empty reduction) or NumPy's error type (-inf, -2: no
+    identity), untraced and under grad, NumPy's order of checks ('fro' of one axis is an
+    invalid vector order before the axis is read; 'f' is 'fro')."""
+    x = np.random.default_rng(5).standard_normal(shape)
+    for ord_, axis, kd in [(o, a, k) for o in NORM_ORDS for a in NORM_AXES
+                           for k in (False, True)]:
+        what = (shape, ord_, axis, kd)
+        call = lambda m, v: m.linalg.norm(v, ord=ord_, axis=axis, keepdims=kd)
+        with np.errstate(all="ignore"):
+            try:
+                want = call(np, x)
+            except Exception as e:           # noqa: BLE001  (NumPy's error, whatever it is)
+                with pytest.raises(type(e)):
+                    call(gnp, x)
+                with pytest.raises(type(e)):
+                    gpuad.grad(lambda v: gnp.sum(call(gnp, v)))(x)
+                continue
+            got = call(gnp, x)
+            seen = {}
+
+            def f(v):
+                seen["r"] = call(gnp, v)
+                return gnp.sum(seen["r"])
+            g = gpuad.grad(f)(x)
+        for r in (got, gpuad.core.full_lower(seen["r"])):
+            assert np.shape(r) == np.shape(want) and np.asarray(r).dtype == want.dtype, what
+            np.testing.assert_allclose(r, want, rtol=1e-12, err_msg=str(what))
+        assert g.shape == x.shape, what
+
+
+def test_frobenius_alias_f_and_its_derivative():
+    """ord='f' is NumPy's alias of 'fro' (it was refused); derivative x / |x|_F by central
+    differences."""
+    x = np.array([[1.0, -2.0, 0.5], [3.0, 0.25, -1.0]])
+    assert gnp.linalg.norm(x, "f") == pytest.approx(np.linalg.norm(x, "f"), rel=1e-15)
+    assert gnp.linalg.matrix_norm(x, ord="f") == pytest.approx(np.linalg.norm(x), rel=1e-15)
+    g = gpuad.grad(lambda v: gnp.linalg.norm(v, "f", axis=(0, 1)))(x)
+    h = 1e-6
+    fd = np.array([(np.linalg.norm(x + h * e) - np.linalg.norm(x - h * e)) / (2 * h)
+                   for e in np.eye(6).reshape(6, 2, 3)]).reshape(2, 3)
+    np.testing.assert_allclose(g, fd, rtol=1e-8)
+
+
+def test_cond_of_empty_arrays_is_numpys_error():
+    for shape in [(0, 0), (0, 3), (3, 0), (2, 0, 0)]:
+        for p in (None, 1, 2, -2, np.inf, "fro"):
+            with pytest.raises(np.linalg.LinAlgError, match="empty"):
+                gnp.linalg.cond(np.zeros(shape), p)
+            with pytest.raises(np.linalg.LinAlgError, match="empty"):
+                np.linalg.cond(np.zeros(shape), p)
+
+
 def test_matrix_rank_is_numpys_integer_with_derivative_zero(xp):
     # An integer of the matrix: piecewise constant, so a traced argument is read as its value.
     a = xp.asarray([[1.0, 2.0], [2.0, 4.0]])

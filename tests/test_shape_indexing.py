@@ -148,3 +148,83 @@ def test_pad_fills_a_traced_constant_in_the_arrays_dtype():
                      (np.array(1.0 + 1j),))
     assert y.dtype == t.dtype == np.float64
     np.testing.assert_array_equal(t, [1, 0, 0, 0, 1])
+
+
+_LAYOUTS = {"C": lambda a: a, "F": np.asfortranarray, "T": lambda a: a.T,
+            "strided": lambda a: a[:, ::2], "reversed": lambda a: a[::-1]}
+
+
+@pytest.mark.parametrize("layout", list(_LAYOUTS))
+@pytest.mark.parametrize("order", ["C", "F", "A", "K", None])
+def test_flatten_and_ravel_take_numpys_order(order, layout):
+    """x.flatten(order), x.ravel(order=...) and gnp.ravel(x, order) on traced arrays
+    (flatten took no order; a bare TypeError): NumPy's entries for every order and memory
+    layout; the derivative follows the entries (central differences)."""
+    lay = _LAYOUTS[layout]
+    base = np.arange(12.0).reshape(3, 4) * 0.5 - 2.0
+    a = lay(base)
+    w = np.linspace(-1.0, 1.0, a.size)
+    want = a.flatten() if order is None else a.flatten(order)
+    assert np.array_equal(a.ravel() if order is None else np.ravel(a, order), want)
+    for call in (lambda v: v.flatten() if order is None else v.flatten(order),
+                 lambda v: v.ravel() if order is None else v.ravel(order=order),
+                 lambda v: gnp.ravel(v) if order is None else gnp.ravel(v, order)):
+        seen = {}
+
+        def f(v):
+            seen["r"] = call(v)
+            return gnp.sum(gnp.sin(seen["r"]) * w)
+        g = gpuad.grad(f)(a)
+        np.testing.assert_array_equal(gpuad.core.full_lower(seen["r"]), want)
+        np.testing.assert_array_equal(call(a), want)
+        # central differences in the entries of the base array, laid out the same way
+        h, fd = 1e-6, np.zeros(base.size)
+        for j in range(base.size):
+            e = np.zeros(base.size)
+            e[j] = h
+            fp = np.sum(np.sin(lay(base + e.reshape(3, 4)).flatten(order or "C")) * w)
+            fm = np.sum(np.sin(lay(base - e.reshape(3, 4)).flatten(order or "C")) * w)
+            fd[j] = (fp - fm) / (2 * h)
+        idx = lay(np.arange(base.size).reshape(3, 4))      # a's entries in the base array
+        np.testing.assert_allclose(g, fd[idx], rtol=1e-7, atol=1e-9)
+
+
+def test_reshape_orders_and_numpy_2_keywords():
+    """reshape's order 'F' and 'A' (refused before), 'K' NumPy's ValueError; NumPy 2's
+    keyword names of reshape (shape=, copy=), broadcast_to (array=, shape=, subok=) and
+    full (shape=), traced and untraced."""
+    x = np.arange(6.0).reshape(2, 3)
+    for order in ("C", "F", "A"):
+        np.testing.assert_array_equal(gnp.reshape(x, (3, 2), order=order),
+                                      np.reshape(x, (3, 2), order=order))
+        out, t = gpuad.jvp(lambda v: v.reshape((3, 2), order=order), (x,), (x + 1.0,))
+        np.testing.assert_array_equal(out, np.reshape(x, (3, 2), order=order))
+        np.testing.assert_array_equal(t, np.reshape(x + 1.0, (3, 2), order=order))
+    with pytest.raises(ValueError, match="order 'K' is not permitted"):
+        gnp.reshape(x, (3, 2), order="K")
+    np.testing.assert_array_equal(gnp.reshape(x, shape=(3, 2), copy=True), x.reshape(3, 2))
+    g = gpuad.grad(lambda v: gnp.sum(gnp.broadcast_to(array=v, shape=(4, 3), subok=False)))
+    np.testing.assert_array_equal(g(x[0]), np.full(3, 4.0))
+    assert gpuad.grad(lambda s: gnp.sum(gnp.full(shape=(3,), fill_value=s)))(2.0) == 3.0
+    np.testing.assert_array_equal(gnp.full(shape=2, fill_value=1.5), np.full(2, 1.5))
+
+
+def test_compress_method_of_traced_arrays():
+    """x.compress(condition, axis) exists on traced arrays (it was missing), NumPy's values;
+    the entries not taken have derivative 0."""
+    x = np.arange(6.0).reshape(2, 3) + 1.0
+    for axis in (None, 0, 1):
+        cond = [True, False, True] if axis != 0 else [False, True]
+        want = x.compress(cond, axis=axis)
+        seen = {}
+
+        def f(v):
+            seen["r"] = v.compress(cond, axis=axis)
+            return gnp.sum(seen["r"] ** 2)
+        g = gpuad.grad(f)(x)
+        np.testing.assert_array_equal(gpuad.core.full_lower(seen["r"]), want)
+        mask = np.zeros(x.size if axis is None else x.shape[axis], bool)
+        mask[np.nonzero(cond)[0]] = True
+        taken = (mask.reshape(x.shape) if axis is None else
+                 np.broadcast_to(mask if axis == 1 else mask[:, None], x.shape))
+        np.testing.assert_array_equal(g, np.where(taken, 2 * x, 0.0))

@@ -420,3 +420,40 @@ def test_fmax_fmin_ignore_nan_in_value_and_derivative(name):
     # broadcasting and NumPy's dtypes without traced arguments
     np.testing.assert_array_equal(f(a, 2.5), getattr(np, name)(a, 2.5))
     assert f(np.array([1, 2]), 3).dtype == getattr(np, name)(np.array([1, 2]), 3).dtype
+
+
+@pytest.mark.parametrize("name", ["var", "std", "nanvar", "nanstd"])
+def test_numpy_2_correction_mean_and_out_keywords(name):
+    """var/std/nanvar/nanstd take NumPy 2's correction= (ddof's Array API name; both given
+    is NumPy's ValueError), mean= (a precomputed mean, differentiable too) and out=
+    (NumPy's own call untraced; a TypeError naming the function traced); they were a bare
+    "unexpected keyword argument". Derivatives by central differences."""
+    x = np.array([[1.0, 2.5, -0.5, 4.0], [0.25, 3.0, 1.5, -2.0]])
+    npf, gf = getattr(np, name), getattr(gnp, name)
+    m = np.mean(x, axis=1, keepdims=True) + 0.25       # (any mean: the formula's)
+    for kw in ({"correction": 1}, {"axis": 1, "correction": 1.5},
+               {"axis": 1, "mean": m}, {"axis": 1, "mean": m, "correction": 1, "keepdims": True}):
+        want = npf(x, **kw)
+        np.testing.assert_allclose(gf(x, **kw), want, rtol=1e-14)
+        g = gpuad.grad(lambda v: gnp.sum(gf(v, **kw) * np.arange(1.0, np.size(want) + 1)
+                                         .reshape(np.shape(want))))(x)
+        h, fd = 1e-6, np.zeros(x.shape)
+        for i in np.ndindex(x.shape):
+            e = np.zeros(x.shape)
+            e[i] = h
+            w = np.arange(1.0, np.size(want) + 1).reshape(np.shape(want))
+            fd[i] = (np.sum(npf(x + e, **kw) * w) - np.sum(npf(x - e, **kw) * w)) / (2 * h)
+        np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-8)
+    # the mean's own derivative: d var / d mean
+    gm = gpuad.grad(lambda mu: gnp.sum(gf(x, axis=1, mean=mu)))(m)
+    h = 1e-6
+    fdm = [(np.sum(npf(x, axis=1, mean=m + h * e)) - np.sum(npf(x, axis=1, mean=m - h * e)))
+           / (2 * h) for e in np.eye(2).reshape(2, 2, 1)]
+    np.testing.assert_allclose(gm.ravel(), fdm, rtol=1e-6)
+    with pytest.raises(ValueError, match="ddof and correction"):
+        gf(x, ddof=1, correction=1)
+    o = np.zeros(2)
+    assert gf(x, axis=1, out=o) is o
+    np.testing.assert_allclose(o, npf(x, axis=1), rtol=1e-14)
+    with pytest.raises(TypeError, match=f"gpuad.numpy.{name}: out= is not supported"):
+        gpuad.grad(lambda v: gnp.sum(gf(v, axis=1, out=np.zeros(2))))(x)

@@ -126,8 +126,8 @@ def copy(a, order="K", subok=False):
     return asarray(a)
 
 
-def full(shape_, fill_value, dtype=None, order="C", *, like=None):
-    """``numpy.full``: ``fill_value`` broadcast to ``shape_``; differentiable in a traced
+def full(shape, fill_value, dtype=None, order="C", *, device=None, like=None):
+    """``numpy.full``: ``fill_value`` broadcast to ``shape``; differentiable in a traced
     ``fill_value`` (the cotangent is summed over the copies).
 
     Example::
@@ -135,9 +135,11 @@ def full(shape_, fill_value, dtype=None, order="C", *, like=None):
         >>> gpuad.grad(lambda s: gnp.sum(gnp.full((3,), s) * np.arange(3.0)))(2.0)
         3.0
     """
+    shape_ = shape
     if not _traced(fill_value):
         xp = _pb.xp_of(like) if like is not None else _module(fill_value)
-        return xp.full(shape_, fill_value, dtype=dtype, order=order)
+        kw = {} if device is None else {"device": device}
+        return xp.full(shape_, fill_value, dtype=dtype, order=order, **kw)
     v = asarray(fill_value, _plain_dtype(dtype, "full"))
     shape_ = (shape_,) if isinstance(shape_, (int, np.integer)) else tuple(shape_)
     return broadcast_to(v, shape_)
@@ -197,37 +199,68 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
 
 def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
     """``numpy.logspace``: ``base ** linspace(start, stop)``; differentiable in ``start``,
-    ``stop`` and ``base``."""
+    ``stop`` and ``base`` (an array ``base`` broadcast with the end points, as NumPy's)."""
     b = base
     if not _traced((start, stop, b)):
         return _module((start, stop, b)).logspace(start, stop, num=num, endpoint=endpoint,
                                                   base=b, dtype=dtype, axis=axis)
-    return power(b, linspace(start, stop, num, endpoint, dtype=dtype, axis=axis))
+    dt = _plain_dtype(dtype, "logspace")
+    if not isinstance(b, (float, int)) and len(shape(b)):
+        # NumPy's: an array base is broadcast with the end points (as arrays: a Python
+        # number among them is float64) and given the samples' axis
+        from ._shape import expand_dims
+        nd = len(np.broadcast_shapes(*(tuple(shape(a)) for a in (start, stop, b))))
+        start, stop, b = (reshape(a, (1,) * (nd - len(shape(a))) + tuple(shape(a)))
+                          if isinstance(a, Tracer) else
+                          _module(a).array(a, copy=None, ndmin=nd) for a in (start, stop, b))
+        b = expand_dims(b, axis)
+    out = power(b, linspace(start, stop, num, endpoint, axis=axis))
+    return out if dt is None else _pb.astype(out, dt)
 
 
 def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
-    """``numpy.geomspace``: ``exp(linspace(log start, log stop))`` with the end points
-    exact; differentiable in positive traced ``start`` and ``stop`` (negative end points:
-    as NumPy, by symmetry; a zero or sign change is NumPy's ValueError). CuPy has no
-    geomspace: on CuPy arrays this formula is the result, traced or not."""
+    """``numpy.geomspace``: ``sign * 10 ** linspace(log10(start / sign), log10(stop /
+    sign))`` with ``sign = sign(start)`` (``start / |start|`` for complex end points) and
+    the end points exact, NumPy's computation; differentiable in traced ``start`` and
+    ``stop``, real or complex (real end points of two signs: NaN between them, as NumPy's;
+    a zero is NumPy's ValueError). CuPy has no geomspace: on CuPy arrays this formula is
+    the result, traced or not."""
     xp = _module((start, stop))
     if not _traced((start, stop)) and hasattr(xp, "geomspace"):
         return xp.geomspace(start, stop, num=num, endpoint=endpoint, dtype=dtype, axis=axis)
-    # NumPy's dtype: result_type(start, stop, zeros((), dtype)), float64 at least (float32
-    # end points give float64)
-    (start, stop, _), xp = prepare(start, stop, np.zeros(()))
-    s0, s1 = full_lower(start), full_lower(stop)
-    if xp.any(s0 == 0) or xp.any(s1 == 0) or xp.any((s0 < 0) != (s1 < 0)):
-        raise ValueError("Geometric sequence cannot include zero, and the end points must "
-                         "have one sign")
-    sign = xp.where(s0 < 0, -1.0, 1.0).astype(s0.dtype)
-    out = exp(linspace(log(multiply(start, sign)), log(multiply(stop, sign)), num, endpoint,
-                       axis=0))
+    from ._core import _dtype_of, to_operand
+    from ._elementwise import abs as abs_, divide, log10
+    from ._shape import concatenate, expand_dims
+    if any(bool((xp.asarray(full_lower(v)) == 0).any()) for v in (start, stop)):
+        raise ValueError("Geometric sequence cannot include zero")
+    # NumPy's dtype: result_type(start, stop, float(num), zeros((), dtype)), the end points
+    # taken as arrays (a Python float is float64): float64 at least unless dtype says less
+    dt = result_float_dtype(np.zeros((), np.result_type(
+        _dtype_of(full_lower(start)), _dtype_of(full_lower(stop)), float(num),
+        np.zeros((), dtype))))
+    out_dt = dt if dtype is None else _plain_dtype(dtype, "geomspace")
+    start, stop = to_operand(start, dt, xp), to_operand(stop, dt, xp)
+    if dt.kind == "c":
+        sign = divide(start, abs_(start))           # start / |start|: a function of start
+    else:
+        sign = xp.sign(full_lower(start))           # piecewise constant
+    start, stop = divide(start, sign), divide(stop, sign)
+    out = logspace(log10(start), log10(stop), num, endpoint, base=10.0)
+    n = int(shape(out)[0])
+    if n > 0:          # the end points exact (10 ** log10(x) need not be x)
+        lead = tuple(shape(out)[1:])
+        parts = [expand_dims(broadcast_to(start, lead), 0)]
+        last = n - 1 if n > 1 and endpoint else n
+        if last > 1:
+            parts.append(out[1:last])
+        if last < n:
+            parts.append(expand_dims(broadcast_to(stop, lead), 0))
+        out = concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
     out = multiply(out, sign)
     if axis != 0:
         from ._shape import moveaxis
         out = moveaxis(out, 0, axis)
-    return out if dtype is None else _pb.astype(out, _plain_dtype(dtype, "geomspace"))
+    return out if out_dt == dt else _pb.astype(out, out_dt)
 
 
 def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):

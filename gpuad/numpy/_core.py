@@ -1,6 +1,8 @@
 """What the gpuad.numpy wrappers share: argument conversion and NumPy's dtype promotion."""
 from __future__ import annotations
 
+import functools
+import inspect
 import numbers
 
 import numpy as np
@@ -137,7 +139,7 @@ def lower(x):
 
 
 __all__ = ["prepare", "strong", "normalize_axis", "lower", "result_float_dtype",
-           "to_operand", "shape", "dtype"]
+           "to_operand", "shape", "dtype", "numpy_out", "ddof_of", "foreign_keywords"]
 
 
 def _kinds(values, acc):
@@ -259,6 +261,120 @@ def _module_of(args, module, name, np_f):
     return getattr(sub, name, np_f)
 
 
+# NumPy's keywords that a gpuad function lacks, given a value other than NumPy's default on
+# traced arguments: what to do instead.
+_KEYWORD_HINTS = {
+    "out": "gpuad arrays are immutable under a transform: use the returned array",
+    "dtype": "cast the operands or the result with .astype",
+    "where": "select with gnp.where(mask, result, other) instead",
+    "device": "results live where the inputs live (NumPy arrays on the CPU, CuPy arrays "
+              "on a GPU): omit it",
+}
+_NO_VALUE = getattr(np, "_NoValue", object())
+
+
+@functools.lru_cache(maxsize=None)
+def _accepted(f):
+    """The keywords ``f`` takes (None: any, it has ``**kwargs``)."""
+    try:
+        ps = inspect.signature(f).parameters
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in ps.values()):
+        return None
+    return frozenset(k for k, p in ps.items() if p.kind is not p.POSITIONAL_ONLY)
+
+
+@functools.lru_cache(maxsize=None)
+def _numpy_defaults(np_f):
+    try:
+        ps = inspect.signature(np_f).parameters
+    except (TypeError, ValueError):
+        return {}
+    return {k: p.default for k, p in ps.items()
+            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+
+
+def _is_default(v, d):
+    if v is d:
+        return True
+    if isinstance(v, tuple) and isinstance(d, tuple):      # (divmod's out=(None, None))
+        return len(v) == len(d) and all(_is_default(a, b) for a, b in zip(v, d))
+    if d is _NO_VALUE or not isinstance(v, (str, bool, int, float, type(None))):
+        return False
+    return type(v) is type(d) and v == d
+
+
+def foreign_keywords(name, np_f, accepted, args, kwargs):
+    """``kwargs`` for a gpuad function that takes the keywords ``accepted``, NumPy's
+    keywords it lacks dropped where they hold NumPy's default (``out=None``,
+    ``casting='same_kind'``); None where the call is to be NumPy's own (no traced argument:
+    NumPy's semantics for every keyword); on traced arguments a TypeError that names the
+    function, the keyword and what to do."""
+    defaults = _numpy_defaults(np_f) if np_f is not None else {}
+    kept = {}
+    for k, v in kwargs.items():
+        if k in accepted:
+            kept[k] = v
+        elif k not in defaults:
+            raise TypeError(f"gpuad.numpy.{name}() got an unexpected keyword argument {k!r} "
+                            f"(numpy.{name} has no keyword of that name either)")
+        elif not _is_default(v, defaults[k]):
+            if not _kinds(kwargs.values(), _kinds(args, [False] * 3))[0]:
+                return None
+            if k == "copy" or (k == "device" and v == "cpu" and base.xp_of(*args) is np):
+                continue      # (traced arrays are immutable: a copy or a view alike)
+            shown = (f"<array of shape {tuple(shape(v))}>" if hasattr(v, "shape")
+                     and not isinstance(v, (np.generic, type)) else repr(v))
+            raise TypeError(f"gpuad.numpy.{name}: NumPy's keyword {k}={shown} is not "
+                            f"supported on traced arrays (only its default "
+                            f"{k}={defaults[k]!r}); "
+                            f"{_KEYWORD_HINTS.get(k, 'omit it, or compute without it')}")
+    return kept
+
+
+# The joins, whose dtype= casts each entry (the same values as casting the result).
+_JOINS = frozenset(["concatenate", "concat", "stack", "hstack", "vstack", "row_stack"])
+
+
+def _join_dtype(g, args, kwargs):
+    """A join ``g`` of traced arrays with NumPy's ``dtype=`` and ``casting=``: the join cast
+    to ``dtype`` (floating or complex: a derivative), under NumPy's casting rule."""
+    kw = dict(kwargs)
+    dt, casting = kw.pop("dtype", None), kw.pop("casting", "same_kind")
+    r = g(*args, **kw)
+    if dt is None:
+        return r
+    dt, src = np.dtype(dt), np.dtype(dtype(r))
+    if not np.can_cast(src, dt, casting):
+        raise TypeError(f"{g.__name__}: cannot cast array data from {src} to {dt} according "
+                        f"to the rule {casting!r} (NumPy's error)")
+    if dt.kind not in "fc":
+        raise TypeError(f"gpuad.numpy.{g.__name__}: dtype={dt} of a traced value would drop "
+                        "its derivative; keep a floating or complex dtype")
+    return base.astype(r, dt)
+
+
+def numpy_out(name, args, kwargs, module=np):
+    """NumPy's (CuPy's) own ``name`` for a call with ``out=`` (it writes into ``out``);
+    refused with a TypeError naming the function on traced values."""
+    if _kinds(kwargs.values(), _kinds(args, [False] * 3))[0]:
+        qual = name if module is np else f"{module.__name__.rsplit('.', 1)[-1]}.{name}"
+        raise TypeError(f"gpuad.numpy.{qual}: out= is not supported on traced arrays; "
+                        f"{_KEYWORD_HINTS['out']}")
+    np_f = getattr(module, name)
+    return _module_of(args, module, name, np_f)(*args, **kwargs)
+
+
+def ddof_of(ddof, correction):
+    """NumPy 2's ``correction=``, the Array API's name of ``ddof``."""
+    if correction is None:
+        return ddof
+    if ddof != 0:
+        raise ValueError("ddof and correction can't be provided simultaneously.")
+    return correction
+
+
 def numpy_semantics(name, f, module=np):
     """``f`` (a gpuad.numpy function) where called with no traced argument behaving as
     NumPy's ``name`` does in what gpuad does not compute: integer and boolean inputs go to
@@ -271,7 +387,19 @@ def numpy_semantics(name, f, module=np):
     pos = _dtype_position(f) if by_dtype else None
     by_first = name in _FIRST_DECIDES and np_f is not None
 
+    qual = name if module is np else f"{module.__name__.rsplit('.', 1)[-1]}.{name}"
+
     def g(*args, **kwargs):
+        if kwargs:
+            accepted = _accepted(f)
+            if accepted is not None and not accepted.issuperset(kwargs):
+                if name in _JOINS and ("dtype" in kwargs or "casting" in kwargs) and \
+                        _kinds(kwargs.values(), _kinds(args, [False] * 3))[0]:
+                    return _join_dtype(g, args, kwargs)
+                kept = foreign_keywords(qual, np_f, accepted, args, kwargs)
+                if kept is None:        # NumPy's keywords on untraced arguments: NumPy's call
+                    return _module_of(args, module, name, np_f)(*args, **kwargs)
+                kwargs = kept
         if (by_dtype and _integral_dtype(pos, args, kwargs) is not None) or (
                 by_first and args and not isinstance(args[0], Tracer)
                 and _dtype_of(args[0]).kind in "biu"):
@@ -284,7 +412,7 @@ def numpy_semantics(name, f, module=np):
         if integral and not floating and np_f is not None:
             return _module_of(args, module, name, np_f)(*args, **kwargs)
         r = f(*args, **kwargs)
-        if fresh:
+        if fresh and kwargs.get("out") is None:
             r = _fresh(r, _arrays_in(kwargs.values(), _arrays_in(args, [])))
         return scalars(r)
     g.__name__, g.__qualname__, g.__doc__ = f.__name__, f.__qualname__, f.__doc__

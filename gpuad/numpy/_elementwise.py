@@ -8,7 +8,8 @@ from ..core import dtype
 from ..primitives import complex as C
 from ..primitives import elementwise as E
 from ..tape import VJPTracer
-from ._core import _plain, numpy_semantics, prepare, lower
+from ..primitives import base as _pb
+from ._core import _plain, foreign_keywords, numpy_semantics, prepare, lower, to_operand
 
 _ND = _np.ndarray
 
@@ -19,6 +20,29 @@ __all__ = []
 # compute them there (|z| with its own kernel, sign(z) = z / |z|).
 _COMPLEX = {"abs": lambda z: C.complex_abs(z), "absolute": lambda z: C.complex_abs(z),
             "sign": lambda z: C.phase(z)}
+
+
+def _ufunc_keywords(name, f, args, kw):
+    """``f(*args)`` with NumPy's ufunc keywords ``kw``: without traced arguments NumPy's
+    (CuPy's) ufunc itself; on traced ones ``dtype=`` (a floating or complex one: the
+    operands cast to it, as NumPy's loop does) and the others at NumPy's defaults, else a
+    TypeError naming the keyword (foreign_keywords)."""
+    np_f = getattr(_np, name)
+    if not any(isinstance(a, Tracer) for a in args):
+        xp = _pb.xp_of(*[a for a in args if hasattr(a, "shape")])
+        return getattr(xp, name, np_f)(*args, **kw)
+    kw = dict(kw)
+    dt = kw.pop("dtype", None)
+    foreign_keywords(name, np_f, frozenset(), args, kw)
+    if dt is not None:
+        dt = _np.dtype(dt)
+        if dt.kind not in "fc":
+            raise TypeError(f"gpuad.numpy.{name}: dtype={dt} of a traced value would drop its "
+                            "derivative; cast after gpuad.stop_gradient, or keep a floating "
+                            "or complex dtype")
+        xp = _pb.xp_of(*args)
+        args = [to_operand(a, dt, xp) for a in args]
+    return f(*args)
 
 
 def _unary(name, prim_name=None):
@@ -32,7 +56,9 @@ def _unary(name, prim_name=None):
             return special(x)
         return bind(prim, x)
 
-    def f(x, /):
+    def f(x, /, **kw):
+        if kw:
+            return _ufunc_keywords(name, f, (x,), kw)
         # prepare's own first test (_plain), inline for a traced or plain float array
         v = x.val if type(x) is VJPTracer else x
         if type(v) is not _ND or v.dtype.char not in "fd":
@@ -58,7 +84,9 @@ def _unary(name, prim_name=None):
 def _binary(name, prim_name=None):
     prim = E.PRIMS[prim_name or name]
 
-    def f(x, y, /):
+    def f(x, y, /, **kw):
+        if kw:
+            return _ufunc_keywords(name, f, (x, y), kw)
         # prepare's common cases, without the call: float array (op) Python number, and
         # two float arrays of one dtype.
         ty = type(y)
@@ -102,11 +130,23 @@ _power = power                          # noqa: F821  (made above; the public on
 __all__.remove("power")
 
 
-def power(x, y, /):
+def _same_dtype(dt, y):
+    """Whether ``power(x, y)`` keeps ``x``'s dtype ``dt`` for the scalar ``y``: a Python int
+    or float (weak under NEP 50), or a NumPy scalar that does not promote ``dt``
+    (``float32 ** np.float64(2)`` is float64; ``np.float64`` subclasses ``float``)."""
+    ty = type(y)
+    if ty is int or ty is float:
+        return True
+    return (isinstance(y, (_np.integer, _np.floating))
+            and _np.result_type(dt, y.dtype) == dt)
+
+
+def power(x, y, /, **kw):
     """``x ** y`` elementwise with broadcasting, like ``numpy.power``. A constant exponent
     of 2, 1 or 0.5 uses the cheaper square/identity/sqrt kernels (same values)."""
-    if isinstance(y, (int, float)) and not isinstance(y, bool) and (
-            isinstance(x, Tracer) or _plain(x) is not None):
+    if kw:
+        return _ufunc_keywords("power", power, (x, y), kw)
+    if (isinstance(x, Tracer) or _plain(x) is not None) and _same_dtype(dtype(x), y):
         # (float operands only: an integer or boolean x is NumPy's power, whose dtype
         # square's may not be: power(bool, 2) is int64, square(bool) int8)
         if y == 2:
@@ -121,11 +161,13 @@ def power(x, y, /):
 _multiply = multiply                    # noqa: F821  (made above; the public one follows)
 
 
-def multiply(x, y, /):
+def multiply(x, y, /, **kw):
     """``x * y`` elementwise with broadcasting, like ``numpy.multiply``; differentiable to
     any order. A traced value times itself is ``square(x)`` (the same values): one operand
     read and one cotangent, where a product of two operands writes two and adds them (the
     regulariser ``sum(w * w)`` of a batched HVP: one lane-wide pass less, one array less)."""
+    if kw:
+        return _ufunc_keywords("multiply", multiply, (x, y), kw)
     if x is y and isinstance(x, Tracer):
         return square(x)              # noqa: F821
     return _multiply(x, y)
@@ -136,9 +178,27 @@ def positive(x, /):
     return x
 
 
-def clip(x, a_min=None, a_max=None):
-    """``minimum(maximum(x, a_min), a_max)``; at a bound the derivative is split like
-    maximum/minimum ties (1/2)."""
+_UNSET = object()
+
+
+def clip(a, a_min=_UNSET, a_max=_UNSET, out=None, *, min=_UNSET, max=_UNSET, **kw):
+    """``minimum(maximum(a, a_min), a_max)``, like ``numpy.clip`` (NumPy 2's ``min=`` and
+    ``max=`` name the bounds too); at a bound the derivative is split like maximum/minimum
+    ties (1/2). ``out=`` and ufunc keywords: NumPy's own call (untraced)."""
+    # NumPy's rules: both bounds as a_min/a_max, or either as min=/max=
+    if a_min is _UNSET and a_max is _UNSET:
+        a_min = None if min is _UNSET else min
+        a_max = None if max is _UNSET else max
+    elif a_min is _UNSET or a_max is _UNSET:
+        raise TypeError("clip() missing 1 required positional argument: "
+                        f"'{'a_min' if a_min is _UNSET else 'a_max'}'")
+    elif min is not _UNSET or max is not _UNSET:
+        raise ValueError("Passing `min` or `max` keyword argument when `a_min` and `a_max` "
+                         "are provided is forbidden.")
+    if out is not None or kw:
+        return _ufunc_keywords("clip", lambda x, lo, hi: clip(x, lo, hi), (a, a_min, a_max),
+                               dict(kw, out=out) if out is not None else kw)
+    x = a
     if a_min is not None:
         x = maximum(x, a_min)
     if a_max is not None:

@@ -8,7 +8,8 @@ import numpy as np
 
 from ..primitives import base, linalg as LA
 from ..primitives import complex as _cx
-from ._core import prepare, shape, normalize_axis, strong
+from ..core import Tracer
+from ._core import prepare, shape, normalize_axis, strong, numpy_out, to_operand
 from ._elementwise import multiply
 
 __all__ = ["matmul", "einsum", "dot", "inner", "outer", "tensordot", "trace", "vdot", "vecdot",
@@ -88,7 +89,8 @@ def _explicit(subscripts, shapes):
     return ins, out
 
 
-def einsum(subscripts, *operands, optimize=None):
+def einsum(subscripts, *operands, out=None, optimize=None, dtype=None, order="K",
+           casting="safe"):
     """Einstein summation, like ``numpy.einsum`` (string subscripts, implicit or explicit
     output, ``...`` broadcasting, repeated labels for diagonals).
 
@@ -96,7 +98,9 @@ def einsum(subscripts, *operands, optimize=None):
     is a sum of einsums with one operand replaced by its tangent (the tangent lanes are one
     more label) and the cotangent of an operand is the einsum of the output cotangent with
     the other operands, back to that operand's labels. ``optimize`` is accepted for
-    compatibility; contractions are always ordered by the library.
+    compatibility; contractions are always ordered by the library. ``dtype`` (floating or
+    complex: the operands cast to it under ``casting``, NumPy's rule) and ``order`` (a
+    layout: the values are the same) as NumPy's; ``out=`` is NumPy's own call (untraced).
 
     Example::
 
@@ -105,9 +109,26 @@ def einsum(subscripts, *operands, optimize=None):
         (np.float64(5.0), array([[2., 4.],
                [6., 8.]]))
     """
+    if out is not None or (dtype is not None and np.dtype(dtype).kind not in "fc"):
+        if out is None and any(isinstance(o, Tracer) for o in operands):
+            raise TypeError(f"gpuad.numpy.einsum: dtype={np.dtype(dtype)} of a traced value "
+                            "would drop its derivative; keep a floating or complex dtype")
+        kw = {k: v for k, v in (("out", out), ("dtype", dtype)) if v is not None}
+        return numpy_out("einsum", (subscripts, *operands),
+                         dict(kw, optimize=bool(optimize), order=order, casting=casting))
     if not isinstance(subscripts, str):
         subscripts, operands = _interleaved(subscripts, operands)
-    ops, _ = prepare(*map(strong, operands))   # (as numpy.asarray each: no weak scalars)
+    if dtype is not None:
+        dt = np.dtype(dtype)
+        for o in operands:
+            odt = np.dtype(o.dtype) if hasattr(o, "dtype") else np.asarray(o).dtype
+            if not np.can_cast(odt, dt, casting):
+                raise TypeError(f"einsum: cannot cast an operand of dtype {odt} to {dt} with "
+                                f"casting={casting!r} (NumPy's rule)")
+        ops, xp = prepare(*map(strong, operands))
+        ops = [to_operand(o, dt, xp) for o in ops]
+    else:
+        ops, _ = prepare(*map(strong, operands))   # (as numpy.asarray each: no weak scalars)
     ins, out = _explicit(subscripts, [shape(o) for o in ops])
     sizes: dict = {}
     for sub, o in zip(ins, ops):

@@ -91,7 +91,8 @@ def install():
     T.transpose = lambda s, *axes: g.transpose(
         s, axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else (axes or None))
     T.astype = lambda s, dt, **k: g.astype(s, dt)
-    T.flatten = lambda s: g.ravel(s)
+    T.flatten = lambda s, order="C": g.ravel(s, order)
+    T.compress = lambda s, condition, axis=None, **k: g.compress(condition, s, axis, **k)
     T.copy = lambda s: s
     T.__array_ufunc__ = _array_ufunc
     T.__array_function__ = _array_function

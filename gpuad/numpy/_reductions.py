@@ -8,7 +8,7 @@ import numpy as np
 from ..core import full_lower
 from ..primitives import base, reductions as R
 from ..primitives.complex import abs2
-from ._core import prepare, normalize_axis, shape, dtype, to_operand
+from ._core import prepare, normalize_axis, shape, dtype, to_operand, numpy_out, ddof_of
 from ._elementwise import (divide, exp, log, add, subtract, multiply, sqrt, where, maximum,
                            minimum)
 from ._elementwise import where as _select      # where the functions' where= shadows it
@@ -171,29 +171,49 @@ amax = max
 amin = min
 
 
-def var(a, axis=None, dtype=None, ddof=0, keepdims=False, *, where=True):
+_mean = mean            # (var's and std's parameter mean= shadows it)
+
+
+def _moment_args(name, a, axis, dtype, out, ddof, keepdims, where, mean, correction):
+    """The arguments of NumPy's ``name`` (var, std, nanvar, nanstd) for its own call with
+    ``out=`` (only those given)."""
+    kw = dict(axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, where=where)
+    kw.update({k: v for k, v in (("mean", mean), ("correction", correction)) if v is not None})
+    return numpy_out(name, (a,), kw)
+
+
+def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True, mean=None,
+        correction=None):
     """Variance over ``axis``, like ``numpy.var``:
     ``sum((x - mean(x))**2) / (N - ddof)`` with N the number of reduced elements.
+    ``correction`` is NumPy 2's name of ``ddof``; ``mean`` a mean already computed (of
+    ``keepdims=True`` shape), differentiable as well; ``out=`` NumPy's own call (untraced).
 
     Example::
 
         >>> gpuad.grad(lambda x: gnp.var(x))(np.array([1.0, 2.0, 4.0]))
         array([-0.88888889, -0.22222222,  1.11111111])
     """
+    if out is not None:
+        return _moment_args("var", a, axis, dtype, out, ddof, keepdims, where, mean,
+                            correction)
+    ddof = ddof_of(ddof, correction)
     a, axes = _reduce(a, axis, dtype)
     if where is not True:
         a, m = outside(a, where, 0)
-        d = subtract(a, mean(a, axis=axes, keepdims=True, where=m))
+        d = subtract(a, _mean(a, axis=axes, keepdims=True, where=m) if mean is None else mean)
         dof = _mask_count(m, axes, keepdims, a) - ddof
         dof = np.maximum(dof, 0)      # (NumPy's clamp; dof * (dof > 0) made -0.0: -inf)
         return divide(sum(abs2(d), axis=axes, keepdims=keepdims, where=m), dof)
-    d = subtract(a, mean(a, axis=axes, keepdims=True))
+    d = subtract(a, _mean(a, axis=axes, keepdims=True) if mean is None else mean)
     dof = builtins.max(_count(shape(a), axes) - ddof, 0)
     return divide(sum(abs2(d), axis=axes, keepdims=keepdims), float(dof))
 
 
-def std(a, axis=None, dtype=None, ddof=0, keepdims=False, *, where=True):
-    """Standard deviation ``sqrt(var(x))`` over ``axis``, like ``numpy.std``.
+def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True, mean=None,
+        correction=None):
+    """Standard deviation ``sqrt(var(x))`` over ``axis``, like ``numpy.std`` (``mean``,
+    ``correction`` and ``out`` as :func:`var`'s).
 
     Where all reduced elements are equal (variance 0) std is not differentiable (a cone's
     tip); its derivative there is the subgradient 0 (as for ``linalg.norm`` at 0, and as
@@ -209,7 +229,11 @@ def std(a, axis=None, dtype=None, ddof=0, keepdims=False, *, where=True):
         >>> gpuad.grad(lambda x: gnp.std(x))(np.array([2.0, 2.0]))
         array([0., 0.])
     """
-    v = var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims, where=where)
+    if out is not None:
+        return _moment_args("std", a, axis, dtype, out, ddof, keepdims, where, mean,
+                            correction)
+    v = var(a, axis=axis, dtype=dtype, ddof=ddof_of(ddof, correction), keepdims=keepdims,
+            where=where, mean=mean)
     lv = full_lower(v)
     pos = (lv > 0) & (lv < np.inf)
     # 0 (a constant) where the variance is 0; NaN and inf stay the variance's (no entries,
@@ -284,8 +308,11 @@ def cumsum(a, axis=None, dtype=None):
     return R.cumsum(a, axis)
 
 
-def sort(a, axis=-1):
+def sort(a, axis=-1, kind=None, order=None, *, stable=None):
     """Sorted copy along ``axis`` (the flattened array for ``None``), like ``numpy.sort``.
+    ``kind`` and ``stable`` are accepted (the values are the same: only the order of
+    equal elements could differ, and ties have no derivative); ``order`` (fields of a
+    structured array) has no meaning for the float arrays gpuad differentiates.
 
     The derivative follows the sorting permutation: ``out = take_along_axis(x,
     argsort(x))``, so the tangent is gathered and the cotangent scattered back by it.
@@ -297,6 +324,16 @@ def sort(a, axis=-1):
         >>> gpuad.grad(lambda x: gnp.sum(gnp.sort(x) * w))(np.array([3.0, 1.0]))
         array([0., 2.])
     """
+    if order is not None:
+        raise ValueError("sort: order= names fields of a structured array; gpuad's arrays "
+                         "have none (NumPy: 'Cannot specify order when the array has no "
+                         "fields.')")
+    if kind is not None and not (isinstance(kind, str) and kind[:1].lower() in ("q", "h", "m",
+                                                                                "s")):
+        raise ValueError(f"sort kind must be one of 'quick', 'heap', or 'stable' (got {kind!r})")
+    if kind is not None and stable is not None:
+        raise ValueError("`kind` and `stable` parameters can't be provided at the same time. "
+                         "Use only one of them.")
     (a,), _ = prepare(a)
     if axis is None:
         a, axis = base.reshape(a, (_size(a),)), 0

@@ -16,25 +16,73 @@ __all__ = ["reshape", "transpose", "swapaxes", "astype", "ravel", "broadcast_to"
            "diagonal", "diag", "triu", "tril"]
 
 
-def reshape(a, newshape, order="C"):
-    """``numpy.reshape`` (C order)."""
-    if order != "C":
-        raise NotImplementedError("gpuad.numpy.reshape supports order='C' only")
+def reshape(a, /, shape=None, order="C", *, copy=None, newshape=None):
+    """``numpy.reshape``: ``order`` 'C' (row-major), 'F' (column-major: the reshape of the
+    transpose, transposed back) or 'A' (F for a Fortran-ordered array); ``copy`` is
+    accepted (traced arrays are immutable, a view or a copy alike). ``newshape`` is the
+    name NumPy 1 gave ``shape``."""
+    if newshape is not None:
+        if shape is not None:
+            raise TypeError("reshape() got both shape= and newshape= (NumPy 1's name of shape)")
+        shape = newshape
+    if shape is None:
+        raise TypeError("reshape() missing required argument 'shape' (pos 2)")
     (a,), _ = prepare(a)
-    if isinstance(newshape, (int, np.integer)):
-        newshape = (int(newshape),)
-    newshape = tuple(int(d) for d in newshape)
-    size = int(np.prod(shape(a), dtype=np.int64))
+    order = _order(a, order, "reshape")
+    newshape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(
+        int(d) for d in shape)
+    if order == "F":
+        out = reshape(transpose(a), newshape[::-1])
+        return transpose(out)
+    old = tuple(_shape(a))
+    size = int(np.prod(old, dtype=np.int64))
     if -1 in newshape:
         known = int(np.prod([d for d in newshape if d != -1], dtype=np.int64))
         newshape = tuple(size // known if d == -1 and known else d for d in newshape)
     if int(np.prod(newshape, dtype=np.int64)) != size:
-        raise ValueError(f"cannot reshape array of shape {tuple(shape(a))} into shape {newshape}")
+        raise ValueError(f"cannot reshape array of shape {old} into shape {newshape}")
     return base.reshape(a, newshape)
 
 
-def ravel(a):
-    return reshape(a, (-1,))
+_shape = shape          # (reshape's parameter is named shape, as NumPy's)
+
+
+def _order(a, order, what):
+    """'C' or 'F' for NumPy's ``order`` of ``a`` ('A': 'F' where ``a``'s value is Fortran-
+    but not C-contiguous); 'K' is returned for ravel to read memory order."""
+    o = "C" if order is None else str(order).upper()
+    if o in ("C", "F"):
+        return o
+    if o == "A" or (o == "K" and what != "reshape"):
+        if o == "K":
+            return o
+        flags = getattr(lower(a), "flags", None)
+        return "F" if flags is not None and flags.f_contiguous and not flags.c_contiguous \
+            else "C"
+    if o == "K":
+        raise ValueError("order 'K' is not permitted for reshaping")
+    raise ValueError(f"{what}: order must be one of 'C', 'F', 'A' or 'K' (got {order!r})")
+
+
+def ravel(a, order="C"):
+    """``numpy.ravel``: the entries in ``order`` 'C' (row-major), 'F' (column-major), 'A'
+    (F for a Fortran-ordered array) or 'K' (the order of the value's memory); a traced
+    array's derivative follows its entries."""
+    (a,), _ = prepare(a)
+    o = _order(a, order, "ravel")
+    if o != "K":
+        return reshape(a, (-1,), order=o)
+    v = lower(a)
+    xp = base.xp_of(v)
+    # the flat (C-order) positions of the entries in memory order: an index array laid out
+    # as the value, read in NumPy's K order
+    idx = xp.empty_like(v, dtype=np.int64, order="K")
+    idx[...] = xp.arange(v.size, dtype=np.int64).reshape(v.shape)
+    perm = idx.ravel(order="K")
+    flat = reshape(a, (-1,))
+    if bool((perm == xp.arange(v.size)).all()):
+        return flat
+    return take(flat, perm)
 
 
 def transpose(a, axes=None):
@@ -66,10 +114,12 @@ def astype(a, dtype):
     return base.astype(a, dt)
 
 
-def broadcast_to(a, shape_):
-    (a,), _ = prepare(a)
-    shape_ = (shape_,) if isinstance(shape_, int) else tuple(shape_)
-    np.broadcast_shapes(tuple(shape(a)), shape_)   # NumPy's error for incompatible shapes
+def broadcast_to(array, shape, subok=False):
+    """``numpy.broadcast_to``: ``array`` broadcast to ``shape`` (a view; the cotangent is
+    summed over the broadcast axes)."""
+    (a,), _ = prepare(array)
+    shape_ = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    np.broadcast_shapes(tuple(_shape(a)), shape_)   # NumPy's error for incompatible shapes
     return base.broadcast_to(a, shape_)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from ..core import Tracer
 from ..primitives import base
 from ..primitives.complex import abs2, conj, real, imag, make_complex
-from ._core import prepare, normalize_axis, shape, lower, dtype as dtype_of
+from ._core import prepare, normalize_axis, shape, lower, dtype as dtype_of, numpy_out, ddof_of
 from ._elementwise import add, subtract, multiply, divide, sqrt, where
 from ._elementwise import where as _select      # where the functions' where= shadows it
 from ._reductions import sum, mean, prod, max, min, cumsum, sort, outside as _outside
@@ -676,12 +676,15 @@ def nanmean(a, axis=None, dtype=None, keepdims=False, *, where=True):
     return _per(sum(x, axis=axis, dtype=dtype, keepdims=keepdims), cnt, bad)
 
 
-def _nanvar(a, axis, dtype, ddof, keepdims):
+def _nanvar(a, axis, dtype, ddof, keepdims, mean=None):
     """NumPy's nanvar before its NaN fill: (the variance, computed with safe counts so
     that no NaN reaches a derivative, and where it is NaN: degrees of freedom <= 0)."""
     x, m, xp = _masked(a, 0.0)
-    cnt = _count(m, axis, True, xp)
-    avg = _per(sum(x, axis=axis, dtype=dtype, keepdims=True), cnt, None)
+    if mean is None:
+        cnt = _count(m, axis, True, xp)
+        avg = _per(sum(x, axis=axis, dtype=dtype, keepdims=True), cnt, None)
+    else:
+        avg = mean
     d = where(m, 0.0, subtract(x, avg))
     var = sum(abs2(d), axis=axis, dtype=dtype, keepdims=keepdims)
     dof = _count(m, axis, keepdims, xp) - ddof
@@ -691,9 +694,11 @@ def _nanvar(a, axis, dtype, ddof, keepdims):
     return _per(var, dof, bad, fill=False), bad
 
 
-def nanvar(a, axis=None, dtype=None, ddof=0, keepdims=False, *, where=True):
+def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True,
+           mean=None, correction=None):
     """Variance of the non-NaN entries, like ``numpy.nanvar``:
-    ``sum((x - nanmean)^2) / (count - ddof)`` over the non-NaN x.
+    ``sum((x - nanmean)^2) / (count - ddof)`` over the non-NaN x (``mean``, ``correction``
+    and ``out`` as ``var``'s).
 
     NaN entries get derivative zero. Where ``count - ddof <= 0`` (an all-NaN slice among
     them) the result is NaN with NumPy's "Degrees of freedom <= 0 for slice." warning; that
@@ -704,15 +709,25 @@ def nanvar(a, axis=None, dtype=None, ddof=0, keepdims=False, *, where=True):
         >>> gpuad.grad(gnp.nanvar)(np.array([1.0, np.nan, 3.0]))
         array([-1.,  0.,  1.])
     """
+    if out is not None:
+        return numpy_out("nanvar", (a,), _moment_kw(axis, dtype, out, ddof, keepdims, where,
+                                                    mean, correction))
     if where is not True:         # NumPy's where=: the entries outside it as NaN (skipped)
         a, _ = _outside(a, where, np.nan)
-    var, bad = _nanvar(a, axis, dtype, ddof, keepdims)
+    var, bad = _nanvar(a, axis, dtype, ddof_of(ddof, correction), keepdims, mean)
     return _nan_where(bad, var) if bool(bad.any()) else var
 
 
-def nanstd(a, axis=None, dtype=None, ddof=0, keepdims=False, *, where=True):
+def _moment_kw(axis, dtype, out, ddof, keepdims, where, mean, correction):
+    kw = dict(axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims, where=where)
+    kw.update({k: v for k, v in (("mean", mean), ("correction", correction)) if v is not None})
+    return kw
+
+
+def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True,
+           mean=None, correction=None):
     """Standard deviation of the non-NaN entries, ``sqrt(nanvar)``, like
-    ``numpy.nanstd``. NaN entries get derivative zero; a NaN result (degrees of freedom
+    ``numpy.nanstd`` (``mean``, ``correction`` and ``out`` as ``var``'s). NaN entries get derivative zero; a NaN result (degrees of freedom
     <= 0) is a constant; where the variance is 0 (all non-NaN entries equal) the
     derivative is the subgradient 0, as :func:`std`'s.
 
@@ -721,9 +736,12 @@ def nanstd(a, axis=None, dtype=None, ddof=0, keepdims=False, *, where=True):
         >>> gpuad.grad(gnp.nanstd)(np.array([1.0, np.nan, 3.0]))
         array([-0.5,  0. ,  0.5])
     """
+    if out is not None:
+        return numpy_out("nanstd", (a,), _moment_kw(axis, dtype, out, ddof, keepdims, where,
+                                                    mean, correction))
     if where is not True:         # NumPy's where=: the entries outside it as NaN (skipped)
         a, _ = _outside(a, where, np.nan)
-    var, bad = _nanvar(a, axis, dtype, ddof, keepdims)
+    var, bad = _nanvar(a, axis, dtype, ddof_of(ddof, correction), keepdims, mean)
     pos = lower(var) > 0                      # (as std: no sqrt'(0) = inf meets a zero)
     out = _select(pos, sqrt(_select(pos, var, 1.0)), 0.0)
     if not bool(bad.any()):

@@ -95,6 +95,10 @@ def _fit(a, axis, n):
 
 
 def _c2c(a, s, axes, norm, inverse, what):
+    if not _axes_sizes(a, s, axes, what)[1]:
+        # No axis to transform (axes=[], s=[], a 0-d input): NumPy returns the input as
+        # it is (its dtype, real or integer; norm unread), as its loop over axes does.
+        return a if isinstance(a, _Tracer) else _base.xp_of(a).asarray(a)
     a = _complex(a)
     s, axes = _axes_sizes(a, s, axes, what)
     if len(set(axes)) != len(axes):
@@ -190,6 +194,20 @@ _SHARED = {
 }
 
 
+def _out(f):
+    """NumPy 2's ``out=`` of a transform: NumPy's own call (it writes into ``out``) without
+    traced arguments, a TypeError naming the function on traced ones."""
+    import functools
+    from ._core import numpy_out
+
+    @functools.wraps(f)
+    def g(a, *args, out=None, **kwargs):
+        if out is None:
+            return f(a, *args, **kwargs)
+        return numpy_out(f.__name__, (a, *args), dict(kwargs, out=out), _np.fft)
+    return g
+
+
 def _doc(f):
     """Fill ``f``'s docstring's {fields} with the shared paragraphs."""
     f.__doc__ = f.__doc__.format(**_SHARED)
@@ -198,6 +216,7 @@ def _doc(f):
 
 # ------------------------------------------------------------------ complex transforms
 
+@_out
 @_doc
 def fft(a, n=None, axis=-1, norm=None):
     """The 1-d discrete Fourier transform along ``axis``, like ``numpy.fft.fft``.
@@ -221,6 +240,7 @@ def fft(a, n=None, axis=-1, norm=None):
     return _c2c(a, _one(n), [axis], norm, False, "fft")
 
 
+@_out
 @_doc
 def ifft(a, n=None, axis=-1, norm=None):
     """The 1-d inverse DFT along ``axis``, like ``numpy.fft.ifft``: with the default
@@ -242,6 +262,7 @@ def ifft(a, n=None, axis=-1, norm=None):
     return _c2c(a, _one(n), [axis], norm, True, "ifft")
 
 
+@_out
 @_doc
 def fftn(a, s=None, axes=None, norm=None):
     """The n-d DFT over ``axes``, like ``numpy.fft.fftn`` (a repeated axis is transformed
@@ -264,6 +285,7 @@ def fftn(a, s=None, axes=None, norm=None):
     return _c2c(a, s, axes, norm, False, "fftn")
 
 
+@_out
 @_doc
 def ifftn(a, s=None, axes=None, norm=None):
     """The n-d inverse DFT over ``axes``, like ``numpy.fft.ifftn``.
@@ -285,6 +307,7 @@ def ifftn(a, s=None, axes=None, norm=None):
     return _c2c(a, s, axes, norm, True, "ifftn")
 
 
+@_out
 @_doc
 def fft2(a, s=None, axes=(-2, -1), norm=None):
     """The 2-d DFT, :func:`fftn` over ``axes`` (the last two by default), like
@@ -307,6 +330,7 @@ def fft2(a, s=None, axes=(-2, -1), norm=None):
     return _c2c(a, s, axes, norm, False, "fft2")
 
 
+@_out
 @_doc
 def ifft2(a, s=None, axes=(-2, -1), norm=None):
     """The 2-d inverse DFT, :func:`ifftn` over ``axes`` (the last two by default), like
@@ -331,6 +355,7 @@ def ifft2(a, s=None, axes=(-2, -1), norm=None):
 
 # ------------------------------------------------------------------ real transforms
 
+@_out
 @_doc
 def rfft(a, n=None, axis=-1, norm=None):
     """The DFT of a real signal along ``axis``, bins ``0 .. n // 2`` only (the others are
@@ -354,6 +379,7 @@ def rfft(a, n=None, axis=-1, norm=None):
     return _r2c(a, _one(n), [axis], norm, "rfft")
 
 
+@_out
 @_doc
 def irfft(a, n=None, axis=-1, norm=None):
     """The real signal of length ``n`` whose half spectrum along ``axis`` is ``a``, the
@@ -379,6 +405,7 @@ def irfft(a, n=None, axis=-1, norm=None):
     return _c2r(a, _one(n), [axis], norm, "irfft")
 
 
+@_out
 @_doc
 def rfftn(a, s=None, axes=None, norm=None):
     """The n-d DFT of a real array over ``axes``, like ``numpy.fft.rfftn``: the half
@@ -403,6 +430,7 @@ def rfftn(a, s=None, axes=None, norm=None):
     return _r2c(a, s, axes, norm, "rfftn")
 
 
+@_out
 @_doc
 def irfftn(a, s=None, axes=None, norm=None):
     """The inverse of :func:`rfftn`, like ``numpy.fft.irfftn``: full inverse transforms
@@ -425,6 +453,7 @@ def irfftn(a, s=None, axes=None, norm=None):
     return _c2r(a, s, axes, norm, "irfftn")
 
 
+@_out
 @_doc
 def rfft2(a, s=None, axes=(-2, -1), norm=None):
     """The 2-d :func:`rfftn` over ``axes`` (the last two by default), like
@@ -448,6 +477,7 @@ def rfft2(a, s=None, axes=(-2, -1), norm=None):
     return _r2c(a, s, axes, norm, "rfft2")
 
 
+@_out
 @_doc
 def irfft2(a, s=None, axes=(-2, -1), norm=None):
     """The 2-d :func:`irfftn` over ``axes`` (the last two by default), like
@@ -471,6 +501,7 @@ def irfft2(a, s=None, axes=(-2, -1), norm=None):
 
 # ------------------------------------------------------------------ Hermitian transforms
 
+@_out
 @_doc
 def hfft(a, n=None, axis=-1, norm=None):
     """The real spectrum of a signal with Hermitian symmetry given by its first half
@@ -495,6 +526,7 @@ def hfft(a, n=None, axis=-1, norm=None):
     return _c2r(_CX.conj(_complex(a)), _one(n), [axis], _F.SWAP[_norm(norm)], "hfft")
 
 
+@_out
 @_doc
 def ihfft(a, n=None, axis=-1, norm=None):
     """The inverse of :func:`hfft` for a real signal, like ``numpy.fft.ihfft``:

@@ -563,23 +563,23 @@ def norm(x, ord=None, axis=None, keepdims=False):
     """
     (x,), _ = _prepare(x)
     nd = len(_shape(x))
-    if axis is None:
-        if ord is None:
-            return _keep(_LA.pnorm(_modulus(x), tuple(range(nd)), 2), _shape(x), range(nd),
-                         keepdims)
-        if nd not in (1, 2):
-            raise ValueError("norm: improper number of dimensions to norm (give axis)")
-        axes = tuple(range(nd))
-    else:
-        single = isinstance(axis, (int, _np.integer))
-        axes = tuple(int(a) % nd if -nd <= a < nd else _bad_axis(a, nd)
-                     for a in ((axis,) if single else tuple(axis)))
+    if axis is None and ord is None:
+        return _keep(_LA.pnorm(_modulus(x), tuple(range(nd)), 2), _shape(x), range(nd),
+                     keepdims)
+    # NumPy's order of checks: the number of axes, a string ord of a vector, then the axes
+    axes = (tuple(range(nd)) if axis is None else
+            (axis,) if isinstance(axis, (int, _np.integer)) else tuple(axis))
+    if len(axes) not in (1, 2):
+        raise ValueError(f"norm: improper number of dimensions to norm ({len(axes)} axes; "
+                         "give one axis for a vector norm, two for a matrix norm)")
+    if len(axes) == 1 and isinstance(ord, str):
+        raise ValueError(f"norm: invalid norm order {ord!r} for vectors")
+    axes = tuple(int(a) % nd if -nd <= a < nd else _bad_axis(a, nd) for a in axes)
     if len(axes) == 1:
         return _vector_norm(x, ord, axes, keepdims)
-    if len(axes) == 2 and axes[0] != axes[1]:
-        return _matrix_norm(x, ord, axes, keepdims)
-    raise ValueError(f"norm: axis {axis} must name one axis (a vector norm) or two distinct "
-                     "axes (a matrix norm)")
+    if axes[0] == axes[1]:
+        raise ValueError(f"norm: duplicate axes given (axis {axis})")
+    return _matrix_norm(x, "fro" if ord == "f" else ord, axes, keepdims)
 
 
 def _bad_axis(a, nd):
@@ -605,7 +605,7 @@ def _vector_norm(x, ord, axes, keepdims):
     elif isinstance(ord, str):
         raise ValueError(f"norm: invalid norm order {ord!r} for vectors")
     elif ord == _np.inf:
-        out = _R.max(_E.abs(x), axis=axes)
+        out = _max0(_E.abs(x), axes)
     elif ord == -_np.inf:
         out = _R.min(_E.abs(x), axis=axes)
     elif ord == 0:
@@ -627,8 +627,9 @@ def _matrix_norm(x, ord, axes, keepdims):
     elif ord in (1, -1, _np.inf, -_np.inf):
         # 1: max over columns of the column sums of |x|; inf: the same with rows.
         summed, picked = (row, col) if ord in (1, -1) else (col, row)
-        pick = _R.max if ord > 0 else _R.min
-        out = pick(_R.sum(_E.abs(x), axis=summed, keepdims=True), axis=picked, keepdims=True)
+        sums = _R.sum(_E.abs(x), axis=summed, keepdims=True)
+        out = _max0(sums, (picked,), True) if ord > 0 else _R.min(sums, axis=picked,
+                                                                  keepdims=True)
         out = _base.reshape(out, tuple(d for i, d in enumerate(_shape(x)) if i not in axes))
     elif ord in (2, -2, "nuc"):
         nd = len(_shape(x))
@@ -641,6 +642,14 @@ def _matrix_norm(x, ord, axes, keepdims):
     return _keep(out, _shape(x), axes, keepdims)
 
 
+def _max0(a, axes, keepdims=False):
+    """NumPy's ``a.max(axis=axes, initial=0)`` of an ``a >= 0``: 0 over no entries (the
+    sum, a zero that is a function of ``a``; ``max`` refuses an empty reduction)."""
+    if any(_shape(a)[ax] == 0 for ax in axes):
+        return _R.sum(a, axis=axes, keepdims=keepdims)
+    return _R.max(a, axis=axes, keepdims=keepdims)
+
+
 def _extreme_singular(s, m, n, largest):
     """The largest (or smallest) of the descending singular values ``s`` (..., k) of
     (m, n) matrices, LAPACK's value, with the derivative split evenly over the values within
@@ -650,8 +659,8 @@ def _extreme_singular(s, m, n, largest):
     v = _lower(s)
     k = v.shape[-1]
     ext = v[..., :1] if largest else v[..., k - 1:]
-    if k == 0:
-        return _R.max(s, axis=-1) if largest else _R.min(s, axis=-1)
+    if k == 0:       # (no singular value: NumPy's max(..., initial=0) is 0, min refuses)
+        return _max0(s, (-1,)) if largest else _R.min(s, axis=-1)
     xp = _base.xp_of(v)
     tol = v[..., :1] * (max(m, n) * _np.finfo(v.dtype).eps)
     hit = xp.abs(v - ext) <= tol
@@ -691,7 +700,7 @@ def matrix_norm(x, /, *, keepdims=False, ord="fro"):
     """
     x = _matrix(x, "matrix_norm")
     nd = len(_shape(x))
-    return _matrix_norm(x, ord, (nd - 2, nd - 1), keepdims)
+    return _matrix_norm(x, "fro" if ord == "f" else ord, (nd - 2, nd - 1), keepdims)
 
 
 def cond(x, p=None):
@@ -709,6 +718,8 @@ def cond(x, p=None):
         np.float64(4.0)
     """
     x = _matrix(x, "cond")
+    if 0 in _shape(x)[-2:]:
+        raise LinAlgError("cond is not defined on empty arrays (NumPy's error)")
     if p in (None, 2, -2):
         s = svdvals(x)
         m, n = _shape(x)[-2:]
