@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import math
 import operator
-import weakref
 from typing import NamedTuple
 
 import numpy as np
@@ -60,7 +59,7 @@ class _Segment:
         # the distinct traced arguments, read as the inputs where the function also
         # closes over them (checkpoint(lambda z: z * x)(x))
         self.args = list(args)
-        self.forward = None   # weak references to the forward pass's output values (host)
+        self.forward = None   # fingerprints of the forward pass's outputs (host)
 
     def run(self, trace, xs):
         """``fun`` on inputs ``xs`` (the distinct dyn leaves, then the closure's
@@ -95,28 +94,45 @@ def _ckpt_vjp(g, ins, out, seg):
     return _sweep(replay, outs, g)
 
 
+def _fingerprint(v):
+    """Two sums that a rerun of the same function reproduces to rounding (a build with
+    other vector math may differ in the last bits) and a changed input changes: sum(v) and
+    sum(|v|), in double; None for what is not a host float or complex array. Taken of the
+    forward pass's outputs when they are made, so a caller writing into an output later
+    (r -= target before pb(r)) changes nothing here."""
+    if type(v) is not np.ndarray or v.dtype.kind not in "fc":
+        return None
+    w = v.astype(np.complex128 if v.dtype.kind == "c" else np.float64, copy=False)
+    return complex(np.sum(w)), float(np.sum(np.abs(w)))
+
+
 def _same_as_forward(seg, outs, replay):
-    """Raise where the rerun's outputs differ from the forward pass's (those still alive:
-    the segment keeps weak references, on the host only; a comparison costs a read of the
-    outputs, a GPU's would cost a host read). A segment that read an array outside its
-    arguments by Python (``c[1]``: no primitive sees ``c``, so nothing holds it read-only)
-    which was then written into, or one that is not a function of its inputs, would
-    otherwise be differentiated as a different function, silently."""
-    for ref, o in zip(seg.forward or (), outs):
-        first = ref() if ref is not None else None
-        if first is None:
+    """Raise where the rerun's outputs differ from the forward pass's beyond rounding (their
+    fingerprints, on the host only: a GPU's would cost a host read). A segment that read
+    an array outside its arguments by Python (``c[1]``: no primitive sees ``c``, so nothing
+    holds it read-only) which was then written into, or one that is not a function of its
+    inputs, would otherwise be differentiated as a different function, silently."""
+    for fp, o in zip(seg.forward or (), outs):
+        if fp is None:
             continue
-        again = o.val if _own(replay, o) else o
-        if type(again) is np.ndarray and not np.array_equal(first, again, equal_nan=True):
-            name = getattr(seg.fun, "__qualname__", repr(seg.fun))
-            raise RuntimeError(
-                f"gpuad.checkpoint: the reverse sweep's rerun of {name} gave outputs that "
-                "differ from the forward pass's, so its derivative would be another "
-                "function's. A checkpointed function must compute the same thing every "
-                "time it runs: no randomness or state kept between calls, and no array it "
-                "reads besides its arguments changed between the forward pass and the "
-                "sweep (such as one indexed in Python, c[1], then written into after vjp "
-                "returned). Pass such arrays as arguments, or copy them.")
+        again = _fingerprint(o.val if _own(replay, o) else o)
+        if again is None:
+            continue
+        (s0, a0), (s1, a1) = fp, again
+        if not (np.isfinite(a0) and np.isfinite(a1)):
+            if np.isnan(a0) == np.isnan(a1) and np.isinf(a0) == np.isinf(a1):
+                continue                  # (non-finite outputs: compared no further)
+        elif abs(s0 - s1) <= 1e-9 * (a0 + a1) and abs(a0 - a1) <= 1e-9 * (a0 + a1):
+            continue
+        name = getattr(seg.fun, "__qualname__", repr(seg.fun))
+        raise RuntimeError(
+            f"gpuad.checkpoint: the reverse sweep's rerun of {name} gave outputs that "
+            "differ from the forward pass's, so its derivative would be another "
+            "function's. A checkpointed function must compute the same thing every "
+            "time it runs: no randomness or state kept between calls, and no array it "
+            "reads besides its arguments changed between the forward pass and the "
+            "sweep (such as one indexed in Python, c[1], then written into after vjp "
+            "returned). Pass such arrays as arguments, or copy them.")
 
 
 checkpoint_p = register(Primitive(
@@ -184,8 +200,7 @@ def checkpoint(fun, policy=None):
                            ins=tuple(t.val for t in ins) + tuple(first.kept),
                            collective=first.collective)
         trace.tape[-1].freeze(first.constants.values())     # the recompute reads them
-        seg.forward = [weakref.ref(v) if type(v) is np.ndarray else None
-                       for v in (out_leaves[i] for i in outs)]
+        seg.forward = [_fingerprint(out_leaves[i]) for i in outs]
         for i, r in zip(outs, res):
             out_leaves[i] = r
         return tree.unflatten(out_td, out_leaves)

@@ -123,7 +123,7 @@ def check_vjp(fun, args, atol=None, rtol=None, rng=None, vdot=None):
     ("out"); default: the real inner product Re sum(conj(a) b). The adjoint J^T u in it is
     ``conj(vjp(conj(u)))`` (the identity for real arrays)."""
     rng = rng or np.random.default_rng(1)
-    _, a, r = _default_tols(args)
+    e, a, r = _default_tols(args)
     atol, rtol = atol or a, rtol or r
     v = tuple(_like(rng, x) for x in args)
     out, t_out = jvp(fun, tuple(args), v)
@@ -133,9 +133,21 @@ def check_vjp(fun, args, atol=None, rtol=None, rng=None, vdot=None):
     lhs, rhs = (_vdot(u, t_out), _vdot(g, v)) if vdot is None else \
         (vdot(u, t_out, "out"), vdot(g, v, "in"))
     scale = max(1.0, abs(lhs), abs(rhs))
+    name = getattr(fun, '__name__', 'fun')
     if not abs(lhs - rhs) <= (atol + rtol) * scale:
-        raise AssertionError(f"VJP of {getattr(fun, '__name__', 'fun')} fails the dot-product "
+        raise AssertionError(f"VJP of {name} fails the dot-product "
                              f"test: <u, Jv> = {lhs!r} but <J^T u, v> = {rhs!r}")
+    # ... and against central differences along v: a rule used by both modes (a
+    # custom_vjp's bwd, transposed for forward mode) passes the dot-product test however
+    # wrong it is
+    plus = fun(*[_axpy(e, t, x) for x, t in zip(args, v)])
+    minus = fun(*[_axpy(-e, t, x) for x, t in zip(args, v)])
+    fd = tree.tree_map(lambda p, m: None if p is None else (_to_host(p) - _to_host(m)) / (2 * e),
+                       plus, minus)
+    cd = _vdot(u, fd) if vdot is None else vdot(u, fd, "out")
+    if not abs(cd - rhs) <= (atol + rtol) * max(1.0, abs(cd), abs(rhs)):
+        raise AssertionError(f"VJP of {name} vs central differences: <J^T u, v> = {rhs!r} but "
+                             f"<u, (f(x + eps v) - f(x - eps v)) / 2 eps> = {cd!r}")
 
 
 def check_grads(fun, args, order=2, modes=("fwd", "rev"), eps=None, atol=None, rtol=None,
@@ -143,7 +155,8 @@ def check_grads(fun, args, order=2, modes=("fwd", "rev"), eps=None, atol=None, r
     """Check derivatives of ``fun`` at ``args`` up to ``order``.
 
     "fwd": the JVP agrees with central differences; "rev": the VJP agrees with the JVP by
-    the dot-product test ``<u, J v> = <J^T u, v>``. For order > 1 the same checks run on
+    the dot-product test ``<u, J v> = <J^T u, v>`` and with central differences along v.
+    For order > 1 the same checks run on
     the derivative maps ``x -> J(x) v`` and ``x -> J(x)^T u`` (fixed random v, u), so
     order 2 covers jvp-of-jvp, jvp-of-vjp, vjp-of-jvp and vjp-of-vjp. ``vdot(a, b,
     space)`` replaces the dot-product test's inner products (``space`` "in" or "out"), e.g.

@@ -760,3 +760,12 @@ def test_loop_step_returning_a_closed_over_value_unchanged():
         g = gpuad.grad(lambda u: gnp.sum(gpuad.checkpoint_loop(
             lambda st: (u, st[1] * st[0]), (x, x), 2, snapshots=s)[1]))(w)
         np.testing.assert_allclose(g, x * x, rtol=1e-15)
+
+
+def test_rerun_check_has_no_false_alarm_on_a_caller_writing_its_output():
+    """The caller's own output written before the pullback (r -= target; pb(r)) is not the
+    segment's rerun differing: fingerprints are taken when the forward pass makes them."""
+    x, target = np.array([0.3, -0.7, 1.1]), 1.0
+    r, pb = gpuad.vjp(gpuad.checkpoint(lambda p: gnp.sin(p) * 3), x)
+    r -= target
+    np.testing.assert_allclose(pb(r)[0], (3 * np.sin(x) - 1) * 3 * np.cos(x), rtol=1e-15)

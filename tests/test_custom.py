@@ -948,3 +948,55 @@ def test_custom_vjp_whose_fwd_calls_itself_keeps_its_rule_at_every_order():
     z = np.array([-3.0, 0.5, 2.0])
     np.testing.assert_array_equal(gpuad.jvp(clipped, (z,), (np.ones(3),))[1], np.ones(3))
     np.testing.assert_array_equal(gpuad.grad(lambda z: gnp.sum(clipped(z)))(z), np.ones(3))
+
+
+def test_custom_vjp_forward_mode_transposes_bwd_in_every_shape_of_rule():
+    """Forward mode transposes bwd (linear in g) at g = 1: a bwd that skips a zero
+    cotangent still gives J t (transposed at g = 0 it gave 0, silently); integer outputs and
+    integer arguments have no tangent (they raised); negative nondiff_argnums are
+    normalised (StopIteration); a bwd reading g as a number is refused by name."""
+    x, v = np.array([0.3, 1.2, -0.7]), np.array([1.0, 2.0, 3.0])
+
+    @gpuad.custom_vjp
+    def s(x):
+        return gnp.sin(x)
+
+    def s_bwd(x, g):
+        if not bool(gnp.any(g != 0)):
+            return (None,)
+        return (g * gnp.cos(x),)
+    s.defvjp(lambda x: (s(x), x), s_bwd)
+    np.testing.assert_allclose(gpuad.jvp(s, (x,), (v,))[1], np.cos(x) * v, rtol=1e-15)
+    np.testing.assert_allclose(gpuad.jacfwd(s)(x), np.diag(np.cos(x)), rtol=1e-15)
+
+    @gpuad.custom_vjp
+    def with_index(x):
+        return gnp.sin(x), gnp.argmax(x)
+    with_index.defvjp(lambda x: (with_index(x), x), lambda x, g: (g[0] * gnp.cos(x),))
+    np.testing.assert_allclose(gpuad.hessian(lambda x: gnp.sum(with_index(x)[0]))(x),
+                               np.diag(-np.sin(x)), rtol=1e-15)
+
+    @gpuad.custom_vjp
+    def scaled(x, n):
+        return x * n
+    scaled.defvjp(lambda x, n: (scaled(x, n), n), lambda n, g: (g * n, None))
+    n = np.array([1, 2, 3])
+    np.testing.assert_allclose(gpuad.hessian(lambda x: gnp.sum(scaled(x, n) ** 2))(x),
+                               np.diag(2.0 * n ** 2), rtol=1e-15)
+    np.testing.assert_allclose(gpuad.hvp(lambda x: gnp.sum(scaled(x, n) ** 2), x, np.eye(3),
+                                         batched=True), np.diag(2.0 * n ** 2), rtol=1e-15)
+
+    @gpuad.custom_vjp
+    def last_static(x, k):
+        return k * x
+    last_static.nondiff_argnums = (-1,)
+    last_static.defvjp(lambda x, k: (last_static(x, k), None), lambda k, res, g: (k * g,))
+    np.testing.assert_allclose(gpuad.jacfwd(lambda x: last_static(x, 3.0))(x), 3 * np.eye(3))
+
+    @gpuad.custom_vjp
+    def reads(x):
+        return gnp.sin(x)
+    reads.defvjp(lambda x: (reads(x), x), lambda x, g: (g.item() * gnp.cos(x),))
+    with pytest.raises(TypeError, match="reads.*bwd: item\\(\\) of the cotangent"):
+        gpuad.jvp(reads, (np.array(0.3),), (np.array(1.0),))
+    assert gpuad.grad(reads)(np.array(0.3)) == pytest.approx(np.cos(0.3))    # still usable

@@ -264,21 +264,51 @@ class custom_vjp:
         def rule(*a):
             from ..transforms import vjp          # (transforms imports this module)
             static, primals, tangents = a[:-2], a[-2], a[-1]
+            total = len(static) + len(primals)
+            nds = {i + total if i < 0 else i for i in nd}
             args, s, p = [], iter(static), iter(primals)
-            for i in range(len(static) + len(primals)):
-                args.append(next(s) if i in nd else next(p))
+            for i in range(total):
+                args.append(next(s) if i in nds else next(p))
             out, res = f.fwd(*args)
             ol, otd = tree.flatten(out)
-            g0 = tree.unflatten(otd, [_zeros(_as_array(o, o)) for o in ol])
+            ol = [_as_array(o, o) for o in ol]
+            fl = [k for k, o in enumerate(ol) if np.dtype(dtype(o)).kind in "fc"]
+            # bwd is linear in g: transposed at g = 1 (at g = 0 a bwd that skips work for a
+            # zero cotangent, a common shortcut, returned None and J t came out 0);
+            # integer outputs have no cotangent: zeros, not variables
+            ones = [base.xp_of(ol[k]).ones(shape(ol[k]), dtype=dtype(ol[k])) for k in fl]
 
-            def transposed(g):
-                r = f.bwd(*static, res, g)
-                return tuple(tree.tree_map(_zeros, p) if c is None else c
-                             for c, p in zip(r, primals))
-            _, pb = vjp(transposed, g0)
-            ct = tuple(tree.tree_map(_zeros, p) if t is None else t
-                       for t, p in zip(tangents, primals))
-            return out, pb(ct)[0]
+            def leaves_of(sub, like):
+                return tree.flatten(tree.tree_map(_zeros, like) if sub is None else sub)[0]
+
+            def inexact(leaves):
+                return [x for x in leaves if np.dtype(dtype(x)).kind in "fc"]
+
+            def transposed(*gf):
+                g = [_zeros(o) for o in ol]
+                for k, v in zip(fl, gf):
+                    g[k] = v
+                from ..numpy._methods import linear_only
+                saved = linear_only.trace, linear_only.who
+                linear_only.trace, linear_only.who = current(), f"custom_vjp {f.__name__!r}: bwd"
+                try:
+                    r = f.bwd(*static, res, tree.unflatten(otd, g))
+                finally:
+                    linear_only.trace, linear_only.who = saved
+                if not isinstance(r, (tuple, list)) or len(r) != len(primals):
+                    raise TypeError(f"custom_vjp {f.__name__!r}: bwd must return a tuple with "
+                                    f"one cotangent per argument ({len(primals)}), got {r!r}")
+                return tuple(x for c, pr in zip(r, primals) for x in inexact(leaves_of(c, pr)))
+            tl = []
+            for t, pr in zip(tangents, primals):
+                pl = tree.flatten(pr)[0]
+                tl += [x for x, q in zip(leaves_of(t, pr), pl) if np.dtype(dtype(q)).kind in "fc"]
+            tout = [_zeros(o) for o in ol]
+            if fl and tl:
+                _, pb = vjp(transposed, *ones)
+                for k, v in zip(fl, pb(tuple(tl))):
+                    tout[k] = v
+            return out, tree.unflatten(otd, tout)
         self._twin = custom_jvp(self.fun, nondiff_argnums=nd)
         self._twin.defjvp(rule)
         return self._twin
@@ -519,12 +549,19 @@ def _rule_lanes(call, primals, tangents):
         return out, [base.reshape(t, (1,) + tuple(shape(t))) for t in tout], otd
     # All lanes in one call: differentiate the rule, linear in its tangents, at t = 0
     # along the L lanes; d/ds jvp_fn(x, s t_l)[1] = jvp_fn(x, t_l)[1].
-    zeros = tuple(_zeros(p) for p in primals)
-    lanes = tuple(base.lane_zeros(p, L) if t is None else t for p, t in zip(primals, tangents))
+    # (an integer or boolean primal has no tangent: its zero is a constant, not a variable
+    # of the differentiation, which refuses integer inputs)
+    var = [k for k, p in enumerate(primals) if np.dtype(dtype(p)).kind in "fc"]
+    zeros = tuple(_zeros(primals[k]) for k in var)
+    lanes = tuple(base.lane_zeros(primals[k], L) if tangents[k] is None else tangents[k]
+                  for k in var)
     found = []
 
     def tangent_out(*ts):
-        out, tout, otd = _jvp_apply(call, primals, list(ts))
+        full = [_zeros(p) for p in primals]
+        for k, t in zip(var, ts):
+            full[k] = t
+        out, tout, otd = _jvp_apply(call, primals, full)
         found.append(otd)
         return out, tout
     (out, _), (_, tout) = jvp_lanes(tangent_out, zeros, lanes, L)

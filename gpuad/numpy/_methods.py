@@ -1,6 +1,8 @@
 """Traced arrays behave like arrays: operators, methods and NumPy's own functions."""
 from __future__ import annotations
 
+import threading
+
 import numpy as _np
 
 from ..core import Tracer, full_lower
@@ -12,7 +14,21 @@ def _gnp():
     return gnp
 
 
+class _Linear(threading.local):
+    trace = None      # a trace whose values must not be read as numbers (see below)
+    who = ""
+
+
+#: Set by custom_vjp's forward mode while bwd runs on a traced cotangent (custom/rules.py):
+#: bwd is transposed there, so reading the cotangent as a number would drop J t silently.
+linear_only = _Linear()
+
+
 def _host_read(x, conv, what):
+    if linear_only.trace is not None and getattr(x, "_trace", None) is linear_only.trace:
+        raise TypeError(f"{linear_only.who}: {what} of the cotangent g: forward mode (jvp, "
+                        "jacfwd, hessian, hvp) transposes bwd, which must be linear in g and "
+                        "compute with it as an array (gpuad.numpy), not read it as a number")
     v = full_lower(x)
     _profile.record_host_read(f"{what} of shape {tuple(v.shape)}", v.nbytes)
     v = v.get() if hasattr(v, "get") else v
