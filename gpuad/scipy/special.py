@@ -492,33 +492,38 @@ def _stirlerr(x):
 
 
 def _betaln_large(s, m):
-    """log B(s, m) for 0 < s <= m, m >= 10: Stirling's form with the gammas' x log x terms
-    combined as -(x - 1/2) log1p(y/x), so nothing of size m log m cancels (gammaln(m) -
-    gammaln(m + s) loses eps m log m: log B(1e15, 2) came out -68.0 for -69.08).
-    m log1p(s/m) is written s (log1p(x)/x) at x = s/m and log1p(m/s) as log t - log s for
-    m/s > 1e100:
-    the chain rule through s/m or m/s underflowed (d/dm at m = 1e300 came out twice the
-    truth) or overflowed (d2/ds2 at s = 30, m = 1e300 30x off)."""
+    """log|B(s, m)| for s <= m, m >= 10, s > 0 or a negative non-integer with s + m >= 10:
+    Stirling's form with the gammas' x log x terms combined as -(x - 1/2) log1p(y/x), so
+    nothing of size m log m cancels (gammaln(m) - gammaln(m + s) loses eps m log m:
+    log B(1e15, 2) came out -68.0 for -69.08). m log1p(s/m) is written s (log1p(x)/x) at
+    x = s/m and log1p(m/s) as log t - log s for m/s > 1e100: the chain rule through s/m or
+    m/s underflowed (d/dm at m = 1e300 came out twice the truth) or overflowed (d2/ds2 at
+    s = 30, m = 1e300 30x off)."""
+    def m_log1p(s):             # (m - 1/2) log1p(s/m)
+        x = _gnp.divide(s, m)
+        return _gnp.subtract(_gnp.multiply(s, _log1p_over_x(x)),
+                             _gnp.multiply(_gnp.log1p(x), 0.5))
     t = _gnp.add(s, m)
-    x = _gnp.divide(s, m)
-    # (m - 1/2) log1p(s/m)
-    m_log1p = _gnp.subtract(_gnp.multiply(s, _log1p_over_x(x)), _gnp.multiply(_gnp.log1p(x), 0.5))
     # s < 10: gammaln(s) + lgamma(m) - lgamma(m + s) by Stirling for the two large ones
-    small = _gnp.add(_gnp.subtract(gammaln(s), m_log1p),
+    small = _gnp.add(_gnp.subtract(gammaln(s), m_log1p(s)),
                      _gnp.subtract(_gnp.subtract(s, _gnp.multiply(s, _gnp.log(t))),
                                    _gnp.subtract(_stirlerr(t), _stirlerr(m))))
-    # s >= 10 as well: Stirling for all three; (s - 1/2) log1p(m/s), as log t - log s where
-    # m/s > 1e100 (there it loses under 3 ulps, and (m/s^2)^2 would overflow on duals)
-    far = _lower(m) > 1e100 * _lower(s)
-    log1p_ms = _gnp.log1p(_gnp.divide(_gnp.where(far, s, m), s))
+    # s >= 10 as well (at a safe 10 elsewhere): Stirling for all three; (s - 1/2) log1p(m/s),
+    # as log t - log s where m/s > 1e100 (there it loses under 3 ulps, and (m/s^2)^2 would
+    # overflow on duals)
+    lt10 = _gnp.less(s, 10.0)
+    sb = _gnp.where(lt10, 10.0, s)
+    tb = _gnp.add(sb, m)
+    ratio = _lower(m) / _lower(sb)       # (float32: never that far; 1e100 overflows its cast)
+    far = ratio > (1e100 if ratio.dtype == _np.float64 else _np.inf)
+    log1p_ms = _gnp.log1p(_gnp.divide(_gnp.where(far, sb, m), sb))
     if bool(far.any()):
-        log1p_ms = _gnp.where(far, _gnp.subtract(_gnp.log(t), _gnp.log(s)), log1p_ms)
-    s_log1p = _gnp.multiply(_gnp.subtract(s, 0.5), log1p_ms)
-    both = _gnp.subtract(_gnp.subtract(_HALF_LOG_2PI, _gnp.add(s_log1p, m_log1p)),
-                         _gnp.multiply(_gnp.log(t), 0.5))
-    both = _gnp.add(both, _gnp.subtract(_gnp.add(_stirlerr(_gnp.where(_gnp.less(s, 10.0), 10.0, s)), _stirlerr(m)),
-                                        _stirlerr(t)))
-    return _gnp.where(_gnp.less(s, 10.0), small, both)
+        log1p_ms = _gnp.where(far, _gnp.subtract(_gnp.log(tb), _gnp.log(sb)), log1p_ms)
+    s_log1p = _gnp.multiply(_gnp.subtract(sb, 0.5), log1p_ms)
+    both = _gnp.subtract(_gnp.subtract(_HALF_LOG_2PI, _gnp.add(s_log1p, m_log1p(sb))),
+                         _gnp.multiply(_gnp.log(tb), 0.5))
+    both = _gnp.add(both, _gnp.subtract(_gnp.add(_stirlerr(sb), _stirlerr(m)), _stirlerr(tb)))
+    return _gnp.where(lt10, small, both)
 
 
 # Near the poles of B (an argument small: a <= 0.05 and a <= 0.05 b, or a + b <= 0.2) the
@@ -605,12 +610,21 @@ def _beta_h(a, b):
 
 
 def _near_poles(a, b):
-    """Masks of the regimes near the poles: a small, b small, both small."""
+    """Masks of the regimes near the poles: a small, b small, both small. Negative
+    arguments too (off the poles of Gamma): the forms hold for log|B| and B with the same
+    series, each inside its radius (for one small, a/(1 + b) within 0.05 of the distance
+    from 1 + b to the nearest pole)."""
     va, vb = _lower(a), _lower(b)
-    pos = (va > 0) & (vb > 0) & (va + vb < _np.inf)
-    both = pos & (va + vb <= _BOTH)
-    small_a = pos & ~both & (va <= _SMALL) & (va <= _RATIO * vb)
-    small_b = pos & ~both & (vb <= _SMALL) & (vb <= _RATIO * va)
+    xp = _xp_of(va)
+    ok = (va != 0) & (vb != 0) & (va + vb != 0) & xp.isfinite(va) & xp.isfinite(vb)
+    aa, ab = xp.abs(va), xp.abs(vb)
+    both = ok & (aa + ab <= _BOTH)
+
+    def room(v):          # distance from 1 + v to the nearest pole 0, -1, -2, ...
+        w = 1 + v
+        return xp.where(w > 0, w, xp.abs(w - xp.round(w)))
+    small_a = ok & ~both & (aa <= _SMALL) & (aa <= _RATIO * ab) & (aa <= _RATIO * room(vb))
+    small_b = ok & ~both & (ab <= _SMALL) & (ab <= _RATIO * aa) & (ab <= _RATIO * room(va))
     return small_a, small_b, both
 
 
@@ -624,7 +638,7 @@ def _pole_forms(a, b, log):
             q = _beta_q(s, l)
             sq = _gnp.multiply(s, q)
             if log:
-                v = _gnp.subtract(sq, _gnp.log(s))
+                v = _gnp.subtract(sq, _gnp.log(_gnp.abs(s)))
             else:
                 # 1/a + Q exprel(aQ) where B ~ 1/a; where exp(aQ) is far from 1 (b huge:
                 # B(0.02, 1e300) = 5e-5) that sum cancels, and exp(aQ)/a has no pole part to
@@ -640,9 +654,10 @@ def _pole_forms(a, b, log):
         abh = _gnp.multiply(_gnp.multiply(s, l), h)
         if log:
             # the smaller over the larger by a constant mask: exact one-sided derivatives
-            first = _lower(s) <= _lower(l)
+            first = abs(_lower(s)) <= abs(_lower(l))
             lo, hi = _gnp.where(first, s, l), _gnp.where(first, l, s)
-            v = _gnp.add(_gnp.subtract(_gnp.log1p(_gnp.divide(lo, hi)), _gnp.log(lo)), abh)
+            v = _gnp.add(_gnp.subtract(_gnp.log1p(_gnp.divide(lo, hi)),
+                                       _gnp.log(_gnp.abs(lo))), abh)
         else:
             v = _gnp.add(_gnp.add(_gnp.reciprocal(s), _gnp.reciprocal(l)),
                          _gnp.multiply(_gnp.multiply(_gnp.add(s, l), h), _exprel(abh)))
@@ -665,8 +680,8 @@ def betaln(a, b):
     Away from the poles and from large arguments ``gammaln(a) + gammaln(b) - gammaln(a + b)``.
     For positive a, b with max(a, b) >= 10 by Stirling's series (DLMF 5.11.1) with the
     ``x log x`` terms combined, as SciPy's asymptotic form: the gammaln difference loses
-    ``eps max(a, b) log max(a, b)`` (the whole value at 1e15). Near the poles (``a <= 0.05``
-    and ``a <= 0.05 b``, the same in b, or ``a + b <= 0.2``) by series in the small argument
+    ``eps max(a, b) log max(a, b)`` (the whole value at 1e15). Near the poles (``|a| <= 0.05``
+    and ``|a| <= 0.05 |b|``, the same in b, or ``|a| + |b| <= 0.2``; negative arguments too) by series in the small argument
     (DLMF 5.7.3 and Taylor's in psi), because there ``psi(b) - psi(a + b) ~ -a psi'(b)``
     cancels (it came out 0 at a = 1e-17). Each form is smooth on its region, so derivatives
     of every order are those of log B itself (to a few ulps; checked against mpmath in
@@ -682,8 +697,13 @@ def betaln(a, b):
     a0, b0 = _safe_off(poles, a, b)
     plain = _gnp.subtract(_gnp.add(gammaln(a0), gammaln(b0)), gammaln(_gnp.add(a0, b0)))
     va, vb = _lower(a0), _lower(b0)
-    big_a = (va >= vb) & (va >= 10) & (vb > 0)
-    big_b = (vb > va) & (vb >= 10) & (va > 0)
+    # (a negative non-integer partner too, with the sum >= 10: the Stirling difference
+    # holds, and the gammaln difference lost ~eps m log m: betaln(-0.5, 1e20) came out 0)
+    xq = _xp_of(va)
+    big_a = (va >= vb) & (va >= 10) & ((vb > 0) | ((vb < 0) & (va + vb >= 10)
+                                                    & (xq.floor(vb) != vb)))
+    big_b = (vb > va) & (vb >= 10) & ((va > 0) | ((va < 0) & (va + vb >= 10)
+                                                   & (xq.floor(va) != va)))
     out = plain
     if bool((big_a | big_b).any()):
         # safe arguments where a branch is not taken (no warnings, no NaN cotangents)
@@ -717,8 +737,8 @@ def beta(a, b):
     s = _gamma_sign(va, xp) * _gamma_sign(vb, xp) * _gamma_sign(va + vb, xp)
     poles = _pole_forms(a, b, log=False)
     r = _gnp.exp(betaln(*_safe_off(poles, a, b)))
-    if poles is not None:
-        r = _scalar(_gnp.where(poles[0], poles[1], r))
+    if poles is not None:        # (B itself there, signed: r is |B| until the sign below)
+        r = _scalar(_gnp.where(poles[0], _gnp.multiply(poles[1], s), r))
     return _scalar(_gnp.multiply(r, s)) if bool(xp.any(s < 0)) else r
 
 
