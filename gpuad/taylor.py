@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 
 import numpy as np
 
@@ -215,7 +216,7 @@ def _nested_jvp_rule(prim):
             out = bind(prim, *args, **params)
             return list(out) if prim.multiple_results else out
 
-        dt = next(dtype(s[1]) for s in series if s is not None and s[1] is not None)
+        dt = next(dtype(c) for s in series if s is not None for c in s[1:] if c is not None)
         xp = base.xp_of(*primals)
         e0, one = xp.zeros((), dtype=dt), xp.ones((), dtype=dt)
         ds = [y]
@@ -223,11 +224,17 @@ def _nested_jvp_rule(prim):
             ds.append((lambda f: lambda e: jvp(f, (e,), (one,))[1])(ds[-1]))
         vals = [d(e0) for d in ds[1:]]
         out = bind(prim, *primals, **params)
+
+        def coeffs(o, i):
+            # an integer or boolean output (an index, a pivot) has no tangent: its
+            # derivatives are zeros of its dtype, which no kernel scales
+            if o is None or np.dtype(dtype(o)).kind not in "fc":
+                return [None] * (K + 1)
+            return [None] + [_scale(v if i is None else v[i], 1.0 / math.factorial(k + 1))
+                             for k, v in enumerate(vals)]
         if not prim.multiple_results:
-            return out, [None] + [_scale(v, 1.0 / math.factorial(k + 1))
-                                  for k, v in enumerate(vals)]
-        return out, [[None] + [_scale(v[i], 1.0 / math.factorial(k + 1))
-                               for k, v in enumerate(vals)] for i in range(len(out))]
+            return out, coeffs(out, None)
+        return out, [coeffs(o, i) for i, o in enumerate(out)]
     return rule
 
 
@@ -248,16 +255,21 @@ def taylor(fun, x, v, order=2):
     """Taylor coefficients of ``t -> fun(x + t v)`` at t = 0, up to ``order``.
 
     Returns ``[f(x), f'(x) v, f''(x)[v, v] / 2!, ..., f^(K)(x)[v, ..., v] / K!]`` (K =
-    ``order``), computed in ONE forward pass of truncated Taylor arithmetic (e^(K+1) = 0):
-    each value carries K coefficients, each primitive maps series to series.
+    ``order``, an integer >= 1: a Python or NumPy int, not a bool), computed in ONE forward
+    pass of truncated Taylor arithmetic (e^(K+1) = 0): each value carries K coefficients,
+    each primitive maps series to series.
 
     Example::
 
         >>> gpuad.taylor(lambda x: x ** 3, np.array(2.0), np.array(1.0), order=3)
         [array(8.), array(12.), array(6.), array(1.)]
     """
+    if isinstance(order, (bool, np.bool_)) or not isinstance(order, numbers.Integral):
+        raise TypeError(f"taylor's order must be an integer >= 1 (the highest coefficient "
+                        f"computed), got {order!r} of type {type(order).__name__}")
+    order = int(order)
     if order < 1:
-        raise ValueError(f"order must be >= 1, got {order}")
+        raise ValueError(f"taylor's order must be an integer >= 1, got {order}")
     for what, a in (("x", x), ("v", v)):
         if isinstance(a, dict) or a is None:
             raise TypeError(f"taylor takes one array {what} (not a pytree), got a "

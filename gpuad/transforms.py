@@ -479,13 +479,20 @@ def hvp(fun, x, v, batched=False, chunk=None):
     The gradient is computed under a forward trace: every reverse-sweep node runs its VJP
     kernel on dual numbers, one launch carrying all directions. With ``batched=True``, ``v``
     has a leading axis of K directions and the result has shape ``(K,) + x.shape`` — the K
-    products from ONE sweep. ``x`` may be a pytree (then ``v`` mirrors it).
+    products from ONE sweep. ``chunk`` (a positive integer, with ``batched=True`` only)
+    bounds memory for large K: ``chunk`` directions per sweep, each replaying one recorded
+    tape of ``fun``; without ``batched=True`` it is a ValueError. ``x`` may be a pytree
+    (then ``v`` mirrors it).
 
     Example::
 
         >>> gpuad.hvp(lambda x: gnp.sum(x ** 3), np.array([1.0, 2.0]), np.array([1.0, 0.0]))
         array([6., 0.])
     """
+    if chunk is not None and not batched:
+        raise ValueError(f"hvp's chunk (here {chunk!r}) splits the K directions of "
+                         "batched=True into sweeps; without batched=True v is one direction: "
+                         "pass batched=True with v of shape (K,) + x.shape, or drop chunk")
     g = grad(fun)
     if batched:
         vl, vtd = tree.flatten(v)
@@ -567,27 +574,31 @@ def _recorded(fun, x):
     return program
 
 
-def _with_arg(fun, args, i):
-    """``fun`` as a function of its argument ``i`` alone, the others fixed to ``args``."""
+def _with_arg(fun, args, i, kwargs=None):
+    """``fun`` as a function of its argument ``i`` alone, the others fixed to ``args`` (and
+    the keyword arguments ``kwargs``)."""
+    kwargs = kwargs or {}
+
     def f(xx):
         a = list(args)
         a[i] = xx
-        return fun(*a)
+        return fun(*a, **kwargs)
     return f
 
 
-def _with_args(fun, args, nums):
+def _with_args(fun, args, nums, kwargs=None):
     """Tuple argnums ``nums``: (the distinct arguments ``uniq``, ``fun`` as a function of
     them as ONE tuple input, ``regroup`` mapping per-``uniq`` blocks to ``nums``' order), so
     a Jacobian nests the output structure around the tuple (JAX's order: out[...][k] is
     d out / d args[nums[k]]), all of them in one sweep."""
     uniq = tuple(dict.fromkeys(nums))
+    kwargs = kwargs or {}
 
     def f(xs):
         a = list(args)
         for i, xi in zip(uniq, xs):
             a[i] = xi
-        return fun(*a)
+        return fun(*a, **kwargs)
     pos = [uniq.index(i) for i in nums]
     return uniq, f, lambda blocks: tuple(blocks[k] for k in pos)
 
@@ -639,7 +650,8 @@ def jacfwd(fun, argnums=0, holomorphic=False):
     Result shape ``out.shape + x.shape``; for pytree inputs or outputs the result nests
     the output structure around the input structure (as JAX does). Complex inputs need
     ``holomorphic=True`` (then inputs and outputs are complex and the result is the
-    complex Jacobian ``df/dz``); else a TypeError, as in JAX.
+    complex Jacobian ``df/dz``); else a TypeError, as in JAX. Keyword arguments are passed
+    to ``fun`` and not differentiated (as in :func:`grad` and JAX).
 
     Example::
 
@@ -648,16 +660,16 @@ def jacfwd(fun, argnums=0, holomorphic=False):
                [0., 4.]])
     """
     @functools.wraps(fun)
-    def jf(*args):
+    def jf(*args, **kwargs):
         single, nums = _argnums(argnums, len(args))
         if single:
             i = nums[0]
             x = tree.tree_map(lambda l: None if l is None else as_input(l, f"argument {i}"),
                               args[i])
-            f = _with_arg(fun, args, i)
+            f = _with_arg(fun, args, i, kwargs)
             regroup = None
         else:
-            uniq, f, regroup = _with_args(fun, args, nums)
+            uniq, f, regroup = _with_args(fun, args, nums, kwargs)
             x = tuple(tree.tree_map(lambda l, i=i: None if l is None else
                                     as_input(l, f"argument {i}"), args[i]) for i in uniq)
         check_complex("jacfwd", holomorphic, inputs=x)
@@ -677,7 +689,8 @@ def jacrev(fun, argnums=0, holomorphic=False):
 
     The cotangent enters the sweep as a forward tangent with one lane per output element,
     so each VJP kernel runs once for all rows. Result shape ``out.shape + x.shape``.
-    Complex inputs or outputs need ``holomorphic=True``, as in :func:`jacfwd`.
+    Complex inputs or outputs need ``holomorphic=True``, as in :func:`jacfwd`. Keyword
+    arguments are passed to ``fun`` and not differentiated.
 
     Example::
 
@@ -686,15 +699,16 @@ def jacrev(fun, argnums=0, holomorphic=False):
                [0., 4.]])
     """
     @functools.wraps(fun)
-    def jr(*args):
+    def jr(*args, **kwargs):
         single, nums = _argnums(argnums, len(args))
         if single:
             i = nums[0]
             check_complex("jacrev", holomorphic, inputs=args[i])
-            out, fn, _ = reverse(_with_arg(fun, args, i), (args[i],), names=[f"argument {i}"])
+            out, fn, _ = reverse(_with_arg(fun, args, i, kwargs), (args[i],),
+                                 names=[f"argument {i}"])
             check_complex("jacrev", holomorphic, outputs=out)
             return _rows(out, fn, args[i])
-        uniq, f, regroup = _with_args(fun, args, nums)     # (as jacfwd)
+        uniq, f, regroup = _with_args(fun, args, nums, kwargs)     # (as jacfwd)
         xs = tuple(args[i] for i in uniq)
         check_complex("jacrev", holomorphic, inputs=xs)
         out, fn, _ = reverse(f, (xs,), names=["arguments " + ", ".join(map(str, uniq))])
@@ -752,7 +766,8 @@ def _rows(out, fn, x, regroup=None):
 def jacobian(fun, argnums=0, holomorphic=False):
     """Jacobian ``d out / d x`` (shape ``out.shape + x.shape``), forward mode when the input
     has fewer elements than the output, reverse mode otherwise. Complex inputs or outputs
-    need ``holomorphic=True``, as in :func:`jacfwd`.
+    need ``holomorphic=True``, as in :func:`jacfwd`. Keyword arguments are passed to
+    ``fun`` and not differentiated.
 
     Example::
 
@@ -761,21 +776,21 @@ def jacobian(fun, argnums=0, holomorphic=False):
                [0.        , 0.54030231]])
     """
     @functools.wraps(fun)
-    def j(*args):
+    def j(*args, **kwargs):
         single, nums = _argnums(argnums, len(args))
         if not single:
             # Tuple argnums: a tuple of Jacobians, one per argument, for one array
             # output; for a pytree output jacfwd's nesting (the output's structure around
             # the tuple, as JAX), which pytree outputs take anyway.
             if any(isinstance(args[a], (tuple, list, dict)) for a in nums) or isinstance(
-                    reverse(_with_arg(fun, args, nums[0]), (args[nums[0]],),
+                    reverse(_with_arg(fun, args, nums[0], kwargs), (args[nums[0]],),
                             names=[f"argument {nums[0]}"])[0],
                     (tuple, list, dict)):
-                return jacfwd(fun, argnums, holomorphic)(*args)
-            return tuple(jacobian(fun, a, holomorphic)(*args) for a in nums)
+                return jacfwd(fun, argnums, holomorphic)(*args, **kwargs)
+            return tuple(jacobian(fun, a, holomorphic)(*args, **kwargs) for a in nums)
         i = nums[0]
         check_complex("jacobian", holomorphic, inputs=args[i])
-        f = _with_arg(fun, args, i)
+        f = _with_arg(fun, args, i, kwargs)
         # The output's size decides the mode; the reverse pass that measures it is also
         # the one reverse mode sweeps, so fun runs twice only when forward mode wins.
         out, fn, _ = reverse(f, (args[i],), names=[f"argument {i}"])
@@ -784,7 +799,7 @@ def jacobian(fun, argnums=0, holomorphic=False):
         nout = sum(int(np.prod(shape(o), dtype=np.int64)) for o in tree.flatten(out)[0])
         if nin < nout or isinstance(out, (tuple, list, dict)) \
                 or isinstance(args[i], (tuple, list, dict)):   # pytrees: forward mode
-            return jacfwd(fun, argnums, holomorphic)(*args)
+            return jacfwd(fun, argnums, holomorphic)(*args, **kwargs)
         return _rows(out, fn, args[i])
     return j
 
@@ -793,13 +808,18 @@ def hessian(fun, argnums=0, holomorphic=False):
     """Hessian of a scalar function, shape ``x.shape + x.shape``: forward over reverse, all
     ``x.size`` directions as lanes of one sweep. ``holomorphic=True``: the second complex
     derivative of a holomorphic function (complex inputs and output), as in JAX; a real
-    function of complex inputs: use :func:`hvp` (JAX's jvp of grad).
+    function of complex inputs: use :func:`hvp` (JAX's jvp of grad). Keyword arguments
+    are passed to ``fun`` and not differentiated.
 
     Example::
 
         >>> gpuad.hessian(lambda x: gnp.sum(x ** 3))(np.array([1.0, 2.0]))
         array([[ 6.,  0.],
                [ 0., 12.]])
+        >>> gpuad.hessian(lambda x, scale: scale * gnp.sum(x ** 3))(np.array([1.0, 2.0]),
+        ...                                                         scale=0.5)
+        array([[3., 0.],
+               [0., 6.]])
     """
     return jacfwd(grad(fun, argnums, holomorphic=holomorphic), argnums, holomorphic)
 

@@ -110,6 +110,16 @@ def test_batched_hvp_refuses_a_chunk_that_is_not_a_positive_integer(chunk):
         np.full((3, 2), 6.0))
 
 
+@pytest.mark.parametrize("chunk", [1, 2, 0])
+def test_hvp_refuses_a_chunk_without_batched(chunk):
+    """chunk without batched=True was silently ignored."""
+    f = lambda u: gpuad.numpy.sum(u ** 3)                   # noqa: E731
+    with pytest.raises(ValueError, match=r"hvp's chunk .*batched=True"):
+        gpuad.hvp(f, np.ones(2), np.ones(2), chunk=chunk)
+    np.testing.assert_array_equal(gpuad.hvp(f, np.ones(2), np.ones(2), chunk=None),
+                                  [6.0, 6.0])
+
+
 def test_batched_hvp_chunks_replay_constants_of_linear_primitives():
     # The replayed tape keeps every constant input, also of primitives whose VJP saves
     # nothing (add with a constant array; it used to replay an Aval in its place).
@@ -176,6 +186,33 @@ def test_jacrev_is_one_sweep(xp):
         on(xp, J)
         counts.append(p.count("reverse"))
     assert counts[0] == counts[1]
+
+
+def test_jacobians_and_hessian_pass_keyword_arguments_through(xp):
+    """grad passed keyword arguments to fun, hessian, jacfwd, jacrev and jacobian did not
+    ("L() got an unexpected keyword argument 'scale'"): they are passed through and not
+    differentiated (as JAX), an array keyword too."""
+    rng = np.random.default_rng(5)
+    W = xp.asarray(rng.standard_normal((3, 2)))
+    x, y = xp.asarray(rng.standard_normal(2)), xp.asarray(rng.standard_normal(2))
+
+    def L(x, y, scale, shift=0.0):
+        return scale * (gnp.sum(gnp.tanh(W @ x) * (W @ y)) + gnp.sum(shift * x ** 3))
+
+    def F(x, y, scale, shift=0.0):                                # R^2 -> R^3
+        return scale * gnp.tanh(W @ (x + shift)) * gnp.sum(y)
+    kw = {"scale": 1.5, "shift": xp.asarray([0.2, -0.4])}
+    fixed = lambda f: lambda x, y: f(x, y, **kw)                 # noqa: E731
+    for argnums in (0, (0, 1)):
+        close(gpuad.hessian(L, argnums)(x, y, **kw), gpuad.hessian(fixed(L), argnums)(x, y),
+              xp, rtol=1e-13, atol=1e-14)
+        for jac in (gpuad.jacfwd, gpuad.jacrev, gpuad.jacobian):
+            for f in (L, F):                   # jacobian: reverse mode, then forward mode
+                close(jac(f, argnums)(x, y, **kw), jac(fixed(f), argnums)(x, y), xp,
+                      rtol=1e-13, atol=1e-14)
+    H = gpuad.hessian(L)(x, y, scale=2.0)
+    assert H.shape == (2, 2)
+    close(H, 2.0 * gpuad.hessian(L)(x, y, scale=1.0), xp, rtol=1e-13, atol=1e-14)
 
 
 def test_taylor_of_a_cube(xp):
@@ -246,6 +283,38 @@ def test_taylor_through_primitives_without_a_structured_rule(xp):
     assert gpuad.check_support(g, x, mode="taylor") == []
 
 
+def test_taylor_through_a_primitive_with_an_integer_output(xp):
+    """The nested-JVP fallback scaled every output's derivatives, an integer one too (lu
+    pivots, an argmax index), so order >= 2 raised "gpuad kernels support float32, ... not
+    int32": an integer output has no tangent, its coefficients are zero."""
+    import gpuad.scipy.linalg as gsl
+    rng = np.random.default_rng(3)
+    A = xp.asarray(rng.standard_normal((4, 4)) + 4.0 * np.eye(4))
+    x, v = xp.asarray(rng.standard_normal(4)), xp.asarray(rng.standard_normal(4))
+
+    def d(fun):
+        return lambda y: gpuad.jvp(fun, (y,), (v,))[1]
+
+    def lu(y):
+        return gsl.lu_solve(gsl.lu_factor(A + gnp.diag(y)), y)
+
+    @gpuad.custom_jvp
+    def top(y):                       # (value, the index of the largest entry)
+        return gnp.sum(gnp.exp(y) * y), gnp.argmax(y)
+
+    @top.defjvp
+    def _(p, t):
+        (y,), (ty,) = p, t
+        return top(y), (gnp.sum(gnp.exp(y) * (1.0 + y) * ty), None)
+
+    for f in (lu, lambda y: top(y)[0] * y[top(y)[1]]):
+        c = gpuad.taylor(f, x, v, order=3)
+        on(xp, c)
+        want = [f(x), d(f)(x), d(d(f))(x) / 2, d(d(d(f)))(x) / 6]
+        for k, (ck, wk) in enumerate(zip(c, want)):
+            close(ck, host(wk), xp, rtol=1e-11, atol=1e-13)
+
+
 def test_chunks_replay_one_recorded_tape(xp):
     calls = []
 
@@ -273,6 +342,18 @@ def test_taylor_refuses_pytrees_by_name():
     with pytest.raises(TypeError, match="taylor takes one array v"):
         gpuad.taylor(lambda y: y, x, None)
     close(gpuad.taylor(lambda y: y ** 2, [0.5, 1.2], [1.0, 2.0], order=1)[1], [1.0, 4.8], np)
+
+
+@pytest.mark.parametrize("order,err", [(2.5, TypeError), (True, TypeError),
+                                       (np.bool_(True), TypeError), (2.0, TypeError),
+                                       ("2", TypeError), (None, TypeError),
+                                       (0, ValueError), (np.int64(-1), ValueError)])
+def test_taylor_refuses_an_order_that_is_not_a_positive_integer(order, err):
+    """order=2.5 raised "can't multiply sequence by non-int", order=True was taken as 1."""
+    with pytest.raises(err, match="taylor's order must be an integer >= 1"):
+        gpuad.taylor(lambda y: y ** 3, np.array(2.0), np.array(1.0), order=order)
+    c = gpuad.taylor(lambda y: y ** 3, np.array(2.0), np.array(1.0), order=np.int32(3))
+    assert [float(a) for a in c] == [8.0, 12.0, 6.0, 1.0]
 
 
 def test_taylor_results_never_share_memory_with_x_or_v(xp):
