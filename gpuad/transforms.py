@@ -3,6 +3,7 @@ hessian, stop_gradient."""
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import numbers
 import weakref
@@ -162,9 +163,18 @@ def reverse(fun, primals, has_aux=False, names=None):
     # The saved arrays stay read-only while the pullback can still sweep the tape.
     weakref.finalize(vjp_fn, VJPTrace.thaw, trace)
     given = [x for leaves, _ in leaves_td for x in leaves]
+    # ... and the arrays the tape saved for the sweep: an output that is one of them or a
+    # view of one (s[:3] of a saved s), written into by the caller before the pullback,
+    # changed the gradient silently
+    saved = given
+    if any(hasattr(v, "flags") and not isinstance(v, (Tracer, np.generic))
+           for v in itertools.chain(out_vals, tree.flatten(aux)[0] if aux is not None else ())):
+        saved = given + [v for node in trace.tape for part in (node.ins, node.out)
+                         for v in (part if isinstance(part, (tuple, list)) else (part,))
+                         if hasattr(v, "flags") and not isinstance(v, Tracer)]
     with scope:
-        out = _unaliased(tree.unflatten(out_td, out_vals), given)
-        aux = None if aux is None else _unaliased(aux, given)
+        out = _unaliased(tree.unflatten(out_td, out_vals), saved)
+        aux = None if aux is None else _unaliased(aux, saved)
     return out, vjp_fn, aux
 
 

@@ -946,3 +946,18 @@ def test_tree_paths_name_each_leaf_in_flatten_order():
                               "['b'][1][1]", "['c']"]
     assert tree.paths(tree.flatten(7)[1]) == [""]
     assert tree.paths(tree.flatten(())[1]) == []
+
+
+def test_vjp_output_sharing_memory_with_a_saved_array_is_a_copy():
+    """An output that is a view of an intermediate the tape saved (s[:3] of s, saved by
+    s * s): writing into it before the pullback changed the gradient silently."""
+    x = np.array([0.1, 0.3, 0.5, 0.7, 0.9])
+
+    def f(x):
+        s = gnp.sin(x)
+        return s[:3], gnp.sum(s * s), s
+    (y0, y1, y2), pb = gpuad.vjp(f, x)
+    y0[:] = 0.0
+    y2[:] = 0.0
+    g = pb((np.zeros(3), np.array(1.0), np.zeros(5)))[0]
+    np.testing.assert_allclose(g, 2 * np.sin(x) * np.cos(x), rtol=1e-15)
