@@ -1000,3 +1000,14 @@ def test_custom_vjp_forward_mode_transposes_bwd_in_every_shape_of_rule():
     with pytest.raises(TypeError, match="reads.*bwd: item\\(\\) of the cotangent"):
         gpuad.jvp(reads, (np.array(0.3),), (np.array(1.0),))
     assert gpuad.grad(reads)(np.array(0.3)) == pytest.approx(np.cos(0.3))    # still usable
+
+
+def test_custom_vjp_forward_mode_names_a_wrong_bwd():
+    @gpuad.custom_vjp
+    def f(x):
+        return gnp.sin(x)
+    f.defvjp(lambda x: (f(x), x), lambda x, g: (gnp.sum(g * gnp.cos(x)),))   # wrong shape
+    with pytest.raises(ValueError, match="custom_vjp '.*f': bwd, transposed for forward mode"):
+        gpuad.jvp(f, (np.ones(3),), (np.ones(3),))
+    with pytest.raises(ValueError, match="custom_vjp '.*f': bwd returned a cotangent of shape"):
+        gpuad.grad(lambda x: gnp.sum(f(x)))(np.ones(3))

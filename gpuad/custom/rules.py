@@ -260,6 +260,7 @@ class custom_vjp:
         if self._twin is not None:
             return self._twin
         nd, f = self.nondiff_argnums, self
+        fname = getattr(self.fun, "__qualname__", "fun")
 
         def rule(*a):
             from ..transforms import vjp          # (transforms imports this module)
@@ -290,13 +291,13 @@ class custom_vjp:
                     g[k] = v
                 from ..numpy._methods import linear_only
                 saved = linear_only.trace, linear_only.who
-                linear_only.trace, linear_only.who = current(), f"custom_vjp {f.__name__!r}: bwd"
+                linear_only.trace, linear_only.who = current(), f"custom_vjp {fname!r}: bwd"
                 try:
                     r = f.bwd(*static, res, tree.unflatten(otd, g))
                 finally:
                     linear_only.trace, linear_only.who = saved
                 if not isinstance(r, (tuple, list)) or len(r) != len(primals):
-                    raise TypeError(f"custom_vjp {f.__name__!r}: bwd must return a tuple with "
+                    raise TypeError(f"custom_vjp {fname!r}: bwd must return a tuple with "
                                     f"one cotangent per argument ({len(primals)}), got {r!r}")
                 return tuple(x for c, pr in zip(r, primals) for x in inexact(leaves_of(c, pr)))
             tl = []
@@ -305,8 +306,17 @@ class custom_vjp:
                 tl += [x for x, q in zip(leaves_of(t, pr), pl) if np.dtype(dtype(q)).kind in "fc"]
             tout = [_zeros(o) for o in ol]
             if fl and tl:
-                _, pb = vjp(transposed, *ones)
-                for k, v in zip(fl, pb(tuple(tl))):
+                try:
+                    _, pb = vjp(transposed, *ones)
+                    gt = pb(tuple(tl))
+                except (TypeError, ValueError) as e:
+                    if str(e).startswith(f"custom_vjp {fname!r}"):
+                        raise
+                    raise type(e)(f"custom_vjp {fname!r}: bwd, transposed for forward "
+                                  f"mode (jvp, jacfwd, hessian, hvp), returned a cotangent "
+                                  f"unlike its argument ('output' below: bwd's result for "
+                                  f"that argument): {e}") from e
+                for k, v in zip(fl, gt):
                     tout[k] = v
             return out, tree.unflatten(otd, tout)
         self._twin = custom_jvp(self.fun, nondiff_argnums=nd)
