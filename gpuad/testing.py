@@ -101,6 +101,14 @@ def _default_tols(args):
     return 1e-6, 2e-6, 2e-6
 
 
+def _central_difference(fun, args, tangents, eps):
+    """(f(x + eps t) - f(x - eps t)) / 2 eps, on the host, leaf by leaf."""
+    plus = fun(*[_axpy(eps, t, x) for x, t in zip(args, tangents)])
+    minus = fun(*[_axpy(-eps, t, x) for x, t in zip(args, tangents)])
+    return tree.tree_map(lambda p, m: None if p is None else
+                         (_to_host(p) - _to_host(m)) / (2 * eps), plus, minus)
+
+
 def check_jvp(fun, args, eps=None, atol=None, rtol=None, rng=None):
     """JVP against central differences along a random direction (for complex arguments,
     a real and an imaginary one)."""
@@ -109,10 +117,7 @@ def check_jvp(fun, args, eps=None, atol=None, rtol=None, rng=None):
     eps, atol, rtol = eps or e, atol or a, rtol or r
     for tangents in _directions(tuple(_like(rng, x) for x in args)):
         _, t_out = jvp(fun, tuple(args), tangents)
-        plus = fun(*[_axpy(eps, t, x) for x, t in zip(args, tangents)])
-        minus = fun(*[_axpy(-eps, t, x) for x, t in zip(args, tangents)])
-        fd = tree.tree_map(lambda p, m: None if p is None else
-                           (_to_host(p) - _to_host(m)) / (2 * eps), plus, minus)
+        fd = _central_difference(fun, args, tangents, eps)
         _assert_close(t_out, fd, atol, rtol, f"JVP of {getattr(fun, '__name__', 'fun')} vs "
                       "central differences")
 
@@ -140,10 +145,7 @@ def check_vjp(fun, args, atol=None, rtol=None, rng=None, vdot=None):
     # ... and against central differences along v: a rule used by both modes (a
     # custom_vjp's bwd, transposed for forward mode) passes the dot-product test however
     # wrong it is
-    plus = fun(*[_axpy(e, t, x) for x, t in zip(args, v)])
-    minus = fun(*[_axpy(-e, t, x) for x, t in zip(args, v)])
-    fd = tree.tree_map(lambda p, m: None if p is None else (_to_host(p) - _to_host(m)) / (2 * e),
-                       plus, minus)
+    fd = _central_difference(fun, args, v, e)
     cd = _vdot(u, fd) if vdot is None else vdot(u, fd, "out")
     # central differences' own tolerances (the caller's, for the dot-product test, may be
     # tighter than differences can meet), on the sum of the terms' magnitudes (the inner
