@@ -8,7 +8,7 @@ import numpy as np
 
 from ..core import Tracer, full_lower
 from ..primitives import base as _pb
-from ._core import prepare, result_float_dtype, shape, dtype, strong
+from ._core import prepare, result_float_dtype, shape, dtype, strong, traced_dtype
 from ._elementwise import add, exp, log, multiply, power
 from ._shape import broadcast_to, reshape, stack
 
@@ -34,14 +34,7 @@ def _module(obj):
 
 
 def _plain_dtype(dt, what):
-    if dt is None:
-        return None
-    dt = np.dtype(dt)
-    if dt.kind not in "fc":
-        raise TypeError(f"gpuad.numpy.{what}: dtype={dt} of a traced value would drop its "
-                        "derivative; convert with .astype after gpuad.stop_gradient, or keep "
-                        "a floating or complex dtype")
-    return dt
+    return None if dt is None else traced_dtype(what, dt)
 
 
 def _leaves(obj):

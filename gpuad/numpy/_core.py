@@ -349,10 +349,18 @@ def _join_dtype(g, args, kwargs):
     if not np.can_cast(src, dt, casting):
         raise TypeError(f"{g.__name__}: cannot cast array data from {src} to {dt} according "
                         f"to the rule {casting!r} (NumPy's error)")
+    return base.astype(r, traced_dtype(g.__name__, dt))
+
+
+def traced_dtype(name, dt):
+    """NumPy's ``dtype=`` keyword of ``name`` on traced values, as a dtype: floating or
+    complex (a derivative), else a TypeError naming the function."""
+    dt = np.dtype(dt)
     if dt.kind not in "fc":
-        raise TypeError(f"gpuad.numpy.{g.__name__}: dtype={dt} of a traced value would drop "
-                        "its derivative; keep a floating or complex dtype")
-    return base.astype(r, dt)
+        raise TypeError(f"gpuad.numpy.{name}: dtype={dt} of a traced value would drop its "
+                        "derivative; cast after gpuad.stop_gradient, or keep a floating or "
+                        "complex dtype")
+    return dt
 
 
 def numpy_out(name, args, kwargs, module=np):

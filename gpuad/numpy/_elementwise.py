@@ -9,7 +9,8 @@ from ..primitives import complex as C
 from ..primitives import elementwise as E
 from ..tape import VJPTracer
 from ..primitives import base as _pb
-from ._core import _plain, foreign_keywords, numpy_semantics, prepare, lower, to_operand
+from ._core import (_plain, foreign_keywords, numpy_semantics, prepare, lower, to_operand,
+                    traced_dtype)
 
 _ND = _np.ndarray
 
@@ -35,11 +36,7 @@ def _ufunc_keywords(name, f, args, kw):
     dt = kw.pop("dtype", None)
     foreign_keywords(name, np_f, frozenset(), args, kw)
     if dt is not None:
-        dt = _np.dtype(dt)
-        if dt.kind not in "fc":
-            raise TypeError(f"gpuad.numpy.{name}: dtype={dt} of a traced value would drop its "
-                            "derivative; cast after gpuad.stop_gradient, or keep a floating "
-                            "or complex dtype")
+        dt = traced_dtype(name, dt)
         xp = _pb.xp_of(*args)
         args = [to_operand(a, dt, xp) for a in args]
     return f(*args)

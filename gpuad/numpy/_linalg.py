@@ -9,7 +9,8 @@ import numpy as np
 from ..primitives import base, linalg as LA
 from ..primitives import complex as _cx
 from ..core import Tracer
-from ._core import prepare, shape, normalize_axis, strong, numpy_out, to_operand
+from ._core import (prepare, shape, normalize_axis, strong, numpy_out, to_operand,
+                    traced_dtype)
 from ._elementwise import multiply
 
 __all__ = ["matmul", "einsum", "dot", "inner", "outer", "tensordot", "trace", "vdot", "vecdot",
@@ -111,8 +112,7 @@ def einsum(subscripts, *operands, out=None, optimize=None, dtype=None, order="K"
     """
     if out is not None or (dtype is not None and np.dtype(dtype).kind not in "fc"):
         if out is None and any(isinstance(o, Tracer) for o in operands):
-            raise TypeError(f"gpuad.numpy.einsum: dtype={np.dtype(dtype)} of a traced value "
-                            "would drop its derivative; keep a floating or complex dtype")
+            traced_dtype("einsum", dtype)          # (raises: not floating or complex)
         kw = {k: v for k, v in (("out", out), ("dtype", dtype)) if v is not None}
         return numpy_out("einsum", (subscripts, *operands),
                          dict(kw, optimize=bool(optimize), order=order, casting=casting))
