@@ -85,7 +85,9 @@ _A = _arr((M, K))
 SPLITS = [
     ("matrix @ vector", _A, _arr((K, 1)), "m"),
     ("matrix.T @ vector", _A.T, _arr((M, 1)), "k"),
-    ("lanes @ matrix.T", _arr((3, K)), _A.T, "n"),
+    ("lanes @ matrix.T", _arr((3, K)), _A.T, "n"),          # a GEMV per column (GEMV_ROWS)
+    ("one lane and the value @ matrix.T", _arr((2, K)), _A.T, "n"),
+    ("four lanes @ matrix.T", _arr((4, K)), _A.T, "n"),     # one GEMM per block
     ("lanes @ matrix", _arr((3, M)), _A, "k"),
     ("C @ C", _arr((300, 200)), _arr((200, 300)), "m"),
     ("F @ F", np.asfortranarray(_arr((300, 200))), np.asfortranarray(_arr((200, 300))), "n"),
@@ -105,7 +107,9 @@ def test_split_products_equal_numpy_matmul(two_workers, counted, name, a, b, axi
 def test_split_products_in_other_dtypes(two_workers, counted, dtype):
     a, b = _arr((200, 300), dtype), _arr((300, 100), dtype)
     _close(blas.matmul(a, b), a, b)
-    assert counted == [2]
+    a, b = _arr((2, K), dtype), np.asarray(_A.T, dtype, order="F")   # a GEMV per column
+    _close(blas.matmul(a, b), a, b)
+    assert counted == [2, 2]
 
 
 @pytest.mark.parametrize("sa,sb", [((8, 100, 60), (60, 90)), ((100, 60), (8, 60, 90)),
