@@ -55,6 +55,15 @@ class Primitive:
         never skipped for a symbolic zero. Under a transform it is differentiated even where
         its inputs are constants on this rank (its JVP rule then gets zero tangent lanes),
         and its VJP rule runs even where its outputs got no cotangent (``g`` None: zeros).
+    bilinear, vjp_lanes
+        ``bilinear``: True for a primitive linear in each of its two operands (matmul): the
+        cotangent of one operand reads only g and the other operand. ``vjp_lanes(t, ins,
+        out, need, acc, **params)`` (optional, for such a one): the tangent lanes of its
+        input cotangents from the lanes ``t`` of a dual cotangent g alone, per input lanes
+        or None, or None for all where it declines (the sweep then runs ``vjp``). A reverse
+        sweep under a forward trace whose caller keeps only the lanes of the input
+        cotangents (:func:`gpuad.hvp`) calls it where the other operand has no lanes: the
+        value's product is never made (``tape.dead_values``).
     acc_via_reshape
         True for a rule that takes ``acc`` and may add into a buffer of its operand's
         reshape's input (matmul's vector operand, reshaped to a column): where the reshaped
@@ -65,11 +74,12 @@ class Primitive:
 
     __slots__ = ("name", "impl", "jvp", "jvp_acc", "vjp", "vjp_args", "decompose", "saves",
                  "saves_ins", "saves_out", "multiple_results", "linear", "max_order", "missing",
-                 "collective", "acc_via_reshape", "doc")
+                 "collective", "acc_via_reshape", "bilinear", "vjp_lanes", "doc")
 
     def __init__(self, name, impl, *, jvp=None, vjp=None, decompose=None, saves="ins",
                  multiple_results=False, linear=False, max_order=None, missing="",
-                 collective=False, acc_via_reshape=False, doc=""):
+                 collective=False, acc_via_reshape=False, bilinear=False, vjp_lanes=None,
+                 doc=""):
         self.name = name
         self.impl = impl
         self.jvp = jvp
@@ -82,6 +92,8 @@ class Primitive:
         self.missing = missing
         self.collective = collective
         self.acc_via_reshape = acc_via_reshape
+        self.bilinear = bilinear
+        self.vjp_lanes = vjp_lanes
         self.doc = doc
 
     def __setattr__(self, name, value):

@@ -8,7 +8,8 @@ from contextlib import nullcontext
 import numpy as np
 
 from .core import REGISTRY, Trace, Tracer, bind, check_order, foreign, shape, dtype
-from .forward import JVPTracer
+from .forward import JVPTrace, JVPTracer
+from .runtime.launch import launcher
 from .runtime import profile as _profile
 
 
@@ -271,7 +272,7 @@ class VJPTrace(Trace):
             return [VJPTracer(self, o, (idx, j)) for j, o in enumerate(out)]
         return VJPTracer(self, out, (idx, 0))
 
-    def backward(self, outputs, cts, free=True):
+    def backward(self, outputs, cts, free=True, lanes_only=False):
         """Cotangents of the inputs, given cotangents of ``outputs`` (tracers of this trace).
 
         The sweep walks the tape backwards once, with the caller's trace current (the
@@ -279,7 +280,15 @@ class VJPTrace(Trace):
         is skipped; with ``free`` each node's saved values are dropped right after its
         rule ran (a tape swept that way cannot be swept again); cotangents are summed in
         place into buffers the sweep itself made (:class:`Cotangents`).
+
+        ``lanes_only``: under a forward trace (forward-over-reverse), the caller keeps only
+        the tangent lanes of the input cotangents (an HVP drops the gradient itself): a
+        node whose cotangent value nothing needs (:func:`dead_values`) computes its lanes
+        alone where its primitive can (``vjp_lanes``). A value left unmade is NaN, and so
+        is every sum it enters: never a partial sum passed off as the gradient.
         """
+        lanes_of = self.parent if lanes_only and type(self.parent) is JVPTrace else None
+        dead = dead_values(self.tape, self.n_inputs, lanes_of) if lanes_of else ()
         acc = Cotangents()
         for o, g in zip(outputs, cts):
             if g is not None:
@@ -315,7 +324,13 @@ class VJPTrace(Trace):
                                     and _c_order(e[0]):
                                 bufs[i] = e[0]
                     n, params = prim.vjp_args, node.params
-                    if n == 2:
+                    gxs = None
+                    if (dead and prim.vjp_lanes is not None and (idx, 0) in dead
+                            and _plain_dual(g, lanes_of)):
+                        gxs = _lanes_alone(node, g, bufs)
+                    if gxs is not None:
+                        pass                  # (the lanes alone: no value was made)
+                    elif n == 2:
                         gxs = (prim.vjp(g, node.ins, node.out, node.need, bufs, **params) if params
                                else prim.vjp(g, node.ins, node.out, node.need, bufs))
                     elif n == 1:
@@ -373,6 +388,63 @@ class VJPTrace(Trace):
     def __del__(self):                # dropped without a sweep: the inputs are free again
         if self.frozen_inputs:
             release_when_freed(self.frozen_inputs)
+
+
+def dead_values(tape, n_inputs, trace) -> set:
+    """The tape keys whose cotangent's value a sweep under the forward trace ``trace``
+    never needs when its caller keeps only the lanes of the input cotangents: the inputs,
+    and the outputs of every node whose traced inputs are all such keys and whose rule
+    gives its input cotangents' lanes from g's lanes alone. That holds where nothing the
+    rule reads has lanes of ``trace``: for a linear primitive none of its saved values, for
+    a bilinear one the other operand of each differentiated one (its rule is then linear
+    with constant coefficients, and a dual cotangent's lanes are the rule applied to g's
+    lanes). Forward over the tape: a node's inputs come before it."""
+    dead = {(-1, i) for i in range(n_inputs)}
+
+    def lanes(v):
+        return type(v) is JVPTracer and v._trace is trace
+    for idx, node in enumerate(tape):
+        parents = [p for p in node.parents if p is not None]
+        if not parents or any(p not in dead for p in parents):
+            continue
+        prim = node.prim
+        if prim.linear:
+            alone = not any(lanes(v) for v in node.saved())
+        elif prim.bilinear and node.ins is not None:
+            alone = not any(lanes(node.ins[1 - i]) for i, w in enumerate(node.need) if w)
+        else:
+            alone = False
+        if alone:
+            dead.update((idx, j) for j in range(node.nout))
+    return dead
+
+
+def _lanes_alone(node, g, bufs):
+    """A node's input cotangents from the lanes of its dual cotangent ``g`` alone (its
+    primitive's ``vjp_lanes``), each a dual value whose value is NaN (nobody reads it,
+    :func:`dead_values`; NaN, so that a reader would show); None where the rule declines.
+    A buffer the rule added into (the lanes of ``bufs[i]``) comes back as ``bufs[i]``, its
+    value made NaN (it lacks this contribution's)."""
+    trace = g._trace
+    lane_bufs = [b.tangent if _plain_dual(b, trace) else None for b in bufs]
+    ts = trace.below(node.prim.vjp_lanes, g.tangent, node.ins, node.out, node.need,
+                     lane_bufs, **node.params)
+    if ts is None:
+        return None
+    gxs = []
+    for t, b, lb in zip(ts, bufs, lane_bufs):
+        if t is None:
+            gxs.append(None)
+            continue
+        if lb is not None and t is lb:
+            b.primal.fill(np.nan)
+            gxs.append(b)
+            continue
+        xp = launcher(t).xp
+        v = JVPTracer(trace, xp.full(tuple(shape(t))[1:], np.nan, dtype=dtype(t)), t)
+        v.fresh = True                # both arrays new: the sweep may own them
+        gxs.append(v)
+    return gxs
 
 
 def _c_order(buf) -> bool:

@@ -129,7 +129,7 @@ def reverse(fun, primals, has_aux=False, names=None):
     _check_outputs(fun, out_leaves, out_td)
     out_vals = [_unwrap(o, trace) for o in out_leaves]
 
-    def vjp_fn(ct, _free=False):
+    def vjp_fn(ct, _free=False, _lanes_only=False):
         ct_leaves, ct_td = tree.flatten(ct)
         if ct_td != out_td:
             raise ValueError(f"cotangent structure {ct_td} does not match the output's {out_td}")
@@ -145,7 +145,7 @@ def reverse(fun, primals, has_aux=False, names=None):
                 outs.append(o)
                 cts.append(c)
         with scope:
-            gs = trace.backward(outs, cts, free=_free)
+            gs = trace.backward(outs, cts, free=_free, lanes_only=_lanes_only)
         res_, k = [], 0
         for (leaves, td), primal in zip(leaves_td, primals):
             gl = []
@@ -290,22 +290,39 @@ def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False):
         out, fn, aux = reverse(f, tuple(args[i] for i in uniq), has_aux,
                                names=[f"argument {i} of {getattr(fun, '__name__', 'fun')}"
                                       for i in uniq])
-        if isinstance(out, (tuple, list, dict)) or math.prod(shape(out)) != 1:
-            what = (type(out).__name__ if isinstance(out, (tuple, list, dict))
-                    else f"shape {tuple(shape(out))}")
-            raise TypeError(f"grad needs a scalar output (or one of size 1), got {what}; use "
-                            "gpuad.jacobian or gpuad.vjp for non-scalar outputs")
-        check_complex("grad", holomorphic, outputs=out)
-        if _kind(out) not in "fc":
-            raise TypeError(f"grad needs a floating-point output, got dtype {np.dtype(dtype(out))}")
-        dev = launcher(out)
-        with dev.scope((out,)):
-            ones = dev.xp.ones(shape(out), dtype=dtype(out))
-        g = fn(ones, _free=True)
+        g = fn(_grad_seed(out, holomorphic), _free=True)
         g = dict(zip(uniq, g))
         g = g[nums[0]] if single else tuple(g[i] for i in nums)
         return ((out, aux) if has_aux else out), g
     return vg
+
+
+def _grad_seed(out, holomorphic):
+    """The cotangent 1 of grad's output ``out``, which must be a real (or, holomorphic, a
+    complex) floating-point scalar (or of size 1)."""
+    if isinstance(out, (tuple, list, dict)) or math.prod(shape(out)) != 1:
+        what = (type(out).__name__ if isinstance(out, (tuple, list, dict))
+                else f"shape {tuple(shape(out))}")
+        raise TypeError(f"grad needs a scalar output (or one of size 1), got {what}; use "
+                        "gpuad.jacobian or gpuad.vjp for non-scalar outputs")
+    check_complex("grad", holomorphic, outputs=out)
+    if _kind(out) not in "fc":
+        raise TypeError(f"grad needs a floating-point output, got dtype {np.dtype(dtype(out))}")
+    dev = launcher(out)
+    with dev.scope((out,)):
+        return dev.xp.ones(shape(out), dtype=dtype(out))
+
+
+def _grad_for_lanes(fun):
+    """``grad(fun)`` of one argument for a caller under a forward trace that keeps only
+    the gradient's tangent lanes (:func:`hvp`): the sweep may leave the gradient's own
+    value uncomputed (NaN) where its lanes alone cost less (``tape.dead_values``)."""
+    name = getattr(fun, "__name__", "fun")
+
+    def g(x):
+        out, fn, _ = reverse(fun, (x,), names=[f"argument 0 of {name}"])
+        return fn(_grad_seed(out, False), _free=True, _lanes_only=True)[0]
+    return g
 
 
 def grad(fun, argnums=0, has_aux=False, holomorphic=False):
@@ -487,7 +504,9 @@ def hvp(fun, x, v, batched=False, chunk=None):
     acting on ``v = v_x + i v_y``.
 
     The gradient is computed under a forward trace: every reverse-sweep node runs its VJP
-    kernel on dual numbers, one launch carrying all directions. With ``batched=True``, ``v``
+    kernel on dual numbers, one launch carrying all directions; the gradient's own value,
+    which hvp drops, is not made where its lanes alone cost less (a product ``A @ x``'s
+    ``A^T g``). With ``batched=True``, ``v``
     has a leading axis of K directions and the result has shape ``(K,) + x.shape`` — the K
     products from ONE sweep. ``chunk`` (a positive integer, with ``batched=True`` only)
     bounds memory for large K: ``chunk`` directions per sweep, each replaying one recorded
@@ -503,7 +522,7 @@ def hvp(fun, x, v, batched=False, chunk=None):
         raise ValueError(f"hvp's chunk (here {chunk!r}) splits the K directions of "
                          "batched=True into sweeps; without batched=True v is one direction: "
                          "pass batched=True with v of shape (K,) + x.shape, or drop chunk")
-    g = grad(fun)
+    g = _grad_for_lanes(fun)       # (the gradient's value is dropped: lanes alone)
     if batched:
         vl, vtd = tree.flatten(v)
         xl, xtd = tree.flatten(x)
@@ -536,7 +555,7 @@ def hvp(fun, x, v, batched=False, chunk=None):
             return t
         # Bounded memory for very large K: one sweep per chunk of lanes, each replaying
         # one recorded tape of fun (its Python runs once).
-        g = grad(_recorded(fun, x))
+        g = _grad_for_lanes(_recorded(fun, x))
         parts = [jvp_lanes(g, (x,), (tree.tree_map(lambda a: None if a is None else
                                                     a[s:s + chunk], v),),
                             min(chunk, K - s), names=HVP_NAMES)[1] for s in range(0, K, chunk)]

@@ -91,7 +91,10 @@ def test_logistic_regression_reads_its_matrix_once_per_pass():
     assert not [r for r in rev if "add" in r.kernel]
     assert [r.kernel for r in rev if r.n == n] == ["square_vjp_dual"]
     lane_block = (K + 1) * n * 8
-    assert mm[0].bytes_written == lane_block              # into the buffer, once
+    # into the buffer's lanes, once; the gradient's value (A^T r) is not made: hvp drops
+    # it (tape.dead_values), so the reverse product has K rows, not K + 1
+    assert mm[0].bytes_written == K * n * 8
+    assert mm[0].n == K * n
     assert A.nbytes + V.nbytes + lane_block <= p.peak_bytes["reverse"] \
         < A.nbytes + V.nbytes + lane_block + 8 * (K + 1) * m * 8   # (m-sized: the rest)
 
@@ -278,3 +281,104 @@ def test_the_matmul_rule_on_lanes_against_its_formula(xp, dtype, m, k, n, lanes)
                                  + np.einsum("mk,lkn->lmn", abs(a), abs(tb)))
     assert (abs(host(tout) - want) <= bound + 1e-30).all()
     assert _joins(*args, *tans) == (4 * k * (m + n) <= m * n)
+
+
+# ---------------------------------------------------------------- lanes alone (dead values)
+
+def _lanes_cases(xp):
+    """Functions whose HVP's reverse sweep meets matrix products in the region whose
+    cotangent values nobody needs (through linear primitives from x), and ones where a
+    product's other operand has lanes (there the values are needed): (name, f)."""
+    from _xp import put
+    rng = np.random.default_rng(7)
+    A = put(xp, rng.standard_normal((6, 10)))
+    B = put(xp, rng.standard_normal((10, 5)))
+    C = put(xp, rng.standard_normal((4, 5)))
+    return {
+        "A @ x": lambda x: gnp.sum(gnp.sin(A @ x)) + gnp.sum(x ** 3),
+        "x @ B": lambda x: gnp.sum(gnp.tanh(x @ B) ** 2),             # x the left operand
+        "reshape, slice, transpose": lambda x: gnp.sum(gnp.exp(
+            0.1 * (C @ x.reshape(2, 5).T))) + gnp.sum(gnp.cos(A[:, ::2] @ x[::2])),
+        "outer(x, x) @ x": lambda x: gnp.sum(gnp.sin(gnp.outer(x, x) @ x)),
+        # products whose operands both come from x by linear primitives (lanes both sides:
+        # their values are needed)
+        "X @ X.T": lambda x: gnp.sum(gnp.sin(x.reshape(2, 5) @ x.reshape(2, 5).T)),
+        "(A x).reshape @ (B^T x)": lambda x: gnp.sum(gnp.cos(
+            (A @ x).reshape(3, 2) @ (B.T @ x)[:2])),
+        "(A x) . (A x)": lambda x: (A @ x) @ (A @ x) + gnp.sum(x ** 4),
+        "A @ (x + x[::-1])": lambda x: gnp.sum(gnp.sin(A @ (x + x[::-1]))),
+        "sin(A x) cos(A x)": lambda x: gnp.sum(gnp.sin(A @ x) * gnp.cos(A @ x)),
+    }
+
+
+@pytest.mark.parametrize("case", list(_lanes_cases(np)))
+def test_hvp_lanes_alone_against_the_hessian(xp, case):
+    # hvp leaves the gradient's value out where only its lanes are kept; the Hessian
+    # (jacfwd of the ordinary grad, which makes every value) is the reference, for one
+    # direction, a batch, and chunks of a batch
+    from _xp import host, put
+    f = _lanes_cases(xp)[case]
+    rng = np.random.default_rng(3)
+    x, V = rng.standard_normal(10) * 0.5, rng.standard_normal((3, 10))
+    H = host(gpuad.hessian(f)(put(xp, x)))
+    tol = dict(rtol=1e-12, atol=1e-12 * (1 + np.abs(H).max()))
+    xd, Vd = put(xp, x), put(xp, V)
+    np.testing.assert_allclose(host(gpuad.hvp(f, xd, Vd[0])), H @ V[0], **tol)
+    np.testing.assert_allclose(host(gpuad.hvp(f, xd, Vd, batched=True)), V @ H.T, **tol)
+    np.testing.assert_allclose(host(gpuad.hvp(f, xd, Vd, batched=True, chunk=2)), V @ H.T,
+                               **tol)
+
+
+def test_dead_values_mark_only_what_no_lane_needs():
+    # The sweep's analysis on recorded tapes: the products of x by constants (through
+    # linear primitives) are dead; a product whose other operand carries lanes is not,
+    # nor anything after a nonlinear primitive
+    from gpuad.forward import JVPTrace, JVPTracer
+    from gpuad.tape import VJPTrace, dead_values
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((3, 4))
+    x = np.arange(4.0)
+
+    def tape_of(f):
+        fwd = JVPTrace(1)
+        with fwd:
+            rev = VJPTrace()
+            with rev:
+                f(rev.new_input(JVPTracer(fwd, x, np.ones((1, 4)))))
+        return [n.prim.name for n in rev.tape], dead_values(rev.tape, 1, fwd)
+
+    names, dead = tape_of(lambda u: gnp.sum(gnp.sin(A @ u)))
+    live = [names[i] for i in range(len(names)) if (i, 0) not in dead]
+    assert [names[i] for i in range(len(names)) if (i, 0) in dead] == ["reshape", "matmul",
+                                                                       "reshape"]
+    assert "sin" in live and "reduce_sum" in live
+    names, dead = tape_of(lambda u: gnp.sum(gnp.outer(u, u) @ u))
+    assert "matmul" not in [names[i] for i in range(len(names)) if (i, 0) in dead]
+
+
+def test_hvp_lanes_alone_under_an_outer_transform():
+    # grad of a function of the HVP (third order, with respect to the data): the lanes
+    # alone are computed under an outer reverse trace, against central differences
+    rng = np.random.default_rng(5)
+    A, x, v = rng.standard_normal((5, 7)), rng.standard_normal(7), rng.standard_normal(7)
+
+    def h(a):
+        return gnp.sum(gpuad.hvp(lambda u: gnp.sum(gnp.sin(a @ u)), x, v) ** 2)
+    g = gpuad.grad(h)(A)
+    E_ = np.zeros_like(A)
+    E_[2, 3] = 1e-5
+    fd = (h(A + E_) - h(A - E_)) / 2e-5
+    np.testing.assert_allclose(g[2, 3], fd, rtol=1e-6)
+
+
+def test_hvp_values_left_unmade_are_nan():
+    # The gradient's value that hvp's sweep leaves unmade is NaN, also where the product's
+    # lanes were added into a buffer holding another term's value (w's, from the
+    # regulariser): never a partial gradient. (The value is internal: read here through
+    # the sweep's own output, jvp of the lanes-only grad.)
+    from gpuad.transforms import _grad_for_lanes, jvp_lanes
+    A, loss, lam, rng = logreg()
+    w, v = rng.standard_normal(A.shape[1]), rng.standard_normal((1, A.shape[1]))
+    value, lanes = jvp_lanes(_grad_for_lanes(loss), (w,), (v,), 1)
+    assert np.isnan(value).all()
+    np.testing.assert_allclose(lanes[0], gpuad.hvp(loss, w, v[0]), rtol=0, atol=0)

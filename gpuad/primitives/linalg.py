@@ -263,23 +263,27 @@ def _vector_and_lanes_into(a, b, tb, acc):
     Returns acc's arrays, or None where they do not fit (then the caller makes new ones)."""
     v, lanes = acc
     m, L = shape(a)[0], shape(tb)[0]
-    if any(isinstance(u, Tracer) for u in (a, b, tb, v, lanes)) or not (
-            tuple(v.shape) == (m, 1) and tuple(lanes.shape) == (L, m, 1)
-            and v.dtype == lanes.dtype == a.dtype == b.dtype == tb.dtype
-            and v.flags.c_contiguous and lanes.flags.c_contiguous):
+    parts = (a, tb, lanes) if b is None else (a, b, tb, v, lanes)    # (b None: lanes alone)
+    if any(isinstance(u, Tracer) for u in parts) or not (
+            tuple(lanes.shape) == (L, m, 1) and lanes.flags.c_contiguous
+            and all(u.dtype == a.dtype for u in parts)
+            and (b is None or (tuple(v.shape) == (m, 1) and v.flags.c_contiguous))):
         return None
-    xp, k = xp_of(a, b, tb), shape(b)[0]
-    rows = xp.concatenate((b.reshape(1, k), tb.reshape(L, k)))
-    value, lane_rows = v.reshape(m), lanes.reshape(L, m)                # views of acc
-    if _blas.split_is_small(a, (L + 1) * m):
+    xp, k = xp_of(*parts), shape(tb)[1]
+    rows = tb.reshape(L, k) if b is None else xp.concatenate((b.reshape(1, k),
+                                                              tb.reshape(L, k)))
+    first = 0 if b is None else 1                # rows[first:] are the lanes
+    value, lane_rows = None if b is None else v.reshape(m), lanes.reshape(L, m)  # acc's views
+    if _blas.split_is_small(a, (L + first) * m):
         # On the host with few lanes: one product split over gpuad's threads (their partial
         # sums are small beside a), then added in.
         prod = _blas.matmul(rows, a.T)                                   # (L+1, m)
-        value += prod[0]
-        lane_rows += prod[1:]
+        if b is not None:
+            value += prod[0]
+        lane_rows += prod[first:]
     else:
-        step = max(256, _ACC_BLOCK_BYTES // ((L + 1) * rows.itemsize))
-        size = (L + 1) * k * m                                           # multiply-adds
+        step = max(256, _ACC_BLOCK_BYTES // ((L + first) * rows.itemsize))
+        size = (L + first) * k * m                                       # multiply-adds
         threads = _blas.workers() if xp is np and size >= _blas.MIN_SPLIT else 1
         # numpy.dot releases the GIL (and copies a's strided block into cache first);
         # numpy.matmul reads the block in place, but two threads of it took as long as one.
@@ -289,15 +293,19 @@ def _vector_and_lanes_into(a, b, tb, acc):
             for i in range(lo, hi, step):
                 e = min(i + step, hi)
                 blk = dot(rows, a[i:e].T)                                # (L+1, block)
-                value[i:e] += blk[0]
-                lane_rows[:, i:e] += blk[1:]
+                if b is not None:
+                    value[i:e] += blk[0]
+                lane_rows[:, i:e] += blk[first:]
         if threads > 1:            # each of gpuad's threads its share of the rows
             share = -(-m // threads)
             _blas.run(functools.partial(blocks, i, min(i + share, m)) for i in range(0, m, share))
         else:
             with _blas.held(size) if xp is np else contextlib.nullcontext():
                 blocks(0, m)
-    _launch.record("xp.matmul", m * (L + 1), (a, rows, v, lanes), (v, lanes))
+    if b is None:
+        _launch.record("xp.matmul", m * L, (a, rows, lanes), (lanes,))
+    else:
+        _launch.record("xp.matmul", m * (L + 1), (a, rows, v, lanes), (v, lanes))
     return v, lanes
 
 
@@ -355,6 +363,27 @@ def _matmul_vjp(g, ins, out, need, acc):
     return ga, gb
 
 
+def _matmul_vjp_lanes(t, ins, out, need, acc):
+    """The lanes of matmul's input cotangents from the lanes ``t`` (L, m, n) of a dual
+    cotangent alone, for a sweep that needs not their values (an HVP's gradient; the
+    other operand has no lanes there): ``a``'s lanes t_l b^T, ``b``'s a^T t_l, one product
+    for all lanes (an HVP of a matrix-vector product: A^T r's product is never made, one
+    pass over A of the reverse sweep's two). ``acc``: per input the lanes of the sweep's
+    buffer (or None), added into where they fit. 2-D operands (else None: the rule runs)."""
+    a, b = ins
+    if len(shape(a)) != 2 or len(shape(b)) != 2:
+        return None
+    ta = _lanes_left(t, mT(b), 2) if need[0] else None
+    tb = None
+    if need[1]:
+        if acc[1] is not None and shape(b)[1] == 1 \
+                and _vector_and_lanes_into(mT(a), None, t, (None, acc[1])) is not None:
+            tb = acc[1]
+        else:
+            tb = _lanes_right(mT(a), t, 2)
+    return ta, tb
+
+
 def _matmul_impl(a, b):
     xp = xp_of(a, b)
     a, b = on_device(xp, (a, b))
@@ -379,7 +408,8 @@ def _matmul_impl(a, b):
 
 matmul_p = register(Primitive(
     "matmul", lambda a, b, acc=None: _matmul_impl(a, b),    # (acc: a new array, see the VJP)
-    jvp=_matmul_jvp, vjp=_matmul_vjp, acc_via_reshape=True,
+    jvp=_matmul_jvp, vjp=_matmul_vjp, acc_via_reshape=True, bilinear=True,
+    vjp_lanes=_matmul_vjp_lanes,
     doc="numpy.matmul of operands with >= 2 axes (cuBLAS on a GPU)"))
 
 
