@@ -106,33 +106,48 @@ def _fingerprint(v):
     return complex(np.sum(w)), float(np.sum(np.abs(w)))
 
 
+def _fingerprints(vals):
+    """The fingerprints of ``vals`` (the values, not tracers); None where none is a host
+    array's, so that a check of a GPU value costs nothing."""
+    fps = [_fingerprint(v) for v in vals]
+    return fps if any(fp is not None for fp in fps) else None
+
+
+def _agree(fps, vals) -> bool:
+    """Whether ``vals`` have the fingerprints ``fps`` to rounding, where both have one (a
+    non-finite value: the same kind of non-finite, compared no further)."""
+    for fp, v in zip(fps, vals):
+        again = None if fp is None else _fingerprint(v)
+        if again is None:
+            continue
+        (s0, a0), (s1, a1) = fp, again
+        if not (np.isfinite(a0) and np.isfinite(a1)):
+            if np.isnan(a0) == np.isnan(a1) and np.isinf(a0) == np.isinf(a1):
+                continue
+        elif abs(s0 - s1) <= 1e-9 * (a0 + a1) and abs(a0 - a1) <= 1e-9 * (a0 + a1):
+            continue
+        return False
+    return True
+
+
 def _same_as_forward(seg, outs, replay):
     """Raise where the rerun's outputs differ from the forward pass's beyond rounding (their
     fingerprints, on the host only: a GPU's would cost a host read). A segment that read
     an array outside its arguments by Python (``c[1]``: no primitive sees ``c``, so nothing
     holds it read-only) which was then written into, or one that is not a function of its
     inputs, would otherwise be differentiated as a different function, silently."""
-    for fp, o in zip(seg.forward or (), outs):
-        if fp is None:
-            continue
-        again = _fingerprint(o.val if _own(replay, o) else o)
-        if again is None:
-            continue
-        (s0, a0), (s1, a1) = fp, again
-        if not (np.isfinite(a0) and np.isfinite(a1)):
-            if np.isnan(a0) == np.isnan(a1) and np.isinf(a0) == np.isinf(a1):
-                continue                  # (non-finite outputs: compared no further)
-        elif abs(s0 - s1) <= 1e-9 * (a0 + a1) and abs(a0 - a1) <= 1e-9 * (a0 + a1):
-            continue
-        name = getattr(seg.fun, "__qualname__", repr(seg.fun))
-        raise RuntimeError(
-            f"gpuad.checkpoint: the reverse sweep's rerun of {name} gave outputs that "
-            "differ from the forward pass's, so its derivative would be another "
-            "function's. A checkpointed function must compute the same thing every "
-            "time it runs: no randomness or state kept between calls, and no array it "
-            "reads besides its arguments changed between the forward pass and the "
-            "sweep (such as one indexed in Python, c[1], then written into after vjp "
-            "returned). Pass such arrays as arguments, or copy them.")
+    if seg.forward is None or _agree(seg.forward, [o.val if _own(replay, o) else o
+                                                   for o in outs]):
+        return
+    name = getattr(seg.fun, "__qualname__", repr(seg.fun))
+    raise RuntimeError(
+        f"gpuad.checkpoint: the reverse sweep's rerun of {name} gave outputs that "
+        "differ from the forward pass's, so its derivative would be another "
+        "function's. A checkpointed function must compute the same thing every "
+        "time it runs: no randomness or state kept between calls, and no array it "
+        "reads besides its arguments changed between the forward pass and the "
+        "sweep (such as one indexed in Python, c[1], then written into after vjp "
+        "returned). Pass such arrays as arguments, or copy them.")
 
 
 checkpoint_p = register(Primitive(
@@ -200,7 +215,7 @@ def checkpoint(fun, policy=None):
                            ins=tuple(t.val for t in ins) + tuple(first.kept),
                            collective=first.collective)
         trace.tape[-1].freeze(first.constants.values())     # the recompute reads them
-        seg.forward = [_fingerprint(out_leaves[i]) for i in outs]
+        seg.forward = _fingerprints([out_leaves[i] for i in outs])
         for i, r in zip(outs, res):
             out_leaves[i] = r
         return tree.unflatten(out_td, out_leaves)
@@ -408,13 +423,41 @@ def _step_leaves(step, td, x):
     return out
 
 
+_UNSEEN = object()
+
+
 class _Run:
     """One execution of a schedule at one level: the current state and the snapshots.
-    Untaped steps run under ``closure`` (a Closure trace)."""
+    Untaped steps run under ``closure`` (a Closure trace). ``fps``: per step, the
+    fingerprints of the state it made when it first ran here (None: no host float array),
+    which every rerun of it must reproduce."""
 
     def __init__(self, step, td, x, closure):
         self.step, self.td, self.x, self.closure = step, td, x, closure
         self.snaps: dict = {}
+        self.fps: dict = {}
+
+    def check(self, k, out):
+        """Record the state ``out`` that step ``k`` made (its arrays, under any tracers:
+        the primal of a dual value too) the first time it runs; raise where a rerun's
+        differs beyond rounding. A step keeping Python state (a ``nonlocal`` counter) would
+        otherwise be differentiated as another loop, silently."""
+        fp = self.fps.get(k, _UNSEEN)
+        if fp is None:
+            return              # (no host float array: a GPU's sums would cost a host read)
+        vals = [full_lower(v) for v in out]
+        if fp is _UNSEEN:
+            self.fps[k] = _fingerprints(vals)
+        elif not _agree(fp, vals):
+            name = getattr(self.step, "__qualname__", repr(self.step))
+            raise RuntimeError(
+                f"gpuad.checkpoint_loop: the reverse sweep's rerun of step {k} of {name} "
+                f"(counting from 0, rerun from a stored state) gave a state that differs "
+                f"from the forward pass's step {k}, so the gradient would be another loop's. "
+                "step must be a pure function of its state and of what it closes over: no "
+                "Python state kept between calls (a nonlocal step counter, a list it "
+                "appends to and reads) and no randomness. Carry a step counter in the state "
+                "instead, e.g. as an integer leaf: (x, i) -> (x * c[i], i + 1).")
 
     def do(self, act):
         if act.kind == "snapshot":
@@ -430,8 +473,9 @@ class _Run:
             c = self.closure
             with c:
                 x = _wrap_state(c, self.x)
-                for _ in range(act.a, act.b):
+                for k in range(act.a, act.b):
                     x = _step_leaves(self.step, self.td, x)
+                    self.check(k, x)
             self.x = c.lower(x)
 
     def close(self):
@@ -478,27 +522,30 @@ def _loop_vjp(g, ins, out, loop):
     gx = [None] * ns if g is None else list(g)     # the cotangent of the current state
     _profile.hold(gx)
     gclo = Cotangents()               # the closure's cotangents, summed over the steps
-    i = sched.forward
-    while True:
-        gs = _sweep(replay, ys, gx)
-        replay = ys = None
-        _profile.hold(gs[:ns])
+    try:
+        i = sched.forward
+        while True:
+            gs = _sweep(replay, ys, gx)
+            replay = ys = None
+            _profile.hold(gs[:ns])
+            _profile.release(gx)
+            gx = gs[:ns]
+            for j, gc in enumerate(gs[ns:]):
+                if gc is not None:
+                    gclo.add(j, gc, owned=False)
+            _profile.report(list(gclo.live()))
+            i += 1
+            with _profile.phase("recompute"):
+                while i < len(sched.actions) and sched.actions[i].kind != "reverse":
+                    run.do(sched.actions[i])
+                    i += 1
+                if i == len(sched.actions):
+                    break
+                replay, ys = loop.taped(run.x, clo)
+                run.check(sched.actions[i].a, ys)
+    finally:     # (also where a rerun differed: the engine stays usable)
         _profile.release(gx)
-        gx = gs[:ns]
-        for j, gc in enumerate(gs[ns:]):
-            if gc is not None:
-                gclo.add(j, gc, owned=False)
-        _profile.report(list(gclo.live()))
-        i += 1
-        with _profile.phase("recompute"):
-            while i < len(sched.actions) and sched.actions[i].kind != "reverse":
-                run.do(sched.actions[i])
-                i += 1
-            if i == len(sched.actions):
-                break
-            replay, ys = loop.taped(run.x, clo)
-    _profile.release(gx)
-    run.close()
+        run.close()
     return tuple(gx) + tuple(gclo.get(j) for j in range(n - ns))
 
 
@@ -544,16 +591,23 @@ def checkpoint_loop(step, x0, n_steps, snapshots=None, memory_budget=None):
 
     The state may be a pytree of floating arrays (integer or boolean leaves, e.g. a step
     counter, too: the step reads them as plain values, without derivative); ``step``
-    returns one of the same structure and may close over traced values (e.g. parameters), whose gradients flow
-    as usual. Under forward mode (jvp) the steps simply run; under forward-over-reverse
-    (hvp) the schedule runs on dual values.
+    returns one of the same structure and may close over traced values (e.g. parameters),
+    whose gradients flow as usual. Under forward mode (jvp) the steps simply run; under
+    forward-over-reverse (hvp) the schedule runs on dual values.
 
     ``step`` is rerun from the stored states in the sweep, so it must be a function of the
     state and what it closes over: no randomness or Python state kept between calls (a
-    ``nonlocal`` step index counts the reruns too, and the gradient is silently another
-    loop's: carry the index in the state instead, as a Python or NumPy integer leaf), and
-    no array it reads changed before the sweep (the NumPy arrays a primitive of the step
-    reads, and x0's, are held read-only until then).
+    ``nonlocal`` step index counts the reruns too, and the reruns compute another loop:
+    carry the index in the state instead, as a Python or NumPy integer leaf), and no array
+    it reads changed before the sweep (the NumPy arrays a primitive of the step reads, and
+    x0's, are held read-only until then). The sweep checks this where the state's float
+    leaves are NumPy arrays: the forward pass notes sum(v) and sum(|v|) of each leaf of
+    each step's new state (two numbers per leaf and step, not the states), and a rerun of
+    step k whose sums differ from the forward pass's beyond rounding raises RuntimeError
+    naming the step and k. Not detected: a state on the GPU (its sums would cost a host
+    read each step), integer leaves, Python state that leaves the values as they were (a
+    call counter only logged: harmless), a change that keeps both sums, and anything in a
+    loop of one step, which never reruns (nothing to check: its gradient is right).
 
     Example::
 

@@ -769,3 +769,139 @@ def test_rerun_check_has_no_false_alarm_on_a_caller_writing_its_output():
     r, pb = gpuad.vjp(gpuad.checkpoint(lambda p: gnp.sin(p) * 3), x)
     r -= target
     np.testing.assert_allclose(pb(r)[0], (3 * np.sin(x) - 1) * 3 * np.cos(x), rtol=1e-14)
+
+
+# ------------------------------------------------------------------ checkpoint_loop: impure steps
+
+COEF = np.linspace(0.5, 1.5, 64)
+XS = np.array([0.3, -0.7, 1.1])
+
+
+def counter_step(w, counts=None):
+    """x -> sin(x w c[i]) with the step index i kept by the step (a nonlocal): the sweep's
+    reruns count on, so they computed another loop and the gradient was silently wrong."""
+    i = -1
+
+    def counted(x):
+        nonlocal i
+        i += 1
+        return gnp.sin(x * w * float(COEF[i]))
+    return counted
+
+
+def unrolled_counter(w, x, n):
+    for i in range(n):
+        x = gnp.sin(x * w * float(COEF[i]))
+    return x
+
+
+def first_rerun(l, s):
+    """The step the sweep evaluates first after the forward pass (its first rerun)."""
+    sched = gpuad.revolve_schedule(l, s)
+    return next(a.a for a in sched.actions[sched.forward + 1:]
+                if a.kind in ("advance", "reverse"))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128])
+@pytest.mark.parametrize("snapshots", [1, 2, 4, 9, None])    # 9, None: every state stored
+def test_loop_step_with_a_nonlocal_counter_raises_naming_step_and_index(snapshots, dtype):
+    """Storing every state still reruns steps (each taped once in the sweep, 2l-1 in all),
+    so every snapshot count is checked; the first rerun is the one reported. After the
+    error the engine works, and the way out (the counter in the state) is right."""
+    w, x0 = np.array([0.9, 1.1, 1.3]).astype(dtype), XS.astype(dtype)
+    k = first_rerun(10, 10 if snapshots is None else snapshots)
+    msg = (rf"gpuad\.checkpoint_loop: .* step {k} of counter_step\.<locals>\.counted .*"
+           r"pure function of its state.*integer leaf")
+
+    def loss(u):
+        return gnp.sum(gnp.abs(gpuad.checkpoint_loop(counter_step(u), x0, 10,
+                                                     snapshots=snapshots)) ** 2)
+    with pytest.raises(RuntimeError, match=msg):
+        gpuad.grad(loss)(w)
+    _, pb = gpuad.vjp(lambda u: gpuad.checkpoint_loop(counter_step(u), x0, 10,
+                                                       snapshots=snapshots), w)
+    with pytest.raises(RuntimeError, match=msg):
+        pb(x0)
+    np.testing.assert_allclose(gpuad.grad(lambda u: gnp.sum(gnp.sin(u)))(np.real(w)),
+                               np.cos(np.real(w)), rtol=1e-6)
+
+    def fixed(u):               # the counter carried in the state, as an integer leaf
+        def step(st):
+            return gnp.sin(st[0] * u * float(COEF[st[1]])), st[1] + 1
+        xT, _ = gpuad.checkpoint_loop(step, (x0, 0), 10, snapshots=snapshots)
+        return gnp.sum(gnp.abs(xT) ** 2)
+    want = gpuad.grad(lambda u: gnp.sum(gnp.abs(unrolled_counter(u, x0, 10)) ** 2))(w)
+    np.testing.assert_allclose(gpuad.grad(fixed)(w), want,
+                               rtol=1e-4 if dtype == np.float32 else 1e-12)
+
+
+def test_loop_of_one_step_is_never_rerun_so_a_counter_is_harmless():
+    """One step is taped in the forward pass and swept as it is: nothing reruns, nothing
+    is checked, and the gradient is right."""
+    w, calls = np.array([0.9, 1.1, 1.3]), []
+
+    def loss(u):
+        step = counter_step(u)
+        return gnp.sum(gpuad.checkpoint_loop(lambda x: calls.append(1) or step(x), XS, 1,
+                                             snapshots=1) ** 2)
+    got = gpuad.grad(loss)(w)
+    assert len(calls) == 1
+    np.testing.assert_allclose(
+        got, gpuad.grad(lambda u: gnp.sum(unrolled_counter(u, XS, 1) ** 2))(w), rtol=1e-14)
+
+
+@pytest.mark.parametrize("snapshots", [1, 3, None])
+def test_loop_step_appending_to_a_list(snapshots):
+    """A list the step grows and reads (its length scales the step) makes each rerun
+    another step: caught. One it only appends to (a log) changes no value: harmless, the
+    gradient is the unrolled loop's, and the log holds one entry per evaluation, T(l, s)."""
+    w, l = np.array([0.9, 1.1, 1.3]), 12
+    s = l if snapshots is None else snapshots
+
+    def growing(u):
+        seen = []
+
+        def step(x):
+            seen.append(x)
+            return gnp.sin(x * u) * (1.0 + 0.01 * len(seen))
+        return step
+    with pytest.raises(RuntimeError, match=rf"checkpoint_loop: .* step {first_rerun(l, s)} "
+                                           r"of test_loop_step_appending_to_a_list"):
+        gpuad.grad(lambda u: gnp.sum(gpuad.checkpoint_loop(growing(u), XS, l,
+                                                           snapshots=snapshots)))(w)
+    log = []
+
+    def logged(u):
+        def step(x):
+            log.append(x)
+            return gnp.sin(x * u) + 0.1 * x
+        return step
+    got = gpuad.grad(lambda u: gnp.sum(gpuad.checkpoint_loop(logged(u), XS, l,
+                                                             snapshots=snapshots)))(w)
+    assert len(log) == T(l, s)
+    want = gpuad.grad(lambda u: gnp.sum(unrolled(logged(u), XS, l)))(w)
+    np.testing.assert_allclose(got, want, rtol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("snapshots", [1, 3, 7, None])
+def test_rerun_check_has_no_false_alarm_on_a_chaotic_map(snapshots, dtype):
+    """The logistic map at r = 3.9 over 50 steps doubles rounding errors every step or so,
+    but a rerun of a pure step from a stored state is the same arithmetic: no false alarm,
+    in float64 or float32, and the gradient (about 1e11) is the unrolled loop's. Under hvp
+    the dual values' primals are checked too."""
+    x0 = np.linspace(0.1, 0.9, 7).astype(dtype)
+    r0 = np.array(3.9, dtype=dtype)
+
+    def loss(r, ck):
+        step = (lambda x: r * x * (1 - x))
+        xT = (gpuad.checkpoint_loop(step, x0, 50, snapshots=snapshots) if ck
+              else unrolled(step, x0, 50))
+        return gnp.sum(xT)
+    got, want = gpuad.grad(loss)(r0, True), gpuad.grad(loss)(r0, False)
+    assert got.dtype == dtype and abs(want) > 1e9
+    np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    if dtype == np.float64:
+        np.testing.assert_allclose(gpuad.hvp(lambda r: loss(r, True), r0, np.array(1.0)),
+                                   gpuad.hvp(lambda r: loss(r, False), r0, np.array(1.0)),
+                                   rtol=1e-10)
