@@ -1425,6 +1425,62 @@ def test_binary_partials_at_an_infinite_argument(name, dt):
     assert not bad, f"binary_deriv<{op}, {CTYPE[dt]}> at an infinite argument: " + "; ".join(bad)
 
 
+@pytest.mark.parametrize("dt", DTYPES, ids=["float64", "float32"])
+def test_arctan2_second_partials_at_every_scale(dt):
+    """arctan2's partials are homogeneous (degree -1, the second ones -2): on duals they are
+    formed at (c x, c y), c a power of two (unit_scale, kernels/ops/special.cuh), and scaled
+    back, so that no term of the second partials overflows where the partial does not.
+    Walked over every scale where the first partials are finite, on the axes, the diagonals
+    and between, as the binary derivative kernel and as the HVP's dual kernel forms them
+    (reverse over its forward rule): inf of the true value's sign where it overflows, 0 (to
+    rounding of the largest second partial) where it is 0, else within 16 ulps. Before, at
+    x = +-y = 1e-160 every second partial but one was NaN (1/r^2 overflowed, inf - inf)."""
+    fi = np.finfo(dt)
+    eps, big, tiny = (mp.mpf(float(v)) for v in (fi.eps, fi.max, fi.tiny))
+    # (from 2^-1000, 2^-120 in float32, the scale's clamp: below it the second partials
+    # that are not 0 overflow, and their duals' terms too, NaN: README's row)
+    ms = np.geomspace(2.0 ** (-1000 if dt == np.float64 else -120), float(fi.max) / 8, 60)
+    dirs = [(1, 1), (1, -1), (-1, -1), (3, 1), (-1, 3), (1, 0), (0, -1), (0.6, 0.8)]
+    x = np.concatenate([ms * u for u, _ in dirs]).astype(dt)
+    y = np.concatenate([ms * v for _, v in dirs]).astype(dt)
+    _, ds, _ = BINARY["arctan2"]
+    orders = [(2, 0), (1, 1), (0, 2)]
+    with mp.workprec(PREC):
+        refs = {k: [ds[k](mp.mpf(float(a)), mp.mpf(float(b))) for a, b in zip(x, y)]
+                for k in orders}
+    # the HVP's dual kernel, x's tangent seeded (f_xx, f_yx), then y's (f_xy, f_yy)
+    hv = {}
+    for seed_x in (True, False):
+        gx, gy, tgx, tgy = (np.empty_like(x) for _ in range(4))
+        one = np.ones_like(x)
+        call(f"binary_vjp_dual<ops::Arctan2, {CTYPE[dt]}>", x, y, one,
+             one if seed_x else None, None if seed_x else one, None, gx, gy, tgx, tgy,
+             x.size, 1, I32(1), I32(1), I32(0), I32(0))
+        if seed_x:
+            hv[(2, 0)], hv[(1, 1)] = [tgx], [tgy]
+        else:
+            hv[(0, 2)] = [tgy]
+            hv[(1, 1)].append(tgx)            # f_xy as well as f_yx
+    bad = []
+    for k in orders:
+        for how, got in [("kernel", binary_kernel("arctan2", *k, x, y))] + [
+                ("dual VJP", h) for h in hv[k]]:
+            for i, r in enumerate(refs[k]):
+                g = float(got[i])
+                if abs(r) > big:
+                    ok = math.isinf(g) and np.sign(g) == mp.sign(r)
+                elif r == 0:
+                    scale = max(abs(refs[j][i]) for j in orders)
+                    ok = math.isfinite(g) and abs(g) <= 4 * eps * scale
+                elif abs(r) < tiny:           # (CuPy flushes float32 subnormals to 0)
+                    ok = math.isfinite(g) and abs(g - r) <= tiny
+                else:
+                    ok = math.isfinite(g) and abs(g - r) <= 16 * eps * abs(r)
+                if not ok:
+                    bad.append(f"{how} d{k} at ({x[i]!r}, {y[i]!r}): {g!r}, want {mp.nstr(r, 8)}")
+    assert not bad, f"{len(bad)} bad: " + "; ".join(bad[:8])
+
+
 NAN_GRID = (-2.5, -2.0, -1.0, -0.5, -0.0, 0.0, 0.5, 1.0, 2.0, 2.5, 38.0, 1001.0, -2e5, -2e5 - 0.5)
 # log P(a, x) far in its lower tail (x << a) and log Q far in its upper one (x >> a), where
 # log P or log Q is ~ -a log(a / x) or ~ -x: d/dx was exp(log density - log P), two logs of that

@@ -206,6 +206,10 @@ template <class S> __device__ __forceinline__ void pow_all(S x, S y, S& f, S& fx
 // 1/(c ? a : b) into c ? 1/a : 1/b, a third division). On duals, r the larger of x, y in magnitude and t the
 // other over r (x/r and y/r are 1 and t), as (y/r, -x/r) / r / (1 + t^2): divisions in sequence,
 // as the quotient rule's -(a/b)/b b' overflows for b = r^2 (1 + t^2) where the partial is normal.
+// The partials are homogeneous of degree -1 (their n-th derivatives of degree -1 - n): on
+// duals they are formed at (c x, c y), c = unit_scale(max(|x|, |y|)) a power of two, and
+// times c, exactly, so that the higher derivatives' terms (1/r^2 at second order) do not
+// overflow where their sum does not (x = y = 1e-160: d2/dx dy 0, was inf - inf = NaN).
 // One argument infinite, the other finite: the partials' limits, 0 with the signs of y and
 // -x, and every derivative of theirs 0 (on duals a constant; the forms above are inf/inf or
 // 0 inf there). Both infinite: no limit, NaN.
@@ -215,9 +219,11 @@ template <class S> __device__ __forceinline__ S atan2_d(S x, S y, bool dy) {
         const B px = B(primal(x)), py = B(primal(y)), inf = B(special::inf());
         if ((fabs(px) == inf) != (fabs(py) == inf) && px == px && py == py)
             return S(dy ? -copysign(B(0), px) : copysign(B(0), py));
-        const bool xr = fabs(x) >= fabs(y);
-        const S r = xr ? x : y, t = (xr ? y : x) / r, u = xr != dy ? t : S(1);
-        return (dy ? -u : u) / r / (S(1) + t * t);
+        const B c = unit_scale(fabs(px) > fabs(py) ? fabs(px) : fabs(py));
+        const S xc = x * c, yc = y * c;
+        const bool xr = fabs(xc) >= fabs(yc);
+        const S r = xr ? xc : yc, t = (xr ? yc : xc) / r, u = xr != dy ? t : S(1);
+        return (dy ? -u : u) / r / (S(1) + t * t) * c;
     } else {
         // (m below 2^-900 scaled up first, tiny_scale, the scale put back last: 1/m of a
         // subnormal m overflowed, NaN at x = y = 5e-324)

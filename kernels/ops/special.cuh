@@ -636,6 +636,18 @@ template <class S> __device__ __forceinline__ S tiny_scale(S m) {
     else return m < S(1.1830521861667747e-271) ? S(4.149515568880993e180) : S(1);
 }
 
+// A power of two c that brings the magnitude m into [1/2, 1) (c m; clamped to 2^+-1000,
+// 2^+-120 in float32; 1 for m 0, inf or NaN): for a function homogeneous of degree k,
+// f(x) = c^-k f(c x) exactly, and on the scaled arguments no intermediate over- or
+// underflows where f does not.
+template <class B> __device__ __forceinline__ B unit_scale(B m) {
+    if (!(m > B(0)) || m == B(special::inf())) return B(1);
+    int e;
+    (void)frexp(double(m), &e);
+    const int lim = sizeof(B) == 4 ? 120 : 1000;
+    return B(ldexp(1.0, e > lim ? -lim : e < -lim ? lim : -e));
+}
+
 // d/dx hypot(x, y) = x / hypot(x, y); 0 at (0, 0) (the subgradient, as linalg.norm). On duals
 // as sgn(x) / sqrt(1 + t^2), t = y/x (|x| >= |y|), or s sgn(y) / sqrt(1 + s^2), s = x/y: the
 // derivatives of x / hypot (y^2 / r^3, -x y / r^3) would cancel as 1/r - x^2/r^3.
