@@ -9,6 +9,7 @@ import numpy as np
 
 from .core import REGISTRY, Trace, Tracer, bind, check_order, foreign, shape, dtype
 from .forward import JVPTrace, JVPTracer
+from .runtime import launch as _launch
 from .runtime.launch import launcher
 from .runtime import profile as _profile
 
@@ -285,9 +286,13 @@ class VJPTrace(Trace):
         the tangent lanes of the input cotangents (an HVP drops the gradient itself): a
         node whose cotangent value nothing needs (:func:`dead_values`) computes its lanes
         alone where its primitive can (``vjp_lanes``). A value left unmade is NaN, and so
-        is every sum it enters: never a partial sum passed off as the gradient.
+        is every sum it enters: never a partial sum passed off as the gradient. Only where
+        that forward trace is the outermost transform: under another one (grad of an
+        HVP) a rule that stacks a NaN value with lanes in one product (``[g; tg] @ a``)
+        would be differentiated there too, and 0 * NaN is NaN.
         """
-        lanes_of = self.parent if lanes_only and type(self.parent) is JVPTrace else None
+        lanes_of = (self.parent if lanes_only and type(self.parent) is JVPTrace
+                    and self.parent.parent is None else None)
         dead = dead_values(self.tape, self.n_inputs, lanes_of) if lanes_of else ()
         acc = Cotangents()
         for o, g in zip(outputs, cts):
@@ -438,10 +443,12 @@ def _lanes_alone(node, g, bufs):
             continue
         if lb is not None and t is lb:
             b.primal.fill(np.nan)
+            _launch.record("xp.fill", b.primal.size, (), (b.primal,))
             gxs.append(b)
             continue
         xp = launcher(t).xp
         v = JVPTracer(trace, xp.full(tuple(shape(t))[1:], np.nan, dtype=dtype(t)), t)
+        _launch.record("xp.fill", v.primal.size, (), (v.primal,))
         v.fresh = True                # both arrays new: the sweep may own them
         gxs.append(v)
     return gxs

@@ -89,7 +89,8 @@ def test_logistic_regression_reads_its_matrix_once_per_pass():
     # value and lanes are added into that buffer block by block (through the column
     # reshape of w): no addition outside a kernel, no second lane-sized array
     assert not [r for r in rev if "add" in r.kernel]
-    assert [r.kernel for r in rev if r.n == n] == ["square_vjp_dual"]
+    # (and the buffer's value, which lacks A^T r, made NaN: one fill, no addition)
+    assert [r.kernel for r in rev if r.n == n] == ["square_vjp_dual", "xp.fill"]
     lane_block = (K + 1) * n * 8
     # into the buffer's lanes, once; the gradient's value (A^T r) is not made: hvp drops
     # it (tape.dead_values), so the reverse product has K rows, not K + 1
@@ -354,6 +355,43 @@ def test_dead_values_mark_only_what_no_lane_needs():
     assert "sin" in live and "reduce_sum" in live
     names, dead = tape_of(lambda u: gnp.sum(gnp.outer(u, u) @ u))
     assert "matmul" not in [names[i] for i in range(len(names)) if (i, 0) in dead]
+
+
+@pytest.mark.parametrize("how", ["batched", "chunk", "single, large"])
+def test_an_hvp_under_grad_differentiates_no_unmade_value(xp, how):
+    # Under an outer transform the sweep makes every value: a rule that stacks a value with
+    # its lanes in one product ([g; tg] @ a, a the outer transform's matrix) is
+    # differentiated there too, and an unmade (NaN) value times its zero cotangent gave an
+    # all-NaN gradient (found by review). Products whose matrix is the differentiated
+    # argument, one with a constant matrix after a nonlinear use; against central
+    # differences.
+    from _xp import host, put
+    rng = np.random.default_rng(0)
+    n = 300 if how.startswith("single") else 3      # (the stacked product from 2^16 entries)
+    th0, C = rng.standard_normal((256 if n == 300 else 2, n)) / 20, rng.standard_normal((2, 2))
+    x, V = put(xp, rng.standard_normal(n)), put(xp, rng.standard_normal((4, n)))
+    Cd = put(xp, C)
+
+    def f_of(th):
+        def f(z):
+            y = th @ z
+            return gnp.sin(z) @ (th.T @ y) + gnp.sum(gnp.sin(y)) + (Cd @ y[:2]) @ gnp.sin(z[:2])
+        return f
+
+    def h(th):
+        if how == "batched":
+            return gnp.sum(gpuad.hvp(f_of(th), x, V, batched=True))
+        if how == "chunk":
+            return gnp.sum(gpuad.hvp(f_of(th), x, V, batched=True, chunk=3))
+        return gnp.sum(gpuad.hvp(f_of(th), x, V[0]))
+    th = put(xp, th0)
+    g = host(gpuad.grad(h)(th))
+    assert not np.isnan(g).any()
+    for idx in [(0, 0), (1, 2), (th0.shape[0] - 1, n - 1)]:
+        e = np.zeros_like(th0)
+        e[idx] = 1e-6
+        fd = (float(host(h(put(xp, th0 + e)))) - float(host(h(put(xp, th0 - e))))) / 2e-6
+        np.testing.assert_allclose(g[idx], fd, rtol=1e-6, atol=1e-6 * (1 + abs(fd)))
 
 
 def test_hvp_lanes_alone_under_an_outer_transform():
