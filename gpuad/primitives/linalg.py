@@ -259,7 +259,8 @@ def _vector_and_lanes_into(a, b, tb, acc):
     buffer (value (m, 1), lanes (L, m, 1)), block by block: no (L+1, m) product is made
     (the sweep's buffer of a matrix-vector product's vector is the HVP's K lanes; issue 18),
     except on the host where it is small beside ``a`` (then one product split over gpuad's
-    threads, runtime/blas.py, is faster than the blocks).
+    threads, runtime/blas.py, is faster than the blocks). ``b`` None: the lanes alone,
+    added into acc's lanes (its value, None here, is not made: ``_matmul_vjp_lanes``).
     Returns acc's arrays, or None where they do not fit (then the caller makes new ones)."""
     v, lanes = acc
     m, L = shape(a)[0], shape(tb)[0]
@@ -302,10 +303,8 @@ def _vector_and_lanes_into(a, b, tb, acc):
         else:
             with _blas.held(size) if xp is np else contextlib.nullcontext():
                 blocks(0, m)
-    if b is None:
-        _launch.record("xp.matmul", m * L, (a, rows, lanes), (lanes,))
-    else:
-        _launch.record("xp.matmul", m * (L + 1), (a, rows, v, lanes), (v, lanes))
+    made = (lanes,) if b is None else (v, lanes)
+    _launch.record("xp.matmul", m * (L + first), (a, rows) + made, made)
     return v, lanes
 
 
