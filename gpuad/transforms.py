@@ -462,15 +462,16 @@ def jvp(fun, primals, tangents):
     if len(primals) != len(tangents):
         raise ValueError(f"{len(primals)} primals but {len(tangents)} tangents")
     lanes_t = []
-    for i, (p, t) in enumerate(zip(primals, tangents)):
-        ptd, ttd = tree.flatten(p)[1], tree.flatten(t)[1]
-        if ptd != ttd:
-            raise ValueError(f"tangent {i} has structure {ttd}, primal {i} has {ptd}")
-        lanes_t.append(tree.tree_map(lambda x, tx: _add_lane(tx, x, f"tangent {i}",
-                                                             f"primal {i}"), p, t))
-    out, tout = jvp_lanes(fun, tuple(primals), tuple(lanes_t), 1)
-    tout = tree.tree_map(lambda t: None if t is None else base.reshape(t, tuple(shape(t))[1:]),
-                         tout)
+    with _scope([tree.flatten(p) for p in primals]):    # (the primals' device current)
+        for i, (p, t) in enumerate(zip(primals, tangents)):
+            ptd, ttd = tree.flatten(p)[1], tree.flatten(t)[1]
+            if ptd != ttd:
+                raise ValueError(f"tangent {i} has structure {ttd}, primal {i} has {ptd}")
+            lanes_t.append(tree.tree_map(lambda x, tx: _add_lane(tx, x, f"tangent {i}",
+                                                                 f"primal {i}"), p, t))
+        out, tout = jvp_lanes(fun, tuple(primals), tuple(lanes_t), 1)
+        tout = tree.tree_map(lambda t: None if t is None else
+                             base.reshape(t, tuple(shape(t))[1:]), tout)
     return out, tout
 
 
@@ -485,7 +486,7 @@ def _add_lane(t, x, tname, pname):
     t = xp.asarray(t)
     if weak and not (_kind(t) == "c" and _kind(x) != "c"):
         t = t.astype(dtype(x))
-    if tuple(t.shape) != tuple(np.shape(x) if not isinstance(x, Tracer) else x.shape):
+    if tuple(t.shape) != tuple(shape(x)):
         raise ValueError(f"{tname} has shape {tuple(t.shape)} but {pname} has shape "
                          f"{tuple(shape(x))}")
     return t.reshape((1,) + t.shape)
@@ -522,6 +523,11 @@ def hvp(fun, x, v, batched=False, chunk=None):
         raise ValueError(f"hvp's chunk (here {chunk!r}) splits the K directions of "
                          "batched=True into sweeps; without batched=True v is one direction: "
                          "pass batched=True with v of shape (K,) + x.shape, or drop chunk")
+    with _scope([tree.flatten(x)]):       # (x's device current, as in jvp)
+        return _hvp(fun, x, v, batched, chunk)
+
+
+def _hvp(fun, x, v, batched, chunk):
     g = _grad_for_lanes(fun)       # (the gradient's value is dropped: lanes alone)
     if batched:
         vl, vtd = tree.flatten(v)

@@ -153,6 +153,16 @@ def test_work_runs_on_the_arrays_device(fake_cupy):
     hv = gpuad.hvp(f, x, cp.ones((3, 5)), batched=True)
     assert hv.device.id == 1
     assert cp.cuda.runtime.getDevice() == 0
+    # jvp, one direction and chunks too (their lane axis was added and dropped with
+    # device 0 current: refused, found by review)
+    with cp.cuda.Device(1):
+        v = cp.ones(5)
+    hess = np.diag(-np.sin(xh) * xh ** 2 + 4 * xh * np.cos(xh) + 2 * np.sin(xh))
+    for got in (gpuad.hvp(f, x, v), gpuad.hvp(f, x, cp.ones((3, 5)), batched=True, chunk=2)[1],
+                gpuad.jvp(gpuad.grad(f), (x,), (v,))[1]):
+        assert got.device.id == 1
+        close(got, hess @ np.ones(5), cp, rtol=1e-13)
+    assert cp.cuda.runtime.getDevice() == 0
     # a kernel launched by hand on the arrays' device, whatever is current
     with cp.cuda.Device(1):
         y = gnp.sin(x)
