@@ -10,7 +10,6 @@ import numpy as np
 from .core import REGISTRY, Trace, Tracer, bind, check_order, foreign, shape, dtype
 from .forward import JVPTrace, JVPTracer
 from .runtime import launch as _launch
-from .runtime.launch import launcher
 from .runtime import profile as _profile
 
 
@@ -329,11 +328,9 @@ class VJPTrace(Trace):
                                     and _c_order(e[0]):
                                 bufs[i] = e[0]
                     n, params = prim.vjp_args, node.params
-                    gxs = None
                     if (dead and prim.vjp_lanes is not None and (idx, 0) in dead
-                            and _plain_dual(g, lanes_of)):
-                        gxs = _lanes_alone(node, g, bufs)
-                    if gxs is not None:
+                            and _plain_dual(g, lanes_of)
+                            and (gxs := _lanes_alone(node, g, bufs)) is not None):
                         pass                  # (the lanes alone: no value was made)
                     elif n == 2:
                         gxs = (prim.vjp(g, node.ins, node.out, node.need, bufs, **params) if params
@@ -446,7 +443,7 @@ def _lanes_alone(node, g, bufs):
             _launch.record("xp.fill", b.primal.size, (), (b.primal,))
             gxs.append(b)
             continue
-        xp = launcher(t).xp
+        xp = _launch.launcher(t).xp
         v = JVPTracer(trace, xp.full(tuple(shape(t))[1:], np.nan, dtype=dtype(t)), t)
         _launch.record("xp.fill", v.primal.size, (), (v.primal,))
         v.fresh = True                # both arrays new: the sweep may own them
