@@ -8,7 +8,9 @@ units, parameters (W1 (D, H), b1 (H,), w2 (H,)): the hidden layer's N x H elemen
 
 Per library: the gradient, one HVP, one batched HVP with K = 32 directions (absolute times,
 medians), and the ratios BENCHMARKS.md has always reported (HVP / grad, batched HVP per
-direction / single HVP); for gpuad also the batched call's engine peak bytes
+direction / single HVP; HVP / grad is the median of the ratios of a gradient call and the
+HVP call made right after it: the two alternate, ``REPEAT`` calls each, so that a burst of
+load falls on both rather than on one block of calls, as before run U); for gpuad also the batched call's engine peak bytes
 (``gpuad.profile().peak_bytes``). PyTorch: ``torch.func`` (jvp of grad, vmap over it for the
 batch; double backward too); JAX eager: ``jax.jvp(jax.grad)``, ``jax.vmap`` over it. Each
 library runs in its own process; ``--rounds r`` alternates them r times so that the
@@ -31,9 +33,10 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _peers import median_time, run_isolated, table   # noqa: E402
+from _peers import alternating_times, median_time, run_isolated, table   # noqa: E402
 
 K = 32
+REPEAT = 20      # calls of each of grad and HVP (alternating) per library per round
 LAM = 1e-2
 SIZES = {"logreg": (10 ** 5, 100), "tanh": (1000, 100, 1000)}   # (n, m); (N, D, H)
 
@@ -87,9 +90,9 @@ def case_gpuad(problem):
     loss = loss_fn(problem, gnp, gnp.softplus, consts)
     g = gpuad.grad(loss)
     v0 = first(V)
-    r = {"grad": median_time(lambda: g(w), 10),
-         "hvp": median_time(lambda: gpuad.hvp(loss, w, v0), 10),
-         "hvp_batched": median_time(lambda: gpuad.hvp(loss, w, V, batched=True), 5)}
+    r = alternating_times({"grad": lambda: g(w), "hvp": lambda: gpuad.hvp(loss, w, v0)},
+                          REPEAT)
+    r["hvp_batched"] = median_time(lambda: gpuad.hvp(loss, w, V, batched=True), 5)
     with gpuad.profile() as prof:
         gpuad.hvp(loss, w, V, batched=True)
     r["peak_bytes"] = max(prof.peak_bytes.values())
@@ -124,10 +127,10 @@ def case_torch(problem):
     g = grad(loss)
     hvp_one = lambda v: jvp(g, (w,), (v,))[1]    # noqa: E731
     v0 = first(V)
-    return {"grad": median_time(grad_bw, 10),
-            "hvp": median_time(lambda: hvp_one(v0), 10),
-            "hvp_double_backward": median_time(lambda: hvp_double_backward(v0), 10),
-            "hvp_batched": median_time(lambda: vmap(hvp_one)(V), 5)}
+    r = alternating_times({"grad": grad_bw, "hvp": lambda: hvp_one(v0),
+                           "hvp_double_backward": lambda: hvp_double_backward(v0)}, REPEAT)
+    r["hvp_batched"] = median_time(lambda: vmap(hvp_one)(V), 5)
+    return r
 
 
 def case_jax(problem):
@@ -142,9 +145,9 @@ def case_jax(problem):
     hvp_one = lambda v: jax.jvp(g, (w,), (v,))[1]     # noqa: E731
     b = jax.block_until_ready
     v0 = first(V)
-    return {"grad": median_time(lambda: b(g(w)), 10),
-            "hvp": median_time(lambda: b(hvp_one(v0)), 10),
-            "hvp_batched": median_time(lambda: b(jax.vmap(hvp_one)(V)), 5)}
+    r = alternating_times({"grad": lambda: b(g(w)), "hvp": lambda: b(hvp_one(v0))}, REPEAT)
+    r["hvp_batched"] = median_time(lambda: b(jax.vmap(hvp_one)(V)), 5)
+    return r
 
 
 def load():
@@ -173,9 +176,9 @@ def main(argv=None):
                     continue
                 rows.append((name, f"{r['grad'] * 1e3:.2f}", f"{r['hvp'] * 1e3:.2f}",
                              f"{r['hvp_batched'] * 1e3:.1f}",
-                             f"{r['hvp'] / r['grad']:.2f}",
+                             f"{r['hvp/grad']:.2f}",
                              f"{r['hvp_batched'] / K / r['hvp']:.3f}",
-                             f"{r['hvp_double_backward'] / r['grad']:.2f}"
+                             f"{r['hvp_double_backward/grad']:.2f}"
                              if "hvp_double_backward" in r else "-",
                              f"{r['peak_bytes'] / 1e6:.1f}" if "peak_bytes" in r else "-",
                              f"{r['grad_peak_bytes'] / 1e6:.1f}" if "peak_bytes" in r else "-",
