@@ -88,6 +88,9 @@ SPLITS = [
     ("lanes @ matrix.T", _arr((3, K)), _A.T, "n"),          # a GEMV per column (GEMV_ROWS)
     ("one lane and the value @ matrix.T", _arr((2, K)), _A.T, "n"),
     ("four lanes @ matrix.T", _arr((4, K)), _A.T, "n"),     # one GEMM per block
+    ("matrix @ two columns", _A, _arr((K, 2)), "m"),         # a GEMV per row (GEMV_ROWS)
+    ("matrix @ three F-order columns", _A, np.asfortranarray(_arr((K, 3))), "m"),
+    ("matrix @ four columns", _A, _arr((K, 4)), "m"),         # one GEMM per block
     ("lanes @ matrix", _arr((3, M)), _A, "k"),
     ("C @ C", _arr((300, 200)), _arr((200, 300)), "m"),
     ("F @ F", np.asfortranarray(_arr((300, 200))), np.asfortranarray(_arr((200, 300))), "n"),
@@ -109,7 +112,9 @@ def test_split_products_in_other_dtypes(two_workers, counted, dtype):
     _close(blas.matmul(a, b), a, b)
     a, b = _arr((2, K), dtype), np.asarray(_A.T, dtype, order="F")   # a GEMV per column
     _close(blas.matmul(a, b), a, b)
-    assert counted == [2, 2]
+    b, a = a.T, np.asarray(_A, dtype)                                   # a GEMV per row
+    _close(blas.matmul(a, b), a, b)
+    assert counted == [2, 2, 2]
 
 
 @pytest.mark.parametrize("sa,sb", [((8, 100, 60), (60, 90)), ((100, 60), (8, 60, 90)),
