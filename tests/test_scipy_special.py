@@ -247,6 +247,46 @@ def test_incomplete_invalid_every_derivative_nan(name, z):
     assert np.isnan(_all_derivatives(f, z)).all()
 
 
+# at the support's edge (x = 0; x = 1 for betainc) the second partials are the one-sided
+# limits, as the first are (README): they were 0, the derivative of the edge's constant
+# (d2/dx2 of gammainc(1, x) = 1 - e^-x at 0 was 0, true -1; poisson.logcdf(1, mu)'s at mu = 0,
+# log Q(2, mu) = log(1 + mu) - mu, 0 for -1), and in the logs' mixed partials one order
+# disagreed with the other (log Q: 0 against +inf at a = 1). The limits
+# (x's row of the Hessian in [a, (b,) x]) from the closed forms near the edge:
+# x^(a-1) e^-x / Gamma(a), x^(a-1) (1 - x)^(b-1) / B and their logs' expansions.
+_INF = np.inf
+_LOG_EDGE = {"log_gammainc": lambda z: gss._log_gammainc(z[0], z[1]),
+             "log_gammaincc": lambda z: gss._log_gammaincc(z[0], z[1]),
+             "log_betainc": lambda z: gss._log_betainc(z[0], z[1], z[2])}
+
+
+@pytest.mark.parametrize("name,z,xrow", [
+    ("gammainc", [0.5, 0.0], [-_INF, -_INF]), ("gammainc", [1.0, 0.0], [-_INF, -1]),
+    ("gammainc", [1.5, 0.0], [0, _INF]), ("gammainc", [2.0, 0.0], [0, 1]),
+    ("gammainc", [3.0, 0.0], [0, 0]),
+    ("gammaincc", [1.0, 0.0], [_INF, 1]), ("gammaincc", [2.0, 0.0], [0, -1]),
+    ("betainc", [1.0, 3.0, 0.0], [-_INF, 1, -6]), ("betainc", [2.0, 3.0, 0.0], [0, 0, 12]),
+    ("betainc", [0.5, 3.0, 0.0], [-_INF, _INF, -_INF]),
+    ("betainc", [3.0, 1.0, 1.0], [1, -_INF, 6]), ("betainc", [3.0, 2.0, 1.0], [0, 0, -12]),
+    ("log_gammainc", [2.0, 0.0], [_INF, -_INF]),
+    ("log_gammaincc", [1.0, 0.0], [_INF, 0]), ("log_gammaincc", [2.0, 0.0], [0, -1]),
+    # log I at x = 0: a log x - log(a B) + a (1 - b) / (a + 1) x + O(x^2)
+    ("log_betainc", [2.0, 3.0, 0.0], [_INF, -2 / 3, -_INF]),
+    # log I at x = 1, b = 1: a log x
+    ("log_betainc", [2.0, 1.0, 1.0], [1, -_INF, -2]),
+])
+def test_incomplete_second_partials_at_the_support_edge(name, z, xrow):
+    f = {**_inc_fns(), **_LOG_EDGE}[name]
+    z, xrow = np.asarray(z, dtype=float), np.asarray(xrow, dtype=float)
+    k = z.size - 1                    # x, the last argument: its row and column, every route
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = gpuad.hessian(f)(z)
+        hv = [gpuad.hvp(f, z, e) for e in np.eye(z.size)]
+        jg = gpuad.jacfwd(gpuad.grad(f))(z)
+    for got in (h[k], h[:, k], hv[k], np.array([r[k] for r in hv]), jg[k], jg[:, k]):
+        np.testing.assert_allclose(got, xrow, rtol=1e-12, atol=0)
+
+
 # betaln for max(a, b) >= 10 by Stirling's series: the gammaln difference lost eps m log m
 # (log B(1e15, 2) came out -68.0, its d/da 0). Value, gradient and Hessian against mpmath
 # (psi and psi' differences) in both orderings, at the switches (10, and a = b) and far out.

@@ -577,6 +577,12 @@ def test_logcdf_below_and_on_the_support_edge():
         assert f(np.array([-1.0, 3.0])) == -np.inf
         assert list(gpuad.grad(f)(np.array([-1.0, 3.0]))) == [0.0, 0.0]
         assert list(gpuad.grad(f)(np.array([0.0, 3.0]))) == [np.inf, -np.inf]
+        # and the second partials in x too: d2/dx2 -inf, d2/dx da +inf in both orders (they
+        # were 0); poisson.logcdf(1, mu) = log(1 + mu) - mu: -1 at mu = 0 (was 0)
+        h = gpuad.hessian(f)(np.array([0.0, 3.0]))
+        assert list(h[0]) == [-np.inf, np.inf] and h[1, 0] == np.inf
+        assert gpuad.hessian(lambda m: gst.poisson.logcdf(1.0, m))(0.0) == -1.0
+        assert gpuad.hessian(lambda m: gst.poisson.cdf(1.0, m))(0.0) == -1.0
         b = lambda z: gst.beta.logcdf(z[0], z[1], z[2])      # noqa: E731
         assert list(gpuad.grad(b)(np.array([-0.5, 2.0, 3.0]))) == [0.0, 0.0, 0.0]
         assert b(np.array([1.5, 2.0, 3.0])) == 0.0

@@ -502,13 +502,31 @@ template <class W> __device__ GPUAD_NOINLINE W log_gamma_pq_edges(W a, W x, bool
     return ok ? r : nan_like<W>();
 }
 
-// d/dx P(a, x) = x^(a-1) e^-x / Gamma(a), the gamma density; at x = 0: inf (a < 1), 1
-// (a = 1), 0 (a > 1), the limits from the right. NaN where P is NaN; 0 at a = 0 (x > 0),
+// The gamma density at x = 0, its limit from the right: inf (a < 1), 1 (a = 1), 0 (a > 1).
+// On duals (second order) its partials' limits too, d/dx -inf (a < 1), -1 (a = 1), +inf
+// (1 < a < 2), 1 (a = 2), 0 (a > 2) and d/da -inf (a <= 1: x^(a-1) log x), 0 (a > 1): a
+// constant's 0 was wrong by all but the last (d2/dx2 of gammainc(1, x) at 0 was 0, true -1).
+// Deeper nestings (third order) keep the constant.
+template <class W> __device__ inline W gamma_density_at_0(W a, W) {
+    return a < 1 ? W(special::inf()) : W(a == 1 ? 1.0 : 0.0);
+}
+template <int N>
+__device__ inline Dual<double, N> gamma_density_at_0(Dual<double, N> a, Dual<double, N> x) {
+    const double s = a.v, inf = special::inf();
+    Dual<double, N> r(gamma_density_at_0(s, 0.0));
+    const double gx = s < 1 ? -inf : s == 1 ? -1.0 : s < 2 ? inf : s == 2 ? 1.0 : 0.0;
+    const double ga = s <= 1 ? -inf : 0.0;
+    for (int j = 0; j < N; ++j) r.d[j] = scale(gx, x.d[j]) + scale(ga, a.d[j]);
+    return r;
+}
+
+// d/dx P(a, x) = x^(a-1) e^-x / Gamma(a), the gamma density; at x = 0 the limits from the
+// right (gamma_density_at_0). NaN where P is NaN; 0 at a = 0 (x > 0),
 // where P is the constant 1 (the convention of gamma_pq_edges' constant edge values).
 template <class W> __device__ GPUAD_NOINLINE W gamma_density(W a, W x) {
     if (!(a >= 0) || !(x >= 0) || (a == 0 && x == 0)) return nan_like<W>();
     if (a == 0 || primal(a) == special::inf() || primal(x) == special::inf()) return W(0);
-    if (x == 0) return a < 1 ? W(special::inf()) : W(a == 1 ? 1.0 : 0.0);
+    if (x == 0) return gamma_density_at_0(a, x);
     // a < 10: gamma_front's factor a out of the exp, and x^(a-1) as one power (x^a / x
     // differentiated twice in x cancels as 1/x^2 - 1/x^2 at a = 1)
     if (a < 10) return a * exp((a - W(1)) * log(x) - x - lgamma1p(a));
@@ -533,7 +551,15 @@ template <class W> __device__ GPUAD_NOINLINE W log_gamma_dx(W a, W x, bool upper
     if (a == 0) return W(0);
     if (primal(a) == special::inf()) return upper || primal(x) == special::inf() ? W(0) : a / x;
     if (primal(x) == special::inf()) return W(upper ? -1.0 : 0.0);
-    if (x == 0) return upper ? -gamma_density(a, x) : W(special::inf());
+    if (x == 0) {
+        // log P: a / x (log P's leading term a log x - lgamma(a + 1), log_gamma_pq_edges: on
+        // duals d2/dx2 -inf and d2/da dx +inf, the limits, where a constant inf had 0). log Q:
+        // -p / Q with Q = 1 - p x to first order (d2/dx2 -p' - p^2; as -p alone it was -p', 1
+        // at a = 1, where log Q = -x); for a < 1 (p = inf) -p: -p' dominates p^2 there
+        if (!upper) return a / x;
+        const W p = gamma_density(a, x);
+        return a < 1 ? -p : -p / (W(1) - p * x);
+    }
     bool ok;
     if (upper && a < 1 && x <= 1) {
         // density / Q with the factor a of both cancelled before any derivative is taken;
@@ -1125,20 +1151,45 @@ template <class W> __device__ GPUAD_NOINLINE W log_beta_i_edges(W a, W b, W x) {
     if (a == 0) return W(x > 0 ? 0.0 : ninf);
     if (b == 0) return W(x < 1 ? ninf : 0.0);
     if (primal(a) == special::inf() || primal(b) == special::inf()) return nan_like<W>();
-    if (x == 0) return a * log(x) - log(a) - lgamma(a) - lgamma(b) + lgamma(a + b);
+    // (with the next term, a (1 - b) / (a + 1) x of 2F1(a, 1 - b; a + 1; x)'s log, DLMF
+    // 8.17.7, so that d2/dx db has its limit -a / (a + 1), as log_beta_dx's a / x + that)
+    if (x == 0)
+        return a * log(x) - log(a) - lgamma(a) - lgamma(b) + lgamma(a + b)
+               + a * (W(1) - b) / (a + W(1)) * x;
     if (x == 1) return W(0);
     return log_beta_i(a, b, x);
 }
 
+// The beta density at x = 0 (p, the shape of that side's exponent, q the other's; at x = 1
+// p = b, q = a, t = 1 - x), its limit: inf (p < 1), B(1, q)^-1 = q (p = 1), else 0. On duals
+// (second order) its partials' limits too, d/dt -inf (p < 1), -(q - 1) q (p = 1), +inf
+// (1 < p < 2), 1 / B(2, q) = q (q + 1) (p = 2), 0 (p > 2); d/dp -inf (p <= 1); d/dq +inf
+// (p < 1: inf (psi(p + q) - psi(q))), 1 (p = 1), 0 (p > 1): a constant's 0 was wrong by all
+// but the last (d2/dx2 of betainc(1, 3, x) at 0 was 0, true -6). Deeper nestings keep it.
+template <class W> __device__ inline W beta_density_at_edge(W p, W q, W) {
+    return p < 1 ? W(special::inf()) : (p == 1 ? q : W(0));
+}
+template <int N>
+__device__ inline Dual<double, N> beta_density_at_edge(Dual<double, N> p, Dual<double, N> q,
+                                                       Dual<double, N> t) {
+    const double s = p.v, o = q.v, inf = special::inf();
+    Dual<double, N> r(beta_density_at_edge(s, o, 0.0));
+    const double gt = s < 1 ? -inf : s == 1 ? -(o - 1) * o : s < 2 ? inf : s == 2 ? o * (o + 1) : 0.0;
+    const double gp = s <= 1 ? -inf : 0.0, gq = s < 1 ? inf : s == 1 ? 1.0 : 0.0;
+    for (int j = 0; j < N; ++j)
+        r.d[j] = scale(gt, t.d[j]) + scale(gp, p.d[j]) + scale(gq, q.d[j]);
+    return r;
+}
+
 // d/dx I_x(a, b) = x^(a-1) (1-x)^(b-1) / B(a, b), the beta density; at x = 0 and 1 the
-// one-sided limits: inf below exponent 1, B(1, b)^-1 = b (and a) at exponent 1, else 0.
+// one-sided limits (beta_density_at_edge).
 // NaN where I is NaN (beta_i_edges); 0 at a = 0 or b = 0, where I is a constant (0 or 1).
 template <class W> __device__ GPUAD_NOINLINE W beta_density(W a, W b, W x) {
     if (!(a >= 0) || !(b >= 0) || !(x >= 0) || !(x <= 1) || (a == 0 && b == 0)) return nan_like<W>();
     if (a == 0 || b == 0) return W(0);
     if (primal(a) == special::inf() || primal(b) == special::inf()) return nan_like<W>();
-    if (x == 0) return a < 1 ? W(special::inf()) : (a == 1 ? b : W(0));
-    if (x == 1) return b < 1 ? W(special::inf()) : (b == 1 ? a : W(0));
+    if (x == 0) return beta_density_at_edge(a, b, x);
+    if (x == 1) return beta_density_at_edge(b, a, W(1) - x);
     const W y = W(1) - x;
     W factor, e;
     // log(x y), not log x + log y: its derivative in x, (1 - 2x)/(x y), is exactly 0 at x = 1/2,
@@ -1173,8 +1224,15 @@ template <class W> __device__ GPUAD_NOINLINE W log_beta_dx(W a, W b, W x) {
     if (!(a >= 0) || !(b >= 0) || !(x >= 0) || !(x <= 1) || (a == 0 && b == 0)) return nan_like<W>();
     if (a == 0 || b == 0) return W(0);
     if (primal(a) == special::inf() || primal(b) == special::inf()) return nan_like<W>();
-    if (x == 0) return W(special::inf());
-    if (x == 1) return beta_density(a, b, x);
+    // x = 0: a / x plus the next term's slope (log_beta_i_edges): d2/dx2 -inf, d2/da dx +inf,
+    // d2/db dx -a / (a + 1), the limits (a constant inf had 0). x = 1: p / I with
+    // I = 1 + p (x - 1) to first order (d2/dx2 p' - p^2; p alone had p'), p alone where
+    // p = inf (b < 1), whose p' dominates
+    if (x == 0) return a / x + a * (W(1) - b) / (a + W(1));
+    if (x == 1) {
+        const W p = beta_density(a, b, x);
+        return b < 1 ? p : p / (W(1) + p * (x - W(1)));
+    }
     const W y = W(1) - x;
     bool b_side;
     if (small_shape_applies(a, b, x, y, b_side))
@@ -1525,9 +1583,11 @@ __device__ GPUAD_NOINLINE double beta_density_dab(double a, double b, double x, 
     if (dens >= 1e-290 || g == 0) return dens * g;
     // the density (~ s R, s the tiny shape) underflows where the partial (~ R) need not:
     // exp(log density + log|g|) (0 at (3, 1e-200, 1e-100), true 1e-200)
+    // (the front first, in its own statement: it sets factor, and the operands of one sum
+    // are unsequenced, so log(factor) beside it could read factor unset; NVRTC warns #549)
     double factor;
-    const double ld = log_beta_front(a, b, x, y, factor) + log(a) + log(factor)
-                      - log(x_one_minus_x(x, y));
+    const double front = log_beta_front(a, b, x, y, factor);
+    const double ld = front + log(a) + log(factor) - log(x_one_minus_x(x, y));
     return copysign(exp(ld + log(fabs(g))), g);
 }
 template <class W> __device__ inline W beta_dab_dx(W r, W, W, W, int, bool) { return r; }
@@ -1575,6 +1635,9 @@ template <class S> __device__ __forceinline__ S log_gammainc_pq(S a, S x, bool u
 template <class S> __device__ __forceinline__ S log_gammainc_pq_da(S a, S x, bool upper) {
     using namespace incomplete;
     using W = wide_t<S>;
+    // at x = 0 log Q's shape partial is Q's (Q = 1, Q's partial 0), whose derivative in x
+    // gamma_da_dx forms (log Q's constant 0 there had 0, true +inf for a <= 1)
+    if (upper && primal(x) == 0) return gammainc_pq_da(a, x, true);
     Dual<W, 1> ad(widen(a)), xd(widen(x));
     ad.d[0] = W(1);
     return narrow<S>::of(log_gamma_pq_edges(ad, xd, upper).d[0]);
@@ -1648,6 +1711,11 @@ template <class S> __device__ __forceinline__ S log_betainc(S a, S b, S x) {
 template <class S> __device__ __forceinline__ S log_betainc_dab(S a, S b, S x, int which) {
     using namespace incomplete;
     using W = wide_t<S>;
+    // at x = 1 log I's shape partials are I's (I = 1, its partials 0), whose derivatives in
+    // x beta_dab_dx forms (log I's constant 0 there had 0: d2/da dx of log betainc(2, 1, x),
+    // a log x, at x = 1 was 0, true 1); an infinite shape keeps log I's NaN
+    if (primal(x) == 1 && primal(a) < special::inf() && primal(b) < special::inf())
+        return betainc_dab(a, b, x, which);
     Dual<W, 1> ad(widen(a)), bd(widen(b)), xd(widen(x));
     (which ? bd : ad).d[0] = W(1);
     return narrow<S>::of(log_beta_i_edges(ad, bd, xd).d[0]);
