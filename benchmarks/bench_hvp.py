@@ -8,10 +8,11 @@ units, parameters (W1 (D, H), b1 (H,), w2 (H,)): the hidden layer's N x H elemen
 
 Per library: the gradient, one HVP, one batched HVP with K = 32 directions (absolute times,
 medians), and the ratios BENCHMARKS.md has always reported (HVP / grad, batched HVP per
-direction / single HVP; HVP / grad is the median of the ratios of a gradient call and the
-HVP call made right after it: the two alternate, ``REPEAT`` calls each, so that a burst of
-load falls on both rather than on one block of calls, as before run U); for gpuad also the batched call's engine peak bytes
-(``gpuad.profile().peak_bytes``). PyTorch: ``torch.func`` (jvp of grad, vmap over it for the
+direction / single HVP); for gpuad also the batched call's engine peak bytes
+(``gpuad.profile().peak_bytes``). The gradient and the HVP calls alternate, ``REPEAT`` of
+each, and HVP / grad is the median of the ratios of a gradient call and the HVP call right
+after it: a burst of load falls on both (before run U, a block of gradients then a block
+of HVPs: a burst on one block moved the ratio). PyTorch: ``torch.func`` (jvp of grad, vmap over it for the
 batch; double backward too); JAX eager: ``jax.jvp(jax.grad)``, ``jax.vmap`` over it. Each
 library runs in its own process; ``--rounds r`` alternates them r times so that the
 machine's load falls on all of them alike, and the load average is printed beside each row.
