@@ -589,6 +589,37 @@ def test_logcdf_below_and_on_the_support_edge():
         assert list(gpuad.grad(b)(np.array([1.5, 2.0, 3.0]))) == [0.0, 0.0, 0.0]
 
 
+# logpdf on the support's closed edge where the density is finite and nonzero (the exponent
+# of x - loc or of the other edge is 0): xlogy(a - 1, y), xlog1py(b - 1, -y) there had d/dy a
+# constant 0, so d2/dx da was 0 one way and +inf the other (README's xlogy row); now the
+# limit, d/da of (a - 1)/x = 1/x -> +inf (at x = 1, d/db of -(b - 1)/(1 - x): -inf), in both
+# orders. Full Hessians in (x, shapes), every route; psi' differences from betaln/gammaln.
+_T1 = np.pi ** 2 / 6                         # psi'(1)
+_LOGPDF_EDGE = [
+    ("gamma", [0.0, 1.0], [[0.0, np.inf], [np.inf, -_T1]]),
+    ("chi2", [0.0, 2.0], [[0.0, np.inf], [np.inf, -_T1 / 4]]),
+    # betaln's Hessian at (1, 2): [[psi'(1) - psi'(3), -psi'(3)], [., psi'(2) - psi'(3)]]
+    ("beta", [0.0, 1.0, 2.0], [[-1.0, np.inf, -1.0], [np.inf, -1.25, _T1 - 1.25],
+                               [-1.0, _T1 - 1.25, -0.25]]),
+    ("beta", [1.0, 2.0, 1.0], [[-1.0, 1.0, -np.inf], [1.0, -0.25, _T1 - 1.25],
+                               [-np.inf, _T1 - 1.25, -1.25]]),
+]
+
+
+@pytest.mark.parametrize("name,z,want", _LOGPDF_EDGE,
+                         ids=[f"{n}{z}" for n, z, _ in _LOGPDF_EDGE])
+def test_logpdf_mixed_partials_on_the_support_edge(name, z, want):
+    dist = getattr(gst, name)
+    f = lambda v: dist.logpdf(*[v[k] for k in range(v.size)])     # noqa: E731
+    z, want = np.array(z), np.array(want)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = np.asarray(gpuad.hessian(f)(z))
+        hv = np.array([gpuad.hvp(f, z, e) for e in np.eye(z.size)])
+        jg = np.asarray(gpuad.jacfwd(gpuad.grad(f))(z))
+    for got in (h, h.T, hv, hv.T, jg, jg.T):
+        np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-15)
+
+
 def test_logcdf_matches_scipy_where_scipy_is_finite():
     rng = np.random.default_rng(3)
     x, a, b = rng.uniform(0.05, 5, 20), rng.uniform(0.3, 30, 20), rng.uniform(0.3, 30, 20)

@@ -1,7 +1,8 @@
 // Binary elementwise ops: f(x, y) and its hand-written partial derivatives dfx, dfy, each
 // a template on the scalar type S (float, double, or a gpuad::Dual for higher derivatives).
 // Nondifferentiable points: maximum/minimum ties split the cotangent equally (1/2 each);
-// power: d/dx x**y = 0 where y == 0, d/dy x**y = 0 where x == 0.
+// power: d/dx x**y = 0 where y == 0, d/dy x**y = 0 where x == 0 (on duals with the mixed
+// partials' limits: pow_zero_base, xlogy_dy).
 // As in unary.cuh, each partial is accurate wherever it is a normal number and stays so on duals.
 #pragma once
 #include "gpuad/dual.cuh"
@@ -67,6 +68,39 @@ template <class S> __device__ __forceinline__ int pow_dual_limit(S x, S y) {
     const int dy = (px == inf && py < 0) || (at_y && px > 0);
     return dx + 2 * dy;
 }
+// At x = +-0 with 0 < y < inf (on real duals, second order), where x**y is continuous and
+// defined only for x >= 0 (a non-integer y), the mixed partial's one-sided limit as x -> 0+:
+// x**(y-1) (1 + y log x) -> -inf for y <= 1, 0 for y > 1, in both orders. d/dy x**y = 0 on the
+// line x = 0 (README) was a constant there, whose x-components 0 dropped it; d/dx, y x**(y-1),
+// took d/dy of its value (inf for y < 1, 1 at y = 1) instead: the Hessian of x**y at (0, 1/2)
+// was [[-inf, inf], [0, 0]], at (0, 1) [[0, 1], [0, 0]], true [[-inf, -inf], [-inf, 0]] and
+// [[0, -inf], [-inf, 0]]. Deeper nestings (third order) keep the constant limit.
+template <class S> __device__ __forceinline__ bool pow_zero_base(S x, S y) {
+    if constexpr (is_dual<S>::value && !is_complex<S>::value)
+        return primal(x) == 0 && primal(y) > 0 && primal(y) < special::inf();
+    else return false;
+}
+template <class S> __device__ __forceinline__ double pow_zero_base_mixed(S y) {
+    return primal(y) <= 1 ? -special::inf() : 0.0;
+}
+// d/dy x**y there: 0, its x-components the limit above, its y-components 0 (0 along x = 0)
+template <class S> __device__ inline S pow_dy_zero_base(S x, S y) {
+    using V = decltype(x.v);
+    S r(0);
+    const V g(pow_zero_base_mixed(y));
+    for (int j = 0; j < (int)(sizeof(x.d) / sizeof(x.d[0])); ++j) r.d[j] = scale(g, x.d[j]);
+    return r;
+}
+// d/dx x**y there: y x**(y-1) with y held (its value and x-components: d2/dx2 -inf, 0, +inf, 2,
+// 0 for y < 1, y = 1, 1 < y < 2, y = 2, y > 2), the y-components the limit above
+template <class S> __device__ inline S pow_dx_zero_base(S x, S y) {
+    using V = decltype(x.v);
+    const S yc(y.v);
+    S r = yc * pow(x, yc - S(1));
+    const V g(pow_zero_base_mixed(y));
+    for (int j = 0; j < (int)(sizeof(x.d) / sizeof(x.d[0])); ++j) r.d[j] = r.d[j] + scale(g, y.d[j]);
+    return r;
+}
 template <class S> __device__ __forceinline__ S pow_dx(S x, S y, const S* p = nullptr) {
     if (y == S(0)) {
         // on duals, for 0 < x < inf (complex: x != 0), y x**(y-1): its value 0 carries the
@@ -84,6 +118,7 @@ template <class S> __device__ __forceinline__ S pow_dx(S x, S y, const S* p = nu
     } else {
         if constexpr (is_dual<S>::value) {
             if (pow_dual_limit(x, y) & 1) return S(copysign(0.0, primal(y)));
+            if (pow_zero_base(x, y)) return pow_dx_zero_base(x, y);
         }
         if (x < S(0) && primal(y) != floor(primal(y))) {
             return nan_all<S>();   // a negative base, a non-integer power: NaN (README's rule)
@@ -153,6 +188,9 @@ template <class S> __device__ __forceinline__ S pow_log(S lx, S q) {
     return z != S(0) ? copysign(S(1), lx) : lx;
 }
 template <class S> __device__ __forceinline__ S pow_dy(S x, S y) {
+    if constexpr (is_dual<S>::value && !is_complex<S>::value) {
+        if (pow_zero_base(x, y)) return pow_dy_zero_base(x, y);
+    }
     if (x == S(0)) return S(0);
     const S lx = log(x);
     if constexpr (is_complex<S>::value) {
@@ -237,8 +275,23 @@ template <class S> __device__ __forceinline__ S atan2_d(S x, S y, bool dy) {
 }
 
 // d/dy x log(y) = x / y; 0 at x = y = 0 (x / y is 0 for every other y on the line x = 0).
+// On real duals there its x-components are the limit of d/dx (x / y) = 1 / y, +inf (y -> 0+),
+// as d/dy of d/dx = log(y) is in the other order, its y-components 0 (0 along x = 0): the
+// constant had 0, so the Hessian of xlogy at (0, 0) was [[0, inf], [0, 0]] (and of
+// gamma.logpdf, chi2.logpdf at x = 0 with a = 1: d2/dx da 0 one way, +inf the other; the
+// same for xlog1py at (0, -1), beta.logpdf at x = 1 with b = 1). Deeper nestings keep it.
 template <class S> __device__ __forceinline__ S xlogy_dy(S x, S y) {
-    return x == S(0) && y == S(0) ? S(0) : x / y;
+    if (x == S(0) && y == S(0)) {
+        if constexpr (is_dual<S>::value && !is_complex<S>::value) {
+            using V = decltype(x.v);
+            S r(0);
+            const V g(special::inf());
+            for (int j = 0; j < (int)(sizeof(x.d) / sizeof(x.d[0])); ++j) r.d[j] = scale(g, x.d[j]);
+            return r;
+        }
+        return S(0);
+    }
+    return x / y;
 }
 // x log(y) for y < lo (0 for xlogy, -1 for xlog1py) and x != 0: the value is NaN, and every
 // partial of every order (NaN in every component, README's rule; log(y) alone would leave d/dy
