@@ -51,11 +51,11 @@ _SPLIT_DTYPES = frozenset("fdFD")
 # A product whose left operand has at most this many rows and a long contraction (at
 # least GEMV_MIN multiply-adds per column), split by the columns of the right one, is made
 # as one matrix-vector product per column (and, the other way round, one whose right
-# operand has at most this many columns, split by rows, one per row): OpenBLAS's GEMM with two or three rows of
-# output packs the large operand and ran at about half its GEMV's speed ([w; v] @ A^T for
-# A 100 x 10^5, an HVP's product: 6.3-6.6 ms on two threads against 4.1; four rows no
-# faster either way). Each call then costs about a microsecond of Python for 2 x 10^5
-# multiply-adds and more.
+# operand has at most this many columns, split by rows, as one per row): OpenBLAS's GEMM
+# with two or three rows of output packs the large operand and ran at about half its
+# GEMV's speed ([w; v] @ A^T for A 100 x 10^5, an HVP's product: 6.3-6.6 ms on two threads
+# against 4.1; four rows no faster either way). Each call then costs about a microsecond of
+# Python for 2 x 10^5 multiply-adds and more.
 GEMV_ROWS = 3
 GEMV_MIN = 1 << 16
 
