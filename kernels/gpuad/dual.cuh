@@ -118,6 +118,23 @@ __device__ __forceinline__ Dual<S, N> chain(const Dual<S, N>& x, const S& fv, co
     return r;
 }
 
+// A value that a branch holds constant (an edge point's limit) with first-order components
+// sum_k g_k a_k.d: g_k the one-sided limit of its partial in argument a_k, so a second
+// derivative through the branch is that limit, not the constant's 0 (pow, xlogy at x = 0; the
+// gamma and beta densities at their support edges). scale() keeps an argument that does not
+// move at 0 where its limit is infinite; components deeper than the first keep the constant.
+template <class S, int N>
+__device__ __forceinline__ Dual<S, N> with_limits(Dual<S, N> r, double g, const Dual<S, N>& a) {
+    const S gs(g);
+    for (int j = 0; j < N; ++j) r.d[j] = r.d[j] + scale(gs, a.d[j]);
+    return r;
+}
+template <class S, int N, class... More>
+__device__ __forceinline__ Dual<S, N> with_limits(Dual<S, N> r, double g, const Dual<S, N>& a,
+                                                  More... more) {
+    return with_limits(with_limits(r, g, a), more...);
+}
+
 #define GPUAD_DUAL Dual<S, N>
 #define GPUAD_DUAL_T template <class S, int N> __device__ __forceinline__
 

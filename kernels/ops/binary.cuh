@@ -85,21 +85,13 @@ template <class S> __device__ __forceinline__ double pow_zero_base_mixed(S y) {
 }
 // d/dy x**y there: 0, its x-components the limit above, its y-components 0 (0 along x = 0)
 template <class S> __device__ inline S pow_dy_zero_base(S x, S y) {
-    using V = decltype(x.v);
-    S r(0);
-    const V g(pow_zero_base_mixed(y));
-    for (int j = 0; j < (int)(sizeof(x.d) / sizeof(x.d[0])); ++j) r.d[j] = scale(g, x.d[j]);
-    return r;
+    return with_limits(S(0), pow_zero_base_mixed(y), x);
 }
 // d/dx x**y there: y x**(y-1) with y held (its value and x-components: d2/dx2 -inf, 0, +inf, 2,
 // 0 for y < 1, y = 1, 1 < y < 2, y = 2, y > 2), the y-components the limit above
 template <class S> __device__ inline S pow_dx_zero_base(S x, S y) {
-    using V = decltype(x.v);
     const S yc(y.v);
-    S r = yc * pow(x, yc - S(1));
-    const V g(pow_zero_base_mixed(y));
-    for (int j = 0; j < (int)(sizeof(x.d) / sizeof(x.d[0])); ++j) r.d[j] = r.d[j] + scale(g, y.d[j]);
-    return r;
+    return with_limits(yc * pow(x, yc - S(1)), pow_zero_base_mixed(y), y);
 }
 template <class S> __device__ __forceinline__ S pow_dx(S x, S y, const S* p = nullptr) {
     if (y == S(0)) {
@@ -282,13 +274,8 @@ template <class S> __device__ __forceinline__ S atan2_d(S x, S y, bool dy) {
 // same for xlog1py at (0, -1), beta.logpdf at x = 1 with b = 1). Deeper nestings keep it.
 template <class S> __device__ __forceinline__ S xlogy_dy(S x, S y) {
     if (x == S(0) && y == S(0)) {
-        if constexpr (is_dual<S>::value && !is_complex<S>::value) {
-            using V = decltype(x.v);
-            S r(0);
-            const V g(special::inf());
-            for (int j = 0; j < (int)(sizeof(x.d) / sizeof(x.d[0])); ++j) r.d[j] = scale(g, x.d[j]);
-            return r;
-        }
+        if constexpr (is_dual<S>::value && !is_complex<S>::value)
+            return with_limits(S(0), special::inf(), x);
         return S(0);
     }
     return x / y;

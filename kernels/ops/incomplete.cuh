@@ -513,11 +513,9 @@ template <class W> __device__ inline W gamma_density_at_0(W a, W) {
 template <int N>
 __device__ inline Dual<double, N> gamma_density_at_0(Dual<double, N> a, Dual<double, N> x) {
     const double s = a.v, inf = special::inf();
-    Dual<double, N> r(gamma_density_at_0(s, 0.0));
     const double gx = s < 1 ? -inf : s == 1 ? -1.0 : s < 2 ? inf : s == 2 ? 1.0 : 0.0;
     const double ga = s <= 1 ? -inf : 0.0;
-    for (int j = 0; j < N; ++j) r.d[j] = scale(gx, x.d[j]) + scale(ga, a.d[j]);
-    return r;
+    return with_limits(Dual<double, N>(gamma_density_at_0(s, 0.0)), gx, x, ga, a);
 }
 
 // d/dx P(a, x) = x^(a-1) e^-x / Gamma(a), the gamma density; at x = 0 the limits from the
@@ -1173,12 +1171,9 @@ template <int N>
 __device__ inline Dual<double, N> beta_density_at_edge(Dual<double, N> p, Dual<double, N> q,
                                                        Dual<double, N> t) {
     const double s = p.v, o = q.v, inf = special::inf();
-    Dual<double, N> r(beta_density_at_edge(s, o, 0.0));
     const double gt = s < 1 ? -inf : s == 1 ? -(o - 1) * o : s < 2 ? inf : s == 2 ? o * (o + 1) : 0.0;
     const double gp = s <= 1 ? -inf : 0.0, gq = s < 1 ? inf : s == 1 ? 1.0 : 0.0;
-    for (int j = 0; j < N; ++j)
-        r.d[j] = scale(gt, t.d[j]) + scale(gp, p.d[j]) + scale(gq, q.d[j]);
-    return r;
+    return with_limits(Dual<double, N>(beta_density_at_edge(s, o, 0.0)), gt, t, gp, p, gq, q);
 }
 
 // d/dx I_x(a, b) = x^(a-1) (1-x)^(b-1) / B(a, b), the beta density; at x = 0 and 1 the
