@@ -84,7 +84,9 @@ def _vector_math() -> bool:
         return False
 
 
-VECTOR_MATH = (("-fopenmp-simd", "-DGPUAD_HOST_VECTOR_MATH=1"), ("-lmvec",)) \
+# -fno-builtin-sin/cos: see host.h (a sin and cos of one argument stay two vector calls).
+VECTOR_MATH = (("-fopenmp-simd", "-DGPUAD_HOST_VECTOR_MATH=1", "-fno-builtin-sin",
+                "-fno-builtin-cos"), ("-lmvec",)) \
     if _vector_math() else ((), ())
 _CACHE_VERSION = "gpuad-host-3"    # 3: libraries say which kernels run as fibers
 _HEADER_SLOTS = 10  # frame layout shared with host.h (F_ARGS)
