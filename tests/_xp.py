@@ -50,3 +50,18 @@ def close(got, want, xp=None, rtol=1e-7, atol=0.0):
         if xp is not None and xp is not np and np.asarray(g).dtype == np.float32:
             a = max(a, FTZ_ATOL)
         np.testing.assert_allclose(g, w, rtol=rtol, atol=a)
+
+
+def hessian_routes(f, z):
+    """The Hessian of the scalar function ``f`` at the 1-d host array ``z`` by every route
+    that can disagree at an edge point, each as a float64 matrix and its transpose:
+    ``hessian``, the HVPs along each axis (rows), ``jacfwd(grad)``. Divide and invalid
+    warnings are silenced (edge points have infinite entries)."""
+    import gpuad
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = np.asarray(gpuad.hessian(f)(z), float)
+        axes = np.eye(z.size, dtype=z.dtype)
+        hv = np.array([np.asarray(gpuad.hvp(f, z, e), float) for e in axes])
+        jg = np.asarray(gpuad.jacfwd(gpuad.grad(f))(z), float)
+    return {"hessian": h, "hessian^T": h.T, "hvp": hv, "hvp^T": hv.T,
+            "jacfwd(grad)": jg, "jacfwd(grad)^T": jg.T}
