@@ -14,8 +14,12 @@ each, and HVP / grad is the median of the ratios of a gradient call and the HVP 
 after it: a burst of load falls on both (before run U, a block of gradients then a block
 of HVPs: a burst on one block moved the ratio). PyTorch: ``torch.func`` (jvp of grad, vmap over it for the
 batch; double backward too); JAX eager: ``jax.jvp(jax.grad)``, ``jax.vmap`` over it. Each
-library runs in its own process; ``--rounds r`` alternates them r times so that the
-machine's load falls on all of them alike, and the load average is printed beside each row.
+library runs in its own process, the three at once taking turns (``_peers.run_interleaved``:
+one repetition of a library, a pause, one of the next, ...; never two at a time), so that
+a slow stretch of the machine falls on all three alike; until run X they ran one after
+another, and a library measured in a slow minute lost to one measured in a quiet one.
+``--rounds r`` repeats that r times with fresh processes; the load average over each round
+is printed beside its rows.
 
 Threads: NumPy's OpenBLAS gets ``--blas-threads`` (default: the CPU count, NumPy's own
 default; gpuad holds it at one thread while its products run and splits them over its own
@@ -34,7 +38,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _peers import alternating_times, median_time, run_isolated, table   # noqa: E402
+from _peers import alternating_times, median_time, run_interleaved, table, turn   # noqa: E402
 
 K = 32
 REPEAT = 20      # calls of each of grad and HVP (alternating) per library per round
@@ -85,33 +89,35 @@ def first(v):
 
 
 def case_gpuad(problem):
-    import gpuad
-    import gpuad.numpy as gnp
-    consts, w, V = data(problem)
+    with turn():      # (under run_interleaved every computing step is in a turn)
+        import gpuad
+        import gpuad.numpy as gnp
+        consts, w, V = data(problem)
     loss = loss_fn(problem, gnp, gnp.softplus, consts)
     g = gpuad.grad(loss)
     v0 = first(V)
     r = alternating_times({"grad": lambda: g(w), "hvp": lambda: gpuad.hvp(loss, w, v0)},
                           REPEAT)
     r["hvp_batched"] = median_time(lambda: gpuad.hvp(loss, w, V, batched=True), 5)
-    with gpuad.profile() as prof:
+    with turn(), gpuad.profile() as prof:
         gpuad.hvp(loss, w, V, batched=True)
     r["peak_bytes"] = max(prof.peak_bytes.values())
-    with gpuad.profile() as prof:
+    with turn(), gpuad.profile() as prof:
         g(w)
     r["grad_peak_bytes"] = max(prof.peak_bytes.values())
     return r
 
 
 def case_torch(problem):
-    import torch
-    from torch.func import grad, jvp, vmap
-    torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "2")))
-    consts, w, V = data(problem)
-    t = torch.from_numpy
-    consts = tuple(t(a) for a in consts)
-    w = tuple(t(a) for a in w) if isinstance(w, tuple) else t(w)
-    V = tuple(t(a) for a in V) if isinstance(V, tuple) else t(V)
+    with turn():
+        import torch
+        from torch.func import grad, jvp, vmap
+        torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "2")))
+        consts, w, V = data(problem)
+        t = torch.from_numpy
+        consts = tuple(t(a) for a in consts)
+        w = tuple(t(a) for a in w) if isinstance(w, tuple) else t(w)
+        V = tuple(t(a) for a in V) if isinstance(V, tuple) else t(V)
     loss = loss_fn(problem, torch, torch.nn.functional.softplus, consts)
     ws = w if isinstance(w, tuple) else (w,)
 
@@ -135,12 +141,13 @@ def case_torch(problem):
 
 
 def case_jax(problem):
-    import jax
-    jax.config.update("jax_enable_x64", True)
-    import jax.numpy as jnp
-    consts, w, V = data(problem)
-    conv = lambda a: tuple(jnp.asarray(b) for b in a) if isinstance(a, tuple) else jnp.asarray(a)  # noqa: E731
-    consts, w, V = conv(consts), conv(w), conv(V)
+    with turn():
+        import jax
+        jax.config.update("jax_enable_x64", True)
+        import jax.numpy as jnp
+        consts, w, V = data(problem)
+        conv = lambda a: tuple(jnp.asarray(b) for b in a) if isinstance(a, tuple) else jnp.asarray(a)  # noqa: E731
+        consts, w, V = conv(consts), conv(w), conv(V)
     loss = loss_fn(problem, jnp, jax.nn.softplus, consts)
     g = jax.grad(loss)
     hvp_one = lambda v: jax.jvp(g, (w,), (v,))[1]     # noqa: E731
@@ -169,9 +176,12 @@ def main(argv=None):
     for problem in problems:
         rows = []
         for rnd in range(args.rounds):
-            for name in args.libs.split(","):
-                before = load()
-                r = run_isolated(here, f"case_{name}", problem, blas_threads=args.blas_threads)
+            names = args.libs.split(",")
+            before = load()
+            results = run_interleaved(here, [(f"case_{name}", (problem,)) for name in names],
+                                      blas_threads=args.blas_threads)
+            after = load()
+            for name, r in zip(names, results):
                 if "error" in r:
                     rows.append((name, "not available: " + r["error"]) + ("",) * 8)
                     continue
@@ -183,7 +193,7 @@ def main(argv=None):
                              if "hvp_double_backward" in r else "-",
                              f"{r['peak_bytes'] / 1e6:.1f}" if "peak_bytes" in r else "-",
                              f"{r['grad_peak_bytes'] / 1e6:.1f}" if "peak_bytes" in r else "-",
-                             f"{before}-{load()}"))
+                             f"{before}-{after}"))
         sizes = ("n = %d parameters, %d samples" % SIZES[problem] if problem == "logreg" else
                  "N = %d, D = %d, H = %d" % SIZES[problem])
         print(f"\n{problem}: {sizes}, K = {K}")
