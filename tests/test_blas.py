@@ -106,6 +106,15 @@ def test_split_products_equal_numpy_matmul(two_workers, counted, name, a, b, axi
     assert counted == [2]                       # one run of two blocks
 
 
+@pytest.mark.parametrize("name,a,b,axis", SPLITS, ids=[s[0] for s in SPLITS])
+def test_a_stack_of_one_product_is_split_into_its_slab(two_workers, counted, name, a, b,
+                                                       axis):
+    # (an HVP's one tangent lane: the product is made in the stack's memory, each split)
+    _close(blas.matmul(a[None], b), a[None], b)
+    _close(blas.matmul(a, b[None]), a, b[None])
+    assert counted == [2, 2]
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.complex64, np.complex128])
 def test_split_products_in_other_dtypes(two_workers, counted, dtype):
     a, b = _arr((200, 300), dtype), _arr((300, 100), dtype)

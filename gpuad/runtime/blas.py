@@ -267,7 +267,7 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     out = np.empty(batch + (a.shape[-2], b.shape[-1]), a.dtype)
     if count < parts:            # fewer matrices than threads: each product split
         for idx in np.ndindex(*batch):
-            out[idx] = _split(ab[idx], bb[idx], parts)
+            _split(ab[idx], bb[idx], parts, out[idx])
         return out
 
     def group(lo, hi):
@@ -290,17 +290,20 @@ def _rows(a, b, out):
         np.dot(a, b, out=out)
 
 
-def _split(a, b, parts):
-    """One 2-D product a @ b, split by :func:`_split_axis` where that gains."""
+def _split(a, b, parts, out=None):
+    """One 2-D product a @ b, split by :func:`_split_axis` where that gains; into ``out``
+    (C-contiguous, a matrix of a stack: an HVP's one tangent lane) where given, which
+    is returned."""
     how = _split_axis(a, b, parts)
     if how is None:
         with one_blas_thread:
-            return np.matmul(a, b)
+            return np.matmul(a, b, out=out)
     axis, a, b = how
     (m, k), n = a.shape, b.shape[1]
+    if out is None and axis != "k":
+        out = np.empty((m, n), a.dtype)
     if axis == "m":
         # Row blocks, each written into its C-contiguous slab of out.
-        out = np.empty((m, n), a.dtype)
         if 1 < n <= GEMV_ROWS and n * k >= GEMV_MIN:
             # A few long columns: one matrix-vector product per row of a, b read (k, n)
             # C-order (b^T's GEMV), a read once: A 100 x 10^5 times 2 or 3 columns 0.47-0.50x
@@ -315,7 +318,6 @@ def _split(a, b, parts):
         run(functools.partial(_rows, a[i:j], b, out[i:j]) for i, j in _bounds(m, parts))
         return out
     if axis == "n":
-        out = np.empty((m, n), a.dtype)
         by_gemv = m <= GEMV_ROWS and m * k >= GEMV_MIN
         if by_gemv:
             # b's column times a^T laid out (k, m) C-order: BLAS reads a's m values at one
@@ -339,8 +341,11 @@ def _split(a, b, parts):
     def terms(p, i, j):
         partial[p] = np.dot(a[:, i:j], b[i:j])
     run(functools.partial(terms, p, i, j) for p, (i, j) in enumerate(_bounds(k, parts)))
-    out = partial[0]
-    for t in partial[1:]:
-        if t is not None:
-            out += t
+    made = [t for t in partial if t is not None]
+    if out is None:
+        out = made.pop(0)
+    else:
+        out[...] = made.pop(0)
+    for t in made:
+        out += t
     return out
