@@ -46,14 +46,32 @@ def cases(dt):
     binary = [("add", gnp.add, np.add), ("multiply", gnp.multiply, np.multiply),
               ("divide", gnp.divide, np.divide), ("power", gnp.power, np.power),
               ("maximum", gnp.maximum, np.maximum)]
-    # (name, gpuad fused VJP, NumPy expression of the same cotangent(s))
+    # (name, a call of gpuad's fused VJP, NumPy expression of the same cotangent(s))
+    g0 = np.broadcast_to(g[:1].reshape(()), (N,))     # a sum's cotangent: one element, stride 0
+    vjps = {
+        "sin": gpuad.vjp(gnp.sin, x)[1], "tanh": gpuad.vjp(gnp.tanh, x)[1],
+        "sigmoid": gpuad.vjp(gnp.sigmoid, x)[1], "multiply": gpuad.vjp(gnp.multiply, x, y)[1],
+        "divide": gpuad.vjp(gnp.divide, x, y)[1],
+        "x * y, y constant": gpuad.vjp(lambda a: a * y, x)[1],
+        "x / y, y constant": gpuad.vjp(lambda a: a / y, x)[1],
+        "x * 3.0": gpuad.vjp(lambda a: a * 3.0, x)[1],
+    }
     vjp = [
-        ("sin_vjp", gpuad.vjp(gnp.sin, x)[1], lambda: np.cos(x) * g),
-        ("tanh_vjp", gpuad.vjp(gnp.tanh, x)[1], lambda: (1 - np.tanh(x) ** 2) * g),
-        ("sigmoid_vjp", gpuad.vjp(gnp.sigmoid, x)[1],
+        ("sin_vjp", lambda: vjps["sin"](g), lambda: np.cos(x) * g),
+        ("tanh_vjp", lambda: vjps["tanh"](g), lambda: (1 - np.tanh(x) ** 2) * g),
+        ("sigmoid_vjp", lambda: vjps["sigmoid"](g),
          lambda: (lambda s: s * (1 - s) * g)(1 / (1 + np.exp(-x)))),
-        ("multiply_vjp", gpuad.vjp(gnp.multiply, x, y)[1], lambda: (g * y, g * x)),
-        ("divide_vjp", gpuad.vjp(gnp.divide, x, y)[1], lambda: (g / y, -g * x / (y * y))),
+        ("multiply_vjp", lambda: vjps["multiply"](g), lambda: (g * y, g * x)),
+        ("divide_vjp", lambda: vjps["divide"](g), lambda: (g / y, -g * x / (y * y))),
+        # (since 2026-12-04's fourth session: one operand's cotangent, a broadcast cotangent
+        # or operand, each a plain loop of its own; before, one strided scalar loop)
+        ("multiply_vjp, x * y for constant y", lambda: vjps["x * y, y constant"](g),
+         lambda: g * y),
+        ("divide_vjp, x / y for constant y", lambda: vjps["x / y, y constant"](g),
+         lambda: g / y),
+        ("multiply_vjp, x * 3.0", lambda: vjps["x * 3.0"](g), lambda: g * 3.0),
+        ("multiply_vjp, a sum's cotangent", lambda: vjps["multiply"](g0),
+         lambda: (g0 * y, g0 * x)),
     ]
     return x, y, g, forward, binary, vjp
 
@@ -110,7 +128,7 @@ def main():
         a, b = median_time(lambda: f(x, y)), median_time(lambda: ref(x, y))
         rows.append((name, f"{a * 1e3:.2f}", f"{b * 1e3:.2f}", f"{a / b:.2f}"))
     for name, fn, ref in vjp:
-        a, b = median_time(lambda: fn(g)), median_time(ref)
+        a, b = median_time(fn), median_time(ref)
         rows.append((name + " (fused)", f"{a * 1e3:.2f}", f"{b * 1e3:.2f}", f"{a / b:.2f}"))
     print(f"elementwise over {N} {dt.name}, {gpuad.runtime.host.cpu_workers()} worker threads, "
           f"kernels built for {gpuad.runtime.host.host_isa()}")

@@ -113,12 +113,12 @@ __global__ void unary_jvp(const T* __restrict__ x, const T* __restrict__ t, T* _
 template <class Op, class T, int K>
 __global__ void unary_vjp(const T* __restrict__ x, const T* __restrict__ g, T* __restrict__ gx,
                           long long n, long long lanes, int accumulate, int sg) {
-    if (!sg) {
+    if (!sg) {  // (the flag tested outside the loops, which the host compiler then vectorises)
         const T g0 = g[0];
-        GPUAD_LOOP(i, n) {
-            const T d = UnaryD<Op, K>::at(x[i]);
-            const T v = scale(d, g0);
-            gx[i] = accumulate ? gx[i] + v : v;
+        if (accumulate) {
+            GPUAD_LOOP(i, n) gx[i] += scale(UnaryD<Op, K>::at(x[i]), g0);
+        } else {
+            GPUAD_LOOP(i, n) gx[i] = scale(UnaryD<Op, K>::at(x[i]), g0);
         }
         return;
     }
@@ -320,8 +320,46 @@ __global__ void binary_jvp(const T* __restrict__ x, const T* __restrict__ y,
     }
 }
 
+// o[j] = f[j] g[j] (or g[0] where sg = 0), or o[j] += it where acc: each case a plain loop,
+// which the host compiler vectorises (the flags tested inside the loop kept it scalar).
+template <class T>
+__device__ __forceinline__ void scaled_into(T* __restrict__ o, const T* __restrict__ f,
+                                            const T* __restrict__ g, long long m, int sg, int acc) {
+    if (!sg) {
+        const T g0 = g[0];
+        if (acc) {
+            for (long long j = 0; j < m; ++j) o[j] += scale(f[j], g0);
+        } else {
+            for (long long j = 0; j < m; ++j) o[j] = scale(f[j], g0);
+        }
+    } else if (acc) {
+        for (long long j = 0; j < m; ++j) o[j] += scale(f[j], g[j]);
+    } else {
+        for (long long j = 0; j < m; ++j) o[j] = scale(f[j], g[j]);
+    }
+}
+
+// One partial of Op over a tile, f[j] = dfx or dfy at (x[i0 + j], y[i0 + j]), an operand
+// of stride 0 (a broadcast 0-d one) read once.
+template <class Op, class T, int Which>
+__device__ __forceinline__ void partials(T* __restrict__ f, const T* __restrict__ x,
+                                         const T* __restrict__ y, long long i0, long long m,
+                                         int sx, int sy) {
+    auto d = [](T a, T b) { return Which == 0 ? Op::dfx(a, b) : Op::dfy(a, b); };
+    if (sx && sy) {
+        for (long long j = 0; j < m; ++j) f[j] = d(x[i0 + j], y[i0 + j]);
+    } else if (sx) {
+        const T y0 = y[0];
+        for (long long j = 0; j < m; ++j) f[j] = d(x[i0 + j], y0);
+    } else {
+        const T x0 = x[0];
+        for (long long j = 0; j < m; ++j) f[j] = d(x0, y[i0 + j]);
+    }
+}
+
 // gx = dfx(x, y) g,  gy = dfy(x, y) g, both from one pass over g; a null gx or gy is not
-// wanted. sg = 0: g is one broadcast element. acc_x, acc_y: add into the buffer instead.
+// wanted. sx, sy, sg = 0: that operand is one broadcast element (at most one of x and y).
+// acc_x, acc_y: add into the buffer instead.
 template <class Op, class T>
 __global__ void binary_vjp(const T* __restrict__ x, const T* __restrict__ y, const T* __restrict__ g,
                            T* __restrict__ gx, T* __restrict__ gy, long long n, int sx, int sy,
@@ -334,7 +372,22 @@ __global__ void binary_vjp(const T* __restrict__ x, const T* __restrict__ y, con
         }
         return;
     }
-    GPUAD_LOOP(i, n) {
+    if (sx || sy) {  // every other case by tiles: each operand's partials, then its cotangent
+        GPUAD_TILES(i0, m, n) {
+            T f[GPUAD_TILE];
+            const T* gt = g + i0 * sg;
+            if (gx) {
+                partials<Op, T, 0>(f, x, y, i0, m, sx, sy);
+                scaled_into(gx + i0, f, gt, m, sg, acc_x);
+            }
+            if (gy) {
+                partials<Op, T, 1>(f, x, y, i0, m, sx, sy);
+                scaled_into(gy + i0, f, gt, m, sg, acc_y);
+            }
+        }
+        return;
+    }
+    GPUAD_LOOP(i, n) {  // (both operands broadcast: n is 1)
         T xi = x[i * sx], yi = y[i * sy], gi = g[i * sg];
         if (gx) { T v = scale(Op::dfx(xi, yi), gi); gx[i] = acc_x ? gx[i] + v : v; }
         if (gy) { T v = scale(Op::dfy(xi, yi), gi); gy[i] = acc_y ? gy[i] + v : v; }

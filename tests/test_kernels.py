@@ -170,7 +170,9 @@ def run(kind, op, T, a, b, c=None, xp=np):
         call(name, x, g, plain, N, 1, I32(0), I32(1))
         call(name, x, g, acc, N, 1, I32(1), I32(1))            # accumulate
         call(name, x, g[:1].copy(), one, N, 1, I32(0), I32(0))  # broadcast cotangent
-        return [plain, acc - 1, one]
+        acc_one = xp.ones(N, dt)
+        call(name, x, g[:1].copy(), acc_one, N, 1, I32(1), I32(0))   # both
+        return [plain, acc - 1, one, acc_one - 1]
     if kind == "unary_vjp_dual":
         gx, tgx = e(N), e((L, N))
         call(name, x, g, t, t2, gx, tgx, N, L, I32(0))
@@ -194,7 +196,18 @@ def run(kind, op, T, a, b, c=None, xp=np):
     if kind == "binary_vjp":
         gx, gy = e(N), e(N)
         call(name, x, y, g, gx, gy, N, I32(1), I32(1), I32(1), I32(0), I32(0))
-        return [gx, gy]
+        # Every other case the kernel has a loop for (reference() has the same list): one
+        # operand's cotangent, added into a buffer, a broadcast cotangent (the sum's), a
+        # broadcast operand (a 0-d constant) on either side.
+        ox, oy, ax, ay = e(N), e(N), xp.ones(N, dt), xp.ones(N, dt)
+        call(name, x, y, g, ox, None, N, I32(1), I32(1), I32(1), I32(0), I32(0))
+        call(name, x, y, g, None, oy, N, I32(1), I32(1), I32(1), I32(0), I32(0))
+        call(name, x, y, g[:1].copy(), ax, ay, N, I32(1), I32(1), I32(0), I32(1), I32(1))
+        bx, by = e(N), xp.ones(N, dt)
+        call(name, x, y[:1].copy(), g, bx, None, N, I32(1), I32(0), I32(1), I32(0), I32(0))
+        call(name, x[:1].copy(), y, g[:1].copy(), None, by, N, I32(0), I32(1), I32(0), I32(0),
+             I32(1))
+        return [gx, gy, ox, oy, ax - 1, ay - 1, bx, by - 1]
     if kind == "binary_vjp_dual":
         gx, gy, tgx, tgy = e(N), e(N), e((L, N)), e((L, N))
         call(name, x, y, g, t, t2, t, gx, gy, tgx, tgy, N, L, I32(1), I32(1), I32(0), I32(0))
@@ -240,7 +253,7 @@ def reference(kind, op, a, b, c=None, cplx=False):
         return [fd_unary(op, a, x) * t]
     if kind == "unary_vjp":
         d = fd_unary(op, a, x)
-        return [d * g, d * g, d * g[0]]
+        return [d * g, d * g, d * g[0], d * g[0]]
     if kind == "unary_vjp_dual":
         d, d1 = fd_unary(op, a, x), fd_unary(op, a + 1, x) if a + 1 <= E.higher_order(op) else None
         if d1 is None:   # f^(K+1) by differences of f^(K)
@@ -253,7 +266,9 @@ def reference(kind, op, a, b, c=None, cplx=False):
     if kind == "binary_jvp":
         return [fx * t + fy * t2]
     if kind == "binary_vjp":
-        return [fx * g, fy * g]
+        x0, y0 = np.full_like(x, x[0]), np.full_like(y, y[0])
+        return [fx * g, fy * g, fx * g, fy * g, fx * g[0], fy * g[0],
+                fd_binary(op, 1, 0, x, y0) * g, fd_binary(op, 0, 1, x0, y) * g[0]]
     if kind == "binary_vjp_dual":
         fxx, fxy, fyy = (fd_binary(op, 2, 0, x, y), fd_binary(op, 1, 1, x, y),
                          fd_binary(op, 0, 2, x, y))
