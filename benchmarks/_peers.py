@@ -124,9 +124,9 @@ def run_isolated(script: str, func: str, *args, blas_threads: int = 1):
 def run_interleaved(script: str, calls, blas_threads: int = 1, pause: float = TURN_PAUSE):
     """Run each ``(func, args)`` of ``calls`` as :func:`run_isolated` does, each in its own
     process, all started at once and taking turns: the parent hands a token to each
-    process in order, one :func:`turn` at a time (a repetition of the measured calls), and
-    waits ``pause`` seconds between turns. The processes' measurements then interleave
-    within a fraction of a second, so a slow minute of the machine falls on all of them
+    process in order, one :func:`turn` at a time (a few repetitions of the measured
+    calls), and waits ``pause`` seconds between turns. The processes' measurements then
+    interleave within a second or so, so a slow minute of the machine falls on all of them
     alike (run one after another, a process measured in a slow minute lost to one measured
     in a quiet one); they never run at once, and each keeps its own threads and
     allocator. Returns their JSON results, in order."""
