@@ -351,15 +351,18 @@ __device__ __forceinline__ void partials(T* __restrict__ f, const T* __restrict_
     } else if (sx) {
         const T y0 = y[0];
         for (long long j = 0; j < m; ++j) f[j] = d(x[i0 + j], y0);
-    } else {
+    } else if (sy) {
         const T x0 = x[0];
         for (long long j = 0; j < m; ++j) f[j] = d(x0, y[i0 + j]);
+    } else {
+        const T v = d(x[0], y[0]);
+        for (long long j = 0; j < m; ++j) f[j] = v;
     }
 }
 
 // gx = dfx(x, y) g,  gy = dfy(x, y) g, both from one pass over g; a null gx or gy is not
-// wanted. sx, sy, sg = 0: that operand is one broadcast element (at most one of x and y).
-// acc_x, acc_y: add into the buffer instead.
+// wanted. sx, sy, sg = 0: that operand is one broadcast element. acc_x, acc_y: add into the
+// buffer instead.
 template <class Op, class T>
 __global__ void binary_vjp(const T* __restrict__ x, const T* __restrict__ y, const T* __restrict__ g,
                            T* __restrict__ gx, T* __restrict__ gy, long long n, int sx, int sy,
@@ -372,25 +375,17 @@ __global__ void binary_vjp(const T* __restrict__ x, const T* __restrict__ y, con
         }
         return;
     }
-    if (sx || sy) {  // every other case by tiles: each operand's partials, then its cotangent
-        GPUAD_TILES(i0, m, n) {
-            T f[GPUAD_TILE];
-            const T* gt = g + i0 * sg;
-            if (gx) {
-                partials<Op, T, 0>(f, x, y, i0, m, sx, sy);
-                scaled_into(gx + i0, f, gt, m, sg, acc_x);
-            }
-            if (gy) {
-                partials<Op, T, 1>(f, x, y, i0, m, sx, sy);
-                scaled_into(gy + i0, f, gt, m, sg, acc_y);
-            }
+    GPUAD_TILES(i0, m, n) {  // every other case: each operand's partials, then its cotangent
+        T f[GPUAD_TILE];
+        const T* gt = g + i0 * sg;
+        if (gx) {
+            partials<Op, T, 0>(f, x, y, i0, m, sx, sy);
+            scaled_into(gx + i0, f, gt, m, sg, acc_x);
         }
-        return;
-    }
-    GPUAD_LOOP(i, n) {  // (both operands broadcast: n is 1)
-        T xi = x[i * sx], yi = y[i * sy], gi = g[i * sg];
-        if (gx) { T v = scale(Op::dfx(xi, yi), gi); gx[i] = acc_x ? gx[i] + v : v; }
-        if (gy) { T v = scale(Op::dfy(xi, yi), gi); gy[i] = acc_y ? gy[i] + v : v; }
+        if (gy) {
+            partials<Op, T, 1>(f, x, y, i0, m, sx, sy);
+            scaled_into(gy + i0, f, gt, m, sg, acc_y);
+        }
     }
 }
 

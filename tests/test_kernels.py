@@ -207,7 +207,10 @@ def run(kind, op, T, a, b, c=None, xp=np):
         call(name, x, y[:1].copy(), g, bx, None, N, I32(1), I32(0), I32(1), I32(0), I32(0))
         call(name, x[:1].copy(), y, g[:1].copy(), None, by, N, I32(0), I32(1), I32(0), I32(0),
              I32(1))
-        return [gx, gy, ox, oy, ax - 1, ay - 1, bx, by - 1]
+        cx, cy = e(1), e(1)                                      # every operand one element
+        call(name, x[:1].copy(), y[:1].copy(), g[:1].copy(), cx, cy, 1, I32(0), I32(0), I32(0),
+             I32(0), I32(0))
+        return [gx, gy, ox, oy, ax - 1, ay - 1, bx, by - 1, cx, cy]
     if kind == "binary_vjp_dual":
         gx, gy, tgx, tgy = e(N), e(N), e((L, N)), e((L, N))
         call(name, x, y, g, t, t2, t, gx, gy, tgx, tgy, N, L, I32(1), I32(1), I32(0), I32(0))
@@ -268,7 +271,8 @@ def reference(kind, op, a, b, c=None, cplx=False):
     if kind == "binary_vjp":
         x0, y0 = np.full_like(x, x[0]), np.full_like(y, y[0])
         return [fx * g, fy * g, fx * g, fy * g, fx * g[0], fy * g[0],
-                fd_binary(op, 1, 0, x, y0) * g, fd_binary(op, 0, 1, x0, y) * g[0]]
+                fd_binary(op, 1, 0, x, y0) * g, fd_binary(op, 0, 1, x0, y) * g[0],
+                fx[:1] * g[0], fy[:1] * g[0]]
     if kind == "binary_vjp_dual":
         fxx, fxy, fyy = (fd_binary(op, 2, 0, x, y), fd_binary(op, 1, 1, x, y),
                          fd_binary(op, 0, 2, x, y))
