@@ -49,31 +49,10 @@ def _turns(repeat: int):
     return [(True, min(TURN_REPS, repeat - i)) for i in range(0, repeat, TURN_REPS)]
 
 
-def median_time(fn, repeat=20, warmup=3):
-    """Median wall time of ``fn()`` in seconds (see :func:`_turns` for the turns)."""
-    with turn():
-        for _ in range(warmup):
-            fn()
-    ts = []
-    for warm, count in _turns(repeat):
-        with turn():
-            if warm:
-                fn()
-            for _ in range(count):
-                t = time.perf_counter()
-                fn()
-                ts.append(time.perf_counter() - t)
-    ts.sort()
-    return ts[len(ts) // 2]
-
-
-def alternating_times(fns, repeat=20, warmup=3):
-    """Median wall times (seconds) of the callables ``fns`` (a dict), called in turn, one
-    call of each per repetition: a burst of load then falls on all of them alike, where
-    back-to-back blocks of repetitions (:func:`median_time` for each) let it fall on one.
-    Also, for each pair of names, the median of the ratios of their calls in one repetition,
-    under the key ``"a/b"`` (each ratio of two calls made one after the other). One
-    repetition is one call of each, turns as :func:`_turns` says."""
+def _times(fns, repeat, warmup):
+    """Wall times (seconds) of ``repeat`` calls of each callable of the dict ``fns``, one
+    call of each per repetition, after ``warmup`` untimed repetitions; turns as
+    :func:`_turns` says."""
     with turn():
         for _ in range(warmup):
             for fn in fns.values():
@@ -87,6 +66,23 @@ def alternating_times(fns, repeat=20, warmup=3):
                     fn()
                     if i >= 0:
                         ts[k].append(time.perf_counter() - t)
+    return ts
+
+
+def median_time(fn, repeat=20, warmup=3):
+    """Median wall time of ``fn()`` in seconds (see :func:`_turns` for the turns)."""
+    ts = sorted(_times({"fn": fn}, repeat, warmup)["fn"])
+    return ts[len(ts) // 2]
+
+
+def alternating_times(fns, repeat=20, warmup=3):
+    """Median wall times (seconds) of the callables ``fns`` (a dict), called in turn, one
+    call of each per repetition: a burst of load then falls on all of them alike, where
+    back-to-back blocks of repetitions (:func:`median_time` for each) let it fall on one.
+    Also, for each pair of names, the median of the ratios of their calls in one repetition,
+    under the key ``"a/b"`` (each ratio of two calls made one after the other). One
+    repetition is one call of each, turns as :func:`_turns` says."""
+    ts = _times(fns, repeat, warmup)
 
     def median(v):
         v = sorted(v)
