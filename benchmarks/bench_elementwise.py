@@ -16,6 +16,7 @@ levels by running once per value).
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import time
@@ -48,29 +49,25 @@ def cases(dt):
               ("maximum", gnp.maximum, np.maximum)]
     # (name, a call of gpuad's fused VJP, NumPy expression of the same cotangent(s))
     g0 = np.broadcast_to(g[:1].reshape(()), (N,))     # a sum's cotangent: one element, stride 0
-    vjps = {
-        "sin": gpuad.vjp(gnp.sin, x)[1], "tanh": gpuad.vjp(gnp.tanh, x)[1],
-        "sigmoid": gpuad.vjp(gnp.sigmoid, x)[1], "multiply": gpuad.vjp(gnp.multiply, x, y)[1],
-        "divide": gpuad.vjp(gnp.divide, x, y)[1],
-        "x * y, y constant": gpuad.vjp(lambda a: a * y, x)[1],
-        "x / y, y constant": gpuad.vjp(lambda a: a / y, x)[1],
-        "x * 3.0": gpuad.vjp(lambda a: a * 3.0, x)[1],
-    }
+    pb = lambda f, *a: gpuad.vjp(f, *a)[1]      # noqa: E731  (the pullback of f at a)
+    mul = pb(gnp.multiply, x, y)
     vjp = [
-        ("sin_vjp", lambda: vjps["sin"](g), lambda: np.cos(x) * g),
-        ("tanh_vjp", lambda: vjps["tanh"](g), lambda: (1 - np.tanh(x) ** 2) * g),
-        ("sigmoid_vjp", lambda: vjps["sigmoid"](g),
+        ("sin_vjp", functools.partial(pb(gnp.sin, x), g), lambda: np.cos(x) * g),
+        ("tanh_vjp", functools.partial(pb(gnp.tanh, x), g), lambda: (1 - np.tanh(x) ** 2) * g),
+        ("sigmoid_vjp", functools.partial(pb(gnp.sigmoid, x), g),
          lambda: (lambda s: s * (1 - s) * g)(1 / (1 + np.exp(-x)))),
-        ("multiply_vjp", lambda: vjps["multiply"](g), lambda: (g * y, g * x)),
-        ("divide_vjp", lambda: vjps["divide"](g), lambda: (g / y, -g * x / (y * y))),
+        ("multiply_vjp", functools.partial(mul, g), lambda: (g * y, g * x)),
+        ("divide_vjp", functools.partial(pb(gnp.divide, x, y), g),
+         lambda: (g / y, -g * x / (y * y))),
         # (since 2026-12-04's fourth session: one operand's cotangent, a broadcast cotangent
         # or operand, each a plain loop of its own; before, one strided scalar loop)
-        ("multiply_vjp, x * y for constant y", lambda: vjps["x * y, y constant"](g),
+        ("multiply_vjp, x * y for constant y", functools.partial(pb(lambda a: a * y, x), g),
          lambda: g * y),
-        ("divide_vjp, x / y for constant y", lambda: vjps["x / y, y constant"](g),
+        ("divide_vjp, x / y for constant y", functools.partial(pb(lambda a: a / y, x), g),
          lambda: g / y),
-        ("multiply_vjp, x * 3.0", lambda: vjps["x * 3.0"](g), lambda: g * 3.0),
-        ("multiply_vjp, a sum's cotangent", lambda: vjps["multiply"](g0),
+        ("multiply_vjp, x * 3.0", functools.partial(pb(lambda a: a * 3.0, x), g),
+         lambda: g * 3.0),
+        ("multiply_vjp, a sum's cotangent", functools.partial(mul, g0),
          lambda: (g0 * y, g0 * x)),
     ]
     return x, y, g, forward, binary, vjp
