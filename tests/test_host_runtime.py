@@ -458,6 +458,47 @@ def test_concurrent_launches_from_python_threads(mod, rng):
         np.testing.assert_allclose(out, np.add.reduceat(x, np.arange(0, x.size, 256)), rtol=1e-12)
 
 
+_PLACED = """
+import ctypes, os, sys
+import numpy as np
+from gpuad.runtime.host import HostModule
+getcpu = ctypes.CDLL(None).sched_getcpu
+k = HostModule(open(sys.argv[1]).read(), name_expressions=["axpy_sin<double>"],
+               name="test_host_runtime_placed").get_function("axpy_sin<double>")
+x = np.ones(1000)
+out = np.zeros(1000)
+allowed = os.sched_getaffinity(0)
+for cpu in sorted(allowed)[:2]:
+    for _ in range(50):          # (until the caller stayed on cpu for the whole launch)
+        os.sched_setaffinity(0, {cpu})        # moved there, then free to leave (it rarely does)
+        os.sched_setaffinity(0, allowed)
+        if getcpu() == cpu:
+            k(4, 1, (x, out, 2.0, 1000))
+            if getcpu() == cpu:
+                break
+    else:
+        sys.exit("the caller never stayed on CPU %d" % cpu)
+    assert np.allclose(out, 2.0 + np.sin(1.0))
+    tasks = [t for t in os.listdir("/proc/self/task")
+             if open("/proc/self/task/%s/comm" % t).read().strip() == "gpuad-kernels"]
+    masks = [os.sched_getaffinity(int(t)) for t in tasks]
+    print(cpu, sorted(allowed), len(tasks), [sorted(m) for m in masks])
+    assert tasks and all(m == allowed - {cpu} for m in masks)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or len(os.sched_getaffinity(0)) < 2,
+                    reason="placing threads needs Linux and two CPUs")
+def test_kernel_workers_are_kept_off_the_callers_cpu(mod):
+    """host.h's Pool::place_workers: after a launch the kernels' worker threads may run on
+    every CPU the caller may, except the one the caller ran on (woken threads otherwise
+    landed on the caller's CPU and a launch ran on one core), for each CPU it ran on. In a
+    fresh process, where this module's pool is the only one."""
+    r = subprocess.run([sys.executable, "-c", _PLACED, str(KERNELS)], capture_output=True,
+                       text=True, env={**os.environ, "GPUAD_NUM_THREADS": "3"}, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_launch_after_fork(mod):
     k = mod.get_function("axpy_sin<double>")
