@@ -187,6 +187,37 @@ def test_blas_is_held_at_one_thread_and_restored(two_workers):
     assert _blas_threads() == before
 
 
+def _allowed():
+    return os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
+
+
+@pytest.mark.skipif(len(_allowed()) < 2, reason="one CPU (or no affinity API): nothing to place")
+def test_run_places_its_caller_and_the_pools_threads_on_distinct_cpus(two_workers):
+    """blas._placed: during run() the caller is pinned to the CPU it is on and the pool's
+    threads to its other CPUs (woken threads otherwise landed on the caller's CPU); the
+    caller's own mask comes back afterwards, also when a block raises."""
+    before, seen = _allowed(), {}
+
+    def record(who):
+        seen[who] = os.sched_getaffinity(0)
+    for _ in range(3):           # (the first run may start a pool thread, placed from then on)
+        blas.run([lambda: record("caller"), lambda: record("pool")])
+    (cpu,) = seen["caller"]
+    assert cpu in before and seen["pool"] == before - {cpu}
+    assert _allowed() == before
+    with pytest.raises(ZeroDivisionError):
+        blas.run([lambda: 1 / 0, lambda: None])
+    assert _allowed() == before
+    narrowed = set(sorted(before)[:2])    # a caller that narrowed its own mask: placed within it
+    os.sched_setaffinity(0, narrowed)
+    try:
+        blas.run([lambda: record("caller"), lambda: record("pool")])
+        (cpu,) = seen["caller"]
+        assert seen["pool"] == narrowed - {cpu} and _allowed() == narrowed
+    finally:
+        os.sched_setaffinity(0, before)
+
+
 def test_a_failing_block_raises_after_all_blocks_and_restores_the_threads(two_workers):
     before, done = _blas_threads(), []
 
