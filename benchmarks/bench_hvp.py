@@ -187,7 +187,7 @@ def main(argv=None):
                     continue
                 rows.append((name, f"{r['grad'] * 1e3:.2f}", f"{r['hvp'] * 1e3:.2f}",
                              f"{r['hvp_batched'] * 1e3:.1f}",
-                             f"{r['hvp/grad']:.2f}",
+                             f"{r['hvp/grad']:.3f}",
                              f"{r['hvp_batched'] / K / r['hvp']:.3f}",
                              f"{r['hvp_double_backward/grad']:.2f}"
                              if "hvp_double_backward" in r else "-",
