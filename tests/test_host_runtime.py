@@ -489,7 +489,7 @@ for cpu in sorted(allowed)[:2]:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux") or len(os.sched_getaffinity(0)) < 2,
                     reason="placing threads needs Linux and two CPUs")
-def test_kernel_workers_are_kept_off_the_callers_cpu(mod):
+def test_kernel_workers_are_kept_off_the_callers_cpu():
     """host.h's Pool::place_workers: after a launch the kernels' worker threads may run on
     every CPU the caller may, except the one the caller ran on (woken threads otherwise
     landed on the caller's CPU and a launch ran on one core), for each CPU it ran on. In a

@@ -10,7 +10,8 @@ duration of the call (``threadpoolctl``, restored afterwards, so the caller's ow
 products keep their threads) and split a large product into blocks that run at once on up
 to :func:`gpuad.runtime.host.cpu_workers` threads with ``numpy.dot``, which releases the GIL
 around BLAS (``numpy.matmul`` held it for the matrix-vector products measured here, NumPy
-2.4: two threads took as long as one).
+2.4: two threads took as long as one). The caller and those threads are kept on distinct
+CPUs while they run (:func:`_placed`: after the machine idled, woken threads shared one).
 
 Each block is one BLAS call on a slice of the operands, so a block's numbers are those of
 BLAS on that slice; they can differ from the unsplit call's in the last bits (another kernel
