@@ -33,6 +33,7 @@ import contextlib
 import functools
 import math
 import os
+import sys
 import threading
 
 import numpy as np
@@ -138,7 +139,7 @@ def _after_fork_in_child():
     # held at the fork would stay held. It starts with neither a pool nor a hold.
     global _pool_lock
     _pool_lock = threading.Lock()
-    _pool_state.update(pool=None, threads=[], placed=None)
+    _pool_state.update(pool=None, threads=[], placed=None, others=None)
     one_blas_thread._after_fork_in_child()
 
 
@@ -159,9 +160,15 @@ def _pool():
 
 
 def _started():
-    """(In each new pool thread) its thread id, for :func:`_placed`."""
+    """(In each new pool thread) its thread id, for :func:`_placed`, and the placement the
+    pool's threads have now: a thread made inside run() was made by its pinned caller, and
+    would otherwise inherit the caller's one CPU."""
     with _pool_lock:
         _pool_state["threads"].append(threading.get_native_id())
+        others = _pool_state.get("others")
+    if others:
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, others)
 
 
 def _current_cpu():
@@ -185,17 +192,21 @@ def _current_cpu():
 # a vector on 2 CPUs, bursts of calls 0.15 s apart: 3.3-4.1 ms per call against 2.3-2.7
 # placed, and 2.1-2.4 on OpenBLAS's own two threads, which spin instead of sleeping; issue
 # 18). So run() pins its caller to the CPU it is on for the call and the pool's threads to
-# the caller's other CPUs. kernels/gpuad/host.h places the kernels' threads the same way
-# (their caller never sleeps waiting for them, so it is not pinned there).
+# the caller's other CPUs. kernels/gpuad/host.h places the kernels' threads the same way;
+# their caller spins before it sleeps waiting for them, and pinning it too measured no
+# better there, so it is not pinned. Concurrent callers on different CPUs re-place the
+# pool's threads in turn (slower, not wrong). Linux only (thread ids as sched_setaffinity's
+# pid, sched_getcpu).
 @contextlib.contextmanager
 def _placed():
-    """For the block: the calling thread pinned to its current CPU (its own mask restored
-    afterwards) and the pool's threads to its other allowed CPUs (redone only when those
-    change). Nothing where the thread may run on one CPU only or the CPU is unknown."""
-    cpu = _current_cpu()
+    """For the block: the calling thread pinned to its current CPU (the mask it had put
+    back afterwards, which also undoes a change another thread made to it meanwhile) and
+    the pool's threads to its other allowed CPUs (redone only when those change). Nothing
+    where the thread may run on one CPU only or the CPU is unknown."""
+    cpu = _current_cpu() if sys.platform.startswith("linux") else -1
     try:
-        mine = os.sched_getaffinity(0)
-    except (AttributeError, OSError):
+        mine = os.sched_getaffinity(0) if cpu >= 0 else set()
+    except OSError:
         mine = set()
     if cpu not in mine or len(mine) < 2:
         yield
@@ -207,7 +218,7 @@ def _placed():
             for tid in _pool_state["threads"]:
                 with contextlib.suppress(OSError):       # (left where it was: slower only)
                     os.sched_setaffinity(tid, others)
-            _pool_state["placed"] = key
+            _pool_state.update(placed=key, others=others)
     try:
         os.sched_setaffinity(0, {cpu})
     except OSError:             # (a CPU set changed meanwhile: the call runs unpinned)
@@ -216,7 +227,10 @@ def _placed():
     try:
         yield
     finally:
-        os.sched_setaffinity(0, mine)
+        # (Never an error out of a product that was made: a CPU set that shrank meanwhile
+        # leaves the mask to the kernel, which moves the thread where it may run.)
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, mine)
 
 
 def workers() -> int:
