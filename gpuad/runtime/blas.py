@@ -200,7 +200,8 @@ def _current_cpu():
 @contextlib.contextmanager
 def _placed():
     """For the block: the calling thread pinned to its current CPU (the mask it had put
-    back afterwards, which also undoes a change another thread made to it meanwhile) and
+    back afterwards: the effective one, so a change another thread made to it meanwhile is
+    undone, and on Linux 6.2+ a cpuset widened later no longer widens it) and
     the pool's threads to its other allowed CPUs (redone only when those change). Nothing
     where the thread may run on one CPU only or the CPU is unknown."""
     cpu = _current_cpu() if sys.platform.startswith("linux") else -1
