@@ -130,7 +130,7 @@ class _OneBlasThread:
 
 
 one_blas_thread = _OneBlasThread()
-_pool_state = {"pool": None, "threads": [], "placed": None}
+_pool_state = {"pool": None, "threads": [], "placed": None, "others": None}
 _pool_lock = threading.Lock()
 
 
@@ -171,18 +171,17 @@ def _started():
             os.sched_setaffinity(0, others)
 
 
-def _current_cpu():
-    """The CPU the calling thread runs on (glibc's sched_getcpu), or -1 where unknown."""
-    fn = _pool_state.get("getcpu")
-    if fn is None:
-        try:
-            import ctypes
-            fn = ctypes.CDLL(None).sched_getcpu
-            fn.restype, fn.argtypes = ctypes.c_int, ()
-        except (OSError, AttributeError, TypeError):
-            fn = lambda: -1                    # noqa: E731  (not glibc/Linux: no placing)
-        _pool_state["getcpu"] = fn
-    return fn()
+@functools.cache
+def _sched_getcpu():
+    """glibc's sched_getcpu (the CPU the calling thread runs on), or a function giving -1
+    where there is none (no placing then)."""
+    try:
+        import ctypes
+        fn = ctypes.CDLL(None).sched_getcpu
+        fn.restype, fn.argtypes = ctypes.c_int, ()
+        return fn
+    except (OSError, AttributeError, TypeError):
+        return lambda: -1
 
 
 # Where run() places its threads. A thread woken after the machine idled is put on the
@@ -204,7 +203,7 @@ def _placed():
     undone, and on Linux 6.2+ a cpuset widened later no longer widens it) and
     the pool's threads to its other allowed CPUs (redone only when those change). Nothing
     where the thread may run on one CPU only or the CPU is unknown."""
-    cpu = _current_cpu() if sys.platform.startswith("linux") else -1
+    cpu = _sched_getcpu()() if sys.platform.startswith("linux") else -1
     try:
         mine = os.sched_getaffinity(0) if cpu >= 0 else set()
     except OSError:
